@@ -1,0 +1,1 @@
+"""pbx-engine: a telephony engine for debt-collection contact centres on Asterisk."""

@@ -1,0 +1,1 @@
+"""FastAGI adapter (panoramisk): a server the dialplan calls for look-ups it cannot do itself."""

@@ -1,0 +1,2 @@
+"""AMI adapter (panoramisk): a reconnecting manager connection and the queries the engine makes
+through it where ARI has no answer (PJSIP endpoint and contact status)."""

@@ -1,0 +1,186 @@
+"""The engine's configuration file (TOML), parsed into one frozen pydantic model.
+
+Each component is handed only its own section. Secrets may come from the environment instead of
+the file: `PBX_ENGINE_ARI_PASSWORD`, `PBX_ENGINE_AMI_SECRET`, `PBX_ENGINE_DATABASE_PASSWORD`
+(and `PBX_ENGINE_DATABASE_DSN` for the whole database address).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message names the file, key and problem."""
+
+
+class _Section(BaseModel):
+    # A typo in a key must be an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class AriConfig(_Section):
+    url: AnyHttpUrl = Field(description="Base URL of Asterisk's HTTP server, e.g. http://127.0.0.1:8088")
+    username: str
+    password: SecretStr = SecretStr("")
+    app: str = Field("pbx-engine", pattern=r"^[A-Za-z0-9_.-]+$")
+    request_timeout: float = Field(10.0, gt=0)
+    heartbeat: float = Field(5.0, gt=0, description="websocket ping interval, seconds")
+    reconnect_initial: float = Field(0.5, gt=0)
+    reconnect_max: float = Field(10.0, gt=0)
+
+
+class AmiConfig(_Section):
+    host: str = "127.0.0.1"
+    port: Port = 5038
+    username: str
+    secret: SecretStr = SecretStr("")
+
+
+class AgiConfig(_Section):
+    host: str = "127.0.0.1"
+    port: Port = 4573
+
+
+class DatabaseConfig(_Section):
+    dsn: str | None = Field(None, description="postgresql://user@host:port/db; overrides the parts")
+    host: str = "127.0.0.1"
+    port: Port = 5432
+    user: str = "engine"
+    password: SecretStr = SecretStr("")
+    name: str = "pbx_engine"
+    min_connections: int = Field(1, ge=0)
+    max_connections: int = Field(10, ge=1)
+
+    def connect_kwargs(self) -> dict[str, object]:
+        """Arguments for asyncpg.connect / create_pool."""
+        if self.dsn:
+            kwargs: dict[str, object] = {"dsn": self.dsn}
+            if self.password.get_secret_value():
+                kwargs["password"] = self.password.get_secret_value()
+            return kwargs
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password.get_secret_value() or None,
+            "database": self.name,
+        }
+
+
+class DialerConfig(_Section):
+    trunk: str = Field(
+        "pstn",
+        description="PJSIP endpoint of the carrier trunk; calls go to PJSIP/{number}@{trunk}",
+    )
+    caller_id: str = Field("", description="number presented when the campaign names none")
+    ring_timeout: float = Field(30.0, gt=0, le=300)
+    amd_context: str = Field(
+        "engine-amd", description="dialplan context that runs AMD() and returns to Stasis"
+    )
+    amd_timeout: float = Field(8.0, gt=0, description="longest wait for the AMD verdict, seconds")
+
+
+class LoggingConfig(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: readable on a terminal, JSON otherwise"
+    )
+
+
+class HttpConfig(_Section):
+    host: str = "127.0.0.1"
+    port: Port = 8080
+
+
+class EngineConfig(_Section):
+    ari: AriConfig
+    ami: AmiConfig | None = None
+    agi: AgiConfig | None = None
+    database: DatabaseConfig = DatabaseConfig()
+    dialer: DialerConfig = DialerConfig()
+    logging: LoggingConfig = LoggingConfig()
+    http: HttpConfig | None = None
+    default_region: str = Field("US", description="ISO country for numbers written without +")
+    shutdown_grace: float = Field(30.0, ge=0, description="seconds to let live calls finish")
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_is_known(cls, value: str) -> str:
+        import phonenumbers
+
+        value = value.upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {value!r} (use an ISO 3166 code such as US, GB, PL)")
+        return value
+
+
+_ENV_SECRETS = {
+    "PBX_ENGINE_ARI_PASSWORD": ("ari", "password"),
+    "PBX_ENGINE_AMI_SECRET": ("ami", "secret"),
+    "PBX_ENGINE_DATABASE_PASSWORD": ("database", "password"),
+    "PBX_ENGINE_DATABASE_DSN": ("database", "dsn"),
+}
+
+
+def _apply_environment(raw: dict, environ: dict[str, str]) -> dict:
+    for var, (section, key) in _ENV_SECRETS.items():
+        if var in environ:
+            part = raw.setdefault(section, {})
+            if isinstance(part, dict):
+                part[key] = environ[var]
+    return raw
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: {error.error_count()} problem(s)"]
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (a typo?)"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(
+    raw: dict, source: str = "<config>", environ: dict[str, str] | None = None
+) -> EngineConfig:
+    """Validate an already-parsed mapping; `source` names it in error messages."""
+    raw = _apply_environment(dict(raw), dict(os.environ) if environ is None else environ)
+    try:
+        return EngineConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+
+
+def load_config(path: str | Path, environ: dict[str, str] | None = None) -> EngineConfig:
+    """Read and validate a TOML config file, raising ConfigError with the file, key and problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    return parse_config(raw, str(path), environ)

@@ -1,0 +1,1 @@
+"""Storage: PostgreSQL migrations from `sql/`, the asyncpg pool and every query the engine runs."""
