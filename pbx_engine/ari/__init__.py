@@ -1,4 +1,13 @@
 """ARI adapter: the REST client, the events websocket and typed event models.
 
 Asterisk vocabulary (channels, bridges, playbacks) stays in this package; the rest of the
-engine speaks of calls, attempts and agents."""
+engine speaks of calls, attempts and agents.
+"""
+
+from pbx_engine.ari.client import AriClient
+from pbx_engine.ari.errors import AriError, AriProtocolError, AriUnavailable, ChannelGone
+from pbx_engine.ari.stream import Subscription
+
+__all__ = [
+    "AriClient", "AriError", "AriProtocolError", "AriUnavailable", "ChannelGone", "Subscription",
+]

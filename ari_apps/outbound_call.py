@@ -1,0 +1,175 @@
+"""One outbound call attempt: dial, wait for the answer, run AMD, settle the outcome.
+
+`OutboundCall` is the state machine alone: it takes typed ARI events and returns the actions the
+driver (`pbx_engine.dialer.service`) carries out. It does no I/O and reads no clock, so every path,
+including events that arrive late or twice, is unit-tested without a PBX.
+
+    DIALING ──Dial RINGING──▶ RINGING ──answer──▶ DETECTING ──StasisStart(amd,…)──▶ CONNECTED
+       │                         │                    │                              │
+       └──────────── ChannelDestroyed (busy, no answer, rejected, failed) ──────────┴─▶ ENDED
+
+The call is created in Stasis before it dials (`POST /channels/create` then `/dial`), so
+Asterisk reports ringing and the answer as events about this channel. On the answer the channel
+is continued into the AMD dialplan context, which sends it back into Stasis with the verdict as
+arguments: `Stasis(app,amd,${AMDSTATUS},${AMDCAUSE})`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+import structlog
+
+from pbx_engine.ari.events import (
+    ChannelDestroyed,
+    ChannelStateChange,
+    Dial,
+    Event,
+    StasisEnd,
+    StasisStart,
+)
+from pbx_engine.dialer.outcomes import Outcome, classify_amd, classify_unanswered
+
+log = structlog.get_logger(__name__)
+
+
+class Phase(StrEnum):
+    DIALING = "dialing"
+    RINGING = "ringing"
+    DETECTING = "detecting"
+    CONNECTED = "connected"
+    ENDED = "ended"
+
+
+# Actions: what the driver must do next. Plain frozen dataclasses.
+@dataclass(frozen=True)
+class MarkRinging:
+    at: datetime
+
+
+@dataclass(frozen=True)
+class MarkAnswered:
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RunAmd:
+    """Continue the channel into the dialplan context that runs AMD()."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """AMD has spoken; the driver decides what the call is for (hang up, bridge an agent…)."""
+
+    status: str
+    cause: str
+    outcome: Outcome
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Finish:
+    outcome: Outcome
+    at: datetime
+    cause: int | None
+    cause_text: str | None
+
+
+Action = MarkRinging | MarkAnswered | RunAmd | Verdict | Finish
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+@dataclass
+class OutboundCall:
+    channel_id: str
+    phase: Phase = Phase.DIALING
+    dial_status: str | None = None
+    answered_at: datetime | None = None
+    verdict: Verdict | None = None
+
+    def handle(self, event: Event, now: datetime) -> list[Action]:
+        """Feed one event about this call; returns the actions it calls for."""
+        before = self.phase
+        actions = self._dispatch(event, now)
+        if self.phase is not before:
+            log.info("call.transition", frm=before.value, to=self.phase.value, on=event.type)
+        return actions
+
+    def _dispatch(self, event: Event, now: datetime) -> list[Action]:
+        if self.phase is Phase.ENDED:
+            return []  # Late events (a Dial END after the destroy) change nothing.
+        if isinstance(event, ChannelDestroyed):
+            return self._destroyed(event, now)
+        if isinstance(event, Dial):
+            return self._dial(event, now)
+        if isinstance(event, ChannelStateChange):
+            if event.channel.state == "Ringing" and self.phase is Phase.DIALING:
+                self.phase = Phase.RINGING
+                return [MarkRinging(now)]
+            if event.channel.state == "Up":
+                return self._answered(now)
+            return []
+        if isinstance(event, StasisStart):
+            return self._stasis_start(event, now)
+        if isinstance(event, StasisEnd):
+            return []  # Leaving Stasis for the AMD context is expected.
+        return []
+
+    def _dial(self, event: Dial, now: datetime) -> list[Action]:
+        status = (event.dialstatus or "").upper()
+        if status:
+            self.dial_status = status
+        if status in ("RINGING", "PROGRESS") and self.phase is Phase.DIALING:
+            self.phase = Phase.RINGING
+            return [MarkRinging(now)]
+        if status == "ANSWER":
+            return self._answered(now)
+        return []
+
+    def _answered(self, now: datetime) -> list[Action]:
+        # Both the Dial ANSWER and the state change to Up announce the answer; act on the first.
+        if self.phase not in (Phase.DIALING, Phase.RINGING):
+            return []
+        self.phase = Phase.DETECTING
+        self.answered_at = now
+        return [MarkAnswered(now), RunAmd()]
+
+    def _stasis_start(self, event: StasisStart, now: datetime) -> list[Action]:
+        args = list(event.args)
+        if not args or args[0] != "amd":
+            return []  # The StasisStart of the channel's creation.
+        if self.phase is not Phase.DETECTING:
+            raise IllegalTransition(f"AMD verdict in phase {self.phase.value}")
+        status = args[1] if len(args) > 1 else "NOTSURE"
+        cause = args[2] if len(args) > 2 else ""
+        self.phase = Phase.CONNECTED
+        self.verdict = Verdict(status=status, cause=cause, outcome=classify_amd(status), at=now)
+        return [self.verdict]
+
+    def lost(self, now: datetime) -> list[Action]:
+        """The channel vanished without a ChannelDestroyed (Asterisk restarted, events lost)."""
+        if self.phase is Phase.ENDED:
+            return []
+        outcome = self._answered_outcome() if self.answered_at else Outcome.FAILED
+        self.phase = Phase.ENDED
+        return [Finish(outcome=outcome, at=now, cause=None, cause_text="channel lost")]
+
+    def _answered_outcome(self) -> Outcome:
+        if self.verdict is not None:
+            return self.verdict.outcome
+        # Answered, then gone before AMD could decide: someone hung up on the greeting; count
+        # it as a person, who heard nothing from us.
+        return Outcome.HUMAN
+
+    def _destroyed(self, event: ChannelDestroyed, now: datetime) -> list[Action]:
+        if self.answered_at is not None:
+            outcome = self._answered_outcome()
+        else:
+            outcome = classify_unanswered(event.cause, self.dial_status)
+        self.phase = Phase.ENDED
+        return [Finish(outcome=outcome, at=now, cause=event.cause, cause_text=event.cause_txt)]

@@ -1,0 +1,123 @@
+"""A reconnecting AMI connection (panoramisk) and the queries the engine makes through it.
+
+panoramisk reconnects by itself (every `reconnect_timeout` seconds) but re-sends actions that had
+no answer when the link dropped, so only idempotent queries go through here: calls are placed
+through ARI, never with an AMI Originate that a reconnect could send twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import structlog
+from panoramisk import Manager
+
+from pbx_engine.config import AmiConfig
+
+log = structlog.get_logger(__name__)
+
+
+class AmiError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class EndpointStatus:
+    """A PJSIP endpoint as AMI reports it: is the phone (or trunk) there to take a call?"""
+
+    name: str
+    device_state: str  # "Not in use", "In use", "Ringing", "Unavailable", "Invalid", ...
+    contacts: tuple[str, ...]
+    active_channels: int
+
+    @property
+    def reachable(self) -> bool:
+        return self.device_state not in ("Unavailable", "Invalid", "Unknown")
+
+
+class AmiClient:
+    """`async with AmiClient(config) as ami:` logs in, and keeps the link up until left."""
+
+    def __init__(self, config: AmiConfig, *, connect_timeout: float = 10.0) -> None:
+        self._config = config
+        self._connect_timeout = connect_timeout
+        self._logged_in = asyncio.Event()
+        self._manager: Manager | None = None
+
+    async def __aenter__(self) -> AmiClient:
+        self._manager = Manager(
+            loop=asyncio.get_running_loop(),
+            host=self._config.host,
+            port=self._config.port,
+            username=self._config.username,
+            secret=self._config.secret.get_secret_value(),
+            events="off",  # the engine takes its events from ARI; AMI is for queries
+            ping_delay=10,
+            reconnect_timeout=2,
+            on_login=self._on_login,
+            on_disconnect=self._on_disconnect,
+        )
+        self._manager.connect()
+        try:
+            await asyncio.wait_for(self._logged_in.wait(), self._connect_timeout)
+        except TimeoutError:
+            self._manager.close()
+            raise AmiError(
+                f"no AMI login at {self._config.host}:{self._config.port} within "
+                f"{self._connect_timeout:.0f} s (is manager.conf enabled, are the user and "
+                "secret right?)"
+            ) from None
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        if self._manager is not None:
+            self._manager.close()
+            self._manager = None
+
+    @property
+    def logged_in(self) -> bool:
+        return self._logged_in.is_set()
+
+    def _on_login(self, manager: Manager) -> None:
+        log.info("ami.logged_in", host=self._config.host, port=self._config.port)
+        self._logged_in.set()
+
+    def _on_disconnect(self, manager: Manager, exc: object) -> None:
+        log.warning("ami.disconnected", reason=str(exc))
+        self._logged_in.clear()
+
+    async def _action(self, action: dict[str, str], *, timeout: float = 5.0) -> list:
+        if self._manager is None:
+            raise AmiError("AMI client is not connected")
+        await asyncio.wait_for(self._logged_in.wait(), timeout)
+        result = await asyncio.wait_for(self._manager.send_action(dict(action)), timeout)
+        messages = result if isinstance(result, list) else [result]
+        first = messages[0]
+        if first.get("Response") == "Error":
+            raise AmiError(f"{action['Action']}: {first.get('Message', 'error')}")
+        return messages
+
+    async def endpoints(self) -> list[EndpointStatus]:
+        """Every PJSIP endpoint with its device state and registered contacts."""
+        messages = await self._action({"Action": "PJSIPShowEndpoints"})
+        statuses = []
+        for message in messages:
+            if message.get("Event") != "EndpointList":
+                continue
+            contacts = tuple(c for c in message.get("Contacts", "").split(",") if c)
+            statuses.append(
+                EndpointStatus(
+                    name=message.get("ObjectName", ""),
+                    device_state=message.get("DeviceState", "Unknown"),
+                    contacts=contacts,
+                    active_channels=int(message.get("ActiveChannels") or 0),
+                )
+            )
+        return statuses
+
+    async def endpoint(self, name: str) -> EndpointStatus | None:
+        for status in await self.endpoints():
+            if status.name == name:
+                return status
+        return None

@@ -1,0 +1,403 @@
+"""The ARI client: typed REST calls and the events websocket, on one aiohttp session.
+
+`async with AriClient(config) as ari:` connects the events websocket in a reader task that
+reconnects for as long as the client is open; REST calls work whether or not it is connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import aiohttp
+import structlog
+from yarl import URL
+
+from pbx_engine.ari.errors import AriProtocolError, AriUnavailable, ChannelGone, error_for
+from pbx_engine.ari.events import (
+    ApplicationReplaced,
+    Bridge,
+    Channel,
+    Event,
+    LiveRecording,
+    Playback,
+    StoredRecording,
+    parse_event,
+)
+from pbx_engine.ari.stream import EventRouter, Subscription, backoff_delay
+from pbx_engine.config import AriConfig
+
+log = structlog.get_logger(__name__)
+
+ConnectedCallback = Callable[[], Awaitable[None]]
+
+
+def _params(values: dict[str, Any]) -> dict[str, str]:
+    """Query parameters as ARI reads them: no Nones, booleans as words, lists comma-joined."""
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, (list, tuple)):
+            out[key] = ",".join(str(v) for v in value)
+        else:
+            out[key] = str(value)
+    return out
+
+
+class AriClient:
+    def __init__(self, config: AriConfig) -> None:
+        self._config = config
+        self._base = URL(str(config.url)).with_path("/ari")
+        self._session: aiohttp.ClientSession | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._callbacks: list[ConnectedCallback] = []
+        self._callback_tasks: set[asyncio.Task[None]] = set()
+        self._router = EventRouter()
+        self.connected = asyncio.Event()
+        self.reconnects = 0
+
+    @property
+    def app(self) -> str:
+        return self._config.app
+
+    # ------------------------------------------------------------------ life cycle
+    async def __aenter__(self) -> AriClient:
+        self._session = aiohttp.ClientSession(
+            auth=aiohttp.BasicAuth(self._config.username, self._config.password.get_secret_value()),
+            timeout=aiohttp.ClientTimeout(total=self._config.request_timeout),
+        )
+        self._reader = asyncio.create_task(self._read_forever(), name="ari-events")
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        tasks = [t for t in (self._reader, *self._callback_tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._reader = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self.connected.clear()
+
+    def on_event(self, handler: Callable[[Event], None]) -> None:
+        """`handler(event)` gets every event no subscription claimed (e.g. a new inbound call's
+        StasisStart). It runs in the reader: it must not block; start a task for real work."""
+        self._router.set_unclaimed_handler(handler)
+
+    def on_connected(self, callback: ConnectedCallback) -> None:
+        """`await callback()` after every (re)connection: rebuild state, events were lost."""
+        self._callbacks.append(callback)
+
+    async def wait_connected(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self.connected.wait(), timeout)
+        except TimeoutError:
+            raise AriUnavailable(
+                f"no ARI events websocket to {self._config.url} within {timeout:.0f} s"
+            ) from None
+
+    def subscribe(self, *channel_ids: str) -> Subscription:
+        """Events about these channels, from now on. Subscribe *before* creating a channel with
+        a chosen id, so that no early event is missed; use as a (async) context manager."""
+        return Subscription(self._router, channel_ids)
+
+    # ------------------------------------------------------------------ events websocket
+    async def _read_forever(self) -> None:
+        assert self._session is not None
+        url = (self._base / "events").with_query(app=self.app, subscribeAll="false")
+        url = url.with_scheme("wss" if url.scheme == "https" else "ws")
+        attempt = 0
+        while True:
+            try:
+                async with self._session.ws_connect(
+                    url, heartbeat=self._config.heartbeat, timeout=aiohttp.ClientWSTimeout(ws_close=5)
+                ) as ws:
+                    attempt = 0
+                    self.connected.set()
+                    log.info("ari.connected", url=str(self._config.url), app=self.app,
+                             reconnects=self.reconnects)
+                    self._run_connected_callbacks()
+                    await self._read(ws)
+                log.warning("ari.disconnected", reason="closed by Asterisk")
+            except aiohttp.WSServerHandshakeError as error:
+                level = log.error if error.status in (401, 403) else log.warning
+                level("ari.handshake_failed", status=error.status, message=error.message)
+            except (aiohttp.ClientError, OSError, TimeoutError) as error:
+                log.warning("ari.connect_failed", error=str(error) or type(error).__name__)
+            finally:
+                if self.connected.is_set():
+                    self.reconnects += 1
+                self.connected.clear()
+            delay = backoff_delay(attempt, self._config.reconnect_initial,
+                                  self._config.reconnect_max, random.random())
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                try:
+                    event = parse_event(message.data)
+                except AriProtocolError as error:
+                    log.warning("ari.bad_message", error=str(error))
+                    continue
+                if isinstance(event, ApplicationReplaced):
+                    log.error("ari.application_replaced", app=self.app)
+                self._router.route(event)
+            elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
+                break
+
+    def _run_connected_callbacks(self) -> None:
+        for callback in self._callbacks:
+            task = asyncio.create_task(self._guarded(callback))
+            self._callback_tasks.add(task)
+            task.add_done_callback(self._callback_tasks.discard)
+
+    async def _guarded(self, callback: ConnectedCallback) -> None:
+        try:
+            await callback()
+        except Exception:
+            log.exception("ari.connected_callback_failed")
+
+    # ------------------------------------------------------------------ REST
+    async def _request(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        if self._session is None:
+            raise AriUnavailable("the ARI client is not open")
+        url = self._base.with_path(self._base.path + path)
+        try:
+            async with self._session.request(
+                method, url, params=_params(params or {}), json=json
+            ) as response:
+                if response.status >= 400:
+                    message = await response.text()
+                    try:
+                        message = (await response.json(content_type=None)).get("message", message)
+                    except (ValueError, AttributeError):
+                        pass
+                    raise error_for(response.status, method, path, message)
+                if response.status == 204:
+                    return None
+                if response.content_type == "application/json":
+                    return await response.json()
+                return await response.read()
+        except (aiohttp.ClientConnectionError, TimeoutError) as error:
+            raise AriUnavailable(f"{method} {path}: {error or type(error).__name__}") from None
+
+    async def _gone_is_false(self, call: Awaitable[Any]) -> bool:
+        try:
+            await call
+        except ChannelGone:
+            return False
+        return True
+
+    # asterisk / applications
+    async def ping(self) -> dict[str, Any]:
+        return await self._request("GET", "/asterisk/info")
+
+    async def get_application(self, name: str | None = None) -> dict[str, Any]:
+        return await self._request("GET", f"/applications/{name or self.app}")
+
+    # channels
+    async def create_channel(
+        self, endpoint: str, *, app: str, channel_id: str | None = None,
+        app_args: Iterable[str] | None = None, other_channel_id: str | None = None,
+        originator: str | None = None, formats: str | None = None,
+        variables: dict[str, str] | None = None,
+    ) -> Channel:
+        data = await self._request(
+            "POST", "/channels/create",
+            params={"endpoint": endpoint, "app": app, "channelId": channel_id,
+                    "appArgs": list(app_args) if app_args else None,
+                    "otherChannelId": other_channel_id, "originator": originator,
+                    "formats": formats},
+            json={"variables": variables} if variables else None,
+        )
+        return Channel.model_validate(data)
+
+    async def dial(self, channel_id: str, *, caller: str | None = None,
+                   timeout: int | None = None) -> None:
+        await self._request("POST", f"/channels/{channel_id}/dial",
+                            params={"caller": caller, "timeout": timeout})
+
+    async def originate(
+        self, endpoint: str, *, app: str | None = None, app_args: Iterable[str] | None = None,
+        channel_id: str | None = None, other_channel_id: str | None = None,
+        caller_id: str | None = None, timeout: int | None = None,
+        context: str | None = None, extension: str | None = None, priority: int | None = None,
+        variables: dict[str, str] | None = None,
+    ) -> Channel:
+        data = await self._request(
+            "POST", "/channels",
+            params={"endpoint": endpoint, "app": app,
+                    "appArgs": list(app_args) if app_args else None,
+                    "channelId": channel_id, "otherChannelId": other_channel_id,
+                    "callerId": caller_id, "timeout": timeout, "context": context,
+                    "extension": extension, "priority": priority},
+            json={"variables": variables} if variables else None,
+        )
+        return Channel.model_validate(data)
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> bool:
+        """Hang up; False when the channel was gone already (not an error)."""
+        return await self._gone_is_false(
+            self._request("DELETE", f"/channels/{channel_id}", params={"reason": reason})
+        )
+
+    async def answer(self, channel_id: str) -> None:
+        await self._request("POST", f"/channels/{channel_id}/answer")
+
+    async def ring(self, channel_id: str) -> None:
+        await self._request("POST", f"/channels/{channel_id}/ring")
+
+    async def continue_in_dialplan(
+        self, channel_id: str, *, context: str, extension: str | None = None,
+        priority: int | None = None, label: str | None = None,
+    ) -> None:
+        await self._request(
+            "POST", f"/channels/{channel_id}/continue",
+            params={"context": context, "extension": extension, "priority": priority,
+                    "label": label},
+        )
+
+    async def move(self, channel_id: str, *, app: str, app_args: Iterable[str] | None = None) -> None:
+        await self._request("POST", f"/channels/{channel_id}/move",
+                            params={"app": app, "appArgs": list(app_args) if app_args else None})
+
+    async def get_channel(self, channel_id: str) -> Channel | None:
+        try:
+            return Channel.model_validate(await self._request("GET", f"/channels/{channel_id}"))
+        except ChannelGone:
+            return None
+
+    async def list_channels(self) -> list[Channel]:
+        return [Channel.model_validate(c) for c in await self._request("GET", "/channels")]
+
+    async def get_variable(self, channel_id: str, name: str) -> str | None:
+        try:
+            data = await self._request("GET", f"/channels/{channel_id}/variable",
+                                       params={"variable": name})
+        except ChannelGone as error:
+            if error.status == 404 and "variable" in error.message.lower():
+                return None  # Asterisk says 404 both for an unset variable and a gone channel.
+            raise
+        return data.get("value")
+
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        await self._request("POST", f"/channels/{channel_id}/variable",
+                            params={"variable": name, "value": value})
+
+    async def play(self, channel_id: str, media: str | list[str], *,
+                   playback_id: str | None = None, lang: str | None = None) -> Playback:
+        path = f"/channels/{channel_id}/play" + (f"/{playback_id}" if playback_id else "")
+        data = await self._request("POST", path, params={"media": media, "lang": lang})
+        return Playback.model_validate(data)
+
+    async def stop_playback(self, playback_id: str) -> bool:
+        return await self._gone_is_false(self._request("DELETE", f"/playbacks/{playback_id}"))
+
+    async def record(
+        self, channel_id: str, *, name: str, format: str = "wav",
+        max_duration: int | None = None, max_silence: int | None = None,
+        if_exists: str = "fail", beep: bool = False, terminate_on: str = "none",
+    ) -> LiveRecording:
+        data = await self._request(
+            "POST", f"/channels/{channel_id}/record",
+            params={"name": name, "format": format, "maxDurationSeconds": max_duration,
+                    "maxSilenceSeconds": max_silence, "ifExists": if_exists, "beep": beep,
+                    "terminateOn": terminate_on},
+        )
+        return LiveRecording.model_validate(data)
+
+    async def stop_recording(self, name: str) -> bool:
+        return await self._gone_is_false(self._request("POST", f"/recordings/live/{name}/stop"))
+
+    async def pause_recording(self, name: str) -> None:
+        await self._request("POST", f"/recordings/live/{name}/pause")
+
+    async def unpause_recording(self, name: str) -> None:
+        await self._request("DELETE", f"/recordings/live/{name}/pause")
+
+    async def snoop(
+        self, channel_id: str, *, app: str, spy: str = "none", whisper: str = "none",
+        snoop_id: str | None = None, app_args: Iterable[str] | None = None,
+    ) -> Channel:
+        data = await self._request(
+            "POST", f"/channels/{channel_id}/snoop",
+            params={"app": app, "spy": spy, "whisper": whisper, "snoopId": snoop_id,
+                    "appArgs": list(app_args) if app_args else None},
+        )
+        return Channel.model_validate(data)
+
+    async def send_dtmf(self, channel_id: str, dtmf: str, *, between_ms: int | None = None) -> None:
+        await self._request("POST", f"/channels/{channel_id}/dtmf",
+                            params={"dtmf": dtmf, "between": between_ms})
+
+    async def mute(self, channel_id: str, direction: str = "both") -> None:
+        await self._request("POST", f"/channels/{channel_id}/mute", params={"direction": direction})
+
+    async def unmute(self, channel_id: str, direction: str = "both") -> None:
+        await self._request("DELETE", f"/channels/{channel_id}/mute",
+                            params={"direction": direction})
+
+    # bridges
+    async def create_bridge(self, *, bridge_type: str = "mixing", bridge_id: str | None = None,
+                            name: str | None = None) -> Bridge:
+        data = await self._request("POST", "/bridges",
+                                   params={"type": bridge_type, "bridgeId": bridge_id, "name": name})
+        return Bridge.model_validate(data)
+
+    async def add_channel(self, bridge_id: str, channel_ids: str | list[str], *,
+                          role: str | None = None) -> None:
+        await self._request("POST", f"/bridges/{bridge_id}/addChannel",
+                            params={"channel": channel_ids, "role": role})
+
+    async def remove_channel(self, bridge_id: str, channel_ids: str | list[str]) -> None:
+        await self._request("POST", f"/bridges/{bridge_id}/removeChannel",
+                            params={"channel": channel_ids})
+
+    async def destroy_bridge(self, bridge_id: str) -> bool:
+        return await self._gone_is_false(self._request("DELETE", f"/bridges/{bridge_id}"))
+
+    async def get_bridge(self, bridge_id: str) -> Bridge | None:
+        try:
+            return Bridge.model_validate(await self._request("GET", f"/bridges/{bridge_id}"))
+        except ChannelGone:
+            return None
+
+    async def list_bridges(self) -> list[Bridge]:
+        return [Bridge.model_validate(b) for b in await self._request("GET", "/bridges")]
+
+    async def start_moh(self, bridge_id: str, moh_class: str | None = None) -> None:
+        await self._request("POST", f"/bridges/{bridge_id}/moh", params={"mohClass": moh_class})
+
+    async def stop_moh(self, bridge_id: str) -> None:
+        await self._request("DELETE", f"/bridges/{bridge_id}/moh")
+
+    async def play_on_bridge(self, bridge_id: str, media: str, *,
+                             playback_id: str | None = None) -> Playback:
+        data = await self._request("POST", f"/bridges/{bridge_id}/play",
+                                   params={"media": media, "playbackId": playback_id})
+        return Playback.model_validate(data)
+
+    # stored recordings
+    async def get_stored_recording(self, name: str) -> StoredRecording | None:
+        try:
+            data = await self._request("GET", f"/recordings/stored/{name}")
+        except ChannelGone:
+            return None
+        return StoredRecording.model_validate(data)
+
+    async def get_stored_recording_file(self, name: str) -> bytes:
+        return await self._request("GET", f"/recordings/stored/{name}/file")
+
+    async def delete_stored_recording(self, name: str) -> bool:
+        return await self._gone_is_false(self._request("DELETE", f"/recordings/stored/{name}"))

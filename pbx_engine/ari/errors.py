@@ -1,0 +1,35 @@
+"""ARI errors. A channel that is already gone is ordinary traffic: `ChannelGone`, caught by flows."""
+
+from __future__ import annotations
+
+
+class AriError(Exception):
+    def __init__(self, status: int, method: str, path: str, message: str) -> None:
+        super().__init__(f"{method} {path}: {status} {message}")
+        self.status = status
+        self.method = method
+        self.path = path
+        self.message = message
+
+
+class ChannelGone(AriError):
+    """404/409/422 on a channel, bridge or playback: it hung up or left Stasis meanwhile."""
+
+
+class AriUnavailable(Exception):
+    """Asterisk's HTTP server cannot be reached (down, restarting, wrong address)."""
+
+
+class AriProtocolError(Exception):
+    """Asterisk sent something that is not an ARI event (not JSON, or not an object)."""
+
+
+_GONE_STATUSES = {404, 409, 422}
+
+
+def error_for(status: int, method: str, path: str, message: str) -> AriError:
+    """The exception for an error response: `ChannelGone` where ARI means 'no longer there'."""
+    resource = path.strip("/").split("/", 1)[0]
+    if status in _GONE_STATUSES and resource in ("channels", "bridges", "playbacks", "recordings"):
+        return ChannelGone(status, method, path, message)
+    return AriError(status, method, path, message)

@@ -1,0 +1,99 @@
+"""The `pbx-engine` command: run the service, migrate the database, check a config, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import structlog
+
+from pbx_engine.config import ConfigError, load_config
+from pbx_engine.logs import configure_logging
+
+log = structlog.get_logger(__name__)
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.file)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"{args.file}: ok (ARI {config.ari.url}, app {config.ari.app}, "
+          f"database {config.database.name if not config.database.dsn else 'from dsn'})")
+    return 0
+
+
+async def _migrate(args: argparse.Namespace) -> int:
+    from pbx_engine.storage import Storage, migrate
+
+    config = load_config(args.config)
+    async with Storage.open(config.database) as storage:
+        applied = await migrate(storage.pool)
+    print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+    return 0
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from pbx_engine.engine import serve
+
+    config = load_config(args.config)
+    configure_logging(config.logging.level, config.logging.format)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await serve(config, stop, apply_migrations=not args.no_migrate)
+    return 0
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from pbx_engine.demo import run_demo
+
+    return await run_demo(keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pbx-engine", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("file", type=Path)
+    check.set_defaults(handler=_check_config)
+
+    mig = commands.add_parser("migrate", help="apply pending database migrations from sql/")
+    mig.add_argument("--config", type=Path, required=True)
+    mig.set_defaults(handler=_migrate)
+
+    run = commands.add_parser("run", help="serve until SIGTERM, then drain live calls")
+    run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser("demo", help="start the sandboxes, place sample calls, report")
+    demo.add_argument("--keep", action="store_true", help="keep the sandboxes' runtime folders")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command != "run":
+        configure_logging("warning" if args.command != "demo" else "info", "console")
+    try:
+        result = args.handler(args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""What an attempt's end means, decided from Asterisk's hang-up cause and dial status.
+
+Pure functions: no I/O, so every cause Asterisk can report is unit-tested here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    PENDING = "pending"
+    HUMAN = "human"
+    MACHINE = "machine"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    ABANDONED = "abandoned"
+    CANCELLED = "cancelled"
+
+
+# Q.850 cause codes, as Asterisk reports them in ChannelDestroyed.cause.
+CAUSE_UNALLOCATED = 1
+CAUSE_NO_ROUTE = 3
+CAUSE_NORMAL_CLEARING = 16
+CAUSE_USER_BUSY = 17
+CAUSE_NO_USER_RESPONSE = 18
+CAUSE_NO_ANSWER = 19
+CAUSE_SUBSCRIBER_ABSENT = 20
+CAUSE_CALL_REJECTED = 21
+CAUSE_INVALID_NUMBER_FORMAT = 28
+CAUSE_NORMAL_UNSPECIFIED = 31
+CAUSE_CONGESTION = 34
+
+_BY_DIAL_STATUS = {
+    "BUSY": Outcome.BUSY,
+    "NOANSWER": Outcome.NO_ANSWER,
+    "CANCEL": Outcome.CANCELLED,
+    "CONGESTION": Outcome.FAILED,
+    "CHANUNAVAIL": Outcome.FAILED,
+}
+
+_BY_CAUSE = {
+    CAUSE_USER_BUSY: Outcome.BUSY,
+    CAUSE_NO_USER_RESPONSE: Outcome.NO_ANSWER,
+    CAUSE_NO_ANSWER: Outcome.NO_ANSWER,
+    CAUSE_SUBSCRIBER_ABSENT: Outcome.NO_ANSWER,
+    CAUSE_CALL_REJECTED: Outcome.REJECTED,
+}
+
+
+def classify_unanswered(cause: int | None, dial_status: str | None = None) -> Outcome:
+    """Outcome of a call that ended before it was answered.
+
+    The hang-up cause is the more specific signal (a carrier's 21 "rejected" arrives with dial
+    status CONGESTION), so it wins whenever it says something; otherwise the dial status.
+    """
+    if cause in _BY_CAUSE:
+        return _BY_CAUSE[cause]
+    if dial_status and dial_status.upper() in _BY_DIAL_STATUS:
+        return _BY_DIAL_STATUS[dial_status.upper()]
+    if cause in (CAUSE_NORMAL_CLEARING, CAUSE_NORMAL_UNSPECIFIED):
+        # The far end cleared before answering without saying why: treat as not answered.
+        return Outcome.NO_ANSWER
+    return Outcome.FAILED
+
+
+def classify_amd(status: str | None) -> Outcome:
+    """Outcome of an answered call from app_amd's AMDSTATUS.
+
+    NOTSURE and HANGUP count as a person: hanging up on a live debtor is an abandoned call in
+    the regulators' eyes, while an agent hearing a machine only costs a few seconds.
+    """
+    if status and status.upper() == "MACHINE":
+        return Outcome.MACHINE
+    return Outcome.HUMAN

@@ -1,0 +1,308 @@
+"""The dialer service: places calls and drives each one's `OutboundCall` state machine.
+
+Every call runs as a task owned by the dialer's TaskGroup. Its attempt is written to PostgreSQL
+with the channel id we choose *before* the originate, so an event that beats the HTTP answer is
+never an orphan, and its final state is written under `asyncio.shield`, so a shutdown that
+cancels the task cannot lose the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from ari_apps.outbound_call import (
+    Action,
+    Finish,
+    MarkAnswered,
+    MarkRinging,
+    OutboundCall,
+    Phase,
+    RunAmd,
+    Verdict,
+)
+from pbx_engine.ari import AriClient, AriError, ChannelGone
+from pbx_engine.config import DialerConfig
+from pbx_engine.dialer.outcomes import Outcome
+from pbx_engine.storage import Storage
+
+log = structlog.get_logger(__name__)
+
+# How long past the ring timeout / AMD timeout we wait for Asterisk before we act ourselves.
+_GRACE = 5.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    number: str
+    case_id: int | None = None
+    phone_number_id: int | None = None
+    campaign_id: int | None = None
+    agent_id: int | None = None
+    caller_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CallResult:
+    channel_id: str
+    number: str
+    outcome: Outcome
+    amd_status: str | None
+    amd_cause: str | None
+    hangup_cause: int | None
+    hangup_cause_text: str | None
+
+
+VerdictHandler = Callable[[AriClient, str, Verdict], Awaitable[None]]
+
+
+async def hang_up_after_verdict(ari: AriClient, channel_id: str, verdict: Verdict) -> None:
+    """Default use of a verdict until agents take calls: end the call politely."""
+    await ari.hangup(channel_id, reason="normal")
+
+
+class DialerClosed(Exception):
+    pass
+
+
+@dataclass
+class _LiveCall:
+    lost: asyncio.Event
+    created_at: float | None = None  # loop time when Asterisk confirmed the channel
+
+
+class Dialer:
+    def __init__(
+        self,
+        ari: AriClient,
+        storage: Storage,
+        config: DialerConfig,
+        on_verdict: VerdictHandler = hang_up_after_verdict,
+    ) -> None:
+        self._ari = ari
+        self._storage = storage
+        self._config = config
+        self._on_verdict = on_verdict
+        self._tasks: asyncio.TaskGroup | None = None
+        self._active: dict[str, _LiveCall] = {}
+        self._accepting = False
+
+    async def __aenter__(self) -> Dialer:
+        self._tasks = asyncio.TaskGroup()
+        await self._tasks.__aenter__()
+        self._accepting = True
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        self._accepting = False
+        assert self._tasks is not None
+        await self._tasks.__aexit__(*exc_info)
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._active)
+
+    def place_call(self, request: CallRequest) -> asyncio.Task[CallResult]:
+        """Start a call; the returned task (owned by the dialer) resolves to its result."""
+        if not self._accepting or self._tasks is None:
+            raise DialerClosed("the dialer is not accepting calls (stopping or not started)")
+        channel_id = f"out-{uuid.uuid4()}"
+        self._active[channel_id] = _LiveCall(asyncio.Event())
+        return self._tasks.create_task(self._run(request, channel_id), name=channel_id)
+
+    async def call(self, request: CallRequest) -> CallResult:
+        return await self.place_call(request)
+
+    def stop_accepting(self) -> None:
+        self._accepting = False
+
+    async def drain(self, timeout: float) -> None:
+        """Let live calls end by themselves for `timeout` seconds, then hang up the rest."""
+        self.stop_accepting()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._active and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+        for channel_id in list(self._active):
+            log.warning("dialer.drain_hangup", channel_id=channel_id)
+            await self._ari.hangup(channel_id, reason="normal")
+
+    async def reconcile(self) -> None:
+        """After (re)connecting to Asterisk: settle attempts whose channels no longer exist.
+
+        Events are not queued while the websocket is down, so a call that ended meanwhile sends
+        no ChannelDestroyed; ask Asterisk which channels are alive and compare with our own view
+        and with the attempts the database still has open.
+        """
+        asked_at = asyncio.get_running_loop().time()
+        live = {channel.id for channel in await self._ari.list_channels()}
+        for channel_id, call in self._active.items():
+            # A call whose channel was created after we asked is not in the answer, yet alive.
+            if call.created_at is not None and call.created_at < asked_at and channel_id not in live:
+                call.lost.set()
+        for attempt in await self._storage.open_attempts():
+            if attempt.channel_id in live or attempt.channel_id in self._active:
+                continue
+            changed = await self._storage.finish_attempt(
+                attempt.channel_id,
+                ended_at=_now(),
+                hangup_cause=None,
+                hangup_cause_text="channel lost while the engine was not watching",
+                outcome=Outcome.FAILED.value,
+            )
+            if changed:
+                log.warning("dialer.attempt_lost", channel_id=attempt.channel_id)
+
+    async def _run(self, request: CallRequest, channel_id: str) -> CallResult:
+        structlog.contextvars.bind_contextvars(
+            channel_id=channel_id, number=request.number, case_id=request.case_id
+        )
+        try:
+            return await self._drive(request, channel_id, self._active[channel_id])
+        except Exception as error:
+            # One call's bug must not take the TaskGroup, and every other call, down with it.
+            log.exception("call.crashed")
+            text = f"engine error: {type(error).__name__}"
+            await asyncio.shield(
+                self._storage.finish_attempt(
+                    channel_id, ended_at=_now(), hangup_cause=None,
+                    hangup_cause_text=text, outcome=Outcome.FAILED.value,
+                )
+            )
+            return CallResult(channel_id, request.number, Outcome.FAILED, None, None, None, text)
+        finally:
+            del self._active[channel_id]
+            structlog.contextvars.unbind_contextvars("channel_id", "number", "case_id")
+
+    async def _drive(self, request: CallRequest, channel_id: str, live: _LiveCall) -> CallResult:
+        config = self._config
+        caller_id = request.caller_id or config.caller_id or None
+        call = OutboundCall(channel_id)
+        await self._storage.create_attempt(
+            channel_id=channel_id,
+            dialled=request.number,
+            caller_id=caller_id,
+            case_id=request.case_id,
+            phone_number_id=request.phone_number_id,
+            campaign_id=request.campaign_id,
+            agent_id=request.agent_id,
+            direction="outbound",
+        )
+        finish: Finish | None = None
+        async with self._ari.subscribe(channel_id) as events:
+            try:
+                variables = {"CALLERID(num)": caller_id} if caller_id else None
+                await self._ari.create_channel(
+                    f"PJSIP/{request.number}@{config.trunk}",
+                    app=self._ari.app,
+                    app_args=["outbound"],
+                    channel_id=channel_id,
+                    variables=variables,
+                )
+                live.created_at = asyncio.get_running_loop().time()
+                await self._storage.mark_attempt_originated(channel_id, _now())
+                await self._ari.dial(channel_id, timeout=int(config.ring_timeout))
+                log.info("call.dialing", trunk=config.trunk)
+            except ChannelGone:
+                pass  # Destroyed already: its ChannelDestroyed is on the way.
+            except AriError as error:
+                log.error("call.originate_failed", error=str(error))
+                finish = Finish(Outcome.FAILED, _now(), None, f"originate failed: {error}")
+
+            hung_up = False
+            while finish is None:
+                timeout = _GRACE if hung_up else _phase_timeout(call.phase, config)
+                event = await _next_event(events, live.lost, timeout)
+                if event is not None:
+                    actions = call.handle(event, _now())
+                elif live.lost.is_set() or hung_up or await self._ari.get_channel(channel_id) is None:
+                    actions = call.lost(_now())
+                else:
+                    log.warning("call.phase_timeout", phase=call.phase.value)
+                    await self._ari.hangup(channel_id, reason="normal")
+                    hung_up = True
+                    continue
+                for action in actions:
+                    if isinstance(action, Finish):
+                        finish = action
+                    else:
+                        await self._perform(channel_id, action)
+
+        # The final state must reach the database even if we are being cancelled.
+        await asyncio.shield(
+            self._storage.finish_attempt(
+                channel_id,
+                ended_at=finish.at,
+                hangup_cause=finish.cause,
+                hangup_cause_text=finish.cause_text,
+                outcome=finish.outcome.value,
+            )
+        )
+        verdict = call.verdict
+        log.info("call.finished", outcome=finish.outcome.value, cause=finish.cause)
+        return CallResult(
+            channel_id=channel_id,
+            number=request.number,
+            outcome=finish.outcome,
+            amd_status=verdict.status if verdict else None,
+            amd_cause=verdict.cause if verdict else None,
+            hangup_cause=finish.cause,
+            hangup_cause_text=finish.cause_text,
+        )
+
+    async def _perform(self, channel_id: str, action: Action) -> None:
+        try:
+            match action:
+                case MarkRinging(at=at):
+                    await self._storage.mark_attempt_ringing(channel_id, at)
+                case MarkAnswered(at=at):
+                    await self._storage.mark_attempt_answered(channel_id, at)
+                case RunAmd():
+                    await self._ari.continue_in_dialplan(
+                        channel_id, context=self._config.amd_context, extension="s", priority=1
+                    )
+                case Verdict() as verdict:
+                    log.info("call.amd_verdict", status=verdict.status, cause=verdict.cause)
+                    await self._storage.record_amd(
+                        channel_id, verdict.status, verdict.cause, verdict.at
+                    )
+                    await self._on_verdict(self._ari, channel_id, verdict)
+        except ChannelGone:
+            # The far end hung up between the event and our request: its ChannelDestroyed
+            # follows and settles the call.
+            log.info("call.gone_during_action", action=type(action).__name__)
+
+
+def _phase_timeout(phase: Phase, config: DialerConfig) -> float:
+    if phase in (Phase.DIALING, Phase.RINGING):
+        return config.ring_timeout + _GRACE
+    if phase is Phase.DETECTING:
+        return config.amd_timeout + _GRACE
+    return 3600.0  # Connected: the call lasts as long as the conversation.
+
+
+async def _next_event(events, lost: asyncio.Event, timeout: float):
+    """The next event about the call, or None on timeout or when the channel is known lost."""
+    if lost.is_set():
+        return None
+    get = asyncio.ensure_future(events.get())
+    lost_wait = asyncio.ensure_future(lost.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {get, lost_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        for task in (get, lost_wait):
+            if not task.done():
+                task.cancel()
+    if get in done:
+        return get.result()
+    return None

@@ -1,0 +1,82 @@
+"""The composition root: builds every component from the config, wires them, owns their order.
+
+Components are entered into one AsyncExitStack, so they close in reverse order of their start
+and a failure half way through start-up still closes what was opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import structlog
+
+from pbx_engine.ari import AriClient
+from pbx_engine.ari.events import Event, StasisStart
+from pbx_engine.config import EngineConfig
+from pbx_engine.dialer.service import Dialer
+from pbx_engine.storage import Storage, migrate
+
+log = structlog.get_logger(__name__)
+
+
+class Engine:
+    def __init__(
+        self, config: EngineConfig, ari: AriClient, storage: Storage, dialer: Dialer
+    ) -> None:
+        self.config = config
+        self.ari = ari
+        self.storage = storage
+        self.dialer = dialer
+        self._background: set[asyncio.Task] = set()
+
+    async def health(self) -> dict[str, bool]:
+        """Healthy means: our Stasis app is registered with Asterisk and PostgreSQL answers."""
+        return {
+            "ari": self.ari.connected.is_set(),
+            "database": await self.storage.ping(),
+        }
+
+    def _on_unclaimed(self, event: Event) -> None:
+        # A channel entering our app that no call flow owns (an inbound call before the inbound
+        # flow exists, or a leftover after a restart) must not hang in Stasis forever.
+        if isinstance(event, StasisStart):
+            log.warning("engine.unowned_channel", channel_id=event.channel.id, args=event.args)
+            self._spawn_hangup(event.channel.id)
+
+    def _spawn_hangup(self, channel_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.ari.hangup(channel_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+@asynccontextmanager
+async def build_engine(
+    config: EngineConfig, *, apply_migrations: bool = True
+) -> AsyncIterator[Engine]:
+    async with AsyncExitStack() as stack:
+        storage = await stack.enter_async_context(Storage.open(config.database))
+        if apply_migrations:
+            applied = await migrate(storage.pool)
+            if applied:
+                log.info("engine.migrated", applied=applied)
+        ari = await stack.enter_async_context(AriClient(config.ari))
+        dialer = await stack.enter_async_context(Dialer(ari, storage, config.dialer))
+        engine = Engine(config=config, ari=ari, storage=storage, dialer=dialer)
+        ari.on_event(engine._on_unclaimed)
+        ari.on_connected(dialer.reconcile)
+        await ari.wait_connected(timeout=config.ari.request_timeout)
+        log.info("engine.started", app=config.ari.app)
+        try:
+            yield engine
+        finally:
+            # Stop dialling, let live calls end, then the exit stack closes ARI and the pool.
+            await dialer.drain(config.shutdown_grace)
+            log.info("engine.stopped")
+
+
+async def serve(config: EngineConfig, stop: asyncio.Event, *, apply_migrations: bool = True) -> None:
+    async with build_engine(config, apply_migrations=apply_migrations):
+        await stop.wait()
+        log.info("engine.stopping")

@@ -1,0 +1,2 @@
+class SandboxError(RuntimeError):
+    """A sandbox could not start or stop; the message says what to fix."""

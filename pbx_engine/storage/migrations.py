@@ -1,0 +1,101 @@
+"""Numbered migrations from `sql/`: each applied once, in order, in its own transaction.
+
+Applied versions are recorded with a checksum; an edited migration that was already applied is
+refused, since the databases it ran on would no longer match the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import structlog
+
+from pbx_engine.resources import SQL_DIR
+
+log = structlog.get_logger(__name__)
+
+_NAME = re.compile(r"^(\d{3,})_([a-z0-9_]+)\.sql$")
+# Any constant will do; it keeps two engines starting together from migrating at once.
+_LOCK_KEY = 0x5042_5845_4E47  # "PBXENG"
+
+
+class MigrationError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations(directory: Path = SQL_DIR) -> list[Migration]:
+    if not directory.is_dir():
+        raise MigrationError(f"no migrations folder at {directory}")
+    migrations: dict[int, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if match is None:
+            raise MigrationError(f"{path.name}: migration files are named NNN_name.sql")
+        version = int(match.group(1))
+        if version in migrations:
+            raise MigrationError(
+                f"{path.name}: version {version} is taken by {migrations[version].name}"
+            )
+        migrations[version] = Migration(version, path.stem, path.read_text(encoding="utf-8"))
+    return [migrations[v] for v in sorted(migrations)]
+
+
+async def migrate(
+    pool_or_conn: asyncpg.Pool | asyncpg.Connection, directory: Path = SQL_DIR
+) -> list[str]:
+    """Apply the pending migrations; returns their names (empty when up to date)."""
+    migrations = load_migrations(directory)
+    if isinstance(pool_or_conn, asyncpg.Pool):
+        async with pool_or_conn.acquire() as conn:
+            return await _migrate(conn, migrations)
+    return await _migrate(pool_or_conn, migrations)
+
+
+async def _migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
+    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    try:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version    integer PRIMARY KEY,
+                   name       text NOT NULL,
+                   checksum   text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        rows = await conn.fetch("SELECT version, name, checksum FROM schema_migrations")
+        applied = {row["version"]: row for row in rows}
+        done: list[str] = []
+        for migration in migrations:
+            row = applied.get(migration.version)
+            if row is not None:
+                if row["checksum"] != migration.checksum:
+                    raise MigrationError(
+                        f"{migration.name}.sql was changed after it was applied; "
+                        "add a new migration instead of editing an applied one"
+                    )
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    migration.version, migration.name, migration.checksum,
+                )
+            log.info("storage.migration_applied", migration=migration.name)
+            done.append(migration.name)
+        return done
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)

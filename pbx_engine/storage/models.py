@@ -1,0 +1,46 @@
+"""What the queries return: plain frozen dataclasses, no database types leak out."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: int
+    channel_id: str
+    direction: str
+    case_id: int | None
+    phone_number_id: int | None
+    campaign_id: int | None
+    agent_id: int | None
+    dialled: str
+    caller_id: str | None
+    created_at: datetime
+    originated_at: datetime | None
+    ringing_at: datetime | None
+    answered_at: datetime | None
+    amd_status: str | None
+    amd_cause: str | None
+    amd_decided_at: datetime | None
+    bridged_at: datetime | None
+    ended_at: datetime | None
+    hangup_cause: int | None
+    hangup_cause_text: str | None
+    outcome: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class CaseMatch:
+    """The case an inbound caller's number belongs to."""
+
+    case_id: int
+    reference: str
+    debtor_name: str
+    owner_agent_id: int | None
+    phone_number_id: int
