@@ -11,37 +11,50 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
+from aiohttp import web
 
+from pbx_engine.agi import FastAgiServer
+from pbx_engine.agi.routes import lookup_case
+from pbx_engine.ami import AmiClient
 from pbx_engine.ari import AriClient
 from pbx_engine.ari.events import Event, StasisStart
 from pbx_engine.config import EngineConfig
 from pbx_engine.dialer.service import Dialer
+from pbx_engine.routing.service import InboundService
 from pbx_engine.storage import Storage, migrate
+from pbx_engine.web.api import build_app
 
 log = structlog.get_logger(__name__)
 
 
 class Engine:
     def __init__(
-        self, config: EngineConfig, ari: AriClient, storage: Storage, dialer: Dialer
+        self, config: EngineConfig, ari: AriClient, storage: Storage, dialer: Dialer,
+        inbound: InboundService, ami: AmiClient | None = None,
+        agi: FastAgiServer | None = None,
     ) -> None:
         self.config = config
         self.ari = ari
         self.storage = storage
         self.dialer = dialer
+        self.inbound = inbound
+        self.ami = ami
+        self.agi = agi
         self._background: set[asyncio.Task] = set()
 
     async def health(self) -> dict[str, bool]:
         """Healthy means: our Stasis app is registered with Asterisk and PostgreSQL answers."""
-        return {
-            "ari": self.ari.connected.is_set(),
-            "database": await self.storage.ping(),
-        }
+        checks = {"ari": self.ari.connected.is_set(), "database": await self.storage.ping()}
+        if self.ami is not None:
+            checks["ami"] = self.ami.logged_in
+        return checks
 
     def _on_unclaimed(self, event: Event) -> None:
         # A channel entering our app that no call flow owns (an inbound call before the inbound
         # flow exists, or a leftover after a restart) must not hang in Stasis forever.
-        if isinstance(event, StasisStart):
+        if isinstance(event, StasisStart) and event.args[:1] == ("inbound",):
+            self.inbound.accept(event)
+        elif isinstance(event, StasisStart):
             log.warning("engine.unowned_channel", channel_id=event.channel.id, args=event.args)
             self._spawn_hangup(event.channel.id)
 
@@ -49,6 +62,11 @@ class Engine:
         task = asyncio.get_running_loop().create_task(self.ari.hangup(channel_id))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _cancel_background(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
 
 
 @asynccontextmanager
@@ -61,12 +79,28 @@ async def build_engine(
             applied = await migrate(storage.pool)
             if applied:
                 log.info("engine.migrated", applied=applied)
+        agi = None
+        if config.agi is not None:
+            agi = FastAgiServer(config.agi)
+            agi.add_route("lookup_case", lookup_case(storage, config.default_region))
+            await stack.enter_async_context(agi)
+        ami = None
+        if config.ami is not None:
+            ami = await stack.enter_async_context(AmiClient(config.ami))
         ari = await stack.enter_async_context(AriClient(config.ari))
         dialer = await stack.enter_async_context(Dialer(ari, storage, config.dialer))
-        engine = Engine(config=config, ari=ari, storage=storage, dialer=dialer)
+        inbound = InboundService(ari, storage)
+        stack.push_async_callback(inbound.close)
+        engine = Engine(config, ari, storage, dialer, inbound, ami, agi)
+        stack.push_async_callback(engine._cancel_background)
         ari.on_event(engine._on_unclaimed)
         ari.on_connected(dialer.reconcile)
         await ari.wait_connected(timeout=config.ari.request_timeout)
+        if config.http is not None:
+            runner = web.AppRunner(build_app(engine), access_log=None)
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            await web.TCPSite(runner, config.http.host, config.http.port).start()
         log.info("engine.started", app=config.ari.app)
         try:
             yield engine

@@ -15,7 +15,7 @@ import aiohttp
 import structlog
 from yarl import URL
 
-from pbx_engine.ari.errors import AriProtocolError, AriUnavailable, ChannelGone, error_for
+from pbx_engine.ari.errors import AriProtocolError, AriUnavailable, ChannelGone, basic_auth, error_for
 from pbx_engine.ari.events import (
     ApplicationReplaced,
     Bridge,
@@ -68,7 +68,8 @@ class AriClient:
     # ------------------------------------------------------------------ life cycle
     async def __aenter__(self) -> AriClient:
         self._session = aiohttp.ClientSession(
-            auth=aiohttp.BasicAuth(self._config.username, self._config.password.get_secret_value()),
+            headers={"Authorization": basic_auth(self._config.username,
+                                                  self._config.password.get_secret_value())},
             timeout=aiohttp.ClientTimeout(total=self._config.request_timeout),
         )
         self._reader = asyncio.create_task(self._read_forever(), name="ari-events")

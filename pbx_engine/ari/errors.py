@@ -33,3 +33,10 @@ def error_for(status: int, method: str, path: str, message: str) -> AriError:
     if status in _GONE_STATUSES and resource in ("channels", "bridges", "playbacks", "recordings"):
         return ChannelGone(status, method, path, message)
     return AriError(status, method, path, message)
+
+
+def basic_auth(username: str, password: str) -> str:
+    """An Authorization header value; credentials never go into the URL (`api_key=`)."""
+    import base64
+
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()

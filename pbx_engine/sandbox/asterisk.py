@@ -22,6 +22,7 @@ from pathlib import Path
 import aiohttp
 import structlog
 
+from pbx_engine.ari.errors import basic_auth
 from pbx_engine.resources import ASTERISK_CONFIG_DIR, DIALPLANS_DIR
 from pbx_engine.sandbox.audio import make_test_sounds
 from pbx_engine.sandbox.errors import SandboxError
@@ -114,9 +115,10 @@ class AsteriskSandbox:
         make_test_sounds(self.sounds_dir)
         await self._launch()
 
-    async def restart(self) -> None:
-        """Stop and start again on the same ports and credentials."""
-        await self._terminate()
+    async def restart(self, *, crash: bool = False) -> None:
+        """Stop and start again on the same ports and credentials. `crash` kills Asterisk
+        outright (SIGKILL): no hang-ups, no events, as after a power cut or an OOM kill."""
+        await self._terminate(crash=crash)
         await self._launch()
 
     async def stop(self) -> None:
@@ -164,8 +166,8 @@ class AsteriskSandbox:
     async def _wait_booted(self) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.boot_timeout
-        auth = aiohttp.BasicAuth(self.ari_username, self.ari_password)
-        async with aiohttp.ClientSession(auth=auth) as session:
+        headers = {"Authorization": basic_auth(self.ari_username, self.ari_password)}
+        async with aiohttp.ClientSession(headers=headers) as session:
             while True:
                 if not self.running:
                     raise SandboxError(
@@ -191,11 +193,12 @@ class AsteriskSandbox:
         output = await self.cli("core waitfullybooted")
         return "fully booted" in output.lower()
 
-    async def _terminate(self) -> None:
+    async def _terminate(self, *, crash: bool = False) -> None:
         process, self._process = self._process, None
         if process is None or process.returncode is not None:
             return
-        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        signals = ((signal.SIGKILL, 5.0),) if crash else ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
+        for sig, wait in signals:
             try:
                 os.killpg(process.pid, sig)
             except ProcessLookupError:
@@ -222,6 +225,25 @@ class AsteriskSandbox:
             await process.wait()
             raise SandboxError(f"CLI command {command!r} timed out") from None
         return output.decode(errors="replace")
+
+    async def originate(
+        self, endpoint: str, *, context: str, extension: str = "s", caller_id: str | None = None,
+        timeout: int = 30,
+    ) -> str:
+        """Place a call from this instance (the PSTN calling the engine's DID, say) through its
+        own ARI; the answered leg runs `extension@context`. Returns the channel id."""
+        params = {"endpoint": endpoint, "context": context, "extension": extension,
+                  "priority": "1", "timeout": str(timeout)}
+        if caller_id:
+            params["callerId"] = caller_id
+        headers = {"Authorization": basic_auth(self.ari_username, self.ari_password)}
+        async with aiohttp.ClientSession(headers=headers) as session, session.post(
+            f"{self.ari_url}/ari/channels", params=params
+        ) as response:
+            body = await response.json(content_type=None)
+            if response.status != 200:
+                raise SandboxError(f"{self.profile} originate to {endpoint} failed: {body}")
+            return body["id"]
 
     def log_text(self) -> str:
         assert self.run_dir is not None

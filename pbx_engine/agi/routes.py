@@ -1,0 +1,32 @@
+"""FastAGI routes the dialplan calls, each a thin adapter from AGI to a storage query."""
+
+from __future__ import annotations
+
+import structlog
+
+from pbx_engine.agi.server import AgiCall, AgiHandler
+from pbx_engine.numbers import BadNumber, to_e164
+from pbx_engine.storage import Storage
+
+log = structlog.get_logger(__name__)
+
+
+def lookup_case(storage: Storage, default_region: str) -> AgiHandler:
+    """`AGI(agi://…/lookup_case,CALLER,DID)`: sets CASE_ID, CASE_REF and CASE_OWNER (empty when
+    the caller's number belongs to no case), so the call enters Stasis already identified."""
+
+    async def handler(call: AgiCall) -> None:
+        raw = call.args[0] if call.args else call.caller_number
+        try:
+            number = to_e164(raw, default_region)
+        except BadNumber as error:
+            log.info("agi.lookup_unparseable", caller=raw, reason=str(error))
+            number = None
+        match = await storage.find_case_by_number(number) if number else None
+        log.info("agi.lookup_case", caller=number, found=match is not None)
+        await call.set_variable("CASE_ID", str(match.case_id) if match else "")
+        await call.set_variable("CASE_REF", match.reference if match else "")
+        owner = match.owner_agent_id if match and match.owner_agent_id else ""
+        await call.set_variable("CASE_OWNER", str(owner))
+
+    return handler

@@ -1,0 +1,67 @@
+"""Inbound calls entering Stasis as `Stasis(app,inbound,CALLER,DID,CASE_ID)`."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import structlog
+
+from pbx_engine.ari import AriClient, ChannelGone
+from pbx_engine.ari.events import ChannelDestroyed, PlaybackFinished, StasisStart
+from pbx_engine.dialer.outcomes import Outcome
+from pbx_engine.storage import Storage
+
+log = structlog.get_logger(__name__)
+
+GREETING = "sound:vm-goodbye"
+
+
+class InboundService:
+    def __init__(self, ari: AriClient, storage: Storage) -> None:
+        self._ari = ari
+        self._storage = storage
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def accept(self, event: StasisStart) -> None:
+        """Called from the event reader: must not block, so the call gets its own task."""
+        task = asyncio.get_running_loop().create_task(self._handle(event), name=event.channel.id)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _handle(self, start: StasisStart) -> None:
+        channel_id = start.channel.id
+        _, caller, did, case_id = (list(start.args) + ["", "", "", ""])[:4]
+        structlog.contextvars.bind_contextvars(channel_id=channel_id, caller=caller, did=did)
+        with self._ari.subscribe(channel_id) as events:
+            await self._storage.create_attempt(
+                channel_id=channel_id, direction="inbound", dialled=did or "unknown",
+                caller_id=caller or None, case_id=int(case_id) if case_id.isdigit() else None,
+            )
+            log.info("inbound.identified", case_id=case_id or None)
+            destroyed: ChannelDestroyed | None = None
+            try:
+                await self._ari.answer(channel_id)
+                await self._storage.mark_attempt_answered(channel_id, datetime.now(UTC))
+                playback = await self._ari.play(channel_id, GREETING)
+                await events.wait_for(
+                    PlaybackFinished, lambda e: e.playback.id == playback.id, timeout=15
+                )
+                await self._ari.hangup(channel_id)
+                destroyed = await events.wait_for(ChannelDestroyed, timeout=10)
+            except ChannelGone:
+                pass
+            except TimeoutError:
+                await self._ari.hangup(channel_id)
+            finally:
+                await asyncio.shield(self._storage.finish_attempt(
+                    channel_id, ended_at=datetime.now(UTC),
+                    hangup_cause=destroyed.cause if destroyed else None,
+                    hangup_cause_text=destroyed.cause_txt if destroyed else None,
+                    outcome=Outcome.HUMAN.value,
+                ))

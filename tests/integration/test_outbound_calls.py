@@ -1,0 +1,127 @@
+"""The engine places real calls through its Asterisk to the PSTN sandbox, which answers with real
+audio; app_amd in the dialplan judges it; every attempt ends up as a row in PostgreSQL."""
+
+import asyncio
+
+from pbx_engine.dialer.outcomes import Outcome
+from pbx_engine.dialer.service import CallRequest
+from pbx_engine.engine import Engine
+from pbx_engine.sandbox.asterisk import PstnBehaviour, Telephony
+from tests.integration.waiting import eventually
+
+
+async def test_given_a_person_answers_when_called_then_amd_says_human_and_the_attempt_is_stored(
+    connected_engine: Engine,
+):
+    result = await connected_engine.dialer.call(CallRequest(number=PstnBehaviour.HUMAN.number()))
+
+    assert result.outcome is Outcome.HUMAN
+    assert result.amd_status == "HUMAN"
+    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    assert attempt is not None
+    assert attempt.outcome == "human"
+    assert attempt.dialled == "+12025550100"
+    assert attempt.caller_id == "+12025550999"
+    assert attempt.created_at <= attempt.originated_at <= attempt.answered_at
+    assert attempt.answered_at <= attempt.amd_decided_at <= attempt.ended_at
+    assert attempt.hangup_cause == 16
+
+
+async def test_given_voicemail_answers_when_called_then_amd_says_machine(connected_engine: Engine):
+    result = await connected_engine.dialer.call(CallRequest(number=PstnBehaviour.MACHINE.number()))
+
+    assert result.outcome is Outcome.MACHINE
+    assert result.amd_status == "MACHINE"
+    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    assert attempt.outcome == "machine"
+    assert attempt.amd_cause
+
+
+async def test_given_a_busy_line_when_called_then_the_outcome_is_busy_with_cause_17(
+    connected_engine: Engine,
+):
+    result = await connected_engine.dialer.call(CallRequest(number=PstnBehaviour.BUSY.number()))
+
+    assert result.outcome is Outcome.BUSY
+    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    assert attempt.hangup_cause == 17
+    assert attempt.answered_at is None
+    assert attempt.amd_status is None
+
+
+async def test_given_nobody_answers_when_the_ring_timeout_passes_then_the_outcome_is_no_answer(
+    connected_engine: Engine,
+):
+    result = await connected_engine.dialer.call(
+        CallRequest(number=PstnBehaviour.NO_ANSWER.number())
+    )
+
+    assert result.outcome is Outcome.NO_ANSWER
+    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    assert attempt.ringing_at is not None
+    assert attempt.answered_at is None
+    ring_seconds = (attempt.ended_at - attempt.originated_at).total_seconds()
+    assert 5 <= ring_seconds < 12  # the configured ring timeout is 6 s
+
+
+async def test_given_the_network_rejects_or_the_number_is_unallocated_then_each_has_its_outcome(
+    connected_engine: Engine,
+):
+    rejected, unallocated = await asyncio.gather(
+        connected_engine.dialer.call(CallRequest(number=PstnBehaviour.REJECT.number())),
+        connected_engine.dialer.call(CallRequest(number=PstnBehaviour.UNALLOCATED.number())),
+    )
+
+    assert rejected.outcome is Outcome.REJECTED
+    assert rejected.hangup_cause == 21
+    assert unallocated.outcome is Outcome.FAILED
+    assert unallocated.hangup_cause == 1
+
+
+async def test_given_calls_in_parallel_when_they_end_then_each_keeps_its_own_outcome(
+    connected_engine: Engine,
+):
+    behaviours = [PstnBehaviour.HUMAN, PstnBehaviour.MACHINE, PstnBehaviour.BUSY] * 2
+    results = await asyncio.gather(*(
+        connected_engine.dialer.call(CallRequest(number=b.number())) for b in behaviours
+    ))
+
+    expected = {PstnBehaviour.HUMAN: Outcome.HUMAN, PstnBehaviour.MACHINE: Outcome.MACHINE,
+                PstnBehaviour.BUSY: Outcome.BUSY}
+    assert [r.outcome for r in results] == [expected[b] for b in behaviours]
+    assert len({r.channel_id for r in results}) == len(results)
+
+
+async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_reconnects_and_dials(
+    connected_engine: Engine, telephony: Telephony,
+):
+    engine = connected_engine
+    ringing = engine.dialer.place_call(CallRequest(number=PstnBehaviour.NO_ANSWER.number()))
+
+    async def is_ringing():
+        attempt = await engine.storage.get_attempt(ringing.get_name())
+        return attempt is not None and attempt.ringing_at is not None
+
+    reconnects = engine.ari.reconnects
+    await eventually(is_ringing, timeout=10, what="the call to ring")
+    await telephony.engine.restart(crash=True)
+    await eventually(lambda: _true(engine.ari.reconnects > reconnects), timeout=20,
+                     what="the events websocket to reconnect")
+    await engine.ari.wait_connected(timeout=20)
+
+    # The crash took the call down with no ChannelDestroyed; the reconcile after the reconnect
+    # settles it without waiting for the ring timeout.
+    lost = await asyncio.wait_for(ringing, timeout=10)
+    assert lost.outcome is Outcome.FAILED
+    assert lost.hangup_cause_text == "channel lost"
+    attempt = await engine.storage.get_attempt(lost.channel_id)
+    assert attempt.ended_at is not None
+    assert attempt.outcome == "failed"
+
+    after = await engine.dialer.call(CallRequest(number=PstnBehaviour.TALK.number()))
+    assert after.outcome is Outcome.HUMAN
+    assert await engine.health() == {"ari": True, "database": True, "ami": True}
+
+
+async def _true(value: bool) -> bool:
+    return value

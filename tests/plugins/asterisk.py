@@ -1,0 +1,61 @@
+"""Telephony fixtures: the engine's Asterisk and the PSTN Asterisk, started once per session,
+and an engine connected to them (with its own database) that tests share."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from pbx_engine.config import EngineConfig, parse_config
+from pbx_engine.engine import Engine, build_engine
+from pbx_engine.sandbox.asterisk import Telephony
+from pbx_engine.sandbox.ports import free_port
+from pbx_engine.sandbox.postgres import PostgresSandbox
+
+AGENTS = {"agent-001": "agent-001-secret", "agent-002": "agent-002-secret"}
+
+
+@pytest.fixture(scope="session")
+def agi_port() -> int:
+    return free_port("127.0.0.1")
+
+
+@pytest.fixture(scope="session")
+async def telephony(agi_port: int):
+    # No skip: an Asterisk that cannot start fails the run.
+    async with Telephony.create(agi_url=f"agi://127.0.0.1:{agi_port}", agents=AGENTS) as pair:
+        yield pair
+
+
+@pytest.fixture(scope="session")
+async def engine_config(telephony: Telephony, postgres: PostgresSandbox, agi_port: int) -> EngineConfig:
+    dsn = await postgres.create_database("engine_session")
+    pbx = telephony.engine
+    return parse_config(
+        {
+            "ari": {"url": pbx.ari_url, "username": pbx.ari_username, "password": pbx.ari_password,
+                    "reconnect_initial": 0.2, "reconnect_max": 1.0},
+            "ami": {"port": pbx.ami_port, "username": pbx.ami_username, "secret": pbx.ami_secret},
+            "agi": {"port": agi_port},
+            "database": {"dsn": dsn},
+            "dialer": {"ring_timeout": 6, "caller_id": "+12025550999"},
+            "shutdown_grace": 5,
+        },
+        "test-config",
+        environ={},
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(engine_config: EngineConfig):
+    async with build_engine(engine_config) as running:
+        yield running
+
+
+@pytest.fixture
+async def connected_engine(engine: Engine) -> Engine:
+    """The shared engine, once its events websocket is up (a test may have restarted Asterisk)."""
+    await engine.ari.wait_connected(timeout=30)
+    await asyncio.sleep(0)
+    return engine
