@@ -1,0 +1,139 @@
+"""The outbound call state machine: every path, including late and repeated events."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ari_apps.outbound_call import (
+    Finish,
+    IllegalTransition,
+    MarkAnswered,
+    MarkRinging,
+    OutboundCall,
+    Phase,
+    RunAmd,
+    Verdict,
+)
+from pbx_engine.ari.events import parse_event
+from pbx_engine.dialer.outcomes import Outcome
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+CH = "out-1"
+
+
+def ev(kind: str, **fields):
+    if kind == "Dial":
+        return parse_event({"type": "Dial", "peer": {"id": CH}, **fields})
+    channel = {"id": CH, "state": fields.pop("state", "Down")}
+    return parse_event({"type": kind, "channel": channel, **fields})
+
+
+def feed(call: OutboundCall, *events):
+    actions = []
+    for i, event in enumerate(events):
+        actions += call.handle(event, T0 + timedelta(seconds=i))
+    return actions
+
+
+def test_given_a_person_answers_when_amd_says_human_then_the_call_is_connected_then_ends_human():
+    call = OutboundCall(CH)
+    actions = feed(
+        call,
+        ev("StasisStart", args=["outbound"]),
+        ev("Dial", dialstatus="RINGING"),
+        ev("ChannelStateChange", state="Ringing"),
+        ev("Dial", dialstatus="ANSWER"),
+        ev("ChannelStateChange", state="Up"),
+        ev("StasisEnd"),
+        ev("StasisStart", args=["amd", "HUMAN", "HUMAN-800-800"]),
+    )
+    assert [type(a) for a in actions] == [MarkRinging, MarkAnswered, RunAmd, Verdict]
+    assert call.phase is Phase.CONNECTED
+    assert actions[-1].outcome is Outcome.HUMAN
+
+    [finish] = call.handle(ev("ChannelDestroyed", cause=16, cause_txt="Normal Clearing"), T0)
+    assert finish == Finish(Outcome.HUMAN, T0, 16, "Normal Clearing")
+    assert call.phase is Phase.ENDED
+
+
+def test_given_voicemail_when_amd_says_machine_then_the_outcome_is_machine():
+    call = OutboundCall(CH)
+    feed(call, ev("Dial", dialstatus="ANSWER"),
+         ev("StasisStart", args=["amd", "MACHINE", "MAXWORDS-3-2"]))
+    [finish] = call.handle(ev("ChannelDestroyed", cause=16), T0)
+    assert finish.outcome is Outcome.MACHINE
+
+
+def test_given_amd_is_unsure_when_deciding_then_the_call_counts_as_a_person():
+    call = OutboundCall(CH)
+    actions = feed(call, ev("ChannelStateChange", state="Up"),
+                   ev("StasisStart", args=["amd", "NOTSURE", "TOOLONG-5000"]))
+    assert actions[-1].outcome is Outcome.HUMAN
+
+
+@pytest.mark.parametrize(
+    ("dial_status", "cause", "expected"),
+    [("BUSY", 17, Outcome.BUSY), ("NOANSWER", 16, Outcome.NO_ANSWER),
+     ("CONGESTION", 21, Outcome.REJECTED), ("CHANUNAVAIL", 1, Outcome.FAILED)],
+)
+def test_given_the_call_is_not_answered_when_destroyed_then_cause_and_dial_status_decide(
+    dial_status, cause, expected
+):
+    call = OutboundCall(CH)
+    actions = feed(call, ev("Dial", dialstatus="RINGING"), ev("Dial", dialstatus=dial_status),
+                   ev("ChannelDestroyed", cause=cause))
+    assert actions[-1].outcome is expected
+    assert call.answered_at is None
+
+
+def test_given_answer_is_announced_twice_when_handled_then_amd_runs_once():
+    call = OutboundCall(CH)
+    actions = feed(call, ev("Dial", dialstatus="ANSWER"), ev("ChannelStateChange", state="Up"))
+    assert [type(a) for a in actions] == [MarkAnswered, RunAmd]
+
+
+def test_given_the_debtor_hangs_up_during_amd_when_destroyed_then_it_counts_as_a_person():
+    call = OutboundCall(CH)
+    actions = feed(call, ev("ChannelStateChange", state="Up"), ev("ChannelDestroyed", cause=16))
+    assert actions[-1].outcome is Outcome.HUMAN
+    assert actions[-1].cause == 16
+
+
+def test_given_the_call_ended_when_late_events_arrive_then_nothing_changes():
+    call = OutboundCall(CH)
+    feed(call, ev("ChannelDestroyed", cause=17))
+    assert call.handle(ev("Dial", dialstatus="BUSY"), T0) == []
+    assert call.handle(ev("ChannelDestroyed", cause=17), T0) == []
+    assert call.lost(T0) == []
+
+
+def test_given_an_amd_verdict_before_the_answer_when_handled_then_it_is_illegal():
+    call = OutboundCall(CH)
+    with pytest.raises(IllegalTransition):
+        call.handle(ev("StasisStart", args=["amd", "HUMAN", "x"]), T0)
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [([], Outcome.FAILED),
+     ([("Dial", {"dialstatus": "RINGING"})], Outcome.FAILED),
+     ([("ChannelStateChange", {"state": "Up"})], Outcome.HUMAN),
+     ([("ChannelStateChange", {"state": "Up"}),
+       ("StasisStart", {"args": ["amd", "MACHINE", "x"]})], Outcome.MACHINE)],
+)
+def test_given_the_channel_vanishes_when_lost_then_the_outcome_follows_what_was_known(
+    events, expected
+):
+    call = OutboundCall(CH)
+    feed(call, *(ev(kind, **fields) for kind, fields in events))
+    [finish] = call.lost(T0)
+    assert finish.outcome is expected
+    assert finish.cause_text == "channel lost"
+    assert call.phase is Phase.ENDED
+
+
+def test_given_unrelated_events_when_handled_then_they_are_ignored():
+    call = OutboundCall(CH)
+    assert call.handle(parse_event({"type": "ChannelVarset", "variable": "X", "value": "1"}), T0) == []
+    assert call.handle(parse_event({"type": "SomethingNew"}), T0) == []
+    assert call.phase is Phase.DIALING
