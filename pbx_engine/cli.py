@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command != "run":
-        configure_logging("warning" if args.command != "demo" else "info", "console")
+        configure_logging("warning", "console")
     try:
         result = args.handler(args)
         if asyncio.iscoroutine(result):

@@ -22,7 +22,7 @@ need_root() {
 
 system_packages() {
     local sudo; sudo=$(need_root "apt-get install")
-    local debs=(sip-tester postgresql espeak-ng sox libsox-fmt-all procps iproute2)
+    local debs=(sip-tester postgresql espeak-ng sox libsox-fmt-all procps python3-venv)
     local missing=()
     for p in "${debs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import structlog
 
 from pbx_engine.ari import AriClient, ChannelGone
-from pbx_engine.ari.events import ChannelDestroyed, PlaybackFinished, StasisStart
+from pbx_engine.ari.events import ChannelDestroyed, PlaybackFinished, StasisEnd, StasisStart
 from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.storage import Storage
 
@@ -25,7 +25,7 @@ class InboundService:
 
     def accept(self, event: StasisStart) -> None:
         """Called from the event reader: must not block, so the call gets its own task."""
-        task = asyncio.get_running_loop().create_task(self._handle(event), name=event.channel.id)
+        task = asyncio.get_running_loop().create_task(self._guarded(event), name=event.channel.id)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -33,6 +33,13 @@ class InboundService:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _guarded(self, start: StasisStart) -> None:
+        try:
+            await self._handle(start)
+        except Exception:
+            log.exception("inbound.crashed", channel_id=start.channel.id)
+            await self._ari.hangup(start.channel.id)
 
     async def _handle(self, start: StasisStart) -> None:
         channel_id = start.channel.id
@@ -45,15 +52,23 @@ class InboundService:
             )
             log.info("inbound.identified", case_id=case_id or None)
             destroyed: ChannelDestroyed | None = None
+            ended_by = "caller"
             try:
                 await self._ari.answer(channel_id)
                 await self._storage.mark_attempt_answered(channel_id, datetime.now(UTC))
                 playback = await self._ari.play(channel_id, GREETING)
-                await events.wait_for(
-                    PlaybackFinished, lambda e: e.playback.id == playback.id, timeout=15
+                end = await events.wait_for(
+                    (PlaybackFinished, StasisEnd, ChannelDestroyed),
+                    lambda e: not isinstance(e, PlaybackFinished) or e.playback.id == playback.id,
+                    timeout=15,
                 )
-                await self._ari.hangup(channel_id)
-                destroyed = await events.wait_for(ChannelDestroyed, timeout=10)
+                if isinstance(end, PlaybackFinished):
+                    ended_by = "engine"
+                    await self._ari.hangup(channel_id)
+                    # A channel that entered Stasis from the dialplan is no longer ours after
+                    # StasisEnd: its ChannelDestroyed goes to nobody, so either one ends it.
+                    end = await events.wait_for((StasisEnd, ChannelDestroyed), timeout=10)
+                destroyed = end if isinstance(end, ChannelDestroyed) else None
             except ChannelGone:
                 pass
             except TimeoutError:
@@ -62,6 +77,6 @@ class InboundService:
                 await asyncio.shield(self._storage.finish_attempt(
                     channel_id, ended_at=datetime.now(UTC),
                     hangup_cause=destroyed.cause if destroyed else None,
-                    hangup_cause_text=destroyed.cause_txt if destroyed else None,
+                    hangup_cause_text=destroyed.cause_txt if destroyed else f"ended by {ended_by}",
                     outcome=Outcome.HUMAN.value,
                 ))
