@@ -11,6 +11,7 @@ from pbx_engine.config import EngineConfig, parse_config
 from pbx_engine.engine import Engine, build_engine
 from pbx_engine.sandbox.asterisk import Telephony
 from pbx_engine.sandbox.ports import free_port
+from pbx_engine.sandbox.sipp import SippPhone
 from pbx_engine.sandbox.postgres import PostgresSandbox
 
 AGENTS = {"agent-001": "agent-001-secret", "agent-002": "agent-002-secret"}
@@ -59,3 +60,11 @@ async def connected_engine(engine: Engine) -> Engine:
     await engine.ari.wait_connected(timeout=30)
     await asyncio.sleep(0)
     return engine
+
+
+@pytest.fixture
+async def agent_phone(telephony: Telephony):
+    """agent-001's softphone (SIPp), registered with the engine's PBX and answering calls."""
+    pbx = telephony.engine
+    async with SippPhone("agent-001", AGENTS["agent-001"], pbx.sip_host, pbx.sip_port) as phone:
+        yield phone
