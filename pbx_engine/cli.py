@@ -22,8 +22,10 @@ def _check_config(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    print(f"{args.file}: ok (ARI {config.ari.url}, app {config.ari.app}, "
-          f"database {config.database.name if not config.database.dsn else 'from dsn'})")
+    print(
+        f"{args.file}: ok (ARI {config.ari.url}, app {config.ari.app}, "
+        f"database {config.database.name if not config.database.dsn else 'from dsn'})"
+    )
     return 0
 
 

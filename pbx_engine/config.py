@@ -36,7 +36,9 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class AriConfig(_Section):
-    url: AnyHttpUrl = Field(description="Base URL of Asterisk's HTTP server, e.g. http://127.0.0.1:8088")
+    url: AnyHttpUrl = Field(
+        description="Base URL of Asterisk's HTTP server, e.g. http://127.0.0.1:8088"
+    )
     username: str
     password: SecretStr = SecretStr("")
     app: str = Field("pbx-engine", pattern=r"^[A-Za-z0-9_.-]+$")

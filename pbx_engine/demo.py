@@ -35,54 +35,83 @@ async def run_demo(*, keep: bool = False) -> int:
     started = time.monotonic()
     agi_port = free_port()
     print("starting PostgreSQL, the engine's Asterisk and the PSTN Asterisk ...")
-    async with PostgresSandbox(keep=keep) as postgres, Telephony.create(
-        agi_url=f"agi://127.0.0.1:{agi_port}", keep=keep
-    ) as telephony:
+    async with (
+        PostgresSandbox(keep=keep) as postgres,
+        Telephony.create(agi_url=f"agi://127.0.0.1:{agi_port}", keep=keep) as telephony,
+    ):
         pbx = telephony.engine
-        config = parse_config({
-            "ari": {"url": pbx.ari_url, "username": pbx.ari_username, "password": pbx.ari_password},
-            "ami": {"port": pbx.ami_port, "username": pbx.ami_username, "secret": pbx.ami_secret},
-            "agi": {"port": agi_port},
-            "database": {"dsn": await postgres.create_database("demo")},
-            "dialer": {"ring_timeout": 8, "caller_id": "+12025550999"},
-            "logging": {"level": "warning"},
-        }, "demo", environ={})
+        config = parse_config(
+            {
+                "ari": {
+                    "url": pbx.ari_url,
+                    "username": pbx.ari_username,
+                    "password": pbx.ari_password,
+                },
+                "ami": {
+                    "port": pbx.ami_port,
+                    "username": pbx.ami_username,
+                    "secret": pbx.ami_secret,
+                },
+                "agi": {"port": agi_port},
+                "database": {"dsn": await postgres.create_database("demo")},
+                "dialer": {"ring_timeout": 8, "caller_id": "+12025550999"},
+                "logging": {"level": "warning"},
+            },
+            "demo",
+            environ={},
+        )
         print(f"ready in {time.monotonic() - started:.1f}s; placing {len(CALLS)} calls at once\n")
         async with build_engine(config) as engine:
-            results = await asyncio.gather(*(
-                engine.dialer.call(CallRequest(number=behaviour.number()))
-                for _, behaviour in CALLS
-            ))
-            print(f"{'far end':30} {'number':14} {'outcome':10} {'AMD':24} {'ring':>6} "
-                  f"{'verdict':>7} {'cause'}")
+            results = await asyncio.gather(
+                *(
+                    engine.dialer.call(CallRequest(number=behaviour.number()))
+                    for _, behaviour in CALLS
+                )
+            )
+            print(
+                f"{'far end':30} {'number':14} {'outcome':10} {'AMD':24} {'ring':>6} "
+                f"{'verdict':>7} {'cause'}"
+            )
             for (label, _), result in zip(CALLS, results, strict=True):
                 attempt = await engine.storage.get_attempt(result.channel_id)
                 assert attempt is not None
                 amd = f"{attempt.amd_status} {attempt.amd_cause}" if attempt.amd_status else "-"
-                print(f"{label:30} {attempt.dialled:14} {attempt.outcome:10} {amd:24} "
-                      f"{_seconds(attempt.originated_at, attempt.answered_at or attempt.ended_at):>6} "
-                      f"{_seconds(attempt.answered_at, attempt.amd_decided_at):>7} "
-                      f"{attempt.hangup_cause} {attempt.hangup_cause_text}")
+                ring_end = attempt.answered_at or attempt.ended_at
+                print(
+                    f"{label:30} {attempt.dialled:14} {attempt.outcome:10} {amd:24} "
+                    f"{_seconds(attempt.originated_at, ring_end):>6} "
+                    f"{_seconds(attempt.answered_at, attempt.amd_decided_at):>7} "
+                    f"{attempt.hangup_cause} {attempt.hangup_cause_text}"
+                )
 
             print("\na debtor calls back from a number on file ...")
             case_id, _ = await engine.storage.upsert_case(
-                creditor="Acme Bank", reference="DEMO-1", debtor_name="Maria Lopez",
-                amount_owed=Decimal("420.50"), currency="USD",
+                creditor="Acme Bank",
+                reference="DEMO-1",
+                debtor_name="Maria Lopez",
+                amount_owed=Decimal("420.50"),
+                currency="USD",
                 numbers=[("+13125550177", "mobile")],
             )
-            await telephony.pstn.originate("PJSIP/+12025551000@engine", context="debtor-speaks",
-                                           caller_id="+13125550177")
+            await telephony.pstn.originate(
+                "PJSIP/+12025551000@engine", context="debtor-speaks", caller_id="+13125550177"
+            )
             row = None
             for _ in range(100):
                 row = await engine.storage.pool.fetchrow(
                     "SELECT case_id FROM call_attempts WHERE direction = 'inbound' "
-                    "AND ended_at IS NOT NULL")
+                    "AND ended_at IS NOT NULL"
+                )
                 if row:
                     break
                 await asyncio.sleep(0.2)
             found = row is not None and row["case_id"] == case_id
-            print(f"inbound call identified as case DEMO-1 (Maria Lopez): {'yes' if found else 'no'}")
+            print(
+                f"inbound call identified as case DEMO-1 (Maria Lopez): {'yes' if found else 'no'}"
+            )
             endpoints = await engine.ami.endpoints() if engine.ami else []
-            print("AMI endpoint states: " + ", ".join(f"{e.name}={e.device_state}" for e in endpoints))
+            print(
+                "AMI endpoint states: " + ", ".join(f"{e.name}={e.device_state}" for e in endpoints)
+            )
     print(f"\ndone in {time.monotonic() - started:.1f}s")
     return 0

@@ -29,8 +29,13 @@ log = structlog.get_logger(__name__)
 
 class Engine:
     def __init__(
-        self, config: EngineConfig, ari: AriClient, storage: Storage, dialer: Dialer,
-        inbound: InboundService, ami: AmiClient | None = None,
+        self,
+        config: EngineConfig,
+        ari: AriClient,
+        storage: Storage,
+        dialer: Dialer,
+        inbound: InboundService,
+        ami: AmiClient | None = None,
         agi: FastAgiServer | None = None,
     ) -> None:
         self.config = config
@@ -110,7 +115,9 @@ async def build_engine(
             log.info("engine.stopped")
 
 
-async def serve(config: EngineConfig, stop: asyncio.Event, *, apply_migrations: bool = True) -> None:
+async def serve(
+    config: EngineConfig, stop: asyncio.Event, *, apply_migrations: bool = True
+) -> None:
     async with build_engine(config, apply_migrations=apply_migrations):
         await stop.wait()
         log.info("engine.stopping")

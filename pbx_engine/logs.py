@@ -38,4 +38,6 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     # Libraries (asyncio, aiohttp, panoramisk) log through the standard library.
-    logging.basicConfig(level=max(numeric, logging.INFO), stream=stream, format="%(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=max(numeric, logging.INFO), stream=stream, format="%(name)s %(levelname)s %(message)s"
+    )

@@ -9,5 +9,10 @@ from pbx_engine.ari.errors import AriError, AriProtocolError, AriUnavailable, Ch
 from pbx_engine.ari.stream import Subscription
 
 __all__ = [
-    "AriClient", "AriError", "AriProtocolError", "AriUnavailable", "ChannelGone", "Subscription",
+    "AriClient",
+    "AriError",
+    "AriProtocolError",
+    "AriUnavailable",
+    "ChannelGone",
+    "Subscription",
 ]

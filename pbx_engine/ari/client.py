@@ -15,7 +15,13 @@ import aiohttp
 import structlog
 from yarl import URL
 
-from pbx_engine.ari.errors import AriProtocolError, AriUnavailable, ChannelGone, basic_auth, error_for
+from pbx_engine.ari.errors import (
+    AriProtocolError,
+    AriUnavailable,
+    ChannelGone,
+    basic_auth,
+    error_for,
+)
 from pbx_engine.ari.events import (
     ApplicationReplaced,
     Bridge,
@@ -68,8 +74,11 @@ class AriClient:
     # ------------------------------------------------------------------ life cycle
     async def __aenter__(self) -> AriClient:
         self._session = aiohttp.ClientSession(
-            headers={"Authorization": basic_auth(self._config.username,
-                                                  self._config.password.get_secret_value())},
+            headers={
+                "Authorization": basic_auth(
+                    self._config.username, self._config.password.get_secret_value()
+                )
+            },
             timeout=aiohttp.ClientTimeout(total=self._config.request_timeout),
         )
         self._reader = asyncio.create_task(self._read_forever(), name="ari-events")
@@ -117,12 +126,18 @@ class AriClient:
         while True:
             try:
                 async with self._session.ws_connect(
-                    url, heartbeat=self._config.heartbeat, timeout=aiohttp.ClientWSTimeout(ws_close=5)
+                    url,
+                    heartbeat=self._config.heartbeat,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=5),
                 ) as ws:
                     attempt = 0
                     self.connected.set()
-                    log.info("ari.connected", url=str(self._config.url), app=self.app,
-                             reconnects=self.reconnects)
+                    log.info(
+                        "ari.connected",
+                        url=str(self._config.url),
+                        app=self.app,
+                        reconnects=self.reconnects,
+                    )
                     self._run_connected_callbacks()
                     await self._read(ws)
                 log.warning("ari.disconnected", reason="closed by Asterisk")
@@ -135,8 +150,9 @@ class AriClient:
                 if self.connected.is_set():
                     self.reconnects += 1
                 self.connected.clear()
-            delay = backoff_delay(attempt, self._config.reconnect_initial,
-                                  self._config.reconnect_max, random.random())
+            delay = backoff_delay(
+                attempt, self._config.reconnect_initial, self._config.reconnect_max, random.random()
+            )
             attempt += 1
             await asyncio.sleep(delay)
 
@@ -168,7 +184,11 @@ class AriClient:
 
     # ------------------------------------------------------------------ REST
     async def _request(
-        self, method: str, path: str, *, params: dict[str, Any] | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
         json: Any = None,
     ) -> Any:
         if self._session is None:
@@ -209,40 +229,70 @@ class AriClient:
 
     # channels
     async def create_channel(
-        self, endpoint: str, *, app: str, channel_id: str | None = None,
-        app_args: Iterable[str] | None = None, other_channel_id: str | None = None,
-        originator: str | None = None, formats: str | None = None,
+        self,
+        endpoint: str,
+        *,
+        app: str,
+        channel_id: str | None = None,
+        app_args: Iterable[str] | None = None,
+        other_channel_id: str | None = None,
+        originator: str | None = None,
+        formats: str | None = None,
         variables: dict[str, str] | None = None,
     ) -> Channel:
         data = await self._request(
-            "POST", "/channels/create",
-            params={"endpoint": endpoint, "app": app, "channelId": channel_id,
-                    "appArgs": list(app_args) if app_args else None,
-                    "otherChannelId": other_channel_id, "originator": originator,
-                    "formats": formats},
+            "POST",
+            "/channels/create",
+            params={
+                "endpoint": endpoint,
+                "app": app,
+                "channelId": channel_id,
+                "appArgs": list(app_args) if app_args else None,
+                "otherChannelId": other_channel_id,
+                "originator": originator,
+                "formats": formats,
+            },
             json={"variables": variables} if variables else None,
         )
         return Channel.model_validate(data)
 
-    async def dial(self, channel_id: str, *, caller: str | None = None,
-                   timeout: int | None = None) -> None:
-        await self._request("POST", f"/channels/{channel_id}/dial",
-                            params={"caller": caller, "timeout": timeout})
+    async def dial(
+        self, channel_id: str, *, caller: str | None = None, timeout: int | None = None
+    ) -> None:
+        await self._request(
+            "POST", f"/channels/{channel_id}/dial", params={"caller": caller, "timeout": timeout}
+        )
 
     async def originate(
-        self, endpoint: str, *, app: str | None = None, app_args: Iterable[str] | None = None,
-        channel_id: str | None = None, other_channel_id: str | None = None,
-        caller_id: str | None = None, timeout: int | None = None,
-        context: str | None = None, extension: str | None = None, priority: int | None = None,
+        self,
+        endpoint: str,
+        *,
+        app: str | None = None,
+        app_args: Iterable[str] | None = None,
+        channel_id: str | None = None,
+        other_channel_id: str | None = None,
+        caller_id: str | None = None,
+        timeout: int | None = None,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
         variables: dict[str, str] | None = None,
     ) -> Channel:
         data = await self._request(
-            "POST", "/channels",
-            params={"endpoint": endpoint, "app": app,
-                    "appArgs": list(app_args) if app_args else None,
-                    "channelId": channel_id, "otherChannelId": other_channel_id,
-                    "callerId": caller_id, "timeout": timeout, "context": context,
-                    "extension": extension, "priority": priority},
+            "POST",
+            "/channels",
+            params={
+                "endpoint": endpoint,
+                "app": app,
+                "appArgs": list(app_args) if app_args else None,
+                "channelId": channel_id,
+                "otherChannelId": other_channel_id,
+                "callerId": caller_id,
+                "timeout": timeout,
+                "context": context,
+                "extension": extension,
+                "priority": priority,
+            },
             json={"variables": variables} if variables else None,
         )
         return Channel.model_validate(data)
@@ -260,18 +310,33 @@ class AriClient:
         await self._request("POST", f"/channels/{channel_id}/ring")
 
     async def continue_in_dialplan(
-        self, channel_id: str, *, context: str, extension: str | None = None,
-        priority: int | None = None, label: str | None = None,
+        self,
+        channel_id: str,
+        *,
+        context: str,
+        extension: str | None = None,
+        priority: int | None = None,
+        label: str | None = None,
     ) -> None:
         await self._request(
-            "POST", f"/channels/{channel_id}/continue",
-            params={"context": context, "extension": extension, "priority": priority,
-                    "label": label},
+            "POST",
+            f"/channels/{channel_id}/continue",
+            params={
+                "context": context,
+                "extension": extension,
+                "priority": priority,
+                "label": label,
+            },
         )
 
-    async def move(self, channel_id: str, *, app: str, app_args: Iterable[str] | None = None) -> None:
-        await self._request("POST", f"/channels/{channel_id}/move",
-                            params={"app": app, "appArgs": list(app_args) if app_args else None})
+    async def move(
+        self, channel_id: str, *, app: str, app_args: Iterable[str] | None = None
+    ) -> None:
+        await self._request(
+            "POST",
+            f"/channels/{channel_id}/move",
+            params={"app": app, "appArgs": list(app_args) if app_args else None},
+        )
 
     async def get_channel(self, channel_id: str) -> Channel | None:
         try:
@@ -284,8 +349,9 @@ class AriClient:
 
     async def get_variable(self, channel_id: str, name: str) -> str | None:
         try:
-            data = await self._request("GET", f"/channels/{channel_id}/variable",
-                                       params={"variable": name})
+            data = await self._request(
+                "GET", f"/channels/{channel_id}/variable", params={"variable": name}
+            )
         except ChannelGone as error:
             if error.status == 404 and "variable" in error.message.lower():
                 return None  # Asterisk says 404 both for an unset variable and a gone channel.
@@ -293,11 +359,18 @@ class AriClient:
         return data.get("value")
 
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
-        await self._request("POST", f"/channels/{channel_id}/variable",
-                            params={"variable": name, "value": value})
+        await self._request(
+            "POST", f"/channels/{channel_id}/variable", params={"variable": name, "value": value}
+        )
 
-    async def play(self, channel_id: str, media: str | list[str], *,
-                   playback_id: str | None = None, lang: str | None = None) -> Playback:
+    async def play(
+        self,
+        channel_id: str,
+        media: str | list[str],
+        *,
+        playback_id: str | None = None,
+        lang: str | None = None,
+    ) -> Playback:
         path = f"/channels/{channel_id}/play" + (f"/{playback_id}" if playback_id else "")
         data = await self._request("POST", path, params={"media": media, "lang": lang})
         return Playback.model_validate(data)
@@ -306,15 +379,29 @@ class AriClient:
         return await self._gone_is_false(self._request("DELETE", f"/playbacks/{playback_id}"))
 
     async def record(
-        self, channel_id: str, *, name: str, format: str = "wav",
-        max_duration: int | None = None, max_silence: int | None = None,
-        if_exists: str = "fail", beep: bool = False, terminate_on: str = "none",
+        self,
+        channel_id: str,
+        *,
+        name: str,
+        format: str = "wav",
+        max_duration: int | None = None,
+        max_silence: int | None = None,
+        if_exists: str = "fail",
+        beep: bool = False,
+        terminate_on: str = "none",
     ) -> LiveRecording:
         data = await self._request(
-            "POST", f"/channels/{channel_id}/record",
-            params={"name": name, "format": format, "maxDurationSeconds": max_duration,
-                    "maxSilenceSeconds": max_silence, "ifExists": if_exists, "beep": beep,
-                    "terminateOn": terminate_on},
+            "POST",
+            f"/channels/{channel_id}/record",
+            params={
+                "name": name,
+                "format": format,
+                "maxDurationSeconds": max_duration,
+                "maxSilenceSeconds": max_silence,
+                "ifExists": if_exists,
+                "beep": beep,
+                "terminateOn": terminate_on,
+            },
         )
         return LiveRecording.model_validate(data)
 
@@ -328,42 +415,63 @@ class AriClient:
         await self._request("DELETE", f"/recordings/live/{name}/pause")
 
     async def snoop(
-        self, channel_id: str, *, app: str, spy: str = "none", whisper: str = "none",
-        snoop_id: str | None = None, app_args: Iterable[str] | None = None,
+        self,
+        channel_id: str,
+        *,
+        app: str,
+        spy: str = "none",
+        whisper: str = "none",
+        snoop_id: str | None = None,
+        app_args: Iterable[str] | None = None,
     ) -> Channel:
         data = await self._request(
-            "POST", f"/channels/{channel_id}/snoop",
-            params={"app": app, "spy": spy, "whisper": whisper, "snoopId": snoop_id,
-                    "appArgs": list(app_args) if app_args else None},
+            "POST",
+            f"/channels/{channel_id}/snoop",
+            params={
+                "app": app,
+                "spy": spy,
+                "whisper": whisper,
+                "snoopId": snoop_id,
+                "appArgs": list(app_args) if app_args else None,
+            },
         )
         return Channel.model_validate(data)
 
     async def send_dtmf(self, channel_id: str, dtmf: str, *, between_ms: int | None = None) -> None:
-        await self._request("POST", f"/channels/{channel_id}/dtmf",
-                            params={"dtmf": dtmf, "between": between_ms})
+        await self._request(
+            "POST", f"/channels/{channel_id}/dtmf", params={"dtmf": dtmf, "between": between_ms}
+        )
 
     async def mute(self, channel_id: str, direction: str = "both") -> None:
         await self._request("POST", f"/channels/{channel_id}/mute", params={"direction": direction})
 
     async def unmute(self, channel_id: str, direction: str = "both") -> None:
-        await self._request("DELETE", f"/channels/{channel_id}/mute",
-                            params={"direction": direction})
+        await self._request(
+            "DELETE", f"/channels/{channel_id}/mute", params={"direction": direction}
+        )
 
     # bridges
-    async def create_bridge(self, *, bridge_type: str = "mixing", bridge_id: str | None = None,
-                            name: str | None = None) -> Bridge:
-        data = await self._request("POST", "/bridges",
-                                   params={"type": bridge_type, "bridgeId": bridge_id, "name": name})
+    async def create_bridge(
+        self, *, bridge_type: str = "mixing", bridge_id: str | None = None, name: str | None = None
+    ) -> Bridge:
+        data = await self._request(
+            "POST", "/bridges", params={"type": bridge_type, "bridgeId": bridge_id, "name": name}
+        )
         return Bridge.model_validate(data)
 
-    async def add_channel(self, bridge_id: str, channel_ids: str | list[str], *,
-                          role: str | None = None) -> None:
-        await self._request("POST", f"/bridges/{bridge_id}/addChannel",
-                            params={"channel": channel_ids, "role": role})
+    async def add_channel(
+        self, bridge_id: str, channel_ids: str | list[str], *, role: str | None = None
+    ) -> None:
+        await self._request(
+            "POST",
+            f"/bridges/{bridge_id}/addChannel",
+            params={"channel": channel_ids, "role": role},
+        )
 
     async def remove_channel(self, bridge_id: str, channel_ids: str | list[str]) -> None:
-        await self._request("POST", f"/bridges/{bridge_id}/removeChannel",
-                            params={"channel": channel_ids})
+        await self._request(
+            "POST", f"/bridges/{bridge_id}/removeChannel", params={"channel": channel_ids}
+        )
 
     async def destroy_bridge(self, bridge_id: str) -> bool:
         return await self._gone_is_false(self._request("DELETE", f"/bridges/{bridge_id}"))
@@ -383,10 +491,12 @@ class AriClient:
     async def stop_moh(self, bridge_id: str) -> None:
         await self._request("DELETE", f"/bridges/{bridge_id}/moh")
 
-    async def play_on_bridge(self, bridge_id: str, media: str, *,
-                             playback_id: str | None = None) -> Playback:
-        data = await self._request("POST", f"/bridges/{bridge_id}/play",
-                                   params={"media": media, "playbackId": playback_id})
+    async def play_on_bridge(
+        self, bridge_id: str, media: str, *, playback_id: str | None = None
+    ) -> Playback:
+        data = await self._request(
+            "POST", f"/bridges/{bridge_id}/play", params={"media": media, "playbackId": playback_id}
+        )
         return Playback.model_validate(data)
 
     # stored recordings

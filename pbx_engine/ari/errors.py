@@ -1,4 +1,4 @@
-"""ARI errors. A channel that is already gone is ordinary traffic: `ChannelGone`, caught by flows."""
+"""ARI errors. A channel already gone is ordinary traffic: `ChannelGone`, caught by flows."""
 
 from __future__ import annotations
 

@@ -231,11 +231,27 @@ def _target_channel(uri: str) -> tuple[str, ...]:
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
-        StasisStart, StasisEnd, ChannelCreated, ChannelStateChange, ChannelDestroyed,
-        ChannelHangupRequest, ChannelVarset, ChannelDtmfReceived, ChannelTalkingStarted,
-        ChannelTalkingFinished, Dial, BridgeCreated, BridgeDestroyed, ChannelEnteredBridge,
-        ChannelLeftBridge, PlaybackStarted, PlaybackFinished, RecordingStarted,
-        RecordingFinished, RecordingFailed, ApplicationReplaced,
+        StasisStart,
+        StasisEnd,
+        ChannelCreated,
+        ChannelStateChange,
+        ChannelDestroyed,
+        ChannelHangupRequest,
+        ChannelVarset,
+        ChannelDtmfReceived,
+        ChannelTalkingStarted,
+        ChannelTalkingFinished,
+        Dial,
+        BridgeCreated,
+        BridgeDestroyed,
+        ChannelEnteredBridge,
+        ChannelLeftBridge,
+        PlaybackStarted,
+        PlaybackFinished,
+        RecordingStarted,
+        RecordingFinished,
+        RecordingFailed,
+        ApplicationReplaced,
     )
 }
 
@@ -257,6 +273,7 @@ def parse_event(data: dict[str, Any] | str | bytes) -> Event:
         except ValidationError:
             pass  # A known type in an unexpected shape: keep it rather than lose it.
     return UnknownEvent(
-        type=kind if isinstance(kind, str) else "", application=str(data.get("application", "")),
+        type=kind if isinstance(kind, str) else "",
+        application=str(data.get("application", "")),
         data=data,
     )

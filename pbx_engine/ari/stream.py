@@ -26,7 +26,7 @@ def backoff_delay(attempt: int, initial: float, maximum: float, jitter: float) -
     `jitter` in [0, 1) scales the delay between half and all of it, so many engines restarted
     together do not hammer Asterisk in step.
     """
-    delay = min(maximum, initial * (2**min(attempt, 30)))
+    delay = min(maximum, initial * (2 ** min(attempt, 30)))
     return delay * (0.5 + jitter / 2)
 
 

@@ -9,6 +9,7 @@ cancels the task cannot lose the outcome.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -95,6 +96,7 @@ class Dialer:
         self._tasks: asyncio.TaskGroup | None = None
         self._active: dict[str, _LiveCall] = {}
         self._accepting = False
+        self._idle = asyncio.Event()  # set whenever no call is live
 
     async def __aenter__(self) -> Dialer:
         self._tasks = asyncio.TaskGroup()
@@ -128,9 +130,10 @@ class Dialer:
     async def drain(self, timeout: float) -> None:
         """Let live calls end by themselves for `timeout` seconds, then hang up the rest."""
         self.stop_accepting()
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self._active and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.2)
+        if self._active:
+            self._idle.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout)
         for channel_id in list(self._active):
             log.warning("dialer.drain_hangup", channel_id=channel_id)
             await self._ari.hangup(channel_id, reason="normal")
@@ -146,7 +149,11 @@ class Dialer:
         live = {channel.id for channel in await self._ari.list_channels()}
         for channel_id, call in self._active.items():
             # A call whose channel was created after we asked is not in the answer, yet alive.
-            if call.created_at is not None and call.created_at < asked_at and channel_id not in live:
+            if (
+                call.created_at is not None
+                and call.created_at < asked_at
+                and channel_id not in live
+            ):
                 call.lost.set()
         for attempt in await self._storage.open_attempts():
             if attempt.channel_id in live or attempt.channel_id in self._active:
@@ -173,13 +180,18 @@ class Dialer:
             text = f"engine error: {type(error).__name__}"
             await asyncio.shield(
                 self._storage.finish_attempt(
-                    channel_id, ended_at=_now(), hangup_cause=None,
-                    hangup_cause_text=text, outcome=Outcome.FAILED.value,
+                    channel_id,
+                    ended_at=_now(),
+                    hangup_cause=None,
+                    hangup_cause_text=text,
+                    outcome=Outcome.FAILED.value,
                 )
             )
             return CallResult(channel_id, request.number, Outcome.FAILED, None, None, None, text)
         finally:
             del self._active[channel_id]
+            if not self._active:
+                self._idle.set()
             structlog.contextvars.unbind_contextvars("channel_id", "number", "case_id")
 
     async def _drive(self, request: CallRequest, channel_id: str, live: _LiveCall) -> CallResult:
@@ -223,7 +235,9 @@ class Dialer:
                 event = await _next_event(events, live.lost, timeout)
                 if event is not None:
                     actions = call.handle(event, _now())
-                elif live.lost.is_set() or hung_up or await self._ari.get_channel(channel_id) is None:
+                elif (
+                    live.lost.is_set() or hung_up or await self._ari.get_channel(channel_id) is None
+                ):
                     actions = call.lost(_now())
                 else:
                     log.warning("call.phase_timeout", phase=call.phase.value)

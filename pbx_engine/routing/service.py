@@ -47,8 +47,11 @@ class InboundService:
         structlog.contextvars.bind_contextvars(channel_id=channel_id, caller=caller, did=did)
         with self._ari.subscribe(channel_id) as events:
             await self._storage.create_attempt(
-                channel_id=channel_id, direction="inbound", dialled=did or "unknown",
-                caller_id=caller or None, case_id=int(case_id) if case_id.isdigit() else None,
+                channel_id=channel_id,
+                direction="inbound",
+                dialled=did or "unknown",
+                caller_id=caller or None,
+                case_id=int(case_id) if case_id.isdigit() else None,
             )
             log.info("inbound.identified", case_id=case_id or None)
             destroyed: ChannelDestroyed | None = None
@@ -74,9 +77,14 @@ class InboundService:
             except TimeoutError:
                 await self._ari.hangup(channel_id)
             finally:
-                await asyncio.shield(self._storage.finish_attempt(
-                    channel_id, ended_at=datetime.now(UTC),
-                    hangup_cause=destroyed.cause if destroyed else None,
-                    hangup_cause_text=destroyed.cause_txt if destroyed else f"ended by {ended_by}",
-                    outcome=Outcome.HUMAN.value,
-                ))
+                await asyncio.shield(
+                    self._storage.finish_attempt(
+                        channel_id,
+                        ended_at=datetime.now(UTC),
+                        hangup_cause=destroyed.cause if destroyed else None,
+                        hangup_cause_text=destroyed.cause_txt
+                        if destroyed
+                        else f"ended by {ended_by}",
+                        outcome=Outcome.HUMAN.value,
+                    )
+                )

@@ -145,18 +145,30 @@ class AsteriskSandbox:
         require_free(ENGINE_HOST, self.ami_port, socket.SOCK_STREAM, f"{self.profile} AMI")
         for sub in ("lib", "spool", "run", "log", "agi-bin"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
-        console = open(self.run_dir / "log" / "console.log", "ab")  # noqa: SIM115
+        console = open(self.run_dir / "log" / "console.log", "ab")  # noqa: ASYNC230, SIM115
         try:
             self._process = await asyncio.create_subprocess_exec(
-                self.binary, "-C", str(self.run_dir / "etc" / "asterisk.conf"), "-f", "-n", "-q",
-                stdin=asyncio.subprocess.DEVNULL, stdout=console, stderr=console,
+                self.binary,
+                "-C",
+                str(self.run_dir / "etc" / "asterisk.conf"),
+                "-f",
+                "-n",
+                "-q",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=console,
+                stderr=console,
                 start_new_session=True,
             )
         finally:
             console.close()
         _RUNNING.add(self)
-        log.info("sandbox.asterisk_starting", profile=self.profile, pid=self._process.pid,
-                 http_port=self.http_port, sip=f"{self.sip_host}:{self.sip_port}")
+        log.info(
+            "sandbox.asterisk_starting",
+            profile=self.profile,
+            pid=self._process.pid,
+            http_port=self.http_port,
+            sip=f"{self.sip_host}:{self.sip_port}",
+        )
         try:
             await self._wait_booted()
         except BaseException:
@@ -197,7 +209,9 @@ class AsteriskSandbox:
         process, self._process = self._process, None
         if process is None or process.returncode is not None:
             return
-        signals = ((signal.SIGKILL, 5.0),) if crash else ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
+        signals = (
+            ((signal.SIGKILL, 5.0),) if crash else ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
+        )
         for sig, wait in signals:
             try:
                 os.killpg(process.pid, sig)
@@ -215,8 +229,13 @@ class AsteriskSandbox:
         """Run an Asterisk CLI command on this instance (`asterisk -rx`)."""
         assert self.run_dir is not None
         process = await asyncio.create_subprocess_exec(
-            self.binary, "-C", str(self.run_dir / "etc" / "asterisk.conf"), "-rx", command,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            self.binary,
+            "-C",
+            str(self.run_dir / "etc" / "asterisk.conf"),
+            "-rx",
+            command,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         try:
             output, _ = await asyncio.wait_for(process.communicate(), timeout)
@@ -227,19 +246,30 @@ class AsteriskSandbox:
         return output.decode(errors="replace")
 
     async def originate(
-        self, endpoint: str, *, context: str, extension: str = "s", caller_id: str | None = None,
+        self,
+        endpoint: str,
+        *,
+        context: str,
+        extension: str = "s",
+        caller_id: str | None = None,
         timeout: int = 30,
     ) -> str:
         """Place a call from this instance (the PSTN calling the engine's DID, say) through its
         own ARI; the answered leg runs `extension@context`. Returns the channel id."""
-        params = {"endpoint": endpoint, "context": context, "extension": extension,
-                  "priority": "1", "timeout": str(timeout)}
+        params = {
+            "endpoint": endpoint,
+            "context": context,
+            "extension": extension,
+            "priority": "1",
+            "timeout": str(timeout),
+        }
         if caller_id:
             params["callerId"] = caller_id
         headers = {"Authorization": basic_auth(self.ari_username, self.ari_password)}
-        async with aiohttp.ClientSession(headers=headers) as session, session.post(
-            f"{self.ari_url}/ari/channels", params=params
-        ) as response:
+        async with (
+            aiohttp.ClientSession(headers=headers) as session,
+            session.post(f"{self.ari_url}/ari/channels", params=params) as response,
+        ):
             body = await response.json(content_type=None)
             if response.status != 200:
                 raise SandboxError(f"{self.profile} originate to {endpoint} failed: {body}")
@@ -282,8 +312,10 @@ class AsteriskSandbox:
             "SOUNDS_DIR": str(self.sounds_dir),
             "AGENTS": _agent_sections(self.agents),
         }
-        sources = [*sorted((ASTERISK_CONFIG_DIR / "common").glob("*.conf")),
-                   *sorted((ASTERISK_CONFIG_DIR / self.profile).glob("*.conf"))]
+        sources = [
+            *sorted((ASTERISK_CONFIG_DIR / "common").glob("*.conf")),
+            *sorted((ASTERISK_CONFIG_DIR / self.profile).glob("*.conf")),
+        ]
         for source in sources:
             (etc / source.name).write_text(render(source.read_text(), values, source.name))
         dialplan = DIALPLANS_DIR / f"{self.profile}.conf"
@@ -295,7 +327,9 @@ def render(text: str, values: dict[str, str], name: str = "<template>") -> str:
         text = text.replace(f"@@{key}@@", value)
     if "@@" in text:
         start = text.index("@@")
-        raise SandboxError(f"{name}: unknown placeholder {text[start:text.index('@@', start + 2) + 2]}")
+        raise SandboxError(
+            f"{name}: unknown placeholder {text[start : text.index('@@', start + 2) + 2]}"
+        )
     return text
 
 
@@ -333,16 +367,34 @@ class Telephony:
 
     @classmethod
     def create(
-        cls, *, ari_app: str = "pbx-engine", agi_url: str = "agi://127.0.0.1:4573",
-        agents: dict[str, str] | None = None, keep: bool = False,
+        cls,
+        *,
+        ari_app: str = "pbx-engine",
+        agi_url: str = "agi://127.0.0.1:4573",
+        agents: dict[str, str] | None = None,
+        keep: bool = False,
     ) -> Telephony:
         engine_sip = free_port(ENGINE_HOST, socket.SOCK_DGRAM)
         pstn_sip = free_port(PSTN_HOST, socket.SOCK_DGRAM)
-        pstn = AsteriskSandbox("pstn", sip_host=PSTN_HOST, sip_port=pstn_sip,
-                               peer_host=ENGINE_HOST, peer_port=engine_sip, keep=keep)
-        engine = AsteriskSandbox("engine", sip_host=ENGINE_HOST, sip_port=engine_sip,
-                                 peer_host=PSTN_HOST, peer_port=pstn_sip, ari_app=ari_app,
-                                 agi_url=agi_url, agents=agents or {}, keep=keep)
+        pstn = AsteriskSandbox(
+            "pstn",
+            sip_host=PSTN_HOST,
+            sip_port=pstn_sip,
+            peer_host=ENGINE_HOST,
+            peer_port=engine_sip,
+            keep=keep,
+        )
+        engine = AsteriskSandbox(
+            "engine",
+            sip_host=ENGINE_HOST,
+            sip_port=engine_sip,
+            peer_host=PSTN_HOST,
+            peer_port=pstn_sip,
+            ari_app=ari_app,
+            agi_url=agi_url,
+            agents=agents or {},
+            keep=keep,
+        )
         return cls(engine=engine, pstn=pstn)
 
     async def __aenter__(self) -> Telephony:

@@ -51,7 +51,9 @@ def cache_dir() -> Path:
 def _tool(name: str, package: str) -> str:
     path = shutil.which(name)
     if path is None:
-        raise SandboxError(f"{name} is not installed (Debian package {package}; run scripts/setup.sh)")
+        raise SandboxError(
+            f"{name} is not installed (Debian package {package}; run scripts/setup.sh)"
+        )
     return path
 
 
@@ -76,8 +78,24 @@ def speech(
         parts = [str(raw)]
         if beep:
             tone = cached.with_suffix(".beep.wav")
-            _run([sox, "-n", "-r", "22050", "-c", "1", str(tone), "synth", "0.6", "sine", "1000",
-                  "pad", "0.4", "0"])
+            _run(
+                [
+                    sox,
+                    "-n",
+                    "-r",
+                    "22050",
+                    "-c",
+                    "1",
+                    str(tone),
+                    "synth",
+                    "0.6",
+                    "sine",
+                    "1000",
+                    "pad",
+                    "0.4",
+                    "0",
+                ]
+            )
             parts.append(str(tone))
         tmp = cached.with_suffix(".tmp.wav")
         _run([sox, *parts, "-r", "8000", "-c", "1", "-e", "signed", "-b", "16", str(tmp)])

@@ -32,11 +32,15 @@ def find_bindir() -> Path:
         candidate = Path(out.stdout.strip())
         if (candidate / "initdb").exists():
             return candidate
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     if not found:
-        raise SandboxError("PostgreSQL server binaries (initdb) not found: install the "
-                           "postgresql package (scripts/setup.sh)")
+        raise SandboxError(
+            "PostgreSQL server binaries (initdb) not found: install the "
+            "postgresql package (scripts/setup.sh)"
+        )
     return Path(found[-1]).parent
 
 
@@ -70,7 +74,9 @@ class PostgresSandbox:
         if self._as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
         process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            *command,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL,
         )
         output, _ = await process.communicate()
@@ -89,12 +95,35 @@ class PostgresSandbox:
             os.chown(self.dir, uid, gid)
         _RUNNING.add(self)
         try:
-            await self._run("initdb", "-D", str(self.data_dir), "-A", "trust", "-U", self.user,
-                            "-E", "UTF8", "--no-sync")
-            options = (f"-k {self.dir} -p {self.port} -c listen_addresses={self.host} "
-                       "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-            await self._run("pg_ctl", "-D", str(self.data_dir), "-o", options,
-                            "-l", str(self.dir / "server.log"), "-w", "-t", "30", "start")
+            await self._run(
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-A",
+                "trust",
+                "-U",
+                self.user,
+                "-E",
+                "UTF8",
+                "--no-sync",
+            )
+            options = (
+                f"-k {self.dir} -p {self.port} -c listen_addresses={self.host} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            )
+            await self._run(
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-o",
+                options,
+                "-l",
+                str(self.dir / "server.log"),
+                "-w",
+                "-t",
+                "30",
+                "start",
+            )
             await self._wait_ready()
         except BaseException:
             await self.stop()
@@ -119,8 +148,7 @@ class PostgresSandbox:
             return
         if (self.data_dir / "postmaster.pid").exists():
             try:
-                await self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w",
-                                "stop")
+                await self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
             except SandboxError as error:
                 log.warning("sandbox.postgres_stop_failed", error=str(error))
         if not self.keep:
@@ -145,8 +173,14 @@ class PostgresSandbox:
 def _stop_strays() -> None:
     for sandbox in list(_RUNNING):
         if sandbox.dir is not None and sandbox._bindir is not None:
-            command = [str(sandbox._bindir / "pg_ctl"), "-D", str(sandbox.data_dir), "-m",
-                       "immediate", "stop"]
+            command = [
+                str(sandbox._bindir / "pg_ctl"),
+                "-D",
+                str(sandbox.data_dir),
+                "-m",
+                "immediate",
+                "stop",
+            ]
             if sandbox._as_postgres:
                 command = ["runuser", "-u", "postgres", "--", *command]
             subprocess.run(command, capture_output=True)

@@ -122,9 +122,17 @@ class SippPhone:
     and answers calls until left; leaving stops SIPp (Asterisk keeps the contact until expiry)."""
 
     def __init__(
-        self, user: str, password: str, pbx_host: str, pbx_port: int, *,
-        host: str = "127.0.0.1", ring_ms: int = 500, text: str | None = None,
-        expires: int = 3600, binary: str = "sipp",
+        self,
+        user: str,
+        password: str,
+        pbx_host: str,
+        pbx_port: int,
+        *,
+        host: str = "127.0.0.1",
+        ring_ms: int = 500,
+        text: str | None = None,
+        expires: int = 3600,
+        binary: str = "sipp",
     ) -> None:
         self.user = user
         self.password = password
@@ -149,8 +157,9 @@ class SippPhone:
     async def start(self) -> None:
         binary = shutil.which(self.binary)
         if binary is None:
-            raise SandboxError(f"SIPp ({self.binary!r}) not found: install sip-tester "
-                               "(scripts/setup.sh)")
+            raise SandboxError(
+                f"SIPp ({self.binary!r}) not found: install sip-tester (scripts/setup.sh)"
+            )
         self.binary = binary
         self.dir = Path(tempfile.mkdtemp(prefix=f"pbx-phone-{self.user}-"))
         self.port = free_port(self.host, socket.SOCK_DGRAM)
@@ -166,43 +175,95 @@ class SippPhone:
         wav = speech(self.dir, "voice", self.text)
         # SIPp sends the file's samples as they are: payload type 0 needs u-law samples.
         ulaw = self.dir / "voice-ulaw.wav"
-        subprocess.run(["sox", str(wav), "-r", "8000", "-c", "1", "-e", "u-law", str(ulaw)],
-                       check=True, capture_output=True)
+        sox = await asyncio.create_subprocess_exec(
+            "sox",
+            str(wav),
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-e",
+            "u-law",
+            str(ulaw),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        _, error = await sox.communicate()
+        if sox.returncode != 0:
+            raise SandboxError(f"sox could not convert the phone's audio: {error.decode()[-300:]}")
         scenario = self.dir / "answer.xml"
         scenario.write_text(_ANSWER.format(ring_ms=self.ring_ms, audio=ulaw))
         media = free_udp_range(self.host, 200, start=30000, stop=40000)
         self._uas = await asyncio.create_subprocess_exec(
-            self.binary, "-sf", str(scenario), "-i", self.host, "-p", str(self.port),
-            "-mi", self.host, "-mp", str(media), "-nostdin", "-aa",
-            "-trace_err", "-error_file", str(self.dir / "errors.log"),
-            cwd=self.dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(self.dir / "uas.log", "wb"), start_new_session=True,  # noqa: SIM115
+            self.binary,
+            "-sf",
+            str(scenario),
+            "-i",
+            self.host,
+            "-p",
+            str(self.port),
+            "-mi",
+            self.host,
+            "-mp",
+            str(media),
+            "-nostdin",
+            "-aa",
+            "-trace_err",
+            "-error_file",
+            str(self.dir / "errors.log"),
+            cwd=self.dir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.dir / "uas.log", "wb"),  # noqa: ASYNC230, SIM115 (local, instant)
+            start_new_session=True,
         )
         await asyncio.sleep(0.2)
         if self._uas.returncode is not None:
-            raise SandboxError(f"SIPp for {self.user} exited at once: "
-                               f"{(self.dir / 'uas.log').read_text(errors='replace')[-500:]}")
+            raise SandboxError(
+                f"SIPp for {self.user} exited at once: "
+                f"{(self.dir / 'uas.log').read_text(errors='replace')[-500:]}"
+            )
         log.info("sandbox.phone_answering", user=self.user, port=self.port)
 
     async def _register(self, timeout: float = 10.0) -> None:
         assert self.dir is not None
         scenario = self.dir / "register.xml"
-        scenario.write_text(_REGISTER.format(
-            user=self.user, password=self.password, contact_host=self.host,
-            contact_port=self.port, expires=self.expires,
-        ))
+        scenario.write_text(
+            _REGISTER.format(
+                user=self.user,
+                password=self.password,
+                contact_host=self.host,
+                contact_port=self.port,
+                expires=self.expires,
+            )
+        )
         process = await asyncio.create_subprocess_exec(
-            self.binary, f"{self.pbx_host}:{self.pbx_port}", "-sf", str(scenario),
-            "-i", self.host, "-p", str(self.port), "-m", "1",
-            "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
-            cwd=self.dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            self.binary,
+            f"{self.pbx_host}:{self.pbx_port}",
+            "-sf",
+            str(scenario),
+            "-i",
+            self.host,
+            "-p",
+            str(self.port),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            f"{int(timeout)}s",
+            "-timeout_error",
+            cwd=self.dir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
         output, _ = await process.communicate()
         if process.returncode != 0:
             tail = output.decode(errors="replace")[-800:]
-            raise SandboxError(f"{self.user} could not register with {self.pbx_host}:"
-                               f"{self.pbx_port} (SIPp exit {process.returncode}): {tail}")
+            raise SandboxError(
+                f"{self.user} could not register with {self.pbx_host}:"
+                f"{self.pbx_port} (SIPp exit {process.returncode}): {tail}"
+            )
         log.info("sandbox.phone_registered", user=self.user)
 
     async def stop(self) -> None:

@@ -92,7 +92,9 @@ async def _migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> lis
                 await conn.execute(migration.sql)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                    migration.version, migration.name, migration.checksum,
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
                 )
             log.info("storage.migration_applied", migration=migration.name)
             done.append(migration.name)

@@ -38,7 +38,8 @@ class Storage:
     async def open(cls, config: DatabaseConfig) -> AsyncIterator[Storage]:
         try:
             pool = await asyncpg.create_pool(
-                min_size=config.min_connections, max_size=config.max_connections,
+                min_size=config.min_connections,
+                max_size=config.max_connections,
                 **config.connect_kwargs(),
             )
         except (OSError, asyncpg.PostgresError) as error:
@@ -61,7 +62,12 @@ class Storage:
 
     # ------------------------------------------------------------ agents, campaigns, cases
     async def upsert_agent(
-        self, login: str, name: str, *, sip_endpoint: str | None = None, role: str = "agent",
+        self,
+        login: str,
+        name: str,
+        *,
+        sip_endpoint: str | None = None,
+        role: str = "agent",
         team: str | None = None,
     ) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -79,7 +85,11 @@ class Storage:
                        sip_endpoint = EXCLUDED.sip_endpoint, role = EXCLUDED.role,
                        team_id = EXCLUDED.team_id
                    RETURNING id""",
-                login, name, sip_endpoint, role, team_id,
+                login,
+                name,
+                sip_endpoint,
+                role,
+                team_id,
             )
 
     async def upsert_campaign(self, name: str, dial_mode: str, settings_json: str = "{}") -> int:
@@ -88,13 +98,24 @@ class Storage:
                ON CONFLICT (name) DO UPDATE SET dial_mode = EXCLUDED.dial_mode,
                    settings = EXCLUDED.settings
                RETURNING id""",
-            name, dial_mode, settings_json,
+            name,
+            dial_mode,
+            settings_json,
         )
 
     async def upsert_case(
-        self, *, creditor: str, reference: str, debtor_name: str, amount_owed: Decimal,
-        currency: str, numbers: Sequence[tuple[str, str]], owner_agent_id: int | None = None,
-        campaign_id: int | None = None, due_date=None, timezone: str | None = None,
+        self,
+        *,
+        creditor: str,
+        reference: str,
+        debtor_name: str,
+        amount_owed: Decimal,
+        currency: str,
+        numbers: Sequence[tuple[str, str]],
+        owner_agent_id: int | None = None,
+        campaign_id: int | None = None,
+        due_date=None,
+        timezone: str | None = None,
         segment: str | None = None,
     ) -> tuple[int, list[int]]:
         """Insert or update a case and its numbers (e164, kind); returns the ids."""
@@ -110,19 +131,32 @@ class Storage:
                        segment = EXCLUDED.segment, campaign_id = EXCLUDED.campaign_id,
                        updated_at = now()
                    RETURNING id""",
-                creditor, reference, debtor_name, amount_owed, currency, due_date,
-                owner_agent_id, timezone, segment, campaign_id,
+                creditor,
+                reference,
+                debtor_name,
+                amount_owed,
+                currency,
+                due_date,
+                owner_agent_id,
+                timezone,
+                segment,
+                campaign_id,
             )
             phone_ids = []
             for position, (e164, kind) in enumerate(numbers):
-                phone_ids.append(await conn.fetchval(
-                    """INSERT INTO phone_numbers (case_id, e164, kind, position)
+                phone_ids.append(
+                    await conn.fetchval(
+                        """INSERT INTO phone_numbers (case_id, e164, kind, position)
                        VALUES ($1, $2, $3, $4)
                        ON CONFLICT (case_id, e164) DO UPDATE SET kind = EXCLUDED.kind,
                            position = EXCLUDED.position
                        RETURNING id""",
-                    case_id, e164, kind, position,
-                ))
+                        case_id,
+                        e164,
+                        kind,
+                        position,
+                    )
+                )
             return case_id, phone_ids
 
     async def find_case_by_number(self, e164: str) -> CaseMatch | None:
@@ -136,21 +170,34 @@ class Storage:
         )
         if row is None:
             return None
-        return CaseMatch(row["id"], row["reference"], row["debtor_name"], row["owner_agent_id"],
-                         row["phone_id"])
+        return CaseMatch(
+            row["id"], row["reference"], row["debtor_name"], row["owner_agent_id"], row["phone_id"]
+        )
 
     # ------------------------------------------------------------ call attempts
     async def create_attempt(
-        self, *, channel_id: str, dialled: str, direction: str = "outbound",
-        caller_id: str | None = None, case_id: int | None = None,
-        phone_number_id: int | None = None, campaign_id: int | None = None,
+        self,
+        *,
+        channel_id: str,
+        dialled: str,
+        direction: str = "outbound",
+        caller_id: str | None = None,
+        case_id: int | None = None,
+        phone_number_id: int | None = None,
+        campaign_id: int | None = None,
         agent_id: int | None = None,
     ) -> int:
         return await self.pool.fetchval(
             """INSERT INTO call_attempts (channel_id, direction, dialled, caller_id, case_id,
                                           phone_number_id, campaign_id, agent_id)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
-            channel_id, direction, dialled, caller_id, case_id, phone_number_id, campaign_id,
+            channel_id,
+            direction,
+            dialled,
+            caller_id,
+            case_id,
+            phone_number_id,
+            campaign_id,
             agent_id,
         )
 
@@ -162,33 +209,47 @@ class Storage:
     async def mark_attempt_ringing(self, channel_id: str, at: datetime) -> None:
         await self.pool.execute(
             "UPDATE call_attempts SET ringing_at = coalesce(ringing_at, $2) WHERE channel_id = $1",
-            channel_id, at,
+            channel_id,
+            at,
         )
 
     async def mark_attempt_answered(self, channel_id: str, at: datetime) -> None:
         await self.pool.execute(
             "UPDATE call_attempts SET answered_at = coalesce(answered_at, $2) "
             "WHERE channel_id = $1",
-            channel_id, at,
+            channel_id,
+            at,
         )
 
     async def record_amd(self, channel_id: str, status: str, cause: str, at: datetime) -> None:
         await self.pool.execute(
             "UPDATE call_attempts SET amd_status = $2, amd_cause = $3, amd_decided_at = $4 "
             "WHERE channel_id = $1",
-            channel_id, status, cause, at,
+            channel_id,
+            status,
+            cause,
+            at,
         )
 
     async def finish_attempt(
-        self, channel_id: str, *, ended_at: datetime, hangup_cause: int | None,
-        hangup_cause_text: str | None, outcome: str,
+        self,
+        channel_id: str,
+        *,
+        ended_at: datetime,
+        hangup_cause: int | None,
+        hangup_cause_text: str | None,
+        outcome: str,
     ) -> bool:
         """Settle an attempt once; a second call (a late duplicate) changes nothing."""
         status = await self.pool.execute(
             """UPDATE call_attempts SET ended_at = $2, hangup_cause = $3,
                    hangup_cause_text = $4, outcome = $5
                WHERE channel_id = $1 AND ended_at IS NULL""",
-            channel_id, ended_at, hangup_cause, hangup_cause_text, outcome,
+            channel_id,
+            ended_at,
+            hangup_cause,
+            hangup_cause_text,
+            outcome,
         )
         return status.endswith(" 1")
 

@@ -21,12 +21,17 @@ async def test_given_the_pbx_when_asking_ami_for_endpoints_then_trunk_and_agents
 
 
 async def test_given_a_debtor_calls_back_when_the_call_arrives_then_fastagi_identifies_his_case(
-    connected_engine: Engine, telephony: Telephony,
+    connected_engine: Engine,
+    telephony: Telephony,
 ):
     storage = connected_engine.storage
     case_id, _ = await storage.upsert_case(
-        creditor="Acme", reference="CB-7", debtor_name="Maria Lopez",
-        amount_owed=Decimal("420.50"), currency="USD", numbers=[("+13125550177", "mobile")],
+        creditor="Acme",
+        reference="CB-7",
+        debtor_name="Maria Lopez",
+        amount_owed=Decimal("420.50"),
+        currency="USD",
+        numbers=[("+13125550177", "mobile")],
     )
 
     await telephony.pstn.originate(
@@ -47,7 +52,8 @@ async def test_given_a_debtor_calls_back_when_the_call_arrives_then_fastagi_iden
 
 
 async def test_given_an_unknown_caller_when_the_call_arrives_then_it_is_recorded_without_a_case(
-    connected_engine: Engine, telephony: Telephony,
+    connected_engine: Engine,
+    telephony: Telephony,
 ):
     await telephony.pstn.originate(
         "PJSIP/+12025551000@engine", context="debtor-speaks", caller_id="+14155550123"

@@ -82,18 +82,22 @@ async def test_given_calls_in_parallel_when_they_end_then_each_keeps_its_own_out
     connected_engine: Engine,
 ):
     behaviours = [PstnBehaviour.HUMAN, PstnBehaviour.MACHINE, PstnBehaviour.BUSY] * 2
-    results = await asyncio.gather(*(
-        connected_engine.dialer.call(CallRequest(number=b.number())) for b in behaviours
-    ))
+    results = await asyncio.gather(
+        *(connected_engine.dialer.call(CallRequest(number=b.number())) for b in behaviours)
+    )
 
-    expected = {PstnBehaviour.HUMAN: Outcome.HUMAN, PstnBehaviour.MACHINE: Outcome.MACHINE,
-                PstnBehaviour.BUSY: Outcome.BUSY}
+    expected = {
+        PstnBehaviour.HUMAN: Outcome.HUMAN,
+        PstnBehaviour.MACHINE: Outcome.MACHINE,
+        PstnBehaviour.BUSY: Outcome.BUSY,
+    }
     assert [r.outcome for r in results] == [expected[b] for b in behaviours]
     assert len({r.channel_id for r in results}) == len(results)
 
 
 async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_reconnects_and_dials(
-    connected_engine: Engine, telephony: Telephony,
+    connected_engine: Engine,
+    telephony: Telephony,
 ):
     engine = connected_engine
     ringing = engine.dialer.place_call(CallRequest(number=PstnBehaviour.NO_ANSWER.number()))
@@ -105,8 +109,11 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
     reconnects = engine.ari.reconnects
     await eventually(is_ringing, timeout=10, what="the call to ring")
     await telephony.engine.restart(crash=True)
-    await eventually(lambda: _true(engine.ari.reconnects > reconnects), timeout=20,
-                     what="the events websocket to reconnect")
+    await eventually(
+        lambda: _true(engine.ari.reconnects > reconnects),
+        timeout=20,
+        what="the events websocket to reconnect",
+    )
     await engine.ari.wait_connected(timeout=20)
 
     # The crash took the call down with no ChannelDestroyed; the reconcile after the reconnect

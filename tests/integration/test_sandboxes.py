@@ -10,8 +10,13 @@ from pbx_engine.sandbox.postgres import PostgresSandbox
 
 
 async def test_given_no_asterisk_binary_when_starting_then_the_error_says_so():
-    sandbox = AsteriskSandbox("engine", sip_host=ENGINE_HOST, peer_host=PSTN_HOST, peer_port=5060,
-                              binary="asterisk-that-is-not-installed")
+    sandbox = AsteriskSandbox(
+        "engine",
+        sip_host=ENGINE_HOST,
+        peer_host=PSTN_HOST,
+        peer_port=5060,
+        binary="asterisk-that-is-not-installed",
+    )
     with pytest.raises(SandboxError, match="not found"):
         await sandbox.start()
 
@@ -20,8 +25,9 @@ async def test_given_the_sip_port_is_taken_when_starting_then_the_error_names_it
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
         holder.bind((ENGINE_HOST, 0))
         port = holder.getsockname()[1]
-        sandbox = AsteriskSandbox("engine", sip_host=ENGINE_HOST, sip_port=port,
-                                  peer_host=PSTN_HOST, peer_port=5060)
+        sandbox = AsteriskSandbox(
+            "engine", sip_host=ENGINE_HOST, sip_port=port, peer_host=PSTN_HOST, peer_port=5060
+        )
         with pytest.raises(SandboxError, match=rf"port {port}/udp on {ENGINE_HOST} is in use"):
             await sandbox.start()
         assert not sandbox.running

@@ -8,7 +8,8 @@ from pbx_engine.sandbox.sipp import SippPhone
 
 
 async def test_given_a_softphone_registers_when_ami_is_asked_then_the_agent_is_reachable(
-    connected_engine: Engine, agent_phone: SippPhone,
+    connected_engine: Engine,
+    agent_phone: SippPhone,
 ):
     status = await connected_engine.ami.endpoint("agent-001")
     assert status is not None
@@ -16,14 +17,16 @@ async def test_given_a_softphone_registers_when_ami_is_asked_then_the_agent_is_r
     assert len(status.contacts) == 1
 
 
-async def test_given_a_registered_softphone_when_the_engine_calls_it_then_its_audio_reaches_asterisk(
-    connected_engine: Engine, agent_phone: SippPhone,
+async def test_given_a_registered_softphone_when_called_then_its_audio_reaches_asterisk(
+    connected_engine: Engine,
+    agent_phone: SippPhone,
 ):
     ari = connected_engine.ari
     channel_id = f"agent-leg-{uuid.uuid4()}"
     with ari.subscribe(channel_id) as events:
-        await ari.create_channel("PJSIP/agent-001", app=ari.app, channel_id=channel_id,
-                                 app_args=["agent"])
+        await ari.create_channel(
+            "PJSIP/agent-001", app=ari.app, channel_id=channel_id, app_args=["agent"]
+        )
         await ari.dial(channel_id, timeout=10)
         await events.wait_for(ChannelStateChange, lambda e: e.channel.state == "Up", timeout=10)
         # AMD listens to what the phone sends: a verdict from speech proves RTP flows; a phone

@@ -38,7 +38,8 @@ async def test_given_two_engines_start_together_when_both_migrate_then_neither_f
 
 
 async def test_given_an_applied_migration_was_edited_when_migrating_then_it_is_refused(
-    postgres: PostgresSandbox, tmp_path,
+    postgres: PostgresSandbox,
+    tmp_path,
 ):
     conn = await asyncpg.connect(await postgres.create_database("edited"))
     try:
@@ -52,7 +53,8 @@ async def test_given_an_applied_migration_was_edited_when_migrating_then_it_is_r
 
 
 async def test_given_a_badly_named_migration_when_migrating_then_the_error_names_it(
-    postgres: PostgresSandbox, tmp_path,
+    postgres: PostgresSandbox,
+    tmp_path,
 ):
     (tmp_path / "first.sql").write_text("SELECT 1;")
     conn = await asyncpg.connect(await postgres.create_database("badname"))
@@ -64,7 +66,8 @@ async def test_given_a_badly_named_migration_when_migrating_then_the_error_names
 
 
 async def test_given_a_migration_fails_when_migrating_then_nothing_of_it_remains(
-    postgres: PostgresSandbox, tmp_path,
+    postgres: PostgresSandbox,
+    tmp_path,
 ):
     (tmp_path / "001_ok.sql").write_text("CREATE TABLE ok (id int);")
     (tmp_path / "002_broken.sql").write_text("CREATE TABLE half (id int); SELECT nope;")
@@ -81,25 +84,35 @@ async def test_given_a_migration_fails_when_migrating_then_nothing_of_it_remains
 async def test_given_a_malformed_number_when_stored_then_the_schema_refuses_it(storage: Storage):
     with pytest.raises(asyncpg.CheckViolationError):
         await storage.upsert_case(
-            creditor="Acme", reference="A-1", debtor_name="Jan Kowalski",
-            amount_owed=Decimal("10.00"), currency="PLN", numbers=[("0048 600", "mobile")],
+            creditor="Acme",
+            reference="A-1",
+            debtor_name="Jan Kowalski",
+            amount_owed=Decimal("10.00"),
+            currency="PLN",
+            numbers=[("0048 600", "mobile")],
         )
 
 
 async def test_given_a_case_is_imported_twice_when_upserted_then_it_is_updated_not_duplicated(
     storage: Storage,
 ):
-    agent = await storage.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001",
-                                       team="north")
+    agent = await storage.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001", team="north")
     first, _ = await storage.upsert_case(
-        creditor="Acme", reference="A-1", debtor_name="Jan Kowalski",
-        amount_owed=Decimal("100.00"), currency="PLN",
+        creditor="Acme",
+        reference="A-1",
+        debtor_name="Jan Kowalski",
+        amount_owed=Decimal("100.00"),
+        currency="PLN",
         numbers=[("+48600100200", "mobile"), ("+48221234567", "landline")],
         owner_agent_id=agent,
     )
     second, phones = await storage.upsert_case(
-        creditor="Acme", reference="A-1", debtor_name="Jan Kowalski",
-        amount_owed=Decimal("80.00"), currency="PLN", numbers=[("+48600100200", "mobile")],
+        creditor="Acme",
+        reference="A-1",
+        debtor_name="Jan Kowalski",
+        amount_owed=Decimal("80.00"),
+        currency="PLN",
+        numbers=[("+48600100200", "mobile")],
         owner_agent_id=agent,
     )
     assert first == second
@@ -122,13 +135,19 @@ async def test_given_an_attempt_when_it_goes_through_its_life_then_every_timesta
     assert [a.channel_id for a in await storage.open_attempts()] == ["c-1"]
 
     assert await storage.finish_attempt(
-        "c-1", ended_at=t0 + timedelta(seconds=9), hangup_cause=16,
-        hangup_cause_text="Normal Clearing", outcome="human",
+        "c-1",
+        ended_at=t0 + timedelta(seconds=9),
+        hangup_cause=16,
+        hangup_cause_text="Normal Clearing",
+        outcome="human",
     )
     # A late duplicate (the reconcile after a reconnect, say) does not overwrite the outcome.
     assert not await storage.finish_attempt(
-        "c-1", ended_at=t0 + timedelta(seconds=30), hangup_cause=None,
-        hangup_cause_text="channel lost", outcome="failed",
+        "c-1",
+        ended_at=t0 + timedelta(seconds=30),
+        hangup_cause=None,
+        hangup_cause_text="channel lost",
+        outcome="failed",
     )
     attempt = await storage.get_attempt("c-1")
     assert attempt.ringing_at == t0 + timedelta(seconds=1)

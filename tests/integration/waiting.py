@@ -8,7 +8,10 @@ T = TypeVar("T")
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.1,
+    probe: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.1,
     what: str = "condition",
 ) -> T:
     deadline = asyncio.get_running_loop().time() + timeout

@@ -11,8 +11,8 @@ from pbx_engine.config import EngineConfig, parse_config
 from pbx_engine.engine import Engine, build_engine
 from pbx_engine.sandbox.asterisk import Telephony
 from pbx_engine.sandbox.ports import free_port
-from pbx_engine.sandbox.sipp import SippPhone
 from pbx_engine.sandbox.postgres import PostgresSandbox
+from pbx_engine.sandbox.sipp import SippPhone
 
 AGENTS = {"agent-001": "agent-001-secret", "agent-002": "agent-002-secret"}
 
@@ -30,13 +30,20 @@ async def telephony(agi_port: int):
 
 
 @pytest.fixture(scope="session")
-async def engine_config(telephony: Telephony, postgres: PostgresSandbox, agi_port: int) -> EngineConfig:
+async def engine_config(
+    telephony: Telephony, postgres: PostgresSandbox, agi_port: int
+) -> EngineConfig:
     dsn = await postgres.create_database("engine_session")
     pbx = telephony.engine
     return parse_config(
         {
-            "ari": {"url": pbx.ari_url, "username": pbx.ari_username, "password": pbx.ari_password,
-                    "reconnect_initial": 0.2, "reconnect_max": 1.0},
+            "ari": {
+                "url": pbx.ari_url,
+                "username": pbx.ari_username,
+                "password": pbx.ari_password,
+                "reconnect_initial": 0.2,
+                "reconnect_max": 1.0,
+            },
             "ami": {"port": pbx.ami_port, "username": pbx.ami_username, "secret": pbx.ami_secret},
             "agi": {"port": agi_port},
             "database": {"dsn": dsn},

@@ -15,21 +15,35 @@ from pbx_engine.ari.events import (
 )
 
 CHANNEL = {
-    "id": "out-1", "name": "PJSIP/pstn-00000001", "state": "Up",
+    "id": "out-1",
+    "name": "PJSIP/pstn-00000001",
+    "state": "Up",
     "caller": {"name": "", "number": "+12025550999"},
-    "connected": {"name": "", "number": "+12025550100"}, "accountcode": "",
-    "dialplan": {"context": "engine-amd", "exten": "s", "priority": 3, "app_name": "Stasis",
-                 "app_data": "pbx-engine,amd,HUMAN,HUMAN-800-800"},
-    "creationtime": "2026-11-23T10:00:00.123+0000", "language": "en",
+    "connected": {"name": "", "number": "+12025550100"},
+    "accountcode": "",
+    "dialplan": {
+        "context": "engine-amd",
+        "exten": "s",
+        "priority": 3,
+        "app_name": "Stasis",
+        "app_data": "pbx-engine,amd,HUMAN,HUMAN-800-800",
+    },
+    "creationtime": "2026-11-23T10:00:00.123+0000",
+    "language": "en",
 }
 
 
 def test_given_a_stasis_start_with_amd_args_when_parsed_then_args_and_times_are_typed():
-    event = parse_event({
-        "type": "StasisStart", "timestamp": "2026-11-23T10:00:03.456+0000",
-        "args": ["amd", "HUMAN", "HUMAN-800-800"], "channel": CHANNEL,
-        "asterisk_id": "08:00:27:aa:bb:cc", "application": "pbx-engine",
-    })
+    event = parse_event(
+        {
+            "type": "StasisStart",
+            "timestamp": "2026-11-23T10:00:03.456+0000",
+            "args": ["amd", "HUMAN", "HUMAN-800-800"],
+            "channel": CHANNEL,
+            "asterisk_id": "08:00:27:aa:bb:cc",
+            "application": "pbx-engine",
+        }
+    )
     assert isinstance(event, StasisStart)
     assert event.args == ("amd", "HUMAN", "HUMAN-800-800")
     assert event.channel.dialplan.context == "engine-amd"
@@ -39,20 +53,29 @@ def test_given_a_stasis_start_with_amd_args_when_parsed_then_args_and_times_are_
 
 
 def test_given_fields_a_newer_asterisk_adds_when_parsed_then_they_are_ignored():
-    event = parse_event({
-        "type": "ChannelDestroyed", "cause": 17, "cause_txt": "User busy",
-        "channel": {**CHANNEL, "protocol_id": "abc@127.0.0.1", "tenantid": "t1"},
-        "brand_new_field": {"x": 1},
-    })
+    event = parse_event(
+        {
+            "type": "ChannelDestroyed",
+            "cause": 17,
+            "cause_txt": "User busy",
+            "channel": {**CHANNEL, "protocol_id": "abc@127.0.0.1", "tenantid": "t1"},
+            "brand_new_field": {"x": 1},
+        }
+    )
     assert isinstance(event, ChannelDestroyed)
     assert (event.cause, event.cause_txt) == (17, "User busy")
 
 
 def test_given_a_dial_event_when_routed_then_it_names_peer_and_caller():
-    event = parse_event({
-        "type": "Dial", "dialstatus": "RINGING", "dialstring": "+12025550100@pstn",
-        "peer": {**CHANNEL, "id": "peer-1"}, "caller": {**CHANNEL, "id": "caller-1"},
-    })
+    event = parse_event(
+        {
+            "type": "Dial",
+            "dialstatus": "RINGING",
+            "dialstring": "+12025550100@pstn",
+            "peer": {**CHANNEL, "id": "peer-1"},
+            "caller": {**CHANNEL, "id": "caller-1"},
+        }
+    )
     assert isinstance(event, Dial)
     assert event.channel_ids() == ("peer-1", "caller-1")
 
@@ -63,20 +86,29 @@ def test_given_a_dial_without_caller_when_routed_then_only_the_peer_is_named():
 
 
 def test_given_a_playback_event_when_routed_then_its_target_channel_is_named():
-    event = parse_event({
-        "type": "PlaybackFinished",
-        "playback": {"id": "pb-1", "media_uri": "sound:hello", "target_uri": "channel:out-1",
-                     "language": "en", "state": "done"},
-    })
+    event = parse_event(
+        {
+            "type": "PlaybackFinished",
+            "playback": {
+                "id": "pb-1",
+                "media_uri": "sound:hello",
+                "target_uri": "channel:out-1",
+                "language": "en",
+                "state": "done",
+            },
+        }
+    )
     assert isinstance(event, PlaybackFinished)
     assert event.channel_ids() == ("out-1",)
 
 
 def test_given_a_bridge_playback_when_routed_then_no_channel_is_named():
-    event = parse_event({
-        "type": "PlaybackStarted",
-        "playback": {"id": "pb-2", "target_uri": "bridge:b-1", "state": "playing"},
-    })
+    event = parse_event(
+        {
+            "type": "PlaybackStarted",
+            "playback": {"id": "pb-2", "target_uri": "bridge:b-1", "state": "playing"},
+        }
+    )
     assert event.channel_ids() == ()
 
 

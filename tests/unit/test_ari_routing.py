@@ -15,12 +15,19 @@ def _event(kind: str, channel_id: str, **extra):
 async def test_given_subscriptions_when_events_arrive_then_each_call_gets_its_own_in_order():
     router = EventRouter()
     first, second = Subscription(router, ("a",)), Subscription(router, ("b",))
-    for kind, channel in [("StasisStart", "a"), ("StasisStart", "b"),
-                          ("ChannelStateChange", "a"), ("StasisEnd", "a")]:
+    for kind, channel in [
+        ("StasisStart", "a"),
+        ("StasisStart", "b"),
+        ("ChannelStateChange", "a"),
+        ("StasisEnd", "a"),
+    ]:
         router.route(_event(kind, channel))
 
     assert [type(await first.get(timeout=1)) for _ in range(3)] == [
-        StasisStart, ChannelStateChange, StasisEnd]
+        StasisStart,
+        ChannelStateChange,
+        StasisEnd,
+    ]
     assert isinstance(await second.get(timeout=1), StasisStart)
     with pytest.raises(TimeoutError):
         await second.get(timeout=0.01)
@@ -46,8 +53,16 @@ async def test_given_a_subscription_following_two_channels_when_both_are_named_t
     router = EventRouter()
     sub = Subscription(router, ("peer",))
     sub.follow("caller")
-    router.route(parse_event({"type": "Dial", "dialstatus": "ANSWER",
-                              "peer": {"id": "peer"}, "caller": {"id": "caller"}}))
+    router.route(
+        parse_event(
+            {
+                "type": "Dial",
+                "dialstatus": "ANSWER",
+                "peer": {"id": "peer"},
+                "caller": {"id": "caller"},
+            }
+        )
+    )
     await sub.get(timeout=1)
     with pytest.raises(TimeoutError):
         await sub.get(timeout=0.01)
@@ -79,8 +94,15 @@ async def test_given_a_slow_consumer_when_many_events_arrive_then_routing_never_
 
 @pytest.mark.parametrize(
     ("attempt", "jitter", "expected"),
-    [(0, 0.0, 0.25), (0, 0.999999, 0.5), (1, 0.0, 0.5), (3, 0.0, 2.0), (10, 0.0, 5.0),
-     (10, 0.999999, 10.0), (10_000, 0.5, 7.5)],
+    [
+        (0, 0.0, 0.25),
+        (0, 0.999999, 0.5),
+        (1, 0.0, 0.5),
+        (3, 0.0, 2.0),
+        (10, 0.0, 5.0),
+        (10, 0.999999, 10.0),
+        (10_000, 0.5, 7.5),
+    ],
 )
 def test_backoff_doubles_up_to_the_cap_and_jitter_spreads_it(attempt, jitter, expected):
     assert backoff_delay(attempt, 0.5, 10.0, jitter) == pytest.approx(expected, rel=1e-5)

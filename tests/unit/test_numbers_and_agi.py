@@ -6,9 +6,13 @@ from pbx_engine.numbers import BadNumber, to_e164
 
 @pytest.mark.parametrize(
     ("raw", "region", "expected"),
-    [("+48 600 100 200", "US", "+48600100200"), ("0048600100200", "US", "+48600100200"),
-     ("(202) 555-0100", "US", "+12025550100"), ("600 100 200", "PL", "+48600100200"),
-     ("020 7946 0018", "GB", "+442079460018")],
+    [
+        ("+48 600 100 200", "US", "+48600100200"),
+        ("0048600100200", "US", "+48600100200"),
+        ("(202) 555-0100", "US", "+12025550100"),
+        ("600 100 200", "PL", "+48600100200"),
+        ("020 7946 0018", "GB", "+442079460018"),
+    ],
 )
 def test_numbers_are_normalised_to_e164(raw, region, expected):
     assert to_e164(raw, region) == expected
@@ -21,10 +25,12 @@ def test_impossible_numbers_are_refused_with_a_reason(raw):
 
 
 def test_agi_headers_give_route_and_arguments():
-    block = (b"agi_network: yes\nagi_network_script: lookup_case\nagi_request: "
-             b"agi://127.0.0.1:4573/lookup_case\nagi_channel: PJSIP/pstn-00000002\n"
-             b"agi_callerid: +13125550177\nagi_arg_1: +13125550177\nagi_arg_2: +12025551000\n"
-             b"garbage line\n\n")
+    block = (
+        b"agi_network: yes\nagi_network_script: lookup_case\nagi_request: "
+        b"agi://127.0.0.1:4573/lookup_case\nagi_channel: PJSIP/pstn-00000002\n"
+        b"agi_callerid: +13125550177\nagi_arg_1: +13125550177\nagi_arg_2: +12025551000\n"
+        b"garbage line\n\n"
+    )
     headers = parse_headers(block)
     assert headers["agi_channel"] == "PJSIP/pstn-00000002"
     assert "garbage line" not in str(headers)

@@ -58,30 +58,44 @@ def test_given_a_person_answers_when_amd_says_human_then_the_call_is_connected_t
 
 def test_given_voicemail_when_amd_says_machine_then_the_outcome_is_machine():
     call = OutboundCall(CH)
-    feed(call, ev("Dial", dialstatus="ANSWER"),
-         ev("StasisStart", args=["amd", "MACHINE", "MAXWORDS-3-2"]))
+    feed(
+        call,
+        ev("Dial", dialstatus="ANSWER"),
+        ev("StasisStart", args=["amd", "MACHINE", "MAXWORDS-3-2"]),
+    )
     [finish] = call.handle(ev("ChannelDestroyed", cause=16), T0)
     assert finish.outcome is Outcome.MACHINE
 
 
 def test_given_amd_is_unsure_when_deciding_then_the_call_counts_as_a_person():
     call = OutboundCall(CH)
-    actions = feed(call, ev("ChannelStateChange", state="Up"),
-                   ev("StasisStart", args=["amd", "NOTSURE", "TOOLONG-5000"]))
+    actions = feed(
+        call,
+        ev("ChannelStateChange", state="Up"),
+        ev("StasisStart", args=["amd", "NOTSURE", "TOOLONG-5000"]),
+    )
     assert actions[-1].outcome is Outcome.HUMAN
 
 
 @pytest.mark.parametrize(
     ("dial_status", "cause", "expected"),
-    [("BUSY", 17, Outcome.BUSY), ("NOANSWER", 16, Outcome.NO_ANSWER),
-     ("CONGESTION", 21, Outcome.REJECTED), ("CHANUNAVAIL", 1, Outcome.FAILED)],
+    [
+        ("BUSY", 17, Outcome.BUSY),
+        ("NOANSWER", 16, Outcome.NO_ANSWER),
+        ("CONGESTION", 21, Outcome.REJECTED),
+        ("CHANUNAVAIL", 1, Outcome.FAILED),
+    ],
 )
 def test_given_the_call_is_not_answered_when_destroyed_then_cause_and_dial_status_decide(
     dial_status, cause, expected
 ):
     call = OutboundCall(CH)
-    actions = feed(call, ev("Dial", dialstatus="RINGING"), ev("Dial", dialstatus=dial_status),
-                   ev("ChannelDestroyed", cause=cause))
+    actions = feed(
+        call,
+        ev("Dial", dialstatus="RINGING"),
+        ev("Dial", dialstatus=dial_status),
+        ev("ChannelDestroyed", cause=cause),
+    )
     assert actions[-1].outcome is expected
     assert call.answered_at is None
 
@@ -115,11 +129,18 @@ def test_given_an_amd_verdict_before_the_answer_when_handled_then_it_is_illegal(
 
 @pytest.mark.parametrize(
     ("events", "expected"),
-    [([], Outcome.FAILED),
-     ([("Dial", {"dialstatus": "RINGING"})], Outcome.FAILED),
-     ([("ChannelStateChange", {"state": "Up"})], Outcome.HUMAN),
-     ([("ChannelStateChange", {"state": "Up"}),
-       ("StasisStart", {"args": ["amd", "MACHINE", "x"]})], Outcome.MACHINE)],
+    [
+        ([], Outcome.FAILED),
+        ([("Dial", {"dialstatus": "RINGING"})], Outcome.FAILED),
+        ([("ChannelStateChange", {"state": "Up"})], Outcome.HUMAN),
+        (
+            [
+                ("ChannelStateChange", {"state": "Up"}),
+                ("StasisStart", {"args": ["amd", "MACHINE", "x"]}),
+            ],
+            Outcome.MACHINE,
+        ),
+    ],
 )
 def test_given_the_channel_vanishes_when_lost_then_the_outcome_follows_what_was_known(
     events, expected
@@ -134,6 +155,8 @@ def test_given_the_channel_vanishes_when_lost_then_the_outcome_follows_what_was_
 
 def test_given_unrelated_events_when_handled_then_they_are_ignored():
     call = OutboundCall(CH)
-    assert call.handle(parse_event({"type": "ChannelVarset", "variable": "X", "value": "1"}), T0) == []
+    assert (
+        call.handle(parse_event({"type": "ChannelVarset", "variable": "X", "value": "1"}), T0) == []
+    )
     assert call.handle(parse_event({"type": "SomethingNew"}), T0) == []
     assert call.phase is Phase.DIALING
