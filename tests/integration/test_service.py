@@ -1,0 +1,95 @@
+"""`pbx-engine run` as ops run it: a config file, the HTTP API, SIGTERM, a clean exit."""
+
+import asyncio
+import json
+import signal
+import sys
+
+import aiohttp
+
+from pbx_engine.sandbox.asterisk import PstnBehaviour, Telephony
+from pbx_engine.sandbox.ports import free_port
+from pbx_engine.sandbox.postgres import PostgresSandbox
+from tests.integration.waiting import eventually
+
+
+async def test_given_a_config_file_when_run_then_it_serves_calls_and_drains_on_sigterm(
+    telephony: Telephony,
+    postgres: PostgresSandbox,
+    tmp_path,
+):
+    pbx = telephony.engine
+    http_port = free_port()
+    dsn = await postgres.create_database("service_run")
+    config = tmp_path / "engine.toml"
+    config.write_text(
+        f"""
+[ari]
+url = "{pbx.ari_url}"
+username = "{pbx.ari_username}"
+app = "pbx-engine-service"
+
+[database]
+dsn = "{dsn}"
+
+[dialer]
+ring_timeout = 6
+
+[logging]
+format = "json"
+
+[http]
+port = {http_port}
+"""
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pbx_engine.cli",
+        "run",
+        "--config",
+        str(config),
+        env={"PBX_ENGINE_ARI_PASSWORD": pbx.ari_password, "PATH": "/usr/bin:/bin"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{http_port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def healthy():
+                try:
+                    async with http.get(f"{base}/health") as response:
+                        return response.status == 200 and await response.json()
+                except aiohttp.ClientError:
+                    return False
+
+            health = await eventually(healthy, timeout=20, what="the service to be healthy")
+            assert health == {"healthy": True, "ari": True, "database": True}
+
+            async with http.post(f"{base}/calls", json={"number": "12"}) as response:
+                assert response.status == 422
+                assert (await response.json())["errors"][0]["field"] == "number"
+
+            number = PstnBehaviour.BUSY.number()
+            async with http.post(f"{base}/calls", json={"number": number}) as response:
+                assert response.status == 202
+                channel_id = (await response.json())["channel_id"]
+
+            async def settled():
+                async with http.get(f"{base}/attempts/{channel_id}") as response:
+                    body = await response.json()
+                    return body if body.get("ended_at") else None
+
+            attempt = await eventually(settled, timeout=15, what="the attempt to settle")
+            assert attempt["outcome"] == "busy"
+            assert attempt["hangup_cause"] == 17
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    events = [
+        json.loads(line)["event"] for line in stderr.decode().splitlines() if line.startswith("{")
+    ]
+    assert "engine.started" in events
+    assert events[-1] == "engine.stopped"
