@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import signal
 import sys
+import time
 from pathlib import Path
 
 import structlog
@@ -37,6 +39,43 @@ async def _migrate(args: argparse.Namespace) -> int:
         applied = await migrate(storage.pool)
     print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
     return 0
+
+
+def _import_cases(args: argparse.Namespace) -> int:
+    from pbx_engine.cases.importer import FileError, parse_cases
+
+    config = load_config(args.config)
+    started = time.monotonic()
+    try:
+        with open(args.file, encoding="utf-8-sig", newline="") as handle:
+            batch = parse_cases(handle, config.default_region, creditor=args.creditor)
+    except OSError as error:
+        print(f"{args.file}: cannot read: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except (FileError, UnicodeDecodeError, csv.Error) as error:
+        print(f"{args.file}: {error}", file=sys.stderr)
+        return 1
+    result = asyncio.run(_load_cases(config, batch.rows, args.campaign))
+    errors = sorted([*batch.errors, *result.rejected], key=lambda e: e.line)
+    elapsed = time.monotonic() - started
+    print(
+        f"{args.file}: {result.inserted} new case(s), {result.updated} updated, "
+        f"{result.phone_numbers} phone number(s), {len(errors)} row(s) rejected "
+        f"in {elapsed:.1f}s"
+    )
+    for error in errors[: args.max_errors]:
+        print(f"  {error}", file=sys.stderr)
+    if len(errors) > args.max_errors:
+        print(f"  ... and {len(errors) - args.max_errors} more", file=sys.stderr)
+    return 0 if not errors else 2
+
+
+async def _load_cases(config, rows, campaign):
+    from pbx_engine.storage import Storage, migrate
+
+    async with Storage.open(config.database) as storage:
+        await migrate(storage.pool)
+        return await storage.import_cases(rows, campaign=campaign)
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -74,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, required=True)
     run.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
     run.set_defaults(handler=_run)
+
+    imports = commands.add_parser("import", help="load data files").add_subparsers(
+        dest="what", required=True
+    )
+    cases = imports.add_parser("cases", help="load debtors' cases from a CSV file")
+    cases.add_argument("file", type=Path)
+    cases.add_argument("--config", type=Path, required=True)
+    cases.add_argument("--campaign", help="campaign the cases belong to (created if new)")
+    cases.add_argument("--creditor", help="creditor for rows without a creditor column")
+    cases.add_argument("--max-errors", type=int, default=50, help="rejected rows to list")
+    cases.set_defaults(handler=_import_cases)
 
     demo = commands.add_parser("demo", help="start the sandboxes, place sample calls, report")
     demo.add_argument("--keep", action="store_true", help="keep the sandboxes' runtime folders")

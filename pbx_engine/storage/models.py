@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -44,3 +44,11 @@ class CaseMatch:
     debtor_name: str
     owner_agent_id: int | None
     phone_number_id: int
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    inserted: int
+    updated: int
+    phone_numbers: int
+    rejected: list = field(default_factory=list)  # RowErrors found against the database

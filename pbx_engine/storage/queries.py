@@ -13,8 +13,9 @@ from decimal import Decimal
 import asyncpg
 import structlog
 
+from pbx_engine.cases.importer import CaseRow, RowError
 from pbx_engine.config import DatabaseConfig
-from pbx_engine.storage.models import Attempt, CaseMatch
+from pbx_engine.storage.models import Attempt, CaseMatch, ImportResult
 
 log = structlog.get_logger(__name__)
 
@@ -172,6 +173,129 @@ class Storage:
             return None
         return CaseMatch(
             row["id"], row["reference"], row["debtor_name"], row["owner_agent_id"], row["phone_id"]
+        )
+
+    async def import_cases(
+        self, rows: Sequence[CaseRow], *, campaign: str | None = None
+    ) -> ImportResult:
+        """Load checked case rows in bulk (COPY into temporary tables, then set-based upserts):
+        new cases are inserted, known ones (same creditor and reference) updated, and a case's
+        numbers become exactly those of the file. Rows naming an unknown agent are rejected."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            campaign_id = None
+            if campaign is not None:
+                campaign_id = await conn.fetchval(
+                    "INSERT INTO campaigns (name) VALUES ($1) ON CONFLICT (name) "
+                    "DO UPDATE SET name = EXCLUDED.name RETURNING id",
+                    campaign,
+                )
+            await conn.execute(
+                """CREATE TEMP TABLE import_cases (
+                       line int, creditor text, reference text, debtor_name text,
+                       amount_owed numeric(14, 2), currency char(3), due_date date,
+                       owner_login text, timezone text, address text, segment text
+                   ) ON COMMIT DROP;
+                   CREATE TEMP TABLE import_phones (
+                       creditor text, reference text, e164 text, kind text, position smallint
+                   ) ON COMMIT DROP"""
+            )
+            await conn.copy_records_to_table(
+                "import_cases",
+                records=[
+                    (
+                        r.line,
+                        r.creditor,
+                        r.reference,
+                        r.debtor_name,
+                        r.amount_owed,
+                        r.currency,
+                        r.due_date,
+                        r.owner_agent,
+                        r.timezone,
+                        r.address,
+                        r.segment,
+                    )
+                    for r in rows
+                ],
+            )
+            await conn.copy_records_to_table(
+                "import_phones",
+                records=[
+                    (r.creditor, r.reference, p.e164, p.kind, i)
+                    for r in rows
+                    for i, p in enumerate(r.phones)
+                ],
+            )
+            unknown = await conn.fetch(
+                """SELECT i.line, i.owner_login FROM import_cases i
+                   WHERE i.owner_login IS NOT NULL
+                     AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.login = i.owner_login)
+                   ORDER BY i.line"""
+            )
+            await conn.execute(
+                """DELETE FROM import_cases i WHERE i.owner_login IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.login = i.owner_login)"""
+            )
+            counts = await conn.fetchrow(
+                """WITH upserted AS (
+                       INSERT INTO cases (creditor, reference, debtor_name, amount_owed,
+                                          currency, due_date, owner_agent_id, timezone,
+                                          address, segment, campaign_id)
+                       SELECT i.creditor, i.reference, i.debtor_name, i.amount_owed,
+                              i.currency, i.due_date, a.id, i.timezone, i.address,
+                              i.segment, $1
+                       FROM import_cases i LEFT JOIN agents a ON a.login = i.owner_login
+                       ON CONFLICT (creditor, reference) DO UPDATE SET
+                           debtor_name = EXCLUDED.debtor_name,
+                           amount_owed = EXCLUDED.amount_owed, currency = EXCLUDED.currency,
+                           due_date = EXCLUDED.due_date,
+                           owner_agent_id = EXCLUDED.owner_agent_id,
+                           timezone = EXCLUDED.timezone, address = EXCLUDED.address,
+                           segment = EXCLUDED.segment,
+                           campaign_id = coalesce(EXCLUDED.campaign_id, cases.campaign_id),
+                           updated_at = now()
+                       RETURNING (xmax = 0) AS inserted
+                   )
+                   SELECT count(*) FILTER (WHERE inserted) AS inserted,
+                          count(*) FILTER (WHERE NOT inserted) AS updated
+                   FROM upserted""",
+                campaign_id,
+            )
+            # The file is the truth about a case's numbers: drop the ones it no longer lists.
+            await conn.execute(
+                """DELETE FROM phone_numbers p USING cases c, import_cases i
+                   WHERE p.case_id = c.id AND c.creditor = i.creditor
+                     AND c.reference = i.reference
+                     AND NOT EXISTS (SELECT 1 FROM import_phones n
+                                     WHERE n.creditor = c.creditor
+                                       AND n.reference = c.reference AND n.e164 = p.e164)"""
+            )
+            phones = await conn.fetchval(
+                """WITH upserted AS (
+                       INSERT INTO phone_numbers (case_id, e164, kind, position)
+                       SELECT c.id, n.e164, n.kind, n.position
+                       FROM import_phones n
+                       JOIN import_cases i USING (creditor, reference)
+                       JOIN cases c ON c.creditor = n.creditor AND c.reference = n.reference
+                       ON CONFLICT (case_id, e164) DO UPDATE SET kind = EXCLUDED.kind,
+                           position = EXCLUDED.position
+                       RETURNING 1
+                   ) SELECT count(*) FROM upserted"""
+            )
+        return ImportResult(
+            inserted=counts["inserted"],
+            updated=counts["updated"],
+            phone_numbers=phones,
+            rejected=[
+                RowError(r["line"], f"unknown agent login {r['owner_login']!r}") for r in unknown
+            ],
+        )
+
+    async def add_to_do_not_call(self, e164: str, reason: str = "") -> None:
+        await self.pool.execute(
+            "INSERT INTO do_not_call (e164, reason) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            e164,
+            reason,
         )
 
     # ------------------------------------------------------------ call attempts
