@@ -91,6 +91,7 @@ class OutboundCall:
     dial_status: str | None = None
     answered_at: datetime | None = None
     verdict: Verdict | None = None
+    settled_as: Outcome | None = None  # set by the driver, e.g. ABANDONED: no agent was free
 
     def handle(self, event: Event, now: datetime) -> list[Action]:
         """Feed one event about this call; returns the actions it calls for."""
@@ -159,7 +160,15 @@ class OutboundCall:
         self.phase = Phase.ENDED
         return [Finish(outcome=outcome, at=now, cause=None, cause_text="channel lost")]
 
+    def settle_as(self, outcome: Outcome) -> None:
+        """What the answered call turned out to be, beyond AMD's word (an abandoned call)."""
+        if self.answered_at is None:
+            raise IllegalTransition(f"{outcome.value} for a call that was never answered")
+        self.settled_as = outcome
+
     def _answered_outcome(self) -> Outcome:
+        if self.settled_as is not None:
+            return self.settled_as
         if self.verdict is not None:
             return self.verdict.outcome
         # Answered, then gone before AMD could decide: someone hung up on the greeting; count

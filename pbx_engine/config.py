@@ -97,6 +97,18 @@ class DialerConfig(_Section):
         "engine-amd", description="dialplan context that runs AMD() and returns to Stasis"
     )
     amd_timeout: float = Field(8.0, gt=0, description="longest wait for the AMD verdict, seconds")
+    abandon_wait: float = Field(
+        2.0, ge=0, le=2.0, description="how long a live debtor may wait for a free agent"
+    )
+    abandon_message: str = Field(
+        "sound:vm-goodbye",
+        description="media played to a debtor no agent could take: who called, a number to call",
+    )
+
+
+class AgentsConfig(_Section):
+    wrap_up_seconds: float = Field(15.0, ge=0, description="after a call, before ready again")
+    answer_timeout: float = Field(20.0, gt=0, description="ring the softphone at login this long")
 
 
 class LoggingConfig(_Section):
@@ -117,6 +129,7 @@ class EngineConfig(_Section):
     agi: AgiConfig | None = None
     database: DatabaseConfig = DatabaseConfig()
     dialer: DialerConfig = DialerConfig()
+    agents: AgentsConfig = AgentsConfig()
     logging: LoggingConfig = LoggingConfig()
     http: HttpConfig | None = None
     default_region: str = Field("US", description="ISO country for numbers written without +")

@@ -13,12 +13,14 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import structlog
 from aiohttp import web
 
+from pbx_engine.agents.service import AgentService
 from pbx_engine.agi import FastAgiServer
 from pbx_engine.agi.routes import lookup_case
 from pbx_engine.ami import AmiClient
 from pbx_engine.ari import AriClient
 from pbx_engine.ari.events import Event, StasisStart
 from pbx_engine.config import EngineConfig
+from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.service import Dialer
 from pbx_engine.routing.service import InboundService
 from pbx_engine.storage import Storage, migrate
@@ -35,6 +37,7 @@ class Engine:
         storage: Storage,
         dialer: Dialer,
         inbound: InboundService,
+        agents: AgentService,
         ami: AmiClient | None = None,
         agi: FastAgiServer | None = None,
     ) -> None:
@@ -43,6 +46,7 @@ class Engine:
         self.storage = storage
         self.dialer = dialer
         self.inbound = inbound
+        self.agents = agents
         self.ami = ami
         self.agi = agi
         self._background: set[asyncio.Task] = set()
@@ -93,10 +97,26 @@ async def build_engine(
         if config.ami is not None:
             ami = await stack.enter_async_context(AmiClient(config.ami))
         ari = await stack.enter_async_context(AriClient(config.ari))
-        dialer = await stack.enter_async_context(Dialer(ari, storage, config.dialer))
+        agents = AgentService(
+            ari,
+            storage,
+            wrap_up_seconds=config.agents.wrap_up_seconds,
+            answer_timeout=config.agents.answer_timeout,
+        )
+        stack.push_async_callback(agents.close)
+        connector = AgentConnector(
+            ari,
+            storage,
+            agents,
+            abandon_wait=config.dialer.abandon_wait,
+            abandon_message=config.dialer.abandon_message,
+        )
+        dialer = await stack.enter_async_context(
+            Dialer(ari, storage, config.dialer, handler=connector)
+        )
         inbound = InboundService(ari, storage)
         stack.push_async_callback(inbound.close)
-        engine = Engine(config, ari, storage, dialer, inbound, ami, agi)
+        engine = Engine(config, ari, storage, dialer, inbound, agents, ami, agi)
         stack.push_async_callback(engine._cancel_background)
         ari.on_event(engine._on_unclaimed)
         ari.on_connected(dialer.reconcile)

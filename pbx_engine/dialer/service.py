@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import structlog
 
@@ -50,6 +50,7 @@ class CallRequest:
     campaign_id: int | None = None
     agent_id: int | None = None
     caller_id: str | None = None
+    agent: str | None = None  # login of the agent reserved for this call (progressive, preview)
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,32 @@ class CallResult:
     hangup_cause_text: str | None
 
 
-VerdictHandler = Callable[[AriClient, str, Verdict], Awaitable[None]]
+class CallHandler(Protocol):
+    """What a call is for, once AMD has judged it: the dialer only dials and keeps records."""
+
+    async def on_verdict(
+        self, channel_id: str, request: CallRequest, verdict: Verdict
+    ) -> Outcome | None:
+        """Act on the verdict (bridge an agent, drop a message, hang up); return an outcome
+        that overrides AMD's (ABANDONED when no agent was free), or None."""
+        ...
+
+    async def on_finished(self, request: CallRequest, result: CallResult) -> None:
+        """The call is over and on record (free the agent, schedule the retry)."""
+        ...
 
 
-async def hang_up_after_verdict(ari: AriClient, channel_id: str, verdict: Verdict) -> None:
-    """Default use of a verdict until agents take calls: end the call politely."""
-    await ari.hangup(channel_id, reason="normal")
+class HangUpOnVerdict:
+    """With no agents to take calls: end every answered call once AMD has spoken."""
+
+    def __init__(self, ari: AriClient) -> None:
+        self._ari = ari
+
+    async def on_verdict(self, channel_id: str, request: CallRequest, verdict: Verdict) -> None:
+        await self._ari.hangup(channel_id, reason="normal")
+
+    async def on_finished(self, request: CallRequest, result: CallResult) -> None:
+        pass
 
 
 class DialerClosed(Exception):
@@ -87,12 +108,12 @@ class Dialer:
         ari: AriClient,
         storage: Storage,
         config: DialerConfig,
-        on_verdict: VerdictHandler = hang_up_after_verdict,
+        handler: CallHandler | None = None,
     ) -> None:
         self._ari = ari
         self._storage = storage
         self._config = config
-        self._on_verdict = on_verdict
+        self.handler: CallHandler = handler or HangUpOnVerdict(ari)
         self._tasks: asyncio.TaskGroup | None = None
         self._active: dict[str, _LiveCall] = {}
         self._accepting = False
@@ -248,7 +269,7 @@ class Dialer:
                     if isinstance(action, Finish):
                         finish = action
                     else:
-                        await self._perform(channel_id, action)
+                        await self._perform(channel_id, request, call, action)
 
         # The final state must reach the database even if we are being cancelled.
         await asyncio.shield(
@@ -262,7 +283,7 @@ class Dialer:
         )
         verdict = call.verdict
         log.info("call.finished", outcome=finish.outcome.value, cause=finish.cause)
-        return CallResult(
+        result = CallResult(
             channel_id=channel_id,
             number=request.number,
             outcome=finish.outcome,
@@ -271,8 +292,15 @@ class Dialer:
             hangup_cause=finish.cause,
             hangup_cause_text=finish.cause_text,
         )
+        try:
+            await self.handler.on_finished(request, result)
+        except Exception:
+            log.exception("call.finish_handler_failed")
+        return result
 
-    async def _perform(self, channel_id: str, action: Action) -> None:
+    async def _perform(
+        self, channel_id: str, request: CallRequest, call: OutboundCall, action: Action
+    ) -> None:
         try:
             match action:
                 case MarkRinging(at=at):
@@ -288,7 +316,9 @@ class Dialer:
                     await self._storage.record_amd(
                         channel_id, verdict.status, verdict.cause, verdict.at
                     )
-                    await self._on_verdict(self._ari, channel_id, verdict)
+                    settled = await self.handler.on_verdict(channel_id, request, verdict)
+                    if settled is not None:
+                        call.settle_as(settled)
         except ChannelGone:
             # The far end hung up between the event and our request: its ChannelDestroyed
             # follows and settles the call.

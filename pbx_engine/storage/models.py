@@ -30,6 +30,7 @@ class Attempt:
     hangup_cause: int | None
     hangup_cause_text: str | None
     outcome: str
+    abandoned: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
@@ -52,3 +53,13 @@ class ImportResult:
     updated: int
     phone_numbers: int
     rejected: list = field(default_factory=list)  # RowErrors found against the database
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    id: int
+    login: str
+    name: str
+    sip_endpoint: str | None
+    role: str
+    team: str | None

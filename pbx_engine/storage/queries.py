@@ -15,14 +15,14 @@ import structlog
 
 from pbx_engine.cases.importer import CaseRow, RowError
 from pbx_engine.config import DatabaseConfig
-from pbx_engine.storage.models import Attempt, CaseMatch, ImportResult
+from pbx_engine.storage.models import AgentRow, Attempt, CaseMatch, ImportResult
 
 log = structlog.get_logger(__name__)
 
 _ATTEMPT_COLUMNS = (
     "id, channel_id, direction, case_id, phone_number_id, campaign_id, agent_id, dialled, "
     "caller_id, created_at, originated_at, ringing_at, answered_at, amd_status, amd_cause, "
-    "amd_decided_at, bridged_at, ended_at, hangup_cause, hangup_cause_text, outcome"
+    "amd_decided_at, bridged_at, ended_at, hangup_cause, hangup_cause_text, outcome, abandoned"
 )
 
 
@@ -289,6 +289,53 @@ class Storage:
             rejected=[
                 RowError(r["line"], f"unknown agent login {r['owner_login']!r}") for r in unknown
             ],
+        )
+
+    async def get_agent(self, login: str) -> AgentRow | None:
+        row = await self.pool.fetchrow(
+            """SELECT a.id, a.login, a.name, a.sip_endpoint, a.role, t.name AS team
+               FROM agents a LEFT JOIN teams t ON t.id = a.team_id WHERE a.login = $1""",
+            login,
+        )
+        return AgentRow(**dict(row)) if row else None
+
+    async def record_agent_state(
+        self,
+        agent_id: int,
+        state: str,
+        at: datetime,
+        *,
+        reason: str | None = None,
+        channel_id: str | None = None,
+    ) -> None:
+        await self.pool.execute(
+            "INSERT INTO agent_state_changes (agent_id, state, reason, channel_id, at) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            agent_id,
+            state,
+            reason,
+            channel_id,
+            at,
+        )
+
+    async def agent_states(self, agent_id: int) -> list[tuple[str, str | None]]:
+        rows = await self.pool.fetch(
+            "SELECT state, reason FROM agent_state_changes WHERE agent_id = $1 ORDER BY id",
+            agent_id,
+        )
+        return [(r["state"], r["reason"]) for r in rows]
+
+    async def mark_attempt_bridged(self, channel_id: str, agent_id: int, at: datetime) -> None:
+        await self.pool.execute(
+            "UPDATE call_attempts SET bridged_at = $3, agent_id = $2 WHERE channel_id = $1",
+            channel_id,
+            agent_id,
+            at,
+        )
+
+    async def mark_attempt_abandoned(self, channel_id: str) -> None:
+        await self.pool.execute(
+            "UPDATE call_attempts SET abandoned = true WHERE channel_id = $1", channel_id
         )
 
     async def add_to_do_not_call(self, e164: str, reason: str = "") -> None:

@@ -10,16 +10,18 @@ from pbx_engine.sandbox.asterisk import PstnBehaviour, Telephony
 from tests.integration.waiting import eventually
 
 
-async def test_given_a_person_answers_when_called_then_amd_says_human_and_the_attempt_is_stored(
+async def test_given_a_person_answers_and_no_agent_is_free_then_amd_says_human_and_it_is_abandoned(
     connected_engine: Engine,
 ):
     result = await connected_engine.dialer.call(CallRequest(number=PstnBehaviour.HUMAN.number()))
 
-    assert result.outcome is Outcome.HUMAN
     assert result.amd_status == "HUMAN"
+    assert result.outcome is Outcome.ABANDONED
     attempt = await connected_engine.storage.get_attempt(result.channel_id)
     assert attempt is not None
-    assert attempt.outcome == "human"
+    assert attempt.outcome == "abandoned"
+    assert attempt.abandoned
+    assert attempt.bridged_at is None
     assert attempt.dialled == "+12025550100"
     assert attempt.caller_id == "+12025550999"
     assert attempt.created_at <= attempt.originated_at <= attempt.answered_at
@@ -87,7 +89,7 @@ async def test_given_calls_in_parallel_when_they_end_then_each_keeps_its_own_out
     )
 
     expected = {
-        PstnBehaviour.HUMAN: Outcome.HUMAN,
+        PstnBehaviour.HUMAN: Outcome.ABANDONED,
         PstnBehaviour.MACHINE: Outcome.MACHINE,
         PstnBehaviour.BUSY: Outcome.BUSY,
     }
@@ -126,7 +128,7 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
     assert attempt.outcome == "failed"
 
     after = await engine.dialer.call(CallRequest(number=PstnBehaviour.TALK.number()))
-    assert after.outcome is Outcome.HUMAN
+    assert after.amd_status == "HUMAN"
     assert await engine.health() == {"ari": True, "database": True, "ami": True}
 
 

@@ -48,6 +48,7 @@ async def engine_config(
             "agi": {"port": agi_port},
             "database": {"dsn": dsn},
             "dialer": {"ring_timeout": 6, "caller_id": "+12025550999"},
+            "agents": {"wrap_up_seconds": 0.5, "answer_timeout": 5},
             "shutdown_grace": 5,
         },
         "test-config",
@@ -75,3 +76,14 @@ async def agent_phone(telephony: Telephony):
     pbx = telephony.engine
     async with SippPhone("agent-001", AGENTS["agent-001"], pbx.sip_host, pbx.sip_port) as phone:
         yield phone
+
+
+@pytest.fixture
+async def ready_agent(connected_engine: Engine, agent_phone: SippPhone):
+    """Agent "anna" logged in on agent-001's softphone, ready; logged out afterwards."""
+    agents = connected_engine.agents
+    await connected_engine.storage.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001")
+    status = await agents.login("anna")
+    yield status
+    if agents.status("anna") and agents.status("anna").state.value != "logged_out":
+        await agents.logout("anna")

@@ -1,0 +1,248 @@
+"""Agent sessions on the PBX: the softphone leg in the agent's bridge, and every state change.
+
+Each logged-in agent has a mixing bridge of his own holding his softphone's channel for the
+shift. A debtor is added to that bridge the moment he is judged a person: no ringing, no delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, datetime
+
+import structlog
+
+from pbx_engine.agents.states import AgentState, AgentStatus, longest_idle
+from pbx_engine.ari import AriClient, AriError, ChannelGone
+from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
+from pbx_engine.storage import Storage
+
+log = structlog.get_logger(__name__)
+
+
+class AgentError(Exception):
+    """An agent request that cannot be met (unknown login, no softphone, wrong state)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AgentService:
+    def __init__(
+        self,
+        ari: AriClient,
+        storage: Storage,
+        *,
+        wrap_up_seconds: float = 15.0,
+        answer_timeout: float = 20.0,
+    ) -> None:
+        self._ari = ari
+        self._storage = storage
+        self._wrap_up_seconds = wrap_up_seconds
+        self._answer_timeout = answer_timeout
+        self._agents: dict[str, AgentStatus] = {}
+        self._ids: dict[str, int] = {}
+        self._changed = asyncio.Condition()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for agent in list(self._agents.values()):
+            if agent.channel_id:
+                await self._ari.hangup(agent.channel_id)
+            if agent.bridge_id:
+                await self._ari.destroy_bridge(agent.bridge_id)
+
+    # ------------------------------------------------------------------ queries
+    def status(self, login: str) -> AgentStatus | None:
+        return self._agents.get(login)
+
+    def all(self) -> list[AgentStatus]:
+        return list(self._agents.values())
+
+    def agent_id(self, login: str) -> int:
+        return self._ids[login]
+
+    # ------------------------------------------------------------------ transitions
+    async def _apply(
+        self,
+        agent: AgentStatus,
+        event: str,
+        *,
+        reason: str | None = None,
+        channel_id: str | None = None,
+    ) -> None:
+        before = agent.state
+        now = _now()
+        agent.apply(event, now, reason=reason)
+        log.info(
+            "agent.state",
+            agent=agent.login,
+            frm=before.value,
+            to=agent.state.value,
+            on=event,
+            reason=reason,
+        )
+        await asyncio.shield(
+            self._storage.record_agent_state(
+                self._ids[agent.login],
+                agent.state.value,
+                now,
+                reason=reason,
+                channel_id=channel_id or agent.call_id,
+            )
+        )
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def login(self, login: str) -> AgentStatus:
+        """Call the agent's softphone and keep it in his bridge; READY once he answers."""
+        row = await self._storage.get_agent(login)
+        if row is None:
+            raise AgentError(f"no agent with login {login!r}")
+        if not row.sip_endpoint:
+            raise AgentError(f"agent {login!r} has no softphone (sip_endpoint) configured")
+        agent = self._agents.get(login) or AgentStatus(login)
+        if agent.state is not AgentState.LOGGED_OUT:
+            raise AgentError(f"agent {login!r} is logged in already ({agent.state.value})")
+        self._agents[login] = agent
+        self._ids[login] = row.id
+        await self._apply(agent, "login")
+        leg_id = f"agent-{login}-{uuid.uuid4().hex[:12]}"
+        bridge_id = f"agent-{login}-{uuid.uuid4().hex[:8]}"
+        events = self._ari.subscribe(leg_id)
+        try:
+            await self._ari.create_bridge(
+                bridge_type="mixing", bridge_id=bridge_id, name=f"agent {login}"
+            )
+            agent.bridge_id = bridge_id
+            await self._ari.originate(
+                f"PJSIP/{row.sip_endpoint}",
+                app=self._ari.app,
+                app_args=["agent", login],
+                channel_id=leg_id,
+                timeout=int(self._answer_timeout),
+            )
+            first = await events.wait_for(
+                (StasisStart, ChannelDestroyed), timeout=self._answer_timeout + 5
+            )
+            if isinstance(first, ChannelDestroyed):
+                raise AgentError(
+                    f"agent {login!r}'s softphone did not answer ({first.cause_txt or first.cause})"
+                )
+            agent.channel_id = leg_id
+            await self._ari.add_channel(bridge_id, leg_id)
+        except (AgentError, AriError, TimeoutError) as error:
+            events.close()
+            await self._ari.hangup(leg_id)
+            await self._ari.destroy_bridge(bridge_id)
+            agent.bridge_id = agent.channel_id = None
+            await self._apply(agent, "phone_lost", reason=str(error) or "no answer")
+            if isinstance(error, AgentError):
+                raise
+            raise AgentError(f"agent {login!r} could not be connected: {error}") from None
+        await self._apply(agent, "phone_answered")
+        self._spawn(self._watch_leg(agent, events))
+        return agent
+
+    async def _watch_leg(self, agent: AgentStatus, events) -> None:
+        """The softphone leg ends the session when it goes (the agent hung up his phone)."""
+        with events:
+            async for event in events:
+                if isinstance(event, (StasisEnd, ChannelDestroyed)):
+                    break
+        if agent.state is AgentState.LOGGED_OUT:
+            return
+        log.warning("agent.phone_lost", agent=agent.login)
+        if agent.bridge_id:
+            await self._ari.destroy_bridge(agent.bridge_id)
+        agent.bridge_id = agent.channel_id = None
+        await self._apply(agent, "phone_lost", reason="softphone hung up")
+
+    async def logout(self, login: str) -> None:
+        agent = self._require(login)
+        leg, bridge = agent.channel_id, agent.bridge_id
+        agent.channel_id = agent.bridge_id = None
+        await self._apply(agent, "logout")
+        if leg:
+            await self._ari.hangup(leg)
+        if bridge:
+            await self._ari.destroy_bridge(bridge)
+
+    async def pause(self, login: str, reason: str) -> None:
+        await self._apply(self._require(login), "pause", reason=reason)
+
+    async def ready(self, login: str) -> None:
+        await self._apply(self._require(login), "ready")
+
+    def _require(self, login: str) -> AgentStatus:
+        agent = self._agents.get(login)
+        if agent is None or agent.state is AgentState.LOGGED_OUT:
+            raise AgentError(f"agent {login!r} is not logged in")
+        return agent
+
+    # ------------------------------------------------------------------ calls
+    async def reserve(self, logins: set[str] | None = None) -> AgentStatus | None:
+        """Hold the longest-idle ready agent for a call about to be placed for him."""
+        agent = longest_idle(self.all(), logins)
+        if agent is not None:
+            await self._apply(agent, "reserve")
+        return agent
+
+    async def release(self, login: str) -> None:
+        agent = self._agents.get(login)
+        if agent is not None and agent.state is AgentState.RESERVED:
+            await self._apply(agent, "release")
+
+    async def wait_for_ready(
+        self, timeout: float, logins: set[str] | None = None
+    ) -> AgentStatus | None:
+        """The longest-idle ready agent, waiting up to `timeout` s for one; claimed at once."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with self._changed:
+            while (agent := longest_idle(self.all(), logins)) is None:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    return None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+            agent.apply("reserve", _now())  # claimed under the lock: no one else gets him
+        await self._storage.record_agent_state(self._ids[agent.login], agent.state.value, _now())
+        return agent
+
+    async def connect(self, agent: AgentStatus, call_channel_id: str) -> datetime:
+        """Move the debtor's channel into the agent's bridge; returns when it was done."""
+        if agent.bridge_id is None:
+            raise AgentError(f"agent {agent.login!r} has no bridge (phone lost)")
+        try:
+            await self._ari.add_channel(agent.bridge_id, call_channel_id)
+        except ChannelGone:
+            await self.release(agent.login)
+            raise
+        bridged_at = _now()
+        agent.call_id = call_channel_id
+        await self._apply(agent, "connect", channel_id=call_channel_id)
+        return bridged_at
+
+    async def call_ended(self, login: str) -> None:
+        """The debtor left: wrap-up, back to ready after the wrap-up time unless paused."""
+        agent = self._agents.get(login)
+        if agent is None or agent.state is not AgentState.ON_CALL:
+            return
+        call = agent.call_id
+        await self._apply(agent, "call_ended")
+        self._spawn(self._end_wrap_up(agent, call))
+
+    async def _end_wrap_up(self, agent: AgentStatus, call: str | None) -> None:
+        await asyncio.sleep(self._wrap_up_seconds)
+        if agent.state is AgentState.WRAP_UP and agent.call_id == call:
+            await self._apply(agent, "ready", reason="wrap-up time over")
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,95 @@
+"""Putting live debtors through to agents, and the abandon guard when none is free.
+
+A person judged HUMAN goes into the bridge of the agent reserved for the call, or of the first
+agent to become ready within `abandon_wait` seconds (2 s, the regulators' limit); failing that
+he hears the abandon message (who called, how to call back) and the call counts as abandoned.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from ari_apps.outbound_call import Verdict
+from pbx_engine.agents.service import AgentError, AgentService
+from pbx_engine.agents.states import AgentState
+from pbx_engine.ari import AriClient, AriError, ChannelGone
+from pbx_engine.ari.events import ChannelDestroyed, PlaybackFinished
+from pbx_engine.dialer.outcomes import Outcome
+from pbx_engine.dialer.service import CallRequest, CallResult
+from pbx_engine.storage import Storage
+
+log = structlog.get_logger(__name__)
+
+
+class AgentConnector:
+    def __init__(
+        self,
+        ari: AriClient,
+        storage: Storage,
+        agents: AgentService,
+        *,
+        abandon_wait: float = 2.0,
+        abandon_message: str = "sound:vm-goodbye",
+    ) -> None:
+        self._ari = ari
+        self._storage = storage
+        self._agents = agents
+        self._abandon_wait = abandon_wait
+        self._abandon_message = abandon_message
+        self._agent_of: dict[str, str] = {}  # debtor channel -> agent login
+
+    async def on_verdict(
+        self, channel_id: str, request: CallRequest, verdict: Verdict
+    ) -> Outcome | None:
+        if verdict.outcome is Outcome.MACHINE:
+            if request.agent:
+                await self._agents.release(request.agent)
+            await self._ari.hangup(channel_id)
+            return None
+        agent = self._agents.status(request.agent) if request.agent else None
+        if agent is None or agent.state is not AgentState.RESERVED:
+            agent = await self._agents.wait_for_ready(self._abandon_wait)
+        if agent is None:
+            return await self._abandon(channel_id)
+        try:
+            bridged_at = await self._agents.connect(agent, channel_id)
+        except ChannelGone:
+            return None  # the debtor hung up during AMD; his ChannelDestroyed settles the call
+        except AgentError:
+            log.warning("call.agent_lost_before_bridge", agent=agent.login)
+            return await self._abandon(channel_id)
+        self._agent_of[channel_id] = agent.login
+        log.info(
+            "call.bridged",
+            agent=agent.login,
+            after_verdict_ms=round((bridged_at - verdict.at).total_seconds() * 1000, 1),
+        )
+        await self._storage.mark_attempt_bridged(
+            channel_id, self._agents.agent_id(agent.login), bridged_at
+        )
+        return None
+
+    async def _abandon(self, channel_id: str) -> Outcome:
+        log.warning("call.abandoned")
+        await self._storage.mark_attempt_abandoned(channel_id)
+        with self._ari.subscribe(channel_id) as events:
+            try:
+                playback = await self._ari.play(channel_id, self._abandon_message)
+                await events.wait_for(
+                    (PlaybackFinished, ChannelDestroyed),
+                    lambda e: not isinstance(e, PlaybackFinished) or e.playback.id == playback.id,
+                    timeout=30,
+                )
+            except (ChannelGone, TimeoutError):
+                pass
+            except AriError as error:
+                log.error("call.abandon_message_failed", error=str(error))
+        await self._ari.hangup(channel_id)
+        return Outcome.ABANDONED
+
+    async def on_finished(self, request: CallRequest, result: CallResult) -> None:
+        login = self._agent_of.pop(result.channel_id, None)
+        if login is not None:
+            await self._agents.call_ended(login)
+        elif request.agent:
+            await self._agents.release(request.agent)

@@ -1,0 +1,117 @@
+"""Agents on real softphones: the shift-long leg in the agent's bridge, debtors put through to
+it the moment AMD says HUMAN, the abandon guard when nobody is free."""
+
+import asyncio
+
+from pbx_engine.agents.states import AgentState, AgentStatus
+from pbx_engine.dialer.outcomes import Outcome
+from pbx_engine.dialer.service import CallRequest
+from pbx_engine.engine import Engine
+from pbx_engine.sandbox.asterisk import PstnBehaviour
+from tests.integration.waiting import eventually
+
+
+async def test_given_an_agent_logs_in_when_his_phone_answers_then_he_is_ready_in_his_bridge(
+    connected_engine: Engine,
+    ready_agent: AgentStatus,
+):
+    assert ready_agent.state is AgentState.READY
+    bridge = await connected_engine.ari.get_bridge(ready_agent.bridge_id)
+    assert bridge is not None
+    assert bridge.channels == (ready_agent.channel_id,)
+    agent_id = connected_engine.agents.agent_id("anna")
+    states = await connected_engine.storage.agent_states(agent_id)
+    assert [s for s, _ in states][-2:] == ["connecting", "ready"]
+
+
+async def test_given_a_reserved_agent_when_a_person_answers_then_he_is_bridged_to_the_agent(
+    connected_engine: Engine,
+    ready_agent: AgentStatus,
+):
+    engine = connected_engine
+    agent = await engine.agents.reserve()
+    assert agent is ready_agent and agent.state is AgentState.RESERVED
+    call = engine.dialer.place_call(CallRequest(number=PstnBehaviour.TALK.number(), agent="anna"))
+
+    async def bridged():
+        attempt = await engine.storage.get_attempt(call.get_name())
+        return attempt if attempt and attempt.bridged_at else None
+
+    attempt = await eventually(bridged, timeout=15, what="the debtor to reach the agent")
+    assert ready_agent.state is AgentState.ON_CALL
+    bridge = await engine.ari.get_bridge(ready_agent.bridge_id)
+    assert set(bridge.channels) == {ready_agent.channel_id, call.get_name()}
+    assert attempt.agent_id == engine.agents.agent_id("anna")
+    dead_air = (attempt.bridged_at - attempt.amd_decided_at).total_seconds()
+    assert 0 <= dead_air < 0.5
+
+    # The agent ends the call: wrap-up, then ready again after the wrap-up time.
+    await engine.ari.hangup(call.get_name())
+    result = await asyncio.wait_for(call, timeout=10)
+    assert result.outcome is Outcome.HUMAN
+    await eventually(
+        lambda: _true(ready_agent.state is AgentState.READY),
+        timeout=5,
+        what="the agent to be ready after wrap-up",
+    )
+    states = [s for s, _ in await engine.storage.agent_states(engine.agents.agent_id("anna"))]
+    assert states[-4:] == ["reserved", "on_call", "wrap_up", "ready"]
+
+
+async def test_given_a_ready_agent_when_a_person_answers_unreserved_then_the_agent_takes_him(
+    connected_engine: Engine,
+    ready_agent: AgentStatus,
+):
+    call = connected_engine.dialer.place_call(CallRequest(number=PstnBehaviour.TALK.number()))
+
+    await eventually(
+        lambda: _true(ready_agent.state is AgentState.ON_CALL),
+        timeout=15,
+        what="the agent to take the call",
+    )
+    await connected_engine.ari.hangup(call.get_name())
+    assert (await asyncio.wait_for(call, timeout=10)).outcome is Outcome.HUMAN
+
+
+async def test_given_the_only_agent_is_paused_when_a_person_answers_then_the_call_is_abandoned(
+    connected_engine: Engine,
+    ready_agent: AgentStatus,
+):
+    await connected_engine.agents.pause("anna", "coffee")
+    result = await connected_engine.dialer.call(CallRequest(number=PstnBehaviour.HUMAN.number()))
+
+    assert result.outcome is Outcome.ABANDONED
+    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    assert attempt.abandoned and attempt.bridged_at is None
+    # The guard waited its 2 s for an agent, then played the message.
+    assert (attempt.ended_at - attempt.amd_decided_at).total_seconds() >= 2
+    assert ready_agent.state is AgentState.PAUSED
+
+
+async def test_given_a_reserved_agent_when_voicemail_answers_then_he_is_released(
+    connected_engine: Engine,
+    ready_agent: AgentStatus,
+):
+    await connected_engine.agents.reserve()
+    result = await connected_engine.dialer.call(
+        CallRequest(number=PstnBehaviour.MACHINE.number(), agent="anna")
+    )
+
+    assert result.outcome is Outcome.MACHINE
+    assert ready_agent.state is AgentState.READY
+
+
+async def test_given_a_busy_line_for_a_reserved_agent_when_it_ends_then_he_is_released(
+    connected_engine: Engine,
+    ready_agent: AgentStatus,
+):
+    await connected_engine.agents.reserve()
+    result = await connected_engine.dialer.call(
+        CallRequest(number=PstnBehaviour.BUSY.number(), agent="anna")
+    )
+    assert result.outcome is Outcome.BUSY
+    assert ready_agent.state is AgentState.READY
+
+
+async def _true(value: bool) -> bool:
+    return value
