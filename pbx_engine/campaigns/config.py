@@ -1,0 +1,134 @@
+"""A campaign file (TOML), one campaign each, validated into a frozen model.
+
+name = "acme-early"
+dial_mode = "progressive"          # preview | progressive | predictive
+compliance = "us"                  # us | uk | fr | plain; adjust with [compliance_overrides]
+agents = ["anna", "piotr"]
+caller_id = "+12025550999"
+fallback_timezone = "America/New_York"
+order = ["oldest_debt", "largest_amount"]
+[select]
+segments = ["early"]
+days_past_due = [0, 90]
+amount = [50, 100000]
+[retry]
+no_answer = { after_minutes = 120, max_attempts = 5 }
+busy = { after_minutes = 15, max_attempts = 5 }
+machine = { after_minutes = 240, max_attempts = 3 }
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pbx_engine.compliance import PROFILES, ComplianceProfile
+from pbx_engine.config import ConfigError, _describe
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetryRule(_Section):
+    after_minutes: float = Field(gt=0)
+    max_attempts: int = Field(ge=0)
+
+    @property
+    def after(self) -> timedelta:
+        return timedelta(minutes=self.after_minutes)
+
+
+RetryOutcome = Literal["no_answer", "busy", "machine", "failed", "rejected", "abandoned"]
+
+DEFAULT_RETRY: dict[str, RetryRule] = {
+    "no_answer": RetryRule(after_minutes=120, max_attempts=5),
+    "busy": RetryRule(after_minutes=15, max_attempts=5),
+    "machine": RetryRule(after_minutes=240, max_attempts=3),
+    "failed": RetryRule(after_minutes=60, max_attempts=2),
+    "rejected": RetryRule(after_minutes=240, max_attempts=2),
+    "abandoned": RetryRule(after_minutes=60, max_attempts=2),
+}
+
+
+class Selection(_Section):
+    segments: list[str] | None = None
+    days_past_due: tuple[int, int] | None = None
+    amount: tuple[Decimal, Decimal] | None = None
+
+
+class ComplianceOverrides(_Section):
+    max_attempts: int | None = Field(None, ge=0)
+    attempt_period_days: float | None = Field(None, gt=0)
+    after_conversation_days: float | None = Field(None, ge=0)
+    abandon_target: float | None = Field(None, gt=0, le=1)
+
+
+class CampaignConfig(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    dial_mode: Literal["preview", "progressive", "predictive"] = "progressive"
+    compliance: str = "us"
+    compliance_overrides: ComplianceOverrides | None = None
+    agents: list[str] = Field(default_factory=list)
+    caller_id: str | None = None
+    fallback_timezone: str = "UTC"
+    order: list[Literal["oldest_debt", "largest_amount", "fewest_attempts"]] = ["oldest_debt"]
+    select: Selection = Selection()
+    retry: dict[RetryOutcome, RetryRule] = Field(default_factory=dict)
+    dial_ratio: float = Field(1.5, ge=1, le=5, description="predictive: calls per ready agent")
+    max_lines: int = Field(30, ge=1, description="calls in flight for this campaign at most")
+
+    @field_validator("compliance")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        if value not in PROFILES:
+            raise ValueError(f"unknown profile {value!r} (known: {', '.join(sorted(PROFILES))})")
+        return value
+
+    @field_validator("fallback_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    def retry_rule(self, outcome: str) -> RetryRule | None:
+        return self.retry.get(outcome) or DEFAULT_RETRY.get(outcome)  # type: ignore[call-overload]
+
+    def compliance_profile(self) -> ComplianceProfile:
+        profile = PROFILES[self.compliance]
+        o = self.compliance_overrides
+        if o is None:
+            return profile
+        changes: dict[str, object] = {}
+        if o.max_attempts is not None:
+            changes["max_attempts"] = o.max_attempts
+        if o.attempt_period_days is not None:
+            changes["attempt_period"] = timedelta(days=o.attempt_period_days)
+        if o.after_conversation_days is not None:
+            changes["after_conversation"] = timedelta(days=o.after_conversation_days)
+        if o.abandon_target is not None:
+            changes["abandon_target"] = o.abandon_target
+        return profile.adjusted(**changes)
+
+
+def load_campaign(path: str | Path) -> CampaignConfig:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    try:
+        return CampaignConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, str(path))) from None
