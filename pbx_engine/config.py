@@ -132,6 +132,9 @@ class EngineConfig(_Section):
     agents: AgentsConfig = AgentsConfig()
     logging: LoggingConfig = LoggingConfig()
     http: HttpConfig | None = None
+    campaign_files: list[str] = Field(
+        default_factory=list, description="campaign files or glob patterns, one campaign a file"
+    )
     default_region: str = Field("US", description="ISO country for numbers written without +")
     shutdown_grace: float = Field(30.0, ge=0, description="seconds to let live calls finish")
 

@@ -7,6 +7,7 @@ and a failure half way through start-up still closes what was opened.
 from __future__ import annotations
 
 import asyncio
+import glob
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -19,7 +20,9 @@ from pbx_engine.agi.routes import lookup_case
 from pbx_engine.ami import AmiClient
 from pbx_engine.ari import AriClient
 from pbx_engine.ari.events import Event, StasisStart
+from pbx_engine.campaigns.config import CampaignConfig, load_campaign
 from pbx_engine.config import EngineConfig
+from pbx_engine.dialer.campaign import CampaignRunner
 from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.service import Dialer
 from pbx_engine.routing.service import InboundService
@@ -50,6 +53,29 @@ class Engine:
         self.ami = ami
         self.agi = agi
         self._background: set[asyncio.Task] = set()
+        self.campaigns: dict[str, CampaignRunner] = {}
+        self._campaign_tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def add_campaign(self, campaign: CampaignConfig) -> CampaignRunner:
+        """Mirror the campaign in the database and give it a runner (stopped until started)."""
+        if campaign.name in self.campaigns:
+            raise ValueError(f"campaign {campaign.name!r} is loaded already")
+        campaign_id = await self.storage.campaign_id(
+            campaign.name, campaign.dial_mode, campaign.model_dump_json()
+        )
+        runner = CampaignRunner(campaign, campaign_id, self.storage, self.dialer, self.agents)
+        self.campaigns[campaign.name] = runner
+        self._campaign_tasks[campaign.name] = asyncio.get_running_loop().create_task(
+            runner.run(), name=f"campaign-{campaign.name}"
+        )
+        return runner
+
+    async def _stop_campaigns(self) -> None:
+        for runner in self.campaigns.values():
+            runner.stop()
+        for task in self._campaign_tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._campaign_tasks.values(), return_exceptions=True)
 
     async def health(self) -> dict[str, bool]:
         """Healthy means: our Stasis app is registered with Asterisk and PostgreSQL answers."""
@@ -127,10 +153,15 @@ async def build_engine(
             stack.push_async_callback(runner.cleanup)
             await web.TCPSite(runner, config.http.host, config.http.port).start()
         log.info("engine.started", app=config.ari.app)
+        for pattern in config.campaign_files:
+            paths = sorted(glob.glob(pattern)) or [pattern]  # a missing file says so below
+            for path in paths:
+                await engine.add_campaign(load_campaign(path))
         try:
             yield engine
         finally:
             # Stop dialling, let live calls end, then the exit stack closes ARI and the pool.
+            await engine._stop_campaigns()
             await dialer.drain(config.shutdown_grace)
             log.info("engine.stopped")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -15,6 +15,7 @@ import structlog
 
 from pbx_engine.cases.importer import CaseRow, RowError
 from pbx_engine.config import DatabaseConfig
+from pbx_engine.dialer.schedule import AttemptRecord, CaseCandidate, NumberHistory
 from pbx_engine.storage.models import AgentRow, Attempt, CaseMatch, ImportResult
 
 log = structlog.get_logger(__name__)
@@ -28,6 +29,43 @@ _ATTEMPT_COLUMNS = (
 
 class StorageUnavailable(Exception):
     pass
+
+
+def _assemble_candidates(rows) -> list[CaseCandidate]:
+    cases: dict[int, dict] = {}
+    for row in rows:
+        case = cases.setdefault(row["case_id"], {"row": row, "numbers": {}})
+        number = case["numbers"].setdefault(row["phone_id"], {"row": row, "attempts": []})
+        if row["created_at"] is not None:
+            number["attempts"].append(
+                AttemptRecord(
+                    at=row["created_at"],
+                    ended_at=row["ended_at"],
+                    outcome=row["outcome"],
+                    conversation=row["conversation"],
+                    abandoned=row["abandoned"],
+                )
+            )
+    return [
+        CaseCandidate(
+            case_id=case_id,
+            numbers=tuple(
+                NumberHistory(
+                    phone_id,
+                    n["row"]["e164"],
+                    n["row"]["position"],
+                    tuple(n["attempts"]),
+                    n["row"]["dnc"],
+                )
+                for phone_id, n in case["numbers"].items()
+            ),
+            amount_owed=case["row"]["amount_owed"],
+            due_date=case["row"]["due_date"],
+            timezone=case["row"]["timezone"],
+            next_call_at=case["row"]["next_call_at"],
+        )
+        for case_id, case in cases.items()
+    ]
 
 
 class Storage:
@@ -337,6 +375,58 @@ class Storage:
         await self.pool.execute(
             "UPDATE call_attempts SET abandoned = true WHERE channel_id = $1", channel_id
         )
+
+    async def campaign_id(self, name: str, dial_mode: str, settings_json: str = "{}") -> int:
+        """Mirror a campaign file in the database; returns its id."""
+        return await self.upsert_campaign(name, dial_mode, settings_json)
+
+    async def campaign_candidates(
+        self,
+        campaign_id: int,
+        *,
+        now: datetime,
+        limit: int,
+        segments: list[str] | None = None,
+        days_past_due: tuple[int, int] | None = None,
+        amount: tuple[Decimal, Decimal] | None = None,
+    ) -> list[CaseCandidate]:
+        """Open cases of the campaign that are due, with their numbers and the last month of
+        attempts, oldest debts first (the planner orders them by the campaign's priority)."""
+        rows = await self.pool.fetch(
+            """WITH picked AS (
+                   SELECT c.id, c.amount_owed, c.due_date, c.timezone, c.next_call_at
+                   FROM cases c
+                   WHERE c.campaign_id = $1 AND c.status = 'open'
+                     AND ($2::text[] IS NULL OR c.segment = ANY($2))
+                     AND ($3::int IS NULL OR c.due_date <= ($9::timestamptz)::date - $3)
+                     AND ($4::int IS NULL OR c.due_date >= ($9::timestamptz)::date - $4)
+                     AND ($5::numeric IS NULL OR c.amount_owed >= $5)
+                     AND ($6::numeric IS NULL OR c.amount_owed <= $6)
+                     AND (c.next_call_at IS NULL OR c.next_call_at <= $9)
+                   ORDER BY c.due_date NULLS LAST, c.id
+                   LIMIT $7
+               )
+               SELECT p.id AS case_id, p.amount_owed, p.due_date, p.timezone, p.next_call_at,
+                      n.id AS phone_id, n.e164, n.position, (d.e164 IS NOT NULL) AS dnc,
+                      a.created_at, a.ended_at, a.outcome,
+                      (a.bridged_at IS NOT NULL) AS conversation, a.abandoned
+               FROM picked p
+               JOIN phone_numbers n ON n.case_id = p.id AND NOT n.wrong_party
+               LEFT JOIN do_not_call d ON d.e164 = n.e164
+               LEFT JOIN call_attempts a ON a.phone_number_id = n.id
+                    AND a.created_at > $9::timestamptz - $8::interval
+               ORDER BY p.id, n.position, a.created_at""",
+            campaign_id,
+            segments,
+            days_past_due[0] if days_past_due else None,
+            days_past_due[1] if days_past_due else None,
+            amount[0] if amount else None,
+            amount[1] if amount else None,
+            limit,
+            timedelta(days=31),
+            now,
+        )
+        return _assemble_candidates(rows)
 
     async def add_to_do_not_call(self, e164: str, reason: str = "") -> None:
         await self.pool.execute(

@@ -1,0 +1,159 @@
+"""A running campaign: keeps its agents busy by placing the calls the planner picks.
+
+progressive: one call per ready agent, the agent reserved for it, so a person who answers is
+never abandoned. predictive: `dial_ratio` calls per ready agent (the pacing module takes this
+over), agents claimed at the verdict. preview: nothing is dialled until an agent asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import structlog
+
+from pbx_engine.agents.service import AgentService
+from pbx_engine.agents.states import AgentState
+from pbx_engine.campaigns.config import CampaignConfig
+from pbx_engine.dialer.schedule import CallPlan, plan_calls
+from pbx_engine.dialer.service import CallRequest, CallResult, Dialer, DialerClosed
+from pbx_engine.storage import Storage
+
+log = structlog.get_logger(__name__)
+
+
+class CampaignState(StrEnum):
+    STOPPED = "stopped"
+    RUNNING = "running"
+    PAUSED = "paused"
+
+
+class CampaignRunner:
+    def __init__(
+        self,
+        campaign: CampaignConfig,
+        campaign_id: int,
+        storage: Storage,
+        dialer: Dialer,
+        agents: AgentService,
+        *,
+        tick: float = 0.5,
+        batch: int = 500,
+    ) -> None:
+        self.campaign = campaign
+        self.campaign_id = campaign_id
+        self._storage = storage
+        self._dialer = dialer
+        self._agents = agents
+        self._tick = tick
+        self._batch = batch
+        self.state = CampaignState.STOPPED
+        self._queue: list[CallPlan] = []
+        self._in_flight: dict[int, asyncio.Task[CallResult]] = {}  # case id -> call
+        self._wake = asyncio.Event()
+        self.placed = 0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def start(self) -> None:
+        self.state = CampaignState.RUNNING
+        self._wake.set()
+
+    def pause(self) -> None:
+        self.state = CampaignState.PAUSED
+
+    def stop(self) -> None:
+        self.state = CampaignState.STOPPED
+        self._queue.clear()
+
+    async def run(self) -> None:
+        """Until cancelled: place calls while running, then wait a tick or for a wake-up."""
+        structlog.contextvars.bind_contextvars(campaign=self.campaign.name)
+        while True:
+            if self.state is CampaignState.RUNNING:
+                try:
+                    await self._place_due_calls()
+                except DialerClosed:
+                    return
+                except Exception:
+                    log.exception("campaign.tick_failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._tick)
+
+    async def _place_due_calls(self) -> None:
+        mode = self.campaign.dial_mode
+        logins = set(self.campaign.agents) or None
+        if mode == "progressive":
+            while len(self._in_flight) < self.campaign.max_lines:
+                if not self._any_ready(logins):
+                    return
+                plan = await self._next_plan()
+                if plan is None:
+                    return
+                agent = await self._agents.reserve(logins)
+                if agent is None:
+                    self._queue.insert(0, plan)
+                    return
+                self._place(plan, agent.login)
+        elif mode == "predictive":
+            ready = sum(
+                1
+                for a in self._agents.all()
+                if a.state is AgentState.READY and (logins is None or a.login in logins)
+            )
+            wanted = min(int(ready * self.campaign.dial_ratio), self.campaign.max_lines)
+            while len(self._in_flight) < wanted:
+                plan = await self._next_plan()
+                if plan is None:
+                    return
+                self._place(plan, None)
+
+    def _any_ready(self, logins: set[str] | None) -> bool:
+        return any(
+            a.state is AgentState.READY and (logins is None or a.login in logins)
+            for a in self._agents.all()
+        )
+
+    async def _next_plan(self) -> CallPlan | None:
+        while True:
+            if not self._queue:
+                candidates = await self._storage.campaign_candidates(
+                    self.campaign_id,
+                    now=datetime.now(UTC),
+                    limit=self._batch,
+                    segments=self.campaign.select.segments,
+                    days_past_due=self.campaign.select.days_past_due,
+                    amount=self.campaign.select.amount,
+                )
+                fresh = [c for c in candidates if c.case_id not in self._in_flight]
+                plans, _ = plan_calls(fresh, self.campaign, datetime.now(UTC), self._batch)
+                if not plans:
+                    return None
+                self._queue = plans
+            plan = self._queue.pop(0)
+            if plan.case_id not in self._in_flight:
+                return plan
+
+    def _place(self, plan: CallPlan, agent: str | None) -> None:
+        request = CallRequest(
+            number=plan.e164,
+            case_id=plan.case_id,
+            phone_number_id=plan.phone_number_id,
+            campaign_id=self.campaign_id,
+            caller_id=self.campaign.caller_id,
+            agent=agent,
+        )
+        task = self._dialer.place_call(request)
+        self.placed += 1
+        self._in_flight[plan.case_id] = task
+        task.add_done_callback(lambda _: self._call_done(plan.case_id))
+
+    def _call_done(self, case_id: int) -> None:
+        self._in_flight.pop(case_id, None)
+        self._queue.clear()  # the finished call changes what is due: plan afresh
+        self._wake.set()

@@ -1,0 +1,89 @@
+"""A progressive campaign on the real sandboxes: it dials due cases for its ready agent, puts
+the person who answers through, retries a busy line by its rule, and leaves alone a debtor for
+whom it is night."""
+
+import asyncio
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from pbx_engine.agents.states import AgentStatus
+from pbx_engine.campaigns.config import CampaignConfig
+from pbx_engine.dialer.campaign import CampaignState
+from pbx_engine.engine import Engine
+from pbx_engine.sandbox.asterisk import PstnBehaviour
+from tests.integration.waiting import eventually
+
+
+def zone_at_local_hour(hour: int) -> str:
+    """An Etc/GMT zone where it is now about `hour` o'clock (Etc/GMT-N is UTC+N)."""
+    offset = (hour - datetime.now(UTC).hour + 12) % 24 - 12
+    return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"
+
+
+async def attempts_of(engine: Engine, case_id: int) -> list:
+    rows = await engine.storage.pool.fetch(
+        "SELECT outcome, bridged_at, ended_at, channel_id FROM call_attempts "
+        "WHERE case_id = $1 ORDER BY id",
+        case_id,
+    )
+    return list(rows)
+
+
+async def test_given_a_progressive_campaign_when_started_then_it_works_its_cases_by_the_rules(
+    connected_engine: Engine,
+    ready_agent: AgentStatus,
+):
+    engine = connected_engine
+    midday, night = zone_at_local_hour(12), zone_at_local_hour(3)
+    campaign = CampaignConfig(
+        name="progressive-test",
+        dial_mode="progressive",
+        compliance="us",
+        agents=["anna"],
+        caller_id="+12025550999",
+        order=["oldest_debt"],
+        retry={"busy": {"after_minutes": 0.02, "max_attempts": 2}},
+    )
+    runner = await engine.add_campaign(campaign)
+    ids = {}
+    for reference, behaviour, zone, due in [
+        ("P-TALK", PstnBehaviour.TALK, midday, date(2026, 1, 1)),
+        ("P-BUSY", PstnBehaviour.BUSY, midday, date(2026, 2, 1)),
+        ("P-NIGHT", PstnBehaviour.HUMAN, night, date(2025, 1, 1)),
+    ]:
+        ids[reference], _ = await engine.storage.upsert_case(
+            creditor="Acme",
+            reference=reference,
+            debtor_name=reference,
+            amount_owed=Decimal("10.00"),
+            currency="USD",
+            numbers=[(behaviour.number("+120255503"), "mobile")],
+            timezone=zone,
+            campaign_id=runner.campaign_id,
+            due_date=due,
+        )
+
+    runner.start()
+    try:
+        # The oldest due debt that may be called now comes first, with the agent reserved.
+        async def talk_bridged():
+            rows = await attempts_of(engine, ids["P-TALK"])
+            return rows if rows and rows[0]["bridged_at"] else None
+
+        [talk] = await eventually(talk_bridged, timeout=20, what="the first debtor to be bridged")
+        await engine.ari.hangup(talk["channel_id"])  # the agent ends the conversation
+
+        async def busy_twice():
+            rows = await attempts_of(engine, ids["P-BUSY"])
+            return rows if len(rows) == 2 and all(r["ended_at"] for r in rows) else None
+
+        busy = await eventually(busy_twice, timeout=30, what="the busy line to be retried")
+        assert [r["outcome"] for r in busy] == ["busy", "busy"]
+        await asyncio.sleep(2)  # time enough for a third try, which the rule forbids
+        assert len(await attempts_of(engine, ids["P-BUSY"])) == 2
+        assert await attempts_of(engine, ids["P-NIGHT"]) == []
+        assert [r["outcome"] for r in await attempts_of(engine, ids["P-TALK"])] == ["human"]
+    finally:
+        runner.stop()
+    assert runner.state is CampaignState.STOPPED
+    assert runner.placed == 3
