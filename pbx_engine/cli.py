@@ -78,6 +78,28 @@ async def _load_cases(config, rows, campaign):
         return await storage.import_cases(rows, campaign=campaign)
 
 
+async def _agent(args: argparse.Namespace) -> int:
+    from pbx_engine.storage import Storage, migrate
+
+    config = load_config(args.config)
+    async with Storage.open(config.database) as storage:
+        await migrate(storage.pool)
+        if args.what == "add":
+            await storage.upsert_agent(
+                args.login,
+                args.name or args.login,
+                sip_endpoint=args.endpoint,
+                role=args.role,
+                team=args.team,
+            )
+        token = await storage.issue_agent_token(args.login)
+    if token is None:
+        print(f"no agent with login {args.login!r}", file=sys.stderr)
+        return 1
+    print(token)
+    return 0
+
+
 async def _run(args: argparse.Namespace) -> int:
     from pbx_engine.engine import serve
 
@@ -124,6 +146,21 @@ def build_parser() -> argparse.ArgumentParser:
     cases.add_argument("--creditor", help="creditor for rows without a creditor column")
     cases.add_argument("--max-errors", type=int, default=50, help="rejected rows to list")
     cases.set_defaults(handler=_import_cases)
+
+    agent = commands.add_parser("agent", help="manage agents").add_subparsers(
+        dest="what", required=True
+    )
+    add = agent.add_parser("add", help="add or update an agent and print a new API token")
+    add.add_argument("login")
+    add.add_argument("--name")
+    add.add_argument("--endpoint", help="the PJSIP endpoint of the agent's softphone")
+    add.add_argument("--role", choices=["agent", "supervisor", "admin"], default="agent")
+    add.add_argument("--team")
+    token = agent.add_parser("token", help="print a new API token (the old one stops working)")
+    token.add_argument("login")
+    for sub in (add, token):
+        sub.add_argument("--config", type=Path, required=True)
+        sub.set_defaults(handler=_agent)
 
     demo = commands.add_parser("demo", help="start the sandboxes, place sample calls, report")
     demo.add_argument("--keep", action="store_true", help="keep the sandboxes' runtime folders")

@@ -5,14 +5,17 @@ Parameters are always bound ($1, $2, ...), never formatted into the SQL text.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
 import structlog
 
+from pbx_engine.cases.dispositions import CaseUpdate, DispositionInput
 from pbx_engine.cases.importer import CaseRow, RowError
 from pbx_engine.config import DatabaseConfig
 from pbx_engine.dialer.schedule import AttemptRecord, CaseCandidate, NumberHistory
@@ -29,6 +32,22 @@ _ATTEMPT_COLUMNS = (
 
 class StorageUnavailable(Exception):
     pass
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _plain(record) -> dict:
+    """A row as JSON-ready values."""
+    out = {}
+    for key, value in dict(record).items():
+        if isinstance(value, (datetime, date)):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = str(value)
+        out[key] = value
+    return out
 
 
 def _assemble_candidates(rows) -> list[CaseCandidate]:
@@ -427,6 +446,89 @@ class Storage:
             now,
         )
         return _assemble_candidates(rows)
+
+    async def issue_agent_token(self, login: str) -> str | None:
+        """A new API token for the agent (the old one stops working); None: no such agent."""
+        token = secrets.token_urlsafe(24)
+        changed = await self.pool.execute(
+            "UPDATE agents SET token_sha256 = $2 WHERE login = $1", login, _sha256(token)
+        )
+        return token if changed.endswith(" 1") else None
+
+    async def agent_by_token(self, token: str) -> AgentRow | None:
+        row = await self.pool.fetchrow(
+            """SELECT a.id, a.login, a.name, a.sip_endpoint, a.role, t.name AS team
+               FROM agents a LEFT JOIN teams t ON t.id = a.team_id
+               WHERE a.token_sha256 = $1""",
+            _sha256(token),
+        )
+        return AgentRow(**dict(row)) if row else None
+
+    async def record_disposition(
+        self, channel_id: str, agent_id: int, disposition: DispositionInput, update: CaseUpdate
+    ) -> int:
+        """Store the disposition of a call and apply its consequences to the case at once."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            attempt = await conn.fetchrow(
+                "SELECT id, case_id, phone_number_id FROM call_attempts WHERE channel_id = $1",
+                channel_id,
+            )
+            if attempt is None or attempt["case_id"] is None:
+                raise LookupError(f"no call {channel_id!r} with a case")
+            disposition_id = await conn.fetchval(
+                """INSERT INTO dispositions (attempt_id, case_id, agent_id, code, promise_amount,
+                                            promise_date, callback_at, note)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
+                attempt["id"],
+                attempt["case_id"],
+                agent_id,
+                disposition.code.value,
+                disposition.promise_amount,
+                disposition.promise_date,
+                disposition.callback_at,
+                disposition.note,
+            )
+            await conn.execute(
+                "UPDATE cases SET status = $2, next_call_at = $3, updated_at = now() WHERE id = $1",
+                attempt["case_id"],
+                update.status,
+                update.next_call_at,
+            )
+            if update.wrong_party and attempt["phone_number_id"] is not None:
+                await conn.execute(
+                    "UPDATE phone_numbers SET wrong_party = true WHERE id = $1",
+                    attempt["phone_number_id"],
+                )
+            return disposition_id
+
+    async def case_dossier(self, case_id: int) -> dict | None:
+        """The case as an agent sees it on the screen pop: debtor, amounts, numbers, history."""
+        case = await self.pool.fetchrow(
+            """SELECT c.id, c.creditor, c.reference, c.debtor_name, c.amount_owed, c.currency,
+                      c.due_date, c.status, c.next_call_at, c.timezone, c.address, c.segment,
+                      a.login AS owner
+               FROM cases c LEFT JOIN agents a ON a.id = c.owner_agent_id WHERE c.id = $1""",
+            case_id,
+        )
+        if case is None:
+            return None
+        numbers = await self.pool.fetch(
+            "SELECT e164, kind, wrong_party FROM phone_numbers WHERE case_id = $1 "
+            "ORDER BY position",
+            case_id,
+        )
+        history = await self.pool.fetch(
+            """SELECT a.channel_id, a.direction, a.dialled, a.created_at, a.outcome,
+                      d.code AS disposition, d.note
+               FROM call_attempts a LEFT JOIN dispositions d ON d.attempt_id = a.id
+               WHERE a.case_id = $1 ORDER BY a.created_at DESC LIMIT 100""",
+            case_id,
+        )
+        return {
+            **_plain(case),
+            "numbers": [_plain(n) for n in numbers],
+            "history": [_plain(h) for h in history],
+        }
 
     async def add_to_do_not_call(self, e164: str, reason: str = "") -> None:
         await self.pool.execute(

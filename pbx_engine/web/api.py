@@ -1,27 +1,48 @@
-"""The HTTP API: health for the service manager, and a call endpoint for operators and the demo.
+"""The HTTP API for agents, supervisors and the service manager.
 
-Payloads are pydantic models; a malformed body is a 422 with the field and the problem.
+Every request but `GET /health` carries `Authorization: Bearer <token>` (issued with
+`pbx-engine agent token LOGIN`). Agents act on themselves and their own calls; supervisors and
+admins also on campaigns and any call. Bodies are JSON checked by pydantic; every error is JSON:
+`{"error": "..."}`, or `{"errors": [{"field": ..., "problem": ...}]}` for a malformed body.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import phonenumbers
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pbx_engine.agents.service import AgentError
+from pbx_engine.agents.states import IllegalAgentTransition
+from pbx_engine.cases.dispositions import (
+    Disposition,
+    DispositionError,
+    DispositionInput,
+    next_action,
+)
+from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.dialer.service import CallRequest, DialerClosed
+from pbx_engine.storage.models import AgentRow
 
 if TYPE_CHECKING:
     from pbx_engine.engine import Engine
 
 ENGINE = web.AppKey("engine", "Engine")
+# aiohttp 3.14 adds typed request keys; older releases take a plain string.
+AGENT = web.RequestKey("agent", AgentRow) if hasattr(web, "RequestKey") else "agent"
+SUPERVISORS = ("supervisor", "admin")
 
 
-class CallPayload(BaseModel):
+class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+
+class CallPayload(_Payload):
     number: str
     case_id: int | None = None
     caller_id: str | None = None
@@ -38,6 +59,55 @@ class CallPayload(BaseModel):
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+class PausePayload(_Payload):
+    reason: str = Field(min_length=1, max_length=100)
+
+
+class DispositionPayload(_Payload):
+    code: Disposition
+    promise_amount: Decimal | None = Field(None, gt=0, max_digits=14, decimal_places=2)
+    promise_date: date | None = None
+    callback_at: datetime | None = None
+    note: str = Field("", max_length=2000)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _body(request: web.Request, model: type[_Payload]) -> _Payload | web.Response:
+    try:
+        return model.model_validate_json(await request.read() or b"{}")
+    except ValidationError as error:
+        problems = [
+            {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in error.errors()
+        ]
+        return web.json_response({"errors": problems}, status=422)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path == "/health":
+        return await handler(request)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return _error(401, "missing bearer token")
+    agent = await request.app[ENGINE].storage.agent_by_token(token.strip())
+    if agent is None:
+        return _error(401, "unknown token")
+    request[AGENT] = agent
+    return await handler(request)
+
+
+def _supervisor(request: web.Request) -> web.Response | None:
+    if request[AGENT].role not in SUPERVISORS:
+        return _error(403, "supervisors only")
+    return None
+
+
 async def health(request: web.Request) -> web.Response:
     checks = await request.app[ENGINE].health()
     status = 200 if all(checks.values()) else 503
@@ -45,34 +115,156 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def place_call(request: web.Request) -> web.Response:
-    try:
-        payload = CallPayload.model_validate_json(await request.read())
-    except ValidationError as error:
-        problems = [
-            {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in error.errors()
-        ]
-        return web.json_response({"errors": problems}, status=422)
+    if denied := _supervisor(request):
+        return denied
+    payload = await _body(request, CallPayload)
+    if isinstance(payload, web.Response):
+        return payload
     engine = request.app[ENGINE]
     try:
         task = engine.dialer.place_call(
             CallRequest(number=payload.number, case_id=payload.case_id, caller_id=payload.caller_id)
         )
     except DialerClosed as error:
-        return web.json_response({"error": str(error)}, status=503)
+        return _error(503, str(error))
     return web.json_response({"channel_id": task.get_name()}, status=202)
 
 
 async def get_attempt(request: web.Request) -> web.Response:
-    attempt = await request.app[ENGINE].storage.get_attempt(request.match_info["channel_id"])
-    if attempt is None:
-        return web.json_response({"error": "no such attempt"}, status=404)
+    engine = request.app[ENGINE]
+    attempt = await engine.storage.get_attempt(request.match_info["channel_id"])
+    me: AgentRow = request[AGENT]
+    if attempt is None or (me.role not in SUPERVISORS and attempt.agent_id != me.id):
+        return _error(404, "no such call")
     return web.json_response(attempt.as_json())
 
 
+async def me(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    agent: AgentRow = request[AGENT]
+    status = engine.agents.status(agent.login)
+    body: dict = {
+        "login": agent.login,
+        "name": agent.name,
+        "role": agent.role,
+        "state": status.state.value if status else "logged_out",
+        "since": status.since.isoformat() if status and status.since else None,
+        "reason": status.reason if status else None,
+        "call": None,
+    }
+    if status and status.call_id:
+        attempt = await engine.storage.get_attempt(status.call_id)
+        if attempt is not None:
+            body["call"] = {
+                "channel_id": attempt.channel_id,
+                "number": attempt.dialled,
+                "case": await engine.storage.case_dossier(attempt.case_id)
+                if attempt.case_id
+                else None,
+            }
+    return web.json_response(body)
+
+
+async def agent_action(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    login = request[AGENT].login
+    action = request.match_info["action"]
+    try:
+        if action == "login":
+            await engine.agents.login(login)
+        elif action == "ready":
+            await engine.agents.ready(login)
+        elif action == "logout":
+            await engine.agents.logout(login)
+        elif action == "pause":
+            payload = await _body(request, PausePayload)
+            if isinstance(payload, web.Response):
+                return payload
+            await engine.agents.pause(login, payload.reason)
+        else:
+            return _error(404, f"no agent action {action!r}")
+    except (AgentError, IllegalAgentTransition) as error:
+        return _error(409, str(error))
+    return await me(request)
+
+
+async def disposition(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    agent: AgentRow = request[AGENT]
+    payload = await _body(request, DispositionPayload)
+    if isinstance(payload, web.Response):
+        return payload
+    channel_id = request.match_info["channel_id"]
+    attempt = await engine.storage.get_attempt(channel_id)
+    if (
+        attempt is None
+        or attempt.case_id is None
+        or (agent.role not in SUPERVISORS and attempt.agent_id != agent.id)
+    ):
+        return _error(404, "no call of yours with that id")
+    dossier = await engine.storage.case_dossier(attempt.case_id)
+    zone = debtor_zones(dossier.get("timezone"), attempt.dialled, "UTC")[0]
+    given = DispositionInput(
+        payload.code,
+        payload.promise_amount,
+        payload.promise_date,
+        payload.callback_at,
+        payload.note,
+    )
+    try:
+        update = next_action(given, datetime.now(UTC), zone)
+    except DispositionError as error:
+        return _error(422, str(error))
+    disposition_id = await engine.storage.record_disposition(channel_id, agent.id, given, update)
+    return web.json_response(
+        {
+            "id": disposition_id,
+            "case_status": update.status,
+            "next_call_at": update.next_call_at.isoformat() if update.next_call_at else None,
+        },
+        status=201,
+    )
+
+
+def _campaign_json(runner) -> dict:
+    return {
+        "name": runner.campaign.name,
+        "dial_mode": runner.campaign.dial_mode,
+        "state": runner.state.value,
+        "placed": runner.placed,
+        "in_flight": runner.in_flight,
+    }
+
+
+async def campaigns(request: web.Request) -> web.Response:
+    if denied := _supervisor(request):
+        return denied
+    runners = request.app[ENGINE].campaigns.values()
+    return web.json_response([_campaign_json(r) for r in runners])
+
+
+async def campaign_action(request: web.Request) -> web.Response:
+    if denied := _supervisor(request):
+        return denied
+    runner = request.app[ENGINE].campaigns.get(request.match_info["name"])
+    if runner is None:
+        return _error(404, "no such campaign")
+    action = request.match_info["action"]
+    if action not in ("start", "pause", "stop"):
+        return _error(404, f"no campaign action {action!r}")
+    getattr(runner, action)()
+    return web.json_response(_campaign_json(runner))
+
+
 def build_app(engine: Engine) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[authenticate])
     app[ENGINE] = engine
     app.router.add_get("/health", health)
     app.router.add_post("/calls", place_call)
     app.router.add_get("/attempts/{channel_id}", get_attempt)
+    app.router.add_post("/calls/{channel_id}/disposition", disposition)
+    app.router.add_get("/agents/me", me)
+    app.router.add_post("/agents/me/{action}", agent_action)
+    app.router.add_get("/campaigns", campaigns)
+    app.router.add_post("/campaigns/{name}/{action}", campaign_action)
     return app

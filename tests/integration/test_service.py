@@ -7,9 +7,11 @@ import sys
 
 import aiohttp
 
+from pbx_engine.config import DatabaseConfig
 from pbx_engine.sandbox.asterisk import PstnBehaviour, Telephony
 from pbx_engine.sandbox.ports import free_port
 from pbx_engine.sandbox.postgres import PostgresSandbox
+from pbx_engine.storage import Storage, migrate
 from tests.integration.waiting import eventually
 
 
@@ -21,6 +23,11 @@ async def test_given_a_config_file_when_run_then_it_serves_calls_and_drains_on_s
     pbx = telephony.engine
     http_port = free_port()
     dsn = await postgres.create_database("service_run")
+    async with Storage.open(DatabaseConfig(dsn=dsn)) as storage:
+        await migrate(storage.pool)
+        await storage.upsert_agent("ops", "Operations", role="admin")
+        token = await storage.issue_agent_token("ops")
+    auth = {"Authorization": f"Bearer {token}"}
     config = tmp_path / "engine.toml"
     config.write_text(
         f"""
@@ -55,7 +62,7 @@ port = {http_port}
     )
     base = f"http://127.0.0.1:{http_port}"
     try:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers=auth) as http:
 
             async def healthy():
                 try:
@@ -66,6 +73,11 @@ port = {http_port}
 
             health = await eventually(healthy, timeout=20, what="the service to be healthy")
             assert health == {"healthy": True, "ari": True, "database": True}
+
+            async with http.post(
+                f"{base}/calls", json={"number": "+1"}, headers={"Authorization": "Bearer wrong"}
+            ) as response:
+                assert response.status == 401
 
             async with http.post(f"{base}/calls", json={"number": "12"}) as response:
                 assert response.status == 422
