@@ -116,7 +116,14 @@ async def _run(args: argparse.Namespace) -> int:
 async def _demo(args: argparse.Namespace) -> int:
     from pbx_engine.demo import run_demo
 
-    return await run_demo(keep=args.keep)
+    return await run_demo(
+        debtors=args.debtors,
+        agents=args.agents,
+        mode=args.mode,
+        as_json=args.json,
+        keep=args.keep,
+        seed=args.seed,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,8 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--config", type=Path, required=True)
         sub.set_defaults(handler=_agent)
 
-    demo = commands.add_parser("demo", help="start the sandboxes, place sample calls, report")
+    demo = commands.add_parser("demo", help="run a sample campaign on sandboxes and report")
     demo.add_argument("--keep", action="store_true", help="keep the sandboxes' runtime folders")
+    demo.add_argument("--debtors", type=int, default=150, help="sample debtors to import")
+    demo.add_argument("--agents", type=int, default=5, help="agents with softphones")
+    demo.add_argument("--mode", choices=["progressive", "predictive"], default="progressive")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     demo.set_defaults(handler=_demo)
     return parser
 
@@ -171,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command != "run":
-        configure_logging("warning", "console")
+        configure_logging("error" if args.command == "demo" else "warning", "console")
     try:
         result = args.handler(args)
         if asyncio.iscoroutine(result):

@@ -1,45 +1,188 @@
-"""`pbx-engine demo`: the whole stack on this machine, a few calls, and what happened to each.
+"""`pbx-engine demo`: a real campaign on this machine, from empty to a summary.
 
-Starts a private PostgreSQL, the engine's Asterisk and the PSTN Asterisk, runs the engine against
-them, places one call per kind of far end and prints the attempts as PostgreSQL holds them.
+Starts a private PostgreSQL, the engine's Asterisk, the PSTN Asterisk and one SIPp softphone per
+agent; imports sample debtors whose numbers make the PSTN answer with a realistic mix (people,
+voicemail, busy lines, no answer, rejections, dead numbers); logs the agents in; runs a
+campaign until nothing is left to dial. Simulated agents talk for a few seconds and record
+dispositions through the same calls the HTTP API makes. Ends with a summary table, or one JSON
+object with `--json`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import random
+import sys
 import time
+from contextlib import AsyncExitStack
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from pbx_engine.agents.states import AgentState
+from pbx_engine.campaigns.config import CampaignConfig
+from pbx_engine.cases.dispositions import Disposition, DispositionInput, next_action
+from pbx_engine.cases.importer import CaseRow, PhoneEntry
 from pbx_engine.config import parse_config
-from pbx_engine.dialer.service import CallRequest
-from pbx_engine.engine import build_engine
+from pbx_engine.engine import Engine, build_engine
 from pbx_engine.sandbox.asterisk import PstnBehaviour, Telephony
 from pbx_engine.sandbox.ports import free_port
 from pbx_engine.sandbox.postgres import PostgresSandbox
+from pbx_engine.sandbox.sipp import SippPhone
 
-CALLS = [
-    ("a person says Hello?", PstnBehaviour.HUMAN),
-    ("voicemail with a beep", PstnBehaviour.MACHINE),
-    ("a busy line", PstnBehaviour.BUSY),
-    ("nobody answers", PstnBehaviour.NO_ANSWER),
-    ("the network rejects", PstnBehaviour.REJECT),
-    ("a number that does not exist", PstnBehaviour.UNALLOCATED),
+# What the sample debtors' phones do, with weights: a collections list as it dials in practice.
+MIX = [
+    (PstnBehaviour.TALK, 26),
+    (PstnBehaviour.HUMAN_LONG_HELLO, 4),
+    (PstnBehaviour.MACHINE, 14),
+    (PstnBehaviour.MACHINE_NO_BEEP, 6),
+    (PstnBehaviour.BUSY, 10),
+    (PstnBehaviour.NO_ANSWER, 30),
+    (PstnBehaviour.REJECT, 5),
+    (PstnBehaviour.UNALLOCATED, 5),
 ]
 
 
-def _seconds(start, end) -> str:
-    return f"{(end - start).total_seconds():5.1f}s" if start and end else "    -"
+def sample_cases(count: int, rng: random.Random) -> list[CaseRow]:
+    behaviours, weights = zip(*MIX, strict=True)
+    rows = []
+    for i in range(count):
+        behaviour = rng.choices(behaviours, weights)[0]
+        number = behaviour.number(f"+1312{5550000 + i:07d}"[:-1])
+        rows.append(
+            CaseRow(
+                line=i + 2,
+                creditor="Demo Bank",
+                reference=f"D-{i:05d}",
+                debtor_name=f"Debtor {i}",
+                amount_owed=Decimal(rng.randrange(5000, 500000)) / 100,
+                currency="USD",
+                phones=(PhoneEntry(number, "mobile"),),
+                due_date=date(2026, 1, 1) + timedelta(days=rng.randrange(300)),
+                timezone="America/Chicago",
+            )
+        )
+    return rows
 
 
-async def run_demo(*, keep: bool = False) -> int:
-    started = time.monotonic()
+async def simulated_agents(engine: Engine, rng: random.Random, talk: tuple[float, float]) -> None:
+    """Agents who talk a few seconds with each debtor, record an outcome and hang up."""
+    busy: set[str] = set()
+
+    async def work(login: str, channel_id: str) -> None:
+        try:
+            await asyncio.sleep(rng.uniform(*talk))
+            code = rng.choices(
+                [
+                    Disposition.PROMISE_TO_PAY,
+                    Disposition.CALLBACK,
+                    Disposition.REFUSED,
+                    Disposition.RIGHT_PARTY,
+                    Disposition.WRONG_PARTY,
+                ],
+                [35, 15, 20, 25, 5],
+            )[0]
+            now = datetime.now(UTC)
+            given = DispositionInput(
+                code,
+                promise_amount=Decimal(rng.randrange(20, 300))
+                if code == "promise_to_pay"
+                else None,
+                promise_date=(now + timedelta(days=7)).date() if code == "promise_to_pay" else None,
+                callback_at=now + timedelta(days=2) if code == "callback" else None,
+            )
+            update = next_action(given, now, UTC)  # type: ignore[arg-type]
+            await engine.storage.record_disposition(
+                channel_id, engine.agents.agent_id(login), given, update
+            )
+            await engine.ari.hangup(channel_id)
+        finally:
+            busy.discard(login)
+
+    async with asyncio.TaskGroup() as tasks:
+        while True:
+            for agent in engine.agents.all():
+                if agent.state is AgentState.ON_CALL and agent.call_id and agent.login not in busy:
+                    busy.add(agent.login)
+                    tasks.create_task(work(agent.login, agent.call_id))
+            await asyncio.sleep(0.1)
+
+
+async def summary(engine: Engine, campaign_id: int, started: datetime) -> dict:
+    pool = engine.storage.pool
+    row = await pool.fetchrow(
+        """SELECT count(*) AS attempts,
+                  count(*) FILTER (WHERE bridged_at IS NOT NULL) AS contacts,
+                  count(*) FILTER (WHERE outcome = 'machine') AS machines,
+                  count(*) FILTER (WHERE abandoned) AS abandons,
+                  count(*) FILTER (WHERE outcome = 'busy') AS busy,
+                  count(*) FILTER (WHERE outcome = 'no_answer') AS no_answer,
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY
+                      extract(epoch FROM bridged_at - amd_decided_at)) AS dead_air_p50
+           FROM call_attempts WHERE campaign_id = $1""",
+        campaign_id,
+    )
+    promises = await pool.fetchrow(
+        "SELECT count(*) AS n, coalesce(sum(promise_amount), 0) AS amount FROM dispositions "
+        "WHERE code = 'promise_to_pay'"
+    )
+    # Occupancy: time on calls over time logged in, from the agents' state changes.
+    states = await pool.fetch(
+        "SELECT agent_id, state, at FROM agent_state_changes WHERE at >= $1 ORDER BY agent_id, at",
+        started,
+    )
+    now = datetime.now(UTC)
+    on_call = logged_in = 0.0
+    for index, change in enumerate(states):
+        following = states[index + 1] if index + 1 < len(states) else None
+        end = following["at"] if following and following["agent_id"] == change["agent_id"] else now
+        seconds = (end - change["at"]).total_seconds()
+        if change["state"] not in ("logged_out", "connecting"):
+            logged_in += seconds
+        if change["state"] == "on_call":
+            on_call += seconds
+    live = row["contacts"] + row["abandons"]
+    return {
+        "attempts": row["attempts"],
+        "contacts": row["contacts"],
+        "machines": row["machines"],
+        "abandons": row["abandons"],
+        "abandon_rate": round(row["abandons"] / live, 4) if live else 0.0,
+        "occupancy": round(on_call / logged_in, 3) if logged_in else 0.0,
+        "promises": promises["n"],
+        "promised_amount": str(promises["amount"]),
+        "busy": row["busy"],
+        "no_answer": row["no_answer"],
+        "dead_air_p50_ms": round((row["dead_air_p50"] or 0) * 1000, 1),
+    }
+
+
+async def run_demo(
+    *,
+    debtors: int = 150,
+    agents: int = 5,
+    mode: str = "progressive",
+    as_json: bool = False,
+    keep: bool = False,
+    seed: int = 1,
+) -> int:
+    say = (lambda *a: print(*a, file=sys.stderr)) if as_json else print
+    rng = random.Random(seed)
+    clock = time.monotonic()
+    logins = {f"agent{i + 1:02d}": f"agent-{i + 1:03d}" for i in range(agents)}
+    passwords = {endpoint: f"{endpoint}-pw" for endpoint in logins.values()}
     agi_port = free_port()
-    print("starting PostgreSQL, the engine's Asterisk and the PSTN Asterisk ...")
-    async with (
-        PostgresSandbox(keep=keep) as postgres,
-        Telephony.create(agi_url=f"agi://127.0.0.1:{agi_port}", keep=keep) as telephony,
-    ):
+    say(f"starting PostgreSQL, the engine's Asterisk, the PSTN and {agents} softphones ...")
+    async with AsyncExitStack() as stack:
+        postgres = await stack.enter_async_context(PostgresSandbox(keep=keep))
+        telephony = await stack.enter_async_context(
+            Telephony.create(agi_url=f"agi://127.0.0.1:{agi_port}", agents=passwords, keep=keep)
+        )
         pbx = telephony.engine
+        for endpoint, password in passwords.items():
+            await stack.enter_async_context(
+                SippPhone(endpoint, password, pbx.sip_host, pbx.sip_port, ring_ms=200)
+            )
         config = parse_config(
             {
                 "ari": {
@@ -54,64 +197,61 @@ async def run_demo(*, keep: bool = False) -> int:
                 },
                 "agi": {"port": agi_port},
                 "database": {"dsn": await postgres.create_database("demo")},
-                "dialer": {"ring_timeout": 8, "caller_id": "+12025550999"},
+                "dialer": {"ring_timeout": 8},
+                "agents": {"wrap_up_seconds": 1.0},
                 "logging": {"level": "warning"},
             },
             "demo",
             environ={},
         )
-        print(f"ready in {time.monotonic() - started:.1f}s; placing {len(CALLS)} calls at once\n")
-        async with build_engine(config) as engine:
-            results = await asyncio.gather(
-                *(
-                    engine.dialer.call(CallRequest(number=behaviour.number()))
-                    for _, behaviour in CALLS
-                )
+        engine = await stack.enter_async_context(build_engine(config))
+        campaign = CampaignConfig(
+            name="demo",
+            dial_mode=mode,
+            compliance="plain",
+            agents=list(logins),
+            caller_id="+13125550000",
+            dial_ratio=2.0,
+            max_lines=agents * 3,
+            retry={
+                "busy": {"after_minutes": 0.05, "max_attempts": 2},
+                "no_answer": {"after_minutes": 0.1, "max_attempts": 1},
+                "machine": {"after_minutes": 1, "max_attempts": 1},
+                "abandoned": {"after_minutes": 0.1, "max_attempts": 1},
+            },
+        )
+        runner = await engine.add_campaign(campaign)
+        for login, endpoint in logins.items():
+            await engine.storage.upsert_agent(login, login.title(), sip_endpoint=endpoint)
+        imported = await engine.storage.import_cases(sample_cases(debtors, rng), campaign="demo")
+        say(f"ready in {time.monotonic() - clock:.1f}s; {imported.inserted} debtors imported")
+        started = datetime.now(UTC)
+        for login in logins:
+            await engine.agents.login(login)
+        say(f"{agents} agents logged in; campaign 'demo' ({mode}) starts\n")
+        bots = asyncio.get_running_loop().create_task(simulated_agents(engine, rng, (2.0, 5.0)))
+        runner.start()
+        idle_checks = 0
+        while idle_checks < 3:
+            await asyncio.sleep(2)
+            stats = await summary(engine, runner.campaign_id, started)
+            say(
+                f"  {time.monotonic() - clock:5.0f}s  placed {stats['attempts']:4d}  "
+                f"in flight {runner.in_flight:2d}  contacts {stats['contacts']:3d}  "
+                f"machines {stats['machines']:3d}  abandons {stats['abandons']:2d}"
             )
-            print(
-                f"{'far end':30} {'number':14} {'outcome':10} {'AMD':24} {'ring':>6} "
-                f"{'verdict':>7} {'cause'}"
-            )
-            for (label, _), result in zip(CALLS, results, strict=True):
-                attempt = await engine.storage.get_attempt(result.channel_id)
-                assert attempt is not None
-                amd = f"{attempt.amd_status} {attempt.amd_cause}" if attempt.amd_status else "-"
-                ring_end = attempt.answered_at or attempt.ended_at
-                print(
-                    f"{label:30} {attempt.dialled:14} {attempt.outcome:10} {amd:24} "
-                    f"{_seconds(attempt.originated_at, ring_end):>6} "
-                    f"{_seconds(attempt.answered_at, attempt.amd_decided_at):>7} "
-                    f"{attempt.hangup_cause} {attempt.hangup_cause_text}"
-                )
-
-            print("\na debtor calls back from a number on file ...")
-            case_id, _ = await engine.storage.upsert_case(
-                creditor="Acme Bank",
-                reference="DEMO-1",
-                debtor_name="Maria Lopez",
-                amount_owed=Decimal("420.50"),
-                currency="USD",
-                numbers=[("+13125550177", "mobile")],
-            )
-            await telephony.pstn.originate(
-                "PJSIP/+12025551000@engine", context="debtor-speaks", caller_id="+13125550177"
-            )
-            row = None
-            for _ in range(100):
-                row = await engine.storage.pool.fetchrow(
-                    "SELECT case_id FROM call_attempts WHERE direction = 'inbound' "
-                    "AND ended_at IS NOT NULL"
-                )
-                if row:
-                    break
-                await asyncio.sleep(0.2)
-            found = row is not None and row["case_id"] == case_id
-            print(
-                f"inbound call identified as case DEMO-1 (Maria Lopez): {'yes' if found else 'no'}"
-            )
-            endpoints = await engine.ami.endpoints() if engine.ami else []
-            print(
-                "AMI endpoint states: " + ", ".join(f"{e.name}={e.device_state}" for e in endpoints)
-            )
-    print(f"\ndone in {time.monotonic() - started:.1f}s")
+            idle_checks = idle_checks + 1 if runner.out_of_work and not runner.in_flight else 0
+        runner.stop()
+        bots.cancel()
+        await asyncio.gather(bots, return_exceptions=True)
+        stats = await summary(engine, runner.campaign_id, started)
+        for login in logins:
+            await engine.agents.logout(login)
+    stats["seconds"] = round(time.monotonic() - clock, 1)
+    if as_json:
+        print(json.dumps(stats))
+    else:
+        say("\nsummary")
+        for key, value in stats.items():
+            say(f"  {key:18} {value}")
     return 0

@@ -54,6 +54,7 @@ class CampaignRunner:
         self._in_flight: dict[int, asyncio.Task[CallResult]] = {}  # case id -> call
         self._wake = asyncio.Event()
         self.placed = 0
+        self.out_of_work = False  # the last planning pass found nothing due
 
     @property
     def in_flight(self) -> int:
@@ -132,6 +133,7 @@ class CampaignRunner:
                 )
                 fresh = [c for c in candidates if c.case_id not in self._in_flight]
                 plans, _ = plan_calls(fresh, self.campaign, datetime.now(UTC), self._batch)
+                self.out_of_work = not plans
                 if not plans:
                     return None
                 self._queue = plans

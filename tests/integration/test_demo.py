@@ -1,0 +1,36 @@
+"""The README's first command, small: a whole campaign on fresh sandboxes, summary as JSON."""
+
+import asyncio
+import json
+import sys
+
+
+async def test_given_a_small_demo_when_run_then_it_ends_with_the_summary_as_json():
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pbx_engine.cli",
+        "demo",
+        "--debtors",
+        "8",
+        "--agents",
+        "2",
+        "--json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=300)
+    assert process.returncode == 0, err.decode()[-3000:]
+    summary = json.loads(out)
+    assert {
+        "attempts",
+        "contacts",
+        "machines",
+        "abandons",
+        "abandon_rate",
+        "occupancy",
+        "promises",
+    } <= set(summary)
+    assert summary["attempts"] >= 8
+    assert summary["abandons"] == 0  # progressive: every live debtor has his agent reserved
+    assert b"placed" in err  # progress lines go to stderr when the summary is JSON
