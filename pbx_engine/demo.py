@@ -43,8 +43,8 @@ MIX = [
 ]
 
 
-def sample_cases(count: int, rng: random.Random) -> list[CaseRow]:
-    behaviours, weights = zip(*MIX, strict=True)
+def sample_cases(count: int, rng: random.Random, mix=MIX) -> list[CaseRow]:
+    behaviours, weights = zip(*mix, strict=True)
     rows = []
     for i in range(count):
         behaviour = rng.choices(behaviours, weights)[0]
@@ -108,6 +108,10 @@ async def simulated_agents(engine: Engine, rng: random.Random, talk: tuple[float
             await asyncio.sleep(0.1)
 
 
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
 async def summary(engine: Engine, campaign_id: int, started: datetime) -> dict:
     pool = engine.storage.pool
     row = await pool.fetchrow(
@@ -118,7 +122,13 @@ async def summary(engine: Engine, campaign_id: int, started: datetime) -> dict:
                   count(*) FILTER (WHERE outcome = 'busy') AS busy,
                   count(*) FILTER (WHERE outcome = 'no_answer') AS no_answer,
                   percentile_cont(0.5) WITHIN GROUP (ORDER BY
-                      extract(epoch FROM bridged_at - amd_decided_at)) AS dead_air_p50
+                      extract(epoch FROM bridged_at - amd_decided_at)) AS verdict_p50,
+                  percentile_cont(0.99) WITHIN GROUP (ORDER BY
+                      extract(epoch FROM bridged_at - amd_decided_at)) AS verdict_p99,
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY
+                      extract(epoch FROM bridged_at - answered_at)) AS answer_p50,
+                  percentile_cont(0.99) WITHIN GROUP (ORDER BY
+                      extract(epoch FROM bridged_at - answered_at)) AS answer_p99
            FROM call_attempts WHERE campaign_id = $1""",
         campaign_id,
     )
@@ -153,7 +163,11 @@ async def summary(engine: Engine, campaign_id: int, started: datetime) -> dict:
         "promised_amount": str(promises["amount"]),
         "busy": row["busy"],
         "no_answer": row["no_answer"],
-        "dead_air_p50_ms": round((row["dead_air_p50"] or 0) * 1000, 1),
+        # Dead air: from the AMD verdict (the engine's part) and from the answer (AMD included).
+        "verdict_to_bridge_p50_ms": _ms(row["verdict_p50"]),
+        "verdict_to_bridge_p99_ms": _ms(row["verdict_p99"]),
+        "answer_to_bridge_p50_ms": _ms(row["answer_p50"]),
+        "answer_to_bridge_p99_ms": _ms(row["answer_p99"]),
     }
 
 
@@ -165,6 +179,8 @@ async def run_demo(
     as_json: bool = False,
     keep: bool = False,
     seed: int = 1,
+    mix=MIX,
+    talk: tuple[float, float] = (2.0, 5.0),
 ) -> int:
     say = (lambda *a: print(*a, file=sys.stderr)) if as_json else print
     rng = random.Random(seed)
@@ -223,13 +239,15 @@ async def run_demo(
         runner = await engine.add_campaign(campaign)
         for login, endpoint in logins.items():
             await engine.storage.upsert_agent(login, login.title(), sip_endpoint=endpoint)
-        imported = await engine.storage.import_cases(sample_cases(debtors, rng), campaign="demo")
+        imported = await engine.storage.import_cases(
+            sample_cases(debtors, rng, mix), campaign="demo"
+        )
         say(f"ready in {time.monotonic() - clock:.1f}s; {imported.inserted} debtors imported")
         started = datetime.now(UTC)
         for login in logins:
             await engine.agents.login(login)
         say(f"{agents} agents logged in; campaign 'demo' ({mode}) starts\n")
-        bots = asyncio.get_running_loop().create_task(simulated_agents(engine, rng, (2.0, 5.0)))
+        bots = asyncio.get_running_loop().create_task(simulated_agents(engine, rng, talk))
         runner.start()
         idle_checks = 0
         while idle_checks < 3:

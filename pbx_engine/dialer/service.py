@@ -313,10 +313,15 @@ class Dialer:
                     )
                 case Verdict() as verdict:
                     log.info("call.amd_verdict", status=verdict.status, cause=verdict.cause)
-                    await self._storage.record_amd(
-                        channel_id, verdict.status, verdict.cause, verdict.at
-                    )
-                    settled = await self.handler.on_verdict(channel_id, request, verdict)
+                    # A person is waiting in silence: put him through first, write after.
+                    try:
+                        settled = await self.handler.on_verdict(channel_id, request, verdict)
+                    finally:
+                        await asyncio.shield(
+                            self._storage.record_amd(
+                                channel_id, verdict.status, verdict.cause, verdict.at
+                            )
+                        )
                     if settled is not None:
                         call.settle_as(settled)
         except ChannelGone:
