@@ -147,6 +147,8 @@ async def build_engine(
         ari.on_event(engine._on_unclaimed)
         ari.on_connected(dialer.reconcile)
         await ari.wait_connected(timeout=config.ari.request_timeout)
+        # The first connection may have come before the callback was registered.
+        await dialer.reconcile()
         if config.http is not None:
             runner = web.AppRunner(build_app(engine), access_log=None)
             await runner.setup()

@@ -28,9 +28,10 @@ from ari_apps.outbound_call import (
     Verdict,
 )
 from pbx_engine.ari import AriClient, AriError, ChannelGone
+from pbx_engine.ari.events import ChannelDestroyed, StasisEnd
 from pbx_engine.config import DialerConfig
-from pbx_engine.dialer.outcomes import Outcome
-from pbx_engine.storage import Storage
+from pbx_engine.dialer.outcomes import Outcome, classify_amd, classify_unanswered
+from pbx_engine.storage import Attempt, Storage
 
 log = structlog.get_logger(__name__)
 
@@ -177,17 +178,66 @@ class Dialer:
             ):
                 call.lost.set()
         for attempt in await self._storage.open_attempts():
-            if attempt.channel_id in live or attempt.channel_id in self._active:
+            if attempt.channel_id in self._active:
+                continue
+            if attempt.channel_id in live:
+                # A call from before a restart of the engine, still up: follow it to its end.
+                self._adopt(attempt)
                 continue
             changed = await self._storage.finish_attempt(
                 attempt.channel_id,
                 ended_at=_now(),
                 hangup_cause=None,
                 hangup_cause_text="channel lost while the engine was not watching",
-                outcome=Outcome.FAILED.value,
+                outcome=_outcome_on_record(attempt).value,
             )
             if changed:
                 log.warning("dialer.attempt_lost", channel_id=attempt.channel_id)
+
+    def _adopt(self, attempt: Attempt) -> None:
+        if self._tasks is None or not self._accepting:
+            return
+        self._active[attempt.channel_id] = _LiveCall(asyncio.Event(), created_at=0.0)
+        self._tasks.create_task(self._follow(attempt), name=f"adopted-{attempt.channel_id}")
+
+    async def _follow(self, attempt: Attempt) -> None:
+        """Wait for an adopted call's end and settle its attempt from what is on record."""
+        channel_id = attempt.channel_id
+        log.info("dialer.adopted", channel_id=channel_id, direction=attempt.direction)
+        # Channels that entered Stasis from the dialplan (inbound) stop reporting at StasisEnd.
+        ends = (ChannelDestroyed, StasisEnd) if attempt.direction == "inbound" else ChannelDestroyed
+        end: ChannelDestroyed | StasisEnd | None = None
+        try:
+            with self._ari.subscribe(channel_id) as events:
+                while await self._ari.get_channel(channel_id) is not None:
+                    try:
+                        end = await events.wait_for(ends, timeout=30)
+                        break
+                    except TimeoutError:
+                        continue  # still up, or gone while we looked away: ask again
+            current = await self._storage.get_attempt(channel_id) or attempt
+            cause = end.cause if isinstance(end, ChannelDestroyed) else None
+            outcome = (
+                _outcome_on_record(current)
+                if current.answered_at
+                else classify_unanswered(cause, None)
+            )
+            await asyncio.shield(
+                self._storage.finish_attempt(
+                    channel_id,
+                    ended_at=_now(),
+                    hangup_cause=cause,
+                    hangup_cause_text=end.cause_txt if isinstance(end, ChannelDestroyed) else None,
+                    outcome=outcome.value,
+                )
+            )
+            log.info("dialer.adopted_call_ended", channel_id=channel_id, outcome=outcome.value)
+        except Exception:
+            log.exception("dialer.adopted_call_failed", channel_id=channel_id)
+        finally:
+            self._active.pop(channel_id, None)
+            if not self._active:
+                self._idle.set()
 
     async def _run(self, request: CallRequest, channel_id: str) -> CallResult:
         structlog.contextvars.bind_contextvars(
@@ -328,6 +378,15 @@ class Dialer:
             # The far end hung up between the event and our request: its ChannelDestroyed
             # follows and settles the call.
             log.info("call.gone_during_action", action=type(action).__name__)
+
+
+def _outcome_on_record(attempt: Attempt) -> Outcome:
+    """What an attempt we could not follow to its end amounts to, from what was stored."""
+    if attempt.abandoned:
+        return Outcome.ABANDONED
+    if attempt.amd_status:
+        return classify_amd(attempt.amd_status)
+    return Outcome.HUMAN if attempt.answered_at else Outcome.FAILED
 
 
 def _phase_timeout(phase: Phase, config: DialerConfig) -> float:

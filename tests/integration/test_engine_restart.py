@@ -1,0 +1,100 @@
+"""The engine killed mid-call and started again: the call in progress is adopted from ARI and
+the database, settled when it ends, and nothing is lost or dialled twice."""
+
+import asyncio
+import signal
+import sys
+
+import aiohttp
+
+from pbx_engine.ari.errors import basic_auth
+from pbx_engine.config import DatabaseConfig, parse_config
+from pbx_engine.engine import build_engine
+from pbx_engine.sandbox.asterisk import PstnBehaviour, Telephony
+from pbx_engine.sandbox.ports import free_port
+from pbx_engine.sandbox.postgres import PostgresSandbox
+from pbx_engine.storage import Storage, migrate
+from tests.integration.waiting import eventually
+
+
+async def test_given_the_engine_is_killed_mid_call_when_it_restarts_then_the_call_is_adopted(
+    postgres: PostgresSandbox,
+    tmp_path,
+):
+    # Its own PBX pair: the session's engine holds the shared PBX's Stasis app.
+    async with Telephony.create() as telephony:
+        pbx = telephony.engine
+        dsn = await postgres.create_database("restart_run")
+        async with Storage.open(DatabaseConfig(dsn=dsn)) as storage:
+            await migrate(storage.pool)
+            await storage.upsert_agent("ops", "Ops", role="admin")
+            token = await storage.issue_agent_token("ops")
+        http_port = free_port()
+        raw = {
+            "ari": {"url": pbx.ari_url, "username": pbx.ari_username, "password": pbx.ari_password},
+            "database": {"dsn": dsn},
+            "dialer": {"ring_timeout": 8},
+            "http": {"port": http_port},
+        }
+        config_file = tmp_path / "engine.toml"
+        config_file.write_text(
+            f'[ari]\nurl = "{pbx.ari_url}"\nusername = "{pbx.ari_username}"\n'
+            f'password = "{pbx.ari_password}"\n[database]\ndsn = "{dsn}"\n'
+            f"[dialer]\nring_timeout = 8\n[http]\nport = {http_port}\n"
+        )
+        first = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "pbx_engine.cli",
+            "run",
+            "--config",
+            str(config_file),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{http_port}"
+        try:
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+
+                async def call_placed():
+                    try:
+                        async with http.post(
+                            f"{base}/calls", json={"number": PstnBehaviour.NO_ANSWER.number()}
+                        ) as response:
+                            return (await response.json())["channel_id"]
+                    except aiohttp.ClientError:
+                        return None
+
+                channel_id = await eventually(call_placed, timeout=20, what="the first engine")
+
+                async def ringing():
+                    async with http.get(f"{base}/attempts/{channel_id}") as response:
+                        return (await response.json()).get("ringing_at")
+
+                await eventually(ringing, timeout=10, what="the call to ring")
+        finally:
+            first.send_signal(signal.SIGKILL)  # no drain, no hang-up: a crash
+            await first.wait()
+
+        # Asterisk still rings the debtor; a new engine takes over the call.
+        assert await channel_alive(pbx, channel_id)
+        async with build_engine(parse_config(raw, environ={})) as engine:
+
+            async def settled():
+                attempt = await engine.storage.get_attempt(channel_id)
+                return attempt if attempt and attempt.ended_at else None
+
+            attempt = await eventually(settled, timeout=20, what="the adopted call to end")
+            assert attempt.outcome == "no_answer"
+            assert attempt.hangup_cause is not None
+            dialled = await engine.storage.pool.fetchval(
+                "SELECT count(*) FROM call_attempts WHERE dialled = $1", attempt.dialled
+            )
+            assert dialled == 1
+
+
+async def channel_alive(pbx, channel_id: str) -> bool:
+    headers = {"Authorization": basic_auth(pbx.ari_username, pbx.ari_password)}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.get(f"{pbx.ari_url}/ari/channels/{channel_id}") as response:
+            return response.status == 200
