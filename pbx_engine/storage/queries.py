@@ -530,6 +530,32 @@ class Storage:
             "history": [_plain(h) for h in history],
         }
 
+    async def abandon_rates(self, campaign_id: int, now: datetime) -> dict[str, dict]:
+        """Abandoned calls over live answers for the regulators' periods: the calendar day
+        (UTC), the last 24 hours (Ofcom) and the last 30 days (FTC)."""
+        periods = {
+            "today": datetime(now.year, now.month, now.day, tzinfo=now.tzinfo),
+            "24h": now - timedelta(hours=24),
+            "30d": now - timedelta(days=30),
+        }
+        rates = {}
+        for name, since in periods.items():
+            row = await self.pool.fetchrow(
+                """SELECT count(*) FILTER (WHERE abandoned) AS abandons,
+                          count(*) FILTER (WHERE abandoned OR bridged_at IS NOT NULL) AS live
+                   FROM call_attempts
+                   WHERE campaign_id = $1 AND direction = 'outbound' AND created_at >= $2""",
+                campaign_id,
+                since,
+            )
+            live = row["live"]
+            rates[name] = {
+                "abandons": row["abandons"],
+                "live": live,
+                "rate": round(row["abandons"] / live, 4) if live else 0.0,
+            }
+        return rates
+
     async def add_to_do_not_call(self, e164: str, reason: str = "") -> None:
         await self.pool.execute(
             "INSERT INTO do_not_call (e164, reason) VALUES ($1, $2) ON CONFLICT DO NOTHING",

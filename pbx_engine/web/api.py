@@ -239,8 +239,15 @@ def _campaign_json(runner) -> dict:
 async def campaigns(request: web.Request) -> web.Response:
     if denied := _supervisor(request):
         return denied
-    runners = request.app[ENGINE].campaigns.values()
-    return web.json_response([_campaign_json(r) for r in runners])
+    engine = request.app[ENGINE]
+    now = datetime.now(UTC)
+    listed = []
+    for runner in engine.campaigns.values():
+        body = _campaign_json(runner)
+        body["abandon_target"] = runner.campaign.compliance_profile().abandon_target
+        body["abandon_rates"] = await engine.storage.abandon_rates(runner.campaign_id, now)
+        listed.append(body)
+    return web.json_response(listed)
 
 
 async def campaign_action(request: web.Request) -> web.Response:

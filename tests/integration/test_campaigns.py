@@ -87,3 +87,51 @@ async def test_given_a_progressive_campaign_when_started_then_it_works_its_cases
         runner.stop()
     assert runner.state is CampaignState.STOPPED
     assert runner.placed == 3
+
+
+async def test_given_a_predictive_campaign_with_too_few_agents_then_the_guard_abandons_and_counts(
+    connected_engine: Engine,
+    ready_agent: AgentStatus,
+):
+    engine = connected_engine
+    campaign = CampaignConfig(
+        name="predictive-test",
+        dial_mode="predictive",
+        compliance="plain",
+        agents=["anna"],
+        dial_ratio=2.0,
+        max_lines=2,
+        retry={"abandoned": {"after_minutes": 60, "max_attempts": 1}},
+    )
+    runner = await engine.add_campaign(campaign)
+    cases = []
+    for i in range(2):
+        case_id, _ = await engine.storage.upsert_case(
+            creditor="Acme",
+            reference=f"PR-{i}",
+            debtor_name=f"PR-{i}",
+            amount_owed=Decimal("10.00"),
+            currency="USD",
+            numbers=[(PstnBehaviour.TALK.number(f"+12025550{6 + i}"), "mobile")],
+            campaign_id=runner.campaign_id,
+        )
+        cases.append(case_id)
+
+    runner.start()
+    try:
+
+        async def both_settled():
+            rows = [r for c in cases for r in await attempts_of(engine, c)]
+            bridged = [r for r in rows if r["bridged_at"]]
+            abandoned = [r for r in rows if r["outcome"] == "abandoned" and r["ended_at"]]
+            return (bridged, abandoned) if len(bridged) == 1 and len(abandoned) == 1 else None
+
+        (bridged,), _ = await eventually(
+            both_settled, timeout=30, what="one call bridged and one abandoned"
+        )
+        await engine.ari.hangup(bridged["channel_id"])
+    finally:
+        runner.stop()
+    rates = await engine.storage.abandon_rates(runner.campaign_id, datetime.now(UTC))
+    assert rates["today"] == {"abandons": 1, "live": 2, "rate": 0.5}
+    assert rates["30d"]["rate"] == 0.5
