@@ -27,6 +27,7 @@ from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.service import Dialer
 from pbx_engine.routing.service import InboundService
 from pbx_engine.storage import Storage, migrate
+from pbx_engine.tasks import OwnedTasks
 from pbx_engine.web.api import build_app
 
 log = structlog.get_logger(__name__)
@@ -52,9 +53,9 @@ class Engine:
         self.agents = agents
         self.ami = ami
         self.agi = agi
-        self._background: set[asyncio.Task] = set()
+        self._background = OwnedTasks()
         self.campaigns: dict[str, CampaignRunner] = {}
-        self._campaign_tasks: dict[str, asyncio.Task[None]] = {}
+        self._campaign_tasks = OwnedTasks()
 
     async def add_campaign(self, campaign: CampaignConfig) -> CampaignRunner:
         """Mirror the campaign in the database and give it a runner (stopped until started)."""
@@ -65,17 +66,13 @@ class Engine:
         )
         runner = CampaignRunner(campaign, campaign_id, self.storage, self.dialer, self.agents)
         self.campaigns[campaign.name] = runner
-        self._campaign_tasks[campaign.name] = asyncio.get_running_loop().create_task(
-            runner.run(), name=f"campaign-{campaign.name}"
-        )
+        self._campaign_tasks.spawn(runner.run(), name=f"campaign-{campaign.name}")
         return runner
 
     async def _stop_campaigns(self) -> None:
         for runner in self.campaigns.values():
             runner.stop()
-        for task in self._campaign_tasks.values():
-            task.cancel()
-        await asyncio.gather(*self._campaign_tasks.values(), return_exceptions=True)
+        await self._campaign_tasks.close()
 
     async def health(self) -> dict[str, bool]:
         """Healthy means: our Stasis app is registered with Asterisk and PostgreSQL answers."""
@@ -91,17 +88,7 @@ class Engine:
             self.inbound.accept(event)
         elif isinstance(event, StasisStart):
             log.warning("engine.unowned_channel", channel_id=event.channel.id, args=event.args)
-            self._spawn_hangup(event.channel.id)
-
-    def _spawn_hangup(self, channel_id: str) -> None:
-        task = asyncio.get_running_loop().create_task(self.ari.hangup(channel_id))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _cancel_background(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+            self._background.spawn(self.ari.hangup(event.channel.id))
 
 
 @asynccontextmanager
@@ -143,7 +130,7 @@ async def build_engine(
         inbound = InboundService(ari, storage)
         stack.push_async_callback(inbound.close)
         engine = Engine(config, ari, storage, dialer, inbound, agents, ami, agi)
-        stack.push_async_callback(engine._cancel_background)
+        stack.push_async_callback(engine._background.close)
         ari.on_event(engine._on_unclaimed)
         ari.on_connected(dialer.reconcile)
         await ari.wait_connected(timeout=config.ari.request_timeout)

@@ -17,6 +17,7 @@ from pbx_engine.agents.states import AgentState, AgentStatus, longest_idle
 from pbx_engine.ari import AriClient, AriError, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.storage import Storage
+from pbx_engine.tasks import OwnedTasks
 
 log = structlog.get_logger(__name__)
 
@@ -45,12 +46,10 @@ class AgentService:
         self._agents: dict[str, AgentStatus] = {}
         self._ids: dict[str, int] = {}
         self._changed = asyncio.Condition()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = OwnedTasks()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
         for agent in list(self._agents.values()):
             if agent.channel_id:
                 await self._ari.hangup(agent.channel_id)
@@ -146,7 +145,7 @@ class AgentService:
                 raise
             raise AgentError(f"agent {login!r} could not be connected: {error}") from None
         await self._apply(agent, "phone_answered")
-        self._spawn(self._watch_leg(agent, events))
+        self._tasks.spawn(self._watch_leg(agent, events))
         return agent
 
     async def _watch_leg(self, agent: AgentStatus, events) -> None:
@@ -235,14 +234,9 @@ class AgentService:
             return
         call = agent.call_id
         await self._apply(agent, "call_ended")
-        self._spawn(self._end_wrap_up(agent, call))
+        self._tasks.spawn(self._end_wrap_up(agent, call))
 
     async def _end_wrap_up(self, agent: AgentStatus, call: str | None) -> None:
         await asyncio.sleep(self._wrap_up_seconds)
         if agent.state is AgentState.WRAP_UP and agent.call_id == call:
             await self._apply(agent, "ready", reason="wrap-up time over")
-
-    def _spawn(self, coroutine) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

@@ -11,6 +11,7 @@ from pbx_engine.ari import AriClient, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, PlaybackFinished, StasisEnd, StasisStart
 from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.storage import Storage
+from pbx_engine.tasks import OwnedTasks
 
 log = structlog.get_logger(__name__)
 
@@ -21,18 +22,14 @@ class InboundService:
     def __init__(self, ari: AriClient, storage: Storage) -> None:
         self._ari = ari
         self._storage = storage
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = OwnedTasks()
 
     def accept(self, event: StasisStart) -> None:
         """Called from the event reader: must not block, so the call gets its own task."""
-        task = asyncio.get_running_loop().create_task(self._guarded(event), name=event.channel.id)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._guarded(event), name=event.channel.id)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     async def _guarded(self, start: StasisStart) -> None:
         try:

@@ -30,6 +30,12 @@ _ATTEMPT_COLUMNS = (
 )
 
 
+_AGENT_SELECT = (
+    "SELECT a.id, a.login, a.name, a.sip_endpoint, a.role, t.name AS team "
+    "FROM agents a LEFT JOIN teams t ON t.id = a.team_id"
+)
+
+
 class StorageUnavailable(Exception):
     pass
 
@@ -350,8 +356,7 @@ class Storage:
 
     async def get_agent(self, login: str) -> AgentRow | None:
         row = await self.pool.fetchrow(
-            """SELECT a.id, a.login, a.name, a.sip_endpoint, a.role, t.name AS team
-               FROM agents a LEFT JOIN teams t ON t.id = a.team_id WHERE a.login = $1""",
+            f"{_AGENT_SELECT} WHERE a.login = $1",
             login,
         )
         return AgentRow(**dict(row)) if row else None
@@ -457,9 +462,7 @@ class Storage:
 
     async def agent_by_token(self, token: str) -> AgentRow | None:
         row = await self.pool.fetchrow(
-            """SELECT a.id, a.login, a.name, a.sip_endpoint, a.role, t.name AS team
-               FROM agents a LEFT JOIN teams t ON t.id = a.team_id
-               WHERE a.token_sha256 = $1""",
+            f"{_AGENT_SELECT} WHERE a.token_sha256 = $1",
             _sha256(token),
         )
         return AgentRow(**dict(row)) if row else None

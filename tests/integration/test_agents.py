@@ -3,6 +3,8 @@ it the moment AMD says HUMAN, the abandon guard when nobody is free."""
 
 import asyncio
 
+import pytest
+
 from pbx_engine.agents.states import AgentState, AgentStatus
 from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest
@@ -88,28 +90,21 @@ async def test_given_the_only_agent_is_paused_when_a_person_answers_then_the_cal
     assert ready_agent.state is AgentState.PAUSED
 
 
-async def test_given_a_reserved_agent_when_voicemail_answers_then_he_is_released(
+@pytest.mark.parametrize(
+    ("behaviour", "outcome"),
+    [(PstnBehaviour.MACHINE, Outcome.MACHINE), (PstnBehaviour.BUSY, Outcome.BUSY)],
+)
+async def test_given_a_reserved_agent_when_no_person_is_reached_then_he_is_released(
     connected_engine: Engine,
     ready_agent: AgentStatus,
+    behaviour,
+    outcome,
 ):
     await connected_engine.agents.reserve()
     result = await connected_engine.dialer.call(
-        CallRequest(number=PstnBehaviour.MACHINE.number(), agent="anna")
+        CallRequest(number=behaviour.number(), agent="anna")
     )
-
-    assert result.outcome is Outcome.MACHINE
-    assert ready_agent.state is AgentState.READY
-
-
-async def test_given_a_busy_line_for_a_reserved_agent_when_it_ends_then_he_is_released(
-    connected_engine: Engine,
-    ready_agent: AgentStatus,
-):
-    await connected_engine.agents.reserve()
-    result = await connected_engine.dialer.call(
-        CallRequest(number=PstnBehaviour.BUSY.number(), agent="anna")
-    )
-    assert result.outcome is Outcome.BUSY
+    assert result.outcome is outcome
     assert ready_agent.state is AgentState.READY
 
 
