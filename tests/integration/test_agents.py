@@ -56,8 +56,12 @@ async def test_given_a_reserved_agent_when_a_person_answers_then_he_is_bridged_t
         timeout=5,
         what="the agent to be ready after wrap-up",
     )
-    states = [s for s, _ in await engine.storage.agent_states(engine.agents.agent_id("anna"))]
-    assert states[-4:] == ["reserved", "on_call", "wrap_up", "ready"]
+    # The change is in memory first and in the database a moment later.
+    async def stored_states():
+        states = await engine.storage.agent_states(engine.agents.agent_id("anna"))
+        return [s for s, _ in states][-4:] == ["reserved", "on_call", "wrap_up", "ready"]
+
+    await eventually(stored_states, timeout=5, what="the state changes on record")
 
 
 async def test_given_a_ready_agent_when_a_person_answers_unreserved_then_the_agent_takes_him(
