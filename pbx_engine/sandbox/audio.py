@@ -1,84 +1,116 @@
-"""Test speech made with espeak-ng and sox: people answering, voicemail greetings, beeps.
+"""Test speech made with espeak-ng and sox: people answering, voicemail greetings, hold music.
 
-Files are 16-bit signed 8 kHz mono WAV, what Asterisk's Playback() reads (a u-law WAV makes it
-hang up), and are made once per text and voice in a cache folder.
+Each sound is made once per text, voice and encoding into a cache folder
+(`$PBX_ENGINE_AUDIO_CACHE`, else `~/.cache/pbx-engine/audio`) and copied from there into a
+sandbox. Two encodings, because the two consumers read files differently:
+- Asterisk's Playback() wants 16-bit signed 8 kHz mono WAV; a u-law WAV makes it fail and the
+  channel hangs up.
+- SIPp's `rtp_stream` sends the file's bytes as they are, so a phone sending RTP payload type 0
+  (PCMU, what the endpoints allow) needs u-law samples.
 """
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import hashlib
 import os
+import secrets
 import shutil
-import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
-from pbx_engine.sandbox.errors import SandboxError
+import structlog
 
-# name -> (voice, words per minute, text, beep after)
-SOUNDS: dict[str, tuple[str, int, str, bool]] = {
-    "human-hello": ("en", 160, "Hello?", False),
-    "human-long-hello": ("en", 160, "Hello, John speaking.", False),
-    "human-talk": (
-        "en",
-        160,
+from pbx_engine.sandbox.process import require_binary, run
+
+log = structlog.get_logger(__name__)
+
+# Part of every cache key: bump it when the recipe below changes, so old files are not reused.
+_RECIPE = "2"
+
+
+class Encoding(enum.Enum):
+    SLIN16 = "signed"  # Asterisk Playback()
+    ULAW = "u-law"  # SIPp rtp_stream with payload type 0
+
+
+@dataclass(frozen=True)
+class Speech:
+    text: str
+    voice: str = "en"  # espeak-ng voice: en, pl, bg, es, ... (debtors do not all speak English)
+    wpm: int = 160
+    beep: bool = False  # a 1 kHz tone after the words, as an answering machine gives
+
+
+# The sandbox's sounds, by the name the PSTN dialplan plays them as: ${SOUNDS}/<name>.
+SOUNDS: dict[str, Speech] = {
+    "human-hello": Speech("Hello?"),
+    "human-long-hello": Speech("Hello, John speaking."),
+    "human-talk": Speech(
         "Yes, I got your letter last week. I can pay part of it on Friday, "
-        "and the rest at the end of the month, if that works for you.",
-        False,
+        "and the rest at the end of the month, if that works for you."
     ),
-    "machine-greeting-beep": (
-        "en",
-        170,
+    "machine-greeting-beep": Speech(
         "Hi, you have reached the voicemail of John Smith. I can't take your call right now. "
         "Please leave your name, number and a short message after the tone, "
         "and I will call you back as soon as I can.",
-        True,
+        wpm=170,
+        beep=True,
     ),
-    "machine-greeting": (
-        "en",
-        170,
+    "machine-greeting": Speech(
         "The person you are calling is not available. Please try again later, "
         "or send a text message. Thank you for calling.",
-        False,
+        wpm=170,
     ),
 }
 
+# Music-on-hold class "default" plays every file in this subfolder (musiconhold.conf).
+HOLD_MUSIC = Path("moh") / "hold-tone.wav"
+
 
 def cache_dir() -> Path:
+    explicit = os.environ.get("PBX_ENGINE_AUDIO_CACHE")
+    if explicit:
+        return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "pbx-engine" / "audio"
 
 
-def _tool(name: str, package: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise SandboxError(
-            f"{name} is not installed (Debian package {package}; run scripts/setup.sh)"
-        )
-    return path
+def _tools() -> tuple[str, str]:
+    return (
+        require_binary("espeak-ng", package="espeak-ng"),
+        require_binary("sox", package="sox (and libsox-fmt-all)"),
+    )
 
 
-def _run(args: list[str]) -> None:
-    done = subprocess.run(args, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SandboxError(f"{Path(args[0]).name} failed: {done.stderr.strip()[:500]}")
-
-
-def speech(
-    directory: Path, name: str, text: str, *, voice: str = "en", wpm: int = 160, beep: bool = False
-) -> Path:
-    """Make `directory/name.wav` from `text` (cached by content); returns its path."""
-    espeak = _tool("espeak-ng", "espeak-ng")
-    sox = _tool("sox", "sox")
-    key = hashlib.sha256(f"{voice}|{wpm}|{beep}|{text}".encode()).hexdigest()[:16]
+async def render(speech: Speech, encoding: Encoding = Encoding.SLIN16) -> Path:
+    """The cached WAV file of `speech` in `encoding`, made now if it is not there yet."""
+    key = hashlib.sha256(
+        f"{_RECIPE}|{speech.voice}|{speech.wpm}|{speech.beep}|{encoding.value}|{speech.text}".encode()
+    ).hexdigest()[:20]
     cached = cache_dir() / f"{key}.wav"
-    if not cached.exists():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        raw = cached.with_suffix(".raw.wav")
-        _run([espeak, "-v", voice, "-s", str(wpm), "-w", str(raw), text])
-        parts = [str(raw)]
-        if beep:
-            tone = cached.with_suffix(".beep.wav")
-            _run(
+    if cached.exists():
+        return cached
+    espeak, sox = _tools()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    # Unique names: two test runs (or two sandboxes) may make the same sound at once; the
+    # final rename is atomic, so a reader sees the whole file or none.
+    stem = cached.parent / f".{key}-{os.getpid()}-{secrets.token_hex(3)}"
+    words, tone, made = (
+        stem.with_suffix(".words.wav"),
+        stem.with_suffix(".beep.wav"),
+        stem.with_suffix(".wav"),
+    )
+    try:
+        await run(
+            [espeak, "-v", speech.voice, "-s", str(speech.wpm), "-w", str(words), speech.text],
+            what="espeak-ng",
+        )
+        parts = [str(words)]
+        if speech.beep:
+            # espeak-ng writes 22050 Hz mono; sox concatenates only files of one rate.
+            await run(
                 [
                     sox,
                     "-n",
@@ -94,22 +126,87 @@ def speech(
                     "pad",
                     "0.4",
                     "0",
-                ]
+                ],
+                what="sox (beep)",
             )
             parts.append(str(tone))
-        tmp = cached.with_suffix(".tmp.wav")
-        _run([sox, *parts, "-r", "8000", "-c", "1", "-e", "signed", "-b", "16", str(tmp)])
-        tmp.rename(cached)
-        for leftover in (raw, cached.with_suffix(".beep.wav")):
+        await run(
+            [
+                sox,
+                *parts,
+                "-r",
+                "8000",
+                "-c",
+                "1",
+                "-e",
+                encoding.value,
+                *(["-b", "16"] if encoding is Encoding.SLIN16 else []),
+                str(made),
+            ],
+            what="sox (convert)",
+        )
+        os.replace(made, cached)
+    finally:
+        for leftover in (words, tone, made):
             leftover.unlink(missing_ok=True)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{name}.wav"
-    shutil.copyfile(cached, target)
-    return target
+    log.info("sandbox.sound_made", file=str(cached), chars=len(speech.text), encoding=encoding.name)
+    return cached
 
 
-def make_test_sounds(directory: Path) -> dict[str, Path]:
-    return {
-        name: speech(directory, name, text, voice=voice, wpm=wpm, beep=beep)
-        for name, (voice, wpm, text, beep) in SOUNDS.items()
-    }
+async def hold_tone() -> Path:
+    """A soft pulsing tone for music on hold (the music packages may not be installed)."""
+    cached = cache_dir() / f"hold-tone-{_RECIPE}.wav"
+    if cached.exists():
+        return cached
+    _, sox = _tools()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    made = cached.parent / f".hold-{os.getpid()}-{secrets.token_hex(3)}.wav"
+    try:
+        await run(
+            [
+                sox,
+                "-n",
+                "-r",
+                "8000",
+                "-c",
+                "1",
+                "-e",
+                "signed",
+                "-b",
+                "16",
+                str(made),
+                "synth",
+                "8",
+                "sine",
+                "440",
+                "tremolo",
+                "1.5",
+                "80",
+                "vol",
+                "0.25",
+            ],
+            what="sox (hold tone)",
+        )
+        os.replace(made, cached)
+    finally:
+        made.unlink(missing_ok=True)
+    return cached
+
+
+async def install_sounds(directory: Path) -> dict[str, Path]:
+    """Put every sound of SOUNDS (as `<name>.wav`) and the hold tone into `directory`, the
+    sandbox's ${SOUNDS}. Returns name -> path."""
+    made = {name: await render(speech) for name, speech in SOUNDS.items()}
+    made["hold-tone"] = await hold_tone()
+    return await asyncio.to_thread(_copy_into, directory, made)
+
+
+def _copy_into(directory: Path, made: dict[str, Path]) -> dict[str, Path]:
+    # Copies, not links: a sandbox may outlive a cache cleared meanwhile.
+    installed = {}
+    for name, source in made.items():
+        target = directory / (HOLD_MUSIC if name == "hold-tone" else Path(f"{name}.wav"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        installed[name] = target
+    return installed

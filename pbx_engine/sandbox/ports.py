@@ -1,4 +1,9 @@
-"""Free ports on loopback addresses, checked for both TCP and UDP where a service needs both."""
+"""Free ports on loopback addresses.
+
+A port the kernel reports free now may be taken by another process before the sandbox binds
+it; the sandboxes therefore check again just before starting and, for ports they chose
+themselves, retry once with fresh ones (PortInUse says which port it was).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,25 @@ import socket
 from pbx_engine.sandbox.errors import SandboxError
 
 
+class PortInUse(SandboxError):
+    """A port a sandbox needs is taken: "port 5060/udp on 127.0.0.1 is in use (engine SIP)"."""
+
+    def __init__(self, host: str, port: int, proto: str, what: str = "") -> None:
+        self.host = host
+        self.port = port
+        self.proto = proto
+        suffix = f" ({what})" if what else ""
+        super().__init__(f"port {port}/{proto} on {host} is in use{suffix}")
+
+
+def _kind_name(kind: int) -> str:
+    return "udp" if kind == socket.SOCK_DGRAM else "tcp"
+
+
 def port_is_free(host: str, port: int, kind: int = socket.SOCK_STREAM) -> bool:
     with socket.socket(socket.AF_INET, kind) as sock:
         if kind == socket.SOCK_STREAM:
+            # As servers do: a port whose last connections linger in TIME_WAIT is still usable.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
@@ -26,8 +47,10 @@ def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
 
 
 def free_udp_range(host: str, size: int, start: int = 20000, stop: int = 60000) -> int:
-    """The first port of `size` consecutive free UDP ports (RTP wants an even start)."""
-    port = start
+    """The first port of a block of `size` UDP ports that look free (sampled every 7th port),
+    with an even start as RTP wants. Asterisk and SIPp skip single busy ports within a block by
+    themselves; the block only keeps parallel sandboxes mostly apart."""
+    port = start + (start % 2)
     while port + size < stop:
         if all(port_is_free(host, p, socket.SOCK_DGRAM) for p in range(port, port + size, 7)):
             return port
@@ -37,5 +60,4 @@ def free_udp_range(host: str, size: int, start: int = 20000, stop: int = 60000) 
 
 def require_free(host: str, port: int, kind: int, what: str) -> None:
     if not port_is_free(host, port, kind):
-        proto = "udp" if kind == socket.SOCK_DGRAM else "tcp"
-        raise SandboxError(f"port {port}/{proto} on {host} is in use ({what})")
+        raise PortInUse(host, port, _kind_name(kind), what)

@@ -1,18 +1,21 @@
 """Agents' softphones played by SIPp: a phone registers to the engine's PBX as `agent-NNN` with
 digest authentication and answers every call it gets, sending speech as real RTP audio.
 
-Two SIPp processes make one phone, because one SIPp scenario follows one SIP dialog: a UAC sends
-the REGISTER (and answers the 401 challenge) from the phone's port and exits; then a UAS takes
-that port and answers the INVITEs Asterisk sends to the registered contact. (The agents'
-endpoints use rewrite_contact, so the contact is the address the REGISTER came from.)
+Two SIPp processes make one phone, because one SIPp scenario follows one kind of dialog: a UAC
+sends the REGISTER (and answers the 401 challenge) from the phone's port and exits; then a UAS
+takes that port and answers the INVITEs Asterisk sends to the registered contact. (The agents'
+endpoints use rewrite_contact, so the contact is the address the REGISTER came from.) With
+`register=False` the phone only answers, for an endpoint with a static contact or a plain test.
+
+SIPp traps (testbed.md): `rtp_stream` sends the file's bytes as they are, with the payload type
+given (`,0` = PCMU); without it SIPp sends PCMA, which an ulaw-only endpoint drops silently and
+AMD then hears nothing. SIPp 3.6 rejects `optional="true"` on the ACK before a `<nop>`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -20,7 +23,8 @@ from pathlib import Path
 
 import structlog
 
-from pbx_engine.sandbox.audio import SOUNDS, speech
+from pbx_engine.sandbox import process as processes
+from pbx_engine.sandbox.audio import SOUNDS, Encoding, Speech, render
 from pbx_engine.sandbox.errors import SandboxError
 from pbx_engine.sandbox.ports import free_port, free_udp_range
 
@@ -62,6 +66,8 @@ Content-Length: 0
 </scenario>
 """
 
+# One call: ring, answer with PCMU only, stream the voice in a loop until the BYE. The <log>
+# after the ACK counts answered calls (in the -log_file), as the call is then really up.
 _ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="answer">
   <recv request="INVITE" crlf="true"/>
@@ -99,6 +105,7 @@ a=rtpmap:0 PCMU/8000
   <recv request="ACK" crlf="true"/>
   <nop>
     <action>
+      <log message="answered [call_id]"/>
       <exec rtp_stream="{audio},-1,0"/>
     </action>
   </nop>
@@ -118,8 +125,9 @@ Content-Length: 0
 
 
 class SippPhone:
-    """`async with SippPhone("agent-001", "secret", pbx_host, pbx_port) as phone:` registers
-    and answers calls until left; leaving stops SIPp (Asterisk keeps the contact until expiry)."""
+    """`async with SippPhone("agent-001", "secret", pbx.sip_host, pbx.sip_port) as phone:`
+    registers and answers calls until left; leaving stops SIPp (Asterisk keeps the contact
+    until it expires, and a call to it then fails at once with no answer)."""
 
     def __init__(
         self,
@@ -129,103 +137,87 @@ class SippPhone:
         pbx_port: int,
         *,
         host: str = "127.0.0.1",
+        port: int = 0,
         ring_ms: int = 500,
         text: str | None = None,
+        voice: str = "en",
         expires: int = 3600,
+        register: bool = True,
         binary: str = "sipp",
+        register_timeout: float = 10.0,
     ) -> None:
         self.user = user
         self.password = password
         self.pbx_host = pbx_host
         self.pbx_port = pbx_port
         self.host = host
+        self.port = port
         self.ring_ms = ring_ms
-        self.text = text or SOUNDS["human-talk"][2]
+        self.speech = Speech(text or SOUNDS["human-talk"].text, voice=voice)
         self.expires = expires
+        self.register = register
         self.binary = binary
-        self.port = 0
+        self.register_timeout = register_timeout
         self.dir: Path | None = None
         self._uas: asyncio.subprocess.Process | None = None
+
+    @property
+    def contact(self) -> str:
+        """Where the phone answers: what a static aor contact would name."""
+        return f"sip:{self.user}@{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._uas is not None and self._uas.returncode is None
+
+    @property
+    def answered(self) -> int:
+        """Calls this phone has answered (ACK received) so far."""
+        if self.dir is None:
+            return 0
+        path = self.dir / "calls.log"
+        if not path.exists():
+            return 0
+        return sum(line.startswith("answered ") for line in path.read_text().splitlines())
 
     async def __aenter__(self) -> SippPhone:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
     async def start(self) -> None:
-        binary = shutil.which(self.binary)
-        if binary is None:
-            raise SandboxError(
-                f"SIPp ({self.binary!r}) not found: install sip-tester (scripts/setup.sh)"
-            )
-        self.binary = binary
+        if self.running:
+            raise SandboxError(f"phone {self.user} is already running")
+        self.binary = processes.require_binary(self.binary, package="sip-tester (SIPp)")
         self.dir = Path(tempfile.mkdtemp(prefix=f"pbx-phone-{self.user}-"))
-        self.port = free_port(self.host, socket.SOCK_DGRAM)
+        processes.remove_at_exit(self.dir)
+        if not self.port:
+            self.port = free_port(self.host, socket.SOCK_DGRAM)
         try:
-            await self._register()
-            await self._start_answering()
+            audio = self.dir / "voice-ulaw.wav"
+            shutil.copyfile(await render(self.speech, Encoding.ULAW), audio)
+            if self.register:
+                await self._register()
+            await self._answer(audio)
         except BaseException:
             await self.stop()
             raise
 
-    async def _start_answering(self) -> None:
-        assert self.dir is not None
-        wav = speech(self.dir, "voice", self.text)
-        # SIPp sends the file's samples as they are: payload type 0 needs u-law samples.
-        ulaw = self.dir / "voice-ulaw.wav"
-        sox = await asyncio.create_subprocess_exec(
-            "sox",
-            str(wav),
-            "-r",
-            "8000",
-            "-c",
-            "1",
-            "-e",
-            "u-law",
-            str(ulaw),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        _, error = await sox.communicate()
-        if sox.returncode != 0:
-            raise SandboxError(f"sox could not convert the phone's audio: {error.decode()[-300:]}")
-        scenario = self.dir / "answer.xml"
-        scenario.write_text(_ANSWER.format(ring_ms=self.ring_ms, audio=ulaw))
-        media = free_udp_range(self.host, 200, start=30000, stop=40000)
-        self._uas = await asyncio.create_subprocess_exec(
-            self.binary,
-            "-sf",
-            str(scenario),
-            "-i",
-            self.host,
-            "-p",
-            str(self.port),
-            "-mi",
-            self.host,
-            "-mp",
-            str(media),
-            "-nostdin",
-            "-aa",
-            "-trace_err",
-            "-error_file",
-            str(self.dir / "errors.log"),
-            cwd=self.dir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.dir / "uas.log", "wb"),  # noqa: ASYNC230, SIM115 (local, instant)
-            start_new_session=True,
-        )
-        await asyncio.sleep(0.2)
-        if self._uas.returncode is not None:
-            raise SandboxError(
-                f"SIPp for {self.user} exited at once: "
-                f"{(self.dir / 'uas.log').read_text(errors='replace')[-500:]}"
-            )
-        log.info("sandbox.phone_answering", user=self.user, port=self.port)
+    async def stop(self) -> None:
+        process, self._uas = self._uas, None
+        if process is not None:
+            # SIPp ends its calls on SIGTERM only after timeouts: a phone being put away just
+            # goes, as a pulled cable would.
+            await processes.end(process, f"SIPp phone {self.user}", hard=True)
+            log.info("sandbox.phone_stopped", user=self.user, answered=self.answered)
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            processes.forget_folder(self.dir)
+            self.dir = None
 
-    async def _register(self, timeout: float = 10.0) -> None:
+    async def _register(self) -> None:
         assert self.dir is not None
         scenario = self.dir / "register.xml"
         scenario.write_text(
@@ -237,43 +229,75 @@ class SippPhone:
                 expires=self.expires,
             )
         )
-        process = await asyncio.create_subprocess_exec(
-            self.binary,
-            f"{self.pbx_host}:{self.pbx_port}",
-            "-sf",
-            str(scenario),
-            "-i",
-            self.host,
-            "-p",
-            str(self.port),
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            f"{int(timeout)}s",
-            "-timeout_error",
-            cwd=self.dir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        output, _ = await process.communicate()
-        if process.returncode != 0:
-            tail = output.decode(errors="replace")[-800:]
-            raise SandboxError(
-                f"{self.user} could not register with {self.pbx_host}:"
-                f"{self.pbx_port} (SIPp exit {process.returncode}): {tail}"
+        try:
+            await processes.run(
+                [
+                    self.binary,
+                    f"{self.pbx_host}:{self.pbx_port}",
+                    "-sf",
+                    str(scenario),
+                    "-i",
+                    self.host,
+                    "-p",
+                    str(self.port),
+                    "-m",
+                    "1",
+                    "-nostdin",
+                    "-timeout",
+                    f"{int(self.register_timeout)}s",
+                    "-timeout_error",
+                ],
+                what=f"SIPp REGISTER of {self.user}",
+                timeout=self.register_timeout + 5,
+                cwd=self.dir,
             )
-        log.info("sandbox.phone_registered", user=self.user)
+        except SandboxError as error:
+            raise SandboxError(
+                f"{self.user} could not register with {self.pbx_host}:{self.pbx_port}: {error}"
+            ) from None
+        log.info("sandbox.phone_registered", user=self.user, contact=self.contact)
 
-    async def stop(self) -> None:
-        process, self._uas = self._uas, None
-        if process is not None and process.returncode is None:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            await process.wait()
-        if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
+    async def _answer(self, audio: Path) -> None:
+        assert self.dir is not None
+        scenario = self.dir / "answer.xml"
+        scenario.write_text(_ANSWER.format(ring_ms=self.ring_ms, audio=audio))
+        media = free_udp_range(self.host, 200, start=30000, stop=40000)
+        with open(self.dir / "uas.log", "wb") as output:  # noqa: ASYNC230 (local file, instant)
+            self._uas = await asyncio.create_subprocess_exec(
+                self.binary,
+                "-sf",
+                str(scenario),
+                "-i",
+                self.host,
+                "-p",
+                str(self.port),
+                "-mi",
+                self.host,
+                "-mp",
+                str(media),
+                "-nostdin",
+                "-aa",  # answer OPTIONS/INFO/NOTIFY/UPDATE with 200 outside the scenario
+                "-trace_logs",
+                "-log_file",
+                str(self.dir / "calls.log"),
+                "-trace_err",
+                "-error_file",
+                str(self.dir / "errors.log"),
+                cwd=self.dir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=output,
+                start_new_session=True,
+                preexec_fn=processes.DIE_WITH_PARENT,
+            )
+        processes.track(self._uas, f"SIPp phone {self.user}")
+        # SIPp exits at once on a bad scenario or a taken port; give it a moment to say so.
+        try:
+            await asyncio.wait_for(self._uas.wait(), 0.3)
+        except TimeoutError:
+            log.info("sandbox.phone_answering", user=self.user, port=self.port)
+            return
+        raise SandboxError(
+            f"SIPp for {self.user} exited at once (code {self._uas.returncode}): "
+            f"{(self.dir / 'uas.log').read_text(errors='replace')[-500:]}"
+        )

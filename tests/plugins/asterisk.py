@@ -1,15 +1,21 @@
 """Telephony fixtures: the engine's Asterisk and the PSTN Asterisk, started once per session,
-and an engine connected to them (with its own database) that tests share."""
+and an engine connected to them (with its own database) that tests share.
+
+`pstn_asterisk` and `engine_asterisk` are the two halves of one `telephony` pair: the PSTN starts
+first, then the engine's PBX whose trunk points at it; both stop at the end of the session. There
+is no skip: an Asterisk that cannot start fails the run with the sandbox's error. A failed test
+gets the end of each Asterisk's log in its report."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
 from pbx_engine.config import EngineConfig, parse_config
 from pbx_engine.engine import Engine, build_engine
-from pbx_engine.sandbox.asterisk import Telephony
+from pbx_engine.sandbox.asterisk import AsteriskSandbox, EngineSandbox, PstnSandbox, Telephony
 from pbx_engine.sandbox.ports import free_port
 from pbx_engine.sandbox.postgres import PostgresSandbox
 from pbx_engine.sandbox.sipp import SippPhone
@@ -23,10 +29,38 @@ def agi_port() -> int:
 
 
 @pytest.fixture(scope="session")
-async def telephony(agi_port: int):
-    # No skip: an Asterisk that cannot start fails the run.
+async def telephony(agi_port: int) -> AsyncIterator[Telephony]:
     async with Telephony.create(agi_url=f"agi://127.0.0.1:{agi_port}", agents=AGENTS) as pair:
         yield pair
+
+
+@pytest.fixture(scope="session")
+def pstn_asterisk(telephony: Telephony) -> PstnSandbox:
+    """The phone network (dialplans/pstn.conf): numbers from PstnBehaviour, call_engine()."""
+    return telephony.pstn
+
+
+@pytest.fixture(scope="session")
+def engine_asterisk(telephony: Telephony) -> EngineSandbox:
+    """The engine's PBX: trunk `pstn`, endpoints agent-001/agent-002 (passwords in AGENTS)."""
+    return telephony.engine
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    pair = getattr(item, "funcargs", {}).get("telephony")
+    sandboxes: list[AsteriskSandbox] = [pair.engine, pair.pstn] if pair else []
+    for name in ("engine_asterisk", "pstn_asterisk"):
+        sandbox = getattr(item, "funcargs", {}).get(name)
+        if isinstance(sandbox, AsteriskSandbox) and sandbox not in sandboxes:
+            sandboxes.append(sandbox)
+    for sandbox in sandboxes:
+        if sandbox.run_dir is not None:
+            report.sections.append((f"{sandbox.profile} Asterisk log (end)", sandbox.log_tail(40)))
 
 
 @pytest.fixture(scope="session")

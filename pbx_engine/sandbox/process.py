@@ -1,0 +1,155 @@
+"""Child processes of the sandboxes: found on PATH with a clear error, run in a process group of
+their own, always ended, and killed at interpreter exit if a test run dies before its clean-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import ctypes
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import structlog
+
+from pbx_engine.sandbox.errors import SandboxError
+
+log = structlog.get_logger(__name__)
+
+# pid -> what it is, and folders to remove, for the atexit clean-up below. A registry at module
+# level is the one place atexit can reach; sandboxes add and remove their own entries.
+_CHILDREN: dict[int, str] = {}
+_FOLDERS: set[Path] = set()
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """On Linux, a child that gets SIGKILL when its parent dies: atexit cannot run when the test
+    runner itself is killed (a CI timeout), and Asterisk in its own session would live on."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        # Resolved here, in the parent: the child between fork and exec only makes one call.
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def die_with_parent() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+    return die_with_parent
+
+
+# preexec_fn for the sandboxes' long-lived children (None where unsupported).
+DIE_WITH_PARENT = _parent_death_signal()
+
+
+def require_binary(name: str, *, package: str) -> str:
+    """The full path of `name`, or a SandboxError saying which package provides it."""
+    path = shutil.which(name)
+    if path is None:
+        raise SandboxError(
+            f"{name!r} not found on PATH: install the Debian package {package} "
+            "(scripts/setup.sh does)"
+        )
+    return path
+
+
+def track(process: asyncio.subprocess.Process, what: str) -> None:
+    _CHILDREN[process.pid] = what
+
+
+def untrack(process: asyncio.subprocess.Process) -> None:
+    _CHILDREN.pop(process.pid, None)
+
+
+def remove_at_exit(folder: Path) -> None:
+    _FOLDERS.add(folder)
+
+
+def forget_folder(folder: Path) -> None:
+    _FOLDERS.discard(folder)
+
+
+async def end(
+    process: asyncio.subprocess.Process,
+    what: str,
+    *,
+    grace: float = 5.0,
+    hard: bool = False,
+) -> int | None:
+    """End `process` and its group: SIGTERM, then SIGKILL after `grace` seconds (at once when
+    `hard`). Returns its exit code (None if it would not die, which the log reports)."""
+    try:
+        if process.returncode is None:
+            steps = [(signal.SIGKILL, 5.0)]
+            if not hard:
+                steps.insert(0, (signal.SIGTERM, grace))
+            for sig, wait in steps:
+                try:
+                    os.killpg(process.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    await asyncio.wait_for(process.wait(), wait)
+                    break
+                except TimeoutError:
+                    log.warning("sandbox.process_slow_to_die", what=what, signal=sig.name)
+        else:
+            # The leader exited by itself; children it left in the group go too.
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return process.returncode
+    finally:
+        untrack(process)
+
+
+async def run(
+    args: Sequence[str],
+    *,
+    what: str,
+    timeout: float = 30.0,
+    cwd: Path | None = None,
+) -> str:
+    """Run a short command to completion; its output (stdout and stderr) on success, else a
+    SandboxError with the output's end. No shell: arguments go to the program as they are."""
+    process = await asyncio.create_subprocess_exec(
+        *args,
+        cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        await end(process, what, hard=True)
+        raise SandboxError(f"{what} did not finish within {timeout:.0f} s") from None
+    except BaseException:
+        await end(process, what, hard=True)
+        raise
+    text = output.decode(errors="replace")
+    if process.returncode != 0:
+        raise SandboxError(f"{what} failed (exit {process.returncode}): {text.strip()[-800:]}")
+    return text
+
+
+@atexit.register
+def _kill_strays() -> None:
+    # A test run that dies without its fixtures' finalisers still leaves no process behind.
+    for pid in list(_CHILDREN):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    _CHILDREN.clear()
+    for folder in list(_FOLDERS):
+        shutil.rmtree(folder, ignore_errors=True)
+    _FOLDERS.clear()
