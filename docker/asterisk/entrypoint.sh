@@ -7,7 +7,9 @@ set -eu
 : "${TRUNK_HOST:?set TRUNK_HOST (the carrier SIP address)}"
 run=${RUN_DIR:-/var/lib/pbx-asterisk}
 src=${PBX_ENGINE_SRC:-/opt/pbx-engine}
-mkdir -p "$run/etc" "$run/lib" "$run/spool" "$run/run" "$run/log" "$run/agi-bin" "$run/sounds"
+mkdir -p "$run/etc" "$run/lib" "$run/spool" "$run/run" "$run/log" "$run/agi-bin" "$run/sounds/moh"
+# Music on hold plays the files found here; without any, bridges' hold music stays silent.
+[ -n "$(ls -A "$run/sounds/moh")" ] || cp /usr/share/asterisk/sounds/en/beep.* "$run/sounds/moh/" 2>/dev/null || true
 render() {
     sed -e "s|@@RUN_DIR@@|$run|g" \
         -e "s|@@MODULES_DIR@@|/usr/lib/asterisk/modules|g" \

@@ -19,7 +19,6 @@ docker/asterisk/entrypoint.sh renders the same files with sed for a production c
 from __future__ import annotations
 
 import asyncio
-import base64
 import enum
 import re
 import secrets
@@ -33,6 +32,7 @@ from typing import Literal
 import aiohttp
 import structlog
 
+from pbx_engine.ari.errors import basic_auth
 from pbx_engine.resources import ASTERISK_CONFIG_DIR, DIALPLANS_DIR
 from pbx_engine.sandbox import process as processes
 from pbx_engine.sandbox.audio import install_sounds
@@ -654,11 +654,6 @@ def agent_sections(agents: dict[str, str]) -> str:
             f"[{name}](agent-auth)\nusername = {name}\npassword = {password}\n"
         )
     return "\n".join(sections)
-
-
-def basic_auth(username: str, password: str) -> str:
-    """An HTTP Basic Authorization header value (aiohttp's BasicAuth is deprecated)."""
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
 def _why(log_text: str) -> str:

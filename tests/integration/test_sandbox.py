@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from pbx_engine.ari.errors import basic_auth
 from pbx_engine.sandbox import asterisk as asterisk_module
 from pbx_engine.sandbox.asterisk import (
     ENGINE_HOST,
@@ -29,7 +30,6 @@ from pbx_engine.sandbox.asterisk import (
     EngineSandbox,
     PstnBehaviour,
     PstnSandbox,
-    basic_auth,
 )
 from pbx_engine.sandbox.errors import SandboxError
 from pbx_engine.sandbox.ports import free_port
