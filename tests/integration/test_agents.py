@@ -56,6 +56,7 @@ async def test_given_a_reserved_agent_when_a_person_answers_then_he_is_bridged_t
         timeout=5,
         what="the agent to be ready after wrap-up",
     )
+
     # The change is in memory first and in the database a moment later.
     async def stored_states():
         states = await engine.storage.agent_states(engine.agents.agent_id("anna"))
