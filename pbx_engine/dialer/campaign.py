@@ -24,6 +24,10 @@ from pbx_engine.storage import Storage
 log = structlog.get_logger(__name__)
 
 
+class PreviewError(Exception):
+    """A preview request that does not fit the agent's state."""
+
+
 class CampaignState(StrEnum):
     STOPPED = "stopped"
     RUNNING = "running"
@@ -54,6 +58,8 @@ class CampaignRunner:
         self._in_flight: dict[int, asyncio.Task[CallResult]] = {}  # case id -> call
         self._wake = asyncio.Event()
         self.placed = 0
+        self._offered: dict[str, CallPlan] = {}  # preview: agent login -> case on his screen
+        self._skipped: set[int] = set()  # preview: cases an agent passed over
         self.out_of_work = False  # the last planning pass found nothing due
 
     @property
@@ -114,6 +120,36 @@ class CampaignRunner:
                     return
                 self._place(plan, None)
 
+    # ------------------------------------------------------------------ preview
+    async def offer(self, login: str) -> CallPlan | None:
+        """Preview: the next case for this agent, who is held (reserved) while he reads it."""
+        if login in self._offered:
+            return self._offered[login]
+        agent = self._agents.status(login)
+        if agent is None or agent.state is not AgentState.READY:
+            raise PreviewError(f"agent {login!r} is not ready")
+        plan = await self._next_plan()
+        if plan is None:
+            return None
+        if await self._agents.reserve({login}) is None:
+            self._queue.insert(0, plan)
+            raise PreviewError(f"agent {login!r} is not ready")
+        self._offered[login] = plan
+        return plan
+
+    def dial_offered(self, login: str) -> asyncio.Task[CallResult]:
+        plan = self._offered.pop(login, None)
+        if plan is None:
+            raise PreviewError(f"no case is offered to {login!r}")
+        return self._place(plan, login)
+
+    async def skip_offered(self, login: str) -> None:
+        plan = self._offered.pop(login, None)
+        if plan is None:
+            raise PreviewError(f"no case is offered to {login!r}")
+        self._skipped.add(plan.case_id)
+        await self._agents.release(login)
+
     def _any_ready(self, logins: set[str] | None) -> bool:
         return any(
             a.state is AgentState.READY and (logins is None or a.login in logins)
@@ -138,10 +174,11 @@ class CampaignRunner:
                     return None
                 self._queue = plans
             plan = self._queue.pop(0)
-            if plan.case_id not in self._in_flight:
+            taken = {p.case_id for p in self._offered.values()} | self._skipped
+            if plan.case_id not in self._in_flight and plan.case_id not in taken:
                 return plan
 
-    def _place(self, plan: CallPlan, agent: str | None) -> None:
+    def _place(self, plan: CallPlan, agent: str | None) -> asyncio.Task[CallResult]:
         request = CallRequest(
             number=plan.e164,
             case_id=plan.case_id,
@@ -154,6 +191,7 @@ class CampaignRunner:
         self.placed += 1
         self._in_flight[plan.case_id] = task
         task.add_done_callback(lambda _: self._call_done(plan.case_id))
+        return task
 
     def _call_done(self, case_id: int) -> None:
         self._in_flight.pop(case_id, None)

@@ -26,6 +26,7 @@ from pbx_engine.cases.dispositions import (
     next_action,
 )
 from pbx_engine.compliance.timezones import debtor_zones
+from pbx_engine.dialer.campaign import PreviewError
 from pbx_engine.dialer.service import CallRequest, DialerClosed
 from pbx_engine.storage.models import AgentRow
 
@@ -226,6 +227,49 @@ async def disposition(request: web.Request) -> web.Response:
     )
 
 
+def _preview_runner(engine, login: str):
+    for runner in engine.campaigns.values():
+        if (
+            runner.campaign.dial_mode == "preview"
+            and runner.state.value == "running"
+            and (not runner.campaign.agents or login in runner.campaign.agents)
+        ):
+            return runner
+    return None
+
+
+async def preview(request: web.Request) -> web.Response:
+    """Preview mode: offer the next case (`POST /agents/me/preview`), then `.../dial` or
+    `.../skip` it."""
+    engine = request.app[ENGINE]
+    login = request[AGENT].login
+    runner = _preview_runner(engine, login)
+    if runner is None:
+        return _error(404, "no running preview campaign for you")
+    step = request.match_info.get("step", "")
+    try:
+        if step == "":
+            plan = await runner.offer(login)
+            if plan is None:
+                return _error(404, "no case is due now")
+            return web.json_response(
+                {
+                    "campaign": runner.campaign.name,
+                    "number": plan.e164,
+                    "case": await engine.storage.case_dossier(plan.case_id),
+                }
+            )
+        if step == "dial":
+            task = runner.dial_offered(login)
+            return web.json_response({"channel_id": task.get_name()}, status=202)
+        if step == "skip":
+            await runner.skip_offered(login)
+            return await me(request)
+    except PreviewError as error:
+        return _error(409, str(error))
+    return _error(404, f"no preview step {step!r}")
+
+
 def _campaign_json(runner) -> dict:
     return {
         "name": runner.campaign.name,
@@ -271,6 +315,8 @@ def build_app(engine: Engine) -> web.Application:
     app.router.add_get("/attempts/{channel_id}", get_attempt)
     app.router.add_post("/calls/{channel_id}/disposition", disposition)
     app.router.add_get("/agents/me", me)
+    app.router.add_post("/agents/me/preview", preview)
+    app.router.add_post("/agents/me/preview/{step}", preview)
     app.router.add_post("/agents/me/{action}", agent_action)
     app.router.add_get("/campaigns", campaigns)
     app.router.add_post("/campaigns/{name}/{action}", campaign_action)

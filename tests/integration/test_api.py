@@ -1,7 +1,7 @@
 """The agents' and supervisors' HTTP API on the running engine, over real HTTP, during a real
 call: log in, the screen pop with the case, a disposition that schedules a callback."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import aiohttp
@@ -123,3 +123,60 @@ def screen_pop_gone(http, api):
             return (await response.json())["call"] is None
 
     return probe
+
+
+async def test_given_a_preview_campaign_when_the_agent_skips_one_and_dials_the_next_then_he_gets_it(
+    api,
+    connected_engine: Engine,
+    agent_phone: SippPhone,
+):
+    engine = connected_engine
+    agent = await token_for(engine, "anna", "agent", endpoint="agent-001")
+    runner = await engine.add_campaign(
+        CampaignConfig(
+            name="preview-test", dial_mode="preview", compliance="plain", agents=["anna"]
+        )
+    )
+    for i, due in enumerate(["2026-01-01", "2026-02-01"]):
+        await engine.storage.upsert_case(
+            creditor="Acme",
+            reference=f"PV-{i}",
+            debtor_name=f"Preview {i}",
+            amount_owed=Decimal("99.00"),
+            currency="USD",
+            numbers=[(PstnBehaviour.TALK.number(f"+12025550{8 + i}"), "mobile")],
+            campaign_id=runner.campaign_id,
+            due_date=date.fromisoformat(due),
+        )
+    runner.start()
+    try:
+        async with aiohttp.ClientSession(headers=agent) as http:
+            async with http.post(f"{api}/agents/me/preview") as response:
+                assert response.status == 409  # not logged in, so not ready
+            async with http.post(f"{api}/agents/me/login") as response:
+                assert response.status == 200
+            async with http.post(f"{api}/agents/me/preview") as response:
+                first = await response.json()
+            assert first["case"]["reference"] == "PV-0"  # oldest debt first
+            assert engine.agents.status("anna").state.value == "reserved"
+            async with http.post(f"{api}/agents/me/preview/skip") as response:
+                assert (await response.json())["state"] == "ready"
+            async with http.post(f"{api}/agents/me/preview") as response:
+                second = await response.json()
+            assert second["case"]["reference"] == "PV-1"
+            assert runner.placed == 0  # preview dials nothing by itself
+            async with http.post(f"{api}/agents/me/preview/dial") as response:
+                assert response.status == 202
+                channel_id = (await response.json())["channel_id"]
+
+            async def on_call():
+                async with http.get(f"{api}/agents/me") as response:
+                    return (await response.json())["state"] == "on_call"
+
+            await eventually(on_call, timeout=20, what="the previewed debtor on the line")
+            await engine.ari.hangup(channel_id)
+            await eventually(screen_pop_gone(http, api), timeout=10, what="the call to end")
+            async with http.post(f"{api}/agents/me/logout") as response:
+                assert response.status == 200
+    finally:
+        runner.stop()
