@@ -28,7 +28,7 @@ from ari_apps.outbound_call import (
     Verdict,
 )
 from pbx_engine.ari import AriClient, AriError, ChannelGone
-from pbx_engine.ari.events import ChannelDestroyed, StasisEnd
+from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.config import DialerConfig
 from pbx_engine.dialer.outcomes import Outcome, classify_amd, classify_unanswered
 from pbx_engine.storage import Attempt, Storage
@@ -291,14 +291,22 @@ class Dialer:
                     variables=variables,
                 )
                 live.created_at = asyncio.get_running_loop().time()
-                await self._storage.mark_attempt_originated(channel_id, _now())
-                await self._ari.dial(channel_id, timeout=int(config.ring_timeout))
-                log.info("call.dialing", trunk=config.trunk)
+                # The channel enters Stasis a moment after /create answers; a /dial sent before
+                # its StasisStart gets 409 "Channel not in Stasis application".
+                first = await events.wait_for((StasisStart, ChannelDestroyed), timeout=_GRACE)
+                if isinstance(first, ChannelDestroyed):
+                    [finish] = [a for a in call.handle(first, _now()) if isinstance(a, Finish)]
+                else:
+                    await self._storage.mark_attempt_originated(channel_id, _now())
+                    await self._ari.dial(channel_id, timeout=int(config.ring_timeout))
+                    log.info("call.dialing", trunk=config.trunk)
             except ChannelGone:
                 pass  # Destroyed already: its ChannelDestroyed is on the way.
-            except AriError as error:
-                log.error("call.originate_failed", error=str(error))
-                finish = Finish(Outcome.FAILED, _now(), None, f"originate failed: {error}")
+            except (AriError, TimeoutError) as error:
+                reason = str(error) or "the channel never entered Stasis"
+                log.error("call.originate_failed", error=reason)
+                await self._ari.hangup(channel_id)
+                finish = Finish(Outcome.FAILED, _now(), None, f"originate failed: {reason}")
 
             hung_up = False
             while finish is None:

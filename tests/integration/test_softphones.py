@@ -27,6 +27,8 @@ async def test_given_a_registered_softphone_when_called_then_its_audio_reaches_a
         await ari.create_channel(
             "PJSIP/agent-001", app=ari.app, channel_id=channel_id, app_args=["agent"]
         )
+        # /dial before the channel's StasisStart is refused (409): wait for it.
+        await events.wait_for(StasisStart, timeout=5)
         await ari.dial(channel_id, timeout=10)
         await events.wait_for(ChannelStateChange, lambda e: e.channel.state == "Up", timeout=10)
         # AMD listens to what the phone sends: a verdict from speech proves RTP flows; a phone
