@@ -61,7 +61,7 @@ class Engine:
         """Mirror the campaign in the database and give it a runner (stopped until started)."""
         if campaign.name in self.campaigns:
             raise ValueError(f"campaign {campaign.name!r} is loaded already")
-        campaign_id = await self.storage.campaign_id(
+        campaign_id = await self.storage.upsert_campaign(
             campaign.name, campaign.dial_mode, campaign.model_dump_json()
         )
         runner = CampaignRunner(campaign, campaign_id, self.storage, self.dialer, self.agents)
