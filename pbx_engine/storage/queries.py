@@ -5,7 +5,6 @@ Parameters are always bound ($1, $2, ...), never formatted into the SQL text.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 from collections.abc import AsyncIterator, Sequence
@@ -38,7 +37,7 @@ _AGENT_SELECT = (
 
 
 class StorageUnavailable(Exception):
-    """PostgreSQL cannot be reached (or refuses us) when the pool is created."""
+    pass
 
 
 def _sha256(token: str) -> str:
@@ -95,55 +94,34 @@ def _assemble_candidates(rows) -> list[CaseCandidate]:
 
 
 class Storage:
-    """The engine's one way into PostgreSQL; build it with `connect()` or `open()`."""
-
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
     @classmethod
-    async def connect(cls, config: DatabaseConfig) -> Storage:
-        """A Storage with its pool ready; the caller must `close()` it."""
+    @asynccontextmanager
+    async def open(cls, config: DatabaseConfig) -> AsyncIterator[Storage]:
         try:
             pool = await asyncpg.create_pool(
                 min_size=config.min_connections,
                 max_size=config.max_connections,
                 **config.connect_kwargs(),
             )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (OSError, asyncpg.PostgresError) as error:
             raise StorageUnavailable(f"cannot connect to PostgreSQL: {error}") from None
-        log.info("storage.connected", max_connections=config.max_connections)
-        return cls(pool)
-
-    @classmethod
-    @asynccontextmanager
-    async def open(cls, config: DatabaseConfig) -> AsyncIterator[Storage]:
-        storage = await cls.connect(config)
         try:
-            yield storage
+            yield cls(pool)
         finally:
-            await storage.close()
+            # close() waits for connections in use; terminate() if that is cut short.
+            try:
+                await pool.close()
+            except BaseException:
+                pool.terminate()
+                raise
 
-    async def close(self, timeout: float = 10.0) -> None:
-        """Wait up to `timeout` for connections in use to come back, then cut them off.
-
-        Cancelled or timed out, asyncpg terminates the pool itself, so no connection outlives
-        this call; a cancellation is still passed on. Closing twice is harmless."""
+    async def ping(self) -> bool:
         try:
-            await asyncio.wait_for(self.pool.close(), timeout)
-        except TimeoutError:
-            log.warning("storage.close_timed_out", timeout=timeout)
-            self.pool.terminate()
-        else:
-            log.info("storage.closed")
-
-    async def ping(self, timeout: float = 2.0) -> bool:
-        """Health: a round trip within `timeout`. A dead server, a full pool or a closed one
-        all answer False rather than raising or hanging the health check."""
-        try:
-            async with asyncio.timeout(timeout):
-                return await self.pool.fetchval("SELECT true") is True
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            # TimeoutError is an OSError.
+            return await self.pool.fetchval("SELECT true") is True
+        except (OSError, asyncpg.PostgresError):
             return False
 
     # ------------------------------------------------------------ agents, campaigns, cases
