@@ -1,4 +1,10 @@
-"""A private PostgreSQL cluster in a temporary folder, on a free port, for tests and the demo."""
+"""A private PostgreSQL cluster in a temporary folder, on a free port, for tests and the demo.
+
+The cluster lives in RAM (/dev/shm) when there is room: on this project's machines a test
+database copied from a template takes about 15 ms there against 150-400 ms on the ext4 /tmp,
+and the cluster starts in half the time. `keep=True` (inspect the data afterwards) uses the
+ordinary temporary folder instead, since the data should outlive the run.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +17,27 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import asyncpg
 import structlog
 
+from pbx_engine.sandbox import process as processes
 from pbx_engine.sandbox.errors import SandboxError
-from pbx_engine.sandbox.ports import free_port, require_free
+from pbx_engine.sandbox.ports import PortInUse, free_port, require_free
 
 log = structlog.get_logger(__name__)
 
+# Sandboxes started and not yet stopped, for the atexit safety net below.
 _RUNNING: set[PostgresSandbox] = set()
+
+_RAM_DIR = Path("/dev/shm")
+# Docker gives containers a 64 MB /dev/shm; each test database is about 8 MB, so only a roomy
+# one is used.
+_RAM_DIR_MIN_FREE = 1 << 30
+# What the postmaster logs when its port is taken between our check and its bind.
+_ADDRESS_IN_USE = "Address already in use"
 
 
 def find_bindir() -> Path:
@@ -30,7 +46,8 @@ def find_bindir() -> Path:
     if pg_config:
         out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
         candidate = Path(out.stdout.strip())
-        if (candidate / "initdb").exists():
+        # pg_config may come from libpq-dev alone, without the server beside it.
+        if out.returncode == 0 and (candidate / "initdb").exists():
             return candidate
     found = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/initdb"),
@@ -44,20 +61,52 @@ def find_bindir() -> Path:
     return Path(found[-1]).parent
 
 
+def _parent_dir(keep: bool) -> Path:
+    if not keep and _RAM_DIR.is_dir() and os.access(_RAM_DIR, os.W_OK):
+        if shutil.disk_usage(_RAM_DIR).free >= _RAM_DIR_MIN_FREE:
+            return _RAM_DIR
+    return Path(tempfile.gettempdir())
+
+
+def _quote_ident(name: str) -> str:
+    # Identifiers cannot be bound as parameters; quoting makes any name a single identifier.
+    return '"' + name.replace('"', '""') + '"'
+
+
 class PostgresSandbox:
-    def __init__(self, *, user: str = "engine", port: int = 0, keep: bool = False) -> None:
+    """`async with PostgresSandbox() as pg:` a running cluster; `pg.dsn("db")` addresses it.
+
+    A port given is used as it is (taken: PortInUse); a port chosen here is chosen again once
+    when another process takes it before the server binds it.
+    """
+
+    def __init__(
+        self,
+        *,
+        user: str = "engine",
+        port: int = 0,
+        keep: bool = False,
+        parent_dir: Path | None = None,
+    ) -> None:
         self.user = user
         self.port = port
         self.keep = keep
         self.host = "127.0.0.1"
         self.dir: Path | None = None
+        self._parent_dir = parent_dir
+        self._chosen_port = port == 0
         self._bindir: Path | None = None
         self._as_postgres = os.geteuid() == 0  # initdb refuses to run as root
 
     @property
     def data_dir(self) -> Path:
-        assert self.dir is not None
+        if self.dir is None:
+            raise SandboxError("the PostgreSQL sandbox is not started")
         return self.dir / "data"
+
+    @property
+    def running(self) -> bool:
+        return self.dir is not None and (self.dir / "data" / "postmaster.pid").exists()
 
     def dsn(self, database: str = "postgres") -> str:
         return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
@@ -66,123 +115,148 @@ class PostgresSandbox:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    async def _run(self, *args: str) -> str:
-        command = [str(self._bindir / args[0]), *args[1:]]
+    def _command(self, program: str, *args: str) -> list[str]:
+        assert self._bindir is not None
+        command = [str(self._bindir / program), *args]
         if self._as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            stdin=asyncio.subprocess.DEVNULL,
-        )
-        output, _ = await process.communicate()
-        text = output.decode(errors="replace")
-        if process.returncode != 0:
-            raise SandboxError(f"{args[0]} failed ({process.returncode}): {text.strip()[-800:]}")
-        return text
+        return command
 
     async def start(self) -> None:
+        clock = time.monotonic()
         self._bindir = find_bindir()
-        self.port = self.port or free_port(self.host)
+        if self._chosen_port:
+            self.port = free_port(self.host)
         require_free(self.host, self.port, socket.SOCK_STREAM, "PostgreSQL")
-        self.dir = Path(tempfile.mkdtemp(prefix="pbx-postgres-"))
+        parent = self._parent_dir or _parent_dir(self.keep)
+        self.dir = Path(tempfile.mkdtemp(prefix="pbx-postgres-", dir=parent))
         if self._as_postgres:
             uid, gid = pwd.getpwnam("postgres")[2:4]
             os.chown(self.dir, uid, gid)
         _RUNNING.add(self)
         try:
-            await self._run(
-                "initdb",
-                "-D",
-                str(self.data_dir),
-                "-A",
-                "trust",
-                "-U",
-                self.user,
-                "-E",
-                "UTF8",
-                "--no-sync",
+            await processes.run(
+                self._command(
+                    "initdb",
+                    *("-D", str(self.data_dir), "-A", "trust", "-U", self.user),
+                    *("-E", "UTF8", "--no-sync"),
+                ),
+                what="initdb",
+                timeout=60,
             )
-            options = (
-                f"-k {self.dir} -p {self.port} -c listen_addresses={self.host} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
-            await self._run(
-                "pg_ctl",
-                "-D",
-                str(self.data_dir),
-                "-o",
-                options,
-                "-l",
-                str(self.dir / "server.log"),
-                "-w",
-                "-t",
-                "30",
-                "start",
-            )
+            try:
+                await self._pg_ctl_start()
+            except PortInUse as taken:
+                if not self._chosen_port:
+                    raise
+                log.warning("sandbox.postgres_port_taken_retrying", error=str(taken))
+                self.port = free_port(self.host)
+                await self._pg_ctl_start()
             await self._wait_ready()
         except BaseException:
             await self.stop()
             raise
-        log.info("sandbox.postgres_ready", port=self.port)
+        log.info(
+            "sandbox.postgres_ready",
+            port=self.port,
+            dir=str(self.dir),
+            seconds=round(time.monotonic() - clock, 2),
+        )
+
+    async def _pg_ctl_start(self) -> None:
+        server_log = self.dir / "server.log"
+        # Durability is worthless for a throwaway cluster; without it writes are several
+        # times faster. The socket goes into our folder, not the system's /var/run/postgresql.
+        options = (
+            f"-k {self.dir} -p {self.port} -c listen_addresses={self.host} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        try:
+            await processes.run(
+                self._command(
+                    "pg_ctl",
+                    *("-D", str(self.data_dir), "-o", options, "-l", str(server_log)),
+                    *("-w", "-t", "30", "start"),
+                ),
+                what="pg_ctl start",
+                timeout=40,
+            )
+        except SandboxError as error:
+            # pg_ctl only says "could not start server"; the reason is in the server's log.
+            text = server_log.read_text(errors="replace") if server_log.exists() else ""
+            if _ADDRESS_IN_USE in text:
+                raise PortInUse(self.host, self.port, "tcp", "PostgreSQL") from None
+            raise SandboxError(f"{error}\nserver log:\n{text.strip()[-1500:]}") from None
 
     async def _wait_ready(self, timeout: float = 20.0) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
+        # pg_ctl -w already waited; this proves a client gets in through TCP, as tests do.
+        deadline = time.monotonic() + timeout
         while True:
             try:
-                conn = await asyncpg.connect(self.dsn())
+                conn = await asyncpg.connect(self.dsn(), timeout=5)
                 await conn.close()
                 return
             except (OSError, asyncpg.PostgresError) as error:
-                if asyncio.get_running_loop().time() > deadline:
+                if time.monotonic() > deadline:
                     raise SandboxError(f"PostgreSQL did not accept connections: {error}") from None
                 await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
+        """Stop the server (immediate: nothing in it is worth a clean shutdown) and remove the
+        folder; safe to call after a failed start and more than once."""
         _RUNNING.discard(self)
         if self.dir is None:
             return
-        if (self.data_dir / "postmaster.pid").exists():
-            try:
-                await self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
-            except SandboxError as error:
-                log.warning("sandbox.postgres_stop_failed", error=str(error))
-        if not self.keep:
-            shutil.rmtree(self.dir, ignore_errors=True)
-        self.dir = None
+        folder, self.dir = self.dir, None
+        try:
+            if (folder / "data" / "postmaster.pid").exists():
+                try:
+                    await processes.run(
+                        self._command(
+                            "pg_ctl", "-D", str(folder / "data"), "-m", "immediate", "-w", "stop"
+                        ),
+                        what="pg_ctl stop",
+                        timeout=30,
+                    )
+                except SandboxError as error:
+                    log.warning("sandbox.postgres_stop_failed", error=str(error))
+        finally:
+            if not self.keep:
+                shutil.rmtree(folder, ignore_errors=True)
+            log.info("sandbox.postgres_stopped", port=self.port, kept=self.keep)
 
     async def create_database(self, name: str, template: str | None = None) -> str:
         """Create a database (a copy of `template`, which is fast) and return its DSN."""
-        conn = await asyncpg.connect(self.dsn())
+        sql = f"CREATE DATABASE {_quote_ident(name)}"
+        if template:
+            sql += f" TEMPLATE {_quote_ident(template)}"
+        await self._admin(sql)
+        return self.dsn(name)
+
+    async def drop_database(self, name: str) -> None:
+        """Drop a database even while clients are still connected to it (they are cut off)."""
+        await self._admin(f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)")
+
+    async def _admin(self, sql: str) -> None:
+        conn = await asyncpg.connect(self.dsn(), timeout=10)
         try:
-            ident = '"' + name.replace('"', '""') + '"'
-            sql = f"CREATE DATABASE {ident}"
-            if template:
-                sql += ' TEMPLATE "' + template.replace('"', '""') + '"'
             await conn.execute(sql)
         finally:
             await conn.close()
-        return self.dsn(name)
 
 
 @atexit.register
 def _stop_strays() -> None:
+    # A test run that ends without its fixtures' finalisers leaves no server or folder behind.
     for sandbox in list(_RUNNING):
         if sandbox.dir is not None and sandbox._bindir is not None:
-            command = [
-                str(sandbox._bindir / "pg_ctl"),
-                "-D",
-                str(sandbox.data_dir),
-                "-m",
-                "immediate",
-                "stop",
-            ]
-            if sandbox._as_postgres:
-                command = ["runuser", "-u", "postgres", "--", *command]
-            subprocess.run(command, capture_output=True)
+            command = sandbox._command(
+                "pg_ctl", "-D", str(sandbox.data_dir), "-m", "immediate", "stop"
+            )
+            subprocess.run(command, capture_output=True, timeout=30)
             if not sandbox.keep:
                 shutil.rmtree(sandbox.dir, ignore_errors=True)
+    _RUNNING.clear()

@@ -1,7 +1,9 @@
 """Numbered migrations from `sql/`: each applied once, in order, in its own transaction.
 
 Applied versions are recorded with a checksum; an edited migration that was already applied is
-refused, since the databases it ran on would no longer match the file.
+refused, since the databases it ran on would no longer match the file. A session advisory lock
+lets several engines start together: one migrates, the others wait and then find nothing to do.
+The folder is `sql/` at the repository's top (PBX_ENGINE_SQL_DIR moves it; see resources.py).
 """
 
 from __future__ import annotations
@@ -67,7 +69,11 @@ async def migrate(
 
 
 async def _migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
-    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    # A session lock, not a transaction one: each migration commits on its own, and the lock
+    # must cover the whole run. Whoever waits finds the work done when it gets the lock.
+    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_KEY):
+        log.info("storage.migration_lock_waiting")
+        await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -78,6 +84,15 @@ async def _migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> lis
         )
         rows = await conn.fetch("SELECT version, name, checksum FROM schema_migrations")
         applied = {row["version"]: row for row in rows}
+        known = {m.version for m in migrations}
+        unknown = sorted(v for v in applied if v not in known)
+        if unknown:
+            # An engine rolled back after a migration: not refused, since additive migrations
+            # leave the older code working, and refusing would stop the dialling outright.
+            log.warning(
+                "storage.database_newer_than_code",
+                unknown=[applied[v]["name"] for v in unknown],
+            )
         done: list[str] = []
         for migration in migrations:
             row = applied.get(migration.version)
@@ -100,4 +115,7 @@ async def _migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> lis
             done.append(migration.name)
         return done
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+        # A broken connection has lost its session lock already; unlocking it would only hide
+        # the error that broke it.
+        if not conn.is_closed():
+            await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)

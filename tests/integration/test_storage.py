@@ -1,99 +1,191 @@
-"""Migrations and queries against a real PostgreSQL."""
+"""Migrations, queries and the PostgreSQL sandbox against a real PostgreSQL."""
 
 import asyncio
+import itertools
+import socket
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
 import pytest
+from structlog.testing import capture_logs
 
+from pbx_engine.config import DatabaseConfig
+from pbx_engine.sandbox import postgres as postgres_module
 from pbx_engine.sandbox.postgres import PostgresSandbox
-from pbx_engine.storage import MigrationError, Storage, migrate
+from pbx_engine.storage import MigrationError, Storage, StorageUnavailable, migrate
 from pbx_engine.storage.migrations import load_migrations
 
+pytestmark = pytest.mark.integration
 
-async def test_given_a_fresh_database_when_migrated_twice_then_the_second_run_applies_nothing(
-    postgres: PostgresSandbox,
-):
-    conn = await asyncpg.connect(await postgres.create_database("fresh_twice"))
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+_empties = itertools.count(1)
+
+
+@pytest.fixture
+async def empty_dsn(postgres: PostgresSandbox) -> AsyncIterator[str]:
+    """A database with no schema at all, for the migrations to start from."""
+    name = f"empty_{next(_empties)}"
+    yield await postgres.create_database(name)
+    await postgres.drop_database(name)
+
+
+@pytest.fixture
+async def conn(empty_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(empty_dsn)
     try:
-        names = [m.name for m in load_migrations()]
-        assert names[:2] == ["001_initial", "002_case_import"]
-        assert await migrate(conn) == names
-        assert await migrate(conn) == []
-        versions = await conn.fetch("SELECT version, name FROM schema_migrations ORDER BY 1")
-        assert [r["name"] for r in versions] == names
+        yield connection
     finally:
-        await conn.close()
+        await connection.close()
+
+
+def _case(reference: str = "A-1", numbers=(("+48600100200", "mobile"),), **changes) -> dict:
+    return {
+        "creditor": "Acme",
+        "reference": reference,
+        "debtor_name": "Jan Kowalski",
+        "amount_owed": Decimal("100.00"),
+        "currency": "PLN",
+        "numbers": list(numbers),
+        **changes,
+    }
+
+
+# ------------------------------------------------------------------------------ migrations
+async def test_given_a_fresh_database_when_migrated_twice_then_the_second_run_applies_nothing(
+    conn: asyncpg.Connection,
+):
+    names = [m.name for m in load_migrations()]
+    assert names[0] == "001_initial"
+    assert await migrate(conn) == names
+    assert await migrate(conn) == []
+    rows = await conn.fetch("SELECT version, name, checksum FROM schema_migrations ORDER BY 1")
+    assert [r["name"] for r in rows] == names
+    assert [r["checksum"] for r in rows] == [m.checksum for m in load_migrations()]
+
+
+async def test_given_a_pool_when_migrated_then_it_works_as_with_a_connection(empty_dsn: str):
+    async with Storage.open(DatabaseConfig(dsn=empty_dsn)) as storage:
+        assert await migrate(storage.pool) == [m.name for m in load_migrations()]
+        assert await migrate(storage.pool) == []
 
 
 async def test_given_two_engines_start_together_when_both_migrate_then_neither_fails(
-    postgres: PostgresSandbox,
+    empty_dsn: str,
 ):
-    dsn = await postgres.create_database("fresh_concurrent")
-    first, second = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    first, second = await asyncpg.connect(empty_dsn), await asyncpg.connect(empty_dsn)
     try:
         results = await asyncio.gather(migrate(first), migrate(second))
+        # One did the work; the other waited for the lock and found nothing left to do.
         assert sorted(results, key=len) == [[], [m.name for m in load_migrations()]]
+        # Both released the session lock: a third run gets it at once.
+        assert await asyncio.wait_for(migrate(first), 5) == []
     finally:
         await first.close()
         await second.close()
 
 
 async def test_given_an_applied_migration_was_edited_when_migrating_then_it_is_refused(
-    postgres: PostgresSandbox,
-    tmp_path,
+    conn: asyncpg.Connection, tmp_path
 ):
-    conn = await asyncpg.connect(await postgres.create_database("edited"))
-    try:
-        (tmp_path / "001_first.sql").write_text("CREATE TABLE a (id int);")
-        assert await migrate(conn, tmp_path) == ["001_first"]
-        (tmp_path / "001_first.sql").write_text("CREATE TABLE a (id bigint);")
-        with pytest.raises(MigrationError, match="was changed after it was applied"):
-            await migrate(conn, tmp_path)
-    finally:
-        await conn.close()
+    (tmp_path / "001_first.sql").write_text("CREATE TABLE a (id int);")
+    assert await migrate(conn, tmp_path) == ["001_first"]
+    (tmp_path / "001_first.sql").write_text("CREATE TABLE a (id bigint);")
+    (tmp_path / "002_second.sql").write_text("CREATE TABLE b (id int);")
+    with pytest.raises(MigrationError, match=r"001_first\.sql was changed after it was applied"):
+        await migrate(conn, tmp_path)
+    # Refused before anything newer ran.
+    assert await conn.fetchval("SELECT to_regclass('b')") is None
 
 
 async def test_given_a_badly_named_migration_when_migrating_then_the_error_names_it(
-    postgres: PostgresSandbox,
-    tmp_path,
+    conn: asyncpg.Connection, tmp_path
 ):
     (tmp_path / "first.sql").write_text("SELECT 1;")
-    conn = await asyncpg.connect(await postgres.create_database("badname"))
-    try:
-        with pytest.raises(MigrationError, match=r"first\.sql: migration files are named"):
-            await migrate(conn, tmp_path)
-    finally:
-        await conn.close()
+    with pytest.raises(MigrationError, match=r"first\.sql: migration files are named"):
+        await migrate(conn, tmp_path)
+    assert await conn.fetchval("SELECT to_regclass('schema_migrations')") is None
 
 
 async def test_given_a_migration_fails_when_migrating_then_nothing_of_it_remains(
-    postgres: PostgresSandbox,
-    tmp_path,
+    conn: asyncpg.Connection, tmp_path
 ):
     (tmp_path / "001_ok.sql").write_text("CREATE TABLE ok (id int);")
     (tmp_path / "002_broken.sql").write_text("CREATE TABLE half (id int); SELECT nope;")
-    conn = await asyncpg.connect(await postgres.create_database("broken"))
-    try:
-        with pytest.raises(asyncpg.PostgresError):
-            await migrate(conn, tmp_path)
-        assert await conn.fetchval("SELECT to_regclass('half')") is None
-        assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == 1
-    finally:
-        await conn.close()
+    with pytest.raises(asyncpg.PostgresError):
+        await migrate(conn, tmp_path)
+    assert await conn.fetchval("SELECT to_regclass('half')") is None
+    assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == 1
+    # The failure released the lock: fixing the file lets the next run finish.
+    (tmp_path / "002_broken.sql").write_text("CREATE TABLE half (id int);")
+    assert await asyncio.wait_for(migrate(conn, tmp_path), 5) == ["002_broken"]
 
 
-async def test_given_a_malformed_number_when_stored_then_the_schema_refuses_it(storage: Storage):
+async def test_given_the_database_is_newer_than_the_code_when_migrating_then_it_warns(
+    conn: asyncpg.Connection, tmp_path
+):
+    (tmp_path / "001_first.sql").write_text("CREATE TABLE a (id int);")
+    (tmp_path / "002_second.sql").write_text("CREATE TABLE b (id int);")
+    await migrate(conn, tmp_path)
+    (tmp_path / "002_second.sql").unlink()  # the engine was rolled back
+    with capture_logs() as logs:
+        assert await migrate(conn, tmp_path) == []
+    warnings = [e for e in logs if e["event"] == "storage.database_newer_than_code"]
+    assert warnings and warnings[0]["unknown"] == ["002_second"]
+
+
+# ------------------------------------------------------------------------------ schema
+@pytest.mark.parametrize("number", ["0048600100200", "+048600100200", "+4860", "+48 600 100 200"])
+async def test_given_a_malformed_number_when_stored_then_the_schema_refuses_it(
+    storage: Storage, number: str
+):
     with pytest.raises(asyncpg.CheckViolationError):
-        await storage.upsert_case(
-            creditor="Acme",
-            reference="A-1",
-            debtor_name="Jan Kowalski",
-            amount_owed=Decimal("10.00"),
-            currency="PLN",
-            numbers=[("0048 600", "mobile")],
+        await storage.upsert_case(**_case(numbers=[(number, "mobile")]))
+
+
+async def test_given_a_case_is_deleted_when_it_had_calls_then_its_numbers_go_and_calls_stay(
+    storage: Storage, db: asyncpg.Connection
+):
+    case_id, (phone_id,) = await storage.upsert_case(**_case())
+    await storage.create_attempt(
+        channel_id="c-del", dialled="+48600100200", case_id=case_id, phone_number_id=phone_id
+    )
+    await db.execute("DELETE FROM cases WHERE id = $1", case_id)
+    assert await db.fetchval("SELECT count(*) FROM phone_numbers") == 0
+    attempt = await storage.get_attempt("c-del")
+    # The call history is the contact centre's record of what it did; it outlives the case.
+    assert (attempt.case_id, attempt.phone_number_id) == (None, None)
+
+
+async def test_given_an_unknown_outcome_when_finishing_then_the_schema_refuses_it(
+    storage: Storage,
+):
+    await storage.create_attempt(channel_id="c-bad", dialled="+12025550100")
+    with pytest.raises(asyncpg.CheckViolationError):
+        await storage.finish_attempt(
+            "c-bad", ended_at=T0, hangup_cause=16, hangup_cause_text="", outcome="maybe"
         )
+
+
+# ------------------------------------------------------------------------------ queries
+async def test_given_an_agent_and_a_campaign_when_upserted_twice_then_the_ids_stay(
+    storage: Storage,
+):
+    first = await storage.upsert_agent("anna", "Anna", sip_endpoint="agent-001", team="north")
+    again = await storage.upsert_agent("anna", "Anna Nowak", role="supervisor", team="south")
+    assert first == again
+    agent = await storage.get_agent("anna")
+    assert (agent.name, agent.role, agent.team, agent.sip_endpoint) == (
+        "Anna Nowak",
+        "supervisor",
+        "south",
+        None,
+    )
+    campaign = await storage.upsert_campaign("spring", "preview", '{"max_lines": 2}')
+    assert await storage.upsert_campaign("spring", "predictive") == campaign
+    with pytest.raises(asyncpg.CheckViolationError):
+        await storage.upsert_campaign("autumn", "robocall")
 
 
 async def test_given_a_case_is_imported_twice_when_upserted_then_it_is_updated_not_duplicated(
@@ -101,61 +193,154 @@ async def test_given_a_case_is_imported_twice_when_upserted_then_it_is_updated_n
 ):
     agent = await storage.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001", team="north")
     first, _ = await storage.upsert_case(
-        creditor="Acme",
-        reference="A-1",
-        debtor_name="Jan Kowalski",
-        amount_owed=Decimal("100.00"),
-        currency="PLN",
-        numbers=[("+48600100200", "mobile"), ("+48221234567", "landline")],
-        owner_agent_id=agent,
+        **_case(
+            numbers=[("+48600100200", "mobile"), ("+48221234567", "landline")],
+            owner_agent_id=agent,
+        )
     )
     second, phones = await storage.upsert_case(
-        creditor="Acme",
-        reference="A-1",
-        debtor_name="Jan Kowalski",
-        amount_owed=Decimal("80.00"),
-        currency="PLN",
-        numbers=[("+48600100200", "mobile")],
-        owner_agent_id=agent,
+        **_case(amount_owed=Decimal("80.00"), owner_agent_id=agent)
     )
     assert first == second
-    match = await storage.find_case_by_number("+48600100200")
-    assert match is not None
-    assert (match.case_id, match.owner_agent_id, match.phone_number_id) == (first, agent, phones[0])
+    # The same reference from another creditor is another debt.
+    other, _ = await storage.upsert_case(**_case(creditor="Globex"))
+    assert other != first
+    match = await storage.find_case_by_number("+48221234567")
+    assert match is not None and match.case_id == first
     assert await storage.find_case_by_number("+48999999999") is None
 
 
 async def test_given_an_attempt_when_it_goes_through_its_life_then_every_timestamp_is_kept(
     storage: Storage,
 ):
-    t0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-    await storage.create_attempt(channel_id="c-1", dialled="+12025550100", caller_id="+1202555")
-    await storage.mark_attempt_originated("c-1", t0)
-    await storage.mark_attempt_ringing("c-1", t0 + timedelta(seconds=1))
-    await storage.mark_attempt_ringing("c-1", t0 + timedelta(seconds=2))  # the first one stays
-    await storage.mark_attempt_answered("c-1", t0 + timedelta(seconds=3))
-    await storage.record_amd("c-1", "HUMAN", "HUMAN-800-800", t0 + timedelta(seconds=5))
+    case_id, (phone_id,) = await storage.upsert_case(**_case())
+    attempt_id = await storage.create_attempt(
+        channel_id="c-1",
+        dialled="+48600100200",
+        caller_id="+48221000000",
+        case_id=case_id,
+        phone_number_id=phone_id,
+    )
+    created = await storage.get_attempt("c-1")
+    assert (created.id, created.outcome, created.originated_at) == (attempt_id, "pending", None)
+
+    await storage.mark_attempt_originated("c-1", T0)
+    await storage.mark_attempt_ringing("c-1", T0 + timedelta(seconds=1))
+    await storage.mark_attempt_ringing("c-1", T0 + timedelta(seconds=2))  # the first one stays
+    await storage.mark_attempt_answered("c-1", T0 + timedelta(seconds=3))
+    await storage.record_amd("c-1", "HUMAN", "HUMAN-800-800", T0 + timedelta(seconds=5))
     assert [a.channel_id for a in await storage.open_attempts()] == ["c-1"]
 
     assert await storage.finish_attempt(
         "c-1",
-        ended_at=t0 + timedelta(seconds=9),
+        ended_at=T0 + timedelta(seconds=9),
         hangup_cause=16,
         hangup_cause_text="Normal Clearing",
         outcome="human",
     )
+    attempt = await storage.get_attempt("c-1")
+    assert attempt.originated_at == T0
+    assert attempt.ringing_at == T0 + timedelta(seconds=1)
+    assert attempt.answered_at == T0 + timedelta(seconds=3)
+    assert (attempt.amd_status, attempt.amd_cause) == ("HUMAN", "HUMAN-800-800")
+    assert attempt.amd_decided_at == T0 + timedelta(seconds=5)
+    assert (attempt.hangup_cause, attempt.hangup_cause_text) == (16, "Normal Clearing")
+    assert (attempt.case_id, attempt.phone_number_id) == (case_id, phone_id)
+    assert await storage.open_attempts() == []
+
+
+async def test_given_a_finished_attempt_when_finished_again_then_the_first_outcome_stays(
+    storage: Storage,
+):
+    await storage.create_attempt(channel_id="c-2", dialled="+12025550100")
+    assert await storage.finish_attempt(
+        "c-2", ended_at=T0, hangup_cause=17, hangup_cause_text="User busy", outcome="busy"
+    )
     # A late duplicate (the reconcile after a reconnect, say) does not overwrite the outcome.
     assert not await storage.finish_attempt(
-        "c-1",
-        ended_at=t0 + timedelta(seconds=30),
+        "c-2",
+        ended_at=T0 + timedelta(seconds=30),
         hangup_cause=None,
         hangup_cause_text="channel lost",
         outcome="failed",
     )
-    attempt = await storage.get_attempt("c-1")
-    assert attempt.ringing_at == t0 + timedelta(seconds=1)
-    assert attempt.outcome == "human"
-    assert attempt.hangup_cause == 16
-    assert attempt.ended_at == t0 + timedelta(seconds=9)
-    assert await storage.open_attempts() == []
-    assert await storage.ping()
+    attempt = await storage.get_attempt("c-2")
+    assert (attempt.outcome, attempt.hangup_cause, attempt.ended_at) == ("busy", 17, T0)
+    assert not await storage.finish_attempt(
+        "never-created", ended_at=T0, hangup_cause=16, hangup_cause_text="", outcome="failed"
+    )
+    assert await storage.get_attempt("never-created") is None
+
+
+async def test_given_calls_in_several_states_when_listing_open_ones_then_only_unended_in_order(
+    storage: Storage,
+):
+    for channel in ("c-a", "c-b", "c-c"):
+        await storage.create_attempt(channel_id=channel, dialled="+12025550100")
+    await storage.finish_attempt(
+        "c-b", ended_at=T0, hangup_cause=16, hangup_cause_text="", outcome="no_answer"
+    )
+    assert [a.channel_id for a in await storage.open_attempts()] == ["c-a", "c-c"]
+
+
+async def test_given_a_channel_id_is_reused_when_creating_an_attempt_then_it_is_refused(
+    storage: Storage,
+):
+    await storage.create_attempt(channel_id="c-dup", dialled="+12025550100")
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await storage.create_attempt(channel_id="c-dup", dialled="+12025550101")
+
+
+# ------------------------------------------------------------------------------ the pool
+async def test_given_no_server_when_connecting_then_storage_is_unavailable():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        port = holder.getsockname()[1]
+        with pytest.raises(StorageUnavailable, match="cannot connect"):
+            async with Storage.open(DatabaseConfig(port=port, min_connections=1)):
+                pass
+
+
+# ------------------------------------------------------------------------------ the sandbox
+async def test_given_a_database_in_use_when_dropped_then_it_goes(postgres: PostgresSandbox):
+    dsn = await postgres.create_database("in_use")
+    client = await asyncpg.connect(dsn)
+    await postgres.drop_database("in_use")
+    assert client.is_closed() or not await _alive(client)
+    admin = await asyncpg.connect(postgres.dsn())
+    try:
+        assert not await admin.fetchval("SELECT count(*) FROM pg_database WHERE datname = 'in_use'")
+    finally:
+        await admin.close()
+
+
+async def _alive(conn: asyncpg.Connection) -> bool:
+    try:
+        await conn.fetchval("SELECT 1")
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        return False
+    return True
+
+
+async def test_given_the_chosen_port_is_taken_before_the_server_binds_then_it_takes_another(
+    monkeypatch,
+):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        # The race: the port looked free when chosen, another process took it before pg_ctl.
+        ports = iter([taken])
+        real_free_port = postgres_module.free_port
+        monkeypatch.setattr(
+            postgres_module, "free_port", lambda host: next(ports, None) or real_free_port(host)
+        )
+        monkeypatch.setattr(postgres_module, "require_free", lambda *args: None)
+        with capture_logs() as logs:
+            async with PostgresSandbox() as sandbox:
+                assert sandbox.port != taken
+                conn = await asyncpg.connect(sandbox.dsn())
+                await conn.close()
+                folder = sandbox.dir
+    assert "sandbox.postgres_port_taken_retrying" in [e["event"] for e in logs]
+    assert not folder.exists()
