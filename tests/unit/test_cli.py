@@ -1,6 +1,18 @@
 from pathlib import Path
 
+import pytest
+import structlog
+
 from pbx_engine.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    # main() points structlog at the captured stderr of the test; tests after it must not
+    # inherit a stream pytest has closed.
+    yield
+    structlog.reset_defaults()
+
 
 EXAMPLE = Path(__file__).parents[2] / "docker" / "engine.example.toml"
 
