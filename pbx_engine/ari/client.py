@@ -26,9 +26,12 @@ from pbx_engine.ari.events import (
     ApplicationReplaced,
     Bridge,
     Channel,
+    ChannelDestroyed,
     Event,
     LiveRecording,
     Playback,
+    PlaybackFinished,
+    StasisEnd,
     StoredRecording,
     parse_event,
 )
@@ -374,6 +377,18 @@ class AriClient:
         path = f"/channels/{channel_id}/play" + (f"/{playback_id}" if playback_id else "")
         data = await self._request("POST", path, params={"media": media, "lang": lang})
         return Playback.model_validate(data)
+
+    async def play_to_end(
+        self, events: Subscription, channel_id: str, media: str, *, timeout: float
+    ) -> Event:
+        """Play `media` and wait until it has finished or the channel has gone (hung up, or left
+        Stasis); returns the event that ended the wait. `events` must follow `channel_id`."""
+        playback = await self.play(channel_id, media)
+        return await events.wait_for(
+            (PlaybackFinished, StasisEnd, ChannelDestroyed),
+            lambda e: not isinstance(e, PlaybackFinished) or e.playback.id == playback.id,
+            timeout=timeout,
+        )
 
     async def stop_playback(self, playback_id: str) -> bool:
         return await self._gone_is_false(self._request("DELETE", f"/playbacks/{playback_id}"))

@@ -13,7 +13,6 @@ from ari_apps.outbound_call import Verdict
 from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.agents.states import AgentState
 from pbx_engine.ari import AriClient, AriError, ChannelGone
-from pbx_engine.ari.events import ChannelDestroyed, PlaybackFinished
 from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest, CallResult
 from pbx_engine.storage import Storage
@@ -74,12 +73,7 @@ class AgentConnector:
         await self._storage.mark_attempt_abandoned(channel_id)
         with self._ari.subscribe(channel_id) as events:
             try:
-                playback = await self._ari.play(channel_id, self._abandon_message)
-                await events.wait_for(
-                    (PlaybackFinished, ChannelDestroyed),
-                    lambda e: not isinstance(e, PlaybackFinished) or e.playback.id == playback.id,
-                    timeout=30,
-                )
+                await self._ari.play_to_end(events, channel_id, self._abandon_message, timeout=30)
             except (ChannelGone, TimeoutError):
                 pass
             except AriError as error:

@@ -56,12 +56,7 @@ class InboundService:
             try:
                 await self._ari.answer(channel_id)
                 await self._storage.mark_attempt_answered(channel_id, datetime.now(UTC))
-                playback = await self._ari.play(channel_id, GREETING)
-                end = await events.wait_for(
-                    (PlaybackFinished, StasisEnd, ChannelDestroyed),
-                    lambda e: not isinstance(e, PlaybackFinished) or e.playback.id == playback.id,
-                    timeout=15,
-                )
+                end = await self._ari.play_to_end(events, channel_id, GREETING, timeout=15)
                 if isinstance(end, PlaybackFinished):
                     ended_by = "engine"
                     await self._ari.hangup(channel_id)
