@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-import phonenumbers
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -28,6 +27,7 @@ from pbx_engine.cases.dispositions import (
 from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.dialer.campaign import PreviewError
 from pbx_engine.dialer.service import CallRequest, DialerClosed
+from pbx_engine.numbers import BadNumber, to_e164
 from pbx_engine.storage.models import AgentRow
 
 if TYPE_CHECKING:
@@ -51,13 +51,12 @@ class CallPayload(_Payload):
     @field_validator("number")
     @classmethod
     def _e164(cls, value: str) -> str:
+        if not value.strip().startswith("+"):
+            raise ValueError("not a phone number in +E.164 form")
         try:
-            parsed = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException as error:
-            raise ValueError(f"not a phone number in +E.164 form: {error}") from None
-        if not phonenumbers.is_possible_number(parsed):
-            raise ValueError("not a possible phone number")
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+            return to_e164(value, "ZZ")  # with its +, the number names its own country
+        except BadNumber as error:
+            raise ValueError(str(error)) from None
 
 
 class PausePayload(_Payload):
