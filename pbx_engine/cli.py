@@ -126,6 +126,48 @@ async def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _bench_pacing(args: argparse.Namespace) -> int:
+    import json
+
+    from pbx_engine.pacing import POLICY_NAMES
+    from pbx_engine.pacing.bench import DEFAULT_POLICIES, format_table, run_bench
+    from pbx_engine.pacing.plot import timeline_svg
+    from pbx_engine.pacing.scenario import load_scenario
+
+    policies = args.policy or list(DEFAULT_POLICIES)
+    unknown = [p for p in policies if p not in POLICY_NAMES]
+    if unknown:
+        print(f"unknown policy {unknown[0]!r} (known: {', '.join(POLICY_NAMES)})", file=sys.stderr)
+        return 1
+    scenarios = [load_scenario(path) for path in args.scenario]  # all checked before running
+    if args.plot and len(scenarios) > 1:
+        print("--plot takes one scenario at a time", file=sys.stderr)
+        return 1
+    rows: list[dict] = []
+    for scenario in scenarios:
+        seeds = args.seeds or scenario.campaign.seeds
+        started = time.monotonic()
+        summaries = run_bench(scenario, policies, seeds=seeds, jobs=args.jobs)
+        elapsed = time.monotonic() - started
+        rows += [s.as_json(scenario.name) for s in summaries]
+        if not args.json:
+            print(format_table(scenario, summaries, seeds))
+            print(f"  ({len(policies) + 1} x {seeds} shifts simulated in {elapsed:.1f} s)\n")
+        if args.plot:
+            args.plot.write_text(
+                timeline_svg(
+                    f"{scenario.name}: {scenario.agents.count} agents, mean of {seeds} seeds",
+                    summaries,
+                    duration_seconds=scenario.campaign.duration_seconds,
+                    abandon_target=scenario.campaign.abandon_target,
+                ),
+                encoding="utf-8",
+            )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pbx-engine", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +219,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     demo.set_defaults(handler=_demo)
+
+    bench = commands.add_parser("bench", help="benchmarks").add_subparsers(
+        dest="what", required=True
+    )
+    pacing = bench.add_parser(
+        "pacing", help="simulate pacing policies on scenario files, against the clairvoyant bound"
+    )
+    pacing.add_argument("scenario", type=Path, nargs="+", help="scenario file(s) (TOML)")
+    pacing.add_argument(
+        "--policy",
+        action="append",
+        help="policy to run (repeatable; default: progressive, ratio, adaptive, predictive)",
+    )
+    pacing.add_argument("--seeds", type=int, help="shifts per policy (default: the scenario's)")
+    pacing.add_argument("--jobs", type=int, help="processes to use (default: one per core)")
+    pacing.add_argument("--json", action="store_true", help="print a JSON list, one per policy")
+    pacing.add_argument("--plot", type=Path, help="write an SVG chart of the shift here")
+    pacing.set_defaults(handler=_bench_pacing)
     return parser
 
 

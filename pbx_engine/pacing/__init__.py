@@ -1,0 +1,29 @@
+"""Pacing: how many calls a campaign should have in flight, decided moment by moment.
+
+Owns the pacing policies (progressive, ratio, VICIdial-style adaptive, and our predictive
+model), what they learn from finished calls, the discrete-event simulator that runs any policy
+on a scenario file much faster than real time, and the clairvoyant bound the policies are
+measured against. Everything here is pure: no I/O, no clock, no asyncio. The live dialer and
+the simulator feed a policy the same `FloorState` and the same observations.
+"""
+
+from pbx_engine.pacing.floor import (
+    CallFate,
+    CallObserved,
+    FloorState,
+    HandleObserved,
+    Observation,
+    PacingPolicy,
+)
+from pbx_engine.pacing.policies import POLICY_NAMES, make_policy
+
+__all__ = [
+    "POLICY_NAMES",
+    "CallFate",
+    "CallObserved",
+    "FloorState",
+    "HandleObserved",
+    "Observation",
+    "PacingPolicy",
+    "make_policy",
+]
