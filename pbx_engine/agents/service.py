@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -47,6 +48,13 @@ class AgentService:
         self._ids: dict[str, int] = {}
         self._changed = asyncio.Condition()
         self._tasks = OwnedTasks()
+        self._talked: dict[str, float] = {}  # login -> seconds on the call he is wrapping up
+        self._handle_listeners: list[Callable[[str, float, float], None]] = []
+
+    def on_call_handled(self, listener: Callable[[str, float, float], None]) -> None:
+        """Call `listener(login, talk_seconds, wrap_seconds)` whenever an agent leaves wrap-up:
+        pacing learns from it how long calls keep agents busy."""
+        self._handle_listeners.append(listener)
 
     async def close(self) -> None:
         await self._tasks.close()
@@ -75,9 +83,11 @@ class AgentService:
         reason: str | None = None,
         channel_id: str | None = None,
     ) -> None:
-        before = agent.state
+        before, since = agent.state, agent.since
         now = _now()
         agent.apply(event, now, reason=reason)
+        if since is not None and before is not agent.state:
+            self._note_handling(agent.login, before, agent.state, (now - since).total_seconds())
         log.info(
             "agent.state",
             agent=agent.login,
@@ -97,6 +107,21 @@ class AgentService:
         )
         async with self._changed:
             self._changed.notify_all()
+
+    def _note_handling(
+        self, login: str, before: AgentState, after: AgentState, seconds: float
+    ) -> None:
+        if before is AgentState.ON_CALL and after is AgentState.WRAP_UP:
+            self._talked[login] = seconds
+        elif before is AgentState.WRAP_UP:
+            talked = self._talked.pop(login, None)
+            if talked is None:
+                return
+            for listener in self._handle_listeners:
+                try:
+                    listener(login, talked, seconds)
+                except Exception:
+                    log.exception("agent.handle_listener_failed", agent=login)
 
     async def login(self, login: str) -> AgentStatus:
         """Call the agent's softphone and keep it in his bridge; READY once he answers."""

@@ -2,6 +2,7 @@
 
 name = "acme-early"
 dial_mode = "progressive"          # preview | progressive | predictive
+pacing = "predictive"              # predictive mode's policy: predictive | adaptive | ratio | ...
 compliance = "us"                  # us | uk | fr | plain; adjust with [compliance_overrides]
 agents = ["anna", "piotr"]
 caller_id = "+12025550999"
@@ -30,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pbx_engine.compliance import PROFILES, ComplianceProfile
 from pbx_engine.config import ConfigError, _describe
+from pbx_engine.pacing import POLICY_NAMES
 
 
 class _Section(BaseModel):
@@ -81,7 +83,8 @@ class CampaignConfig(_Section):
     order: list[Literal["oldest_debt", "largest_amount", "fewest_attempts"]] = ["oldest_debt"]
     select: Selection = Selection()
     retry: dict[RetryOutcome, RetryRule] = Field(default_factory=dict)
-    dial_ratio: float = Field(1.5, ge=1, le=5, description="predictive: calls per ready agent")
+    pacing: str = Field("predictive", description="the pacing policy of predictive mode")
+    dial_ratio: float = Field(1.5, ge=1, le=5, description="the ratio policy's dial level")
     max_lines: int = Field(30, ge=1, description="calls in flight for this campaign at most")
 
     @field_validator("compliance")
@@ -89,6 +92,13 @@ class CampaignConfig(_Section):
     def _known_profile(cls, value: str) -> str:
         if value not in PROFILES:
             raise ValueError(f"unknown profile {value!r} (known: {', '.join(sorted(PROFILES))})")
+        return value
+
+    @field_validator("pacing")
+    @classmethod
+    def _known_policy(cls, value: str) -> str:
+        if value not in POLICY_NAMES:
+            raise ValueError(f"unknown policy {value!r} (known: {', '.join(POLICY_NAMES)})")
         return value
 
     @field_validator("fallback_timezone")

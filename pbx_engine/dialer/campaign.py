@@ -1,8 +1,9 @@
 """A running campaign: keeps its agents busy by placing the calls the planner picks.
 
 progressive: one call per ready agent, the agent reserved for it, so a person who answers is
-never abandoned. predictive: `dial_ratio` calls per ready agent (the pacing module takes this
-over), agents claimed at the verdict. preview: nothing is dialled until an agent asks.
+never abandoned. predictive: the campaign's pacing policy (pbx_engine.pacing) says how many calls
+to place, from the live floor; agents are claimed at the verdict. preview: nothing is dialled
+until an agent asks.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import structlog
 from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState
 from pbx_engine.campaigns.config import CampaignConfig
+from pbx_engine.dialer.pacer import LivePacing
 from pbx_engine.dialer.schedule import CallPlan, plan_calls
 from pbx_engine.dialer.service import CallRequest, CallResult, Dialer, DialerClosed
+from pbx_engine.pacing import make_policy
 from pbx_engine.storage import Storage
 
 log = structlog.get_logger(__name__)
@@ -61,6 +64,7 @@ class CampaignRunner:
         self._offered: dict[str, CallPlan] = {}  # preview: agent login -> case on his screen
         self._skipped: set[int] = set()  # preview: cases an agent passed over
         self.out_of_work = False  # the last planning pass found nothing due
+        self.pacing: LivePacing | None = None  # predictive mode, made on first use
 
     @property
     def in_flight(self) -> int:
@@ -108,17 +112,23 @@ class CampaignRunner:
                     return
                 self._place(plan, agent.login)
         elif mode == "predictive":
-            ready = sum(
-                1
-                for a in self._agents.all()
-                if a.state is AgentState.READY and (logins is None or a.login in logins)
-            )
-            wanted = min(int(ready * self.campaign.dial_ratio), self.campaign.max_lines)
-            while len(self._in_flight) < wanted:
+            pacing = self.pacing or self._start_pacing(logins)
+            for _ in range(pacing.calls_to_place()):
                 plan = await self._next_plan()
                 if plan is None:
                     return
-                self._place(plan, None)
+                task = self._place(plan, None)
+                pacing.track(task.get_name())
+
+    def _start_pacing(self, logins: set[str] | None) -> LivePacing:
+        policy = make_policy(
+            self.campaign.pacing,
+            abandon_target=self.campaign.compliance_profile().abandon_target,
+            dial_level=self.campaign.dial_ratio,
+            max_lines=self.campaign.max_lines,
+        )
+        self.pacing = LivePacing(policy, self._dialer, self._agents, logins)
+        return self.pacing
 
     # ------------------------------------------------------------------ preview
     async def offer(self, login: str) -> CallPlan | None:
@@ -190,10 +200,13 @@ class CampaignRunner:
         task = self._dialer.place_call(request)
         self.placed += 1
         self._in_flight[plan.case_id] = task
-        task.add_done_callback(lambda _: self._call_done(plan.case_id))
+        task.add_done_callback(lambda done: self._call_done(plan.case_id, done))
         return task
 
-    def _call_done(self, case_id: int) -> None:
+    def _call_done(self, case_id: int, task: asyncio.Task[CallResult]) -> None:
         self._in_flight.pop(case_id, None)
+        if self.pacing is not None:
+            failed = task.cancelled() or task.exception() is not None
+            self.pacing.settle(task.get_name(), None if failed else task.result())
         self._queue.clear()  # the finished call changes what is due: plan afresh
         self._wake.set()

@@ -98,8 +98,26 @@ class DialerClosed(Exception):
 
 
 @dataclass
+class CallProgress:
+    """How far a placed call has got, on the event loop's clock (seconds).
+
+    Pacing counts calls by stage (ringing, under AMD, a person waiting for an agent) and
+    learns how long each stage takes; the dialer keeps this up to date as the call moves.
+    """
+
+    placed_at: float
+    answered_at: float | None = None
+    verdict: Outcome | None = None  # HUMAN or MACHINE, once AMD has judged
+    verdict_at: float | None = None
+    handed_over_at: float | None = None  # the handler is done with the verdict
+    abandoned: bool = False
+    ended_at: float | None = None
+
+
+@dataclass
 class _LiveCall:
     lost: asyncio.Event
+    progress: CallProgress
     created_at: float | None = None  # loop time when Asterisk confirmed the channel
 
 
@@ -140,8 +158,14 @@ class Dialer:
         if not self._accepting or self._tasks is None:
             raise DialerClosed("the dialer is not accepting calls (stopping or not started)")
         channel_id = f"out-{uuid.uuid4()}"
-        self._active[channel_id] = _LiveCall(asyncio.Event())
+        placed_at = asyncio.get_running_loop().time()
+        self._active[channel_id] = _LiveCall(asyncio.Event(), CallProgress(placed_at))
         return self._tasks.create_task(self._run(request, channel_id), name=channel_id)
+
+    def progress(self, channel_id: str) -> CallProgress | None:
+        """The stages a live call has passed (the object keeps being updated until it ends)."""
+        call = self._active.get(channel_id)
+        return call.progress if call else None
 
     async def call(self, request: CallRequest) -> CallResult:
         return await self.place_call(request)
@@ -197,7 +221,10 @@ class Dialer:
     def _adopt(self, attempt: Attempt) -> None:
         if self._tasks is None or not self._accepting:
             return
-        self._active[attempt.channel_id] = _LiveCall(asyncio.Event(), created_at=0.0)
+        now = asyncio.get_running_loop().time()
+        self._active[attempt.channel_id] = _LiveCall(
+            asyncio.Event(), CallProgress(now), created_at=0.0
+        )
         self._tasks.create_task(self._follow(attempt), name=f"adopted-{attempt.channel_id}")
 
     async def _follow(self, attempt: Attempt) -> None:
@@ -260,7 +287,8 @@ class Dialer:
             )
             return CallResult(channel_id, request.number, Outcome.FAILED, None, None, None, text)
         finally:
-            del self._active[channel_id]
+            call = self._active.pop(channel_id)
+            call.progress.ended_at = asyncio.get_running_loop().time()
             if not self._active:
                 self._idle.set()
             structlog.contextvars.unbind_contextvars("channel_id", "number", "case_id")
@@ -359,11 +387,14 @@ class Dialer:
     async def _perform(
         self, channel_id: str, request: CallRequest, call: OutboundCall, action: Action
     ) -> None:
+        progress = self._active[channel_id].progress
+        loop = asyncio.get_running_loop()
         try:
             match action:
                 case MarkRinging(at=at):
                     await self._storage.mark_attempt_ringing(channel_id, at)
                 case MarkAnswered(at=at):
+                    progress.answered_at = loop.time()
                     await self._storage.mark_attempt_answered(channel_id, at)
                 case RunAmd():
                     await self._ari.continue_in_dialplan(
@@ -371,10 +402,13 @@ class Dialer:
                     )
                 case Verdict() as verdict:
                     log.info("call.amd_verdict", status=verdict.status, cause=verdict.cause)
+                    progress.verdict, progress.verdict_at = verdict.outcome, loop.time()
                     # A person is waiting in silence: put him through first, write after.
                     try:
                         settled = await self.handler.on_verdict(channel_id, request, verdict)
+                        progress.abandoned = settled is Outcome.ABANDONED
                     finally:
+                        progress.handed_over_at = loop.time()
                         await asyncio.shield(
                             self._storage.record_amd(
                                 channel_id, verdict.status, verdict.cause, verdict.at

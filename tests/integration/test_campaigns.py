@@ -97,6 +97,7 @@ async def test_given_a_predictive_campaign_with_too_few_agents_then_the_guard_ab
     campaign = CampaignConfig(
         name="predictive-test",
         dial_mode="predictive",
+        pacing="ratio",
         compliance="plain",
         agents=["anna"],
         dial_ratio=2.0,
@@ -135,3 +136,84 @@ async def test_given_a_predictive_campaign_with_too_few_agents_then_the_guard_ab
     rates = await engine.storage.abandon_rates(runner.campaign_id, datetime.now(UTC))
     assert rates["today"] == {"abandons": 1, "live": 2, "rate": 0.5}
     assert rates["30d"]["rate"] == 0.5
+
+
+async def test_given_predictive_pacing_then_the_policy_sees_the_live_floor_and_learns_from_it(
+    connected_engine: Engine,
+    ready_agent: AgentStatus,
+):
+    """The pacing policy runs on the live path the simulator uses: it is shown the floor
+    (calls ringing, agents talking) and told each call's fate and each conversation's length."""
+    engine = connected_engine
+    campaign = CampaignConfig(
+        name="pacing-live-test",
+        dial_mode="predictive",
+        pacing="predictive",
+        compliance="plain",
+        agents=["anna"],
+        order=["oldest_debt"],
+        retry={
+            outcome: {"after_minutes": 60, "max_attempts": 1}
+            for outcome in ("busy", "rejected", "machine", "no_answer")
+        },
+    )
+    runner = await engine.add_campaign(campaign)
+    behaviours = [PstnBehaviour.BUSY, PstnBehaviour.REJECT, PstnBehaviour.MACHINE]
+    behaviours.append(PstnBehaviour.TALK)
+    cases = []
+    for i, behaviour in enumerate(behaviours):
+        case_id, _ = await engine.storage.upsert_case(
+            creditor="Acme",
+            reference=f"PL-{i}",
+            debtor_name=f"PL-{i}",
+            amount_owed=Decimal("10.00"),
+            currency="USD",
+            numbers=[(behaviour.number(f"+120255507{i}"), "mobile")],
+            campaign_id=runner.campaign_id,
+            due_date=date(2025, 1, 1 + i),  # dialled in this order
+        )
+        cases.append(case_id)
+
+    floors = []
+
+    async def watch_floor():
+        while True:
+            if runner.pacing is not None:
+                floors.append(runner.pacing.floor())
+            await asyncio.sleep(0.2)
+
+    watcher = asyncio.create_task(watch_floor())
+    runner.start()
+    try:
+
+        async def talk_bridged():
+            rows = await attempts_of(engine, cases[-1])
+            return rows if rows and rows[0]["bridged_at"] else None
+
+        [talk] = await eventually(talk_bridged, timeout=40, what="the talker to be bridged")
+        await asyncio.sleep(1)
+        await engine.ari.hangup(talk["channel_id"])  # the conversation ends
+
+        policy = runner.pacing.policy
+
+        async def conversation_learned():
+            return len(policy.talk) == 1 or None
+
+        await eventually(conversation_learned, timeout=10, what="talk and wrap-up to be told")
+    finally:
+        runner.stop()
+        watcher.cancel()
+
+    assert policy.name == "predictive"
+    outcomes = [r["outcome"] for c in cases for r in await attempts_of(engine, c)]
+    assert outcomes == ["busy", "rejected", "machine", "human"]
+    # told every fate: busy, rejected (failed), machine, and the person at once when bridged
+    assert round(policy.slow.weight) == 4
+    assert policy.ledger.lives == 1 and policy.ledger.abandons == 0
+    assert len(policy.ring) == 2 and len(policy.amd) == 2  # the two answered calls
+    assert 0 < policy.amd.mean(0) < 10
+    assert policy.talk.mean(0) >= 1.0  # it was bridged, then hung up a second later
+    # it saw calls ringing and the agent on the call; one call at a time while it learns
+    assert any(f.ringing for f in floors)
+    assert any(f.in_call for f in floors)
+    assert max(f.in_flight for f in floors) <= 1
