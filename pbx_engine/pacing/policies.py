@@ -303,6 +303,12 @@ class PredictivePolicy:
             wanted = min(wanted, 0.25 * target)
         return min(max(wanted, 0.1 * target), 1.5 * target)
 
+    def hour_brake(self, now: float) -> bool:
+        """One more abandon would bring the last hour near twice the target: dial only for
+        agents who are ready, which abandons nobody, until the hour has room again."""
+        lives, abandons = self.ledger.last_hour(now)
+        return lives >= 20 and abandons + 1 > 0.9 * 2 * self.abandon_target * (lives + 1)
+
     def human_share(self) -> float:
         slow = self.slow.share(CallFate.HUMAN)
         fast = self.fast.share(CallFate.HUMAN)
@@ -332,7 +338,7 @@ class PredictivePolicy:
         )
         if cap == 0:
             return 0
-        if not self.warmed_up(floor.now):
+        if not self.warmed_up(floor.now) or self.hour_brake(floor.now):
             return min(cap, max(0, floor.ready - floor.in_flight))
         moments = self._forecast(floor)
         risk = self.risk

@@ -322,3 +322,16 @@ def test_predictive_risk_and_rates_stay_in_range(seen):
     assert 0 < policy.risk <= 0.5
     assert 0 <= policy.human_share() <= 1
     assert 0 < policy.wanted_rate(max((o.at for o in seen), default=0.0)) <= 1.5 * 0.03
+
+
+def test_predictive_brakes_to_progressive_before_an_hour_passes_twice_the_target():
+    policy = _learned_predictive()
+    floor = FloorState(now=500, ready=10)
+    assert policy.calls_to_place(floor) > 10
+    lives, _ = policy.ledger.last_hour(500.0)
+    for i in range(40):  # 7 abandons: one more would pass 90% of twice the target
+        policy.observe(CallObserved(450.0 + i, CallFate.HUMAN, 10.0, 2.5, abandoned=i < 7))
+    assert 7 / (lives + 40) > 0.05
+    assert policy.hour_brake(500.0)
+    assert policy.calls_to_place(floor) == 10  # one per ready agent: abandons nobody
+    assert not policy.hour_brake(500.0 + 3600.0)
