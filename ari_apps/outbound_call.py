@@ -11,7 +11,9 @@ including events that arrive late or twice, is unit-tested without a PBX.
 The call is created in Stasis before it dials (`POST /channels/create` then `/dial`), so
 Asterisk reports ringing and the answer as events about this channel. On the answer the channel
 is continued into the AMD dialplan context, which sends it back into Stasis with the verdict as
-arguments: `Stasis(app,amd,${AMDSTATUS},${AMDCAUSE})`.
+arguments: `Stasis(app,amd,${AMDSTATUS},${AMDCAUSE})`. When a campaign leaves messages on
+machines, a MACHINE call is continued into the message-drop context, which waits for the end of
+the greeting, plays the message and comes back: `Stasis(app,message,${WAITSTATUS},START)`.
 """
 
 from __future__ import annotations
@@ -77,7 +79,17 @@ class Finish:
     cause_text: str | None
 
 
-Action = MarkRinging | MarkAnswered | RunAmd | Verdict | Finish
+@dataclass(frozen=True)
+class MessageLeft:
+    """The message was played to a machine, after the greeting's end (or after waiting for it
+    in vain: `greeting_ended` False); the driver records it and hangs up."""
+
+    started_at: datetime | None
+    at: datetime
+    greeting_ended: bool
+
+
+Action = MarkRinging | MarkAnswered | RunAmd | Verdict | MessageLeft | Finish
 
 
 class IllegalTransition(Exception):
@@ -142,6 +154,8 @@ class OutboundCall:
 
     def _stasis_start(self, event: StasisStart, now: datetime) -> list[Action]:
         args = list(event.args)
+        if args and args[0] == "message":
+            return self._message_left(args, now)
         if not args or args[0] != "amd":
             return []  # The StasisStart of the channel's creation.
         if self.phase is not Phase.DETECTING:
@@ -149,8 +163,21 @@ class OutboundCall:
         status = args[1] if len(args) > 1 else "NOTSURE"
         cause = args[2] if len(args) > 2 else ""
         self.phase = Phase.CONNECTED
-        self.verdict = Verdict(status=status, cause=cause, outcome=classify_amd(status), at=now)
+        outcome = classify_amd(status, cause)
+        self.verdict = Verdict(status=status, cause=cause, outcome=outcome, at=now)
         return [self.verdict]
+
+    def _message_left(self, args: list[str], now: datetime) -> list[Action]:
+        if self.phase is not Phase.CONNECTED or self.verdict is None:
+            raise IllegalTransition(f"a message left in phase {self.phase.value}")
+        started_at = None
+        if len(args) > 2:
+            try:
+                started_at = datetime.fromtimestamp(float(args[2]), tz=now.tzinfo)
+            except (ValueError, OverflowError):
+                started_at = None
+        greeting_ended = len(args) > 1 and args[1].upper() == "SILENCE"
+        return [MessageLeft(started_at=started_at, at=now, greeting_ended=greeting_ended)]
 
     def lost(self, now: datetime) -> list[Action]:
         """The channel vanished without a ChannelDestroyed (Asterisk restarted, events lost)."""

@@ -86,6 +86,9 @@ class Engine:
         # flow exists, or a leftover after a restart) must not hang in Stasis forever.
         if isinstance(event, StasisStart) and event.args[:1] == ("inbound",):
             self.inbound.accept(event)
+        elif isinstance(event, StasisStart) and event.args[:1] == ("agent-login",):
+            endpoint = event.args[1] if len(event.args) > 1 else ""
+            self._background.spawn(self.agents.login_from_phone(event.channel.id, endpoint))
         elif isinstance(event, StasisStart):
             log.warning("engine.unowned_channel", channel_id=event.channel.id, args=event.args)
             self._background.spawn(self.ari.hangup(event.channel.id))

@@ -7,7 +7,7 @@ set -eu
 : "${TRUNK_HOST:?set TRUNK_HOST (the carrier SIP address)}"
 run=${RUN_DIR:-/var/lib/pbx-asterisk}
 src=${PBX_ENGINE_SRC:-/opt/pbx-engine}
-mkdir -p "$run/etc" "$run/lib" "$run/spool" "$run/run" "$run/log" "$run/agi-bin" "$run/sounds/moh"
+mkdir -p "$run/etc" "$run/lib" "$run/spool" "$run/run" "$run/log" "$run/agi-bin" "$run/sounds/moh" "$run/recordings"
 # Music on hold plays the files found here; without any, bridges' hold music stays silent.
 [ -n "$(ls -A "$run/sounds/moh")" ] || cp /usr/share/asterisk/sounds/en/beep.* "$run/sounds/moh/" 2>/dev/null || true
 render() {
@@ -29,6 +29,7 @@ render() {
         -e "s|@@RTP_START@@|${RTP_START:-10000}|g" \
         -e "s|@@RTP_END@@|${RTP_END:-20000}|g" \
         -e "s|@@SOUNDS_DIR@@|$run/sounds|g" \
+        -e "s|@@RECORDINGS_DIR@@|$run/recordings|g" \
         -e "s|@@AGENTS@@||g" \
         "$1"
 }

@@ -173,6 +173,55 @@ class AgentService:
         self._tasks.spawn(self._watch_leg(agent, events))
         return agent
 
+    async def login_from_phone(self, channel_id: str, sip_endpoint: str) -> AgentStatus | None:
+        """The agent dialled the login feature code: his own call becomes the shift's leg.
+
+        An endpoint that belongs to no agent, or an agent logged in already, hears an error
+        tone and is hung up on; the session itself is the same as an API login's."""
+        row = await self._storage.agent_by_endpoint(sip_endpoint)
+        agent = self._agents.get(row.login) if row else None
+        if row is None or (agent is not None and agent.state is not AgentState.LOGGED_OUT):
+            why = "no agent has this softphone" if row is None else "logged in already"
+            log.warning("agent.phone_login_refused", endpoint=sip_endpoint, reason=why)
+            await self._refuse(channel_id)
+            return None
+        agent = agent or AgentStatus(row.login)
+        self._agents[row.login] = agent
+        self._ids[row.login] = row.id
+        await self._apply(agent, "login", reason="feature code")
+        bridge_id = f"agent-{row.login}-{uuid.uuid4().hex[:8]}"
+        events = self._ari.subscribe(channel_id)
+        try:
+            await self._ari.answer(channel_id)
+            await self._ari.create_bridge(
+                bridge_type="mixing", bridge_id=bridge_id, name=f"agent {row.login}"
+            )
+            agent.bridge_id = bridge_id
+            agent.channel_id = channel_id
+            await self._ari.add_channel(bridge_id, channel_id)
+        except AriError as error:  # ChannelGone included: he hung up at once
+            events.close()
+            await self._ari.hangup(channel_id)
+            await self._ari.destroy_bridge(bridge_id)
+            agent.bridge_id = agent.channel_id = None
+            await self._apply(agent, "phone_lost", reason=f"could not be connected: {error}")
+            return None
+        await self._apply(agent, "phone_answered")
+        self._tasks.spawn(self._confirm(channel_id))
+        self._tasks.spawn(self._watch_leg(agent, events))
+        return agent
+
+    async def _confirm(self, channel_id: str) -> None:
+        with contextlib.suppress(AriError):
+            await self._ari.play(channel_id, "sound:beep")
+
+    async def _refuse(self, channel_id: str) -> None:
+        with contextlib.suppress(AriError, TimeoutError):
+            await self._ari.answer(channel_id)
+            with self._ari.subscribe(channel_id) as events:
+                await self._ari.play_to_end(events, channel_id, "sound:beeperr", timeout=5)
+        await self._ari.hangup(channel_id)
+
     async def _watch_leg(self, agent: AgentStatus, events) -> None:
         """The softphone leg ends the session when it goes (the agent hung up his phone)."""
         with events:

@@ -6,6 +6,7 @@ pacing = "predictive"              # predictive mode's policy: predictive | adap
 compliance = "us"                  # us | uk | fr | plain; adjust with [compliance_overrides]
 agents = ["anna", "piotr"]
 caller_id = "+12025550999"
+machine_message = "/var/lib/pbx-engine/sounds/acme-please-call"   # else machines are hung up on
 fallback_timezone = "America/New_York"
 order = ["oldest_debt", "largest_amount"]
 [select]
@@ -47,12 +48,16 @@ class RetryRule(_Section):
         return timedelta(minutes=self.after_minutes)
 
 
-RetryOutcome = Literal["no_answer", "busy", "machine", "failed", "rejected", "abandoned"]
+RetryOutcome = Literal[
+    "no_answer", "busy", "machine", "silence", "fax", "failed", "rejected", "abandoned"
+]
 
 DEFAULT_RETRY: dict[str, RetryRule] = {
     "no_answer": RetryRule(after_minutes=120, max_attempts=5),
     "busy": RetryRule(after_minutes=15, max_attempts=5),
     "machine": RetryRule(after_minutes=240, max_attempts=3),
+    "silence": RetryRule(after_minutes=120, max_attempts=3),
+    "fax": RetryRule(after_minutes=60, max_attempts=0),  # a fax line: the next number
     "failed": RetryRule(after_minutes=60, max_attempts=2),
     "rejected": RetryRule(after_minutes=240, max_attempts=2),
     "abandoned": RetryRule(after_minutes=60, max_attempts=2),
@@ -70,6 +75,21 @@ class ComplianceOverrides(_Section):
     attempt_period_days: float | None = Field(None, gt=0)
     after_conversation_days: float | None = Field(None, ge=0)
     abandon_target: float | None = Field(None, gt=0, le=1)
+    holidays: str | None = Field(
+        None, description="country whose public holidays close the windows; '' for none"
+    )
+
+    @field_validator("holidays")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value:
+            from pbx_engine.compliance.policy import public_holiday
+
+            try:
+                public_holiday(value)
+            except NotImplementedError:
+                raise ValueError(f"no public holidays known for country {value!r}") from None
+        return value
 
 
 class CampaignConfig(_Section):
@@ -84,6 +104,11 @@ class CampaignConfig(_Section):
     select: Selection = Selection()
     retry: dict[RetryOutcome, RetryRule] = Field(default_factory=dict)
     pacing: str = Field("predictive", description="the pacing policy of predictive mode")
+    machine_message: str | None = Field(
+        None,
+        description="a sound (Asterisk file name, no extension) to leave on answering machines "
+        "after the greeting; none: hang up on machines",
+    )
     dial_ratio: float = Field(1.5, ge=1, le=5, description="the ratio policy's dial level")
     max_lines: int = Field(30, ge=1, description="calls in flight for this campaign at most")
 
@@ -127,6 +152,8 @@ class CampaignConfig(_Section):
             changes["after_conversation"] = timedelta(days=o.after_conversation_days)
         if o.abandon_target is not None:
             changes["abandon_target"] = o.abandon_target
+        if o.holidays is not None:
+            changes["holidays"] = o.holidays or None
         return profile.adjusted(**changes)
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import holidays as holiday_calendars
+
 from pbx_engine.compliance.profiles import CallingWindow, ComplianceProfile
+
+ClosedDay = Callable[[date], bool]
 
 _MIDNIGHT = time(0)
 
@@ -64,13 +69,16 @@ def may_dial(
             earliest = until
             if reason == "ok":
                 reason = rule
-    opens = next_window_open(profile.windows, zones, earliest)
+    closed = public_holiday(profile.holidays)
+    opens = next_window_open(profile.windows, zones, earliest, closed)
     if opens is None:
         return DialDecision(
             False, "calling windows never open in all the debtor's time zones", None
         )
     if opens > earliest and reason == "ok":
         reason = "outside the calling window"
+        if closed is not None and any(closed(earliest.astimezone(z).date()) for z in zones):
+            reason = "a public holiday"
     if opens == now:
         return DialDecision.ok(now)
     return DialDecision(False, reason, opens)
@@ -97,18 +105,37 @@ def _cap_frees_at(
     return recent[excess] + profile.attempt_period
 
 
-def in_window(windows: Sequence[CallingWindow], local: datetime) -> bool:
+def public_holiday(country: str | None) -> ClosedDay | None:
+    """Is a (local) date a public holiday in `country`? None when the profile has no holidays."""
+    return _calendar(country.upper()) if country else None
+
+
+@lru_cache(maxsize=32)
+def _calendar(country: str) -> ClosedDay:
+    calendar = holiday_calendars.country_holidays(country)  # years are filled in on demand
+    return calendar.__contains__
+
+
+def in_window(
+    windows: Sequence[CallingWindow], local: datetime, closed: ClosedDay | None = None
+) -> bool:
     clock = local.time()
+    if closed is not None and closed(local.date()):
+        return False
     return any(
         local.weekday() in w.days and w.start <= clock and (w.end == _MIDNIGHT or clock < w.end)
         for w in windows
     )
 
 
-def _next_start(windows: Sequence[CallingWindow], local: datetime) -> datetime | None:
+def _next_start(
+    windows: Sequence[CallingWindow], local: datetime, closed: ClosedDay | None = None
+) -> datetime | None:
     """The first window start after `local`, in local time."""
-    for days_ahead in range(8):
+    for days_ahead in range(15):  # a week, and the holidays that may lengthen a closed spell
         day = local.date() + timedelta(days=days_ahead)
+        if closed is not None and closed(day):
+            continue
         starts = sorted(w.start for w in windows if day.weekday() in w.days)
         for start in starts:
             candidate = datetime.combine(day, start, tzinfo=local.tzinfo)
@@ -118,17 +145,20 @@ def _next_start(windows: Sequence[CallingWindow], local: datetime) -> datetime |
 
 
 def next_window_open(
-    windows: Sequence[CallingWindow], zones: Sequence[ZoneInfo], at: datetime
+    windows: Sequence[CallingWindow],
+    zones: Sequence[ZoneInfo],
+    at: datetime,
+    closed: ClosedDay | None = None,
 ) -> datetime | None:
-    """The first moment at or after `at` inside a window in every zone (None: never within a
-    fortnight, e.g. zones whose windows never overlap)."""
+    """The first moment at or after `at` inside a window in every zone, on a day that is not
+    `closed` there (None: never within a fortnight, e.g. zones whose windows never overlap)."""
     candidate = at
     limit = at + timedelta(days=15)
     while candidate <= limit:
-        late = [z for z in zones if not in_window(windows, candidate.astimezone(z))]
+        late = [z for z in zones if not in_window(windows, candidate.astimezone(z), closed)]
         if not late:
             return candidate
-        starts = [_next_start(windows, candidate.astimezone(z)) for z in late]
+        starts = [_next_start(windows, candidate.astimezone(z), closed) for z in late]
         if any(s is None for s in starts):
             return None
         candidate = max(s.astimezone(UTC) for s in starts if s is not None)

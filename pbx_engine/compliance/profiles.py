@@ -5,7 +5,8 @@ for 7 days after a telephone conversation), FDCPA's 8:00-21:00 local time, and t
 cap over 30 days of the FTC's Telemarketing Sales Rule. `uk` is Ofcom's persistent misuse
 policy: 3% abandoned per campaign per 24 hours with AMD false positives estimated in, and no
 automated redial within 72 hours of an abandoned call. `fr` is décret 2022-1313: weekdays
-10:00-13:00 and 14:00-20:00, at most 4 calls in 30 days. `plain` keeps only the do-not-call list.
+10:00-13:00 and 14:00-20:00, never on public holidays, at most 4 calls in 30 days. `plain` keeps
+only the do-not-call list.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class ComplianceProfile:
     abandon_period: timedelta
     # Ofcom counts a live person that AMD took for a machine as an abandoned call.
     abandon_counts_amd_false_positives: bool = False
+    # A country (ISO 3166 code) whose public holidays close every calling window, in the
+    # debtor's local date; None: holidays are working days.
+    holidays: str | None = None
 
     def adjusted(self, **changes) -> ComplianceProfile:
         return replace(self, **changes)
@@ -85,6 +89,7 @@ PROFILES: dict[str, ComplianceProfile] = {
         after_abandon=None,
         abandon_target=0.03,
         abandon_period=timedelta(days=30),
+        holidays="FR",
     ),
     "plain": ComplianceProfile(
         name="plain",

@@ -196,6 +196,7 @@ class CampaignRunner:
             campaign_id=self.campaign_id,
             caller_id=self.campaign.caller_id,
             agent=agent,
+            machine_message=self.campaign.machine_message,
         )
         task = self._dialer.place_call(request)
         self.placed += 1

@@ -13,7 +13,7 @@ from ari_apps.outbound_call import Verdict
 from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.agents.states import AgentState
 from pbx_engine.ari import AriClient, AriError, ChannelGone
-from pbx_engine.dialer.outcomes import Outcome
+from pbx_engine.dialer.outcomes import NOT_A_PERSON, Outcome
 from pbx_engine.dialer.service import CallRequest, CallResult
 from pbx_engine.storage import Storage
 
@@ -40,10 +40,13 @@ class AgentConnector:
     async def on_verdict(
         self, channel_id: str, request: CallRequest, verdict: Verdict
     ) -> Outcome | None:
-        if verdict.outcome is Outcome.MACHINE:
+        if verdict.outcome in NOT_A_PERSON:
             if request.agent:
                 await self._agents.release(request.agent)
-            await self._ari.hangup(channel_id)
+            if verdict.outcome is Outcome.MACHINE and request.machine_message:
+                await self._leave_message(channel_id, request.machine_message)
+            else:
+                await self._ari.hangup(channel_id)
             return None
         agent = self._agents.status(request.agent) if request.agent else None
         if agent is None or agent.state is not AgentState.RESERVED:
@@ -67,6 +70,18 @@ class AgentConnector:
             channel_id, self._agents.agent_id(agent.login), bridged_at
         )
         return None
+
+    async def _leave_message(self, channel_id: str, message: str) -> None:
+        """The dialplan waits for the greeting's end, plays the message, and sends the call
+        back with `message` arguments (the call's state machine takes it from there)."""
+        try:
+            await self._ari.set_variable(channel_id, "ENGINE_MESSAGE", message)
+            await self._ari.continue_in_dialplan(
+                channel_id, context="engine-message-drop", extension="s", priority=1
+            )
+        except AriError as error:
+            log.error("call.message_drop_failed", error=str(error))
+            await self._ari.hangup(channel_id)
 
     async def _abandon(self, channel_id: str) -> Outcome:
         log.warning("call.abandoned")

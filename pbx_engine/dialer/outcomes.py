@@ -12,6 +12,8 @@ class Outcome(StrEnum):
     PENDING = "pending"
     HUMAN = "human"
     MACHINE = "machine"
+    SILENCE = "silence"  # answered, and nothing was said (AMD's INITIALSILENCE)
+    FAX = "fax"
     BUSY = "busy"
     NO_ANSWER = "no_answer"
     REJECTED = "rejected"
@@ -66,12 +68,22 @@ def classify_unanswered(cause: int | None, dial_status: str | None = None) -> Ou
     return Outcome.FAILED
 
 
-def classify_amd(status: str | None) -> Outcome:
-    """Outcome of an answered call from app_amd's AMDSTATUS.
+NOT_A_PERSON = frozenset({Outcome.MACHINE, Outcome.SILENCE, Outcome.FAX})
 
-    NOTSURE and HANGUP count as a person: hanging up on a live debtor is an abandoned call in
-    the regulators' eyes, while an agent hearing a machine only costs a few seconds.
+
+def classify_amd(status: str | None, cause: str | None = None) -> Outcome:
+    """Outcome of an answered call from app_amd's AMDSTATUS and AMDCAUSE (or FAX, which the
+    dialplan reports when the trunk heard a fax's calling tone).
+
+    A MACHINE for initial silence is a line that answered and said nothing: recorded as
+    silence. NOTSURE and HANGUP count as a person: hanging up on a live debtor is an abandoned
+    call in the regulators' eyes, while an agent hearing a machine only costs a few seconds.
     """
-    if status and status.upper() == "MACHINE":
+    status = (status or "").upper()
+    if status == "FAX":
+        return Outcome.FAX
+    if status == "MACHINE":
+        if (cause or "").upper().startswith("INITIALSILENCE"):
+            return Outcome.SILENCE
         return Outcome.MACHINE
     return Outcome.HUMAN

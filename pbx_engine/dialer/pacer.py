@@ -27,6 +27,8 @@ _FATES = {
     Outcome.HUMAN: CallFate.HUMAN,
     Outcome.ABANDONED: CallFate.HUMAN,
     Outcome.MACHINE: CallFate.MACHINE,
+    Outcome.SILENCE: CallFate.MACHINE,  # answered, nobody to put through
+    Outcome.FAX: CallFate.MACHINE,
     Outcome.BUSY: CallFate.BUSY,
     Outcome.NO_ANSWER: CallFate.NO_ANSWER,
     Outcome.REJECTED: CallFate.FAILED,

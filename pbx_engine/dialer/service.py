@@ -22,6 +22,7 @@ from ari_apps.outbound_call import (
     Finish,
     MarkAnswered,
     MarkRinging,
+    MessageLeft,
     OutboundCall,
     Phase,
     RunAmd,
@@ -52,6 +53,7 @@ class CallRequest:
     agent_id: int | None = None
     caller_id: str | None = None
     agent: str | None = None  # login of the agent reserved for this call (progressive, preview)
+    machine_message: str | None = None  # a sound to leave on answering machines, if any
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class CallProgress:
 
     placed_at: float
     answered_at: float | None = None
-    verdict: Outcome | None = None  # HUMAN or MACHINE, once AMD has judged
+    verdict: Outcome | None = None  # HUMAN, MACHINE, SILENCE or FAX, once AMD has judged
     verdict_at: float | None = None
     handed_over_at: float | None = None  # the handler is done with the verdict
     abandoned: bool = False
@@ -416,6 +418,10 @@ class Dialer:
                         )
                     if settled is not None:
                         call.settle_as(settled)
+                case MessageLeft(started_at=started, at=at, greeting_ended=ended):
+                    log.info("call.message_left", greeting_ended=ended)
+                    await self._storage.record_message(channel_id, started or at, at)
+                    await self._ari.hangup(channel_id)
         except ChannelGone:
             # The far end hung up between the event and our request: its ChannelDestroyed
             # follows and settles the call.
@@ -427,7 +433,7 @@ def _outcome_on_record(attempt: Attempt) -> Outcome:
     if attempt.abandoned:
         return Outcome.ABANDONED
     if attempt.amd_status:
-        return classify_amd(attempt.amd_status)
+        return classify_amd(attempt.amd_status, attempt.amd_cause)
     return Outcome.HUMAN if attempt.answered_at else Outcome.FAILED
 
 

@@ -75,7 +75,9 @@ class PstnBehaviour(enum.Enum):
     values), measured: about 3 s after the originate (1 s of ringing, 2 s of listening)."""
 
     HUMAN = "0"  # rings 1 s, "Hello?", then listens 20 s: HUMAN (HUMAN-800-800)
-    MACHINE = "1"  # voicemail greeting and beep, then 30 s: MACHINE (MAXWORDS-3-2)
+    # voicemail greeting and beep, then records 30 s (recordings_dir/machine-NUMBER-ID.wav):
+    # MACHINE (MAXWORDS-3-2)
+    MACHINE = "1"
     BUSY = "2"  # busy at once: cause 17 (User busy), no answer
     NO_ANSWER = "3"  # rings for 10 minutes
     REJECT = "4"  # refused at once: cause 21 (Call rejected)
@@ -167,6 +169,11 @@ class AsteriskSandbox:
     @property
     def sounds_dir(self) -> Path:
         return self._dir() / "sounds"
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Where the dialplan's Record() writes: the PSTN's machines record what they hear."""
+        return self._dir() / "recordings"
 
     @property
     def config_file(self) -> Path:
@@ -332,7 +339,7 @@ class AsteriskSandbox:
             )
         if self._made_run_dir and not self.keep:
             processes.remove_at_exit(self.run_dir)
-        for sub in ("etc", "lib/keys", "spool", "run", "log", "agi-bin", "sounds"):
+        for sub in ("etc", "lib/keys", "spool", "run", "log", "agi-bin", "sounds", "recordings"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
 
     def _choose_ports(self) -> None:
@@ -362,6 +369,7 @@ class AsteriskSandbox:
             "MODULES_DIR": str(self.modules_dir),
             "DATA_DIR": str(DATA_DIR),
             "SOUNDS_DIR": str(self.sounds_dir),
+            "RECORDINGS_DIR": str(self.recordings_dir),
             "HTTP_PORT": str(self.http_port),
             "ARI_USERNAME": self.ari_username,
             "ARI_PASSWORD": self.ari_password,

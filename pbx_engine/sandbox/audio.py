@@ -210,3 +210,30 @@ def _copy_into(directory: Path, made: dict[str, Path]) -> dict[str, Path]:
         shutil.copyfile(source, target)
         installed[name] = target
     return installed
+
+
+def speech_onset(
+    path: Path, *, threshold_dbfs: float = -35.0, frame_ms: int = 20
+) -> tuple[float | None, float]:
+    """When sound starts in a 16-bit mono WAV (seconds from its start; None: never), and how
+    much of the file has sound (seconds): how tests tell a message was heard, and when."""
+    import array
+    import math
+    import wave
+
+    with wave.open(str(path), "rb") as wav:
+        if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
+            raise ValueError(f"{path}: expected 16-bit mono WAV")
+        rate = wav.getframerate()
+        samples = array.array("h", wav.readframes(wav.getnframes()))
+    size = max(1, rate * frame_ms // 1000)
+    floor = 32768 * 10 ** (threshold_dbfs / 20)
+    onset, loud = None, 0
+    for index in range(0, len(samples) - size + 1, size):
+        frame = samples[index : index + size]
+        rms = math.sqrt(sum(s * s for s in frame) / size)
+        if rms >= floor:
+            loud += 1
+            if onset is None:
+                onset = index / rate
+    return onset, loud * size / rate

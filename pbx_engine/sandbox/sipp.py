@@ -15,6 +15,7 @@ AMD then hears nothing. SIPp 3.6 rejects `optional="true"` on the ACK before a `
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import socket
 import subprocess
@@ -124,6 +125,120 @@ Content-Length: 0
 """
 
 
+# One call the phone places (a feature code, a number): INVITE, answer the 401 challenge,
+# stream the voice once answered, then either hang up after {hold_ms} ms or wait for the BYE.
+_DIAL_HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="dial">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{user}@[remote_ip]>;tag=[pid]dial[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:{user}@[local_ip]:[local_port]>
+Max-Forwards: 70
+User-Agent: pbx-engine-sandbox-phone
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=phone 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="401" auth="true"/>
+  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: <sip:{user}@[remote_ip]>;tag=[pid]dial[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{user}@[remote_ip]>;tag=[pid]dial[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 2 INVITE
+Contact: <sip:{user}@[local_ip]:[local_port]>
+[authentication username={user} password={password}]
+Max-Forwards: 70
+User-Agent: pbx-engine-sandbox-phone
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=phone 53655765 2353687638 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200"/>
+  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{user}@[remote_ip]>;tag=[pid]dial[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 2 ACK
+Contact: <sip:{user}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <nop>
+    <action>
+      <exec rtp_stream="{audio},-1,0"/>
+    </action>
+  </nop>
+"""
+
+_DIAL_HANG_UP = """  <pause milliseconds="{hold_ms}"/>
+  <send retrans="500"><![CDATA[
+BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{user}@[remote_ip]>;tag=[pid]dial[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 3 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
+_DIAL_WAIT_FOR_BYE = """  <recv request="BYE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+</scenario>
+"""
+
+
 class SippPhone:
     """`async with SippPhone("agent-001", "secret", pbx.sip_host, pbx.sip_port) as phone:`
     registers and answers calls until left; leaving stops SIPp (Asterisk keeps the contact
@@ -216,6 +331,65 @@ class SippPhone:
             shutil.rmtree(self.dir, ignore_errors=True)
             processes.forget_folder(self.dir)
             self.dir = None
+
+    async def dial(
+        self, number: str, *, hold_seconds: float | None = None
+    ) -> asyncio.subprocess.Process:
+        """Place a call from this phone (a feature code such as *60, or a number), speaking
+        once answered; it hangs up after `hold_seconds`, or waits for the PBX to hang up. The
+        returned SIPp process exits when the call is over: 0 if it went as planned."""
+        if self.dir is None:
+            raise SandboxError(f"phone {self.user} is not started")
+        audio = self.dir / "voice-ulaw.wav"
+        tail = (
+            _DIAL_WAIT_FOR_BYE
+            if hold_seconds is None
+            else _DIAL_HANG_UP.format(hold_ms=int(hold_seconds * 1000), user=self.user)
+        )
+        scenario = self.dir / f"dial-{secrets.token_hex(4)}.xml"
+        scenario.write_text(
+            _DIAL_HEAD.format(user=self.user, password=self.password, audio=audio) + tail
+        )
+        port = free_port(self.host, socket.SOCK_DGRAM)
+        media = free_udp_range(self.host, 200, start=30000, stop=40000)
+        output = open(scenario.with_suffix(".log"), "wb")  # noqa: ASYNC230, SIM115 (local file)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                self.binary,
+                f"{self.pbx_host}:{self.pbx_port}",
+                "-sf",
+                str(scenario),
+                "-s",
+                number,
+                "-i",
+                self.host,
+                "-p",
+                str(port),
+                "-mi",
+                self.host,
+                "-mp",
+                str(media),
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                "300s",
+                "-timeout_error",
+                "-trace_err",
+                "-error_file",
+                str(scenario.with_suffix(".errors")),
+                cwd=self.dir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=output,
+                start_new_session=True,
+                preexec_fn=processes.DIE_WITH_PARENT,
+            )
+        finally:
+            output.close()
+        processes.track(process, f"SIPp call from {self.user} to {number}")
+        log.info("sandbox.phone_dialling", user=self.user, number=number)
+        return process
 
     async def _register(self) -> None:
         assert self.dir is not None

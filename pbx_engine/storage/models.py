@@ -31,6 +31,8 @@ class Attempt:
     hangup_cause_text: str | None
     outcome: str
     abandoned: bool = False
+    message_started_at: datetime | None = None  # a message left on a machine
+    message_ended_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}

@@ -26,7 +26,8 @@ log = structlog.get_logger(__name__)
 _ATTEMPT_COLUMNS = (
     "id, channel_id, direction, case_id, phone_number_id, campaign_id, agent_id, dialled, "
     "caller_id, created_at, originated_at, ringing_at, answered_at, amd_status, amd_cause, "
-    "amd_decided_at, bridged_at, ended_at, hangup_cause, hangup_cause_text, outcome, abandoned"
+    "amd_decided_at, bridged_at, ended_at, hangup_cause, hangup_cause_text, outcome, abandoned, "
+    "message_started_at, message_ended_at"
 )
 
 
@@ -361,6 +362,11 @@ class Storage:
         )
         return AgentRow(**dict(row)) if row else None
 
+    async def agent_by_endpoint(self, sip_endpoint: str) -> AgentRow | None:
+        """The agent whose softphone is this PJSIP endpoint (a feature code dialled from it)."""
+        row = await self.pool.fetchrow(f"{_AGENT_SELECT} WHERE a.sip_endpoint = $1", sip_endpoint)
+        return AgentRow(**dict(row)) if row else None
+
     async def record_agent_state(
         self,
         agent_id: int,
@@ -393,6 +399,16 @@ class Storage:
             channel_id,
             agent_id,
             at,
+        )
+
+    async def record_message(self, channel_id: str, started: datetime, ended: datetime) -> None:
+        """A message was left on the machine that answered this attempt."""
+        await self.pool.execute(
+            "UPDATE call_attempts SET message_started_at = $2, message_ended_at = $3 "
+            "WHERE channel_id = $1",
+            channel_id,
+            started,
+            ended,
         )
 
     async def mark_attempt_abandoned(self, channel_id: str) -> None:

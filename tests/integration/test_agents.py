@@ -9,8 +9,10 @@ from pbx_engine.agents.states import AgentState, AgentStatus
 from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
-from pbx_engine.sandbox.asterisk import PstnBehaviour
+from pbx_engine.sandbox.asterisk import PstnBehaviour, Telephony
+from pbx_engine.sandbox.sipp import SippPhone
 from tests.integration.waiting import eventually
+from tests.plugins.asterisk import AGENTS
 
 
 async def test_given_an_agent_logs_in_when_his_phone_answers_then_he_is_ready_in_his_bridge(
@@ -115,3 +117,53 @@ async def test_given_a_reserved_agent_when_no_person_is_reached_then_he_is_relea
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_given_an_agent_dials_the_login_code_then_his_own_call_is_his_shift_leg(
+    connected_engine: Engine, telephony: Telephony
+):
+    engine = connected_engine
+    pbx = telephony.engine
+    await engine.storage.upsert_agent("bogdan", "Bogdan Ilić", sip_endpoint="agent-002")
+    async with SippPhone("agent-002", AGENTS["agent-002"], pbx.sip_host, pbx.sip_port) as phone:
+        call = await phone.dial("*60")  # stays up until the PBX hangs up
+
+        async def ready():
+            status = engine.agents.status("bogdan")
+            return status if status and status.state is AgentState.READY else None
+
+        agent = await eventually(ready, timeout=15, what="bogdan to be ready by feature code")
+        bridge = await engine.ari.get_bridge(agent.bridge_id)
+        assert bridge.channels == (agent.channel_id,)
+
+        # A debtor who answers is put through to him, as after an API login.
+        result = engine.dialer.place_call(CallRequest(number=PstnBehaviour.TALK.number()))
+
+        async def on_call():
+            return agent.state is AgentState.ON_CALL or None
+
+        await eventually(on_call, timeout=20, what="the debtor to be put through")
+        await engine.ari.hangup(result.get_name())
+        await result
+
+        await engine.agents.logout("bogdan")
+        assert await asyncio.wait_for(call.wait(), 10) == 0  # his phone got the BYE
+    states = await engine.storage.agent_states(engine.agents.agent_id("bogdan"))
+    assert ("connecting", "feature code") in states
+    assert [s for s, _ in states][-1] == "logged_out"
+
+
+async def test_given_a_phone_of_nobody_dials_the_login_code_then_it_is_refused(
+    connected_engine: Engine, telephony: Telephony
+):
+    engine = connected_engine
+    pbx = telephony.engine
+    await engine.storage.pool.execute(
+        "UPDATE agents SET sip_endpoint = NULL WHERE sip_endpoint = 'agent-002'"
+    )
+    async with SippPhone("agent-002", AGENTS["agent-002"], pbx.sip_host, pbx.sip_port) as phone:
+        call = await phone.dial("*60")
+        assert await asyncio.wait_for(call.wait(), 15) == 0  # an error tone, then hung up
+    assert not [
+        a for a in engine.agents.all() if a.state is AgentState.READY and a.login == "bogdan"
+    ]

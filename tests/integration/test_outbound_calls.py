@@ -7,6 +7,7 @@ from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.sandbox.asterisk import PstnBehaviour, Telephony
+from pbx_engine.sandbox.audio import speech_onset
 from tests.integration.waiting import eventually
 
 
@@ -134,3 +135,35 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_given_a_line_answers_in_silence_then_the_outcome_is_silence(
+    connected_engine: Engine,
+):
+    result = await connected_engine.dialer.call(CallRequest(number=PstnBehaviour.SILENT.number()))
+
+    assert result.outcome is Outcome.SILENCE
+    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    assert attempt.outcome == "silence"
+    assert attempt.amd_cause.startswith("INITIALSILENCE")
+
+
+async def test_given_a_campaign_leaves_messages_then_the_machine_records_it_after_the_beep(
+    connected_engine: Engine, telephony: Telephony
+):
+    """The voicemail box records from the end of its beep; the message must be on the recording
+    from its first words (not cut by speaking over the greeting), soon after the beep."""
+    number = PstnBehaviour.MACHINE.number("+1202555061")
+    message = str(telephony.engine.sounds_dir / "human-talk")  # about 6 s of speech
+    result = await connected_engine.dialer.call(CallRequest(number=number, machine_message=message))
+
+    assert result.outcome is Outcome.MACHINE
+    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    assert attempt.amd_decided_at < attempt.message_started_at < attempt.message_ended_at
+    played = (attempt.message_ended_at - attempt.message_started_at).total_seconds()
+    assert played > 4
+
+    [recording] = telephony.pstn.recordings_dir.glob(f"machine-{number}-*.wav")
+    onset, loud = speech_onset(recording)
+    assert onset is not None and onset < 2.0  # the message starts within 2 s of the beep
+    assert loud > 3.0  # and the box heard most of it

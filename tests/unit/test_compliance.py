@@ -213,3 +213,29 @@ def test_debtor_zones_prefer_the_case_then_the_number_then_the_fallback(case_tz,
 def test_an_unknown_zone_name_is_a_clear_error():
     with pytest.raises(UnknownTimezone, match="Mars/Olympus"):
         debtor_zones("Mars/Olympus", "+12025550100", "UTC")
+
+
+def test_given_a_french_public_holiday_when_asked_then_wait_for_the_next_working_day():
+    fr = PROFILES["fr"]
+    # Tuesday 14 July 2026, 11:00 in Paris: inside the weekday window, but Bastille Day.
+    decision = may_dial(fr, now=at(PARIS, 2026, 7, 14, 11, 0), zones=[PARIS], history=[])
+    assert not decision.allowed
+    assert decision.reason == "a public holiday"
+    assert decision.not_before == at(PARIS, 2026, 7, 15, 10, 0)
+    # Friday 25 December 2026: Christmas, then the weekend: Monday the 28th at 10:00.
+    christmas = may_dial(fr, now=at(PARIS, 2026, 12, 25, 9, 0), zones=[PARIS], history=[])
+    assert christmas.not_before == at(PARIS, 2026, 12, 28, 10, 0)
+
+
+def test_given_holidays_switched_on_or_off_by_an_operator_then_they_apply_or_not():
+    us_with_holidays = PROFILES["us"].adjusted(holidays="US")
+    # Thursday 26 November 2026 is Thanksgiving.
+    thanksgiving = at(NY, 2026, 11, 26, 10, 0)
+    assert may_dial(PROFILES["us"], now=thanksgiving, zones=[NY], history=[]).allowed
+    decision = may_dial(us_with_holidays, now=thanksgiving, zones=[NY], history=[])
+    assert decision.reason == "a public holiday"
+    assert decision.not_before == at(NY, 2026, 11, 27, 8, 0)
+    fr_without = PROFILES["fr"].adjusted(holidays=None)
+    assert may_dial(
+        fr_without, now=at(PARIS, 2026, 7, 14, 11, 0), zones=[PARIS], history=[]
+    ).allowed

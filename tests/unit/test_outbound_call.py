@@ -9,6 +9,7 @@ from ari_apps.outbound_call import (
     IllegalTransition,
     MarkAnswered,
     MarkRinging,
+    MessageLeft,
     OutboundCall,
     Phase,
     RunAmd,
@@ -160,3 +161,51 @@ def test_given_unrelated_events_when_handled_then_they_are_ignored():
     )
     assert call.handle(parse_event({"type": "SomethingNew"}), T0) == []
     assert call.phase is Phase.DIALING
+
+
+def answered_machine(cause: str = "MAXWORDS-3-2") -> OutboundCall:
+    call = OutboundCall(CH)
+    feed(
+        call,
+        ev("StasisStart", args=["outbound"]),
+        ev("ChannelStateChange", state="Up"),
+        ev("StasisEnd"),
+        ev("StasisStart", args=["amd", "MACHINE", cause]),
+    )
+    return call
+
+
+def test_given_a_message_left_after_the_greeting_then_it_is_reported_and_the_call_stays_a_machine():
+    call = answered_machine()
+    started = T0.timestamp() + 4.25
+    actions = feed(
+        call, ev("StasisEnd"), ev("StasisStart", args=["message", "SILENCE", str(started)])
+    )
+    assert actions == [
+        MessageLeft(
+            started_at=datetime.fromtimestamp(started, UTC),
+            at=T0 + timedelta(seconds=1),
+            greeting_ended=True,
+        )
+    ]
+    [finish] = call.handle(ev("ChannelDestroyed", cause=16, cause_txt="Normal Clearing"), T0)
+    assert finish.outcome is Outcome.MACHINE
+
+
+def test_given_the_greeting_never_ended_then_the_message_is_still_reported():
+    call = answered_machine()
+    [left] = call.handle(ev("StasisStart", args=["message", "TIMEOUT", "not-a-time"]), T0)
+    assert left.greeting_ended is False and left.started_at is None
+
+
+def test_given_a_message_report_before_any_verdict_then_it_is_illegal():
+    call = OutboundCall(CH)
+    with pytest.raises(IllegalTransition):
+        call.handle(ev("StasisStart", args=["message", "SILENCE", "1"]), T0)
+
+
+def test_given_silence_or_a_fax_then_the_outcome_says_so():
+    assert answered_machine("INITIALSILENCE-2500-2500").verdict.outcome is Outcome.SILENCE
+    call = OutboundCall(CH)
+    feed(call, ev("ChannelStateChange", state="Up"), ev("StasisStart", args=["amd", "FAX", "CNG"]))
+    assert call.verdict.outcome is Outcome.FAX

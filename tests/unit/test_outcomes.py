@@ -38,3 +38,18 @@ def test_unanswered_calls_are_classified_by_cause_then_dial_status(cause, dial_s
 )
 def test_amd_status_maps_to_outcome(status, expected):
     assert classify_amd(status) is expected
+
+
+@pytest.mark.parametrize(
+    ("status", "cause", "expected"),
+    [
+        ("MACHINE", "INITIALSILENCE-2500-2500", Outcome.SILENCE),
+        ("MACHINE", "MAXWORDS-3-2", Outcome.MACHINE),
+        ("MACHINE", "LONGGREETING-1600-1500", Outcome.MACHINE),
+        ("FAX", "CNG", Outcome.FAX),
+        # a person who waits silently gets NOTSURE or HUMAN, never silence
+        ("NOTSURE", "INITIALSILENCE-2500-2500", Outcome.HUMAN),
+    ],
+)
+def test_amd_cause_tells_silence_and_fax_from_machines(status, cause, expected):
+    assert classify_amd(status, cause) is expected

@@ -148,3 +148,16 @@ def test_priority_orders_the_plans_and_limit_cuts_them(order, expected):
     plans, _ = plan_calls(cases, campaign, NOW, limit=3)
     assert [p.case_id for p in plans] == expected
     assert len(plan_calls(cases, campaign, NOW, limit=2)[0]) == 2
+
+
+def test_campaign_files_refuse_unknown_policies_and_holiday_countries():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="unknown policy 'psychic'"):
+        CampaignConfig(name="x", pacing="psychic")
+    with pytest.raises(ValidationError, match="no public holidays known for country 'XX'"):
+        CampaignConfig(name="x", compliance_overrides={"holidays": "XX"})
+    off = CampaignConfig(name="x", compliance="fr", compliance_overrides={"holidays": ""})
+    assert off.compliance_profile().holidays is None
+    us = CampaignConfig(name="x", compliance="us", compliance_overrides={"holidays": "US"})
+    assert us.compliance_profile().holidays == "US"
