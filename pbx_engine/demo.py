@@ -117,7 +117,7 @@ async def summary(engine: Engine, campaign_id: int, started: datetime) -> dict:
     row = await pool.fetchrow(
         """SELECT count(*) AS attempts,
                   count(*) FILTER (WHERE bridged_at IS NOT NULL) AS contacts,
-                  count(*) FILTER (WHERE outcome = 'machine') AS machines,
+                  count(*) FILTER (WHERE outcome IN ('machine', 'silence', 'fax')) AS machines,
                   count(*) FILTER (WHERE abandoned) AS abandons,
                   count(*) FILTER (WHERE outcome = 'busy') AS busy,
                   count(*) FILTER (WHERE outcome = 'no_answer') AS no_answer,

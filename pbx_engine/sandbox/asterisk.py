@@ -94,6 +94,10 @@ class PstnBehaviour(enum.Enum):
         return prefix + self.value
 
 
+# The phone network's fax machine: any number +1 202 555 099N answers with a fax calling tone.
+FAX_NUMBER = "+12025550990"
+
+
 class AsteriskSandbox:
     """One private Asterisk. `async with AsteriskSandbox("engine") as pbx:` or start()/stop().
 

@@ -193,11 +193,32 @@ async def hold_tone() -> Path:
     return cached
 
 
+async def fax_tone() -> Path:
+    """A fax machine's calling tone (CNG): 1100 Hz for 0.5 s every 3.5 s, for 35 s."""
+    cached = cache_dir() / f"fax-cng-{_RECIPE}.wav"
+    if cached.exists():
+        return cached
+    _, sox = _tools()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    made = cached.parent / f".fax-{os.getpid()}-{secrets.token_hex(3)}.wav"
+    try:
+        await run(
+            [sox, "-n", "-r", "8000", "-c", "1", "-e", "signed", "-b", "16", str(made)]
+            + ["synth", "0.5", "sine", "1100", "vol", "0.5", "pad", "0", "3", "repeat", "9"],
+            what="sox (fax tone)",
+        )
+        os.replace(made, cached)
+    finally:
+        made.unlink(missing_ok=True)
+    return cached
+
+
 async def install_sounds(directory: Path) -> dict[str, Path]:
-    """Put every sound of SOUNDS (as `<name>.wav`) and the hold tone into `directory`, the
-    sandbox's ${SOUNDS}. Returns name -> path."""
+    """Put every sound of SOUNDS (as `<name>.wav`), the hold tone and the fax tone into
+    `directory`, the sandbox's ${SOUNDS}. Returns name -> path."""
     made = {name: await render(speech) for name, speech in SOUNDS.items()}
     made["hold-tone"] = await hold_tone()
+    made["fax-cng"] = await fax_tone()
     return await asyncio.to_thread(_copy_into, directory, made)
 
 

@@ -6,7 +6,7 @@ import asyncio
 from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
-from pbx_engine.sandbox.asterisk import PstnBehaviour, Telephony
+from pbx_engine.sandbox.asterisk import FAX_NUMBER, PstnBehaviour, Telephony
 from pbx_engine.sandbox.audio import speech_onset
 from tests.integration.waiting import eventually
 
@@ -167,3 +167,13 @@ async def test_given_a_campaign_leaves_messages_then_the_machine_records_it_afte
     onset, loud = speech_onset(recording)
     assert onset is not None and onset < 2.0  # the message starts within 2 s of the beep
     assert loud > 3.0  # and the box heard most of it
+
+
+async def test_given_a_fax_machine_answers_then_the_trunk_hears_its_tone_and_the_outcome_is_fax(
+    connected_engine: Engine,
+):
+    result = await connected_engine.dialer.call(CallRequest(number=FAX_NUMBER))
+
+    assert result.outcome is Outcome.FAX
+    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    assert (attempt.outcome, attempt.amd_status) == ("fax", "FAX")
