@@ -108,7 +108,12 @@ class DialerConfig(_Section):
 
 class AgentsConfig(_Section):
     wrap_up_seconds: float = Field(15.0, ge=0, description="after a call, before ready again")
-    answer_timeout: float = Field(20.0, gt=0, description="ring the softphone at login this long")
+    answer_timeout: float = Field(20.0, gt=0, description="ring the softphone this long")
+    ring_per_call: bool = Field(
+        False,
+        description="ring the agent's softphone for each call instead of keeping one call "
+        "up for the whole shift (the debtor waits while it rings)",
+    )
 
 
 class LoggingConfig(_Section):

@@ -57,14 +57,17 @@ class Engine:
         self.campaigns: dict[str, CampaignRunner] = {}
         self._campaign_tasks = OwnedTasks()
 
-    async def add_campaign(self, campaign: CampaignConfig) -> CampaignRunner:
-        """Mirror the campaign in the database and give it a runner (stopped until started)."""
+    async def add_campaign(self, campaign: CampaignConfig, *, batch: int = 500) -> CampaignRunner:
+        """Mirror the campaign in the database and give it a runner (stopped until started);
+        `batch`: how many due cases the planner reads at a time."""
         if campaign.name in self.campaigns:
             raise ValueError(f"campaign {campaign.name!r} is loaded already")
         campaign_id = await self.storage.upsert_campaign(
             campaign.name, campaign.dial_mode, campaign.model_dump_json()
         )
-        runner = CampaignRunner(campaign, campaign_id, self.storage, self.dialer, self.agents)
+        runner = CampaignRunner(
+            campaign, campaign_id, self.storage, self.dialer, self.agents, batch=batch
+        )
         self.campaigns[campaign.name] = runner
         self._campaign_tasks.spawn(runner.run(), name=f"campaign-{campaign.name}")
         return runner
@@ -118,6 +121,7 @@ async def build_engine(
             storage,
             wrap_up_seconds=config.agents.wrap_up_seconds,
             answer_timeout=config.agents.answer_timeout,
+            ring_per_call=config.agents.ring_per_call,
         )
         stack.push_async_callback(agents.close)
         connector = AgentConnector(
@@ -139,6 +143,9 @@ async def build_engine(
         await ari.wait_connected(timeout=config.ari.request_timeout)
         # The first connection may have come before the callback was registered.
         await dialer.reconcile()
+        adopted = await agents.adopt_sessions()
+        if adopted:
+            log.info("engine.agents_adopted", agents=adopted)
         if config.http is not None:
             runner = web.AppRunner(build_app(engine), access_log=None)
             await runner.setup()

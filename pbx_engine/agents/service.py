@@ -2,6 +2,9 @@
 
 Each logged-in agent has a mixing bridge of his own holding his softphone's channel for the
 shift. A debtor is added to that bridge the moment he is judged a person: no ringing, no delay.
+With `ring_per_call` the agent has no shift-long call: for each debtor the engine makes a bridge,
+rings the agent's softphone and joins the two when he answers; the call ends for both when
+either hangs up.
 """
 
 from __future__ import annotations
@@ -39,16 +42,19 @@ class AgentService:
         *,
         wrap_up_seconds: float = 15.0,
         answer_timeout: float = 20.0,
+        ring_per_call: bool = False,
     ) -> None:
         self._ari = ari
         self._storage = storage
         self._wrap_up_seconds = wrap_up_seconds
         self._answer_timeout = answer_timeout
+        self.ring_per_call = ring_per_call
         self._agents: dict[str, AgentStatus] = {}
         self._ids: dict[str, int] = {}
         self._changed = asyncio.Condition()
         self._tasks = OwnedTasks()
         self._talked: dict[str, float] = {}  # login -> seconds on the call he is wrapping up
+        self._endpoints: dict[str, str] = {}  # login -> his softphone's PJSIP endpoint
         self._handle_listeners: list[Callable[[str, float, float], None]] = []
 
     def on_call_handled(self, listener: Callable[[str, float, float], None]) -> None:
@@ -135,7 +141,12 @@ class AgentService:
             raise AgentError(f"agent {login!r} is logged in already ({agent.state.value})")
         self._agents[login] = agent
         self._ids[login] = row.id
+        self._endpoints[login] = row.sip_endpoint
         await self._apply(agent, "login")
+        if self.ring_per_call:
+            # Nothing to call now: his phone rings with each debtor.
+            await self._apply(agent, "phone_answered", reason="rung per call")
+            return agent
         leg_id = f"agent-{login}-{uuid.uuid4().hex[:12]}"
         bridge_id = f"agent-{login}-{uuid.uuid4().hex[:8]}"
         events = self._ari.subscribe(leg_id)
@@ -188,7 +199,13 @@ class AgentService:
         agent = agent or AgentStatus(row.login)
         self._agents[row.login] = agent
         self._ids[row.login] = row.id
+        self._endpoints[row.login] = sip_endpoint
         await self._apply(agent, "login", reason="feature code")
+        if self.ring_per_call:
+            # His phone will ring with each debtor: this call only says he is there.
+            await self._apply(agent, "phone_answered", reason="rung per call")
+            self._tasks.spawn(self._confirm_and_hang_up(channel_id))
+            return agent
         bridge_id = f"agent-{row.login}-{uuid.uuid4().hex[:8]}"
         events = self._ari.subscribe(channel_id)
         try:
@@ -215,12 +232,73 @@ class AgentService:
         with contextlib.suppress(AriError):
             await self._ari.play(channel_id, "sound:beep")
 
+    async def _confirm_and_hang_up(self, channel_id: str) -> None:
+        with contextlib.suppress(AriError, TimeoutError):
+            await self._ari.answer(channel_id)
+            with self._ari.subscribe(channel_id) as events:
+                await self._ari.play_to_end(events, channel_id, "sound:beep", timeout=5)
+        await self._ari.hangup(channel_id)
+
     async def _refuse(self, channel_id: str) -> None:
         with contextlib.suppress(AriError, TimeoutError):
             await self._ari.answer(channel_id)
             with self._ari.subscribe(channel_id) as events:
                 await self._ari.play_to_end(events, channel_id, "sound:beeperr", timeout=5)
         await self._ari.hangup(channel_id)
+
+    async def adopt_sessions(self) -> list[str]:
+        """After the engine restarts from a crash: agents whose softphone leg is still up in
+        their bridge (Asterisk kept both) are taken back as they were, ready or paused, or on
+        the call still in the bridge. Returns their logins."""
+        adopted = []
+        for bridge in await self._ari.list_bridges():
+            login = bridge.name.removeprefix("agent ") if bridge.name.startswith("agent ") else ""
+            known = self._agents.get(login)
+            if not login or (known is not None and known.state is not AgentState.LOGGED_OUT):
+                continue
+            legs = [c for c in bridge.channels if c.startswith(f"agent-{login}-")]
+            row = await self._storage.get_agent(login)
+            if not legs or row is None:
+                log.warning("agent.stale_bridge", bridge_id=bridge.id, agent=login)
+                await self._ari.destroy_bridge(bridge.id)
+                continue
+            leg, others = legs[0], [c for c in bridge.channels if c != legs[0]]
+            states = await self._storage.agent_states(row.id)
+            last_state, last_reason = states[-1] if states else ("ready", None)
+            agent = AgentStatus(login, since=_now(), channel_id=leg, bridge_id=bridge.id)
+            if others:
+                agent.state, agent.call_id = AgentState.ON_CALL, others[0]
+            elif last_state == AgentState.PAUSED.value:
+                agent.state, agent.reason = AgentState.PAUSED, last_reason
+            else:
+                agent.state = AgentState.READY
+            self._agents[login], self._ids[login] = agent, row.id
+            if row.sip_endpoint:
+                self._endpoints[login] = row.sip_endpoint
+            await self._storage.record_agent_state(
+                row.id,
+                agent.state.value,
+                agent.since,
+                reason="adopted after a restart",
+                channel_id=agent.call_id,
+            )
+            log.info("agent.adopted", agent=login, state=agent.state.value, leg=leg)
+            self._tasks.spawn(self._watch_leg(agent, self._ari.subscribe(leg)))
+            if agent.call_id:
+                self._tasks.spawn(self._watch_adopted_call(agent, agent.call_id))
+            adopted.append(login)
+        return adopted
+
+    async def _watch_adopted_call(self, agent: AgentStatus, debtor: str) -> None:
+        """The call found in an adopted agent's bridge has no call flow of ours any more: its
+        end puts the agent into wrap-up."""
+        with self._ari.subscribe(debtor) as events:
+            while await self._ari.get_channel(debtor) is not None:
+                with contextlib.suppress(TimeoutError):
+                    await events.wait_for((ChannelDestroyed, StasisEnd), timeout=30)
+                    break
+        if agent.call_id == debtor:
+            await self.call_ended(agent.login)
 
     async def _watch_leg(self, agent: AgentStatus, events) -> None:
         """The softphone leg ends the session when it goes (the agent hung up his phone)."""
@@ -289,6 +367,8 @@ class AgentService:
 
     async def connect(self, agent: AgentStatus, call_channel_id: str) -> datetime:
         """Move the debtor's channel into the agent's bridge; returns when it was done."""
+        if self.ring_per_call:
+            return await self._ring_and_connect(agent, call_channel_id)
         if agent.bridge_id is None:
             raise AgentError(f"agent {agent.login!r} has no bridge (phone lost)")
         try:
@@ -301,13 +381,70 @@ class AgentService:
         await self._apply(agent, "connect", channel_id=call_channel_id)
         return bridged_at
 
+    async def _ring_and_connect(self, agent: AgentStatus, call_channel_id: str) -> datetime:
+        """Per-call mode: a bridge for this call, the debtor in it, the agent's phone rung and
+        joined when he answers. He does not answer: paused, and AgentError for the caller."""
+        login = agent.login
+        bridge_id = f"call-{login}-{uuid.uuid4().hex[:8]}"
+        leg_id = f"agent-{login}-{uuid.uuid4().hex[:12]}"
+        events = self._ari.subscribe(leg_id)
+        try:
+            await self._ari.create_bridge(bridge_type="mixing", bridge_id=bridge_id)
+            await self._ari.add_channel(bridge_id, call_channel_id)
+            await self._ari.originate(
+                f"PJSIP/{self._endpoints[login]}",
+                app=self._ari.app,
+                app_args=["agent", login],
+                channel_id=leg_id,
+                timeout=int(self._answer_timeout),
+            )
+            first = await events.wait_for(
+                (StasisStart, ChannelDestroyed), timeout=self._answer_timeout + 5
+            )
+            if isinstance(first, ChannelDestroyed):
+                raise AgentError(f"agent {login!r} did not answer")
+            await self._ari.add_channel(bridge_id, leg_id)
+        except (AgentError, AriError, TimeoutError) as error:
+            events.close()
+            await self._ari.hangup(leg_id)
+            await self._ari.destroy_bridge(bridge_id)
+            if isinstance(error, ChannelGone) and not await self._ari.get_channel(call_channel_id):
+                await self.release(login)
+                raise  # the debtor hung up meanwhile
+            await self.release(login)
+            await self._apply(agent, "pause", reason="missed a call")
+            raise AgentError(f"agent {login!r} could not be rung: {error}") from None
+        agent.channel_id, agent.bridge_id, agent.call_id = leg_id, bridge_id, call_channel_id
+        bridged_at = _now()
+        await self._apply(agent, "connect", channel_id=call_channel_id)
+        self._tasks.spawn(self._watch_call_leg(agent, leg_id, call_channel_id, events))
+        return bridged_at
+
+    async def _watch_call_leg(self, agent: AgentStatus, leg_id: str, debtor: str, events) -> None:
+        """Per-call mode: the agent hanging up ends the debtor's call too."""
+        with events:
+            async for event in events:
+                if isinstance(event, (StasisEnd, ChannelDestroyed)):
+                    break
+        if agent.call_id == debtor and agent.state is AgentState.ON_CALL:
+            await self._ari.hangup(debtor)
+
     async def call_ended(self, login: str) -> None:
         """The debtor left: wrap-up, back to ready after the wrap-up time unless paused."""
         agent = self._agents.get(login)
         if agent is None or agent.state is not AgentState.ON_CALL:
             return
         call = agent.call_id
-        await self._apply(agent, "call_ended")
+        if self.ring_per_call:
+            leg, bridge = agent.channel_id, agent.bridge_id
+            agent.channel_id = agent.bridge_id = None
+            await self._apply(agent, "call_ended")
+            if leg:
+                await self._ari.hangup(leg)
+            if bridge:
+                await self._ari.destroy_bridge(bridge)
+        else:
+            await self._apply(agent, "call_ended")
         self._tasks.spawn(self._end_wrap_up(agent, call))
 
     async def _end_wrap_up(self, agent: AgentStatus, call: str | None) -> None:

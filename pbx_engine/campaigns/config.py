@@ -110,6 +110,9 @@ class CampaignConfig(_Section):
         "after the greeting; none: hang up on machines",
     )
     dial_ratio: float = Field(1.5, ge=1, le=5, description="the ratio policy's dial level")
+    preview_skip_hours: float = Field(
+        24, ge=0, description="preview: a case an agent skips is not offered again this long"
+    )
     max_lines: int = Field(30, ge=1, description="calls in flight for this campaign at most")
 
     @field_validator("compliance")

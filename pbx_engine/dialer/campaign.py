@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import structlog
@@ -19,7 +19,7 @@ from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.dialer.pacer import LivePacing
-from pbx_engine.dialer.schedule import CallPlan, plan_calls
+from pbx_engine.dialer.schedule import CALL_IN_PROGRESS, CallPlan, plan_calls
 from pbx_engine.dialer.service import CallRequest, CallResult, Dialer, DialerClosed
 from pbx_engine.pacing import make_policy
 from pbx_engine.storage import Storage
@@ -62,9 +62,9 @@ class CampaignRunner:
         self._wake = asyncio.Event()
         self.placed = 0
         self._offered: dict[str, CallPlan] = {}  # preview: agent login -> case on his screen
-        self._skipped: set[int] = set()  # preview: cases an agent passed over
         self.out_of_work = False  # the last planning pass found nothing due
         self.pacing: LivePacing | None = None  # predictive mode, made on first use
+        self._fresh_start = False
 
     @property
     def in_flight(self) -> int:
@@ -72,6 +72,7 @@ class CampaignRunner:
 
     def start(self) -> None:
         self.state = CampaignState.RUNNING
+        self._fresh_start = True  # forget earlier deferrals: rules may have changed
         self._wake.set()
 
     def pause(self) -> None:
@@ -97,6 +98,9 @@ class CampaignRunner:
                 await asyncio.wait_for(self._wake.wait(), self._tick)
 
     async def _place_due_calls(self) -> None:
+        if self._fresh_start:
+            await self._storage.clear_deferrals(self.campaign_id)
+            self._fresh_start = False
         mode = self.campaign.dial_mode
         logins = set(self.campaign.agents) or None
         if mode == "progressive":
@@ -157,7 +161,9 @@ class CampaignRunner:
         plan = self._offered.pop(login, None)
         if plan is None:
             raise PreviewError(f"no case is offered to {login!r}")
-        self._skipped.add(plan.case_id)
+        until = datetime.now(UTC) + timedelta(hours=self.campaign.preview_skip_hours)
+        await self._storage.skip_case(plan.case_id, self._agents.agent_id(login), until)
+        self._queue = [p for p in self._queue if p.case_id != plan.case_id]
         await self._agents.release(login)
 
     def _any_ready(self, logins: set[str] | None) -> bool:
@@ -178,13 +184,18 @@ class CampaignRunner:
                     amount=self.campaign.select.amount,
                 )
                 fresh = [c for c in candidates if c.case_id not in self._in_flight]
-                plans, _ = plan_calls(fresh, self.campaign, datetime.now(UTC), self._batch)
+                plans, deferred = plan_calls(fresh, self.campaign, datetime.now(UTC), self._batch)
+                # Marked, so that the next batch reaches the cases behind them. A case with a
+                # call up is left unmarked: it is due again the moment the call ends.
+                await self._storage.defer_cases(
+                    [(d.case_id, d.not_before) for d in deferred if d.reason != CALL_IN_PROGRESS]
+                )
                 self.out_of_work = not plans
                 if not plans:
                     return None
                 self._queue = plans
             plan = self._queue.pop(0)
-            taken = {p.case_id for p in self._offered.values()} | self._skipped
+            taken = {p.case_id for p in self._offered.values()}
             if plan.case_id not in self._in_flight and plan.case_id not in taken:
                 return plan
 

@@ -51,6 +51,9 @@ class CallPlan:
     e164: str
 
 
+CALL_IN_PROGRESS = "a call is in progress"
+
+
 @dataclass(frozen=True)
 class Deferred:
     case_id: int
@@ -77,7 +80,7 @@ def plan_calls(
 def _plan_case(case, campaign, profile, now) -> CallPlan | Deferred:
     attempts = [a for n in case.numbers for a in n.attempts]
     if any(a.ended_at is None for a in attempts):
-        return Deferred(case.case_id, "a call is in progress", None)
+        return Deferred(case.case_id, CALL_IN_PROGRESS, None)
     if case.next_call_at is not None and case.next_call_at > now:
         return Deferred(case.case_id, "next call scheduled", case.next_call_at)
     dialable = [n for n in case.numbers if not n.do_not_call]

@@ -327,6 +327,13 @@ class SippPhone:
             # goes, as a pulled cable would.
             await processes.end(process, f"SIPp phone {self.user}", hard=True)
             log.info("sandbox.phone_stopped", user=self.user, answered=self.answered)
+            if self.register:
+                # Then it signs off, as a phone switched off does: the PBX forgets its contact,
+                # so the next test finds the endpoint as unregistered as it was.
+                try:
+                    await self._register(expires=0)
+                except SandboxError as error:
+                    log.warning("sandbox.phone_unregister_failed", user=self.user, error=str(error))
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             processes.forget_folder(self.dir)
@@ -391,7 +398,7 @@ class SippPhone:
         log.info("sandbox.phone_dialling", user=self.user, number=number)
         return process
 
-    async def _register(self) -> None:
+    async def _register(self, expires: int | None = None) -> None:
         assert self.dir is not None
         scenario = self.dir / "register.xml"
         scenario.write_text(
@@ -400,7 +407,7 @@ class SippPhone:
                 password=self.password,
                 contact_host=self.host,
                 contact_port=self.port,
-                expires=self.expires,
+                expires=self.expires if expires is None else expires,
             )
         )
         try:
@@ -429,7 +436,10 @@ class SippPhone:
             raise SandboxError(
                 f"{self.user} could not register with {self.pbx_host}:{self.pbx_port}: {error}"
             ) from None
-        log.info("sandbox.phone_registered", user=self.user, contact=self.contact)
+        if expires == 0:
+            log.info("sandbox.phone_unregistered", user=self.user)
+        else:
+            log.info("sandbox.phone_registered", user=self.user, contact=self.contact)
 
     async def _answer(self, audio: Path) -> None:
         assert self.dir is not None

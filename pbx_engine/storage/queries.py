@@ -194,7 +194,7 @@ class Storage:
                        currency = EXCLUDED.currency, due_date = EXCLUDED.due_date,
                        owner_agent_id = EXCLUDED.owner_agent_id, timezone = EXCLUDED.timezone,
                        segment = EXCLUDED.segment, campaign_id = EXCLUDED.campaign_id,
-                       updated_at = now()
+                       dial_after = NULL, updated_at = now()
                    RETURNING id""",
                 creditor,
                 reference,
@@ -317,7 +317,7 @@ class Storage:
                            timezone = EXCLUDED.timezone, address = EXCLUDED.address,
                            segment = EXCLUDED.segment,
                            campaign_id = coalesce(EXCLUDED.campaign_id, cases.campaign_id),
-                           updated_at = now()
+                           dial_after = NULL, updated_at = now()
                        RETURNING (xmax = 0) AS inserted
                    )
                    SELECT count(*) FILTER (WHERE inserted) AS inserted,
@@ -439,6 +439,8 @@ class Storage:
                      AND ($5::numeric IS NULL OR c.amount_owed >= $5)
                      AND ($6::numeric IS NULL OR c.amount_owed <= $6)
                      AND (c.next_call_at IS NULL OR c.next_call_at <= $9)
+                     AND (c.dial_after IS NULL OR c.dial_after <= $9)
+                     AND (c.skipped_until IS NULL OR c.skipped_until <= $9)
                    ORDER BY c.due_date NULLS LAST, c.id
                    LIMIT $7
                )
@@ -463,6 +465,35 @@ class Storage:
             now,
         )
         return _assemble_candidates(rows)
+
+    async def defer_cases(self, deferrals: list[tuple[int, datetime | None]]) -> None:
+        """Mark cases the planner could not call with when they may be due again (None: not
+        while things stay as they are), so later batches reach the cases behind them."""
+        if not deferrals:
+            return
+        await self.pool.execute(
+            """UPDATE cases c SET dial_after = coalesce(d.until, 'infinity')
+               FROM unnest($1::bigint[], $2::timestamptz[]) AS d(id, until)
+               WHERE c.id = d.id""",
+            [case_id for case_id, _ in deferrals],
+            [until for _, until in deferrals],
+        )
+
+    async def skip_case(self, case_id: int, agent_id: int | None, until: datetime) -> None:
+        """An agent passed the case over in preview: not offered again before `until`."""
+        await self.pool.execute(
+            "UPDATE cases SET skipped_until = $2, skipped_by = $3 WHERE id = $1",
+            case_id,
+            until,
+            agent_id,
+        )
+
+    async def clear_deferrals(self, campaign_id: int) -> None:
+        """Forget the planner's marks: the campaign (re)starts, perhaps with other rules."""
+        await self.pool.execute(
+            "UPDATE cases SET dial_after = NULL WHERE campaign_id = $1 AND dial_after IS NOT NULL",
+            campaign_id,
+        )
 
     async def issue_agent_token(self, login: str) -> str | None:
         """A new API token for the agent (the old one stops working); None: no such agent."""
@@ -504,7 +535,8 @@ class Storage:
                 disposition.note,
             )
             await conn.execute(
-                "UPDATE cases SET status = $2, next_call_at = $3, updated_at = now() WHERE id = $1",
+                "UPDATE cases SET status = $2, next_call_at = $3, dial_after = NULL, "
+                "updated_at = now() WHERE id = $1",
                 attempt["case_id"],
                 update.status,
                 update.next_call_at,

@@ -5,6 +5,7 @@ import asyncio
 
 import pytest
 
+from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState, AgentStatus
 from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest
@@ -167,3 +168,98 @@ async def test_given_a_phone_of_nobody_dials_the_login_code_then_it_is_refused(
     assert not [
         a for a in engine.agents.all() if a.state is AgentState.READY and a.login == "bogdan"
     ]
+
+
+@pytest.fixture
+async def rung_per_call(connected_engine: Engine, agent_phone: SippPhone):
+    """Agent "anna" logged in with per-call ringing (no shift-long call); put back afterwards."""
+    agents = connected_engine.agents
+    await connected_engine.storage.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001")
+    agents.ring_per_call = True
+    try:
+        yield await agents.login("anna")
+    finally:
+        if agents.status("anna") and agents.status("anna").state is not AgentState.LOGGED_OUT:
+            await agents.logout("anna")
+        agents.ring_per_call = False
+
+
+async def test_given_per_call_ringing_then_the_agent_is_rung_for_each_debtor_and_freed_after(
+    connected_engine: Engine, rung_per_call: AgentStatus, agent_phone: SippPhone
+):
+    engine = connected_engine
+    agent = rung_per_call
+    assert agent.state is AgentState.READY and agent.channel_id is None  # no shift-long call
+    answered_before = agent_phone.answered
+
+    for who_hangs_up in ("debtor", "agent"):
+        call = engine.dialer.place_call(CallRequest(number=PstnBehaviour.TALK.number()))
+
+        async def bridged(call=call):
+            attempt = await engine.storage.get_attempt(call.get_name())
+            return attempt if attempt and attempt.bridged_at else None
+
+        await eventually(bridged, timeout=20, what="the debtor and the rung agent joined")
+        assert agent.state is AgentState.ON_CALL
+        bridge = await engine.ari.get_bridge(agent.bridge_id)
+        assert set(bridge.channels) == {call.get_name(), agent.channel_id}
+        leg, bridge_id = agent.channel_id, agent.bridge_id
+        await engine.ari.hangup(call.get_name() if who_hangs_up == "debtor" else leg)
+        result = await asyncio.wait_for(call, 15)  # either way the debtor's call ends
+        assert result.outcome is Outcome.HUMAN
+
+        async def ready_again():
+            return agent.state is AgentState.READY or None
+
+        await eventually(ready_again, timeout=10, what="the agent to be ready again")
+        assert agent.channel_id is None and agent.bridge_id is None
+        assert await engine.ari.get_channel(leg) is None
+        assert await engine.ari.get_bridge(bridge_id) is None
+    assert agent_phone.answered == answered_before + 2
+
+
+async def test_given_per_call_ringing_and_an_agent_who_does_not_answer_then_abandoned_and_paused(
+    connected_engine: Engine, rung_per_call: AgentStatus, agent_phone: SippPhone
+):
+    engine = connected_engine
+    await agent_phone.stop()  # his phone is gone: the call to it fails at once
+    result = await engine.dialer.call(CallRequest(number=PstnBehaviour.HUMAN.number()))
+    assert result.outcome is Outcome.ABANDONED
+    assert rung_per_call.state is AgentState.PAUSED
+    assert rung_per_call.reason == "missed a call"
+
+
+async def test_given_the_engine_restarts_after_a_crash_then_agents_in_their_bridges_are_adopted(
+    connected_engine: Engine, ready_agent: AgentStatus
+):
+    """A new agent service (as a restarted engine builds) finds anna's leg in her bridge and
+    takes her back: ready, then on the call in her bridge, wrapping up when it ends."""
+    engine = connected_engine
+    call = engine.dialer.place_call(CallRequest(number=PstnBehaviour.TALK.number()))
+
+    async def on_call():
+        return ready_agent.state is AgentState.ON_CALL or None
+
+    await eventually(on_call, timeout=20, what="a debtor put through to anna")
+    restarted = AgentService(engine.ari, engine.storage, wrap_up_seconds=0.5)
+    try:
+        assert await restarted.adopt_sessions() == ["anna"]
+        adopted = restarted.status("anna")
+        assert adopted.state is AgentState.ON_CALL and adopted.call_id == call.get_name()
+        assert (adopted.channel_id, adopted.bridge_id) == (
+            ready_agent.channel_id,
+            ready_agent.bridge_id,
+        )
+        assert await restarted.adopt_sessions() == []  # known now: not adopted twice
+        await engine.ari.hangup(call.get_name())
+
+        async def ready_again():
+            return adopted.state is AgentState.READY or None
+
+        await eventually(ready_again, timeout=15, what="the adopted agent to wrap up")
+        await restarted.logout("anna")  # the new engine runs her session now
+        assert await engine.ari.get_bridge(ready_agent.bridge_id) is None
+    finally:
+        await restarted.close()
+    states = await engine.storage.agent_states(engine.agents.agent_id("anna"))
+    assert ("on_call", "adopted after a restart") in states

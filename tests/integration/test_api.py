@@ -180,3 +180,9 @@ async def test_given_a_preview_campaign_when_the_agent_skips_one_and_dials_the_n
                 assert response.status == 200
     finally:
         runner.stop()
+    # The skip is on record, so no restart brings the case back before tomorrow.
+    skipped = await engine.storage.pool.fetchrow(
+        "SELECT skipped_until, skipped_by FROM cases WHERE reference = 'PV-0'"
+    )
+    assert skipped["skipped_by"] == engine.agents.agent_id("anna")
+    assert skipped["skipped_until"] > datetime.now(UTC) + timedelta(hours=23)

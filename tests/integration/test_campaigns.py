@@ -217,3 +217,48 @@ async def test_given_predictive_pacing_then_the_policy_sees_the_live_floor_and_l
     assert any(f.ringing for f in floors)
     assert any(f.in_call for f in floors)
     assert max(f.in_flight for f in floors) <= 1
+
+
+async def test_given_the_first_batch_of_cases_cannot_be_called_then_the_planner_reaches_the_next(
+    connected_engine: Engine,
+    ready_agent: AgentStatus,
+):
+    """Cases the planner must leave alone (night where the debtor lives) are marked with when
+    they are due again, so a small batch does not fetch them over and over and starve the rest."""
+    engine = connected_engine
+    campaign = CampaignConfig(
+        name="batch-test", dial_mode="progressive", compliance="us", agents=["anna"]
+    )
+    runner = await engine.add_campaign(campaign, batch=2)
+    night, midday = zone_at_local_hour(3), zone_at_local_hour(12)
+    ids = []
+    for i, (zone, due) in enumerate(
+        [(night, date(2024, 1, 1)), (night, date(2024, 1, 2)), (midday, date(2026, 1, 1))]
+    ):
+        case_id, _ = await engine.storage.upsert_case(
+            creditor="Acme",
+            reference=f"B-{i}",
+            debtor_name=f"B-{i}",
+            amount_owed=Decimal("10.00"),
+            currency="USD",
+            numbers=[(PstnBehaviour.BUSY.number(f"+120255508{i}"), "mobile")],
+            timezone=zone,
+            campaign_id=runner.campaign_id,
+            due_date=due,
+        )
+        ids.append(case_id)
+
+    runner.start()
+    try:
+
+        async def third_called():
+            return await attempts_of(engine, ids[2]) or None
+
+        await eventually(third_called, timeout=20, what="the case behind the first batch")
+    finally:
+        runner.stop()
+    marks = await engine.storage.pool.fetch(
+        "SELECT id, dial_after FROM cases WHERE id = ANY($1) ORDER BY id", ids[:2]
+    )
+    assert all(m["dial_after"] and m["dial_after"] > datetime.now(UTC) for m in marks)
+    assert await attempts_of(engine, ids[0]) == [] and await attempts_of(engine, ids[1]) == []
