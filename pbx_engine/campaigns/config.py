@@ -75,6 +75,7 @@ class ComplianceOverrides(_Section):
     attempt_period_days: float | None = Field(None, gt=0)
     after_conversation_days: float | None = Field(None, ge=0)
     abandon_target: float | None = Field(None, gt=0, le=1)
+    amd_false_positive_share: float | None = Field(None, ge=0, le=1)
     holidays: str | None = Field(
         None, description="country whose public holidays close the windows; '' for none"
     )
@@ -155,6 +156,8 @@ class CampaignConfig(_Section):
             changes["after_conversation"] = timedelta(days=o.after_conversation_days)
         if o.abandon_target is not None:
             changes["abandon_target"] = o.abandon_target
+        if o.amd_false_positive_share is not None:
+            changes["amd_false_positive_share"] = o.amd_false_positive_share
         if o.holidays is not None:
             changes["holidays"] = o.holidays or None
         return profile.adjusted(**changes)

@@ -43,8 +43,9 @@ class ComplianceProfile:
     after_abandon: timedelta | None  # no automated redial this long after an abandoned call
     abandon_target: float
     abandon_period: timedelta
-    # Ofcom counts a live person that AMD took for a machine as an abandoned call.
-    abandon_counts_amd_false_positives: bool = False
+    # Ofcom counts a live person that AMD took for a machine as an abandoned call, by a
+    # reasoned estimate: this share of machine verdicts is counted as abandoned people.
+    amd_false_positive_share: float = 0.0
     # A country (ISO 3166 code) whose public holidays close every calling window, in the
     # debtor's local date; None: holidays are working days.
     holidays: str | None = None
@@ -75,7 +76,8 @@ PROFILES: dict[str, ComplianceProfile] = {
         after_abandon=timedelta(hours=72),
         abandon_target=0.03,
         abandon_period=timedelta(hours=24),
-        abandon_counts_amd_false_positives=True,
+        # An estimate to replace with one's own (a sample of machine verdicts listened to).
+        amd_false_positive_share=0.05,
     ),
     "fr": ComplianceProfile(
         name="fr",

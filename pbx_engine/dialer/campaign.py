@@ -125,11 +125,13 @@ class CampaignRunner:
                 pacing.track(task.get_name())
 
     def _start_pacing(self, logins: set[str] | None) -> LivePacing:
+        profile = self.campaign.compliance_profile()
         policy = make_policy(
             self.campaign.pacing,
-            abandon_target=self.campaign.compliance_profile().abandon_target,
+            abandon_target=profile.abandon_target,
             dial_level=self.campaign.dial_ratio,
             max_lines=self.campaign.max_lines,
+            amd_false_positive_share=profile.amd_false_positive_share,
         )
         self.pacing = LivePacing(policy, self._dialer, self._agents, logins)
         return self.pacing

@@ -115,30 +115,36 @@ class FateRates:
 
 @dataclass
 class AbandonLedger:
-    """Live answers and abandons: over the campaign, and over the last hour."""
+    """Live answers and abandons: over the campaign, and over the last hour. Counts may be
+    fractional: a machine verdict can count as a share of an abandoned person (Ofcom's
+    estimate of AMD false positives)."""
 
-    lives: int = 0
-    abandons: int = 0
-    _hour: deque[tuple[float, bool]] = field(default_factory=deque)
-    _hour_abandons: int = 0
+    lives: float = 0.0
+    abandons: float = 0.0
+    _hour: deque[tuple[float, float, float]] = field(default_factory=deque)
+    _hour_lives: float = 0.0
+    _hour_abandons: float = 0.0
 
-    def add(self, now: float, abandoned: bool) -> None:
-        self.lives += 1
+    def add(self, now: float, abandoned: bool | float, weight: float = 1.0) -> None:
+        abandoned = float(abandoned) * weight
+        self.lives += weight
         self.abandons += abandoned
-        self._hour.append((now, abandoned))
+        self._hour.append((now, weight, abandoned))
+        self._hour_lives += weight
         self._hour_abandons += abandoned
         self._expire(now)
 
     def _expire(self, now: float) -> None:
         while self._hour and self._hour[0][0] <= now - 3600.0:
-            _, abandoned = self._hour.popleft()
+            _, weight, abandoned = self._hour.popleft()
+            self._hour_lives -= weight
             self._hour_abandons -= abandoned
 
     @property
     def rate(self) -> float:
         return self.abandons / self.lives if self.lives else 0.0
 
-    def last_hour(self, now: float) -> tuple[int, int]:
+    def last_hour(self, now: float) -> tuple[float, float]:
         """(live answers, abandons) in the hour before `now`."""
         self._expire(now)
-        return len(self._hour), self._hour_abandons
+        return self._hour_lives, self._hour_abandons

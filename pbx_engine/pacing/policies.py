@@ -246,8 +246,10 @@ class PredictivePolicy:
         learning_rate: float = 0.01,
         max_lines: int = DEFAULT_MAX_LINES,
         max_calls_per_agent: float = 25.0,
+        amd_false_positive_share: float = 0.0,
     ) -> None:
         self.abandon_target = abandon_target
+        self.amd_false_positive_share = amd_false_positive_share
         self.abandon_grace = abandon_grace
         self.aim = aim
         self.spend_window = spend_window
@@ -283,6 +285,10 @@ class PredictivePolicy:
         if observation.fate is CallFate.HUMAN:
             self._learn_risk(observation.at, observation.abandoned)
             self.ledger.add(observation.at, observation.abandoned)
+        elif observation.fate is CallFate.MACHINE and self.amd_false_positive_share:
+            # Where the regulator counts people AMD took for machines, the budget pays for the
+            # estimated share of them too.
+            self.ledger.add(observation.at, True, weight=self.amd_false_positive_share)
 
     def _learn_risk(self, now: float, abandoned: bool) -> None:
         wanted = self.wanted_rate(now)
@@ -452,6 +458,7 @@ def make_policy(
     dial_level: float = 1.5,
     max_lines: int = DEFAULT_MAX_LINES,
     shift_end: float | None = None,
+    amd_false_positive_share: float = 0.0,
 ):
     """A fresh policy by name (see POLICY_NAMES)."""
     if name == "progressive":
@@ -471,5 +478,9 @@ def make_policy(
             max_lines=max_lines,
         )
     if name == "predictive":
-        return PredictivePolicy(abandon_target=abandon_target, max_lines=max_lines)
+        return PredictivePolicy(
+            abandon_target=abandon_target,
+            max_lines=max_lines,
+            amd_false_positive_share=amd_false_positive_share,
+        )
     raise ValueError(f"unknown policy {name!r} (known: {', '.join(POLICY_NAMES)})")

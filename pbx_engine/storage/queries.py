@@ -577,9 +577,12 @@ class Storage:
             "history": [_plain(h) for h in history],
         }
 
-    async def abandon_rates(self, campaign_id: int, now: datetime) -> dict[str, dict]:
+    async def abandon_rates(
+        self, campaign_id: int, now: datetime, *, amd_false_positive_share: float = 0.0
+    ) -> dict[str, dict]:
         """Abandoned calls over live answers for the regulators' periods: the calendar day
-        (UTC), the last 24 hours (Ofcom) and the last 30 days (FTC)."""
+        (UTC), the last 24 hours (Ofcom) and the last 30 days (FTC). With a false-positive
+        share, that share of machine verdicts counts as people abandoned (Ofcom)."""
         periods = {
             "today": datetime(now.year, now.month, now.day, tzinfo=now.tzinfo),
             "24h": now - timedelta(hours=24),
@@ -589,18 +592,22 @@ class Storage:
         for name, since in periods.items():
             row = await self.pool.fetchrow(
                 """SELECT count(*) FILTER (WHERE abandoned) AS abandons,
-                          count(*) FILTER (WHERE abandoned OR bridged_at IS NOT NULL) AS live
+                          count(*) FILTER (WHERE abandoned OR bridged_at IS NOT NULL) AS live,
+                          count(*) FILTER (WHERE outcome = 'machine') AS machines
                    FROM call_attempts
                    WHERE campaign_id = $1 AND direction = 'outbound' AND created_at >= $2""",
                 campaign_id,
                 since,
             )
-            live = row["live"]
+            estimated = row["machines"] * amd_false_positive_share
+            abandons, live = row["abandons"] + estimated, row["live"] + estimated
             rates[name] = {
-                "abandons": row["abandons"],
-                "live": live,
-                "rate": round(row["abandons"] / live, 4) if live else 0.0,
+                "abandons": round(abandons, 2) if estimated else row["abandons"],
+                "live": round(live, 2) if estimated else row["live"],
+                "rate": round(abandons / live, 4) if live else 0.0,
             }
+            if estimated:
+                rates[name]["estimated_amd_false_positives"] = round(estimated, 2)
         return rates
 
     async def add_to_do_not_call(self, e164: str, reason: str = "") -> None:

@@ -288,7 +288,11 @@ async def campaigns(request: web.Request) -> web.Response:
     for runner in engine.campaigns.values():
         body = _campaign_json(runner)
         body["abandon_target"] = runner.campaign.compliance_profile().abandon_target
-        body["abandon_rates"] = await engine.storage.abandon_rates(runner.campaign_id, now)
+        body["abandon_rates"] = await engine.storage.abandon_rates(
+            runner.campaign_id,
+            now,
+            amd_false_positive_share=runner.campaign.compliance_profile().amd_false_positive_share,
+        )
         listed.append(body)
     return web.json_response(listed)
 

@@ -344,3 +344,31 @@ async def test_given_the_chosen_port_is_taken_before_the_server_binds_then_it_ta
                 folder = sandbox.dir
     assert "sandbox.postgres_port_taken_retrying" in [e["event"] for e in logs]
     assert not folder.exists()
+
+
+async def test_given_an_amd_false_positive_estimate_then_abandon_rates_count_it_in(
+    storage: Storage,
+):
+    campaign_id = await storage.upsert_campaign("ofcom", "predictive")
+    now = datetime.now(UTC)
+    outcomes = ["machine"] * 20 + ["human"] * 9 + ["abandoned"]
+    for i, outcome in enumerate(outcomes):
+        channel = f"fp-{i}"
+        await storage.create_attempt(
+            channel_id=channel, dialled="+447700900123", campaign_id=campaign_id
+        )
+        if outcome == "human":
+            await storage.pool.execute(
+                "UPDATE call_attempts SET bridged_at = now() WHERE channel_id = $1", channel
+            )
+        if outcome == "abandoned":
+            await storage.mark_attempt_abandoned(channel)
+        await storage.finish_attempt(
+            channel, ended_at=now, hangup_cause=16, hangup_cause_text="", outcome=outcome
+        )
+    plain = await storage.abandon_rates(campaign_id, now)
+    assert plain["24h"] == {"abandons": 1, "live": 10, "rate": 0.1}
+    ofcom = await storage.abandon_rates(campaign_id, now, amd_false_positive_share=0.05)
+    # 20 machine verdicts x 5% = 1 person taken for a machine: (1 + 1) / (10 + 1)
+    assert ofcom["24h"]["rate"] == round(2 / 11, 4)
+    assert ofcom["24h"]["estimated_amd_false_positives"] == 1.0

@@ -335,3 +335,14 @@ def test_predictive_brakes_to_progressive_before_an_hour_passes_twice_the_target
     assert policy.hour_brake(500.0)
     assert policy.calls_to_place(floor) == 10  # one per ready agent: abandons nobody
     assert not policy.hour_brake(500.0 + 3600.0)
+
+
+def test_predictive_counts_estimated_amd_false_positives_against_its_budget():
+    plain = PredictivePolicy()
+    ofcom = PredictivePolicy(amd_false_positive_share=0.05)
+    for i in range(200):
+        fate = CallFate.MACHINE if i % 2 else CallFate.HUMAN
+        for policy in (plain, ofcom):
+            policy.observe(CallObserved(1.0 + i, fate, 10.0, 2.5))
+    assert ofcom.ledger.abandons == pytest.approx(100 * 0.05)
+    assert ofcom.wanted_rate(300.0) < plain.wanted_rate(300.0)
