@@ -108,39 +108,12 @@ async def simulated_agents(engine: Engine, rng: random.Random, talk: tuple[float
             await asyncio.sleep(0.1)
 
 
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 1)
-
-
 async def summary(engine: Engine, campaign_id: int, started: datetime) -> dict:
-    pool = engine.storage.pool
-    row = await pool.fetchrow(
-        """SELECT count(*) AS attempts,
-                  count(*) FILTER (WHERE bridged_at IS NOT NULL) AS contacts,
-                  count(*) FILTER (WHERE outcome IN ('machine', 'silence', 'fax')) AS machines,
-                  count(*) FILTER (WHERE abandoned) AS abandons,
-                  count(*) FILTER (WHERE outcome = 'busy') AS busy,
-                  count(*) FILTER (WHERE outcome = 'no_answer') AS no_answer,
-                  percentile_cont(0.5) WITHIN GROUP (ORDER BY
-                      extract(epoch FROM bridged_at - amd_decided_at)) AS verdict_p50,
-                  percentile_cont(0.99) WITHIN GROUP (ORDER BY
-                      extract(epoch FROM bridged_at - amd_decided_at)) AS verdict_p99,
-                  percentile_cont(0.5) WITHIN GROUP (ORDER BY
-                      extract(epoch FROM bridged_at - answered_at)) AS answer_p50,
-                  percentile_cont(0.99) WITHIN GROUP (ORDER BY
-                      extract(epoch FROM bridged_at - answered_at)) AS answer_p99
-           FROM call_attempts WHERE campaign_id = $1""",
-        campaign_id,
-    )
-    promises = await pool.fetchrow(
-        "SELECT count(*) AS n, coalesce(sum(promise_amount), 0) AS amount FROM dispositions "
-        "WHERE code = 'promise_to_pay'"
-    )
+    storage = engine.storage
+    row = await storage.campaign_report(campaign_id)
+    promises = await storage.promise_totals()
     # Occupancy: time on calls over time logged in, from the agents' state changes.
-    states = await pool.fetch(
-        "SELECT agent_id, state, at FROM agent_state_changes WHERE at >= $1 ORDER BY agent_id, at",
-        started,
-    )
+    states = await storage.agent_state_changes_since(started)
     now = datetime.now(UTC)
     on_call = logged_in = 0.0
     for index, change in enumerate(states):
@@ -164,10 +137,10 @@ async def summary(engine: Engine, campaign_id: int, started: datetime) -> dict:
         "busy": row["busy"],
         "no_answer": row["no_answer"],
         # Dead air: from the AMD verdict (the engine's part) and from the answer (AMD included).
-        "verdict_to_bridge_p50_ms": _ms(row["verdict_p50"]),
-        "verdict_to_bridge_p99_ms": _ms(row["verdict_p99"]),
-        "answer_to_bridge_p50_ms": _ms(row["answer_p50"]),
-        "answer_to_bridge_p99_ms": _ms(row["answer_p99"]),
+        "verdict_to_bridge_p50_ms": row["verdict_to_bridge_p50_ms"],
+        "verdict_to_bridge_p99_ms": row["verdict_to_bridge_p99_ms"],
+        "answer_to_bridge_p50_ms": row["answer_to_bridge_p50_ms"],
+        "answer_to_bridge_p99_ms": row["answer_to_bridge_p99_ms"],
     }
 
 

@@ -610,6 +610,60 @@ class Storage:
                 rates[name]["estimated_amd_false_positives"] = round(estimated, 2)
         return rates
 
+    async def campaign_report(self, campaign_id: int, since: datetime | None = None) -> dict:
+        """A campaign's outbound attempts since `since` (all when None): counts by outcome, and
+        dead air, the silence a debtor hears before his agent: from the AMD verdict to the
+        bridge (the engine's part) and from the answer (AMD's listening included), p50/p99."""
+        row = await self.pool.fetchrow(
+            """SELECT count(*) AS attempts,
+                      count(*) FILTER (WHERE bridged_at IS NOT NULL) AS contacts,
+                      count(*) FILTER (WHERE outcome IN ('machine', 'silence', 'fax'))
+                          AS machines,
+                      count(*) FILTER (WHERE abandoned) AS abandons,
+                      count(*) FILTER (WHERE outcome = 'busy') AS busy,
+                      count(*) FILTER (WHERE outcome = 'no_answer') AS no_answer,
+                      percentile_cont(0.5) WITHIN GROUP (ORDER BY
+                          extract(epoch FROM bridged_at - amd_decided_at)) AS verdict_p50,
+                      percentile_cont(0.99) WITHIN GROUP (ORDER BY
+                          extract(epoch FROM bridged_at - amd_decided_at)) AS verdict_p99,
+                      percentile_cont(0.5) WITHIN GROUP (ORDER BY
+                          extract(epoch FROM bridged_at - answered_at)) AS answer_p50,
+                      percentile_cont(0.99) WITHIN GROUP (ORDER BY
+                          extract(epoch FROM bridged_at - answered_at)) AS answer_p99
+               FROM call_attempts
+               WHERE campaign_id = $1 AND direction = 'outbound'
+                 AND ($2::timestamptz IS NULL OR created_at >= $2)""",
+            campaign_id,
+            since,
+        )
+
+        def ms(seconds: float | None) -> float | None:
+            return None if seconds is None else round(seconds * 1000, 1)
+
+        report = {k: row[k] for k in ("attempts", "contacts", "machines", "abandons", "busy")}
+        report["no_answer"] = row["no_answer"]
+        report["verdict_to_bridge_p50_ms"] = ms(row["verdict_p50"])
+        report["verdict_to_bridge_p99_ms"] = ms(row["verdict_p99"])
+        report["answer_to_bridge_p50_ms"] = ms(row["answer_p50"])
+        report["answer_to_bridge_p99_ms"] = ms(row["answer_p99"])
+        return report
+
+    async def promise_totals(self) -> dict:
+        """Promises to pay recorded so far: how many, and for how much."""
+        row = await self.pool.fetchrow(
+            "SELECT count(*) AS n, coalesce(sum(promise_amount), 0) AS amount FROM dispositions "
+            "WHERE code = 'promise_to_pay'"
+        )
+        return {"n": row["n"], "amount": row["amount"]}
+
+    async def agent_state_changes_since(self, since: datetime) -> list:
+        """Every agent's state changes since `since`, by agent then time (for occupancy)."""
+        return await self.pool.fetch(
+            "SELECT agent_id, state, at FROM agent_state_changes WHERE at >= $1 "
+            "ORDER BY agent_id, at",
+            since,
+        )
+
     async def add_to_do_not_call(self, e164: str, reason: str = "") -> None:
         await self.pool.execute(
             "INSERT INTO do_not_call (e164, reason) VALUES ($1, $2) ON CONFLICT DO NOTHING",

@@ -9,7 +9,7 @@ admins also on campaigns and any call. Bodies are JSON checked by pydantic; ever
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -292,6 +292,9 @@ async def campaigns(request: web.Request) -> web.Response:
             runner.campaign_id,
             now,
             amd_false_positive_share=runner.campaign.compliance_profile().amd_false_positive_share,
+        )
+        body["last_24h"] = await engine.storage.campaign_report(
+            runner.campaign_id, now - timedelta(hours=24)
         )
         listed.append(body)
     return web.json_response(listed)

@@ -104,6 +104,13 @@ async def test_given_a_live_call_when_the_agent_works_it_through_the_api_then_al
 
         async with http.post(f"{api}/campaigns/api-test/stop", headers=boss) as response:
             assert (await response.json())["state"] == "stopped"
+        async with http.get(f"{api}/campaigns", headers=boss) as response:
+            [listed] = [c for c in await response.json() if c["name"] == "api-test"]
+        # The supervisor sees the campaign's dead air: this call waited for AMD, then a few ms.
+        day = listed["last_24h"]
+        assert day["contacts"] == 1
+        assert 0 <= day["verdict_to_bridge_p99_ms"] < 1000
+        assert day["answer_to_bridge_p50_ms"] > day["verdict_to_bridge_p50_ms"]
         await engine.ari.hangup(channel_id)
         await eventually(screen_pop_gone(http, api), timeout=10, what="the call to end")
         async with http.post(f"{api}/agents/me/logout") as response:
