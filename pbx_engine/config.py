@@ -116,6 +116,17 @@ class AgentsConfig(_Section):
     )
 
 
+class InboundConfig(_Section):
+    owner_wait: float = Field(
+        10.0, ge=0, description="wait this long for the case's owner finishing his wrap-up"
+    )
+    max_queue_wait: float = Field(
+        60.0, gt=0, description="seconds in the queue before the caller is offered a callback"
+    )
+    announce_every: float = Field(30.0, gt=0, description="queue position announcements")
+    offer_callback: bool = Field(True, description="press 1 for a callback when the wait ends")
+
+
 class LoggingConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = Field(
@@ -135,10 +146,14 @@ class EngineConfig(_Section):
     database: DatabaseConfig = DatabaseConfig()
     dialer: DialerConfig = DialerConfig()
     agents: AgentsConfig = AgentsConfig()
+    inbound: InboundConfig = InboundConfig()
     logging: LoggingConfig = LoggingConfig()
     http: HttpConfig | None = None
     campaign_files: list[str] = Field(
         default_factory=list, description="campaign files or glob patterns, one campaign a file"
+    )
+    number_pools_file: Path | None = Field(
+        None, description="caller-ID number pools (TOML); reloaded on SIGHUP"
     )
     default_region: str = Field("US", description="ISO country for numbers written without +")
     shutdown_grace: float = Field(30.0, ge=0, description="seconds to let live calls finish")

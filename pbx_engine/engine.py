@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -20,6 +21,7 @@ from pbx_engine.agi.routes import lookup_case
 from pbx_engine.ami import AmiClient
 from pbx_engine.ari import AriClient
 from pbx_engine.ari.events import Event, StasisStart
+from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.campaigns.config import CampaignConfig, load_campaign
 from pbx_engine.config import EngineConfig
 from pbx_engine.dialer.campaign import CampaignRunner
@@ -44,8 +46,10 @@ class Engine:
         agents: AgentService,
         ami: AmiClient | None = None,
         agi: FastAgiServer | None = None,
+        callerid: CallerIdService | None = None,
     ) -> None:
         self.config = config
+        self.callerid = callerid or CallerIdService(storage)
         self.ari = ari
         self.storage = storage
         self.dialer = dialer
@@ -65,12 +69,43 @@ class Engine:
         campaign_id = await self.storage.upsert_campaign(
             campaign.name, campaign.dial_mode, campaign.model_dump_json()
         )
+        if campaign.caller_id_pools is not None:
+            unknown = {
+                *campaign.caller_id_pools.pools,
+                campaign.caller_id_pools.mobile,
+                campaign.caller_id_pools.fallback,
+            } - {None, *self.callerid.pools.pools}
+            if unknown:
+                log.warning("campaign.unknown_pools", campaign=campaign.name, pools=sorted(unknown))
         runner = CampaignRunner(
-            campaign, campaign_id, self.storage, self.dialer, self.agents, batch=batch
+            campaign,
+            campaign_id,
+            self.storage,
+            self.dialer,
+            self.agents,
+            batch=batch,
+            callerid=self.callerid,
         )
         self.campaigns[campaign.name] = runner
         self._campaign_tasks.spawn(runner.run(), name=f"campaign-{campaign.name}")
         return runner
+
+    async def reload_number_pools(self) -> None:
+        """SIGHUP: read the number-pools file again; a bad one is logged and refused."""
+        try:
+            reloaded = await self.callerid.reload()
+        except Exception as error:
+            log.error("engine.number_pools_not_reloaded", error=str(error))
+        else:
+            log.info("engine.number_pools_reloaded", numbers=reloaded.numbers)
+
+    async def _watch_number_health(self) -> None:
+        while True:
+            await asyncio.sleep(600)
+            try:
+                await self.callerid.refresh_health()
+            except Exception:
+                log.exception("engine.number_health_failed")
 
     async def _stop_campaigns(self) -> None:
         for runner in self.campaigns.values():
@@ -134,10 +169,19 @@ async def build_engine(
         dialer = await stack.enter_async_context(
             Dialer(ari, storage, config.dialer, handler=connector)
         )
-        inbound = InboundService(ari, storage)
+        inbound = InboundService(
+            ari,
+            storage,
+            agents,
+            config.inbound,
+            wrap_up_seconds=config.agents.wrap_up_seconds,
+        )
         stack.push_async_callback(inbound.close)
-        engine = Engine(config, ari, storage, dialer, inbound, agents, ami, agi)
+        callerid = CallerIdService(storage, config.number_pools_file)
+        await callerid.start()  # a bad pools file stops the start, saying which line
+        engine = Engine(config, ari, storage, dialer, inbound, agents, ami, agi, callerid)
         stack.push_async_callback(engine._background.close)
+        engine._background.spawn(engine._watch_number_health())
         ari.on_event(engine._on_unclaimed)
         ari.on_connected(dialer.reconcile)
         await ari.wait_connected(timeout=config.ari.request_timeout)
@@ -168,6 +212,13 @@ async def build_engine(
 async def serve(
     config: EngineConfig, stop: asyncio.Event, *, apply_migrations: bool = True
 ) -> None:
-    async with build_engine(config, apply_migrations=apply_migrations):
-        await stop.wait()
+    async with build_engine(config, apply_migrations=apply_migrations) as engine:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(
+            signal.SIGHUP, lambda: engine._background.spawn(engine.reload_number_pools())
+        )
+        try:
+            await stop.wait()
+        finally:
+            loop.remove_signal_handler(signal.SIGHUP)
         log.info("engine.stopping")

@@ -55,6 +55,7 @@ class AgentService:
         self._tasks = OwnedTasks()
         self._talked: dict[str, float] = {}  # login -> seconds on the call he is wrapping up
         self._endpoints: dict[str, str] = {}  # login -> his softphone's PJSIP endpoint
+        self._teams: dict[str, str | None] = {}
         self._handle_listeners: list[Callable[[str, float, float], None]] = []
 
     def on_call_handled(self, listener: Callable[[str, float, float], None]) -> None:
@@ -76,6 +77,17 @@ class AgentService:
 
     def all(self) -> list[AgentStatus]:
         return list(self._agents.values())
+
+    def team_of(self, login: str) -> str | None:
+        return self._teams.get(login)
+
+    async def claim(self, login: str) -> AgentStatus | None:
+        """Hold this agent for a call if he is ready (None if he is not, or no longer)."""
+        agent = self._agents.get(login)
+        if agent is None or agent.state is not AgentState.READY:
+            return None
+        await self._apply(agent, "reserve")
+        return agent
 
     def agent_id(self, login: str) -> int:
         return self._ids[login]
@@ -141,6 +153,7 @@ class AgentService:
             raise AgentError(f"agent {login!r} is logged in already ({agent.state.value})")
         self._agents[login] = agent
         self._ids[login] = row.id
+        self._teams[login] = row.team
         self._endpoints[login] = row.sip_endpoint
         await self._apply(agent, "login")
         if self.ring_per_call:
@@ -199,6 +212,7 @@ class AgentService:
         agent = agent or AgentStatus(row.login)
         self._agents[row.login] = agent
         self._ids[row.login] = row.id
+        self._teams[row.login] = row.team
         self._endpoints[row.login] = sip_endpoint
         await self._apply(agent, "login", reason="feature code")
         if self.ring_per_call:
@@ -273,6 +287,7 @@ class AgentService:
             else:
                 agent.state = AgentState.READY
             self._agents[login], self._ids[login] = agent, row.id
+            self._teams[login] = row.team
             if row.sip_endpoint:
                 self._endpoints[login] = row.sip_endpoint
             await self._storage.record_agent_state(

@@ -13,7 +13,8 @@ log = structlog.get_logger(__name__)
 
 def lookup_case(storage: Storage, default_region: str) -> AgiHandler:
     """`AGI(agi://…/lookup_case,CALLER,DID)`: sets CASE_ID, CASE_REF and CASE_OWNER (empty when
-    the caller's number belongs to no case), so the call enters Stasis already identified."""
+    the caller's number belongs to no case), so the call enters Stasis already identified. The
+    DID he called (a number we presented) picks, of his cases, the one we called him about."""
 
     async def handler(call: AgiCall) -> None:
         raw = call.args[0] if call.args else call.caller_number
@@ -22,8 +23,20 @@ def lookup_case(storage: Storage, default_region: str) -> AgiHandler:
         except BadNumber as error:
             log.info("agi.lookup_unparseable", caller=raw, reason=str(error))
             number = None
-        match = await storage.find_case_by_number(number) if number else None
-        log.info("agi.lookup_case", caller=number, found=match is not None)
+        did = None
+        if len(call.args) > 1 and call.args[1]:
+            try:
+                did = to_e164(call.args[1], default_region)
+            except BadNumber:
+                did = None
+        match = await storage.find_case_by_number(number, did) if number else None
+        log.info(
+            "agi.lookup_case",
+            caller=number,
+            did=did,
+            found=match is not None,
+            matched_by=match.matched_by if match else None,
+        )
         await call.set_variable("CASE_ID", str(match.case_id) if match else "")
         await call.set_variable("CASE_REF", match.reference if match else "")
         owner = match.owner_agent_id if match and match.owner_agent_id else ""

@@ -500,6 +500,12 @@ class AriClient:
     async def list_bridges(self) -> list[Bridge]:
         return [Bridge.model_validate(b) for b in await self._request("GET", "/bridges")]
 
+    async def start_channel_moh(self, channel_id: str, moh_class: str | None = None) -> None:
+        await self._request("POST", f"/channels/{channel_id}/moh", params={"mohClass": moh_class})
+
+    async def stop_channel_moh(self, channel_id: str) -> bool:
+        return await self._gone_is_false(self._request("DELETE", f"/channels/{channel_id}/moh"))
+
     async def start_moh(self, bridge_id: str, moh_class: str | None = None) -> None:
         await self._request("POST", f"/bridges/{bridge_id}/moh", params={"mohClass": moh_class})
 

@@ -52,6 +52,13 @@ class Subscription:
         for channel_id in self.channel_ids:
             self._router.detach(channel_id, self)
 
+    def drain(self) -> list[Event]:
+        """The events that have arrived and not been read, without waiting."""
+        events = []
+        while not self._queue.empty():
+            events.append(self._queue.get_nowait())
+        return events
+
     async def get(self, timeout: float | None = None) -> Event:
         """The next event; raises TimeoutError after `timeout` seconds."""
         if timeout is None:

@@ -5,10 +5,16 @@ dial_mode = "progressive"          # preview | progressive | predictive
 pacing = "predictive"              # predictive mode's policy: predictive | adaptive | ratio | ...
 compliance = "us"                  # us | uk | fr | plain; adjust with [compliance_overrides]
 agents = ["anna", "piotr"]
-caller_id = "+12025550999"
+caller_id = "+12025550999"         # presented when no pool number is usable
 machine_message = "/var/lib/pbx-engine/sounds/acme-please-call"   # else machines are hung up on
 fallback_timezone = "America/New_York"
 order = ["oldest_debt", "largest_amount"]
+[caller_id_pools]                  # numbers from the number-pools file (see pbx_engine.callerid)
+pools = ["us-geo"]
+mobile = "us-mobile"
+fallback = "us-main"
+rotation = "least_recently_used"   # or round_robin
+not_same_within_days = 7
 [select]
 segments = ["early"]
 days_past_due = [0, 90]
@@ -30,6 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pbx_engine.callerid.choice import CallerIdRule
 from pbx_engine.compliance import PROFILES, ComplianceProfile
 from pbx_engine.config import ConfigError, _describe
 from pbx_engine.pacing import POLICY_NAMES
@@ -93,6 +100,29 @@ class ComplianceOverrides(_Section):
         return value
 
 
+class CallerIdPools(_Section):
+    """Which pools (of the number-pools file) the campaign presents, and how it rotates."""
+
+    pools: list[str] = Field(min_length=1, description="geographic choice among these")
+    mobile: str | None = Field(None, description="pool for debtors on mobiles")
+    fallback: str | None = Field(None, description="when no number matches area or region")
+    rotation: Literal["least_recently_used", "round_robin"] = "least_recently_used"
+    not_same_within_days: float = Field(
+        0, ge=0, description="never the same number twice to one debtor within this (0: off)"
+    )
+
+    def rule(self) -> CallerIdRule:
+        return CallerIdRule(
+            pools=tuple(self.pools),
+            mobile=self.mobile,
+            fallback=self.fallback,
+            rotation=self.rotation,
+            not_same_within=(
+                timedelta(days=self.not_same_within_days) if self.not_same_within_days else None
+            ),
+        )
+
+
 class CampaignConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     dial_mode: Literal["preview", "progressive", "predictive"] = "progressive"
@@ -100,6 +130,7 @@ class CampaignConfig(_Section):
     compliance_overrides: ComplianceOverrides | None = None
     agents: list[str] = Field(default_factory=list)
     caller_id: str | None = None
+    caller_id_pools: CallerIdPools | None = None
     fallback_timezone: str = "UTC"
     order: list[Literal["oldest_debt", "largest_amount", "fewest_attempts"]] = ["oldest_debt"]
     select: Selection = Selection()

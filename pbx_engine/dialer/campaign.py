@@ -17,6 +17,7 @@ import structlog
 
 from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState
+from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.dialer.pacer import LivePacing
 from pbx_engine.dialer.schedule import CALL_IN_PROGRESS, CallPlan, plan_calls
@@ -48,6 +49,7 @@ class CampaignRunner:
         *,
         tick: float = 0.5,
         batch: int = 500,
+        callerid: CallerIdService | None = None,
     ) -> None:
         self.campaign = campaign
         self.campaign_id = campaign_id
@@ -56,6 +58,7 @@ class CampaignRunner:
         self._agents = agents
         self._tick = tick
         self._batch = batch
+        self._callerid = callerid
         self.state = CampaignState.STOPPED
         self._queue: list[CallPlan] = []
         self._in_flight: dict[int, asyncio.Task[CallResult]] = {}  # case id -> call
@@ -114,14 +117,14 @@ class CampaignRunner:
                 if agent is None:
                     self._queue.insert(0, plan)
                     return
-                self._place(plan, agent.login)
+                await self._place(plan, agent.login)
         elif mode == "predictive":
             pacing = self.pacing or self._start_pacing(logins)
             for _ in range(pacing.calls_to_place()):
                 plan = await self._next_plan()
                 if plan is None:
                     return
-                task = self._place(plan, None)
+                task = await self._place(plan, None)
                 pacing.track(task.get_name())
 
     def _start_pacing(self, logins: set[str] | None) -> LivePacing:
@@ -153,11 +156,11 @@ class CampaignRunner:
         self._offered[login] = plan
         return plan
 
-    def dial_offered(self, login: str) -> asyncio.Task[CallResult]:
+    async def dial_offered(self, login: str) -> asyncio.Task[CallResult]:
         plan = self._offered.pop(login, None)
         if plan is None:
             raise PreviewError(f"no case is offered to {login!r}")
-        return self._place(plan, login)
+        return await self._place(plan, login)
 
     async def skip_offered(self, login: str) -> None:
         plan = self._offered.pop(login, None)
@@ -201,15 +204,27 @@ class CampaignRunner:
             if plan.case_id not in self._in_flight and plan.case_id not in taken:
                 return plan
 
-    def _place(self, plan: CallPlan, agent: str | None) -> asyncio.Task[CallResult]:
+    async def _place(self, plan: CallPlan, agent: str | None) -> asyncio.Task[CallResult]:
+        caller_id, trunk = self.campaign.caller_id, None
+        pools = self.campaign.caller_id_pools
+        if pools is not None and self._callerid is not None:
+            choice = await self._callerid.choose(
+                pools.rule(),
+                plan.e164,
+                mobile=True if plan.kind == "mobile" else None,
+                case_id=plan.case_id,
+            )
+            if choice is not None:
+                caller_id, trunk = choice.number.e164, choice.number.trunk
         request = CallRequest(
             number=plan.e164,
             case_id=plan.case_id,
             phone_number_id=plan.phone_number_id,
             campaign_id=self.campaign_id,
-            caller_id=self.campaign.caller_id,
+            caller_id=caller_id,
             agent=agent,
             machine_message=self.campaign.machine_message,
+            trunk=trunk,
         )
         task = self._dialer.place_call(request)
         self.placed += 1

@@ -32,6 +32,7 @@ class NumberHistory:
     position: int = 0
     attempts: tuple[AttemptRecord, ...] = ()
     do_not_call: bool = False
+    kind: str = "unknown"  # mobile, landline, work, unknown (from the case file)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class CallPlan:
     case_id: int
     phone_number_id: int
     e164: str
+    kind: str = "unknown"
 
 
 CALL_IN_PROGRESS = "a call is in progress"
@@ -109,7 +111,7 @@ def _plan_case(case, campaign, profile, now) -> CallPlan | Deferred:
             return Deferred(case.case_id, "every number has used up its retries", None)
         return Deferred(case.case_id, "waiting to retry", soonest)
     number = best[3]
-    return CallPlan(case.case_id, number.phone_number_id, number.e164)
+    return CallPlan(case.case_id, number.phone_number_id, number.e164, number.kind)
 
 
 def _number_available(

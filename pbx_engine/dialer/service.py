@@ -54,6 +54,7 @@ class CallRequest:
     caller_id: str | None = None
     agent: str | None = None  # login of the agent reserved for this call (progressive, preview)
     machine_message: str | None = None  # a sound to leave on answering machines, if any
+    trunk: str | None = None  # the presented number's trunk; else the dialer's
 
 
 @dataclass(frozen=True)
@@ -312,9 +313,15 @@ class Dialer:
         finish: Finish | None = None
         async with self._ari.subscribe(channel_id) as events:
             try:
-                variables = {"CALLERID(num)": caller_id} if caller_id else None
+                # PJSIP fills the INVITE's From (and P-Asserted-Identity) from the channel's
+                # connected line, which a channel made through ARI does not have: set both.
+                variables = (
+                    {"CALLERID(num)": caller_id, "CONNECTEDLINE(num)": caller_id}
+                    if caller_id
+                    else None
+                )
                 await self._ari.create_channel(
-                    f"PJSIP/{request.number}@{config.trunk}",
+                    f"PJSIP/{request.number}@{request.trunk or config.trunk}",
                     app=self._ari.app,
                     app_args=["outbound"],
                     channel_id=channel_id,
@@ -329,7 +336,7 @@ class Dialer:
                 else:
                     await self._storage.mark_attempt_originated(channel_id, _now())
                     await self._ari.dial(channel_id, timeout=int(config.ring_timeout))
-                    log.info("call.dialing", trunk=config.trunk)
+                    log.info("call.dialing", trunk=request.trunk or config.trunk)
             except ChannelGone:
                 pass  # Destroyed already: its ChannelDestroyed is on the way.
             except (AriError, TimeoutError) as error:

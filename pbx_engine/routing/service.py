@@ -1,28 +1,66 @@
-"""Inbound calls entering Stasis as `Stasis(app,inbound,CALLER,DID,CASE_ID)`."""
+"""Inbound calls entering Stasis as `Stasis(app,inbound,CALLER,DID,CASE_ID)`: identified in the
+dialplan already, routed here to the case's owner, his team, or the queue (ACD).
+
+In the queue the caller hears music on hold and, every `announce_every` seconds, how many
+callers are ahead of him; the first in line takes the first agent of the team who is ready.
+After `max_queue_wait` he is offered a callback (press 1) and the call ends. Every inbound call
+is stored with its route, how long the caller waited and how it ended.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 import structlog
 
-from pbx_engine.ari import AriClient, ChannelGone
-from pbx_engine.ari.events import ChannelDestroyed, PlaybackFinished, StasisEnd, StasisStart
+from pbx_engine.agents.service import AgentError, AgentService
+from pbx_engine.agents.states import AgentStatus
+from pbx_engine.ari import AriClient, AriError, ChannelGone
+from pbx_engine.ari.events import (
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    StasisEnd,
+    StasisStart,
+)
+from pbx_engine.ari.stream import Subscription
+from pbx_engine.config import InboundConfig
 from pbx_engine.dialer.outcomes import Outcome
+from pbx_engine.routing.acd import AgentView, Route, route_inbound
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
 
 log = structlog.get_logger(__name__)
 
-GREETING = "sound:vm-goodbye"
+WELCOME = "sound:pls-hold-while-try"
+CALLBACK_OFFER = ["sound:vm-press", "digits:1"]
+THANK_YOU = "sound:auth-thankyou"
+SORRY = "sound:please-try-call-later"
+
+
+class CallerLeft(Exception):
+    """The caller hung up."""
 
 
 class InboundService:
-    def __init__(self, ari: AriClient, storage: Storage) -> None:
+    def __init__(
+        self,
+        ari: AriClient,
+        storage: Storage,
+        agents: AgentService | None = None,
+        config: InboundConfig | None = None,
+        *,
+        wrap_up_seconds: float = 15.0,
+    ) -> None:
         self._ari = ari
         self._storage = storage
+        self._agents = agents
+        self._config = config or InboundConfig()
+        self._wrap_up_seconds = wrap_up_seconds
         self._tasks = OwnedTasks()
+        self._queues: dict[str | None, list[str]] = {}  # team -> waiting channels, in order
+        self._agent_of: dict[str, str] = {}  # caller channel -> agent login
 
     def accept(self, event: StasisStart) -> None:
         """Called from the event reader: must not block, so the call gets its own task."""
@@ -30,6 +68,9 @@ class InboundService:
 
     async def close(self) -> None:
         await self._tasks.close()
+
+    def queue_length(self, team: str | None = None) -> int:
+        return len(self._queues.get(team, ()))
 
     async def _guarded(self, start: StasisStart) -> None:
         try:
@@ -42,41 +83,191 @@ class InboundService:
         channel_id = start.channel.id
         _, caller, did, case_id = (list(start.args) + ["", "", "", ""])[:4]
         structlog.contextvars.bind_contextvars(channel_id=channel_id, caller=caller, did=did)
+        case = int(case_id) if case_id.isdigit() else None
+        outcome, ended_by, cause, cause_text = Outcome.HUMAN, "caller", None, None
         with self._ari.subscribe(channel_id) as events:
             await self._storage.create_attempt(
                 channel_id=channel_id,
                 direction="inbound",
                 dialled=did or "unknown",
                 caller_id=caller or None,
-                case_id=int(case_id) if case_id.isdigit() else None,
+                case_id=case,
             )
-            log.info("inbound.identified", case_id=case_id or None)
-            destroyed: ChannelDestroyed | None = None
-            ended_by = "caller"
+            log.info("inbound.identified", case_id=case)
             try:
                 await self._ari.answer(channel_id)
-                await self._storage.mark_attempt_answered(channel_id, datetime.now(UTC))
-                end = await self._ari.play_to_end(events, channel_id, GREETING, timeout=15)
-                if isinstance(end, PlaybackFinished):
-                    ended_by = "engine"
-                    await self._ari.hangup(channel_id)
-                    # A channel that entered Stasis from the dialplan is no longer ours after
-                    # StasisEnd: its ChannelDestroyed goes to nobody, so either one ends it.
-                    end = await events.wait_for((StasisEnd, ChannelDestroyed), timeout=10)
-                destroyed = end if isinstance(end, ChannelDestroyed) else None
-            except ChannelGone:
-                pass
+                answered = datetime.now(UTC)
+                await self._storage.mark_attempt_answered(channel_id, answered)
+                if self._agents is None:
+                    ended_by = await self._goodbye(channel_id, events)
+                else:
+                    outcome, ended_by = await self._route(channel_id, events, case, caller)
+                end = await events.wait_for((StasisEnd, ChannelDestroyed), timeout=7200)
+                if isinstance(end, ChannelDestroyed):
+                    cause, cause_text = end.cause, end.cause_txt
+            except (ChannelGone, CallerLeft):
+                if outcome is Outcome.HUMAN and channel_id not in self._agent_of:
+                    outcome = Outcome.ABANDONED  # he gave up before an agent took him
             except TimeoutError:
                 await self._ari.hangup(channel_id)
             finally:
+                login = self._agent_of.pop(channel_id, None)
+                if login is not None and self._agents is not None:
+                    await asyncio.shield(self._agents.call_ended(login))
                 await asyncio.shield(
                     self._storage.finish_attempt(
                         channel_id,
                         ended_at=datetime.now(UTC),
-                        hangup_cause=destroyed.cause if destroyed else None,
-                        hangup_cause_text=destroyed.cause_txt
-                        if destroyed
-                        else f"ended by {ended_by}",
-                        outcome=Outcome.HUMAN.value,
+                        hangup_cause=cause,
+                        hangup_cause_text=cause_text or f"ended by {ended_by}",
+                        outcome=outcome.value,
                     )
                 )
+
+    async def _goodbye(self, channel_id: str, events: Subscription) -> str:
+        """Without agents (a PBX-only set-up): a greeting, then the engine hangs up."""
+        await self._ari.play_to_end(events, channel_id, SORRY, timeout=15)
+        await self._ari.hangup(channel_id)
+        return "engine"
+
+    # ------------------------------------------------------------------ ACD
+    async def _route(
+        self, channel_id: str, events: Subscription, case: int | None, caller: str
+    ) -> tuple[Outcome, str]:
+        assert self._agents is not None
+        agents = self._agents
+        owner, team = (None, None)
+        if case is not None:
+            found = await self._storage.case_owner(case)
+            if found is not None:
+                owner, team = found
+        route = route_inbound(
+            [AgentView(a.login, agents.team_of(a.login), a.state, a.since) for a in agents.all()],
+            datetime.now(UTC),
+            owner=owner,
+            owner_team=team,
+            owner_wait=self._config.owner_wait,
+            wrap_up_seconds=self._wrap_up_seconds,
+        )
+        log.info("inbound.route", kind=route.kind, reason=route.reason, agent=route.login)
+        waited_from = asyncio.get_running_loop().time()
+        agent = await self._first_agent(channel_id, events, route)
+        waited = asyncio.get_running_loop().time() - waited_from
+        if agent is None:
+            await self._storage.record_inbound_route(channel_id, "callback offer", waited)
+            return await self._offer_callback(channel_id, events, case, caller)
+        try:
+            bridged_at = await agents.connect(agent, channel_id)
+        except (AgentError, ChannelGone) as error:
+            await agents.release(agent.login)
+            if isinstance(error, ChannelGone):
+                raise CallerLeft from None
+            raise
+        self._agent_of[channel_id] = agent.login
+        await self._storage.mark_attempt_bridged(
+            channel_id, agents.agent_id(agent.login), bridged_at
+        )
+        await self._storage.record_inbound_route(channel_id, f"{route.kind}: {agent.login}", waited)
+        log.info("inbound.connected", agent=agent.login, waited_s=round(waited, 2))
+        return Outcome.HUMAN, "caller"
+
+    async def _first_agent(
+        self, channel_id: str, events: Subscription, route: Route
+    ) -> AgentStatus | None:
+        assert self._agents is not None
+        if route.kind == "agent" and route.login:
+            claimed = await self._agents.claim(route.login)
+            if claimed is not None:
+                return claimed
+        if route.kind == "wait_for_owner" and route.login:
+            await self._ari.start_channel_moh(channel_id)
+            owner = await self._agents.wait_for_ready(route.wait_seconds, {route.login})
+            if owner is not None:
+                await self._ari.stop_channel_moh(channel_id)
+                return owner
+        return await self._queue(channel_id, events, route.team)
+
+    async def _queue(
+        self, channel_id: str, events: Subscription, team: str | None
+    ) -> AgentStatus | None:
+        """Wait in line for an agent of `team` (anyone's when None), hearing music and the
+        number of callers ahead; None when the wait is over."""
+        assert self._agents is not None
+        line = self._queues.setdefault(team, [])
+        line.append(channel_id)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        announced = started
+        try:
+            await self._ari.play_to_end(events, channel_id, WELCOME, timeout=10)
+            await self._ari.start_channel_moh(channel_id)
+            while loop.time() - started < self._config.max_queue_wait:
+                self._check_caller(events)
+                if line and line[0] == channel_id:
+                    logins = self._team_logins(team)
+                    agent = await self._agents.wait_for_ready(0.5, logins)
+                    if agent is not None:
+                        await self._ari.stop_channel_moh(channel_id)
+                        return agent
+                else:
+                    await asyncio.sleep(0.5)
+                if loop.time() - announced >= self._config.announce_every:
+                    announced = loop.time()
+                    await self._announce(channel_id, events, line.index(channel_id))
+            return None
+        finally:
+            line.remove(channel_id)
+
+    def _team_logins(self, team: str | None) -> set[str] | None:
+        assert self._agents is not None
+        if team is None:
+            return None
+        return {a.login for a in self._agents.all() if self._agents.team_of(a.login) == team}
+
+    def _check_caller(self, events: Subscription) -> None:
+        """Raise CallerLeft if the caller has hung up meanwhile (other events do not matter
+        while he waits in line)."""
+        if any(isinstance(e, ChannelDestroyed | StasisEnd) for e in events.drain()):
+            raise CallerLeft
+
+    async def _announce(self, channel_id: str, events: Subscription, ahead: int) -> None:
+        media = (
+            ["sound:queue-youarenext"]
+            if ahead == 0
+            else ["sound:queue-thereare", f"digits:{ahead}", "sound:queue-callswaiting"]
+        )
+        await self._ari.stop_channel_moh(channel_id)
+        with contextlib.suppress(AriError, TimeoutError):
+            await self._ari.play_to_end(events, channel_id, media, timeout=15)
+        await self._ari.start_channel_moh(channel_id)
+
+    async def _offer_callback(
+        self, channel_id: str, events: Subscription, case: int | None, caller: str
+    ) -> tuple[Outcome, str]:
+        """The wait is over: press 1 and we call you back (as soon as an agent is free)."""
+        await self._ari.stop_channel_moh(channel_id)
+        if not self._config.offer_callback or not caller:
+            await self._ari.play_to_end(events, channel_id, SORRY, timeout=15)
+            await self._ari.hangup(channel_id)
+            return Outcome.HUMAN, "engine"
+        await self._ari.play(channel_id, CALLBACK_OFFER)
+        try:
+            pressed = await events.wait_for(
+                (ChannelDtmfReceived, ChannelDestroyed, StasisEnd), timeout=6
+            )
+        except TimeoutError:
+            pressed = None
+        if isinstance(pressed, ChannelDestroyed | StasisEnd):
+            raise CallerLeft
+        if isinstance(pressed, ChannelDtmfReceived) and pressed.digit == "1":
+            await self._storage.create_callback(
+                e164=caller,
+                due_at=datetime.now(UTC),
+                source="queue",
+                case_id=case,
+                channel_id=channel_id,
+            )
+            log.info("inbound.callback_requested", case_id=case)
+            await self._ari.play_to_end(events, channel_id, THANK_YOU, timeout=10)
+        await self._ari.hangup(channel_id)
+        return Outcome.HUMAN, "engine"

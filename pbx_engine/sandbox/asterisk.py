@@ -296,6 +296,14 @@ class AsteriskSandbox:
                 raise SandboxError(f"{self.profile} originate to {endpoint} failed: {answer}")
             return str(answer["id"])
 
+    async def hangup(self, channel_id: str) -> bool:
+        """Hang up a channel of this instance (False: it was gone already)."""
+        async with (
+            aiohttp.ClientSession(headers=self.ari_headers) as session,
+            session.delete(f"{self.ari_url}/ari/channels/{channel_id}") as response,
+        ):
+            return response.status == 204
+
     def log_text(self) -> str:
         """Everything Asterisk said: stdout/stderr of the process, then the `messages` log."""
         parts = []
@@ -536,8 +544,8 @@ class EngineSandbox(AsteriskSandbox):
         super().__init__("engine", **options)  # type: ignore[arg-type]
 
 
-CallerManner = Literal["hello", "talk", "silent"]
-_MANNERS: dict[str, str] = {"hello": "s", "talk": "talk", "silent": "silent"}
+CallerManner = Literal["hello", "talk", "silent", "press1"]
+_MANNERS: dict[str, str] = {"hello": "s", "talk": "talk", "silent": "silent", "press1": "press1"}
 
 
 class PstnSandbox(AsteriskSandbox):
@@ -558,7 +566,8 @@ class PstnSandbox(AsteriskSandbox):
         timeout: int = 30,
     ) -> str:
         """A debtor at `caller_number` calls the engine's `did`; once the engine answers he
-        says "Hello?" and listens ("hello"), talks on ("talk") or keeps silent ("silent").
+        says "Hello?" and listens ("hello"), talks on ("talk"), keeps silent ("silent") or
+        presses 1 every two seconds ("press1").
         Returns the PSTN-side channel id (hang it up through this instance's ARI)."""
         return await self.originate(
             f"PJSIP/{did}@engine",

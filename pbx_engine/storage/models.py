@@ -47,6 +47,9 @@ class CaseMatch:
     debtor_name: str
     owner_agent_id: int | None
     phone_number_id: int
+    # "presented": we called this number from the DID he called back; "called": we called
+    # this number (from elsewhere); "number": only the case file has it.
+    matched_by: str = "number"
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ def _assemble_candidates(rows) -> list[CaseCandidate]:
                     n["row"]["position"],
                     tuple(n["attempts"]),
                     n["row"]["dnc"],
+                    n["row"]["kind"],
                 )
                 for phone_id, n in case["numbers"].items()
             ),
@@ -224,19 +225,43 @@ class Storage:
                 )
             return case_id, phone_ids
 
-    async def find_case_by_number(self, e164: str) -> CaseMatch | None:
-        """The most recently updated case that has this number (a caller's identification)."""
+    async def find_case_by_number(self, e164: str, did: str | None = None) -> CaseMatch | None:
+        """Whose case a caller is about, in one indexed query. Of the cases that have his
+        number, the one we last called him about from the `did` he is calling (the number we
+        presented) comes first, then the one we last called him about at all, then the most
+        recently updated."""
         row = await self.pool.fetchrow(
-            """SELECT c.id, c.reference, c.debtor_name, c.owner_agent_id, p.id AS phone_id
-               FROM phone_numbers p JOIN cases c ON c.id = p.case_id
+            """SELECT c.id, c.reference, c.debtor_name, c.owner_agent_id, p.id AS phone_id,
+                      presented.at AS presented_at, called.at AS called_at
+               FROM phone_numbers p
+               JOIN cases c ON c.id = p.case_id
+               LEFT JOIN LATERAL (
+                   SELECT max(a.created_at) AS at FROM call_attempts a
+                   WHERE a.phone_number_id = p.id AND a.caller_id = $2
+               ) presented ON $2::text IS NOT NULL
+               LEFT JOIN LATERAL (
+                   SELECT max(a.created_at) AS at FROM call_attempts a
+                   WHERE a.phone_number_id = p.id
+               ) called ON true
                WHERE p.e164 = $1
-               ORDER BY c.updated_at DESC LIMIT 1""",
+               ORDER BY presented.at DESC NULLS LAST, called.at DESC NULLS LAST,
+                        c.updated_at DESC
+               LIMIT 1""",
             e164,
+            did,
         )
         if row is None:
             return None
+        matched_by = (
+            "presented" if row["presented_at"] else "called" if row["called_at"] else "number"
+        )
         return CaseMatch(
-            row["id"], row["reference"], row["debtor_name"], row["owner_agent_id"], row["phone_id"]
+            row["id"],
+            row["reference"],
+            row["debtor_name"],
+            row["owner_agent_id"],
+            row["phone_id"],
+            matched_by,
         )
 
     async def import_cases(
@@ -445,7 +470,8 @@ class Storage:
                    LIMIT $7
                )
                SELECT p.id AS case_id, p.amount_owed, p.due_date, p.timezone, p.next_call_at,
-                      n.id AS phone_id, n.e164, n.position, (d.e164 IS NOT NULL) AS dnc,
+                      n.id AS phone_id, n.e164, n.position, n.kind,
+                      (d.e164 IS NOT NULL) AS dnc,
                       a.created_at, a.ended_at, a.outcome,
                       (a.bridged_at IS NOT NULL) AS conversation, a.abandoned
                FROM picked p
@@ -663,6 +689,99 @@ class Storage:
             "ORDER BY agent_id, at",
             since,
         )
+
+    # ------------------------------------------------------------ inbound and callbacks
+    async def case_owner(self, case_id: int) -> tuple[str, str | None] | None:
+        """The login and team of the agent who owns the case (None: nobody does)."""
+        row = await self.pool.fetchrow(
+            "SELECT a.login, t.name AS team FROM cases c "
+            "JOIN agents a ON a.id = c.owner_agent_id LEFT JOIN teams t ON t.id = a.team_id "
+            "WHERE c.id = $1",
+            case_id,
+        )
+        return (row["login"], row["team"]) if row else None
+
+    async def record_inbound_route(
+        self, channel_id: str, route: str, queue_seconds: float | None
+    ) -> None:
+        await self.pool.execute(
+            "UPDATE call_attempts SET route = $2, queue_seconds = $3 WHERE channel_id = $1",
+            channel_id,
+            route,
+            queue_seconds,
+        )
+
+    async def create_callback(
+        self,
+        *,
+        e164: str,
+        due_at: datetime,
+        source: str,
+        case_id: int | None = None,
+        owner_agent_id: int | None = None,
+        owner_only: bool = False,
+        priority: int = 0,
+        channel_id: str | None = None,
+    ) -> int:
+        return await self.pool.fetchval(
+            """INSERT INTO callbacks (case_id, e164, due_at, owner_agent_id, owner_only,
+                                      priority, source, channel_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
+            case_id,
+            e164,
+            due_at,
+            owner_agent_id,
+            owner_only,
+            priority,
+            source,
+            channel_id,
+        )
+
+    # ------------------------------------------------------------ caller ID
+    async def caller_id_usage(
+        self, numbers: list[str], day_start: datetime
+    ) -> dict[str, tuple[int, datetime | None]]:
+        """Per presented number: calls since `day_start`, and its last call ever (recent)."""
+        if not numbers:
+            return {}
+        rows = await self.pool.fetch(
+            """SELECT caller_id, count(*) FILTER (WHERE created_at >= $2) AS today,
+                      max(created_at) AS last_used
+               FROM call_attempts
+               WHERE caller_id = ANY($1) AND created_at >= $2 - interval '7 days'
+               GROUP BY caller_id""",
+            numbers,
+            day_start,
+        )
+        return {r["caller_id"]: (r["today"], r["last_used"]) for r in rows}
+
+    async def caller_id_stats(
+        self, numbers: list[str], since: datetime
+    ) -> dict[str, tuple[int, int]]:
+        """Per presented number since `since`: (outbound calls, answered calls)."""
+        if not numbers:
+            return {}
+        rows = await self.pool.fetch(
+            """SELECT caller_id, count(*) AS calls,
+                      count(*) FILTER (WHERE answered_at IS NOT NULL) AS answered
+               FROM call_attempts
+               WHERE caller_id = ANY($1) AND created_at >= $2 AND direction = 'outbound'
+               GROUP BY caller_id""",
+            numbers,
+            since,
+        )
+        return {r["caller_id"]: (r["calls"], r["answered"]) for r in rows}
+
+    async def caller_ids_used_for_case(self, case_id: int, since: datetime) -> dict[str, datetime]:
+        """The numbers presented to this case's debtor since `since`, with their last use."""
+        rows = await self.pool.fetch(
+            """SELECT caller_id, max(created_at) AS last_used FROM call_attempts
+               WHERE case_id = $1 AND created_at >= $2 AND caller_id IS NOT NULL
+               GROUP BY caller_id""",
+            case_id,
+            since,
+        )
+        return {r["caller_id"]: r["last_used"] for r in rows}
 
     async def add_to_do_not_call(self, e164: str, reason: str = "") -> None:
         await self.pool.execute(

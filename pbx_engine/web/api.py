@@ -25,6 +25,7 @@ from pbx_engine.cases.dispositions import (
     next_action,
 )
 from pbx_engine.compliance.timezones import debtor_zones
+from pbx_engine.config import ConfigError
 from pbx_engine.dialer.campaign import PreviewError
 from pbx_engine.dialer.service import CallRequest, DialerClosed
 from pbx_engine.numbers import BadNumber, to_e164
@@ -259,7 +260,7 @@ async def preview(request: web.Request) -> web.Response:
                 }
             )
         if step == "dial":
-            task = runner.dial_offered(login)
+            task = await runner.dial_offered(login)
             return web.json_response({"channel_id": task.get_name()}, status=202)
         if step == "skip":
             await runner.skip_offered(login)
@@ -300,6 +301,29 @@ async def campaigns(request: web.Request) -> web.Response:
     return web.json_response(listed)
 
 
+async def numbers(request: web.Request) -> web.Response:
+    """Every caller-ID number: pool, place, use today, and whether it is resting (and why)."""
+    if denied := _supervisor(request):
+        return denied
+    return web.json_response(request.app[ENGINE].callerid.report())
+
+
+async def reload_numbers(request: web.Request) -> web.Response:
+    """Read the number-pools file again; a bad file is refused (422, with its line) and the
+    running pools stay."""
+    if denied := _supervisor(request):
+        return denied
+    try:
+        reloaded = await request.app[ENGINE].callerid.reload()
+    except FileNotFoundError as error:
+        return _error(409, str(error))
+    except ConfigError as error:
+        return _error(422, str(error))
+    return web.json_response(
+        {"pools": reloaded.pools, "numbers": reloaded.numbers, "source": reloaded.source}
+    )
+
+
 async def campaign_action(request: web.Request) -> web.Response:
     if denied := _supervisor(request):
         return denied
@@ -324,6 +348,8 @@ def build_app(engine: Engine) -> web.Application:
     app.router.add_post("/agents/me/preview", preview)
     app.router.add_post("/agents/me/preview/{step}", preview)
     app.router.add_post("/agents/me/{action}", agent_action)
+    app.router.add_get("/numbers", numbers)
+    app.router.add_post("/numbers/reload", reload_numbers)
     app.router.add_get("/campaigns", campaigns)
     app.router.add_post("/campaigns/{name}/{action}", campaign_action)
     return app

@@ -372,3 +372,35 @@ async def test_given_an_amd_false_positive_estimate_then_abandon_rates_count_it_
     # 20 machine verdicts x 5% = 1 person taken for a machine: (1 + 1) / (10 + 1)
     assert ofcom["24h"]["rate"] == round(2 / 11, 4)
     assert ofcom["24h"]["estimated_amd_false_positives"] == 1.0
+
+
+async def test_given_a_debtor_with_two_cases_then_the_did_he_calls_picks_the_case_we_called(
+    storage: Storage,
+):
+    """The same number is on two debts (two creditors); we called about the older one from
+    DID A and about the newer one from DID B: calling back B means the newer debt."""
+    number = "+13125550123"
+    acme, acme_phones = await storage.upsert_case(
+        **_case(creditor="Acme", reference="DUO-1", numbers=[(number, "mobile")])
+    )
+    globex, globex_phones = await storage.upsert_case(
+        **_case(creditor="Globex", reference="DUO-2", numbers=[(number, "mobile")])
+    )
+    for channel, case_id, phones, did in (
+        ("duo-a", acme, acme_phones, "+12025550151"),
+        ("duo-b", globex, globex_phones, "+12025550152"),
+    ):
+        await storage.create_attempt(
+            channel_id=channel,
+            dialled=number,
+            caller_id=did,
+            case_id=case_id,
+            phone_number_id=phones[0],
+        )
+    by_a = await storage.find_case_by_number(number, "+12025550151")
+    by_b = await storage.find_case_by_number(number, "+12025550152")
+    assert (by_a.case_id, by_a.matched_by) == (acme, "presented")
+    assert (by_b.case_id, by_b.matched_by) == (globex, "presented")
+    # Another DID: the case we called him about last.
+    other = await storage.find_case_by_number(number, "+18005550100")
+    assert (other.case_id, other.matched_by) == (globex, "called")

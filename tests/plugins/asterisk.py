@@ -83,6 +83,7 @@ async def engine_config(
             "database": {"dsn": dsn},
             "dialer": {"ring_timeout": 6, "caller_id": "+12025550999"},
             "agents": {"wrap_up_seconds": 0.5, "answer_timeout": 5},
+            "inbound": {"max_queue_wait": 4, "announce_every": 2, "owner_wait": 2},
             "shutdown_grace": 5,
         },
         "test-config",

@@ -226,3 +226,13 @@ def test_the_file_gives_each_number_its_settings():
 def test_a_bad_file_is_refused_with_its_line(text, expected):
     with pytest.raises(ConfigError, match=expected):
         parse_pools(text, "numbers.toml")
+
+
+def test_the_shipped_example_file_is_valid():
+    from pathlib import Path
+
+    from pbx_engine.callerid.pools import load_pools
+
+    example = load_pools(Path(__file__).parents[2] / "docker" / "numbers.example.toml")
+    assert set(example.pools) == {"us-geo", "us-mobile", "us-main"}
+    assert all(n.trunk == "pstn" for n in example.numbers())

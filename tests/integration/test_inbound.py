@@ -1,0 +1,129 @@
+"""Inbound ACD on the real sandboxes: a debtor calling back reaches the agent who owns his case,
+else someone of that agent's team, else waits in the queue and is offered a callback."""
+
+from decimal import Decimal
+
+import pytest
+
+from pbx_engine.agents.states import AgentState, AgentStatus
+from pbx_engine.engine import Engine
+from pbx_engine.sandbox.asterisk import Telephony
+from pbx_engine.sandbox.sipp import SippPhone
+from tests.integration.waiting import eventually
+from tests.plugins.asterisk import AGENTS
+
+DID = "+12025551000"
+
+
+@pytest.fixture
+async def second_agent(connected_engine: Engine, telephony: Telephony):
+    """Agent "bogdan" of anna's team, on agent-002's softphone, ready; logged out after."""
+    engine, pbx = connected_engine, telephony.engine
+    await engine.storage.upsert_agent("bogdan", "Bogdan", sip_endpoint="agent-002", team="north")
+    async with SippPhone("agent-002", AGENTS["agent-002"], pbx.sip_host, pbx.sip_port):
+        status = await engine.agents.login("bogdan")
+        yield status
+        if engine.agents.status("bogdan").state is not AgentState.LOGGED_OUT:
+            await engine.agents.logout("bogdan")
+
+
+async def debtor_case(engine: Engine, reference: str, number: str, owner: str) -> int:
+    await engine.storage.upsert_agent(owner, owner, sip_endpoint="agent-001", team="north")
+    owner_row = await engine.storage.get_agent(owner)
+    case_id, _ = await engine.storage.upsert_case(
+        creditor="Acme",
+        reference=reference,
+        debtor_name=reference,
+        amount_owed=Decimal("99.00"),
+        currency="USD",
+        numbers=[(number, "mobile")],
+        owner_agent_id=owner_row.id,
+    )
+    return case_id
+
+
+async def inbound_attempt(engine: Engine, caller: str):
+    async def probe():
+        return await engine.storage.pool.fetchrow(
+            "SELECT case_id, agent_id, bridged_at, route, queue_seconds, outcome, ended_at "
+            "FROM call_attempts WHERE direction = 'inbound' AND caller_id = $1 "
+            "ORDER BY id DESC LIMIT 1",
+            caller,
+        )
+
+    return probe
+
+
+async def test_given_the_owner_is_ready_then_his_debtor_calling_back_reaches_him(
+    connected_engine: Engine, ready_agent: AgentStatus, telephony: Telephony
+):
+    engine = connected_engine
+    caller = "+13125550301"
+    case_id = await debtor_case(engine, "IN-1", caller, "anna")
+    channel = await telephony.pstn.call_engine(DID, caller, manner="talk")
+
+    async def with_anna():
+        return ready_agent.state is AgentState.ON_CALL or None
+
+    await eventually(with_anna, timeout=15, what="the call to reach the case's owner")
+    row = await (await inbound_attempt(engine, caller))()
+    assert row["case_id"] == case_id and row["bridged_at"] is not None
+    assert row["agent_id"] == engine.agents.agent_id("anna")
+    assert row["route"] == "agent: anna"
+    await telephony.pstn.hangup(channel)
+
+    async def ended():
+        row = await (await inbound_attempt(engine, caller))()
+        return row if row["ended_at"] else None
+
+    assert (await eventually(ended, timeout=10, what="the call to end"))["outcome"] == "human"
+
+
+async def test_given_the_owner_is_busy_then_his_team_takes_the_call(
+    connected_engine: Engine,
+    ready_agent: AgentStatus,
+    second_agent: AgentStatus,
+    telephony: Telephony,
+):
+    engine = connected_engine
+    caller = "+13125550302"
+    await debtor_case(engine, "IN-2", caller, "anna")
+    await engine.agents.pause("anna", "coffee")
+    channel = await telephony.pstn.call_engine(DID, caller, manner="talk")
+
+    async def with_bogdan():
+        return second_agent.state is AgentState.ON_CALL or None
+
+    await eventually(with_bogdan, timeout=15, what="the call to reach the owner's team")
+    row = await (await inbound_attempt(engine, caller))()
+    assert row["route"] == "agent: bogdan"
+    assert ready_agent.state is AgentState.PAUSED
+    await telephony.pstn.hangup(channel)
+
+
+async def test_given_nobody_is_free_then_the_caller_waits_and_is_offered_a_callback(
+    connected_engine: Engine, ready_agent: AgentStatus, telephony: Telephony
+):
+    engine = connected_engine
+    caller = "+13125550303"
+    case_id = await debtor_case(engine, "IN-3", caller, "anna")
+    await engine.agents.pause("anna", "lunch")
+    await telephony.pstn.call_engine(DID, caller, manner="press1")
+
+    async def ended():
+        row = await (await inbound_attempt(engine, caller))()
+        return row if row and row["ended_at"] else None
+
+    row = await eventually(ended, timeout=30, what="the queue to end in a callback offer")
+    assert row["route"] == "callback offer"
+    assert row["queue_seconds"] >= 4  # the configured longest wait
+    assert row["bridged_at"] is None
+    callback = await engine.storage.pool.fetchrow(
+        "SELECT case_id, e164, source, status FROM callbacks WHERE e164 = $1", caller
+    )
+    assert dict(callback) == {
+        "case_id": case_id,
+        "e164": caller,
+        "source": "queue",
+        "status": "pending",
+    }

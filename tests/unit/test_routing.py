@@ -1,0 +1,62 @@
+"""Inbound routing decisions (ACD): owner, owner finishing wrap-up, team, queue."""
+
+from datetime import UTC, datetime, timedelta
+
+from pbx_engine.agents.states import AgentState
+from pbx_engine.routing.acd import AgentView, route_inbound
+
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+S = AgentState
+
+
+def view(login, state, team="north", idle_for=0.0):
+    return AgentView(login, team, state, NOW - timedelta(seconds=idle_for))
+
+
+def route(agents, owner="anna", team="north"):
+    return route_inbound(
+        agents, NOW, owner=owner, owner_team=team, owner_wait=10, wrap_up_seconds=15
+    )
+
+
+def test_the_owner_takes_his_debtors_call_when_ready():
+    decision = route([view("anna", S.READY), view("piotr", S.READY, idle_for=99)])
+    assert (decision.kind, decision.login) == ("agent", "anna")
+
+
+def test_an_owner_about_to_finish_his_wrap_up_is_waited_for():
+    decision = route([view("anna", S.WRAP_UP, idle_for=8), view("piotr", S.READY)])
+    assert (decision.kind, decision.login) == ("wait_for_owner", "anna")
+    assert decision.wait_seconds == 8.0  # 7 s left of 15, and a second's grace
+    # with more wrap-up left than we wait, the team takes the call
+    decision = route([view("anna", S.WRAP_UP, idle_for=1), view("piotr", S.READY)])
+    assert (decision.kind, decision.login) == ("agent", "piotr")
+
+
+def test_a_busy_owner_hands_over_to_the_longest_idle_of_his_team():
+    agents = [
+        view("anna", S.ON_CALL),
+        view("piotr", S.READY, idle_for=5),
+        view("ewa", S.READY, idle_for=50),
+        view("john", S.READY, team="south", idle_for=500),
+    ]
+    decision = route(agents)
+    assert (decision.kind, decision.login, decision.team) == ("agent", "ewa", "north")
+
+
+def test_nobody_free_in_the_team_means_the_teams_queue():
+    agents = [view("anna", S.PAUSED), view("piotr", S.ON_CALL), view("john", S.READY, "south")]
+    decision = route(agents)
+    assert (decision.kind, decision.team) == ("queue", "north")
+
+
+def test_a_caller_without_an_owner_goes_to_anyone_ready_or_the_common_queue():
+    agents = [view("john", S.READY, "south", idle_for=3), view("ewa", S.READY, idle_for=30)]
+    decision = route(agents, owner=None, team=None)
+    assert (decision.kind, decision.login, decision.team) == ("agent", "ewa", None)
+    assert route([], owner=None, team=None).kind == "queue"
+
+
+def test_an_owner_not_logged_in_still_routes_to_his_team():
+    decision = route([view("piotr", S.READY)], owner="anna")
+    assert (decision.kind, decision.login) == ("agent", "piotr")
