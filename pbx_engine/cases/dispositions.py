@@ -29,6 +29,7 @@ class DispositionInput:
     promise_date: date | None = None
     callback_at: datetime | None = None
     note: str = ""
+    callback_owner_only: bool = False  # only the agent who promised it may make the callback
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState
 from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.campaigns.config import CampaignConfig
+from pbx_engine.compliance.policy import next_window_open, public_holiday
+from pbx_engine.compliance.timezones import debtor_zones
+from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.dialer.pacer import LivePacing
 from pbx_engine.dialer.schedule import CALL_IN_PROGRESS, CallPlan, plan_calls
 from pbx_engine.dialer.service import CallRequest, CallResult, Dialer, DialerClosed
@@ -68,6 +71,8 @@ class CampaignRunner:
         self.out_of_work = False  # the last planning pass found nothing due
         self.pacing: LivePacing | None = None  # predictive mode, made on first use
         self._fresh_start = False
+        self._callbacks_up: dict[str, int] = {}  # channel -> callback being made
+        self._callbacks_ended: list[tuple[int, bool]] = []  # (callback, debtor reached)
 
     @property
     def in_flight(self) -> int:
@@ -106,6 +111,8 @@ class CampaignRunner:
             self._fresh_start = False
         mode = self.campaign.dial_mode
         logins = set(self.campaign.agents) or None
+        await self._settle_callbacks()
+        await self._place_due_callbacks(logins)
         if mode == "progressive":
             while len(self._in_flight) < self.campaign.max_lines:
                 if not self._any_ready(logins):
@@ -138,6 +145,55 @@ class CampaignRunner:
         )
         self.pacing = LivePacing(policy, self._dialer, self._agents, logins)
         return self.pacing
+
+    # ------------------------------------------------------------------ callbacks
+    CALLBACK_RETRY = timedelta(minutes=15)
+    CALLBACK_ATTEMPTS = 3
+
+    async def _place_due_callbacks(self, logins: set[str] | None) -> None:
+        """Callbacks that are due go ahead of fresh numbers, each with an agent held for it:
+        its owner if he is ready, else (unless it is his only) any ready agent of the campaign.
+        Calling windows apply; attempt caps do not (the debtor asked to be called)."""
+        now = datetime.now(UTC)
+        profile = self.campaign.compliance_profile()
+        closed = public_holiday(profile.holidays)
+        for callback in await self._storage.due_callbacks(self.campaign_id, now, limit=20):
+            if callback["case_id"] in self._in_flight or callback["id"] in self._callbacks_up:
+                continue
+            zones = debtor_zones(
+                callback["timezone"], callback["e164"], self.campaign.fallback_timezone
+            )
+            opens = next_window_open(profile.windows, zones, now, closed)
+            if opens is None or opens > now:
+                await self._storage.defer_callback(callback["id"], opens or now + timedelta(days=1))
+                continue
+            agent = await self._agents.claim(callback["owner"]) if callback["owner"] else None
+            if agent is None and not callback["owner_only"]:
+                agent = await self._agents.reserve(logins)
+            if agent is None:
+                continue  # it waits for its agent (or for anyone to be ready)
+            plan = CallPlan(
+                callback["case_id"],
+                callback["phone_number_id"],
+                callback["e164"],
+                callback["kind"] or "unknown",
+            )
+            task = await self._place(plan, agent.login)
+            self._callbacks_up[task.get_name()] = callback["id"]
+            await self._storage.callback_dialled(callback["id"], task.get_name())
+            log.info("campaign.callback_dialled", callback=callback["id"], agent=agent.login)
+
+    async def _settle_callbacks(self) -> None:
+        while self._callbacks_ended:
+            callback_id, reached = self._callbacks_ended.pop(0)
+            status = await self._storage.settle_callback(
+                callback_id,
+                reached=reached,
+                retry_at=datetime.now(UTC) + self.CALLBACK_RETRY,
+                max_attempts=self.CALLBACK_ATTEMPTS,
+            )
+            if status == "missed":
+                log.warning("campaign.callback_missed", callback=callback_id)
 
     # ------------------------------------------------------------------ preview
     async def offer(self, login: str) -> CallPlan | None:
@@ -234,8 +290,14 @@ class CampaignRunner:
 
     def _call_done(self, case_id: int, task: asyncio.Task[CallResult]) -> None:
         self._in_flight.pop(case_id, None)
+        failed = task.cancelled() or task.exception() is not None
+        result = None if failed else task.result()
         if self.pacing is not None:
-            failed = task.cancelled() or task.exception() is not None
-            self.pacing.settle(task.get_name(), None if failed else task.result())
+            self.pacing.settle(task.get_name(), result)
+        callback_id = self._callbacks_up.pop(task.get_name(), None)
+        if callback_id is not None:
+            # Settled on the next pass (this runs in a done-callback, where nothing may wait).
+            reached = result is not None and result.outcome is Outcome.HUMAN
+            self._callbacks_ended.append((callback_id, reached))
         self._queue.clear()  # the finished call changes what is due: plan afresh
         self._wake.set()

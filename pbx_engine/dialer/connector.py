@@ -7,6 +7,8 @@ he hears the abandon message (who called, how to call back) and the call counts 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import structlog
 
 from ari_apps.outbound_call import Verdict
@@ -18,6 +20,8 @@ from pbx_engine.dialer.service import CallRequest, CallResult
 from pbx_engine.storage import Storage
 
 log = structlog.get_logger(__name__)
+
+ABANDONED_CALLBACK_AFTER = timedelta(minutes=5)
 
 
 class AgentConnector:
@@ -52,14 +56,14 @@ class AgentConnector:
         if agent is None or agent.state is not AgentState.RESERVED:
             agent = await self._agents.wait_for_ready(self._abandon_wait)
         if agent is None:
-            return await self._abandon(channel_id)
+            return await self._abandon(channel_id, request)
         try:
             bridged_at = await self._agents.connect(agent, channel_id)
         except ChannelGone:
             return None  # the debtor hung up during AMD; his ChannelDestroyed settles the call
         except AgentError:
             log.warning("call.agent_lost_before_bridge", agent=agent.login)
-            return await self._abandon(channel_id)
+            return await self._abandon(channel_id, request)
         self._agent_of[channel_id] = agent.login
         log.info(
             "call.bridged",
@@ -83,9 +87,20 @@ class AgentConnector:
             log.error("call.message_drop_failed", error=str(error))
             await self._ari.hangup(channel_id)
 
-    async def _abandon(self, channel_id: str) -> Outcome:
+    async def _abandon(self, channel_id: str, request: CallRequest) -> Outcome:
         log.warning("call.abandoned")
         await self._storage.mark_attempt_abandoned(channel_id)
+        if request.case_id is not None:
+            # He was promised a call back (the abandon message says so): the callback queue
+            # makes it, with an agent held for it.
+            await self._storage.create_callback(
+                e164=request.number,
+                due_at=datetime.now(UTC) + ABANDONED_CALLBACK_AFTER,
+                source="abandoned",
+                case_id=request.case_id,
+                priority=5,
+                channel_id=channel_id,
+            )
         with self._ari.subscribe(channel_id) as events:
             try:
                 await self._ari.play_to_end(events, channel_id, self._abandon_message, timeout=30)

@@ -48,7 +48,7 @@ class CaseCandidate:
 @dataclass(frozen=True)
 class CallPlan:
     case_id: int
-    phone_number_id: int
+    phone_number_id: int | None  # None: a callback to a number the case file does not have
     e164: str
     kind: str = "unknown"
 

@@ -466,6 +466,9 @@ class Storage:
                      AND (c.next_call_at IS NULL OR c.next_call_at <= $9)
                      AND (c.dial_after IS NULL OR c.dial_after <= $9)
                      AND (c.skipped_until IS NULL OR c.skipped_until <= $9)
+                     -- a case with a callback pending is the callback queue's
+                     AND NOT EXISTS (SELECT 1 FROM callbacks cb
+                                     WHERE cb.case_id = c.id AND cb.status = 'pending')
                    ORDER BY c.due_date NULLS LAST, c.id
                    LIMIT $7
                )
@@ -567,6 +570,20 @@ class Storage:
                 update.status,
                 update.next_call_at,
             )
+            if disposition.code == "callback" and disposition.callback_at is not None:
+                # The promise is kept by the callback queue: ahead of fresh numbers, to this
+                # agent first (or to him only).
+                await conn.execute(
+                    """INSERT INTO callbacks (case_id, e164, due_at, owner_agent_id,
+                                              owner_only, priority, source, channel_id)
+                       SELECT $1, a.dialled, $2, $3, $4, 10, 'agent', a.channel_id
+                       FROM call_attempts a WHERE a.id = $5""",
+                    attempt["case_id"],
+                    disposition.callback_at,
+                    agent_id,
+                    disposition.callback_owner_only,
+                    attempt["id"],
+                )
             if update.wrong_party and attempt["phone_number_id"] is not None:
                 await conn.execute(
                     "UPDATE phone_numbers SET wrong_party = true WHERE id = $1",
@@ -736,6 +753,70 @@ class Storage:
             source,
             channel_id,
         )
+
+    async def due_callbacks(self, campaign_id: int, now: datetime, limit: int) -> list[dict]:
+        """Pending callbacks of the campaign's open cases that are due, most urgent first,
+        with the number to dial and whom they are for."""
+        rows = await self.pool.fetch(
+            """SELECT cb.id, cb.case_id, cb.e164, cb.owner_only, cb.attempts, cb.priority,
+                      p.id AS phone_number_id, p.kind, owner.login AS owner, c.timezone
+               FROM callbacks cb
+               JOIN cases c ON c.id = cb.case_id AND c.campaign_id = $1
+                    AND c.status IN ('open', 'promised')
+               LEFT JOIN phone_numbers p ON p.case_id = cb.case_id AND p.e164 = cb.e164
+               LEFT JOIN agents owner ON owner.id = cb.owner_agent_id
+               WHERE cb.status = 'pending' AND cb.due_at <= $2
+               ORDER BY cb.priority DESC, cb.due_at
+               LIMIT $3""",
+            campaign_id,
+            now,
+            limit,
+        )
+        return [dict(r) for r in rows]
+
+    async def callback_dialled(self, callback_id: int, channel_id: str) -> None:
+        await self.pool.execute(
+            "UPDATE callbacks SET attempts = attempts + 1, channel_id = $2 WHERE id = $1",
+            callback_id,
+            channel_id,
+        )
+
+    async def settle_callback(
+        self, callback_id: int, *, reached: bool, retry_at: datetime, max_attempts: int
+    ) -> str:
+        """After a callback's call: done when the debtor was put through, else due again at
+        `retry_at`, or missed once it has been tried `max_attempts` times. Returns the status."""
+        return await self.pool.fetchval(
+            """UPDATE callbacks SET
+                   status = CASE WHEN $2 THEN 'done'
+                                 WHEN attempts >= $4 THEN 'missed' ELSE 'pending' END,
+                   due_at = CASE WHEN $2 OR attempts >= $4 THEN due_at ELSE $3 END
+               WHERE id = $1 RETURNING status""",
+            callback_id,
+            reached,
+            retry_at,
+            max_attempts,
+        )
+
+    async def defer_callback(self, callback_id: int, until: datetime) -> None:
+        await self.pool.execute(
+            "UPDATE callbacks SET due_at = $2 WHERE id = $1", callback_id, until
+        )
+
+    async def list_callbacks(self, status: str, limit: int = 500) -> list[dict]:
+        rows = await self.pool.fetch(
+            """SELECT cb.id, cb.case_id, c.reference, cb.e164, cb.due_at, owner.login AS owner,
+                      cb.owner_only, cb.priority, cb.source, cb.status, cb.attempts
+               FROM callbacks cb LEFT JOIN cases c ON c.id = cb.case_id
+               LEFT JOIN agents owner ON owner.id = cb.owner_agent_id
+               WHERE cb.status = $1 ORDER BY cb.due_at LIMIT $2""",
+            status,
+            limit,
+        )
+        return [
+            {k: v.isoformat() if isinstance(v, datetime) else v for k, v in dict(r).items()}
+            for r in rows
+        ]
 
     # ------------------------------------------------------------ caller ID
     async def caller_id_usage(

@@ -69,6 +69,7 @@ class DispositionPayload(_Payload):
     promise_amount: Decimal | None = Field(None, gt=0, max_digits=14, decimal_places=2)
     promise_date: date | None = None
     callback_at: datetime | None = None
+    callback_owner_only: bool = False
     note: str = Field("", max_length=2000)
 
 
@@ -211,6 +212,7 @@ async def disposition(request: web.Request) -> web.Response:
         payload.promise_date,
         payload.callback_at,
         payload.note,
+        payload.callback_owner_only,
     )
     try:
         update = next_action(given, datetime.now(UTC), zone)
@@ -301,6 +303,16 @@ async def campaigns(request: web.Request) -> web.Response:
     return web.json_response(listed)
 
 
+async def callbacks(request: web.Request) -> web.Response:
+    """Callbacks still to make and those missed (`?status=pending|missed|done`)."""
+    if denied := _supervisor(request):
+        return denied
+    status = request.query.get("status", "pending")
+    if status not in ("pending", "missed", "done", "cancelled"):
+        return _error(422, f"unknown status {status!r}")
+    return web.json_response(await request.app[ENGINE].storage.list_callbacks(status))
+
+
 async def numbers(request: web.Request) -> web.Response:
     """Every caller-ID number: pool, place, use today, and whether it is resting (and why)."""
     if denied := _supervisor(request):
@@ -348,6 +360,7 @@ def build_app(engine: Engine) -> web.Application:
     app.router.add_post("/agents/me/preview", preview)
     app.router.add_post("/agents/me/preview/{step}", preview)
     app.router.add_post("/agents/me/{action}", agent_action)
+    app.router.add_get("/callbacks", callbacks)
     app.router.add_get("/numbers", numbers)
     app.router.add_post("/numbers/reload", reload_numbers)
     app.router.add_get("/campaigns", campaigns)

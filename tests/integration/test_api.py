@@ -120,6 +120,15 @@ async def test_given_a_live_call_when_the_agent_works_it_through_the_api_then_al
         "SELECT status, next_call_at FROM cases WHERE id = $1", case_id
     )
     assert row["next_call_at"] == callback_at
+    callback = await engine.storage.pool.fetchrow(
+        "SELECT due_at, source, owner_agent_id, status FROM callbacks WHERE case_id = $1", case_id
+    )
+    assert (callback["due_at"], callback["source"], callback["status"]) == (
+        callback_at,
+        "agent",
+        "pending",
+    )
+    assert callback["owner_agent_id"] == engine.agents.agent_id("anna")
     dossier = await engine.storage.case_dossier(case_id)
     assert dossier["history"][0]["disposition"] == "callback"
 

@@ -262,3 +262,57 @@ async def test_given_the_first_batch_of_cases_cannot_be_called_then_the_planner_
     )
     assert all(m["dial_after"] and m["dial_after"] > datetime.now(UTC) for m in marks)
     assert await attempts_of(engine, ids[0]) == [] and await attempts_of(engine, ids[1]) == []
+
+
+async def test_given_a_callback_is_due_then_it_is_dialled_first_to_its_owner(
+    connected_engine: Engine,
+    ready_agent: AgentStatus,
+):
+    engine = connected_engine
+    runner = await engine.add_campaign(
+        CampaignConfig(
+            name="callback-test", dial_mode="progressive", compliance="plain", agents=["anna"]
+        )
+    )
+    anna = await engine.storage.get_agent("anna")
+    number = PstnBehaviour.TALK.number("+120255509")
+    case_id, _ = await engine.storage.upsert_case(
+        creditor="Acme",
+        reference="CB-DUE",
+        debtor_name="CB-DUE",
+        amount_owed=Decimal("10.00"),
+        currency="USD",
+        numbers=[(number, "mobile")],
+        campaign_id=runner.campaign_id,
+        owner_agent_id=anna.id,
+    )
+    callback_id = await engine.storage.create_callback(
+        e164=number,
+        due_at=datetime.now(UTC),
+        source="agent",
+        case_id=case_id,
+        owner_agent_id=anna.id,
+        owner_only=True,
+    )
+    runner.start()
+    try:
+
+        async def bridged():
+            rows = await attempts_of(engine, case_id)
+            return rows if rows and rows[0]["bridged_at"] else None
+
+        [call] = await eventually(bridged, timeout=20, what="the callback to reach its owner")
+        attempt = await engine.storage.get_attempt(call["channel_id"])
+        assert attempt.agent_id == anna.id  # she was held for it before it was dialled
+        await engine.ari.hangup(call["channel_id"])
+
+        async def done():
+            status = await engine.storage.pool.fetchval(
+                "SELECT status FROM callbacks WHERE id = $1", callback_id
+            )
+            return status if status != "pending" else None
+
+        assert await eventually(done, timeout=10, what="the callback to be settled") == "done"
+    finally:
+        runner.stop()
+    assert len(await attempts_of(engine, case_id)) == 1  # the planner left the case alone
