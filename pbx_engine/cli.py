@@ -168,6 +168,18 @@ def _bench_pacing(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _prompts(args: argparse.Namespace) -> int:
+    from pbx_engine.routing.prompts import PROMPTS, build_prompts
+
+    unknown = [lang for lang in args.language or [] if lang not in PROMPTS]
+    if unknown:
+        print(f"no prompts in {unknown[0]!r} (have: {', '.join(PROMPTS)})", file=sys.stderr)
+        return 1
+    made = await build_prompts(args.directory, args.language)
+    print(f"{len(made)} prompt(s) in {args.directory}; set [inbound] menu_prompts to it")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pbx-engine", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -219,6 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     demo.set_defaults(handler=_demo)
+
+    prompts = commands.add_parser(
+        "prompts", help="make the debtor menu's prompts (espeak-ng) into a folder Asterisk reads"
+    )
+    prompts.add_argument("directory", type=Path)
+    prompts.add_argument("--language", action="append", help="en, pl, es, de (default: all)")
+    prompts.set_defaults(handler=_prompts)
 
     bench = commands.add_parser("bench", help="benchmarks").add_subparsers(
         dest="what", required=True

@@ -125,6 +125,12 @@ class InboundConfig(_Section):
     )
     announce_every: float = Field(30.0, gt=0, description="queue position announcements")
     offer_callback: bool = Field(True, description="press 1 for a callback when the wait ends")
+    menu_prompts: Path | None = Field(
+        None,
+        description="folder of the debtor menu's prompts (`pbx-engine prompts DIR`); "
+        "unset: identified callers go straight to the routing, without a menu",
+    )
+    language: str = Field("en", description="the menu's language: en, pl, es, de")
 
 
 class LoggingConfig(_Section):

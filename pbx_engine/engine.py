@@ -90,6 +90,13 @@ class Engine:
         self._campaign_tasks.spawn(runner.run(), name=f"campaign-{campaign.name}")
         return runner
 
+    def campaign_language(self, campaign_id: int) -> str | None:
+        """The debtor menu's language of a loaded campaign (None: not loaded here)."""
+        for runner in self.campaigns.values():
+            if runner.campaign_id == campaign_id:
+                return runner.campaign.language
+        return None
+
     async def reload_number_pools(self) -> None:
         """SIGHUP: read the number-pools file again; a bad one is logged and refused."""
         try:
@@ -180,6 +187,7 @@ async def build_engine(
         callerid = CallerIdService(storage, config.number_pools_file)
         await callerid.start()  # a bad pools file stops the start, saying which line
         engine = Engine(config, ari, storage, dialer, inbound, agents, ami, agi, callerid)
+        inbound.campaign_language = engine.campaign_language
         stack.push_async_callback(engine._background.close)
         engine._background.spawn(engine._watch_number_health())
         ari.on_event(engine._on_unclaimed)

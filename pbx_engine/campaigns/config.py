@@ -136,6 +136,7 @@ class CampaignConfig(_Section):
     select: Selection = Selection()
     retry: dict[RetryOutcome, RetryRule] = Field(default_factory=dict)
     pacing: str = Field("predictive", description="the pacing policy of predictive mode")
+    language: str = Field("en", description="of the debtor menu for this campaign's debtors")
     machine_message: str | None = Field(
         None,
         description="a sound (Asterisk file name, no extension) to leave on answering machines "
@@ -152,6 +153,15 @@ class CampaignConfig(_Section):
     def _known_profile(cls, value: str) -> str:
         if value not in PROFILES:
             raise ValueError(f"unknown profile {value!r} (known: {', '.join(sorted(PROFILES))})")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        from pbx_engine.routing.prompts import PROMPTS
+
+        if value not in PROMPTS:
+            raise ValueError(f"no menu prompts in {value!r} (have: {', '.join(PROMPTS)})")
         return value
 
     @field_validator("pacing")

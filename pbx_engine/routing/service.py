@@ -1,5 +1,7 @@
 """Inbound calls entering Stasis as `Stasis(app,inbound,CALLER,DID,CASE_ID)`: identified in the
-dialplan already, routed here to the case's owner, his team, or the queue (ACD).
+dialplan already; an identified caller gets the debtor menu (balance, agent, callback, promise
+date; `ivr.py`) when its prompts are installed; then routed to the case's owner, his team, or
+the queue (ACD).
 
 In the queue the caller hears music on hold and, every `announce_every` seconds, how many
 callers are ahead of him; the first in line takes the first agent of the team who is ready.
@@ -11,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import structlog
 
@@ -21,13 +25,23 @@ from pbx_engine.ari import AriClient, AriError, ChannelGone
 from pbx_engine.ari.events import (
     ChannelDestroyed,
     ChannelDtmfReceived,
+    PlaybackFinished,
     StasisEnd,
     StasisStart,
 )
 from pbx_engine.ari.stream import Subscription
+from pbx_engine.cases.dispositions import (
+    Disposition,
+    DispositionError,
+    DispositionInput,
+    next_action,
+)
+from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.config import InboundConfig
 from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.routing.acd import AgentView, Route, route_inbound
+from pbx_engine.routing.ivr import DebtorMenu, Leave, Play
+from pbx_engine.routing.prompts import prompt_path
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
 
@@ -37,6 +51,7 @@ WELCOME = "sound:pls-hold-while-try"
 CALLBACK_OFFER = ["sound:vm-press", "digits:1"]
 THANK_YOU = "sound:auth-thankyou"
 SORRY = "sound:please-try-call-later"
+IVR_CALLBACK_AFTER = timedelta(minutes=10)
 
 
 class CallerLeft(Exception):
@@ -60,6 +75,10 @@ class InboundService:
         self._wrap_up_seconds = wrap_up_seconds
         self._tasks = OwnedTasks()
         self._queues: dict[str | None, list[str]] = {}  # team -> waiting channels, in order
+        self.menu_prompts = self._config.menu_prompts
+        self.language = self._config.language
+        # campaign id -> its language, when the engine knows the campaign (set by the engine)
+        self.campaign_language: Callable[[int], str | None] = lambda _: None
         self._agent_of: dict[str, str] = {}  # caller channel -> agent login
 
     def accept(self, event: StasisStart) -> None:
@@ -136,6 +155,10 @@ class InboundService:
     ) -> tuple[Outcome, str]:
         assert self._agents is not None
         agents = self._agents
+        if case is not None and self.menu_prompts is not None:
+            chosen = await self._menu(channel_id, events, case, caller)
+            if chosen is not None:
+                return chosen
         owner, team = (None, None)
         if case is not None:
             found = await self._storage.case_owner(case)
@@ -170,6 +193,133 @@ class InboundService:
         await self._storage.record_inbound_route(channel_id, f"{route.kind}: {agent.login}", waited)
         log.info("inbound.connected", agent=agent.login, waited_s=round(waited, 2))
         return Outcome.HUMAN, "caller"
+
+    # ------------------------------------------------------------------ the debtor menu
+    async def _menu(
+        self, channel_id: str, events: Subscription, case: int, caller: str
+    ) -> tuple[Outcome, str] | None:
+        """Run the menu; None when the caller wants (or gets) an agent."""
+        dossier = await self._storage.case_dossier(case) or {}
+        campaign = dossier.get("campaign_id")
+        language = (campaign and self.campaign_language(campaign)) or self.language
+        menu = DebtorMenu(datetime.now(UTC).date())
+        actions = menu.start()
+        while True:
+            for action in actions:
+                if isinstance(action, Leave):
+                    await self._storage.record_inbound_route(channel_id, f"menu: {action.to}", 0)
+                    return await self._menu_choice(
+                        channel_id, events, case, caller, action, dossier, language
+                    )
+            media = [
+                m for a in actions if isinstance(a, Play) for m in self._media(a, dossier, language)
+            ]
+            digit = await self._ask(channel_id, events, media, wait=6.0)
+            actions = menu.silence() if digit is None else menu.key(digit)
+
+    def _media(self, play: Play, dossier: dict, language: str) -> list[str]:
+        assert self.menu_prompts is not None
+        media = []
+        for name in play.prompts:
+            media.append(prompt_path(self.menu_prompts, name, language))
+            if name == "balance":
+                amount = Decimal(str(dossier.get("amount_owed") or 0))
+                currency = dossier.get("currency") or "USD"
+                units, minor = int(amount), int((amount - int(amount)) * 100)
+                media += [
+                    f"number:{units}",
+                    prompt_path(self.menu_prompts, currency, language),
+                ]
+                if minor:
+                    media += [
+                        prompt_path(self.menu_prompts, "and", language),
+                        f"number:{minor}",
+                        prompt_path(self.menu_prompts, f"{currency}_minor", language),
+                    ]
+        return media
+
+    async def _ask(
+        self, channel_id: str, events: Subscription, media: list[str], *, wait: float
+    ) -> str | None:
+        """Play `media` (a key cuts it short) and return the first key pressed, during it or
+        within `wait` seconds after; None for silence. CallerLeft if he hangs up."""
+        playback = await self._ari.play(channel_id, media) if media else None
+        playing = playback is not None
+        deadline = None if playing else asyncio.get_running_loop().time() + wait
+        while True:
+            timeout = 60.0 if deadline is None else deadline - asyncio.get_running_loop().time()
+            if timeout <= 0:
+                return None
+            try:
+                event = await events.get(timeout)
+            except TimeoutError:
+                if deadline is not None:
+                    return None
+                continue
+            if isinstance(event, ChannelDestroyed | StasisEnd):
+                raise CallerLeft
+            if isinstance(event, ChannelDtmfReceived):
+                if playing and playback is not None:
+                    await self._ari.stop_playback(playback.id)
+                return event.digit
+            if (
+                isinstance(event, PlaybackFinished)
+                and playback is not None
+                and event.playback.id == playback.id
+            ):
+                playing = False
+                deadline = asyncio.get_running_loop().time() + wait
+
+    async def _menu_choice(
+        self,
+        channel_id: str,
+        events: Subscription,
+        case: int,
+        caller: str,
+        leave: Leave,
+        dossier: dict,
+        language: str,
+    ) -> tuple[Outcome, str] | None:
+        assert self.menu_prompts is not None
+        if leave.to == "agent":
+            return None
+        if leave.to == "callback":
+            owner = await self._storage.case_owner_id(case)
+            await self._storage.create_callback(
+                e164=caller,
+                due_at=datetime.now(UTC) + IVR_CALLBACK_AFTER,
+                source="ivr",
+                case_id=case,
+                owner_agent_id=owner,
+                channel_id=channel_id,
+            )
+            log.info("inbound.menu_callback", case_id=case)
+            goodbye = "callback_booked"
+        else:
+            given = DispositionInput(
+                Disposition.PROMISE_TO_PAY,
+                promise_amount=Decimal(str(dossier.get("amount_owed") or 0)) or None,
+                promise_date=leave.promise_date,
+                note="promised in the phone menu",
+            )
+            try:
+                zone = debtor_zones(dossier.get("timezone"), caller, "UTC")[0]
+                update = next_action(given, datetime.now(UTC), zone)
+            except (DispositionError, ValueError) as error:
+                log.warning("inbound.menu_promise_refused", error=str(error))
+                return None  # an agent sorts it out
+            await self._storage.record_disposition(channel_id, None, given, update)
+            log.info("inbound.menu_promise", case_id=case, date=str(leave.promise_date))
+            goodbye = "promise_thanks"
+        with contextlib.suppress(AriError, TimeoutError):
+            await self._ari.play_to_end(
+                events,
+                channel_id,
+                prompt_path(self.menu_prompts, goodbye, language),
+                timeout=20,
+            )
+        await self._ari.hangup(channel_id)
+        return Outcome.HUMAN, "engine"
 
     async def _first_agent(
         self, channel_id: str, events: Subscription, route: Route
@@ -265,6 +415,7 @@ class InboundService:
                 due_at=datetime.now(UTC),
                 source="queue",
                 case_id=case,
+                owner_agent_id=await self._storage.case_owner_id(case) if case else None,
                 channel_id=channel_id,
             )
             log.info("inbound.callback_requested", case_id=case)

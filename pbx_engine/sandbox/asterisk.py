@@ -544,8 +544,14 @@ class EngineSandbox(AsteriskSandbox):
         super().__init__("engine", **options)  # type: ignore[arg-type]
 
 
-CallerManner = Literal["hello", "talk", "silent", "press1"]
-_MANNERS: dict[str, str] = {"hello": "s", "talk": "talk", "silent": "silent", "press1": "press1"}
+CallerManner = Literal["hello", "talk", "silent", "press1", "dtmf"]
+_MANNERS: dict[str, str] = {
+    "hello": "s",
+    "talk": "talk",
+    "silent": "silent",
+    "press1": "press1",
+    "dtmf": "dtmf",
+}
 
 
 class PstnSandbox(AsteriskSandbox):
@@ -564,10 +570,12 @@ class PstnSandbox(AsteriskSandbox):
         *,
         manner: CallerManner = "hello",
         timeout: int = 30,
+        keys: str = "",
+        delay: float = 2.0,
     ) -> str:
         """A debtor at `caller_number` calls the engine's `did`; once the engine answers he
         says "Hello?" and listens ("hello"), talks on ("talk"), keeps silent ("silent") or
-        presses 1 every two seconds ("press1").
+        presses 1 every two seconds ("press1"), or presses `keys` after `delay` s ("dtmf").
         Returns the PSTN-side channel id (hang it up through this instance's ARI)."""
         return await self.originate(
             f"PJSIP/{did}@engine",
@@ -575,6 +583,7 @@ class PstnSandbox(AsteriskSandbox):
             extension=_MANNERS[manner],
             caller_id=f'"{caller_number}" <{caller_number}>',
             timeout=timeout,
+            variables={"KEYS": keys, "DELAY": str(delay)} if manner == "dtmf" else None,
         )
 
 

@@ -540,7 +540,11 @@ class Storage:
         return AgentRow(**dict(row)) if row else None
 
     async def record_disposition(
-        self, channel_id: str, agent_id: int, disposition: DispositionInput, update: CaseUpdate
+        self,
+        channel_id: str,
+        agent_id: int | None,
+        disposition: DispositionInput,
+        update: CaseUpdate,
     ) -> int:
         """Store the disposition of a call and apply its consequences to the case at once."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -596,7 +600,7 @@ class Storage:
         case = await self.pool.fetchrow(
             """SELECT c.id, c.creditor, c.reference, c.debtor_name, c.amount_owed, c.currency,
                       c.due_date, c.status, c.next_call_at, c.timezone, c.address, c.segment,
-                      a.login AS owner
+                      a.login AS owner, c.campaign_id
                FROM cases c LEFT JOIN agents a ON a.id = c.owner_agent_id WHERE c.id = $1""",
             case_id,
         )
@@ -717,6 +721,9 @@ class Storage:
             case_id,
         )
         return (row["login"], row["team"]) if row else None
+
+    async def case_owner_id(self, case_id: int) -> int | None:
+        return await self.pool.fetchval("SELECT owner_agent_id FROM cases WHERE id = $1", case_id)
 
     async def record_inbound_route(
         self, channel_id: str, route: str, queue_seconds: float | None

@@ -6,7 +6,9 @@ from decimal import Decimal
 import pytest
 
 from pbx_engine.agents.states import AgentState, AgentStatus
+from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.engine import Engine
+from pbx_engine.routing.prompts import build_prompts
 from pbx_engine.sandbox.asterisk import Telephony
 from pbx_engine.sandbox.sipp import SippPhone
 from tests.integration.waiting import eventually
@@ -127,3 +129,96 @@ async def test_given_nobody_is_free_then_the_caller_waits_and_is_offered_a_callb
         "source": "queue",
         "status": "pending",
     }
+
+    # Later: his case's campaign runs, and the callback is dialled to his agent first.
+    runner = await engine.add_campaign(
+        CampaignConfig(name="queue-callback", dial_mode="progressive", compliance="plain")
+    )
+    await engine.storage.pool.execute(
+        "UPDATE cases SET campaign_id = $2 WHERE id = $1", case_id, runner.campaign_id
+    )
+    await engine.agents.ready("anna")
+    runner.start()
+    try:
+
+        async def dialled():
+            return await engine.storage.pool.fetchrow(
+                "SELECT dialled, agent_id FROM call_attempts "
+                "WHERE direction = 'outbound' AND case_id = $1",
+                case_id,
+            )
+
+        call = await eventually(dialled, timeout=15, what="the callback to be dialled")
+        assert call["dialled"] == caller
+    finally:
+        runner.stop()
+    assert ready_agent.state is not AgentState.READY  # held for the callback
+
+
+@pytest.fixture
+async def debtor_menu(connected_engine: Engine, telephony: Telephony):
+    """The debtor menu on, with its English prompts made into the engine PBX's sounds."""
+    folder = telephony.engine.sounds_dir / "menu"
+    await build_prompts(folder, ["en"])
+    connected_engine.inbound.menu_prompts = folder
+    yield folder
+    connected_engine.inbound.menu_prompts = None
+
+
+async def test_given_the_menu_when_the_debtor_asks_for_a_callback_then_it_is_booked(
+    connected_engine: Engine, debtor_menu, telephony: Telephony
+):
+    engine = connected_engine
+    caller = "+13125550311"
+    case_id = await debtor_case(engine, "IN-M3", caller, "anna")
+    await telephony.pstn.call_engine(DID, caller, manner="dtmf", keys="3")
+
+    async def ended():
+        row = await (await inbound_attempt(engine, caller))()
+        return row if row and row["ended_at"] else None
+
+    row = await eventually(ended, timeout=30, what="the menu to book a callback")
+    assert row["route"] == "menu: callback"
+    callback = await engine.storage.pool.fetchrow(
+        "SELECT source, owner_agent_id FROM callbacks WHERE case_id = $1", case_id
+    )
+    assert callback["source"] == "ivr"
+    assert callback["owner_agent_id"] == (await engine.storage.get_agent("anna")).id
+
+
+async def test_given_the_menu_when_the_debtor_promises_a_date_then_it_is_recorded(
+    connected_engine: Engine, debtor_menu, telephony: Telephony
+):
+    engine = connected_engine
+    caller = "+13125550312"
+    case_id = await debtor_case(engine, "IN-M4", caller, "anna")
+    await telephony.pstn.call_engine(DID, caller, manner="dtmf", keys="40512")
+
+    async def promised():
+        return await engine.storage.pool.fetchrow(
+            "SELECT d.promise_date, d.promise_amount, d.agent_id, c.status FROM dispositions d "
+            "JOIN cases c ON c.id = d.case_id WHERE d.case_id = $1",
+            case_id,
+        )
+
+    row = await eventually(promised, timeout=30, what="the promise typed in the menu")
+    assert (row["promise_date"].day, row["promise_date"].month) == (5, 12)
+    assert row["promise_amount"] == Decimal("99.00") and row["agent_id"] is None
+    assert row["status"] == "promised"
+
+
+async def test_given_the_menu_when_the_debtor_hears_his_balance_then_asks_for_his_agent(
+    connected_engine: Engine, debtor_menu, ready_agent: AgentStatus, telephony: Telephony
+):
+    engine = connected_engine
+    caller = "+13125550313"
+    await debtor_case(engine, "IN-M1", caller, "anna")
+    channel = await telephony.pstn.call_engine(DID, caller, manner="dtmf", keys="12")
+
+    async def with_anna():
+        return ready_agent.state is AgentState.ON_CALL or None
+
+    await eventually(with_anna, timeout=30, what="the caller to reach his agent from the menu")
+    row = await (await inbound_attempt(engine, caller))()
+    assert row["route"] == "agent: anna"
+    await telephony.pstn.hangup(channel)

@@ -60,3 +60,66 @@ def test_a_caller_without_an_owner_goes_to_anyone_ready_or_the_common_queue():
 def test_an_owner_not_logged_in_still_routes_to_his_team():
     decision = route([view("piotr", S.READY)], owner="anna")
     assert (decision.kind, decision.login) == ("agent", "piotr")
+
+
+# ---------------------------------------------------------------------- the debtor's menu
+from datetime import date  # noqa: E402
+
+from pbx_engine.routing.ivr import DebtorMenu, Leave, Play  # noqa: E402
+
+TODAY = date(2026, 11, 24)
+
+
+def test_the_menu_plays_the_balance_and_comes_back():
+    menu = DebtorMenu(TODAY)
+    assert menu.start() == [Play(("menu",))]
+    assert menu.key("1") == [Play(("balance", "menu"))]
+    assert menu.key("2") == [Leave("agent")]
+    assert menu.key("3") == []  # done: later keys change nothing
+
+
+def test_a_callback_request_leaves_the_menu():
+    assert DebtorMenu(TODAY).key("3") == [Leave("callback")]
+
+
+def test_a_promise_date_is_typed_as_day_and_month():
+    menu = DebtorMenu(TODAY)
+    assert menu.key("4") == [Play(("promise_date",))]
+    assert menu.key("0") == menu.key("5") == menu.key("1") == []
+    assert menu.key("2") == [Leave("promise", date(2026, 12, 5))]
+    # a day already past this year is next year's
+    menu = DebtorMenu(TODAY)
+    menu.key("4")
+    assert [menu.key(d) for d in "1503"][-1] == [Leave("promise", date(2027, 3, 15))]
+
+
+def test_no_such_date_is_asked_again_and_too_many_mistakes_go_to_an_agent():
+    menu = DebtorMenu(TODAY)
+    menu.key("4")
+    assert [menu.key(d) for d in "3102"][-1] == [Play(("invalid", "promise_date"))]  # 31 Feb
+    assert menu.key("*") == [Play(("invalid", "promise_date"))]
+    assert menu.key("#") == [Leave("agent")]
+
+
+def test_silence_replays_once_then_goes_to_an_agent():
+    menu = DebtorMenu(TODAY)
+    assert menu.silence() == [Play(("menu",))]
+    assert menu.silence() == [Leave("agent")]
+    assert menu.silence() == []
+
+
+def test_keys_that_mean_nothing_are_told_so():
+    menu = DebtorMenu(TODAY)
+    assert menu.key("9") == [Play(("invalid", "menu"))]
+
+
+def test_prompts_exist_in_every_language_and_fall_back_to_english():
+    from pathlib import Path
+
+    from pbx_engine.routing.prompts import PROMPTS, prompt_path
+
+    names = set(PROMPTS["en"])
+    assert all(set(texts) == names for texts in PROMPTS.values())
+    folder = Path("/srv/prompts")
+    assert prompt_path(folder, "menu", "pl") == "sound:/srv/prompts/pbx-ivr-menu-pl"
+    assert prompt_path(folder, "menu", "xx") == "sound:/srv/prompts/pbx-ivr-menu-en"

@@ -1,0 +1,93 @@
+"""The debtor menu's prompts, in several languages, made with espeak-ng into a folder Asterisk
+reads (`pbx-engine prompts DIR`): `pbx-ivr-<name>-<language>.wav`, 8 kHz 16-bit, what
+Playback and ARI play. Amounts are said by Asterisk (`number:`), in English digits."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+PROMPTS: dict[str, dict[str, str]] = {
+    "en": {
+        "menu": "To hear your balance, press 1. To speak to your agent, press 2. "
+        "To be called back, press 3. To promise a payment date, press 4.",
+        "balance": "Your balance is",
+        "and": "and",
+        "invalid": "Sorry, that is not a choice.",
+        "promise_date": "Please enter the day and the month of your payment, as four digits.",
+        "promise_thanks": "Thank you. Your promise is recorded. Goodbye.",
+        "callback_booked": "Thank you. We will call you back shortly. Goodbye.",
+        "USD": "dollars", "USD_minor": "cents",
+        "EUR": "euros", "EUR_minor": "cents",
+        "GBP": "pounds", "GBP_minor": "pence",
+        "PLN": "zloty", "PLN_minor": "groszy",
+    },
+    "pl": {
+        "menu": "Aby usłyszeć saldo, naciśnij 1. Aby rozmawiać z opiekunem, naciśnij 2. "
+        "Aby zamówić oddzwonienie, naciśnij 3. Aby zadeklarować datę wpłaty, naciśnij 4.",
+        "balance": "Twoje saldo wynosi",
+        "and": "i",
+        "invalid": "Nie ma takiej opcji.",
+        "promise_date": "Wpisz dzień i miesiąc wpłaty, jako cztery cyfry.",
+        "promise_thanks": "Dziękujemy. Deklaracja została zapisana. Do widzenia.",
+        "callback_booked": "Dziękujemy. Wkrótce oddzwonimy. Do widzenia.",
+        "USD": "dolarów", "USD_minor": "centów",
+        "EUR": "euro", "EUR_minor": "centów",
+        "GBP": "funtów", "GBP_minor": "pensów",
+        "PLN": "złotych", "PLN_minor": "groszy",
+    },
+    "es": {
+        "menu": "Para oír su saldo, pulse 1. Para hablar con su agente, pulse 2. "
+        "Para que le llamemos, pulse 3. Para prometer una fecha de pago, pulse 4.",
+        "balance": "Su saldo es",
+        "and": "y",
+        "invalid": "Lo siento, esa opción no existe.",
+        "promise_date": "Marque el día y el mes de su pago, con cuatro cifras.",
+        "promise_thanks": "Gracias. Su promesa ha quedado registrada. Adiós.",
+        "callback_booked": "Gracias. Le llamaremos en breve. Adiós.",
+        "USD": "dólares", "USD_minor": "centavos",
+        "EUR": "euros", "EUR_minor": "céntimos",
+        "GBP": "libras", "GBP_minor": "peniques",
+        "PLN": "eslotis", "PLN_minor": "groszy",
+    },
+    "de": {
+        "menu": "Für Ihren Kontostand drücken Sie die 1. Für Ihren Betreuer drücken Sie die 2. "
+        "Für einen Rückruf drücken Sie die 3. Um ein Zahlungsdatum zuzusagen, drücken Sie die 4.",
+        "balance": "Ihr Saldo beträgt",
+        "and": "und",
+        "invalid": "Diese Auswahl gibt es leider nicht.",
+        "promise_date": "Bitte geben Sie Tag und Monat Ihrer Zahlung als vier Ziffern ein.",
+        "promise_thanks": "Danke. Ihre Zusage ist gespeichert. Auf Wiederhören.",
+        "callback_booked": "Danke. Wir rufen Sie in Kürze zurück. Auf Wiederhören.",
+        "USD": "Dollar", "USD_minor": "Cent",
+        "EUR": "Euro", "EUR_minor": "Cent",
+        "GBP": "Pfund", "GBP_minor": "Pence",
+        "PLN": "Zloty", "PLN_minor": "Groszy",
+    },
+}  # fmt: skip
+
+VOICES = {"en": "en", "pl": "pl", "es": "es", "de": "de"}
+
+
+def prompt_path(directory: Path, name: str, language: str) -> str:
+    """The prompt as ARI media (`sound:` and the file without its extension)."""
+    if language not in PROMPTS or name not in PROMPTS[language]:
+        language = "en"
+    return f"sound:{directory / f'pbx-ivr-{name}-{language}'}"
+
+
+async def build_prompts(directory: Path, languages: list[str] | None = None) -> list[Path]:
+    """Make every prompt of `languages` (default: all) into `directory`."""
+    # The sandbox's speech maker is espeak-ng plus sox into Playback's format, cached.
+    from pbx_engine.sandbox.audio import Speech, render
+
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+    made = []
+    for language in languages or list(PROMPTS):
+        for name, text in PROMPTS[language].items():
+            source = await render(Speech(text, voice=VOICES[language], wpm=150))
+            target = directory / f"pbx-ivr-{name}-{language}.wav"
+            await asyncio.to_thread(shutil.copyfile, source, target)
+            made.append(target)
+    return made
