@@ -216,15 +216,19 @@ def parse_config(
         raise ConfigError(_describe(error, source)) from None
 
 
-def load_config(path: str | Path, environ: dict[str, str] | None = None) -> EngineConfig:
-    """Read and validate a TOML config file, raising ConfigError with the file, key and problem."""
+def read_toml(path: str | Path) -> dict:
+    """A TOML file's contents; ConfigError naming the file when it cannot be read or parsed."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    return parse_config(raw, str(path), environ)
+
+
+def load_config(path: str | Path, environ: dict[str, str] | None = None) -> EngineConfig:
+    """Read and validate a TOML config file, raising ConfigError with the file, key and problem."""
+    return parse_config(read_toml(path), str(path), environ)

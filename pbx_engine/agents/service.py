@@ -168,20 +168,7 @@ class AgentService:
                 bridge_type="mixing", bridge_id=bridge_id, name=f"agent {login}"
             )
             agent.bridge_id = bridge_id
-            await self._ari.originate(
-                f"PJSIP/{row.sip_endpoint}",
-                app=self._ari.app,
-                app_args=["agent", login],
-                channel_id=leg_id,
-                timeout=int(self._answer_timeout),
-            )
-            first = await events.wait_for(
-                (StasisStart, ChannelDestroyed), timeout=self._answer_timeout + 5
-            )
-            if isinstance(first, ChannelDestroyed):
-                raise AgentError(
-                    f"agent {login!r}'s softphone did not answer ({first.cause_txt or first.cause})"
-                )
+            await self._ring(login, row.sip_endpoint, leg_id, events)
             agent.channel_id = leg_id
             await self._ari.add_channel(bridge_id, leg_id)
         except (AgentError, AriError, TimeoutError) as error:
@@ -315,6 +302,24 @@ class AgentService:
         if agent.call_id == debtor:
             await self.call_ended(agent.login)
 
+    async def _ring(self, login: str, endpoint: str, leg_id: str, events) -> None:
+        """Call the agent's softphone into our app; returns once he answers, AgentError if he
+        does not (TimeoutError if Asterisk says nothing)."""
+        await self._ari.originate(
+            f"PJSIP/{endpoint}",
+            app=self._ari.app,
+            app_args=["agent", login],
+            channel_id=leg_id,
+            timeout=int(self._answer_timeout),
+        )
+        first = await events.wait_for(
+            (StasisStart, ChannelDestroyed), timeout=self._answer_timeout + 5
+        )
+        if isinstance(first, ChannelDestroyed):
+            raise AgentError(
+                f"agent {login!r}'s softphone did not answer ({first.cause_txt or first.cause})"
+            )
+
     async def _watch_leg(self, agent: AgentStatus, events) -> None:
         """The softphone leg ends the session when it goes (the agent hung up his phone)."""
         with events:
@@ -406,18 +411,7 @@ class AgentService:
         try:
             await self._ari.create_bridge(bridge_type="mixing", bridge_id=bridge_id)
             await self._ari.add_channel(bridge_id, call_channel_id)
-            await self._ari.originate(
-                f"PJSIP/{self._endpoints[login]}",
-                app=self._ari.app,
-                app_args=["agent", login],
-                channel_id=leg_id,
-                timeout=int(self._answer_timeout),
-            )
-            first = await events.wait_for(
-                (StasisStart, ChannelDestroyed), timeout=self._answer_timeout + 5
-            )
-            if isinstance(first, ChannelDestroyed):
-                raise AgentError(f"agent {login!r} did not answer")
+            await self._ring(login, self._endpoints[login], leg_id, events)
             await self._ari.add_channel(bridge_id, leg_id)
         except (AgentError, AriError, TimeoutError) as error:
             events.close()

@@ -27,7 +27,6 @@ machine = { after_minutes = 240, max_attempts = 3 }
 
 from __future__ import annotations
 
-import tomllib
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -38,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pbx_engine.callerid.choice import CallerIdRule
 from pbx_engine.compliance import PROFILES, ComplianceProfile
-from pbx_engine.config import ConfigError, _describe
+from pbx_engine.config import ConfigError, _describe, read_toml
 from pbx_engine.pacing import POLICY_NAMES
 
 
@@ -205,13 +204,7 @@ class CampaignConfig(_Section):
 
 
 def load_campaign(path: str | Path) -> CampaignConfig:
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    raw = read_toml(path)
     try:
         return CampaignConfig.model_validate(raw)
     except ValidationError as error:

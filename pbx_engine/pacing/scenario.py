@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import random
-import tomllib
 from bisect import bisect_right
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pbx_engine.config import ConfigError, _describe
+from pbx_engine.config import ConfigError, _describe, read_toml
 
 
 class _Section(BaseModel):
@@ -175,13 +174,7 @@ def parse_scenario(raw: dict, source: str = "<scenario>") -> Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    scenario = parse_scenario(raw, str(path))
+    scenario = parse_scenario(read_toml(path), str(path))
     if not scenario.name:
         scenario = scenario.model_copy(update={"name": path.stem})
     return scenario

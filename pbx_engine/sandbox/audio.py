@@ -153,64 +153,38 @@ async def render(speech: Speech, encoding: Encoding = Encoding.SLIN16) -> Path:
     return cached
 
 
-async def hold_tone() -> Path:
-    """A soft pulsing tone for music on hold (the music packages may not be installed)."""
-    cached = cache_dir() / f"hold-tone-{_RECIPE}.wav"
+async def _synth(name: str, effects: list[str]) -> Path:
+    """A cached 8 kHz 16-bit mono WAV made by `sox -n` with these synth effects."""
+    cached = cache_dir() / f"{name}-{_RECIPE}.wav"
     if cached.exists():
         return cached
     _, sox = _tools()
     cached.parent.mkdir(parents=True, exist_ok=True)
-    made = cached.parent / f".hold-{os.getpid()}-{secrets.token_hex(3)}.wav"
+    made = cached.parent / f".{name}-{os.getpid()}-{secrets.token_hex(3)}.wav"
     try:
         await run(
-            [
-                sox,
-                "-n",
-                "-r",
-                "8000",
-                "-c",
-                "1",
-                "-e",
-                "signed",
-                "-b",
-                "16",
-                str(made),
-                "synth",
-                "8",
-                "sine",
-                "440",
-                "tremolo",
-                "1.5",
-                "80",
-                "vol",
-                "0.25",
-            ],
-            what="sox (hold tone)",
+            [sox, "-n", "-r", "8000", "-c", "1", "-e", "signed", "-b", "16", str(made), *effects],
+            what=f"sox ({name})",
         )
         os.replace(made, cached)
     finally:
         made.unlink(missing_ok=True)
     return cached
+
+
+async def hold_tone() -> Path:
+    """A soft pulsing tone for music on hold (the music packages may not be installed)."""
+    return await _synth(
+        "hold-tone", ["synth", "8", "sine", "440", "tremolo", "1.5", "80", "vol", "0.25"]
+    )
 
 
 async def fax_tone() -> Path:
     """A fax machine's calling tone (CNG): 1100 Hz for 0.5 s every 3.5 s, for 35 s."""
-    cached = cache_dir() / f"fax-cng-{_RECIPE}.wav"
-    if cached.exists():
-        return cached
-    _, sox = _tools()
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    made = cached.parent / f".fax-{os.getpid()}-{secrets.token_hex(3)}.wav"
-    try:
-        await run(
-            [sox, "-n", "-r", "8000", "-c", "1", "-e", "signed", "-b", "16", str(made)]
-            + ["synth", "0.5", "sine", "1100", "vol", "0.5", "pad", "0", "3", "repeat", "9"],
-            what="sox (fax tone)",
-        )
-        os.replace(made, cached)
-    finally:
-        made.unlink(missing_ok=True)
-    return cached
+    return await _synth(
+        "fax-cng",
+        ["synth", "0.5", "sine", "1100", "vol", "0.5", "pad", "0", "3", "repeat", "9"],
+    )
 
 
 async def install_sounds(directory: Path) -> dict[str, Path]:

@@ -157,9 +157,12 @@ async def me(request: web.Request) -> web.Response:
     if status and status.call_id:
         attempt = await engine.storage.get_attempt(status.call_id)
         if attempt is not None:
+            inbound = attempt.direction == "inbound"
             body["call"] = {
                 "channel_id": attempt.channel_id,
-                "number": attempt.dialled,
+                "direction": attempt.direction,
+                # the debtor's number: the one we dialled, or the one he calls from
+                "number": attempt.caller_id if inbound else attempt.dialled,
                 "case": await engine.storage.case_dossier(attempt.case_id)
                 if attempt.case_id
                 else None,

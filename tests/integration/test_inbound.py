@@ -3,7 +3,9 @@ else someone of that agent's team, else waits in the queue and is offered a call
 
 from decimal import Decimal
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 
 from pbx_engine.agents.states import AgentState, AgentStatus
 from pbx_engine.campaigns.config import CampaignConfig
@@ -11,6 +13,7 @@ from pbx_engine.engine import Engine
 from pbx_engine.routing.prompts import build_prompts
 from pbx_engine.sandbox.asterisk import Telephony
 from pbx_engine.sandbox.sipp import SippPhone
+from pbx_engine.web.api import build_app
 from tests.integration.waiting import eventually
 from tests.plugins.asterisk import AGENTS
 
@@ -70,6 +73,20 @@ async def test_given_the_owner_is_ready_then_his_debtor_calling_back_reaches_him
     await eventually(with_anna, timeout=15, what="the call to reach the case's owner")
     row = await (await inbound_attempt(engine, caller))()
     assert row["case_id"] == case_id and row["bridged_at"] is not None
+    # Her screen has the caller's case the moment he is put through to her.
+    server = TestServer(build_app(engine), host="127.0.0.1")
+    await server.start_server()
+    try:
+        token = await engine.storage.issue_agent_token("anna")
+        async with (
+            aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http,
+            http.get(server.make_url("/agents/me")) as response,
+        ):
+            call = (await response.json())["call"]
+    finally:
+        await server.close()
+    assert (call["direction"], call["number"]) == ("inbound", caller)
+    assert call["case"]["reference"] == "IN-1"
     assert row["agent_id"] == engine.agents.agent_id("anna")
     assert row["route"] == "agent: anna"
     await telephony.pstn.hangup(channel)
