@@ -180,6 +180,40 @@ async def _prompts(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _amd_corpus(args: argparse.Namespace) -> int:
+    from pbx_engine.amd.corpus import build_corpus
+
+    made = await build_corpus(args.directory, per_label=args.per_label, seed=args.seed)
+    print(f"{len(made)} file(s) in {args.directory}/human and {args.directory}/machine")
+    return 0
+
+
+async def _bench_amd(args: argparse.Namespace) -> int:
+    import json
+
+    from pbx_engine.amd.bench import format_results, run_amd_bench
+    from pbx_engine.amd.detectors import DETECTORS
+
+    detectors = args.detector or list(DETECTORS)
+
+    def progress(name: str, done: int, total: int) -> None:
+        if not args.json and (done % 20 == 0 or done == total):
+            print(f"  {name}: {done}/{total}", file=sys.stderr)
+
+    try:
+        results = await run_amd_bench(
+            args.corpus, detectors, concurrency=args.concurrency, progress=progress
+        )
+    except (FileNotFoundError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([r.as_json() for r in results], indent=2))
+    else:
+        print(format_results(results))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pbx-engine", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -256,6 +290,21 @@ def build_parser() -> argparse.ArgumentParser:
     pacing.add_argument("--json", action="store_true", help="print a JSON list, one per policy")
     pacing.add_argument("--plot", type=Path, help="write an SVG chart of the shift here")
     pacing.set_defaults(handler=_bench_pacing)
+    amd = bench.add_parser("amd", help="play a labelled corpus into real calls, per detector")
+    amd.add_argument("corpus", type=Path, help="a folder with human/ and machine/ audio files")
+    amd.add_argument("--detector", action="append", help="detector (repeatable; default: all)")
+    amd.add_argument("--concurrency", type=int, default=6, help="calls at a time")
+    amd.add_argument("--json", action="store_true", help="print a JSON list, one per detector")
+    amd.set_defaults(handler=_bench_amd)
+
+    amd_tools = commands.add_parser("amd", help="answering-machine detection tools").add_subparsers(
+        dest="what", required=True
+    )
+    corpus = amd_tools.add_parser("corpus", help="make a labelled corpus with espeak-ng and sox")
+    corpus.add_argument("directory", type=Path)
+    corpus.add_argument("--per-label", type=int, default=60, help="people, and as many machines")
+    corpus.add_argument("--seed", type=int, default=1)
+    corpus.set_defaults(handler=_amd_corpus)
     return parser
 
 

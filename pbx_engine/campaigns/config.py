@@ -136,6 +136,9 @@ class CampaignConfig(_Section):
     retry: dict[RetryOutcome, RetryRule] = Field(default_factory=dict)
     pacing: str = Field("predictive", description="the pacing policy of predictive mode")
     language: str = Field("en", description="of the debtor menu for this campaign's debtors")
+    amd_detector: str | None = Field(
+        None, description="answering-machine detector (see pbx_engine.amd); none: the engine's"
+    )
     machine_message: str | None = Field(
         None,
         description="a sound (Asterisk file name, no extension) to leave on answering machines "
@@ -152,6 +155,15 @@ class CampaignConfig(_Section):
     def _known_profile(cls, value: str) -> str:
         if value not in PROFILES:
             raise ValueError(f"unknown profile {value!r} (known: {', '.join(sorted(PROFILES))})")
+        return value
+
+    @field_validator("amd_detector")
+    @classmethod
+    def _known_detector(cls, value: str | None) -> str | None:
+        from pbx_engine.amd.detectors import DETECTORS
+
+        if value is not None and value not in DETECTORS:
+            raise ValueError(f"unknown detector {value!r} (known: {', '.join(DETECTORS)})")
         return value
 
     @field_validator("language")

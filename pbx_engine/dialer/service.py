@@ -55,6 +55,7 @@ class CallRequest:
     agent: str | None = None  # login of the agent reserved for this call (progressive, preview)
     machine_message: str | None = None  # a sound to leave on answering machines, if any
     trunk: str | None = None  # the presented number's trunk; else the dialer's
+    amd_context: str | None = None  # the campaign's detector; else the dialer's
 
 
 @dataclass(frozen=True)
@@ -407,7 +408,10 @@ class Dialer:
                     await self._storage.mark_attempt_answered(channel_id, at)
                 case RunAmd():
                     await self._ari.continue_in_dialplan(
-                        channel_id, context=self._config.amd_context, extension="s", priority=1
+                        channel_id,
+                        context=request.amd_context or self._config.amd_context,
+                        extension="s",
+                        priority=1,
                     )
                 case Verdict() as verdict:
                     log.info("call.amd_verdict", status=verdict.status, cause=verdict.cause)

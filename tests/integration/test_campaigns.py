@@ -316,3 +316,43 @@ async def test_given_a_callback_is_due_then_it_is_dialled_first_to_its_owner(
     finally:
         runner.stop()
     assert len(await attempts_of(engine, case_id)) == 1  # the planner left the case alone
+
+
+async def test_given_a_campaign_with_the_tuned_detector_then_a_long_hello_is_a_person(
+    connected_engine: Engine,
+    ready_agent: AgentStatus,
+):
+    """ "Hello, John speaking." is three words: stock app_amd says MACHINE (and hangs up on a
+    person); the campaign's tuned detector puts him through."""
+    engine = connected_engine
+    runner = await engine.add_campaign(
+        CampaignConfig(
+            name="tuned-amd-test",
+            dial_mode="progressive",
+            compliance="plain",
+            agents=["anna"],
+            amd_detector="app_amd-tuned",
+        )
+    )
+    case_id, _ = await engine.storage.upsert_case(
+        creditor="Acme",
+        reference="AMD-T",
+        debtor_name="AMD-T",
+        amount_owed=Decimal("10.00"),
+        currency="USD",
+        numbers=[(PstnBehaviour.HUMAN_LONG_HELLO.number("+120255511"), "mobile")],
+        campaign_id=runner.campaign_id,
+    )
+    runner.start()
+    try:
+
+        async def judged():
+            rows = await attempts_of(engine, case_id)
+            return rows if rows and rows[0]["ended_at"] or rows and rows[0]["bridged_at"] else None
+
+        [call] = await eventually(judged, timeout=20, what="the long hello to be judged")
+        attempt = await engine.storage.get_attempt(call["channel_id"])
+        assert attempt.amd_status == "HUMAN" and attempt.bridged_at is not None
+        await engine.ari.hangup(call["channel_id"])
+    finally:
+        runner.stop()
