@@ -153,34 +153,26 @@ class CampaignConfig(_Section):
     @field_validator("compliance")
     @classmethod
     def _known_profile(cls, value: str) -> str:
-        if value not in PROFILES:
-            raise ValueError(f"unknown profile {value!r} (known: {', '.join(sorted(PROFILES))})")
-        return value
+        return _one_of(value, sorted(PROFILES), "profile")
 
     @field_validator("amd_detector")
     @classmethod
     def _known_detector(cls, value: str | None) -> str | None:
         from pbx_engine.amd.detectors import DETECTORS
 
-        if value is not None and value not in DETECTORS:
-            raise ValueError(f"unknown detector {value!r} (known: {', '.join(DETECTORS)})")
-        return value
+        return None if value is None else _one_of(value, list(DETECTORS), "detector")
 
     @field_validator("language")
     @classmethod
     def _known_language(cls, value: str) -> str:
         from pbx_engine.routing.prompts import PROMPTS
 
-        if value not in PROMPTS:
-            raise ValueError(f"no menu prompts in {value!r} (have: {', '.join(PROMPTS)})")
-        return value
+        return _one_of(value, list(PROMPTS), "menu language")
 
     @field_validator("pacing")
     @classmethod
     def _known_policy(cls, value: str) -> str:
-        if value not in POLICY_NAMES:
-            raise ValueError(f"unknown policy {value!r} (known: {', '.join(POLICY_NAMES)})")
-        return value
+        return _one_of(value, list(POLICY_NAMES), "policy")
 
     @field_validator("fallback_timezone")
     @classmethod
@@ -213,6 +205,12 @@ class CampaignConfig(_Section):
         if o.holidays is not None:
             changes["holidays"] = o.holidays or None
         return profile.adjusted(**changes)
+
+
+def _one_of(value: str, known: list[str], what: str) -> str:
+    if value not in known:
+        raise ValueError(f"unknown {what} {value!r} (known: {', '.join(known)})")
+    return value
 
 
 def load_campaign(path: str | Path) -> CampaignConfig:
