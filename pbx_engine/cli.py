@@ -19,15 +19,45 @@ log = structlog.get_logger(__name__)
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    """The config file and every file it names (campaigns, number pools), as `run` reads them."""
+    import glob
+
+    from pbx_engine.callerid.pools import load_pools
+    from pbx_engine.campaigns.config import load_campaign
+
     try:
         config = load_config(args.file)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
+    problems, notes = [], []
+    for pattern in config.campaign_files:
+        paths = sorted(glob.glob(pattern))
+        if not paths:
+            problems.append(f"{pattern}: no campaign file matches")
+        for path in paths:
+            try:
+                campaign = load_campaign(path)
+                notes.append(f"campaign {campaign.name} ({campaign.dial_mode})")
+            except ConfigError as error:
+                problems.append(str(error))
+    if config.number_pools_file is not None:
+        try:
+            pools = load_pools(config.number_pools_file)
+            count, named = len(pools.numbers()), len(pools.pools)
+            notes.append(f"{count} caller-ID number(s) in {named} pool(s)")
+        except ConfigError as error:
+            problems.append(str(error))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 1
     print(
         f"{args.file}: ok (ARI {config.ari.url}, app {config.ari.app}, "
         f"database {config.database.name if not config.database.dsn else 'from dsn'})"
     )
+    for note in notes:
+        print(f"  {note}")
     return 0
 
 

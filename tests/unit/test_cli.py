@@ -17,9 +17,38 @@ def _restore_logging():
 EXAMPLE = Path(__file__).parents[2] / "docker" / "engine.example.toml"
 
 
-def test_given_a_valid_file_when_checked_then_it_says_ok(capsys):
-    assert main(["check-config", str(EXAMPLE)]) == 0
-    assert "ok" in capsys.readouterr().out
+def test_given_a_valid_file_when_checked_then_it_says_ok(tmp_path, capsys):
+    # The example names files under /etc/pbx-engine: point them at the shipped examples.
+    (tmp_path / "campaigns").mkdir()
+    campaign = tmp_path / "campaigns" / "acme.toml"
+    campaign.write_text('name = "acme"\ndial_mode = "predictive"\n')
+    config = tmp_path / "engine.toml"
+    config.write_text(
+        EXAMPLE.read_text()
+        .replace('"/etc/pbx-engine/campaigns/*.toml"', f'"{tmp_path}/campaigns/*.toml"')
+        .replace('"/etc/pbx-engine/numbers.toml"', f'"{EXAMPLE.parent / "numbers.example.toml"}"')
+    )
+    assert main(["check-config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "ok" in out and "campaign acme (predictive)" in out
+    assert "5 caller-ID number(s) in 3 pool(s)" in out
+
+
+def test_given_a_config_naming_broken_files_when_checked_then_each_is_reported(tmp_path, capsys):
+    (tmp_path / "bad.toml").write_text('name = "bad"\ndial_mode = "robotic"\n')
+    pools = tmp_path / "numbers.txt"
+    pools.write_text("[[pool]]\nname = 'a'\nnumbers = [{ number = '12' }]\n")
+    config = tmp_path / "engine.conf"
+    config.write_text(
+        f'campaign_files = ["{tmp_path}/*.toml", "{tmp_path}/missing/*.toml"]\n'
+        f'number_pools_file = "{pools}"\n'
+        '[ari]\nurl = "http://127.0.0.1:8088"\nusername = "e"\n'
+    )
+    assert main(["check-config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.toml" in err and "dial_mode" in err
+    assert "missing/*.toml: no campaign file matches" in err
+    assert "numbers.txt:3:" in err
 
 
 def test_given_a_typo_when_checked_then_it_exits_1_naming_the_key(tmp_path, capsys):
