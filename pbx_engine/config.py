@@ -216,13 +216,18 @@ def parse_config(
         raise ConfigError(_describe(error, source)) from None
 
 
-def read_toml(path: str | Path) -> dict:
-    """A TOML file's contents; ConfigError naming the file when it cannot be read or parsed."""
+def read_text(path: str | Path) -> str:
+    """A config file's text; ConfigError naming the file when it cannot be read."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+
+
+def read_toml(path: str | Path) -> dict:
+    """A TOML file's contents; ConfigError naming the file when it cannot be read or parsed."""
+    text = read_text(path)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -22,7 +22,7 @@ from pbx_engine.ari import AriClient, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, ChannelStateChange, Dial, StasisStart
 from pbx_engine.config import AriConfig
 from pbx_engine.sandbox.asterisk import Telephony
-from pbx_engine.sandbox.audio import _tools
+from pbx_engine.sandbox.audio import speech_tools
 from pbx_engine.sandbox.process import run
 
 LABELS = ("human", "machine")
@@ -101,7 +101,7 @@ def find_samples(corpus: Path) -> list[Sample]:
 
 async def _install(samples: list[Sample], sounds: Path) -> None:
     """Each file as 8 kHz 16-bit mono WAV, what Playback reads, named by its index."""
-    _, sox = _tools()
+    _, sox = speech_tools()
     folder = sounds / "corpus"
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     for sample in samples:

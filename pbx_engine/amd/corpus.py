@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from pbx_engine.sandbox.audio import Speech, _tools, render
+from pbx_engine.sandbox.audio import Speech, render, speech_tools
 from pbx_engine.sandbox.process import run
 
 PEOPLE: dict[str, list[str]] = {
@@ -103,7 +103,7 @@ def plan_corpus(per_label: int, seed: int = 1) -> list[Item]:
 
 async def build_corpus(directory: Path, per_label: int = 60, seed: int = 1) -> list[Path]:
     """Make the corpus into `directory` (`human/`, `machine/`); returns the files."""
-    _, sox = _tools()
+    _, sox = speech_tools()
     made = []
     for label in ("human", "machine"):
         await asyncio.to_thread((directory / label).mkdir, parents=True, exist_ok=True)

@@ -37,7 +37,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pbx_engine.callerid.geography import Place, place_of
-from pbx_engine.config import ConfigError
+from pbx_engine.config import ConfigError, read_text
 from pbx_engine.numbers import BadNumber, to_e164
 
 
@@ -165,12 +165,7 @@ def parse_pools(text: str, source: str = "<pools>") -> NumberPools:
 
 
 def load_pools(path: str | Path) -> NumberPools:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
-    return parse_pools(text, str(path))
+    return parse_pools(read_text(path), str(path))
 
 
 def _located(error: ValidationError, raw: dict, text: str, source: str) -> str:

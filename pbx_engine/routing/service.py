@@ -88,9 +88,6 @@ class InboundService:
     async def close(self) -> None:
         await self._tasks.close()
 
-    def queue_length(self, team: str | None = None) -> int:
-        return len(self._queues.get(team, ()))
-
     async def _guarded(self, start: StasisStart) -> None:
         try:
             await self._handle(start)

@@ -77,7 +77,8 @@ def cache_dir() -> Path:
     return Path(base) / "pbx-engine" / "audio"
 
 
-def _tools() -> tuple[str, str]:
+def speech_tools() -> tuple[str, str]:
+    """Paths of espeak-ng and sox, or a clear error naming the package to install."""
     return (
         require_binary("espeak-ng", package="espeak-ng"),
         require_binary("sox", package="sox (and libsox-fmt-all)"),
@@ -92,7 +93,7 @@ async def render(speech: Speech, encoding: Encoding = Encoding.SLIN16) -> Path:
     cached = cache_dir() / f"{key}.wav"
     if cached.exists():
         return cached
-    espeak, sox = _tools()
+    espeak, sox = speech_tools()
     cached.parent.mkdir(parents=True, exist_ok=True)
     # Unique names: two test runs (or two sandboxes) may make the same sound at once; the
     # final rename is atomic, so a reader sees the whole file or none.
@@ -158,7 +159,7 @@ async def _synth(name: str, effects: list[str]) -> Path:
     cached = cache_dir() / f"{name}-{_RECIPE}.wav"
     if cached.exists():
         return cached
-    _, sox = _tools()
+    _, sox = speech_tools()
     cached.parent.mkdir(parents=True, exist_ok=True)
     made = cached.parent / f".{name}-{os.getpid()}-{secrets.token_hex(3)}.wav"
     try:
