@@ -27,6 +27,7 @@ from pbx_engine.config import EngineConfig
 from pbx_engine.dialer.campaign import CampaignRunner
 from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.service import Dialer
+from pbx_engine.recording.service import CallRecorder
 from pbx_engine.routing.service import InboundService
 from pbx_engine.storage import Storage, migrate
 from pbx_engine.tasks import OwnedTasks
@@ -47,7 +48,9 @@ class Engine:
         ami: AmiClient | None = None,
         agi: FastAgiServer | None = None,
         callerid: CallerIdService | None = None,
+        recorder: CallRecorder | None = None,
     ) -> None:
+        self.recorder = recorder or CallRecorder(ari, storage)
         self.config = config
         self.callerid = callerid or CallerIdService(storage)
         self.ari = ari
@@ -114,6 +117,15 @@ class Engine:
             except Exception:
                 log.exception("engine.number_health_failed")
 
+    async def _purge_recordings(self) -> None:
+        """Recordings past their campaign's retention are deleted within the hour."""
+        while True:
+            try:
+                await self.recorder.purge_expired()
+            except Exception:
+                log.exception("engine.recording_purge_failed")
+            await asyncio.sleep(3600)
+
     async def _stop_campaigns(self) -> None:
         for runner in self.campaigns.values():
             runner.stop()
@@ -166,12 +178,15 @@ async def build_engine(
             ring_per_call=config.agents.ring_per_call,
         )
         stack.push_async_callback(agents.close)
+        recorder = CallRecorder(ari, storage)
+        stack.push_async_callback(recorder.close)
         connector = AgentConnector(
             ari,
             storage,
             agents,
             abandon_wait=config.dialer.abandon_wait,
             abandon_message=config.dialer.abandon_message,
+            recorder=recorder,
         )
         dialer = await stack.enter_async_context(
             Dialer(ari, storage, config.dialer, handler=connector)
@@ -186,10 +201,11 @@ async def build_engine(
         stack.push_async_callback(inbound.close)
         callerid = CallerIdService(storage, config.number_pools_file)
         await callerid.start()  # a bad pools file stops the start, saying which line
-        engine = Engine(config, ari, storage, dialer, inbound, agents, ami, agi, callerid)
+        engine = Engine(config, ari, storage, dialer, inbound, agents, ami, agi, callerid, recorder)
         inbound.campaign_language = engine.campaign_language
         stack.push_async_callback(engine._background.close)
         engine._background.spawn(engine._watch_number_health())
+        engine._background.spawn(engine._purge_recordings())
         ari.on_event(engine._on_unclaimed)
         ari.on_connected(dialer.reconcile)
         await ari.wait_connected(timeout=config.ari.request_timeout)

@@ -23,6 +23,9 @@ amount = [50, 100000]
 no_answer = { after_minutes = 120, max_attempts = 5 }
 busy = { after_minutes = 15, max_attempts = 5 }
 machine = { after_minutes = 240, max_attempts = 3 }
+[recording]
+mode = "mixed"                     # none | mixed (one file) | separate (each leg its own file)
+retention_days = 400               # then the files are deleted
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from pbx_engine.callerid.choice import CallerIdRule
 from pbx_engine.compliance import PROFILES, ComplianceProfile
 from pbx_engine.config import ConfigError, _describe, read_toml
 from pbx_engine.pacing import POLICY_NAMES
+from pbx_engine.recording.policy import RecordingMode, RecordingPolicy
 
 
 class _Section(BaseModel):
@@ -122,6 +126,16 @@ class CallerIdPools(_Section):
         )
 
 
+class RecordingSection(_Section):
+    mode: Literal["none", "mixed", "separate"] = Field(
+        "none", description="mixed: the whole call in one file; separate: each leg its own"
+    )
+    retention_days: int = Field(365, ge=1, description="recordings are deleted after this")
+
+    def policy(self) -> RecordingPolicy:
+        return RecordingPolicy(RecordingMode(self.mode), self.retention_days)
+
+
 class CampaignConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     dial_mode: Literal["preview", "progressive", "predictive"] = "progressive"
@@ -149,6 +163,9 @@ class CampaignConfig(_Section):
         24, ge=0, description="preview: a case an agent skips is not offered again this long"
     )
     max_lines: int = Field(30, ge=1, description="calls in flight for this campaign at most")
+    recording: RecordingSection = Field(
+        default_factory=lambda: RecordingSection(), description="what is recorded of each call"
+    )
 
     @field_validator("compliance")
     @classmethod

@@ -287,6 +287,7 @@ class CampaignRunner:
                 if self.campaign.amd_detector
                 else None
             ),
+            recording=self.campaign.recording.policy(),
         )
         task = self._dialer.place_call(request)
         self.placed += 1

@@ -17,6 +17,7 @@ from pbx_engine.agents.states import AgentState
 from pbx_engine.ari import AriClient, AriError, ChannelGone
 from pbx_engine.dialer.outcomes import NOT_A_PERSON, Outcome
 from pbx_engine.dialer.service import CallRequest, CallResult
+from pbx_engine.recording.service import CallRecorder
 from pbx_engine.storage import Storage
 
 log = structlog.get_logger(__name__)
@@ -33,7 +34,9 @@ class AgentConnector:
         *,
         abandon_wait: float = 2.0,
         abandon_message: str = "sound:vm-goodbye",
+        recorder: CallRecorder | None = None,
     ) -> None:
+        self._recorder = recorder
         self._ari = ari
         self._storage = storage
         self._agents = agents
@@ -73,6 +76,8 @@ class AgentConnector:
         await self._storage.mark_attempt_bridged(
             channel_id, self._agents.agent_id(agent.login), bridged_at
         )
+        if request.recording is not None and self._recorder is not None:
+            self._recorder.start_soon(channel_id, request.recording)
         return None
 
     async def _leave_message(self, channel_id: str, message: str) -> None:

@@ -32,6 +32,7 @@ from pbx_engine.ari import AriClient, AriError, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.config import DialerConfig
 from pbx_engine.dialer.outcomes import Outcome, classify_amd, classify_unanswered
+from pbx_engine.recording.policy import RecordingPolicy
 from pbx_engine.storage import Attempt, Storage
 
 log = structlog.get_logger(__name__)
@@ -56,6 +57,7 @@ class CallRequest:
     machine_message: str | None = None  # a sound to leave on answering machines, if any
     trunk: str | None = None  # the presented number's trunk; else the dialer's
     amd_context: str | None = None  # the campaign's detector; else the dialer's
+    recording: RecordingPolicy | None = None  # the campaign's; None: not recorded
 
 
 @dataclass(frozen=True)

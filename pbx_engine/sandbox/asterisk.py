@@ -351,7 +351,18 @@ class AsteriskSandbox:
             )
         if self._made_run_dir and not self.keep:
             processes.remove_at_exit(self.run_dir)
-        for sub in ("etc", "lib/keys", "spool", "run", "log", "agi-bin", "sounds", "recordings"):
+        # spool/recording: where ARI recordings go (`POST /channels/{id}/record`).
+        subs = (
+            "etc",
+            "lib/keys",
+            "spool/recording",
+            "run",
+            "log",
+            "agi-bin",
+            "sounds",
+            "recordings",
+        )
+        for sub in subs:
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
 
     def _choose_ports(self) -> None:

@@ -73,8 +73,11 @@ class DispositionPayload(_Payload):
     note: str = Field("", max_length=2000)
 
 
-def _error(status: int, message: str) -> web.Response:
+def error_response(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+_error = error_response
 
 
 async def _body(request: web.Request, model: type[_Payload]) -> _Payload | web.Response:
@@ -353,6 +356,8 @@ async def campaign_action(request: web.Request) -> web.Response:
 
 
 def build_app(engine: Engine) -> web.Application:
+    from pbx_engine.web.calls_api import add_call_routes  # it builds on this module's helpers
+
     app = web.Application(middlewares=[authenticate])
     app[ENGINE] = engine
     app.router.add_get("/health", health)
@@ -368,4 +373,5 @@ def build_app(engine: Engine) -> web.Application:
     app.router.add_post("/numbers/reload", reload_numbers)
     app.router.add_get("/campaigns", campaigns)
     app.router.add_post("/campaigns/{name}/{action}", campaign_action)
+    add_call_routes(app)
     return app
