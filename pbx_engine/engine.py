@@ -30,6 +30,7 @@ from pbx_engine.dialer.service import Dialer
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.routing.service import InboundService
 from pbx_engine.storage import Storage, migrate
+from pbx_engine.supervision.service import SupervisionService
 from pbx_engine.tasks import OwnedTasks
 from pbx_engine.web.api import build_app
 
@@ -49,8 +50,12 @@ class Engine:
         agi: FastAgiServer | None = None,
         callerid: CallerIdService | None = None,
         recorder: CallRecorder | None = None,
+        supervision: SupervisionService | None = None,
     ) -> None:
         self.recorder = recorder or CallRecorder(ari, storage)
+        self.supervision = supervision or SupervisionService(
+            ari, storage, agents, trunk=config.dialer.trunk
+        )
         self.config = config
         self.callerid = callerid or CallerIdService(storage)
         self.ari = ari

@@ -19,7 +19,8 @@ import structlog
 
 from pbx_engine.agents.states import AgentState, AgentStatus, longest_idle
 from pbx_engine.ari import AriClient, AriError, ChannelGone
-from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
+from pbx_engine.ari.calls import NotAnswered, ring_into_app
+from pbx_engine.ari.events import ChannelDestroyed, StasisEnd
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
 
@@ -305,20 +306,17 @@ class AgentService:
     async def _ring(self, login: str, endpoint: str, leg_id: str, events) -> None:
         """Call the agent's softphone into our app; returns once he answers, AgentError if he
         does not (TimeoutError if Asterisk says nothing)."""
-        await self._ari.originate(
-            f"PJSIP/{endpoint}",
-            app=self._ari.app,
-            app_args=["agent", login],
-            channel_id=leg_id,
-            timeout=int(self._answer_timeout),
-        )
-        first = await events.wait_for(
-            (StasisStart, ChannelDestroyed), timeout=self._answer_timeout + 5
-        )
-        if isinstance(first, ChannelDestroyed):
-            raise AgentError(
-                f"agent {login!r}'s softphone did not answer ({first.cause_txt or first.cause})"
+        try:
+            await ring_into_app(
+                self._ari,
+                f"PJSIP/{endpoint}",
+                channel_id=leg_id,
+                events=events,
+                app_args=["agent", login],
+                timeout=self._answer_timeout,
             )
+        except NotAnswered as error:
+            raise AgentError(f"agent {login!r}'s softphone did not answer ({error})") from None
 
     async def _watch_leg(self, agent: AgentStatus, events) -> None:
         """The softphone leg ends the session when it goes (the agent hung up his phone)."""

@@ -233,3 +233,27 @@ def speech_onset(
             if onset is None:
                 onset = index / rate
     return onset, loud * size / rate
+
+
+def tone_levels(path: Path, frequency: float, *, window_ms: int = 100) -> list[float]:
+    """The amplitude (0..32768) of one frequency in each window of a 16-bit mono WAV, by the
+    Goertzel algorithm: how tests tell whose tone (each party sends its own) reached whom."""
+    import array
+    import math
+    import wave
+
+    with wave.open(str(path), "rb") as wav:
+        if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
+            raise ValueError(f"{path}: expected 16-bit mono WAV")
+        rate = wav.getframerate()
+        samples = array.array("h", wav.readframes(wav.getnframes()))
+    size = max(1, rate * window_ms // 1000)
+    coefficient = 2 * math.cos(2 * math.pi * frequency / rate)
+    levels = []
+    for start in range(0, len(samples) - size + 1, size):
+        previous = before = 0.0
+        for sample in samples[start : start + size]:
+            previous, before = sample + coefficient * previous - before, previous
+        power = previous * previous + before * before - coefficient * previous * before
+        levels.append(2 * math.sqrt(max(power, 0.0)) / size)
+    return levels

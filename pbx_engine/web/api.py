@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from pbx_engine.agents.service import AgentError
 from pbx_engine.agents.states import IllegalAgentTransition
@@ -40,24 +40,32 @@ AGENT = web.RequestKey("agent", AgentRow) if hasattr(web, "RequestKey") else "ag
 SUPERVISORS = ("supervisor", "admin")
 
 
-class _Payload(BaseModel):
+class Payload(BaseModel):
+    """A JSON request body: unknown fields are refused, not ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
+_Payload = Payload
+
+
+def _plus_e164(value: str) -> str:
+    if not value.strip().startswith("+"):
+        raise ValueError("not a phone number in +E.164 form")
+    try:
+        return to_e164(value, "ZZ")  # with its +, the number names its own country
+    except BadNumber as error:
+        raise ValueError(str(error)) from None
+
+
+# A phone number in a request body: international form only, normalised to E.164.
+PlusE164 = Annotated[str, AfterValidator(_plus_e164)]
+
+
 class CallPayload(_Payload):
-    number: str
+    number: PlusE164
     case_id: int | None = None
     caller_id: str | None = None
-
-    @field_validator("number")
-    @classmethod
-    def _e164(cls, value: str) -> str:
-        if not value.strip().startswith("+"):
-            raise ValueError("not a phone number in +E.164 form")
-        try:
-            return to_e164(value, "ZZ")  # with its +, the number names its own country
-        except BadNumber as error:
-            raise ValueError(str(error)) from None
 
 
 class PausePayload(_Payload):
@@ -80,7 +88,8 @@ def error_response(status: int, message: str) -> web.Response:
 _error = error_response
 
 
-async def _body(request: web.Request, model: type[_Payload]) -> _Payload | web.Response:
+async def read_body(request: web.Request, model: type[Payload]) -> Payload | web.Response:
+    """The body as `model`, or the 422 response that lists what is wrong with it."""
     try:
         return model.model_validate_json(await request.read() or b"{}")
     except ValidationError as error:
@@ -88,6 +97,9 @@ async def _body(request: web.Request, model: type[_Payload]) -> _Payload | web.R
             {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in error.errors()
         ]
         return web.json_response({"errors": problems}, status=422)
+
+
+_body = read_body
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
