@@ -23,6 +23,7 @@ from pbx_engine.ari import AriClient
 from pbx_engine.ari.events import Event, StasisStart
 from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.campaigns.config import CampaignConfig, load_campaign
+from pbx_engine.conferences.parties import ThirdParties
 from pbx_engine.config import EngineConfig
 from pbx_engine.dialer.campaign import CampaignRunner
 from pbx_engine.dialer.connector import AgentConnector
@@ -51,10 +52,19 @@ class Engine:
         callerid: CallerIdService | None = None,
         recorder: CallRecorder | None = None,
         supervision: SupervisionService | None = None,
+        parties: ThirdParties | None = None,
     ) -> None:
         self.recorder = recorder or CallRecorder(ari, storage)
         self.supervision = supervision or SupervisionService(
             ari, storage, agents, trunk=config.dialer.trunk
+        )
+        self.parties = parties or ThirdParties(
+            ari,
+            storage,
+            agents,
+            trunk=config.dialer.trunk,
+            caller_id=config.dialer.caller_id or None,
+            identity=self.outbound_identity,
         )
         self.config = config
         self.callerid = callerid or CallerIdService(storage)
@@ -97,6 +107,16 @@ class Engine:
         self.campaigns[campaign.name] = runner
         self._campaign_tasks.spawn(runner.run(), name=f"campaign-{campaign.name}")
         return runner
+
+    async def outbound_identity(
+        self, campaign_id: int | None, number: str
+    ) -> tuple[str | None, str | None]:
+        """Caller ID and trunk for a call the engine makes on a campaign's behalf (a third
+        party added to one of its calls): the campaign's rules, else the dialer's defaults."""
+        for runner in self.campaigns.values():
+            if runner.campaign_id == campaign_id:
+                return await runner.presented_identity(number)
+        return None, None
 
     def campaign_language(self, campaign_id: int) -> str | None:
         """The debtor menu's language of a loaded campaign (None: not loaded here)."""

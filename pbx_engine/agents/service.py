@@ -20,7 +20,7 @@ import structlog
 from pbx_engine.agents.states import AgentState, AgentStatus, longest_idle
 from pbx_engine.ari import AriClient, AriError, ChannelGone
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
-from pbx_engine.ari.events import ChannelDestroyed, StasisEnd
+from pbx_engine.ari.events import ChannelDestroyed, ChannelDtmfReceived, StasisEnd
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
 
@@ -58,11 +58,27 @@ class AgentService:
         self._endpoints: dict[str, str] = {}  # login -> his softphone's PJSIP endpoint
         self._teams: dict[str, str | None] = {}
         self._handle_listeners: list[Callable[[str, float, float], None]] = []
+        self._dtmf_listeners: list[Callable[[str, str], None]] = []
+        # Whether an agent's call goes on after the debtor left (third parties still on it).
+        self.call_goes_on: Callable[[str], bool] = lambda login: False
+        self._lent: dict[str, str] = {}  # login -> the bridge his leg was lent to
 
     def on_call_handled(self, listener: Callable[[str, float, float], None]) -> None:
         """Call `listener(login, talk_seconds, wrap_seconds)` whenever an agent leaves wrap-up:
         pacing learns from it how long calls keep agents busy."""
         self._handle_listeners.append(listener)
+
+    def on_dtmf(self, listener: Callable[[str, str], None]) -> None:
+        """Call `listener(login, digit)` for every key an agent presses on his softphone
+        (feature codes during a call)."""
+        self._dtmf_listeners.append(listener)
+
+    def _dtmf(self, login: str, event: ChannelDtmfReceived) -> None:
+        for listener in self._dtmf_listeners:
+            try:
+                listener(login, event.digit)
+            except Exception:
+                log.exception("agent.dtmf_listener_failed", agent=login)
 
     async def close(self) -> None:
         await self._tasks.close()
@@ -92,6 +108,10 @@ class AgentService:
 
     def agent_id(self, login: str) -> int:
         return self._ids[login]
+
+    def login_of(self, agent_id: int) -> str | None:
+        """The login of a logged-in agent with this id (None if none is)."""
+        return next((login for login, known in self._ids.items() if known == agent_id), None)
 
     # ------------------------------------------------------------------ transitions
     async def _apply(
@@ -322,7 +342,9 @@ class AgentService:
         """The softphone leg ends the session when it goes (the agent hung up his phone)."""
         with events:
             async for event in events:
-                if isinstance(event, (StasisEnd, ChannelDestroyed)):
+                if isinstance(event, ChannelDtmfReceived):
+                    self._dtmf(agent.login, event)
+                elif isinstance(event, (StasisEnd, ChannelDestroyed)):
                     break
         if agent.state is AgentState.LOGGED_OUT:
             return
@@ -431,15 +453,78 @@ class AgentService:
         """Per-call mode: the agent hanging up ends the debtor's call too."""
         with events:
             async for event in events:
-                if isinstance(event, (StasisEnd, ChannelDestroyed)):
+                if isinstance(event, ChannelDtmfReceived):
+                    self._dtmf(agent.login, event)
+                elif isinstance(event, (StasisEnd, ChannelDestroyed)):
                     break
-        if agent.call_id == debtor and agent.state is AgentState.ON_CALL:
+        if agent.login in self._lent:
+            await self.take_back(agent.login)  # a third party leaving: the call goes on
+        elif agent.call_id == debtor and agent.state is AgentState.ON_CALL:
             await self._ari.hangup(debtor)
+
+    async def lend(self, login: str, bridge_id: str, call_id: str, leg_id: str) -> str:
+        """Put a ready agent on a colleague's call (a third party): his leg moves from his
+        own bridge into `bridge_id` (per-call mode: his phone is rung, as `leg_id`, into it).
+        He is on that call until `take_back`. Returns the leg now in the call."""
+        agent = await self.claim(login)
+        if agent is None:
+            raise AgentError(f"agent {login!r} is not ready")
+        try:
+            if self.ring_per_call:
+                events = self._ari.subscribe(leg_id)
+                try:
+                    await self._ring(login, self._endpoints[login], leg_id, events)
+                    await self._ari.add_channel(bridge_id, leg_id)
+                except BaseException:
+                    events.close()
+                    await self._ari.hangup(leg_id)
+                    raise
+                agent.channel_id = leg_id
+                self._tasks.spawn(self._watch_call_leg(agent, leg_id, call_id, events))
+            else:
+                if agent.bridge_id is None or agent.channel_id is None:
+                    raise AgentError(f"agent {login!r} has no phone leg")
+                await self._ari.remove_channel(agent.bridge_id, agent.channel_id)
+                await self._ari.add_channel(bridge_id, agent.channel_id)
+        except (AgentError, AriError, TimeoutError) as error:
+            await self.release(login)
+            if agent.bridge_id and agent.channel_id and not self.ring_per_call:
+                with contextlib.suppress(AriError):
+                    await self._ari.add_channel(agent.bridge_id, agent.channel_id)
+            raise AgentError(f"agent {login!r} could not join the call: {error}") from None
+        self._lent[login] = bridge_id
+        agent.call_id = call_id
+        await self._apply(agent, "connect", channel_id=call_id)
+        assert agent.channel_id is not None
+        return agent.channel_id
+
+    async def take_back(self, login: str) -> None:
+        """The lent agent leaves the colleague's call: back in his own bridge, in wrap-up."""
+        lent_to = self._lent.pop(login, None)
+        agent = self._agents.get(login)
+        if lent_to is None or agent is None or agent.state is not AgentState.ON_CALL:
+            return
+        if self.ring_per_call:
+            leg, agent.channel_id = agent.channel_id, None
+            await self._apply(agent, "call_ended")
+            if leg:
+                await self._ari.hangup(leg)
+        else:
+            if agent.channel_id and agent.bridge_id:
+                with contextlib.suppress(AriError):
+                    await self._ari.remove_channel(lent_to, agent.channel_id)
+                    await self._ari.add_channel(agent.bridge_id, agent.channel_id)
+            await self._apply(agent, "call_ended")
+        self._tasks.spawn(self._end_wrap_up(agent, agent.call_id))
 
     async def call_ended(self, login: str) -> None:
         """The debtor left: wrap-up, back to ready after the wrap-up time unless paused."""
         agent = self._agents.get(login)
         if agent is None or agent.state is not AgentState.ON_CALL:
+            return
+        if self.call_goes_on(login):
+            # Third parties are still with him: wrap-up starts when the last one leaves.
+            log.info("agent.call_goes_on", agent=login)
             return
         call = agent.call_id
         if self.ring_per_call:

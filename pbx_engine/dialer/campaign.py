@@ -261,18 +261,24 @@ class CampaignRunner:
             if plan.case_id not in self._in_flight and plan.case_id not in taken:
                 return plan
 
-    async def _place(self, plan: CallPlan, agent: str | None) -> asyncio.Task[CallResult]:
-        caller_id, trunk = self.campaign.caller_id, None
+    async def presented_identity(
+        self, number: str, *, mobile: bool | None = None, case_id: int | None = None
+    ) -> tuple[str | None, str | None]:
+        """The caller ID to present when calling `number` for this campaign, and its trunk
+        (None: the dialer's): a number from the campaign's pools, else its fixed caller ID."""
         pools = self.campaign.caller_id_pools
         if pools is not None and self._callerid is not None:
             choice = await self._callerid.choose(
-                pools.rule(),
-                plan.e164,
-                mobile=True if plan.kind == "mobile" else None,
-                case_id=plan.case_id,
+                pools.rule(), number, mobile=mobile, case_id=case_id
             )
             if choice is not None:
-                caller_id, trunk = choice.number.e164, choice.number.trunk
+                return choice.number.e164, choice.number.trunk
+        return self.campaign.caller_id, None
+
+    async def _place(self, plan: CallPlan, agent: str | None) -> asyncio.Task[CallResult]:
+        caller_id, trunk = await self.presented_identity(
+            plan.e164, mobile=True if plan.kind == "mobile" else None, case_id=plan.case_id
+        )
         request = CallRequest(
             number=plan.e164,
             case_id=plan.case_id,

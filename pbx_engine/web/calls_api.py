@@ -1,5 +1,5 @@
 """The API of what happens on a live call: recording pause/resume and the recordings kept,
-supervision (listen, whisper, barge) and its audit log.
+supervision (listen, whisper, barge) and its audit log, third parties on an agent's call.
 
 Same conventions as `web.api`: bearer tokens, JSON bodies checked by pydantic, JSON errors.
 An agent acts on the call he is on; supervisors and admins on any call.
@@ -8,8 +8,9 @@ An agent acts on the call he is on; supervisors and admins on any call.
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from pbx_engine.conferences.parties import PartyError
 from pbx_engine.recording.service import RecordingError
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.supervision import SupervisionMode
@@ -34,6 +35,19 @@ class SupervisePayload(Payload):
 
 class ModePayload(Payload):
     mode: SupervisionMode
+
+
+class PartyPayload(Payload):
+    """Exactly one of: a phone number (+E.164) or a colleague's login."""
+
+    number: PlusE164 | None = None
+    agent: str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> PartyPayload:
+        if (self.number is None) == (self.agent is None):
+            raise ValueError("give either a number or an agent")
+        return self
 
 
 def _on_call_or_supervisor(request: web.Request, channel_id: str) -> web.Response | None:
@@ -158,7 +172,42 @@ async def supervision_log(request: web.Request) -> web.Response:
     return web.json_response(await request.app[ENGINE].storage.supervision_log())
 
 
+async def add_party(request: web.Request) -> web.Response:
+    """`POST /agents/me/call/parties {number | agent}`: dial a third party into my call;
+    answers once the party is on it (or could not be reached: 409)."""
+    payload = await read_body(request, PartyPayload)
+    if isinstance(payload, web.Response):
+        return payload
+    parties, me = request.app[ENGINE].parties, request[AGENT].login
+    try:
+        if payload.number is not None:
+            party = await parties.add_number(me, payload.number)
+        else:
+            party = await parties.add_agent(me, payload.agent)
+    except PartyError as error:
+        return error_response(error.status, str(error))
+    return web.json_response(party.as_json(), status=201)
+
+
+async def list_parties(request: web.Request) -> web.Response:
+    parties = request.app[ENGINE].parties.parties_of(request[AGENT].login)
+    return web.json_response([p.as_json() for p in parties])
+
+
+async def drop_party(request: web.Request) -> web.Response:
+    try:
+        party = await request.app[ENGINE].parties.drop(
+            request[AGENT].login, request.match_info["party_id"]
+        )
+    except PartyError as error:
+        return error_response(error.status, str(error))
+    return web.json_response(party.as_json())
+
+
 def add_call_routes(app: web.Application) -> None:
+    app.router.add_post("/agents/me/call/parties", add_party)
+    app.router.add_get("/agents/me/call/parties", list_parties)
+    app.router.add_delete("/agents/me/call/parties/{party_id}", drop_party)
     app.router.add_post("/supervision", supervise)
     app.router.add_get("/supervision", supervision_sessions)
     app.router.add_post("/supervision/mode", supervision_mode)
