@@ -26,6 +26,10 @@ from pbx_engine.tasks import OwnedTasks
 
 log = structlog.get_logger(__name__)
 
+# Agents' calls are mixed by Asterisk itself, never natively bridged: RTP passed straight
+# between two legs would carry the agent's keys past the engine, and feature codes need them.
+AGENT_BRIDGE = "mixing,dtmf_events"
+
 
 class AgentError(Exception):
     """An agent request that cannot be met (unknown login, no softphone, wrong state)."""
@@ -186,7 +190,7 @@ class AgentService:
         events = self._ari.subscribe(leg_id)
         try:
             await self._ari.create_bridge(
-                bridge_type="mixing", bridge_id=bridge_id, name=f"agent {login}"
+                bridge_type=AGENT_BRIDGE, bridge_id=bridge_id, name=f"agent {login}"
             )
             agent.bridge_id = bridge_id
             await self._ring(login, row.sip_endpoint, leg_id, events)
@@ -233,7 +237,7 @@ class AgentService:
         try:
             await self._ari.answer(channel_id)
             await self._ari.create_bridge(
-                bridge_type="mixing", bridge_id=bridge_id, name=f"agent {row.login}"
+                bridge_type=AGENT_BRIDGE, bridge_id=bridge_id, name=f"agent {row.login}"
             )
             agent.bridge_id = bridge_id
             agent.channel_id = channel_id
@@ -429,7 +433,7 @@ class AgentService:
         leg_id = f"agent-{login}-{uuid.uuid4().hex[:12]}"
         events = self._ari.subscribe(leg_id)
         try:
-            await self._ari.create_bridge(bridge_type="mixing", bridge_id=bridge_id)
+            await self._ari.create_bridge(bridge_type=AGENT_BRIDGE, bridge_id=bridge_id)
             await self._ari.add_channel(bridge_id, call_channel_id)
             await self._ring(login, self._endpoints[login], leg_id, events)
             await self._ari.add_channel(bridge_id, leg_id)

@@ -597,6 +597,11 @@ class PstnSandbox(AsteriskSandbox):
             variables={"KEYS": keys, "DELAY": str(delay)} if manner == "dtmf" else None,
         )
 
+    async def press_keys(self, tone_number: str, keys: str) -> None:
+        """Have the tone phone +1 202 557 FFFF on a call press `keys` (within half a second;
+        dialplans/pstn.conf, behaviour-tone)."""
+        await self.cli(f"dialplan set global KEYS_{tone_number.lstrip('+')} {keys}")
+
 
 class Telephony:
     """The engine's PBX and the phone network, wired to each other. The PSTN starts first, then

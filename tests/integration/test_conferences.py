@@ -136,5 +136,26 @@ async def test_given_a_live_call_when_the_agent_adds_a_ready_colleague_then_he_j
         await engine.agents.logout("piotr")
 
 
+async def test_given_a_live_call_when_the_agent_keys_feature_codes_then_a_party_comes_and_goes(
+    connected_engine: Engine, tina_on_a_call: asyncio.Task, pstn_asterisk: PstnSandbox
+):
+    engine = connected_engine
+    await pstn_asterisk.press_keys(AGENT, f"*1{CREDITOR[1:]}#")
+    await eventually(
+        lambda: _true(engine.parties.has_parties("tina")),
+        timeout=15,
+        what="the party keyed in to join",
+    )
+    [party] = engine.parties.parties_of("tina")
+    assert (party.kind, party.target) == ("number", CREDITOR)
+    await pstn_asterisk.press_keys(AGENT, "*0#")
+    await eventually(
+        lambda: _true(not engine.parties.has_parties("tina")),
+        timeout=10,
+        what="*0# to drop the party",
+    )
+    assert not tina_on_a_call.done()
+
+
 async def _true(value: bool) -> bool:
     return value
