@@ -1,8 +1,8 @@
 """The engine's configuration file (TOML), parsed into one frozen pydantic model.
 
 Each component is handed only its own section. Secrets may come from the environment instead of
-the file: `PBX_ENGINE_ARI_PASSWORD`, `PBX_ENGINE_AMI_SECRET`, `PBX_ENGINE_DATABASE_PASSWORD`
-(and `PBX_ENGINE_DATABASE_DSN` for the whole database address).
+the file: `PBX_ENGINE_ARI_PASSWORD`, `PBX_ENGINE_AMI_SECRET`, `PBX_ENGINE_DATABASE_PASSWORD`,
+`PBX_ENGINE_HTTP_SECRET` (and `PBX_ENGINE_DATABASE_DSN` for the whole database address).
 """
 
 from __future__ import annotations
@@ -143,6 +143,33 @@ class LoggingConfig(_Section):
 class HttpConfig(_Section):
     host: str = "127.0.0.1"
     port: Port = 8080
+    public_url: str | None = Field(
+        None,
+        description="the address invitation links start with, as participants reach the "
+        "engine (e.g. https://pbx.example.com); else http://host:port",
+    )
+    secret: SecretStr = Field(
+        SecretStr(""),
+        description="signs invitation links; empty: a random one per start (links made "
+        "before a restart stop working)",
+    )
+
+
+class RoomConfig(_Section):
+    """A conference room that always exists (rooms can also be made through the API)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    extension: str | None = Field(
+        None, pattern=r"^[0-9]{2,8}$", description="dialled from agents' softphones"
+    )
+    did: str | None = Field(
+        None, pattern=r"^\+?[0-9]{4,15}$", description="a number callers dial from outside"
+    )
+    pin: str | None = Field(None, pattern=r"^[0-9]{3,10}$")
+    moderator_pin: str | None = Field(None, pattern=r"^[0-9]{3,10}$")
+    moderator: str | None = Field(None, description="an agent's login: may mute and kick")
+    max_members: int = Field(10, ge=2, le=100)
+    tones: bool = Field(True, description="a tone when someone joins or leaves")
 
 
 class EngineConfig(_Section):
@@ -155,6 +182,7 @@ class EngineConfig(_Section):
     inbound: InboundConfig = InboundConfig()
     logging: LoggingConfig = LoggingConfig()
     http: HttpConfig | None = None
+    rooms: list[RoomConfig] = Field(default_factory=list)
     campaign_files: list[str] = Field(
         default_factory=list, description="campaign files or glob patterns, one campaign a file"
     )
@@ -163,6 +191,16 @@ class EngineConfig(_Section):
     )
     default_region: str = Field("US", description="ISO country for numbers written without +")
     shutdown_grace: float = Field(30.0, ge=0, description="seconds to let live calls finish")
+
+    @field_validator("rooms")
+    @classmethod
+    def _rooms_are_distinct(cls, rooms: list[RoomConfig]) -> list[RoomConfig]:
+        for what in ("name", "extension", "did"):
+            values = [getattr(r, what) for r in rooms if getattr(r, what)]
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:
+                raise ValueError(f"two rooms have the same {what}: {', '.join(twice)}")
+        return rooms
 
     @field_validator("default_region")
     @classmethod
@@ -180,11 +218,14 @@ _ENV_SECRETS = {
     "PBX_ENGINE_AMI_SECRET": ("ami", "secret"),
     "PBX_ENGINE_DATABASE_PASSWORD": ("database", "password"),
     "PBX_ENGINE_DATABASE_DSN": ("database", "dsn"),
+    "PBX_ENGINE_HTTP_SECRET": ("http", "secret"),
 }
 
 
 def _apply_environment(raw: dict, environ: dict[str, str]) -> dict:
     for var, (section, key) in _ENV_SECRETS.items():
+        if section == "http" and "http" not in raw:
+            continue  # a secret alone must not switch the HTTP server on
         if var in environ:
             part = raw.setdefault(section, {})
             if isinstance(part, dict):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import secrets
 import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,6 +25,8 @@ from pbx_engine.ari.events import Event, StasisStart
 from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.campaigns.config import CampaignConfig, load_campaign
 from pbx_engine.conferences.parties import ThirdParties
+from pbx_engine.conferences.room_service import RoomService
+from pbx_engine.conferences.rooms import Room
 from pbx_engine.config import EngineConfig
 from pbx_engine.dialer.campaign import CampaignRunner
 from pbx_engine.dialer.connector import AgentConnector
@@ -53,6 +56,7 @@ class Engine:
         recorder: CallRecorder | None = None,
         supervision: SupervisionService | None = None,
         parties: ThirdParties | None = None,
+        rooms: RoomService | None = None,
     ) -> None:
         self.recorder = recorder or CallRecorder(ari, storage)
         self.supervision = supervision or SupervisionService(
@@ -66,6 +70,16 @@ class Engine:
             caller_id=config.dialer.caller_id or None,
             identity=self.outbound_identity,
         )
+        self.rooms = rooms or RoomService(
+            ari,
+            storage,
+            [Room(**room.model_dump()) for room in config.rooms],
+            trunk=config.dialer.trunk,
+            caller_id=config.dialer.caller_id or None,
+        )
+        secret = config.http.secret.get_secret_value() if config.http else ""
+        # Without a configured secret, links made before a restart stop working.
+        self.invitation_secret = secret.encode() if secret else secrets.token_bytes(32)
         self.config = config
         self.callerid = callerid or CallerIdService(storage)
         self.ari = ari
@@ -167,7 +181,21 @@ class Engine:
         # A channel entering our app that no call flow owns (an inbound call before the inbound
         # flow exists, or a leftover after a restart) must not hang in Stasis forever.
         if isinstance(event, StasisStart) and event.args[:1] == ("inbound",):
-            self.inbound.accept(event)
+            did = event.args[2] if len(event.args) > 2 else ""
+            room = self.rooms.room_for_number(did) if did else None
+            if room is not None:
+                caller = event.args[1] if len(event.args) > 1 else None
+                self.rooms.accept(event.channel.id, room, caller or None)
+            else:
+                self.inbound.accept(event)
+        elif isinstance(event, StasisStart) and event.args[:1] == ("dialled",):
+            # A softphone dialled a number that is no feature code: a room's extension, or
+            # nothing we know (an error tone).
+            room = self.rooms.room_for_number(event.args[1]) if len(event.args) > 1 else None
+            if room is not None:
+                self.rooms.accept(event.channel.id, room, event.channel.caller.number or None)
+            else:
+                self._background.spawn(self.agents.refuse(event.channel.id))
         elif isinstance(event, StasisStart) and event.args[:1] == ("agent-login",):
             endpoint = event.args[1] if len(event.args) > 1 else ""
             self._background.spawn(self.agents.login_from_phone(event.channel.id, endpoint))

@@ -265,6 +265,10 @@ class AgentService:
                 await self._ari.play_to_end(events, channel_id, "sound:beep", timeout=5)
         await self._ari.hangup(channel_id)
 
+    async def refuse(self, channel_id: str) -> None:
+        """Answer a softphone's call we have nothing for with an error tone, and hang up."""
+        await self._refuse(channel_id)
+
     async def _refuse(self, channel_id: str) -> None:
         with contextlib.suppress(AriError, TimeoutError):
             await self._ari.answer(channel_id)

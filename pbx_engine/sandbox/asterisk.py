@@ -304,6 +304,14 @@ class AsteriskSandbox:
         ):
             return response.status == 204
 
+    async def has_channel(self, channel_id: str) -> bool:
+        """Whether a channel of this instance is still up."""
+        async with (
+            aiohttp.ClientSession(headers=self.ari_headers) as session,
+            session.get(f"{self.ari_url}/ari/channels/{channel_id}") as response,
+        ):
+            return response.status == 200
+
     def log_text(self) -> str:
         """Everything Asterisk said: stdout/stderr of the process, then the `messages` log."""
         parts = []

@@ -107,8 +107,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path == "/health":
-        return await handler(request)
+    if request.path == "/health" or request.path.startswith("/join/"):
+        return await handler(request)  # /join: the signed invitation is the permission
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return _error(401, "missing bearer token")
@@ -368,7 +368,9 @@ async def campaign_action(request: web.Request) -> web.Response:
 
 
 def build_app(engine: Engine) -> web.Application:
-    from pbx_engine.web.calls_api import add_call_routes  # it builds on this module's helpers
+    # They build on this module's helpers.
+    from pbx_engine.web.calls_api import add_call_routes
+    from pbx_engine.web.rooms_api import add_room_routes
 
     app = web.Application(middlewares=[authenticate])
     app[ENGINE] = engine
@@ -386,4 +388,5 @@ def build_app(engine: Engine) -> web.Application:
     app.router.add_get("/campaigns", campaigns)
     app.router.add_post("/campaigns/{name}/{action}", campaign_action)
     add_call_routes(app)
+    add_room_routes(app)
     return app
