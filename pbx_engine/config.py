@@ -131,6 +131,12 @@ class InboundConfig(_Section):
         "unset: identified callers go straight to the routing, without a menu",
     )
     language: str = Field("en", description="the menu's language: en, pl, es, de")
+    recording: Literal["none", "mixed", "separate"] = Field(
+        "none",
+        description="for callers whose case belongs to no running campaign (the others are "
+        "recorded as their campaign says)",
+    )
+    recording_retention_days: int = Field(365, ge=1)
 
 
 class LoggingConfig(_Section):

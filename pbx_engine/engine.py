@@ -31,6 +31,7 @@ from pbx_engine.config import EngineConfig
 from pbx_engine.dialer.campaign import CampaignRunner
 from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.service import Dialer
+from pbx_engine.recording.policy import RecordingMode, RecordingPolicy
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.routing.service import InboundService
 from pbx_engine.storage import Storage, migrate
@@ -131,6 +132,16 @@ class Engine:
             if runner.campaign_id == campaign_id:
                 return await runner.presented_identity(number)
         return None, None
+
+    async def inbound_recording(self, case_id: int | None) -> RecordingPolicy | None:
+        """How to record a caller put through to an agent: as his case's campaign records
+        its calls when it runs here, else as the `[inbound]` section says."""
+        campaign_id = await self.storage.case_campaign_id(case_id) if case_id else None
+        for runner in self.campaigns.values():
+            if campaign_id is not None and runner.campaign_id == campaign_id:
+                return runner.campaign.recording.policy()
+        inbound = self.config.inbound
+        return RecordingPolicy(RecordingMode(inbound.recording), inbound.recording_retention_days)
 
     def campaign_language(self, campaign_id: int) -> str | None:
         """The debtor menu's language of a loaded campaign (None: not loaded here)."""
@@ -256,6 +267,8 @@ async def build_engine(
         await callerid.start()  # a bad pools file stops the start, saying which line
         engine = Engine(config, ari, storage, dialer, inbound, agents, ami, agi, callerid, recorder)
         inbound.campaign_language = engine.campaign_language
+        inbound.recording_policy = engine.inbound_recording
+        inbound.recorder = recorder
         stack.push_async_callback(engine._background.close)
         engine._background.spawn(engine._watch_number_health())
         engine._background.spawn(engine._purge_recordings())

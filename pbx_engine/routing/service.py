@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -39,6 +39,8 @@ from pbx_engine.cases.dispositions import (
 from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.config import InboundConfig
 from pbx_engine.dialer.outcomes import Outcome
+from pbx_engine.recording.policy import RecordingPolicy
+from pbx_engine.recording.service import CallRecorder
 from pbx_engine.routing.acd import AgentView, Route, route_inbound
 from pbx_engine.routing.ivr import DebtorMenu, Leave, Play
 from pbx_engine.routing.prompts import prompt_path
@@ -56,6 +58,10 @@ IVR_CALLBACK_AFTER = timedelta(minutes=10)
 
 class CallerLeft(Exception):
     """The caller hung up."""
+
+
+async def _not_recorded(case_id: int | None) -> None:
+    return None
 
 
 class InboundService:
@@ -80,6 +86,11 @@ class InboundService:
         # campaign id -> its language, when the engine knows the campaign (set by the engine)
         self.campaign_language: Callable[[int], str | None] = lambda _: None
         self._agent_of: dict[str, str] = {}  # caller channel -> agent login
+        # case id (or None) -> how to record the call once an agent has it (set by the engine)
+        self.recording_policy: Callable[[int | None], Awaitable[RecordingPolicy | None]] = (
+            _not_recorded
+        )
+        self.recorder: CallRecorder | None = None
 
     def accept(self, event: StasisStart) -> None:
         """Called from the event reader: must not block, so the call gets its own task."""
@@ -189,6 +200,9 @@ class InboundService:
         )
         await self._storage.record_inbound_route(channel_id, f"{route.kind}: {agent.login}", waited)
         log.info("inbound.connected", agent=agent.login, waited_s=round(waited, 2))
+        policy = await self.recording_policy(case)
+        if policy is not None and self.recorder is not None:
+            self.recorder.start_soon(channel_id, policy)
         return Outcome.HUMAN, "caller"
 
     # ------------------------------------------------------------------ the debtor menu

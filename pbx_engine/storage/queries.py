@@ -722,6 +722,9 @@ class Storage:
         )
         return (row["login"], row["team"]) if row else None
 
+    async def case_campaign_id(self, case_id: int) -> int | None:
+        return await self.pool.fetchval("SELECT campaign_id FROM cases WHERE id = $1", case_id)
+
     async def case_owner_id(self, case_id: int) -> int | None:
         return await self.pool.fetchval("SELECT owner_agent_id FROM cases WHERE id = $1", case_id)
 

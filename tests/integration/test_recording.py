@@ -5,12 +5,14 @@ import asyncio
 import io
 import wave
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
 from pbx_engine.agents.states import AgentStatus
+from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.recording import RecordingMode, RecordingPolicy
@@ -130,3 +132,41 @@ async def test_given_separate_legs_when_the_call_ends_then_two_files_of_the_call
         assert await engine.ari.get_stored_recording(r["name"]) is None
     rows = await engine.storage.recordings_of_attempt(attempt.id)
     assert all(r["deleted_at"] for r in rows)
+
+
+async def test_given_an_inbound_caller_when_an_agent_takes_him_then_his_campaigns_policy_records(
+    connected_engine: Engine, ready_agent: AgentStatus, telephony
+):
+    """A caller whose case belongs to a running campaign that records: recorded likewise."""
+    engine = connected_engine
+    caller = "+13125550377"
+    runner = await engine.add_campaign(
+        CampaignConfig(name="recorded-inbound", recording={"mode": "mixed", "retention_days": 7})
+    )
+    case_id, _ = await engine.storage.upsert_case(
+        creditor="Acme",
+        reference="REC-IN-1",
+        debtor_name="Rec In",
+        amount_owed=Decimal("10.00"),
+        currency="USD",
+        numbers=[(caller, "mobile")],
+        campaign_id=runner.campaign_id,
+    )
+    pstn_leg = await telephony.pstn.call_engine("+12025551000", caller, manner="talk")
+
+    async def recorded():
+        attempt = await engine.storage.pool.fetchrow(
+            "SELECT id, channel_id FROM call_attempts WHERE caller_id = $1 ORDER BY id DESC",
+            caller,
+        )
+        if attempt is None:
+            return None
+        rows = await engine.storage.recordings_of_attempt(attempt["id"])
+        return (attempt, rows) if rows else None
+
+    attempt, [row] = await eventually(recorded, timeout=20, what="the inbound call recorded")
+    assert (row["name"], row["leg"]) == (f"attempt-{attempt['id']}", "mixed")
+    started = datetime.fromisoformat(row["started_at"])
+    assert datetime.fromisoformat(row["delete_after"]) - started == timedelta(days=7)
+    assert (await engine.storage.get_attempt(attempt["channel_id"])).case_id == case_id
+    await telephony.pstn.hangup(pstn_leg)
