@@ -124,3 +124,25 @@ async def test_given_an_invitation_link_when_opened_in_time_then_the_engine_call
             assert "expired" in await response.text()
         async with browser.post(link, data={"number": GUEST}) as response:
             assert response.status == 410
+
+
+async def test_given_a_room_extension_when_an_agent_dials_it_then_he_is_in_until_he_hangs_up(
+    connected_engine: Engine, api: str, moderator: aiohttp.ClientSession, agent_phone
+):
+    engine = connected_engine
+    async with moderator.post(
+        f"{api}/rooms", json={"name": "settlements", "extension": "8001"}
+    ) as response:
+        assert response.status == 201
+    call = await agent_phone.dial("8001", hold_seconds=3)
+
+    async def in_room():
+        return [m.via for m in await members(engine)] == ["dial-in"]
+
+    await eventually(in_room, timeout=10, what="the softphone to enter the room")
+    assert await asyncio.wait_for(call.wait(), timeout=15) == 0
+
+    async def empty():
+        return await members(engine) == [] and engine.rooms.bridge_of("settlements") is None
+
+    await eventually(empty, timeout=10, what="the room to empty when he hangs up")
