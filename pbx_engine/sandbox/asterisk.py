@@ -304,6 +304,14 @@ class AsteriskSandbox:
         ):
             return response.status == 204
 
+    async def channels(self) -> list[dict]:
+        """Every channel of this instance, as ARI describes it (caller, dialplan, state)."""
+        async with (
+            aiohttp.ClientSession(headers=self.ari_headers) as session,
+            session.get(f"{self.ari_url}/ari/channels") as response,
+        ):
+            return await response.json()
+
     async def has_channel(self, channel_id: str) -> bool:
         """Whether a channel of this instance is still up."""
         async with (

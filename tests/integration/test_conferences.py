@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from pbx_engine.agents.states import AgentState
+from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.sandbox.asterisk import PstnSandbox
@@ -155,6 +156,35 @@ async def test_given_a_live_call_when_the_agent_keys_feature_codes_then_a_party_
         what="*0# to drop the party",
     )
     assert not tina_on_a_call.done()
+
+
+async def test_given_a_campaigns_call_when_a_party_is_dialled_then_he_sees_the_campaigns_number(
+    connected_engine: Engine, pstn_asterisk: PstnSandbox
+):
+    engine = connected_engine
+    runner = await engine.add_campaign(
+        CampaignConfig(name="party-caller-id", caller_id="+12025550777")
+    )
+    await engine.storage.upsert_agent("tina", "Tina", sip_endpoint=f"{AGENT}@pstn")
+    await engine.agents.login("tina")
+    try:
+        await engine.agents.reserve({"tina"})
+        call = engine.dialer.place_call(
+            CallRequest(number=DEBTOR, agent="tina", campaign_id=runner.campaign_id)
+        )
+        await eventually(
+            lambda: _true(engine.agents.status("tina").state is AgentState.ON_CALL),
+            timeout=15,
+            what="the debtor to reach tina",
+        )
+        party = await engine.parties.add_number("tina", CREDITOR)
+        callers = [c["caller"]["number"] for c in await pstn_asterisk.channels()]
+        assert "+12025550777" in callers
+        await engine.parties.drop("tina", party.id)
+        await engine.ari.hangup(call.get_name())
+        await asyncio.wait_for(call, timeout=10)
+    finally:
+        await engine.agents.logout("tina")
 
 
 async def _true(value: bool) -> bool:
