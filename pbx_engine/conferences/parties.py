@@ -29,6 +29,7 @@ from pbx_engine.conferences.feature_codes import (
     FeatureCodeReader,
     UnknownCode,
 )
+from pbx_engine.refusals import Refused
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
 
@@ -38,12 +39,8 @@ log = structlog.get_logger(__name__)
 IdentityFor = Callable[[int | None, str], Awaitable[tuple[str | None, str | None]]]
 
 
-class PartyError(Exception):
-    """A request about third parties that cannot be met; `status` is the HTTP status."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
+class PartyError(Refused):
+    """A request about third parties that cannot be met."""
 
 
 @dataclass

@@ -26,6 +26,7 @@ from pbx_engine.ari.events import (
     StasisEnd,
 )
 from pbx_engine.conferences.rooms import Refusal, Room, admit
+from pbx_engine.refusals import Refused
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
 
@@ -36,12 +37,8 @@ PIN_TIMEOUT = 10.0  # seconds to key a PIN after the prompt
 JOIN_TONE, LEAVE_TONE = "sound:confbridge-join", "sound:confbridge-leave"
 
 
-class RoomError(Exception):
-    """A room request that cannot be met; `status` is the HTTP status that fits."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
+class RoomError(Refused):
+    """A room request that cannot be met."""
 
 
 @dataclass

@@ -22,13 +22,14 @@ from pbx_engine.ari.events import (
     StasisStart,
 )
 from pbx_engine.recording.policy import RecordingMode, RecordingPolicy, plan_recordings
+from pbx_engine.refusals import Refused
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
 
 log = structlog.get_logger(__name__)
 
 
-class RecordingError(Exception):
+class RecordingError(Refused):
     """A request about a recording that cannot be met (no recording on that call, paused)."""
 
 

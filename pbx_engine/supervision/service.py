@@ -22,6 +22,7 @@ from pbx_engine.agents.states import AgentState
 from pbx_engine.ari import AriClient, AriError
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
+from pbx_engine.refusals import Refused
 from pbx_engine.storage import Storage
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.supervision.modes import SupervisionMode, may_supervise, snoop_directions
@@ -30,12 +31,8 @@ from pbx_engine.tasks import OwnedTasks
 log = structlog.get_logger(__name__)
 
 
-class SupervisionError(Exception):
-    """A supervision request that cannot be met; `status` is the HTTP status that fits."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
+class SupervisionError(Refused):
+    """A supervision request that cannot be met."""
 
 
 @dataclass

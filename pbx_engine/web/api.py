@@ -29,6 +29,7 @@ from pbx_engine.config import ConfigError
 from pbx_engine.dialer.campaign import PreviewError
 from pbx_engine.dialer.service import CallRequest, DialerClosed
 from pbx_engine.numbers import BadNumber, to_e164
+from pbx_engine.refusals import Refused
 from pbx_engine.storage.models import AgentRow
 
 if TYPE_CHECKING:
@@ -117,6 +118,15 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         return _error(401, "unknown token")
     request[AGENT] = agent
     return await handler(request)
+
+
+@web.middleware
+async def refusals_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A service refusing a request (`Refused`) answers with its status and message."""
+    try:
+        return await handler(request)
+    except Refused as refusal:
+        return error_response(refusal.status, str(refusal))
 
 
 def _supervisor(request: web.Request) -> web.Response | None:
@@ -372,7 +382,7 @@ def build_app(engine: Engine) -> web.Application:
     from pbx_engine.web.calls_api import add_call_routes
     from pbx_engine.web.rooms_api import add_room_routes
 
-    app = web.Application(middlewares=[authenticate])
+    app = web.Application(middlewares=[authenticate, refusals_as_json])
     app[ENGINE] = engine
     app.router.add_get("/health", health)
     app.router.add_post("/calls", place_call)

@@ -10,11 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field, model_validator
 
-from pbx_engine.conferences.parties import PartyError
-from pbx_engine.recording.service import RecordingError
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.supervision import SupervisionMode
-from pbx_engine.supervision.service import SupervisionError
 from pbx_engine.web.api import (
     AGENT,
     ENGINE,
@@ -66,15 +63,12 @@ async def recording_action(request: web.Request) -> web.Response:
     if denied := _on_call_or_supervisor(request, channel_id):
         return denied
     recorder = request.app[ENGINE].recorder
-    try:
-        if action == "pause":
-            await recorder.pause(channel_id, request[AGENT].id)
-        elif action == "resume":
-            await recorder.resume(channel_id)
-        else:
-            return error_response(404, f"no recording action {action!r}")
-    except RecordingError as error:
-        return error_response(409, str(error))
+    if action == "pause":
+        await recorder.pause(channel_id, request[AGENT].id)
+    elif action == "resume":
+        await recorder.resume(channel_id)
+    else:
+        return error_response(404, f"no recording action {action!r}")
     return web.json_response(
         {"recordings": recorder.recording(channel_id), "paused": recorder.is_paused(channel_id)}
     )
@@ -126,12 +120,9 @@ async def supervise(request: web.Request) -> web.Response:
     payload = await read_body(request, SupervisePayload)
     if isinstance(payload, web.Response):
         return payload
-    try:
-        session = await request.app[ENGINE].supervision.start(
-            request[AGENT], payload.agent, payload.mode, number=payload.number
-        )
-    except SupervisionError as error:
-        return error_response(error.status, str(error))
+    session = await request.app[ENGINE].supervision.start(
+        request[AGENT], payload.agent, payload.mode, number=payload.number
+    )
     return web.json_response(session.as_json(), status=201)
 
 
@@ -142,20 +133,14 @@ async def supervision_mode(request: web.Request) -> web.Response:
     payload = await read_body(request, ModePayload)
     if isinstance(payload, web.Response):
         return payload
-    try:
-        session = await request.app[ENGINE].supervision.switch(request[AGENT].login, payload.mode)
-    except SupervisionError as error:
-        return error_response(error.status, str(error))
+    session = await request.app[ENGINE].supervision.switch(request[AGENT].login, payload.mode)
     return web.json_response(session.as_json())
 
 
 async def stop_supervision(request: web.Request) -> web.Response:
     if denied := _supervisor_only(request):
         return denied
-    try:
-        await request.app[ENGINE].supervision.stop(request[AGENT].login)
-    except SupervisionError as error:
-        return error_response(error.status, str(error))
+    await request.app[ENGINE].supervision.stop(request[AGENT].login)
     return web.json_response({"stopped": True})
 
 
@@ -179,13 +164,10 @@ async def add_party(request: web.Request) -> web.Response:
     if isinstance(payload, web.Response):
         return payload
     parties, me = request.app[ENGINE].parties, request[AGENT].login
-    try:
-        if payload.number is not None:
-            party = await parties.add_number(me, payload.number)
-        else:
-            party = await parties.add_agent(me, payload.agent)
-    except PartyError as error:
-        return error_response(error.status, str(error))
+    if payload.number is not None:
+        party = await parties.add_number(me, payload.number)
+    else:
+        party = await parties.add_agent(me, payload.agent)
     return web.json_response(party.as_json(), status=201)
 
 
@@ -195,12 +177,9 @@ async def list_parties(request: web.Request) -> web.Response:
 
 
 async def drop_party(request: web.Request) -> web.Response:
-    try:
-        party = await request.app[ENGINE].parties.drop(
-            request[AGENT].login, request.match_info["party_id"]
-        )
-    except PartyError as error:
-        return error_response(error.status, str(error))
+    party = await request.app[ENGINE].parties.drop(
+        request[AGENT].login, request.match_info["party_id"]
+    )
     return web.json_response(party.as_json())
 
 

@@ -59,16 +59,16 @@ class InvitationPayload(Payload):
     valid_seconds: int = Field(86400, ge=1, le=30 * 86400)
 
 
-def _moderates(request: web.Request, room: Room) -> web.Response | None:
-    me: AgentRow = request[AGENT]
-    if me.role in SUPERVISORS or me.login == room.moderator:
-        return None
-    return error_response(403, "only the room's moderator and supervisors may")
-
-
-def _room(request: web.Request) -> Room | web.Response:
+def _room(request: web.Request, *, moderated: bool = False) -> Room:
+    """The room the path names (404 if none); with `moderated`, only for its moderator and
+    supervisors (403)."""
     room = request.app[ENGINE].rooms.room(request.match_info["name"])
-    return room if room is not None else error_response(404, "no such room")
+    if room is None:
+        raise RoomError("no such room", 404)
+    me: AgentRow = request[AGENT]
+    if moderated and me.role not in SUPERVISORS and me.login != room.moderator:
+        raise RoomError("only the room's moderator and supervisors may", 403)
+    return room
 
 
 async def list_rooms(request: web.Request) -> web.Response:
@@ -85,76 +85,46 @@ async def create_room(request: web.Request) -> web.Response:
     me: AgentRow = request[AGENT]
     fields = payload.model_dump()
     fields["moderator"] = fields["moderator"] or me.login
-    try:
-        room = await request.app[ENGINE].rooms.create(Room(**fields), me.id)
-    except RoomError as error:
-        return error_response(error.status, str(error))
+    room = await request.app[ENGINE].rooms.create(Room(**fields), me.id)
     return web.json_response(room.as_json(), status=201)
 
 
 async def get_room(request: web.Request) -> web.Response:
     room = _room(request)
-    if isinstance(room, web.Response):
-        return room
     members = request.app[ENGINE].rooms.members(room.name)
     return web.json_response({**room.as_json(), "members": [m.as_json() for m in members]})
 
 
 async def delete_room(request: web.Request) -> web.Response:
-    room = _room(request)
-    if isinstance(room, web.Response):
-        return room
-    if denied := _moderates(request, room):
-        return denied
-    try:
-        await request.app[ENGINE].rooms.delete(room.name)
-    except RoomError as error:
-        return error_response(error.status, str(error))
+    room = _room(request, moderated=True)
+    await request.app[ENGINE].rooms.delete(room.name)
     return web.json_response({"deleted": room.name})
 
 
 async def dial_into_room(request: web.Request) -> web.Response:
-    room = _room(request)
-    if isinstance(room, web.Response):
-        return room
-    if denied := _moderates(request, room):
-        return denied
+    room = _room(request, moderated=True)
     payload = await read_body(request, DialPayload)
     if isinstance(payload, web.Response):
         return payload
-    try:
-        member = await request.app[ENGINE].rooms.dial(room.name, payload.number)
-    except RoomError as error:
-        return error_response(error.status, str(error))
+    member = await request.app[ENGINE].rooms.dial(room.name, payload.number)
     return web.json_response(member.as_json(), status=201)
 
 
 async def moderate(request: web.Request) -> web.Response:
-    room = _room(request)
-    if isinstance(room, web.Response):
-        return room
-    if denied := _moderates(request, room):
-        return denied
+    room = _room(request, moderated=True)
     rooms, member_id = request.app[ENGINE].rooms, request.match_info["member"]
     action = request.match_info["action"]
-    try:
-        if action in ("mute", "unmute"):
-            member = await rooms.mute(room.name, member_id, action == "mute")
-        elif action == "kick":
-            member = await rooms.kick(room.name, member_id)
-        else:
-            return error_response(404, f"no member action {action!r}")
-    except RoomError as error:
-        return error_response(error.status, str(error))
+    if action in ("mute", "unmute"):
+        member = await rooms.mute(room.name, member_id, action == "mute")
+    elif action == "kick":
+        member = await rooms.kick(room.name, member_id)
+    else:
+        return error_response(404, f"no member action {action!r}")
     return web.json_response(member.as_json())
 
 
 async def invite(request: web.Request) -> web.Response:
-    room = _room(request)
-    if isinstance(room, web.Response):
-        return room
-    if denied := _moderates(request, room):
-        return denied
+    room = _room(request, moderated=True)
     payload = await read_body(request, InvitationPayload)
     if isinstance(payload, web.Response):
         return payload

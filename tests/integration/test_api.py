@@ -5,23 +5,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import aiohttp
-import pytest
-from aiohttp.test_utils import TestServer
 
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.engine import Engine
 from pbx_engine.sandbox.asterisk import PstnBehaviour
 from pbx_engine.sandbox.sipp import SippPhone
-from pbx_engine.web.api import build_app
 from tests.integration.waiting import eventually
-
-
-@pytest.fixture
-async def api(connected_engine: Engine):
-    server = TestServer(build_app(connected_engine), host="127.0.0.1")
-    await server.start_server()
-    yield str(server.make_url(""))
-    await server.close()
 
 
 async def token_for(engine: Engine, login: str, role: str, endpoint: str | None = None) -> dict:

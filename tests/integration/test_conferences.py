@@ -7,7 +7,6 @@ import time
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
 from pbx_engine.agents.states import AgentState
 from pbx_engine.campaigns.config import CampaignConfig
@@ -15,18 +14,9 @@ from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.sandbox.asterisk import PstnSandbox
 from pbx_engine.sandbox.audio import tone_levels
-from pbx_engine.web.api import build_app
 from tests.integration.waiting import eventually
 
 DEBTOR, AGENT, CREDITOR, COLLEAGUE = "+12025570600", "+12025571000", "+12025571400", "+12025572000"
-
-
-@pytest.fixture
-async def api(connected_engine: Engine):
-    server = TestServer(build_app(connected_engine), host="127.0.0.1")
-    await server.start_server()
-    yield str(server.make_url(""))
-    await server.close()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
 from pbx_engine.agents.states import AgentStatus
 from pbx_engine.campaigns.config import CampaignConfig
@@ -17,7 +16,6 @@ from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.recording import RecordingMode, RecordingPolicy
 from pbx_engine.sandbox.asterisk import PstnBehaviour
-from pbx_engine.web.api import build_app
 from tests.integration.waiting import eventually
 
 
@@ -44,14 +42,6 @@ async def recorded_call(engine: Engine, mode: RecordingMode) -> tuple[asyncio.Ta
 
     await eventually(recording, timeout=20, what="the call to be recorded")
     return call, channel_id
-
-
-@pytest.fixture
-async def api(connected_engine: Engine):
-    server = TestServer(build_app(connected_engine), host="127.0.0.1")
-    await server.start_server()
-    yield str(server.make_url(""))
-    await server.close()
 
 
 async def test_given_a_mixed_recording_when_the_agent_pauses_it_then_the_file_leaves_out_the_pause(

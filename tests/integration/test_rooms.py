@@ -6,23 +6,13 @@ import asyncio
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
 from pbx_engine.engine import Engine
 from pbx_engine.sandbox.asterisk import PstnSandbox
-from pbx_engine.web.api import build_app
 from tests.integration.waiting import eventually
 
 ROOM_DID = "+12025551800"
 GUEST = "+12025571400"  # a PSTN tone phone: answers and stays on
-
-
-@pytest.fixture
-async def api(connected_engine: Engine):
-    server = TestServer(build_app(connected_engine), host="127.0.0.1")
-    await server.start_server()
-    yield str(server.make_url(""))
-    await server.close()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp.test_utils import TestServer
 
 from pbx_engine.config import EngineConfig, parse_config
 from pbx_engine.engine import Engine, build_engine
@@ -19,6 +20,7 @@ from pbx_engine.sandbox.asterisk import AsteriskSandbox, EngineSandbox, PstnSand
 from pbx_engine.sandbox.ports import free_port
 from pbx_engine.sandbox.postgres import PostgresSandbox
 from pbx_engine.sandbox.sipp import SippPhone
+from pbx_engine.web.api import build_app
 
 AGENTS = {"agent-001": "agent-001-secret", "agent-002": "agent-002-secret"}
 
@@ -103,6 +105,15 @@ async def connected_engine(engine: Engine) -> Engine:
     await engine.ari.wait_connected(timeout=30)
     await asyncio.sleep(0)
     return engine
+
+
+@pytest.fixture
+async def api(connected_engine: Engine) -> AsyncIterator[str]:
+    """The shared engine's HTTP API on a free port: its base URL."""
+    server = TestServer(build_app(connected_engine), host="127.0.0.1")
+    await server.start_server()
+    yield str(server.make_url(""))
+    await server.close()
 
 
 @pytest.fixture
