@@ -130,6 +130,36 @@ async def _agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+async def _agent_password(args: argparse.Namespace) -> int:
+    from pbx_engine.signin.passwords import WeakPassword, hash_password
+    from pbx_engine.storage import Storage, migrate
+
+    try:
+        hashed = hash_password(_read_password())
+    except (ValueError, WeakPassword) as error:
+        print(error, file=sys.stderr)
+        return 2
+    config = load_config(args.config)
+    async with Storage.open(config.database) as storage:
+        await migrate(storage.pool)
+        if not await storage.set_password(args.login, hashed):
+            print(f"no agent with login {args.login!r}", file=sys.stderr)
+            return 1
+    print(f"password set for {args.login}; his browser sessions were closed")
+    return 0
+
+
 async def _run(args: argparse.Namespace) -> int:
     from pbx_engine.engine import serve
 
@@ -286,6 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (add, token):
         sub.add_argument("--config", type=Path, required=True)
         sub.set_defaults(handler=_agent)
+    password = agent.add_parser(
+        "password",
+        help="set the password for signing in from a browser (asked twice, or read from stdin)",
+    )
+    password.add_argument("login")
+    password.add_argument("--config", type=Path, required=True)
+    password.set_defaults(handler=_agent_password)
 
     demo = commands.add_parser("demo", help="run a sample campaign on sandboxes and report")
     demo.add_argument("--keep", action="store_true", help="keep the sandboxes' runtime folders")

@@ -12,6 +12,7 @@ import secrets
 import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
 
 import structlog
 from aiohttp import web
@@ -31,6 +32,8 @@ from pbx_engine.config import EngineConfig
 from pbx_engine.dialer.campaign import CampaignRunner
 from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.service import Dialer
+from pbx_engine.notify import NotificationHub
+from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.recording.policy import RecordingMode, RecordingPolicy
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.routing.service import InboundService
@@ -93,6 +96,9 @@ class Engine:
         self._background = OwnedTasks()
         self.campaigns: dict[str, CampaignRunner] = {}
         self._campaign_tasks = OwnedTasks()
+        # Browsers (agent desktop, wallboard) are told of every change through the hub.
+        self.hub = NotificationHub()
+        self.feed = FloorFeed(self.hub, storage, agents, lambda: self.campaigns)
 
     async def add_campaign(self, campaign: CampaignConfig, *, batch: int = 500) -> CampaignRunner:
         """Mirror the campaign in the database and give it a runner (stopped until started);
@@ -174,6 +180,17 @@ class Engine:
                 await self.recorder.purge_expired()
             except Exception:
                 log.exception("engine.recording_purge_failed")
+            await asyncio.sleep(3600)
+
+    async def _purge_browser_sessions(self) -> None:
+        """Expired sign-ins are refused at once; their rows go within the hour."""
+        while True:
+            try:
+                purged = await self.storage.purge_browser_sessions(datetime.now(UTC))
+                if purged:
+                    log.info("engine.browser_sessions_purged", sessions=purged)
+            except Exception:
+                log.exception("engine.browser_session_purge_failed")
             await asyncio.sleep(3600)
 
     async def _stop_campaigns(self) -> None:
@@ -272,6 +289,9 @@ async def build_engine(
         stack.push_async_callback(engine._background.close)
         engine._background.spawn(engine._watch_number_health())
         engine._background.spawn(engine._purge_recordings())
+        engine._background.spawn(engine._purge_browser_sessions())
+        engine.feed.start()
+        stack.push_async_callback(engine.feed.close)
         ari.on_event(engine._on_unclaimed)
         ari.on_connected(dialer.reconcile)
         await ari.wait_connected(timeout=config.ari.request_timeout)

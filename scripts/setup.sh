@@ -22,7 +22,9 @@ need_root() {
 
 system_packages() {
     local sudo; sudo=$(need_root "apt-get install")
-    local debs=(sip-tester postgresql espeak-ng sox libsox-fmt-all procps python3-venv)
+    # chromium: the browser tests of the agent desktop and the wallboard drive it (Playwright
+    # cannot download its own browsers without internet).
+    local debs=(sip-tester postgresql espeak-ng sox libsox-fmt-all procps python3-venv chromium)
     local missing=()
     for p in "${debs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -63,6 +63,7 @@ class AgentService:
         self._teams: dict[str, str | None] = {}
         self._handle_listeners: list[Callable[[str, float, float], None]] = []
         self._dtmf_listeners: list[Callable[[str, str], None]] = []
+        self._state_listeners: list[Callable[[AgentStatus, AgentState], None]] = []
         # Whether an agent's call goes on after the debtor left (third parties still on it).
         self.call_goes_on: Callable[[str], bool] = lambda login: False
         self._lent: dict[str, str] = {}  # login -> the bridge his leg was lent to
@@ -71,6 +72,18 @@ class AgentService:
         """Call `listener(login, talk_seconds, wrap_seconds)` whenever an agent leaves wrap-up:
         pacing learns from it how long calls keep agents busy."""
         self._handle_listeners.append(listener)
+
+    def on_state_change(self, listener: Callable[[AgentStatus, AgentState], None]) -> None:
+        """Call `listener(status, state_before)` on every change of an agent's state, as soon
+        as it is made in memory (browsers are told before the change is stored)."""
+        self._state_listeners.append(listener)
+
+    def _tell_state(self, agent: AgentStatus, before: AgentState) -> None:
+        for listener in self._state_listeners:
+            try:
+                listener(agent, before)
+            except Exception:
+                log.exception("agent.state_listener_failed", agent=agent.login)
 
     def on_dtmf(self, listener: Callable[[str, str], None]) -> None:
         """Call `listener(login, digit)` for every key an agent presses on his softphone
@@ -139,6 +152,7 @@ class AgentService:
             on=event,
             reason=reason,
         )
+        self._tell_state(agent, before)
         await asyncio.shield(
             self._storage.record_agent_state(
                 self._ids[agent.login],
@@ -410,6 +424,7 @@ class AgentService:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), remaining)
             agent.apply("reserve", _now())  # claimed under the lock: no one else gets him
+        self._tell_state(agent, AgentState.READY)
         await self._storage.record_agent_state(self._ids[agent.login], agent.state.value, _now())
         return agent
 

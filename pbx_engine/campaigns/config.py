@@ -163,6 +163,12 @@ class CampaignConfig(_Section):
         24, ge=0, description="preview: a case an agent skips is not offered again this long"
     )
     max_lines: int = Field(30, ge=1, description="calls in flight for this campaign at most")
+    script: str = Field(
+        "",
+        description="what agents say on this campaign's calls, shown on the desktop with the "
+        "case filled in: {debtor_name}, {reference}, {creditor}, {original_creditor}, "
+        "{amount_owed}, {amount_paid}, {balance}, {currency}, {due_date}, {agent}",
+    )
     recording: RecordingSection = Field(
         default_factory=lambda: RecordingSection(), description="what is recorded of each call"
     )

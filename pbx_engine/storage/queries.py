@@ -6,6 +6,7 @@ Parameters are always bound ($1, $2, ...), never formatted into the SQL text.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -1114,3 +1115,230 @@ class Storage:
             name,
         )
         return dict(row) if row else None
+
+    # ------------------------------------------------------------ browsers: sign-in, desk
+    async def set_password(self, login: str, password_hash: str) -> bool:
+        """Store an agent's password hash; his open browser sessions end. False: no agent."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            agent_id = await conn.fetchval(
+                "UPDATE agents SET password_hash = $2 WHERE login = $1 RETURNING id",
+                login,
+                password_hash,
+            )
+            if agent_id is None:
+                return False
+            await conn.execute("DELETE FROM browser_sessions WHERE agent_id = $1", agent_id)
+            return True
+
+    async def password_hash(self, login: str) -> tuple[AgentRow, str | None] | None:
+        row = await self.pool.fetchrow(
+            f"{_AGENT_SELECT.replace('SELECT ', 'SELECT a.password_hash, ', 1)} WHERE a.login = $1",
+            login,
+        )
+        if row is None:
+            return None
+        fields = dict(row)
+        stored = fields.pop("password_hash")
+        return AgentRow(**fields), stored
+
+    async def open_browser_session(
+        self, agent_id: int, id_sha256: str, csrf_token: str, expires_at: datetime
+    ) -> None:
+        await self.pool.execute(
+            "INSERT INTO browser_sessions (id_sha256, agent_id, csrf_token, expires_at) "
+            "VALUES ($1, $2, $3, $4)",
+            id_sha256,
+            agent_id,
+            csrf_token,
+            expires_at,
+        )
+
+    async def browser_session(self, id_sha256: str, now: datetime) -> tuple[AgentRow, str] | None:
+        """The agent and CSRF token of an unexpired session."""
+        row = await self.pool.fetchrow(
+            f"{_AGENT_SELECT.replace('SELECT ', 'SELECT s.csrf_token, ', 1)} "
+            "JOIN browser_sessions s ON s.agent_id = a.id "
+            "WHERE s.id_sha256 = $1 AND s.expires_at > $2",
+            id_sha256,
+            now,
+        )
+        if row is None:
+            return None
+        fields = dict(row)
+        csrf = fields.pop("csrf_token")
+        return AgentRow(**fields), csrf
+
+    async def close_browser_session(self, id_sha256: str) -> None:
+        await self.pool.execute("DELETE FROM browser_sessions WHERE id_sha256 = $1", id_sha256)
+
+    async def purge_browser_sessions(self, now: datetime) -> int:
+        status = await self.pool.execute("DELETE FROM browser_sessions WHERE expires_at <= $1", now)
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def audit_supervisor_action(
+        self, supervisor_id: int, action: str, target: str, at: datetime
+    ) -> None:
+        await self.pool.execute(
+            "INSERT INTO supervisor_actions (supervisor_id, action, target, at) "
+            "VALUES ($1, $2, $3, $4)",
+            supervisor_id,
+            action,
+            target,
+            at,
+        )
+
+    async def supervisor_actions(self, limit: int = 200) -> list[dict]:
+        rows = await self.pool.fetch(
+            """SELECT s.id, a.login AS supervisor, s.action, s.target, s.at
+               FROM supervisor_actions s LEFT JOIN agents a ON a.id = s.supervisor_id
+               ORDER BY s.at DESC, s.id DESC LIMIT $1""",
+            limit,
+        )
+        return [_plain(r) for r in rows]
+
+    async def record_payment(self, case_id: int, amount: Decimal, paid_on: date) -> int:
+        return await self.pool.fetchval(
+            "INSERT INTO payments (case_id, amount, paid_on) VALUES ($1, $2, $3) RETURNING id",
+            case_id,
+            amount,
+            paid_on,
+        )
+
+    async def screen_pop(self, channel_id: str) -> dict | None:
+        """Everything the agent's screen shows for a call, in one query: the call, and its
+        case's dossier (debtor, amounts owed and paid, creditors, numbers, promises, every
+        earlier contact with its disposition, note and recordings)."""
+        value = await self.pool.fetchval(_SCREEN_POP_SQL, channel_id)
+        return json.loads(value) if value else None
+
+    async def case_file(self, case_id: int) -> dict | None:
+        """The same dossier as the screen pop's, for a case with no call (preview)."""
+        value = await self.pool.fetchval(
+            f"SELECT {_DOSSIER_JSON} FROM cases c WHERE c.id = $1", case_id
+        )
+        return json.loads(value) if value else None
+
+    async def callbacks_of(self, agent_id: int, limit: int = 50) -> list[dict]:
+        """An agent's pending callbacks, soonest first."""
+        rows = await self.pool.fetch(
+            """SELECT cb.id, cb.case_id, c.reference, c.debtor_name, c.timezone, cb.e164,
+                      cb.due_at, cb.owner_only, cb.source
+               FROM callbacks cb LEFT JOIN cases c ON c.id = cb.case_id
+               WHERE cb.status = 'pending' AND cb.owner_agent_id = $1
+               ORDER BY cb.due_at LIMIT $2""",
+            agent_id,
+            limit,
+        )
+        return [_plain(r) for r in rows]
+
+    async def agent_names(self) -> dict[str, str]:
+        rows = await self.pool.fetch("SELECT login, name FROM agents")
+        return {r["login"]: r["name"] for r in rows}
+
+    async def campaign_day_chart(self, campaign_id: int, since: datetime) -> list[dict]:
+        """Per 15 minutes since `since`: attempts, connects (put through) and abandons."""
+        rows = await self.pool.fetch(
+            """SELECT date_bin('15 minutes', created_at, $2) AS slot,
+                      count(*) AS attempts,
+                      count(*) FILTER (WHERE bridged_at IS NOT NULL) AS connects,
+                      count(*) FILTER (WHERE abandoned) AS abandons
+               FROM call_attempts
+               WHERE campaign_id = $1 AND direction = 'outbound' AND created_at >= $2
+               GROUP BY slot ORDER BY slot""",
+            campaign_id,
+            since,
+        )
+        return [_plain(r) for r in rows]
+
+    async def daily_figures(self, since: date, until: date) -> list[dict]:
+        """Sums per UTC day, campaign and agent (the agent who took the call; none for calls
+        nobody took), from `since` to `until` inclusive: what reports are made of."""
+        rows = await self.pool.fetch(_DAILY_FIGURES_SQL, since, until)
+        return [dict(r) for r in rows]
+
+
+# The case dossier as one JSON object, for a case row aliased `c`.
+_DOSSIER_JSON = """json_build_object(
+    'id', c.id, 'creditor', c.creditor, 'original_creditor', c.original_creditor,
+    'reference', c.reference, 'debtor_name', c.debtor_name,
+    'amount_owed', c.amount_owed::text, 'currency', c.currency, 'due_date', c.due_date,
+    'status', c.status, 'next_call_at', c.next_call_at, 'timezone', c.timezone,
+    'address', c.address, 'segment', c.segment, 'campaign_id', c.campaign_id,
+    'owner', (SELECT login FROM agents WHERE id = c.owner_agent_id),
+    'amount_paid', (SELECT coalesce(sum(amount), 0)::text FROM payments WHERE case_id = c.id),
+    'payments', (SELECT coalesce(json_agg(json_build_object(
+            'amount', amount::text, 'paid_on', paid_on) ORDER BY paid_on DESC), '[]')
+        FROM payments WHERE case_id = c.id),
+    'numbers', (SELECT coalesce(json_agg(json_build_object(
+            'e164', e164, 'kind', kind, 'wrong_party', wrong_party) ORDER BY position), '[]')
+        FROM phone_numbers WHERE case_id = c.id),
+    'plan', (SELECT coalesce(json_agg(json_build_object(
+            'amount', promise_amount::text, 'date', promise_date, 'made_at', created_at)
+            ORDER BY promise_date), '[]')
+        FROM dispositions WHERE case_id = c.id AND code = 'promise_to_pay'),
+    'history', (SELECT coalesce(json_agg(h ORDER BY h.at DESC), '[]') FROM (
+        SELECT a.channel_id, a.direction, a.dialled AS number, a.created_at AS at, a.outcome,
+               a.route, g.login AS agent, d.code AS disposition, d.note,
+               d.promise_amount::text AS promise_amount, d.promise_date, d.callback_at,
+               (SELECT coalesce(json_agg(r.name ORDER BY r.name), '[]') FROM recordings r
+                WHERE r.attempt_id = a.id AND r.deleted_at IS NULL) AS recordings
+        FROM call_attempts a LEFT JOIN dispositions d ON d.attempt_id = a.id
+        LEFT JOIN agents g ON g.id = a.agent_id
+        WHERE a.case_id = c.id ORDER BY a.created_at DESC LIMIT 100) h)
+)"""
+
+_SCREEN_POP_SQL = f"""
+SELECT json_build_object(
+    'channel_id', a.channel_id, 'direction', a.direction,
+    'number', CASE WHEN a.direction = 'inbound' THEN a.caller_id ELSE a.dialled END,
+    'campaign', (SELECT name FROM campaigns WHERE id = a.campaign_id),
+    'answered_at', a.answered_at, 'amd_decided_at', a.amd_decided_at,
+    'case', CASE WHEN c.id IS NULL THEN NULL ELSE {_DOSSIER_JSON} END)
+FROM call_attempts a LEFT JOIN cases c ON c.id = a.case_id
+WHERE a.channel_id = $1
+"""
+
+# Per UTC day, campaign and agent. Right-party contacts are calls with a disposition that
+# reached the debtor (everything but wrong party); a promise is kept when the case's payments
+# from the day it was made to three days after its date cover it; handle time is talk (bridge
+# to hang-up) plus the agent's wrap-up after the call.
+_DAILY_FIGURES_SQL = """
+WITH wraps AS (
+    SELECT channel_id, state,
+           extract(epoch FROM lead(at) OVER (PARTITION BY agent_id ORDER BY at, id) - at) AS s
+    FROM agent_state_changes
+    WHERE at >= $1::date AND at < $2::date + 2
+), calls AS (
+    SELECT a.id, (a.created_at AT TIME ZONE 'UTC')::date AS day, a.campaign_id, a.agent_id,
+           a.direction, a.bridged_at IS NOT NULL AS contact, a.abandoned,
+           extract(epoch FROM a.ended_at - a.bridged_at) AS talk_s,
+           (SELECT w.s FROM wraps w WHERE w.channel_id = a.channel_id AND w.state = 'wrap_up'
+            LIMIT 1) AS wrap_s
+    FROM call_attempts a
+    WHERE a.created_at >= $1::date AND a.created_at < $2::date + 1
+), promises AS (
+    SELECT d.attempt_id, d.promise_amount,
+           (SELECT coalesce(sum(p.amount), 0) FROM payments p
+            WHERE p.case_id = d.case_id AND p.paid_on >= d.created_at::date
+              AND p.paid_on <= d.promise_date + 3) AS paid
+    FROM dispositions d WHERE d.code = 'promise_to_pay'
+)
+SELECT k.day, k.campaign_id, cp.name AS campaign, k.agent_id, g.login AS agent,
+       count(*) FILTER (WHERE k.direction = 'outbound') AS attempts,
+       count(*) FILTER (WHERE k.contact) AS contacts,
+       count(*) FILTER (WHERE k.abandoned) AS abandons,
+       count(d.id) FILTER (WHERE d.code <> 'wrong_party') AS right_party,
+       count(pr.attempt_id) AS promises,
+       coalesce(sum(pr.promise_amount), 0) AS promised,
+       count(pr.attempt_id) FILTER (WHERE pr.paid >= pr.promise_amount) AS kept,
+       count(*) FILTER (WHERE k.contact AND k.talk_s IS NOT NULL) AS handled,
+       coalesce(sum(k.talk_s + coalesce(k.wrap_s, 0))
+                FILTER (WHERE k.contact AND k.talk_s IS NOT NULL), 0) AS handle_seconds
+FROM calls k
+LEFT JOIN dispositions d ON d.attempt_id = k.id
+LEFT JOIN promises pr ON pr.attempt_id = k.id
+LEFT JOIN campaigns cp ON cp.id = k.campaign_id
+LEFT JOIN agents g ON g.id = k.agent_id
+GROUP BY k.day, k.campaign_id, cp.name, k.agent_id, g.login
+ORDER BY k.day, cp.name, g.login
+"""

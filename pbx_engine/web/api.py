@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
+import structlog
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -30,14 +31,19 @@ from pbx_engine.dialer.campaign import PreviewError
 from pbx_engine.dialer.service import CallRequest, DialerClosed
 from pbx_engine.numbers import BadNumber, to_e164
 from pbx_engine.refusals import Refused
+from pbx_engine.signin import sessions
 from pbx_engine.storage.models import AgentRow
 
 if TYPE_CHECKING:
     from pbx_engine.engine import Engine
 
+log = structlog.get_logger(__name__)
+
 ENGINE = web.AppKey("engine", "Engine")
 # aiohttp 3.14 adds typed request keys; older releases take a plain string.
 AGENT = web.RequestKey("agent", AgentRow) if hasattr(web, "RequestKey") else "agent"
+# The CSRF token of the browser session a request came with (none for bearer tokens).
+CSRF = web.RequestKey("csrf", str) if hasattr(web, "RequestKey") else "csrf"
 SUPERVISORS = ("supervisor", "admin")
 
 
@@ -108,16 +114,45 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path == "/health" or request.path.startswith("/join/"):
+    """A bearer token (API clients), else a browser session's cookie; with the cookie, a
+    state-changing request must echo the session's CSRF token and a websocket must come from
+    our own pages (its Origin)."""
+    from pbx_engine.web.browser_api import is_public
+
+    if request.path == "/health" or request.path.startswith("/join/") or is_public(request):
         return await handler(request)  # /join: the signed invitation is the permission
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    if scheme.lower() == "bearer" and token:
+        agent = await request.app[ENGINE].storage.agent_by_token(token.strip())
+        if agent is None:
+            return _error(401, "unknown token")
+        request[AGENT] = agent
+        return await handler(request)
+    session_id = request.cookies.get(sessions.COOKIE)
+    if not session_id:
         return _error(401, "missing bearer token")
-    agent = await request.app[ENGINE].storage.agent_by_token(token.strip())
-    if agent is None:
-        return _error(401, "unknown token")
+    found = await request.app[ENGINE].storage.browser_session(
+        sessions.session_digest(session_id), datetime.now(UTC)
+    )
+    if found is None:
+        return _error(401, "signed out or session expired")
+    agent, csrf_token = found
+    if not sessions.csrf_ok(request.method, csrf_token, request.headers.get(sessions.CSRF_HEADER)):
+        return _error(403, "missing or wrong CSRF token")
+    if not sessions.same_origin(request.headers.get("Origin"), request.host):
+        return _error(403, "request from another site")
     request[AGENT] = agent
+    request[CSRF] = csrf_token
     return await handler(request)
+
+
+async def audit(request: web.Request, action: str, target: str) -> None:
+    """A supervisor's action, on record (`supervisor_actions`) and in the log."""
+    me: AgentRow = request[AGENT]
+    log.info("supervisor.action", supervisor=me.login, action=action, target=target)
+    await request.app[ENGINE].storage.audit_supervisor_action(
+        me.id, action, target, datetime.now(UTC)
+    )
 
 
 @web.middleware
@@ -148,6 +183,7 @@ async def place_call(request: web.Request) -> web.Response:
     if isinstance(payload, web.Response):
         return payload
     engine = request.app[ENGINE]
+    await audit(request, "test_call", payload.number)
     try:
         task = engine.dialer.place_call(
             CallRequest(number=payload.number, case_id=payload.case_id, caller_id=payload.caller_id)
@@ -247,14 +283,16 @@ async def disposition(request: web.Request) -> web.Response:
     except DispositionError as error:
         return _error(422, str(error))
     disposition_id = await engine.storage.record_disposition(channel_id, agent.id, given, update)
-    return web.json_response(
-        {
-            "id": disposition_id,
-            "case_status": update.status,
-            "next_call_at": update.next_call_at.isoformat() if update.next_call_at else None,
-        },
-        status=201,
-    )
+    saved = {
+        "id": disposition_id,
+        "code": payload.code.value,
+        "case_status": update.status,
+        "next_call_at": update.next_call_at.isoformat() if update.next_call_at else None,
+    }
+    log.info("call.disposition", agent=agent.login, channel_id=channel_id, code=saved["code"])
+    owner = engine.agents.login_of(attempt.agent_id) if attempt.agent_id else None
+    engine.feed.disposition_saved(owner or agent.login, channel_id, saved)
+    return web.json_response(saved, status=201)
 
 
 def _preview_runner(engine, login: str):
@@ -353,6 +391,7 @@ async def reload_numbers(request: web.Request) -> web.Response:
     running pools stay."""
     if denied := _supervisor(request):
         return denied
+    await audit(request, "reload_numbers", "number pools")
     try:
         reloaded = await request.app[ENGINE].callerid.reload()
     except FileNotFoundError as error:
@@ -374,11 +413,14 @@ async def campaign_action(request: web.Request) -> web.Response:
     if action not in ("start", "pause", "stop"):
         return _error(404, f"no campaign action {action!r}")
     getattr(runner, action)()
+    await audit(request, f"campaign_{action}", runner.campaign.name)
+    request.app[ENGINE].feed.campaign_changed()
     return web.json_response(_campaign_json(runner))
 
 
 def build_app(engine: Engine) -> web.Application:
     # They build on this module's helpers.
+    from pbx_engine.web.browser_api import add_browser_routes
     from pbx_engine.web.calls_api import add_call_routes
     from pbx_engine.web.rooms_api import add_room_routes
 
@@ -399,4 +441,5 @@ def build_app(engine: Engine) -> web.Application:
     app.router.add_post("/campaigns/{name}/{action}", campaign_action)
     add_call_routes(app)
     add_room_routes(app)
+    add_browser_routes(app)
     return app

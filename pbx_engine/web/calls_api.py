@@ -18,6 +18,7 @@ from pbx_engine.web.api import (
     SUPERVISORS,
     Payload,
     PlusE164,
+    audit,
     error_response,
     read_body,
 )
@@ -120,6 +121,7 @@ async def supervise(request: web.Request) -> web.Response:
     payload = await read_body(request, SupervisePayload)
     if isinstance(payload, web.Response):
         return payload
+    await audit(request, f"supervise_{payload.mode.value}", payload.agent)
     session = await request.app[ENGINE].supervision.start(
         request[AGENT], payload.agent, payload.mode, number=payload.number
     )
@@ -133,6 +135,7 @@ async def supervision_mode(request: web.Request) -> web.Response:
     payload = await read_body(request, ModePayload)
     if isinstance(payload, web.Response):
         return payload
+    await audit(request, f"supervise_{payload.mode.value}", "current session")
     session = await request.app[ENGINE].supervision.switch(request[AGENT].login, payload.mode)
     return web.json_response(session.as_json())
 
@@ -140,6 +143,7 @@ async def supervision_mode(request: web.Request) -> web.Response:
 async def stop_supervision(request: web.Request) -> web.Response:
     if denied := _supervisor_only(request):
         return denied
+    await audit(request, "supervise_stop", "current session")
     await request.app[ENGINE].supervision.stop(request[AGENT].login)
     return web.json_response({"stopped": True})
 

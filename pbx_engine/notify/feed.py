@@ -1,0 +1,223 @@
+"""What feeds the hub: agents' state changes (and the screen pop when one is put through to a
+debtor), dispositions, and the campaigns' figures while supervisors watch. Also the snapshots a
+browser gets when it connects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from pbx_engine.agents.states import AgentState, AgentStatus
+from pbx_engine.cases.script import fill_script
+from pbx_engine.notify.hub import Notice, NotificationHub
+from pbx_engine.reports.figures import occupancy
+from pbx_engine.storage.models import AgentRow
+from pbx_engine.tasks import OwnedTasks
+
+if TYPE_CHECKING:
+    from pbx_engine.agents.service import AgentService
+    from pbx_engine.dialer.campaign import CampaignRunner
+    from pbx_engine.storage import Storage
+
+log = structlog.get_logger(__name__)
+
+SUPERVISORS = ("supervisor", "admin")
+
+
+def _ms(later: datetime, earlier: datetime) -> float:
+    return round((later - earlier).total_seconds() * 1000, 1)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class FloorFeed:
+    def __init__(
+        self,
+        hub: NotificationHub,
+        storage: Storage,
+        agents: AgentService,
+        campaigns: Callable[[], dict[str, CampaignRunner]],
+        *,
+        figures_every: float = 3.0,
+    ) -> None:
+        self.hub = hub
+        self._storage = storage
+        self._agents = agents
+        self._campaigns = campaigns
+        self._figures_every = figures_every
+        self._tasks = OwnedTasks()
+        self._pops: dict[str, dict[str, Any]] = {}  # login -> his current call's screen pop
+        self._started = False
+        agents.on_state_change(self._on_state)
+
+    def start(self) -> None:
+        """Publish campaign figures while supervisors watch (needs the running loop)."""
+        if not self._started:
+            self._started = True
+            self._tasks.spawn(self._publish_figures(), name="floor-figures")
+
+    async def close(self) -> None:
+        await self._tasks.close()
+        self.hub.close()
+
+    # ------------------------------------------------------------------ events in
+    def _on_state(self, status: AgentStatus, before: AgentState) -> None:
+        if before is AgentState.ON_CALL and status.state is not AgentState.ON_CALL:
+            ended = self._pops.pop(status.login, None)
+            if ended is not None:
+                self.hub.publish(
+                    Notice("call_ended", {"channel_id": ended["channel_id"]}, agent=status.login)
+                )
+        self.hub.publish(Notice("agent", self.agent_json(status), agent=status.login))
+        if status.state is AgentState.ON_CALL and status.call_id and status.since:
+            self._tasks.spawn(self._screen_pop(status.login, status.call_id, status.since))
+
+    async def _screen_pop(self, login: str, channel_id: str, bridged_at: datetime) -> None:
+        try:
+            pop = await self._storage.screen_pop(channel_id)
+        except Exception:
+            log.exception("desk.screen_pop_failed", agent=login, channel_id=channel_id)
+            return
+        if pop is None:
+            return
+        status = self._agents.status(login)
+        if status is None or status.call_id != channel_id:
+            return  # the call ended while the dossier was read
+        pop["bridged_at"] = bridged_at.isoformat()
+        decided = pop.get("amd_decided_at")
+        if decided:
+            pop["dead_air_ms"] = _ms(bridged_at, datetime.fromisoformat(decided))
+        runner = self._campaigns().get(pop.get("campaign") or "")
+        if runner is not None and runner.campaign.script:
+            pop["script"] = fill_script(runner.campaign.script, pop.get("case"), login)
+        self._pops[login] = pop
+        self.hub.publish(Notice("screen_pop", pop, agent=login))
+        self.hub.publish(Notice("agent", self.agent_json(status), agent=login))
+        log.info(
+            "desk.screen_pop",
+            agent=login,
+            channel_id=channel_id,
+            after_bridge_ms=_ms(datetime.now(UTC), bridged_at),
+        )
+
+    def disposition_saved(self, login: str, channel_id: str, saved: dict[str, Any]) -> None:
+        self.hub.publish(Notice("disposition", {"channel_id": channel_id, **saved}, agent=login))
+        self._tasks.spawn(self._publish_callbacks(login))
+
+    async def _publish_callbacks(self, login: str) -> None:
+        """The agent's list of callbacks, after a disposition may have added one."""
+        try:
+            agent_id = self._agents.agent_id(login)
+            callbacks = await self._storage.callbacks_of(agent_id)
+        except Exception:
+            log.exception("desk.callbacks_failed", agent=login)
+            return
+        self.hub.publish(Notice("callbacks", {"callbacks": callbacks}, agent=login))
+
+    def campaign_changed(self) -> None:
+        """A supervisor started, paused or stopped a campaign: everyone watching sees it now."""
+        self._tasks.spawn(self._publish_once())
+
+    # ------------------------------------------------------------------ views
+    def agent_json(self, status: AgentStatus) -> dict[str, Any]:
+        pop = self._pops.get(status.login) if status.state is AgentState.ON_CALL else None
+        return {
+            "login": status.login,
+            "state": status.state.value,
+            "since": _iso(status.since),
+            "reason": status.reason,
+            "call_id": status.call_id,
+            "number": pop.get("number") if pop else None,
+            "case": (pop.get("case") or {}).get("reference") if pop else None,
+            "dead_air_ms": pop.get("dead_air_ms") if pop else None,
+        }
+
+    async def snapshot(self, me: AgentRow) -> dict[str, Any]:
+        """What a browser shows on connecting (and after a resync): an agent his own state,
+        call and callbacks; a supervisor the floor and the campaigns."""
+        status = self._agents.status(me.login)
+        mine = self.agent_json(status) if status else {"login": me.login, "state": "logged_out"}
+        body: dict[str, Any] = {
+            "me": {**mine, "name": me.name, "role": me.role},
+            "screen_pop": self._pops.get(me.login),
+            "callbacks": await self._storage.callbacks_of(me.id),
+        }
+        if me.role in SUPERVISORS:
+            body["agents"] = [self.agent_json(s) for s in self._agents.all()]
+            body["names"] = await self._storage.agent_names()
+            body["campaigns"] = await self.campaign_figures()
+        return body
+
+    async def campaign_figures(self) -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        changes = await self._storage.agent_state_changes_since(midnight)
+        ids = {s.login: self._agents.agent_id(s.login) for s in self._agents.all()}
+        statuses = self._agents.all()
+        figures = []
+        for runner in self._campaigns().values():
+            campaign = runner.campaign
+            profile = campaign.compliance_profile()
+            members = set(campaign.agents) if campaign.agents else None
+            floor = [s for s in statuses if members is None or s.login in members]
+            working = [
+                s
+                for s in floor
+                if s.state in (AgentState.READY, AgentState.RESERVED, AgentState.ON_CALL)
+            ]
+            member_ids = {ids[s.login] for s in floor} if members else None
+            today = await self._storage.campaign_report(runner.campaign_id, midnight)
+            day = await self._storage.campaign_report(runner.campaign_id, now - timedelta(hours=24))
+            figures.append(
+                {
+                    "name": campaign.name,
+                    "dial_mode": campaign.dial_mode,
+                    "state": runner.state.value,
+                    "placed": runner.placed,
+                    "in_flight": runner.in_flight,
+                    "live": sum(1 for s in floor if s.state is AgentState.ON_CALL),
+                    "today": today,
+                    "dead_air": {
+                        "verdict_to_bridge_p50_ms": day["verdict_to_bridge_p50_ms"],
+                        "verdict_to_bridge_p99_ms": day["verdict_to_bridge_p99_ms"],
+                    },
+                    "abandon_target": profile.abandon_target,
+                    "abandon_rates": await self._storage.abandon_rates(
+                        runner.campaign_id,
+                        now,
+                        amd_false_positive_share=profile.amd_false_positive_share,
+                    ),
+                    # lines in flight per agent who can take a call
+                    "dial_level": round(runner.in_flight / len(working), 2) if working else 0.0,
+                    "occupancy": occupancy(
+                        [
+                            (r["agent_id"], r["state"], r["at"])
+                            for r in changes
+                            if member_ids is None or r["agent_id"] in member_ids
+                        ],
+                        now,
+                    ),
+                    "chart": await self._storage.campaign_day_chart(runner.campaign_id, midnight),
+                }
+            )
+        return figures
+
+    async def _publish_once(self) -> None:
+        try:
+            figures = await self.campaign_figures()
+        except Exception:
+            log.exception("desk.figures_failed")
+            return
+        self.hub.publish(Notice("campaigns", {"campaigns": figures}))
+
+    async def _publish_figures(self) -> None:
+        while True:
+            await asyncio.sleep(self._figures_every)
+            if self.hub.supervisors_watching:
+                await self._publish_once()

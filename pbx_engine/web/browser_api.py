@@ -1,0 +1,229 @@
+"""What browsers use: signing in and out, the live notices websocket, the pages (agent desktop,
+supervisor wallboard, reports) and the reports' data.
+
+    GET  /signin                  the sign-in page
+    POST /signin {login, password}  opens a session: an HttpOnly, SameSite=Strict cookie; the
+                                  answer carries the session's CSRF token
+    GET  /signin/session          who is signed in, and the CSRF token (pages ask on load)
+    POST /signout                 ends the session
+    GET  /ws                      notices as JSON: a snapshot first, then every change
+    GET  /desk/, /wallboard/, /reports/   the pages (static files, no data in them)
+    GET  /reports/daily?per=campaign|agent&from=&to=[&format=csv]
+    GET  /supervisor-actions      the audit log of supervisors' actions
+
+A browser session authenticates like a bearer token; every state-changing request made with it
+must carry the CSRF token in `X-CSRF-Token` (see `web.api.authenticate`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from weakref import WeakSet
+
+import structlog
+from aiohttp import WSCloseCode, web
+from pydantic import Field
+
+from pbx_engine.notify.feed import FloorFeed
+from pbx_engine.notify.hub import RESYNC, Subscription
+from pbx_engine.reports.figures import as_csv, report
+from pbx_engine.signin import sessions
+from pbx_engine.signin.passwords import verify_password
+from pbx_engine.storage.models import AgentRow
+from pbx_engine.web.api import AGENT, CSRF, ENGINE, SUPERVISORS, Payload, error_response, read_body
+
+log = structlog.get_logger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+SOCKETS = web.AppKey("sockets", WeakSet)
+PAGES = {
+    "/signin": "signin.html",
+    "/desk/": "desk.html",
+    "/wallboard/": "wallboard.html",
+    "/reports/": "reports.html",
+}
+# Open to anyone: pages hold no data (their scripts fetch it signed in) and assets.
+PUBLIC_PREFIXES = ("/static/",)
+MAX_REPORT_DAYS = 92
+
+
+class SignInPayload(Payload):
+    login: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200)
+
+
+def is_public(request: web.Request) -> bool:
+    if request.path == "/":
+        return True
+    if request.path in PAGES:
+        return request.method in ("GET", "HEAD") or request.path == "/signin"
+    return request.path.startswith(PUBLIC_PREFIXES)
+
+
+async def page(request: web.Request) -> web.StreamResponse:
+    if request.method == "POST":
+        return await sign_in(request)
+    return web.FileResponse(STATIC_DIR / PAGES[request.path], headers={"Cache-Control": "no-cache"})
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    payload = await read_body(request, SignInPayload)
+    if isinstance(payload, web.Response):
+        return payload
+    engine = request.app[ENGINE]
+    found = await engine.storage.password_hash(payload.login)
+    stored = found[1] if found else None
+    # The hash is checked even for an unknown login: the answer takes as long either way.
+    ok = await asyncio.to_thread(verify_password, payload.password, stored)
+    if not ok or found is None:
+        log.warning("signin.refused", login=payload.login)
+        return error_response(401, "wrong login or password")
+    agent = found[0]
+    opened = sessions.new_session(datetime.now(UTC))
+    await engine.storage.open_browser_session(
+        agent.id, opened.id_sha256, opened.csrf_token, opened.expires_at
+    )
+    log.info("signin.opened", agent=agent.login, role=agent.role)
+    response = web.json_response(_who(agent, opened.csrf_token))
+    response.set_cookie(
+        sessions.COOKIE,
+        opened.session_id,
+        max_age=int(sessions.LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+    )
+    return response
+
+
+def _who(agent: AgentRow, csrf_token: str | None) -> dict:
+    home = "/wallboard/" if agent.role in SUPERVISORS else "/desk/"
+    return {
+        "login": agent.login,
+        "name": agent.name,
+        "role": agent.role,
+        "csrf_token": csrf_token,
+        "home": home,
+    }
+
+
+async def current_session(request: web.Request) -> web.Response:
+    return web.json_response(_who(request[AGENT], request.get(CSRF)))
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    session_id = request.cookies.get(sessions.COOKIE)
+    if session_id:
+        await request.app[ENGINE].storage.close_browser_session(sessions.session_digest(session_id))
+    log.info("signin.closed", agent=request[AGENT].login)
+    response = web.json_response({"signed_out": True})
+    response.del_cookie(sessions.COOKIE, path="/")
+    return response
+
+
+async def notices(request: web.Request) -> web.WebSocketResponse:
+    """The websocket: a snapshot, then each notice for this browser's user as it happens."""
+    engine, me = request.app[ENGINE], request[AGENT]
+    ws = web.WebSocketResponse(heartbeat=25)
+    await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
+    with engine.hub.subscribe(me.login, supervisor=me.role in SUPERVISORS) as subscription:
+        await ws.send_json({"kind": "snapshot", "data": await engine.feed.snapshot(me)})
+        async with asyncio.TaskGroup() as tasks:
+            forwarding = tasks.create_task(_forward(ws, subscription, me, engine.feed))
+            async for _message in ws:
+                pass  # browsers send nothing we use; the loop ends when the socket closes
+            forwarding.cancel()
+    return ws
+
+
+async def _forward(
+    ws: web.WebSocketResponse, subscription: Subscription, me: AgentRow, feed: FloorFeed
+) -> None:
+    while (notice := await subscription.get()) is not None:
+        try:
+            if notice.kind == RESYNC:
+                # This browser fell behind and lost notices: a fresh snapshot replaces them.
+                log.info("desk.resync", agent=me.login, dropped=subscription.dropped)
+                await ws.send_json({"kind": "snapshot", "data": await feed.snapshot(me)})
+            else:
+                await ws.send_json(notice.as_json())
+        except ConnectionError:
+            return
+    await ws.close(code=WSCloseCode.GOING_AWAY, message=b"engine stopping")
+
+
+async def close_sockets(app: web.Application) -> None:
+    """Shutdown: browsers are told to go (they reconnect when the engine is back)."""
+    for ws in list(app[SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"engine stopping")
+
+
+def _day(value: str | None, default: date) -> date:
+    return date.fromisoformat(value) if value else default
+
+
+async def daily_report(request: web.Request) -> web.Response:
+    """Per campaign (supervisors) or per agent and day; an agent gets his own rows only."""
+    me: AgentRow = request[AGENT]
+    per = request.query.get("per", "campaign")
+    if per not in ("campaign", "agent"):
+        return error_response(422, "per is campaign or agent")
+    if per == "campaign" and me.role not in SUPERVISORS:
+        return error_response(403, "supervisors only")
+    today = datetime.now(UTC).date()
+    try:
+        until = _day(request.query.get("to"), today)
+        since = _day(request.query.get("from"), until - timedelta(days=6))
+    except ValueError:
+        return error_response(422, "from and to are dates (YYYY-MM-DD)")
+    if since > until or (until - since).days >= MAX_REPORT_DAYS:
+        return error_response(422, f"from must come before to, at most {MAX_REPORT_DAYS} days")
+    sums = await request.app[ENGINE].storage.daily_figures(since, until)
+    if me.role not in SUPERVISORS:
+        sums = [s for s in sums if s["agent"] == me.login]
+    rows = report(sums, per)
+    if request.query.get("format") == "csv":
+        return web.Response(
+            text=as_csv(rows, per),
+            content_type="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="report-{per}-{since}-{until}.csv"'
+            },
+        )
+    return web.json_response(
+        {
+            "per": per,
+            "from": since.isoformat(),
+            "to": until.isoformat(),
+            "rows": [r.as_json() for r in rows],
+        }
+    )
+
+
+async def supervisor_actions(request: web.Request) -> web.Response:
+    if request[AGENT].role not in SUPERVISORS:
+        return error_response(403, "supervisors only")
+    return web.json_response(await request.app[ENGINE].storage.supervisor_actions())
+
+
+def add_browser_routes(app: web.Application) -> None:
+    app[SOCKETS] = WeakSet()
+    app.on_shutdown.append(close_sockets)
+    for path in PAGES:
+        app.router.add_get(path, page)
+    app.router.add_post("/signin", page)
+    app.router.add_get("/signin/session", current_session)
+    app.router.add_post("/signout", sign_out)
+    app.router.add_get("/ws", notices)
+    app.router.add_get("/reports/daily", daily_report)
+    app.router.add_get("/supervisor-actions", supervisor_actions)
+    app.router.add_static("/static/", STATIC_DIR)
+    app.router.add_get("/", _to_sign_in)
+
+
+async def _to_sign_in(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/signin")

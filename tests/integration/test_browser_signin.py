@@ -1,0 +1,117 @@
+"""Browsers on the real engine: sign-in with a password, the session cookie and its CSRF token,
+the notices websocket (an agent sees only his own), the audit of supervisors' actions."""
+
+import aiohttp
+
+from pbx_engine.campaigns.config import CampaignConfig
+from pbx_engine.engine import Engine
+from pbx_engine.signin.passwords import hash_password
+
+PASSWORD = "a long enough secret"
+
+
+async def signed_in(engine: Engine, api: str, login: str, role: str) -> tuple:
+    """A browser-like client session signed in as `login`, and its CSRF token."""
+    await engine.storage.upsert_agent(login, login.title(), role=role)
+    await engine.storage.set_password(login, hash_password(PASSWORD, n=2**10))
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    async with http.post(f"{api}/signin", json={"login": login, "password": PASSWORD}) as r:
+        assert r.status == 200, await r.text()
+        body = await r.json()
+        cookie = r.cookies["pbx_session"]
+        assert cookie["httponly"] and cookie["samesite"] == "Strict"
+    return http, body["csrf_token"]
+
+
+async def test_given_a_wrong_password_or_unknown_login_when_signing_in_then_401(
+    api, connected_engine: Engine
+):
+    await connected_engine.storage.upsert_agent("olga", "Olga")
+    await connected_engine.storage.set_password("olga", hash_password(PASSWORD, n=2**10))
+    async with aiohttp.ClientSession() as http:
+        for login, password in (("olga", "wrong password"), ("nobody", PASSWORD)):
+            async with http.post(f"{api}/signin", json={"login": login, "password": password}) as r:
+                assert r.status == 401
+                assert await r.json() == {"error": "wrong login or password"}
+        async with http.get(f"{api}/signin") as r:  # pages are public; their data is not
+            assert r.status == 200 and "text/html" in r.content_type
+        async with http.get(f"{api}/signin/session") as r:
+            assert r.status == 401
+
+
+async def test_given_a_browser_session_when_changing_state_then_the_csrf_token_is_required(
+    api, connected_engine: Engine
+):
+    http, csrf = await signed_in(connected_engine, api, "carla", "agent")
+    async with http:
+        async with http.get(f"{api}/agents/me") as r:
+            assert r.status == 200 and (await r.json())["login"] == "carla"
+        async with http.post(f"{api}/agents/me/ready") as r:
+            assert r.status == 403
+            assert await r.json() == {"error": "missing or wrong CSRF token"}
+        async with http.post(f"{api}/agents/me/ready", headers={"X-CSRF-Token": "x"}) as r:
+            assert r.status == 403
+        async with http.post(f"{api}/agents/me/ready", headers={"X-CSRF-Token": csrf}) as r:
+            assert r.status == 409  # past the CSRF check: he is simply not logged in
+        async with http.get(f"{api}/signin/session") as r:
+            assert (await r.json())["csrf_token"] == csrf
+        async with http.post(f"{api}/signout", headers={"X-CSRF-Token": csrf}) as r:
+            assert r.status == 200
+        async with http.get(f"{api}/agents/me") as r:
+            assert r.status == 401
+
+
+async def test_given_an_agent_and_a_supervisor_on_the_websocket_then_each_sees_his_notices(
+    api, connected_engine: Engine
+):
+    engine = connected_engine
+    agent_http, _ = await signed_in(engine, api, "dora", "agent")
+    boss_http, boss_csrf = await signed_in(engine, api, "bert", "supervisor")
+    await engine.add_campaign(
+        CampaignConfig(name="ws-test", dial_mode="progressive", compliance="plain")
+    )
+    async with agent_http, boss_http:
+        async with (
+            agent_http.ws_connect(f"{api}/ws") as agent_ws,
+            boss_http.ws_connect(f"{api}/ws") as boss_ws,
+        ):
+            snapshot = await agent_ws.receive_json(timeout=5)
+            assert snapshot["kind"] == "snapshot"
+            assert snapshot["data"]["me"]["login"] == "dora"
+            assert "agents" not in snapshot["data"]  # the floor is for supervisors
+            board = await boss_ws.receive_json(timeout=5)
+            assert any(c["name"] == "ws-test" for c in board["data"]["campaigns"])
+
+            # Supervisor starts the campaign from his browser: on record, and on the board.
+            async with boss_http.post(
+                f"{api}/campaigns/ws-test/pause", headers={"X-CSRF-Token": boss_csrf}
+            ) as r:
+                assert r.status == 200
+            while (notice := await boss_ws.receive_json(timeout=5))["kind"] != "campaigns":
+                pass
+            [paused] = [c for c in notice["data"]["campaigns"] if c["name"] == "ws-test"]
+            assert paused["state"] == "paused"
+
+            # A notice about another agent never reaches dora; one about her does.
+            from pbx_engine.notify import Notice
+
+            engine.hub.publish(Notice("agent", {"login": "zed"}, agent="zed"))
+            engine.hub.publish(Notice("agent", {"login": "dora"}, agent="dora"))
+            mine = await agent_ws.receive_json(timeout=5)
+            assert mine["data"]["login"] == "dora"
+    actions = await engine.storage.supervisor_actions()
+    assert any(a["action"] == "campaign_pause" and a["target"] == "ws-test" for a in actions)
+    engine.campaigns["ws-test"].stop()
+
+
+async def test_given_a_websocket_from_another_site_when_connecting_then_403(
+    api, connected_engine: Engine
+):
+    http, _ = await signed_in(connected_engine, api, "erik", "agent")
+    async with http:
+        try:
+            await http.ws_connect(f"{api}/ws", headers={"Origin": "http://evil.example"})
+        except aiohttp.WSServerHandshakeError as error:
+            assert error.status == 403
+        else:
+            raise AssertionError("a foreign page opened the websocket")
