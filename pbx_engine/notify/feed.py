@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 SUPERVISORS = ("supervisor", "admin")
+DEAD_AIR_AFTER = 1.0  # seconds after the screen pop
 
 
 def _ms(later: datetime, earlier: datetime) -> float:
@@ -54,6 +55,7 @@ class FloorFeed:
         self._tasks = OwnedTasks()
         self._pops: dict[str, dict[str, Any]] = {}  # login -> his current call's screen pop
         self._started = False
+        self._figures_due = False
         agents.on_state_change(self._on_state)
 
     def start(self) -> None:
@@ -77,6 +79,8 @@ class FloorFeed:
         self.hub.publish(Notice("agent", self.agent_json(status), agent=status.login))
         if status.state is AgentState.ON_CALL and status.call_id and status.since:
             self._tasks.spawn(self._screen_pop(status.login, status.call_id, status.since))
+        if AgentState.ON_CALL in (before, status.state):
+            self._figures_soon()  # live connects changed
 
     async def _screen_pop(self, login: str, channel_id: str, bridged_at: datetime) -> None:
         try:
@@ -105,6 +109,20 @@ class FloorFeed:
             channel_id=channel_id,
             after_bridge_ms=_ms(datetime.now(UTC), bridged_at),
         )
+        # The AMD verdict is stored once the debtor is through (he must not wait for the
+        # write): dead air can be shown a moment later.
+        await asyncio.sleep(DEAD_AIR_AFTER)
+        attempt = await self._storage.get_attempt(channel_id)
+        status = self._agents.status(login)
+        if (
+            attempt is not None
+            and attempt.amd_decided_at
+            and attempt.bridged_at
+            and status is not None
+            and status.call_id == channel_id
+        ):
+            pop["dead_air_ms"] = _ms(attempt.bridged_at, attempt.amd_decided_at)
+            self.hub.publish(Notice("agent", self.agent_json(status), agent=login))
 
     def disposition_saved(self, login: str, channel_id: str, saved: dict[str, Any]) -> None:
         self.hub.publish(Notice("disposition", {"channel_id": channel_id, **saved}, agent=login))
@@ -207,6 +225,18 @@ class FloorFeed:
                 }
             )
         return figures
+
+    def _figures_soon(self) -> None:
+        """Campaign figures shortly (once for a burst of changes), if anyone watches."""
+        if self._figures_due or not self.hub.supervisors_watching:
+            return
+        self._figures_due = True
+        self._tasks.spawn(self._publish_soon())
+
+    async def _publish_soon(self) -> None:
+        await asyncio.sleep(0.3)  # the bridge or the hang-up is on record by then
+        self._figures_due = False
+        await self._publish_once()
 
     async def _publish_once(self) -> None:
         try:
