@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import structlog
@@ -211,3 +212,130 @@ async def test_given_browsers_when_a_debtor_answers_then_screen_pop_promise_and_
     assert 0 <= screen_pop_ms < GENEROUS * 1000
     assert 0 <= wallboard_ready_ms < GENEROUS * 1000
     assert 0 <= wallboard_on_call_ms < GENEROUS * 1000
+
+
+async def test_given_a_preview_campaign_when_the_agent_works_a_call_from_the_desk_then_every_button_acts(  # noqa: E501
+    api: str,
+    connected_engine: Engine,
+    agent_phone: SippPhone,
+    browser: Browser,
+):
+    engine = connected_engine
+    storage = engine.storage
+    await storage.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001")
+    await storage.upsert_agent("boss", "Barbara Boss", role="supervisor")
+    for login in ("anna", "boss"):
+        await storage.set_password(login, hash_password(PASSWORD))
+    runner = await engine.add_campaign(
+        CampaignConfig(
+            name="desk-preview",
+            dial_mode="preview",
+            compliance="plain",
+            agents=["anna"],
+            recording={"mode": "mixed", "retention_days": 30},
+        )
+    )
+    for i, due in enumerate(["2026-01-01", "2026-02-01"]):
+        await storage.upsert_case(
+            creditor="Acme",
+            reference=f"DP-{i}",
+            debtor_name=f"Preview Debtor {i}",
+            amount_owed=Decimal("99.00"),
+            currency="USD",
+            numbers=[(PstnBehaviour.TALK.number(f"+12025550{7 + i}"), "mobile")],
+            campaign_id=runner.campaign_id,
+            due_date=date.fromisoformat(due),
+            timezone="America/Chicago",
+        )
+    runner.start()
+    errors: list[str] = []
+    board = await _page(browser, errors)
+    await _sign_in(board, api, "boss", "/wallboard/")
+    desk = await _page(browser, errors)
+    await _sign_in(desk, api, "anna", "/desk/")
+    try:
+        await desk.click("#phone-login")
+        await expect(desk.locator("#state")).to_have_attribute("data-state", "ready", timeout=15000)
+
+        # Preview: the oldest debt first; skip it, dial the next.
+        await desk.click("#preview-next")
+        await expect(desk.locator("#preview-case .dossier")).to_have_attribute(
+            "data-reference", "DP-0"
+        )
+        await desk.click("#preview-skip")
+        await expect(desk.locator("#state")).to_have_attribute("data-state", "ready")
+        await desk.click("#preview-next")
+        await expect(desk.locator("#preview-case .dossier")).to_have_attribute(
+            "data-reference", "DP-1"
+        )
+        await desk.click("#preview-dial")
+        pop = desk.locator("#screen-pop .dossier")
+        await expect(pop).to_have_attribute("data-reference", "DP-1", timeout=30000)
+        channel_id = await desk.locator("#screen-pop").get_attribute("data-channel-id")
+        attempt = await storage.get_attempt(channel_id)
+
+        # Recording: pause while card details are read out, then resume.
+        await eventually(
+            lambda: _true(bool(engine.recorder.recording(channel_id))),
+            timeout=20,
+            what="the call to be recorded",
+        )
+        await desk.click("#rec-pause")
+        await expect(desk.locator("#rec-state")).to_have_text("recording paused")
+        await desk.click("#rec-resume")
+        await expect(desk.locator("#rec-state")).to_have_text("recording")
+        [pause] = await storage.recording_pauses(attempt.id)
+        assert pause["resumed_at"] is not None
+
+        # A third party by number joins the call; the agent drops him.
+        party_number = PstnBehaviour.TALK.number("+1202555072")
+        await desk.fill("#party-number", party_number)
+        await desk.click("#add-number")
+        party = desk.locator("#parties li")
+        await expect(party).to_contain_text(party_number, timeout=20000)
+        await party.locator("button").click()
+        await expect(party).to_have_count(0, timeout=GENEROUS * 1000)
+
+        # The supervisor listens from the wallboard, rung at a number of the phone network.
+        await board.fill("#ring-at", PstnBehaviour.TALK.number("+1202555073"))
+        await board.locator("#agent-anna button", has_text="listen").click()
+        await eventually(
+            lambda: _true(len(engine.supervision.sessions()) == 1),
+            timeout=20,
+            what="the supervisor on the call",
+        )
+        await expect(board.locator("#stop-supervision")).to_be_enabled()
+        await board.click("#stop-supervision")
+        await eventually(
+            lambda: _true(not engine.supervision.sessions()),
+            timeout=10,
+            what="the supervision to end",
+        )
+
+        # A callback at 14:30 the debtor's time (Chicago), typed from the keyboard.
+        local = (datetime.now(UTC) + timedelta(days=3)).date().isoformat() + "T14:30"
+        await desk.locator("body").click()
+        await desk.keyboard.press("c")
+        await expect(desk.locator("#callback-at")).to_be_focused()
+        await desk.fill("#callback-at", local)
+        await desk.keyboard.press("Control+Enter")
+        await expect(desk.locator("#saved")).to_contain_text("callback", timeout=GENEROUS * 1000)
+        await expect(desk.locator("#callbacks tr")).to_contain_text("DP-1")
+        due = await storage.pool.fetchval(
+            "SELECT due_at FROM callbacks WHERE channel_id = $1", channel_id
+        )
+        expected = datetime.fromisoformat(local).replace(tzinfo=ZoneInfo("America/Chicago"))
+        assert due == expected
+    finally:
+        runner.stop()
+        if engine.agents.status("anna").call_id:
+            await engine.ari.hangup(engine.agents.status("anna").call_id)
+        await desk.click("#phone-logout")
+        await expect(desk.locator("#state")).to_have_attribute("data-state", "logged_out")
+    actions = [a["action"] for a in await storage.supervisor_actions()]
+    assert "supervise_listen" in actions and "supervise_stop" in actions
+    assert errors == []
+
+
+async def _true(value: bool) -> bool:
+    return value
