@@ -115,3 +115,24 @@ async def test_given_a_websocket_from_another_site_when_connecting_then_403(
             assert error.status == 403
         else:
             raise AssertionError("a foreign page opened the websocket")
+
+
+async def test_given_an_open_websocket_when_the_server_shuts_down_then_the_browser_is_told(
+    connected_engine: Engine,
+):
+    from aiohttp.test_utils import TestServer
+
+    from pbx_engine.web.api import build_app
+
+    server = TestServer(build_app(connected_engine), host="127.0.0.1")
+    await server.start_server()
+    api = str(server.make_url("")).rstrip("/")
+    http, _ = await signed_in(connected_engine, api, "fred", "agent")
+    async with http:
+        ws = await http.ws_connect(f"{api}/ws")
+        assert (await ws.receive_json(timeout=5))["kind"] == "snapshot"
+        await server.close()
+        closing = await ws.receive(timeout=5)
+        assert closing.type is aiohttp.WSMsgType.CLOSE
+        assert (closing.data, closing.extra) == (aiohttp.WSCloseCode.GOING_AWAY, "engine stopping")
+        await ws.close()
