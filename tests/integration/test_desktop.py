@@ -117,6 +117,7 @@ async def test_given_browsers_when_a_debtor_answers_then_screen_pop_promise_and_
         "UPDATE cases SET original_creditor = 'Old Finance Ltd' WHERE id = $1", case_id
     )
     await storage.record_payment(case_id, Decimal("20.50"), date(2026, 11, 2))
+    await _earlier_contact(storage, case_id, runner.campaign_id, "Asked for the statement first.")
     errors: list[str] = []
     shots = _screenshots(tmp_path)
 
@@ -159,6 +160,7 @@ async def test_given_browsers_when_a_debtor_answers_then_screen_pop_promise_and_
     for expected in ("Maria Lopez", "$420.50", "$20.50", "$400.00", "Old Finance Ltd", "Acme Bank"):
         assert expected in text, expected
     assert attempt.dialled in text
+    assert "Asked for the statement first." in await pop.locator("#history").inner_text()
     script = await desk.locator("#script").inner_text()
     assert "Maria Lopez" in script and "400.00 USD" in script and "I am anna" in script
     await expect(row).to_contain_text("DESK-1")
@@ -181,8 +183,8 @@ async def test_given_browsers_when_a_debtor_answers_then_screen_pop_promise_and_
 
     saved = await storage.pool.fetchrow(
         "SELECT d.code, d.promise_amount, d.promise_date, d.note, c.status "
-        "FROM dispositions d JOIN cases c ON c.id = d.case_id WHERE d.case_id = $1",
-        case_id,
+        "FROM dispositions d JOIN cases c ON c.id = d.case_id WHERE d.attempt_id = $1",
+        attempt.id,
     )
     assert (saved["code"], saved["promise_amount"], saved["promise_date"]) == (
         "promise_to_pay",
@@ -335,6 +337,26 @@ async def test_given_a_preview_campaign_when_the_agent_works_a_call_from_the_des
     actions = [a["action"] for a in await storage.supervisor_actions()]
     assert "supervise_listen" in actions and "supervise_stop" in actions
     assert errors == []
+
+
+async def _earlier_contact(storage, case_id: int, campaign_id: int, note: str) -> None:
+    """A conversation three days ago, with its disposition: the history the pop shows."""
+    number = (await storage.case_dossier(case_id))["numbers"][0]["e164"]
+    await storage.create_attempt(
+        channel_id=f"earlier-{case_id}", dialled=number, case_id=case_id, campaign_id=campaign_id
+    )
+    await storage.pool.execute(
+        "UPDATE call_attempts SET created_at = now() - interval '3 days', "
+        "ended_at = now() - interval '3 days', outcome = 'human' WHERE channel_id = $1",
+        f"earlier-{case_id}",
+    )
+    await storage.pool.execute(
+        "INSERT INTO dispositions (attempt_id, case_id, code, note, created_at) "
+        "SELECT id, case_id, 'right_party', $2, created_at FROM call_attempts "
+        "WHERE channel_id = $1",
+        f"earlier-{case_id}",
+        note,
+    )
 
 
 async def _true(value: bool) -> bool:
