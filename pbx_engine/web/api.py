@@ -1,9 +1,12 @@
 """The HTTP API for agents, supervisors and the service manager.
 
-Every request but `GET /health` carries `Authorization: Bearer <token>` (issued with
-`pbx-engine agent token LOGIN`). Agents act on themselves and their own calls; supervisors and
-admins also on campaigns and any call. Bodies are JSON checked by pydantic; every error is JSON:
-`{"error": "..."}`, or `{"errors": [{"field": ..., "problem": ...}]}` for a malformed body.
+Every request but `GET /health`, the invitation pages and the browser pages carries
+`Authorization: Bearer <token>` (issued with `pbx-engine agent token LOGIN`) or comes from a
+signed-in browser (its session cookie, and its CSRF token on state changes; see
+`web.browser_api`). Agents act on themselves and their own calls; supervisors and admins also
+on campaigns and any call, and their actions are audited. Bodies are JSON checked by
+pydantic; every error is JSON: `{"error": "..."}`, or `{"errors": [{"field": ...,
+"problem": ...}]}` for a malformed body.
 """
 
 from __future__ import annotations
@@ -147,8 +150,11 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
 
 
 async def audit(request: web.Request, action: str, target: str) -> None:
-    """A supervisor's action, on record (`supervisor_actions`) and in the log."""
+    """A supervisor's action, on record (`supervisor_actions`) and in the log; an agent's own
+    actions (a moderator's in his room) are not supervision and are not recorded here."""
     me: AgentRow = request[AGENT]
+    if me.role not in SUPERVISORS:
+        return
     log.info("supervisor.action", supervisor=me.login, action=action, target=target)
     await request.app[ENGINE].storage.audit_supervisor_action(
         me.id, action, target, datetime.now(UTC)

@@ -33,6 +33,7 @@ from pbx_engine.web.api import (
     SUPERVISORS,
     Payload,
     PlusE164,
+    audit,
     error_response,
     read_body,
 )
@@ -97,6 +98,7 @@ async def get_room(request: web.Request) -> web.Response:
 
 async def delete_room(request: web.Request) -> web.Response:
     room = _room(request, moderated=True)
+    await audit(request, "room_delete", room.name)
     await request.app[ENGINE].rooms.delete(room.name)
     return web.json_response({"deleted": room.name})
 
@@ -106,6 +108,7 @@ async def dial_into_room(request: web.Request) -> web.Response:
     payload = await read_body(request, DialPayload)
     if isinstance(payload, web.Response):
         return payload
+    await audit(request, "room_dial", f"{room.name} {payload.number}")
     member = await request.app[ENGINE].rooms.dial(room.name, payload.number)
     return web.json_response(member.as_json(), status=201)
 
@@ -114,6 +117,8 @@ async def moderate(request: web.Request) -> web.Response:
     room = _room(request, moderated=True)
     rooms, member_id = request.app[ENGINE].rooms, request.match_info["member"]
     action = request.match_info["action"]
+    if action in ("mute", "unmute", "kick"):
+        await audit(request, f"room_{action}", f"{room.name} {member_id}")
     if action in ("mute", "unmute"):
         member = await rooms.mute(room.name, member_id, action == "mute")
     elif action == "kick":
@@ -129,6 +134,7 @@ async def invite(request: web.Request) -> web.Response:
     if isinstance(payload, web.Response):
         return payload
     engine = request.app[ENGINE]
+    await audit(request, "room_invitation", room.name)
     expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=payload.valid_seconds)
     token = make_token(Invitation(room.name, expires_at), engine.invitation_secret)
     http = engine.config.http
