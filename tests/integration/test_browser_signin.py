@@ -1,11 +1,18 @@
 """Browsers on the real engine: sign-in with a password, the session cookie and its CSRF token,
 the notices websocket (an agent sees only his own), the audit of supervisors' actions."""
 
+import asyncio
+import sys
+from datetime import UTC, datetime, timedelta
+
 import aiohttp
+from aiohttp.test_utils import TestServer
 
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.engine import Engine
-from pbx_engine.signin.passwords import hash_password
+from pbx_engine.notify import Notice
+from pbx_engine.signin.passwords import hash_password, verify_password
+from pbx_engine.web.api import build_app
 
 PASSWORD = "a long enough secret"
 
@@ -93,8 +100,6 @@ async def test_given_an_agent_and_a_supervisor_on_the_websocket_then_each_sees_h
             assert paused["state"] == "paused"
 
             # A notice about another agent never reaches dora; one about her does.
-            from pbx_engine.notify import Notice
-
             engine.hub.publish(Notice("agent", {"login": "zed"}, agent="zed"))
             engine.hub.publish(Notice("agent", {"login": "dora"}, agent="dora"))
             mine = await agent_ws.receive_json(timeout=5)
@@ -120,10 +125,6 @@ async def test_given_a_websocket_from_another_site_when_connecting_then_403(
 async def test_given_an_open_websocket_when_the_server_shuts_down_then_the_browser_is_told(
     connected_engine: Engine,
 ):
-    from aiohttp.test_utils import TestServer
-
-    from pbx_engine.web.api import build_app
-
     server = TestServer(build_app(connected_engine), host="127.0.0.1")
     await server.start_server()
     api = str(server.make_url("")).rstrip("/")
@@ -136,3 +137,37 @@ async def test_given_an_open_websocket_when_the_server_shuts_down_then_the_brows
         assert closing.type is aiohttp.WSMsgType.CLOSE
         assert (closing.data, closing.extra) == (aiohttp.WSCloseCode.GOING_AWAY, "engine stopping")
         await ws.close()
+
+
+async def test_given_the_cli_when_setting_a_password_then_it_verifies_and_sessions_end(
+    database_dsn: str, storage, tmp_path
+):
+    config = tmp_path / "engine.toml"
+    config.write_text(
+        f'[ari]\nurl = "http://127.0.0.1:1"\nusername = "x"\n[database]\ndsn = "{database_dsn}"\n'
+    )
+    agent_id = await storage.upsert_agent("gina", "Gina")
+    await storage.open_browser_session(
+        agent_id, "old-session", "csrf", datetime.now(UTC) + timedelta(hours=1)
+    )
+
+    async def set_password(login: str, typed: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "pbx_engine.cli", "agent", "password", login),
+            *("--config", str(config)),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(typed.encode() + b"\n"), 60)
+        return process.returncode, (out + err).decode()
+
+    code, said = await set_password("gina", "short")
+    assert code == 2 and "at least 8" in said
+    code, said = await set_password("nobody", PASSWORD)
+    assert code == 1 and "no agent with login 'nobody'" in said
+    code, said = await set_password("gina", PASSWORD)
+    assert code == 0, said
+    _, stored = await storage.password_hash("gina")
+    assert stored.startswith("scrypt$") and verify_password(PASSWORD, stored)
+    assert await storage.browser_session("old-session", datetime.now(UTC)) is None
