@@ -46,12 +46,14 @@ class FloorFeed:
         campaigns: Callable[[], dict[str, CampaignRunner]],
         *,
         figures_every: float = 3.0,
+        dead_air_after: float = DEAD_AIR_AFTER,
     ) -> None:
         self.hub = hub
         self._storage = storage
         self._agents = agents
         self._campaigns = campaigns
         self._figures_every = figures_every
+        self._dead_air_after = dead_air_after
         self._tasks = OwnedTasks()
         self._pops: dict[str, dict[str, Any]] = {}  # login -> his current call's screen pop
         self._started = False
@@ -111,7 +113,7 @@ class FloorFeed:
         )
         # The AMD verdict is stored once the debtor is through (he must not wait for the
         # write): dead air can be shown a moment later.
-        await asyncio.sleep(DEAD_AIR_AFTER)
+        await asyncio.sleep(self._dead_air_after)
         attempt = await self._storage.get_attempt(channel_id)
         status = self._agents.status(login)
         if (
