@@ -1196,12 +1196,17 @@ class Storage:
         )
         return [_plain(r) for r in rows]
 
-    async def record_payment(self, case_id: int, amount: Decimal, paid_on: date) -> int:
+    async def record_payment(
+        self, case_id: int, amount: Decimal, paid_on: date, reference: str | None = None
+    ) -> int | None:
+        """A payment the creditor reports on a case; None: no such case."""
         return await self.pool.fetchval(
-            "INSERT INTO payments (case_id, amount, paid_on) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO payments (case_id, amount, paid_on, reference) "
+            "SELECT id, $2, $3, $4 FROM cases WHERE id = $1 RETURNING id",
             case_id,
             amount,
             paid_on,
+            reference,
         )
 
     async def screen_pop(self, channel_id: str) -> dict | None:

@@ -91,6 +91,12 @@ class DispositionPayload(_Payload):
     note: str = Field("", max_length=2000)
 
 
+class PaymentPayload(_Payload):
+    amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+    paid_on: date
+    reference: str | None = Field(None, max_length=100)
+
+
 def error_response(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
@@ -375,6 +381,27 @@ async def campaigns(request: web.Request) -> web.Response:
     return web.json_response(listed)
 
 
+async def record_payment(request: web.Request) -> web.Response:
+    """`POST /cases/{case_id}/payments`: a payment reported by the creditor (the dossier's
+    "paid", and the reports' kept promises)."""
+    if denied := _supervisor(request):
+        return denied
+    payload = await _body(request, PaymentPayload)
+    if isinstance(payload, web.Response):
+        return payload
+    try:
+        case_id = int(request.match_info["case_id"])
+    except ValueError:
+        return _error(404, "no such case")
+    payment_id = await request.app[ENGINE].storage.record_payment(
+        case_id, payload.amount, payload.paid_on, payload.reference
+    )
+    if payment_id is None:
+        return _error(404, "no such case")
+    await audit(request, "record_payment", f"case {case_id} {payload.amount}")
+    return web.json_response({"id": payment_id}, status=201)
+
+
 async def callbacks(request: web.Request) -> web.Response:
     """Callbacks still to make and those missed (`?status=pending|missed|done`)."""
     if denied := _supervisor(request):
@@ -441,6 +468,7 @@ def build_app(engine: Engine) -> web.Application:
     app.router.add_post("/agents/me/preview/{step}", preview)
     app.router.add_post("/agents/me/{action}", agent_action)
     app.router.add_get("/callbacks", callbacks)
+    app.router.add_post("/cases/{case_id}/payments", record_payment)
     app.router.add_get("/numbers", numbers)
     app.router.add_post("/numbers/reload", reload_numbers)
     app.router.add_get("/campaigns", campaigns)

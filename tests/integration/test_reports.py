@@ -148,3 +148,24 @@ async def test_given_calls_on_record_when_exporting_csv_then_supervisors_get_eve
             assert all(row["by"] == "ivan" for row in (await response.json())["rows"])
         async with http.get(f"{api}/reports/daily?from=2026-13-01", headers=headers) as response:
             assert response.status == 422
+
+        # Payments come from the creditor, through a supervisor (or an admin's script).
+        case_id, _ = await storage.upsert_case(
+            creditor="Acme",
+            reference="PAY-1",
+            debtor_name="Payer",
+            amount_owed=Decimal("90"),
+            currency="USD",
+            numbers=[("+12025550188", "mobile")],
+        )
+        payment = {"amount": "30.00", "paid_on": today, "reference": "bank-77"}
+        url = f"{api}/cases/{case_id}/payments"
+        async with http.post(url, json=payment, headers=agent) as response:
+            assert response.status == 403
+        async with http.post(url, json={**payment, "amount": "-1"}, headers=headers) as response:
+            assert response.status == 422
+        async with http.post(f"{api}/cases/0/payments", json=payment, headers=headers) as r:
+            assert r.status == 404
+        async with http.post(url, json=payment, headers=headers) as response:
+            assert response.status == 201
+    assert (await storage.case_file(case_id))["amount_paid"] == "30.00"
