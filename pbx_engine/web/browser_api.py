@@ -31,6 +31,7 @@ from pbx_engine.notify.hub import RESYNC, Subscription
 from pbx_engine.reports.figures import as_csv, report
 from pbx_engine.signin import sessions
 from pbx_engine.signin.passwords import verify_password
+from pbx_engine.signin.throttle import SignInThrottle
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.web.api import AGENT, CSRF, ENGINE, SUPERVISORS, Payload, error_response, read_body
 
@@ -38,6 +39,7 @@ log = structlog.get_logger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 SOCKETS = web.AppKey("sockets", WeakSet)
+THROTTLE = web.AppKey("signin_throttle", SignInThrottle)
 PAGES = {
     "/signin": "signin.html",
     "/desk/": "desk.html",
@@ -73,15 +75,23 @@ async def sign_in(request: web.Request) -> web.Response:
     if isinstance(payload, web.Response):
         return payload
     engine = request.app[ENGINE]
+    throttle, now = request.app[THROTTLE], datetime.now(UTC)
+    if wait := throttle.blocked_for(payload.login, now):
+        log.warning("signin.throttled", login=payload.login)
+        response = error_response(429, "too many failed attempts: try again later")
+        response.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
+        return response
     found = await engine.storage.password_hash(payload.login)
     stored = found[1] if found else None
     # The hash is checked even for an unknown login: the answer takes as long either way.
     ok = await asyncio.to_thread(verify_password, payload.password, stored)
     if not ok or found is None:
+        throttle.failed(payload.login, now)
         log.warning("signin.refused", login=payload.login)
         return error_response(401, "wrong login or password")
+    throttle.succeeded(payload.login)
     agent = found[0]
-    opened = sessions.new_session(datetime.now(UTC))
+    opened = sessions.new_session(now)
     await engine.storage.open_browser_session(
         agent.id, opened.id_sha256, opened.csrf_token, opened.expires_at
     )
@@ -212,6 +222,7 @@ async def supervisor_actions(request: web.Request) -> web.Response:
 
 def add_browser_routes(app: web.Application) -> None:
     app[SOCKETS] = WeakSet()
+    app[THROTTLE] = SignInThrottle()
     app.on_shutdown.append(close_sockets)
     for path in PAGES:
         app.router.add_get(path, page)

@@ -40,6 +40,11 @@ async def test_given_a_wrong_password_or_unknown_login_when_signing_in_then_401(
             async with http.post(f"{api}/signin", json={"login": login, "password": password}) as r:
                 assert r.status == 401
                 assert await r.json() == {"error": "wrong login or password"}
+        for _ in range(4):  # five failures in all for olga: the sixth try waits
+            async with http.post(f"{api}/signin", json={"login": "olga", "password": "x"}) as r:
+                assert r.status == 401
+        async with http.post(f"{api}/signin", json={"login": "olga", "password": PASSWORD}) as r:
+            assert r.status == 429 and int(r.headers["Retry-After"]) > 0
         async with http.get(f"{api}/signin") as r:  # pages are public; their data is not
             assert r.status == 200 and "text/html" in r.content_type
         async with http.get(f"{api}/signin/session") as r:
