@@ -32,10 +32,9 @@ _ATTEMPT_COLUMNS = (
 )
 
 
-_AGENT_SELECT = (
-    "SELECT a.id, a.login, a.name, a.sip_endpoint, a.role, t.name AS team "
-    "FROM agents a LEFT JOIN teams t ON t.id = a.team_id"
-)
+_AGENT_SELECT_WITH = "SELECT a.id, a.login, a.name, a.sip_endpoint, a.role, t.name AS team"
+_AGENT_FROM = "FROM agents a LEFT JOIN teams t ON t.id = a.team_id"
+_AGENT_SELECT = f"{_AGENT_SELECT_WITH} {_AGENT_FROM}"
 
 
 class StorageUnavailable(Exception):
@@ -56,6 +55,15 @@ def _plain(record) -> dict:
             value = str(value)
         out[key] = value
     return out
+
+
+def _agent_and_extra(row) -> tuple[AgentRow, object] | None:
+    """An agent row selected with one more column named `extra`."""
+    if row is None:
+        return None
+    fields = dict(row)
+    extra = fields.pop("extra")
+    return AgentRow(**fields), extra
 
 
 def _assemble_candidates(rows) -> list[CaseCandidate]:
@@ -1131,15 +1139,12 @@ class Storage:
             return True
 
     async def password_hash(self, login: str) -> tuple[AgentRow, str | None] | None:
+        """The agent and his stored password hash (None when he has no password)."""
         row = await self.pool.fetchrow(
-            f"{_AGENT_SELECT.replace('SELECT ', 'SELECT a.password_hash, ', 1)} WHERE a.login = $1",
+            f"{_AGENT_SELECT_WITH}, a.password_hash AS extra {_AGENT_FROM} WHERE a.login = $1",
             login,
         )
-        if row is None:
-            return None
-        fields = dict(row)
-        stored = fields.pop("password_hash")
-        return AgentRow(**fields), stored
+        return _agent_and_extra(row)
 
     async def open_browser_session(
         self, agent_id: int, id_sha256: str, csrf_token: str, expires_at: datetime
@@ -1156,17 +1161,13 @@ class Storage:
     async def browser_session(self, id_sha256: str, now: datetime) -> tuple[AgentRow, str] | None:
         """The agent and CSRF token of an unexpired session."""
         row = await self.pool.fetchrow(
-            f"{_AGENT_SELECT.replace('SELECT ', 'SELECT s.csrf_token, ', 1)} "
+            f"{_AGENT_SELECT_WITH}, s.csrf_token AS extra {_AGENT_FROM} "
             "JOIN browser_sessions s ON s.agent_id = a.id "
             "WHERE s.id_sha256 = $1 AND s.expires_at > $2",
             id_sha256,
             now,
         )
-        if row is None:
-            return None
-        fields = dict(row)
-        csrf = fields.pop("csrf_token")
-        return AgentRow(**fields), csrf
+        return _agent_and_extra(row)
 
     async def close_browser_session(self, id_sha256: str) -> None:
         await self.pool.execute("DELETE FROM browser_sessions WHERE id_sha256 = $1", id_sha256)
