@@ -23,8 +23,10 @@ need_root() {
 system_packages() {
     local sudo; sudo=$(need_root "apt-get install")
     # chromium: the browser tests of the agent desktop and the wallboard drive it (Playwright
-    # cannot download its own browsers without internet).
-    local debs=(sip-tester postgresql espeak-ng sox libsox-fmt-all procps python3-venv chromium)
+    # cannot download its own browsers without internet); without recommended packages it
+    # comes with no font to draw text with.
+    local debs=(sip-tester postgresql espeak-ng sox libsox-fmt-all procps python3-venv chromium
+                fonts-liberation)
     local missing=()
     for p in "${debs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -126,7 +126,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     """A bearer token (API clients), else a browser session's cookie; with the cookie, a
     state-changing request must echo the session's CSRF token and a websocket must come from
     our own pages (its Origin)."""
-    from pbx_engine.web.browser_api import is_public
+    from pbx_engine.web.browser_api import is_public  # it builds on this module
 
     if request.path == "/health" or request.path.startswith("/join/") or is_public(request):
         return await handler(request)  # /join: the signed invitation is the permission
