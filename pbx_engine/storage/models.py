@@ -68,3 +68,13 @@ class AgentRow:
     sip_endpoint: str | None
     role: str
     team: str | None
+
+
+@dataclass(frozen=True)
+class BrowserSession:
+    """A signed-in browser: whose it is, its CSRF token, when it ends."""
+
+    agent: AgentRow
+    id_sha256: str
+    csrf_token: str
+    expires_at: datetime

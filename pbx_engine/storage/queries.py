@@ -20,7 +20,13 @@ from pbx_engine.cases.dispositions import CaseUpdate, DispositionInput
 from pbx_engine.cases.importer import CaseRow, RowError
 from pbx_engine.config import DatabaseConfig
 from pbx_engine.dialer.schedule import AttemptRecord, CaseCandidate, NumberHistory
-from pbx_engine.storage.models import AgentRow, Attempt, CaseMatch, ImportResult
+from pbx_engine.storage.models import (
+    AgentRow,
+    Attempt,
+    BrowserSession,
+    CaseMatch,
+    ImportResult,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -1158,16 +1164,20 @@ class Storage:
             expires_at,
         )
 
-    async def browser_session(self, id_sha256: str, now: datetime) -> tuple[AgentRow, str] | None:
-        """The agent and CSRF token of an unexpired session."""
+    async def browser_session(self, id_sha256: str, now: datetime) -> BrowserSession | None:
+        """An unexpired session with its agent."""
         row = await self.pool.fetchrow(
-            f"{_AGENT_SELECT_WITH}, s.csrf_token AS extra {_AGENT_FROM} "
+            f"{_AGENT_SELECT_WITH}, s.csrf_token, s.expires_at {_AGENT_FROM} "
             "JOIN browser_sessions s ON s.agent_id = a.id "
             "WHERE s.id_sha256 = $1 AND s.expires_at > $2",
             id_sha256,
             now,
         )
-        return _agent_and_extra(row)
+        if row is None:
+            return None
+        fields = dict(row)
+        csrf_token, expires_at = fields.pop("csrf_token"), fields.pop("expires_at")
+        return BrowserSession(AgentRow(**fields), id_sha256, csrf_token, expires_at)
 
     async def close_browser_session(self, id_sha256: str) -> None:
         await self.pool.execute("DELETE FROM browser_sessions WHERE id_sha256 = $1", id_sha256)

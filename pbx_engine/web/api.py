@@ -35,7 +35,7 @@ from pbx_engine.dialer.service import CallRequest, DialerClosed
 from pbx_engine.numbers import BadNumber, to_e164
 from pbx_engine.refusals import Refused
 from pbx_engine.signin import sessions
-from pbx_engine.storage.models import AgentRow
+from pbx_engine.storage.models import AgentRow, BrowserSession
 
 if TYPE_CHECKING:
     from pbx_engine.engine import Engine
@@ -45,8 +45,12 @@ log = structlog.get_logger(__name__)
 ENGINE = web.AppKey("engine", "Engine")
 # aiohttp 3.14 adds typed request keys; older releases take a plain string.
 AGENT = web.RequestKey("agent", AgentRow) if hasattr(web, "RequestKey") else "agent"
-# The CSRF token of the browser session a request came with (none for bearer tokens).
-CSRF = web.RequestKey("csrf", str) if hasattr(web, "RequestKey") else "csrf"
+# The browser session a request came with (none for bearer tokens).
+SESSION = (
+    web.RequestKey("browser_session", BrowserSession)
+    if hasattr(web, "RequestKey")
+    else "browser_session"
+)
 SUPERVISORS = ("supervisor", "admin")
 
 
@@ -140,18 +144,18 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     session_id = request.cookies.get(sessions.COOKIE)
     if not session_id:
         return _error(401, "missing bearer token")
-    found = await request.app[ENGINE].storage.browser_session(
+    session = await request.app[ENGINE].storage.browser_session(
         sessions.session_digest(session_id), datetime.now(UTC)
     )
-    if found is None:
+    if session is None:
         return _error(401, "signed out or session expired")
-    agent, csrf_token = found
-    if not sessions.csrf_ok(request.method, csrf_token, request.headers.get(sessions.CSRF_HEADER)):
+    sent = request.headers.get(sessions.CSRF_HEADER)
+    if not sessions.csrf_ok(request.method, session.csrf_token, sent):
         return _error(403, "missing or wrong CSRF token")
     if not sessions.same_origin(request.headers.get("Origin"), request.host):
         return _error(403, "request from another site")
-    request[AGENT] = agent
-    request[CSRF] = csrf_token
+    request[AGENT] = session.agent
+    request[SESSION] = session
     return await handler(request)
 
 

@@ -33,12 +33,22 @@ from pbx_engine.signin import sessions
 from pbx_engine.signin.passwords import verify_password
 from pbx_engine.signin.throttle import SignInThrottle
 from pbx_engine.storage.models import AgentRow
-from pbx_engine.web.api import AGENT, CSRF, ENGINE, SUPERVISORS, Payload, error_response, read_body
+from pbx_engine.web.api import (
+    AGENT,
+    ENGINE,
+    SESSION,
+    SUPERVISORS,
+    Payload,
+    error_response,
+    read_body,
+)
 
 log = structlog.get_logger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
-SOCKETS = web.AppKey("sockets", WeakSet)
+# Open websockets by the browser session they belong to (None: bearer-token clients).
+SOCKETS = web.AppKey("sockets", dict)
+SIGNED_OUT = 4001  # websocket close code: the page goes back to the sign-in form
 THROTTLE = web.AppKey("signin_throttle", SignInThrottle)
 PAGES = {
     "/signin": "signin.html",
@@ -121,13 +131,17 @@ def _who(agent: AgentRow, csrf_token: str | None) -> dict:
 
 
 async def current_session(request: web.Request) -> web.Response:
-    return web.json_response(_who(request[AGENT], request.get(CSRF)))
+    session = request.get(SESSION)
+    return web.json_response(_who(request[AGENT], session.csrf_token if session else None))
 
 
 async def sign_out(request: web.Request) -> web.Response:
-    session_id = request.cookies.get(sessions.COOKIE)
-    if session_id:
-        await request.app[ENGINE].storage.close_browser_session(sessions.session_digest(session_id))
+    session = request.get(SESSION)
+    if session is not None:
+        await request.app[ENGINE].storage.close_browser_session(session.id_sha256)
+        # Its websockets (other tabs) stop receiving notices at once.
+        for ws in list(request.app[SOCKETS].get(session.id_sha256, ())):
+            await ws.close(code=SIGNED_OUT, message=b"signed out")
     log.info("signin.closed", agent=request[AGENT].login)
     response = web.json_response({"signed_out": True})
     response.del_cookie(sessions.COOKIE, path="/")
@@ -137,17 +151,35 @@ async def sign_out(request: web.Request) -> web.Response:
 async def notices(request: web.Request) -> web.WebSocketResponse:
     """The websocket: a snapshot, then each notice for this browser's user as it happens."""
     engine, me = request.app[ENGINE], request[AGENT]
+    session = request.get(SESSION)
+    key = session.id_sha256 if session else None  # bearer-token clients have no session
     ws = web.WebSocketResponse(heartbeat=25)
     await ws.prepare(request)
-    request.app[SOCKETS].add(ws)
-    with engine.hub.subscribe(me.login, supervisor=me.role in SUPERVISORS) as subscription:
-        await ws.send_json({"kind": "snapshot", "data": await engine.feed.snapshot(me)})
-        async with asyncio.TaskGroup() as tasks:
-            forwarding = tasks.create_task(_forward(ws, subscription, me, engine.feed))
-            async for _message in ws:
-                pass  # browsers send nothing we use; the loop ends when the socket closes
-            forwarding.cancel()
+    request.app[SOCKETS].setdefault(key, WeakSet()).add(ws)
+    try:
+        with engine.hub.subscribe(me.login, supervisor=me.role in SUPERVISORS) as subscription:
+            await ws.send_json({"kind": "snapshot", "data": await engine.feed.snapshot(me)})
+            async with asyncio.TaskGroup() as tasks:
+                helpers = [tasks.create_task(_forward(ws, subscription, me, engine.feed))]
+                if session is not None:
+                    helpers.append(tasks.create_task(_end_with_session(ws, session.expires_at)))
+                async for _message in ws:
+                    pass  # browsers send nothing we use; the loop ends when the socket closes
+                for helper in helpers:
+                    helper.cancel()
+    finally:
+        sockets = request.app[SOCKETS].get(key)
+        if sockets is not None:
+            sockets.discard(ws)
+            if not sockets:
+                del request.app[SOCKETS][key]
     return ws
+
+
+async def _end_with_session(ws: web.WebSocketResponse, expires_at: datetime) -> None:
+    """A session that expires takes its websocket with it."""
+    await asyncio.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()))
+    await ws.close(code=SIGNED_OUT, message=b"session expired")
 
 
 async def _forward(
@@ -168,8 +200,9 @@ async def _forward(
 
 async def close_sockets(app: web.Application) -> None:
     """Shutdown: browsers are told to go (they reconnect when the engine is back)."""
-    for ws in list(app[SOCKETS]):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"engine stopping")
+    for sockets in list(app[SOCKETS].values()):
+        for ws in list(sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"engine stopping")
 
 
 def _day(value: str | None, default: date) -> date:
@@ -221,7 +254,7 @@ async def supervisor_actions(request: web.Request) -> web.Response:
 
 
 def add_browser_routes(app: web.Application) -> None:
-    app[SOCKETS] = WeakSet()
+    app[SOCKETS] = {}
     app[THROTTLE] = SignInThrottle()
     app.on_shutdown.append(close_sockets)
     for path in PAGES:

@@ -67,8 +67,13 @@ async def test_given_a_browser_session_when_changing_state_then_the_csrf_token_i
             assert r.status == 409  # past the CSRF check: he is simply not logged in
         async with http.get(f"{api}/signin/session") as r:
             assert (await r.json())["csrf_token"] == csrf
+        ws = await http.ws_connect(f"{api}/ws")
+        assert (await ws.receive_json(timeout=5))["kind"] == "snapshot"
         async with http.post(f"{api}/signout", headers={"X-CSRF-Token": csrf}) as r:
             assert r.status == 200
+        closing = await ws.receive(timeout=5)  # the open tab stops receiving notices
+        assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 4001)
+        await ws.close()
         async with http.get(f"{api}/agents/me") as r:
             assert r.status == 401
 
@@ -176,3 +181,27 @@ async def test_given_the_cli_when_setting_a_password_then_it_verifies_and_sessio
     _, stored = await storage.password_hash("gina")
     assert stored.startswith("scrypt$") and verify_password(PASSWORD, stored)
     assert await storage.browser_session("old-session", datetime.now(UTC)) is None
+
+
+async def test_given_a_session_about_to_expire_when_its_websocket_is_open_then_it_is_closed(
+    api, connected_engine: Engine
+):
+    http, _ = await signed_in(connected_engine, api, "hugo", "agent")
+    async with http:
+        agent_id = (await connected_engine.storage.get_agent("hugo")).id
+        await connected_engine.storage.pool.execute(
+            "UPDATE browser_sessions SET expires_at = now() + interval '1 second' "
+            "WHERE agent_id = $1",
+            agent_id,
+        )
+        ws = await http.ws_connect(f"{api}/ws")
+        assert (await ws.receive_json(timeout=5))["kind"] == "snapshot"
+        closing = await ws.receive(timeout=5)
+        assert (closing.type, closing.data, closing.extra) == (
+            aiohttp.WSMsgType.CLOSE,
+            4001,
+            "session expired",
+        )
+        await ws.close()
+        async with http.get(f"{api}/agents/me") as r:
+            assert r.status == 401

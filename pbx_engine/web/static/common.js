@@ -40,8 +40,13 @@ export function listen(onNotice, onStatus) {
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
     ws.onopen = () => { delay = 500; onStatus && onStatus(true); };
     ws.onmessage = (event) => onNotice(JSON.parse(event.data));
-    ws.onclose = () => {
+    ws.onclose = async (event) => {
       onStatus && onStatus(false);
+      // Signed out (here or in another tab) or expired: back to the sign-in form. A refused
+      // handshake shows no code, so ask whether the session still stands.
+      const gone = event.code === 4001
+        || (await fetch("/signin/session", { credentials: "same-origin" }).catch(() => null))?.status === 401;
+      if (gone) { location.href = "/signin?next=" + encodeURIComponent(location.pathname); return; }
       setTimeout(open, delay);
       delay = Math.min(delay * 2, 10000);
     };
