@@ -64,7 +64,10 @@ function dossier(c, extra = {}) {
         el("td", {}, h.number), el("td", {}, h.outcome), el("td", {}, h.agent ?? ""),
         el("td", {}, h.disposition ? `${h.disposition}${h.promise_amount ? " " + money(h.promise_amount, c.currency) + " by " + h.promise_date : ""}${h.callback_at ? " " + when(h.callback_at, zone) : ""}` : ""),
         el("td", {}, h.note ?? ""),
-        el("td", {}, (h.recordings || []).map((name) => el("a", { href: `/recordings/${encodeURIComponent(name)}` }, "▶ ", name)))),
+        // An agent may play the recordings of his own calls only (the engine refuses others).
+        el("td", {}, h.agent === me.login || ["supervisor", "admin"].includes(me.role)
+          ? (h.recordings || []).map((name) => el("a", { href: `/recordings/${encodeURIComponent(name)}` }, "▶ ", name))
+          : (h.recordings || []).length ? "recorded" : "")),
       )),
     ),
   );
