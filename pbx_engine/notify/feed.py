@@ -58,6 +58,7 @@ class FloorFeed:
         self._pops: dict[str, dict[str, Any]] = {}  # login -> his current call's screen pop
         self._started = False
         self._figures_due = False
+        self._names: dict[str, str] = {}  # login -> name, learnt once per agent
         agents.on_state_change(self._on_state)
 
     def start(self) -> None:
@@ -79,6 +80,9 @@ class FloorFeed:
                     Notice("call_ended", {"channel_id": ended["channel_id"]}, agent=status.login)
                 )
         self.hub.publish(Notice("agent", self.agent_json(status), agent=status.login))
+        if status.login not in self._names:
+            self._names[status.login] = status.login  # until his name is read
+            self._tasks.spawn(self._learn_name(status.login))
         if status.state is AgentState.ON_CALL and status.call_id and status.since:
             self._tasks.spawn(self._screen_pop(status.login, status.call_id, status.since))
         if AgentState.ON_CALL in (before, status.state):
@@ -126,6 +130,14 @@ class FloorFeed:
             pop["dead_air_ms"] = _ms(attempt.bridged_at, attempt.amd_decided_at)
             self.hub.publish(Notice("agent", self.agent_json(status), agent=login))
 
+    async def _learn_name(self, login: str) -> None:
+        row = await self._storage.get_agent(login)
+        status = self._agents.status(login)
+        if row is None or status is None:
+            return
+        self._names[login] = row.name
+        self.hub.publish(Notice("agent", self.agent_json(status), agent=login))
+
     def disposition_saved(self, login: str, channel_id: str, saved: dict[str, Any]) -> None:
         self.hub.publish(Notice("disposition", {"channel_id": channel_id, **saved}, agent=login))
         self._tasks.spawn(self._publish_callbacks(login))
@@ -149,6 +161,7 @@ class FloorFeed:
         pop = self._pops.get(status.login) if status.state is AgentState.ON_CALL else None
         return {
             "login": status.login,
+            "name": self._names.get(status.login),
             "state": status.state.value,
             "since": _iso(status.since),
             "reason": status.reason,

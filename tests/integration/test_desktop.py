@@ -164,6 +164,7 @@ async def test_given_browsers_when_a_debtor_answers_then_screen_pop_promise_and_
     script = await desk.locator("#script").inner_text()
     assert "Maria Lopez" in script and "400.00 USD" in script and "I am anna" in script
     await expect(row).to_contain_text("DESK-1")
+    await expect(row).to_contain_text("Anna Nowak (anna)")
 
     # A promise to pay, from the keyboard: P, the amount, the date, a note, Ctrl+Enter.
     promised_on = datetime.now(UTC).date() + timedelta(days=7)

@@ -45,6 +45,9 @@ class FakeAttempt:
 
 
 class FakeStorage:
+    async def get_agent(self, login: str):
+        return None  # names are tested on the real engine
+
     async def screen_pop(self, channel_id: str) -> dict:
         return {
             "channel_id": channel_id,

@@ -11,7 +11,8 @@ function agentRow(a) {
   const onCall = a.state === "on_call";
   const supervise = (mode) => el("button", { disabled: !onCall, onclick: () => startSupervision(a.login, mode) }, mode);
   return el("tr", { id: `agent-${a.login}`, dataset: { state: a.state, login: a.login } },
-    el("td", {}, names[a.login] ? `${names[a.login]} (${a.login})` : a.login),
+    el("td", {}, (a.name || names[a.login]) && (a.name || names[a.login]) !== a.login
+      ? `${a.name || names[a.login]} (${a.login})` : a.login),
     el("td", {}, el("span", { class: `state ${a.state}` }, a.state.replace("_", " ")), a.reason ? el("span", { class: "muted" }, ` ${a.reason}`) : null),
     el("td", { class: "num", dataset: { since: a.since || "" } }, duration(a.since)),
     el("td", {}, a.number ?? (a.call_id ? "…" : "")),
