@@ -7,6 +7,7 @@ The delays are measured and printed (screen pop after the bridge, wallboard afte
 change) and asserted only against generous bounds. Set PBX_ENGINE_SCREENSHOTS to a folder to
 keep the screenshots (the README's come from `PBX_ENGINE_SCREENSHOTS=docs`)."""
 
+import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
@@ -204,6 +205,21 @@ async def test_given_browsers_when_a_debtor_answers_then_screen_pop_promise_and_
 
     actions = [(a["action"], a["target"]) for a in await storage.supervisor_actions()]
     assert ("campaign_start", "desk-test") in actions and ("campaign_stop", "desk-test") in actions
+
+    # The day's report has the call and the promise; its CSV downloads.
+    await board.click("text=Reports")
+    today = datetime.now(UTC).date().isoformat()
+    report_row = board.locator("#rows tr", has_text="desk-test").filter(has_text=today)
+    await expect(report_row).to_contain_text("150.25")
+    cells = await report_row.locator("td").all_inner_texts()
+    assert cells[1:4] == ["desk-test", "1", "1"]  # campaign, attempts, contacts
+    assert cells[6] == "1"  # promises
+    async with board.expect_download() as downloading:
+        await board.click("#csv")
+    downloaded = await (await downloading.value).path()
+    csv_text = await asyncio.to_thread(Path(downloaded).read_text)
+    assert csv_text.startswith("day,campaign,") and f"{today},desk-test,1,1," in csv_text
+    await board.screenshot(path=shots / "reports.png")
     assert errors == []
     measured = {
         "screen_pop_after_bridge_ms": round(screen_pop_ms, 1),
