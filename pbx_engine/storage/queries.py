@@ -10,7 +10,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -1269,7 +1269,9 @@ class Storage:
     async def daily_figures(self, since: date, until: date) -> list[dict]:
         """Sums per UTC day, campaign and agent (the agent who took the call; none for calls
         nobody took), from `since` to `until` inclusive: what reports are made of."""
-        rows = await self.pool.fetch(_DAILY_FIGURES_SQL, since, until)
+        start = datetime.combine(since, time(0), tzinfo=UTC)
+        end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=UTC)
+        rows = await self.pool.fetch(_DAILY_FIGURES_SQL, start, end)
         return [dict(r) for r in rows]
 
 
@@ -1323,7 +1325,7 @@ WITH wraps AS (
     SELECT channel_id, state,
            extract(epoch FROM lead(at) OVER (PARTITION BY agent_id ORDER BY at, id) - at) AS s
     FROM agent_state_changes
-    WHERE at >= $1::date AND at < $2::date + 2
+    WHERE at >= $1::timestamptz AND at < $2::timestamptz + interval '1 day'  -- past midnight
 ), calls AS (
     SELECT a.id, (a.created_at AT TIME ZONE 'UTC')::date AS day, a.campaign_id, a.agent_id,
            a.direction, a.bridged_at IS NOT NULL AS contact, a.abandoned,
@@ -1331,11 +1333,11 @@ WITH wraps AS (
            (SELECT w.s FROM wraps w WHERE w.channel_id = a.channel_id AND w.state = 'wrap_up'
             LIMIT 1) AS wrap_s
     FROM call_attempts a
-    WHERE a.created_at >= $1::date AND a.created_at < $2::date + 1
+    WHERE a.created_at >= $1 AND a.created_at < $2
 ), promises AS (
     SELECT d.attempt_id, d.promise_amount,
            (SELECT coalesce(sum(p.amount), 0) FROM payments p
-            WHERE p.case_id = d.case_id AND p.paid_on >= d.created_at::date
+            WHERE p.case_id = d.case_id AND p.paid_on >= (d.created_at AT TIME ZONE 'UTC')::date
               AND p.paid_on <= d.promise_date + 3) AS paid
     FROM dispositions d WHERE d.code = 'promise_to_pay'
 )
@@ -1343,16 +1345,22 @@ SELECT k.day, k.campaign_id, cp.name AS campaign, k.agent_id, g.login AS agent,
        count(*) FILTER (WHERE k.direction = 'outbound') AS attempts,
        count(*) FILTER (WHERE k.contact) AS contacts,
        count(*) FILTER (WHERE k.abandoned) AS abandons,
-       count(d.id) FILTER (WHERE d.code <> 'wrong_party') AS right_party,
-       count(pr.attempt_id) AS promises,
-       coalesce(sum(pr.promise_amount), 0) AS promised,
-       count(pr.attempt_id) FILTER (WHERE pr.paid >= pr.promise_amount) AS kept,
+       count(*) FILTER (WHERE d.right_party) AS right_party,
+       coalesce(sum(pr.n), 0) AS promises,
+       coalesce(sum(pr.amount), 0) AS promised,
+       coalesce(sum(pr.kept), 0) AS kept,
        count(*) FILTER (WHERE k.contact AND k.talk_s IS NOT NULL) AS handled,
        coalesce(sum(k.talk_s + coalesce(k.wrap_s, 0))
                 FILTER (WHERE k.contact AND k.talk_s IS NOT NULL), 0) AS handle_seconds
 FROM calls k
-LEFT JOIN dispositions d ON d.attempt_id = k.id
-LEFT JOIN promises pr ON pr.attempt_id = k.id
+-- per call, however many dispositions were saved for it (a note, then a promise)
+LEFT JOIN LATERAL (
+    SELECT bool_or(code <> 'wrong_party') AS right_party
+    FROM dispositions WHERE attempt_id = k.id) d ON true
+LEFT JOIN LATERAL (
+    SELECT count(*) AS n, sum(promise_amount) AS amount,
+           count(*) FILTER (WHERE paid >= promise_amount) AS kept
+    FROM promises WHERE attempt_id = k.id) pr ON true
 LEFT JOIN campaigns cp ON cp.id = k.campaign_id
 LEFT JOIN agents g ON g.id = k.agent_id
 GROUP BY k.day, k.campaign_id, cp.name, k.agent_id, g.login

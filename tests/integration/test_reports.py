@@ -98,6 +98,7 @@ async def _a_day_of_calls(storage: Storage) -> None:
     await _call(storage, "a3", early, case_b, None, offset=10)  # nobody answered
     await _call(storage, "a4", early, case_b, None, abandoned=True, offset=15)
     await _call(storage, "a5", early, case_b, piotr, talk=30, wrap=0, offset=20)
+    await _disposition(storage, "a5", piotr, "right_party")  # saved first, then the promise
     await _disposition(storage, "a5", piotr, "promise_to_pay", amount=Decimal("50"), date=DAY)
     await storage.record_payment(case_b, Decimal("50"), DAY + timedelta(days=4))  # too late
 
