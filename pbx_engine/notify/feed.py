@@ -58,7 +58,7 @@ class FloorFeed:
         self._pops: dict[str, dict[str, Any]] = {}  # login -> his current call's screen pop
         self._started = False
         self._figures_due = False
-        self._names: dict[str, str] = {}  # login -> name, learnt once per agent
+        self._names: dict[str, str] = {}  # login -> name, read when he logs in
         agents.on_state_change(self._on_state)
 
     def start(self) -> None:
@@ -80,8 +80,9 @@ class FloorFeed:
                     Notice("call_ended", {"channel_id": ended["channel_id"]}, agent=status.login)
                 )
         self.hub.publish(Notice("agent", self.agent_json(status), agent=status.login))
-        if status.login not in self._names:
-            self._names[status.login] = status.login  # until his name is read
+        if status.login not in self._names or before is AgentState.LOGGED_OUT:
+            # Read at each login: a name changed between shifts shows on the next one.
+            self._names.setdefault(status.login, status.login)  # until his name is read
             self._tasks.spawn(self._learn_name(status.login))
         if status.state is AgentState.ON_CALL and status.call_id and status.since:
             self._tasks.spawn(self._screen_pop(status.login, status.call_id, status.since))
