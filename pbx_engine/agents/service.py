@@ -540,6 +540,58 @@ class AgentService:
             await self._apply(agent, "call_ended")
         self._tasks.spawn(self._end_wrap_up(agent, agent.call_id))
 
+    def holder_of(self, call_id: str) -> str | None:
+        """The agent whose own call this is now (after a hand-over, the colleague who took
+        it; never a third party lent to it)."""
+        return next(
+            (
+                agent.login
+                for agent in self._agents.values()
+                if agent.call_id == call_id
+                and agent.state is AgentState.ON_CALL
+                and agent.login not in self._lent
+            ),
+            None,
+        )
+
+    async def hand_over(self, login: str, to_login: str) -> datetime:
+        """Transfer the debtor on `login`'s call to a ready colleague (the case's owner, say):
+        the debtor's channel moves into the colleague's bridge (per-call mode: his phone is
+        rung first) and the first agent goes to wrap-up. Returns when the colleague had him.
+        AgentError when it cannot be done; the debtor then stays where he was."""
+        agent = self._require(login)
+        debtor = agent.call_id
+        if agent.state is not AgentState.ON_CALL or debtor is None or agent.bridge_id is None:
+            raise AgentError("you are not on a call")
+        if login in self._lent:
+            raise AgentError("you are a third party on this call: its agent may transfer it")
+        if to_login == login:
+            raise AgentError("the call is yours already")
+        if self.call_goes_on(login):
+            # The parties are in this agent's bridge; moving the debtor alone would split them.
+            raise AgentError("let the third parties go before transferring the call")
+        colleague = await self.claim(to_login)
+        if colleague is None:
+            raise AgentError(f"agent {to_login!r} is not ready")
+        try:
+            await self._ari.remove_channel(agent.bridge_id, debtor)
+        except AriError as error:
+            await self.release(to_login)
+            raise AgentError(f"the call could not be moved: {error}") from None
+        try:
+            bridged_at = await self.connect(colleague, debtor)
+        except (AgentError, AriError, TimeoutError) as error:
+            await self.release(to_login)
+            with contextlib.suppress(AriError):  # he is gone, or back with the first agent
+                await self._ari.add_channel(agent.bridge_id, debtor)
+            raise AgentError(f"agent {to_login!r} could not take the call: {error}") from None
+        log.info("agent.call_handed_over", agent=login, to=to_login, channel_id=debtor)
+        await self.call_ended(login)
+        await self._storage.record_hand_over(
+            debtor, self._ids[login], self._ids[to_login], bridged_at
+        )
+        return bridged_at
+
     async def call_ended(self, login: str) -> None:
         """The debtor left: wrap-up, back to ready after the wrap-up time unless paused."""
         agent = self._agents.get(login)

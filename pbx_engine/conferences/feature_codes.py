@@ -3,6 +3,8 @@
     *1<number>#   add a third party by phone number (international digits, no +)
     *2<agent id>#  add a colleague, by his agent id
     *0#           drop the party added last
+    *3#           hand the call over to the case's owner
+    *3<agent id>#  hand the call over to a colleague, by his agent id
 
 A code starts with `*` and ends with `#`; anything else between codes (the agent pressing
 keys for an IVR he called) is ignored. A `*` in the middle starts again.
@@ -29,11 +31,16 @@ class DropLast:
 
 
 @dataclass(frozen=True)
+class HandOver:
+    agent_id: int | None  # None: to the case's owner
+
+
+@dataclass(frozen=True)
 class UnknownCode:
     keys: str
 
 
-FeatureCommand = AddNumber | AddAgent | DropLast | UnknownCode
+FeatureCommand = AddNumber | AddAgent | DropLast | HandOver | UnknownCode
 
 _MAX_KEYS = 20
 
@@ -67,4 +74,6 @@ def parse_code(keys: str) -> FeatureCommand:
         return AddAgent(int(rest))
     if keys == "0":
         return DropLast()
+    if kind == "3" and (rest == "" or rest.isdigit()):
+        return HandOver(int(rest) if rest else None)
     return UnknownCode(keys)

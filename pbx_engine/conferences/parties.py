@@ -27,6 +27,7 @@ from pbx_engine.conferences.feature_codes import (
     AddNumber,
     DropLast,
     FeatureCodeReader,
+    HandOver,
     UnknownCode,
 )
 from pbx_engine.refusals import Refused
@@ -217,9 +218,11 @@ class ThirdParties:
                     await self.add_agent(login, colleague)
                 case DropLast():
                     await self.drop(login)
+                case HandOver(agent_id=agent_id):
+                    await self._hand_over(login, agent_id)
                 case UnknownCode(keys=keys):
                     raise PartyError(f"unknown feature code *{keys}#", 422)
-        except PartyError as error:
+        except (PartyError, AgentError) as error:
             log.warning("conference.feature_code_failed", agent=login, error=str(error))
             tone = "sound:beeperr"
         else:
@@ -229,6 +232,22 @@ class ThirdParties:
                 await self._ari.play(agent.channel_id, tone)
             except AriError:
                 pass
+
+    async def _hand_over(self, login: str, agent_id: int | None) -> None:
+        """`*3#`: to the owner of the case on the call; `*3<id>#`: to that colleague."""
+        if agent_id is not None:
+            colleague = self._agents.login_of(agent_id)
+            if colleague is None:
+                raise PartyError(f"no logged-in agent with id {agent_id}", 404)
+        else:
+            agent = self._agents.status(login)
+            call_id = agent.call_id if agent is not None else None
+            attempt = await self._storage.get_attempt(call_id) if call_id else None
+            owner = await self._storage.case_owner(attempt.case_id) if attempt else None
+            if attempt is None or attempt.case_id is None or owner is None:
+                raise PartyError("this call's case has no owner", 404)
+            colleague = owner[0]
+        await self._agents.hand_over(login, colleague)
 
 
 def _now() -> datetime:

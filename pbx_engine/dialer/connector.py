@@ -117,7 +117,9 @@ class AgentConnector:
         return Outcome.ABANDONED
 
     async def on_finished(self, request: CallRequest, result: CallResult) -> None:
-        login = self._agent_of.pop(result.channel_id, None)
+        put_through_to = self._agent_of.pop(result.channel_id, None)
+        # Handed over to a colleague meanwhile: his call is the one that ended.
+        login = self._agents.holder_of(result.channel_id) or put_through_to
         if login is not None:
             await self._agents.call_ended(login)
         elif request.agent:

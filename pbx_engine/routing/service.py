@@ -140,6 +140,7 @@ class InboundService:
             finally:
                 login = self._agent_of.pop(channel_id, None)
                 if login is not None and self._agents is not None:
+                    login = self._agents.holder_of(channel_id) or login  # handed over?
                     await asyncio.shield(self._agents.call_ended(login))
                 await asyncio.shield(
                     self._storage.finish_attempt(

@@ -441,6 +441,38 @@ class Storage:
             at,
         )
 
+    async def record_hand_over(
+        self, channel_id: str, from_agent_id: int, to_agent_id: int, at: datetime
+    ) -> None:
+        """The call went from one agent to another: kept, and the attempt is the taker's."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            attempt_id = await conn.fetchval(
+                "UPDATE call_attempts SET agent_id = $2 WHERE channel_id = $1 RETURNING id",
+                channel_id,
+                to_agent_id,
+            )
+            if attempt_id is None:
+                return
+            await conn.execute(
+                "INSERT INTO call_transfers (attempt_id, from_agent_id, to_agent_id, at) "
+                "VALUES ($1, $2, $3, $4)",
+                attempt_id,
+                from_agent_id,
+                to_agent_id,
+                at,
+            )
+
+    async def handed_over(self, channel_id: str, agent_id: int) -> bool:
+        """Whether this agent handed this call over to a colleague."""
+        return bool(
+            await self.pool.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM call_transfers t JOIN call_attempts c "
+                "ON c.id = t.attempt_id WHERE c.channel_id = $1 AND t.from_agent_id = $2)",
+                channel_id,
+                agent_id,
+            )
+        )
+
     async def record_message(self, channel_id: str, started: datetime, ended: datetime) -> None:
         """A message was left on the machine that answered this attempt."""
         await self.pool.execute(

@@ -281,7 +281,11 @@ async def disposition(request: web.Request) -> web.Response:
     if (
         attempt is None
         or attempt.case_id is None
-        or (agent.role not in SUPERVISORS and attempt.agent_id != agent.id)
+        or (
+            agent.role not in SUPERVISORS
+            and attempt.agent_id != agent.id
+            and not await engine.storage.handed_over(channel_id, agent.id)
+        )
     ):
         return _error(404, "no call of yours with that id")
     dossier = await engine.storage.case_dossier(attempt.case_id)

@@ -1,5 +1,6 @@
 """The API of what happens on a live call: recording pause/resume and the recordings kept,
-supervision (listen, whisper, barge) and its audit log, third parties on an agent's call.
+supervision (listen, whisper, barge) and its audit log, third parties on an agent's call and
+handing it over to a colleague.
 
 Same conventions as `web.api`: bearer tokens, JSON bodies checked by pydantic, JSON errors.
 An agent acts on the call he is on; supervisors and admins on any call.
@@ -10,6 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field, model_validator
 
+from pbx_engine.agents.service import AgentError
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.supervision import SupervisionMode
 from pbx_engine.web.api import (
@@ -187,7 +189,26 @@ async def drop_party(request: web.Request) -> web.Response:
     return web.json_response(party.as_json())
 
 
+class TransferPayload(Payload):
+    agent: str = Field(min_length=1)  # the colleague's login (the case's owner, say)
+
+
+async def transfer(request: web.Request) -> web.Response:
+    """`POST /agents/me/call/transfer {agent}`: hand the debtor on my call over to a ready
+    colleague; answers once he has him (409 if he is not ready or the call cannot move)."""
+    payload = await read_body(request, TransferPayload)
+    if isinstance(payload, web.Response):
+        return payload
+    engine, me = request.app[ENGINE], request[AGENT].login
+    try:
+        bridged_at = await engine.agents.hand_over(me, payload.agent)
+    except AgentError as error:
+        return error_response(409, str(error))
+    return web.json_response({"agent": payload.agent, "bridged_at": bridged_at.isoformat()})
+
+
 def add_call_routes(app: web.Application) -> None:
+    app.router.add_post("/agents/me/call/transfer", transfer)
     app.router.add_post("/agents/me/call/parties", add_party)
     app.router.add_get("/agents/me/call/parties", list_parties)
     app.router.add_delete("/agents/me/call/parties/{party_id}", drop_party)

@@ -7,6 +7,7 @@ from pbx_engine.conferences.feature_codes import (
     AddNumber,
     DropLast,
     FeatureCodeReader,
+    HandOver,
     UnknownCode,
     parse_code,
 )
@@ -29,6 +30,14 @@ def test_given_star_zero_when_hash_then_drop_the_last_party():
     assert keyed("*0#") == [DropLast()]
 
 
+def test_given_star_three_when_hash_then_hand_the_call_to_the_cases_owner():
+    assert keyed("*3#") == [HandOver(None)]
+
+
+def test_given_star_three_and_an_agent_id_when_hash_then_hand_the_call_to_that_colleague():
+    assert keyed("*342#") == [HandOver(42)]
+
+
 def test_given_keys_outside_a_code_when_pressed_then_ignored():
     assert keyed("123#45") == []
 
@@ -41,7 +50,7 @@ def test_given_two_codes_in_a_row_when_keyed_then_both_commands():
     assert keyed("*0#*25#") == [DropLast(), AddAgent(5)]
 
 
-@pytest.mark.parametrize("keys", ["", "9", "1", "112", "2", "2x", "00", "1" + "9" * 16])
+@pytest.mark.parametrize("keys", ["", "9", "1", "112", "2", "2x", "00", "3x", "1" + "9" * 16])
 def test_given_a_code_we_do_not_know_when_parsed_then_unknown(keys):
     assert parse_code(keys) == UnknownCode(keys)
 

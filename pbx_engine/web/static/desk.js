@@ -86,7 +86,8 @@ function showPop(data) {
   box.classList.remove("hidden");
   $("no-call").classList.add("hidden");
   $("call-controls").classList.remove("hidden");
-  $("add-owner").disabled = !(data.case && data.case.owner && data.case.owner !== me.login);
+  $("add-owner").disabled = $("transfer-owner").disabled =
+    !(data.case && data.case.owner && data.case.owner !== me.login);
   $("script-panel").classList.toggle("hidden", !data.script);
   $("script").textContent = data.script || "";
   $("debtor-zone").textContent = (data.case && data.case.timezone) || "UTC";
@@ -214,6 +215,10 @@ async function start() {
   $("add-number").onclick = () => addParty({ number: $("party-number").value.replace(/\s/g, "") });
   $("add-agent").onclick = () => addParty({ agent: $("party-agent").value.trim() });
   $("add-owner").onclick = () => pop && pop.case && addParty({ agent: pop.case.owner });
+  // The call leaves this desk (call_ended arrives); the disposition form stays for a note.
+  $("transfer-owner").onclick = () => pop && pop.case && act(
+    api("POST", "/agents/me/call/transfer", { agent: pop.case.owner }),
+    (done) => toast(`handed over to ${done.agent}`));
   document.querySelectorAll("input[name=code]").forEach((r) => r.addEventListener("change", updateFields));
   $("disposition").addEventListener("submit", saveDisposition);
   document.addEventListener("keydown", shortcuts);
