@@ -196,6 +196,11 @@ class EngineConfig(_Section):
         None, description="caller-ID number pools (TOML); reloaded on SIGHUP"
     )
     default_region: str = Field("US", description="ISO country for numbers written without +")
+    timezone: str = Field(
+        "UTC",
+        description="the contact centre's own zone (IANA name): where its days begin on the "
+        "wallboard and in reports",
+    )
     shutdown_grace: float = Field(30.0, ge=0, description="seconds to let live calls finish")
 
     @field_validator("rooms")
@@ -207,6 +212,17 @@ class EngineConfig(_Section):
             if twice:
                 raise ValueError(f"two rooms have the same {what}: {', '.join(twice)}")
         return rooms
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_is_known(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name: Europe/Warsaw)") from None
+        return value
 
     @field_validator("default_region")
     @classmethod

@@ -13,6 +13,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
@@ -98,7 +99,8 @@ class Engine:
         self._campaign_tasks = OwnedTasks()
         # Browsers (agent desktop, wallboard) are told of every change through the hub.
         self.hub = NotificationHub()
-        self.feed = FloorFeed(self.hub, storage, agents, lambda: self.campaigns)
+        self.zone = ZoneInfo(config.timezone)  # where the centre's days begin
+        self.feed = FloorFeed(self.hub, storage, agents, lambda: self.campaigns, zone=self.zone)
 
     async def add_campaign(self, campaign: CampaignConfig, *, batch: int = 500) -> CampaignRunner:
         """Mirror the campaign in the database and give it a runner (stopped until started);

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -14,7 +14,7 @@ import structlog
 from pbx_engine.agents.states import AgentState, AgentStatus
 from pbx_engine.cases.script import fill_script
 from pbx_engine.notify.hub import Notice, NotificationHub
-from pbx_engine.reports.figures import occupancy
+from pbx_engine.reports.figures import day_start, occupancy
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.tasks import OwnedTasks
 
@@ -47,6 +47,7 @@ class FloorFeed:
         *,
         figures_every: float = 3.0,
         dead_air_after: float = DEAD_AIR_AFTER,
+        zone: tzinfo = UTC,
     ) -> None:
         self.hub = hub
         self._storage = storage
@@ -54,6 +55,7 @@ class FloorFeed:
         self._campaigns = campaigns
         self._figures_every = figures_every
         self._dead_air_after = dead_air_after
+        self._zone = zone
         self._tasks = OwnedTasks()
         self._pops: dict[str, dict[str, Any]] = {}  # login -> his current call's screen pop
         self._started = False
@@ -189,8 +191,8 @@ class FloorFeed:
         return body
 
     async def campaign_figures(self) -> list[dict[str, Any]]:
-        now = datetime.now(UTC)
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        now = datetime.now(self._zone)
+        midnight = day_start(now, self._zone)
         changes = await self._storage.agent_state_changes_since(midnight)
         ids = {s.login: self._agents.agent_id(s.login) for s in self._agents.all()}
         statuses = self._agents.all()
@@ -238,6 +240,8 @@ class FloorFeed:
                         now,
                     ),
                     "chart": await self._storage.campaign_day_chart(runner.campaign_id, midnight),
+                    "day_start": midnight.isoformat(),
+                    "zone": str(self._zone),
                 }
             )
         return figures

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -117,3 +117,9 @@ def occupancy(changes: Iterable[tuple[int, str, datetime]], until: datetime) -> 
                 busy += seconds
         last = change if change[0] is not None else None
     return round(busy / logged_in, 4) if logged_in else None
+
+
+def day_start(now: datetime, zone: tzinfo) -> datetime:
+    """Midnight of `now`'s day where the centre is: the wallboard's "today" begins there."""
+    local = now.astimezone(zone)
+    return datetime(local.year, local.month, local.day, tzinfo=zone)

@@ -10,8 +10,9 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import structlog
@@ -674,9 +675,10 @@ class Storage:
     async def abandon_rates(
         self, campaign_id: int, now: datetime, *, amd_false_positive_share: float = 0.0
     ) -> dict[str, dict]:
-        """Abandoned calls over live answers for the regulators' periods: the calendar day
-        (UTC), the last 24 hours (Ofcom) and the last 30 days (FTC). With a false-positive
-        share, that share of machine verdicts counts as people abandoned (Ofcom)."""
+        """Abandoned calls over live answers for the regulators' periods: the calendar day (in
+        `now`'s zone), the last 24 hours (Ofcom) and the last 30 days (FTC). With a
+        false-positive share, that share of machine verdicts counts as people abandoned
+        (Ofcom)."""
         periods = {
             "today": datetime(now.year, now.month, now.day, tzinfo=now.tzinfo),
             "24h": now - timedelta(hours=24),
@@ -1298,12 +1300,14 @@ class Storage:
         )
         return [_plain(r) for r in rows]
 
-    async def daily_figures(self, since: date, until: date) -> list[dict]:
-        """Sums per UTC day, campaign and agent (the agent who took the call; none for calls
-        nobody took), from `since` to `until` inclusive: what reports are made of."""
-        start = datetime.combine(since, time(0), tzinfo=UTC)
-        end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=UTC)
-        rows = await self.pool.fetch(_DAILY_FIGURES_SQL, start, end)
+    async def daily_figures(self, since: date, until: date, *, zone: str = "UTC") -> list[dict]:
+        """Sums per day (the centre's, in `zone`), campaign and agent (the agent who took the
+        call; none for calls nobody took), from `since` to `until` inclusive: what reports are
+        made of."""
+        where = ZoneInfo(zone)
+        start = datetime.combine(since, time(0), tzinfo=where)
+        end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=where)
+        rows = await self.pool.fetch(_DAILY_FIGURES_SQL, start, end, zone)
         return [dict(r) for r in rows]
 
 
@@ -1348,10 +1352,10 @@ FROM call_attempts a LEFT JOIN cases c ON c.id = a.case_id
 WHERE a.channel_id = $1
 """
 
-# Per UTC day, campaign and agent. Right-party contacts are calls with a disposition that
-# reached the debtor (everything but wrong party); a promise is kept when the case's payments
-# from the day it was made to three days after its date cover it; handle time is talk (bridge
-# to hang-up) plus the agent's wrap-up after the call.
+# Per day in the centre's zone ($3), campaign and agent. Right-party contacts are calls with a
+# disposition that reached the debtor (everything but wrong party); a promise is kept when the
+# case's payments from the day it was made to three days after its date cover it; handle time
+# is talk (bridge to hang-up) plus the agent's wrap-up after the call.
 _DAILY_FIGURES_SQL = """
 WITH wraps AS (
     SELECT channel_id, state,
@@ -1359,7 +1363,7 @@ WITH wraps AS (
     FROM agent_state_changes
     WHERE at >= $1::timestamptz AND at < $2::timestamptz + interval '1 day'  -- past midnight
 ), calls AS (
-    SELECT a.id, (a.created_at AT TIME ZONE 'UTC')::date AS day, a.campaign_id, a.agent_id,
+    SELECT a.id, (a.created_at AT TIME ZONE $3)::date AS day, a.campaign_id, a.agent_id,
            a.direction, a.bridged_at IS NOT NULL AS contact, a.abandoned,
            extract(epoch FROM a.ended_at - a.bridged_at) AS talk_s,
            (SELECT w.s FROM wraps w WHERE w.channel_id = a.channel_id AND w.state = 'wrap_up'
@@ -1369,7 +1373,7 @@ WITH wraps AS (
 ), promises AS (
     SELECT d.attempt_id, d.promise_amount,
            (SELECT coalesce(sum(p.amount), 0) FROM payments p
-            WHERE p.case_id = d.case_id AND p.paid_on >= (d.created_at AT TIME ZONE 'UTC')::date
+            WHERE p.case_id = d.case_id AND p.paid_on >= (d.created_at AT TIME ZONE $3)::date
               AND p.paid_on <= d.promise_date + 3) AS paid
     FROM dispositions d WHERE d.code = 'promise_to_pay'
 )

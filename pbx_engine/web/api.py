@@ -372,7 +372,7 @@ async def campaigns(request: web.Request) -> web.Response:
     if denied := _supervisor(request):
         return denied
     engine = request.app[ENGINE]
-    now = datetime.now(UTC)
+    now = datetime.now(engine.zone)  # "today" is the centre's day
     listed = []
     for runner in engine.campaigns.values():
         body = _campaign_json(runner)

@@ -217,7 +217,8 @@ async def daily_report(request: web.Request) -> web.Response:
         return error_response(422, "per is campaign or agent")
     if per == "campaign" and me.role not in SUPERVISORS:
         return error_response(403, "supervisors only")
-    today = datetime.now(UTC).date()
+    zone = request.app[ENGINE].zone
+    today = datetime.now(zone).date()
     try:
         until = _day(request.query.get("to"), today)
         since = _day(request.query.get("from"), until - timedelta(days=6))
@@ -225,7 +226,7 @@ async def daily_report(request: web.Request) -> web.Response:
         return error_response(422, "from and to are dates (YYYY-MM-DD)")
     if since > until or (until - since).days >= MAX_REPORT_DAYS:
         return error_response(422, f"from must come before to, at most {MAX_REPORT_DAYS} days")
-    sums = await request.app[ENGINE].storage.daily_figures(since, until)
+    sums = await request.app[ENGINE].storage.daily_figures(since, until, zone=str(zone))
     if me.role not in SUPERVISORS:
         sums = [s for s in sums if s["agent"] == me.login]
     rows = report(sums, per)
@@ -242,6 +243,7 @@ async def daily_report(request: web.Request) -> web.Response:
             "per": per,
             "from": since.isoformat(),
             "to": until.isoformat(),
+            "zone": str(zone),
             "rows": [r.as_json() for r in rows],
         }
     )

@@ -126,6 +126,23 @@ async def test_given_a_day_of_calls_when_reported_then_each_figure_is_right(stor
     assert await storage.daily_figures(DAY + timedelta(days=1), DAY + timedelta(days=2)) == []
 
 
+async def test_given_a_centre_east_of_utc_when_reported_then_a_late_call_is_on_its_next_day(
+    storage: Storage,
+):
+    await _a_day_of_calls(storage)
+    await storage.pool.execute(
+        "UPDATE call_attempts SET created_at = $2 WHERE channel_id = $1",
+        "a3",
+        datetime(2026, 11, 30, 23, 30, tzinfo=UTC),  # 00:30 on 1 December in Warsaw
+    )
+    warsaw = report(
+        await storage.daily_figures(DAY, DAY + timedelta(days=1), zone="Europe/Warsaw"), "campaign"
+    )
+    assert [(r.day, r.attempts) for r in warsaw] == [(DAY, 4), (DAY + timedelta(days=1), 1)]
+    [utc] = report(await storage.daily_figures(DAY, DAY), "campaign")
+    assert utc.attempts == 5
+
+
 async def test_given_calls_on_record_when_exporting_csv_then_supervisors_get_every_campaign(
     api, connected_engine
 ):

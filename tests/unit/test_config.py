@@ -72,3 +72,12 @@ def test_given_secrets_in_the_environment_when_parsed_then_they_are_used_and_hid
     assert config.ari.password.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(config)
     assert config.database.connect_kwargs() == {"dsn": "postgresql://x/y"}
+
+
+def test_given_a_misspelt_time_zone_when_parsed_then_it_is_refused_with_an_example():
+    raw = {**MINIMAL, "timezone": "Europe/Warsow"}
+    with pytest.raises(ConfigError, match=r"timezone.*unknown time zone 'Europe/Warsow'"):
+        parse_config(raw, environ={})
+    assert parse_config({**MINIMAL, "timezone": "Europe/Warsaw"}, environ={}).timezone == (
+        "Europe/Warsaw"
+    )

@@ -4,8 +4,9 @@ import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from pbx_engine.reports.figures import as_csv, occupancy, report
+from pbx_engine.reports.figures import as_csv, day_start, occupancy, report
 
 DAY = date(2026, 12, 1)
 
@@ -91,3 +92,17 @@ def test_given_state_changes_when_computing_occupancy_then_busy_over_logged_in_t
     # agent 1: 10 min logged in, 5 busy; agent 2: until t0+15: 15 min logged in, 10 busy
     assert occupancy(changes, t0 + 15 * m) == round(15 / 25, 4)
     assert occupancy([], t0) is None
+
+
+def test_given_the_centres_zone_when_the_day_starts_then_at_its_own_midnight():
+    warsaw = ZoneInfo("Europe/Warsaw")
+    # 23:30 UTC on 30 November is already 1 December in Warsaw.
+    start = day_start(datetime(2026, 11, 30, 23, 30, tzinfo=UTC), warsaw)
+    assert start == datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
+    assert day_start(datetime(2026, 11, 30, 22, 59, tzinfo=UTC), warsaw).day == 30
+    # The day clocks go forward is 23 hours long: it still begins at midnight, UTC+1.
+    spring = day_start(datetime(2026, 3, 29, 12, tzinfo=UTC), warsaw)
+    assert spring == datetime(2026, 3, 28, 23, 0, tzinfo=UTC)
+    assert day_start(datetime(2026, 3, 29, 12, tzinfo=UTC), UTC) == datetime(
+        2026, 3, 29, tzinfo=UTC
+    )

@@ -53,11 +53,12 @@ function svg(markup) {
   return holder.firstElementChild;
 }
 
-function dayChart(slots) {
-  // Connects per 15 minutes (bars) and the abandon rate (line, right scale up to 10%).
+function dayChart(slots, dayStart, zone) {
+  // Connects per 15 minutes (bars) and the abandon rate (line, right scale up to 10%), from
+  // the centre's midnight.
   const width = 400, height = 90, n = 96;
-  const start = new Date(); start.setUTCHours(0, 0, 0, 0);
-  const at = (iso) => Math.floor((Date.parse(iso) - start.getTime()) / 900000);
+  const start = Date.parse(dayStart);
+  const at = (iso) => Math.floor((Date.parse(iso) - start) / 900000);
   const top = Math.max(1, ...slots.map((s) => s.connects));
   const bar = width / n;
   let bars = "", line = "";
@@ -74,7 +75,7 @@ function dayChart(slots) {
       ${bars}${line ? `<path d="${line}" stroke="#cf222e" stroke-width="1.5" fill="none"/>` : ""}
       ${[0, 6, 12, 18].map((h) => `<text x="${(h * 4 * bar).toFixed(1)}" y="${height + 11}" font-size="9" fill="#66768a">${h}:00</text>`).join("")}
       </svg>`),
-    el("div", { class: "muted" }, "Today (UTC), per 15 minutes: connects (bars), abandon rate (line, top = 10%)"));
+    el("div", { class: "muted" }, `Today (${zone}), per 15 minutes: connects (bars), abandon rate (line, top = 10%)`));
 }
 
 function campaignCard(c) {
@@ -100,7 +101,7 @@ function campaignCard(c) {
       gauge("today", c.abandon_rates.today.rate, cap),
       gauge("24 h", c.abandon_rates["24h"].rate, cap),
       gauge("30 days", c.abandon_rates["30d"].rate, cap)),
-    dayChart(c.chart || []),
+    dayChart(c.chart || [], c.day_start, c.zone),
   );
 }
 
