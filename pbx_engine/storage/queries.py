@@ -1178,6 +1178,23 @@ class Storage:
             await conn.execute("DELETE FROM browser_sessions WHERE agent_id = $1", agent_id)
             return True
 
+    async def change_password(
+        self, agent_id: int, password_hash: str, *, keep: str | None
+    ) -> list[str]:
+        """An agent's new password hash; his browser sessions end but `keep` (the one he
+        changed it from). Returns the ended sessions' ids (their sha256)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE agents SET password_hash = $2 WHERE id = $1", agent_id, password_hash
+            )
+            rows = await conn.fetch(
+                "DELETE FROM browser_sessions WHERE agent_id = $1 "
+                "AND id_sha256 IS DISTINCT FROM $2 RETURNING id_sha256",
+                agent_id,
+                keep,
+            )
+            return [row["id_sha256"] for row in rows]
+
     async def password_hash(self, login: str) -> tuple[AgentRow, str | None] | None:
         """The agent and his stored password hash (None when he has no password)."""
         row = await self.pool.fetchrow(

@@ -6,6 +6,8 @@ supervisor wallboard, reports) and the reports' data.
                                   answer carries the session's CSRF token
     GET  /signin/session          who is signed in, and the CSRF token (pages ask on load)
     POST /signout                 ends the session
+    POST /signin/password {current, new}  changes the signed-in agent's password; his other
+                                  sessions end (their open pages go back to the sign-in form)
     GET  /ws                      notices as JSON: a snapshot first, then every change
     GET  /desk/, /wallboard/, /reports/   the pages (static files, no data in them)
     GET  /reports/daily?per=campaign|agent&from=&to=[&format=csv]
@@ -30,9 +32,10 @@ from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.notify.hub import RESYNC, Subscription
 from pbx_engine.reports.figures import as_csv, report
 from pbx_engine.signin import sessions
-from pbx_engine.signin.passwords import verify_password
+from pbx_engine.signin.passwords import WeakPassword, hash_password, verify_password
 from pbx_engine.signin.throttle import SignInThrottle
-from pbx_engine.storage.models import AgentRow
+from pbx_engine.storage import Storage
+from pbx_engine.storage.models import AgentRow, BrowserSession
 from pbx_engine.web.api import (
     AGENT,
     ENGINE,
@@ -59,11 +62,17 @@ PAGES = {
 # Open to anyone: pages hold no data (their scripts fetch it signed in) and assets.
 PUBLIC_PREFIXES = ("/static/",)
 MAX_REPORT_DAYS = 92
+SESSION_CHECK_EVERY = 60.0  # seconds between checks that an open page's session still stands
 
 
 class SignInPayload(Payload):
     login: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=200)
+
+
+class PasswordPayload(Payload):
+    current: str = Field(min_length=1, max_length=200)
+    new: str = Field(min_length=1, max_length=200)
 
 
 def is_public(request: web.Request) -> bool:
@@ -148,6 +157,37 @@ async def sign_out(request: web.Request) -> web.Response:
     return response
 
 
+async def change_password(request: web.Request) -> web.Response:
+    """The signed-in agent's own password: the current one first (throttled as at sign-in)."""
+    payload = await read_body(request, PasswordPayload)
+    if isinstance(payload, web.Response):
+        return payload
+    engine, me, session = request.app[ENGINE], request[AGENT], request.get(SESSION)
+    throttle, now = request.app[THROTTLE], datetime.now(UTC)
+    if wait := throttle.blocked_for(me.login, now):
+        response = error_response(429, "too many failed attempts: try again later")
+        response.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
+        return response
+    found = await engine.storage.password_hash(me.login)
+    if not await asyncio.to_thread(verify_password, payload.current, found[1] if found else None):
+        throttle.failed(me.login, now)
+        log.warning("signin.password_change_refused", agent=me.login)
+        return error_response(403, "the current password is wrong")
+    throttle.succeeded(me.login)
+    try:
+        hashed = await asyncio.to_thread(hash_password, payload.new)
+    except WeakPassword as error:
+        return error_response(422, str(error))
+    ended = await engine.storage.change_password(
+        me.id, hashed, keep=session.id_sha256 if session else None
+    )
+    for key in ended:  # other browsers he left signed in stop at once
+        for ws in list(request.app[SOCKETS].get(key, ())):
+            await ws.close(code=SIGNED_OUT, message=b"password changed")
+    log.info("signin.password_changed", agent=me.login, sessions_ended=len(ended))
+    return web.json_response({"changed": True, "sessions_ended": len(ended)})
+
+
 async def notices(request: web.Request) -> web.WebSocketResponse:
     """The websocket: a snapshot, then each notice for this browser's user as it happens."""
     engine, me = request.app[ENGINE], request[AGENT]
@@ -162,7 +202,9 @@ async def notices(request: web.Request) -> web.WebSocketResponse:
             async with asyncio.TaskGroup() as tasks:
                 helpers = [tasks.create_task(_forward(ws, subscription, me, engine.feed))]
                 if session is not None:
-                    helpers.append(tasks.create_task(_end_with_session(ws, session.expires_at)))
+                    helpers.append(
+                        tasks.create_task(_end_with_session(ws, session, engine.storage))
+                    )
                 async for _message in ws:
                     pass  # browsers send nothing we use; the loop ends when the socket closes
                 for helper in helpers:
@@ -176,10 +218,21 @@ async def notices(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _end_with_session(ws: web.WebSocketResponse, expires_at: datetime) -> None:
-    """A session that expires takes its websocket with it."""
-    await asyncio.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()))
-    await ws.close(code=SIGNED_OUT, message=b"session expired")
+async def _end_with_session(
+    ws: web.WebSocketResponse, session: BrowserSession, storage: Storage
+) -> None:
+    """A session that expires takes its websocket with it; so does one ended elsewhere (a
+    password set with `pbx-engine agent password`, another engine), noticed within a minute."""
+    while True:
+        left = (session.expires_at - datetime.now(UTC)).total_seconds()
+        await asyncio.sleep(max(0.0, min(left, SESSION_CHECK_EVERY)))
+        now = datetime.now(UTC)
+        if now >= session.expires_at:
+            await ws.close(code=SIGNED_OUT, message=b"session expired")
+            return
+        if await storage.browser_session(session.id_sha256, now) is None:
+            await ws.close(code=SIGNED_OUT, message=b"session ended")
+            return
 
 
 async def _forward(
@@ -264,6 +317,7 @@ def add_browser_routes(app: web.Application) -> None:
     app.router.add_post("/signin", page)
     app.router.add_get("/signin/session", current_session)
     app.router.add_post("/signout", sign_out)
+    app.router.add_post("/signin/password", change_password)
     app.router.add_get("/ws", notices)
     app.router.add_get("/reports/daily", daily_report)
     app.router.add_get("/supervisor-actions", supervisor_actions)

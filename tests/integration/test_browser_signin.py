@@ -205,3 +205,60 @@ async def test_given_a_session_about_to_expire_when_its_websocket_is_open_then_i
         await ws.close()
         async with http.get(f"{api}/agents/me") as r:
             assert r.status == 401
+
+
+async def test_given_a_signed_in_agent_when_changing_his_password_then_old_one_and_others_end(
+    api, connected_engine: Engine
+):
+    first, csrf = await signed_in(connected_engine, api, "hugo", "agent")
+    second = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # another browser
+    async with second.post(f"{api}/signin", json={"login": "hugo", "password": PASSWORD}) as r:
+        assert r.status == 200
+    change = f"{api}/signin/password"
+    new = "another long secret"
+    async with first, second:
+        ws = await second.ws_connect(f"{api}/ws")
+        assert (await ws.receive_json(timeout=5))["kind"] == "snapshot"
+        headers = {"X-CSRF-Token": csrf}
+        async with first.post(change, json={"current": "wrong", "new": new}, headers=headers) as r:
+            assert r.status == 403
+        async with first.post(
+            change, json={"current": PASSWORD, "new": "short"}, headers=headers
+        ) as r:
+            assert r.status == 422 and "at least 8" in (await r.json())["error"]
+        async with first.post(change, json={"current": PASSWORD, "new": new}) as r:
+            assert r.status == 403  # no CSRF token
+        async with first.post(change, json={"current": PASSWORD, "new": new}, headers=headers) as r:
+            assert r.status == 200 and (await r.json())["sessions_ended"] == 1
+        closing = await ws.receive(timeout=5)  # the other browser stops at once
+        assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 4001)
+        await ws.close()
+        async with second.get(f"{api}/agents/me") as r:
+            assert r.status == 401
+        async with first.get(f"{api}/agents/me") as r:
+            assert r.status == 200  # the browser he changed it from goes on
+    async with aiohttp.ClientSession() as http:
+        for password, status in ((PASSWORD, 401), (new, 200)):
+            async with http.post(
+                f"{api}/signin", json={"login": "hugo", "password": password}
+            ) as r:
+                assert r.status == status
+
+
+async def test_given_a_password_set_from_the_command_line_then_open_pages_sign_out_soon(
+    api, connected_engine: Engine, monkeypatch
+):
+    from pbx_engine.web import browser_api
+
+    monkeypatch.setattr(browser_api, "SESSION_CHECK_EVERY", 0.2)  # a minute in production
+    http, _ = await signed_in(connected_engine, api, "ivan", "agent")
+    async with http, http.ws_connect(f"{api}/ws") as ws:
+        assert (await ws.receive_json(timeout=5))["kind"] == "snapshot"
+        # What `pbx-engine agent password` does, from another process: only the rows change.
+        await connected_engine.storage.set_password("ivan", hash_password("brand new one"))
+        closing = await ws.receive(timeout=5)
+        assert (closing.type, closing.data, closing.extra) == (
+            aiohttp.WSMsgType.CLOSE,
+            4001,
+            "session ended",
+        )

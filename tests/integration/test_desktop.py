@@ -24,7 +24,7 @@ from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.engine import Engine
 from pbx_engine.sandbox.asterisk import PstnBehaviour
 from pbx_engine.sandbox.sipp import SippPhone
-from pbx_engine.signin.passwords import hash_password
+from pbx_engine.signin.passwords import hash_password, verify_password
 from tests.integration.waiting import eventually
 
 log = structlog.get_logger(__name__)
@@ -379,3 +379,33 @@ async def _earlier_contact(storage, case_id: int, campaign_id: int, note: str) -
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_given_two_browsers_when_the_agent_changes_his_password_then_the_other_signs_out(
+    api: str, connected_engine: Engine, browser: Browser
+):
+    storage = connected_engine.storage
+    await storage.upsert_agent("greta", "Greta Lind")
+    await storage.set_password("greta", hash_password(PASSWORD))
+    errors: list[str] = []
+    here, elsewhere = await _page(browser, errors), await _page(browser, errors)
+    for page in (here, elsewhere):
+        await _sign_in(page, api, "greta", "/desk/")
+
+    await here.click("#password")
+    await here.fill("#pw-current", "not my password")
+    await here.fill("#pw-new", "a brand new secret")
+    await here.fill("#pw-again", "a brand new secret")
+    await here.click("#pw-save")
+    await expect(here.locator("#toast")).to_contain_text("current password is wrong")
+    await here.fill("#pw-current", PASSWORD)
+    await here.click("#pw-save")
+    await expect(here.locator("#toast")).to_contain_text("password changed")
+    await expect(here.locator("#password-dialog")).to_have_count(0)
+
+    # The other browser is signed out at once; this one goes on.
+    await elsewhere.wait_for_url(re.compile(r".*/signin\?next=.*"), timeout=GENEROUS * 1000)
+    await expect(here.locator("#live.on")).to_be_visible()
+    found = await storage.password_hash("greta")
+    assert found is not None and verify_password("a brand new secret", found[1])
+    assert errors == []

@@ -58,6 +58,34 @@ export async function signOut() {
   try { await api("POST", "/signout"); } finally { location.href = "/signin"; }
 }
 
+// The signed-in agent changes his own password; his other browsers are signed out.
+export function changePassword() {
+  const field = (id, label) => el("label", {}, label,
+    el("input", { id, type: "password", autocomplete: id === "pw-current" ? "current-password" : "new-password", required: true }));
+  const form = el("form", { method: "dialog", class: "stack" },
+    el("h2", {}, "Change password"),
+    field("pw-current", "Current password"), field("pw-new", "New password (8 characters or more)"),
+    field("pw-again", "New password again"),
+    el("div", { class: "row" },
+      el("button", { class: "primary", type: "submit", id: "pw-save" }, "Change"),
+      el("button", { type: "button", id: "pw-cancel" }, "Cancel")));
+  const dialog = el("dialog", { id: "password-dialog" }, form);
+  document.body.append(dialog);
+  const close = () => { dialog.close(); dialog.remove(); };
+  form.querySelector("#pw-cancel").addEventListener("click", close);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = (id) => form.querySelector(`#${id}`).value;
+    if (value("pw-new") !== value("pw-again")) { toast("the two new passwords differ", "error"); return; }
+    try {
+      await api("POST", "/signin/password", { current: value("pw-current"), new: value("pw-new") });
+      close();
+      toast("password changed");
+    } catch (error) { toast(error.message, "error"); }
+  });
+  dialog.showModal();
+}
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {

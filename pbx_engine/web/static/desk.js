@@ -1,6 +1,6 @@
 // The agent desktop: state buttons, the screen pop on every call, the disposition form, preview,
 // callbacks, recording and third parties. Everything shown comes from the websocket.
-import { api, duration, el, listen, money, session, signOut, toast, when, zonedToUtc } from "/static/common.js";
+import { api, changePassword, duration, el, listen, money, session, signOut, toast, when, zonedToUtc } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 let me = null;
@@ -200,6 +200,7 @@ async function start() {
   $("pause").onclick = () => act(api("POST", "/agents/me/pause", { reason: $("pause-reason").value }));
   $("phone-logout").onclick = () => act(api("POST", "/agents/me/logout"));
   $("sign-out").onclick = signOut;
+  $("password").onclick = changePassword;
   $("preview-next").onclick = () => act(api("POST", "/agents/me/preview"), showOffer);
   $("preview-dial").onclick = () => act(api("POST", "/agents/me/preview/dial"), () => showOffer(null));
   $("preview-skip").onclick = () => act(api("POST", "/agents/me/preview/skip"), () => showOffer(null));

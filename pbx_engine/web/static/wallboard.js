@@ -1,6 +1,6 @@
 // The supervisor's wallboard: every agent and every campaign, live over the websocket; campaign
 // start/pause/stop and listen/whisper/barge buttons (each action is audited by the engine).
-import { api, duration, el, listen, percent, session, signOut, toast } from "/static/common.js";
+import { api, changePassword, duration, el, listen, percent, session, signOut, toast } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const agents = new Map();  // login -> agent notice data
@@ -145,6 +145,7 @@ async function start() {
   if (!["supervisor", "admin"].includes(me.role)) { location.href = "/desk/"; return; }
   $("who").textContent = `${me.name} (${me.login})`;
   $("sign-out").onclick = signOut;
+  $("password").onclick = changePassword;
   $("stop-supervision").onclick = async () => {
     try { await api("DELETE", "/supervision"); supervising = null; $("stop-supervision").disabled = true; }
     catch (error) { toast(error.message, "error"); }
