@@ -6,7 +6,7 @@ import pytest
 
 from pbx_engine.amd.bench import DetectorResult, Judged, Sample, find_samples
 from pbx_engine.amd.corpus import MACHINES, PEOPLE, plan_corpus
-from pbx_engine.amd.detectors import DETECTORS
+from pbx_engine.amd.detectors import DETECTORS, DetectorKind
 
 
 def test_the_corpus_spreads_over_languages_openings_speeds_and_noise():
@@ -68,7 +68,13 @@ def test_detectors_name_their_dialplan_contexts():
     assert DETECTORS["app_amd-tuned"].context == "engine-amd-tuned"
     dialplan = (Path(__file__).parents[2] / "dialplans" / "engine.conf").read_text()
     for detector in DETECTORS.values():
-        assert f"[{detector.context}]" in dialplan
+        if detector.kind is DetectorKind.DIALPLAN:
+            assert f"[{detector.context}]" in dialplan
+
+
+def test_the_engine_detector_needs_no_dialplan_context():
+    assert DETECTORS["engine"].kind is DetectorKind.ENGINE
+    assert DETECTORS["engine"].context is None
 
 
 def test_campaigns_pick_a_known_detector():
