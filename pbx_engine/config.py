@@ -96,7 +96,27 @@ class DialerConfig(_Section):
     amd_context: str = Field(
         "engine-amd", description="dialplan context that runs AMD() and returns to Stasis"
     )
+    amd_detector: str | None = Field(
+        None,
+        description="the answering-machine detector of campaigns that name none (see "
+        "pbx_engine.amd.detectors: app_amd, app_amd-tuned, engine); none: AMD() in amd_context",
+    )
     amd_timeout: float = Field(8.0, gt=0, description="longest wait for the AMD verdict, seconds")
+    media_host: str = Field(
+        "127.0.0.1",
+        description="address of this host that Asterisk sends call audio to, for the engine "
+        "detector (a UDP port is opened on it per call while it listens)",
+    )
+
+    @field_validator("amd_detector")
+    @classmethod
+    def _known_detector(cls, value: str | None) -> str | None:
+        from pbx_engine.amd.detectors import DETECTORS
+
+        if value is not None and value not in DETECTORS:
+            raise ValueError(f"unknown detector {value!r} (known: {', '.join(DETECTORS)})")
+        return value
+
     abandon_wait: float = Field(
         2.0, ge=0, le=2.0, description="how long a live debtor may wait for a free agent"
     )

@@ -5,7 +5,8 @@ of the phone network (+1 202 558 NNNN answers and plays file NNNN, then listens)
 detector the benchmark dials every number from the engine's PBX, and once the call is answered
 continues it into the detector's dialplan context; the verdict comes back into Stasis. It
 counts, per detector, what people and machines were judged, and the time from answer to
-verdict. Calls run a few at a time.
+verdict. Calls run a few at a time. The engine detector is run as the dialer runs it: the call
+stays in Stasis and `EngineDetector` listens to it (snoop and external media).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pbx_engine.amd.detectors import DETECTORS
+from pbx_engine.amd.detectors import DETECTORS, Detector, DetectorKind
+from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ari import AriClient, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, ChannelStateChange, Dial, StasisStart
 from pbx_engine.config import AriConfig
@@ -113,7 +115,9 @@ async def _install(samples: list[Sample], sounds: Path) -> None:
         )  # fmt: skip
 
 
-async def _judge(ari: AriClient, sample: Sample, context: str) -> Judged:
+async def _judge(
+    ari: AriClient, sample: Sample, detector: Detector, listener: EngineDetector
+) -> Judged:
     loop = asyncio.get_running_loop()
     channel_id = f"amd-bench-{uuid.uuid4().hex[:12]}"
     answered_at = None
@@ -134,7 +138,13 @@ async def _judge(ari: AriClient, sample: Sample, context: str) -> Judged:
                 up = isinstance(event, ChannelStateChange) and event.channel.state == "Up"
                 if up or (isinstance(event, Dial) and (event.dialstatus or "") == "ANSWER"):
                     answered_at = loop.time()
-            await ari.continue_in_dialplan(channel_id, context=context, extension="s", priority=1)
+            if detector.kind is DetectorKind.ENGINE:
+                heard = await listener.listen(channel_id)
+                return Judged(sample, heard.status, loop.time() - answered_at)
+            assert detector.context is not None
+            await ari.continue_in_dialplan(
+                channel_id, context=detector.context, extension="s", priority=1
+            )
             verdict = await events.wait_for(
                 (StasisStart, ChannelDestroyed),
                 lambda e: not isinstance(e, StasisStart) or e.args[:1] == ("amd",),
@@ -165,13 +175,14 @@ async def run_amd_bench(
         )
         async with AriClient(config) as ari:
             await ari.wait_connected(timeout=20)
+            listener = EngineDetector(ari)
             gate = asyncio.Semaphore(concurrency)
             for name in detectors:
                 result = DetectorResult(name)
 
                 async def one(sample: Sample, result=result, name=name) -> None:
                     async with gate:
-                        judged = await _judge(ari, sample, DETECTORS[name].context)
+                        judged = await _judge(ari, sample, DETECTORS[name], listener)
                         result.judged.append(judged)
                         if progress:
                             progress(name, len(result.judged), len(samples))
