@@ -4,7 +4,8 @@
 decides from the pattern of speech and silence, as a person on the line would:
 
 - someone who answers says a short greeting ("Hello?", "Yes, John speaking.") and then waits
-  for an answer: speech, then a silence of `after_greeting_silence_ms` → HUMAN;
+  for an answer: speech, then a silence of `after_greeting_silence_ms` → HUMAN (a shorter
+  silence, `after_short_greeting_silence_ms`, after a greeting of one or two words);
 - a voicemail greeting keeps talking: speech running on for `max_greeting_ms` without such a
   silence → MACHINE;
 - nothing said for `initial_silence_ms` → MACHINE with cause INITIALSILENCE (recorded as a
@@ -44,9 +45,13 @@ class AmdStatus(StrEnum):
 class ListenerSettings:
     # Tuned with `pbx-engine amd evaluate` on the default corpus: people's longest greetings
     # ("Hi, this is Anna, who is calling?" slowly) run 3.3 s; voicemail's pauses between
-    # sentences reach 0.7 s.
+    # sentences reach 0.7 s, but none comes after less than a second of speech.
     initial_silence_ms: int = 2500
     after_greeting_silence_ms: int = 800
+    # A greeting this short ("Yes?", "Hello?") is no voicemail's first sentence: a shorter
+    # silence after it is enough.
+    short_greeting_ms: int = 1000
+    after_short_greeting_silence_ms: int = 500
     max_greeting_ms: int = 3500
     total_analysis_ms: int = 5000
     min_word_ms: int = 60  # shorter bursts are clicks and line noise, not words
@@ -148,7 +153,12 @@ class AmdListener:
         else:
             ended = self.greeting_ended_ms or now
             silence = now - ended
-            if silence >= s.after_greeting_silence_ms:
+            wanted = (
+                s.after_short_greeting_silence_ms
+                if ended - started <= s.short_greeting_ms
+                else s.after_greeting_silence_ms
+            )
+            if silence >= wanted:
                 return self._verdict(AmdStatus.HUMAN, f"HUMAN-{ended - started}-{silence}")
             if now - started >= s.max_greeting_ms:
                 return self._verdict(

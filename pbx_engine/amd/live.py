@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 import uuid
 from dataclasses import dataclass
 
@@ -27,7 +28,7 @@ from pbx_engine.amd.g711 import alaw_decode, ulaw_decode
 from pbx_engine.amd.listener import AmdListener, AmdStatus, Framer, ListenerSettings
 from pbx_engine.amd.rtp import PAYLOAD_PCMA, PAYLOAD_PCMU, MalformedRtp, RtpSequencer, parse_rtp
 from pbx_engine.ari import AriClient, AriError, AriUnavailable
-from pbx_engine.ari.events import StasisStart
+from pbx_engine.ari.events import Channel, StasisStart
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +99,29 @@ class RtpIntake(asyncio.DatagramProtocol):
         self._log.warning("amd.rtp_socket_error", error=str(exc))
 
 
+_SILENT_PACKET_PAYLOAD = b"\xff" * 160  # 20 ms of μ-law silence
+
+
+async def _nudge(transport: asyncio.DatagramTransport, media: Channel) -> None:
+    """Send silence to the external media channel until it is in the bridge.
+
+    Asterisk's Stasis loop for a channel runs the queued commands (here: join the bridge) when
+    the channel has a frame to read, or after 200 ms without one. The external media channel
+    reads only what the engine sends it, so without these packets every call would lose
+    200 ms before the listener hears anything.
+    """
+    variables = media.channelvars or {}
+    address = variables.get("UNICASTRTP_LOCAL_ADDRESS")
+    port = variables.get("UNICASTRTP_LOCAL_PORT")
+    if not address or not port:
+        return  # an Asterisk that does not say where it listens: wait the 200 ms
+    ssrc = uuid.uuid4().int & 0xFFFFFFFF
+    for sequence in range(50):  # a second at most
+        header = struct.pack("!BBHII", 0x80, PAYLOAD_PCMU, sequence, sequence * 160, ssrc)
+        transport.sendto(header + _SILENT_PACKET_PAYLOAD, (address, int(port)))
+        await asyncio.sleep(0.02)
+
+
 class EngineDetector:
     """Listens to answered calls through ARI snoop and external media."""
 
@@ -124,6 +148,7 @@ class EngineDetector:
         snoop_id, media_id, bridge_id = f"amd-snoop-{tag}", f"amd-media-{tag}", f"amd-{tag}"
         logger = log.bind(amd_channel=channel_id, snoop_id=snoop_id, media_id=media_id)
         loop = asyncio.get_running_loop()
+        began = loop.time()
         transport, intake = await loop.create_datagram_endpoint(
             lambda: RtpIntake(self.settings, logger), local_addr=(self._media_host, 0)
         )
@@ -132,25 +157,44 @@ class EngineDetector:
             # Subscribed first: the helper channels' StasisStart must not reach the engine's
             # handler of unowned channels, which would hang them up.
             with self._ari.subscribe(snoop_id, media_id) as events:
-                await self._ari.snoop(
-                    channel_id,
-                    app=self._ari.app,
-                    spy="in",
-                    snoop_id=snoop_id,
-                    app_args=["amd-snoop", channel_id],
+                # The three requests at once: every tenth of a second spent here is a tenth of
+                # a second more before a person hears an agent. All of them are let finish
+                # before an error is raised, so the clean-up below knows what exists.
+                made = await asyncio.gather(
+                    self._ari.snoop(
+                        channel_id,
+                        app=self._ari.app,
+                        spy="in",
+                        snoop_id=snoop_id,
+                        app_args=["amd-snoop", channel_id],
+                    ),
+                    self._ari.external_media(
+                        app=self._ari.app,
+                        external_host=f"{self._media_host}:{port}",
+                        audio_format="ulaw",
+                        channel_id=media_id,
+                    ),
+                    self._ari.create_bridge(bridge_type="mixing", bridge_id=bridge_id, name=tag),
+                    return_exceptions=True,
                 )
-                await events.wait_for(
-                    StasisStart, lambda e: e.channel.id == snoop_id, timeout=_SETUP_TIMEOUT
+                for outcome in made:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                nudging = asyncio.create_task(_nudge(transport, made[1]), name=f"nudge-{tag}")
+                try:
+                    # A channel can join a bridge only once it is in Stasis (422 before).
+                    async with asyncio.timeout(_SETUP_TIMEOUT):
+                        waiting = {snoop_id, media_id}
+                        while waiting:
+                            started = await events.wait_for(StasisStart, timeout=_SETUP_TIMEOUT)
+                            waiting.discard(started.channel.id)
+                    await self._ari.add_channel(bridge_id, [snoop_id, media_id])
+                finally:
+                    nudging.cancel()
+                    await asyncio.gather(nudging, return_exceptions=True)
+                logger.info(
+                    "amd.listening", port=port, setup_ms=round(1000 * (loop.time() - began))
                 )
-                await self._ari.external_media(
-                    app=self._ari.app,
-                    external_host=f"{self._media_host}:{port}",
-                    audio_format="ulaw",
-                    channel_id=media_id,
-                )
-                await self._ari.create_bridge(bridge_type="mixing", bridge_id=bridge_id, name=tag)
-                await self._ari.add_channel(bridge_id, [snoop_id, media_id])
-                logger.info("amd.listening", port=port)
                 try:
                     async with asyncio.timeout(self._timeout):
                         verdict = await asyncio.shield(intake.verdict)

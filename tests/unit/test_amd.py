@@ -39,6 +39,7 @@ def test_recall_notsure_and_decision_times():
     assert data["notsure"] == 1
     assert data["median_decision_s"] == 2.0
     assert data["p90_decision_s"] == 5.0
+    assert data["median_human_decision_s"] == 1.6  # of the people's 1.0, 1.2, 2.0 and 5.0
     assert result.matrix()["human"]["MACHINE"] == 1
     assert set(data) >= {
         "detector", "human_recall", "machine_recall", "notsure", "median_decision_s",
@@ -85,3 +86,13 @@ def test_campaigns_pick_a_known_detector():
     assert CampaignConfig(name="x", amd_detector="app_amd-tuned").amd_detector == "app_amd-tuned"
     with pytest.raises(ValidationError, match="unknown detector 'psychic'"):
         CampaignConfig(name="x", amd_detector="psychic")
+
+
+def test_the_dialer_default_detector_is_checked_by_name():
+    from pbx_engine.config import ConfigError, parse_config
+
+    base = {"ari": {"url": "http://127.0.0.1:8088", "username": "engine"}}
+    config = parse_config({**base, "dialer": {"amd_detector": "engine"}}, environ={})
+    assert (config.dialer.amd_detector, config.dialer.media_host) == ("engine", "127.0.0.1")
+    with pytest.raises(ConfigError, match="unknown detector 'psychic'"):
+        parse_config({**base, "dialer": {"amd_detector": "psychic"}}, environ={})

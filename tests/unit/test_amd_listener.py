@@ -61,10 +61,23 @@ def run(frames, settings: ListenerSettings | None = None):
 def test_given_a_short_greeting_then_silence_when_listening_then_it_is_a_person():
     verdict = run(quiet(300) + tone(200) + quiet(100) + tone(300) + quiet(3000))
     assert verdict.status is AmdStatus.HUMAN
-    assert verdict.cause == "HUMAN-600-800"
+    assert verdict.cause == "HUMAN-600-500"
     # Decided as soon as the silence after the greeting is long enough, not at the end.
-    assert verdict.decided_ms == 300 + 600 + 800
+    assert verdict.decided_ms == 300 + 600 + 500
     assert verdict.greeting_ms == 600
+
+
+def test_given_a_longer_greeting_then_silence_when_listening_then_a_person_after_more_silence():
+    verdict = run(quiet(300) + syllables(2000) + quiet(3000))
+    assert verdict.status is AmdStatus.HUMAN
+    assert verdict.cause == "HUMAN-2000-800"
+    assert verdict.decided_ms == 300 + 2000 + 800
+
+
+def test_given_a_short_word_then_a_pause_shorter_than_needed_then_the_greeting_goes_on():
+    # "Hello." then 400 ms, then more: not yet a person waiting for an answer.
+    verdict = run(tone(400) + quiet(400) + syllables(4000))
+    assert verdict.status is AmdStatus.MACHINE
 
 
 def test_given_speech_that_runs_on_when_listening_then_it_is_a_machine():
@@ -103,7 +116,8 @@ def test_given_a_click_when_listening_then_it_is_no_word():
 def test_given_a_pause_shorter_than_the_after_greeting_silence_then_the_greeting_goes_on():
     settings = ListenerSettings(after_greeting_silence_ms=800, max_greeting_ms=2000)
     verdict = run(
-        syllables(600) + quiet(700) + syllables(600) + quiet(700) + syllables(600), settings
+        quiet(200) + syllables(1200) + quiet(700) + syllables(1200) + quiet(700) + tone(600),
+        settings,
     )
     assert verdict.status is AmdStatus.MACHINE
 
