@@ -6,8 +6,8 @@ decides from the pattern of speech and silence, as a person on the line would:
 - someone who answers says a short greeting ("Hello?", "Yes, John speaking.") and then waits
   for an answer: speech, then a silence of `after_greeting_silence_ms` → HUMAN (a shorter
   silence, `after_short_greeting_silence_ms`, after a greeting of one or two words);
-- a voicemail greeting keeps talking: speech running on for `max_greeting_ms` without such a
-  silence → MACHINE;
+- a voicemail greeting keeps talking: speech still going on `max_greeting_ms` after it began,
+  without such a silence → MACHINE;
 - nothing said for `initial_silence_ms` → MACHINE with cause INITIALSILENCE (recorded as a
   silent line, like app_amd's);
 - still undecided after `total_analysis_ms` → NOTSURE (treated as a person).
@@ -43,19 +43,22 @@ class AmdStatus(StrEnum):
 
 @dataclass(frozen=True)
 class ListenerSettings:
-    # Tuned with `pbx-engine amd evaluate` on the default corpus: people's longest greetings
-    # ("Hi, this is Anna, who is calling?" slowly) run 3.3 s; voicemail's pauses between
-    # sentences reach 0.7 s, but none comes after less than a second of speech.
+    # Tuned with `pbx-engine amd evaluate` on corpora of seeds 1 to 4 (seed 5 held out): the
+    # longest greetings of people ("Hi, this is Anna, who is calling?", slowly) run 3.3 s;
+    # voicemail pauses between sentences reach 0.7 s, and a voicemail's first word can be a
+    # 0.7 s "Здравствуйте," followed by a comma's pause.
     initial_silence_ms: int = 2500
     after_greeting_silence_ms: int = 800
     # A greeting this short ("Yes?", "Hello?") is no voicemail's first sentence: a shorter
     # silence after it is enough.
-    short_greeting_ms: int = 1000
+    short_greeting_ms: int = 600
     after_short_greeting_silence_ms: int = 500
     max_greeting_ms: int = 3500
     total_analysis_ms: int = 5000
     min_word_ms: int = 60  # shorter bursts are clicks and line noise, not words
-    speech_margin_db: float = 11.0  # above the noise floor
+    # Above the noise floor; more, and soft sounds under loud line noise (-30 dBFS) read as
+    # pauses, which cut a voicemail greeting into a person's short one.
+    speech_margin_db: float = 7.0
     min_speech_dbfs: float = -45.0  # quieter frames are never speech, whatever the floor
     floor_window_ms: int = 600  # the noise floor is the quietest frame of this last while
 
@@ -160,7 +163,9 @@ class AmdListener:
             )
             if silence >= wanted:
                 return self._verdict(AmdStatus.HUMAN, f"HUMAN-{ended - started}-{silence}")
-            if now - started >= s.max_greeting_ms:
+            # Only while speech goes on: someone who stopped just before the limit may be
+            # waiting for an answer, which the next frames will tell.
+            if now - started >= s.max_greeting_ms and self.in_word:
                 return self._verdict(
                     AmdStatus.MACHINE, f"LONGGREETING-{now - started}-{s.max_greeting_ms}"
                 )

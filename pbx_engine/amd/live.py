@@ -146,7 +146,14 @@ class EngineDetector:
         """
         tag = uuid.uuid4().hex[:16]
         snoop_id, media_id, bridge_id = f"amd-snoop-{tag}", f"amd-media-{tag}", f"amd-{tag}"
-        logger = log.bind(amd_channel=channel_id, snoop_id=snoop_id, media_id=media_id)
+        # The packets are read in the event loop's callbacks, outside this task's context:
+        # the call's ids (bound by the dialer) are carried over to their log lines by hand.
+        logger = log.bind(
+            **structlog.contextvars.get_contextvars(),
+            amd_channel=channel_id,
+            snoop_id=snoop_id,
+            media_id=media_id,
+        )
         loop = asyncio.get_running_loop()
         began = loop.time()
         transport, intake = await loop.create_datagram_endpoint(

@@ -20,7 +20,7 @@ from pbx_engine.amd.listener import FRAME_SAMPLES, AmdListener, Framer, Listener
 from pbx_engine.sandbox.audio import speech_tools
 from pbx_engine.sandbox.process import run
 
-LEAD_IN_S = 0.3  # the phone network's Wait(0.3) between Answer() and Playback()
+LEAD_IN_S = 0.8  # the phone network: Answer() waits 0.5 s for our audio, then Wait(0.3)
 _SILENT_ULAW = b"\xff"
 
 
