@@ -10,7 +10,10 @@ decides from the pattern of speech and silence, as a person on the line would:
   without such a silence → MACHINE;
 - nothing said for `initial_silence_ms` → MACHINE with cause INITIALSILENCE (recorded as a
   silent line, like app_amd's);
-- still undecided after `total_analysis_ms` → NOTSURE (treated as a person).
+- still undecided after `total_analysis_ms` → NOTSURE (treated as a person);
+- a steady 1100 Hz (a calling fax's CNG) or 2100 Hz tone (an answering fax's or modem's CED)
+  for `fax_tone_ms` → FAX. The trunk's own fax detection jumps to the dialplan, which a call
+  kept in Stasis is not running, so the listener has to hear it itself.
 
 Speech is told from silence by frame energy against a noise floor that follows the line: the
 quietest frame of the last `floor_window_ms`. Speech always dips between words, so the floor
@@ -39,6 +42,7 @@ class AmdStatus(StrEnum):
     HUMAN = "HUMAN"
     MACHINE = "MACHINE"
     NOTSURE = "NOTSURE"
+    FAX = "FAX"  # a fax machine's or modem's tone, not a voice
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class ListenerSettings:
     # Above the noise floor; more, and soft sounds under loud line noise (-30 dBFS) read as
     # pauses, which cut a voicemail greeting into a person's short one.
     speech_margin_db: float = 7.0
+    fax_tone_ms: int = 400
+    tone_purity: float = 0.7  # share of a frame's energy at the tone's frequency
     min_speech_dbfs: float = -45.0  # quieter frames are never speech, whatever the floor
     floor_window_ms: int = 600  # the noise floor is the quietest frame of this last while
 
@@ -92,6 +98,25 @@ def frame_dbfs(samples: Sequence[int]) -> float:
     return max(_QUIET_DBFS, 10 * math.log10(power / (_FULL_SCALE * _FULL_SCALE)))
 
 
+# Fax tones, and the cause app_amd's dialplan gives them (engine.conf reports CNG).
+FAX_TONES = {1100: "CNG", 2100: "CED"}
+
+
+def tone_purity(samples: Sequence[int], hz: int) -> float:
+    """The share of the frame's energy at `hz` (Goertzel): near 1 for a pure tone at `hz`,
+    near 0 for speech or noise. Exact for frequencies on a bin of the frame (50 Hz steps)."""
+    n = len(samples)
+    energy = sum(s * s for s in samples)
+    if n == 0 or energy == 0:
+        return 0.0
+    coefficient = 2 * math.cos(2 * math.pi * hz / SAMPLE_RATE)
+    previous = before = 0.0
+    for sample in samples:
+        previous, before = sample + coefficient * previous - before, previous
+    power = previous * previous + before * before - coefficient * previous * before
+    return power / (energy * n / 2)
+
+
 @dataclass
 class AmdListener:
     settings: ListenerSettings = field(default_factory=ListenerSettings)
@@ -103,6 +128,8 @@ class AmdListener:
     greeting_ended_ms: int | None = None  # end of the last voiced frame of a word
     words: int = 0
     in_word: bool = False
+    tone_hz: int | None = None  # the fax tone heard in the last frames, if any
+    tone_run_ms: int = 0
     verdict: ListenerVerdict | None = None
 
     def feed(self, samples: Sequence[int]) -> ListenerVerdict | None:
@@ -110,8 +137,10 @@ class AmdListener:
         if self.verdict is not None:
             return self.verdict
         self.heard_ms += FRAME_MS
-        voiced = self._voiced(frame_dbfs(samples))
+        level = frame_dbfs(samples)
+        voiced = self._voiced(level)
         self._track_words(voiced)
+        self._track_tone(samples, level)
         self.verdict = self._decide()
         return self.verdict
 
@@ -144,9 +173,26 @@ class AmdListener:
             self.silent_run_ms += FRAME_MS
             self.in_word = False
 
+    def _track_tone(self, samples: Sequence[int], level: float) -> None:
+        heard = None
+        if level >= self.settings.min_speech_dbfs:
+            heard = next(
+                (hz for hz in FAX_TONES if tone_purity(samples, hz) >= self.settings.tone_purity),
+                None,
+            )
+        if heard is None:
+            self.tone_run_ms = 0
+        elif heard == self.tone_hz:
+            self.tone_run_ms += FRAME_MS
+        else:
+            self.tone_run_ms = FRAME_MS
+        self.tone_hz = heard
+
     def _decide(self) -> ListenerVerdict | None:
         s = self.settings
         now = self.heard_ms
+        if self.tone_hz is not None and self.tone_run_ms >= s.fax_tone_ms:
+            return self._verdict(AmdStatus.FAX, FAX_TONES[self.tone_hz])
         started = self.greeting_started_ms
         if started is None:
             if now >= s.initial_silence_ms:

@@ -249,3 +249,13 @@ async def test_given_the_engine_amd_detector_when_a_machine_gets_a_message_then_
     attempt = await connected_engine.storage.get_attempt(result.channel_id)
     assert attempt.amd_decided_at < attempt.message_started_at < attempt.message_ended_at
     await _no_amd_helpers_left(connected_engine)
+
+
+async def test_given_the_engine_amd_detector_when_a_fax_answers_then_the_outcome_is_fax(
+    connected_engine: Engine,
+):
+    request = CallRequest(number=FAX_NUMBER, amd_detector="engine")
+    result = await connected_engine.dialer.call(request)
+
+    assert (result.outcome, result.amd_status) == (Outcome.FAX, "FAX")
+    await _no_amd_helpers_left(connected_engine)

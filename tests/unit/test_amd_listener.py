@@ -15,9 +15,10 @@ from pbx_engine.amd.listener import (
     Framer,
     ListenerSettings,
     frame_dbfs,
+    tone_purity,
 )
 from pbx_engine.amd.offline import evaluate_corpus, judge_audio, ulaw_of
-from pbx_engine.sandbox.audio import Speech, render
+from pbx_engine.sandbox.audio import Speech, fax_tone, render
 
 SILENCE = [0] * FRAME_SAMPLES
 
@@ -126,6 +127,30 @@ def test_given_no_verdict_by_the_end_of_analysis_then_notsure():
     settings = ListenerSettings(max_greeting_ms=10_000, total_analysis_ms=3000)
     verdict = run(tone(200) + quiet(300) + syllables(5000), settings)
     assert (verdict.status, verdict.cause) == (AmdStatus.NOTSURE, "TOOLONG-3000")
+
+
+@pytest.mark.parametrize(("hz", "cause"), [(1100, "CNG"), (2100, "CED")])
+def test_given_a_fax_tone_when_listening_then_fax(hz, cause):
+    verdict = run(quiet(300) + tone(500, hz=hz) + quiet(3000))
+    assert (verdict.status, verdict.cause) == (AmdStatus.FAX, cause)
+    assert verdict.decided_ms == 300 + 400
+
+
+def test_given_a_voicemail_beep_at_another_pitch_then_it_is_no_fax():
+    verdict = run(quiet(300) + tone(600, hz=1000) + quiet(3000))
+    assert verdict.status is AmdStatus.HUMAN  # a short sound, then silence
+
+
+def test_the_tone_purity_of_a_frame():
+    assert tone_purity(tone(20, hz=1100)[0], 1100) == pytest.approx(1.0, abs=1e-6)
+    assert tone_purity(tone(20, hz=440)[0], 1100) < 0.01
+    assert tone_purity(SILENCE, 1100) == 0.0
+
+
+async def test_given_the_sandbox_fax_tone_when_judged_then_fax(tmp_path):
+    status, seconds = judge_audio(await ulaw_of(await fax_tone(), tmp_path), ListenerSettings())
+    assert status == "FAX"
+    assert seconds < 1.5
 
 
 def test_after_a_verdict_further_frames_change_nothing():
