@@ -425,7 +425,8 @@ class Dialer:
         return result
 
     def _detector(self, request: CallRequest) -> Detector:
-        """The campaign's detector, else the dialer's; with neither, AMD() in `amd_context`."""
+        """The campaign's detector, else the dialer's; with neither (the dialer's set empty),
+        AMD() in the dialplan context `amd_context`."""
         name = request.amd_detector or self._config.amd_detector
         if name is None:
             return Detector("dialplan", DetectorKind.DIALPLAN, "", self._config.amd_context)

@@ -88,11 +88,15 @@ def test_campaigns_pick_a_known_detector():
         CampaignConfig(name="x", amd_detector="psychic")
 
 
-def test_the_dialer_default_detector_is_checked_by_name():
+def test_the_dialer_default_detector_is_the_engine_and_is_checked_by_name():
     from pbx_engine.config import ConfigError, parse_config
 
     base = {"ari": {"url": "http://127.0.0.1:8088", "username": "engine"}}
-    config = parse_config({**base, "dialer": {"amd_detector": "engine"}}, environ={})
+    config = parse_config(base, environ={})
     assert (config.dialer.amd_detector, config.dialer.media_host) == ("engine", "127.0.0.1")
+    config = parse_config({**base, "dialer": {"amd_detector": "app_amd-tuned"}}, environ={})
+    assert config.dialer.amd_detector == "app_amd-tuned"
+    config = parse_config({**base, "dialer": {"amd_detector": ""}}, environ={})
+    assert config.dialer.amd_detector is None  # AMD() in amd_context
     with pytest.raises(ConfigError, match="unknown detector 'psychic'"):
         parse_config({**base, "dialer": {"amd_detector": "psychic"}}, environ={})
