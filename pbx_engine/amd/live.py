@@ -107,8 +107,9 @@ async def _nudge(transport: asyncio.DatagramTransport, media: Channel) -> None:
 
     Asterisk's Stasis loop for a channel runs the queued commands (here: join the bridge) when
     the channel has a frame to read, or after 200 ms without one. The external media channel
-    reads only what the engine sends it, so without these packets every call would lose
-    200 ms before the listener hears anything.
+    reads only what the engine sends it: on Asterisk 16.28 adding it to the bridge took 200 ms
+    every time (the snoop, which has audio, 10 to 20 ms), and with these packets the whole
+    set-up takes about 25 ms.
     """
     variables = media.channelvars or {}
     address = variables.get("UNICASTRTP_LOCAL_ADDRESS")
