@@ -20,7 +20,9 @@ import asyncio
 import contextlib
 import struct
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 
@@ -33,6 +35,9 @@ from pbx_engine.ari.events import Channel, StasisStart
 log = structlog.get_logger(__name__)
 
 _SETUP_TIMEOUT = 5.0
+HELPER_PREFIX = (
+    "amd-"  # the snoop (amd-snoop-TAG), external media (amd-media-TAG), bridge (amd-TAG)
+)
 _DECODERS = {PAYLOAD_PCMU: ulaw_decode, PAYLOAD_PCMA: alaw_decode}
 
 
@@ -44,6 +49,11 @@ class EngineVerdict:
     cause: str
     heard_ms: int
     packets: int
+
+
+def _helper_ids(tag: str) -> tuple[str, str, str]:
+    """The snoop's, the external media channel's and the bridge's ids for one set-up."""
+    return f"{HELPER_PREFIX}snoop-{tag}", f"{HELPER_PREFIX}media-{tag}", f"{HELPER_PREFIX}{tag}"
 
 
 class RtpIntake(asyncio.DatagramProtocol):
@@ -123,6 +133,22 @@ async def _nudge(transport: asyncio.DatagramTransport, media: Channel) -> None:
         await asyncio.sleep(0.02)
 
 
+def leftover_tags(channels: Iterable[Channel], now: datetime, max_age: float) -> set[str]:
+    """The set-ups whose helper channels outlived any listener (created more than `max_age`
+    seconds ago): what an engine that died while listening leaves behind. UnicastRTP channels
+    never hang up by themselves. Age, not ownership, decides, so a second engine on the same
+    Asterisk never loses a listener it is using."""
+    tags = set()
+    for channel in channels:
+        kind, _, tag = channel.id.removeprefix(HELPER_PREFIX).partition("-")
+        if not channel.id.startswith(HELPER_PREFIX) or kind not in ("snoop", "media") or not tag:
+            continue
+        created = channel.creationtime
+        if created is not None and (now - created).total_seconds() > max_age:
+            tags.add(tag)
+    return tags
+
+
 class EngineDetector:
     """Listens to answered calls through ARI snoop and external media."""
 
@@ -146,7 +172,7 @@ class EngineDetector:
         `AriError`/`AriUnavailable` when Asterisk refuses to set it up.
         """
         tag = uuid.uuid4().hex[:16]
-        snoop_id, media_id, bridge_id = f"amd-snoop-{tag}", f"amd-media-{tag}", f"amd-{tag}"
+        snoop_id, media_id, bridge_id = _helper_ids(tag)
         # The packets are read in the event loop's callbacks, outside this task's context:
         # the call's ids (bound by the dialer) are carried over to their log lines by hand.
         logger = log.bind(
@@ -221,6 +247,17 @@ class EngineDetector:
         finally:
             transport.close()
             await asyncio.shield(self._remove(logger, bridge_id, snoop_id, media_id))
+
+    async def remove_leftovers(self, channels: Iterable[Channel], now: datetime) -> int:
+        """Hang up the helper channels and bridges that no listener can still be using (after
+        a restart or a reconnect); returns how many set-ups were removed."""
+        tags = leftover_tags(channels, now, max_age=self._timeout + 2 * _SETUP_TIMEOUT)
+        for tag in tags:
+            snoop_id, media_id, bridge_id = _helper_ids(tag)
+            logger = log.bind(snoop_id=snoop_id, media_id=media_id)
+            logger.warning("amd.leftover_removed", bridge_id=bridge_id)
+            await self._remove(logger, bridge_id, snoop_id, media_id)
+        return len(tags)
 
     async def _remove(self, logger, bridge_id: str, *channel_ids: str) -> None:
         # Each step on its own: the bridge must go even if a channel is already gone, and a

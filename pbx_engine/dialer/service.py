@@ -31,7 +31,7 @@ from ari_apps.outbound_call import (
 )
 from pbx_engine.amd.detectors import DETECTORS, Detector, DetectorKind
 from pbx_engine.amd.live import EngineDetector, EngineVerdict
-from pbx_engine.ari import AriClient, AriError, ChannelGone
+from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.config import DialerConfig
 from pbx_engine.dialer.outcomes import Outcome, classify_amd, classify_unanswered
@@ -205,7 +205,12 @@ class Dialer:
         and with the attempts the database still has open.
         """
         asked_at = asyncio.get_running_loop().time()
-        live = {channel.id for channel in await self._ari.list_channels()}
+        channels = await self._ari.list_channels()
+        live = {channel.id for channel in channels}
+        try:
+            await self._engine_detector.remove_leftovers(channels, _now())
+        except (AriError, AriUnavailable) as error:
+            log.warning("dialer.amd_leftovers_not_removed", error=str(error))
         for channel_id, call in self._active.items():
             # A call whose channel was created after we asked is not in the answer, yet alive.
             if (

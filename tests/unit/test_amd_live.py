@@ -4,6 +4,7 @@ clean-up of its helper channels whatever happens (a fake ARI stands in for Aster
 import asyncio
 import math
 import struct
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import structlog
@@ -11,7 +12,7 @@ from structlog.testing import capture_logs
 
 from pbx_engine.amd.g711 import ulaw_encode
 from pbx_engine.amd.listener import ListenerSettings
-from pbx_engine.amd.live import EngineDetector, RtpIntake
+from pbx_engine.amd.live import EngineDetector, RtpIntake, leftover_tags
 from pbx_engine.ari import ChannelGone
 from pbx_engine.ari.events import Bridge, Channel, parse_event
 from pbx_engine.ari.stream import EventRouter, Subscription
@@ -139,3 +140,35 @@ async def test_given_the_call_ends_while_listening_when_cancelled_then_all_remov
     with pytest.raises(asyncio.CancelledError):
         await listening
     assert len(ari.hung_up) == 2 and len(ari.destroyed) == 1
+
+
+NOW = datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
+
+
+def channel(channel_id: str, age_s: float) -> Channel:
+    return Channel(id=channel_id, creationtime=NOW - timedelta(seconds=age_s))
+
+
+def test_only_helper_channels_older_than_any_listener_are_leftovers():
+    channels = [
+        channel("amd-snoop-old1", 60),
+        channel("amd-media-old1", 60),
+        channel("amd-media-old2", 60),  # its snoop went with the debtor
+        channel("amd-snoop-busy", 3),  # a listener (maybe another engine's) is using it
+        channel("amd-media-busy", 3),
+        channel("out-1234", 600),  # a call, not a helper
+        channel("amd-bench-1", 600),  # the AMD benchmark's calls are no helpers either
+        Channel(id="amd-snoop-unknown"),  # no creation time: never guess
+    ]
+    assert leftover_tags(channels, NOW, max_age=18) == {"old1", "old2"}
+
+
+async def test_given_leftovers_after_a_restart_then_they_are_hung_up_with_their_bridge():
+    ari = FakeAri()
+    detector = EngineDetector(ari, timeout=8)  # type: ignore[arg-type]
+    removed = await detector.remove_leftovers(
+        [channel("amd-snoop-old1", 60), channel("amd-media-old1", 60), channel("x", 60)], NOW
+    )
+    assert removed == 1
+    assert sorted(ari.hung_up) == ["amd-media-old1", "amd-snoop-old1"]
+    assert ari.destroyed == ["amd-old1"]
