@@ -8,6 +8,10 @@ including events that arrive late or twice, is unit-tested without a PBX.
        │                         │                    │                              │
        └──────────── ChannelDestroyed (busy, no answer, rejected, failed) ──────────┴─▶ ENDED
 
+With the engine's own detector (`pbx_engine.amd.live`) the call stays in Stasis while the
+engine listens, and the verdict arrives as an `AmdDecided` instead of that StasisStart; the
+rest of the flow is the same.
+
 The call is created in Stasis before it dials (`POST /channels/create` then `/dial`), so
 Asterisk reports ringing and the answer as events about this channel. On the answer the channel
 is continued into the AMD dialplan context, which sends it back into Stasis with the verdict as
@@ -21,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 import structlog
 
@@ -89,6 +94,15 @@ class MessageLeft:
     greeting_ended: bool
 
 
+@dataclass(frozen=True)
+class AmdDecided:
+    """The engine's own detector has judged the call, in app_amd's words."""
+
+    status: str
+    cause: str
+    type: ClassVar[str] = "AmdDecided"
+
+
 Action = MarkRinging | MarkAnswered | RunAmd | Verdict | MessageLeft | Finish
 
 
@@ -105,7 +119,7 @@ class OutboundCall:
     verdict: Verdict | None = None
     settled_as: Outcome | None = None  # set by the driver, e.g. ABANDONED: no agent was free
 
-    def handle(self, event: Event, now: datetime) -> list[Action]:
+    def handle(self, event: Event | AmdDecided, now: datetime) -> list[Action]:
         """Feed one event about this call; returns the actions it calls for."""
         before = self.phase
         actions = self._dispatch(event, now)
@@ -113,9 +127,11 @@ class OutboundCall:
             log.info("call.transition", frm=before.value, to=self.phase.value, on=event.type)
         return actions
 
-    def _dispatch(self, event: Event, now: datetime) -> list[Action]:
+    def _dispatch(self, event: Event | AmdDecided, now: datetime) -> list[Action]:
         if self.phase is Phase.ENDED:
             return []  # Late events (a Dial END after the destroy) change nothing.
+        if isinstance(event, AmdDecided):
+            return self._judged(event.status, event.cause, now)
         if isinstance(event, ChannelDestroyed):
             return self._destroyed(event, now)
         if isinstance(event, Dial):
@@ -158,10 +174,13 @@ class OutboundCall:
             return self._message_left(args, now)
         if not args or args[0] != "amd":
             return []  # The StasisStart of the channel's creation.
-        if self.phase is not Phase.DETECTING:
-            raise IllegalTransition(f"AMD verdict in phase {self.phase.value}")
         status = args[1] if len(args) > 1 else "NOTSURE"
         cause = args[2] if len(args) > 2 else ""
+        return self._judged(status, cause, now)
+
+    def _judged(self, status: str, cause: str, now: datetime) -> list[Action]:
+        if self.phase is not Phase.DETECTING:
+            raise IllegalTransition(f"AMD verdict in phase {self.phase.value}")
         self.phase = Phase.CONNECTED
         outcome = classify_amd(status, cause)
         self.verdict = Verdict(status=status, cause=cause, outcome=outcome, at=now)

@@ -274,6 +274,27 @@ async def _bench_amd(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _amd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from pbx_engine.amd.bench import format_results
+    from pbx_engine.amd.listener import ListenerSettings
+    from pbx_engine.amd.offline import evaluate_corpus
+
+    try:
+        changes = dict(item.split("=", 1) for item in args.set or [])
+        settings = ListenerSettings().with_changes(**changes)
+        result = await evaluate_corpus(args.corpus, settings)
+    except (FileNotFoundError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([result.as_json()], indent=2))
+    else:
+        print(format_results([result]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pbx-engine", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -372,6 +393,18 @@ def build_parser() -> argparse.ArgumentParser:
     corpus.add_argument("--per-label", type=int, default=60, help="people, and as many machines")
     corpus.add_argument("--seed", type=int, default=1)
     corpus.set_defaults(handler=_amd_corpus)
+    evaluate = amd_tools.add_parser(
+        "evaluate", help="run the engine's listener on a corpus's files, without a PBX"
+    )
+    evaluate.add_argument("corpus", type=Path, help="a folder with human/ and machine/ audio files")
+    evaluate.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="change a listener setting, e.g. max_greeting_ms=2500 (repeatable)",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    evaluate.set_defaults(handler=_amd_evaluate)
     return parser
 
 

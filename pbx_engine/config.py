@@ -94,9 +94,34 @@ class DialerConfig(_Section):
     caller_id: str = Field("", description="number presented when the campaign names none")
     ring_timeout: float = Field(30.0, gt=0, le=300)
     amd_context: str = Field(
-        "engine-amd", description="dialplan context that runs AMD() and returns to Stasis"
+        "engine-amd",
+        description="dialplan context that runs AMD() and returns to Stasis, when amd_detector "
+        "is empty",
+    )
+    amd_detector: str | None = Field(
+        "engine",
+        description="the answering-machine detector of campaigns that name none (see "
+        "pbx_engine.amd.detectors: app_amd, app_amd-tuned, engine); empty: AMD() in the "
+        "dialplan context amd_context",
     )
     amd_timeout: float = Field(8.0, gt=0, description="longest wait for the AMD verdict, seconds")
+    media_host: str = Field(
+        "127.0.0.1",
+        description="address of this host that Asterisk sends call audio to, for the engine "
+        "detector (a UDP port is opened on it per call while it listens)",
+    )
+
+    @field_validator("amd_detector")
+    @classmethod
+    def _known_detector(cls, value: str | None) -> str | None:
+        from pbx_engine.amd.detectors import DETECTORS
+
+        if not value:
+            return None
+        if value not in DETECTORS:
+            raise ValueError(f"unknown detector {value!r} (known: {', '.join(DETECTORS)})")
+        return value
+
     abandon_wait: float = Field(
         2.0, ge=0, le=2.0, description="how long a live debtor may wait for a free agent"
     )

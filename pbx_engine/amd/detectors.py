@@ -1,26 +1,50 @@
-"""The detectors a campaign can choose: each is a dialplan context that runs AMD() and returns
-the call to Stasis with `amd,STATUS,CAUSE` (see dialplans/engine.conf)."""
+"""The detectors a campaign can choose, by name.
+
+Two kinds: a dialplan detector is a context that runs AMD() and returns the call to Stasis with
+`amd,STATUS,CAUSE` (see dialplans/engine.conf); the engine detector keeps the call in Stasis and
+listens to it itself (`pbx_engine.amd.live`, deciding with `pbx_engine.amd.listener`). Both give
+the call flow the same verdict: an app_amd status and cause.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class DetectorKind(StrEnum):
+    DIALPLAN = "dialplan"
+    ENGINE = "engine"
 
 
 @dataclass(frozen=True)
 class Detector:
     name: str
-    context: str
+    kind: DetectorKind
     description: str
+    context: str | None = None  # the dialplan context, for a dialplan detector
 
 
 DETECTORS: dict[str, Detector] = {
     d.name: d
     for d in (
-        Detector("app_amd", "engine-amd", "Asterisk's app_amd with its stock settings"),
+        Detector(
+            "app_amd",
+            DetectorKind.DIALPLAN,
+            "Asterisk's app_amd with its stock settings",
+            context="engine-amd",
+        ),
         Detector(
             "app_amd-tuned",
-            "engine-amd-tuned",
+            DetectorKind.DIALPLAN,
             "app_amd allowing people up to five words and 2.5 s of greeting",
+            context="engine-amd-tuned",
+        ),
+        Detector(
+            "engine",
+            DetectorKind.ENGINE,
+            "the engine listening to the call (snoop and external media): a short greeting "
+            "then silence is a person, a greeting that runs on is a machine",
         ),
     )
 }

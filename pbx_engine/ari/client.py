@@ -452,6 +452,33 @@ class AriClient:
         )
         return Channel.model_validate(data)
 
+    async def external_media(
+        self,
+        *,
+        app: str,
+        external_host: str,
+        audio_format: str = "ulaw",
+        channel_id: str | None = None,
+        direction: str = "both",
+    ) -> Channel:
+        """A UnicastRTP channel that sends the audio it is given, as RTP over UDP, to
+        `external_host` (host:port) and plays what comes back (Asterisk 16.6 and later)."""
+        data = await self._request(
+            "POST",
+            "/channels/externalMedia",
+            params={
+                "app": app,
+                "external_host": external_host,
+                "format": audio_format,
+                "channelId": channel_id,
+                "encapsulation": "rtp",
+                "transport": "udp",
+                "connection_type": "client",
+                "direction": direction,
+            },
+        )
+        return Channel.model_validate(data)
+
     async def send_dtmf(self, channel_id: str, dtmf: str, *, between_ms: int | None = None) -> None:
         await self._request(
             "POST", f"/channels/{channel_id}/dtmf", params={"dtmf": dtmf, "between": between_ms}

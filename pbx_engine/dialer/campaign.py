@@ -17,7 +17,6 @@ import structlog
 
 from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState
-from pbx_engine.amd.detectors import DETECTORS
 from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.compliance.policy import next_window_open, public_holiday
@@ -288,11 +287,7 @@ class CampaignRunner:
             agent=agent,
             machine_message=self.campaign.machine_message,
             trunk=trunk,
-            amd_context=(
-                DETECTORS[self.campaign.amd_detector].context
-                if self.campaign.amd_detector
-                else None
-            ),
+            amd_detector=self.campaign.amd_detector,
             recording=self.campaign.recording.policy(),
         )
         task = self._dialer.place_call(request)

@@ -19,6 +19,7 @@ import structlog
 
 from ari_apps.outbound_call import (
     Action,
+    AmdDecided,
     Finish,
     MarkAnswered,
     MarkRinging,
@@ -28,7 +29,9 @@ from ari_apps.outbound_call import (
     RunAmd,
     Verdict,
 )
-from pbx_engine.ari import AriClient, AriError, ChannelGone
+from pbx_engine.amd.detectors import DETECTORS, Detector, DetectorKind
+from pbx_engine.amd.live import EngineDetector, EngineVerdict
+from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.config import DialerConfig
 from pbx_engine.dialer.outcomes import Outcome, classify_amd, classify_unanswered
@@ -56,7 +59,7 @@ class CallRequest:
     agent: str | None = None  # login of the agent reserved for this call (progressive, preview)
     machine_message: str | None = None  # a sound to leave on answering machines, if any
     trunk: str | None = None  # the presented number's trunk; else the dialer's
-    amd_context: str | None = None  # the campaign's detector; else the dialer's
+    amd_detector: str | None = None  # the campaign's detector (by name); else the dialer's
     recording: RecordingPolicy | None = None  # the campaign's; None: not recorded
 
 
@@ -134,10 +137,14 @@ class Dialer:
         storage: Storage,
         config: DialerConfig,
         handler: CallHandler | None = None,
+        engine_detector: EngineDetector | None = None,
     ) -> None:
         self._ari = ari
         self._storage = storage
         self._config = config
+        self._engine_detector = engine_detector or EngineDetector(
+            ari, media_host=config.media_host, timeout=config.amd_timeout
+        )
         self.handler: CallHandler = handler or HangUpOnVerdict(ari)
         self._tasks: asyncio.TaskGroup | None = None
         self._active: dict[str, _LiveCall] = {}
@@ -198,7 +205,12 @@ class Dialer:
         and with the attempts the database still has open.
         """
         asked_at = asyncio.get_running_loop().time()
-        live = {channel.id for channel in await self._ari.list_channels()}
+        channels = await self._ari.list_channels()
+        live = {channel.id for channel in channels}
+        try:
+            await self._engine_detector.remove_leftovers(channels, _now())
+        except (AriError, AriUnavailable) as error:
+            log.warning("dialer.amd_leftovers_not_removed", error=str(error))
         for channel_id, call in self._active.items():
             # A call whose channel was created after we asked is not in the answer, yet alive.
             if (
@@ -314,6 +326,9 @@ class Dialer:
             direction="outbound",
         )
         finish: Finish | None = None
+        # The engine's own detector, listening while the call waits in Stasis: owned by this
+        # call, cancelled (which removes its helper channels) however the call ends.
+        detection: asyncio.Task[EngineVerdict] | None = None
         async with self._ari.subscribe(channel_id) as events:
             try:
                 # PJSIP fills the INVITE's From (and P-Asserted-Identity) from the channel's
@@ -349,25 +364,43 @@ class Dialer:
                 finish = Finish(Outcome.FAILED, _now(), None, f"originate failed: {reason}")
 
             hung_up = False
-            while finish is None:
-                timeout = _GRACE if hung_up else _phase_timeout(call.phase, config)
-                event = await _next_event(events, live.lost, timeout)
-                if event is not None:
-                    actions = call.handle(event, _now())
-                elif (
-                    live.lost.is_set() or hung_up or await self._ari.get_channel(channel_id) is None
-                ):
-                    actions = call.lost(_now())
-                else:
-                    log.warning("call.phase_timeout", phase=call.phase.value)
-                    await self._ari.hangup(channel_id, reason="normal")
-                    hung_up = True
-                    continue
-                for action in actions:
-                    if isinstance(action, Finish):
-                        finish = action
+            try:
+                while finish is None:
+                    timeout = _GRACE if hung_up else _phase_timeout(call.phase, config)
+                    event = await _next_event(events, live.lost, timeout, detection)
+                    if event is None and detection is not None and detection.done():
+                        event, detection = _decided(detection), None
+                        if event is None:
+                            continue  # it could not listen: the call's own events decide
+                    if event is not None:
+                        actions = call.handle(event, _now())
+                    elif (
+                        live.lost.is_set()
+                        or hung_up
+                        or await self._ari.get_channel(channel_id) is None
+                    ):
+                        actions = call.lost(_now())
                     else:
-                        await self._perform(channel_id, request, call, action)
+                        log.warning("call.phase_timeout", phase=call.phase.value)
+                        await self._ari.hangup(channel_id, reason="normal")
+                        hung_up = True
+                        continue
+                    for action in actions:
+                        if isinstance(action, Finish):
+                            finish = action
+                        elif isinstance(action, RunAmd) and self._detector(request).kind is (
+                            DetectorKind.ENGINE
+                        ):
+                            detection = asyncio.create_task(
+                                self._engine_detector.listen(channel_id),
+                                name=f"amd-{channel_id}",
+                            )
+                        else:
+                            await self._perform(channel_id, request, call, action)
+            finally:
+                if detection is not None:
+                    detection.cancel()
+                    await asyncio.gather(detection, return_exceptions=True)
 
         # The final state must reach the database even if we are being cancelled.
         await asyncio.shield(
@@ -396,6 +429,14 @@ class Dialer:
             log.exception("call.finish_handler_failed")
         return result
 
+    def _detector(self, request: CallRequest) -> Detector:
+        """The campaign's detector, else the dialer's; with neither (the dialer's set empty),
+        AMD() in the dialplan context `amd_context`."""
+        name = request.amd_detector or self._config.amd_detector
+        if name is None:
+            return Detector("dialplan", DetectorKind.DIALPLAN, "", self._config.amd_context)
+        return DETECTORS[name]
+
     async def _perform(
         self, channel_id: str, request: CallRequest, call: OutboundCall, action: Action
     ) -> None:
@@ -411,7 +452,7 @@ class Dialer:
                 case RunAmd():
                     await self._ari.continue_in_dialplan(
                         channel_id,
-                        context=request.amd_context or self._config.amd_context,
+                        context=self._detector(request).context or self._config.amd_context,
                         extension="s",
                         priority=1,
                     )
@@ -441,6 +482,23 @@ class Dialer:
             log.info("call.gone_during_action", action=type(action).__name__)
 
 
+def _decided(detection: asyncio.Task[EngineVerdict]) -> AmdDecided | None:
+    """The engine detector's verdict as an event of the call; None when it could not listen
+    because the call is gone (its ChannelDestroyed settles it)."""
+    if detection.cancelled():
+        return None
+    error = detection.exception()
+    if error is None:
+        verdict = detection.result()
+        return AmdDecided(verdict.status, verdict.cause)
+    if isinstance(error, ChannelGone):
+        log.info("call.gone_before_amd", error=str(error))
+        return None
+    # Asterisk would not set the listener up: unsure, so a person, never hung up on.
+    log.error("call.amd_listener_failed", error=str(error) or type(error).__name__)
+    return AmdDecided("NOTSURE", "LISTENER-FAILED")
+
+
 def _outcome_on_record(attempt: Attempt) -> Outcome:
     """What an attempt we could not follow to its end amounts to, from what was stored."""
     if attempt.abandoned:
@@ -458,16 +516,16 @@ def _phase_timeout(phase: Phase, config: DialerConfig) -> float:
     return 3600.0  # Connected: the call lasts as long as the conversation.
 
 
-async def _next_event(events, lost: asyncio.Event, timeout: float):
-    """The next event about the call, or None on timeout or when the channel is known lost."""
+async def _next_event(events, lost: asyncio.Event, timeout: float, detection=None):
+    """The next event about the call, or None on timeout, when the channel is known lost, or
+    when the engine's detector (if listening) has finished."""
     if lost.is_set():
         return None
     get = asyncio.ensure_future(events.get())
     lost_wait = asyncio.ensure_future(lost.wait())
+    waiting = {get, lost_wait} | ({detection} if detection is not None else set())
     try:
-        done, _ = await asyncio.wait(
-            {get, lost_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
+        done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in (get, lost_wait):
             if not task.done():

@@ -1,5 +1,6 @@
 """The engine places real calls through its Asterisk to the PSTN sandbox, which answers with real
-audio; app_amd in the dialplan judges it; every attempt ends up as a row in PostgreSQL."""
+audio; the default detector (the engine's own listener) or app_amd in the dialplan judges it;
+every attempt ends up as a row in PostgreSQL."""
 
 import asyncio
 
@@ -169,7 +170,7 @@ async def test_given_a_campaign_leaves_messages_then_the_machine_records_it_afte
     assert loud > 3.0  # and the box heard most of it
 
 
-async def test_given_a_fax_machine_answers_then_the_trunk_hears_its_tone_and_the_outcome_is_fax(
+async def test_given_a_fax_machine_answers_then_its_tone_is_heard_and_the_outcome_is_fax(
     connected_engine: Engine,
 ):
     result = await connected_engine.dialer.call(CallRequest(number=FAX_NUMBER))
@@ -177,3 +178,94 @@ async def test_given_a_fax_machine_answers_then_the_trunk_hears_its_tone_and_the
     assert result.outcome is Outcome.FAX
     attempt = await connected_engine.storage.get_attempt(result.channel_id)
     assert (attempt.outcome, attempt.amd_status) == ("fax", "FAX")
+
+
+# The engine's own detector: the call stays in Stasis while the engine listens to it through a
+# snoop channel and an external media channel; the verdict takes the same path as app_amd's.
+async def _no_amd_helpers_left(engine: Engine) -> None:
+    async def gone() -> bool:
+        channels = await engine.ari.list_channels()
+        bridges = await engine.ari.list_bridges()
+        return not [c for c in channels if c.id.startswith("amd-")] and not [
+            b for b in bridges if b.id.startswith("amd-")
+        ]
+
+    await eventually(gone, timeout=5, what="the AMD listener's channels and bridge removed")
+
+
+async def test_given_the_engine_amd_detector_when_a_person_says_hello_then_human(
+    connected_engine: Engine,
+):
+    request = CallRequest(number=PstnBehaviour.HUMAN.number(), amd_detector="engine")
+    result = await connected_engine.dialer.call(request)
+
+    assert (result.amd_status, result.outcome) == ("HUMAN", Outcome.ABANDONED)
+    assert result.amd_cause.startswith("HUMAN-")
+    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    decided = (attempt.amd_decided_at - attempt.answered_at).total_seconds()
+    assert decided < 3.0
+    await _no_amd_helpers_left(connected_engine)
+
+
+async def test_given_the_engine_amd_detector_when_a_person_gives_his_name_then_human(
+    connected_engine: Engine,
+):
+    """'Hello, John speaking.': stock app_amd calls it a machine (three words)."""
+    number = PstnBehaviour.HUMAN_LONG_HELLO.number()
+    result = await connected_engine.dialer.call(CallRequest(number=number, amd_detector="engine"))
+
+    assert result.amd_status == "HUMAN"
+
+
+async def test_given_the_engine_amd_detector_when_voicemail_answers_then_machine(
+    connected_engine: Engine,
+):
+    number = PstnBehaviour.MACHINE.number()
+    result = await connected_engine.dialer.call(CallRequest(number=number, amd_detector="engine"))
+
+    assert (result.amd_status, result.outcome) == ("MACHINE", Outcome.MACHINE)
+    assert result.amd_cause.startswith("LONGGREETING-")
+    await _no_amd_helpers_left(connected_engine)
+
+
+# The same through app_amd, which the default tests above no longer run.
+async def test_given_the_app_amd_detector_when_a_person_gives_his_name_then_a_machine(
+    connected_engine: Engine,
+):
+    """The known limit of stock app_amd: three words are a machine (MAXWORDS-3-2)."""
+    number = PstnBehaviour.HUMAN_LONG_HELLO.number()
+    result = await connected_engine.dialer.call(CallRequest(number=number, amd_detector="app_amd"))
+
+    assert (result.amd_status, result.amd_cause) == ("MACHINE", "MAXWORDS-3-2")
+
+
+async def test_given_the_app_amd_detector_when_the_line_is_silent_then_silence(
+    connected_engine: Engine,
+):
+    number = PstnBehaviour.SILENT.number()
+    result = await connected_engine.dialer.call(CallRequest(number=number, amd_detector="app_amd"))
+
+    assert result.outcome is Outcome.SILENCE
+    assert result.amd_cause.startswith("INITIALSILENCE")
+
+
+async def test_given_the_app_amd_detector_when_a_machine_gets_a_message_then_it_is_left(
+    connected_engine: Engine, telephony: Telephony
+):
+    number = PstnBehaviour.MACHINE.number("+1202555062")
+    message = str(telephony.engine.sounds_dir / "human-talk")
+    request = CallRequest(number=number, machine_message=message, amd_detector="app_amd")
+    result = await connected_engine.dialer.call(request)
+
+    assert (result.outcome, result.amd_cause) == (Outcome.MACHINE, "MAXWORDS-3-2")
+    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    assert attempt.amd_decided_at < attempt.message_started_at < attempt.message_ended_at
+
+
+async def test_given_the_app_amd_detector_when_a_fax_answers_then_the_trunk_hears_it(
+    connected_engine: Engine,
+):
+    request = CallRequest(number=FAX_NUMBER, amd_detector="app_amd")
+    result = await connected_engine.dialer.call(request)
+
+    assert (result.outcome, result.amd_status, result.amd_cause) == (Outcome.FAX, "FAX", "CNG")

@@ -6,7 +6,7 @@ import pytest
 
 from pbx_engine.amd.bench import DetectorResult, Judged, Sample, find_samples
 from pbx_engine.amd.corpus import MACHINES, PEOPLE, plan_corpus
-from pbx_engine.amd.detectors import DETECTORS
+from pbx_engine.amd.detectors import DETECTORS, DetectorKind
 
 
 def test_the_corpus_spreads_over_languages_openings_speeds_and_noise():
@@ -39,6 +39,7 @@ def test_recall_notsure_and_decision_times():
     assert data["notsure"] == 1
     assert data["median_decision_s"] == 2.0
     assert data["p90_decision_s"] == 5.0
+    assert data["median_human_decision_s"] == 1.6  # of the people's 1.0, 1.2, 2.0 and 5.0
     assert result.matrix()["human"]["MACHINE"] == 1
     assert set(data) >= {
         "detector", "human_recall", "machine_recall", "notsure", "median_decision_s",
@@ -68,7 +69,13 @@ def test_detectors_name_their_dialplan_contexts():
     assert DETECTORS["app_amd-tuned"].context == "engine-amd-tuned"
     dialplan = (Path(__file__).parents[2] / "dialplans" / "engine.conf").read_text()
     for detector in DETECTORS.values():
-        assert f"[{detector.context}]" in dialplan
+        if detector.kind is DetectorKind.DIALPLAN:
+            assert f"[{detector.context}]" in dialplan
+
+
+def test_the_engine_detector_needs_no_dialplan_context():
+    assert DETECTORS["engine"].kind is DetectorKind.ENGINE
+    assert DETECTORS["engine"].context is None
 
 
 def test_campaigns_pick_a_known_detector():
@@ -79,3 +86,17 @@ def test_campaigns_pick_a_known_detector():
     assert CampaignConfig(name="x", amd_detector="app_amd-tuned").amd_detector == "app_amd-tuned"
     with pytest.raises(ValidationError, match="unknown detector 'psychic'"):
         CampaignConfig(name="x", amd_detector="psychic")
+
+
+def test_the_dialer_default_detector_is_the_engine_and_is_checked_by_name():
+    from pbx_engine.config import ConfigError, parse_config
+
+    base = {"ari": {"url": "http://127.0.0.1:8088", "username": "engine"}}
+    config = parse_config(base, environ={})
+    assert (config.dialer.amd_detector, config.dialer.media_host) == ("engine", "127.0.0.1")
+    config = parse_config({**base, "dialer": {"amd_detector": "app_amd-tuned"}}, environ={})
+    assert config.dialer.amd_detector == "app_amd-tuned"
+    config = parse_config({**base, "dialer": {"amd_detector": ""}}, environ={})
+    assert config.dialer.amd_detector is None  # AMD() in amd_context
+    with pytest.raises(ConfigError, match="unknown detector 'psychic'"):
+        parse_config({**base, "dialer": {"amd_detector": "psychic"}}, environ={})

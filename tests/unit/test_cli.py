@@ -63,3 +63,15 @@ def test_given_a_typo_when_checked_then_it_exits_1_naming_the_key(tmp_path, caps
 def test_given_a_missing_file_when_run_then_it_exits_1_with_a_message(tmp_path, capsys):
     assert main(["run", "--config", str(tmp_path / "missing.toml")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_given_a_folder_without_a_corpus_when_evaluated_then_it_exits_1_saying_so(tmp_path, capsys):
+    assert main(["amd", "evaluate", str(tmp_path)]) == 1
+    assert "no human/ folder" in capsys.readouterr().err
+
+
+def test_given_an_unknown_listener_setting_when_evaluated_then_it_exits_1_naming_it(
+    tmp_path, capsys
+):
+    assert main(["amd", "evaluate", str(tmp_path), "--set", "patience=9"]) == 1
+    assert "no listener setting 'patience'" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ari_apps.outbound_call import (
+    AmdDecided,
     Finish,
     IllegalTransition,
     MarkAnswered,
@@ -55,6 +56,33 @@ def test_given_a_person_answers_when_amd_says_human_then_the_call_is_connected_t
     [finish] = call.handle(ev("ChannelDestroyed", cause=16, cause_txt="Normal Clearing"), T0)
     assert finish == Finish(Outcome.HUMAN, T0, 16, "Normal Clearing")
     assert call.phase is Phase.ENDED
+
+
+@pytest.mark.parametrize(
+    ("status", "cause", "expected"),
+    [
+        ("HUMAN", "HUMAN-600-800", Outcome.HUMAN),
+        ("MACHINE", "LONGGREETING-3500-3500", Outcome.MACHINE),
+        ("MACHINE", "INITIALSILENCE-2500-2500", Outcome.SILENCE),
+        ("NOTSURE", "LISTENER-FAILED", Outcome.HUMAN),
+    ],
+)
+def test_given_the_engine_detector_when_it_decides_then_the_verdict_is_the_same_as_app_amds(
+    status, cause, expected
+):
+    call = OutboundCall(CH)
+    actions = feed(
+        call, ev("ChannelStateChange", state="Up"), AmdDecided(status, cause)
+    )  # the call never left Stasis: no StasisEnd/StasisStart around the verdict
+    assert [type(a) for a in actions] == [MarkAnswered, RunAmd, Verdict]
+    assert (actions[-1].status, actions[-1].cause, actions[-1].outcome) == (status, cause, expected)
+    assert call.phase is Phase.CONNECTED
+
+
+def test_given_an_engine_verdict_after_the_call_ended_then_nothing_changes():
+    call = OutboundCall(CH)
+    feed(call, ev("ChannelStateChange", state="Up"), ev("ChannelDestroyed", cause=16))
+    assert call.handle(AmdDecided("MACHINE", "LONGGREETING-3500-3500"), T0) == []
 
 
 def test_given_voicemail_when_amd_says_machine_then_the_outcome_is_machine():

@@ -1,0 +1,271 @@
+"""The engine detector on a live call: Asterisk sends the answered party's audio to the engine.
+
+While the call waits in Stasis, the engine sets up, for this call only:
+
+    debtor's channel ──snoop (spy in)──▶ snoop channel ─┐
+                                                        ├─ mixing bridge
+    engine's UDP socket ◀──RTP (μ-law)── external media ─┘
+
+The snoop channel carries what the debtor says; the external media channel (UnicastRTP, from
+`POST /channels/externalMedia`, Asterisk 16.6 and later) sends the bridge's audio to a UDP
+socket the engine opened for the call. `RtpIntake` reads the packets, puts them in order,
+decodes them and feeds an `AmdListener` until it decides. Whatever happens (a verdict, the
+debtor hanging up first, a cancellation), the snoop, the external media channel, the bridge and
+the socket are removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from pbx_engine.amd.g711 import alaw_decode, ulaw_decode
+from pbx_engine.amd.listener import AmdListener, AmdStatus, Framer, ListenerSettings
+from pbx_engine.amd.rtp import PAYLOAD_PCMA, PAYLOAD_PCMU, MalformedRtp, RtpSequencer, parse_rtp
+from pbx_engine.ari import AriClient, AriError, AriUnavailable
+from pbx_engine.ari.events import Channel, StasisStart
+
+log = structlog.get_logger(__name__)
+
+_SETUP_TIMEOUT = 5.0
+HELPER_PREFIX = (
+    "amd-"  # the snoop (amd-snoop-TAG), external media (amd-media-TAG), bridge (amd-TAG)
+)
+_DECODERS = {PAYLOAD_PCMU: ulaw_decode, PAYLOAD_PCMA: alaw_decode}
+
+
+@dataclass(frozen=True)
+class EngineVerdict:
+    """What the listener decided, in app_amd's words, and how much audio it had heard."""
+
+    status: str
+    cause: str
+    heard_ms: int
+    packets: int
+
+
+def _helper_ids(tag: str) -> tuple[str, str, str]:
+    """The snoop's, the external media channel's and the bridge's ids for one set-up."""
+    return f"{HELPER_PREFIX}snoop-{tag}", f"{HELPER_PREFIX}media-{tag}", f"{HELPER_PREFIX}{tag}"
+
+
+class RtpIntake(asyncio.DatagramProtocol):
+    """One call's RTP: malformed or foreign packets are counted and logged, never fatal."""
+
+    def __init__(self, settings: ListenerSettings, logger) -> None:
+        self.listener = AmdListener(settings)
+        self.verdict: asyncio.Future[EngineVerdict] = asyncio.get_running_loop().create_future()
+        self._log = logger
+        self._sequencer = RtpSequencer()
+        self._framer = Framer()
+        self.packets = 0
+        self.rejected = 0
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        if self.verdict.done():
+            return
+        try:
+            packet = parse_rtp(data)
+        except MalformedRtp as error:
+            self._reject("amd.rtp_malformed", error=str(error), peer=addr)
+            return
+        decode = _DECODERS.get(packet.payload_type)
+        if decode is None:
+            # Comfort noise, DTMF events and the like say nothing about speech.
+            self._reject("amd.rtp_payload_ignored", payload_type=packet.payload_type)
+            return
+        self.packets += 1
+        for payload in self._sequencer.accept(packet):
+            for frame in self._framer.push(decode(payload)):
+                decided = self.listener.feed(frame)
+                if decided is not None:
+                    self._settle(decided.status.value, decided.cause)
+                    return
+
+    def _reject(self, event: str, **details) -> None:
+        self.rejected += 1
+        if self.rejected <= 3 or self.rejected % 100 == 0:  # enough to see, not a flood
+            self._log.warning(event, rejected=self.rejected, **details)
+
+    def give_up(self) -> None:
+        """No verdict in time: NOTSURE, which the engine treats as a person."""
+        heard = self.listener.heard_ms
+        self._settle(AmdStatus.NOTSURE.value, f"TOOLONG-{heard}" if heard else "NOAUDIODATA")
+
+    def _settle(self, status: str, cause: str) -> None:
+        if not self.verdict.done():
+            self.verdict.set_result(
+                EngineVerdict(status, cause, self.listener.heard_ms, self.packets)
+            )
+
+    def error_received(self, exc: Exception) -> None:
+        self._log.warning("amd.rtp_socket_error", error=str(exc))
+
+
+_SILENT_PACKET_PAYLOAD = b"\xff" * 160  # 20 ms of μ-law silence
+
+
+async def _nudge(transport: asyncio.DatagramTransport, media: Channel) -> None:
+    """Send silence to the external media channel until it is in the bridge.
+
+    Asterisk's Stasis loop for a channel runs the queued commands (here: join the bridge) when
+    the channel has a frame to read, or after 200 ms without one. The external media channel
+    reads only what the engine sends it: on Asterisk 16.28 adding it to the bridge took 200 ms
+    every time (the snoop, which has audio, 10 to 20 ms), and with these packets the whole
+    set-up takes about 25 ms.
+    """
+    variables = media.channelvars or {}
+    address = variables.get("UNICASTRTP_LOCAL_ADDRESS")
+    port = variables.get("UNICASTRTP_LOCAL_PORT")
+    if not address or not port:
+        return  # an Asterisk that does not say where it listens: wait the 200 ms
+    ssrc = uuid.uuid4().int & 0xFFFFFFFF
+    for sequence in range(50):  # a second at most
+        header = struct.pack("!BBHII", 0x80, PAYLOAD_PCMU, sequence, sequence * 160, ssrc)
+        transport.sendto(header + _SILENT_PACKET_PAYLOAD, (address, int(port)))
+        await asyncio.sleep(0.02)
+
+
+def leftover_tags(channels: Iterable[Channel], now: datetime, max_age: float) -> set[str]:
+    """The set-ups whose helper channels outlived any listener (created more than `max_age`
+    seconds ago): what an engine that died while listening leaves behind. UnicastRTP channels
+    never hang up by themselves. Age, not ownership, decides, so a second engine on the same
+    Asterisk never loses a listener it is using."""
+    tags = set()
+    for channel in channels:
+        kind, _, tag = channel.id.removeprefix(HELPER_PREFIX).partition("-")
+        if not channel.id.startswith(HELPER_PREFIX) or kind not in ("snoop", "media") or not tag:
+            continue
+        created = channel.creationtime
+        if created is not None and (now - created).total_seconds() > max_age:
+            tags.add(tag)
+    return tags
+
+
+class EngineDetector:
+    """Listens to answered calls through ARI snoop and external media."""
+
+    def __init__(
+        self,
+        ari: AriClient,
+        *,
+        media_host: str = "127.0.0.1",
+        timeout: float = 8.0,
+        settings: ListenerSettings | None = None,
+    ) -> None:
+        self._ari = ari
+        self._media_host = media_host
+        self._timeout = timeout
+        self.settings = settings or ListenerSettings()
+
+    async def listen(self, channel_id: str) -> EngineVerdict:
+        """The verdict on `channel_id`, which must be answered and in our Stasis app.
+
+        Raises `ChannelGone` when the channel hangs up before the listener is in place, and
+        `AriError`/`AriUnavailable` when Asterisk refuses to set it up.
+        """
+        tag = uuid.uuid4().hex[:16]
+        snoop_id, media_id, bridge_id = _helper_ids(tag)
+        # The packets are read in the event loop's callbacks, outside this task's context:
+        # the call's ids (bound by the dialer) are carried over to their log lines by hand.
+        logger = log.bind(
+            **structlog.contextvars.get_contextvars(),
+            amd_channel=channel_id,
+            snoop_id=snoop_id,
+            media_id=media_id,
+        )
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        transport, intake = await loop.create_datagram_endpoint(
+            lambda: RtpIntake(self.settings, logger), local_addr=(self._media_host, 0)
+        )
+        port = transport.get_extra_info("sockname")[1]
+        try:
+            # Subscribed first: the helper channels' StasisStart must not reach the engine's
+            # handler of unowned channels, which would hang them up.
+            with self._ari.subscribe(snoop_id, media_id) as events:
+                # The three requests at once: every tenth of a second spent here is a tenth of
+                # a second more before a person hears an agent. All of them are let finish
+                # before an error is raised, so the clean-up below knows what exists.
+                made = await asyncio.gather(
+                    self._ari.snoop(
+                        channel_id,
+                        app=self._ari.app,
+                        spy="in",
+                        snoop_id=snoop_id,
+                        app_args=["amd-snoop", channel_id],
+                    ),
+                    self._ari.external_media(
+                        app=self._ari.app,
+                        external_host=f"{self._media_host}:{port}",
+                        audio_format="ulaw",
+                        channel_id=media_id,
+                    ),
+                    self._ari.create_bridge(bridge_type="mixing", bridge_id=bridge_id, name=tag),
+                    return_exceptions=True,
+                )
+                for outcome in made:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                nudging = asyncio.create_task(_nudge(transport, made[1]), name=f"nudge-{tag}")
+                try:
+                    # A channel can join a bridge only once it is in Stasis (422 before).
+                    async with asyncio.timeout(_SETUP_TIMEOUT):
+                        waiting = {snoop_id, media_id}
+                        while waiting:
+                            started = await events.wait_for(StasisStart, timeout=_SETUP_TIMEOUT)
+                            waiting.discard(started.channel.id)
+                    await self._ari.add_channel(bridge_id, [snoop_id, media_id])
+                finally:
+                    nudging.cancel()
+                    await asyncio.gather(nudging, return_exceptions=True)
+                logger.info(
+                    "amd.listening", port=port, setup_ms=round(1000 * (loop.time() - began))
+                )
+                try:
+                    async with asyncio.timeout(self._timeout):
+                        verdict = await asyncio.shield(intake.verdict)
+                except TimeoutError:
+                    intake.give_up()
+                    verdict = intake.verdict.result()
+                logger.info(
+                    "amd.engine_verdict",
+                    status=verdict.status,
+                    cause=verdict.cause,
+                    heard_ms=verdict.heard_ms,
+                    packets=verdict.packets,
+                    rejected=intake.rejected,
+                )
+                return verdict
+        finally:
+            transport.close()
+            await asyncio.shield(self._remove(logger, bridge_id, snoop_id, media_id))
+
+    async def remove_leftovers(self, channels: Iterable[Channel], now: datetime) -> int:
+        """Hang up the helper channels and bridges that no listener can still be using (after
+        a restart or a reconnect); returns how many set-ups were removed."""
+        tags = leftover_tags(channels, now, max_age=self._timeout + 2 * _SETUP_TIMEOUT)
+        for tag in tags:
+            snoop_id, media_id, bridge_id = _helper_ids(tag)
+            logger = log.bind(snoop_id=snoop_id, media_id=media_id)
+            logger.warning("amd.leftover_removed", bridge_id=bridge_id)
+            await self._remove(logger, bridge_id, snoop_id, media_id)
+        return len(tags)
+
+    async def _remove(self, logger, bridge_id: str, *channel_ids: str) -> None:
+        # Each step on its own: the bridge must go even if a channel is already gone, and a
+        # UnicastRTP channel left behind would stay up forever.
+        for channel_id in channel_ids:
+            with contextlib.suppress(AriError, AriUnavailable):
+                await self._ari.hangup(channel_id)
+        try:
+            await self._ari.destroy_bridge(bridge_id)
+        except (AriError, AriUnavailable) as error:
+            logger.warning("amd.bridge_not_removed", bridge_id=bridge_id, error=str(error))
