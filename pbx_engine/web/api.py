@@ -60,9 +60,6 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-_Payload = Payload
-
-
 def _plus_e164(value: str) -> str:
     if not value.strip().startswith("+"):
         raise ValueError("not a phone number in +E.164 form")
@@ -76,17 +73,17 @@ def _plus_e164(value: str) -> str:
 PlusE164 = Annotated[str, AfterValidator(_plus_e164)]
 
 
-class CallPayload(_Payload):
+class CallPayload(Payload):
     number: PlusE164
     case_id: int | None = None
     caller_id: str | None = None
 
 
-class PausePayload(_Payload):
+class PausePayload(Payload):
     reason: str = Field(min_length=1, max_length=100)
 
 
-class DispositionPayload(_Payload):
+class DispositionPayload(Payload):
     code: Disposition
     promise_amount: Decimal | None = Field(None, gt=0, max_digits=14, decimal_places=2)
     promise_date: date | None = None
@@ -95,7 +92,7 @@ class DispositionPayload(_Payload):
     note: str = Field("", max_length=2000)
 
 
-class PaymentPayload(_Payload):
+class PaymentPayload(Payload):
     amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
     paid_on: date
     reference: str | None = Field(None, max_length=100)
@@ -103,9 +100,6 @@ class PaymentPayload(_Payload):
 
 def error_response(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
-
-
-_error = error_response
 
 
 async def read_body(request: web.Request, model: type[Payload]) -> Payload | web.Response:
@@ -117,9 +111,6 @@ async def read_body(request: web.Request, model: type[Payload]) -> Payload | web
             {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in error.errors()
         ]
         return web.json_response({"errors": problems}, status=422)
-
-
-_body = read_body
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -138,22 +129,22 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if scheme.lower() == "bearer" and token:
         agent = await request.app[ENGINE].storage.agent_by_token(token.strip())
         if agent is None:
-            return _error(401, "unknown token")
+            return error_response(401, "unknown token")
         request[AGENT] = agent
         return await handler(request)
     session_id = request.cookies.get(sessions.COOKIE)
     if not session_id:
-        return _error(401, "missing bearer token")
+        return error_response(401, "missing bearer token")
     session = await request.app[ENGINE].storage.browser_session(
         sessions.session_digest(session_id), datetime.now(UTC)
     )
     if session is None:
-        return _error(401, "signed out or session expired")
+        return error_response(401, "signed out or session expired")
     sent = request.headers.get(sessions.CSRF_HEADER)
     if not sessions.csrf_ok(request.method, session.csrf_token, sent):
-        return _error(403, "missing or wrong CSRF token")
+        return error_response(403, "missing or wrong CSRF token")
     if not sessions.same_origin(request.headers.get("Origin"), request.host):
-        return _error(403, "request from another site")
+        return error_response(403, "request from another site")
     request[AGENT] = session.agent
     request[SESSION] = session
     return await handler(request)
@@ -182,7 +173,7 @@ async def refusals_as_json(request: web.Request, handler: Handler) -> web.Stream
 
 def _supervisor(request: web.Request) -> web.Response | None:
     if request[AGENT].role not in SUPERVISORS:
-        return _error(403, "supervisors only")
+        return error_response(403, "supervisors only")
     return None
 
 
@@ -195,7 +186,7 @@ async def health(request: web.Request) -> web.Response:
 async def place_call(request: web.Request) -> web.Response:
     if denied := _supervisor(request):
         return denied
-    payload = await _body(request, CallPayload)
+    payload = await read_body(request, CallPayload)
     if isinstance(payload, web.Response):
         return payload
     engine = request.app[ENGINE]
@@ -205,7 +196,7 @@ async def place_call(request: web.Request) -> web.Response:
             CallRequest(number=payload.number, case_id=payload.case_id, caller_id=payload.caller_id)
         )
     except DialerClosed as error:
-        return _error(503, str(error))
+        return error_response(503, str(error))
     return web.json_response({"channel_id": task.get_name()}, status=202)
 
 
@@ -214,7 +205,7 @@ async def get_attempt(request: web.Request) -> web.Response:
     attempt = await engine.storage.get_attempt(request.match_info["channel_id"])
     me: AgentRow = request[AGENT]
     if attempt is None or (me.role not in SUPERVISORS and attempt.agent_id != me.id):
-        return _error(404, "no such call")
+        return error_response(404, "no such call")
     return web.json_response(attempt.as_json())
 
 
@@ -259,21 +250,21 @@ async def agent_action(request: web.Request) -> web.Response:
         elif action == "logout":
             await engine.agents.logout(login)
         elif action == "pause":
-            payload = await _body(request, PausePayload)
+            payload = await read_body(request, PausePayload)
             if isinstance(payload, web.Response):
                 return payload
             await engine.agents.pause(login, payload.reason)
         else:
-            return _error(404, f"no agent action {action!r}")
+            return error_response(404, f"no agent action {action!r}")
     except (AgentError, IllegalAgentTransition) as error:
-        return _error(409, str(error))
+        return error_response(409, str(error))
     return await me(request)
 
 
 async def disposition(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     agent: AgentRow = request[AGENT]
-    payload = await _body(request, DispositionPayload)
+    payload = await read_body(request, DispositionPayload)
     if isinstance(payload, web.Response):
         return payload
     channel_id = request.match_info["channel_id"]
@@ -287,7 +278,7 @@ async def disposition(request: web.Request) -> web.Response:
             and not await engine.storage.handed_over(channel_id, agent.id)
         )
     ):
-        return _error(404, "no call of yours with that id")
+        return error_response(404, "no call of yours with that id")
     dossier = await engine.storage.case_dossier(attempt.case_id)
     zone = debtor_zones(dossier.get("timezone"), attempt.dialled, "UTC")[0]
     given = DispositionInput(
@@ -301,7 +292,7 @@ async def disposition(request: web.Request) -> web.Response:
     try:
         update = next_action(given, datetime.now(UTC), zone)
     except DispositionError as error:
-        return _error(422, str(error))
+        return error_response(422, str(error))
     disposition_id = await engine.storage.record_disposition(channel_id, agent.id, given, update)
     saved = {
         "id": disposition_id,
@@ -333,13 +324,13 @@ async def preview(request: web.Request) -> web.Response:
     login = request[AGENT].login
     runner = _preview_runner(engine, login)
     if runner is None:
-        return _error(404, "no running preview campaign for you")
+        return error_response(404, "no running preview campaign for you")
     step = request.match_info.get("step", "")
     try:
         if step == "":
             plan = await runner.offer(login)
             if plan is None:
-                return _error(404, "no case is due now")
+                return error_response(404, "no case is due now")
             return web.json_response(
                 {
                     "campaign": runner.campaign.name,
@@ -354,8 +345,8 @@ async def preview(request: web.Request) -> web.Response:
             await runner.skip_offered(login)
             return await me(request)
     except PreviewError as error:
-        return _error(409, str(error))
-    return _error(404, f"no preview step {step!r}")
+        return error_response(409, str(error))
+    return error_response(404, f"no preview step {step!r}")
 
 
 def _campaign_json(runner) -> dict:
@@ -394,18 +385,18 @@ async def record_payment(request: web.Request) -> web.Response:
     "paid", and the reports' kept promises)."""
     if denied := _supervisor(request):
         return denied
-    payload = await _body(request, PaymentPayload)
+    payload = await read_body(request, PaymentPayload)
     if isinstance(payload, web.Response):
         return payload
     try:
         case_id = int(request.match_info["case_id"])
     except ValueError:
-        return _error(404, "no such case")
+        return error_response(404, "no such case")
     payment_id = await request.app[ENGINE].storage.record_payment(
         case_id, payload.amount, payload.paid_on, payload.reference
     )
     if payment_id is None:
-        return _error(404, "no such case")
+        return error_response(404, "no such case")
     await audit(request, "record_payment", f"case {case_id} {payload.amount}")
     return web.json_response({"id": payment_id}, status=201)
 
@@ -416,7 +407,7 @@ async def callbacks(request: web.Request) -> web.Response:
         return denied
     status = request.query.get("status", "pending")
     if status not in ("pending", "missed", "done", "cancelled"):
-        return _error(422, f"unknown status {status!r}")
+        return error_response(422, f"unknown status {status!r}")
     return web.json_response(await request.app[ENGINE].storage.list_callbacks(status))
 
 
@@ -436,9 +427,9 @@ async def reload_numbers(request: web.Request) -> web.Response:
     try:
         reloaded = await request.app[ENGINE].callerid.reload()
     except FileNotFoundError as error:
-        return _error(409, str(error))
+        return error_response(409, str(error))
     except ConfigError as error:
-        return _error(422, str(error))
+        return error_response(422, str(error))
     return web.json_response(
         {"pools": reloaded.pools, "numbers": reloaded.numbers, "source": reloaded.source}
     )
@@ -449,10 +440,10 @@ async def campaign_action(request: web.Request) -> web.Response:
         return denied
     runner = request.app[ENGINE].campaigns.get(request.match_info["name"])
     if runner is None:
-        return _error(404, "no such campaign")
+        return error_response(404, "no such campaign")
     action = request.match_info["action"]
     if action not in ("start", "pause", "stop"):
-        return _error(404, f"no campaign action {action!r}")
+        return error_response(404, f"no campaign action {action!r}")
     getattr(runner, action)()
     await audit(request, f"campaign_{action}", runner.campaign.name)
     request.app[ENGINE].feed.campaign_changed()
