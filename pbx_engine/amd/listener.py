@@ -30,12 +30,14 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
+from typing import TypeVar
 
 SAMPLE_RATE = 8000
 FRAME_MS = 20
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
 _FULL_SCALE = 32768.0
 _QUIET_DBFS = -96.0
+_Settings = TypeVar("_Settings")
 
 
 class AmdStatus(StrEnum):
@@ -70,14 +72,21 @@ class ListenerSettings:
 
     def with_changes(self, **changes: str | float | int) -> ListenerSettings:
         """A copy with some settings changed, values given as text (`--set name=value`)."""
-        known = {f.name: f.type for f in fields(self)}
-        parsed: dict[str, float | int] = {}
-        for name, value in changes.items():
-            if name not in known:
-                raise ValueError(f"no listener setting {name!r} (known: {', '.join(known)})")
-            kind = float if known[name] in ("float", float) else int
-            parsed[name] = kind(value)
-        return replace(self, **parsed)
+        return changed_settings(self, "listener", changes)
+
+
+def changed_settings(
+    settings: _Settings, what: str, changes: dict[str, str | float | int]
+) -> _Settings:
+    """A copy of a frozen dataclass of int and float settings, values given as text."""
+    known = {f.name: f.type for f in fields(settings)}  # type: ignore[arg-type]
+    parsed: dict[str, float | int] = {}
+    for name, value in changes.items():
+        if name not in known:
+            raise ValueError(f"no {what} setting {name!r} (known: {', '.join(known)})")
+        kind = float if known[name] in ("float", float) else int
+        parsed[name] = kind(value)
+    return replace(settings, **parsed)  # type: ignore[type-var]
 
 
 @dataclass(frozen=True)
