@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 
@@ -144,7 +145,7 @@ class _GreetingWatch:
 
     intake: RtpIntake
     transport: asyncio.DatagramTransport
-    logger: object
+    logger: Any  # structlog's, with the call's ids bound
     bridge_id: str
     channel_ids: tuple[str, str]
 

@@ -126,13 +126,15 @@ class DropReport:
     def as_json(self) -> dict:
         out = {}
         for kind, timings in self.timings.items():
-            after = sorted(t.after_greeting_s for t in timings if t.after_greeting_s is not None)
+            measured = [t.after_greeting_s for t in timings if t.after_greeting_s is not None]
+            # Said go before the greeting ended: the message would start over it. Counted
+            # apart; the times are those of the goes after the end.
+            after = sorted(a for a in measured if a >= 0)
             reasons = Counter(t.over.reason.value if t.over else t.status for t in timings)
             out[kind] = {
                 "files": len(timings),
                 "go_by": dict(sorted(reasons.items())),
-                # Said go before the greeting ended: the message would start over it.
-                "early": sum(a < 0 for a in after),
+                "early": len(measured) - len(after),
                 "median_after_end_s": round(statistics.median(after), 3) if after else None,
                 "p90_after_end_s": (
                     round(after[min(len(after) - 1, int(0.9 * len(after)))], 3) if after else None
@@ -148,8 +150,9 @@ def format_drop(report: DropReport) -> str:
         reasons = ", ".join(f"{k} {v}" for k, v in data["go_by"].items()) or "none"
         end = "the beep's end" if kind == "beep" else "the end of the greeting's file"
         lines.append(
-            f"machines, {kind}: {data['files']} file(s); go by: {reasons}; early {data['early']}; "
-            f"from {end} to go: median {data['median_after_end_s']} s, "
+            f"machines, {kind}: {data['files']} file(s); go by: {reasons}; "
+            f"before the end {data['early']}; from {end} to go (the others): "
+            f"median {data['median_after_end_s']} s, "
             f"p90 {data['p90_after_end_s']} s, max {data['max_after_end_s']} s"
         )
     return "\n".join(lines)

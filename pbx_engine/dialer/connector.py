@@ -8,7 +8,9 @@ he hears the abandon message (who called, how to call back) and the call counts 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import structlog
 
@@ -17,7 +19,7 @@ from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.agents.states import AgentState
 from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
-from pbx_engine.ari.events import ChannelDestroyed, PlaybackFinished, StasisEnd
+from pbx_engine.ari.events import ChannelDestroyed, Event, PlaybackFinished, StasisEnd
 from pbx_engine.dialer.outcomes import NOT_A_PERSON, Outcome
 from pbx_engine.dialer.service import CallRequest, CallResult
 from pbx_engine.recording.service import CallRecorder
@@ -26,6 +28,7 @@ from pbx_engine.storage import Storage
 log = structlog.get_logger(__name__)
 
 ABANDONED_CALLBACK_AFTER = timedelta(minutes=5)
+_Wanted = TypeVar("_Wanted")
 LONGEST_MESSAGE = 300.0  # seconds; a message still playing then is cut
 _MEDIA_SCHEMES = ("sound:", "recording:", "tone:", "digits:", "number:")
 
@@ -142,9 +145,12 @@ class AgentConnector:
                     lambda e: not isinstance(e, PlaybackFinished) or e.playback.id == playback.id,
                     timeout=LONGEST_MESSAGE,
                 )
-                ended_at = datetime.now(UTC)
-                log.info("call.message_left", finished=isinstance(ended, PlaybackFinished))
-                await self._storage.record_message(channel_id, started_at, ended_at)
+                if not isinstance(ended, PlaybackFinished):
+                    # As with the dialplan's drop: a message cut short is not on record.
+                    log.info("call.gone_during_message")
+                    return
+                log.info("call.message_left", greeting_over_by=over.reason.value)
+                await self._storage.record_message(channel_id, started_at, datetime.now(UTC))
             except (ChannelGone, TimeoutError):
                 log.info("call.gone_during_message")
             except (AriError, AriUnavailable) as error:
@@ -187,7 +193,9 @@ class AgentConnector:
             await self._agents.release(request.agent)
 
 
-async def _first_of(wanted, interruption):
+async def _first_of(
+    wanted: Awaitable[_Wanted], interruption: Awaitable[Event]
+) -> tuple[_Wanted | None, Event | None]:
     """Await `wanted` unless `interruption` comes first: (result, None) or (None, event). The
     other is cancelled either way."""
     waiting = asyncio.ensure_future(wanted)
