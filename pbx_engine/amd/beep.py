@@ -5,8 +5,9 @@ linear PCM at 8 kHz the `AmdListener` was fed) and says "go" once:
 
 - a beep has ended: a steady narrowband tone (400 to 2000 Hz, 0.1 to 1.5 s) that stops. The box
   records from the end of its beep, so this is the earliest moment a message is kept whole;
-- no beep, but the greeting's speech has been followed by `silence_ms` of silence (the same
-  0.8 s the dialplan's WaitForSilence waits): a box without a beep, or a beep not heard;
+- no beep, but the greeting's speech has been followed by `silence_ms` of silence: a box
+  without a beep, or a beep not heard. 1 s, not the dialplan's 0.8 s: slow greetings pause
+  longer than 0.8 s before their beep, and going then loses the start of the message;
 - `max_wait_ms` have passed: go anyway rather than wait on a greeting that never ends.
 
 A beep is told from a vowel frame by frame: the zero crossings estimate the frame's frequency,
@@ -40,7 +41,7 @@ class GoReason(StrEnum):
 
 @dataclass(frozen=True)
 class BeepSettings:
-    silence_ms: int = 800
+    silence_ms: int = 1000
     max_wait_ms: int = 20_000
     min_beep_ms: int = 100
     max_beep_ms: int = 1500  # a longer tone is no beep (a fax, a line tone)

@@ -13,7 +13,10 @@ decides from the pattern of speech and silence, as a person on the line would:
 - still undecided after `total_analysis_ms` → NOTSURE (treated as a person);
 - a steady 1100 Hz (a calling fax's CNG) or 2100 Hz tone (an answering fax's or modem's CED)
   for `fax_tone_ms` → FAX. The trunk's own fax detection jumps to the dialplan, which a call
-  kept in Stasis is not running, so the listener has to hear it itself.
+  kept in Stasis is not running, so the listener has to hear it itself. Fax tone is never
+  speech: the tail of a CNG burst heard as listening starts is no "Yes?" followed by a
+  silence, and a line that has sent fax tone waits for the next burst (every 3.5 s) rather
+  than being called silent or unsure.
 
 Speech is told from silence by frame energy against a noise floor that follows the line: the
 quietest frame of the last `floor_window_ms`. Speech always dips between words, so the floor
@@ -139,6 +142,8 @@ class AmdListener:
     in_word: bool = False
     tone_hz: int | None = None  # the fax tone heard in the last frames, if any
     tone_run_ms: int = 0
+    tone_heard_ms: int = 0  # fax tone heard in all
+    last_tone_hz: int | None = None
     verdict: ListenerVerdict | None = None
 
     def feed(self, samples: Sequence[int]) -> ListenerVerdict | None:
@@ -148,8 +153,8 @@ class AmdListener:
         self.heard_ms += FRAME_MS
         level = frame_dbfs(samples)
         voiced = self._voiced(level)
-        self._track_words(voiced)
         self._track_tone(samples, level)
+        self._track_words(voiced and self.tone_hz is None)
         self.verdict = self._decide()
         return self.verdict
 
@@ -189,6 +194,9 @@ class AmdListener:
                 (hz for hz in FAX_TONES if tone_purity(samples, hz) >= self.settings.tone_purity),
                 None,
             )
+        if heard is not None:
+            self.tone_heard_ms += FRAME_MS
+            self.last_tone_hz = heard
         if heard is None:
             self.tone_run_ms = 0
         elif heard == self.tone_hz:
@@ -202,9 +210,13 @@ class AmdListener:
         now = self.heard_ms
         if self.tone_hz is not None and self.tone_run_ms >= s.fax_tone_ms:
             return self._verdict(AmdStatus.FAX, FAX_TONES[self.tone_hz])
+        fax_heard = self.tone_heard_ms >= s.min_word_ms
         started = self.greeting_started_ms
         if started is None:
-            if now >= s.initial_silence_ms:
+            if now >= s.total_analysis_ms and fax_heard and self.last_tone_hz is not None:
+                # Bursts too short to time, but fax tone all the same.
+                return self._verdict(AmdStatus.FAX, FAX_TONES[self.last_tone_hz])
+            if now >= s.initial_silence_ms and not fax_heard:
                 return self._verdict(
                     AmdStatus.MACHINE, f"INITIALSILENCE-{now}-{s.initial_silence_ms}"
                 )
