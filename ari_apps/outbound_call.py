@@ -17,7 +17,9 @@ Asterisk reports ringing and the answer as events about this channel. On the ans
 is continued into the AMD dialplan context, which sends it back into Stasis with the verdict as
 arguments: `Stasis(app,amd,${AMDSTATUS},${AMDCAUSE})`. When a campaign leaves messages on
 machines, a MACHINE call is continued into the message-drop context, which waits for the end of
-the greeting, plays the message and comes back: `Stasis(app,message,${WAITSTATUS},START)`.
+the greeting, plays the message and comes back: `Stasis(app,message,${WAITSTATUS},START)`. With
+the engine's detector the message is left from Stasis instead (`pbx_engine.dialer.connector`):
+no `message` StasisStart comes, and the call simply ends once it has played.
 """
 
 from __future__ import annotations

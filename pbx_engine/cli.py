@@ -277,18 +277,26 @@ async def _bench_amd(args: argparse.Namespace) -> int:
 async def _amd_evaluate(args: argparse.Namespace) -> int:
     import json
 
+    from pbx_engine.amd.beep import BeepSettings
     from pbx_engine.amd.bench import format_results
     from pbx_engine.amd.listener import ListenerSettings
-    from pbx_engine.amd.offline import evaluate_corpus
+    from pbx_engine.amd.offline import evaluate_corpus, evaluate_drop, format_drop
 
     try:
         changes = dict(item.split("=", 1) for item in args.set or [])
         settings = ListenerSettings().with_changes(**changes)
-        result = await evaluate_corpus(args.corpus, settings)
+        beep_changes = dict(item.split("=", 1) for item in args.beep_set or [])
+        beep_settings = BeepSettings().with_changes(**beep_changes)
+        if args.drop:
+            drop = await evaluate_drop(args.corpus, settings, beep_settings)
+        else:
+            result = await evaluate_corpus(args.corpus, settings)
     except (FileNotFoundError, ValueError) as error:
         print(error, file=sys.stderr)
         return 1
-    if args.json:
+    if args.drop:
+        print(json.dumps(drop.as_json(), indent=2) if args.json else format_drop(drop))
+    elif args.json:
         print(json.dumps([result.as_json()], indent=2))
     else:
         print(format_results([result]))
@@ -402,6 +410,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NAME=VALUE",
         help="change a listener setting, e.g. max_greeting_ms=2500 (repeatable)",
+    )
+    evaluate.add_argument(
+        "--drop",
+        action="store_true",
+        help="measure the message drop: from a machine's beep (or greeting) end to go",
+    )
+    evaluate.add_argument(
+        "--beep-set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="change a beep listener setting, e.g. silence_ms=1000 (repeatable; with --drop)",
     )
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     evaluate.set_defaults(handler=_amd_evaluate)

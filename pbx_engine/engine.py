@@ -21,6 +21,7 @@ from aiohttp import web
 from pbx_engine.agents.service import AgentService
 from pbx_engine.agi import FastAgiServer
 from pbx_engine.agi.routes import lookup_case
+from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ami import AmiClient
 from pbx_engine.ari import AriClient
 from pbx_engine.ari.events import Event, StasisStart
@@ -263,6 +264,11 @@ async def build_engine(
         stack.push_async_callback(agents.close)
         recorder = CallRecorder(ari, storage)
         stack.push_async_callback(recorder.close)
+        # One detector for the dialer, which listens, and the connector, which leaves
+        # messages once the listening says a machine's greeting is over.
+        engine_detector = EngineDetector(
+            ari, media_host=config.dialer.media_host, timeout=config.dialer.amd_timeout
+        )
         connector = AgentConnector(
             ari,
             storage,
@@ -270,9 +276,10 @@ async def build_engine(
             abandon_wait=config.dialer.abandon_wait,
             abandon_message=config.dialer.abandon_message,
             recorder=recorder,
+            engine_detector=engine_detector,
         )
         dialer = await stack.enter_async_context(
-            Dialer(ari, storage, config.dialer, handler=connector)
+            Dialer(ari, storage, config.dialer, handler=connector, engine_detector=engine_detector)
         )
         inbound = InboundService(
             ari,

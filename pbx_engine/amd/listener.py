@@ -13,7 +13,10 @@ decides from the pattern of speech and silence, as a person on the line would:
 - still undecided after `total_analysis_ms` → NOTSURE (treated as a person);
 - a steady 1100 Hz (a calling fax's CNG) or 2100 Hz tone (an answering fax's or modem's CED)
   for `fax_tone_ms` → FAX. The trunk's own fax detection jumps to the dialplan, which a call
-  kept in Stasis is not running, so the listener has to hear it itself.
+  kept in Stasis is not running, so the listener has to hear it itself. Fax tone is never
+  speech: the tail of a CNG burst heard as listening starts is no "Yes?" followed by a
+  silence, and a line that has sent fax tone waits for the next burst (every 3.5 s) rather
+  than being called silent or unsure.
 
 Speech is told from silence by frame energy against a noise floor that follows the line: the
 quietest frame of the last `floor_window_ms`. Speech always dips between words, so the floor
@@ -30,12 +33,14 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
+from typing import TypeVar
 
 SAMPLE_RATE = 8000
 FRAME_MS = 20
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
 _FULL_SCALE = 32768.0
 _QUIET_DBFS = -96.0
+_Settings = TypeVar("_Settings")
 
 
 class AmdStatus(StrEnum):
@@ -70,14 +75,21 @@ class ListenerSettings:
 
     def with_changes(self, **changes: str | float | int) -> ListenerSettings:
         """A copy with some settings changed, values given as text (`--set name=value`)."""
-        known = {f.name: f.type for f in fields(self)}
-        parsed: dict[str, float | int] = {}
-        for name, value in changes.items():
-            if name not in known:
-                raise ValueError(f"no listener setting {name!r} (known: {', '.join(known)})")
-            kind = float if known[name] in ("float", float) else int
-            parsed[name] = kind(value)
-        return replace(self, **parsed)
+        return changed_settings(self, "listener", changes)
+
+
+def changed_settings(
+    settings: _Settings, what: str, changes: dict[str, str | float | int]
+) -> _Settings:
+    """A copy of a frozen dataclass of int and float settings, values given as text."""
+    known = {f.name: f.type for f in fields(settings)}  # type: ignore[arg-type]
+    parsed: dict[str, float | int] = {}
+    for name, value in changes.items():
+        if name not in known:
+            raise ValueError(f"no {what} setting {name!r} (known: {', '.join(known)})")
+        kind = float if known[name] in ("float", float) else int
+        parsed[name] = kind(value)
+    return replace(settings, **parsed)  # type: ignore[type-var]
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,8 @@ class AmdListener:
     in_word: bool = False
     tone_hz: int | None = None  # the fax tone heard in the last frames, if any
     tone_run_ms: int = 0
+    tone_heard_ms: int = 0  # fax tone heard in all
+    last_tone_hz: int | None = None
     verdict: ListenerVerdict | None = None
 
     def feed(self, samples: Sequence[int]) -> ListenerVerdict | None:
@@ -139,8 +153,8 @@ class AmdListener:
         self.heard_ms += FRAME_MS
         level = frame_dbfs(samples)
         voiced = self._voiced(level)
-        self._track_words(voiced)
         self._track_tone(samples, level)
+        self._track_words(voiced and self.tone_hz is None)
         self.verdict = self._decide()
         return self.verdict
 
@@ -180,6 +194,9 @@ class AmdListener:
                 (hz for hz in FAX_TONES if tone_purity(samples, hz) >= self.settings.tone_purity),
                 None,
             )
+        if heard is not None:
+            self.tone_heard_ms += FRAME_MS
+            self.last_tone_hz = heard
         if heard is None:
             self.tone_run_ms = 0
         elif heard == self.tone_hz:
@@ -193,9 +210,13 @@ class AmdListener:
         now = self.heard_ms
         if self.tone_hz is not None and self.tone_run_ms >= s.fax_tone_ms:
             return self._verdict(AmdStatus.FAX, FAX_TONES[self.tone_hz])
+        fax_heard = self.tone_heard_ms >= s.min_word_ms
         started = self.greeting_started_ms
         if started is None:
-            if now >= s.initial_silence_ms:
+            if now >= s.total_analysis_ms and fax_heard and self.last_tone_hz is not None:
+                # Bursts too short to time, but fax tone all the same.
+                return self._verdict(AmdStatus.FAX, FAX_TONES[self.last_tone_hz])
+            if now >= s.initial_silence_ms and not fax_heard:
                 return self._verdict(
                     AmdStatus.MACHINE, f"INITIALSILENCE-{now}-{s.initial_silence_ms}"
                 )

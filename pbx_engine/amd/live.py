@@ -12,6 +12,10 @@ socket the engine opened for the call. `RtpIntake` reads the packets, puts them 
 decodes them and feeds an `AmdListener` until it decides. Whatever happens (a verdict, the
 debtor hanging up first, a cancellation), the snoop, the external media channel, the bridge and
 the socket are removed.
+
+When a campaign leaves messages on machines, a MACHINE verdict does not end the listening: the
+same set-up goes on feeding a `BeepListener` until it says the greeting is over (its beep has
+ended), and the helpers stay until the message drop (or the call's end) stops watching.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 
+from pbx_engine.amd.beep import BeepListener, BeepSettings, GoReason, GreetingOver
 from pbx_engine.amd.g711 import alaw_decode, ulaw_decode
 from pbx_engine.amd.listener import AmdListener, AmdStatus, Framer, ListenerSettings
 from pbx_engine.amd.rtp import PAYLOAD_PCMA, PAYLOAD_PCMU, MalformedRtp, RtpSequencer, parse_rtp
@@ -59,9 +65,18 @@ def _helper_ids(tag: str) -> tuple[str, str, str]:
 class RtpIntake(asyncio.DatagramProtocol):
     """One call's RTP: malformed or foreign packets are counted and logged, never fatal."""
 
-    def __init__(self, settings: ListenerSettings, logger) -> None:
+    def __init__(
+        self, settings: ListenerSettings, logger, beep_settings: BeepSettings | None = None
+    ) -> None:
         self.listener = AmdListener(settings)
         self.verdict: asyncio.Future[EngineVerdict] = asyncio.get_running_loop().create_future()
+        # With beep settings, a MACHINE verdict hands the frames that follow, from the very
+        # next one, to a beep listener.
+        self._beep_settings = beep_settings
+        self.beep: BeepListener | None = None
+        self.greeting_over: asyncio.Future[GreetingOver] = (
+            asyncio.get_running_loop().create_future()
+        )
         self._log = logger
         self._sequencer = RtpSequencer()
         self._framer = Framer()
@@ -69,7 +84,7 @@ class RtpIntake(asyncio.DatagramProtocol):
         self.rejected = 0
 
     def datagram_received(self, data: bytes, addr) -> None:
-        if self.verdict.done():
+        if self.greeting_over.done() or (self.verdict.done() and self.beep is None):
             return
         try:
             packet = parse_rtp(data)
@@ -84,10 +99,18 @@ class RtpIntake(asyncio.DatagramProtocol):
         self.packets += 1
         for payload in self._sequencer.accept(packet):
             for frame in self._framer.push(decode(payload)):
+                if self.beep is not None:
+                    over = self.beep.feed(frame)
+                    if over is not None:
+                        self.greeting_over.set_result(over)
+                        return
+                    continue
                 decided = self.listener.feed(frame)
                 if decided is not None:
                     self._settle(decided.status.value, decided.cause)
-                    return
+                    if decided.status is not AmdStatus.MACHINE or self._beep_settings is None:
+                        return
+                    self.beep = BeepListener.after(self.listener.recent_levels, self._beep_settings)
 
     def _reject(self, event: str, **details) -> None:
         self.rejected += 1
@@ -107,6 +130,24 @@ class RtpIntake(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         self._log.warning("amd.rtp_socket_error", error=str(exc))
+
+    def give_up_on_greeting(self) -> GreetingOver:
+        """No go in time (the audio stopped coming): go anyway, as at the cap."""
+        if not self.greeting_over.done():
+            heard = self.beep.heard_ms if self.beep is not None else 0
+            self.greeting_over.set_result(GreetingOver(GoReason.CAP, heard))
+        return self.greeting_over.result()
+
+
+@dataclass
+class _GreetingWatch:
+    """A listening set-up kept after a MACHINE verdict, until the message drop is done."""
+
+    intake: RtpIntake
+    transport: asyncio.DatagramTransport
+    logger: Any  # structlog's, with the call's ids bound
+    bridge_id: str
+    channel_ids: tuple[str, str]
 
 
 _SILENT_PACKET_PAYLOAD = b"\xff" * 160  # 20 ms of μ-law silence
@@ -159,14 +200,21 @@ class EngineDetector:
         media_host: str = "127.0.0.1",
         timeout: float = 8.0,
         settings: ListenerSettings | None = None,
+        beep_settings: BeepSettings | None = None,
     ) -> None:
         self._ari = ari
         self._media_host = media_host
         self._timeout = timeout
         self.settings = settings or ListenerSettings()
+        self.beep_settings = beep_settings or BeepSettings()
+        self._watches: dict[str, _GreetingWatch] = {}  # by the debtor's channel
 
-    async def listen(self, channel_id: str) -> EngineVerdict:
+    async def listen(self, channel_id: str, *, watch_greeting: bool = False) -> EngineVerdict:
         """The verdict on `channel_id`, which must be answered and in our Stasis app.
+
+        With `watch_greeting`, a MACHINE verdict leaves the listening in place, now for the
+        greeting's end: `greeting_over(channel_id)` waits for it, and `stop_watching` (which
+        the owner of the call must call however it ends) removes the helpers.
 
         Raises `ChannelGone` when the channel hangs up before the listener is in place, and
         `AriError`/`AriUnavailable` when Asterisk refuses to set it up.
@@ -183,10 +231,13 @@ class EngineDetector:
         )
         loop = asyncio.get_running_loop()
         began = loop.time()
+        beep_settings = self.beep_settings if watch_greeting else None
         transport, intake = await loop.create_datagram_endpoint(
-            lambda: RtpIntake(self.settings, logger), local_addr=(self._media_host, 0)
+            lambda: RtpIntake(self.settings, logger, beep_settings),
+            local_addr=(self._media_host, 0),
         )
         port = transport.get_extra_info("sockname")[1]
+        kept = False
         try:
             # Subscribed first: the helper channels' StasisStart must not reach the engine's
             # handler of unowned channels, which would hang them up.
@@ -243,15 +294,60 @@ class EngineDetector:
                     packets=verdict.packets,
                     rejected=intake.rejected,
                 )
+                if watch_greeting and verdict.status == AmdStatus.MACHINE.value:
+                    # No await from here to the return: the watch is either on record for
+                    # `stop_watching` or removed below, never both or neither.
+                    self._watches[channel_id] = _GreetingWatch(
+                        intake, transport, logger, bridge_id, (snoop_id, media_id)
+                    )
+                    kept = True
+                    logger.info("amd.watching_greeting")
                 return verdict
         finally:
-            transport.close()
-            await asyncio.shield(self._remove(logger, bridge_id, snoop_id, media_id))
+            if not kept:
+                transport.close()
+                await asyncio.shield(self._remove(logger, bridge_id, snoop_id, media_id))
+
+    def is_watching(self, channel_id: str) -> bool:
+        return channel_id in self._watches
+
+    async def greeting_over(self, channel_id: str) -> GreetingOver | None:
+        """When the greeting on `channel_id` is over (its beep ended, silence, or the cap);
+        None when nothing watches it (no MACHINE verdict from a listening that was asked to)."""
+        watch = self._watches.get(channel_id)
+        if watch is None:
+            return None
+        # The listener's cap counts frames; should the audio stop coming, the clock decides.
+        wall_cap = self.beep_settings.max_wait_ms / 1000 + _SETUP_TIMEOUT
+        try:
+            async with asyncio.timeout(wall_cap):
+                over = await asyncio.shield(watch.intake.greeting_over)
+        except TimeoutError:
+            over = watch.intake.give_up_on_greeting()
+        watch.logger.info(
+            "amd.greeting_over",
+            reason=over.reason.value,
+            heard_ms=over.heard_ms,
+            beep_ms=over.beep_ms,
+            beep_hz=over.beep_hz,
+        )
+        return over
+
+    async def stop_watching(self, channel_id: str) -> None:
+        """Remove the listening kept for `channel_id`, if any (safe to call more than once)."""
+        watch = self._watches.pop(channel_id, None)
+        if watch is None:
+            return
+        watch.transport.close()
+        await asyncio.shield(self._remove(watch.logger, watch.bridge_id, *watch.channel_ids))
 
     async def remove_leftovers(self, channels: Iterable[Channel], now: datetime) -> int:
         """Hang up the helper channels and bridges that no listener can still be using (after
         a restart or a reconnect); returns how many set-ups were removed."""
-        tags = leftover_tags(channels, now, max_age=self._timeout + 2 * _SETUP_TIMEOUT)
+        # A set-up kept for a message drop lives on past the verdict, up to the greeting cap.
+        max_age = self._timeout + self.beep_settings.max_wait_ms / 1000 + 2 * _SETUP_TIMEOUT
+        watched = {w.bridge_id.removeprefix(HELPER_PREFIX) for w in self._watches.values()}
+        tags = leftover_tags(channels, now, max_age=max_age) - watched
         for tag in tags:
             snoop_id, media_id, bridge_id = _helper_ids(tag)
             logger = log.bind(snoop_id=snoop_id, media_id=media_id)

@@ -6,17 +6,35 @@ between answering and playing; after the file, silence (the phone network listen
 run over the default corpus takes seconds, so thresholds can be tried quickly with `--set`.
 The figures are close to, not the same as, the benchmark's through real calls, which also
 count the time Asterisk takes to set the listener up.
+
+With `--drop` it measures the message drop instead: on each file judged a machine, the frames
+after the verdict go to a `BeepListener`, and the report gives how long after the greeting's
+end it said "go". The corpus's greetings with a beep (files named `...-beep`) end with the beep,
+so there the time runs from the beep's end; without a beep, from the end of the file (the last
+word and the little silence espeak-ng leaves after it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from pbx_engine.amd.beep import BeepListener, BeepSettings, GreetingOver
 from pbx_engine.amd.bench import DetectorResult, Judged, Sample, find_samples
 from pbx_engine.amd.g711 import ulaw_decode
-from pbx_engine.amd.listener import FRAME_SAMPLES, AmdListener, Framer, ListenerSettings
+from pbx_engine.amd.listener import (
+    FRAME_MS,
+    FRAME_SAMPLES,
+    SAMPLE_RATE,
+    AmdListener,
+    AmdStatus,
+    Framer,
+    ListenerSettings,
+)
 from pbx_engine.sandbox.audio import speech_tools
 from pbx_engine.sandbox.process import run
 
@@ -51,13 +69,97 @@ def judge_audio(
     return "FAILED", None
 
 
-async def evaluate_corpus(
-    corpus: Path, settings: ListenerSettings | None = None, *, concurrency: int = 4
-) -> DetectorResult:
-    samples = find_samples(corpus)
-    settings = settings or ListenerSettings()
-    gate = asyncio.Semaphore(concurrency)
+@dataclass(frozen=True)
+class DropTiming:
+    """What the listeners made of one recording when a message is to be left on machines."""
 
+    status: str  # the AMD verdict; the beep listener runs only after MACHINE
+    over: GreetingOver | None
+    greeting_end_s: float  # from the answer: the end of the recording
+    go_s: float | None  # from the answer: when the beep listener said go
+
+    @property
+    def after_greeting_s(self) -> float | None:
+        """From the greeting's end to go; negative: the message would start over it."""
+        return None if self.go_s is None else self.go_s - self.greeting_end_s
+
+
+def judge_drop(
+    ulaw: bytes,
+    settings: ListenerSettings,
+    beep_settings: BeepSettings,
+    lead_in_s: float = LEAD_IN_S,
+) -> DropTiming:
+    """The AMD verdict on one recording and, for a machine, when the message would start."""
+    listener = AmdListener(settings)
+    beep: BeepListener | None = None
+    lead = _SILENT_ULAW * int(lead_in_s * SAMPLE_RATE)
+    tail_frames = (settings.total_analysis_ms + beep_settings.max_wait_ms) // FRAME_MS + 1
+    audio = lead + ulaw + _SILENT_ULAW * (tail_frames * FRAME_SAMPLES)
+    greeting_end_s = lead_in_s + len(ulaw) / SAMPLE_RATE
+    status = "FAILED"
+    for frame in Framer().push(ulaw_decode(audio)):
+        if beep is None:
+            verdict = listener.feed(frame)
+            if verdict is None:
+                continue
+            status = verdict.status.value
+            if verdict.status is not AmdStatus.MACHINE:
+                break
+            beep = BeepListener.after(listener.recent_levels, beep_settings)
+            continue
+        over = beep.feed(frame)
+        if over is not None:
+            go_s = (listener.heard_ms + over.heard_ms) / 1000
+            return DropTiming(status, over, greeting_end_s, go_s)
+    return DropTiming(status, None, greeting_end_s, None)
+
+
+@dataclass
+class DropReport:
+    """The message drop on a corpus's machines, greetings with a beep and without apart."""
+
+    timings: dict[str, list[DropTiming]] = field(
+        default_factory=lambda: {"beep": [], "no beep": []}
+    )
+
+    def as_json(self) -> dict:
+        out = {}
+        for kind, timings in self.timings.items():
+            measured = [t.after_greeting_s for t in timings if t.after_greeting_s is not None]
+            # Said go before the greeting ended: the message would start over it. Counted
+            # apart; the times are those of the goes after the end.
+            after = sorted(a for a in measured if a >= 0)
+            reasons = Counter(t.over.reason.value if t.over else t.status for t in timings)
+            out[kind] = {
+                "files": len(timings),
+                "go_by": dict(sorted(reasons.items())),
+                "early": len(measured) - len(after),
+                "median_after_end_s": round(statistics.median(after), 3) if after else None,
+                "p90_after_end_s": (
+                    round(after[min(len(after) - 1, int(0.9 * len(after)))], 3) if after else None
+                ),
+                "max_after_end_s": round(after[-1], 3) if after else None,
+            }
+        return out
+
+
+def format_drop(report: DropReport) -> str:
+    lines = []
+    for kind, data in report.as_json().items():
+        reasons = ", ".join(f"{k} {v}" for k, v in data["go_by"].items()) or "none"
+        end = "the beep's end" if kind == "beep" else "the end of the greeting's file"
+        lines.append(
+            f"machines, {kind}: {data['files']} file(s); go by: {reasons}; "
+            f"before the end {data['early']}; from {end} to go (the others): "
+            f"median {data['median_after_end_s']} s, "
+            f"p90 {data['p90_after_end_s']} s, max {data['max_after_end_s']} s"
+        )
+    return "\n".join(lines)
+
+
+async def _corpus_audio(samples: list[Sample], concurrency: int) -> list[bytes]:
+    gate = asyncio.Semaphore(concurrency)
     with tempfile.TemporaryDirectory(prefix="amd-evaluate-") as scratch:
 
         async def convert(sample: Sample) -> bytes:
@@ -66,9 +168,33 @@ async def evaluate_corpus(
 
         for label in {s.label for s in samples}:
             (Path(scratch) / label).mkdir()
-        audio = await asyncio.gather(*(convert(s) for s in samples))
+        return await asyncio.gather(*(convert(s) for s in samples))
+
+
+async def evaluate_corpus(
+    corpus: Path, settings: ListenerSettings | None = None, *, concurrency: int = 4
+) -> DetectorResult:
+    samples = find_samples(corpus)
+    settings = settings or ListenerSettings()
+    audio = await _corpus_audio(samples, concurrency)
     result = DetectorResult("engine")
     for sample, ulaw in zip(samples, audio, strict=True):
         status, seconds = judge_audio(ulaw, settings)
         result.judged.append(Judged(sample, status, seconds))
     return result
+
+
+async def evaluate_drop(
+    corpus: Path,
+    settings: ListenerSettings | None = None,
+    beep_settings: BeepSettings | None = None,
+    *,
+    concurrency: int = 4,
+) -> DropReport:
+    samples = [s for s in find_samples(corpus) if s.label == "machine"]
+    audio = await _corpus_audio(samples, concurrency)
+    report = DropReport()
+    for sample, ulaw in zip(samples, audio, strict=True):
+        timing = judge_drop(ulaw, settings or ListenerSettings(), beep_settings or BeepSettings())
+        report.timings["beep" if sample.path.stem.endswith("-beep") else "no beep"].append(timing)
+    return report

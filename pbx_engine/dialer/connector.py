@@ -7,14 +7,19 @@ he hears the abandon message (who called, how to call back) and the call counts 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import structlog
 
 from ari_apps.outbound_call import Verdict
 from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.agents.states import AgentState
-from pbx_engine.ari import AriClient, AriError, ChannelGone
+from pbx_engine.amd.live import EngineDetector
+from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
+from pbx_engine.ari.events import ChannelDestroyed, Event, PlaybackFinished, StasisEnd
 from pbx_engine.dialer.outcomes import NOT_A_PERSON, Outcome
 from pbx_engine.dialer.service import CallRequest, CallResult
 from pbx_engine.recording.service import CallRecorder
@@ -23,6 +28,14 @@ from pbx_engine.storage import Storage
 log = structlog.get_logger(__name__)
 
 ABANDONED_CALLBACK_AFTER = timedelta(minutes=5)
+_Wanted = TypeVar("_Wanted")
+LONGEST_MESSAGE = 300.0  # seconds; a message still playing then is cut
+_MEDIA_SCHEMES = ("sound:", "recording:", "tone:", "digits:", "number:")
+
+
+def _as_media(message: str) -> str:
+    """A campaign's message, a sound file as the dialplan's Playback() takes it, as ARI media."""
+    return message if message.startswith(_MEDIA_SCHEMES) else f"sound:{message}"
 
 
 class AgentConnector:
@@ -35,8 +48,10 @@ class AgentConnector:
         abandon_wait: float = 2.0,
         abandon_message: str = "sound:vm-goodbye",
         recorder: CallRecorder | None = None,
+        engine_detector: EngineDetector | None = None,
     ) -> None:
         self._recorder = recorder
+        self._engine_detector = engine_detector
         self._ari = ari
         self._storage = storage
         self._agents = agents
@@ -81,8 +96,14 @@ class AgentConnector:
         return None
 
     async def _leave_message(self, channel_id: str, message: str) -> None:
-        """The dialplan waits for the greeting's end, plays the message, and sends the call
-        back with `message` arguments (the call's state machine takes it from there)."""
+        """After the engine detector's MACHINE verdict its listening goes on until the
+        greeting is over, and the message is played here. Otherwise the dialplan waits for the
+        greeting's end, plays the message, and sends the call back with `message` arguments
+        (the call's state machine takes it from there)."""
+        detector = self._engine_detector
+        if detector is not None and detector.is_watching(channel_id):
+            await self._leave_message_after_greeting(detector, channel_id, message)
+            return
         try:
             await self._ari.set_variable(channel_id, "ENGINE_MESSAGE", message)
             await self._ari.continue_in_dialplan(
@@ -91,6 +112,52 @@ class AgentConnector:
         except AriError as error:
             log.error("call.message_drop_failed", error=str(error))
             await self._ari.hangup(channel_id)
+
+    async def _leave_message_after_greeting(
+        self, detector: EngineDetector, channel_id: str, message: str
+    ) -> None:
+        """The call stays in Stasis: wait for the beep listener's go (or the debtor's line to
+        hang up), play the message, record when it played, hang up."""
+        with self._ari.subscribe(channel_id) as events:
+            try:
+                # Gone between the verdict and this subscription: no event would say so.
+                if await self._ari.get_channel(channel_id) is None:
+                    log.info("call.gone_during_greeting")
+                    return
+                over, gone = await _first_of(
+                    detector.greeting_over(channel_id),
+                    events.wait_for((ChannelDestroyed, StasisEnd), timeout=LONGEST_MESSAGE),
+                )
+                if gone is not None or over is None:
+                    log.info("call.gone_during_greeting")
+                    return
+                started_at = datetime.now(UTC)
+                playback = await self._ari.play(channel_id, _as_media(message))
+                log.info(
+                    "call.message_started",
+                    greeting_over_by=over.reason.value,
+                    beep_ms=over.beep_ms,
+                )
+                # The snoop has nothing more to hear; removed while the message plays.
+                await detector.stop_watching(channel_id)
+                ended = await events.wait_for(
+                    (PlaybackFinished, StasisEnd, ChannelDestroyed),
+                    lambda e: not isinstance(e, PlaybackFinished) or e.playback.id == playback.id,
+                    timeout=LONGEST_MESSAGE,
+                )
+                if not isinstance(ended, PlaybackFinished):
+                    # As with the dialplan's drop: a message cut short is not on record.
+                    log.info("call.gone_during_message")
+                    return
+                log.info("call.message_left", greeting_over_by=over.reason.value)
+                await self._storage.record_message(channel_id, started_at, datetime.now(UTC))
+            except (ChannelGone, TimeoutError):
+                log.info("call.gone_during_message")
+            except (AriError, AriUnavailable) as error:
+                log.error("call.message_drop_failed", error=str(error))
+            finally:
+                await detector.stop_watching(channel_id)
+        await self._ari.hangup(channel_id)
 
     async def _abandon(self, channel_id: str, request: CallRequest) -> Outcome:
         log.warning("call.abandoned")
@@ -124,3 +191,21 @@ class AgentConnector:
             await self._agents.call_ended(login)
         elif request.agent:
             await self._agents.release(request.agent)
+
+
+async def _first_of(
+    wanted: Awaitable[_Wanted], interruption: Awaitable[Event]
+) -> tuple[_Wanted | None, Event | None]:
+    """Await `wanted` unless `interruption` comes first: (result, None) or (None, event). The
+    other is cancelled either way."""
+    waiting = asyncio.ensure_future(wanted)
+    interrupting = asyncio.ensure_future(interruption)
+    try:
+        await asyncio.wait({waiting, interrupting}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (waiting, interrupting):
+            task.cancel()
+        await asyncio.gather(waiting, interrupting, return_exceptions=True)
+    if interrupting.done() and not interrupting.cancelled() and interrupting.exception() is None:
+        return None, interrupting.result()
+    return waiting.result(), None

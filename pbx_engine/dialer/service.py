@@ -391,8 +391,12 @@ class Dialer:
                         elif isinstance(action, RunAmd) and self._detector(request).kind is (
                             DetectorKind.ENGINE
                         ):
+                            # Leaving a message, it listens on after a MACHINE verdict for
+                            # the greeting's end (the message drop takes it from there).
                             detection = asyncio.create_task(
-                                self._engine_detector.listen(channel_id),
+                                self._engine_detector.listen(
+                                    channel_id, watch_greeting=bool(request.machine_message)
+                                ),
                                 name=f"amd-{channel_id}",
                             )
                         else:
@@ -401,6 +405,7 @@ class Dialer:
                 if detection is not None:
                     detection.cancel()
                     await asyncio.gather(detection, return_exceptions=True)
+                await self._engine_detector.stop_watching(channel_id)
 
         # The final state must reach the database even if we are being cancelled.
         await asyncio.shield(

@@ -75,7 +75,8 @@ class PstnBehaviour(enum.Enum):
     values), measured: about 3 s after the originate (1 s of ringing, 2 s of listening)."""
 
     HUMAN = "0"  # rings 1 s, "Hello?", then listens 20 s: HUMAN (HUMAN-800-800)
-    # voicemail greeting and beep, then records 30 s (recordings_dir/machine-NUMBER-ID.wav):
+    # voicemail greeting and beep, then records 30 s (recordings_dir/machine-NUMBER-ID-T.wav, T
+    # the beep's end in Unix time):
     # MACHINE (MAXWORDS-3-2)
     MACHINE = "1"
     BUSY = "2"  # busy at once: cause 17 (User busy), no answer

@@ -257,3 +257,50 @@ def tone_levels(path: Path, frequency: float, *, window_ms: int = 100) -> list[f
         power = previous * previous + before * before - coefficient * previous * before
         levels.append(2 * math.sqrt(max(power, 0.0)) / size)
     return levels
+
+
+def message_offset(
+    recording: Path, message: Path, *, window_ms: int = 5, search_s: float = 3.0
+) -> float:
+    """Where `message` begins on `recording` (both 16-bit mono WAV at one rate), in seconds
+    from the recording's start: the lag at which the two loudness envelopes match best.
+    Negative when the recording began after the message had: its first seconds are missing,
+    which an onset (never below 0) cannot tell."""
+    import array
+    import math
+    import wave
+
+    def envelope(path: Path) -> tuple[int, list[float]]:
+        with wave.open(str(path), "rb") as wav:
+            if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
+                raise ValueError(f"{path}: expected 16-bit mono WAV")
+            rate = wav.getframerate()
+            samples = array.array("h", wav.readframes(wav.getnframes()))
+        size = max(1, rate * window_ms // 1000)
+        return rate, [
+            math.log10(1 + sum(s * s for s in samples[i : i + size]) / size)
+            for i in range(0, len(samples) - size + 1, size)
+        ]
+
+    recording_rate, heard = envelope(recording)
+    message_rate, played = envelope(message)
+    if recording_rate != message_rate:
+        raise ValueError(f"{recording} and {message}: different sample rates")
+    span = int(search_s * 1000 / window_ms)
+    played = played[: 2 * span]  # the first seconds hold the words to find
+
+    def match(lag: int) -> float:
+        # Pearson correlation of the message's envelope with the recording's, `lag` later.
+        pairs = [(p, heard[k + lag]) for k, p in enumerate(played) if 0 <= k + lag < len(heard)]
+        if len(pairs) < span // 2:
+            return -1.0
+        n = len(pairs)
+        mean_p = sum(p for p, _ in pairs) / n
+        mean_h = sum(h for _, h in pairs) / n
+        cov = sum((p - mean_p) * (h - mean_h) for p, h in pairs)
+        var_p = sum((p - mean_p) ** 2 for p, _ in pairs)
+        var_h = sum((h - mean_h) ** 2 for _, h in pairs)
+        return cov / math.sqrt(var_p * var_h) if var_p and var_h else -1.0
+
+    best = max(range(-span, span + 1), key=match)
+    return best * window_ms / 1000

@@ -3,12 +3,13 @@ audio; the default detector (the engine's own listener) or app_amd in the dialpl
 every attempt ends up as a row in PostgreSQL."""
 
 import asyncio
+from pathlib import Path
 
 from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.sandbox.asterisk import FAX_NUMBER, PstnBehaviour, Telephony
-from pbx_engine.sandbox.audio import speech_onset
+from pbx_engine.sandbox.audio import message_offset, speech_onset
 from tests.integration.waiting import eventually
 
 
@@ -149,17 +150,18 @@ async def test_given_a_line_answers_in_silence_then_the_outcome_is_silence(
     assert attempt.amd_cause.startswith("INITIALSILENCE")
 
 
-async def test_given_a_campaign_leaves_messages_then_the_machine_records_it_after_the_beep(
-    connected_engine: Engine, telephony: Telephony
-):
-    """The voicemail box records from the end of its beep; the message must be on the recording
-    from its first words (not cut by speaking over the greeting), soon after the beep."""
-    number = PstnBehaviour.MACHINE.number("+1202555061")
+async def _message_after_the_beep(
+    engine: Engine, telephony: Telephony, number: str, detector: str
+) -> float:
+    """Leave a message on the sandbox voicemail with a beep, which records from the end of its
+    beep; the message must be on the recording from its first words (not cut by speaking over
+    the greeting), soon after the beep. Returns how long after the beep's end it started."""
     message = str(telephony.engine.sounds_dir / "human-talk")  # about 6 s of speech
-    result = await connected_engine.dialer.call(CallRequest(number=number, machine_message=message))
+    request = CallRequest(number=number, machine_message=message, amd_detector=detector)
+    result = await engine.dialer.call(request)
 
-    assert result.outcome is Outcome.MACHINE
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    assert (result.outcome, result.amd_status) == (Outcome.MACHINE, "MACHINE")
+    attempt = await engine.storage.get_attempt(result.channel_id)
     assert attempt.amd_decided_at < attempt.message_started_at < attempt.message_ended_at
     played = (attempt.message_ended_at - attempt.message_started_at).total_seconds()
     assert played > 4
@@ -168,6 +170,44 @@ async def test_given_a_campaign_leaves_messages_then_the_machine_records_it_afte
     onset, loud = speech_onset(recording)
     assert onset is not None and onset < 2.0  # the message starts within 2 s of the beep
     assert loud > 3.0  # and the box heard most of it
+    # Where the message's start lies on the recording, found by matching it with the sound
+    # played: below 0, the box began recording after the message had begun (a cut start).
+    offset = message_offset(recording, Path(f"{message}.wav"))
+    assert offset >= -0.02  # at most a frame
+    # The box names the file with the moment its beep ended (the two Asterisks share a clock).
+    beep_ended = float(recording.stem.rsplit("-", 1)[1])
+    after_beep = attempt.message_started_at.timestamp() - beep_ended
+    print(
+        f"{detector}: message started {after_beep:.3f} s after the beep's end; "
+        f"on the recording from {offset:.3f} s (first sound at {onset:.2f} s)"
+    )
+    return after_beep
+
+
+async def test_given_a_campaign_leaves_messages_then_the_machine_records_it_after_the_beep(
+    connected_engine: Engine, telephony: Telephony
+):
+    """The engine detector listens on after its MACHINE verdict; its beep listener hears the
+    beep end, and the engine plays the message through ARI at once."""
+    number = PstnBehaviour.MACHINE.number("+1202555061")
+    after_beep = await _message_after_the_beep(connected_engine, telephony, number, "engine")
+    assert after_beep < 0.5  # sooner than the dialplan's 0.8 s of silence can be
+    await _no_amd_helpers_left(connected_engine)
+
+
+async def test_given_voicemail_without_a_beep_when_the_engine_leaves_a_message_then_it_is_left(
+    connected_engine: Engine, telephony: Telephony
+):
+    number = PstnBehaviour.MACHINE_NO_BEEP.number("+1202555063")
+    message = str(telephony.engine.sounds_dir / "human-talk")
+    request = CallRequest(number=number, machine_message=message, amd_detector="engine")
+    result = await connected_engine.dialer.call(request)
+
+    assert result.outcome is Outcome.MACHINE
+    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    assert attempt.amd_decided_at < attempt.message_started_at < attempt.message_ended_at
+    assert (attempt.message_ended_at - attempt.message_started_at).total_seconds() > 4
+    await _no_amd_helpers_left(connected_engine)
 
 
 async def test_given_a_fax_machine_answers_then_its_tone_is_heard_and_the_outcome_is_fax(
@@ -252,14 +292,9 @@ async def test_given_the_app_amd_detector_when_the_line_is_silent_then_silence(
 async def test_given_the_app_amd_detector_when_a_machine_gets_a_message_then_it_is_left(
     connected_engine: Engine, telephony: Telephony
 ):
+    """The dialplan path: WaitForSilence(800) in `engine-message-drop`, then Playback."""
     number = PstnBehaviour.MACHINE.number("+1202555062")
-    message = str(telephony.engine.sounds_dir / "human-talk")
-    request = CallRequest(number=number, machine_message=message, amd_detector="app_amd")
-    result = await connected_engine.dialer.call(request)
-
-    assert (result.outcome, result.amd_cause) == (Outcome.MACHINE, "MAXWORDS-3-2")
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
-    assert attempt.amd_decided_at < attempt.message_started_at < attempt.message_ended_at
+    await _message_after_the_beep(connected_engine, telephony, number, "app_amd")
 
 
 async def test_given_the_app_amd_detector_when_a_fax_answers_then_the_trunk_hears_it(

@@ -136,6 +136,21 @@ def test_given_a_fax_tone_when_listening_then_fax(hz, cause):
     assert verdict.decided_ms == 300 + 400
 
 
+def test_given_the_tail_of_a_fax_burst_as_listening_starts_then_fax_at_the_next_burst():
+    """The first CNG burst half heard (listening began late) is no "Yes?" and its silence:
+    the next burst, 3 s later, tells."""
+    verdict = run(tone(200, hz=1100) + quiet(3000) + tone(500, hz=1100) + quiet(3000))
+    assert (verdict.status, verdict.cause) == (AmdStatus.FAX, "CNG")
+    assert verdict.decided_ms == 200 + 3000 + 400
+
+
+def test_given_only_short_fax_bursts_then_fax_when_the_analysis_ends():
+    frames = (tone(200, hz=2100) + quiet(2000)) * 3
+    verdict = run(frames)
+    assert (verdict.status, verdict.cause) == (AmdStatus.FAX, "CED")
+    assert verdict.decided_ms == ListenerSettings().total_analysis_ms
+
+
 def test_given_a_voicemail_beep_at_another_pitch_then_it_is_no_fax():
     verdict = run(quiet(300) + tone(600, hz=1000) + quiet(3000))
     assert verdict.status is AmdStatus.HUMAN  # a short sound, then silence

@@ -3,6 +3,8 @@ clean-up of its helper channels whatever happens (a fake ARI stands in for Aster
 
 import asyncio
 import math
+import random
+import socket
 import struct
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +12,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
+from pbx_engine.amd.beep import BeepSettings, GoReason
 from pbx_engine.amd.g711 import ulaw_encode
 from pbx_engine.amd.listener import ListenerSettings
 from pbx_engine.amd.live import EngineDetector, RtpIntake, leftover_tags
@@ -75,6 +78,7 @@ class FakeAri:
         self.requests: list[tuple[str, str]] = []
         self.hung_up: list[str] = []
         self.destroyed: list[str] = []
+        self.bridged = asyncio.Event()  # the external media channel is in the bridge
 
     def subscribe(self, *ids: str) -> Subscription:
         return Subscription(self.router, ids)
@@ -101,6 +105,7 @@ class FakeAri:
 
     async def add_channel(self, bridge_id, channel_ids):
         self.requests.append(("addChannel", ",".join(channel_ids)))
+        self.bridged.set()
 
     async def hangup(self, channel_id, reason="normal"):
         self.hung_up.append(channel_id)
@@ -172,3 +177,115 @@ async def test_given_leftovers_after_a_restart_then_they_are_hung_up_with_their_
     assert removed == 1
     assert sorted(ari.hung_up) == ["amd-media-old1", "amd-snoop-old1"]
     assert ari.destroyed == ["amd-old1"]
+
+
+# A message drop: after a MACHINE verdict the same listening goes on, for the greeting's end.
+def spoken(sequence: int) -> bytes:
+    """Speech-like sound for one packet: noise, which has no pitch a beep listener could take
+    for a tone (a steady 440 Hz would be one)."""
+    rng = random.Random(sequence)
+    return ulaw_encode(int(rng.gauss(0, 4000)) for _ in range(160))
+
+
+def beeping(sequence: int) -> bytes:
+    return ulaw_encode(
+        int(8000 * math.sin(2 * math.pi * 1000 * (sequence * 160 + i) / 8000)) for i in range(160)
+    )
+
+
+def voicemail_with_a_beep() -> list[bytes]:
+    """0.3 s of silence, a greeting of 4.8 s (words of 200 ms, 40 ms between them), 0.3 s of
+    silence, a beep of 0.6 s, then the silence of a box recording."""
+    packets = [SILENT] * 15
+    for word in range(20):
+        packets += [spoken(100 * word + n) for n in range(10)] + [SILENT] * 2
+    return packets + [SILENT] * 15 + [beeping(n) for n in range(30)] + [SILENT] * 50
+
+
+async def test_given_a_machine_and_a_message_to_leave_then_the_intake_goes_on_to_the_beep():
+    intake = RtpIntake(ListenerSettings(), structlog.get_logger(), BeepSettings())
+    for n, payload in enumerate(voicemail_with_a_beep()):
+        intake.datagram_received(rtp(n, payload), ("127.0.0.1", 4000))
+    verdict = intake.verdict.result()
+    assert (verdict.status, verdict.heard_ms) == ("MACHINE", 300 + 3500)
+    over = intake.greeting_over.result()
+    assert over.reason is GoReason.BEEP
+    # From the verdict: the rest of the greeting (1.3 s), 0.3 s, the beep, one frame more.
+    assert verdict.heard_ms + over.heard_ms == 300 + 4800 + 300 + 600 + 20
+
+
+async def test_given_no_message_to_leave_then_the_intake_stops_at_the_verdict():
+    intake = RtpIntake(ListenerSettings(), structlog.get_logger())
+    for n, payload in enumerate(voicemail_with_a_beep()):
+        intake.datagram_received(rtp(n, payload), ("127.0.0.1", 4000))
+    assert intake.verdict.result().status == "MACHINE"
+    assert not intake.greeting_over.done()
+
+
+async def _send_rtp(ari: FakeAri, packets: list[bytes], first: int = 0) -> None:
+    await ari.bridged.wait()
+    host, port = next(v for k, v in ari.requests if k == "externalMedia").split(":")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for n, payload in enumerate(packets, start=first):
+            sender.sendto(rtp(n, payload), (host, int(port)))
+            if n % 50 == 0:
+                await asyncio.sleep(0.005)  # let the engine's socket keep up
+
+
+async def test_given_a_machine_when_watching_for_the_greeting_end_then_helpers_stay_until_stopped():
+    ari = FakeAri()
+    detector = EngineDetector(ari, timeout=5)  # type: ignore[arg-type]
+    packets = voicemail_with_a_beep()
+    listening = asyncio.create_task(detector.listen("out-1", watch_greeting=True))
+    await _send_rtp(ari, packets)
+    verdict = await listening
+    assert verdict.status == "MACHINE"
+    assert detector.is_watching("out-1")
+    assert (ari.hung_up, ari.destroyed) == ([], [])  # still listening
+
+    over = await detector.greeting_over("out-1")
+    assert over.reason is GoReason.BEEP
+    await detector.stop_watching("out-1")
+    assert len(ari.hung_up) == 2 and len(ari.destroyed) == 1
+    await detector.stop_watching("out-1")  # the call's end stops it again: nothing more
+    assert len(ari.hung_up) == 2 and not detector.is_watching("out-1")
+
+
+async def test_given_a_hangup_mid_greeting_when_the_call_ends_then_the_watch_is_removed():
+    ari = FakeAri()
+    detector = EngineDetector(ari, timeout=5)  # type: ignore[arg-type]
+    greeting_only = voicemail_with_a_beep()[:200]  # the debtor's line goes before the beep
+    listening = asyncio.create_task(detector.listen("out-1", watch_greeting=True))
+    await _send_rtp(ari, greeting_only)
+    assert (await listening).status == "MACHINE"
+    await detector.stop_watching("out-1")
+    assert len(ari.hung_up) == 2 and len(ari.destroyed) == 1
+    assert await detector.greeting_over("out-1") is None
+
+
+async def test_given_a_person_when_a_message_would_be_left_on_machines_then_nothing_is_kept():
+    ari = FakeAri()
+    detector = EngineDetector(ari, timeout=5)  # type: ignore[arg-type]
+    hello = [SILENT] * 15 + [voiced(n) for n in range(25)] + [SILENT] * 60
+    listening = asyncio.create_task(detector.listen("out-1", watch_greeting=True))
+    await _send_rtp(ari, hello)
+    assert (await listening).status == "HUMAN"
+    assert not detector.is_watching("out-1")
+    assert len(ari.hung_up) == 2 and len(ari.destroyed) == 1
+
+
+async def test_given_the_audio_stops_while_watching_then_go_at_the_clock_s_cap(monkeypatch):
+    # The frame-counting cap never comes without frames: the clock's (cap plus a grace) does.
+    monkeypatch.setattr("pbx_engine.amd.live._SETUP_TIMEOUT", 0.1)
+    ari = FakeAri()
+    detector = EngineDetector(  # type: ignore[arg-type]
+        ari, timeout=5, beep_settings=BeepSettings(max_wait_ms=100)
+    )
+    listening = asyncio.create_task(detector.listen("out-1", watch_greeting=True))
+    await _send_rtp(ari, voicemail_with_a_beep()[:200])
+    assert (await listening).status == "MACHINE"
+    try:
+        over = await detector.greeting_over("out-1")
+    finally:
+        await detector.stop_watching("out-1")
+    assert over.reason is GoReason.CAP

@@ -75,3 +75,10 @@ def test_given_an_unknown_listener_setting_when_evaluated_then_it_exits_1_naming
 ):
     assert main(["amd", "evaluate", str(tmp_path), "--set", "patience=9"]) == 1
     assert "no listener setting 'patience'" in capsys.readouterr().err
+
+
+def test_given_an_unknown_beep_setting_when_the_drop_is_evaluated_then_it_exits_1_naming_it(
+    tmp_path, capsys
+):
+    assert main(["amd", "evaluate", str(tmp_path), "--drop", "--beep-set", "patience=9"]) == 1
+    assert "no beep setting 'patience'" in capsys.readouterr().err
