@@ -76,6 +76,13 @@ async def _sign_in(page: Page, api: str, login: str, lands_on: str) -> None:
     await expect(page.locator("#live.on")).to_be_visible()  # the websocket is up
 
 
+async def _anna_and_her_supervisor(storage) -> None:
+    await storage.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001")
+    await storage.upsert_agent("boss", "Barbara Boss", role="supervisor")
+    for login in ("anna", "boss"):
+        await storage.set_password(login, hash_password(PASSWORD))
+
+
 def _ms_since(shown_at_ms: str, then: datetime) -> float:
     return int(shown_at_ms) - then.timestamp() * 1000
 
@@ -89,10 +96,7 @@ async def test_given_browsers_when_a_debtor_answers_then_screen_pop_promise_and_
 ):
     engine = connected_engine
     storage = engine.storage
-    await storage.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001")
-    await storage.upsert_agent("boss", "Barbara Boss", role="supervisor")
-    for login in ("anna", "boss"):
-        await storage.set_password(login, hash_password(PASSWORD))
+    await _anna_and_her_supervisor(storage)
     runner = await engine.add_campaign(
         CampaignConfig(
             name="desk-test",
@@ -241,10 +245,7 @@ async def test_given_a_preview_campaign_when_the_agent_works_a_call_from_the_des
 ):
     engine = connected_engine
     storage = engine.storage
-    await storage.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001")
-    await storage.upsert_agent("boss", "Barbara Boss", role="supervisor")
-    for login in ("anna", "boss"):
-        await storage.set_password(login, hash_password(PASSWORD))
+    await _anna_and_her_supervisor(storage)
     runner = await engine.add_campaign(
         CampaignConfig(
             name="desk-preview",

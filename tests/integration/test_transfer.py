@@ -22,17 +22,7 @@ async def test_given_a_live_call_when_the_agent_transfers_it_to_the_owner_then_h
     connected_engine: Engine, api: str, pstn_asterisk: PstnSandbox
 ):
     engine = connected_engine
-    await engine.storage.upsert_agent("tina", "Tina", sip_endpoint=f"{AGENT}@pstn")
-    owner_id = await engine.storage.upsert_agent("oskar", "Oskar", sip_endpoint=f"{OWNER}@pstn")
-    case_id, _ = await engine.storage.upsert_case(
-        creditor="Acme",
-        reference="HAND-1",
-        debtor_name="Jan Kowalski",
-        amount_owed=Decimal("99.00"),
-        currency="USD",
-        numbers=[(DEBTOR, "mobile")],
-        owner_agent_id=owner_id,
-    )
+    case_id, owner_id = await _case_owned_by_oskar(engine, "HAND-1")
     tina = await engine.agents.login("tina")
     oskar = await engine.agents.login("oskar")
     tokens = {
@@ -119,17 +109,7 @@ async def test_given_a_live_call_when_the_agent_keys_star_three_then_the_owner_h
     connected_engine: Engine, pstn_asterisk: PstnSandbox
 ):
     engine = connected_engine
-    await engine.storage.upsert_agent("tina", "Tina", sip_endpoint=f"{AGENT}@pstn")
-    owner_id = await engine.storage.upsert_agent("oskar", "Oskar", sip_endpoint=f"{OWNER}@pstn")
-    case_id, _ = await engine.storage.upsert_case(
-        creditor="Acme",
-        reference="HAND-2",
-        debtor_name="Ewa Nowak",
-        amount_owed=Decimal("15.00"),
-        currency="USD",
-        numbers=[(DEBTOR, "mobile")],
-        owner_agent_id=owner_id,
-    )
+    case_id, _ = await _case_owned_by_oskar(engine, "HAND-2")
     tina = await engine.agents.login("tina")
     oskar = await engine.agents.login("oskar")
     try:
@@ -153,6 +133,22 @@ async def test_given_a_live_call_when_the_agent_keys_star_three_then_the_owner_h
     finally:
         for login in ("tina", "oskar"):
             await engine.agents.logout(login)
+
+
+async def _case_owned_by_oskar(engine: Engine, reference: str) -> tuple[int, int]:
+    """Agent tina, and oskar who owns a case of the debtor's: (case id, oskar's id)."""
+    await engine.storage.upsert_agent("tina", "Tina", sip_endpoint=f"{AGENT}@pstn")
+    owner_id = await engine.storage.upsert_agent("oskar", "Oskar", sip_endpoint=f"{OWNER}@pstn")
+    case_id, _ = await engine.storage.upsert_case(
+        creditor="Acme",
+        reference=reference,
+        debtor_name="Jan Kowalski",
+        amount_owed=Decimal("99.00"),
+        currency="USD",
+        numbers=[(DEBTOR, "mobile")],
+        owner_agent_id=owner_id,
+    )
+    return case_id, owner_id
 
 
 async def _true(value: bool) -> bool:
