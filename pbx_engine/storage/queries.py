@@ -753,10 +753,19 @@ class Storage:
         return {"n": row["n"], "amount": row["amount"]}
 
     async def agent_state_changes_since(self, since: datetime) -> list:
-        """Every agent's state changes since `since`, by agent then time (for occupancy)."""
+        """Every agent's state changes since `since`, by agent then time (for occupancy),
+        each agent's first being the state he was in at `since` (a shift begun before
+        midnight counts from midnight, not from his first change after it)."""
         return await self.pool.fetch(
-            "SELECT agent_id, state, at FROM agent_state_changes WHERE at >= $1 "
-            "ORDER BY agent_id, at",
+            """SELECT agent_id, state, at FROM (
+                   SELECT a.id AS agent_id, s.state, $1::timestamptz AS at, 0 AS carried_first
+                   FROM agents a CROSS JOIN LATERAL (
+                       SELECT state FROM agent_state_changes
+                       WHERE agent_id = a.id AND at < $1 ORDER BY at DESC, id DESC LIMIT 1) s
+                   UNION ALL
+                   SELECT agent_id, state, at, 1 FROM agent_state_changes WHERE at >= $1
+               ) changes
+               ORDER BY agent_id, at, carried_first""",
             since,
         )
 

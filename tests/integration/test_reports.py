@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import aiohttp
 
-from pbx_engine.reports.figures import report
+from pbx_engine.reports.figures import occupancy, report
 from pbx_engine.storage import Storage
 
 DAY = date(2026, 11, 30)
@@ -187,3 +187,24 @@ async def test_given_calls_on_record_when_exporting_csv_then_supervisors_get_eve
         async with http.post(url, json=payment, headers=headers) as response:
             assert response.status == 201
     assert (await storage.case_file(case_id))["amount_paid"] == "30.00"
+
+
+async def test_given_a_shift_begun_before_midnight_when_occupancy_is_read_then_it_counts_from_it(
+    storage: Storage,
+):
+    night = await storage.upsert_agent("nina", "Nina")
+    midnight = datetime(2026, 12, 1, tzinfo=UTC)
+    await storage.record_agent_state(night, "ready", midnight - timedelta(hours=2))
+    await storage.record_agent_state(night, "on_call", midnight - timedelta(minutes=10))
+    await storage.record_agent_state(night, "wrap_up", midnight + timedelta(minutes=30))
+    await storage.record_agent_state(night, "ready", midnight + timedelta(minutes=31))
+    rows = [
+        (r["state"], r["at"])
+        for r in await storage.agent_state_changes_since(midnight)
+        if r["agent_id"] == night
+    ]
+    # On a call across midnight: today he has been busy since midnight, not since 00:30.
+    assert rows[0] == ("on_call", midnight)
+    assert [state for state, _ in rows] == ["on_call", "wrap_up", "ready"]
+    changes = [(night, state, at) for state, at in rows]
+    assert occupancy(changes, midnight + timedelta(minutes=41)) == round(31 / 41, 4)
