@@ -210,6 +210,36 @@ async def test_given_voicemail_without_a_beep_when_the_engine_leaves_a_message_t
     await _no_amd_helpers_left(connected_engine)
 
 
+async def test_given_the_line_hangs_up_mid_greeting_then_no_message_is_played_or_on_record(
+    connected_engine: Engine, telephony: Telephony
+):
+    """The engine listens on after its MACHINE verdict, waiting for the beep; the line goes
+    before it (the sandbox's greeting runs about 14 s): nothing is played, no message is on
+    record, and the listener's channels are gone."""
+    engine = connected_engine
+    number = PstnBehaviour.MACHINE.number("+1202555062")
+    message = str(telephony.engine.sounds_dir / "human-talk")
+    call = engine.dialer.place_call(
+        CallRequest(number=number, machine_message=message, amd_detector="engine")
+    )
+    channel_id = call.get_name()
+
+    async def answered():
+        attempt = await engine.storage.get_attempt(channel_id)
+        return attempt is not None and attempt.answered_at is not None
+
+    await eventually(answered, timeout=10, what="the voicemail to answer")
+    await asyncio.sleep(7)  # the verdict comes about 4.3 s after the answer; the beep at 14 s
+    await engine.ari.hangup(channel_id)
+    result = await asyncio.wait_for(call, timeout=10)
+
+    assert result.outcome is Outcome.MACHINE
+    attempt = await engine.storage.get_attempt(channel_id)
+    assert attempt.amd_status == "MACHINE"
+    assert attempt.message_started_at is None and attempt.message_ended_at is None
+    await _no_amd_helpers_left(engine)
+
+
 async def test_given_a_fax_machine_answers_then_its_tone_is_heard_and_the_outcome_is_fax(
     connected_engine: Engine,
 ):
