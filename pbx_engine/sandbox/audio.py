@@ -17,6 +17,7 @@ import hashlib
 import os
 import secrets
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,20 +209,25 @@ def _copy_into(directory: Path, made: dict[str, Path]) -> dict[str, Path]:
     return installed
 
 
-def speech_onset(
-    path: Path, *, threshold_dbfs: float = -35.0, frame_ms: int = 20
-) -> tuple[float | None, float]:
-    """When sound starts in a 16-bit mono WAV (seconds from its start; None: never), and how
-    much of the file has sound (seconds): how tests tell a message was heard, and when."""
+def read_mono16(path: Path) -> tuple[int, Sequence[int]]:
+    """The rate and samples of a 16-bit mono WAV (what the sandbox's phones record)."""
     import array
-    import math
     import wave
 
     with wave.open(str(path), "rb") as wav:
         if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
             raise ValueError(f"{path}: expected 16-bit mono WAV")
-        rate = wav.getframerate()
-        samples = array.array("h", wav.readframes(wav.getnframes()))
+        return wav.getframerate(), array.array("h", wav.readframes(wav.getnframes()))
+
+
+def speech_onset(
+    path: Path, *, threshold_dbfs: float = -35.0, frame_ms: int = 20
+) -> tuple[float | None, float]:
+    """When sound starts in a 16-bit mono WAV (seconds from its start; None: never), and how
+    much of the file has sound (seconds): how tests tell a message was heard, and when."""
+    import math
+
+    rate, samples = read_mono16(path)
     size = max(1, rate * frame_ms // 1000)
     floor = 32768 * 10 ** (threshold_dbfs / 20)
     onset, loud = None, 0
@@ -238,15 +244,9 @@ def speech_onset(
 def tone_levels(path: Path, frequency: float, *, window_ms: int = 100) -> list[float]:
     """The amplitude (0..32768) of one frequency in each window of a 16-bit mono WAV, by the
     Goertzel algorithm: how tests tell whose tone (each party sends its own) reached whom."""
-    import array
     import math
-    import wave
 
-    with wave.open(str(path), "rb") as wav:
-        if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
-            raise ValueError(f"{path}: expected 16-bit mono WAV")
-        rate = wav.getframerate()
-        samples = array.array("h", wav.readframes(wav.getnframes()))
+    rate, samples = read_mono16(path)
     size = max(1, rate * window_ms // 1000)
     coefficient = 2 * math.cos(2 * math.pi * frequency / rate)
     levels = []
@@ -266,16 +266,10 @@ def message_offset(
     from the recording's start: the lag at which the two loudness envelopes match best.
     Negative when the recording began after the message had: its first seconds are missing,
     which an onset (never below 0) cannot tell."""
-    import array
     import math
-    import wave
 
     def envelope(path: Path) -> tuple[int, list[float]]:
-        with wave.open(str(path), "rb") as wav:
-            if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
-                raise ValueError(f"{path}: expected 16-bit mono WAV")
-            rate = wav.getframerate()
-            samples = array.array("h", wav.readframes(wav.getnframes()))
+        rate, samples = read_mono16(path)
         size = max(1, rate * window_ms // 1000)
         return rate, [
             math.log10(1 + sum(s * s for s in samples[i : i + size]) / size)
