@@ -89,14 +89,38 @@ def report(sums: Iterable[Mapping[str, Any]], per: Literal["campaign", "agent"])
     return rows
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (`=HYPERLINK(...)`,
+# `+cmd|...`, `@SUM(...)`; tab and carriage return hide the start of one).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell that no spreadsheet runs as a formula: text starting with = + - @ (or a tab
+    or carriage return) gets a leading `'`. Only text is escaped: the decision is by the
+    value's Python type, so numbers (int, float, Decimal) stay numbers, negative ones too, and
+    a name such as "-5" typed into a text field is escaped like any other text."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def as_csv(rows: Iterable[ReportRow], per: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     names = [f.name for f in fields(ReportRow)]
     writer.writerow([per if n == "by" else n for n in names])
     for row in rows:
-        values = row.as_json()
-        writer.writerow(["" if values[n] is None else values[n] for n in names])
+        values = row.as_json()  # dates become ISO text, Decimals their exact text
+        writer.writerow(
+            [
+                ""
+                if values[n] is None
+                else values[n]
+                if isinstance(getattr(row, n), (int, float, Decimal, date))
+                else spreadsheet_safe(values[n])
+                for n in names
+            ]
+        )
     return out.getvalue()
 
 
