@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AnyHttpUrl,
+    IPvAnyNetwork,
     BaseModel,
     ConfigDict,
     Field,
@@ -186,6 +187,42 @@ class HttpConfig(_Section):
     )
 
 
+class WebConfig(_Section):
+    """How the HTTP tier faces browsers and API clients: sign-in limits, sessions, tokens, and
+    the reverse proxy in front of it."""
+
+    mode: Literal["production", "development"] = Field(
+        "production",
+        description="production: the session cookie is always Secure (the engine is reached "
+        "over TLS, through a reverse proxy); development: Secure only on HTTPS requests",
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="addresses (or networks) of the reverse proxies whose X-Forwarded-For, "
+        "X-Forwarded-Proto and Forwarded headers are believed; from anyone else they are ignored",
+    )
+    session_idle_minutes: float = Field(
+        30.0, gt=0, description="a browser session with no request and no open page this long ends"
+    )
+    token_lifetime_days: float = Field(
+        90.0, gt=0, le=3650, description="API tokens expire this long after they are issued"
+    )
+    signin_window_seconds: float = Field(300.0, gt=0, description="failed sign-ins count this long")
+    signin_per_login_and_address: int = Field(
+        5, ge=1, description="failures of one address at one login"
+    )
+    signin_per_address: int = Field(30, ge=1, description="failures of one address at any login")
+    signin_per_login: int = Field(
+        50, ge=1, description="failures at one login from every address; past it, only addresses "
+        "that have not failed at it may try"
+    )
+    signin_table_size: int = Field(10_000, ge=100, description="entries kept per count, at most")
+    signin_concurrent_hashes: int = Field(4, ge=1, description="password checks run at once")
+    signin_queued_hashes: int = Field(
+        16, ge=0, description="password checks waiting; past them a sign-in gets 503 at once"
+    )
+
+
 class RoomConfig(_Section):
     """A conference room that always exists (rooms can also be made through the API)."""
 
@@ -213,6 +250,7 @@ class EngineConfig(_Section):
     inbound: InboundConfig = InboundConfig()
     logging: LoggingConfig = LoggingConfig()
     http: HttpConfig | None = None
+    web: WebConfig = WebConfig()
     rooms: list[RoomConfig] = Field(default_factory=list)
     campaign_files: list[str] = Field(
         default_factory=list, description="campaign files or glob patterns, one campaign a file"

@@ -29,13 +29,14 @@ from pbx_engine.cases.dispositions import (
     next_action,
 )
 from pbx_engine.compliance.timezones import debtor_zones
-from pbx_engine.config import ConfigError
+from pbx_engine.config import ConfigError, WebConfig
 from pbx_engine.dialer.campaign import PreviewError
 from pbx_engine.dialer.service import CallRequest, DialerClosed
 from pbx_engine.numbers import BadNumber, to_e164
 from pbx_engine.refusals import Refused
 from pbx_engine.signin import sessions
 from pbx_engine.storage.models import AgentRow, BrowserSession
+from pbx_engine.web.edge import install_edge
 
 if TYPE_CHECKING:
     from pbx_engine.engine import Engine
@@ -450,7 +451,8 @@ async def campaign_action(request: web.Request) -> web.Response:
     return web.json_response(_campaign_json(runner))
 
 
-def build_app(engine: Engine) -> web.Application:
+def build_app(engine: Engine, web_config: WebConfig | None = None) -> web.Application:
+    """The app for `engine`; `web_config` overrides the config's `[web]` (tests)."""
     # They build on this module's helpers.
     from pbx_engine.web.browser_api import add_browser_routes
     from pbx_engine.web.calls_api import add_call_routes
@@ -458,6 +460,7 @@ def build_app(engine: Engine) -> web.Application:
 
     app = web.Application(middlewares=[authenticate, refusals_as_json])
     app[ENGINE] = engine
+    install_edge(app, web_config or engine.config.web)
     app.router.add_get("/health", health)
     app.router.add_post("/calls", place_call)
     app.router.add_get("/attempts/{channel_id}", get_attempt)

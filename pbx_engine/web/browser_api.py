@@ -2,8 +2,11 @@
 supervisor wallboard, reports) and the reports' data.
 
     GET  /signin                  the sign-in page
-    POST /signin {login, password}  opens a session: an HttpOnly, SameSite=Strict cookie; the
-                                  answer carries the session's CSRF token
+    POST /signin {login, password[, next]}  opens a session: an HttpOnly, SameSite=Strict
+                                  cookie (Secure but in development mode); the answer carries
+                                  the session's CSRF token and the page to go to (`next` when
+                                  it is a path of this site). JSON only, from our own page
+                                  (Origin); throttled per login and address
     GET  /signin/session          who is signed in, and the CSRF token (pages ask on load)
     POST /signout                 ends the session
     POST /signin/password {current, new}  changes the signed-in agent's password; his other
@@ -33,7 +36,6 @@ from pbx_engine.notify.hub import RESYNC, Subscription
 from pbx_engine.reports.figures import as_csv, report
 from pbx_engine.signin import sessions
 from pbx_engine.signin.passwords import WeakPassword, hash_password, verify_password
-from pbx_engine.signin.throttle import SignInThrottle
 from pbx_engine.storage import Storage
 from pbx_engine.storage.models import AgentRow, BrowserSession
 from pbx_engine.web.api import (
@@ -45,6 +47,8 @@ from pbx_engine.web.api import (
     error_response,
     read_body,
 )
+from pbx_engine.web.edge import HASH_GATE, THROTTLE, client, cookie_secure
+from pbx_engine.web.security import login_digest, safe_next, same_site_origin
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +56,6 @@ STATIC_DIR = Path(__file__).parent / "static"
 # Open websockets by the browser session they belong to (None: bearer-token clients).
 SOCKETS = web.AppKey("sockets", dict)
 SIGNED_OUT = 4001  # websocket close code: the page goes back to the sign-in form
-THROTTLE = web.AppKey("signin_throttle", SignInThrottle)
 PAGES = {
     "/signin": "signin.html",
     "/desk/": "desk.html",
@@ -68,6 +71,7 @@ SESSION_CHECK_EVERY = 60.0  # seconds between checks that an open page's session
 class SignInPayload(Payload):
     login: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=200)
+    next: str | None = Field(None, max_length=2000)  # the page to land on: this site's only
 
 
 class PasswordPayload(Payload):
@@ -89,33 +93,67 @@ async def page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC_DIR / PAGES[request.path], headers={"Cache-Control": "no-cache"})
 
 
+def _too_many(wait: timedelta | None) -> web.Response:
+    response = error_response(429, "too many failed attempts: try again later")
+    response.headers["Retry-After"] = str(int((wait or timedelta()).total_seconds()) + 1)
+    return response
+
+
+def _busy() -> web.Response:
+    response = error_response(503, "too many sign-ins at once: try again in a moment")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 async def sign_in(request: web.Request) -> web.Response:
+    # Login CSRF: a foreign page could sign a victim's browser into the guesser's account.
+    # A form post cannot send JSON, and a browser names the page it posts from in Origin.
+    if request.content_type != "application/json":
+        return error_response(415, "a sign-in is JSON: Content-Type: application/json")
+    if not same_site_origin(request.headers.get("Origin"), request.host):
+        log.warning("signin.foreign_origin", origin=request.headers.get("Origin"))
+        return error_response(403, "a sign-in must come from this site's own page")
     payload = await read_body(request, SignInPayload)
     if isinstance(payload, web.Response):
         return payload
-    engine = request.app[ENGINE]
-    throttle, now = request.app[THROTTLE], datetime.now(UTC)
-    if wait := throttle.blocked_for(payload.login, now):
-        log.warning("signin.throttled", login=payload.login)
-        response = error_response(429, "too many failed attempts: try again later")
-        response.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
-        return response
-    found = await engine.storage.password_hash(payload.login)
-    stored = found[1] if found else None
-    # The hash is checked even for an unknown login: the answer takes as long either way.
-    ok = await asyncio.to_thread(verify_password, payload.password, stored)
+    engine, gate, throttle = request.app[ENGINE], request.app[HASH_GATE], request.app[THROTTLE]
+    now, address = datetime.now(UTC), client(request).address
+    # From the gate's check to holding a place in it, nothing awaits: the check holds, and the
+    # try is counted before the password is looked at.
+    if gate.full:
+        log.warning("signin.busy", address=address)
+        return _busy()
+    decision = throttle.begin(payload.login, address, now)
+    if decision.attempt is None:
+        log.warning(
+            "signin.throttled",
+            login_sha256=login_digest(payload.login),
+            address=address,
+            by=decision.refused_by,
+        )
+        return _too_many(decision.retry_after)
+    async with gate.admitted():
+        found = await engine.storage.password_hash(payload.login)
+        stored = found[1] if found else None
+        # The hash is checked even for an unknown login: the answer takes as long either way.
+        ok = await gate.run(verify_password, payload.password, stored)
     if not ok or found is None:
-        throttle.failed(payload.login, now)
-        log.warning("signin.refused", login=payload.login)
+        log.warning("signin.refused", login_sha256=login_digest(payload.login), address=address)
         return error_response(401, "wrong login or password")
-    throttle.succeeded(payload.login)
+    throttle.succeeded(decision.attempt)
     agent = found[0]
     opened = sessions.new_session(now)
     await engine.storage.open_browser_session(
         agent.id, opened.id_sha256, opened.csrf_token, opened.expires_at
     )
-    log.info("signin.opened", agent=agent.login, role=agent.role)
-    response = web.json_response(_who(agent, opened.csrf_token))
+    log.info("signin.opened", agent=agent.login, role=agent.role, address=address)
+    who = _who(agent, opened.csrf_token)
+    if payload.next is not None:
+        if safe := safe_next(payload.next):
+            who["home"] = safe
+        else:
+            log.warning("signin.next_refused", agent=agent.login)
+    response = web.json_response(who)
     response.set_cookie(
         sessions.COOKIE,
         opened.session_id,
@@ -123,7 +161,7 @@ async def sign_in(request: web.Request) -> web.Response:
         path="/",
         httponly=True,
         samesite="Strict",
-        secure=request.secure,
+        secure=cookie_secure(request),
     )
     return response
 
@@ -163,17 +201,19 @@ async def change_password(request: web.Request) -> web.Response:
     if isinstance(payload, web.Response):
         return payload
     engine, me, session = request.app[ENGINE], request[AGENT], request.get(SESSION)
-    throttle, now = request.app[THROTTLE], datetime.now(UTC)
-    if wait := throttle.blocked_for(me.login, now):
-        response = error_response(429, "too many failed attempts: try again later")
-        response.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
-        return response
-    found = await engine.storage.password_hash(me.login)
-    if not await asyncio.to_thread(verify_password, payload.current, found[1] if found else None):
-        throttle.failed(me.login, now)
+    gate, throttle = request.app[HASH_GATE], request.app[THROTTLE]
+    if gate.full:
+        return _busy()
+    decision = throttle.begin(me.login, client(request).address, datetime.now(UTC))
+    if decision.attempt is None:
+        return _too_many(decision.retry_after)
+    async with gate.admitted():
+        found = await engine.storage.password_hash(me.login)
+        ok = await gate.run(verify_password, payload.current, found[1] if found else None)
+    if not ok:
         log.warning("signin.password_change_refused", agent=me.login)
         return error_response(403, "the current password is wrong")
-    throttle.succeeded(me.login)
+    throttle.succeeded(decision.attempt)
     try:
         hashed = await asyncio.to_thread(hash_password, payload.new)
     except WeakPassword as error:
@@ -310,7 +350,6 @@ async def supervisor_actions(request: web.Request) -> web.Response:
 
 def add_browser_routes(app: web.Application) -> None:
     app[SOCKETS] = {}
-    app[THROTTLE] = SignInThrottle()
     app.on_shutdown.append(close_sockets)
     for path in PAGES:
         app.router.add_get(path, page)

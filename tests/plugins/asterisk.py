@@ -87,6 +87,7 @@ async def engine_config(
             "agents": {"wrap_up_seconds": 0.5, "answer_timeout": 5},
             "inbound": {"max_queue_wait": 4, "announce_every": 2, "owner_wait": 2},
             "shutdown_grace": 5,
+            "web": {"mode": "development"},  # plain HTTP on loopback: no Secure cookie
         },
         "test-config",
         environ={},

@@ -44,7 +44,7 @@ function gauge(label, rate, cap) {
       <path d="M50 10 A38 38 0 0 1 88 48" stroke="#f85149" stroke-width="8" fill="none"/>
       <line x1="50" y1="48" x2="${x.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#1c2733" stroke-width="3"/>
       </svg>`),
-    el("b", { style: over ? "color: var(--bad)" : "" }, percent(rate, 2)), el("div", { class: "muted" }, label));
+    el("b", { class: over ? "over" : null }, percent(rate, 2)), el("div", { class: "muted" }, label));
 }
 
 function svg(markup) {
