@@ -8,6 +8,7 @@ import csv
 import signal
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -122,12 +123,23 @@ async def _agent(args: argparse.Namespace) -> int:
                 role=args.role,
                 team=args.team,
             )
-        token = await storage.issue_agent_token(args.login)
-    if token is None:
+        days = args.days if args.days is not None else config.web.token_lifetime_days
+        issued = await storage.signin.issue_token(
+            args.login, datetime.now(UTC) + timedelta(days=days)
+        )
+    if issued is None:
         print(f"no agent with login {args.login!r}", file=sys.stderr)
         return 1
-    print(token)
+    print(issued.token)  # alone on standard output, for scripts
+    print(f"expires {issued.expires_at.isoformat(timespec='seconds')}", file=sys.stderr)
     return 0
+
+
+def _positive_days(text: str) -> float:
+    days = float(text)
+    if not 0 < days <= 3650:
+        raise argparse.ArgumentTypeError("days run from more than 0 to 3650")
+    return days
 
 
 def _read_password() -> str:
@@ -340,10 +352,17 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--endpoint", help="the PJSIP endpoint of the agent's softphone")
     add.add_argument("--role", choices=["agent", "supervisor", "admin"], default="agent")
     add.add_argument("--team")
-    token = agent.add_parser("token", help="print a new API token (the old one stops working)")
+    token = agent.add_parser(
+        "token", help="print a new API token with an expiry (the old one stops working)"
+    )
     token.add_argument("login")
     for sub in (add, token):
         sub.add_argument("--config", type=Path, required=True)
+        sub.add_argument(
+            "--days",
+            type=_positive_days,
+            help="the token expires after this many days (default: [web] token_lifetime_days)",
+        )
         sub.set_defaults(handler=_agent)
     password = agent.add_parser(
         "password",

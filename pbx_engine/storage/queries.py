@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -28,6 +27,7 @@ from pbx_engine.storage.models import (
     CaseMatch,
     ImportResult,
 )
+from pbx_engine.storage.signin import TOKEN_LIFETIME, SignInStore
 
 log = structlog.get_logger(__name__)
 
@@ -114,6 +114,7 @@ def _assemble_candidates(rows) -> list[CaseCandidate]:
 class Storage:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self.signin = SignInStore(pool)
 
     @classmethod
     @asynccontextmanager
@@ -572,20 +573,16 @@ class Storage:
             campaign_id,
         )
 
-    async def issue_agent_token(self, login: str) -> str | None:
+    async def issue_agent_token(
+        self, login: str, lifetime: timedelta = TOKEN_LIFETIME
+    ) -> str | None:
         """A new API token for the agent (the old one stops working); None: no such agent."""
-        token = secrets.token_urlsafe(24)
-        changed = await self.pool.execute(
-            "UPDATE agents SET token_sha256 = $2 WHERE login = $1", login, _sha256(token)
-        )
-        return token if changed.endswith(" 1") else None
+        issued = await self.signin.issue_token(login, datetime.now(UTC) + lifetime)
+        return issued.token if issued else None
 
     async def agent_by_token(self, token: str) -> AgentRow | None:
-        row = await self.pool.fetchrow(
-            f"{_AGENT_SELECT} WHERE a.token_sha256 = $1",
-            _sha256(token),
-        )
-        return AgentRow(**dict(row)) if row else None
+        """The token's agent, unless the token has expired (see storage.signin)."""
+        return await self.signin.agent_by_token(token, datetime.now(UTC))
 
     async def record_disposition(
         self,

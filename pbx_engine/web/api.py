@@ -36,7 +36,7 @@ from pbx_engine.numbers import BadNumber, to_e164
 from pbx_engine.refusals import Refused
 from pbx_engine.signin import sessions
 from pbx_engine.storage.models import AgentRow, BrowserSession
-from pbx_engine.web.edge import install_edge
+from pbx_engine.web.edge import WEB, install_edge
 
 if TYPE_CHECKING:
     from pbx_engine.engine import Engine
@@ -130,15 +130,14 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if scheme.lower() == "bearer" and token:
         agent = await request.app[ENGINE].storage.agent_by_token(token.strip())
         if agent is None:
-            return error_response(401, "unknown token")
+            return error_response(401, "unknown or expired token")
         request[AGENT] = agent
         return await handler(request)
     session_id = request.cookies.get(sessions.COOKIE)
     if not session_id:
         return error_response(401, "missing bearer token")
-    session = await request.app[ENGINE].storage.browser_session(
-        sessions.session_digest(session_id), datetime.now(UTC)
-    )
+    storage, now = request.app[ENGINE].storage, datetime.now(UTC)
+    session = await storage.browser_session(sessions.session_digest(session_id), now)
     if session is None:
         return error_response(401, "signed out or session expired")
     sent = request.headers.get(sessions.CSRF_HEADER)
@@ -146,6 +145,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         return error_response(403, "missing or wrong CSRF token")
     if not sessions.same_origin(request.headers.get("Origin"), request.host):
         return error_response(403, "request from another site")
+    idle = timedelta(minutes=request.app[WEB].session_idle_minutes)
+    if not await storage.signin.touch_session(session.id_sha256, now, idle):
+        return error_response(401, "signed out: the session was left unused too long")
     request[AGENT] = session.agent
     request[SESSION] = session
     return await handler(request)
@@ -457,6 +459,7 @@ def build_app(engine: Engine, web_config: WebConfig | None = None) -> web.Applic
     from pbx_engine.web.browser_api import add_browser_routes
     from pbx_engine.web.calls_api import add_call_routes
     from pbx_engine.web.rooms_api import add_room_routes
+    from pbx_engine.web.tokens_api import add_token_routes
 
     app = web.Application(middlewares=[authenticate, refusals_as_json])
     app[ENGINE] = engine
@@ -466,6 +469,7 @@ def build_app(engine: Engine, web_config: WebConfig | None = None) -> web.Applic
     app.router.add_get("/attempts/{channel_id}", get_attempt)
     app.router.add_post("/calls/{channel_id}/disposition", disposition)
     app.router.add_get("/agents/me", me)
+    add_token_routes(app)  # before /agents/me/{action}
     app.router.add_post("/agents/me/preview", preview)
     app.router.add_post("/agents/me/preview/{step}", preview)
     app.router.add_post("/agents/me/{action}", agent_action)

@@ -47,7 +47,7 @@ from pbx_engine.web.api import (
     error_response,
     read_body,
 )
-from pbx_engine.web.edge import HASH_GATE, THROTTLE, client, cookie_secure
+from pbx_engine.web.edge import HASH_GATE, THROTTLE, WEB, client, cookie_secure
 from pbx_engine.web.security import login_digest, safe_next, same_site_origin
 
 log = structlog.get_logger(__name__)
@@ -242,8 +242,9 @@ async def notices(request: web.Request) -> web.WebSocketResponse:
             async with asyncio.TaskGroup() as tasks:
                 helpers = [tasks.create_task(_forward(ws, subscription, me, engine.feed))]
                 if session is not None:
+                    idle = timedelta(minutes=request.app[WEB].session_idle_minutes)
                     helpers.append(
-                        tasks.create_task(_end_with_session(ws, session, engine.storage))
+                        tasks.create_task(_end_with_session(ws, session, engine.storage, idle))
                     )
                 async for _message in ws:
                     pass  # browsers send nothing we use; the loop ends when the socket closes
@@ -259,10 +260,11 @@ async def notices(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _end_with_session(
-    ws: web.WebSocketResponse, session: BrowserSession, storage: Storage
+    ws: web.WebSocketResponse, session: BrowserSession, storage: Storage, idle: timedelta
 ) -> None:
     """A session that expires takes its websocket with it; so does one ended elsewhere (a
-    password set with `pbx-engine agent password`, another engine), noticed within a minute."""
+    password set with `pbx-engine agent password`, another engine), noticed within a minute.
+    An open page is use of its session: it keeps the idle timeout from ending it."""
     while True:
         left = (session.expires_at - datetime.now(UTC)).total_seconds()
         await asyncio.sleep(max(0.0, min(left, SESSION_CHECK_EVERY)))
@@ -270,7 +272,8 @@ async def _end_with_session(
         if now >= session.expires_at:
             await ws.close(code=SIGNED_OUT, message=b"session expired")
             return
-        if await storage.browser_session(session.id_sha256, now) is None:
+        ended = await storage.browser_session(session.id_sha256, now) is None
+        if ended or not await storage.signin.touch_session(session.id_sha256, now, idle):
             await ws.close(code=SIGNED_OUT, message=b"session ended")
             return
 
