@@ -26,7 +26,7 @@ system_packages() {
     # cannot download its own browsers without internet); without recommended packages it
     # comes with no font to draw text with.
     local debs=(sip-tester postgresql espeak-ng sox libsox-fmt-all procps python3-venv chromium
-                fonts-liberation)
+                fonts-liberation nginx-light)
     local missing=()
     for p in "${debs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
