@@ -12,7 +12,7 @@ import secrets
 import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -186,10 +186,13 @@ class Engine:
             await asyncio.sleep(3600)
 
     async def _purge_browser_sessions(self) -> None:
-        """Expired sign-ins are refused at once; their rows go within the hour."""
+        """Expired and idle sign-ins are refused at once; their rows go within the hour."""
+        idle = timedelta(minutes=self.config.web.session_idle_minutes)
         while True:
             try:
-                purged = await self.storage.purge_browser_sessions(datetime.now(UTC))
+                now = datetime.now(UTC)
+                purged = await self.storage.purge_browser_sessions(now)
+                purged += await self.storage.signin.purge_idle_sessions(now, idle)
                 if purged:
                     log.info("engine.browser_sessions_purged", sessions=purged)
             except Exception:
