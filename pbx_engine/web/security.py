@@ -73,21 +73,22 @@ def client_view(
     peer: str | None, headers: Mapping[str, str], proxies: Sequence[Network], tls: bool
 ) -> ClientView:
     """The peer itself unless it is a trusted proxy. From a trusted proxy: the forwarded chain
-    (`Forwarded`, else `X-Forwarded-For`) is read from the right, skipping trusted proxies;
-    the first address that is not one is the client. The proxy's word on the scheme
-    (`proto=`, `X-Forwarded-Proto`) counts only then too."""
+    (`X-Forwarded-For`, else RFC 7239 `Forwarded`) is read from the right, skipping trusted
+    proxies; the first address that is not one is the client. X-Forwarded-For comes first
+    because nearly every proxy sets it, while many pass a client's own `Forwarded` through
+    untouched. The proxy's word on the scheme (`X-Forwarded-Proto`, else `proto=`) counts only
+    then too."""
     if not _trusted(peer, proxies):
         return ClientView(peer, tls)
-    chain: list[str]
-    proto: str | None
-    if forwarded := headers.get("Forwarded"):
-        elements = _parse_forwarded(forwarded)
-        chain = [_forwarded_node(e["for"]) for e in elements if "for" in e]
-        proto = elements[-1].get("proto") if elements else None
+    elements = _parse_forwarded(headers.get("Forwarded", ""))
+    if "X-Forwarded-For" in headers:
+        chain = [a.strip() for a in headers["X-Forwarded-For"].split(",") if a.strip()]
     else:
-        chain = [a.strip() for a in headers.get("X-Forwarded-For", "").split(",") if a.strip()]
-        protos = [p.strip() for p in headers.get("X-Forwarded-Proto", "").split(",")]
-        proto = protos[-1] or None
+        chain = [_forwarded_node(e["for"]) for e in elements if "for" in e]
+    if "X-Forwarded-Proto" in headers:
+        proto = headers["X-Forwarded-Proto"].split(",")[-1].strip()
+    else:
+        proto = elements[-1].get("proto", "") if elements else ""
     address = peer
     for hop in reversed(chain):
         if _ip(hop) is None:
@@ -95,7 +96,7 @@ def client_view(
         address = hop
         if not _trusted(hop, proxies):
             break
-    https = tls or (proto or "").lower() == "https"
+    https = tls or proto.lower() == "https"
     return ClientView(address, https)
 
 

@@ -108,3 +108,21 @@ def test_given_old_failures_when_purged_then_nothing_is_left():
         fail(throttle, f"login{i}", f"192.0.2.{i}", T0)
     assert throttle.size() == 60
     assert throttle.purge(T0 + WINDOW) == 60 and throttle.size() == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.sampled_from("xyz")), max_size=300))
+def test_given_any_tries_within_a_window_then_no_count_goes_past_its_limit(tries):
+    small = limits(per_login_and_address=3, per_address=7, per_login=5)
+    throttle = SignInThrottle(small)
+    allowed: list[tuple[str, str]] = []
+    for login, address in tries:
+        if throttle.begin(login, address, T0).allowed:
+            allowed.append((login, address))
+    for login, address in set(allowed):
+        assert allowed.count((login, address)) <= small.per_login_and_address
+    for address in "xyz":
+        assert sum(a == address for _, a in allowed) <= small.per_address
+    for login in "abc":
+        # past its limit a login takes one more try from each address that has not failed
+        assert sum(name == login for name, _ in allowed) <= small.per_login + 3

@@ -103,3 +103,9 @@ def test_given_a_typed_login_when_logged_then_only_12_hex_of_its_sha256():
     digest = login_digest("my password by mistake")
     assert len(digest) == 12 and "password" not in digest
     assert digest == login_digest("my password by mistake")
+
+
+def test_given_a_clients_own_forwarded_passed_through_when_the_proxy_sets_xff_then_xff_wins():
+    headers = {"Forwarded": "for=6.6.6.6;proto=https", "X-Forwarded-For": "192.0.2.44"}
+    view = client_view("10.1.2.3", headers, PROXIES, tls=False)
+    assert view.address == "192.0.2.44"
