@@ -3,7 +3,7 @@ supervisor wallboard, reports) and the reports' data.
 
     GET  /signin                  the sign-in page
     POST /signin {login, password[, next]}  opens a session: an HttpOnly, SameSite=Strict
-                                  cookie (Secure but in development mode); the answer carries
+                                  cookie (Secure except in development mode); the answer carries
                                   the session's CSRF token and the page to go to (`next` when
                                   it is a path of this site). JSON only, from our own page
                                   (Origin); throttled per login and address
