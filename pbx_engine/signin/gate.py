@@ -22,6 +22,7 @@ class HashGate:
         self._limit = concurrent + queued
         self._admitted = 0
         self.hashed = 0  # hashes computed since start: what a flood of guesses really cost
+        self.running = self.peak = 0  # hashes under way now, and the most at once
 
     @property
     def full(self) -> bool:
@@ -43,4 +44,9 @@ class HashGate:
         """Run a hash (in a thread) once a slot is free; call inside `admitted()`."""
         async with self._slots:
             self.hashed += 1
-            return await asyncio.to_thread(check, *args)
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            try:
+                return await asyncio.to_thread(check, *args)
+            finally:
+                self.running -= 1

@@ -268,3 +268,29 @@ async def test_given_a_password_set_from_the_command_line_then_open_pages_sign_o
             4001,
             "session ended",
         )
+
+
+async def test_given_the_cli_when_issuing_a_token_then_it_expires_after_the_days_asked(
+    database_dsn: str, storage, tmp_path
+):
+    config = tmp_path / "engine.toml"
+    config.write_text(
+        f'[ari]\nurl = "http://127.0.0.1:1"\nusername = "x"\n[database]\ndsn = "{database_dsn}"\n'
+    )
+    await storage.upsert_agent("kurt", "Kurt")
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "pbx_engine.cli", "agent", "token", "kurt", "--days", "2"),
+        *("--config", str(config)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    token = out.decode().strip()
+    assert "\n" not in token and err.decode().startswith("expires ")
+    agent = await storage.agent_by_token(token)
+    assert agent is not None and agent.login == "kurt"
+    expiry = await storage.signin.token_expiry(agent.id)
+    left = expiry - datetime.now(UTC)
+    assert timedelta(days=2) - timedelta(minutes=5) < left <= timedelta(days=2)
+    assert await storage.signin.agent_by_token(token, datetime.now(UTC) + timedelta(days=3)) is None

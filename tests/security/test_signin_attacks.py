@@ -71,17 +71,55 @@ async def test_many_wrong_guesses_at_once_are_refused_before_the_password_hash(
     await agent_with_password(connected_engine, "flood-target")
     hashed_before = app[HASH_GATE].hashed
     connector = aiohttp.TCPConnector(limit=0)
+    started = asyncio.get_running_loop().time()
     async with aiohttp.ClientSession(connector=connector) as http:
         responses = await asyncio.gather(
             *(sign_in(http, base, "flood-target", f"guess {i}") for i in range(200))
         )
+    took = asyncio.get_running_loop().time() - started
     statuses = [r.status for r in responses]
     hashed = app[HASH_GATE].hashed - hashed_before
-    print(f"200 concurrent wrong guesses: {hashed} password checks, statuses {set(statuses)}")
+    print(f"200 concurrent wrong guesses: {hashed} password checks, {took:.2f} s in all")
     assert hashed <= 5
     assert statuses.count(401) == hashed
     assert set(statuses) <= {401, 429, 503}
     assert all(int(r.headers["Retry-After"]) > 0 for r in responses if r.status != 401)
+
+
+async def test_a_flood_of_sign_ins_from_many_addresses_is_turned_away_past_the_hash_gate(
+    serve: Serve,
+):
+    """Each address is new, so the throttle lets every try through: the gate alone keeps the
+    password checks to a few at once, and turns the rest away at once."""
+    config = WebConfig(
+        mode="development",
+        trusted_proxies=["127.0.0.1/32"],
+        signin_concurrent_hashes=2,
+        signin_queued_hashes=4,
+    )
+    base, app = await serve(config)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        responses = await asyncio.gather(
+            *(
+                sign_in(
+                    http,
+                    base,
+                    f"nobody-{i}",  # unknown logins cost a full hash too
+                    "guess",
+                    headers={"X-Forwarded-For": f"198.18.{i // 250}.{i % 250 + 1}"},
+                )
+                for i in range(200)
+            )
+        )
+    statuses = [r.status for r in responses]
+    gate = app[HASH_GATE]
+    print(f"200 sign-ins from 200 addresses: {statuses.count(503)} turned away, "
+          f"{gate.hashed} checked, at most {gate.peak} at once")
+    assert gate.peak <= 2
+    assert set(statuses) <= {401, 503} and statuses.count(503) > 0
+    assert statuses.count(401) == gate.hashed
+    assert all(r.headers["Retry-After"] == "1" for r in responses if r.status == 503)
 
 
 async def test_locking_another_agent_out_from_other_addresses_is_refused(
