@@ -110,7 +110,6 @@ async def _load_cases(config, rows, campaign):
 
 async def _agent(args: argparse.Namespace) -> int:
     from pbx_engine.storage import Storage, migrate
-
     from pbx_engine.text import control_character_problem
 
     for field in ("login", "name", "endpoint", "team"):

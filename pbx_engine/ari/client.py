@@ -73,9 +73,7 @@ def _strings(value: Any, where: str) -> Iterable[tuple[str, str]]:
             yield from _strings(item, where)
 
 
-def refuse_unsafe_request(
-    method: str, path: str, params: dict[str, Any] | None, json: Any
-) -> None:
+def refuse_unsafe_request(method: str, path: str, params: dict[str, Any] | None, json: Any) -> None:
     """UnsafeAriValue when the path, a parameter (appArgs, callerId, ...) or a string of the body
     (channel variables) holds a control character. Asterisk would store it in a channel
     variable or pass it to the dialplan, where a line break can end a command: the values

@@ -30,6 +30,7 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -94,7 +95,14 @@ def unprivileged_ids(user: str = UNPRIVILEGED_USER) -> tuple[int, int] | None:
 
 def _hand_over(folder: Path, uid: int, gid: int) -> None:
     """Give `folder` and everything in it to uid:gid (Asterisk writes its logs, spool, astdb,
-    recordings and control socket there)."""
+    recordings and control socket there). Its parents must let that user through."""
+    for parent in folder.parents:
+        mode = parent.stat()
+        if not (mode.st_mode & stat.S_IXOTH or mode.st_uid == uid):
+            raise SandboxError(
+                f"Asterisk runs as uid {uid} and cannot reach {folder}: {parent} is closed to "
+                "others (choose a runtime folder under /tmp)"
+            )
     os.chown(folder, uid, gid)
     for root, dirs, files in os.walk(folder):
         for name in (*dirs, *files):

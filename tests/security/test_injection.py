@@ -7,6 +7,7 @@ import io
 from decimal import Decimal
 from pathlib import Path
 
+import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
@@ -18,6 +19,10 @@ from pbx_engine.storage import Storage
 from tests.integration.waiting import eventually
 
 HEADER = "reference,debtor_name,amount_owed,currency,creditor,phones"
+
+
+def _process_status(pid: int) -> str:
+    return Path(f"/proc/{pid}/status").read_text()
 
 
 def _injection(marker: Path) -> str:
@@ -120,6 +125,38 @@ async def test_crlf_in_a_softphone_endpoint_written_into_the_database_is_refused
         await storage.pool.execute("DELETE FROM agents WHERE login = 'mallory'")
 
 
+async def test_crlf_in_a_payment_reference_sent_to_the_api_is_refused(
+    api: str, connected_engine: Engine
+):
+    storage = connected_engine.storage
+    await storage.upsert_agent("sam-sec", "Sam", role="supervisor")
+    headers = {"Authorization": f"Bearer {await storage.issue_agent_token('sam-sec')}"}
+    case_id, _ = await storage.upsert_case(
+        creditor="Acme",
+        reference="INJ-2",
+        debtor_name="Mallory",
+        amount_owed=Decimal("10.00"),
+        currency="USD",
+        numbers=[("+13125550189", "mobile")],
+    )
+    body = {"amount": "5.00", "paid_on": "2026-12-01", "reference": "TX-1\r\nEXEC System x"}
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{api}/cases/{case_id}/payments", json=body, headers=headers) as response,
+        ):
+            assert response.status == 422
+            [problem] = (await response.json())["errors"]
+        assert problem["field"] == "reference"
+        assert "control character U+000D (CARRIAGE RETURN)" in problem["problem"]
+        stored = await storage.pool.fetchval(
+            "SELECT count(*) FROM payments WHERE case_id = $1", case_id
+        )
+        assert stored == 0
+    finally:
+        await storage.pool.execute("DELETE FROM cases WHERE id = $1", case_id)
+
+
 @pytest.mark.parametrize("profile", ["engine", "pstn"])
 async def test_running_a_shell_command_from_the_dialplan_is_refused(
     telephony: Telephony, profile: str
@@ -139,7 +176,7 @@ async def test_running_a_shell_command_from_the_dialplan_is_refused(
 async def test_asterisk_running_as_root_is_refused(telephony: Telephony, profile: str):
     pbx: AsteriskSandbox = getattr(telephony, profile)
     assert pbx.pid is not None
-    status = Path(f"/proc/{pbx.pid}/status").read_text()
+    status = _process_status(pbx.pid)
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
     uids = [int(v) for v in fields["Uid"].split()]  # real, effective, saved, filesystem
     gids = [int(v) for v in fields["Gid"].split()]

@@ -110,7 +110,7 @@ def parse(body: str):
     return parse_cases(io.StringIO(f"{HEADER}\n{body}", newline=""), "US")
 
 
-def test_given_a_reference_with_a_newline_and_an_agi_command_when_imported_then_the_row_is_refused():
+def test_given_an_agi_command_after_a_newline_in_a_reference_then_the_row_is_refused():
     batch = parse(
         "R-0,Ann Lee,10,USD,Acme,+12025550100,\n"
         '"R-1\nEXEC System ""touch /tmp/pwned""",Bob Ray,20,USD,Acme,+12025550101,\n'
