@@ -111,7 +111,14 @@ async def _load_cases(config, rows, campaign):
 
 async def _agent(args: argparse.Namespace) -> int:
     from pbx_engine.storage import Storage, migrate
+    from pbx_engine.text import control_character_problem
 
+    for field in ("login", "name", "endpoint", "team"):
+        value = getattr(args, field, None)
+        problem = control_character_problem(value) if isinstance(value, str) else None
+        if problem is not None:
+            print(f"the agent's {field} holds {problem}", file=sys.stderr)
+            return 2
     config = load_config(args.config)
     async with Storage.open(config.database) as storage:
         await migrate(storage.pool)

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Renders the project's Asterisk configuration (the @@NAME@@ placeholders the sandboxes fill
-# in too) from the environment, then runs Asterisk in the foreground.
+# in too) from the environment, then runs Asterisk in the foreground, never as root: the image
+# runs as the `asterisk` user; started as root anyway (`--user root`, a root-owned mount), this
+# hands the runtime folder to that user and has Asterisk drop to it (-U/-G).
 set -eu
 : "${ARI_PASSWORD:?set ARI_PASSWORD}"
 : "${AMI_SECRET:?set AMI_SECRET}"
@@ -45,5 +47,10 @@ fi
 if grep -rl '@@' "$run/etc" >/dev/null; then
     echo "unfilled placeholders in: $(grep -rl '@@' "$run/etc")" >&2
     exit 1
+fi
+if [ "$(id -u)" = 0 ]; then
+    id asterisk >/dev/null 2>&1 || { echo "no asterisk user to run Asterisk as" >&2; exit 1; }
+    chown -R asterisk:asterisk "$run"
+    exec asterisk -U asterisk -G asterisk -C "$run/etc/asterisk.conf" -f -n -vvv
 fi
 exec asterisk -C "$run/etc/asterisk.conf" -f -n -vvv

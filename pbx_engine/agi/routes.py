@@ -37,9 +37,16 @@ def lookup_case(storage: Storage, default_region: str) -> AgiHandler:
             found=match is not None,
             matched_by=match.matched_by if match else None,
         )
-        await call.set_variable("CASE_ID", str(match.case_id) if match else "")
-        await call.set_variable("CASE_REF", match.reference if match else "")
         owner = match.owner_agent_id if match and match.owner_agent_id else ""
-        await call.set_variable("CASE_OWNER", str(owner))
+        # A reference that could end the AGI command (stored before references were checked,
+        # or written into the database by hand) is refused with all three: the call goes on
+        # unidentified rather than half-identified.
+        await call.set_variables(
+            {
+                "CASE_ID": str(match.case_id) if match else "",
+                "CASE_REF": match.reference if match else "",
+                "CASE_OWNER": str(owner),
+            }
+        )
 
     return handler

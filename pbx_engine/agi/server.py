@@ -9,6 +9,7 @@ and a slow or silent peer must time out. FastAGI has no authentication: bind it 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -16,10 +17,36 @@ import structlog
 from panoramisk.fast_agi import Request
 
 from pbx_engine.config import AgiConfig
+from pbx_engine.text import ControlCharacterError, refuse_control_characters
 
 log = structlog.get_logger(__name__)
 
 _HEADER_LIMIT = 16 * 1024
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class UnsafeAgiValue(ControlCharacterError):
+    """A value that would end the AGI command early: refused, nothing was sent."""
+
+
+def agi_argument(value: str, what: str) -> str:
+    """`value` as one quoted AGI command argument. A line break ends an AGI command and starts
+    the next (`SET VARIABLE X "R-1` then `EXEC System ...`), so a control character is refused,
+    whoever gave the value; quotes and backslashes, which would end the argument, are escaped
+    (res_agi reads `\\"` and `\\\\` inside quotes as the characters themselves)."""
+    try:
+        refuse_control_characters(value, what)
+    except ControlCharacterError as error:
+        raise UnsafeAgiValue(str(error)) from None
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def set_variable_command(name: str, value: str) -> str:
+    """The AGI command that sets channel variable `name` to `value`, or UnsafeAgiValue."""
+    if not _VARIABLE_NAME.fullmatch(name):
+        raise UnsafeAgiValue(f"AGI variable name {name!r} is not a plain name")
+    return f"SET VARIABLE {name} {agi_argument(value, f'AGI variable {name}')}"
 
 
 @dataclass(frozen=True)
@@ -40,11 +67,16 @@ class AgiCall:
         return self.variables.get("agi_extension", "")
 
     async def set_variable(self, name: str, value: str) -> None:
-        # Quotes and backslashes would end the AGI argument early.
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        result = await self._request.send_command(f'SET VARIABLE {name} "{escaped}"')
-        if "error" in result:
-            raise ConnectionError(f"SET VARIABLE {name} failed: {result.get('msg', result)}")
+        """UnsafeAgiValue, before anything is sent, for a value that could end the command."""
+        await self.set_variables({name: value})
+
+    async def set_variables(self, values: dict[str, str]) -> None:
+        """Every value is checked before the first is sent: one unsafe value, none sent."""
+        commands = [set_variable_command(name, value) for name, value in values.items()]
+        for name, command in zip(values, commands, strict=True):
+            result = await self._request.send_command(command)
+            if "error" in result:
+                raise ConnectionError(f"SET VARIABLE {name} failed: {result.get('msg', result)}")
 
 
 AgiHandler = Callable[[AgiCall], Awaitable[None]]
@@ -136,5 +168,7 @@ class FastAgiServer:
                 await handler(call)
             except (ConnectionError, asyncio.IncompleteReadError):
                 log.info("agi.channel_gone")
+            except UnsafeAgiValue as error:
+                log.error("agi.unsafe_value_refused", reason=str(error))
             except Exception:
                 log.exception("agi.handler_failed")

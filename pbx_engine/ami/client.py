@@ -14,12 +14,30 @@ import structlog
 from panoramisk import Manager
 
 from pbx_engine.config import AmiConfig
+from pbx_engine.text import control_character_problem
 
 log = structlog.get_logger(__name__)
 
 
 class AmiError(Exception):
     pass
+
+
+class UnsafeAmiValue(AmiError):
+    """An action field holding a control character: refused, nothing was sent."""
+
+
+def refuse_unsafe_action(action: dict[str, str]) -> None:
+    """UnsafeAmiValue when a field's name or value holds a control character. An AMI action is
+    `Name: value` lines ended by a blank line: a line break in a value adds fields of the
+    sender's choosing, or a whole second action (an Originate, say)."""
+    for name, value in action.items():
+        for where, text in ((f"the name of field {name!r}", str(name)), (name, str(value))):
+            problem = control_character_problem(text)
+            if problem is not None:
+                raise UnsafeAmiValue(
+                    f"AMI {action.get('Action', 'action')!r} refused: {where!r} holds {problem}"
+                )
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,7 @@ class AmiClient:
         self._logged_in.clear()
 
     async def _action(self, action: dict[str, str], *, timeout: float = 5.0) -> list:
+        refuse_unsafe_action(action)
         if self._manager is None:
             raise AmiError("AMI client is not connected")
         await asyncio.wait_for(self._logged_in.wait(), timeout)

@@ -5,7 +5,13 @@ engine speaks of calls, attempts and agents.
 """
 
 from pbx_engine.ari.client import AriClient
-from pbx_engine.ari.errors import AriError, AriProtocolError, AriUnavailable, ChannelGone
+from pbx_engine.ari.errors import (
+    AriError,
+    AriProtocolError,
+    AriUnavailable,
+    ChannelGone,
+    UnsafeAriValue,
+)
 from pbx_engine.ari.stream import Subscription
 
 __all__ = [
@@ -14,5 +20,6 @@ __all__ = [
     "AriProtocolError",
     "AriUnavailable",
     "ChannelGone",
+    "UnsafeAriValue",
     "Subscription",
 ]

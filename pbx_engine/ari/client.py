@@ -19,6 +19,7 @@ from pbx_engine.ari.errors import (
     AriProtocolError,
     AriUnavailable,
     ChannelGone,
+    UnsafeAriValue,
     basic_auth,
     error_for,
 )
@@ -37,6 +38,7 @@ from pbx_engine.ari.events import (
 )
 from pbx_engine.ari.stream import EventRouter, Subscription, backoff_delay
 from pbx_engine.config import AriConfig
+from pbx_engine.text import control_character_problem
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +58,39 @@ def _params(values: dict[str, Any]) -> dict[str, str]:
         else:
             out[key] = str(value)
     return out
+
+
+def _strings(value: Any, where: str) -> Iterable[tuple[str, str]]:
+    """Every string in a JSON body or parameter value, with where it is (keys count too)."""
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield f"{where} name", str(key)
+            yield from _strings(item, f"{where} {key}")
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item, where)
+
+
+def refuse_unsafe_request(method: str, path: str, params: dict[str, Any] | None, json: Any) -> None:
+    """UnsafeAriValue when the path, a parameter (appArgs, callerId, ...) or a string of the body
+    (channel variables) holds a control character. Asterisk would store it in a channel
+    variable or pass it to the dialplan, where a line break can end a command: the values
+    may come from a case file or the database, so they are checked here, at the last step."""
+    found = [("the path", path), *_strings(params or {}, "parameter")]
+    body = dict(json) if isinstance(json, dict) else {"": json}
+    variables = body.pop("variables", None)
+    if isinstance(variables, dict):
+        for name, value in variables.items():
+            found += [("a channel variable's name", str(name)), (f"channel variable {name}", value)]
+    found += _strings(body, "body")
+    for where, text in found:
+        problem = control_character_problem(text)
+        if problem is not None:
+            shown = path if control_character_problem(path) is None else repr(path)
+            where = where if control_character_problem(where) is None else repr(where)
+            raise UnsafeAriValue(method, shown, f"{where} holds {problem}")
 
 
 class AriClient:
@@ -194,6 +229,7 @@ class AriClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
     ) -> Any:
+        refuse_unsafe_request(method, path, params, json)
         if self._session is None:
             raise AriUnavailable("the ARI client is not open")
         url = self._base.with_path(self._base.path + path)

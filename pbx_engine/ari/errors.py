@@ -16,6 +16,18 @@ class ChannelGone(AriError):
     """404/409/422 on a channel, bridge or playback: it hung up or left Stasis meanwhile."""
 
 
+class UnsafeAriValue(AriError):
+    """A request value (channel variable, appArgs, callerId, ...) holding a control character:
+    refused before anything was sent, whoever gave the value."""
+
+    def __init__(self, method: str, path: str, message: str) -> None:
+        Exception.__init__(self, f"{method} {path} refused: {message}")
+        self.status = 0
+        self.method = method
+        self.path = path
+        self.message = message
+
+
 class AriUnavailable(Exception):
     """Asterisk's HTTP server cannot be reached (down, restarting, wrong address)."""
 

@@ -39,10 +39,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pbx_engine.callerid.geography import Place, place_of
 from pbx_engine.config import ConfigError, read_text
 from pbx_engine.numbers import BadNumber, to_e164
+from pbx_engine.text import printable_throughout
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        # Names, numbers and sounds here reach Asterisk: no line breaks or other controls.
+        return printable_throughout(value)
 
 
 class Defaults(_Section):

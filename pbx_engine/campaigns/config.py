@@ -43,10 +43,17 @@ from pbx_engine.compliance import PROFILES, ComplianceProfile
 from pbx_engine.config import ConfigError, _describe, read_toml
 from pbx_engine.pacing import POLICY_NAMES
 from pbx_engine.recording.policy import RecordingMode, RecordingPolicy
+from pbx_engine.text import printable_throughout
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        # Names, numbers and sounds here reach Asterisk: no line breaks or other controls.
+        return printable_throughout(value)
 
 
 class RetryRule(_Section):

@@ -7,12 +7,14 @@ Columns (header names, any order; * required):
   reference*, debtor_name*, amount_owed*, currency*, creditor* (or --creditor),
   phones (`;`-separated, each `type:number` or a bare number), mobile, landline, work,
   due_date (YYYY-MM-DD), owner_agent (an agent's login), timezone (IANA), address, segment
-At least one phone number is required.
+At least one phone number is required. No field may hold a control character (a line break
+inside a quoted field, a tab, NUL, ...): such text could reach the PBX as a command.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from pbx_engine.numbers import BadNumber, to_e164
+from pbx_engine.text import control_character_problem
 
 REQUIRED = ("reference", "debtor_name", "amount_owed", "currency")
 OPTIONAL = (
@@ -139,6 +142,25 @@ def _amount(text: str) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+# How the csv module splits the file into lines (`open(..., newline="")`): a quoted field may
+# hold line breaks, each of which counts as a line of the file.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _line_breaks(record: dict[str, str]) -> int:
+    return sum(len(_LINE_BREAK.findall(value or "")) for value in record.values())
+
+
+def _control_characters(record: dict[str, str]) -> str | None:
+    """Every field holding a control character, named with the character, or None."""
+    problems = []
+    for name, value in record.items():
+        problem = control_character_problem(value or "")
+        if problem is not None:
+            problems.append(f"{name} holds {problem}")
+    return "; ".join(problems) if problems else None
+
+
 def _row(line: int, record: dict[str, str], region: str, creditor: str | None) -> CaseRow:
     def text(name: str) -> str | None:
         value = (record.get(name) or "").strip()
@@ -185,6 +207,8 @@ def parse_cases(
     lines: Iterable[str], default_region: str, *, creditor: str | None = None
 ) -> ImportBatch:
     """Check every row; `lines` is the file's text, line by line (as `open(..., newline="")`)."""
+    if creditor is not None and control_character_problem(creditor):
+        raise FileError(f"the creditor holds {control_character_problem(creditor)}")
     reader = csv.DictReader(lines)
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if not header:
@@ -202,12 +226,18 @@ def parse_cases(
     batch = ImportBatch()
     first_line: dict[tuple[str, str], int] = {}
     for record in reader:
-        line = reader.line_num
         if None in record:
-            batch.errors.append(RowError(line, "more fields than the header has columns"))
+            too_many = "more fields than the header has columns"
+            batch.errors.append(RowError(reader.line_num, too_many))
             continue
+        # The line the row starts on: a quoted field with line breaks spans several.
+        line = reader.line_num - _line_breaks(record)
         if all(not (v or "").strip() for v in record.values()):
             continue  # blank line
+        refused = _control_characters(record)
+        if refused is not None:
+            batch.errors.append(RowError(line, refused))
+            continue
         try:
             row = _row(line, record, default_region, creditor)
         except _Bad as error:

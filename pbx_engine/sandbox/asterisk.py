@@ -14,16 +14,23 @@ an unknown placeholder is an error. Placeholders:
     RTP_START RTP_END AGI_URL AGENTS                 rtp.conf, FastAGI, agents' pjsip sections
 
 docker/asterisk/entrypoint.sh renders the same files with sed for a production container.
+
+Asterisk never runs as root: when the sandbox's owner is root (CI), Asterisk runs as the
+`asterisk` user the Debian package creates, and the runtime folder is handed over to it (root
+still reads the recordings and logs there).
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import os
+import pwd
 import re
 import secrets
 import shutil
 import socket
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -66,6 +73,40 @@ _BIND_FAILURES = (
 _ERROR_LINE = re.compile(r"^\[[^\]]*\] ERROR\[\d+\]")
 # The Unix socket `asterisk -rx` talks to: sun_path holds 108 bytes with the final NUL.
 _MAX_SOCKET_PATH = 107
+# Who Asterisk runs as when the sandbox is started by root.
+UNPRIVILEGED_USER = "asterisk"
+
+
+def unprivileged_ids(user: str = UNPRIVILEGED_USER) -> tuple[int, int] | None:
+    """(uid, gid) to run Asterisk as when we are root; None when we are not (it runs as us)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise SandboxError(
+            f"started as root, but there is no {user!r} user to run Asterisk as: install the "
+            "asterisk package (it creates one), or run as an ordinary user"
+        ) from None
+    if entry.pw_uid == 0:
+        raise SandboxError(f"user {user!r} is root: Asterisk must not run as root")
+    return entry.pw_uid, entry.pw_gid
+
+
+def _hand_over(folder: Path, uid: int, gid: int) -> None:
+    """Give `folder` and everything in it to uid:gid (Asterisk writes its logs, spool, astdb,
+    recordings and control socket there). Its parents must let that user through."""
+    for parent in folder.parents:
+        mode = parent.stat()
+        if not (mode.st_mode & stat.S_IXOTH or mode.st_uid == uid):
+            raise SandboxError(
+                f"Asterisk runs as uid {uid} and cannot reach {folder}: {parent} is closed to "
+                "others (choose a runtime folder under /tmp)"
+            )
+    os.chown(folder, uid, gid)
+    for root, dirs, files in os.walk(folder):
+        for name in (*dirs, *files):
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
 class PstnBehaviour(enum.Enum):
@@ -447,7 +488,15 @@ class AsteriskSandbox:
         messages = logs / "messages"
         self._log_offset = messages.stat().st_size if messages.exists() else 0
         started = time.monotonic()
+        ids = unprivileged_ids()
         with open(logs / "console.log", "ab") as console:  # noqa: ASYNC230 (local file, instant)
+            if ids is not None:
+                _hand_over(self._dir(), *ids)
+            # Started as the user, not with `-U`/`-G`: a process that changes its own
+            # credentials loses the parent-death signal that DIE_WITH_PARENT sets up.
+            as_user = (
+                {"user": ids[0], "group": ids[1], "extra_groups": []} if ids is not None else {}
+            )
             self._process = await asyncio.create_subprocess_exec(
                 self.binary,
                 "-C",
@@ -461,6 +510,7 @@ class AsteriskSandbox:
                 # Its own process group, so stopping it never signals the test runner.
                 start_new_session=True,
                 preexec_fn=processes.DIE_WITH_PARENT,
+                **as_user,
             )
         processes.track(self._process, f"{self.profile} Asterisk")
         log.info(

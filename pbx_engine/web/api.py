@@ -36,6 +36,7 @@ from pbx_engine.numbers import BadNumber, to_e164
 from pbx_engine.refusals import Refused
 from pbx_engine.signin import sessions
 from pbx_engine.storage.models import AgentRow, BrowserSession
+from pbx_engine.text import MultiLineText, SingleLineText
 from pbx_engine.web.edge import WEB, install_edge
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class CallPayload(Payload):
 
 
 class PausePayload(Payload):
-    reason: str = Field(min_length=1, max_length=100)
+    reason: SingleLineText = Field(min_length=1, max_length=100)
 
 
 class DispositionPayload(Payload):
@@ -90,13 +91,13 @@ class DispositionPayload(Payload):
     promise_date: date | None = None
     callback_at: datetime | None = None
     callback_owner_only: bool = False
-    note: str = Field("", max_length=2000)
+    note: MultiLineText = Field("", max_length=2000)
 
 
 class PaymentPayload(Payload):
     amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
     paid_on: date
-    reference: str | None = Field(None, max_length=100)
+    reference: SingleLineText | None = Field(None, max_length=100)
 
 
 def error_response(status: int, message: str) -> web.Response:
