@@ -269,7 +269,10 @@ async def build_engine(
         # One detector for the dialer, which listens, and the connector, which leaves
         # messages once the listening says a machine's greeting is over.
         engine_detector = EngineDetector(
-            ari, media_host=config.dialer.media_host, timeout=config.dialer.amd_timeout
+            ari,
+            media_host=config.dialer.media_host,
+            media_peer=config.dialer.media_peer,
+            timeout=config.dialer.amd_timeout,
         )
         connector = AgentConnector(
             ari,
