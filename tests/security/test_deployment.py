@@ -558,3 +558,10 @@ def test_setup_leaves_a_policy_rc_d_it_did_not_make(tmp_path):
     script = "set -euo pipefail\n" + policy_rc_d_handling(theirs) + "\nkill -TERM $$; sleep 5\n"
     subprocess.run(["bash", "-c", script], capture_output=True, timeout=10)
     assert theirs.read_text() == "#!/bin/sh\nexit 0\n"
+
+
+def test_the_engine_container_runs_read_only_without_capabilities():
+    engine = compose()["services"]["engine"]
+    assert engine["read_only"] is True and engine["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in engine["security_opt"]
+    assert "USER pbx-engine" in (DOCKER / "Dockerfile").read_text()
