@@ -15,6 +15,8 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 # /usr/sbin/policy-rc.d, while this script installs packages: removed however the script ends,
 # and only when this script made it (an administrator's own file stays).
+bullseye_list=/var/lib/pbx-engine-apt/sources.list  # where Debian 12 gets its Asterisk from
+
 policy_rc_d=/usr/sbin/policy-rc.d
 made_policy=0
 policy_sudo=
@@ -47,6 +49,12 @@ system_packages() {
     done
     local have_asterisk=1
     command -v asterisk >/dev/null && [ -e /usr/lib/asterisk/modules/app_amd.so ] || have_asterisk=0
+    # An Asterisk installed from bullseye before bullseye-security was in our list lacks its
+    # security fixes: install it again, which upgrades it.
+    if [ -e "$bullseye_list" ] && ! grep -q bullseye-security "$bullseye_list"; then
+        log "Asterisk came from bullseye without bullseye-security: upgrading it"
+        have_asterisk=0
+    fi
     if [ ${#missing[@]} -eq 0 ] && [ $have_asterisk -eq 1 ]; then
         log "system packages present"
         return
@@ -94,9 +102,9 @@ install_asterisk() {
     # bullseye-security carries the Asterisk security fixes (and libssl1.1's); bullseye's
     # packages rank below bookworm's, so only Asterisk and what bookworm lacks come from there.
     log "installing Asterisk from Debian 11 (bullseye, with bullseye-security) packages"
-    local dir=/var/lib/pbx-engine-apt
+    local dir=${bullseye_list%/*}
     $sudo mkdir -p "$dir/lists/partial"
-    $sudo sh -c "cat > $dir/sources.list" <<'LIST'
+    $sudo sh -c "cat > $bullseye_list" <<'LIST'
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bullseye main
@@ -119,7 +127,7 @@ Package: asterisk asterisk-*
 Pin: release n=bullseye
 Pin-Priority: 500
 PINS
-    local opts=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=/dev/null
+    local opts=(-o "Dir::Etc::sourcelist=$bullseye_list" -o Dir::Etc::sourceparts=/dev/null
                 -o "Dir::Etc::preferences=$dir/preferences" -o Dir::Etc::preferencesparts=/dev/null
                 -o "Dir::State::Lists=$dir/lists")
     $sudo apt-get "${opts[@]}" update -qq
