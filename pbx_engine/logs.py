@@ -122,6 +122,22 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     # Libraries (asyncio, aiohttp, panoramisk) log through the standard library.
+    root = logging.getLogger()
+    before = list(root.handlers)
     logging.basicConfig(
         level=max(numeric, logging.INFO), stream=stream, format="%(name)s %(levelname)s %(message)s"
     )
+    if mask_numbers:
+        for handler in root.handlers:
+            if handler not in before:  # ours alone, not a test runner's
+                handler.addFilter(MaskNumbersFilter())
+
+
+class MaskNumbersFilter(logging.Filter):
+    """The standard library's records (aiohttp's access log, panoramisk), masked as above."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(c.isdigit() for c in message):
+            record.msg, record.args = _mask_free_text(message), ()
+        return True

@@ -3,13 +3,19 @@ change."""
 
 import io
 import json
+import logging
 from datetime import UTC, datetime
 
 import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pbx_engine.logs import configure_logging, mask_number, mask_phone_numbers
+from pbx_engine.logs import (
+    MaskNumbersFilter,
+    configure_logging,
+    mask_number,
+    mask_phone_numbers,
+)
 
 
 def masked(**event) -> dict:
@@ -103,3 +109,11 @@ def test_given_masking_switched_off_then_the_number_is_logged_whole():
     finally:
         structlog.reset_defaults()
     assert "+12025551234" in stream.getvalue()
+
+
+def test_given_a_library_logs_a_number_through_the_standard_library_then_it_is_masked():
+    record = logging.LogRecord(
+        "aiohttp.access", logging.INFO, "", 0, "GET /cases?n=%s", ("+12025551234",), None
+    )
+    assert MaskNumbersFilter().filter(record)
+    assert record.getMessage() == "GET /cases?n=+*******1234"
