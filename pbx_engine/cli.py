@@ -13,7 +13,7 @@ from pathlib import Path
 
 import structlog
 
-from pbx_engine.config import ConfigError, load_config
+from pbx_engine.config import ConfigError, check_start_secrets, load_config
 from pbx_engine.logs import configure_logging
 
 log = structlog.get_logger(__name__)
@@ -32,6 +32,10 @@ def _check_config(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 1
     problems, notes = [], []
+    try:
+        check_start_secrets(config, str(args.file))
+    except ConfigError as error:
+        problems.append(str(error))
     for pattern in config.campaign_files:
         paths = sorted(glob.glob(pattern))
         if not paths:
@@ -183,7 +187,10 @@ async def _run(args: argparse.Namespace) -> int:
     from pbx_engine.engine import serve
 
     config = load_config(args.config)
-    configure_logging(config.logging.level, config.logging.format)
+    check_start_secrets(config, str(args.config))
+    configure_logging(
+        config.logging.level, config.logging.format, mask_numbers=config.logging.mask_numbers
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     IPvAnyNetwork,
     BaseModel,
@@ -35,13 +36,47 @@ class _Section(BaseModel):
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
+# Secrets copied from examples and tutorials: an attacker tries these first. Compared without
+# case and without the characters people put between the words.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changeme", "changemetoo", "changemethree", "changeit", "changethis", "change",
+        "secret", "mysecret", "password", "passw0rd", "mypassword", "pass", "admin", "root",
+        "default", "example", "test", "demo", "todo", "fixme", "xxx", "xxxx", "", "123456",
+        "1234", "12345", "12345678", "123456789", "qwerty", "letmein", "asterisk", "postgres",
+        "engine", "pbxengine", "pbx", "amp111", "yoursecret", "yourpassword", "replaceme",
+    }
+)  # fmt: skip
+
+
+def _not_a_placeholder(value: SecretStr) -> SecretStr:
+    text = value.get_secret_value()
+    if not text.strip():
+        raise ValueError("empty: leave the setting out instead, or give a secret of your own")
+    if "".join(c for c in text.lower() if c.isalnum()) in PLACEHOLDER_SECRETS or set(text) <= {
+        ".", "*", "x", "X"
+    }:
+        raise ValueError("a well-known placeholder: set a secret of your own")
+    return value
+
+
+def _at_least_32_bytes(value: SecretStr) -> SecretStr:
+    if len(value.get_secret_value().encode()) < 32:
+        raise ValueError("too short: at least 32 bytes (e.g. `openssl rand -base64 32`)")
+    return value
+
+
+# A secret given in the file or the environment: never an example's placeholder, never empty.
+Secret = Annotated[SecretStr, AfterValidator(_not_a_placeholder)]
+SigningSecret = Annotated[Secret, AfterValidator(_at_least_32_bytes)]
+
 
 class AriConfig(_Section):
     url: AnyHttpUrl = Field(
         description="Base URL of Asterisk's HTTP server, e.g. http://127.0.0.1:8088"
     )
     username: str
-    password: SecretStr = SecretStr("")
+    password: Secret = SecretStr("")
     app: str = Field("pbx-engine", pattern=r"^[A-Za-z0-9_.-]+$")
     request_timeout: float = Field(10.0, gt=0)
     heartbeat: float = Field(5.0, gt=0, description="websocket ping interval, seconds")
@@ -53,7 +88,7 @@ class AmiConfig(_Section):
     host: str = "127.0.0.1"
     port: Port = 5038
     username: str
-    secret: SecretStr = SecretStr("")
+    secret: Secret = SecretStr("")
 
 
 class AgiConfig(_Section):
@@ -66,10 +101,25 @@ class DatabaseConfig(_Section):
     host: str = "127.0.0.1"
     port: Port = 5432
     user: str = "engine"
-    password: SecretStr = SecretStr("")
+    password: Secret = SecretStr("")
     name: str = "pbx_engine"
     min_connections: int = Field(1, ge=0)
     max_connections: int = Field(10, ge=1)
+    allow_superuser: bool = Field(
+        False,
+        description="true: no warning at start when the engine's role is a PostgreSQL "
+        "superuser (a throwaway test cluster); it should own its database and no more",
+    )
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn_password_is_no_placeholder(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        password = urlsplit(value).password if value else None
+        if password is not None:
+            _not_a_placeholder(SecretStr(password))
+        return value
 
     def connect_kwargs(self) -> dict[str, object]:
         """Arguments for asyncpg.connect / create_pool."""
@@ -110,6 +160,11 @@ class DialerConfig(_Section):
         "127.0.0.1",
         description="address of this host that Asterisk sends call audio to, for the engine "
         "detector (a UDP port is opened on it per call while it listens)",
+    )
+    media_peer: str | None = Field(
+        None,
+        description="the only address call audio is accepted from (Asterisk's); unset: the "
+        "host of the ARI url. Datagrams from elsewhere are dropped and counted",
     )
 
     @field_validator("amd_detector")
@@ -170,6 +225,9 @@ class LoggingConfig(_Section):
     format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: readable on a terminal, JSON otherwise"
     )
+    mask_numbers: bool = Field(
+        True, description="phone numbers in log lines show only their last 4 digits"
+    )
 
 
 class HttpConfig(_Section):
@@ -180,10 +238,10 @@ class HttpConfig(_Section):
         description="the address invitation links start with, as participants reach the "
         "engine (e.g. https://pbx.example.com); else http://host:port",
     )
-    secret: SecretStr = Field(
+    secret: SigningSecret = Field(
         SecretStr(""),
-        description="signs invitation links; empty: a random one per start (links made "
-        "before a restart stop working)",
+        description="signs invitation links, at least 32 bytes; left out: a random one per "
+        "start (links made before a restart stop working)",
     )
 
 
@@ -322,7 +380,7 @@ def _describe(error: ValidationError, source: str) -> str:
     lines = [f"{source}: {error.error_count()} problem(s)"]
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        message = item["msg"]
+        message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key (a typo?)"
         elif item["type"] == "missing":
@@ -340,6 +398,19 @@ def parse_config(
         return EngineConfig.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(_describe(error, source)) from None
+
+
+def check_start_secrets(config: EngineConfig, source: str = "<config>") -> None:
+    """What `run` needs beyond a valid file: the secrets Asterisk asks for are set (placeholders
+    were refused while parsing). ConfigError, one line naming the setting, when one is missing."""
+    missing = []
+    if not config.ari.password.get_secret_value():
+        missing.append(("ari.password", "PBX_ENGINE_ARI_PASSWORD"))
+    if config.ami is not None and not config.ami.secret.get_secret_value():
+        missing.append(("ami.secret", "PBX_ENGINE_AMI_SECRET"))
+    if missing:
+        key, var = missing[0]
+        raise ConfigError(f"{source}: {key}: required to start: set it in the file or in {var}")
 
 
 def read_text(path: str | Path) -> str:

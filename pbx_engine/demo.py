@@ -185,7 +185,10 @@ async def run_demo(
                     "secret": pbx.ami_secret,
                 },
                 "agi": {"port": agi_port},
-                "database": {"dsn": await postgres.create_database("demo")},
+                "database": {
+                    "dsn": await postgres.create_database("demo"),
+                    "allow_superuser": True,  # the throwaway cluster's only role
+                },
                 "dialer": {"ring_timeout": 8},
                 "agents": {"wrap_up_seconds": 1.0},
                 "logging": {"level": "warning"},

@@ -40,6 +40,7 @@ from pbx_engine.recording.policy import RecordingMode, RecordingPolicy
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.routing.service import InboundService
 from pbx_engine.storage import Storage, migrate
+from pbx_engine.storage.roles import warn_if_privileged
 from pbx_engine.supervision.service import SupervisionService
 from pbx_engine.tasks import OwnedTasks
 from pbx_engine.web.api import build_app
@@ -244,6 +245,7 @@ async def build_engine(
 ) -> AsyncIterator[Engine]:
     async with AsyncExitStack() as stack:
         storage = await stack.enter_async_context(Storage.open(config.database))
+        await warn_if_privileged(storage.pool, config.database.allow_superuser)
         if apply_migrations:
             applied = await migrate(storage.pool)
             if applied:
@@ -270,7 +272,10 @@ async def build_engine(
         # One detector for the dialer, which listens, and the connector, which leaves
         # messages once the listening says a machine's greeting is over.
         engine_detector = EngineDetector(
-            ari, media_host=config.dialer.media_host, timeout=config.dialer.amd_timeout
+            ari,
+            media_host=config.dialer.media_host,
+            media_peer=config.dialer.media_peer,
+            timeout=config.dialer.amd_timeout,
         )
         connector = AgentConnector(
             ari,

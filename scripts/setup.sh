@@ -13,6 +13,22 @@ python=${PYTHON:-python3}
 log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
+# /usr/sbin/policy-rc.d, while this script installs packages: removed however the script ends,
+# and only when this script made it (an administrator's own file stays).
+bullseye_list=/var/lib/pbx-engine-apt/sources.list  # where Debian 12 gets its Asterisk from
+
+policy_rc_d=/usr/sbin/policy-rc.d
+made_policy=0
+policy_sudo=
+remove_policy_rc_d() {
+    if [ "$made_policy" = 1 ]; then
+        $policy_sudo rm -f "$policy_rc_d"
+        made_policy=0
+    fi
+}
+trap remove_policy_rc_d EXIT
+trap 'remove_policy_rc_d; exit 130' INT TERM HUP
+
 need_root() {
     if [ "$(id -u)" -ne 0 ]; then
         command -v sudo >/dev/null || die "system packages need root (or sudo): $*"
@@ -33,6 +49,12 @@ system_packages() {
     done
     local have_asterisk=1
     command -v asterisk >/dev/null && [ -e /usr/lib/asterisk/modules/app_amd.so ] || have_asterisk=0
+    # An Asterisk installed from bullseye before bullseye-security was in our list lacks its
+    # security fixes: install it again, which upgrades it.
+    if [ -e "$bullseye_list" ] && ! grep -q bullseye-security "$bullseye_list"; then
+        log "Asterisk came from bullseye without bullseye-security: upgrading it"
+        have_asterisk=0
+    fi
     if [ ${#missing[@]} -eq 0 ] && [ $have_asterisk -eq 1 ]; then
         log "system packages present"
         return
@@ -40,10 +62,14 @@ system_packages() {
     export DEBIAN_FRONTEND=noninteractive
     # Package post-install scripts must not start system services (a system Asterisk would hold
     # port 5060 and the sandboxes start their own instances anyway).
-    local policy=/usr/sbin/policy-rc.d
-    if [ ! -e $policy ]; then
-        $sudo sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy"
-        trap "$sudo rm -f $policy" EXIT
+    local asterisk_was_running=0
+    pgrep -x asterisk >/dev/null 2>&1 && asterisk_was_running=1
+    if [ ! -e "$policy_rc_d" ]; then
+        policy_sudo=$sudo
+        made_policy=1  # before it exists: a signal in between still removes it
+        $sudo sh -c "printf '#!/bin/sh\nexit 101\n' > $policy_rc_d && chmod +x $policy_rc_d"
+    else
+        log "keeping the existing $policy_rc_d (not ours): it decides whether services start"
     fi
     log "apt-get update"
     $sudo apt-get update -qq
@@ -54,8 +80,14 @@ system_packages() {
     if [ $have_asterisk -eq 0 ]; then
         install_asterisk "$sudo"
     fi
-    # Nothing of the system's own Asterisk should run: sandboxes bring their own.
-    $sudo pkill -x asterisk 2>/dev/null || true
+    remove_policy_rc_d
+    # The sandboxes bring their own Asterisk. One the packages started anyway (an existing
+    # policy-rc.d let them) may be someone's production PBX: it is left running, and said.
+    if [ $asterisk_was_running -eq 0 ] && pgrep -x asterisk >/dev/null 2>&1; then
+        local pids; pids=$(pgrep -x asterisk | tr '\n' ' ')
+        log "note: a system Asterisk started during the installation (pid ${pids% });" \
+            "it is left running: stop it yourself if its ports clash with the tests'"
+    fi
 }
 
 install_asterisk() {
@@ -65,21 +97,43 @@ install_asterisk() {
         $sudo apt-get install -y -qq --no-install-recommends asterisk asterisk-modules asterisk-config >/dev/null
         return
     fi
-    # Debian 12 has no Asterisk; Debian 11's package installs cleanly. Use a private sources list
-    # and lists folder so the system's own apt configuration stays untouched.
-    log "installing Asterisk from Debian 11 (bullseye) packages"
-    local dir=/var/lib/pbx-engine-apt
+    # Debian 12 has no Asterisk; Debian 11's package installs cleanly. Use a private sources list,
+    # preferences and lists folder so the system's own apt configuration stays untouched.
+    # bullseye-security carries the Asterisk security fixes (and libssl1.1's); bullseye's
+    # packages rank below bookworm's, so only Asterisk and what bookworm lacks come from there.
+    log "installing Asterisk from Debian 11 (bullseye, with bullseye-security) packages"
+    local dir=${bullseye_list%/*}
     $sudo mkdir -p "$dir/lists/partial"
-    $sudo sh -c "cat > $dir/sources.list" <<'LIST'
+    $sudo sh -c "cat > $bullseye_list" <<'LIST'
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bullseye main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bullseye-security main
 LIST
-    local opts=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=/dev/null
+    $sudo sh -c "cat > $dir/preferences" <<'PINS'
+Package: *
+Pin: release n=bullseye
+Pin-Priority: 100
+
+Package: *
+Pin: release n=bullseye-security
+Pin-Priority: 100
+
+Package: asterisk asterisk-*
+Pin: release n=bullseye-security
+Pin-Priority: 500
+
+Package: asterisk asterisk-*
+Pin: release n=bullseye
+Pin-Priority: 500
+PINS
+    local opts=(-o "Dir::Etc::sourcelist=$bullseye_list" -o Dir::Etc::sourceparts=/dev/null
+                -o "Dir::Etc::preferences=$dir/preferences" -o Dir::Etc::preferencesparts=/dev/null
                 -o "Dir::State::Lists=$dir/lists")
     $sudo apt-get "${opts[@]}" update -qq
+    # By name, not asterisk/bullseye: the newest of bullseye and bullseye-security wins.
     $sudo apt-get "${opts[@]}" install -y -qq --no-install-recommends \
-        asterisk/bullseye asterisk-modules/bullseye asterisk-config/bullseye >/dev/null
+        asterisk asterisk-modules asterisk-config >/dev/null
 }
 
 python_env() {

@@ -8,7 +8,10 @@ While the call waits in Stasis, the engine sets up, for this call only:
 
 The snoop channel carries what the debtor says; the external media channel (UnicastRTP, from
 `POST /channels/externalMedia`, Asterisk 16.6 and later) sends the bridge's audio to a UDP
-socket the engine opened for the call. `RtpIntake` reads the packets, puts them in order,
+socket the engine opened for the call. The socket accepts packets from the PBX's address alone
+(`[dialer] media_peer`, else the ARI url's host): anyone else who finds the port is dropped and
+counted, so he can neither sway the verdict nor flood the listener. `RtpIntake` reads the
+packets, puts them in order,
 decodes them and feeds an `AmdListener` until it decides. Whatever happens (a verdict, the
 debtor hanging up first, a cancellation), the snoop, the external media channel, the bridge and
 the socket are removed.
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import socket
 import struct
 import uuid
 from collections.abc import Iterable
@@ -66,8 +71,16 @@ class RtpIntake(asyncio.DatagramProtocol):
     """One call's RTP: malformed or foreign packets are counted and logged, never fatal."""
 
     def __init__(
-        self, settings: ListenerSettings, logger, beep_settings: BeepSettings | None = None
+        self,
+        settings: ListenerSettings,
+        logger,
+        beep_settings: BeepSettings | None = None,
+        *,
+        peers: frozenset[str] | None = None,
     ) -> None:
+        # The addresses packets are taken from (None: any, for tests of the decoding alone).
+        self._peers = peers
+        self.foreign = 0
         self.listener = AmdListener(settings)
         self.verdict: asyncio.Future[EngineVerdict] = asyncio.get_running_loop().create_future()
         # With beep settings, a MACHINE verdict hands the frames that follow, from the very
@@ -84,6 +97,11 @@ class RtpIntake(asyncio.DatagramProtocol):
         self.rejected = 0
 
     def datagram_received(self, data: bytes, addr) -> None:
+        if self._peers is not None and addr[0] not in self._peers:
+            self.foreign += 1
+            if self.foreign <= 3 or self.foreign % 100 == 0:  # enough to see, not a flood
+                self._log.warning("amd.rtp_foreign_source", foreign=self.foreign, source=addr[0])
+            return
         if self.greeting_over.done() or (self.verdict.done() and self.beep is None):
             return
         try:
@@ -190,6 +208,17 @@ def leftover_tags(channels: Iterable[Channel], now: datetime, max_age: float) ->
     return tags
 
 
+async def media_peer_addresses(host: str) -> frozenset[str]:
+    """The addresses `host` stands for (itself when it is one), as a datagram's source reads."""
+    host = host.strip("[]")
+    try:
+        return frozenset({str(ipaddress.ip_address(host))})
+    except ValueError:
+        pass
+    found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+    return frozenset(str(ipaddress.ip_address(info[4][0])) for info in found)
+
+
 class EngineDetector:
     """Listens to answered calls through ARI snoop and external media."""
 
@@ -198,12 +227,15 @@ class EngineDetector:
         ari: AriClient,
         *,
         media_host: str = "127.0.0.1",
+        media_peer: str | None = None,
         timeout: float = 8.0,
         settings: ListenerSettings | None = None,
         beep_settings: BeepSettings | None = None,
     ) -> None:
         self._ari = ari
         self._media_host = media_host
+        self._media_peer = media_peer  # None: the ARI url's host
+        self._peers: frozenset[str] | None = None
         self._timeout = timeout
         self.settings = settings or ListenerSettings()
         self.beep_settings = beep_settings or BeepSettings()
@@ -232,8 +264,9 @@ class EngineDetector:
         loop = asyncio.get_running_loop()
         began = loop.time()
         beep_settings = self.beep_settings if watch_greeting else None
+        peers = await self._peer_addresses()
         transport, intake = await loop.create_datagram_endpoint(
-            lambda: RtpIntake(self.settings, logger, beep_settings),
+            lambda: RtpIntake(self.settings, logger, beep_settings, peers=peers),
             local_addr=(self._media_host, 0),
         )
         port = transport.get_extra_info("sockname")[1]
@@ -293,6 +326,7 @@ class EngineDetector:
                     heard_ms=verdict.heard_ms,
                     packets=verdict.packets,
                     rejected=intake.rejected,
+                    foreign=intake.foreign,
                 )
                 if watch_greeting and verdict.status == AmdStatus.MACHINE.value:
                     # No await from here to the return: the watch is either on record for
@@ -307,6 +341,20 @@ class EngineDetector:
             if not kept:
                 transport.close()
                 await asyncio.shield(self._remove(logger, bridge_id, snoop_id, media_id))
+
+    async def _peer_addresses(self) -> frozenset[str]:
+        """The PBX's addresses, looked up once: only they may send call audio."""
+        if self._peers is None:
+            host = self._media_peer or self._ari.host
+            try:
+                self._peers = await media_peer_addresses(host)
+            except OSError as error:
+                # No audio is taken then (a NOTSURE verdict: treated as a person); the next
+                # call looks the name up again.
+                log.error("amd.media_peer_unknown", host=host, error=str(error))
+                return frozenset()
+            log.info("amd.media_peer", host=host, addresses=sorted(self._peers))
+        return self._peers
 
     def is_watching(self, channel_id: str) -> bool:
         return channel_id in self._watches

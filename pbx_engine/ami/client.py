@@ -40,14 +40,27 @@ def refuse_unsafe_action(action: dict[str, str]) -> None:
                 )
 
 
+# DeviceStateList's tokens, in the words PJSIP and the CLI use for them.
+_DEVICE_STATES = {
+    "NOT_INUSE": "Not in use",
+    "INUSE": "In use",
+    "BUSY": "Busy",
+    "INVALID": "Invalid",
+    "UNAVAILABLE": "Unavailable",
+    "RINGING": "Ringing",
+    "RINGINUSE": "Ring+Inuse",
+    "ONHOLD": "On Hold",
+    "UNKNOWN": "Unknown",
+}
+
+
 @dataclass(frozen=True)
 class EndpointStatus:
-    """A PJSIP endpoint as AMI reports it: is the phone (or trunk) there to take a call?"""
+    """A PJSIP endpoint's device state as AMI reports it: is the phone (or trunk) there to take
+    a call?"""
 
     name: str
     device_state: str  # "Not in use", "In use", "Ringing", "Unavailable", "Invalid", ...
-    contacts: tuple[str, ...]
-    active_channels: int
 
     @property
     def reachable(self) -> bool:
@@ -118,19 +131,23 @@ class AmiClient:
         return messages
 
     async def endpoints(self) -> list[EndpointStatus]:
-        """Every PJSIP endpoint with its device state and registered contacts."""
-        messages = await self._action({"Action": "PJSIPShowEndpoints"})
+        """Every PJSIP endpoint with its device state (an unregistered softphone: Unavailable).
+
+        DeviceStateList needs the AMI class "reporting" only; PJSIPShowEndpoints would need
+        "system", and Asterisk lets any action share one class with the user: "system" also
+        opens GetConfig (every config file, secrets and all), ModuleLoad and Reload.
+        """
+        messages = await self._action({"Action": "DeviceStateList"})
         statuses = []
         for message in messages:
-            if message.get("Event") != "EndpointList":
+            device = message.get("Device", "")
+            if message.get("Event") != "DeviceStateChange" or not device.startswith("PJSIP/"):
                 continue
-            contacts = tuple(c for c in message.get("Contacts", "").split(",") if c)
+            state = message.get("State", "UNKNOWN")
             statuses.append(
                 EndpointStatus(
-                    name=message.get("ObjectName", ""),
-                    device_state=message.get("DeviceState", "Unknown"),
-                    contacts=contacts,
-                    active_channels=int(message.get("ActiveChannels") or 0),
+                    name=device.removeprefix("PJSIP/"),
+                    device_state=_DEVICE_STATES.get(state, state.title()),
                 )
             )
         return statuses

@@ -109,6 +109,11 @@ class AriClient:
     def app(self) -> str:
         return self._config.app
 
+    @property
+    def host(self) -> str:
+        """The PBX's host, as the ARI url names it: where its call audio comes from."""
+        return self._config.url.host or "127.0.0.1"
+
     # ------------------------------------------------------------------ life cycle
     async def __aenter__(self) -> AriClient:
         self._session = aiohttp.ClientSession(

@@ -143,7 +143,10 @@ class Dialer:
         self._storage = storage
         self._config = config
         self._engine_detector = engine_detector or EngineDetector(
-            ari, media_host=config.media_host, timeout=config.amd_timeout
+            ari,
+            media_host=config.media_host,
+            media_peer=config.media_peer,
+            timeout=config.amd_timeout,
         )
         self.handler: CallHandler = handler or HangUpOnVerdict(ari)
         self._tasks: asyncio.TaskGroup | None = None

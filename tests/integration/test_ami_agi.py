@@ -17,7 +17,7 @@ async def test_given_the_pbx_when_asking_ami_for_endpoints_then_trunk_and_agents
     assert endpoints["pstn"].reachable
     # No softphone has registered as agent-002: nobody to ring.
     assert not endpoints["agent-002"].reachable
-    assert endpoints["agent-002"].contacts == ()
+    assert endpoints["agent-002"].device_state == "Unavailable"
 
 
 async def test_given_a_debtor_calls_back_when_the_call_arrives_then_fastagi_identifies_his_case(

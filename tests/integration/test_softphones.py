@@ -14,7 +14,7 @@ async def test_given_a_softphone_registers_when_ami_is_asked_then_the_agent_is_r
     status = await connected_engine.ami.endpoint("agent-001")
     assert status is not None
     assert status.reachable
-    assert len(status.contacts) == 1
+    assert status.device_state == "Not in use"
 
 
 async def test_given_a_registered_softphone_when_called_then_its_audio_reaches_asterisk(

@@ -82,7 +82,8 @@ async def engine_config(
             },
             "ami": {"port": pbx.ami_port, "username": pbx.ami_username, "secret": pbx.ami_secret},
             "agi": {"port": agi_port},
-            "database": {"dsn": dsn},
+            # The sandbox cluster's only role is its superuser (a throwaway cluster).
+            "database": {"dsn": dsn, "allow_superuser": True},
             "dialer": {"ring_timeout": 6, "caller_id": "+12025550999"},
             "agents": {"wrap_up_seconds": 0.5, "answer_timeout": 5},
             "inbound": {"max_queue_wait": 4, "announce_every": 2, "owner_wait": 2},

@@ -125,3 +125,45 @@ async def test_given_no_message_to_leave_then_the_intake_stops_at_the_verdict():
         intake.datagram_received(rtp(n, payload), ("127.0.0.1", 4000))
     assert intake.verdict.result().status == "MACHINE"
     assert not intake.greeting_over.done()
+
+
+async def test_given_rtp_from_the_pbx_and_an_intruder_then_only_the_pbx_is_heard():
+    import asyncio
+    import socket
+
+    from pbx_engine.amd.live import media_peer_addresses
+
+    loop = asyncio.get_running_loop()
+    peers = await media_peer_addresses("127.0.0.1")
+    with capture_logs() as logs:
+        transport, intake = await loop.create_datagram_endpoint(
+            lambda: RtpIntake(ListenerSettings(), structlog.get_logger(), peers=peers),
+            local_addr=("127.0.0.1", 0),
+        )
+        port = transport.get_extra_info("sockname")[1]
+        pbx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        intruder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            pbx.bind(("127.0.0.1", 0))
+            intruder.bind(("127.0.0.2", 0))  # all of 127/8 is loopback on Linux
+            for n in range(5):
+                intruder.sendto(rtp(100 + n, SILENT), ("127.0.0.1", port))
+                pbx.sendto(rtp(n, SILENT), ("127.0.0.1", port))
+            for _ in range(200):
+                if intake.packets + intake.foreign >= 10:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            pbx.close()
+            intruder.close()
+            transport.close()
+    assert (intake.packets, intake.foreign) == (5, 5)
+    foreign = [e for e in logs if e["event"] == "amd.rtp_foreign_source"]
+    assert len(foreign) == 3 and foreign[0]["source"] == "127.0.0.2"  # logged, not flooded
+
+
+async def test_given_a_host_name_as_media_peer_then_its_addresses_are_accepted():
+    from pbx_engine.amd.live import media_peer_addresses
+
+    assert "127.0.0.1" in await media_peer_addresses("localhost")
+    assert await media_peer_addresses("[::1]") == frozenset({"::1"})

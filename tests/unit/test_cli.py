@@ -17,7 +17,9 @@ def _restore_logging():
 EXAMPLE = Path(__file__).parents[2] / "docker" / "engine.example.toml"
 
 
-def test_given_a_valid_file_when_checked_then_it_says_ok(tmp_path, capsys):
+def test_given_a_valid_file_when_checked_then_it_says_ok(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PBX_ENGINE_ARI_PASSWORD", "Uq3-ari-password-of-the-test")
+    monkeypatch.setenv("PBX_ENGINE_AMI_SECRET", "Uq3-ami-secret-of-the-test")
     # The example names files under /etc/pbx-engine: point them at the shipped examples.
     (tmp_path / "campaigns").mkdir()
     campaign = tmp_path / "campaigns" / "acme.toml"
