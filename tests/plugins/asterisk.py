@@ -87,6 +87,9 @@ async def engine_config(
             "agents": {"wrap_up_seconds": 0.5, "answer_timeout": 5},
             "inbound": {"max_queue_wait": 4, "announce_every": 2, "owner_wait": 2},
             "shutdown_grace": 5,
+            "room_dids": ["+12025551800"],
+            # Every test asks from 127.0.0.1: the per-address cap is tried on a gate of its own.
+            "outbound": {"per_address_per_hour": 1000, "per_agent_per_hour": 1000},
         },
         "test-config",
         environ={},
