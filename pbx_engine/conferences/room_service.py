@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -219,11 +219,19 @@ class RoomService:
         return await (await self.start_dial(name, number, via=via, ask=ask))
 
     async def start_dial(
-        self, name: str, number: str, *, via: str = "dialled", ask: DialAsk | None = None
+        self,
+        name: str,
+        number: str,
+        *,
+        via: str = "dialled",
+        ask: DialAsk | None = None,
+        claim: Callable[[], Awaitable[bool]] | None = None,
     ) -> Coroutine[None, None, Member]:
         """Take a seat in the room for `number` and pass the outbound policy (RoomError,
         OutboundRefused); returns the ringing, to be awaited (it gives the seat back however
-        it ends). `ask`: who asks (else a room dial asked by nobody known)."""
+        it ends). `ask`: who asks (else a room dial asked by nobody known). `claim`: taken
+        once the seat is (an invitation's use): False refuses (410), and only requests that
+        got a seat ever take one."""
         room = self._require(name)
         ask = ask or DialAsk(Purpose.ROOM_DIAL, number, room=name)
         async with self._locks.setdefault(name, asyncio.Lock()):
@@ -237,6 +245,8 @@ class RoomService:
                 raise RoomError(f"room {name!r} is full")
             self._ringing[name] = load.ringing + 1
         try:
+            if claim is not None and not await claim():
+                raise RoomError("this invitation has been used up", 410)
             if self._outbound is not None:
                 await self._outbound.check(ask)
         except BaseException:

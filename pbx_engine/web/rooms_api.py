@@ -287,21 +287,29 @@ async def join(request: web.Request) -> web.Response:
     except BadNumber as error:
         return _page("Join", f"<p>{html.escape(str(error))}. Go back and try again.</p>", 422)
     room = invitation.room
-    links = engine.storage.invitations
-    if await links.use(invitation.id, datetime.now(UTC)) is None:
-        return _page("Invitation", "<p>This invitation has been used up.</p>", 410)
+    links, link_id = engine.storage.invitations, invitation.id
+    claimed = False
+
+    async def claim() -> bool:  # a use of the link, once the call has a seat in the room
+        nonlocal claimed
+        claimed = await links.use(link_id, datetime.now(UTC)) is not None
+        return claimed
+
     ask = DialAsk(
         Purpose.INVITATION,
         number,
-        invitation_id=invitation.id,
+        invitation_id=link_id,
         client_address=request.remote or "unknown",
         room=room,
     )
     try:
-        ringing = await engine.rooms.start_dial(room, number, via="invitation", ask=ask)
+        ringing = await engine.rooms.start_dial(
+            room, number, via="invitation", ask=ask, claim=claim
+        )
     except (RoomError, OutboundRefused) as refusal:
-        await links.give_back(invitation.id)  # nothing rang: the use is not spent
-        await room_audit(request, room, "invitation_refused", invitation.id)
+        if claimed:
+            await links.give_back(link_id)  # nothing rang: the use is not spent
+        await room_audit(request, room, "invitation_refused", link_id)
         return _page("Join", f"<p>{html.escape(str(refusal))}.</p>", refusal.status)
     await room_audit(request, room, "invitation_used", invitation.id)
     request.app[JOIN_TASKS].spawn(_call_in(ringing))
