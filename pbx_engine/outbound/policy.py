@@ -82,7 +82,12 @@ def classify(number: str) -> Destination:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
         return Destination(number, "ZZ", NumberKind.UNKNOWN)
-    country = phonenumbers.region_code_for_number(parsed) or "ZZ"
+    # An invalid number has no region of its own: its calling code's main country stands in.
+    country = (
+        phonenumbers.region_code_for_number(parsed)
+        or phonenumbers.region_code_for_country_code(parsed.country_code)
+        or "ZZ"
+    )
     if parsed.country_code in SATELLITE_CODES:
         return Destination(number, country, NumberKind.SATELLITE)
     if parsed.country_code in INTERNATIONAL_NETWORK_CODES:

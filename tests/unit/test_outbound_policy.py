@@ -43,7 +43,7 @@ PHONE = classify("+12025550177")
         ("+870772123456", "001", NumberKind.SATELLITE),
         ("+88216123456", "001", NumberKind.INTERNATIONAL_NETWORK),
         ("+882123456789", "001", NumberKind.INTERNATIONAL_NETWORK),
-        ("+12025", "ZZ", NumberKind.UNKNOWN),  # too short to be valid
+        ("+12025", "US", NumberKind.UNKNOWN),  # too short to be valid
         ("not a number", "ZZ", NumberKind.UNKNOWN),
     ],
 )
