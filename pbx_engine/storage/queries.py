@@ -46,8 +46,7 @@ _ATTEMPT_COLUMNS = (
 _AGENT_SELECT_WITH = "SELECT a.id, a.login, a.name, a.sip_endpoint, a.role, t.name AS team"
 # A disabled agent is found by no look-up: his token, sessions and sign-in all fail.
 _AGENT_FROM = (
-    "FROM (SELECT * FROM agents WHERE disabled_at IS NULL) a "
-    "LEFT JOIN teams t ON t.id = a.team_id"
+    "FROM (SELECT * FROM agents WHERE disabled_at IS NULL) a LEFT JOIN teams t ON t.id = a.team_id"
 )
 _AGENT_SELECT = f"{_AGENT_SELECT_WITH} {_AGENT_FROM}"
 

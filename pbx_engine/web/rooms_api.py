@@ -28,7 +28,6 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import structlog
-
 from aiohttp import web
 from pydantic import Field
 

@@ -283,9 +283,11 @@ async def test_disabled_agents_token_session_sign_in_and_links_are_refused(
     await engine.storage.set_password(login, hash_password(password, n=2**10))
     admin = await _headers(engine, "ada", "admin")
     browser = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-    async with aiohttp.ClientSession(headers=headers) as dora, browser, aiohttp.ClientSession(
-        headers=admin
-    ) as ada:
+    async with (
+        aiohttp.ClientSession(headers=headers) as dora,
+        browser,
+        aiohttp.ClientSession(headers=admin) as ada,
+    ):
         signin = {"json": {"login": login, "password": password}, "headers": {"Origin": api}}
         async with browser.post(f"{api}/signin", **signin) as response:
             assert response.status == 200, await response.text()

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pbx_engine.config import ConfigError, OutboundConfig, parse_config
 from pbx_engine.conferences.invitations import Invitation, make_token, read_token
+from pbx_engine.config import ConfigError, OutboundConfig, parse_config
 from pbx_engine.outbound.policy import (
     SAFE_KINDS,
     Destination,
@@ -99,9 +99,7 @@ def test_given_an_ordinary_number_under_every_cap_when_dialled_then_allowed():
         (DialCounts(by_address=4), {"address": True}, "address_rate"),
     ],
 )
-def test_given_a_cap_reached_when_the_same_asker_dials_again_then_refused_429(
-    counts, who, reason
-):
+def test_given_a_cap_reached_when_the_same_asker_dials_again_then_refused_429(counts, who, reason):
     decision = decide(US_ONLY, PHONE, counts, **who)
     assert (decision.allowed, decision.reason, decision.status) == (False, reason, 429)
 
