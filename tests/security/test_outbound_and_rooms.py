@@ -361,3 +361,45 @@ async def test_rooms_made_through_the_api_survive_a_restart_with_their_pins_hash
     finally:
         async with supervisor.delete(f"{api}/rooms/kept") as response:
             assert response.status == 200
+
+
+async def test_agent_disabled_by_the_cli_keeps_no_token_session_or_link(
+    database_dsn: str, storage, tmp_path
+):
+    import sys
+    from datetime import timedelta
+
+    config = tmp_path / "engine.toml"
+    config.write_text(
+        f'[ari]\nurl = "http://127.0.0.1:1"\nusername = "x"\n[database]\ndsn = "{database_dsn}"\n'
+    )
+    agent_id = await storage.upsert_agent("eve", "Eve")
+    token = await storage.issue_agent_token("eve")
+    now = datetime.now(UTC)
+    session = "eve-session-digest"
+    await storage.open_browser_session(agent_id, session, "csrf", now + timedelta(hours=1))
+    await storage.invitations.create("eves-link", "any", agent_id, now + timedelta(days=1), 5)
+
+    async def cli(*args: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "pbx_engine.cli", "agent", *args, "--config", str(config)),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+        return process.returncode, (out + err).decode()
+
+    code, said = await cli("disable", "eve")
+    assert code == 0 and "1 browser session(s) closed, 1 invitation link(s) revoked" in said
+    assert await storage.agent_by_token(token) is None
+    assert await storage.browser_session(session, now) is None
+    assert await storage.password_hash("eve") is None  # sign-in finds no such agent
+    assert await storage.invitations.use("eves-link", now) is None
+    code, said = await cli("token", "eve")  # no new token for a disabled agent
+    assert code == 1 and "disabled" in said
+    assert (await cli("disable", "eve"))[0] == 1
+    code, said = await cli("enable", "eve")
+    assert code == 0
+    code, said = await cli("token", "eve")
+    assert code == 0 and await storage.agent_by_token(said.strip()) is not None
+    assert await storage.invitations.use("eves-link", now) is None  # links stay revoked
