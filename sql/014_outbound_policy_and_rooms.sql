@@ -20,7 +20,7 @@ CREATE INDEX room_invitations_creator_idx ON room_invitations (created_by);
 
 -- Every external dial the engine was asked for, allowed or refused, with who asked (an agent,
 -- an invitation link and the client's address) and why a refusal was given. The hourly caps
--- are counted from here.
+-- are counted from here (per agent and per link the allowed dials, per address every ask).
 CREATE TABLE outbound_dials (
     id              bigserial PRIMARY KEY,
     at              timestamptz NOT NULL DEFAULT now(),

@@ -111,11 +111,11 @@ class PurposeRules:
 
 @dataclass(frozen=True)
 class DialCounts:
-    """What was dialled in the last hour (allowed dials only), by who asks now."""
+    """What was dialled in the last hour, by who asks now."""
 
-    by_agent: int = 0
-    by_link: int = 0
-    by_address: int = 0  # dials asked for from the client's address (links)
+    by_agent: int = 0  # dials allowed for the agent
+    by_link: int = 0  # dials allowed through the invitation link
+    by_address: int = 0  # dials asked from the client's address, allowed or refused
 
 
 @dataclass(frozen=True)

@@ -54,15 +54,16 @@ class OutboundStore:
         invitation_id: str | None,
         client_address: str | None,
     ) -> tuple[int, int, int]:
-        """Allowed dials since `since` by the agent, through the link, and asked from the
-        address (any purpose): the counts the hourly caps compare against."""
+        """Since `since`: dials allowed for the agent and through the link, and dials asked
+        from the address (allowed or refused: a client hammering refused requests is slowed
+        down too). The counts the hourly caps compare against."""
         row = await self.pool.fetchrow(
             """SELECT
-                 count(*) FILTER (WHERE agent_id = $2) AS by_agent,
-                 count(*) FILTER (WHERE invitation_id = $3) AS by_link,
+                 count(*) FILTER (WHERE allowed AND agent_id = $2) AS by_agent,
+                 count(*) FILTER (WHERE allowed AND invitation_id = $3) AS by_link,
                  count(*) FILTER (WHERE client_address = $4) AS by_address
                FROM outbound_dials
-               WHERE allowed AND at > $1
+               WHERE at > $1
                  AND (agent_id = $2 OR invitation_id = $3 OR client_address = $4)""",
             since,
             agent_id,

@@ -335,6 +335,14 @@ async def test_hourly_caps_per_address_and_per_agent_refuse_the_next_dial(
     with pytest.raises(OutboundRefused) as refused:
         await gate.check(DialAsk(Purpose.INVITATION, GUEST, client_address=address))
     assert (refused.value.status, refused.value.reason) == (429, "address_rate")
+    # Refused asks count against the address too: hammering premium numbers slows it down.
+    other = f"203.0.113.{datetime.now(UTC).microsecond % 250}"
+    for _ in range(2):
+        with pytest.raises(OutboundRefused):
+            await gate.check(DialAsk(Purpose.INVITATION, PREMIUM, client_address=other))
+    with pytest.raises(OutboundRefused) as refused:
+        await gate.check(DialAsk(Purpose.INVITATION, GUEST, client_address=other))
+    assert refused.value.reason == "address_rate"
     agent_id = await connected_engine.storage.upsert_agent("capped", "Capped")
     results = await asyncio.gather(
         *(gate.check(DialAsk(Purpose.PARTY, GUEST, agent_id=agent_id)) for _ in range(5)),
