@@ -98,10 +98,15 @@ class RoomService:
 
     async def load(self) -> None:
         """Add the rooms made through the API (stored) to those of the config file; PINs
-        stored plain (rooms made before they were hashed) are hashed now, on record too."""
+        stored plain (rooms made before they were hashed) are hashed now, on record too. A
+        stored DID no longer in the allowed list takes no calls (the room keeps the rest)."""
         for row in await self._storage.stored_rooms():
             if row["name"] in self._rooms:
                 continue
+            did = row["did"]
+            if did and self._allowed_dids is not None and did not in self._allowed_dids:
+                log.warning("room.did_not_allowed", room=row["name"], did=did)
+                row = {**row, "did": None}
             plain = {
                 k: row[k] for k in ("pin", "moderator_pin") if row[k] and not is_hashed(row[k])
             }

@@ -366,6 +366,20 @@ async def test_rooms_made_through_the_api_survive_a_restart_with_their_pins_hash
         await restarted.load()
         kept = restarted.room("kept")
         assert kept is not None and kept.stored and kept.pins_hashed
+
+        # A room an agent gave the centre's number before DIDs were an admin's list: after
+        # the upgrade, that number no longer reaches it.
+        await engine.storage.pool.execute(
+            "UPDATE conference_rooms SET did = '+12025550100', pin = '4321' WHERE name = 'kept'"
+        )
+        restarted = RoomService(
+            engine.ari, engine.storage, [], trunk="pstn", allowed_dids=frozenset({CENTRE_DID})
+        )
+        await restarted.load()
+        kept = restarted.room("kept")
+        assert kept.did is None and restarted.room_for_number("+12025550100") is None
+        [row] = [r for r in await engine.storage.stored_rooms() if r["name"] == "kept"]
+        assert row["pin"].startswith("scrypt$")  # the plain PIN was hashed on record
     finally:
         async with supervisor.delete(f"{api}/rooms/kept") as response:
             assert response.status == 200
