@@ -134,6 +134,9 @@ async def _agent(args: argparse.Namespace) -> int:
                 role=args.role,
                 team=args.team,
             )
+        if await storage.agent_access.is_disabled(args.login):
+            print(f"agent {args.login!r} is disabled (`agent enable` first)", file=sys.stderr)
+            return 1
         days = args.days if args.days is not None else config.web.token_lifetime_days
         issued = await storage.signin.issue_token(
             args.login, datetime.now(UTC) + timedelta(days=days)
@@ -180,6 +183,31 @@ async def _agent_password(args: argparse.Namespace) -> int:
             print(f"no agent with login {args.login!r}", file=sys.stderr)
             return 1
     print(f"password set for {args.login}; his browser sessions were closed")
+    return 0
+
+
+async def _agent_access(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from pbx_engine.storage import Storage, migrate
+
+    config = load_config(args.config)
+    async with Storage.open(config.database) as storage:
+        await migrate(storage.pool)
+        if args.what == "disable":
+            disabled = await storage.agent_access.disable(args.login, datetime.now(UTC))
+            if disabled is None:
+                print(f"no enabled agent with login {args.login!r}", file=sys.stderr)
+                return 1
+            print(
+                f"{args.login} disabled: token revoked, {disabled.sessions_closed} browser "
+                f"session(s) closed, {disabled.links_revoked} invitation link(s) revoked"
+            )
+            return 0
+        if not await storage.agent_access.enable(args.login):
+            print(f"no disabled agent with login {args.login!r}", file=sys.stderr)
+            return 1
+    print(f"{args.login} enabled: give him a new token or password")
     return 0
 
 
@@ -385,6 +413,15 @@ def build_parser() -> argparse.ArgumentParser:
     password.add_argument("login")
     password.add_argument("--config", type=Path, required=True)
     password.set_defaults(handler=_agent_password)
+    disable = agent.add_parser(
+        "disable",
+        help="no token, browser session or sign-in works for him; his invitation links die",
+    )
+    enable = agent.add_parser("enable", help="let a disabled agent sign in again")
+    for sub in (disable, enable):
+        sub.add_argument("login")
+        sub.add_argument("--config", type=Path, required=True)
+        sub.set_defaults(handler=_agent_access)
 
     demo = commands.add_parser("demo", help="run a sample campaign on sandboxes and report")
     demo.add_argument("--keep", action="store_true", help="keep the sandboxes' runtime folders")

@@ -298,6 +298,118 @@ class RoomConfig(_Section):
     tones: bool = Field(True, description="a tone when someone joins or leaves")
 
 
+_CAPS = (
+    "per_agent_per_hour",
+    "per_link_per_hour",
+    "per_address_per_hour",
+)
+
+
+class OutboundPurposeConfig(_Section):
+    """What one purpose may dial, where it differs from the `[outbound]` defaults."""
+
+    countries: list[str] | None = Field(None, description="ISO 3166 codes; replaces the default")
+    kinds: list[str] | None = Field(None, description="number kinds; replaces the default")
+    per_agent_per_hour: int | None = Field(None, ge=0)
+    per_link_per_hour: int | None = Field(None, ge=0)
+    per_address_per_hour: int | None = Field(None, ge=0)
+
+    @field_validator("countries")
+    @classmethod
+    def _countries(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _known_regions(value)
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _known_kinds(value)
+
+
+class OutboundConfig(_Section):
+    """The outbound policy every external dial passes (see pbx_engine.outbound). Safe by
+    default: only the centre's own country, only ordinary and free numbers, and hourly caps
+    on what an agent or an invitation link can make the PBX dial."""
+
+    countries: list[str] = Field(
+        default_factory=list,
+        description="ISO 3166 codes the engine may call; empty: default_region only",
+    )
+    kinds: list[str] = Field(
+        default_factory=lambda: ["fixed_line", "mobile", "fixed_line_or_mobile", "toll_free"],
+        description="number kinds the engine may call (premium_rate, shared_cost, satellite, "
+        "international_network, uan, voip, personal_number, pager, voicemail and unknown are "
+        "refused unless named here)",
+    )
+    per_agent_per_hour: int = Field(
+        30, ge=0, description="outside calls one agent may start an hour (parties, room dials)"
+    )
+    per_link_per_hour: int = Field(
+        5, ge=0, description="calls one invitation link may cause an hour"
+    )
+    per_address_per_hour: int = Field(
+        10, ge=0, description="invitation calls asked from one client address an hour"
+    )
+    invitation_max_uses: int = Field(
+        20, ge=1, description="the most calls one invitation link may ever cause"
+    )
+    invitation_default_uses: int = Field(3, ge=1, description="uses of a link minted without")
+    invitation_max_days: float = Field(7.0, gt=0, le=30, description="longest link lifetime")
+    purposes: dict[
+        Literal["campaign", "test_call", "party", "room_dial", "invitation", "supervisor"],
+        OutboundPurposeConfig,
+    ] = Field(
+        default_factory=dict,
+        description="per purpose: countries, kinds and caps that differ from the above",
+    )
+
+    @field_validator("countries")
+    @classmethod
+    def _countries(cls, value: list[str]) -> list[str]:
+        return _known_regions(value)
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, value: list[str]) -> list[str]:
+        return _known_kinds(value)
+
+    def rules(self, purpose: str, default_region: str):
+        """The pure policy's rules for `purpose` (an outbound.Purpose value)."""
+        from pbx_engine.outbound.policy import NumberKind, PurposeRules
+
+        own = self.purposes.get(purpose) or OutboundPurposeConfig()
+        countries = own.countries if own.countries is not None else self.countries
+        kinds = own.kinds if own.kinds is not None else self.kinds
+        caps = {
+            cap: getattr(own, cap) if getattr(own, cap) is not None else getattr(self, cap)
+            for cap in _CAPS
+        }
+        return PurposeRules(
+            countries=frozenset(countries or [default_region]),
+            kinds=frozenset(NumberKind(kind) for kind in kinds),
+            **caps,
+        )
+
+
+def _known_regions(values: list[str]) -> list[str]:
+    import phonenumbers
+
+    upper = [v.upper() for v in values]
+    unknown = [v for v in upper if v not in phonenumbers.SUPPORTED_REGIONS and v != "001"]
+    if unknown:
+        raise ValueError(f"unknown regions {', '.join(unknown)} (ISO 3166 codes: US, GB, PL)")
+    return upper
+
+
+def _known_kinds(values: list[str]) -> list[str]:
+    from pbx_engine.outbound.policy import NumberKind
+
+    known = {kind.value for kind in NumberKind}
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise ValueError(f"unknown number kinds {', '.join(unknown)} (known: {', '.join(known)})")
+    return values
+
+
 class EngineConfig(_Section):
     ari: AriConfig
     ami: AmiConfig | None = None
@@ -310,6 +422,12 @@ class EngineConfig(_Section):
     http: HttpConfig | None = None
     web: WebConfig = WebConfig()
     rooms: list[RoomConfig] = Field(default_factory=list)
+    room_dids: list[str] = Field(
+        default_factory=list,
+        description="the DIDs a supervisor may give a room made through the API (the rooms "
+        "of this file may use any); an agent never sets a room's DID or extension",
+    )
+    outbound: OutboundConfig = OutboundConfig()
     campaign_files: list[str] = Field(
         default_factory=list, description="campaign files or glob patterns, one campaign a file"
     )
@@ -333,6 +451,16 @@ class EngineConfig(_Section):
             if twice:
                 raise ValueError(f"two rooms have the same {what}: {', '.join(twice)}")
         return rooms
+
+    @field_validator("room_dids")
+    @classmethod
+    def _dids_are_e164(cls, dids: list[str]) -> list[str]:
+        from pbx_engine.numbers import BadNumber, to_e164
+
+        try:
+            return [to_e164(did, "ZZ") if did.startswith("+") else did for did in dids]
+        except BadNumber as error:
+            raise ValueError(str(error)) from None
 
     @field_validator("timezone")
     @classmethod

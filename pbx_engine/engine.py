@@ -36,6 +36,7 @@ from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.service import Dialer
 from pbx_engine.notify import NotificationHub
 from pbx_engine.notify.feed import FloorFeed
+from pbx_engine.outbound.gate import OutboundGate
 from pbx_engine.recording.policy import RecordingMode, RecordingPolicy
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.routing.service import InboundService
@@ -64,10 +65,13 @@ class Engine:
         supervision: SupervisionService | None = None,
         parties: ThirdParties | None = None,
         rooms: RoomService | None = None,
+        outbound: OutboundGate | None = None,
     ) -> None:
+        # Every external dial passes this one gate (the dialer is handed it too).
+        self.outbound = outbound or OutboundGate(storage, config.outbound, config.default_region)
         self.recorder = recorder or CallRecorder(ari, storage)
         self.supervision = supervision or SupervisionService(
-            ari, storage, agents, trunk=config.dialer.trunk
+            ari, storage, agents, trunk=config.dialer.trunk, outbound=self.outbound
         )
         self.parties = parties or ThirdParties(
             ari,
@@ -76,6 +80,7 @@ class Engine:
             trunk=config.dialer.trunk,
             caller_id=config.dialer.caller_id or None,
             identity=self.outbound_identity,
+            outbound=self.outbound,
         )
         self.rooms = rooms or RoomService(
             ari,
@@ -83,6 +88,8 @@ class Engine:
             [Room(**room.model_dump()) for room in config.rooms],
             trunk=config.dialer.trunk,
             caller_id=config.dialer.caller_id or None,
+            outbound=self.outbound,
+            allowed_dids=frozenset(config.room_dids),
         )
         secret = config.http.secret.get_secret_value() if config.http else ""
         # Without a configured secret, links made before a restart stop working.
@@ -286,8 +293,16 @@ async def build_engine(
             recorder=recorder,
             engine_detector=engine_detector,
         )
+        outbound = OutboundGate(storage, config.outbound, config.default_region)
         dialer = await stack.enter_async_context(
-            Dialer(ari, storage, config.dialer, handler=connector, engine_detector=engine_detector)
+            Dialer(
+                ari,
+                storage,
+                config.dialer,
+                handler=connector,
+                engine_detector=engine_detector,
+                outbound=outbound,
+            )
         )
         inbound = InboundService(
             ari,
@@ -299,7 +314,23 @@ async def build_engine(
         stack.push_async_callback(inbound.close)
         callerid = CallerIdService(storage, config.number_pools_file)
         await callerid.start()  # a bad pools file stops the start, saying which line
-        engine = Engine(config, ari, storage, dialer, inbound, agents, ami, agi, callerid, recorder)
+        engine = Engine(
+            config,
+            ari,
+            storage,
+            dialer,
+            inbound,
+            agents,
+            ami,
+            agi,
+            callerid,
+            recorder,
+            outbound=outbound,
+        )
+        # Rooms made through the API come back after a restart (their PINs hashed, if an
+        # older engine stored them plain); their calls are let go when the engine stops.
+        await engine.rooms.load()
+        stack.push_async_callback(engine.rooms.close)
         inbound.campaign_language = engine.campaign_language
         inbound.recording_policy = engine.inbound_recording
         inbound.recorder = recorder

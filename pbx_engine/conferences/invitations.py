@@ -1,9 +1,10 @@
 """Invitation links to a conference room: signed, expiring tokens (pure, no I/O).
 
-A token is `<payload>.<signature>`, both base64url: the payload is the room and the expiry (Unix
-seconds) as JSON, the signature its HMAC-SHA256 under the engine's secret. Whoever holds a
-valid token may join the room until it expires; nothing is stored, so nothing needs cleaning
-up, and a link cannot be stretched or pointed at another room without the secret.
+A token is `<payload>.<signature>`, both base64url: the payload is the link's id, the room and
+the expiry (Unix seconds) as JSON, the signature its HMAC-SHA256 under the engine's secret. A
+link cannot be stretched or pointed at another room without the secret. The signature only
+says the engine made it: the link's row in `room_invitations` (found by its id) says whether
+it may still cause a call (uses left, not revoked, its room and its maker still there).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class InvitationError(Exception):
 class Invitation:
     room: str
     expires_at: datetime
+    id: str | None = None  # its row; None in links made before links were stored (refused)
 
 
 def _b64(data: bytes) -> str:
@@ -40,6 +42,8 @@ def _sign(payload: str, secret: bytes) -> str:
 
 def make_token(invitation: Invitation, secret: bytes) -> str:
     body = {"room": invitation.room, "exp": int(invitation.expires_at.timestamp())}
+    if invitation.id is not None:
+        body["id"] = invitation.id
     payload = _b64(json.dumps(body, separators=(",", ":")).encode())
     return f"{payload}.{_sign(payload, secret)}"
 
@@ -53,7 +57,9 @@ def read_token(token: str, secret: bytes, now: datetime) -> Invitation:
         raise InvitationError("this invitation link is not valid")
     try:
         body = json.loads(_unb64(payload))
-        invitation = Invitation(str(body["room"]), datetime.fromtimestamp(int(body["exp"]), UTC))
+        expires_at = datetime.fromtimestamp(int(body["exp"]), UTC)
+        link_id = str(body["id"]) if "id" in body else None
+        invitation = Invitation(str(body["room"]), expires_at, link_id)
     except (ValueError, KeyError, TypeError):
         raise InvitationError("not an invitation link") from None
     if now >= invitation.expires_at:

@@ -30,6 +30,8 @@ from pbx_engine.conferences.feature_codes import (
     HandOver,
     UnknownCode,
 )
+from pbx_engine.outbound.gate import DialAsk, OutboundGate
+from pbx_engine.outbound.policy import Purpose
 from pbx_engine.refusals import Refused
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
@@ -76,7 +78,9 @@ class ThirdParties:
         caller_id: str | None = None,
         answer_timeout: float = 30.0,
         identity: IdentityFor = _no_identity,
+        outbound: OutboundGate | None = None,
     ) -> None:
+        self._outbound = outbound
         self._ari = ari
         self._storage = storage
         self._agents = agents
@@ -108,6 +112,9 @@ class ThirdParties:
     async def add_number(self, host: str, number: str) -> Party:
         """Dial `number` and join it to the host's call once it answers."""
         agent = self._host_on_call(host)
+        if self._outbound is not None:
+            ask = DialAsk(Purpose.PARTY, number, agent_id=self._agents.agent_id(host))
+            await self._outbound.check(ask)  # OutboundRefused: 403 / 429
         attempt = await self._storage.get_attempt(agent.call_id) if agent.call_id else None
         caller_id, trunk = await self._identity(attempt.campaign_id if attempt else None, number)
         channel_id = f"party-{uuid.uuid4().hex[:16]}"
@@ -222,7 +229,7 @@ class ThirdParties:
                     await self._hand_over(login, agent_id)
                 case UnknownCode(keys=keys):
                     raise PartyError(f"unknown feature code *{keys}#", 422)
-        except (PartyError, AgentError) as error:
+        except (Refused, AgentError) as error:
             log.warning("conference.feature_code_failed", agent=login, error=str(error))
             tone = "sound:beeperr"
         else:

@@ -2,6 +2,9 @@
 
 Callers reach a room by dialling its DID from outside or its extension from a softphone; the
 engine also dials people in (an API request, or a participant who opened an invitation link).
+Every call the engine rings into a room holds a seat from before it rings until it answers or
+fails (reserved under the room's lock), and passes the outbound policy; PINs of rooms made
+through the API are stored as scrypt hashes.
 A room that asks for a PIN prompts for it (`#` ends it; keys typed ahead count) and gives
 three tries. Members entering and leaving are announced with a tone to the room; the
 moderator (by PIN, or the room's moderator agent through the API) may mute and kick.
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,7 +29,9 @@ from pbx_engine.ari.events import (
     PlaybackFinished,
     StasisEnd,
 )
-from pbx_engine.conferences.rooms import Refusal, Room, admit
+from pbx_engine.conferences.rooms import Refusal, Room, admit, hash_pin, is_hashed
+from pbx_engine.outbound.gate import DialAsk, OutboundGate
+from pbx_engine.outbound.policy import Purpose, RoomLoad, room_has_slot
 from pbx_engine.refusals import Refused
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
@@ -72,8 +78,14 @@ class RoomService:
         trunk: str,
         caller_id: str | None = None,
         answer_timeout: float = 30.0,
+        outbound: OutboundGate | None = None,
+        allowed_dids: frozenset[str] | None = None,
     ) -> None:
         self._ari = ari
+        self._outbound = outbound
+        # DIDs a room made through the API may have (None: any, for tools and tests).
+        self._allowed_dids = allowed_dids
+        self._ringing: dict[str, int] = {}  # room -> calls rung into it, not answered yet
         self._storage = storage
         self._rooms: dict[str, Room] = {room.name: room for room in rooms}
         self._trunk = trunk
@@ -85,10 +97,26 @@ class RoomService:
         self._tasks = OwnedTasks()
 
     async def load(self) -> None:
-        """Add the rooms made through the API (stored) to those of the config file."""
+        """Add the rooms made through the API (stored) to those of the config file; PINs
+        stored plain (rooms made before they were hashed) are hashed now, on record too. A
+        stored DID no longer in the allowed list takes no calls (the room keeps the rest)."""
         for row in await self._storage.stored_rooms():
-            if row["name"] not in self._rooms:
-                self._rooms[row["name"]] = Room(**row, stored=True)
+            if row["name"] in self._rooms:
+                continue
+            did = row["did"]
+            if did and self._allowed_dids is not None and did not in self._allowed_dids:
+                log.warning("room.did_not_allowed", room=row["name"], did=did)
+                row = {**row, "did": None}
+            plain = {
+                k: row[k] for k in ("pin", "moderator_pin") if row[k] and not is_hashed(row[k])
+            }
+            if plain:
+                hashed = await asyncio.to_thread(_hash_pins, plain)
+                row = {**row, **hashed}
+                await self._storage.room_pins.set_pins(
+                    row["name"], row["pin"], row["moderator_pin"]
+                )
+            self._rooms[row["name"]] = Room(**row, stored=True)
 
     async def close(self) -> None:
         await self._tasks.close()
@@ -113,15 +141,25 @@ class RoomService:
         return list(self._members.get(name, {}).values())
 
     async def create(self, room: Room, created_by: int | None) -> Room:
+        """Store a room made through the API (its PINs hashed first). Its DID must be one of
+        the allowed DIDs (403)."""
         if room.name in self._rooms:
             raise RoomError(f"a room named {room.name!r} exists already")
+        if room.did and self._allowed_dids is not None and room.did not in self._allowed_dids:
+            raise RoomError(f"{room.did} is not a DID rooms may have (ask an admin)", 403)
         for number in (room.extension, room.did):
             if number and self.room_for_number(number):
                 raise RoomError(f"{number} is the number of another room")
+        pins = {k: getattr(room, k) for k in ("pin", "moderator_pin") if getattr(room, k)}
+        hashed = await asyncio.to_thread(_hash_pins, pins)
+        fields = {**room.__dict__, **hashed, "stored": True}
         await self._storage.save_room(
-            {k: v for k, v in room.__dict__.items() if k != "stored"}, created_by
+            {k: v for k, v in fields.items() if k != "stored"}, created_by
         )
-        self._rooms[room.name] = stored = Room(**{**room.__dict__, "stored": True})
+        if room.name in self._rooms:  # made meanwhile, while the PINs were hashed
+            await self._storage.delete_room(room.name)
+            raise RoomError(f"a room named {room.name!r} exists already")
+        self._rooms[room.name] = stored = Room(**fields)
         log.info("room.created", room=room.name)
         return stored
 
@@ -132,6 +170,7 @@ class RoomService:
         for member in self.members(name):
             await self._ari.hangup(member.id)
         await self._storage.delete_room(name)
+        await self._storage.invitations.delete_room(name)  # its links die with it
         del self._rooms[name]
 
     def _require(self, name: str) -> Room:
@@ -169,7 +208,7 @@ class RoomService:
             keyed = await _read_keys(events, PIN_TIMEOUT)
             if keyed is None:
                 return None  # hung up
-            if admit(room, keyed, 0).refused is not Refusal.WRONG_PIN:
+            if (await _admit(room, keyed, 0)).refused is not Refusal.WRONG_PIN:
                 return keyed
             log.info("room.wrong_pin")
             # Not waited for: Asterisk queues it before the next prompt, and keys typed
@@ -178,33 +217,84 @@ class RoomService:
         log.warning("room.pin_refused")
         return None
 
-    async def dial(self, name: str, number: str, *, via: str = "dialled") -> Member:
+    async def dial(
+        self, name: str, number: str, *, via: str = "dialled", ask: DialAsk | None = None
+    ) -> Member:
         """Ring `number` (through the trunk) and put it in the room once it answers."""
+        return await (await self.start_dial(name, number, via=via, ask=ask))
+
+    async def start_dial(
+        self,
+        name: str,
+        number: str,
+        *,
+        via: str = "dialled",
+        ask: DialAsk | None = None,
+        claim: Callable[[], Awaitable[bool]] | None = None,
+    ) -> Coroutine[None, None, Member]:
+        """Take a seat in the room for `number` and pass the outbound policy (RoomError,
+        OutboundRefused); returns the ringing, to be awaited (it gives the seat back however
+        it ends). `ask`: who asks (else a room dial asked by nobody known). `claim`: taken
+        once the seat is (an invitation's use): False refuses (410), and only requests that
+        got a seat ever take one."""
         room = self._require(name)
-        if len(self._members.get(name, {})) >= room.max_members:
-            raise RoomError(f"room {name!r} is full")
-        channel_id = f"room-{uuid.uuid4().hex[:16]}"
-        events = self._ari.subscribe(channel_id)
-        try:
-            await ring_into_app(
-                self._ari,
-                f"PJSIP/{number}@{self._trunk}",
-                channel_id=channel_id,
-                events=events,
-                app_args=["room", name],
-                timeout=self._answer_timeout,
-                caller_id=self._caller_id,
+        ask = ask or DialAsk(Purpose.ROOM_DIAL, number, room=name)
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            load = RoomLoad(
+                len(self._members.get(name, {})), self._ringing.get(name, 0), room.max_members
             )
-        except (NotAnswered, AriError, TimeoutError) as error:
-            events.close()
-            await self._ari.hangup(channel_id)
-            raise RoomError(f"{number} could not be reached: {error or 'no answer'}") from None
+            if not room_has_slot(load):
+                log.info("room.dial_refused_full", room=name, ringing=load.ringing)
+                if self._outbound is not None:
+                    await self._outbound.refused(ask, "room_full", f"room {name!r} is full", 409)
+                raise RoomError(f"room {name!r} is full")
+            self._ringing[name] = load.ringing + 1
         try:
-            member = await self._enter(channel_id, room, None, number, via, events, invited=True)
-        except AriError as error:
-            events.close()
-            await self._ari.hangup(channel_id)
-            raise RoomError(f"{number} could not join: {error}") from None
+            if claim is not None and not await claim():
+                raise RoomError("this invitation has been used up", 410)
+            if self._outbound is not None:
+                await self._outbound.check(ask)
+        except BaseException:
+            self._release_seat(name)
+            raise
+        return self._ring(room, number, via)
+
+    def _release_seat(self, name: str) -> None:
+        left = self._ringing.get(name, 0) - 1
+        if left > 0:
+            self._ringing[name] = left
+        else:
+            self._ringing.pop(name, None)
+
+    async def _ring(self, room: Room, number: str, via: str) -> Member:
+        name = room.name
+        try:
+            channel_id = f"room-{uuid.uuid4().hex[:16]}"
+            events = self._ari.subscribe(channel_id)
+            try:
+                await ring_into_app(
+                    self._ari,
+                    f"PJSIP/{number}@{self._trunk}",
+                    channel_id=channel_id,
+                    events=events,
+                    app_args=["room", name],
+                    timeout=self._answer_timeout,
+                    caller_id=self._caller_id,
+                )
+            except (NotAnswered, AriError, TimeoutError) as error:
+                events.close()
+                await self._ari.hangup(channel_id)
+                raise RoomError(f"{number} could not be reached: {error or 'no answer'}") from None
+            try:
+                member = await self._enter(
+                    channel_id, room, None, number, via, events, invited=True
+                )
+            except AriError as error:
+                events.close()
+                await self._ari.hangup(channel_id)
+                raise RoomError(f"{number} could not join: {error}") from None
+        finally:
+            self._release_seat(name)
         if member is None:
             raise RoomError(f"room {name!r} is full")
         return member
@@ -222,9 +312,9 @@ class RoomService:
     ) -> Member | None:
         async with self._locks.setdefault(room.name, asyncio.Lock()):
             members = self._members.setdefault(room.name, {})
-            decision = admit(room, pin, len(members))
-            if invited and decision.refused is Refusal.WRONG_PIN:
-                decision = admit(room, room.pin, len(members))  # the engine called him in
+            # Calls still ringing hold their seats; an invited caller's own seat is his.
+            ringing = self._ringing.get(room.name, 0) - (1 if invited else 0)
+            decision = await _admit(room, pin, len(members) + ringing, invited=invited)
             if not decision.admitted:
                 log.info("room.refused", room=room.name, reason=decision.refused)
                 with contextlib.suppress(AriError, TimeoutError):
@@ -311,6 +401,17 @@ class RoomService:
         await self._ari.hangup(member.id)
         log.info("room.kicked", room=name)
         return member
+
+
+def _hash_pins(pins: dict[str, str]) -> dict[str, str]:
+    return {k: v if is_hashed(v) else hash_pin(v) for k, v in pins.items()}
+
+
+async def _admit(room: Room, pin: str | None, members: int, *, invited: bool = False):
+    """`admit`, off the event loop when it has to check a PIN against a hash (~50 ms)."""
+    if room.pins_hashed and not invited and pin:
+        return await asyncio.to_thread(admit, room, pin, members)
+    return admit(room, pin, members, invited=invited)
 
 
 async def _read_keys(events, timeout: float) -> str | None:

@@ -2,12 +2,41 @@
 
 A room may ask for a PIN. The moderator's PIN (when the room has one) makes the caller its
 moderator, who also gets into a full room. A room without PINs lets everyone in as a member.
+A room's PINs may be held as scrypt hashes (`hash_pin`; rooms made through the API are stored
+so), which `admit` checks like the plain PINs of the config file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from pbx_engine.signin.passwords import N, P, R, verify_password
+
+_HASHED = "scrypt$"
+
+
+def hash_pin(pin: str) -> str:
+    """A PIN as an scrypt hash in the sign-in passwords' format (checked by `pin_matches`)."""
+    salt = secrets.token_bytes(16)
+    key = hashlib.scrypt(pin.encode(), salt=salt, n=N, r=R, p=P, maxmem=256 * N * R, dklen=32)
+    return f"scrypt${N}${R}${P}${salt.hex()}${key.hex()}"
+
+
+def is_hashed(stored: str | None) -> bool:
+    return bool(stored) and stored.startswith(_HASHED)
+
+
+def pin_matches(keyed: str | None, stored: str | None) -> bool:
+    """Whether the keyed PIN is the stored one (a hash, or a plain PIN from the config file)."""
+    if not stored or not keyed:
+        return False
+    if is_hashed(stored):
+        return verify_password(keyed, stored)
+    return hmac.compare_digest(keyed.encode(), stored.encode())
 
 
 @dataclass(frozen=True)
@@ -21,6 +50,11 @@ class Room:
     max_members: int = 10
     tones: bool = True
     stored: bool = field(default=False, compare=False)  # made through the API (deletable)
+
+    @property
+    def pins_hashed(self) -> bool:
+        """Checking a PIN costs a hash (worth running off the event loop)."""
+        return is_hashed(self.pin) or is_hashed(self.moderator_pin)
 
     @property
     def asks_for_pin(self) -> bool:
@@ -57,10 +91,14 @@ class Admission:
         return self.refused is None
 
 
-def admit(room: Room, pin: str | None, members: int) -> Admission:
-    """May a caller who keyed `pin` (None: he was not asked) enter a room with `members`?"""
-    moderator = bool(room.moderator_pin) and pin == room.moderator_pin
-    if not moderator and room.pin and pin != room.pin:
+def admit(room: Room, pin: str | None, members: int, *, invited: bool = False) -> Admission:
+    """May a caller who keyed `pin` (None: he was not asked) enter a room with `members`
+    (counting the calls ringing into it)? `invited`: the engine called him in (no PIN asked,
+    a member if there is room)."""
+    if invited:
+        return Admission(Refusal.FULL) if members >= room.max_members else Admission()
+    moderator = bool(room.moderator_pin) and pin_matches(pin, room.moderator_pin)
+    if not moderator and room.pin and not pin_matches(pin, room.pin):
         return Admission(Refusal.WRONG_PIN)
     if not moderator and room.moderator_pin and not room.pin and pin not in (None, ""):
         return Admission(Refusal.WRONG_PIN)  # he keyed a PIN, and it is not the moderator's

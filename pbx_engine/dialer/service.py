@@ -35,6 +35,8 @@ from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.config import DialerConfig
 from pbx_engine.dialer.outcomes import Outcome, classify_amd, classify_unanswered
+from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
+from pbx_engine.outbound.policy import Purpose
 from pbx_engine.recording.policy import RecordingPolicy
 from pbx_engine.storage import Attempt, Storage
 
@@ -61,6 +63,9 @@ class CallRequest:
     trunk: str | None = None  # the presented number's trunk; else the dialer's
     amd_detector: str | None = None  # the campaign's detector (by name); else the dialer's
     recording: RecordingPolicy | None = None  # the campaign's; None: not recorded
+    # A campaign's call passes the outbound policy here; a supervisor's test call passed it
+    # in the API already (with his hourly cap).
+    purpose: Purpose = Purpose.CAMPAIGN
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,10 @@ class HangUpOnVerdict:
         pass
 
 
+class _NotDialled(Exception):
+    """The call was refused before anything rang."""
+
+
 class DialerClosed(Exception):
     pass
 
@@ -138,8 +147,10 @@ class Dialer:
         config: DialerConfig,
         handler: CallHandler | None = None,
         engine_detector: EngineDetector | None = None,
+        outbound: OutboundGate | None = None,
     ) -> None:
         self._ari = ari
+        self._outbound = outbound
         self._storage = storage
         self._config = config
         self._engine_detector = engine_detector or EngineDetector(
@@ -329,11 +340,18 @@ class Dialer:
             direction="outbound",
         )
         finish: Finish | None = None
+        if self._outbound is not None and request.purpose is Purpose.CAMPAIGN:
+            try:
+                await self._outbound.check(DialAsk(Purpose.CAMPAIGN, request.number))
+            except OutboundRefused as refusal:
+                finish = Finish(Outcome.FAILED, _now(), None, f"outbound policy: {refusal}")
         # The engine's own detector, listening while the call waits in Stasis: owned by this
         # call, cancelled (which removes its helper channels) however the call ends.
         detection: asyncio.Task[EngineVerdict] | None = None
         async with self._ari.subscribe(channel_id) as events:
             try:
+                if finish is not None:
+                    raise _NotDialled
                 # PJSIP fills the INVITE's From (and P-Asserted-Identity) from the channel's
                 # connected line, which a channel made through ARI does not have: set both.
                 variables = (
@@ -358,6 +376,8 @@ class Dialer:
                     await self._storage.mark_attempt_originated(channel_id, _now())
                     await self._ari.dial(channel_id, timeout=int(config.ring_timeout))
                     log.info("call.dialing", trunk=request.trunk or config.trunk)
+            except _NotDialled:
+                pass  # refused by the outbound policy: nothing was rung
             except ChannelGone:
                 pass  # Destroyed already: its ChannelDestroyed is on the way.
             except (AriError, TimeoutError) as error:

@@ -20,6 +20,8 @@ from pbx_engine.cases.dispositions import CaseUpdate, DispositionInput
 from pbx_engine.cases.importer import CaseRow, RowError
 from pbx_engine.config import DatabaseConfig
 from pbx_engine.dialer.schedule import AttemptRecord, CaseCandidate, NumberHistory
+from pbx_engine.storage.agent_access import AgentAccess
+from pbx_engine.storage.invitations import InvitationStore
 from pbx_engine.storage.models import (
     AgentRow,
     Attempt,
@@ -27,6 +29,8 @@ from pbx_engine.storage.models import (
     CaseMatch,
     ImportResult,
 )
+from pbx_engine.storage.outbound import OutboundStore
+from pbx_engine.storage.room_pins import RoomPinStore
 from pbx_engine.storage.signin import TOKEN_LIFETIME, SignInStore
 
 log = structlog.get_logger(__name__)
@@ -40,7 +44,10 @@ _ATTEMPT_COLUMNS = (
 
 
 _AGENT_SELECT_WITH = "SELECT a.id, a.login, a.name, a.sip_endpoint, a.role, t.name AS team"
-_AGENT_FROM = "FROM agents a LEFT JOIN teams t ON t.id = a.team_id"
+# A disabled agent is found by no look-up: his token, sessions and sign-in all fail.
+_AGENT_FROM = (
+    "FROM (SELECT * FROM agents WHERE disabled_at IS NULL) a LEFT JOIN teams t ON t.id = a.team_id"
+)
 _AGENT_SELECT = f"{_AGENT_SELECT_WITH} {_AGENT_FROM}"
 
 
@@ -115,6 +122,10 @@ class Storage:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self.signin = SignInStore(pool)
+        self.invitations = InvitationStore(pool)
+        self.outbound = OutboundStore(pool)
+        self.agent_access = AgentAccess(pool)
+        self.room_pins = RoomPinStore(pool)
 
     @classmethod
     @asynccontextmanager

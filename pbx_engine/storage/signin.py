@@ -15,9 +15,10 @@ import asyncpg
 from pbx_engine.storage.models import AgentRow
 
 TOKEN_LIFETIME = timedelta(days=90)  # the default of `[web] token_lifetime_days`
+# A disabled agent is found by no token (his token is also cleared when he is disabled).
 _AGENT = (
     "SELECT a.id, a.login, a.name, a.sip_endpoint, a.role, t.name AS team "
-    "FROM agents a LEFT JOIN teams t ON t.id = a.team_id"
+    "FROM (SELECT * FROM agents WHERE disabled_at IS NULL) a LEFT JOIN teams t ON t.id = a.team_id"
 )
 
 
@@ -39,7 +40,8 @@ class SignInStore:
         """A new API token for the agent (the old one stops working); None: no such agent."""
         token = secrets.token_urlsafe(24)
         changed = await self.pool.execute(
-            "UPDATE agents SET token_sha256 = $2, token_expires_at = $3 WHERE login = $1",
+            "UPDATE agents SET token_sha256 = $2, token_expires_at = $3 "
+            "WHERE login = $1 AND disabled_at IS NULL",
             login,
             token_digest(token),
             expires_at,

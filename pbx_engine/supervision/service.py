@@ -22,6 +22,8 @@ from pbx_engine.agents.states import AgentState
 from pbx_engine.ari import AriClient, AriError
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
+from pbx_engine.outbound.gate import DialAsk, OutboundGate
+from pbx_engine.outbound.policy import Purpose
 from pbx_engine.refusals import Refused
 from pbx_engine.storage import Storage
 from pbx_engine.storage.models import AgentRow
@@ -68,7 +70,9 @@ class SupervisionService:
         *,
         trunk: str,
         answer_timeout: float = 20.0,
+        outbound: OutboundGate | None = None,
     ) -> None:
+        self._outbound = outbound
         self._ari = ari
         self._storage = storage
         self._agents = agents
@@ -109,6 +113,10 @@ class SupervisionService:
                 raise SupervisionError(f"agent {agent_login!r} is not on a call", 404)
             if number is None and not supervisor.sip_endpoint:
                 raise SupervisionError("you have no softphone: give a number to be called at", 422)
+            if number is not None and self._outbound is not None:
+                await self._outbound.check(
+                    DialAsk(Purpose.SUPERVISOR, number, agent_id=supervisor.id)
+                )
             endpoint = (
                 f"PJSIP/{number}@{self._trunk}" if number else f"PJSIP/{supervisor.sip_endpoint}"
             )

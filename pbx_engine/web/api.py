@@ -33,6 +33,8 @@ from pbx_engine.config import ConfigError, WebConfig
 from pbx_engine.dialer.campaign import PreviewError
 from pbx_engine.dialer.service import CallRequest, DialerClosed
 from pbx_engine.numbers import BadNumber, to_e164
+from pbx_engine.outbound.gate import DialAsk
+from pbx_engine.outbound.policy import Purpose
 from pbx_engine.refusals import Refused
 from pbx_engine.signin import sessions
 from pbx_engine.storage.models import AgentRow, BrowserSession
@@ -78,7 +80,7 @@ PlusE164 = Annotated[str, AfterValidator(_plus_e164)]
 class CallPayload(Payload):
     number: PlusE164
     case_id: int | None = None
-    caller_id: str | None = None
+    caller_id: str | None = None  # one of the caller-ID pools' numbers, or the default
 
 
 class PausePayload(Payload):
@@ -194,14 +196,38 @@ async def place_call(request: web.Request) -> web.Response:
     if isinstance(payload, web.Response):
         return payload
     engine = request.app[ENGINE]
+    caller_id = payload.caller_id
+    if caller_id is not None:
+        caller_id = _presentable(engine, caller_id)
+        if caller_id is None:
+            return error_response(422, "caller_id: not a number of the caller-ID pools")
     await audit(request, "test_call", payload.number)
+    await engine.outbound.check(  # OutboundRefused: 403 / 429, on record
+        DialAsk(Purpose.TEST_CALL, payload.number, agent_id=request[AGENT].id)
+    )
     try:
         task = engine.dialer.place_call(
-            CallRequest(number=payload.number, case_id=payload.case_id, caller_id=payload.caller_id)
+            CallRequest(
+                number=payload.number,
+                case_id=payload.case_id,
+                caller_id=caller_id,
+                purpose=Purpose.TEST_CALL,
+            )
         )
     except DialerClosed as error:
         return error_response(503, str(error))
     return web.json_response({"channel_id": task.get_name()}, status=202)
+
+
+def _presentable(engine: Engine, caller_id: str) -> str | None:
+    """The caller ID as +E.164 when the centre owns it (a pools' number or the configured
+    default), else None: the engine must not present numbers that are not ours."""
+    try:
+        number = to_e164(caller_id, engine.config.default_region)
+    except BadNumber:
+        return None
+    ours = set(engine.callerid.pools.by_number()) | {engine.config.dialer.caller_id}
+    return number if number in ours else None
 
 
 async def get_attempt(request: web.Request) -> web.Response:
@@ -459,6 +485,7 @@ def build_app(engine: Engine, web_config: WebConfig | None = None) -> web.Applic
     # They build on this module's helpers.
     from pbx_engine.web.browser_api import add_browser_routes
     from pbx_engine.web.calls_api import add_call_routes
+    from pbx_engine.web.outbound_api import add_outbound_routes
     from pbx_engine.web.rooms_api import add_room_routes
     from pbx_engine.web.tokens_api import add_token_routes
 
@@ -482,5 +509,6 @@ def build_app(engine: Engine, web_config: WebConfig | None = None) -> web.Applic
     app.router.add_post("/campaigns/{name}/{action}", campaign_action)
     add_call_routes(app)
     add_room_routes(app)
+    add_outbound_routes(app)
     add_browser_routes(app)
     return app

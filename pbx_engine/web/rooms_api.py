@@ -1,23 +1,33 @@
 """The API of conference rooms, and the invitation pages a participant opens in a browser.
 
     GET    /rooms                       every room, with how many are in it
-    POST   /rooms                       make a room (the maker is its moderator by default)
+    POST   /rooms                       make a room (the maker is its moderator by default;
+                                        only supervisors give it a DID, one of `room_dids`,
+                                        or an extension)
     GET    /rooms/{name}                the room and its members
     DELETE /rooms/{name}                a room made through the API (moderator, supervisors)
     POST   /rooms/{name}/dial           ring a number into the room (moderator, supervisors)
     POST   /rooms/{name}/members/{id}/mute|unmute|kick   (moderator, supervisors)
-    POST   /rooms/{name}/invitations    a signed link valid `valid_seconds` (moderator, sup.)
+    POST   /rooms/{name}/invitations    a link valid `valid_seconds` for `max_uses` calls
+    GET    /rooms/{name}/invitations    the room's links, with their uses (moderator, sup.)
+    DELETE /rooms/{name}/invitations/{id}  revoke a link (moderator, supervisors)
+    GET    /rooms/{name}/actions        what was done to the room, by whom (supervisors)
     GET    /join/{token}                the invitation page: enter the number to be called at
     POST   /join/{token}                the engine calls that number into the room
 
-The `/join` pages need no account: the signed token is the permission, and it expires.
+The `/join` pages need no account: the signed link is the permission while its row says it is
+live (uses left, not revoked, its room and its maker still there). Every call a link causes
+passes the outbound policy (the number, the link's and the address's hourly caps, a seat in
+the room reserved before ringing) and is on record; every room action is on record too.
 """
 
 from __future__ import annotations
 
 import html
+import secrets
 from datetime import UTC, datetime, timedelta
 
+import structlog
 from aiohttp import web
 from pydantic import Field
 
@@ -25,6 +35,8 @@ from pbx_engine.conferences.invitations import Invitation, InvitationError, make
 from pbx_engine.conferences.room_service import RoomError
 from pbx_engine.conferences.rooms import Room
 from pbx_engine.numbers import BadNumber, to_e164
+from pbx_engine.outbound.gate import DialAsk, OutboundRefused
+from pbx_engine.outbound.policy import Purpose
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.tasks import OwnedTasks
 from pbx_engine.web.api import (
@@ -37,6 +49,8 @@ from pbx_engine.web.api import (
     error_response,
     read_body,
 )
+
+log = structlog.get_logger(__name__)
 
 JOIN_TASKS = web.AppKey("join_tasks", OwnedTasks)
 
@@ -57,7 +71,23 @@ class DialPayload(Payload):
 
 
 class InvitationPayload(Payload):
-    valid_seconds: int = Field(86400, ge=1, le=30 * 86400)
+    valid_seconds: int = Field(86400, ge=1, le=30 * 86400)  # and at most [outbound]'s days
+    max_uses: int | None = Field(None, ge=1)  # calls it may cause; at most [outbound]'s
+
+
+async def room_audit(request: web.Request, room: str, action: str, target: str | None) -> None:
+    """Every room action, by anyone (an agent moderating his room too), on record."""
+    me: AgentRow | None = request.get(AGENT)
+    log.info(
+        "room.action",
+        room=room,
+        action=action,
+        agent=me.login if me else None,
+        address=request.remote,
+    )
+    await request.app[ENGINE].storage.outbound.record_room_action(
+        datetime.now(UTC), room, action, target, me.id if me else None, request.remote
+    )
 
 
 def _room(request: web.Request, *, moderated: bool = False) -> Room:
@@ -84,9 +114,13 @@ async def create_room(request: web.Request) -> web.Response:
     if isinstance(payload, web.Response):
         return payload
     me: AgentRow = request[AGENT]
+    if (payload.did or payload.extension) and me.role not in SUPERVISORS:
+        # A DID takes calls from outside (the centre's own number, say): not an agent's call.
+        return error_response(403, "only supervisors give a room a DID or an extension")
     fields = payload.model_dump()
     fields["moderator"] = fields["moderator"] or me.login
     room = await request.app[ENGINE].rooms.create(Room(**fields), me.id)
+    await room_audit(request, room.name, "create", room.did or room.extension)
     return web.json_response(room.as_json(), status=201)
 
 
@@ -100,6 +134,7 @@ async def delete_room(request: web.Request) -> web.Response:
     room = _room(request, moderated=True)
     await audit(request, "room_delete", room.name)
     await request.app[ENGINE].rooms.delete(room.name)
+    await room_audit(request, room.name, "delete", None)
     return web.json_response({"deleted": room.name})
 
 
@@ -109,7 +144,10 @@ async def dial_into_room(request: web.Request) -> web.Response:
     if isinstance(payload, web.Response):
         return payload
     await audit(request, "room_dial", f"{room.name} {payload.number}")
-    member = await request.app[ENGINE].rooms.dial(room.name, payload.number)
+    await room_audit(request, room.name, "dial", payload.number)
+    me: AgentRow = request[AGENT]
+    ask = DialAsk(Purpose.ROOM_DIAL, payload.number, agent_id=me.id, room=room.name)
+    member = await request.app[ENGINE].rooms.dial(room.name, payload.number, ask=ask)
     return web.json_response(member.as_json(), status=201)
 
 
@@ -119,6 +157,7 @@ async def moderate(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     if action in ("mute", "unmute", "kick"):
         await audit(request, f"room_{action}", f"{room.name} {member_id}")
+        await room_audit(request, room.name, action, member_id)
     if action in ("mute", "unmute"):
         member = await rooms.mute(room.name, member_id, action == "mute")
     elif action == "kick":
@@ -134,15 +173,56 @@ async def invite(request: web.Request) -> web.Response:
     if isinstance(payload, web.Response):
         return payload
     engine = request.app[ENGINE]
-    await audit(request, "room_invitation", room.name)
+    limits = engine.config.outbound
+    if payload.valid_seconds > limits.invitation_max_days * 86400:
+        return error_response(422, f"a link lasts at most {limits.invitation_max_days:g} days")
+    max_uses = payload.max_uses or limits.invitation_default_uses
+    if max_uses > limits.invitation_max_uses:
+        return error_response(422, f"a link causes at most {limits.invitation_max_uses} calls")
+    me: AgentRow = request[AGENT]
     expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=payload.valid_seconds)
-    token = make_token(Invitation(room.name, expires_at), engine.invitation_secret)
+    row = await engine.storage.invitations.create(
+        secrets.token_urlsafe(12), room.name, me.id, expires_at, max_uses
+    )
+    await audit(request, "room_invitation", room.name)
+    await room_audit(request, room.name, "invitation_minted", row.id)
+    token = make_token(Invitation(room.name, expires_at, row.id), engine.invitation_secret)
     http = engine.config.http
     base = (http.public_url if http and http.public_url else None) or str(request.url.origin())
     return web.json_response(
-        {"url": f"{base.rstrip('/')}/join/{token}", "expires_at": expires_at.isoformat()},
+        {
+            "id": row.id,
+            "url": f"{base.rstrip('/')}/join/{token}",
+            "expires_at": expires_at.isoformat(),
+            "max_uses": max_uses,
+        },
         status=201,
     )
+
+
+async def list_invitations(request: web.Request) -> web.Response:
+    room = _room(request, moderated=True)
+    rows = await request.app[ENGINE].storage.invitations.of_room(room.name)
+    return web.json_response([r.as_json() for r in rows])
+
+
+async def revoke_invitation(request: web.Request) -> web.Response:
+    room = _room(request, moderated=True)
+    link_id = request.match_info["id"]
+    if not await request.app[ENGINE].storage.invitations.revoke(
+        link_id, room.name, datetime.now(UTC)
+    ):
+        return error_response(404, "no live invitation with that id in this room")
+    await audit(request, "room_invitation_revoke", f"{room.name} {link_id}")
+    await room_audit(request, room.name, "invitation_revoked", link_id)
+    return web.json_response({"revoked": link_id})
+
+
+async def room_actions(request: web.Request) -> web.Response:
+    if request[AGENT].role not in SUPERVISORS:
+        return error_response(403, "supervisors only")
+    storage = request.app[ENGINE].storage
+    return web.json_response(await storage.outbound.room_actions(request.match_info["name"]))
 
 
 _PAGE = """<!doctype html>
@@ -158,22 +238,29 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
     return web.Response(text=text, content_type="text/html", status=status)
 
 
-def _invitation(request: web.Request) -> Invitation | web.Response:
+async def _invitation(request: web.Request) -> Invitation | web.Response:
+    """The link's invitation while it may cause a call, else the page that says why not."""
     engine = request.app[ENGINE]
+    now = datetime.now(UTC)
     try:
-        invitation = read_token(
-            request.match_info["token"], engine.invitation_secret, datetime.now(UTC)
-        )
+        invitation = read_token(request.match_info["token"], engine.invitation_secret, now)
     except InvitationError as error:
         expired = "expired" in str(error)
         return _page("Invitation", f"<p>{html.escape(str(error))}.</p>", 410 if expired else 403)
-    if engine.rooms.room(invitation.room) is None:
-        return _page("Invitation", "<p>This room does not exist any more.</p>", 410)
+    if invitation.id is None:
+        return _page("Invitation", "<p>This invitation link is no longer valid.</p>", 403)
+    row = await engine.storage.invitations.get(invitation.id)
+    if row is None or row.room != invitation.room or engine.rooms.room(row.room) is None:
+        return _page("Invitation", "<p>This invitation was withdrawn.</p>", 410)
+    if row.revoked_at is not None:
+        return _page("Invitation", "<p>This invitation was withdrawn.</p>", 410)
+    if not row.live(now):
+        return _page("Invitation", "<p>This invitation has been used up.</p>", 410)
     return invitation
 
 
 async def join_page(request: web.Request) -> web.Response:
-    invitation = _invitation(request)
+    invitation = await _invitation(request)
     if isinstance(invitation, web.Response):
         return invitation
     until = invitation.expires_at.strftime("%Y-%m-%d %H:%M UTC")
@@ -188,9 +275,10 @@ async def join_page(request: web.Request) -> web.Response:
 
 
 async def join(request: web.Request) -> web.Response:
-    invitation = _invitation(request)
+    invitation = await _invitation(request)
     if isinstance(invitation, web.Response):
         return invitation
+    assert invitation.id is not None
     engine = request.app[ENGINE]
     form = await request.post()
     try:
@@ -198,7 +286,32 @@ async def join(request: web.Request) -> web.Response:
     except BadNumber as error:
         return _page("Join", f"<p>{html.escape(str(error))}. Go back and try again.</p>", 422)
     room = invitation.room
-    request.app[JOIN_TASKS].spawn(_call_in(engine, room, number))
+    links, link_id = engine.storage.invitations, invitation.id
+    claimed = False
+
+    async def claim() -> bool:  # a use of the link, once the call has a seat in the room
+        nonlocal claimed
+        claimed = await links.use(link_id, datetime.now(UTC)) is not None
+        return claimed
+
+    ask = DialAsk(
+        Purpose.INVITATION,
+        number,
+        invitation_id=link_id,
+        client_address=request.remote or "unknown",
+        room=room,
+    )
+    try:
+        ringing = await engine.rooms.start_dial(
+            room, number, via="invitation", ask=ask, claim=claim
+        )
+    except (RoomError, OutboundRefused) as refusal:
+        if claimed:
+            await links.give_back(link_id)  # nothing rang: the use is not spent
+        await room_audit(request, room, "invitation_refused", link_id)
+        return _page("Join", f"<p>{html.escape(str(refusal))}.</p>", refusal.status)
+    await room_audit(request, room, "invitation_used", invitation.id)
+    request.app[JOIN_TASKS].spawn(_call_in(ringing))
     return _page(
         f"Join {room}",
         f"<p>We are calling {html.escape(number)} now: answer, and you are in the room.</p>",
@@ -206,9 +319,9 @@ async def join(request: web.Request) -> web.Response:
     )
 
 
-async def _call_in(engine, room: str, number: str) -> None:
+async def _call_in(ringing) -> None:
     try:
-        await engine.rooms.dial(room, number, via="invitation")
+        await ringing
     except RoomError:
         pass  # logged by the room service; the participant may open the link again
 
@@ -227,5 +340,8 @@ def add_room_routes(app: web.Application) -> None:
     app.router.add_post("/rooms/{name}/dial", dial_into_room)
     app.router.add_post("/rooms/{name}/members/{member}/{action}", moderate)
     app.router.add_post("/rooms/{name}/invitations", invite)
+    app.router.add_get("/rooms/{name}/invitations", list_invitations)
+    app.router.add_delete("/rooms/{name}/invitations/{id}", revoke_invitation)
+    app.router.add_get("/rooms/{name}/actions", room_actions)
     app.router.add_get("/join/{token}", join_page)
     app.router.add_post("/join/{token}", join)

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from pbx_engine.config import EngineConfig, parse_config
 from pbx_engine.engine import Engine, build_engine
+from pbx_engine.outbound.policy import SAFE_KINDS
 from pbx_engine.sandbox.asterisk import AsteriskSandbox, EngineSandbox, PstnSandbox, Telephony
 from pbx_engine.sandbox.ports import free_port
 from pbx_engine.sandbox.postgres import PostgresSandbox
@@ -89,6 +90,15 @@ async def engine_config(
             "inbound": {"max_queue_wait": 4, "announce_every": 2, "owner_wait": 2},
             "shutdown_grace": 5,
             "web": {"mode": "development"},  # plain HTTP on loopback: no Secure cookie
+            "room_dids": ["+12025551800"],
+            "outbound": {
+                # Every test asks from 127.0.0.1: the per-address cap is tried on a gate of its own.
+                "per_address_per_hour": 1000,
+                "per_agent_per_hour": 1000,
+                # Campaign tests call short fictional numbers (+1 202 555 04N), invalid to
+                # phonenumbers ("unknown"); premium and satellite numbers stay refused.
+                "purposes": {"campaign": {"kinds": [*SAFE_KINDS, "unknown"]}},
+            },
         },
         "test-config",
         environ={},
