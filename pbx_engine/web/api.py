@@ -52,6 +52,7 @@ SESSION = (
     else "browser_session"
 )
 SUPERVISORS = ("supervisor", "admin")
+OPEN_PATHS = ("/health", "/openapi.json")  # no credentials needed
 
 
 class Payload(BaseModel):
@@ -123,7 +124,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     our own pages (its Origin)."""
     from pbx_engine.web.browser_api import is_public  # it builds on this module
 
-    if request.path == "/health" or request.path.startswith("/join/") or is_public(request):
+    if request.path in OPEN_PATHS or request.path.startswith("/join/") or is_public(request):
         return await handler(request)  # /join: the signed invitation is the permission
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
@@ -454,6 +455,7 @@ def build_app(engine: Engine) -> web.Application:
     # They build on this module's helpers.
     from pbx_engine.web.browser_api import add_browser_routes
     from pbx_engine.web.calls_api import add_call_routes
+    from pbx_engine.web.openapi import add_openapi_route
     from pbx_engine.web.rooms_api import add_room_routes
 
     app = web.Application(middlewares=[authenticate, refusals_as_json])
@@ -475,4 +477,5 @@ def build_app(engine: Engine) -> web.Application:
     add_call_routes(app)
     add_room_routes(app)
     add_browser_routes(app)
+    add_openapi_route(app)
     return app
