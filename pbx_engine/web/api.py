@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import structlog
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pbx_engine.agents.service import AgentError
 from pbx_engine.agents.states import IllegalAgentTransition
@@ -56,9 +56,17 @@ OPEN_PATHS = ("/health", "/openapi.json")  # no credentials needed
 
 
 class Payload(BaseModel):
-    """A JSON request body: unknown fields are refused, not ignored."""
+    """A JSON request body: unknown fields are refused, not ignored, and so is text holding a
+    NUL character (PostgreSQL cannot store one)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character")
+        return value
 
 
 def _plus_e164(value: str) -> str:
@@ -392,6 +400,8 @@ async def record_payment(request: web.Request) -> web.Response:
     try:
         case_id = int(request.match_info["case_id"])
     except ValueError:
+        return error_response(404, "no such case")
+    if not 0 < case_id < 2**63:  # beyond a bigint key: PostgreSQL would refuse the query
         return error_response(404, "no such case")
     payment_id = await request.app[ENGINE].storage.record_payment(
         case_id, payload.amount, payload.paid_on, payload.reference

@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema
 
 from pbx_engine.signin import sessions
 from pbx_engine.web.api import (
@@ -508,9 +509,17 @@ def router_routes(app: web.Application) -> set[tuple[str, str]]:
     return {(m, p) for m, p in found if m != "HEAD" or ("GET", p) not in found}
 
 
+class _BodySchemas(GenerateJsonSchema):
+    """Pydantic's JSON schemas, with a decimal sent as a string described by its digits (an
+    amount: at most 12 before the point and 2 after)."""
+
+    def get_decimal_pattern(self, schema):
+        return self.build_decimal_pattern(schema)
+
+
 def _schema_of(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
     """The model's JSON schema by reference, it and the models it uses added to components."""
-    schema = model.model_json_schema(ref_template=SCHEMAS)
+    schema = model.model_json_schema(ref_template=SCHEMAS, schema_generator=_BodySchemas)
     for name, nested in schema.pop("$defs", {}).items():
         if components.setdefault(name, nested) != nested:
             raise ValueError(f"two different body schemas are both named {name!r}")
