@@ -126,6 +126,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
+async def no_nul_in_path(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A NUL character (`%00`) in the path names nothing: PostgreSQL cannot even look it up."""
+    if "\x00" in request.path:
+        return error_response(404, "no such path")
+    return await handler(request)
+
+
+@web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A bearer token (API clients), else a browser session's cookie; with the cookie, a
     state-changing request must echo the session's CSRF token and a websocket must come from
@@ -468,7 +476,7 @@ def build_app(engine: Engine) -> web.Application:
     from pbx_engine.web.openapi import add_openapi_route
     from pbx_engine.web.rooms_api import add_room_routes
 
-    app = web.Application(middlewares=[authenticate, refusals_as_json])
+    app = web.Application(middlewares=[no_nul_in_path, authenticate, refusals_as_json])
     app[ENGINE] = engine
     app.router.add_get("/health", health)
     app.router.add_post("/calls", place_call)
