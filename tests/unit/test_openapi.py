@@ -7,7 +7,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import validate
 
-from pbx_engine.web.api import build_app
+from pbx_engine.web.api import Payload, build_app
 from pbx_engine.web.openapi import OPENAPI_PATH, ROUTES, Role, document, may_call, router_routes
 
 
@@ -52,6 +52,17 @@ def test_each_body_is_described_by_its_pydantic_model():
         "$ref": "#/components/schemas/Disposition"
     }
     assert schemas["RoomPayload"]["additionalProperties"] is False  # unknown fields refused
+
+
+def test_every_request_body_model_of_the_handlers_is_described():
+    def subclasses(model):
+        for sub in model.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    described = {route.body for route in ROUTES}
+    handlers = {m for m in subclasses(Payload) if m.__module__.startswith("pbx_engine.web.")}
+    assert sorted(m.__name__ for m in handlers - described) == []
 
 
 def test_path_parameters_with_few_values_list_them():
