@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import structlog
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pbx_engine.agents.service import AgentError
 from pbx_engine.agents.states import IllegalAgentTransition
@@ -56,12 +56,21 @@ SESSION = (
     else "browser_session"
 )
 SUPERVISORS = ("supervisor", "admin")
+OPEN_PATHS = ("/health", "/openapi.json")  # no credentials needed
 
 
 class Payload(BaseModel):
-    """A JSON request body: unknown fields are refused, not ignored."""
+    """A JSON request body: unknown fields are refused, not ignored, and so is text holding a
+    NUL character (PostgreSQL cannot store one)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character")
+        return value
 
 
 def _plus_e164(value: str) -> str:
@@ -121,13 +130,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
+async def no_nul_in_path(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A NUL character (`%00`) in the path names nothing: PostgreSQL cannot even look it up."""
+    if "\x00" in request.path:
+        return error_response(404, "no such path")
+    return await handler(request)
+
+
+@web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A bearer token (API clients), else a browser session's cookie; with the cookie, a
     state-changing request must echo the session's CSRF token and a websocket must come from
     our own pages (its Origin)."""
     from pbx_engine.web.browser_api import is_public  # it builds on this module
 
-    if request.path == "/health" or request.path.startswith("/join/") or is_public(request):
+    if request.path in OPEN_PATHS or request.path.startswith("/join/") or is_public(request):
         return await handler(request)  # /join: the signed invitation is the permission
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
@@ -422,6 +439,8 @@ async def record_payment(request: web.Request) -> web.Response:
         case_id = int(request.match_info["case_id"])
     except ValueError:
         return error_response(404, "no such case")
+    if not 0 < case_id < 2**63:  # beyond a bigint key: PostgreSQL would refuse the query
+        return error_response(404, "no such case")
     payment_id = await request.app[ENGINE].storage.record_payment(
         case_id, payload.amount, payload.paid_on, payload.reference
     )
@@ -485,11 +504,12 @@ def build_app(engine: Engine, web_config: WebConfig | None = None) -> web.Applic
     # They build on this module's helpers.
     from pbx_engine.web.browser_api import add_browser_routes
     from pbx_engine.web.calls_api import add_call_routes
+    from pbx_engine.web.openapi import add_openapi_route
     from pbx_engine.web.outbound_api import add_outbound_routes
     from pbx_engine.web.rooms_api import add_room_routes
     from pbx_engine.web.tokens_api import add_token_routes
 
-    app = web.Application(middlewares=[authenticate, refusals_as_json])
+    app = web.Application(middlewares=[no_nul_in_path, authenticate, refusals_as_json])
     app[ENGINE] = engine
     install_edge(app, web_config or engine.config.web)
     app.router.add_get("/health", health)
@@ -511,4 +531,5 @@ def build_app(engine: Engine, web_config: WebConfig | None = None) -> web.Applic
     add_room_routes(app)
     add_outbound_routes(app)
     add_browser_routes(app)
+    add_openapi_route(app)
     return app

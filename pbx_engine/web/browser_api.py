@@ -65,6 +65,8 @@ PAGES = {
 # Open to anyone: pages hold no data (their scripts fetch it signed in) and assets.
 PUBLIC_PREFIXES = ("/static/",)
 MAX_REPORT_DAYS = 92
+# Days a report may cover: beyond them the day's bounds in the centre's zone overflow.
+REPORT_DAYS = (date(1970, 1, 1), date(2999, 12, 31))
 SESSION_CHECK_EVERY = 60.0  # seconds between checks that an open page's session still stands
 
 
@@ -318,8 +320,10 @@ async def daily_report(request: web.Request) -> web.Response:
     try:
         until = _day(request.query.get("to"), today)
         since = _day(request.query.get("from"), until - timedelta(days=6))
-    except ValueError:
+    except (ValueError, OverflowError):  # overflow: a week before 0001-01-01
         return error_response(422, "from and to are dates (YYYY-MM-DD)")
+    if since < REPORT_DAYS[0] or until > REPORT_DAYS[1]:
+        return error_response(422, f"reports cover {REPORT_DAYS[0]} to {REPORT_DAYS[1]}")
     if since > until or (until - since).days >= MAX_REPORT_DAYS:
         return error_response(422, f"from must come before to, at most {MAX_REPORT_DAYS} days")
     sums = await request.app[ENGINE].storage.daily_figures(since, until, zone=str(zone))

@@ -1,0 +1,688 @@
+"""The HTTP API described for machines: an OpenAPI 3.1 document, served at `GET /openapi.json`.
+
+`ROUTES` is the one table of every route the app serves: method, path (as the router has it),
+who may call it, the body model, a summary and the main answers. The document is built from
+that table and from the pydantic models the handlers check bodies with, so a body's rules are
+described where they are enforced. A unit test holds the table to the app's router: a route
+added without a line here fails it. The fuzz tests (tests/security/test_api_fuzz.py) read each
+operation's `x-role` to check that nobody below it gets a 2xx.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema
+
+from pbx_engine.signin import sessions
+from pbx_engine.web.api import (
+    CallPayload,
+    DispositionPayload,
+    PausePayload,
+    PaymentPayload,
+)
+from pbx_engine.web.browser_api import PasswordPayload, SignInPayload
+from pbx_engine.web.calls_api import (
+    ModePayload,
+    PartyPayload,
+    SupervisePayload,
+    TransferPayload,
+)
+from pbx_engine.web.rooms_api import DialPayload, InvitationPayload, RoomPayload
+
+OPENAPI_PATH = "/openapi.json"
+JSON = "application/json"
+HTML = "text/html"
+FORM = "application/x-www-form-urlencoded"
+SCHEMAS = "#/components/schemas/{model}"
+
+
+class Role(StrEnum):
+    """Who may call a route, lowest first; each role includes those above it."""
+
+    PUBLIC = "public"  # anyone, no credentials
+    AGENT = "agent"  # anyone signed in (agents, supervisors, admins); some act on their own only
+    SUPERVISOR = "supervisor"  # supervisors and admins
+    ADMIN = "admin"
+
+
+_RANKS = {Role.PUBLIC: 0, Role.AGENT: 1, Role.SUPERVISOR: 2, Role.ADMIN: 3}
+
+
+def may_call(caller: str | None, route_role: Role | str) -> bool:
+    """Whether a caller (an agent's role, or None: no credentials) may get an answer from a
+    route open to `route_role`."""
+    rank = 0 if caller is None else max(_RANKS[Role.AGENT], _RANKS.get(Role(caller), 0))
+    return rank >= _RANKS[Role(route_role)]
+
+
+@dataclass(frozen=True)
+class Answer:
+    description: str
+    media: tuple[str, ...] = (JSON,)  # empty: no body (a redirect, a websocket)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # as registered with the router: `{name}` stands for one path segment
+    role: Role
+    summary: str
+    answers: Mapping[int, Answer]
+    body: type[BaseModel] | None = None
+    body_media: str = JSON
+    body_required: bool = True
+    # JSON schemas of query parameters, and of path parameters narrower than "one segment".
+    query: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    path_values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Media of every answer not listed in `answers` (refusals, not found...); None: none.
+    other_answers: tuple[str, ...] | None = (JSON,)
+
+
+class JoinForm(BaseModel):
+    """The invitation page's form (sent by a browser, not as JSON)."""
+
+    number: str
+
+
+def _one_of(*values: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
+_DATE = {"type": "string", "format": "date"}
+_ME = Answer("the caller's own state (as `GET /agents/me`)")
+_PAGE = {200: Answer("the page (static, no data in it)", (HTML,))}
+_JOIN_ERRORS = {
+    403: Answer("not a valid invitation", (HTML,)),
+    410: Answer("expired, or its room is gone", (HTML,)),
+}
+
+ROUTES: tuple[Route, ...] = (
+    # web.api
+    Route(
+        "GET",
+        "/health",
+        Role.PUBLIC,
+        "Whether the engine is healthy: ARI apps registered, database reachable",
+        {200: Answer("healthy"), 503: Answer("unhealthy, with the failing checks")},
+    ),
+    Route(
+        "GET",
+        OPENAPI_PATH,
+        Role.PUBLIC,
+        "This description of the API (OpenAPI 3.1)",
+        {200: Answer("the OpenAPI document")},
+    ),
+    Route(
+        "POST",
+        "/calls",
+        Role.SUPERVISOR,
+        "A test call to a number (audited)",
+        {202: Answer("the call is being placed: its channel id"), 503: Answer("dialer closed")},
+        body=CallPayload,
+    ),
+    Route(
+        "GET",
+        "/attempts/{channel_id}",
+        Role.AGENT,
+        "A call attempt (an agent sees only his own)",
+        {200: Answer("the attempt"), 404: Answer("no such call (of yours)")},
+    ),
+    Route(
+        "POST",
+        "/calls/{channel_id}/disposition",
+        Role.AGENT,
+        "The outcome of a call: promise, callback, refusal... (the call's agent, supervisors)",
+        {201: Answer("saved, with the case's next step"), 404: Answer("no call of yours")},
+        body=DispositionPayload,
+    ),
+    Route("GET", "/agents/me", Role.AGENT, "The caller's state and current call", {200: _ME}),
+    Route(
+        "GET",
+        "/agents/me/token",
+        Role.AGENT,
+        "When the caller's API token expires (not the token itself)",
+        {200: Answer("the expiry")},
+    ),
+    Route(
+        "POST",
+        "/agents/me/token",
+        Role.AGENT,
+        "A new API token for the caller; the old one stops working at once",
+        {201: Answer("the new token and its expiry")},
+        body_required=False,
+    ),
+    Route(
+        "POST",
+        "/agents/me/preview",
+        Role.AGENT,
+        "Preview mode: the next case offered to the caller",
+        {200: Answer("the offered case"), 404: Answer("no preview campaign or no case due")},
+    ),
+    Route(
+        "POST",
+        "/agents/me/preview/{step}",
+        Role.AGENT,
+        "Preview mode: dial or skip the offered case",
+        {202: Answer("dialling: the channel id"), 200: _ME, 409: Answer("nothing offered")},
+        path_values={"step": _one_of("dial", "skip")},
+    ),
+    Route(
+        "POST",
+        "/agents/me/{action}",
+        Role.AGENT,
+        "Log in, get ready, pause (with a reason) or log out",
+        {200: _ME, 409: Answer("not allowed in the agent's state")},
+        body=PausePayload,
+        body_required=False,  # only `pause` reads it
+        path_values={"action": _one_of("login", "ready", "pause", "logout")},
+    ),
+    Route(
+        "GET",
+        "/callbacks",
+        Role.SUPERVISOR,
+        "Callbacks by status",
+        {200: Answer("the callbacks"), 422: Answer("unknown status")},
+        query={"status": _one_of("pending", "missed", "done", "cancelled")},
+    ),
+    Route(
+        "POST",
+        "/cases/{case_id}/payments",
+        Role.SUPERVISOR,
+        "A payment reported by the creditor (audited)",
+        {201: Answer("recorded: its id"), 404: Answer("no such case")},
+        body=PaymentPayload,
+        path_values={"case_id": {"type": "integer"}},
+    ),
+    Route(
+        "GET",
+        "/numbers",
+        Role.SUPERVISOR,
+        "Every caller-ID number: pool, use today, resting or not",
+        {200: Answer("the numbers")},
+    ),
+    Route(
+        "POST",
+        "/numbers/reload",
+        Role.SUPERVISOR,
+        "Read the number-pools file again (audited)",
+        {
+            200: Answer("the pools now in use"),
+            409: Answer("no pools file"),
+            422: Answer("a bad file, with its line; the running pools stay"),
+        },
+    ),
+    Route(
+        "GET",
+        "/campaigns",
+        Role.SUPERVISOR,
+        "Campaigns with their state, abandon rates and last 24 hours",
+        {200: Answer("the campaigns")},
+    ),
+    Route(
+        "POST",
+        "/campaigns/{name}/{action}",
+        Role.SUPERVISOR,
+        "Start, pause or stop a campaign (audited)",
+        {200: Answer("the campaign"), 404: Answer("no such campaign")},
+        path_values={"action": _one_of("start", "pause", "stop")},
+    ),
+    # web.calls_api
+    Route(
+        "POST",
+        "/agents/me/call/transfer",
+        Role.AGENT,
+        "Hand the debtor on the caller's call over to a ready colleague",
+        {200: Answer("handed over"), 409: Answer("colleague not ready, or no call")},
+        body=TransferPayload,
+    ),
+    Route(
+        "POST",
+        "/agents/me/call/parties",
+        Role.AGENT,
+        "Dial a third party (a number or a colleague) into the caller's call",
+        {201: Answer("the party is on the call"), 409: Answer("no call, or not reached")},
+        body=PartyPayload,
+    ),
+    Route(
+        "GET",
+        "/agents/me/call/parties",
+        Role.AGENT,
+        "The third parties on the caller's call",
+        {200: Answer("the parties")},
+    ),
+    Route(
+        "DELETE",
+        "/agents/me/call/parties/{party_id}",
+        Role.AGENT,
+        "Hang up a third party on the caller's call",
+        {200: Answer("the party, gone"), 404: Answer("no such party")},
+    ),
+    Route(
+        "POST",
+        "/supervision",
+        Role.SUPERVISOR,
+        "Listen to, whisper to or barge into an agent's call (audited)",
+        {201: Answer("the supervision session"), 404: Answer("no such agent or call")},
+        body=SupervisePayload,
+    ),
+    Route(
+        "GET",
+        "/supervision",
+        Role.SUPERVISOR,
+        "Supervision sessions under way",
+        {200: Answer("the sessions")},
+    ),
+    Route(
+        "POST",
+        "/supervision/mode",
+        Role.SUPERVISOR,
+        "Switch listen / whisper / barge during a session (audited)",
+        {200: Answer("the session"), 404: Answer("not supervising")},
+        body=ModePayload,
+    ),
+    Route(
+        "DELETE",
+        "/supervision",
+        Role.SUPERVISOR,
+        "End the caller's supervision session (audited)",
+        {200: Answer("stopped"), 404: Answer("not supervising")},
+    ),
+    Route(
+        "GET",
+        "/supervision/log",
+        Role.SUPERVISOR,
+        "Every listen, whisper, barge and stop, newest first",
+        {200: Answer("the log")},
+    ),
+    Route(
+        "POST",
+        "/calls/{channel_id}/recording/{action}",
+        Role.AGENT,
+        "Pause or resume a call's recording (the call's agent, supervisors)",
+        {200: Answer("the recordings and whether paused"), 404: Answer("no such call of yours")},
+        path_values={"action": _one_of("pause", "resume")},
+    ),
+    Route(
+        "GET",
+        "/attempts/{channel_id}/recordings",
+        Role.AGENT,
+        "A call's recordings and their pauses",
+        {200: Answer("the recordings"), 404: Answer("no such call (of yours)")},
+    ),
+    Route(
+        "GET",
+        "/recordings/{name}",
+        Role.AGENT,
+        "A recording's audio (the call's agent, supervisors)",
+        {
+            200: Answer("the audio file", ("audio/wav",)),
+            404: Answer("no such recording"),
+            410: Answer("deleted at the end of its retention period"),
+        },
+    ),
+    # web.rooms_api
+    Route(
+        "GET",
+        "/rooms",
+        Role.AGENT,
+        "Every conference room, with how many are in it",
+        {200: Answer("the rooms")},
+    ),
+    Route(
+        "POST",
+        "/rooms",
+        Role.AGENT,
+        "Make a conference room (the maker moderates it by default)",
+        {201: Answer("the room"), 409: Answer("the name, extension or DID is taken")},
+        body=RoomPayload,
+    ),
+    Route(
+        "GET",
+        "/rooms/{name}",
+        Role.AGENT,
+        "A room and its members",
+        {200: Answer("the room"), 404: Answer("no such room")},
+    ),
+    Route(
+        "DELETE",
+        "/rooms/{name}",
+        Role.AGENT,
+        "Delete a room made through the API (its moderator, supervisors)",
+        {200: Answer("deleted"), 403: Answer("not its moderator"), 404: Answer("no such room")},
+    ),
+    Route(
+        "POST",
+        "/rooms/{name}/dial",
+        Role.AGENT,
+        "Ring a number into a room (its moderator, supervisors)",
+        {201: Answer("the member being called"), 403: Answer("not its moderator")},
+        body=DialPayload,
+    ),
+    Route(
+        "POST",
+        "/rooms/{name}/members/{member}/{action}",
+        Role.AGENT,
+        "Mute, unmute or kick a member (the room's moderator, supervisors)",
+        {200: Answer("the member"), 403: Answer("not its moderator"), 404: Answer("no such")},
+        path_values={"action": _one_of("mute", "unmute", "kick")},
+    ),
+    Route(
+        "POST",
+        "/rooms/{name}/invitations",
+        Role.AGENT,
+        "A signed link to join a room (its moderator, supervisors)",
+        {201: Answer("the link and when it expires"), 403: Answer("not its moderator")},
+        body=InvitationPayload,
+    ),
+    Route(
+        "GET",
+        "/rooms/{name}/invitations",
+        Role.AGENT,
+        "A room's invitation links with their uses (its moderator, supervisors)",
+        {200: Answer("the links"), 403: Answer("not its moderator")},
+    ),
+    Route(
+        "DELETE",
+        "/rooms/{name}/invitations/{id}",
+        Role.AGENT,
+        "Revoke an invitation link (its room's moderator, supervisors)",
+        {200: Answer("revoked"), 404: Answer("no live link with that id in this room")},
+    ),
+    Route(
+        "GET",
+        "/rooms/{name}/actions",
+        Role.SUPERVISOR,
+        "Every action taken on a room (audit)",
+        {200: Answer("the room's actions, newest first")},
+    ),
+    Route(
+        "GET",
+        "/outbound/dials",
+        Role.SUPERVISOR,
+        "Every external dial asked for, allowed or refused, newest first",
+        {200: Answer("the dials")},
+        query={
+            "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+            "invitation": {"type": "string"},
+        },
+    ),
+    Route(
+        "POST",
+        "/admin/agents/{login}/{action}",
+        Role.ADMIN,
+        "Disable an agent (his token, sessions and links end) or enable him again",
+        {200: Answer("done"), 404: Answer("no such agent"), 409: Answer("not yourself")},
+        path_values={"action": _one_of("disable", "enable")},
+    ),
+    Route(
+        "GET",
+        "/join/{token}",
+        Role.PUBLIC,
+        "The invitation page (the signed token is the permission)",
+        {200: Answer("the page: a form for the number to call", (HTML,)), **_JOIN_ERRORS},
+        other_answers=None,
+    ),
+    Route(
+        "POST",
+        "/join/{token}",
+        Role.PUBLIC,
+        "Have the engine call a number into the invitation's room",
+        {
+            202: Answer("calling", (HTML,)),
+            422: Answer("not a phone number", (HTML,)),
+            **_JOIN_ERRORS,
+        },
+        body=JoinForm,
+        body_media=FORM,
+        other_answers=None,
+    ),
+    # web.browser_api
+    Route("GET", "/", Role.PUBLIC, "To the sign-in page", {302: Answer("to /signin", ())}),
+    Route("GET", "/signin", Role.PUBLIC, "The sign-in page", _PAGE),
+    Route(
+        "POST",
+        "/signin",
+        Role.PUBLIC,
+        "Open a browser session (an HttpOnly cookie); the answer holds its CSRF token",
+        {
+            200: Answer("signed in: who, the CSRF token, the home page"),
+            401: Answer("wrong login or password"),
+            429: Answer("too many failed attempts"),
+        },
+        body=SignInPayload,
+    ),
+    Route("GET", "/desk/", Role.PUBLIC, "The agent desktop page", _PAGE),
+    Route("GET", "/wallboard/", Role.PUBLIC, "The supervisors' wallboard page", _PAGE),
+    Route("GET", "/reports/", Role.PUBLIC, "The reports page", _PAGE),
+    Route(
+        "GET",
+        "/signin/session",
+        Role.AGENT,
+        "Who is signed in, and the session's CSRF token",
+        {200: Answer("who is signed in")},
+    ),
+    Route("POST", "/signout", Role.AGENT, "End the browser session", {200: Answer("signed out")}),
+    Route(
+        "POST",
+        "/signin/password",
+        Role.AGENT,
+        "Change the caller's own password (the current one first); his other sessions end",
+        {
+            200: Answer("changed"),
+            403: Answer("the current password is wrong"),
+            422: Answer("the new password is too weak"),
+            429: Answer("too many failed attempts"),
+        },
+        body=PasswordPayload,
+    ),
+    Route(
+        "GET",
+        "/ws",
+        Role.AGENT,
+        "The live notices websocket: a snapshot, then every change",
+        {101: Answer("switching to the websocket", ())},
+        other_answers=None,  # a request that is no websocket handshake is aiohttp's 400
+    ),
+    Route(
+        "GET",
+        "/reports/daily",
+        Role.AGENT,
+        "Daily figures per campaign (supervisors) or per agent (an agent: his own)",
+        {
+            200: Answer("the figures", (JSON, "text/csv")),
+            403: Answer("per campaign: supervisors only"),
+            422: Answer("bad dates or period"),
+        },
+        query={
+            "per": _one_of("campaign", "agent"),
+            "from": _DATE,
+            "to": _DATE,
+            "format": _one_of("json", "csv"),
+        },
+    ),
+    Route(
+        "GET",
+        "/supervisor-actions",
+        Role.SUPERVISOR,
+        "The audit log of supervisors' actions",
+        {200: Answer("the log")},
+    ),
+    Route(
+        "GET",
+        "/static/{filename}",
+        Role.PUBLIC,
+        "The pages' scripts, styles and images",
+        {200: Answer("the file", ("*/*",))},
+        other_answers=None,
+    ),
+)
+
+_ERROR = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}},
+    "required": ["error"],
+}
+_PROBLEMS = {
+    "type": "object",
+    "properties": {
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "problem": {"type": "string"}},
+                "required": ["field", "problem"],
+            },
+        }
+    },
+    "required": ["errors"],
+}
+_PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+# What the router takes for one `{name}`: anything but a slash or a brace.
+_SEGMENT = {"type": "string", "minLength": 1, "pattern": "^[^/{}]+$"}
+
+
+def router_routes(app: web.Application) -> set[tuple[str, str]]:
+    """(method, path) of every route the app's router serves, in this table's spelling: the
+    HEAD that aiohttp adds beside each GET left out, a static folder as `/prefix/{filename}`."""
+    found = set()
+    for route in app.router.routes():
+        resource = route.resource
+        if resource is None:
+            continue
+        path = resource.canonical
+        if isinstance(resource, web.StaticResource):
+            path = f"{path}/{{filename}}"
+        found.add((route.method, path))
+    return {(m, p) for m, p in found if m != "HEAD" or ("GET", p) not in found}
+
+
+class _BodySchemas(GenerateJsonSchema):
+    """Pydantic's JSON schemas, with a decimal sent as a string described by its digits (an
+    amount: at most 12 before the point and 2 after)."""
+
+    def get_decimal_pattern(self, schema):
+        return self.build_decimal_pattern(schema)
+
+
+def _schema_of(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    """The model's JSON schema by reference, it and the models it uses added to components."""
+    schema = model.model_json_schema(ref_template=SCHEMAS, schema_generator=_BodySchemas)
+    for name, nested in schema.pop("$defs", {}).items():
+        if components.setdefault(name, nested) != nested:
+            raise ValueError(f"two different body schemas are both named {name!r}")
+    if components.setdefault(model.__name__, schema) != schema:
+        raise ValueError(f"two different body models are both named {model.__name__!r}")
+    return {"$ref": SCHEMAS.format(model=model.__name__)}
+
+
+def _content(media: tuple[str, ...], schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {m: ({"schema": schema} if schema and m == JSON else {}) for m in media}
+
+
+def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
+    names = _PATH_PARAMETER.findall(route.path)
+    parameters = [
+        {
+            "name": n,
+            "in": "path",
+            "required": True,
+            "schema": dict(route.path_values.get(n, _SEGMENT)),
+        }
+        for n in names
+    ]
+    parameters += [
+        {"name": n, "in": "query", "required": False, "schema": dict(schema)}
+        for n, schema in route.query.items()
+    ]
+    error = {"$ref": SCHEMAS.format(model="Error")}
+    responses: dict[str, Any] = {}
+    for status, answer in sorted(route.answers.items()):
+        responses[str(status)] = {"description": answer.description}
+        if answer.media:
+            responses[str(status)]["content"] = _content(
+                answer.media, error if status >= 400 else None
+            )
+    if route.role is not Role.PUBLIC:
+        responses.setdefault("401", {"description": "no or unknown credentials"})
+        responses["401"].setdefault("content", _content((JSON,), error))
+    if route.role in (Role.SUPERVISOR, Role.ADMIN):
+        responses.setdefault("403", {"description": f"{route.role.value}s only"})
+        responses["403"].setdefault("content", _content((JSON,), error))
+    operation: dict[str, Any] = {
+        "operationId": _operation_id(route),
+        "summary": route.summary,
+        "x-role": route.role.value,
+        "security": [] if route.role is Role.PUBLIC else [{"bearer": []}, {"session": []}],
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if route.body is not None:
+        schema = _schema_of(route.body, components)
+        operation["requestBody"] = {
+            "required": route.body_required,
+            "content": {route.body_media: {"schema": schema}},
+        }
+        if route.body_media == JSON:
+            problems = {"anyOf": [{"$ref": SCHEMAS.format(model="Problems")}, error]}
+            responses.setdefault("422", {"description": "a malformed body: what is wrong"})
+            responses["422"]["content"] = {JSON: {"schema": problems}}
+    if route.other_answers is not None:
+        responses["default"] = {
+            "description": "refused: why",
+            "content": _content(route.other_answers, error),
+        }
+    return operation
+
+
+def _operation_id(route: Route) -> str:
+    words = re.sub(r"[^A-Za-z0-9]+", "_", route.path).strip("_") or "root"
+    return f"{route.method.lower()}_{words}"
+
+
+@functools.cache
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of `ROUTES` (built once; treat it as read-only)."""
+    components: dict[str, Any] = {"Error": _ERROR, "Problems": _PROBLEMS}
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        operations = paths.setdefault(route.path, {})
+        if route.method.lower() in operations:
+            raise ValueError(f"{route.method} {route.path} is described twice")
+        operations[route.method.lower()] = _operation(route, components)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "pbx-engine",
+            "version": "1",
+            "description": (
+                "Agents', supervisors' and browsers' HTTP API. Each operation's `x-role` says "
+                "who may call it: public, agent (anyone signed in), supervisor (and admins), "
+                'admin. Errors are JSON: `{"error": ...}`, or `{"errors": [...]}` for a '
+                "malformed body."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": sessions.COOKIE},
+            },
+        },
+    }
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(document())
+
+
+def add_openapi_route(app: web.Application) -> None:
+    app.router.add_get(OPENAPI_PATH, openapi_json)
