@@ -62,7 +62,8 @@ async def test_agi_injection_in_a_case_reference_written_into_the_database_is_re
     connected_engine: Engine, telephony: Telephony
 ):
     storage = connected_engine.storage
-    caller = "+13125550188"
+    # A number no other test calls from: the shared engine keeps every test's attempts.
+    caller = "+13125550166"
     marker = telephony.engine.run_dir / "pwned-by-agi"  # type: ignore[operator]
     case_id, _ = await storage.upsert_case(
         creditor="Acme",
@@ -76,6 +77,7 @@ async def test_agi_injection_in_a_case_reference_written_into_the_database_is_re
     await storage.pool.execute(
         "UPDATE cases SET reference = $1 WHERE id = $2", _injection(marker), case_id
     )
+    since = await storage.pool.fetchval("SELECT now()")
     try:
         with capture_logs() as logs:
             await telephony.pstn.originate(
@@ -85,8 +87,9 @@ async def test_agi_injection_in_a_case_reference_written_into_the_database_is_re
             async def inbound_attempt():
                 return await storage.pool.fetchrow(
                     "SELECT case_id FROM call_attempts WHERE direction = 'inbound' "
-                    "AND caller_id = $1 AND ended_at IS NOT NULL",
+                    "AND caller_id = $1 AND ended_at IS NOT NULL AND created_at >= $2",
                     caller,
+                    since,
                 )
 
             # The debtor's call is not lost: it is recorded, only without the case.

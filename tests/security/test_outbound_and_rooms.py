@@ -423,5 +423,6 @@ async def test_agent_disabled_by_the_cli_keeps_no_token_session_or_link(
     code, said = await cli("enable", "eve")
     assert code == 0
     code, said = await cli("token", "eve")
-    assert code == 0 and await storage.agent_by_token(said.strip()) is not None
+    token = said.splitlines()[0].strip()  # the token alone on its line; its expiry follows
+    assert code == 0 and await storage.agent_by_token(token) is not None
     assert await storage.invitations.use("eves-link", now) is None  # links stay revoked
