@@ -14,12 +14,12 @@ from typing import TypeVar
 
 import structlog
 
-from ari_apps.outbound_call import Verdict
 from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.agents.states import AgentState
 from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, Event, PlaybackFinished, StasisEnd
+from pbx_engine.dialer.outbound_call import Verdict
 from pbx_engine.dialer.outcomes import NOT_A_PERSON, Outcome
 from pbx_engine.dialer.service import CallRequest, CallResult
 from pbx_engine.recording.service import CallRecorder

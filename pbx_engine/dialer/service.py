@@ -17,7 +17,12 @@ from typing import Protocol
 
 import structlog
 
-from ari_apps.outbound_call import (
+from pbx_engine.amd.detectors import DETECTORS, Detector, DetectorKind
+from pbx_engine.amd.live import EngineDetector, EngineVerdict
+from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
+from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
+from pbx_engine.config import DialerConfig
+from pbx_engine.dialer.outbound_call import (
     Action,
     AmdDecided,
     Finish,
@@ -29,11 +34,6 @@ from ari_apps.outbound_call import (
     RunAmd,
     Verdict,
 )
-from pbx_engine.amd.detectors import DETECTORS, Detector, DetectorKind
-from pbx_engine.amd.live import EngineDetector, EngineVerdict
-from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
-from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
-from pbx_engine.config import DialerConfig
 from pbx_engine.dialer.outcomes import Outcome, classify_amd, classify_unanswered
 from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
 from pbx_engine.outbound.policy import Purpose

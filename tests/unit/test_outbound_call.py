@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ari_apps.outbound_call import (
+from pbx_engine.ari.events import parse_event
+from pbx_engine.dialer.outbound_call import (
     AmdDecided,
     Finish,
     IllegalTransition,
@@ -16,7 +17,6 @@ from ari_apps.outbound_call import (
     RunAmd,
     Verdict,
 )
-from pbx_engine.ari.events import parse_event
 from pbx_engine.dialer.outcomes import Outcome
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
