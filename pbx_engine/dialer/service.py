@@ -20,6 +20,7 @@ import structlog
 from pbx_engine.amd.detectors import DETECTORS, Detector, DetectorKind
 from pbx_engine.amd.live import EngineDetector, EngineVerdict
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
+from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.config import DialerConfig
 from pbx_engine.dialer.outbound_call import (
@@ -360,7 +361,7 @@ class Dialer:
                     else None
                 )
                 await self._ari.create_channel(
-                    f"PJSIP/{request.number}@{request.trunk or config.trunk}",
+                    dial_string(request.number, request.trunk or config.trunk),
                     app=self._ari.app,
                     app_args=["outbound"],
                     channel_id=channel_id,
