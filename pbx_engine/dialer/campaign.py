@@ -25,7 +25,6 @@ from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.dialer.pacer import LivePacing
 from pbx_engine.dialer.schedule import CALL_IN_PROGRESS, CallPlan, plan_calls
 from pbx_engine.dialer.service import CallRequest, CallResult, Dialer, DialerClosed
-from pbx_engine.pacing import make_policy
 from pbx_engine.storage import Storage
 
 log = structlog.get_logger(__name__)
@@ -135,14 +134,7 @@ class CampaignRunner:
                 pacing.track(task.get_name())
 
     def _start_pacing(self, logins: set[str] | None) -> LivePacing:
-        profile = self.campaign.compliance_profile()
-        policy = make_policy(
-            self.campaign.pacing,
-            abandon_target=profile.abandon_target,
-            dial_level=self.campaign.dial_ratio,
-            max_lines=self.campaign.max_lines,
-            amd_false_positive_share=profile.amd_false_positive_share,
-        )
+        policy = self.campaign.pacing_policy()
         self.pacing = LivePacing(policy, self._dialer, self._agents, logins)
         return self.pacing
 
