@@ -133,6 +133,17 @@ class CallProgress:
     ended_at: float | None = None
 
 
+@dataclass(frozen=True)
+class PlacedCall:
+    """A call the dialer has just placed: its channel id (ours, chosen before the originate),
+    its progress record (kept up to date until the call ends) and its task (owned by the
+    dialer), which resolves to its result."""
+
+    channel_id: str
+    progress: CallProgress
+    task: asyncio.Task[CallResult]
+
+
 @dataclass
 class _LiveCall:
     lost: asyncio.Event
@@ -181,22 +192,18 @@ class Dialer:
     def active_calls(self) -> int:
         return len(self._active)
 
-    def place_call(self, request: CallRequest) -> asyncio.Task[CallResult]:
-        """Start a call; the returned task (owned by the dialer) resolves to its result."""
+    def place_call(self, request: CallRequest) -> PlacedCall:
+        """Start a call; its task (owned by the dialer) resolves to its result."""
         if not self._accepting or self._tasks is None:
             raise DialerClosed("the dialer is not accepting calls (stopping or not started)")
         channel_id = f"out-{uuid.uuid4()}"
-        placed_at = asyncio.get_running_loop().time()
-        self._active[channel_id] = _LiveCall(asyncio.Event(), CallProgress(placed_at))
-        return self._tasks.create_task(self._run(request, channel_id), name=channel_id)
-
-    def progress(self, channel_id: str) -> CallProgress | None:
-        """The stages a live call has passed (the object keeps being updated until it ends)."""
-        call = self._active.get(channel_id)
-        return call.progress if call else None
+        progress = CallProgress(asyncio.get_running_loop().time())
+        self._active[channel_id] = _LiveCall(asyncio.Event(), progress)
+        task = self._tasks.create_task(self._run(request, channel_id), name=channel_id)
+        return PlacedCall(channel_id, progress, task)
 
     async def call(self, request: CallRequest) -> CallResult:
-        return await self.place_call(request)
+        return await self.place_call(request).task
 
     def stop_accepting(self) -> None:
         self._accepting = False

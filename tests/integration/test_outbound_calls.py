@@ -108,7 +108,7 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
     ringing = engine.dialer.place_call(CallRequest(number=PstnBehaviour.NO_ANSWER.number()))
 
     async def is_ringing():
-        attempt = await engine.storage.get_attempt(ringing.get_name())
+        attempt = await engine.storage.get_attempt(ringing.channel_id)
         return attempt is not None and attempt.ringing_at is not None
 
     reconnects = engine.ari.reconnects
@@ -123,7 +123,7 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
 
     # The crash took the call down with no ChannelDestroyed; the reconcile after the reconnect
     # settles it without waiting for the ring timeout.
-    lost = await asyncio.wait_for(ringing, timeout=10)
+    lost = await asyncio.wait_for(ringing.task, timeout=10)
     assert lost.outcome is Outcome.FAILED
     assert lost.hangup_cause_text == "channel lost"
     attempt = await engine.storage.get_attempt(lost.channel_id)
@@ -222,7 +222,7 @@ async def test_given_the_line_hangs_up_mid_greeting_then_no_message_is_played_or
     call = engine.dialer.place_call(
         CallRequest(number=number, machine_message=message, amd_detector="engine")
     )
-    channel_id = call.get_name()
+    channel_id = call.channel_id
 
     async def answered():
         attempt = await engine.storage.get_attempt(channel_id)
@@ -231,7 +231,7 @@ async def test_given_the_line_hangs_up_mid_greeting_then_no_message_is_played_or
     await eventually(answered, timeout=10, what="the voicemail to answer")
     await asyncio.sleep(7)  # the verdict comes about 4.3 s after the answer; the beep at 14 s
     await engine.ari.hangup(channel_id)
-    result = await asyncio.wait_for(call, timeout=10)
+    result = await asyncio.wait_for(call.task, timeout=10)
 
     assert result.outcome is Outcome.MACHINE
     attempt = await engine.storage.get_attempt(channel_id)
