@@ -42,11 +42,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from pbx_engine.amd.detectors import DETECTORS, Detector
 from pbx_engine.callerid.choice import CallerIdRule
 from pbx_engine.compliance import PROFILES, ComplianceProfile
 from pbx_engine.config import ConfigError, _describe, read_toml
@@ -219,12 +221,21 @@ class CampaignConfig(_Section):
     def _known_profile(cls, value: str) -> str:
         return _one_of(value, sorted(PROFILES), "profile")
 
+    # The detector named by amd_detector, looked up once as the file is read.
+    _detector: Detector | None = PrivateAttr(None)
+
     @field_validator("amd_detector")
     @classmethod
     def _known_detector(cls, value: str | None) -> str | None:
-        from pbx_engine.amd.detectors import DETECTORS
-
         return None if value is None else _one_of(value, list(DETECTORS), "detector")
+
+    def model_post_init(self, context: Any) -> None:
+        self._detector = None if self.amd_detector is None else DETECTORS[self.amd_detector]
+
+    @property
+    def detector(self) -> Detector | None:
+        """The campaign's answering-machine detector; None: the dialer's."""
+        return self._detector
 
     @field_validator("language")
     @classmethod

@@ -278,7 +278,7 @@ class CampaignRunner:
             agent=agent,
             machine_message=self.campaign.machine_message,
             trunk=trunk,
-            amd_detector=self.campaign.amd_detector,
+            amd_detector=self.campaign.detector,
             recording=self.campaign.recording.policy(),
         )
         placed = self._dialer.place_call(request)

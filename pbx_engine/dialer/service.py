@@ -62,7 +62,7 @@ class CallRequest:
     agent: str | None = None  # login of the agent reserved for this call (progressive, preview)
     machine_message: str | None = None  # a sound to leave on answering machines, if any
     trunk: str | None = None  # the presented number's trunk; else the dialer's
-    amd_detector: str | None = None  # the campaign's detector (by name); else the dialer's
+    amd_detector: Detector | None = None  # the campaign's detector; else the dialer's
     recording: RecordingPolicy | None = None  # the campaign's; None: not recorded
     # A campaign's call passes the outbound policy here; a supervisor's test call passed it
     # in the API already (with his hourly cap).
@@ -172,6 +172,7 @@ class Dialer:
             timeout=config.amd_timeout,
         )
         self.handler: CallHandler = handler or HangUpOnVerdict(ari)
+        self._detector = _default_detector(config)
         self._tasks: asyncio.TaskGroup | None = None
         self._active: dict[str, _LiveCall] = {}
         self._accepting = False
@@ -335,6 +336,7 @@ class Dialer:
 
     async def _drive(self, request: CallRequest, channel_id: str, live: _LiveCall) -> CallResult:
         config = self._config
+        detector = request.amd_detector or self._detector
         caller_id = request.caller_id or config.caller_id or None
         call = OutboundCall(channel_id)
         await self._storage.create_attempt(
@@ -419,9 +421,7 @@ class Dialer:
                     for action in actions:
                         if isinstance(action, Finish):
                             finish = action
-                        elif isinstance(action, RunAmd) and self._detector(request).kind is (
-                            DetectorKind.ENGINE
-                        ):
+                        elif isinstance(action, RunAmd) and detector.kind is DetectorKind.ENGINE:
                             # Leaving a message, it listens on after a MACHINE verdict for
                             # the greeting's end (the message drop takes it from there).
                             detection = asyncio.create_task(
@@ -431,7 +431,7 @@ class Dialer:
                                 name=f"amd-{channel_id}",
                             )
                         else:
-                            await self._perform(channel_id, request, call, action)
+                            await self._perform(channel_id, request, detector, call, action)
             finally:
                 if detection is not None:
                     detection.cancel()
@@ -465,16 +465,13 @@ class Dialer:
             log.exception("call.finish_handler_failed")
         return result
 
-    def _detector(self, request: CallRequest) -> Detector:
-        """The campaign's detector, else the dialer's; with neither (the dialer's set empty),
-        AMD() in the dialplan context `amd_context`."""
-        name = request.amd_detector or self._config.amd_detector
-        if name is None:
-            return Detector("dialplan", DetectorKind.DIALPLAN, "", self._config.amd_context)
-        return DETECTORS[name]
-
     async def _perform(
-        self, channel_id: str, request: CallRequest, call: OutboundCall, action: Action
+        self,
+        channel_id: str,
+        request: CallRequest,
+        detector: Detector,
+        call: OutboundCall,
+        action: Action,
     ) -> None:
         progress = self._active[channel_id].progress
         loop = asyncio.get_running_loop()
@@ -488,7 +485,7 @@ class Dialer:
                 case RunAmd():
                     await self._ari.continue_in_dialplan(
                         channel_id,
-                        context=self._detector(request).context or self._config.amd_context,
+                        context=detector.context or self._config.amd_context,
                         extension="s",
                         priority=1,
                     )
@@ -516,6 +513,14 @@ class Dialer:
             # The far end hung up between the event and our request: its ChannelDestroyed
             # follows and settles the call.
             log.info("call.gone_during_action", action=type(action).__name__)
+
+
+def _default_detector(config: DialerConfig) -> Detector:
+    """The detector of calls whose campaign names none: the dialer's, else (set empty) AMD()
+    in the dialplan context `amd_context`."""
+    if config.amd_detector is None:
+        return Detector("dialplan", DetectorKind.DIALPLAN, "", config.amd_context)
+    return DETECTORS[config.amd_detector]
 
 
 def _decided(detection: asyncio.Task[EngineVerdict]) -> AmdDecided | None:
