@@ -254,9 +254,17 @@ class CampaignConfig(_Section):
         pacing = data.get("pacing")
         if not isinstance(pacing, str) and "dial_ratio" not in data:
             return data
-        section: dict[str, Any] = {"policy": pacing} if isinstance(pacing, str) else {}
-        if isinstance(pacing, dict):
+        section: dict[str, Any]
+        if isinstance(pacing, str):
+            section = {"policy": pacing}
+        elif isinstance(pacing, PacingSection):
+            section = pacing.model_dump(exclude_unset=True)
+        elif isinstance(pacing, dict):
             section = dict(pacing)
+        elif pacing is None:
+            section = {}
+        else:
+            return data  # neither form: refused by the section's own validation
         if "dial_ratio" in data:
             if "dial_ratio" in section:
                 raise ValueError("dial_ratio is given twice: keep the one in [pacing]")

@@ -55,3 +55,10 @@ def test_given_no_pacing_then_predictive_with_the_compliance_profiles_target():
 def test_given_a_bad_pacing_setting_then_the_file_is_refused_saying_why(raw, message):
     with pytest.raises(ValidationError, match=message):
         CampaignConfig.model_validate({"name": "x", **raw})
+
+
+def test_given_a_section_object_and_the_old_dial_ratio_then_both_are_kept():
+    from pbx_engine.campaigns.config import PacingSection
+
+    campaign = CampaignConfig(name="x", pacing=PacingSection(policy="ratio"), dial_ratio=2.0)
+    assert (campaign.pacing.policy, campaign.pacing.dial_ratio) == ("ratio", 2.0)
