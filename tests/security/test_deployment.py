@@ -30,9 +30,9 @@ from pbx_engine.amd.live import RtpIntake, media_peer_addresses
 from pbx_engine.ari import AriClient
 from pbx_engine.cli import main
 from pbx_engine.config import AriConfig, ConfigError, load_config, parse_config
+from pbx_engine.lab.sandbox.asterisk import Telephony
+from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.logs import configure_logging
-from pbx_engine.sandbox.asterisk import Telephony
-from pbx_engine.sandbox.postgres import PostgresSandbox
 from pbx_engine.storage import migrate
 from pbx_engine.storage.roles import current_role, warn_if_privileged
 

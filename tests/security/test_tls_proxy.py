@@ -24,8 +24,8 @@ from structlog.testing import capture_logs
 
 from pbx_engine.config import WebConfig
 from pbx_engine.engine import Engine
+from pbx_engine.lab.sandbox.ports import free_port
 from pbx_engine.resources import PROJECT_DIR
-from pbx_engine.sandbox.ports import free_port
 from pbx_engine.signin.passwords import hash_password
 from pbx_engine.web.api import build_app
 from tests.integration.waiting import eventually
