@@ -22,12 +22,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 
 from pbx_engine.signin import sessions
-from pbx_engine.web.api import (
-    CallPayload,
-    DispositionPayload,
-    PausePayload,
-    PaymentPayload,
-)
+from pbx_engine.web.payloads import CallPayload, DispositionPayload, PausePayload, PaymentPayload
 from pbx_engine.web.browser_api import PasswordPayload, SignInPayload
 from pbx_engine.web.calls_api import (
     ModePayload,
