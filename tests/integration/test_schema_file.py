@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.resources import SQL_DIR
-from pbx_engine.sandbox.postgres import PostgresSandbox
 from pbx_engine.storage.migrations import SCHEMA_FILE
 
 pytestmark = pytest.mark.integration
