@@ -20,8 +20,8 @@ from pbx_engine.amd.detectors import DetectorKind
 from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, Event, PlaybackFinished, StasisEnd
-from pbx_engine.dialer.outbound_call import Verdict
-from pbx_engine.dialer.outcomes import NOT_A_PERSON, Outcome
+from ari_apps.outbound_call import Verdict
+from ari_apps.outcomes import NOT_A_PERSON, Outcome
 from pbx_engine.dialer.service import CallRequest, CallResult
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.storage import Storage

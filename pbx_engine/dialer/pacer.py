@@ -17,7 +17,7 @@ import structlog
 
 from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState
-from pbx_engine.dialer.outcomes import Outcome
+from ari_apps.outcomes import Outcome
 from pbx_engine.dialer.service import CallProgress, CallResult, PlacedCall
 from pbx_engine.pacing import CallFate, CallObserved, FloorState, HandleObserved, PacingPolicy
 

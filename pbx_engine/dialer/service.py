@@ -23,7 +23,7 @@ from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.config import DialerConfig
-from pbx_engine.dialer.outbound_call import (
+from ari_apps.outbound_call import (
     Action,
     AmdDecided,
     Finish,
@@ -35,7 +35,7 @@ from pbx_engine.dialer.outbound_call import (
     RunAmd,
     Verdict,
 )
-from pbx_engine.dialer.outcomes import Outcome, classify_amd, classify_unanswered
+from ari_apps.outcomes import Outcome, classify_amd, classify_unanswered
 from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
 from pbx_engine.outbound.policy import Purpose
 from pbx_engine.recording.policy import RecordingPolicy

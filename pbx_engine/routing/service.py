@@ -39,7 +39,7 @@ from pbx_engine.cases.dispositions import (
 )
 from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.config import InboundConfig
-from pbx_engine.dialer.outcomes import Outcome
+from ari_apps.outcomes import Outcome
 from pbx_engine.recording.policy import RecordingPolicy
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.routing.acd import AgentView, Route, route_inbound

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from pbx_engine.amd.detectors import DETECTORS
-from pbx_engine.dialer.outcomes import Outcome
+from ari_apps.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import FAX_NUMBER, PstnBehaviour, Telephony

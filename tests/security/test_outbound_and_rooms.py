@@ -12,7 +12,7 @@ import pytest
 from pbx_engine.agents.states import AgentState
 from pbx_engine.conferences.room_service import RoomService
 from pbx_engine.config import OutboundConfig
-from pbx_engine.dialer.outcomes import Outcome
+from ari_apps.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnSandbox

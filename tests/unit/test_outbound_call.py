@@ -6,7 +6,7 @@ import pytest
 
 from pbx_engine.amd.detectors import DetectorKind
 from pbx_engine.ari.events import parse_event
-from pbx_engine.dialer.outbound_call import (
+from ari_apps.outbound_call import (
     AmdDecided,
     Finish,
     IllegalTransition,
@@ -18,7 +18,7 @@ from pbx_engine.dialer.outbound_call import (
     RunAmd,
     Verdict,
 )
-from pbx_engine.dialer.outcomes import Outcome
+from ari_apps.outcomes import Outcome
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 CH = "out-1"

@@ -1,6 +1,6 @@
 import pytest
 
-from pbx_engine.dialer.outcomes import Outcome, classify_amd, classify_unanswered
+from ari_apps.outcomes import Outcome, classify_amd, classify_unanswered
 
 
 @pytest.mark.parametrize(

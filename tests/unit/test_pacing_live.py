@@ -1,6 +1,6 @@
 """What the live dialer tells a pacing policy about a settled call."""
 
-from pbx_engine.dialer.outcomes import Outcome
+from ari_apps.outcomes import Outcome
 from pbx_engine.dialer.pacer import fate_of, observation_of
 from pbx_engine.dialer.service import CallProgress
 from pbx_engine.pacing import CallFate

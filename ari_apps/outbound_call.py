@@ -40,7 +40,7 @@ from pbx_engine.ari.events import (
     StasisEnd,
     StasisStart,
 )
-from pbx_engine.dialer.outcomes import Outcome, classify_amd, classify_unanswered
+from ari_apps.outcomes import Outcome, classify_amd, classify_unanswered
 
 log = structlog.get_logger(__name__)
 

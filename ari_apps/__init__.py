@@ -1,0 +1,1 @@
+"""Call flows: each a small explicit state machine driven by typed ARI events."""
