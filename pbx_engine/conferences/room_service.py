@@ -100,7 +100,7 @@ class RoomService:
         """Add the rooms made through the API (stored) to those of the config file; PINs
         stored plain (rooms made before they were hashed) are hashed now, on record too. A
         stored DID no longer in the allowed list takes no calls (the room keeps the rest)."""
-        for row in await self._storage.stored_rooms():
+        for row in await self._storage.rooms.stored_rooms():
             if row["name"] in self._rooms:
                 continue
             did = row["did"]
@@ -153,11 +153,11 @@ class RoomService:
         pins = {k: getattr(room, k) for k in ("pin", "moderator_pin") if getattr(room, k)}
         hashed = await asyncio.to_thread(_hash_pins, pins)
         fields = {**room.__dict__, **hashed, "stored": True}
-        await self._storage.save_room(
+        await self._storage.rooms.save_room(
             {k: v for k, v in fields.items() if k != "stored"}, created_by
         )
         if room.name in self._rooms:  # made meanwhile, while the PINs were hashed
-            await self._storage.delete_room(room.name)
+            await self._storage.rooms.delete_room(room.name)
             raise RoomError(f"a room named {room.name!r} exists already")
         self._rooms[room.name] = stored = Room(**fields)
         log.info("room.created", room=room.name)
@@ -169,7 +169,7 @@ class RoomService:
             raise RoomError("rooms of the config file are changed there", 409)
         for member in self.members(name):
             await self._ari.hangup(member.id)
-        await self._storage.delete_room(name)
+        await self._storage.rooms.delete_room(name)
         await self._storage.invitations.delete_room(name)  # its links die with it
         del self._rooms[name]
 

@@ -107,7 +107,7 @@ class CampaignRunner:
 
     async def _place_due_calls(self) -> None:
         if self._fresh_start:
-            await self._storage.clear_deferrals(self.campaign_id)
+            await self._storage.campaigns.clear_deferrals(self.campaign_id)
             self._fresh_start = False
         mode = self.campaign.dial_mode
         logins = set(self.campaign.agents) or None
@@ -157,7 +157,9 @@ class CampaignRunner:
         now = datetime.now(UTC)
         profile = self.campaign.compliance_profile()
         closed = public_holiday(profile.holidays)
-        for callback in await self._storage.due_callbacks(self.campaign_id, now, limit=20):
+        for callback in await self._storage.callbacks.due_callbacks(
+            self.campaign_id, now, limit=20
+        ):
             if callback["case_id"] in self._in_flight or callback["id"] in self._callbacks_up:
                 continue
             zones = debtor_zones(
@@ -165,7 +167,9 @@ class CampaignRunner:
             )
             opens = next_window_open(profile.windows, zones, now, closed)
             if opens is None or opens > now:
-                await self._storage.defer_callback(callback["id"], opens or now + timedelta(days=1))
+                await self._storage.callbacks.defer_callback(
+                    callback["id"], opens or now + timedelta(days=1)
+                )
                 continue
             agent = await self._agents.claim(callback["owner"]) if callback["owner"] else None
             if agent is None and not callback["owner_only"]:
@@ -180,13 +184,13 @@ class CampaignRunner:
             )
             task = await self._place(plan, agent.login)
             self._callbacks_up[task.get_name()] = callback["id"]
-            await self._storage.callback_dialled(callback["id"], task.get_name())
+            await self._storage.callbacks.callback_dialled(callback["id"], task.get_name())
             log.info("campaign.callback_dialled", callback=callback["id"], agent=agent.login)
 
     async def _settle_callbacks(self) -> None:
         while self._callbacks_ended:
             callback_id, reached = self._callbacks_ended.pop(0)
-            status = await self._storage.settle_callback(
+            status = await self._storage.callbacks.settle_callback(
                 callback_id,
                 reached=reached,
                 retry_at=datetime.now(UTC) + self.CALLBACK_RETRY,
@@ -223,7 +227,7 @@ class CampaignRunner:
         if plan is None:
             raise PreviewError(f"no case is offered to {login!r}")
         until = datetime.now(UTC) + timedelta(hours=self.campaign.preview_skip_hours)
-        await self._storage.skip_case(plan.case_id, self._agents.agent_id(login), until)
+        await self._storage.campaigns.skip_case(plan.case_id, self._agents.agent_id(login), until)
         self._queue = [p for p in self._queue if p.case_id != plan.case_id]
         await self._agents.release(login)
 
@@ -236,7 +240,7 @@ class CampaignRunner:
     async def _next_plan(self) -> CallPlan | None:
         while True:
             if not self._queue:
-                candidates = await self._storage.campaign_candidates(
+                candidates = await self._storage.campaigns.campaign_candidates(
                     self.campaign_id,
                     now=datetime.now(UTC),
                     limit=self._batch,
@@ -248,7 +252,7 @@ class CampaignRunner:
                 plans, deferred = plan_calls(fresh, self.campaign, datetime.now(UTC), self._batch)
                 # Marked, so that the next batch reaches the cases behind them. A case with a
                 # call up is left unmarked: it is due again the moment the call ends.
-                await self._storage.defer_cases(
+                await self._storage.campaigns.defer_cases(
                     [(d.case_id, d.not_before) for d in deferred if d.reason != CALL_IN_PROGRESS]
                 )
                 self.out_of_work = not plans

@@ -80,14 +80,14 @@ async def recording_action(request: web.Request) -> web.Response:
 async def attempt_recordings(request: web.Request) -> web.Response:
     """`GET /attempts/{channel_id}/recordings`: the files of a call and its pauses."""
     engine = request.app[ENGINE]
-    attempt = await engine.storage.get_attempt(request.match_info["channel_id"])
+    attempt = await engine.storage.attempts.get_attempt(request.match_info["channel_id"])
     me: AgentRow = request[AGENT]
     if attempt is None or (me.role not in SUPERVISORS and attempt.agent_id != me.id):
         return error_response(404, "no such call")
     return web.json_response(
         {
-            "recordings": await engine.storage.recordings_of_attempt(attempt.id),
-            "pauses": await engine.storage.recording_pauses(attempt.id),
+            "recordings": await engine.storage.recordings.recordings_of_attempt(attempt.id),
+            "pauses": await engine.storage.recordings.recording_pauses(attempt.id),
         }
     )
 
@@ -95,7 +95,7 @@ async def attempt_recordings(request: web.Request) -> web.Response:
 async def recording_file(request: web.Request) -> web.StreamResponse:
     """`GET /recordings/{name}`: the audio file, from Asterisk's recordings folder."""
     engine = request.app[ENGINE]
-    row = await engine.storage.recording_by_name(request.match_info["name"])
+    row = await engine.storage.recordings.recording_by_name(request.match_info["name"])
     me: AgentRow = request[AGENT]
     if row is None or (me.role not in SUPERVISORS and row["agent_id"] != me.id):
         return error_response(404, "no such recording")
@@ -160,7 +160,7 @@ async def supervision_log(request: web.Request) -> web.Response:
     """Every listen, whisper, barge and stop, newest first."""
     if denied := _supervisor_only(request):
         return denied
-    return web.json_response(await request.app[ENGINE].storage.supervision_log())
+    return web.json_response(await request.app[ENGINE].storage.supervision.supervision_log())
 
 
 async def add_party(request: web.Request) -> web.Response:

@@ -20,7 +20,7 @@ async def test_given_a_person_answers_and_no_agent_is_free_then_amd_says_human_a
 
     assert result.amd_status == "HUMAN"
     assert result.outcome is Outcome.ABANDONED
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt is not None
     assert attempt.outcome == "abandoned"
     assert attempt.abandoned
@@ -37,7 +37,7 @@ async def test_given_voicemail_answers_when_called_then_amd_says_machine(connect
 
     assert result.outcome is Outcome.MACHINE
     assert result.amd_status == "MACHINE"
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt.outcome == "machine"
     assert attempt.amd_cause
 
@@ -48,7 +48,7 @@ async def test_given_a_busy_line_when_called_then_the_outcome_is_busy_with_cause
     result = await connected_engine.dialer.call(CallRequest(number=PstnBehaviour.BUSY.number()))
 
     assert result.outcome is Outcome.BUSY
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt.hangup_cause == 17
     assert attempt.answered_at is None
     assert attempt.amd_status is None
@@ -62,7 +62,7 @@ async def test_given_nobody_answers_when_the_ring_timeout_passes_then_the_outcom
     )
 
     assert result.outcome is Outcome.NO_ANSWER
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt.ringing_at is not None
     assert attempt.answered_at is None
     ring_seconds = (attempt.ended_at - attempt.originated_at).total_seconds()
@@ -108,7 +108,7 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
     ringing = engine.dialer.place_call(CallRequest(number=PstnBehaviour.NO_ANSWER.number()))
 
     async def is_ringing():
-        attempt = await engine.storage.get_attempt(ringing.get_name())
+        attempt = await engine.storage.attempts.get_attempt(ringing.get_name())
         return attempt is not None and attempt.ringing_at is not None
 
     reconnects = engine.ari.reconnects
@@ -126,7 +126,7 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
     lost = await asyncio.wait_for(ringing, timeout=10)
     assert lost.outcome is Outcome.FAILED
     assert lost.hangup_cause_text == "channel lost"
-    attempt = await engine.storage.get_attempt(lost.channel_id)
+    attempt = await engine.storage.attempts.get_attempt(lost.channel_id)
     assert attempt.ended_at is not None
     assert attempt.outcome == "failed"
 
@@ -145,7 +145,7 @@ async def test_given_a_line_answers_in_silence_then_the_outcome_is_silence(
     result = await connected_engine.dialer.call(CallRequest(number=PstnBehaviour.SILENT.number()))
 
     assert result.outcome is Outcome.SILENCE
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt.outcome == "silence"
     assert attempt.amd_cause.startswith("INITIALSILENCE")
 
@@ -161,7 +161,7 @@ async def _message_after_the_beep(
     result = await engine.dialer.call(request)
 
     assert (result.outcome, result.amd_status) == (Outcome.MACHINE, "MACHINE")
-    attempt = await engine.storage.get_attempt(result.channel_id)
+    attempt = await engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt.amd_decided_at < attempt.message_started_at < attempt.message_ended_at
     played = (attempt.message_ended_at - attempt.message_started_at).total_seconds()
     assert played > 4
@@ -204,7 +204,7 @@ async def test_given_voicemail_without_a_beep_when_the_engine_leaves_a_message_t
     result = await connected_engine.dialer.call(request)
 
     assert result.outcome is Outcome.MACHINE
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt.amd_decided_at < attempt.message_started_at < attempt.message_ended_at
     assert (attempt.message_ended_at - attempt.message_started_at).total_seconds() > 4
     await _no_amd_helpers_left(connected_engine)
@@ -225,7 +225,7 @@ async def test_given_the_line_hangs_up_mid_greeting_then_no_message_is_played_or
     channel_id = call.get_name()
 
     async def answered():
-        attempt = await engine.storage.get_attempt(channel_id)
+        attempt = await engine.storage.attempts.get_attempt(channel_id)
         return attempt is not None and attempt.answered_at is not None
 
     await eventually(answered, timeout=10, what="the voicemail to answer")
@@ -234,7 +234,7 @@ async def test_given_the_line_hangs_up_mid_greeting_then_no_message_is_played_or
     result = await asyncio.wait_for(call, timeout=10)
 
     assert result.outcome is Outcome.MACHINE
-    attempt = await engine.storage.get_attempt(channel_id)
+    attempt = await engine.storage.attempts.get_attempt(channel_id)
     assert attempt.amd_status == "MACHINE"
     assert attempt.message_started_at is None and attempt.message_ended_at is None
     await _no_amd_helpers_left(engine)
@@ -246,7 +246,7 @@ async def test_given_a_fax_machine_answers_then_its_tone_is_heard_and_the_outcom
     result = await connected_engine.dialer.call(CallRequest(number=FAX_NUMBER))
 
     assert result.outcome is Outcome.FAX
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert (attempt.outcome, attempt.amd_status) == ("fax", "FAX")
 
 
@@ -271,7 +271,7 @@ async def test_given_the_engine_amd_detector_when_a_person_says_hello_then_human
 
     assert (result.amd_status, result.outcome) == ("HUMAN", Outcome.ABANDONED)
     assert result.amd_cause.startswith("HUMAN-")
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     decided = (attempt.amd_decided_at - attempt.answered_at).total_seconds()
     assert decided < 3.0
     await _no_amd_helpers_left(connected_engine)

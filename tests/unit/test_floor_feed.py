@@ -45,6 +45,11 @@ class FakeAttempt:
 
 
 class FakeStorage:
+    """Stands for the agents, cases, attempts and callbacks stores at once."""
+
+    def __init__(self) -> None:
+        self.agents = self.cases = self.attempts = self.callbacks = self
+
     async def get_agent(self, login: str):
         return None  # names are tested on the real engine
 
