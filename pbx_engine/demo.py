@@ -118,29 +118,29 @@ async def summary(engine: Engine, campaign_id: int, started: datetime) -> dict:
     on_call = logged_in = 0.0
     for index, change in enumerate(states):
         following = states[index + 1] if index + 1 < len(states) else None
-        end = following["at"] if following and following["agent_id"] == change["agent_id"] else now
-        seconds = (end - change["at"]).total_seconds()
-        if change["state"] not in ("logged_out", "connecting"):
+        end = following.at if following and following.agent_id == change.agent_id else now
+        seconds = (end - change.at).total_seconds()
+        if change.state not in ("logged_out", "connecting"):
             logged_in += seconds
-        if change["state"] == "on_call":
+        if change.state == "on_call":
             on_call += seconds
-    live = row["contacts"] + row["abandons"]
+    live = row.contacts + row.abandons
     return {
-        "attempts": row["attempts"],
-        "contacts": row["contacts"],
-        "machines": row["machines"],
-        "abandons": row["abandons"],
-        "abandon_rate": round(row["abandons"] / live, 4) if live else 0.0,
+        "attempts": row.attempts,
+        "contacts": row.contacts,
+        "machines": row.machines,
+        "abandons": row.abandons,
+        "abandon_rate": round(row.abandons / live, 4) if live else 0.0,
         "occupancy": round(on_call / logged_in, 3) if logged_in else 0.0,
-        "promises": promises["n"],
-        "promised_amount": str(promises["amount"]),
-        "busy": row["busy"],
-        "no_answer": row["no_answer"],
+        "promises": promises.count,
+        "promised_amount": str(promises.amount),
+        "busy": row.busy,
+        "no_answer": row.no_answer,
         # Dead air: from the AMD verdict (the engine's part) and from the answer (AMD included).
-        "verdict_to_bridge_p50_ms": row["verdict_to_bridge_p50_ms"],
-        "verdict_to_bridge_p99_ms": row["verdict_to_bridge_p99_ms"],
-        "answer_to_bridge_p50_ms": row["answer_to_bridge_p50_ms"],
-        "answer_to_bridge_p99_ms": row["answer_to_bridge_p99_ms"],
+        "verdict_to_bridge_p50_ms": row.verdict_to_bridge_p50_ms,
+        "verdict_to_bridge_p99_ms": row.verdict_to_bridge_p99_ms,
+        "answer_to_bridge_p50_ms": row.answer_to_bridge_p50_ms,
+        "answer_to_bridge_p99_ms": row.answer_to_bridge_p99_ms,
     }
 
 

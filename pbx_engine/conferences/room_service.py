@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 import structlog
@@ -101,22 +101,19 @@ class RoomService:
         stored plain (rooms made before they were hashed) are hashed now, on record too. A
         stored DID no longer in the allowed list takes no calls (the room keeps the rest)."""
         for row in await self._storage.rooms.stored_rooms():
-            if row["name"] in self._rooms:
+            if row.name in self._rooms:
                 continue
-            did = row["did"]
+            did = row.did
             if did and self._allowed_dids is not None and did not in self._allowed_dids:
-                log.warning("room.did_not_allowed", room=row["name"], did=did)
-                row = {**row, "did": None}
-            plain = {
-                k: row[k] for k in ("pin", "moderator_pin") if row[k] and not is_hashed(row[k])
-            }
+                log.warning("room.did_not_allowed", room=row.name, did=did)
+                row = replace(row, did=None)
+            pins = {"pin": row.pin, "moderator_pin": row.moderator_pin}
+            plain = {k: pin for k, pin in pins.items() if pin and not is_hashed(pin)}
             if plain:
                 hashed = await asyncio.to_thread(_hash_pins, plain)
-                row = {**row, **hashed}
-                await self._storage.room_pins.set_pins(
-                    row["name"], row["pin"], row["moderator_pin"]
-                )
-            self._rooms[row["name"]] = Room(**row, stored=True)
+                row = replace(row, **hashed)
+                await self._storage.room_pins.set_pins(row.name, row.pin, row.moderator_pin)
+            self._rooms[row.name] = Room(**asdict(row), stored=True)
 
     async def close(self) -> None:
         await self._tasks.close()

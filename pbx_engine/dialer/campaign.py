@@ -160,32 +160,30 @@ class CampaignRunner:
         for callback in await self._storage.callbacks.due_callbacks(
             self.campaign_id, now, limit=20
         ):
-            if callback["case_id"] in self._in_flight or callback["id"] in self._callbacks_up:
+            if callback.case_id in self._in_flight or callback.id in self._callbacks_up:
                 continue
-            zones = debtor_zones(
-                callback["timezone"], callback["e164"], self.campaign.fallback_timezone
-            )
+            zones = debtor_zones(callback.timezone, callback.e164, self.campaign.fallback_timezone)
             opens = next_window_open(profile.windows, zones, now, closed)
             if opens is None or opens > now:
                 await self._storage.callbacks.defer_callback(
-                    callback["id"], opens or now + timedelta(days=1)
+                    callback.id, opens or now + timedelta(days=1)
                 )
                 continue
-            agent = await self._agents.claim(callback["owner"]) if callback["owner"] else None
-            if agent is None and not callback["owner_only"]:
+            agent = await self._agents.claim(callback.owner) if callback.owner else None
+            if agent is None and not callback.owner_only:
                 agent = await self._agents.reserve(logins)
             if agent is None:
                 continue  # it waits for its agent (or for anyone to be ready)
             plan = CallPlan(
-                callback["case_id"],
-                callback["phone_number_id"],
-                callback["e164"],
-                callback["kind"] or "unknown",
+                callback.case_id,
+                callback.phone_number_id,
+                callback.e164,
+                callback.kind or "unknown",
             )
             task = await self._place(plan, agent.login)
-            self._callbacks_up[task.get_name()] = callback["id"]
-            await self._storage.callbacks.callback_dialled(callback["id"], task.get_name())
-            log.info("campaign.callback_dialled", callback=callback["id"], agent=agent.login)
+            self._callbacks_up[task.get_name()] = callback.id
+            await self._storage.callbacks.callback_dialled(callback.id, task.get_name())
+            log.info("campaign.callback_dialled", callback=callback.id, agent=agent.login)
 
     async def _settle_callbacks(self) -> None:
         while self._callbacks_ended:

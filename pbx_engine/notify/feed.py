@@ -149,7 +149,7 @@ class FloorFeed:
         """The agent's list of callbacks, after a disposition may have added one."""
         try:
             agent_id = self._agents.agent_id(login)
-            callbacks = await self._storage.callbacks.callbacks_of(agent_id)
+            callbacks = [c.as_json() for c in await self._storage.callbacks.callbacks_of(agent_id)]
         except Exception:
             log.exception("desk.callbacks_failed", agent=login)
             return
@@ -182,7 +182,7 @@ class FloorFeed:
         body: dict[str, Any] = {
             "me": {**mine, "name": me.name, "role": me.role},
             "screen_pop": self._pops.get(me.login),
-            "callbacks": await self._storage.callbacks.callbacks_of(me.id),
+            "callbacks": [c.as_json() for c in await self._storage.callbacks.callbacks_of(me.id)],
         }
         if me.role in SUPERVISORS:
             body["agents"] = [self.agent_json(s) for s in self._agents.all()]
@@ -220,30 +220,38 @@ class FloorFeed:
                     "placed": runner.placed,
                     "in_flight": runner.in_flight,
                     "live": sum(1 for s in floor if s.state is AgentState.ON_CALL),
-                    "today": today,
+                    "today": today.as_json(),
                     "dead_air": {
-                        "verdict_to_bridge_p50_ms": day["verdict_to_bridge_p50_ms"],
-                        "verdict_to_bridge_p99_ms": day["verdict_to_bridge_p99_ms"],
+                        "verdict_to_bridge_p50_ms": day.verdict_to_bridge_p50_ms,
+                        "verdict_to_bridge_p99_ms": day.verdict_to_bridge_p99_ms,
                     },
                     "abandon_target": profile.abandon_target,
-                    "abandon_rates": await self._storage.reports.abandon_rates(
-                        runner.campaign_id,
-                        now,
-                        amd_false_positive_share=profile.amd_false_positive_share,
-                    ),
+                    "abandon_rates": {
+                        period: rate.as_json()
+                        for period, rate in (
+                            await self._storage.reports.abandon_rates(
+                                runner.campaign_id,
+                                now,
+                                amd_false_positive_share=profile.amd_false_positive_share,
+                            )
+                        ).items()
+                    },
                     # lines in flight per agent who can take a call
                     "dial_level": round(runner.in_flight / len(working), 2) if working else 0.0,
                     "occupancy": occupancy(
                         [
-                            (r["agent_id"], r["state"], r["at"])
+                            (r.agent_id, r.state, r.at)
                             for r in changes
-                            if member_ids is None or r["agent_id"] in member_ids
+                            if member_ids is None or r.agent_id in member_ids
                         ],
                         now,
                     ),
-                    "chart": await self._storage.reports.campaign_day_chart(
-                        runner.campaign_id, midnight
-                    ),
+                    "chart": [
+                        slot.as_json()
+                        for slot in await self._storage.reports.campaign_day_chart(
+                            runner.campaign_id, midnight
+                        )
+                    ],
                     "day_start": midnight.isoformat(),
                     "zone": str(self._zone),
                 }

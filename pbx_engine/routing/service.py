@@ -45,6 +45,7 @@ from pbx_engine.routing.acd import AgentView, Route, route_inbound
 from pbx_engine.routing.ivr import DebtorMenu, Leave, Play
 from pbx_engine.routing.prompts import prompt_path
 from pbx_engine.storage import Storage
+from pbx_engine.storage.cases import CaseDossier
 from pbx_engine.tasks import OwnedTasks
 
 log = structlog.get_logger(__name__)
@@ -213,8 +214,8 @@ class InboundService:
         self, channel_id: str, events: Subscription, case: int, caller: str
     ) -> tuple[Outcome, str] | None:
         """Run the menu; None when the caller wants (or gets) an agent."""
-        dossier = await self._storage.cases.case_dossier(case) or {}
-        campaign = dossier.get("campaign_id")
+        dossier = await self._storage.cases.case_dossier(case)
+        campaign = dossier.campaign_id if dossier else None
         language = (campaign and self.campaign_language(campaign)) or self.language
         menu = DebtorMenu(datetime.now(UTC).date())
         actions = menu.start()
@@ -233,14 +234,14 @@ class InboundService:
             digit = await self._ask(channel_id, events, media, wait=6.0)
             actions = menu.silence() if digit is None else menu.key(digit)
 
-    def _media(self, play: Play, dossier: dict, language: str) -> list[str]:
+    def _media(self, play: Play, dossier: CaseDossier | None, language: str) -> list[str]:
         assert self.menu_prompts is not None
         media = []
         for name in play.prompts:
             media.append(prompt_path(self.menu_prompts, name, language))
             if name == "balance":
-                amount = Decimal(str(dossier.get("amount_owed") or 0))
-                currency = dossier.get("currency") or "USD"
+                amount = Decimal(str((dossier and dossier.amount_owed) or 0))
+                currency = (dossier and dossier.currency) or "USD"
                 units, minor = int(amount), int((amount - int(amount)) * 100)
                 media += [
                     f"number:{units}",
@@ -293,7 +294,7 @@ class InboundService:
         case: int,
         caller: str,
         leave: Leave,
-        dossier: dict,
+        dossier: CaseDossier | None,
         language: str,
     ) -> tuple[Outcome, str] | None:
         assert self.menu_prompts is not None
@@ -314,12 +315,12 @@ class InboundService:
         else:
             given = DispositionInput(
                 Disposition.PROMISE_TO_PAY,
-                promise_amount=Decimal(str(dossier.get("amount_owed") or 0)) or None,
+                promise_amount=Decimal(str((dossier and dossier.amount_owed) or 0)) or None,
                 promise_date=leave.promise_date,
                 note="promised in the phone menu",
             )
             try:
-                zone = debtor_zones(dossier.get("timezone"), caller, "UTC")[0]
+                zone = debtor_zones(dossier and dossier.timezone, caller, "UTC")[0]
                 update = next_action(given, datetime.now(UTC), zone)
             except (DispositionError, ValueError) as error:
                 log.warning("inbound.menu_promise_refused", error=str(error))

@@ -2,11 +2,60 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from pbx_engine.storage.models import json_ready
+from pbx_engine.storage.models import JsonRow
+
+
+@dataclass(frozen=True)
+class DueCallback:
+    """A callback to place now: the number to dial, and whom it is for."""
+
+    id: int
+    case_id: int
+    e164: str
+    owner_only: bool
+    attempts: int
+    priority: int
+    phone_number_id: int | None  # None: a number the case file does not have
+    kind: str | None
+    owner: str | None  # his login
+    timezone: str | None
+
+
+@dataclass(frozen=True)
+class CallbackRow(JsonRow):
+    """A callback as supervisors list them."""
+
+    id: int
+    case_id: int | None
+    reference: str | None
+    e164: str
+    due_at: datetime
+    owner: str | None
+    owner_only: bool
+    priority: int
+    source: str
+    status: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class AgentCallback(JsonRow):
+    """A pending callback on an agent's own list."""
+
+    id: int
+    case_id: int | None
+    reference: str | None
+    debtor_name: str | None
+    timezone: str | None
+    e164: str
+    due_at: datetime
+    owner_only: bool
+    source: str
 
 
 class CallbackStore:
@@ -39,7 +88,7 @@ class CallbackStore:
             channel_id,
         )
 
-    async def due_callbacks(self, campaign_id: int, now: datetime, limit: int) -> list[dict]:
+    async def due_callbacks(self, campaign_id: int, now: datetime, limit: int) -> list[DueCallback]:
         """Pending callbacks of the campaign's open cases that are due, most urgent first,
         with the number to dial and whom they are for."""
         rows = await self.pool.fetch(
@@ -57,7 +106,7 @@ class CallbackStore:
             now,
             limit,
         )
-        return [dict(r) for r in rows]
+        return [DueCallback(**dict(r)) for r in rows]
 
     async def callback_dialled(self, callback_id: int, channel_id: str) -> None:
         await self.pool.execute(
@@ -88,7 +137,7 @@ class CallbackStore:
             "UPDATE callbacks SET due_at = $2 WHERE id = $1", callback_id, until
         )
 
-    async def list_callbacks(self, status: str, limit: int = 500) -> list[dict]:
+    async def list_callbacks(self, status: str, limit: int = 500) -> list[CallbackRow]:
         rows = await self.pool.fetch(
             """SELECT cb.id, cb.case_id, c.reference, cb.e164, cb.due_at, owner.login AS owner,
                       cb.owner_only, cb.priority, cb.source, cb.status, cb.attempts
@@ -98,12 +147,9 @@ class CallbackStore:
             status,
             limit,
         )
-        return [
-            {k: v.isoformat() if isinstance(v, datetime) else v for k, v in dict(r).items()}
-            for r in rows
-        ]
+        return [CallbackRow(**dict(r)) for r in rows]
 
-    async def callbacks_of(self, agent_id: int, limit: int = 50) -> list[dict]:
+    async def callbacks_of(self, agent_id: int, limit: int = 50) -> list[AgentCallback]:
         """An agent's pending callbacks, soonest first."""
         rows = await self.pool.fetch(
             """SELECT cb.id, cb.case_id, c.reference, c.debtor_name, c.timezone, cb.e164,
@@ -114,4 +160,4 @@ class CallbackStore:
             agent_id,
             limit,
         )
-        return [json_ready(r) for r in rows]
+        return [AgentCallback(**dict(r)) for r in rows]

@@ -5,14 +5,66 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass, fields
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
 from pbx_engine.cases.dispositions import CaseUpdate, DispositionInput
 from pbx_engine.cases.importer import CaseRow, RowError
-from pbx_engine.storage.models import CaseMatch, ImportResult, json_ready
+from pbx_engine.storage.models import CaseMatch, ImportResult, JsonRow, json_ready
+
+
+@dataclass(frozen=True)
+class DossierNumber(JsonRow):
+    e164: str
+    kind: str
+    wrong_party: bool
+
+
+@dataclass(frozen=True)
+class DossierContact(JsonRow):
+    """An earlier call about the case, with its disposition."""
+
+    channel_id: str
+    direction: str
+    dialled: str
+    created_at: datetime
+    outcome: str
+    disposition: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class CaseDossier:
+    """The case as an agent sees it on the screen pop: debtor, amounts, numbers, history."""
+
+    id: int
+    creditor: str
+    reference: str
+    debtor_name: str
+    amount_owed: Decimal
+    currency: str
+    due_date: date | None
+    status: str
+    next_call_at: datetime | None
+    timezone: str | None
+    address: str | None
+    segment: str | None
+    owner: str | None
+    campaign_id: int | None
+    numbers: tuple[DossierNumber, ...]
+    history: tuple[DossierContact, ...]  # latest first, at most 100
+
+    def as_json(self) -> dict[str, Any]:
+        case = {f.name: getattr(self, f.name) for f in fields(self)[:-2]}  # all but the lists
+        return {
+            **json_ready(case),
+            "numbers": [n.as_json() for n in self.numbers],
+            "history": [h.as_json() for h in self.history],
+        }
 
 
 class CaseStore:
@@ -286,8 +338,7 @@ class CaseStore:
                 )
             return disposition_id
 
-    async def case_dossier(self, case_id: int) -> dict | None:
-        """The case as an agent sees it on the screen pop: debtor, amounts, numbers, history."""
+    async def case_dossier(self, case_id: int) -> CaseDossier | None:
         case = await self.pool.fetchrow(
             """SELECT c.id, c.creditor, c.reference, c.debtor_name, c.amount_owed, c.currency,
                       c.due_date, c.status, c.next_call_at, c.timezone, c.address, c.segment,
@@ -309,11 +360,11 @@ class CaseStore:
                WHERE a.case_id = $1 ORDER BY a.created_at DESC LIMIT 100""",
             case_id,
         )
-        return {
-            **json_ready(case),
-            "numbers": [json_ready(n) for n in numbers],
-            "history": [json_ready(h) for h in history],
-        }
+        return CaseDossier(
+            **dict(case),
+            numbers=tuple(DossierNumber(**dict(n)) for n in numbers),
+            history=tuple(DossierContact(**dict(h)) for h in history),
+        )
 
     async def case_owner(self, case_id: int) -> tuple[str, str | None] | None:
         """The login and team of the agent who owns the case (None: nobody does)."""

@@ -91,3 +91,11 @@ def json_ready(record) -> dict:
             value = str(value)
         out[key] = value
     return out
+
+
+class JsonRow:
+    """A row a handler sends as JSON: the same keys as its columns, with dates, times and
+    amounts as strings (what `json_ready` makes of the database row)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return json_ready(asdict(self))

@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from pbx_engine.storage.models import json_ready
+from pbx_engine.storage.models import JsonRow
+
+
+@dataclass(frozen=True)
+class RecordingFile(JsonRow):
+    id: int
+    name: str
+    leg: str  # mixed, debtor or agent
+    format: str
+    started_at: datetime
+    ended_at: datetime | None
+    delete_after: datetime
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RecordingPause(JsonRow):
+    paused_at: datetime
+    resumed_at: datetime | None
+    agent_id: int | None
+
+
+@dataclass(frozen=True)
+class RecordingOwner:
+    """A recording with the agent and channel of its attempt (who may hear it)."""
+
+    name: str
+    leg: str
+    format: str
+    deleted_at: datetime | None
+    agent_id: int | None
+    channel_id: str
 
 
 class RecordingStore:
@@ -41,21 +73,21 @@ class RecordingStore:
             ended_at,
         )
 
-    async def recordings_of_attempt(self, attempt_id: int) -> list[dict]:
+    async def recordings_of_attempt(self, attempt_id: int) -> list[RecordingFile]:
         rows = await self.pool.fetch(
             """SELECT id, name, leg, format, started_at, ended_at, delete_after, deleted_at
                FROM recordings WHERE attempt_id = $1 ORDER BY id""",
             attempt_id,
         )
-        return [json_ready(r) for r in rows]
+        return [RecordingFile(**dict(r)) for r in rows]
 
-    async def recording_pauses(self, attempt_id: int) -> list[dict]:
+    async def recording_pauses(self, attempt_id: int) -> list[RecordingPause]:
         rows = await self.pool.fetch(
             """SELECT paused_at, resumed_at, agent_id FROM recording_pauses
                WHERE attempt_id = $1 ORDER BY id""",
             attempt_id,
         )
-        return [json_ready(r) for r in rows]
+        return [RecordingPause(**dict(r)) for r in rows]
 
     async def record_recording_pause(
         self, attempt_id: int, agent_id: int | None, at: datetime
@@ -92,12 +124,11 @@ class RecordingStore:
             at,
         )
 
-    async def recording_by_name(self, name: str) -> dict | None:
-        """A recording with the agent and channel of its attempt (who may hear it)."""
+    async def recording_by_name(self, name: str) -> RecordingOwner | None:
         row = await self.pool.fetchrow(
             """SELECT r.name, r.leg, r.format, r.deleted_at, a.agent_id, a.channel_id
                FROM recordings r JOIN call_attempts a ON a.id = r.attempt_id
                WHERE r.name = $1""",
             name,
         )
-        return dict(row) if row else None
+        return RecordingOwner(**dict(row)) if row else None

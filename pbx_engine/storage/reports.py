@@ -2,12 +2,74 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from pbx_engine.storage.models import json_ready
+from pbx_engine.storage.models import JsonRow
+
+
+@dataclass(frozen=True)
+class AbandonRate:
+    """Abandoned calls over live answers for one period. With an AMD false-positive share,
+    the counts include that estimate (rounded to two places)."""
+
+    abandons: float
+    live: float
+    rate: float
+    estimated_amd_false_positives: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"abandons": self.abandons, "live": self.live, "rate": self.rate}
+        if self.estimated_amd_false_positives is not None:
+            out["estimated_amd_false_positives"] = self.estimated_amd_false_positives
+        return out
+
+
+@dataclass(frozen=True)
+class ChartSlot(JsonRow):
+    """A quarter of an hour of a campaign's day."""
+
+    slot: datetime
+    attempts: int
+    connects: int
+    abandons: int
+
+
+@dataclass(frozen=True)
+class CampaignReport:
+    """A campaign's outbound attempts by outcome, and its dead air (milliseconds, p50/p99)."""
+
+    attempts: int
+    contacts: int
+    machines: int
+    abandons: int
+    busy: int
+    no_answer: int
+    verdict_to_bridge_p50_ms: float | None
+    verdict_to_bridge_p99_ms: float | None
+    answer_to_bridge_p50_ms: float | None
+    answer_to_bridge_p99_ms: float | None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PromiseTotals:
+    count: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class StateChange:
+    agent_id: int
+    state: str
+    at: datetime
 
 
 class ReportStore:
@@ -16,7 +78,7 @@ class ReportStore:
 
     async def abandon_rates(
         self, campaign_id: int, now: datetime, *, amd_false_positive_share: float = 0.0
-    ) -> dict[str, dict]:
+    ) -> dict[str, AbandonRate]:
         """Abandoned calls over live answers for the regulators' periods: the calendar day (in
         `now`'s zone), the last 24 hours (Ofcom) and the last 30 days (FTC). With a
         false-positive share, that share of machine verdicts counts as people abandoned
@@ -39,16 +101,17 @@ class ReportStore:
             )
             estimated = row["machines"] * amd_false_positive_share
             abandons, live = row["abandons"] + estimated, row["live"] + estimated
-            rates[name] = {
-                "abandons": round(abandons, 2) if estimated else row["abandons"],
-                "live": round(live, 2) if estimated else row["live"],
-                "rate": round(abandons / live, 4) if live else 0.0,
-            }
-            if estimated:
-                rates[name]["estimated_amd_false_positives"] = round(estimated, 2)
+            rates[name] = AbandonRate(
+                abandons=round(abandons, 2) if estimated else row["abandons"],
+                live=round(live, 2) if estimated else row["live"],
+                rate=round(abandons / live, 4) if live else 0.0,
+                estimated_amd_false_positives=round(estimated, 2) if estimated else None,
+            )
         return rates
 
-    async def campaign_report(self, campaign_id: int, since: datetime | None = None) -> dict:
+    async def campaign_report(
+        self, campaign_id: int, since: datetime | None = None
+    ) -> CampaignReport:
         """A campaign's outbound attempts since `since` (all when None): counts by outcome, and
         dead air, the silence a debtor hears before his agent: from the AMD verdict to the
         bridge (the engine's part) and from the answer (AMD's listening included), p50/p99."""
@@ -78,27 +141,32 @@ class ReportStore:
         def ms(seconds: float | None) -> float | None:
             return None if seconds is None else round(seconds * 1000, 1)
 
-        report = {k: row[k] for k in ("attempts", "contacts", "machines", "abandons", "busy")}
-        report["no_answer"] = row["no_answer"]
-        report["verdict_to_bridge_p50_ms"] = ms(row["verdict_p50"])
-        report["verdict_to_bridge_p99_ms"] = ms(row["verdict_p99"])
-        report["answer_to_bridge_p50_ms"] = ms(row["answer_p50"])
-        report["answer_to_bridge_p99_ms"] = ms(row["answer_p99"])
-        return report
+        return CampaignReport(
+            attempts=row["attempts"],
+            contacts=row["contacts"],
+            machines=row["machines"],
+            abandons=row["abandons"],
+            busy=row["busy"],
+            no_answer=row["no_answer"],
+            verdict_to_bridge_p50_ms=ms(row["verdict_p50"]),
+            verdict_to_bridge_p99_ms=ms(row["verdict_p99"]),
+            answer_to_bridge_p50_ms=ms(row["answer_p50"]),
+            answer_to_bridge_p99_ms=ms(row["answer_p99"]),
+        )
 
-    async def promise_totals(self) -> dict:
+    async def promise_totals(self) -> PromiseTotals:
         """Promises to pay recorded so far: how many, and for how much."""
         row = await self.pool.fetchrow(
             "SELECT count(*) AS n, coalesce(sum(promise_amount), 0) AS amount FROM dispositions "
             "WHERE code = 'promise_to_pay'"
         )
-        return {"n": row["n"], "amount": row["amount"]}
+        return PromiseTotals(row["n"], row["amount"])
 
-    async def agent_state_changes_since(self, since: datetime) -> list:
+    async def agent_state_changes_since(self, since: datetime) -> list[StateChange]:
         """Every agent's state changes since `since`, by agent then time (for occupancy),
         each agent's first being the state he was in at `since` (a shift begun before
         midnight counts from midnight, not from his first change after it)."""
-        return await self.pool.fetch(
+        rows = await self.pool.fetch(
             """SELECT agent_id, state, at FROM (
                    SELECT a.id AS agent_id, s.state, $1::timestamptz AS at, 0 AS carried_first
                    FROM agents a CROSS JOIN LATERAL (
@@ -110,8 +178,9 @@ class ReportStore:
                ORDER BY agent_id, at, carried_first""",
             since,
         )
+        return [StateChange(**dict(r)) for r in rows]
 
-    async def campaign_day_chart(self, campaign_id: int, since: datetime) -> list[dict]:
+    async def campaign_day_chart(self, campaign_id: int, since: datetime) -> list[ChartSlot]:
         """Per 15 minutes since `since`: attempts, connects (put through) and abandons."""
         rows = await self.pool.fetch(
             """SELECT date_bin('15 minutes', created_at, $2) AS slot,
@@ -124,7 +193,7 @@ class ReportStore:
             campaign_id,
             since,
         )
-        return [json_ready(r) for r in rows]
+        return [ChartSlot(**dict(r)) for r in rows]
 
     async def daily_figures(self, since: date, until: date, *, zone: str = "UTC") -> list[dict]:
         """Sums per day (the centre's, in `zone`), campaign and agent (the agent who took the

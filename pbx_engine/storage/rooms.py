@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import asyncpg
+
+
+@dataclass(frozen=True)
+class StoredRoom:
+    name: str
+    extension: str | None
+    did: str | None
+    pin: str | None  # a scrypt hash (or, on rows older than hashing, the plain PIN)
+    moderator_pin: str | None
+    moderator: str | None
+    max_members: int
+    tones: bool
 
 
 class RoomStore:
@@ -26,12 +40,12 @@ class RoomStore:
             created_by,
         )
 
-    async def stored_rooms(self) -> list[dict]:
+    async def stored_rooms(self) -> list[StoredRoom]:
         rows = await self.pool.fetch(
             """SELECT name, extension, did, pin, moderator_pin, moderator, max_members, tones
                FROM conference_rooms ORDER BY name"""
         )
-        return [dict(r) for r in rows]
+        return [StoredRoom(**dict(r)) for r in rows]
 
     async def delete_room(self, name: str) -> bool:
         status = await self.pool.execute("DELETE FROM conference_rooms WHERE name = $1", name)

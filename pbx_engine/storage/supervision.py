@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from pbx_engine.storage.models import json_ready
+from pbx_engine.storage.models import JsonRow
+
+
+@dataclass(frozen=True)
+class SupervisionEntry(JsonRow):
+    """A supervisor listened to, whispered to or barged in on an agent's call (or stopped)."""
+
+    at: datetime
+    supervisor: str
+    agent: str
+    channel_id: str | None
+    action: str
+
+
+@dataclass(frozen=True)
+class SupervisorAction(JsonRow):
+    """Something a supervisor changed (a campaign started, an agent disabled, ...)."""
+
+    id: int
+    supervisor: str | None
+    action: str
+    target: str
+    at: datetime
 
 
 class SupervisionStore:
@@ -25,7 +48,7 @@ class SupervisionStore:
             action,
         )
 
-    async def supervision_log(self, limit: int = 200) -> list[dict]:
+    async def supervision_log(self, limit: int = 200) -> list[SupervisionEntry]:
         rows = await self.pool.fetch(
             """SELECT s.at, sv.login AS supervisor, a.login AS agent, s.channel_id, s.action
                FROM supervision_log s
@@ -33,7 +56,7 @@ class SupervisionStore:
                ORDER BY s.id DESC LIMIT $1""",
             limit,
         )
-        return [json_ready(r) for r in rows]
+        return [SupervisionEntry(**dict(r)) for r in rows]
 
     async def audit_supervisor_action(
         self, supervisor_id: int, action: str, target: str, at: datetime
@@ -47,11 +70,11 @@ class SupervisionStore:
             at,
         )
 
-    async def supervisor_actions(self, limit: int = 200) -> list[dict]:
+    async def supervisor_actions(self, limit: int = 200) -> list[SupervisorAction]:
         rows = await self.pool.fetch(
             """SELECT s.id, a.login AS supervisor, s.action, s.target, s.at
                FROM supervisor_actions s LEFT JOIN agents a ON a.id = s.supervisor_id
                ORDER BY s.at DESC, s.id DESC LIMIT $1""",
             limit,
         )
-        return [json_ready(r) for r in rows]
+        return [SupervisorAction(**dict(r)) for r in rows]

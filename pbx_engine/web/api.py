@@ -278,11 +278,14 @@ async def me(request: web.Request) -> web.Response:
                 "direction": attempt.direction,
                 # the debtor's number: the one we dialled, or the one he calls from
                 "number": attempt.caller_id if inbound else attempt.dialled,
-                "case": await engine.storage.cases.case_dossier(attempt.case_id)
-                if attempt.case_id
-                else None,
+                "case": await _dossier_json(engine, attempt.case_id),
             }
     return web.json_response(body)
+
+
+async def _dossier_json(engine: Engine, case_id: int | None) -> dict | None:
+    dossier = await engine.storage.cases.case_dossier(case_id) if case_id else None
+    return dossier.as_json() if dossier else None
 
 
 async def agent_action(request: web.Request) -> web.Response:
@@ -327,7 +330,7 @@ async def disposition(request: web.Request) -> web.Response:
     ):
         return error_response(404, "no call of yours with that id")
     dossier = await engine.storage.cases.case_dossier(attempt.case_id)
-    zone = debtor_zones(dossier.get("timezone"), attempt.dialled, "UTC")[0]
+    zone = debtor_zones(dossier.timezone, attempt.dialled, "UTC")[0]
     given = DispositionInput(
         payload.code,
         payload.promise_amount,
@@ -384,7 +387,7 @@ async def preview(request: web.Request) -> web.Response:
                 {
                     "campaign": runner.campaign.name,
                     "number": plan.e164,
-                    "case": await engine.storage.cases.case_dossier(plan.case_id),
+                    "case": await _dossier_json(engine, plan.case_id),
                 }
             )
         if step == "dial":
@@ -417,14 +420,16 @@ async def campaigns(request: web.Request) -> web.Response:
     for runner in engine.campaigns.values():
         body = _campaign_json(runner)
         body["abandon_target"] = runner.campaign.compliance_profile().abandon_target
-        body["abandon_rates"] = await engine.storage.reports.abandon_rates(
+        rates = await engine.storage.reports.abandon_rates(
             runner.campaign_id,
             now,
             amd_false_positive_share=runner.campaign.compliance_profile().amd_false_positive_share,
         )
-        body["last_24h"] = await engine.storage.reports.campaign_report(
+        body["abandon_rates"] = {period: rate.as_json() for period, rate in rates.items()}
+        last_24h = await engine.storage.reports.campaign_report(
             runner.campaign_id, now - timedelta(hours=24)
         )
+        body["last_24h"] = last_24h.as_json()
         listed.append(body)
     return web.json_response(listed)
 
@@ -459,7 +464,8 @@ async def callbacks(request: web.Request) -> web.Response:
     status = request.query.get("status", "pending")
     if status not in ("pending", "missed", "done", "cancelled"):
         return error_response(422, f"unknown status {status!r}")
-    return web.json_response(await request.app[ENGINE].storage.callbacks.list_callbacks(status))
+    callbacks = await request.app[ENGINE].storage.callbacks.list_callbacks(status)
+    return web.json_response([c.as_json() for c in callbacks])
 
 
 async def numbers(request: web.Request) -> web.Response:

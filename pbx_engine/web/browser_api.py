@@ -352,7 +352,8 @@ async def daily_report(request: web.Request) -> web.Response:
 async def supervisor_actions(request: web.Request) -> web.Response:
     if request[AGENT].role not in SUPERVISORS:
         return error_response(403, "supervisors only")
-    return web.json_response(await request.app[ENGINE].storage.supervision.supervisor_actions())
+    actions = await request.app[ENGINE].storage.supervision.supervisor_actions()
+    return web.json_response([a.as_json() for a in actions])
 
 
 def add_browser_routes(app: web.Application) -> None:

@@ -119,7 +119,7 @@ async def test_given_a_live_call_when_the_agent_works_it_through_the_api_then_al
     )
     assert callback["owner_agent_id"] == engine.agents.agent_id("anna")
     dossier = await engine.storage.cases.case_dossier(case_id)
-    assert dossier["history"][0]["disposition"] == "callback"
+    assert dossier.history[0].disposition == "callback"
 
 
 def screen_pop_gone(http, api):

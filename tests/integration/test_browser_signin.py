@@ -121,7 +121,7 @@ async def test_given_an_agent_and_a_supervisor_on_the_websocket_then_each_sees_h
             mine = await agent_ws.receive_json(timeout=5)
             assert mine["data"]["login"] == "dora"
     actions = await engine.storage.supervision.supervisor_actions()
-    assert any(a["action"] == "campaign_pause" and a["target"] == "ws-test" for a in actions)
+    assert any(a.action == "campaign_pause" and a.target == "ws-test" for a in actions)
     engine.campaigns["ws-test"].stop()
 
 

@@ -134,8 +134,8 @@ async def test_given_a_predictive_campaign_with_too_few_agents_then_the_guard_ab
     finally:
         runner.stop()
     rates = await engine.storage.reports.abandon_rates(runner.campaign_id, datetime.now(UTC))
-    assert rates["today"] == {"abandons": 1, "live": 2, "rate": 0.5}
-    assert rates["30d"]["rate"] == 0.5
+    assert rates["today"].as_json() == {"abandons": 1, "live": 2, "rate": 0.5}
+    assert rates["30d"].rate == 0.5
 
 
 async def test_given_predictive_pacing_then_the_policy_sees_the_live_floor_and_learns_from_it(

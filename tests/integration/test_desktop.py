@@ -207,7 +207,7 @@ async def test_given_browsers_when_a_debtor_answers_then_screen_pop_promise_and_
     await desk.click("#phone-logout")
     await expect(desk.locator("#state")).to_have_attribute("data-state", "logged_out")
 
-    actions = [(a["action"], a["target"]) for a in await storage.supervision.supervisor_actions()]
+    actions = [(a.action, a.target) for a in await storage.supervision.supervisor_actions()]
     assert ("campaign_start", "desk-test") in actions and ("campaign_stop", "desk-test") in actions
 
     # The day's report has the call and the promise; its CSV downloads.
@@ -305,7 +305,7 @@ async def test_given_a_preview_campaign_when_the_agent_works_a_call_from_the_des
         await desk.click("#rec-resume")
         await expect(desk.locator("#rec-state")).to_have_text("recording")
         [pause] = await storage.recordings.recording_pauses(attempt.id)
-        assert pause["resumed_at"] is not None
+        assert pause.resumed_at is not None
 
         # A third party by number joins the call; the agent drops him.
         party_number = PstnBehaviour.TALK.number("+1202555072")
@@ -353,14 +353,14 @@ async def test_given_a_preview_campaign_when_the_agent_works_a_call_from_the_des
             await engine.ari.hangup(engine.agents.status("anna").call_id)
         await desk.click("#phone-logout")
         await expect(desk.locator("#state")).to_have_attribute("data-state", "logged_out")
-    actions = [a["action"] for a in await storage.supervision.supervisor_actions()]
+    actions = [a.action for a in await storage.supervision.supervisor_actions()]
     assert "supervise_listen" in actions and "supervise_stop" in actions
     assert errors == []
 
 
 async def _earlier_contact(storage, case_id: int, campaign_id: int, note: str) -> None:
     """A conversation three days ago, with its disposition: the history the pop shows."""
-    number = (await storage.cases.case_dossier(case_id))["numbers"][0]["e164"]
+    number = (await storage.cases.case_dossier(case_id)).numbers[0].e164
     await storage.attempts.create_attempt(
         channel_id=f"earlier-{case_id}", dialled=number, case_id=case_id, campaign_id=campaign_id
     )

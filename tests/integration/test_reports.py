@@ -204,9 +204,9 @@ async def test_given_a_shift_begun_before_midnight_when_occupancy_is_read_then_i
     await storage.agents.record_agent_state(night, "wrap_up", midnight + timedelta(minutes=30))
     await storage.agents.record_agent_state(night, "ready", midnight + timedelta(minutes=31))
     rows = [
-        (r["state"], r["at"])
+        (r.state, r.at)
         for r in await storage.reports.agent_state_changes_since(midnight)
-        if r["agent_id"] == night
+        if r.agent_id == night
     ]
     # On a call across midnight: today he has been busy since midnight, not since 00:30.
     assert rows[0] == ("on_call", midnight)

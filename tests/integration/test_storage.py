@@ -373,11 +373,11 @@ async def test_given_an_amd_false_positive_estimate_then_abandon_rates_count_it_
             channel, ended_at=now, hangup_cause=16, hangup_cause_text="", outcome=outcome
         )
     plain = await storage.reports.abandon_rates(campaign_id, now)
-    assert plain["24h"] == {"abandons": 1, "live": 10, "rate": 0.1}
+    assert plain["24h"].as_json() == {"abandons": 1, "live": 10, "rate": 0.1}
     ofcom = await storage.reports.abandon_rates(campaign_id, now, amd_false_positive_share=0.05)
     # 20 machine verdicts x 5% = 1 person taken for a machine: (1 + 1) / (10 + 1)
-    assert ofcom["24h"]["rate"] == round(2 / 11, 4)
-    assert ofcom["24h"]["estimated_amd_false_positives"] == 1.0
+    assert ofcom["24h"].rate == round(2 / 11, 4)
+    assert ofcom["24h"].estimated_amd_false_positives == 1.0
 
 
 async def test_given_a_debtor_with_two_cases_then_the_did_he_calls_picks_the_case_we_called(

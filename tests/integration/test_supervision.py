@@ -90,9 +90,9 @@ async def test_given_an_agent_on_a_call_when_a_supervisor_listens_whispers_and_b
     log = [
         e
         for e in await engine.storage.supervision.supervision_log()
-        if e["channel_id"] == call.get_name()
+        if e.channel_id == call.get_name()
     ]
-    assert [e["action"] for e in reversed(log)] == ["listen", "whisper", "barge", "stop"]
+    assert [e.action for e in reversed(log)] == ["listen", "whisper", "barge", "stop"]
 
     await asyncio.sleep(1)  # the PSTN's recorders close their files on hang-up
     debtor_heard = heard_by(pstn_asterisk, DEBTOR, began)

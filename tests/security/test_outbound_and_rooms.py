@@ -62,7 +62,7 @@ async def _link(http: aiohttp.ClientSession, api: str, room: str, **body) -> dic
 
 async def _refused_dials(engine: Engine, purpose: str, number: str) -> int:
     rows = await engine.storage.outbound.dials(1000)
-    return sum(1 for r in rows if r["purpose"] == purpose and r["number"] == number)
+    return sum(1 for r in rows if r.purpose == purpose and r.number == number)
 
 
 async def test_invitation_link_flood_on_a_two_member_room_is_refused(
@@ -91,9 +91,9 @@ async def test_invitation_link_flood_on_a_two_member_room_is_refused(
     [row] = await engine.storage.invitations.of_room(room)
     assert row.uses == rung
     dials = await engine.storage.outbound.dials(1000, invitation_id=link["id"])
-    assert sum(d["allowed"] for d in dials) == rung
-    assert sum(d["reason"] == "room_full" for d in dials) == 23 - rung
-    assert all(d["client_address"] == "127.0.0.1" for d in dials)
+    assert sum(d.allowed for d in dials) == rung
+    assert sum(d.reason == "room_full" for d in dials) == 23 - rung
+    assert all(d.client_address == "127.0.0.1" for d in dials)
 
 
 async def test_invitation_link_used_past_its_uses_is_refused(
@@ -360,8 +360,8 @@ async def test_rooms_made_through_the_api_survive_a_restart_with_their_pins_hash
     async with supervisor.post(f"{api}/rooms", json=body) as response:
         assert response.status == 201
     try:
-        [row] = [r for r in await engine.storage.rooms.stored_rooms() if r["name"] == "kept"]
-        assert row["pin"].startswith("scrypt$") and "4321" not in row["pin"]
+        [row] = [r for r in await engine.storage.rooms.stored_rooms() if r.name == "kept"]
+        assert row.pin.startswith("scrypt$") and "4321" not in row.pin
         restarted = RoomService(engine.ari, engine.storage, [], trunk="pstn")
         await restarted.load()
         kept = restarted.room("kept")
@@ -378,8 +378,8 @@ async def test_rooms_made_through_the_api_survive_a_restart_with_their_pins_hash
         await restarted.load()
         kept = restarted.room("kept")
         assert kept.did is None and restarted.room_for_number("+12025550100") is None
-        [row] = [r for r in await engine.storage.rooms.stored_rooms() if r["name"] == "kept"]
-        assert row["pin"].startswith("scrypt$")  # the plain PIN was hashed on record
+        [row] = [r for r in await engine.storage.rooms.stored_rooms() if r.name == "kept"]
+        assert row.pin.startswith("scrypt$")  # the plain PIN was hashed on record
     finally:
         async with supervisor.delete(f"{api}/rooms/kept") as response:
             assert response.status == 200
