@@ -31,6 +31,27 @@ class AbandonRate:
 
 
 @dataclass(frozen=True)
+class DailySums:
+    """One day's sums (the centre's day) for a campaign and an agent (None: calls of no
+    campaign, or calls nobody took): what the report arithmetic adds up and divides."""
+
+    day: date
+    campaign_id: int | None
+    campaign: str | None
+    agent_id: int | None
+    agent: str | None
+    attempts: int
+    contacts: int
+    abandons: int
+    right_party: int
+    promises: int
+    promised: Decimal
+    kept: int
+    handled: int
+    handle_seconds: Decimal  # talk and wrap-up of the handled calls
+
+
+@dataclass(frozen=True)
 class ChartSlot(JsonRow):
     """A quarter of an hour of a campaign's day."""
 
@@ -195,7 +216,9 @@ class ReportStore:
         )
         return [ChartSlot(**dict(r)) for r in rows]
 
-    async def daily_figures(self, since: date, until: date, *, zone: str = "UTC") -> list[dict]:
+    async def daily_figures(
+        self, since: date, until: date, *, zone: str = "UTC"
+    ) -> list[DailySums]:
         """Sums per day (the centre's, in `zone`), campaign and agent (the agent who took the
         call; none for calls nobody took), from `since` to `until` inclusive: what reports are
         made of."""
@@ -203,7 +226,7 @@ class ReportStore:
         start = datetime.combine(since, time(0), tzinfo=where)
         end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=where)
         rows = await self.pool.fetch(_DAILY_FIGURES_SQL, start, end, zone)
-        return [dict(r) for r in rows]
+        return [DailySums(**dict(r)) for r in rows]
 
 
 # Per day in the centre's zone ($3), campaign and agent. Right-party contacts are calls with a

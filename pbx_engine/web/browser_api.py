@@ -328,7 +328,7 @@ async def daily_report(request: web.Request) -> web.Response:
         return error_response(422, f"from must come before to, at most {MAX_REPORT_DAYS} days")
     sums = await request.app[ENGINE].storage.reports.daily_figures(since, until, zone=str(zone))
     if me.role not in SUPERVISORS:
-        sums = [s for s in sums if s["agent"] == me.login]
+        sums = [s for s in sums if s.agent == me.login]
     rows = report(sums, per)
     if request.query.get("format") == "csv":
         return web.Response(

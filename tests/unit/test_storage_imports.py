@@ -1,5 +1,6 @@
 """The storage package sits low: its modules import only each other, the case models and
-input types, the database config and the package's files; never the dialer, the web layer or anything above."""
+input types, the database config and the package's files; never the dialer, the web layer
+or anything above."""
 
 import ast
 from pathlib import Path
