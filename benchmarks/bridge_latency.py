@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from pbx_engine.demo import run_demo
+from pbx_engine.lab.demo import run_demo
+from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from pbx_engine.logs import configure_logging
-from pbx_engine.sandbox.asterisk import PstnBehaviour
 
 if __name__ == "__main__":
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 200

@@ -16,7 +16,7 @@ import time
 
 from pbx_engine.cases.importer import parse_cases
 from pbx_engine.config import DatabaseConfig
-from pbx_engine.sandbox.postgres import PostgresSandbox
+from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.storage import Storage, migrate
 
 

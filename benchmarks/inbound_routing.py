@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pbx_engine.agents.states import AgentState
 from pbx_engine.cases.importer import parse_cases
 from pbx_engine.config import DatabaseConfig
+from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.routing.acd import AgentView, route_inbound
-from pbx_engine.sandbox.postgres import PostgresSandbox
 from pbx_engine.storage import Storage, migrate
 
 DIDS = [f"+1202555{9000 + i:04d}" for i in range(20)]

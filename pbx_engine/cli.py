@@ -1,4 +1,5 @@
-"""The `pbx-engine` command: run the service, migrate the database, check a config, demo."""
+"""The `pbx-engine` command: run the service, migrate the database, check a config; and the
+lab's commands (demo, prompts, AMD corpus and evaluation, benchmarks)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from pbx_engine.config import ConfigError, check_start_secrets, load_config
 from pbx_engine.logs import configure_logging
 
 log = structlog.get_logger(__name__)
+
+# The test bed and measuring tools: imported only inside the commands that use them (`demo`,
+# `prompts`, `amd`, `bench`), so `run` never loads them and an image without them still runs.
+LAB_PACKAGE = "pbx_engine.lab"
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -228,7 +233,7 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from pbx_engine.demo import run_demo
+    from pbx_engine.lab.demo import run_demo
 
     return await run_demo(
         debtors=args.debtors,
@@ -243,10 +248,10 @@ async def _demo(args: argparse.Namespace) -> int:
 def _bench_pacing(args: argparse.Namespace) -> int:
     import json
 
+    from pbx_engine.lab.pacing.bench import DEFAULT_POLICIES, format_table, run_bench
+    from pbx_engine.lab.pacing.plot import timeline_svg
+    from pbx_engine.lab.pacing.scenario import load_scenario
     from pbx_engine.pacing import POLICY_NAMES
-    from pbx_engine.pacing.bench import DEFAULT_POLICIES, format_table, run_bench
-    from pbx_engine.pacing.plot import timeline_svg
-    from pbx_engine.pacing.scenario import load_scenario
 
     policies = args.policy or list(DEFAULT_POLICIES)
     unknown = [p for p in policies if p not in POLICY_NAMES]
@@ -283,7 +288,8 @@ def _bench_pacing(args: argparse.Namespace) -> int:
 
 
 async def _prompts(args: argparse.Namespace) -> int:
-    from pbx_engine.routing.prompts import PROMPTS, build_prompts
+    from pbx_engine.lab.prompts import build_prompts
+    from pbx_engine.routing.prompts import PROMPTS
 
     unknown = [lang for lang in args.language or [] if lang not in PROMPTS]
     if unknown:
@@ -295,7 +301,7 @@ async def _prompts(args: argparse.Namespace) -> int:
 
 
 async def _amd_corpus(args: argparse.Namespace) -> int:
-    from pbx_engine.amd.corpus import build_corpus
+    from pbx_engine.lab.amd.corpus import build_corpus
 
     made = await build_corpus(args.directory, per_label=args.per_label, seed=args.seed)
     print(f"{len(made)} file(s) in {args.directory}/human and {args.directory}/machine")
@@ -305,8 +311,8 @@ async def _amd_corpus(args: argparse.Namespace) -> int:
 async def _bench_amd(args: argparse.Namespace) -> int:
     import json
 
-    from pbx_engine.amd.bench import format_results, run_amd_bench
     from pbx_engine.amd.detectors import DETECTORS
+    from pbx_engine.lab.amd.bench import format_results, run_amd_bench
 
     detectors = args.detector or list(DETECTORS)
 
@@ -332,9 +338,9 @@ async def _amd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from pbx_engine.amd.beep import BeepSettings
-    from pbx_engine.amd.bench import format_results
     from pbx_engine.amd.listener import ListenerSettings
-    from pbx_engine.amd.offline import evaluate_corpus, evaluate_drop, format_drop
+    from pbx_engine.lab.amd.bench import format_results
+    from pbx_engine.lab.amd.offline import evaluate_corpus, evaluate_drop, format_drop
 
     try:
         changes = dict(item.split("=", 1) for item in args.set or [])
@@ -508,6 +514,16 @@ def main(argv: list[str] | None = None) -> int:
         return int(result)
     except ConfigError as error:
         print(error, file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:
+        # The production image leaves the lab out; its commands say so instead of a traceback.
+        if not (error.name or "").startswith(LAB_PACKAGE):
+            raise
+        print(
+            f"`pbx-engine {args.command}` needs the lab ({LAB_PACKAGE}), which this installation "
+            "leaves out; run it from a source checkout",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         return 130

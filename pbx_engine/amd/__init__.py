@@ -1,3 +1,3 @@
-"""Answering-machine detection: the detectors a campaign can choose, a labelled corpus of
-synthetic openings (people and voicemail greetings, several languages, voices, speeds and
-noise), and the benchmark that plays the corpus into real calls through the PBX."""
+"""Answering-machine detection: the detectors a campaign can choose, the engine's listener and
+beep listener (pure), and the live side on ARI snoop and external media. The corpus, the
+benchmark through real calls and the offline evaluator are the lab's (`pbx_engine/lab/amd/`)."""

@@ -279,7 +279,9 @@ class FloorFeed:
         self.hub.publish(Notice("campaigns", {"campaigns": figures}))
 
     async def _publish_figures(self) -> None:
+        """Every few seconds while a supervisor watches; asleep on the hub while none does."""
         while True:
+            await self.hub.wait_for_supervisor()
             await asyncio.sleep(self._figures_every)
             if self.hub.supervisors_watching:
                 await self._publish_once()

@@ -88,10 +88,13 @@ class NotificationHub:
     def __init__(self, bound: int = 256) -> None:
         self._bound = bound
         self._subscriptions: set[Subscription] = set()
+        self._supervisor_in = asyncio.Event()  # set while a supervisor (or admin) watches
 
     def subscribe(self, login: str, *, supervisor: bool) -> Subscription:
         subscription = Subscription(self, login, supervisor, self._bound)
         self._subscriptions.add(subscription)
+        if supervisor:
+            self._supervisor_in.set()
         return subscription
 
     def publish(self, notice: Notice) -> None:
@@ -101,6 +104,10 @@ class NotificationHub:
     @property
     def supervisors_watching(self) -> bool:
         return any(s.supervisor for s in self._subscriptions)
+
+    async def wait_for_supervisor(self) -> None:
+        """Return once a supervisor watches (at once when one does already)."""
+        await self._supervisor_in.wait()
 
     def __len__(self) -> int:
         return len(self._subscriptions)
@@ -112,3 +119,5 @@ class NotificationHub:
 
     def _forget(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
+        if not self.supervisors_watching:
+            self._supervisor_in.clear()

@@ -1,10 +1,10 @@
 """Pacing: how many calls a campaign should have in flight, decided moment by moment.
 
 Owns the pacing policies (progressive, ratio, VICIdial-style adaptive, and our predictive
-model), what they learn from finished calls, the discrete-event simulator that runs any policy
-on a scenario file much faster than real time, and the clairvoyant bound the policies are
-measured against. Everything here is pure: no I/O, no clock, no asyncio. The live dialer and
-the simulator feed a policy the same `FloorState` and the same observations.
+model) and what they learn from finished calls; the simulator, the clairvoyant bound and the
+benchmark are the lab's (`pbx_engine/lab/pacing/`). Everything here is pure: no I/O, no clock, no
+asyncio. The live dialer and the simulator feed a policy the same `FloorState` and the same
+observations.
 """
 
 from pbx_engine.pacing.floor import (

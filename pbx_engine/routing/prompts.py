@@ -1,11 +1,11 @@
-"""The debtor menu's prompts, in several languages, made with espeak-ng into a folder Asterisk
-reads (`pbx-engine prompts DIR`): `pbx-ivr-<name>-<language>.wav`, 8 kHz 16-bit, what
-Playback and ARI play. Amounts are said by Asterisk (`number:`), in English digits."""
+"""The debtor menu's prompts, in several languages: the words, the voice per language, and
+where the engine finds each one (`pbx-ivr-<name>-<language>.wav` in `[inbound] menu_prompts`,
+8 kHz 16-bit, what Playback and ARI play). The files are made by the lab's builder
+(`pbx-engine prompts DIR`, `pbx_engine/lab/prompts.py`). Amounts are said by Asterisk
+(`number:`), in English digits."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 from pathlib import Path
 
 PROMPTS: dict[str, dict[str, str]] = {
@@ -76,18 +76,3 @@ def prompt_path(directory: Path, name: str, language: str) -> str:
         language = "en"
     return f"sound:{directory / f'pbx-ivr-{name}-{language}'}"
 
-
-async def build_prompts(directory: Path, languages: list[str] | None = None) -> list[Path]:
-    """Make every prompt of `languages` (default: all) into `directory`."""
-    # The sandbox's speech maker is espeak-ng plus sox into Playback's format, cached.
-    from pbx_engine.sandbox.audio import Speech, render
-
-    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
-    made = []
-    for language in languages or list(PROMPTS):
-        for name, text in PROMPTS[language].items():
-            source = await render(Speech(text, voice=VOICES[language], wpm=150))
-            target = directory / f"pbx-ivr-{name}-{language}.wav"
-            await asyncio.to_thread(shutil.copyfile, source, target)
-            made.append(target)
-    return made

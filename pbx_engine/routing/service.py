@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -61,6 +62,24 @@ class CallerLeft(Exception):
     """The caller hung up."""
 
 
+class _Line:
+    """The callers waiting for one team's agents (anyone's for the team None), in order.
+
+    `moved` is set whenever a caller leaves the line (put through, hung up, offered a
+    callback), so the callers behind wake then instead of looking again and again.
+    """
+
+    def __init__(self) -> None:
+        self.callers: list[str] = []
+        self.moved = asyncio.Event()
+
+    def leave(self, channel_id: str) -> None:
+        self.callers.remove(channel_id)
+        # A fresh event for the next move; whoever waits holds the one just set.
+        moved, self.moved = self.moved, asyncio.Event()
+        moved.set()
+
+
 async def _not_recorded(case_id: int | None) -> None:
     return None
 
@@ -81,7 +100,7 @@ class InboundService:
         self._config = config or InboundConfig()
         self._wrap_up_seconds = wrap_up_seconds
         self._tasks = OwnedTasks()
-        self._queues: dict[str | None, list[str]] = {}  # team -> waiting channels, in order
+        self._queues: dict[str | None, _Line] = {}  # team -> its waiting callers
         self.menu_prompts = self._config.menu_prompts
         self.language = self._config.language
         # campaign id -> its language, when the engine knows the campaign (set by the engine)
@@ -360,8 +379,8 @@ class InboundService:
         """Wait in line for an agent of `team` (anyone's when None), hearing music and the
         number of callers ahead; None when the wait is over."""
         assert self._agents is not None
-        line = self._queues.setdefault(team, [])
-        line.append(channel_id)
+        line = self._queues.setdefault(team, _Line())
+        line.callers.append(channel_id)
         loop = asyncio.get_running_loop()
         started = loop.time()
         announced = started
@@ -370,20 +389,44 @@ class InboundService:
             await self._ari.start_channel_moh(channel_id)
             while loop.time() - started < self._config.max_queue_wait:
                 self._check_caller(events)
-                if line and line[0] == channel_id:
+                if line.callers[0] == channel_id:
+                    # The timeout is how often the first caller's hang-up is looked for: the
+                    # claim of an agent must not be cancelled half-way to race it.
                     logins = self._team_logins(team)
                     agent = await self._agents.wait_for_ready(0.5, logins)
                     if agent is not None:
                         await self._ari.stop_channel_moh(channel_id)
                         return agent
                 else:
-                    await asyncio.sleep(0.5)
+                    wake_at = min(
+                        announced + self._config.announce_every,
+                        started + self._config.max_queue_wait,
+                    )
+                    await self._wait_behind(line.moved, events, wake_at - loop.time())
                 if loop.time() - announced >= self._config.announce_every:
                     announced = loop.time()
-                    await self._announce(channel_id, events, line.index(channel_id))
+                    await self._announce(channel_id, events, line.callers.index(channel_id))
             return None
         finally:
-            line.remove(channel_id)
+            line.leave(channel_id)
+
+    @staticmethod
+    async def _wait_behind(moved: asyncio.Event, events: Subscription, timeout: float) -> None:
+        """A caller behind others waits until the line moves or `timeout` passes; CallerLeft as
+        soon as he hangs up (other events do not matter while he waits)."""
+        if timeout <= 0:
+            return
+        hung_up = events.wait_for((ChannelDestroyed, StasisEnd), timeout=timeout)
+        left = asyncio.ensure_future(hung_up)
+        ahead_left = asyncio.ensure_future(moved.wait())
+        try:
+            await asyncio.wait((left, ahead_left), timeout=timeout, return_when=FIRST_COMPLETED)
+        finally:
+            for waiter in (left, ahead_left):
+                waiter.cancel()
+            await asyncio.gather(left, ahead_left, return_exceptions=True)
+        if not left.cancelled() and left.exception() is None:
+            raise CallerLeft
 
     def _team_logins(self, team: str | None) -> set[str] | None:
         assert self._agents is not None

@@ -4,6 +4,7 @@ Applied versions are recorded with a checksum; an edited migration that was alre
 refused, since the databases it ran on would no longer match the file. A session advisory lock
 lets several engines start together: one migrates, the others wait and then find nothing to do.
 The folder is `sql/` at the repository's top (PBX_ENGINE_SQL_DIR moves it; see resources.py).
+Beside the migrations it holds `schema.sql`, the current schema for reading, which is not run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ log = structlog.get_logger(__name__)
 _NAME = re.compile(r"^(\d{3,})_([a-z0-9_]+)\.sql$")
 # Any constant will do; it keeps two engines starting together from migrating at once.
 _LOCK_KEY = 0x5042_5845_4E47  # "PBXENG"
+# The whole current schema, kept for readers and checked against the migrations by a test.
+SCHEMA_FILE = "schema.sql"
 
 
 class MigrationError(Exception):
@@ -45,6 +48,8 @@ def load_migrations(directory: Path = SQL_DIR) -> list[Migration]:
         raise MigrationError(f"no migrations folder at {directory}")
     migrations: dict[int, Migration] = {}
     for path in sorted(directory.glob("*.sql")):
+        if path.name == SCHEMA_FILE:
+            continue
         match = _NAME.match(path.name)
         if match is None:
             raise MigrationError(f"{path.name}: migration files are named NNN_name.sql")

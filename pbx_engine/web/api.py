@@ -12,22 +12,15 @@ pydantic; every error is JSON: `{"error": "..."}`, or `{"errors": [{"field": ...
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pbx_engine.agents.service import AgentError
 from pbx_engine.agents.states import IllegalAgentTransition
-from pbx_engine.cases.dispositions import (
-    Disposition,
-    DispositionError,
-    DispositionInput,
-    next_action,
-)
+from pbx_engine.cases.dispositions import DispositionError, DispositionInput, next_action
 from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.config import ConfigError, WebConfig
 from pbx_engine.dialer.campaign import PreviewError
@@ -37,93 +30,32 @@ from pbx_engine.outbound.gate import DialAsk
 from pbx_engine.outbound.policy import Purpose
 from pbx_engine.refusals import Refused
 from pbx_engine.signin import sessions
-from pbx_engine.storage.models import AgentRow, BrowserSession
-from pbx_engine.text import MultiLineText, SingleLineText
+from pbx_engine.storage.models import AgentRow
+from pbx_engine.web.browser_api import add_browser_routes, is_public
+from pbx_engine.web.calls_api import add_call_routes
+from pbx_engine.web.common import (
+    AGENT,
+    ENGINE,
+    SESSION,
+    SUPERVISORS,
+    audit,
+    error_response,
+    read_body,
+    require_role,
+)
 from pbx_engine.web.edge import WEB, install_edge
+from pbx_engine.web.openapi import add_openapi_route
+from pbx_engine.web.outbound_api import add_outbound_routes
+from pbx_engine.web.payloads import CallPayload, DispositionPayload, PausePayload, PaymentPayload
+from pbx_engine.web.rooms_api import add_room_routes
+from pbx_engine.web.tokens_api import add_token_routes
 
 if TYPE_CHECKING:
     from pbx_engine.engine import Engine
 
 log = structlog.get_logger(__name__)
 
-ENGINE = web.AppKey("engine", "Engine")
-# aiohttp 3.14 adds typed request keys; older releases take a plain string.
-AGENT = web.RequestKey("agent", AgentRow) if hasattr(web, "RequestKey") else "agent"
-# The browser session a request came with (none for bearer tokens).
-SESSION = (
-    web.RequestKey("browser_session", BrowserSession)
-    if hasattr(web, "RequestKey")
-    else "browser_session"
-)
-SUPERVISORS = ("supervisor", "admin")
 OPEN_PATHS = ("/health", "/openapi.json")  # no credentials needed
-
-
-class Payload(BaseModel):
-    """A JSON request body: unknown fields are refused, not ignored, and so is text holding a
-    NUL character (PostgreSQL cannot store one)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value):
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("contains a NUL character")
-        return value
-
-
-def _plus_e164(value: str) -> str:
-    if not value.strip().startswith("+"):
-        raise ValueError("not a phone number in +E.164 form")
-    try:
-        return to_e164(value, "ZZ")  # with its +, the number names its own country
-    except BadNumber as error:
-        raise ValueError(str(error)) from None
-
-
-# A phone number in a request body: international form only, normalised to E.164.
-PlusE164 = Annotated[str, AfterValidator(_plus_e164)]
-
-
-class CallPayload(Payload):
-    number: PlusE164
-    case_id: int | None = None
-    caller_id: str | None = None  # one of the caller-ID pools' numbers, or the default
-
-
-class PausePayload(Payload):
-    reason: SingleLineText = Field(min_length=1, max_length=100)
-
-
-class DispositionPayload(Payload):
-    code: Disposition
-    promise_amount: Decimal | None = Field(None, gt=0, max_digits=14, decimal_places=2)
-    promise_date: date | None = None
-    callback_at: datetime | None = None
-    callback_owner_only: bool = False
-    note: MultiLineText = Field("", max_length=2000)
-
-
-class PaymentPayload(Payload):
-    amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
-    paid_on: date
-    reference: SingleLineText | None = Field(None, max_length=100)
-
-
-def error_response(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-async def read_body(request: web.Request, model: type[Payload]) -> Payload | web.Response:
-    """The body as `model`, or the 422 response that lists what is wrong with it."""
-    try:
-        return model.model_validate_json(await request.read() or b"{}")
-    except ValidationError as error:
-        problems = [
-            {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in error.errors()
-        ]
-        return web.json_response({"errors": problems}, status=422)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -142,8 +74,6 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     """A bearer token (API clients), else a browser session's cookie; with the cookie, a
     state-changing request must echo the session's CSRF token and a websocket must come from
     our own pages (its Origin)."""
-    from pbx_engine.web.browser_api import is_public  # it builds on this module
-
     if request.path in OPEN_PATHS or request.path.startswith("/join/") or is_public(request):
         return await handler(request)  # /join: the signed invitation is the permission
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -173,18 +103,6 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     return await handler(request)
 
 
-async def audit(request: web.Request, action: str, target: str) -> None:
-    """A supervisor's action, on record (`supervisor_actions`) and in the log; an agent's own
-    actions (a moderator's in his room) are not supervision and are not recorded here."""
-    me: AgentRow = request[AGENT]
-    if me.role not in SUPERVISORS:
-        return
-    log.info("supervisor.action", supervisor=me.login, action=action, target=target)
-    await request.app[ENGINE].storage.supervision.audit_supervisor_action(
-        me.id, action, target, datetime.now(UTC)
-    )
-
-
 @web.middleware
 async def refusals_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A service refusing a request (`Refused`) answers with its status and message."""
@@ -194,12 +112,6 @@ async def refusals_as_json(request: web.Request, handler: Handler) -> web.Stream
         return error_response(refusal.status, str(refusal))
 
 
-def _supervisor(request: web.Request) -> web.Response | None:
-    if request[AGENT].role not in SUPERVISORS:
-        return error_response(403, "supervisors only")
-    return None
-
-
 async def health(request: web.Request) -> web.Response:
     checks = await request.app[ENGINE].health()
     status = 200 if all(checks.values()) else 503
@@ -207,7 +119,7 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def place_call(request: web.Request) -> web.Response:
-    if denied := _supervisor(request):
+    if denied := require_role(request):
         return denied
     payload = await read_body(request, CallPayload)
     if isinstance(payload, web.Response):
@@ -412,7 +324,7 @@ def _campaign_json(runner) -> dict:
 
 
 async def campaigns(request: web.Request) -> web.Response:
-    if denied := _supervisor(request):
+    if denied := require_role(request):
         return denied
     engine = request.app[ENGINE]
     now = datetime.now(engine.zone)  # "today" is the centre's day
@@ -437,7 +349,7 @@ async def campaigns(request: web.Request) -> web.Response:
 async def record_payment(request: web.Request) -> web.Response:
     """`POST /cases/{case_id}/payments`: a payment reported by the creditor (the dossier's
     "paid", and the reports' kept promises)."""
-    if denied := _supervisor(request):
+    if denied := require_role(request):
         return denied
     payload = await read_body(request, PaymentPayload)
     if isinstance(payload, web.Response):
@@ -459,7 +371,7 @@ async def record_payment(request: web.Request) -> web.Response:
 
 async def callbacks(request: web.Request) -> web.Response:
     """Callbacks still to make and those missed (`?status=pending|missed|done`)."""
-    if denied := _supervisor(request):
+    if denied := require_role(request):
         return denied
     status = request.query.get("status", "pending")
     if status not in ("pending", "missed", "done", "cancelled"):
@@ -470,7 +382,7 @@ async def callbacks(request: web.Request) -> web.Response:
 
 async def numbers(request: web.Request) -> web.Response:
     """Every caller-ID number: pool, place, use today, and whether it is resting (and why)."""
-    if denied := _supervisor(request):
+    if denied := require_role(request):
         return denied
     return web.json_response(request.app[ENGINE].callerid.report())
 
@@ -478,7 +390,7 @@ async def numbers(request: web.Request) -> web.Response:
 async def reload_numbers(request: web.Request) -> web.Response:
     """Read the number-pools file again; a bad file is refused (422, with its line) and the
     running pools stay."""
-    if denied := _supervisor(request):
+    if denied := require_role(request):
         return denied
     await audit(request, "reload_numbers", "number pools")
     try:
@@ -493,7 +405,7 @@ async def reload_numbers(request: web.Request) -> web.Response:
 
 
 async def campaign_action(request: web.Request) -> web.Response:
-    if denied := _supervisor(request):
+    if denied := require_role(request):
         return denied
     runner = request.app[ENGINE].campaigns.get(request.match_info["name"])
     if runner is None:
@@ -509,14 +421,6 @@ async def campaign_action(request: web.Request) -> web.Response:
 
 def build_app(engine: Engine, web_config: WebConfig | None = None) -> web.Application:
     """The app for `engine`; `web_config` overrides the config's `[web]` (tests)."""
-    # They build on this module's helpers.
-    from pbx_engine.web.browser_api import add_browser_routes
-    from pbx_engine.web.calls_api import add_call_routes
-    from pbx_engine.web.openapi import add_openapi_route
-    from pbx_engine.web.outbound_api import add_outbound_routes
-    from pbx_engine.web.rooms_api import add_room_routes
-    from pbx_engine.web.tokens_api import add_token_routes
-
     app = web.Application(middlewares=[no_nul_in_path, authenticate, refusals_as_json])
     app[ENGINE] = engine
     install_edge(app, web_config or engine.config.web)

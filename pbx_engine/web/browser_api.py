@@ -38,7 +38,7 @@ from pbx_engine.signin import sessions
 from pbx_engine.signin.passwords import WeakPassword, hash_password, verify_password
 from pbx_engine.storage import Storage
 from pbx_engine.storage.models import AgentRow, BrowserSession
-from pbx_engine.web.api import (
+from pbx_engine.web.common import (
     AGENT,
     ENGINE,
     SESSION,
@@ -46,6 +46,7 @@ from pbx_engine.web.api import (
     Payload,
     error_response,
     read_body,
+    require_role,
 )
 from pbx_engine.web.edge import HASH_GATE, THROTTLE, WEB, client, cookie_secure
 from pbx_engine.web.security import login_digest, safe_next, same_site_origin
@@ -350,8 +351,8 @@ async def daily_report(request: web.Request) -> web.Response:
 
 
 async def supervisor_actions(request: web.Request) -> web.Response:
-    if request[AGENT].role not in SUPERVISORS:
-        return error_response(403, "supervisors only")
+    if denied := require_role(request):
+        return denied
     actions = await request.app[ENGINE].storage.supervision.supervisor_actions()
     return web.json_response([a.as_json() for a in actions])
 

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from pbx_engine.agents.service import AgentError
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.supervision import SupervisionMode
-from pbx_engine.web.api import (
+from pbx_engine.web.common import (
     AGENT,
     ENGINE,
     SUPERVISORS,
@@ -23,6 +23,7 @@ from pbx_engine.web.api import (
     audit,
     error_response,
     read_body,
+    require_role,
 )
 
 
@@ -111,16 +112,10 @@ async def recording_file(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _supervisor_only(request: web.Request) -> web.Response | None:
-    if request[AGENT].role not in SUPERVISORS:
-        return error_response(403, "supervisors only")
-    return None
-
-
 async def supervise(request: web.Request) -> web.Response:
     """`POST /supervision {agent, mode, number?}`: ring the supervisor and connect him to the
     agent's live call."""
-    if denied := _supervisor_only(request):
+    if denied := require_role(request):
         return denied
     payload = await read_body(request, SupervisePayload)
     if isinstance(payload, web.Response):
@@ -134,7 +129,7 @@ async def supervise(request: web.Request) -> web.Response:
 
 async def supervision_mode(request: web.Request) -> web.Response:
     """`POST /supervision/mode {mode}`: switch listen / whisper / barge during the call."""
-    if denied := _supervisor_only(request):
+    if denied := require_role(request):
         return denied
     payload = await read_body(request, ModePayload)
     if isinstance(payload, web.Response):
@@ -145,7 +140,7 @@ async def supervision_mode(request: web.Request) -> web.Response:
 
 
 async def stop_supervision(request: web.Request) -> web.Response:
-    if denied := _supervisor_only(request):
+    if denied := require_role(request):
         return denied
     await audit(request, "supervise_stop", "current session")
     await request.app[ENGINE].supervision.stop(request[AGENT].login)
@@ -153,14 +148,14 @@ async def stop_supervision(request: web.Request) -> web.Response:
 
 
 async def supervision_sessions(request: web.Request) -> web.Response:
-    if denied := _supervisor_only(request):
+    if denied := require_role(request):
         return denied
     return web.json_response([s.as_json() for s in request.app[ENGINE].supervision.sessions()])
 
 
 async def supervision_log(request: web.Request) -> web.Response:
     """Every listen, whisper, barge and stop, newest first."""
-    if denied := _supervisor_only(request):
+    if denied := require_role(request):
         return denied
     entries = await request.app[ENGINE].storage.supervision.supervision_log()
     return web.json_response([e.as_json() for e in entries])

@@ -22,12 +22,6 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 
 from pbx_engine.signin import sessions
-from pbx_engine.web.api import (
-    CallPayload,
-    DispositionPayload,
-    PausePayload,
-    PaymentPayload,
-)
 from pbx_engine.web.browser_api import PasswordPayload, SignInPayload
 from pbx_engine.web.calls_api import (
     ModePayload,
@@ -35,6 +29,7 @@ from pbx_engine.web.calls_api import (
     SupervisePayload,
     TransferPayload,
 )
+from pbx_engine.web.payloads import CallPayload, DispositionPayload, PausePayload, PaymentPayload
 from pbx_engine.web.rooms_api import DialPayload, InvitationPayload, RoomPayload
 
 OPENAPI_PATH = "/openapi.json"

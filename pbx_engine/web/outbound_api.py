@@ -19,14 +19,14 @@ from aiohttp import web
 from pbx_engine.agents.service import AgentError
 from pbx_engine.agents.states import IllegalAgentTransition
 from pbx_engine.storage.models import AgentRow
-from pbx_engine.web.api import AGENT, ENGINE, SUPERVISORS, audit, error_response
+from pbx_engine.web.common import ADMINS, AGENT, ENGINE, audit, error_response, require_role
 
 log = structlog.get_logger(__name__)
 
 
 async def outbound_dials(request: web.Request) -> web.Response:
-    if request[AGENT].role not in SUPERVISORS:
-        return error_response(403, "supervisors only")
+    if denied := require_role(request):
+        return denied
     try:
         limit = min(int(request.query.get("limit", "200")), 1000)
     except ValueError:
@@ -38,9 +38,9 @@ async def outbound_dials(request: web.Request) -> web.Response:
 
 
 async def agent_access(request: web.Request) -> web.Response:
+    if denied := require_role(request, ADMINS):
+        return denied
     me: AgentRow = request[AGENT]
-    if me.role != "admin":
-        return error_response(403, "admins only")
     engine, login = request.app[ENGINE], request.match_info["login"]
     action = request.match_info["action"]
     if action == "disable":

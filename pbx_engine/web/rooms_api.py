@@ -39,7 +39,7 @@ from pbx_engine.outbound.gate import DialAsk, OutboundRefused
 from pbx_engine.outbound.policy import Purpose
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.tasks import OwnedTasks
-from pbx_engine.web.api import (
+from pbx_engine.web.common import (
     AGENT,
     ENGINE,
     SUPERVISORS,
@@ -48,6 +48,7 @@ from pbx_engine.web.api import (
     audit,
     error_response,
     read_body,
+    require_role,
 )
 
 log = structlog.get_logger(__name__)
@@ -219,8 +220,8 @@ async def revoke_invitation(request: web.Request) -> web.Response:
 
 
 async def room_actions(request: web.Request) -> web.Response:
-    if request[AGENT].role not in SUPERVISORS:
-        return error_response(403, "supervisors only")
+    if denied := require_role(request):
+        return denied
     storage = request.app[ENGINE].storage
     actions = await storage.outbound.room_actions(request.match_info["name"])
     return web.json_response([a.as_json() for a in actions])

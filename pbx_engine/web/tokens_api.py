@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from aiohttp import web
 
-from pbx_engine.web.api import AGENT, ENGINE
+from pbx_engine.web.common import AGENT, ENGINE
 from pbx_engine.web.edge import WEB
 
 log = structlog.get_logger(__name__)

@@ -10,8 +10,8 @@ from pbx_engine.agents.states import AgentState, AgentStatus
 from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
-from pbx_engine.sandbox.asterisk import PstnBehaviour, Telephony
-from pbx_engine.sandbox.sipp import SippPhone
+from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
+from pbx_engine.lab.sandbox.sipp import SippPhone
 from tests.integration.waiting import eventually
 from tests.plugins.asterisk import AGENTS
 

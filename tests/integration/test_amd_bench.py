@@ -2,8 +2,8 @@
 
 import pytest
 
-from pbx_engine.amd.bench import run_amd_bench
-from pbx_engine.amd.corpus import build_corpus
+from pbx_engine.lab.amd.bench import run_amd_bench
+from pbx_engine.lab.amd.corpus import build_corpus
 
 
 @pytest.mark.parametrize("detector", ["app_amd", "engine"])

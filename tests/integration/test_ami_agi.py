@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from pbx_engine.engine import Engine
-from pbx_engine.sandbox.asterisk import Telephony
+from pbx_engine.lab.sandbox.asterisk import Telephony
 from tests.integration.waiting import eventually
 
 

@@ -8,8 +8,8 @@ import aiohttp
 
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.engine import Engine
-from pbx_engine.sandbox.asterisk import PstnBehaviour
-from pbx_engine.sandbox.sipp import SippPhone
+from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
+from pbx_engine.lab.sandbox.sipp import SippPhone
 from tests.integration.waiting import eventually
 
 

@@ -12,8 +12,8 @@ from pbx_engine.agents.states import AgentState
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
-from pbx_engine.sandbox.asterisk import PstnSandbox
-from pbx_engine.sandbox.audio import tone_levels
+from pbx_engine.lab.sandbox.asterisk import PstnSandbox
+from pbx_engine.lab.sandbox.audio import tone_levels
 from tests.integration.waiting import eventually
 
 DEBTOR, AGENT, CREDITOR, COLLEAGUE = "+12025570600", "+12025571000", "+12025571400", "+12025572000"

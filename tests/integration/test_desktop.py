@@ -22,8 +22,8 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.engine import Engine
-from pbx_engine.sandbox.asterisk import PstnBehaviour
-from pbx_engine.sandbox.sipp import SippPhone
+from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
+from pbx_engine.lab.sandbox.sipp import SippPhone
 from pbx_engine.signin.passwords import hash_password, verify_password
 from tests.integration.waiting import eventually
 

@@ -10,9 +10,9 @@ import aiohttp
 from pbx_engine.ari.errors import basic_auth
 from pbx_engine.config import DatabaseConfig, parse_config
 from pbx_engine.engine import build_engine
-from pbx_engine.sandbox.asterisk import PstnBehaviour, Telephony
-from pbx_engine.sandbox.ports import free_port
-from pbx_engine.sandbox.postgres import PostgresSandbox
+from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
+from pbx_engine.lab.sandbox.ports import free_port
+from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.storage import Storage, migrate
 from tests.integration.waiting import eventually
 

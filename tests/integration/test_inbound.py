@@ -10,9 +10,9 @@ from aiohttp.test_utils import TestServer
 from pbx_engine.agents.states import AgentState, AgentStatus
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.engine import Engine
-from pbx_engine.routing.prompts import build_prompts
-from pbx_engine.sandbox.asterisk import Telephony
-from pbx_engine.sandbox.sipp import SippPhone
+from pbx_engine.lab.prompts import build_prompts
+from pbx_engine.lab.sandbox.asterisk import Telephony
+from pbx_engine.lab.sandbox.sipp import SippPhone
 from pbx_engine.web.api import build_app
 from tests.integration.waiting import eventually
 from tests.plugins.asterisk import AGENTS

@@ -8,8 +8,8 @@ from pathlib import Path
 from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
-from pbx_engine.sandbox.asterisk import FAX_NUMBER, PstnBehaviour, Telephony
-from pbx_engine.sandbox.audio import message_offset, speech_onset
+from pbx_engine.lab.sandbox.asterisk import FAX_NUMBER, PstnBehaviour, Telephony
+from pbx_engine.lab.sandbox.audio import message_offset, speech_onset
 from tests.integration.waiting import eventually
 
 

@@ -14,8 +14,8 @@ from pbx_engine.agents.states import AgentStatus
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
+from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from pbx_engine.recording import RecordingMode, RecordingPolicy
-from pbx_engine.sandbox.asterisk import PstnBehaviour
 from tests.integration.waiting import eventually
 
 

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from pbx_engine.engine import Engine
-from pbx_engine.sandbox.asterisk import PstnSandbox
+from pbx_engine.lab.sandbox.asterisk import PstnSandbox
 from tests.integration.waiting import eventually
 
 ROOM_DID = "+12025551800"

@@ -23,16 +23,16 @@ import aiohttp
 import pytest
 
 from pbx_engine.ari.errors import basic_auth
-from pbx_engine.sandbox import asterisk as asterisk_module
-from pbx_engine.sandbox.asterisk import (
+from pbx_engine.lab.sandbox import asterisk as asterisk_module
+from pbx_engine.lab.sandbox.asterisk import (
     ENGINE_HOST,
     AsteriskSandbox,
     EngineSandbox,
     PstnBehaviour,
     PstnSandbox,
 )
-from pbx_engine.sandbox.errors import SandboxError
-from pbx_engine.sandbox.ports import free_port
+from pbx_engine.lab.sandbox.errors import SandboxError
+from pbx_engine.lab.sandbox.ports import free_port
 
 pytestmark = pytest.mark.integration
 

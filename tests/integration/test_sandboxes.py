@@ -4,9 +4,9 @@ import socket
 
 import pytest
 
-from pbx_engine.sandbox.asterisk import ENGINE_HOST, PSTN_HOST, AsteriskSandbox
-from pbx_engine.sandbox.errors import SandboxError
-from pbx_engine.sandbox.postgres import PostgresSandbox
+from pbx_engine.lab.sandbox.asterisk import ENGINE_HOST, PSTN_HOST, AsteriskSandbox
+from pbx_engine.lab.sandbox.errors import SandboxError
+from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 
 
 async def test_given_no_asterisk_binary_when_starting_then_the_error_says_so():

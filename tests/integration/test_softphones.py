@@ -4,7 +4,7 @@ import uuid
 
 from pbx_engine.ari.events import ChannelStateChange, StasisStart
 from pbx_engine.engine import Engine
-from pbx_engine.sandbox.sipp import SippPhone
+from pbx_engine.lab.sandbox.sipp import SippPhone
 
 
 async def test_given_a_softphone_registers_when_ami_is_asked_then_the_agent_is_reachable(

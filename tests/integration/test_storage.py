@@ -12,8 +12,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from pbx_engine.config import DatabaseConfig
-from pbx_engine.sandbox import postgres as postgres_module
-from pbx_engine.sandbox.postgres import PostgresSandbox
+from pbx_engine.lab.sandbox import postgres as postgres_module
+from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.storage import MigrationError, Storage, StorageUnavailable, migrate
 from pbx_engine.storage.migrations import load_migrations
 

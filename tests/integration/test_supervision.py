@@ -11,8 +11,8 @@ import pytest
 from pbx_engine.agents.states import AgentState
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
-from pbx_engine.sandbox.asterisk import PstnSandbox
-from pbx_engine.sandbox.audio import tone_levels
+from pbx_engine.lab.sandbox.asterisk import PstnSandbox
+from pbx_engine.lab.sandbox.audio import tone_levels
 from pbx_engine.supervision import SupervisionMode
 from pbx_engine.supervision.service import SupervisionError
 from tests.integration.waiting import eventually

@@ -16,11 +16,11 @@ from aiohttp.test_utils import TestServer
 
 from pbx_engine.config import EngineConfig, parse_config
 from pbx_engine.engine import Engine, build_engine
+from pbx_engine.lab.sandbox.asterisk import AsteriskSandbox, EngineSandbox, PstnSandbox, Telephony
+from pbx_engine.lab.sandbox.ports import free_port
+from pbx_engine.lab.sandbox.postgres import PostgresSandbox
+from pbx_engine.lab.sandbox.sipp import SippPhone
 from pbx_engine.outbound.policy import SAFE_KINDS
-from pbx_engine.sandbox.asterisk import AsteriskSandbox, EngineSandbox, PstnSandbox, Telephony
-from pbx_engine.sandbox.ports import free_port
-from pbx_engine.sandbox.postgres import PostgresSandbox
-from pbx_engine.sandbox.sipp import SippPhone
 from pbx_engine.web.api import build_app
 
 AGENTS = {"agent-001": "agent-001-secret", "agent-002": "agent-002-secret"}

@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from pbx_engine.config import DatabaseConfig
-from pbx_engine.sandbox.postgres import PostgresSandbox
+from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.storage import Storage, migrate
 
 TEMPLATE = "engine_template"

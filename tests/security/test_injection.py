@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from pbx_engine.agents.service import AgentError
 from pbx_engine.cases.importer import parse_cases
 from pbx_engine.engine import Engine
-from pbx_engine.sandbox.asterisk import AsteriskSandbox, Telephony
+from pbx_engine.lab.sandbox.asterisk import AsteriskSandbox, Telephony
 from pbx_engine.storage import Storage
 from tests.integration.waiting import eventually
 

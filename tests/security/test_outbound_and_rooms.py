@@ -15,9 +15,9 @@ from pbx_engine.config import OutboundConfig
 from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
+from pbx_engine.lab.sandbox.asterisk import PstnSandbox
 from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
 from pbx_engine.outbound.policy import Purpose
-from pbx_engine.sandbox.asterisk import PstnSandbox
 from tests.integration.waiting import eventually
 
 PREMIUM, SATELLITE, NETWORK = "+19005550100", "+8816123456789", "+882123456789"

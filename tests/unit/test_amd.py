@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from pbx_engine.amd.bench import DetectorResult, Judged, Sample, find_samples
-from pbx_engine.amd.corpus import MACHINES, PEOPLE, plan_corpus
 from pbx_engine.amd.detectors import DETECTORS, DetectorKind
+from pbx_engine.lab.amd.bench import DetectorResult, Judged, Sample, find_samples
+from pbx_engine.lab.amd.corpus import MACHINES, PEOPLE, plan_corpus
 
 
 def test_the_corpus_spreads_over_languages_openings_speeds_and_noise():

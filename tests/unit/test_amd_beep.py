@@ -8,11 +8,11 @@ import random
 import pytest
 
 from pbx_engine.amd.beep import BeepListener, BeepSettings, GoReason, dominant_tone
-from pbx_engine.amd.corpus import MACHINES
 from pbx_engine.amd.g711 import ulaw_decode
 from pbx_engine.amd.listener import FRAME_MS, FRAME_SAMPLES, Framer, ListenerSettings
-from pbx_engine.amd.offline import judge_drop, ulaw_of
-from pbx_engine.sandbox.audio import Speech, render
+from pbx_engine.lab.amd.corpus import MACHINES
+from pbx_engine.lab.amd.offline import judge_drop, ulaw_of
+from pbx_engine.lab.sandbox.audio import Speech, render
 
 SILENCE = [0] * FRAME_SAMPLES
 

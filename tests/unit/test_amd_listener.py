@@ -17,8 +17,8 @@ from pbx_engine.amd.listener import (
     frame_dbfs,
     tone_purity,
 )
-from pbx_engine.amd.offline import evaluate_corpus, judge_audio, ulaw_of
-from pbx_engine.sandbox.audio import Speech, fax_tone, render
+from pbx_engine.lab.amd.offline import evaluate_corpus, judge_audio, ulaw_of
+from pbx_engine.lab.sandbox.audio import Speech, fax_tone, render
 
 SILENCE = [0] * FRAME_SAMPLES
 

@@ -23,7 +23,7 @@ from pbx_engine.text import (
     control_character_problem,
     refuse_control_characters,
 )
-from pbx_engine.web.api import DispositionPayload, PausePayload, PaymentPayload
+from pbx_engine.web.payloads import DispositionPayload, PausePayload, PaymentPayload
 
 # Every character the boundaries refuse: C0 (with NUL, TAB, CR, LF), DEL, C1 (with NEL), the
 # Unicode line and paragraph separators.

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from pbx_engine.resources import SQL_DIR
-from pbx_engine.storage.migrations import MigrationError, load_migrations
+from pbx_engine.storage.migrations import SCHEMA_FILE, MigrationError, load_migrations
 
 
 def test_given_the_repository_when_loading_migrations_then_versions_run_from_1_without_gaps():
@@ -49,3 +49,15 @@ def test_given_files_out_of_order_on_disk_when_loading_then_they_come_by_number(
     (tmp_path / "010_ten.sql").write_text("SELECT 10;")
     (tmp_path / "002_two.sql").write_text("SELECT 2;")
     assert [m.name for m in load_migrations(tmp_path)] == ["002_two", "010_ten"]
+
+
+def test_given_the_schema_file_beside_the_migrations_when_loading_then_it_is_not_a_migration(
+    tmp_path,
+):
+    (tmp_path / "001_first.sql").write_text("SELECT 1;")
+    (tmp_path / SCHEMA_FILE).write_text("CREATE TABLE t (id int);")
+    assert [m.name for m in load_migrations(tmp_path)] == ["001_first"]
+
+
+def test_given_the_repository_then_it_holds_the_schema_file():
+    assert (SQL_DIR / SCHEMA_FILE).is_file()

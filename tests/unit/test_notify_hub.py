@@ -62,3 +62,19 @@ async def test_given_a_waiting_subscriber_when_a_notice_arrives_then_he_wakes_at
         "agent": "anna",
         "data": {"channel_id": "c1"},
     }
+
+
+async def test_given_no_supervisor_when_one_subscribes_then_the_waiter_wakes_and_sleeps_after():
+    hub = NotificationHub()
+    agent = hub.subscribe("anna", supervisor=False)
+    waiting = asyncio.create_task(hub.wait_for_supervisor())
+    await asyncio.sleep(0)
+    assert not waiting.done()  # an agent is not a supervisor
+    with hub.subscribe("boss", supervisor=True):
+        await asyncio.wait_for(waiting, 1)
+        await asyncio.wait_for(hub.wait_for_supervisor(), 1)  # at once while he watches
+    agent.close()
+    again = asyncio.create_task(hub.wait_for_supervisor())
+    await asyncio.sleep(0)
+    assert not again.done()  # he left: the figures loop sleeps until the next one comes
+    again.cancel()

@@ -8,7 +8,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import validate
 
 from pbx_engine.config import WebConfig
-from pbx_engine.web.api import Payload, build_app
+from pbx_engine.web.api import build_app
+from pbx_engine.web.common import Payload
 from pbx_engine.web.openapi import OPENAPI_PATH, ROUTES, Role, document, may_call, router_routes
 
 

@@ -9,10 +9,10 @@ import pytest
 
 from pbx_engine.cli import main
 from pbx_engine.config import ConfigError
-from pbx_engine.pacing.bench import run_bench
-from pbx_engine.pacing.plot import timeline_svg
-from pbx_engine.pacing.scenario import RateSchedule, load_scenario, parse_scenario
-from pbx_engine.pacing.sim import clairvoyant, simulate
+from pbx_engine.lab.pacing.bench import run_bench
+from pbx_engine.lab.pacing.plot import timeline_svg
+from pbx_engine.lab.pacing.scenario import RateSchedule, load_scenario, parse_scenario
+from pbx_engine.lab.pacing.sim import clairvoyant, simulate
 
 SHIPPED = sorted((Path(__file__).parents[2] / "benchmarks" / "pacing").glob("*.toml"))
 

@@ -17,9 +17,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from itertools import count
 
+from pbx_engine.lab.pacing.scenario import RateSchedule, Scenario
 from pbx_engine.pacing.floor import CallFate, CallObserved, FloorState, HandleObserved
 from pbx_engine.pacing.policies import make_policy
-from pbx_engine.pacing.scenario import RateSchedule, Scenario
 
 BUSY_SECONDS = 1.0  # "busy at once": the network's answer takes about a second
 BUCKET_SECONDS = 900.0  # the timeline's resolution: 15 minutes

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 
-from pbx_engine.sandbox.errors import SandboxError
+from pbx_engine.lab.sandbox.errors import SandboxError
 
 
 class PortInUse(SandboxError):

@@ -25,10 +25,10 @@ from pbx_engine.cases.dispositions import Disposition, DispositionInput, next_ac
 from pbx_engine.cases.importer import CaseRow, PhoneEntry
 from pbx_engine.config import parse_config
 from pbx_engine.engine import Engine, build_engine
-from pbx_engine.sandbox.asterisk import PstnBehaviour, Telephony
-from pbx_engine.sandbox.ports import free_port
-from pbx_engine.sandbox.postgres import PostgresSandbox
-from pbx_engine.sandbox.sipp import SippPhone
+from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
+from pbx_engine.lab.sandbox.ports import free_port
+from pbx_engine.lab.sandbox.postgres import PostgresSandbox
+from pbx_engine.lab.sandbox.sipp import SippPhone
 
 # What the sample debtors' phones do, with weights: a collections list as it dials in practice.
 MIX = [

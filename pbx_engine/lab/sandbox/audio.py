@@ -23,7 +23,7 @@ from pathlib import Path
 
 import structlog
 
-from pbx_engine.sandbox.process import require_binary, run
+from pbx_engine.lab.sandbox.process import require_binary, run
 
 log = structlog.get_logger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-from pbx_engine.sandbox.errors import SandboxError
+from pbx_engine.lab.sandbox.errors import SandboxError
 
 log = structlog.get_logger(__name__)
 

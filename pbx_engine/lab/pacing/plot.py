@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from html import escape
 
-from pbx_engine.pacing.bench import PolicySummary
+from pbx_engine.lab.pacing.bench import PolicySummary
 
 COLOURS = {
     "progressive": "#8c8c8c",

@@ -25,9 +25,9 @@ from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ari import AriClient, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, ChannelStateChange, Dial, StasisStart
 from pbx_engine.config import AriConfig
-from pbx_engine.sandbox.asterisk import Telephony
-from pbx_engine.sandbox.audio import speech_tools
-from pbx_engine.sandbox.process import run
+from pbx_engine.lab.sandbox.asterisk import Telephony
+from pbx_engine.lab.sandbox.audio import speech_tools
+from pbx_engine.lab.sandbox.process import run
 
 log = structlog.get_logger(__name__)
 

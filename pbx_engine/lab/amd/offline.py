@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pbx_engine.amd.beep import BeepListener, BeepSettings, GreetingOver
-from pbx_engine.amd.bench import DetectorResult, Judged, Sample, find_samples
 from pbx_engine.amd.g711 import ulaw_decode
 from pbx_engine.amd.listener import (
     FRAME_MS,
@@ -35,8 +34,9 @@ from pbx_engine.amd.listener import (
     Framer,
     ListenerSettings,
 )
-from pbx_engine.sandbox.audio import speech_tools
-from pbx_engine.sandbox.process import run
+from pbx_engine.lab.amd.bench import DetectorResult, Judged, Sample, find_samples
+from pbx_engine.lab.sandbox.audio import speech_tools
+from pbx_engine.lab.sandbox.process import run
 
 LEAD_IN_S = 0.8  # the phone network: Answer() waits 0.5 s for our audio, then Wait(0.3)
 _SILENT_ULAW = b"\xff"

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import structlog
 
-from pbx_engine.sandbox import process as processes
-from pbx_engine.sandbox.audio import SOUNDS, Encoding, Speech, render
-from pbx_engine.sandbox.errors import SandboxError
-from pbx_engine.sandbox.ports import free_port, free_udp_range
+from pbx_engine.lab.sandbox import process as processes
+from pbx_engine.lab.sandbox.audio import SOUNDS, Encoding, Speech, render
+from pbx_engine.lab.sandbox.errors import SandboxError
+from pbx_engine.lab.sandbox.ports import free_port, free_udp_range
 
 log = structlog.get_logger(__name__)
 

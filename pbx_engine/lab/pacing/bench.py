@@ -11,8 +11,8 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from pbx_engine.pacing.scenario import Scenario
-from pbx_engine.pacing.sim import BUCKET_SECONDS, ShiftResult, clairvoyant, simulate
+from pbx_engine.lab.pacing.scenario import Scenario
+from pbx_engine.lab.pacing.sim import BUCKET_SECONDS, ShiftResult, clairvoyant, simulate
 
 DEFAULT_POLICIES = ("progressive", "ratio", "adaptive", "predictive")
 CLAIRVOYANT = "clairvoyant"

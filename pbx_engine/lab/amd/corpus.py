@@ -12,8 +12,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from pbx_engine.sandbox.audio import Speech, render, speech_tools
-from pbx_engine.sandbox.process import run
+from pbx_engine.lab.sandbox.audio import Speech, render, speech_tools
+from pbx_engine.lab.sandbox.process import run
 
 PEOPLE: dict[str, list[str]] = {
     "en": ["Hello?", "Yes?", "Hello, John speaking.", "Hi, this is Anna, who is calling?"],

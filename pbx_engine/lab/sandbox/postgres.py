@@ -23,9 +23,9 @@ from pathlib import Path
 import asyncpg
 import structlog
 
-from pbx_engine.sandbox import process as processes
-from pbx_engine.sandbox.errors import SandboxError
-from pbx_engine.sandbox.ports import PortInUse, free_port, require_free
+from pbx_engine.lab.sandbox import process as processes
+from pbx_engine.lab.sandbox.errors import SandboxError
+from pbx_engine.lab.sandbox.ports import PortInUse, free_port, require_free
 
 log = structlog.get_logger(__name__)
 

@@ -40,17 +40,17 @@ import aiohttp
 import structlog
 
 from pbx_engine.ari.errors import basic_auth
-from pbx_engine.resources import ASTERISK_CONFIG_DIR, DIALPLANS_DIR
-from pbx_engine.sandbox import process as processes
-from pbx_engine.sandbox.audio import install_sounds
-from pbx_engine.sandbox.errors import SandboxError
-from pbx_engine.sandbox.ports import (
+from pbx_engine.lab.sandbox import process as processes
+from pbx_engine.lab.sandbox.audio import install_sounds
+from pbx_engine.lab.sandbox.errors import SandboxError
+from pbx_engine.lab.sandbox.ports import (
     PortInUse,
     free_port,
     free_udp_range,
     port_is_free,
     require_free,
 )
+from pbx_engine.resources import ASTERISK_CONFIG_DIR, DIALPLANS_DIR
 
 log = structlog.get_logger(__name__)
 

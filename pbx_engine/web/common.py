@@ -1,0 +1,101 @@
+"""What every part of the HTTP API shares: the app and request keys, who counts as a
+supervisor, the JSON body base model and its reader, the JSON error, the role check and the
+audit of supervisors' actions. The route modules (`api`, `calls_api`, `rooms_api`,
+`browser_api`, `outbound_api`, `tokens_api`, `openapi`) import from here, never from each
+other's handlers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import structlog
+from aiohttp import web
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
+
+from pbx_engine.numbers import BadNumber, to_e164
+from pbx_engine.storage.models import AgentRow, BrowserSession
+
+if TYPE_CHECKING:
+    from pbx_engine.engine import Engine
+
+log = structlog.get_logger(__name__)
+
+ENGINE = web.AppKey("engine", "Engine")
+# aiohttp 3.14 adds typed request keys; older releases take a plain string.
+AGENT = web.RequestKey("agent", AgentRow) if hasattr(web, "RequestKey") else "agent"
+# The browser session a request came with (none for bearer tokens).
+SESSION = (
+    web.RequestKey("browser_session", BrowserSession)
+    if hasattr(web, "RequestKey")
+    else "browser_session"
+)
+SUPERVISORS = ("supervisor", "admin")
+ADMINS = ("admin",)
+_REFUSALS = {SUPERVISORS: "supervisors only", ADMINS: "admins only"}
+
+
+class Payload(BaseModel):
+    """A JSON request body: unknown fields are refused, not ignored, and so is text holding a
+    NUL character (PostgreSQL cannot store one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character")
+        return value
+
+
+def _plus_e164(value: str) -> str:
+    if not value.strip().startswith("+"):
+        raise ValueError("not a phone number in +E.164 form")
+    try:
+        return to_e164(value, "ZZ")  # with its +, the number names its own country
+    except BadNumber as error:
+        raise ValueError(str(error)) from None
+
+
+# A phone number in a request body: international form only, normalised to E.164.
+PlusE164 = Annotated[str, AfterValidator(_plus_e164)]
+
+
+def error_response(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def read_body(request: web.Request, model: type[Payload]) -> Payload | web.Response:
+    """The body as `model`, or the 422 response that lists what is wrong with it."""
+    try:
+        return model.model_validate_json(await request.read() or b"{}")
+    except ValidationError as error:
+        problems = [
+            {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in error.errors()
+        ]
+        return web.json_response({"errors": problems}, status=422)
+
+
+def require_role(
+    request: web.Request, roles: tuple[str, ...] = SUPERVISORS
+) -> web.Response | None:
+    """None when the caller's role is one of `roles` (supervisors and admins unless told),
+    else the 403 to answer with: `if denied := require_role(request): return denied`."""
+    if request[AGENT].role in roles:
+        return None
+    return error_response(403, _REFUSALS.get(roles, "not allowed for your role"))
+
+
+async def audit(request: web.Request, action: str, target: str) -> None:
+    """A supervisor's action, on record (`supervisor_actions`) and in the log; an agent's own
+    actions (a moderator's in his room) are not supervision and are not recorded here."""
+    me: AgentRow = request[AGENT]
+    if me.role not in SUPERVISORS:
+        return
+    log.info("supervisor.action", supervisor=me.login, action=action, target=target)
+    engine: Engine = request.app[ENGINE]
+    await engine.storage.supervision.audit_supervisor_action(
+        me.id, action, target, datetime.now(UTC)
+    )

@@ -1,0 +1,353 @@
+-- The current schema in one file, for reading: what the numbered migrations (001_… onwards) build
+-- when applied in order. The engine never runs this file; it migrates. A test builds one database
+-- from this file and one from the migrations and compares their catalogs (columns with types,
+-- defaults and nullability; constraints; indexes; sequences), so a migration that is not folded
+-- in here fails the suite. Columns added by later migrations stay at the end of their table, in
+-- the order they were added, so that both databases list them alike.
+--
+-- Sections: people (teams, agents, sessions); what is called (campaigns, cases, numbers,
+-- do-not-call); calls (attempts, agent states, transfers, recordings); after the call
+-- (dispositions, callbacks, payments); supervision; conference rooms; outbound dials.
+
+
+-- People ------------------------------------------------------------------------------------
+
+CREATE TABLE teams (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL UNIQUE,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE agents (
+    id                bigserial PRIMARY KEY,
+    login             text NOT NULL UNIQUE,
+    name              text NOT NULL,
+    team_id           bigint REFERENCES teams (id) ON DELETE SET NULL,
+    sip_endpoint      text UNIQUE,      -- the PJSIP endpoint of the agent's softphone
+    role              text NOT NULL DEFAULT 'agent'
+                      CHECK (role IN ('agent', 'supervisor', 'admin')),
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    token_sha256      text UNIQUE,      -- the API token's SHA-256; the token is never stored
+    password_hash     text,             -- scrypt: "scrypt$n$r$p$salt$hash"
+    disabled_at       timestamptz,      -- no token, session or sign-in works once set
+    token_expires_at  timestamptz
+);
+
+-- Only the SHA-256 of a session id is stored: a copy of the table opens no session. Every
+-- state-changing request must echo the session's CSRF token in a header.
+CREATE TABLE browser_sessions (
+    id_sha256     text PRIMARY KEY,
+    agent_id      bigint NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+    csrf_token    text NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    expires_at    timestamptz NOT NULL,
+    last_seen_at  timestamptz NOT NULL DEFAULT now()   -- an idle session ends early
+);
+CREATE INDEX browser_sessions_expiry_idx ON browser_sessions (expires_at);
+
+
+-- What is called ----------------------------------------------------------------------------
+
+CREATE TABLE campaigns (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL UNIQUE,
+    dial_mode   text NOT NULL DEFAULT 'progressive'
+                CHECK (dial_mode IN ('preview', 'progressive', 'predictive')),
+    settings    jsonb NOT NULL DEFAULT '{}'::jsonb,   -- mirrored from the campaign's config file
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- A debtor's case. The reference is unique per creditor: two creditors may number their debts
+-- alike, and a re-import of one creditor's file must update, not duplicate.
+CREATE TABLE cases (
+    id                 bigserial PRIMARY KEY,
+    creditor           text NOT NULL,
+    reference          text NOT NULL,
+    debtor_name        text NOT NULL,
+    amount_owed        numeric(14, 2) NOT NULL CHECK (amount_owed >= 0),
+    currency           char(3) NOT NULL,
+    due_date           date,
+    owner_agent_id     bigint REFERENCES agents (id) ON DELETE SET NULL,
+    timezone           text,            -- IANA name; else derived from the number
+    segment            text,
+    campaign_id        bigint REFERENCES campaigns (id) ON DELETE SET NULL,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    updated_at         timestamptz NOT NULL DEFAULT now(),
+    address            text,
+    status             text NOT NULL DEFAULT 'open'
+                       CHECK (status IN ('open', 'promised', 'dispute', 'closed')),
+    next_call_at       timestamptz,     -- a promised callback or follow-up
+    -- When a case the planner could not call may be due again ('infinity': not while things
+    -- stay as they are); a re-import, a disposition or the campaign's (re)start clears it.
+    dial_after         timestamptz,
+    -- A case an agent passed over in preview is not offered again until then.
+    skipped_until      timestamptz,
+    skipped_by         bigint REFERENCES agents (id) ON DELETE SET NULL,
+    original_creditor  text,            -- the debt's first owner when it was sold on
+    UNIQUE (creditor, reference)
+);
+CREATE INDEX cases_owner_idx ON cases (owner_agent_id);
+CREATE INDEX cases_campaign_idx ON cases (campaign_id);
+CREATE INDEX cases_campaign_due_idx ON cases (campaign_id, status, due_date);
+
+CREATE TABLE phone_numbers (
+    id           bigserial PRIMARY KEY,
+    case_id      bigint NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    e164         text NOT NULL CHECK (e164 ~ '^\+[1-9][0-9]{6,14}$'),
+    kind         text NOT NULL DEFAULT 'unknown'
+                 CHECK (kind IN ('mobile', 'landline', 'work', 'unknown')),
+    position     smallint NOT NULL DEFAULT 0,   -- the order the case's numbers are tried in
+    wrong_party  boolean NOT NULL DEFAULT false,
+    UNIQUE (case_id, e164)
+);
+-- A debtor calling back is found by the number he calls from.
+CREATE INDEX phone_numbers_e164_idx ON phone_numbers (e164);
+
+-- Numbers nobody may dial, whatever the case.
+CREATE TABLE do_not_call (
+    e164        text PRIMARY KEY CHECK (e164 ~ '^\+[1-9][0-9]{6,14}$'),
+    reason      text NOT NULL DEFAULT '',
+    added_at    timestamptz NOT NULL DEFAULT now()
+);
+
+
+-- Calls -------------------------------------------------------------------------------------
+
+CREATE TABLE call_attempts (
+    id                  bigserial PRIMARY KEY,
+    channel_id          text NOT NULL UNIQUE,   -- chosen by the engine before the originate
+    direction           text NOT NULL CHECK (direction IN ('outbound', 'inbound')),
+    case_id             bigint REFERENCES cases (id) ON DELETE SET NULL,
+    phone_number_id     bigint REFERENCES phone_numbers (id) ON DELETE SET NULL,
+    campaign_id         bigint REFERENCES campaigns (id) ON DELETE SET NULL,
+    agent_id            bigint REFERENCES agents (id) ON DELETE SET NULL,
+    dialled             text NOT NULL,
+    caller_id           text,                   -- the number presented to the debtor
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    originated_at       timestamptz,
+    ringing_at          timestamptz,
+    answered_at         timestamptz,
+    amd_status          text,
+    amd_cause           text,
+    amd_decided_at      timestamptz,
+    bridged_at          timestamptz,
+    ended_at            timestamptz,
+    hangup_cause        integer,
+    hangup_cause_text   text,
+    outcome             text NOT NULL DEFAULT 'pending'
+                        CHECK (outcome IN ('pending', 'human', 'machine', 'silence', 'fax',
+                                           'busy', 'no_answer', 'rejected', 'failed',
+                                           'abandoned', 'cancelled')),
+    abandoned           boolean NOT NULL DEFAULT false,
+    message_started_at  timestamptz,            -- the message left on a machine
+    message_ended_at    timestamptz,
+    queue_seconds       real,                   -- inbound: how long the caller waited
+    route               text                    -- inbound: how it ended for him
+);
+-- Attempt caps count a case's attempts in a rolling window.
+CREATE INDEX call_attempts_case_time_idx ON call_attempts (case_id, created_at);
+-- After a reconnect the engine settles the attempts that are still open.
+CREATE INDEX call_attempts_open_idx ON call_attempts (created_at) WHERE ended_at IS NULL;
+-- Deleting a number (every case re-import may) sets its attempts' phone_number_id to NULL; the
+-- planner also joins candidate numbers to their last attempts.
+CREATE INDEX call_attempts_phone_time_idx ON call_attempts (phone_number_id, created_at);
+-- Abandon rates per campaign over the regulators' periods.
+CREATE INDEX call_attempts_campaign_time_idx ON call_attempts (campaign_id, created_at);
+-- Caller-ID rotation: each presented number's calls today and its recent answer rate.
+CREATE INDEX call_attempts_caller_time_idx ON call_attempts (caller_id, created_at);
+
+-- Every change of an agent's state, for occupancy and the supervisor's view of the floor.
+CREATE TABLE agent_state_changes (
+    id          bigserial PRIMARY KEY,
+    agent_id    bigint NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+    state       text NOT NULL CHECK (state IN ('logged_out', 'connecting', 'ready', 'reserved',
+                                                'on_call', 'wrap_up', 'paused')),
+    reason      text,
+    channel_id  text,          -- the call the change is about, if any
+    at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX agent_state_changes_agent_idx ON agent_state_changes (agent_id, at);
+
+-- A debtor's call handed over from one agent to another. The attempt's agent becomes the one
+-- who took it; the one who handed it over may still record what was said before.
+CREATE TABLE call_transfers (
+    id             bigserial PRIMARY KEY,
+    attempt_id     bigint NOT NULL REFERENCES call_attempts (id) ON DELETE CASCADE,
+    from_agent_id  bigint REFERENCES agents (id) ON DELETE SET NULL,
+    to_agent_id    bigint REFERENCES agents (id) ON DELETE SET NULL,
+    at             timestamptz NOT NULL
+);
+CREATE INDEX call_transfers_attempt_idx ON call_transfers (attempt_id);
+CREATE INDEX call_transfers_from_idx ON call_transfers (from_agent_id);
+
+-- One row per file Asterisk writes (the mixed call, or each leg), named after its attempt, with
+-- the moment it may be deleted (the campaign's retention) and when it was.
+CREATE TABLE recordings (
+    id            bigserial PRIMARY KEY,
+    attempt_id    bigint NOT NULL REFERENCES call_attempts (id) ON DELETE CASCADE,
+    name          text NOT NULL UNIQUE,      -- Asterisk's stored recording name
+    leg           text NOT NULL CHECK (leg IN ('mixed', 'debtor', 'agent')),
+    format        text NOT NULL DEFAULT 'wav',
+    started_at    timestamptz NOT NULL,
+    ended_at      timestamptz,
+    delete_after  timestamptz NOT NULL,
+    deleted_at    timestamptz
+);
+CREATE INDEX recordings_attempt_idx ON recordings (attempt_id);
+CREATE INDEX recordings_expiry_idx ON recordings (delete_after) WHERE deleted_at IS NULL;
+
+-- Each pause of a call's recording (card details read out), by whom.
+CREATE TABLE recording_pauses (
+    id          bigserial PRIMARY KEY,
+    attempt_id  bigint NOT NULL REFERENCES call_attempts (id) ON DELETE CASCADE,
+    agent_id    bigint REFERENCES agents (id) ON DELETE SET NULL,
+    paused_at   timestamptz NOT NULL,
+    resumed_at  timestamptz
+);
+CREATE INDEX recording_pauses_attempt_idx ON recording_pauses (attempt_id);
+
+
+-- After the call ----------------------------------------------------------------------------
+
+-- What an agent records after talking to a debtor, and what it means for the case.
+CREATE TABLE dispositions (
+    id              bigserial PRIMARY KEY,
+    attempt_id      bigint REFERENCES call_attempts (id) ON DELETE SET NULL,
+    case_id         bigint NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    agent_id        bigint REFERENCES agents (id) ON DELETE SET NULL,
+    code            text NOT NULL CHECK (code IN ('right_party', 'wrong_party', 'promise_to_pay',
+                                                  'refused', 'dispute', 'callback')),
+    promise_amount  numeric(14, 2),
+    promise_date    date,
+    callback_at     timestamptz,
+    note            text NOT NULL DEFAULT '',
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX dispositions_case_idx ON dispositions (case_id, created_at);
+-- The screen pop joins a case's last calls to their dispositions.
+CREATE INDEX dispositions_attempt_idx ON dispositions (attempt_id);
+
+-- Promised to a debtor (by an agent, by the IVR, or offered to a caller who waited too long in
+-- the queue), each with its due time, whom it is for, and what became of it.
+CREATE TABLE callbacks (
+    id              bigserial PRIMARY KEY,
+    case_id         bigint REFERENCES cases (id) ON DELETE CASCADE,
+    e164            text NOT NULL,
+    due_at          timestamptz NOT NULL,
+    owner_agent_id  bigint REFERENCES agents (id) ON DELETE SET NULL,
+    owner_only      boolean NOT NULL DEFAULT false,
+    priority        integer NOT NULL DEFAULT 0,
+    source          text NOT NULL CHECK (source IN ('agent', 'ivr', 'queue', 'abandoned')),
+    status          text NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'done', 'missed', 'cancelled')),
+    attempts        integer NOT NULL DEFAULT 0,
+    channel_id      text,                -- the call that asked for it, if any
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX callbacks_due_idx ON callbacks (due_at) WHERE status = 'pending';
+
+-- What the creditor reports paid on a case: the dossier's "paid" and the reports' kept promises.
+CREATE TABLE payments (
+    id          bigserial PRIMARY KEY,
+    case_id     bigint NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    amount      numeric(14, 2) NOT NULL CHECK (amount > 0),
+    paid_on     date NOT NULL,
+    reference   text,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX payments_case_idx ON payments (case_id, paid_on);
+
+
+-- Supervision -------------------------------------------------------------------------------
+
+-- Every use of supervision: who listened to, whispered to or barged in on whose call, when.
+CREATE TABLE supervision_log (
+    id             bigserial PRIMARY KEY,
+    supervisor_id  bigint NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+    agent_id       bigint NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+    channel_id     text,                  -- the supervised call (the debtor's channel)
+    action         text NOT NULL CHECK (action IN ('listen', 'whisper', 'barge', 'stop')),
+    at             timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX supervision_log_at_idx ON supervision_log (at);
+
+-- Every action a supervisor takes from the wallboard or the API (campaign start/stop/pause,
+-- supervision), with what it was about.
+CREATE TABLE supervisor_actions (
+    id             bigserial PRIMARY KEY,
+    supervisor_id  bigint REFERENCES agents (id) ON DELETE SET NULL,
+    action         text NOT NULL,
+    target         text NOT NULL,
+    at             timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX supervisor_actions_at_idx ON supervisor_actions (at);
+
+
+-- Conference rooms --------------------------------------------------------------------------
+
+-- Rooms made through the API (rooms in the config file are not stored). PINs are scrypt hashes.
+CREATE TABLE conference_rooms (
+    name           text PRIMARY KEY,
+    extension      text UNIQUE,
+    did            text UNIQUE,
+    pin            text,
+    moderator_pin  text,
+    moderator      text,                  -- an agent's login
+    max_members    integer NOT NULL DEFAULT 10 CHECK (max_members > 0),
+    tones          boolean NOT NULL DEFAULT true,
+    created_by     bigint REFERENCES agents (id) ON DELETE SET NULL,
+    created_at     timestamptz NOT NULL DEFAULT now()
+);
+
+-- Invitation links to rooms. The link carries the id (signed); this row is the authority: how
+-- many calls it may still cause, whether it was revoked.
+CREATE TABLE room_invitations (
+    id          text PRIMARY KEY,
+    room        text NOT NULL,
+    created_by  bigint REFERENCES agents (id) ON DELETE CASCADE,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    expires_at  timestamptz NOT NULL,
+    max_uses    integer NOT NULL CHECK (max_uses > 0),
+    uses        integer NOT NULL DEFAULT 0 CHECK (uses >= 0),
+    revoked_at  timestamptz
+);
+CREATE INDEX room_invitations_room_idx ON room_invitations (room);
+CREATE INDEX room_invitations_creator_idx ON room_invitations (created_by);
+
+-- Every action on a room, by anyone: created, deleted, a number dialled, a member muted or
+-- kicked, an invitation minted, revoked or used.
+CREATE TABLE room_actions (
+    id              bigserial PRIMARY KEY,
+    at              timestamptz NOT NULL DEFAULT now(),
+    room            text NOT NULL,
+    action          text NOT NULL,
+    target          text,
+    agent_id        bigint REFERENCES agents (id) ON DELETE SET NULL,
+    client_address  text
+);
+CREATE INDEX room_actions_at_idx ON room_actions (at);
+
+
+-- Outbound dials ----------------------------------------------------------------------------
+
+-- Every external dial the engine was asked for, allowed or refused, with who asked and why a
+-- refusal was given. The hourly caps are counted from here (per agent and per link the allowed
+-- dials, per address every ask).
+CREATE TABLE outbound_dials (
+    id              bigserial PRIMARY KEY,
+    at              timestamptz NOT NULL DEFAULT now(),
+    purpose         text NOT NULL,
+    number          text NOT NULL,
+    country         text NOT NULL,
+    kind            text NOT NULL,
+    allowed         boolean NOT NULL,
+    reason          text NOT NULL,
+    agent_id        bigint REFERENCES agents (id) ON DELETE SET NULL,
+    invitation_id   text,
+    client_address  text,
+    room            text
+);
+CREATE INDEX outbound_dials_at_idx ON outbound_dials (at);
+CREATE INDEX outbound_dials_agent_idx ON outbound_dials (agent_id, at) WHERE allowed;
+CREATE INDEX outbound_dials_invitation_idx ON outbound_dials (invitation_id, at) WHERE allowed;
+CREATE INDEX outbound_dials_address_idx ON outbound_dials (client_address, at);
