@@ -20,6 +20,7 @@ import structlog
 from pbx_engine.agents.states import AgentState, AgentStatus, longest_idle
 from pbx_engine.ari import AriClient, AriError, ChannelGone
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
+from pbx_engine.ari.dialstrings import endpoint_dial_string
 from pbx_engine.ari.events import ChannelDestroyed, ChannelDtmfReceived, StasisEnd
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
@@ -351,7 +352,7 @@ class AgentService:
         try:
             await ring_into_app(
                 self._ari,
-                f"PJSIP/{endpoint}",
+                endpoint_dial_string(endpoint),
                 channel_id=leg_id,
                 events=events,
                 app_args=["agent", login],

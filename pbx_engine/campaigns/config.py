@@ -2,7 +2,6 @@
 
 name = "acme-early"
 dial_mode = "progressive"          # preview | progressive | predictive
-pacing = "predictive"              # predictive mode's policy: predictive | adaptive | ratio | ...
 compliance = "us"                  # us | uk | fr | plain; adjust with [compliance_overrides]
 agents = ["anna", "piotr"]
 caller_id = "+12025550999"         # presented when no pool number is usable
@@ -23,6 +22,9 @@ amount = [50, 100000]
 no_answer = { after_minutes = 120, max_attempts = 5 }
 busy = { after_minutes = 15, max_attempts = 5 }
 machine = { after_minutes = 240, max_attempts = 3 }
+[pacing]                           # predictive mode's policy (see pbx_engine.pacing.policies)
+policy = "predictive"              # predictive | adaptive | adaptive-hard-limit | ratio | ...
+dial_ratio = 1.5                   # the ratio policy's dial level
 [recording]
 mode = "mixed"                     # none | mixed (one file) | separate (each leg its own file)
 retention_days = 400               # then the files are deleted
@@ -33,15 +35,25 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from pbx_engine.amd.detectors import DETECTORS, Detector
 from pbx_engine.callerid.choice import CallerIdRule
 from pbx_engine.compliance import PROFILES, ComplianceProfile
 from pbx_engine.config import ConfigError, _describe, read_toml
-from pbx_engine.pacing import POLICY_NAMES
+from pbx_engine.pacing.floor import PacingPolicy
+from pbx_engine.pacing.policies import POLICIES, make_policy
 from pbx_engine.recording.policy import RecordingMode, RecordingPolicy
 from pbx_engine.text import printable_throughout
 
@@ -143,6 +155,29 @@ class RecordingSection(_Section):
         return RecordingPolicy(RecordingMode(self.mode), self.retention_days)
 
 
+class PacingSection(_Section):
+    """Predictive mode's pacing policy and its own settings. The abandon target and the AMD
+    false-positive share are the regulator's (the compliance profile), the line cap is the
+    campaign's in every mode: `CampaignConfig.pacing_policy()` puts them together."""
+
+    policy: str = Field("predictive", description="the pacing policy of predictive mode")
+    dial_ratio: float = Field(1.5, ge=1, le=5, description="the ratio policy's dial level")
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, value: str) -> str:
+        return _one_of(value, list(POLICIES), "policy")
+
+    def build(self, profile: ComplianceProfile, max_lines: int) -> PacingPolicy:
+        return make_policy(
+            self.policy,
+            abandon_target=profile.abandon_target,
+            dial_level=self.dial_ratio,
+            max_lines=max_lines,
+            amd_false_positive_share=profile.amd_false_positive_share,
+        )
+
+
 class CampaignConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     dial_mode: Literal["preview", "progressive", "predictive"] = "progressive"
@@ -155,7 +190,9 @@ class CampaignConfig(_Section):
     order: list[Literal["oldest_debt", "largest_amount", "fewest_attempts"]] = ["oldest_debt"]
     select: Selection = Selection()
     retry: dict[RetryOutcome, RetryRule] = Field(default_factory=dict)
-    pacing: str = Field("predictive", description="the pacing policy of predictive mode")
+    pacing: PacingSection = Field(
+        default_factory=lambda: PacingSection(), description="predictive mode's pacing"
+    )
     language: str = Field("en", description="of the debtor menu for this campaign's debtors")
     amd_detector: str | None = Field(
         None, description="answering-machine detector (see pbx_engine.amd); none: the engine's"
@@ -165,7 +202,6 @@ class CampaignConfig(_Section):
         description="a sound (Asterisk file name, no extension) to leave on answering machines "
         "after the greeting; none: hang up on machines",
     )
-    dial_ratio: float = Field(1.5, ge=1, le=5, description="the ratio policy's dial level")
     preview_skip_hours: float = Field(
         24, ge=0, description="preview: a case an agent skips is not offered again this long"
     )
@@ -185,12 +221,21 @@ class CampaignConfig(_Section):
     def _known_profile(cls, value: str) -> str:
         return _one_of(value, sorted(PROFILES), "profile")
 
+    # The detector named by amd_detector, looked up once as the file is read.
+    _detector: Detector | None = PrivateAttr(None)
+
     @field_validator("amd_detector")
     @classmethod
     def _known_detector(cls, value: str | None) -> str | None:
-        from pbx_engine.amd.detectors import DETECTORS
-
         return None if value is None else _one_of(value, list(DETECTORS), "detector")
+
+    def model_post_init(self, context: Any) -> None:
+        self._detector = None if self.amd_detector is None else DETECTORS[self.amd_detector]
+
+    @property
+    def detector(self) -> Detector | None:
+        """The campaign's answering-machine detector; None: the dialer's."""
+        return self._detector
 
     @field_validator("language")
     @classmethod
@@ -199,10 +244,33 @@ class CampaignConfig(_Section):
 
         return _one_of(value, list(PROMPTS), "menu language")
 
-    @field_validator("pacing")
+    @model_validator(mode="before")
     @classmethod
-    def _known_policy(cls, value: str) -> str:
-        return _one_of(value, list(POLICY_NAMES), "policy")
+    def _pacing_keys_of_old(cls, data: Any) -> Any:
+        # Files written before [pacing] gave `pacing = "NAME"` and a top-level `dial_ratio`:
+        # the same settings, read into the section.
+        if not isinstance(data, dict):
+            return data
+        pacing = data.get("pacing")
+        if not isinstance(pacing, str) and "dial_ratio" not in data:
+            return data
+        section: dict[str, Any]
+        if isinstance(pacing, str):
+            section = {"policy": pacing}
+        elif isinstance(pacing, PacingSection):
+            section = pacing.model_dump(exclude_unset=True)
+        elif isinstance(pacing, dict):
+            section = dict(pacing)
+        elif pacing is None:
+            section = {}
+        else:
+            return data  # neither form: refused by the section's own validation
+        if "dial_ratio" in data:
+            if "dial_ratio" in section:
+                raise ValueError("dial_ratio is given twice: keep the one in [pacing]")
+            section["dial_ratio"] = data["dial_ratio"]
+        rest = {key: value for key, value in data.items() if key != "dial_ratio"}
+        return {**rest, "pacing": section}
 
     @field_validator("fallback_timezone")
     @classmethod
@@ -215,6 +283,10 @@ class CampaignConfig(_Section):
 
     def retry_rule(self, outcome: str) -> RetryRule | None:
         return self.retry.get(outcome) or DEFAULT_RETRY.get(outcome)  # type: ignore[call-overload]
+
+    def pacing_policy(self) -> PacingPolicy:
+        """A fresh pacing policy for predictive mode, from every setting it takes."""
+        return self.pacing.build(self.compliance_profile(), self.max_lines)
 
     def compliance_profile(self) -> ComplianceProfile:
         profile = PROFILES[self.compliance]

@@ -21,6 +21,7 @@ from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.agents.states import AgentState, AgentStatus
 from pbx_engine.ari import AriClient, AriError
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
+from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd
 from pbx_engine.conferences.feature_codes import (
     AddAgent,
@@ -122,7 +123,7 @@ class ThirdParties:
         try:
             await ring_into_app(
                 self._ari,
-                f"PJSIP/{number}@{trunk or self._trunk}",
+                dial_string(number, trunk or self._trunk),
                 channel_id=channel_id,
                 events=events,
                 app_args=["party", host],

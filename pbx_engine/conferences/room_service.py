@@ -23,6 +23,7 @@ import structlog
 
 from pbx_engine.ari import AriClient, AriError
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
+from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import (
     ChannelDestroyed,
     ChannelDtmfReceived,
@@ -271,7 +272,7 @@ class RoomService:
             try:
                 await ring_into_app(
                     self._ari,
-                    f"PJSIP/{number}@{self._trunk}",
+                    dial_string(number, self._trunk),
                     channel_id=channel_id,
                     events=events,
                     app_args=["room", name],

@@ -24,8 +24,7 @@ from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.dialer.pacer import LivePacing
 from pbx_engine.dialer.schedule import CALL_IN_PROGRESS, CallPlan, plan_calls
-from pbx_engine.dialer.service import CallRequest, CallResult, Dialer, DialerClosed
-from pbx_engine.pacing import make_policy
+from pbx_engine.dialer.service import CallRequest, Dialer, DialerClosed, PlacedCall
 from pbx_engine.storage import Storage
 
 log = structlog.get_logger(__name__)
@@ -64,7 +63,7 @@ class CampaignRunner:
         self._callerid = callerid
         self.state = CampaignState.STOPPED
         self._queue: list[CallPlan] = []
-        self._in_flight: dict[int, asyncio.Task[CallResult]] = {}  # case id -> call
+        self._in_flight: dict[int, PlacedCall] = {}  # case id -> call
         self._wake = asyncio.Event()
         self.placed = 0
         self._offered: dict[str, CallPlan] = {}  # preview: agent login -> case on his screen
@@ -131,19 +130,11 @@ class CampaignRunner:
                 plan = await self._next_plan()
                 if plan is None:
                     return
-                task = await self._place(plan, None)
-                pacing.track(task.get_name())
+                pacing.track(await self._place(plan, None))
 
     def _start_pacing(self, logins: set[str] | None) -> LivePacing:
-        profile = self.campaign.compliance_profile()
-        policy = make_policy(
-            self.campaign.pacing,
-            abandon_target=profile.abandon_target,
-            dial_level=self.campaign.dial_ratio,
-            max_lines=self.campaign.max_lines,
-            amd_false_positive_share=profile.amd_false_positive_share,
-        )
-        self.pacing = LivePacing(policy, self._dialer, self._agents, logins)
+        policy = self.campaign.pacing_policy()
+        self.pacing = LivePacing(policy, self._agents, logins)
         return self.pacing
 
     # ------------------------------------------------------------------ callbacks
@@ -180,9 +171,9 @@ class CampaignRunner:
                 callback.e164,
                 callback.kind or "unknown",
             )
-            task = await self._place(plan, agent.login)
-            self._callbacks_up[task.get_name()] = callback.id
-            await self._storage.callbacks.callback_dialled(callback.id, task.get_name())
+            placed = await self._place(plan, agent.login)
+            self._callbacks_up[placed.channel_id] = callback.id
+            await self._storage.callbacks.callback_dialled(callback.id, placed.channel_id)
             log.info("campaign.callback_dialled", callback=callback.id, agent=agent.login)
 
     async def _settle_callbacks(self) -> None:
@@ -214,7 +205,7 @@ class CampaignRunner:
         self._offered[login] = plan
         return plan
 
-    async def dial_offered(self, login: str) -> asyncio.Task[CallResult]:
+    async def dial_offered(self, login: str) -> PlacedCall:
         plan = self._offered.pop(login, None)
         if plan is None:
             raise PreviewError(f"no case is offered to {login!r}")
@@ -276,7 +267,7 @@ class CampaignRunner:
                 return choice.number.e164, choice.number.trunk
         return self.campaign.caller_id, None
 
-    async def _place(self, plan: CallPlan, agent: str | None) -> asyncio.Task[CallResult]:
+    async def _place(self, plan: CallPlan, agent: str | None) -> PlacedCall:
         caller_id, trunk = await self.presented_identity(
             plan.e164, mobile=True if plan.kind == "mobile" else None, case_id=plan.case_id
         )
@@ -289,22 +280,23 @@ class CampaignRunner:
             agent=agent,
             machine_message=self.campaign.machine_message,
             trunk=trunk,
-            amd_detector=self.campaign.amd_detector,
+            amd_detector=self.campaign.detector,
             recording=self.campaign.recording.policy(),
         )
-        task = self._dialer.place_call(request)
+        placed = self._dialer.place_call(request)
         self.placed += 1
-        self._in_flight[plan.case_id] = task
-        task.add_done_callback(lambda done: self._call_done(plan.case_id, done))
-        return task
+        self._in_flight[plan.case_id] = placed
+        placed.task.add_done_callback(lambda _: self._call_done(plan.case_id, placed))
+        return placed
 
-    def _call_done(self, case_id: int, task: asyncio.Task[CallResult]) -> None:
+    def _call_done(self, case_id: int, call: PlacedCall) -> None:
         self._in_flight.pop(case_id, None)
+        task = call.task
         failed = task.cancelled() or task.exception() is not None
         result = None if failed else task.result()
         if self.pacing is not None:
-            self.pacing.settle(task.get_name(), result)
-        callback_id = self._callbacks_up.pop(task.get_name(), None)
+            self.pacing.settle(call.channel_id, result)
+        callback_id = self._callbacks_up.pop(call.channel_id, None)
         if callback_id is not None:
             # Settled on the next pass (this runs in a done-callback, where nothing may wait).
             reached = result is not None and result.outcome is Outcome.HUMAN

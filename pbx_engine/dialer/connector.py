@@ -14,12 +14,13 @@ from typing import TypeVar
 
 import structlog
 
-from ari_apps.outbound_call import Verdict
 from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.agents.states import AgentState
+from pbx_engine.amd.detectors import DetectorKind
 from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, Event, PlaybackFinished, StasisEnd
+from pbx_engine.dialer.outbound_call import Verdict
 from pbx_engine.dialer.outcomes import NOT_A_PERSON, Outcome
 from pbx_engine.dialer.service import CallRequest, CallResult
 from pbx_engine.recording.service import CallRecorder
@@ -66,7 +67,7 @@ class AgentConnector:
             if request.agent:
                 await self._agents.release(request.agent)
             if verdict.outcome is Outcome.MACHINE and request.machine_message:
-                await self._leave_message(channel_id, request.machine_message)
+                await self._leave_message(channel_id, verdict, request.machine_message)
             else:
                 await self._ari.hangup(channel_id)
             return None
@@ -95,13 +96,13 @@ class AgentConnector:
             self._recorder.start_soon(channel_id, request.recording)
         return None
 
-    async def _leave_message(self, channel_id: str, message: str) -> None:
+    async def _leave_message(self, channel_id: str, verdict: Verdict, message: str) -> None:
         """After the engine detector's MACHINE verdict its listening goes on until the
         greeting is over, and the message is played here. Otherwise the dialplan waits for the
         greeting's end, plays the message, and sends the call back with `message` arguments
         (the call's state machine takes it from there)."""
         detector = self._engine_detector
-        if detector is not None and detector.is_watching(channel_id):
+        if detector is not None and verdict.heard_by is DetectorKind.ENGINE:
             await self._leave_message_after_greeting(detector, channel_id, message)
             return
         try:

@@ -1,10 +1,10 @@
 """The live floor, shown to a pacing policy exactly as the simulator shows it.
 
-`LivePacing` gathers the campaign's agents (from the agent service) and its calls in flight
-(from the dialer's progress records) into a `FloorState`, and tells the policy what it would be
-told in a simulated shift: each call's fate with its ring and AMD times the moment it is settled
-(a live person as soon as he is put through or abandoned), and each finished conversation's talk
-and wrap-up times. Time is the event loop's clock.
+`LivePacing` gathers the campaign's agents (from the agent service) and its calls in flight (the
+progress records of the calls it is told were placed) into a `FloorState`, and tells the policy
+what it would be told in a simulated shift: each call's fate with its ring and AMD times the
+moment it is settled (a live person as soon as he is put through or abandoned), and each
+finished conversation's talk and wrap-up times. Time is the event loop's clock.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import structlog
 from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState
 from pbx_engine.dialer.outcomes import Outcome
-from pbx_engine.dialer.service import CallProgress, CallResult, Dialer
+from pbx_engine.dialer.service import CallProgress, CallResult, PlacedCall
 from pbx_engine.pacing import CallFate, CallObserved, FloorState, HandleObserved, PacingPolicy
 
 log = structlog.get_logger(__name__)
@@ -63,14 +63,12 @@ class LivePacing:
     def __init__(
         self,
         policy: PacingPolicy,
-        dialer: Dialer,
         agents: AgentService,
         logins: set[str] | None,
         *,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.policy = policy
-        self._dialer = dialer
         self._agents = agents
         self._logins = logins
         self._clock = clock or asyncio.get_running_loop().time
@@ -84,11 +82,9 @@ class LivePacing:
         if self._ours(login):
             self.policy.observe(HandleObserved(self._clock(), talk_seconds, wrap_seconds))
 
-    def track(self, channel_id: str) -> None:
+    def track(self, call: PlacedCall) -> None:
         """A call this campaign has just placed."""
-        progress = self._dialer.progress(channel_id)
-        if progress is not None:
-            self._calls[channel_id] = progress
+        self._calls[call.channel_id] = call.progress
 
     def settle(self, channel_id: str, result: CallResult | None) -> None:
         """A tracked call has ended (result None: it crashed, and teaches nothing)."""

@@ -17,7 +17,13 @@ from typing import Protocol
 
 import structlog
 
-from ari_apps.outbound_call import (
+from pbx_engine.amd.detectors import DETECTORS, Detector, DetectorKind
+from pbx_engine.amd.live import EngineDetector, EngineVerdict
+from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
+from pbx_engine.ari.dialstrings import dial_string
+from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
+from pbx_engine.config import DialerConfig
+from pbx_engine.dialer.outbound_call import (
     Action,
     AmdDecided,
     Finish,
@@ -29,11 +35,6 @@ from ari_apps.outbound_call import (
     RunAmd,
     Verdict,
 )
-from pbx_engine.amd.detectors import DETECTORS, Detector, DetectorKind
-from pbx_engine.amd.live import EngineDetector, EngineVerdict
-from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
-from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
-from pbx_engine.config import DialerConfig
 from pbx_engine.dialer.outcomes import Outcome, classify_amd, classify_unanswered
 from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
 from pbx_engine.outbound.policy import Purpose
@@ -61,7 +62,7 @@ class CallRequest:
     agent: str | None = None  # login of the agent reserved for this call (progressive, preview)
     machine_message: str | None = None  # a sound to leave on answering machines, if any
     trunk: str | None = None  # the presented number's trunk; else the dialer's
-    amd_detector: str | None = None  # the campaign's detector (by name); else the dialer's
+    amd_detector: Detector | None = None  # the campaign's detector; else the dialer's
     recording: RecordingPolicy | None = None  # the campaign's; None: not recorded
     # A campaign's call passes the outbound policy here; a supervisor's test call passed it
     # in the API already (with his hourly cap).
@@ -132,6 +133,17 @@ class CallProgress:
     ended_at: float | None = None
 
 
+@dataclass(frozen=True)
+class PlacedCall:
+    """A call the dialer has just placed: its channel id (ours, chosen before the originate),
+    its progress record (kept up to date until the call ends) and its task (owned by the
+    dialer), which resolves to its result."""
+
+    channel_id: str
+    progress: CallProgress
+    task: asyncio.Task[CallResult]
+
+
 @dataclass
 class _LiveCall:
     lost: asyncio.Event
@@ -160,6 +172,7 @@ class Dialer:
             timeout=config.amd_timeout,
         )
         self.handler: CallHandler = handler or HangUpOnVerdict(ari)
+        self._detector = _default_detector(config)
         self._tasks: asyncio.TaskGroup | None = None
         self._active: dict[str, _LiveCall] = {}
         self._accepting = False
@@ -180,22 +193,18 @@ class Dialer:
     def active_calls(self) -> int:
         return len(self._active)
 
-    def place_call(self, request: CallRequest) -> asyncio.Task[CallResult]:
-        """Start a call; the returned task (owned by the dialer) resolves to its result."""
+    def place_call(self, request: CallRequest) -> PlacedCall:
+        """Start a call; its task (owned by the dialer) resolves to its result."""
         if not self._accepting or self._tasks is None:
             raise DialerClosed("the dialer is not accepting calls (stopping or not started)")
         channel_id = f"out-{uuid.uuid4()}"
-        placed_at = asyncio.get_running_loop().time()
-        self._active[channel_id] = _LiveCall(asyncio.Event(), CallProgress(placed_at))
-        return self._tasks.create_task(self._run(request, channel_id), name=channel_id)
-
-    def progress(self, channel_id: str) -> CallProgress | None:
-        """The stages a live call has passed (the object keeps being updated until it ends)."""
-        call = self._active.get(channel_id)
-        return call.progress if call else None
+        progress = CallProgress(asyncio.get_running_loop().time())
+        self._active[channel_id] = _LiveCall(asyncio.Event(), progress)
+        task = self._tasks.create_task(self._run(request, channel_id), name=channel_id)
+        return PlacedCall(channel_id, progress, task)
 
     async def call(self, request: CallRequest) -> CallResult:
-        return await self.place_call(request)
+        return await self.place_call(request).task
 
     def stop_accepting(self) -> None:
         self._accepting = False
@@ -327,6 +336,7 @@ class Dialer:
 
     async def _drive(self, request: CallRequest, channel_id: str, live: _LiveCall) -> CallResult:
         config = self._config
+        detector = request.amd_detector or self._detector
         caller_id = request.caller_id or config.caller_id or None
         call = OutboundCall(channel_id)
         await self._storage.attempts.create_attempt(
@@ -360,7 +370,7 @@ class Dialer:
                     else None
                 )
                 await self._ari.create_channel(
-                    f"PJSIP/{request.number}@{request.trunk or config.trunk}",
+                    dial_string(request.number, request.trunk or config.trunk),
                     app=self._ari.app,
                     app_args=["outbound"],
                     channel_id=channel_id,
@@ -411,9 +421,7 @@ class Dialer:
                     for action in actions:
                         if isinstance(action, Finish):
                             finish = action
-                        elif isinstance(action, RunAmd) and self._detector(request).kind is (
-                            DetectorKind.ENGINE
-                        ):
+                        elif isinstance(action, RunAmd) and detector.kind is DetectorKind.ENGINE:
                             # Leaving a message, it listens on after a MACHINE verdict for
                             # the greeting's end (the message drop takes it from there).
                             detection = asyncio.create_task(
@@ -423,7 +431,7 @@ class Dialer:
                                 name=f"amd-{channel_id}",
                             )
                         else:
-                            await self._perform(channel_id, request, call, action)
+                            await self._perform(channel_id, request, detector, call, action)
             finally:
                 if detection is not None:
                     detection.cancel()
@@ -457,16 +465,13 @@ class Dialer:
             log.exception("call.finish_handler_failed")
         return result
 
-    def _detector(self, request: CallRequest) -> Detector:
-        """The campaign's detector, else the dialer's; with neither (the dialer's set empty),
-        AMD() in the dialplan context `amd_context`."""
-        name = request.amd_detector or self._config.amd_detector
-        if name is None:
-            return Detector("dialplan", DetectorKind.DIALPLAN, "", self._config.amd_context)
-        return DETECTORS[name]
-
     async def _perform(
-        self, channel_id: str, request: CallRequest, call: OutboundCall, action: Action
+        self,
+        channel_id: str,
+        request: CallRequest,
+        detector: Detector,
+        call: OutboundCall,
+        action: Action,
     ) -> None:
         progress = self._active[channel_id].progress
         loop = asyncio.get_running_loop()
@@ -480,7 +485,7 @@ class Dialer:
                 case RunAmd():
                     await self._ari.continue_in_dialplan(
                         channel_id,
-                        context=self._detector(request).context or self._config.amd_context,
+                        context=detector.context or self._config.amd_context,
                         extension="s",
                         priority=1,
                     )
@@ -508,6 +513,14 @@ class Dialer:
             # The far end hung up between the event and our request: its ChannelDestroyed
             # follows and settles the call.
             log.info("call.gone_during_action", action=type(action).__name__)
+
+
+def _default_detector(config: DialerConfig) -> Detector:
+    """The detector of calls whose campaign names none: the dialer's, else (set empty) AMD()
+    in the dialplan context `amd_context`."""
+    if config.amd_detector is None:
+        return Detector("dialplan", DetectorKind.DIALPLAN, "", config.amd_context)
+    return DETECTORS[config.amd_detector]
 
 
 def _decided(detection: asyncio.Task[EngineVerdict]) -> AmdDecided | None:

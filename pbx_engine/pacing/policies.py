@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from statistics import NormalDist
 
 from pbx_engine.pacing.floor import (
@@ -23,6 +25,7 @@ from pbx_engine.pacing.floor import (
     FloorState,
     HandleObserved,
     Observation,
+    PacingPolicy,
 )
 from pbx_engine.pacing.learning import AbandonLedger, FateRates, SampleWindow
 
@@ -441,14 +444,44 @@ def _binned(ages: tuple[float, ...], resolution: float = 0.5) -> list[tuple[floa
     return list(counts.items())
 
 
-POLICY_NAMES = (
-    "progressive",
-    "ratio",
-    "adaptive",
-    "adaptive-hard-limit",
-    "adaptive-average",
-    "predictive",
-)
+@dataclass(frozen=True)
+class PolicySettings:
+    """Everything a policy may be built from; each factory takes what its policy uses."""
+
+    abandon_target: float = 0.03
+    dial_level: float = 1.5  # the ratio policy's
+    max_lines: int = DEFAULT_MAX_LINES
+    shift_end: float | None = None  # seconds into the shift (the adaptive policies taper)
+    amd_false_positive_share: float = 0.0
+
+
+def _adaptive(variant: str) -> Callable[[PolicySettings], AdaptivePolicy]:
+    def build(settings: PolicySettings) -> AdaptivePolicy:
+        return AdaptivePolicy(
+            abandon_target=settings.abandon_target,
+            variant=variant,
+            shift_end=settings.shift_end,
+            max_lines=settings.max_lines,
+        )
+
+    return build
+
+
+# The one list of policies, by the name campaign files, scenarios and the bench use.
+POLICIES: dict[str, Callable[[PolicySettings], PacingPolicy]] = {
+    "progressive": lambda s: ProgressivePolicy(max_lines=s.max_lines),
+    "ratio": lambda s: RatioPolicy(s.dial_level, max_lines=s.max_lines),
+    "adaptive": _adaptive("tapered"),
+    "adaptive-hard-limit": _adaptive("hard_limit"),
+    "adaptive-average": _adaptive("average"),
+    "predictive": lambda s: PredictivePolicy(
+        abandon_target=s.abandon_target,
+        max_lines=s.max_lines,
+        amd_false_positive_share=s.amd_false_positive_share,
+    ),
+}
+
+POLICY_NAMES = tuple(POLICIES)
 
 
 def make_policy(
@@ -459,28 +492,17 @@ def make_policy(
     max_lines: int = DEFAULT_MAX_LINES,
     shift_end: float | None = None,
     amd_false_positive_share: float = 0.0,
-):
-    """A fresh policy by name (see POLICY_NAMES)."""
-    if name == "progressive":
-        return ProgressivePolicy(max_lines=max_lines)
-    if name == "ratio":
-        return RatioPolicy(dial_level, max_lines=max_lines)
-    if name.startswith("adaptive"):
-        variant = {"adaptive": "tapered", "adaptive-hard-limit": "hard_limit"}.get(
-            name, name.removeprefix("adaptive-").replace("-", "_")
-        )
-        if variant not in AdaptivePolicy.VARIANTS:
-            raise ValueError(f"unknown policy {name!r} (known: {', '.join(POLICY_NAMES)})")
-        return AdaptivePolicy(
+) -> PacingPolicy:
+    """A fresh policy by name (see POLICIES)."""
+    factory = POLICIES.get(name)
+    if factory is None:
+        raise ValueError(f"unknown policy {name!r} (known: {', '.join(POLICIES)})")
+    return factory(
+        PolicySettings(
             abandon_target=abandon_target,
-            variant=variant,
+            dial_level=dial_level,
+            max_lines=max_lines,
             shift_end=shift_end,
-            max_lines=max_lines,
-        )
-    if name == "predictive":
-        return PredictivePolicy(
-            abandon_target=abandon_target,
-            max_lines=max_lines,
             amd_false_positive_share=amd_false_positive_share,
         )
-    raise ValueError(f"unknown policy {name!r} (known: {', '.join(POLICY_NAMES)})")
+    )

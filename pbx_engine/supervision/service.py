@@ -21,6 +21,7 @@ from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState
 from pbx_engine.ari import AriClient, AriError
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
+from pbx_engine.ari.dialstrings import dial_string, endpoint_dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.outbound.gate import DialAsk, OutboundGate
 from pbx_engine.outbound.policy import Purpose
@@ -118,7 +119,9 @@ class SupervisionService:
                     DialAsk(Purpose.SUPERVISOR, number, agent_id=supervisor.id)
                 )
             endpoint = (
-                f"PJSIP/{number}@{self._trunk}" if number else f"PJSIP/{supervisor.sip_endpoint}"
+                dial_string(number, self._trunk)
+                if number
+                else endpoint_dial_string(supervisor.sip_endpoint)
             )
             call_id, agent_leg = agent.call_id, agent.channel_id
             bridge_id = f"supervise-{uuid.uuid4().hex[:12]}"

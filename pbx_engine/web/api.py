@@ -135,7 +135,7 @@ async def place_call(request: web.Request) -> web.Response:
         DialAsk(Purpose.TEST_CALL, payload.number, agent_id=request[AGENT].id)
     )
     try:
-        task = engine.dialer.place_call(
+        placed = engine.dialer.place_call(
             CallRequest(
                 number=payload.number,
                 case_id=payload.case_id,
@@ -145,7 +145,7 @@ async def place_call(request: web.Request) -> web.Response:
         )
     except DialerClosed as error:
         return error_response(503, str(error))
-    return web.json_response({"channel_id": task.get_name()}, status=202)
+    return web.json_response({"channel_id": placed.channel_id}, status=202)
 
 
 def _presentable(engine: Engine, caller_id: str) -> str | None:
@@ -303,8 +303,8 @@ async def preview(request: web.Request) -> web.Response:
                 }
             )
         if step == "dial":
-            task = await runner.dial_offered(login)
-            return web.json_response({"channel_id": task.get_name()}, status=202)
+            placed = await runner.dial_offered(login)
+            return web.json_response({"channel_id": placed.channel_id}, status=202)
         if step == "skip":
             await runner.skip_offered(login)
             return await me(request)

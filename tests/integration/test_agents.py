@@ -39,20 +39,20 @@ async def test_given_a_reserved_agent_when_a_person_answers_then_he_is_bridged_t
     call = engine.dialer.place_call(CallRequest(number=PstnBehaviour.TALK.number(), agent="anna"))
 
     async def bridged():
-        attempt = await engine.storage.attempts.get_attempt(call.get_name())
+        attempt = await engine.storage.attempts.get_attempt(call.channel_id)
         return attempt if attempt and attempt.bridged_at else None
 
     attempt = await eventually(bridged, timeout=15, what="the debtor to reach the agent")
     assert ready_agent.state is AgentState.ON_CALL
     bridge = await engine.ari.get_bridge(ready_agent.bridge_id)
-    assert set(bridge.channels) == {ready_agent.channel_id, call.get_name()}
+    assert set(bridge.channels) == {ready_agent.channel_id, call.channel_id}
     assert attempt.agent_id == engine.agents.agent_id("anna")
     dead_air = (attempt.bridged_at - attempt.amd_decided_at).total_seconds()
     assert 0 <= dead_air < 0.5
 
     # The agent ends the call: wrap-up, then ready again after the wrap-up time.
-    await engine.ari.hangup(call.get_name())
-    result = await asyncio.wait_for(call, timeout=10)
+    await engine.ari.hangup(call.channel_id)
+    result = await asyncio.wait_for(call.task, timeout=10)
     assert result.outcome is Outcome.HUMAN
     await eventually(
         lambda: _true(ready_agent.state is AgentState.READY),
@@ -79,8 +79,8 @@ async def test_given_a_ready_agent_when_a_person_answers_unreserved_then_the_age
         timeout=15,
         what="the agent to take the call",
     )
-    await connected_engine.ari.hangup(call.get_name())
-    assert (await asyncio.wait_for(call, timeout=10)).outcome is Outcome.HUMAN
+    await connected_engine.ari.hangup(call.channel_id)
+    assert (await asyncio.wait_for(call.task, timeout=10)).outcome is Outcome.HUMAN
 
 
 async def test_given_the_only_agent_is_paused_when_a_person_answers_then_the_call_is_abandoned(
@@ -144,8 +144,8 @@ async def test_given_an_agent_dials_the_login_code_then_his_own_call_is_his_shif
             return agent.state is AgentState.ON_CALL or None
 
         await eventually(on_call, timeout=20, what="the debtor to be put through")
-        await engine.ari.hangup(result.get_name())
-        await result
+        await engine.ari.hangup(result.channel_id)
+        await result.task
 
         await engine.agents.logout("bogdan")
         assert await asyncio.wait_for(call.wait(), 10) == 0  # his phone got the BYE
@@ -198,16 +198,16 @@ async def test_given_per_call_ringing_then_the_agent_is_rung_for_each_debtor_and
         call = engine.dialer.place_call(CallRequest(number=PstnBehaviour.TALK.number()))
 
         async def bridged(call=call):
-            attempt = await engine.storage.attempts.get_attempt(call.get_name())
+            attempt = await engine.storage.attempts.get_attempt(call.channel_id)
             return attempt if attempt and attempt.bridged_at else None
 
         await eventually(bridged, timeout=20, what="the debtor and the rung agent joined")
         assert agent.state is AgentState.ON_CALL
         bridge = await engine.ari.get_bridge(agent.bridge_id)
-        assert set(bridge.channels) == {call.get_name(), agent.channel_id}
+        assert set(bridge.channels) == {call.channel_id, agent.channel_id}
         leg, bridge_id = agent.channel_id, agent.bridge_id
-        await engine.ari.hangup(call.get_name() if who_hangs_up == "debtor" else leg)
-        result = await asyncio.wait_for(call, 15)  # either way the debtor's call ends
+        await engine.ari.hangup(call.channel_id if who_hangs_up == "debtor" else leg)
+        result = await asyncio.wait_for(call.task, 15)  # either way the debtor's call ends
         assert result.outcome is Outcome.HUMAN
 
         async def ready_again():
@@ -247,13 +247,13 @@ async def test_given_the_engine_restarts_after_a_crash_then_agents_in_their_brid
     try:
         assert await restarted.adopt_sessions() == ["anna"]
         adopted = restarted.status("anna")
-        assert adopted.state is AgentState.ON_CALL and adopted.call_id == call.get_name()
+        assert adopted.state is AgentState.ON_CALL and adopted.call_id == call.channel_id
         assert (adopted.channel_id, adopted.bridge_id) == (
             ready_agent.channel_id,
             ready_agent.bridge_id,
         )
         assert await restarted.adopt_sessions() == []  # known now: not adopted twice
-        await engine.ari.hangup(call.get_name())
+        await engine.ari.hangup(call.channel_id)
 
         async def ready_again():
             return adopted.state is AgentState.READY or None

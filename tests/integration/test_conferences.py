@@ -10,7 +10,7 @@ import pytest
 
 from pbx_engine.agents.states import AgentState
 from pbx_engine.campaigns.config import CampaignConfig
-from pbx_engine.dialer.service import CallRequest
+from pbx_engine.dialer.service import CallRequest, PlacedCall
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnSandbox
 from pbx_engine.lab.sandbox.audio import tone_levels
@@ -33,8 +33,8 @@ async def tina_on_a_call(connected_engine: Engine):
         what="the debtor to reach tina",
     )
     yield call
-    await engine.ari.hangup(call.get_name())
-    await asyncio.wait_for(call, timeout=10)
+    await engine.ari.hangup(call.channel_id)
+    await asyncio.wait_for(call.task, timeout=10)
     await engine.agents.logout("tina")
 
 
@@ -44,9 +44,9 @@ async def members(engine: Engine) -> set[str]:
 
 
 async def test_given_a_live_call_when_the_agent_adds_and_drops_parties_then_the_call_goes_on(
-    connected_engine: Engine, tina_on_a_call: asyncio.Task, api: str, pstn_asterisk: PstnSandbox
+    connected_engine: Engine, tina_on_a_call: PlacedCall, api: str, pstn_asterisk: PstnSandbox
 ):
-    engine, debtor = connected_engine, tina_on_a_call.get_name()
+    engine, debtor = connected_engine, tina_on_a_call.channel_id
     tina = engine.agents.status("tina")
     began = time.time() - 1
     token = await engine.storage.issue_agent_token("tina")
@@ -64,7 +64,7 @@ async def test_given_a_live_call_when_the_agent_adds_and_drops_parties_then_the_
             lambda: _true(not engine.parties.has_parties("tina")), what="the party to leave"
         )
         assert await members(engine) == {tina.channel_id, debtor}
-        assert tina.state is AgentState.ON_CALL and not tina_on_a_call.done()
+        assert tina.state is AgentState.ON_CALL and not tina_on_a_call.task.done()
         heard = max(pstn_asterisk.recordings_dir.glob(f"heard-{CREDITOR}-*.wav"))
         assert heard.stat().st_mtime >= began
         for tone in (600, 1000):  # the creditor heard the debtor and the agent
@@ -91,7 +91,7 @@ async def test_given_a_live_call_when_the_agent_adds_and_drops_parties_then_the_
         async with http.post(parties, json={"number": CREDITOR}) as response:
             party = await response.json()
     await engine.ari.hangup(debtor)
-    await asyncio.wait_for(tina_on_a_call, timeout=10)
+    await asyncio.wait_for(tina_on_a_call.task, timeout=10)
     await asyncio.sleep(0.5)
     assert tina.state is AgentState.ON_CALL
     assert await members(engine) == {tina.channel_id, party["id"]}
@@ -103,9 +103,9 @@ async def test_given_a_live_call_when_the_agent_adds_and_drops_parties_then_the_
 
 
 async def test_given_a_live_call_when_the_agent_adds_a_ready_colleague_then_he_joins_and_goes_back(
-    connected_engine: Engine, tina_on_a_call: asyncio.Task
+    connected_engine: Engine, tina_on_a_call: PlacedCall
 ):
-    engine, debtor = connected_engine, tina_on_a_call.get_name()
+    engine, debtor = connected_engine, tina_on_a_call.channel_id
     await engine.storage.agents.upsert_agent("piotr", "Piotr", sip_endpoint=f"{COLLEAGUE}@pstn")
     piotr = await engine.agents.login("piotr")
     try:
@@ -128,7 +128,7 @@ async def test_given_a_live_call_when_the_agent_adds_a_ready_colleague_then_he_j
 
 
 async def test_given_a_live_call_when_the_agent_keys_feature_codes_then_a_party_comes_and_goes(
-    connected_engine: Engine, tina_on_a_call: asyncio.Task, pstn_asterisk: PstnSandbox
+    connected_engine: Engine, tina_on_a_call: PlacedCall, pstn_asterisk: PstnSandbox
 ):
     engine = connected_engine
     await pstn_asterisk.press_keys(AGENT, f"*1{CREDITOR[1:]}#")
@@ -145,7 +145,7 @@ async def test_given_a_live_call_when_the_agent_keys_feature_codes_then_a_party_
         timeout=10,
         what="*0# to drop the party",
     )
-    assert not tina_on_a_call.done()
+    assert not tina_on_a_call.task.done()
 
 
 async def test_given_a_campaigns_call_when_a_party_is_dialled_then_he_sees_the_campaigns_number(
@@ -171,8 +171,8 @@ async def test_given_a_campaigns_call_when_a_party_is_dialled_then_he_sees_the_c
         callers = [c["caller"]["number"] for c in await pstn_asterisk.channels()]
         assert "+12025550777" in callers
         await engine.parties.drop("tina", party.id)
-        await engine.ari.hangup(call.get_name())
-        await asyncio.wait_for(call, timeout=10)
+        await engine.ari.hangup(call.channel_id)
+        await asyncio.wait_for(call.task, timeout=10)
     finally:
         await engine.agents.logout("tina")
 

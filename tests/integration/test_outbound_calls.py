@@ -5,12 +5,15 @@ every attempt ends up as a row in PostgreSQL."""
 import asyncio
 from pathlib import Path
 
+from pbx_engine.amd.detectors import DETECTORS
 from pbx_engine.dialer.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import FAX_NUMBER, PstnBehaviour, Telephony
 from pbx_engine.lab.sandbox.audio import message_offset, speech_onset
 from tests.integration.waiting import eventually
+
+ENGINE_AMD, APP_AMD = DETECTORS["engine"], DETECTORS["app_amd"]
 
 
 async def test_given_a_person_answers_and_no_agent_is_free_then_amd_says_human_and_it_is_abandoned(
@@ -108,7 +111,7 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
     ringing = engine.dialer.place_call(CallRequest(number=PstnBehaviour.NO_ANSWER.number()))
 
     async def is_ringing():
-        attempt = await engine.storage.attempts.get_attempt(ringing.get_name())
+        attempt = await engine.storage.attempts.get_attempt(ringing.channel_id)
         return attempt is not None and attempt.ringing_at is not None
 
     reconnects = engine.ari.reconnects
@@ -123,7 +126,7 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
 
     # The crash took the call down with no ChannelDestroyed; the reconcile after the reconnect
     # settles it without waiting for the ring timeout.
-    lost = await asyncio.wait_for(ringing, timeout=10)
+    lost = await asyncio.wait_for(ringing.task, timeout=10)
     assert lost.outcome is Outcome.FAILED
     assert lost.hangup_cause_text == "channel lost"
     attempt = await engine.storage.attempts.get_attempt(lost.channel_id)
@@ -157,7 +160,7 @@ async def _message_after_the_beep(
     beep; the message must be on the recording from its first words (not cut by speaking over
     the greeting), soon after the beep. Returns how long after the beep's end it started."""
     message = str(telephony.engine.sounds_dir / "human-talk")  # about 6 s of speech
-    request = CallRequest(number=number, machine_message=message, amd_detector=detector)
+    request = CallRequest(number=number, machine_message=message, amd_detector=DETECTORS[detector])
     result = await engine.dialer.call(request)
 
     assert (result.outcome, result.amd_status) == (Outcome.MACHINE, "MACHINE")
@@ -200,7 +203,7 @@ async def test_given_voicemail_without_a_beep_when_the_engine_leaves_a_message_t
 ):
     number = PstnBehaviour.MACHINE_NO_BEEP.number("+1202555063")
     message = str(telephony.engine.sounds_dir / "human-talk")
-    request = CallRequest(number=number, machine_message=message, amd_detector="engine")
+    request = CallRequest(number=number, machine_message=message, amd_detector=ENGINE_AMD)
     result = await connected_engine.dialer.call(request)
 
     assert result.outcome is Outcome.MACHINE
@@ -220,9 +223,9 @@ async def test_given_the_line_hangs_up_mid_greeting_then_no_message_is_played_or
     number = PstnBehaviour.MACHINE.number("+1202555062")
     message = str(telephony.engine.sounds_dir / "human-talk")
     call = engine.dialer.place_call(
-        CallRequest(number=number, machine_message=message, amd_detector="engine")
+        CallRequest(number=number, machine_message=message, amd_detector=ENGINE_AMD)
     )
-    channel_id = call.get_name()
+    channel_id = call.channel_id
 
     async def answered():
         attempt = await engine.storage.attempts.get_attempt(channel_id)
@@ -231,7 +234,7 @@ async def test_given_the_line_hangs_up_mid_greeting_then_no_message_is_played_or
     await eventually(answered, timeout=10, what="the voicemail to answer")
     await asyncio.sleep(7)  # the verdict comes about 4.3 s after the answer; the beep at 14 s
     await engine.ari.hangup(channel_id)
-    result = await asyncio.wait_for(call, timeout=10)
+    result = await asyncio.wait_for(call.task, timeout=10)
 
     assert result.outcome is Outcome.MACHINE
     attempt = await engine.storage.attempts.get_attempt(channel_id)
@@ -266,7 +269,7 @@ async def _no_amd_helpers_left(engine: Engine) -> None:
 async def test_given_the_engine_amd_detector_when_a_person_says_hello_then_human(
     connected_engine: Engine,
 ):
-    request = CallRequest(number=PstnBehaviour.HUMAN.number(), amd_detector="engine")
+    request = CallRequest(number=PstnBehaviour.HUMAN.number(), amd_detector=ENGINE_AMD)
     result = await connected_engine.dialer.call(request)
 
     assert (result.amd_status, result.outcome) == ("HUMAN", Outcome.ABANDONED)
@@ -282,7 +285,7 @@ async def test_given_the_engine_amd_detector_when_a_person_gives_his_name_then_h
 ):
     """'Hello, John speaking.': stock app_amd calls it a machine (three words)."""
     number = PstnBehaviour.HUMAN_LONG_HELLO.number()
-    result = await connected_engine.dialer.call(CallRequest(number=number, amd_detector="engine"))
+    result = await connected_engine.dialer.call(CallRequest(number=number, amd_detector=ENGINE_AMD))
 
     assert result.amd_status == "HUMAN"
 
@@ -291,7 +294,7 @@ async def test_given_the_engine_amd_detector_when_voicemail_answers_then_machine
     connected_engine: Engine,
 ):
     number = PstnBehaviour.MACHINE.number()
-    result = await connected_engine.dialer.call(CallRequest(number=number, amd_detector="engine"))
+    result = await connected_engine.dialer.call(CallRequest(number=number, amd_detector=ENGINE_AMD))
 
     assert (result.amd_status, result.outcome) == ("MACHINE", Outcome.MACHINE)
     assert result.amd_cause.startswith("LONGGREETING-")
@@ -304,7 +307,7 @@ async def test_given_the_app_amd_detector_when_a_person_gives_his_name_then_a_ma
 ):
     """The known limit of stock app_amd: three words are a machine (MAXWORDS-3-2)."""
     number = PstnBehaviour.HUMAN_LONG_HELLO.number()
-    result = await connected_engine.dialer.call(CallRequest(number=number, amd_detector="app_amd"))
+    result = await connected_engine.dialer.call(CallRequest(number=number, amd_detector=APP_AMD))
 
     assert (result.amd_status, result.amd_cause) == ("MACHINE", "MAXWORDS-3-2")
 
@@ -313,7 +316,7 @@ async def test_given_the_app_amd_detector_when_the_line_is_silent_then_silence(
     connected_engine: Engine,
 ):
     number = PstnBehaviour.SILENT.number()
-    result = await connected_engine.dialer.call(CallRequest(number=number, amd_detector="app_amd"))
+    result = await connected_engine.dialer.call(CallRequest(number=number, amd_detector=APP_AMD))
 
     assert result.outcome is Outcome.SILENCE
     assert result.amd_cause.startswith("INITIALSILENCE")
@@ -330,7 +333,7 @@ async def test_given_the_app_amd_detector_when_a_machine_gets_a_message_then_it_
 async def test_given_the_app_amd_detector_when_a_fax_answers_then_the_trunk_hears_it(
     connected_engine: Engine,
 ):
-    request = CallRequest(number=FAX_NUMBER, amd_detector="app_amd")
+    request = CallRequest(number=FAX_NUMBER, amd_detector=APP_AMD)
     result = await connected_engine.dialer.call(request)
 
     assert (result.outcome, result.amd_status, result.amd_cause) == (Outcome.FAX, "FAX", "CNG")

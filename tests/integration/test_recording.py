@@ -12,7 +12,7 @@ import pytest
 
 from pbx_engine.agents.states import AgentStatus
 from pbx_engine.campaigns.config import CampaignConfig
-from pbx_engine.dialer.service import CallRequest
+from pbx_engine.dialer.service import CallRequest, PlacedCall
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from pbx_engine.recording import RecordingMode, RecordingPolicy
@@ -24,7 +24,7 @@ def seconds_of(wav: bytes) -> float:
         return audio.getnframes() / audio.getframerate()
 
 
-async def recorded_call(engine: Engine, mode: RecordingMode) -> tuple[asyncio.Task, str]:
+async def recorded_call(engine: Engine, mode: RecordingMode) -> tuple[PlacedCall, str]:
     """A debtor put through to anna with the call recorded; returns once recording runs."""
     await engine.agents.reserve()
     call = engine.dialer.place_call(
@@ -34,7 +34,7 @@ async def recorded_call(engine: Engine, mode: RecordingMode) -> tuple[asyncio.Ta
             recording=RecordingPolicy(mode, retention_days=30),
         )
     )
-    channel_id = call.get_name()
+    channel_id = call.channel_id
     expected = 2 if mode is RecordingMode.SEPARATE else 1
 
     async def recording():
@@ -63,7 +63,7 @@ async def test_given_a_mixed_recording_when_the_agent_pauses_it_then_the_file_le
             assert response.status == 200
         await asyncio.sleep(2)
         await engine.ari.hangup(channel_id)
-        await asyncio.wait_for(call, timeout=10)
+        await asyncio.wait_for(call.task, timeout=10)
 
         attempt = await engine.storage.attempts.get_attempt(channel_id)
 
@@ -95,7 +95,7 @@ async def test_given_separate_legs_when_the_call_ends_then_two_files_of_the_call
     call, channel_id = await recorded_call(engine, RecordingMode.SEPARATE)
     await asyncio.sleep(3)
     await engine.ari.hangup(channel_id)
-    await asyncio.wait_for(call, timeout=10)
+    await asyncio.wait_for(call.task, timeout=10)
     attempt = await engine.storage.attempts.get_attempt(channel_id)
 
     async def finished():

@@ -76,8 +76,8 @@ async def test_given_an_agent_on_a_call_when_a_supervisor_listens_whispers_and_b
         barged = time.monotonic()
         await asyncio.sleep(MODE_SECONDS)
         hung_up = time.monotonic()
-        await engine.ari.hangup(call.get_name())
-        await asyncio.wait_for(call, timeout=10)
+        await engine.ari.hangup(call.channel_id)
+        await asyncio.wait_for(call.task, timeout=10)
         # The supervised call is over: so is the supervision, and the supervisor's call.
         await eventually(
             lambda: _true(engine.supervision.session_of("sam") is None),
@@ -90,7 +90,7 @@ async def test_given_an_agent_on_a_call_when_a_supervisor_listens_whispers_and_b
     log = [
         e
         for e in await engine.storage.supervision.supervision_log()
-        if e.channel_id == call.get_name()
+        if e.channel_id == call.channel_id
     ]
     assert [e.action for e in reversed(log)] == ["listen", "whisper", "barge", "stop"]
 

@@ -36,7 +36,7 @@ async def test_given_a_live_call_when_the_agent_transfers_it_to_the_owner_then_h
         await eventually(
             lambda: _true(tina.state is AgentState.ON_CALL), timeout=15, what="the debtor"
         )
-        debtor = call.get_name()
+        debtor = call.channel_id
         async with aiohttp.ClientSession(headers=tokens["tina"]) as http:
             transfer = f"{api}/agents/me/call/transfer"
             # The owner on a break: refused, and the debtor stays with tina.
@@ -71,7 +71,7 @@ async def test_given_a_live_call_when_the_agent_transfers_it_to_the_owner_then_h
                 assert response.status == 201, await response.text()
 
         await engine.ari.hangup(debtor)
-        await asyncio.wait_for(call, timeout=10)
+        await asyncio.wait_for(call.task, timeout=10)
         await eventually(
             lambda: _true(oskar.state in (AgentState.WRAP_UP, AgentState.READY)),
             what="the owner to wrap up when the debtor leaves",
@@ -124,9 +124,9 @@ async def test_given_a_live_call_when_the_agent_keys_star_three_then_the_owner_h
             timeout=15,
             what="*3# to hand the call to the case's owner",
         )
-        assert oskar.call_id == call.get_name()
-        await engine.ari.hangup(call.get_name())
-        await asyncio.wait_for(call, timeout=10)
+        assert oskar.call_id == call.channel_id
+        await engine.ari.hangup(call.channel_id)
+        await asyncio.wait_for(call.task, timeout=10)
         await eventually(
             lambda: _true(oskar.state is not AgentState.ON_CALL), what="the owner to wrap up"
         )

@@ -200,8 +200,8 @@ async def tina_on_a_call(connected_engine: Engine):
         )
         yield call
     finally:
-        await engine.ari.hangup(call.get_name())
-        await asyncio.wait_for(call, timeout=10)
+        await engine.ari.hangup(call.channel_id)
+        await asyncio.wait_for(call.task, timeout=10)
         await engine.agents.logout("tina")
 
 

@@ -83,7 +83,10 @@ def test_campaigns_pick_a_known_detector():
 
     from pbx_engine.campaigns.config import CampaignConfig
 
-    assert CampaignConfig(name="x", amd_detector="app_amd-tuned").amd_detector == "app_amd-tuned"
+    tuned = CampaignConfig(name="x", amd_detector="app_amd-tuned")
+    assert tuned.amd_detector == "app_amd-tuned"
+    assert tuned.detector is DETECTORS["app_amd-tuned"]  # looked up once, as the file is read
+    assert CampaignConfig(name="x").detector is None  # the dialer's
     with pytest.raises(ValidationError, match="unknown detector 'psychic'"):
         CampaignConfig(name="x", amd_detector="psychic")
 

@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ari_apps.outbound_call import (
+from pbx_engine.amd.detectors import DetectorKind
+from pbx_engine.ari.events import parse_event
+from pbx_engine.dialer.outbound_call import (
     AmdDecided,
     Finish,
     IllegalTransition,
@@ -16,7 +18,6 @@ from ari_apps.outbound_call import (
     RunAmd,
     Verdict,
 )
-from pbx_engine.ari.events import parse_event
 from pbx_engine.dialer.outcomes import Outcome
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -77,6 +78,18 @@ def test_given_the_engine_detector_when_it_decides_then_the_verdict_is_the_same_
     assert [type(a) for a in actions] == [MarkAnswered, RunAmd, Verdict]
     assert (actions[-1].status, actions[-1].cause, actions[-1].outcome) == (status, cause, expected)
     assert call.phase is Phase.CONNECTED
+
+
+def test_given_a_verdict_then_it_says_which_kind_of_detector_heard_the_call():
+    engine, dialplan = OutboundCall(CH), OutboundCall(CH)
+    by_engine = feed(engine, ev("ChannelStateChange", state="Up"), AmdDecided("MACHINE", "X"))
+    by_dialplan = feed(
+        dialplan,
+        ev("ChannelStateChange", state="Up"),
+        ev("StasisStart", args=["amd", "MACHINE", "X"]),
+    )
+    assert by_engine[-1].heard_by is DetectorKind.ENGINE
+    assert by_dialplan[-1].heard_by is DetectorKind.DIALPLAN
 
 
 def test_given_an_engine_verdict_after_the_call_ended_then_nothing_changes():

@@ -31,6 +31,7 @@ from typing import ClassVar
 
 import structlog
 
+from pbx_engine.amd.detectors import DetectorKind
 from pbx_engine.ari.events import (
     ChannelDestroyed,
     ChannelStateChange,
@@ -76,6 +77,9 @@ class Verdict:
     cause: str
     outcome: Outcome
     at: datetime
+    # Which kind of detector judged: the engine's keeps listening to a machine's greeting for
+    # a message drop, the dialplan's leaves the message from the dialplan.
+    heard_by: DetectorKind = DetectorKind.DIALPLAN
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ class OutboundCall:
         if self.phase is Phase.ENDED:
             return []  # Late events (a Dial END after the destroy) change nothing.
         if isinstance(event, AmdDecided):
-            return self._judged(event.status, event.cause, now)
+            return self._judged(event.status, event.cause, now, DetectorKind.ENGINE)
         if isinstance(event, ChannelDestroyed):
             return self._destroyed(event, now)
         if isinstance(event, Dial):
@@ -178,14 +182,18 @@ class OutboundCall:
             return []  # The StasisStart of the channel's creation.
         status = args[1] if len(args) > 1 else "NOTSURE"
         cause = args[2] if len(args) > 2 else ""
-        return self._judged(status, cause, now)
+        return self._judged(status, cause, now, DetectorKind.DIALPLAN)
 
-    def _judged(self, status: str, cause: str, now: datetime) -> list[Action]:
+    def _judged(
+        self, status: str, cause: str, now: datetime, heard_by: DetectorKind
+    ) -> list[Action]:
         if self.phase is not Phase.DETECTING:
             raise IllegalTransition(f"AMD verdict in phase {self.phase.value}")
         self.phase = Phase.CONNECTED
         outcome = classify_amd(status, cause)
-        self.verdict = Verdict(status=status, cause=cause, outcome=outcome, at=now)
+        self.verdict = Verdict(
+            status=status, cause=cause, outcome=outcome, at=now, heard_by=heard_by
+        )
         return [self.verdict]
 
     def _message_left(self, args: list[str], now: datetime) -> list[Action]:

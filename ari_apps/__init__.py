@@ -1,1 +1,0 @@
-"""Call flows: each a small explicit state machine driven by typed ARI events."""
