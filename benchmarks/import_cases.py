@@ -46,7 +46,7 @@ async def main(count: int) -> None:
                 started = time.perf_counter()
                 batch = parse_cases(io.StringIO(text), "US")
                 checked = time.perf_counter()
-                result = await storage.import_cases(batch.rows, campaign="bench")
+                result = await storage.cases.import_cases(batch.rows, campaign="bench")
                 done = time.perf_counter()
                 print(
                     f"{label}: {count} rows, {len(batch.errors)} rejected; "

@@ -50,7 +50,7 @@ async def main(cases: int, agents: int, per_case: int) -> None:
         async with Storage.open(config) as storage:
             await migrate(storage.pool)
             batch = parse_cases(io.StringIO(text), "US")
-            await storage.import_cases(batch.rows, campaign="bench")
+            await storage.cases.import_cases(batch.rows, campaign="bench")
             started = time.perf_counter()
             await storage.pool.execute(
                 """INSERT INTO call_attempts (channel_id, direction, case_id, phone_number_id,
@@ -78,7 +78,7 @@ async def main(cases: int, agents: int, per_case: int) -> None:
                 nonlocal found
                 async with gate:
                     t = time.perf_counter()
-                    match = await storage.find_case_by_number(caller, did)
+                    match = await storage.cases.find_case_by_number(caller, did)
                     timings.append(time.perf_counter() - t)
                     found += match is not None
 

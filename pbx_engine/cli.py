@@ -115,7 +115,7 @@ async def _load_cases(config, rows, campaign):
 
     async with Storage.open(config.database) as storage:
         await migrate(storage.pool)
-        return await storage.import_cases(rows, campaign=campaign)
+        return await storage.cases.import_cases(rows, campaign=campaign)
 
 
 async def _agent(args: argparse.Namespace) -> int:
@@ -132,7 +132,7 @@ async def _agent(args: argparse.Namespace) -> int:
     async with Storage.open(config.database) as storage:
         await migrate(storage.pool)
         if args.what == "add":
-            await storage.upsert_agent(
+            await storage.agents.upsert_agent(
                 args.login,
                 args.name or args.login,
                 sip_endpoint=args.endpoint,
@@ -184,7 +184,7 @@ async def _agent_password(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     async with Storage.open(config.database) as storage:
         await migrate(storage.pool)
-        if not await storage.set_password(args.login, hashed):
+        if not await storage.sessions.set_password(args.login, hashed):
             print(f"no agent with login {args.login!r}", file=sys.stderr)
             return 1
     print(f"password set for {args.login}; his browser sessions were closed")

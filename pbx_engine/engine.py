@@ -116,7 +116,7 @@ class Engine:
         `batch`: how many due cases the planner reads at a time."""
         if campaign.name in self.campaigns:
             raise ValueError(f"campaign {campaign.name!r} is loaded already")
-        campaign_id = await self.storage.upsert_campaign(
+        campaign_id = await self.storage.campaigns.upsert_campaign(
             campaign.name, campaign.dial_mode, campaign.model_dump_json()
         )
         if campaign.caller_id_pools is not None:
@@ -153,7 +153,7 @@ class Engine:
     async def inbound_recording(self, case_id: int | None) -> RecordingPolicy | None:
         """How to record a caller put through to an agent: as his case's campaign records
         its calls when it runs here, else as the `[inbound]` section says."""
-        campaign_id = await self.storage.case_campaign_id(case_id) if case_id else None
+        campaign_id = await self.storage.cases.case_campaign_id(case_id) if case_id else None
         for runner in self.campaigns.values():
             if campaign_id is not None and runner.campaign_id == campaign_id:
                 return runner.campaign.recording.policy()
@@ -199,7 +199,7 @@ class Engine:
         while True:
             try:
                 now = datetime.now(UTC)
-                purged = await self.storage.purge_browser_sessions(now)
+                purged = await self.storage.sessions.purge_browser_sessions(now)
                 purged += await self.storage.signin.purge_idle_sessions(now, idle)
                 if purged:
                     log.info("engine.browser_sessions_purged", sessions=purged)

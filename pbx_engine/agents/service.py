@@ -155,7 +155,7 @@ class AgentService:
         )
         self._tell_state(agent, before)
         await asyncio.shield(
-            self._storage.record_agent_state(
+            self._storage.agents.record_agent_state(
                 self._ids[agent.login],
                 agent.state.value,
                 now,
@@ -183,7 +183,7 @@ class AgentService:
 
     async def login(self, login: str) -> AgentStatus:
         """Call the agent's softphone and keep it in his bridge; READY once he answers."""
-        row = await self._storage.get_agent(login)
+        row = await self._storage.agents.get_agent(login)
         if row is None:
             raise AgentError(f"no agent with login {login!r}")
         if not row.sip_endpoint:
@@ -229,7 +229,7 @@ class AgentService:
 
         An endpoint that belongs to no agent, or an agent logged in already, hears an error
         tone and is hung up on; the session itself is the same as an API login's."""
-        row = await self._storage.agent_by_endpoint(sip_endpoint)
+        row = await self._storage.agents.agent_by_endpoint(sip_endpoint)
         agent = self._agents.get(row.login) if row else None
         if row is None or (agent is not None and agent.state is not AgentState.LOGGED_OUT):
             why = "no agent has this softphone" if row is None else "logged in already"
@@ -302,13 +302,13 @@ class AgentService:
             if not login or (known is not None and known.state is not AgentState.LOGGED_OUT):
                 continue
             legs = [c for c in bridge.channels if c.startswith(f"agent-{login}-")]
-            row = await self._storage.get_agent(login)
+            row = await self._storage.agents.get_agent(login)
             if not legs or row is None:
                 log.warning("agent.stale_bridge", bridge_id=bridge.id, agent=login)
                 await self._ari.destroy_bridge(bridge.id)
                 continue
             leg, others = legs[0], [c for c in bridge.channels if c != legs[0]]
-            states = await self._storage.agent_states(row.id)
+            states = await self._storage.agents.agent_states(row.id)
             last_state, last_reason = states[-1] if states else ("ready", None)
             agent = AgentStatus(login, since=_now(), channel_id=leg, bridge_id=bridge.id)
             if others:
@@ -321,7 +321,7 @@ class AgentService:
             self._teams[login] = row.team
             if row.sip_endpoint:
                 self._endpoints[login] = row.sip_endpoint
-            await self._storage.record_agent_state(
+            await self._storage.agents.record_agent_state(
                 row.id,
                 agent.state.value,
                 agent.since,
@@ -426,7 +426,9 @@ class AgentService:
                     await asyncio.wait_for(self._changed.wait(), remaining)
             agent.apply("reserve", _now())  # claimed under the lock: no one else gets him
         self._tell_state(agent, AgentState.READY)
-        await self._storage.record_agent_state(self._ids[agent.login], agent.state.value, _now())
+        await self._storage.agents.record_agent_state(
+            self._ids[agent.login], agent.state.value, _now()
+        )
         return agent
 
     async def connect(self, agent: AgentStatus, call_channel_id: str) -> datetime:
@@ -588,7 +590,7 @@ class AgentService:
             raise AgentError(f"agent {to_login!r} could not take the call: {error}") from None
         log.info("agent.call_handed_over", agent=login, to=to_login, channel_id=debtor)
         await self.call_ended(login)
-        await self._storage.record_hand_over(
+        await self._storage.attempts.record_hand_over(
             debtor, self._ids[login], self._ids[to_login], bridged_at
         )
         return bridged_at

@@ -29,7 +29,7 @@ def lookup_case(storage: Storage, default_region: str) -> AgiHandler:
                 did = to_e164(call.args[1], default_region)
             except BadNumber:
                 did = None
-        match = await storage.find_case_by_number(number, did) if number else None
+        match = await storage.cases.find_case_by_number(number, did) if number else None
         log.info(
             "agi.lookup_case",
             caller=number,

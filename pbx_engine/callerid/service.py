@@ -74,7 +74,7 @@ class CallerIdService:
     async def _load_usage(self) -> None:
         now = _now()
         day_start = datetime(now.year, now.month, now.day, tzinfo=UTC)
-        used = await self._storage.caller_id_usage(self._all(), day_start)
+        used = await self._storage.caller_ids.caller_id_usage(self._all(), day_start)
         for e164 in self._all():
             usage = self._usage.setdefault(e164, Usage())
             count, last = used.get(e164, (0, None))
@@ -87,7 +87,7 @@ class CallerIdService:
             return []
         now = _now()
         rules = self.pools.health
-        stats = await self._storage.caller_id_stats(
+        stats = await self._storage.caller_ids.caller_id_stats(
             self._all(), now - timedelta(days=rules.window_days)
         )
         newly = []
@@ -110,7 +110,7 @@ class CallerIdService:
             place = Place(place.country, place.area, place.region, mobile)
         recent = {}
         if rule.not_same_within is not None and case_id is not None:
-            recent = await self._storage.caller_ids_used_for_case(
+            recent = await self._storage.caller_ids.caller_ids_used_for_case(
                 case_id, now - rule.not_same_within
             )
         choice = pick_caller_id(

@@ -116,7 +116,7 @@ class ThirdParties:
         if self._outbound is not None:
             ask = DialAsk(Purpose.PARTY, number, agent_id=self._agents.agent_id(host))
             await self._outbound.check(ask)  # OutboundRefused: 403 / 429
-        attempt = await self._storage.get_attempt(agent.call_id) if agent.call_id else None
+        attempt = await self._storage.attempts.get_attempt(agent.call_id) if agent.call_id else None
         caller_id, trunk = await self._identity(attempt.campaign_id if attempt else None, number)
         channel_id = f"party-{uuid.uuid4().hex[:16]}"
         events = self._ari.subscribe(channel_id)
@@ -250,8 +250,8 @@ class ThirdParties:
         else:
             agent = self._agents.status(login)
             call_id = agent.call_id if agent is not None else None
-            attempt = await self._storage.get_attempt(call_id) if call_id else None
-            owner = await self._storage.case_owner(attempt.case_id) if attempt else None
+            attempt = await self._storage.attempts.get_attempt(call_id) if call_id else None
+            owner = await self._storage.cases.case_owner(attempt.case_id) if attempt else None
             if attempt is None or attempt.case_id is None or owner is None:
                 raise PartyError("this call's case has no owner", 404)
             colleague = owner[0]

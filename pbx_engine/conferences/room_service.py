@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 import structlog
@@ -101,23 +101,20 @@ class RoomService:
         """Add the rooms made through the API (stored) to those of the config file; PINs
         stored plain (rooms made before they were hashed) are hashed now, on record too. A
         stored DID no longer in the allowed list takes no calls (the room keeps the rest)."""
-        for row in await self._storage.stored_rooms():
-            if row["name"] in self._rooms:
+        for row in await self._storage.rooms.stored_rooms():
+            if row.name in self._rooms:
                 continue
-            did = row["did"]
+            did = row.did
             if did and self._allowed_dids is not None and did not in self._allowed_dids:
-                log.warning("room.did_not_allowed", room=row["name"], did=did)
-                row = {**row, "did": None}
-            plain = {
-                k: row[k] for k in ("pin", "moderator_pin") if row[k] and not is_hashed(row[k])
-            }
+                log.warning("room.did_not_allowed", room=row.name, did=did)
+                row = replace(row, did=None)
+            pins = {"pin": row.pin, "moderator_pin": row.moderator_pin}
+            plain = {k: pin for k, pin in pins.items() if pin and not is_hashed(pin)}
             if plain:
                 hashed = await asyncio.to_thread(_hash_pins, plain)
-                row = {**row, **hashed}
-                await self._storage.room_pins.set_pins(
-                    row["name"], row["pin"], row["moderator_pin"]
-                )
-            self._rooms[row["name"]] = Room(**row, stored=True)
+                row = replace(row, **hashed)
+                await self._storage.room_pins.set_pins(row.name, row.pin, row.moderator_pin)
+            self._rooms[row.name] = Room(**asdict(row), stored=True)
 
     async def close(self) -> None:
         await self._tasks.close()
@@ -154,11 +151,11 @@ class RoomService:
         pins = {k: getattr(room, k) for k in ("pin", "moderator_pin") if getattr(room, k)}
         hashed = await asyncio.to_thread(_hash_pins, pins)
         fields = {**room.__dict__, **hashed, "stored": True}
-        await self._storage.save_room(
+        await self._storage.rooms.save_room(
             {k: v for k, v in fields.items() if k != "stored"}, created_by
         )
         if room.name in self._rooms:  # made meanwhile, while the PINs were hashed
-            await self._storage.delete_room(room.name)
+            await self._storage.rooms.delete_room(room.name)
             raise RoomError(f"a room named {room.name!r} exists already")
         self._rooms[room.name] = stored = Room(**fields)
         log.info("room.created", room=room.name)
@@ -170,7 +167,7 @@ class RoomService:
             raise RoomError("rooms of the config file are changed there", 409)
         for member in self.members(name):
             await self._ari.hangup(member.id)
-        await self._storage.delete_room(name)
+        await self._storage.rooms.delete_room(name)
         await self._storage.invitations.delete_room(name)  # its links die with it
         del self._rooms[name]
 

@@ -106,7 +106,7 @@ class CampaignRunner:
 
     async def _place_due_calls(self) -> None:
         if self._fresh_start:
-            await self._storage.clear_deferrals(self.campaign_id)
+            await self._storage.campaigns.clear_deferrals(self.campaign_id)
             self._fresh_start = False
         mode = self.campaign.dial_mode
         logins = set(self.campaign.agents) or None
@@ -148,36 +148,38 @@ class CampaignRunner:
         now = datetime.now(UTC)
         profile = self.campaign.compliance_profile()
         closed = public_holiday(profile.holidays)
-        for callback in await self._storage.due_callbacks(self.campaign_id, now, limit=20):
-            if callback["case_id"] in self._in_flight or callback["id"] in self._callbacks_up:
+        for callback in await self._storage.callbacks.due_callbacks(
+            self.campaign_id, now, limit=20
+        ):
+            if callback.case_id in self._in_flight or callback.id in self._callbacks_up:
                 continue
-            zones = debtor_zones(
-                callback["timezone"], callback["e164"], self.campaign.fallback_timezone
-            )
+            zones = debtor_zones(callback.timezone, callback.e164, self.campaign.fallback_timezone)
             opens = next_window_open(profile.windows, zones, now, closed)
             if opens is None or opens > now:
-                await self._storage.defer_callback(callback["id"], opens or now + timedelta(days=1))
+                await self._storage.callbacks.defer_callback(
+                    callback.id, opens or now + timedelta(days=1)
+                )
                 continue
-            agent = await self._agents.claim(callback["owner"]) if callback["owner"] else None
-            if agent is None and not callback["owner_only"]:
+            agent = await self._agents.claim(callback.owner) if callback.owner else None
+            if agent is None and not callback.owner_only:
                 agent = await self._agents.reserve(logins)
             if agent is None:
                 continue  # it waits for its agent (or for anyone to be ready)
             plan = CallPlan(
-                callback["case_id"],
-                callback["phone_number_id"],
-                callback["e164"],
-                callback["kind"] or "unknown",
+                callback.case_id,
+                callback.phone_number_id,
+                callback.e164,
+                callback.kind or "unknown",
             )
             placed = await self._place(plan, agent.login)
-            self._callbacks_up[placed.channel_id] = callback["id"]
-            await self._storage.callback_dialled(callback["id"], placed.channel_id)
-            log.info("campaign.callback_dialled", callback=callback["id"], agent=agent.login)
+            self._callbacks_up[placed.channel_id] = callback.id
+            await self._storage.callbacks.callback_dialled(callback.id, placed.channel_id)
+            log.info("campaign.callback_dialled", callback=callback.id, agent=agent.login)
 
     async def _settle_callbacks(self) -> None:
         while self._callbacks_ended:
             callback_id, reached = self._callbacks_ended.pop(0)
-            status = await self._storage.settle_callback(
+            status = await self._storage.callbacks.settle_callback(
                 callback_id,
                 reached=reached,
                 retry_at=datetime.now(UTC) + self.CALLBACK_RETRY,
@@ -214,7 +216,7 @@ class CampaignRunner:
         if plan is None:
             raise PreviewError(f"no case is offered to {login!r}")
         until = datetime.now(UTC) + timedelta(hours=self.campaign.preview_skip_hours)
-        await self._storage.skip_case(plan.case_id, self._agents.agent_id(login), until)
+        await self._storage.campaigns.skip_case(plan.case_id, self._agents.agent_id(login), until)
         self._queue = [p for p in self._queue if p.case_id != plan.case_id]
         await self._agents.release(login)
 
@@ -227,7 +229,7 @@ class CampaignRunner:
     async def _next_plan(self) -> CallPlan | None:
         while True:
             if not self._queue:
-                candidates = await self._storage.campaign_candidates(
+                candidates = await self._storage.campaigns.campaign_candidates(
                     self.campaign_id,
                     now=datetime.now(UTC),
                     limit=self._batch,
@@ -239,7 +241,7 @@ class CampaignRunner:
                 plans, deferred = plan_calls(fresh, self.campaign, datetime.now(UTC), self._batch)
                 # Marked, so that the next batch reaches the cases behind them. A case with a
                 # call up is left unmarked: it is due again the moment the call ends.
-                await self._storage.defer_cases(
+                await self._storage.campaigns.defer_cases(
                     [(d.case_id, d.not_before) for d in deferred if d.reason != CALL_IN_PROGRESS]
                 )
                 self.out_of_work = not plans

@@ -89,7 +89,7 @@ class AgentConnector:
             agent=agent.login,
             after_verdict_ms=round((bridged_at - verdict.at).total_seconds() * 1000, 1),
         )
-        await self._storage.mark_attempt_bridged(
+        await self._storage.attempts.mark_attempt_bridged(
             channel_id, self._agents.agent_id(agent.login), bridged_at
         )
         if request.recording is not None and self._recorder is not None:
@@ -151,7 +151,9 @@ class AgentConnector:
                     log.info("call.gone_during_message")
                     return
                 log.info("call.message_left", greeting_over_by=over.reason.value)
-                await self._storage.record_message(channel_id, started_at, datetime.now(UTC))
+                await self._storage.attempts.record_message(
+                    channel_id, started_at, datetime.now(UTC)
+                )
             except (ChannelGone, TimeoutError):
                 log.info("call.gone_during_message")
             except (AriError, AriUnavailable) as error:
@@ -162,11 +164,11 @@ class AgentConnector:
 
     async def _abandon(self, channel_id: str, request: CallRequest) -> Outcome:
         log.warning("call.abandoned")
-        await self._storage.mark_attempt_abandoned(channel_id)
+        await self._storage.attempts.mark_attempt_abandoned(channel_id)
         if request.case_id is not None:
             # He was promised a call back (the abandon message says so): the callback queue
             # makes it, with an agent held for it.
-            await self._storage.create_callback(
+            await self._storage.callbacks.create_callback(
                 e164=request.number,
                 due_at=datetime.now(UTC) + ABANDONED_CALLBACK_AFTER,
                 source="abandoned",

@@ -242,14 +242,14 @@ class Dialer:
                 and channel_id not in live
             ):
                 call.lost.set()
-        for attempt in await self._storage.open_attempts():
+        for attempt in await self._storage.attempts.open_attempts():
             if attempt.channel_id in self._active:
                 continue
             if attempt.channel_id in live:
                 # A call from before a restart of the engine, still up: follow it to its end.
                 self._adopt(attempt)
                 continue
-            changed = await self._storage.finish_attempt(
+            changed = await self._storage.attempts.finish_attempt(
                 attempt.channel_id,
                 ended_at=_now(),
                 hangup_cause=None,
@@ -283,7 +283,7 @@ class Dialer:
                         break
                     except TimeoutError:
                         continue  # still up, or gone while we looked away: ask again
-            current = await self._storage.get_attempt(channel_id) or attempt
+            current = await self._storage.attempts.get_attempt(channel_id) or attempt
             cause = end.cause if isinstance(end, ChannelDestroyed) else None
             outcome = (
                 _outcome_on_record(current)
@@ -291,7 +291,7 @@ class Dialer:
                 else classify_unanswered(cause, None)
             )
             await asyncio.shield(
-                self._storage.finish_attempt(
+                self._storage.attempts.finish_attempt(
                     channel_id,
                     ended_at=_now(),
                     hangup_cause=cause,
@@ -318,7 +318,7 @@ class Dialer:
             log.exception("call.crashed")
             text = f"engine error: {type(error).__name__}"
             await asyncio.shield(
-                self._storage.finish_attempt(
+                self._storage.attempts.finish_attempt(
                     channel_id,
                     ended_at=_now(),
                     hangup_cause=None,
@@ -339,7 +339,7 @@ class Dialer:
         detector = request.amd_detector or self._detector
         caller_id = request.caller_id or config.caller_id or None
         call = OutboundCall(channel_id)
-        await self._storage.create_attempt(
+        await self._storage.attempts.create_attempt(
             channel_id=channel_id,
             dialled=request.number,
             caller_id=caller_id,
@@ -383,7 +383,7 @@ class Dialer:
                 if isinstance(first, ChannelDestroyed):
                     [finish] = [a for a in call.handle(first, _now()) if isinstance(a, Finish)]
                 else:
-                    await self._storage.mark_attempt_originated(channel_id, _now())
+                    await self._storage.attempts.mark_attempt_originated(channel_id, _now())
                     await self._ari.dial(channel_id, timeout=int(config.ring_timeout))
                     log.info("call.dialing", trunk=request.trunk or config.trunk)
             except _NotDialled:
@@ -440,7 +440,7 @@ class Dialer:
 
         # The final state must reach the database even if we are being cancelled.
         await asyncio.shield(
-            self._storage.finish_attempt(
+            self._storage.attempts.finish_attempt(
                 channel_id,
                 ended_at=finish.at,
                 hangup_cause=finish.cause,
@@ -478,10 +478,10 @@ class Dialer:
         try:
             match action:
                 case MarkRinging(at=at):
-                    await self._storage.mark_attempt_ringing(channel_id, at)
+                    await self._storage.attempts.mark_attempt_ringing(channel_id, at)
                 case MarkAnswered(at=at):
                     progress.answered_at = loop.time()
-                    await self._storage.mark_attempt_answered(channel_id, at)
+                    await self._storage.attempts.mark_attempt_answered(channel_id, at)
                 case RunAmd():
                     await self._ari.continue_in_dialplan(
                         channel_id,
@@ -499,7 +499,7 @@ class Dialer:
                     finally:
                         progress.handed_over_at = loop.time()
                         await asyncio.shield(
-                            self._storage.record_amd(
+                            self._storage.attempts.record_amd(
                                 channel_id, verdict.status, verdict.cause, verdict.at
                             )
                         )
@@ -507,7 +507,7 @@ class Dialer:
                         call.settle_as(settled)
                 case MessageLeft(started_at=started, at=at, greeting_ended=ended):
                     log.info("call.message_left", greeting_ended=ended)
-                    await self._storage.record_message(channel_id, started or at, at)
+                    await self._storage.attempts.record_message(channel_id, started or at, at)
                     await self._ari.hangup(channel_id)
         except ChannelGone:
             # The far end hung up between the event and our request: its ChannelDestroyed

@@ -92,7 +92,7 @@ async def simulated_agents(engine: Engine, rng: random.Random, talk: tuple[float
                 callback_at=now + timedelta(days=2) if code == "callback" else None,
             )
             update = next_action(given, now, UTC)  # type: ignore[arg-type]
-            await engine.storage.record_disposition(
+            await engine.storage.cases.record_disposition(
                 channel_id, engine.agents.agent_id(login), given, update
             )
             await engine.ari.hangup(channel_id)
@@ -110,37 +110,37 @@ async def simulated_agents(engine: Engine, rng: random.Random, talk: tuple[float
 
 async def summary(engine: Engine, campaign_id: int, started: datetime) -> dict:
     storage = engine.storage
-    row = await storage.campaign_report(campaign_id)
-    promises = await storage.promise_totals()
+    row = await storage.reports.campaign_report(campaign_id)
+    promises = await storage.reports.promise_totals()
     # Occupancy: time on calls over time logged in, from the agents' state changes.
-    states = await storage.agent_state_changes_since(started)
+    states = await storage.reports.agent_state_changes_since(started)
     now = datetime.now(UTC)
     on_call = logged_in = 0.0
     for index, change in enumerate(states):
         following = states[index + 1] if index + 1 < len(states) else None
-        end = following["at"] if following and following["agent_id"] == change["agent_id"] else now
-        seconds = (end - change["at"]).total_seconds()
-        if change["state"] not in ("logged_out", "connecting"):
+        end = following.at if following and following.agent_id == change.agent_id else now
+        seconds = (end - change.at).total_seconds()
+        if change.state not in ("logged_out", "connecting"):
             logged_in += seconds
-        if change["state"] == "on_call":
+        if change.state == "on_call":
             on_call += seconds
-    live = row["contacts"] + row["abandons"]
+    live = row.contacts + row.abandons
     return {
-        "attempts": row["attempts"],
-        "contacts": row["contacts"],
-        "machines": row["machines"],
-        "abandons": row["abandons"],
-        "abandon_rate": round(row["abandons"] / live, 4) if live else 0.0,
+        "attempts": row.attempts,
+        "contacts": row.contacts,
+        "machines": row.machines,
+        "abandons": row.abandons,
+        "abandon_rate": round(row.abandons / live, 4) if live else 0.0,
         "occupancy": round(on_call / logged_in, 3) if logged_in else 0.0,
-        "promises": promises["n"],
-        "promised_amount": str(promises["amount"]),
-        "busy": row["busy"],
-        "no_answer": row["no_answer"],
+        "promises": promises.count,
+        "promised_amount": str(promises.amount),
+        "busy": row.busy,
+        "no_answer": row.no_answer,
         # Dead air: from the AMD verdict (the engine's part) and from the answer (AMD included).
-        "verdict_to_bridge_p50_ms": row["verdict_to_bridge_p50_ms"],
-        "verdict_to_bridge_p99_ms": row["verdict_to_bridge_p99_ms"],
-        "answer_to_bridge_p50_ms": row["answer_to_bridge_p50_ms"],
-        "answer_to_bridge_p99_ms": row["answer_to_bridge_p99_ms"],
+        "verdict_to_bridge_p50_ms": row.verdict_to_bridge_p50_ms,
+        "verdict_to_bridge_p99_ms": row.verdict_to_bridge_p99_ms,
+        "answer_to_bridge_p50_ms": row.answer_to_bridge_p50_ms,
+        "answer_to_bridge_p99_ms": row.answer_to_bridge_p99_ms,
     }
 
 
@@ -214,8 +214,8 @@ async def run_demo(
         )
         runner = await engine.add_campaign(campaign)
         for login, endpoint in logins.items():
-            await engine.storage.upsert_agent(login, login.title(), sip_endpoint=endpoint)
-        imported = await engine.storage.import_cases(
+            await engine.storage.agents.upsert_agent(login, login.title(), sip_endpoint=endpoint)
+        imported = await engine.storage.cases.import_cases(
             sample_cases(debtors, rng, mix), campaign="demo"
         )
         say(f"ready in {time.monotonic() - clock:.1f}s; {imported.inserted} debtors imported")

@@ -93,7 +93,7 @@ class FloorFeed:
 
     async def _screen_pop(self, login: str, channel_id: str, bridged_at: datetime) -> None:
         try:
-            pop = await self._storage.screen_pop(channel_id)
+            pop = await self._storage.cases.screen_pop(channel_id)
         except Exception:
             log.exception("desk.screen_pop_failed", agent=login, channel_id=channel_id)
             return
@@ -121,7 +121,7 @@ class FloorFeed:
         # The AMD verdict is stored once the debtor is through (he must not wait for the
         # write): dead air can be shown a moment later.
         await asyncio.sleep(self._dead_air_after)
-        attempt = await self._storage.get_attempt(channel_id)
+        attempt = await self._storage.attempts.get_attempt(channel_id)
         status = self._agents.status(login)
         if (
             attempt is not None
@@ -134,7 +134,7 @@ class FloorFeed:
             self.hub.publish(Notice("agent", self.agent_json(status), agent=login))
 
     async def _learn_name(self, login: str) -> None:
-        row = await self._storage.get_agent(login)
+        row = await self._storage.agents.get_agent(login)
         status = self._agents.status(login)
         if row is None or status is None:
             return
@@ -149,7 +149,7 @@ class FloorFeed:
         """The agent's list of callbacks, after a disposition may have added one."""
         try:
             agent_id = self._agents.agent_id(login)
-            callbacks = await self._storage.callbacks_of(agent_id)
+            callbacks = [c.as_json() for c in await self._storage.callbacks.callbacks_of(agent_id)]
         except Exception:
             log.exception("desk.callbacks_failed", agent=login)
             return
@@ -182,18 +182,18 @@ class FloorFeed:
         body: dict[str, Any] = {
             "me": {**mine, "name": me.name, "role": me.role},
             "screen_pop": self._pops.get(me.login),
-            "callbacks": await self._storage.callbacks_of(me.id),
+            "callbacks": [c.as_json() for c in await self._storage.callbacks.callbacks_of(me.id)],
         }
         if me.role in SUPERVISORS:
             body["agents"] = [self.agent_json(s) for s in self._agents.all()]
-            body["names"] = await self._storage.agent_names()
+            body["names"] = await self._storage.agents.agent_names()
             body["campaigns"] = await self.campaign_figures()
         return body
 
     async def campaign_figures(self) -> list[dict[str, Any]]:
         now = datetime.now(self._zone)
         midnight = day_start(now, self._zone)
-        changes = await self._storage.agent_state_changes_since(midnight)
+        changes = await self._storage.reports.agent_state_changes_since(midnight)
         ids = {s.login: self._agents.agent_id(s.login) for s in self._agents.all()}
         statuses = self._agents.all()
         figures = []
@@ -208,8 +208,10 @@ class FloorFeed:
                 if s.state in (AgentState.READY, AgentState.RESERVED, AgentState.ON_CALL)
             ]
             member_ids = {ids[s.login] for s in floor} if members else None
-            today = await self._storage.campaign_report(runner.campaign_id, midnight)
-            day = await self._storage.campaign_report(runner.campaign_id, now - timedelta(hours=24))
+            today = await self._storage.reports.campaign_report(runner.campaign_id, midnight)
+            day = await self._storage.reports.campaign_report(
+                runner.campaign_id, now - timedelta(hours=24)
+            )
             figures.append(
                 {
                     "name": campaign.name,
@@ -218,28 +220,38 @@ class FloorFeed:
                     "placed": runner.placed,
                     "in_flight": runner.in_flight,
                     "live": sum(1 for s in floor if s.state is AgentState.ON_CALL),
-                    "today": today,
+                    "today": today.as_json(),
                     "dead_air": {
-                        "verdict_to_bridge_p50_ms": day["verdict_to_bridge_p50_ms"],
-                        "verdict_to_bridge_p99_ms": day["verdict_to_bridge_p99_ms"],
+                        "verdict_to_bridge_p50_ms": day.verdict_to_bridge_p50_ms,
+                        "verdict_to_bridge_p99_ms": day.verdict_to_bridge_p99_ms,
                     },
                     "abandon_target": profile.abandon_target,
-                    "abandon_rates": await self._storage.abandon_rates(
-                        runner.campaign_id,
-                        now,
-                        amd_false_positive_share=profile.amd_false_positive_share,
-                    ),
+                    "abandon_rates": {
+                        period: rate.as_json()
+                        for period, rate in (
+                            await self._storage.reports.abandon_rates(
+                                runner.campaign_id,
+                                now,
+                                amd_false_positive_share=profile.amd_false_positive_share,
+                            )
+                        ).items()
+                    },
                     # lines in flight per agent who can take a call
                     "dial_level": round(runner.in_flight / len(working), 2) if working else 0.0,
                     "occupancy": occupancy(
                         [
-                            (r["agent_id"], r["state"], r["at"])
+                            (r.agent_id, r.state, r.at)
                             for r in changes
-                            if member_ids is None or r["agent_id"] in member_ids
+                            if member_ids is None or r.agent_id in member_ids
                         ],
                         now,
                     ),
-                    "chart": await self._storage.campaign_day_chart(runner.campaign_id, midnight),
+                    "chart": [
+                        slot.as_json()
+                        for slot in await self._storage.reports.campaign_day_chart(
+                            runner.campaign_id, midnight
+                        )
+                    ],
                     "day_start": midnight.isoformat(),
                     "zone": str(self._zone),
                 }

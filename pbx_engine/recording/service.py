@@ -71,7 +71,7 @@ class CallRecorder:
         self._tasks.spawn(self._start_for_attempt(channel_id, policy))
 
     async def _start_for_attempt(self, channel_id: str, policy: RecordingPolicy) -> None:
-        attempt = await self._storage.get_attempt(channel_id)
+        attempt = await self._storage.attempts.get_attempt(channel_id)
         if attempt is None:
             log.error("recording.no_attempt", channel_id=channel_id)
             return
@@ -109,7 +109,7 @@ class CallRecorder:
                 continue
             call.names.append(plan.name)
             call.snoops.append(snoop_id)
-            await self._storage.add_recording(
+            await self._storage.recordings.add_recording(
                 attempt_id,
                 plan.name,
                 plan.leg,
@@ -132,7 +132,7 @@ class CallRecorder:
                     break
                 if isinstance(event, (RecordingFinished, StasisEnd, ChannelDestroyed)):
                     break
-        await self._storage.finish_recording(name, _now())
+        await self._storage.recordings.finish_recording(name, _now())
         await self._ari.hangup(snoop_id)
         call = self._calls.get(channel_id)
         if call is not None and name in call.names:
@@ -140,7 +140,7 @@ class CallRecorder:
             if not call.names:
                 self._calls.pop(channel_id, None)
                 if call.paused:
-                    await self._storage.record_recording_resume(call.attempt_id, _now())
+                    await self._storage.recordings.record_recording_resume(call.attempt_id, _now())
         log.info("recording.finished", recording=name)
 
     async def pause(self, channel_id: str, agent_id: int | None) -> None:
@@ -151,7 +151,7 @@ class CallRecorder:
         for name in call.names:
             await self._ari.pause_recording(name)
         call.paused = True
-        await self._storage.record_recording_pause(call.attempt_id, agent_id, _now())
+        await self._storage.recordings.record_recording_pause(call.attempt_id, agent_id, _now())
         log.info("recording.paused", recordings=call.names)
 
     async def resume(self, channel_id: str) -> None:
@@ -161,7 +161,7 @@ class CallRecorder:
         for name in call.names:
             await self._ari.unpause_recording(name)
         call.paused = False
-        await self._storage.record_recording_resume(call.attempt_id, _now())
+        await self._storage.recordings.record_recording_resume(call.attempt_id, _now())
         log.info("recording.resumed", recordings=call.names)
 
     def _require(self, channel_id: str) -> _CallRecording:
@@ -175,13 +175,13 @@ class CallRecorder:
         that is gone already counts as deleted. Returns the names."""
         now = now or _now()
         purged = []
-        for name in await self._storage.expired_recordings(now):
+        for name in await self._storage.recordings.expired_recordings(now):
             try:
                 await self._ari.delete_stored_recording(name)
             except AriError as error:
                 log.error("recording.not_deleted", recording=name, error=str(error))
                 continue
-            await self._storage.mark_recording_deleted(name, now)
+            await self._storage.recordings.mark_recording_deleted(name, now)
             purged.append(name)
         if purged:
             log.info("recording.purged", count=len(purged))

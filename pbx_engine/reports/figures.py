@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from pbx_engine.storage.reports import DailySums
 
 # Additive per-call sums: rows of one campaign (or agent) and day are added up, then divided.
 _SUMS = (
@@ -56,17 +59,17 @@ def _ratio(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def report(sums: Iterable[Mapping[str, Any]], per: Literal["campaign", "agent"]) -> list[ReportRow]:
+def report(sums: Iterable[DailySums], per: Literal["campaign", "agent"]) -> list[ReportRow]:
     """Rows per day and campaign, or per day and agent. Calls nobody took (no agent) have no
     agent row; calls of no campaign (inbound without a case) no campaign row."""
     totals: dict[tuple[date, str], dict[str, Any]] = {}
     for row in sums:
-        name = row[per]
+        name = getattr(row, per)
         if name is None:
             continue
-        acc = totals.setdefault((row["day"], name), dict.fromkeys(_SUMS, 0))
+        acc = totals.setdefault((row.day, name), dict.fromkeys(_SUMS, 0))
         for key in _SUMS:
-            acc[key] += row[key] or 0
+            acc[key] += getattr(row, key) or 0
     rows = []
     for (day, name), t in sorted(totals.items()):
         rows.append(

@@ -46,6 +46,7 @@ from pbx_engine.routing.acd import AgentView, Route, route_inbound
 from pbx_engine.routing.ivr import DebtorMenu, Leave, Play
 from pbx_engine.routing.prompts import prompt_path
 from pbx_engine.storage import Storage
+from pbx_engine.storage.cases import CaseDossier
 from pbx_engine.tasks import OwnedTasks
 
 log = structlog.get_logger(__name__)
@@ -132,7 +133,7 @@ class InboundService:
         case = int(case_id) if case_id.isdigit() else None
         outcome, ended_by, cause, cause_text = Outcome.HUMAN, "caller", None, None
         with self._ari.subscribe(channel_id) as events:
-            await self._storage.create_attempt(
+            await self._storage.attempts.create_attempt(
                 channel_id=channel_id,
                 direction="inbound",
                 dialled=did or "unknown",
@@ -143,7 +144,7 @@ class InboundService:
             try:
                 await self._ari.answer(channel_id)
                 answered = datetime.now(UTC)
-                await self._storage.mark_attempt_answered(channel_id, answered)
+                await self._storage.attempts.mark_attempt_answered(channel_id, answered)
                 if self._agents is None:
                     ended_by = await self._goodbye(channel_id, events)
                 else:
@@ -162,7 +163,7 @@ class InboundService:
                     login = self._agents.holder_of(channel_id) or login  # handed over?
                     await asyncio.shield(self._agents.call_ended(login))
                 await asyncio.shield(
-                    self._storage.finish_attempt(
+                    self._storage.attempts.finish_attempt(
                         channel_id,
                         ended_at=datetime.now(UTC),
                         hangup_cause=cause,
@@ -189,7 +190,7 @@ class InboundService:
                 return chosen
         owner, team = (None, None)
         if case is not None:
-            found = await self._storage.case_owner(case)
+            found = await self._storage.cases.case_owner(case)
             if found is not None:
                 owner, team = found
         route = route_inbound(
@@ -205,7 +206,7 @@ class InboundService:
         agent = await self._first_agent(channel_id, events, route)
         waited = asyncio.get_running_loop().time() - waited_from
         if agent is None:
-            await self._storage.record_inbound_route(channel_id, "callback offer", waited)
+            await self._storage.attempts.record_inbound_route(channel_id, "callback offer", waited)
             return await self._offer_callback(channel_id, events, case, caller)
         try:
             bridged_at = await agents.connect(agent, channel_id)
@@ -215,10 +216,12 @@ class InboundService:
                 raise CallerLeft from None
             raise
         self._agent_of[channel_id] = agent.login
-        await self._storage.mark_attempt_bridged(
+        await self._storage.attempts.mark_attempt_bridged(
             channel_id, agents.agent_id(agent.login), bridged_at
         )
-        await self._storage.record_inbound_route(channel_id, f"{route.kind}: {agent.login}", waited)
+        await self._storage.attempts.record_inbound_route(
+            channel_id, f"{route.kind}: {agent.login}", waited
+        )
         log.info("inbound.connected", agent=agent.login, waited_s=round(waited, 2))
         policy = await self.recording_policy(case)
         if policy is not None and self.recorder is not None:
@@ -230,15 +233,17 @@ class InboundService:
         self, channel_id: str, events: Subscription, case: int, caller: str
     ) -> tuple[Outcome, str] | None:
         """Run the menu; None when the caller wants (or gets) an agent."""
-        dossier = await self._storage.case_dossier(case) or {}
-        campaign = dossier.get("campaign_id")
+        dossier = await self._storage.cases.case_dossier(case)
+        campaign = dossier.campaign_id if dossier else None
         language = (campaign and self.campaign_language(campaign)) or self.language
         menu = DebtorMenu(datetime.now(UTC).date())
         actions = menu.start()
         while True:
             for action in actions:
                 if isinstance(action, Leave):
-                    await self._storage.record_inbound_route(channel_id, f"menu: {action.to}", 0)
+                    await self._storage.attempts.record_inbound_route(
+                        channel_id, f"menu: {action.to}", 0
+                    )
                     return await self._menu_choice(
                         channel_id, events, case, caller, action, dossier, language
                     )
@@ -248,14 +253,14 @@ class InboundService:
             digit = await self._ask(channel_id, events, media, wait=6.0)
             actions = menu.silence() if digit is None else menu.key(digit)
 
-    def _media(self, play: Play, dossier: dict, language: str) -> list[str]:
+    def _media(self, play: Play, dossier: CaseDossier | None, language: str) -> list[str]:
         assert self.menu_prompts is not None
         media = []
         for name in play.prompts:
             media.append(prompt_path(self.menu_prompts, name, language))
             if name == "balance":
-                amount = Decimal(str(dossier.get("amount_owed") or 0))
-                currency = dossier.get("currency") or "USD"
+                amount = Decimal(str((dossier and dossier.amount_owed) or 0))
+                currency = (dossier and dossier.currency) or "USD"
                 units, minor = int(amount), int((amount - int(amount)) * 100)
                 media += [
                     f"number:{units}",
@@ -308,15 +313,15 @@ class InboundService:
         case: int,
         caller: str,
         leave: Leave,
-        dossier: dict,
+        dossier: CaseDossier | None,
         language: str,
     ) -> tuple[Outcome, str] | None:
         assert self.menu_prompts is not None
         if leave.to == "agent":
             return None
         if leave.to == "callback":
-            owner = await self._storage.case_owner_id(case)
-            await self._storage.create_callback(
+            owner = await self._storage.cases.case_owner_id(case)
+            await self._storage.callbacks.create_callback(
                 e164=caller,
                 due_at=datetime.now(UTC) + IVR_CALLBACK_AFTER,
                 source="ivr",
@@ -329,17 +334,17 @@ class InboundService:
         else:
             given = DispositionInput(
                 Disposition.PROMISE_TO_PAY,
-                promise_amount=Decimal(str(dossier.get("amount_owed") or 0)) or None,
+                promise_amount=Decimal(str((dossier and dossier.amount_owed) or 0)) or None,
                 promise_date=leave.promise_date,
                 note="promised in the phone menu",
             )
             try:
-                zone = debtor_zones(dossier.get("timezone"), caller, "UTC")[0]
+                zone = debtor_zones(dossier and dossier.timezone, caller, "UTC")[0]
                 update = next_action(given, datetime.now(UTC), zone)
             except (DispositionError, ValueError) as error:
                 log.warning("inbound.menu_promise_refused", error=str(error))
                 return None  # an agent sorts it out
-            await self._storage.record_disposition(channel_id, None, given, update)
+            await self._storage.cases.record_disposition(channel_id, None, given, update)
             log.info("inbound.menu_promise", case_id=case, date=str(leave.promise_date))
             goodbye = "promise_thanks"
         with contextlib.suppress(AriError, TimeoutError):
@@ -465,12 +470,12 @@ class InboundService:
         if isinstance(pressed, ChannelDestroyed | StasisEnd):
             raise CallerLeft
         if isinstance(pressed, ChannelDtmfReceived) and pressed.digit == "1":
-            await self._storage.create_callback(
+            await self._storage.callbacks.create_callback(
                 e164=caller,
                 due_at=datetime.now(UTC),
                 source="queue",
                 case_id=case,
-                owner_agent_id=await self._storage.case_owner_id(case) if case else None,
+                owner_agent_id=await self._storage.cases.case_owner_id(case) if case else None,
                 channel_id=channel_id,
             )
             log.info("inbound.callback_requested", case_id=case)

@@ -1,6 +1,6 @@
 """Disabling an agent: his API token, browser sessions and invitation links end with him, and
 no look-up of an agent (by login, softphone, token, session, sign-in) finds him until he is
-enabled again (see `_AGENT_FROM` in `storage.queries`)."""
+enabled again (see `AGENT_FROM` in `storage.agents`)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 
@@ -78,3 +79,23 @@ class BrowserSession:
     id_sha256: str
     csrf_token: str
     expires_at: datetime
+
+
+def json_ready(record) -> dict:
+    """A row as JSON-ready values."""
+    out = {}
+    for key, value in dict(record).items():
+        if isinstance(value, (datetime, date)):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = str(value)
+        out[key] = value
+    return out
+
+
+class JsonRow:
+    """A row a handler sends as JSON: the same keys as its columns, with dates, times and
+    amounts as strings (what `json_ready` makes of the database row)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return json_ready(asdict(self))

@@ -8,6 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
+from pbx_engine.storage.models import JsonRow
+
 
 @dataclass(frozen=True)
 class DialRecord:
@@ -22,6 +24,33 @@ class DialRecord:
     invitation_id: str | None = None
     client_address: str | None = None
     room: str | None = None
+
+
+@dataclass(frozen=True)
+class DialEntry(JsonRow):
+    """A dial on record, as supervisors read it (the agent by login)."""
+
+    at: datetime
+    purpose: str
+    number: str
+    country: str
+    kind: str
+    allowed: bool
+    reason: str
+    agent: str | None
+    invitation_id: str | None
+    client_address: str | None
+    room: str | None
+
+
+@dataclass(frozen=True)
+class RoomAction(JsonRow):
+    at: datetime
+    room: str
+    action: str
+    target: str | None
+    agent: str | None
+    client_address: str | None
 
 
 class OutboundStore:
@@ -72,7 +101,7 @@ class OutboundStore:
         )
         return row["by_agent"], row["by_link"], row["by_address"]
 
-    async def dials(self, limit: int = 200, *, invitation_id: str | None = None) -> list[dict]:
+    async def dials(self, limit: int = 200, *, invitation_id: str | None = None) -> list[DialEntry]:
         rows = await self.pool.fetch(
             """SELECT d.at, d.purpose, d.number, d.country, d.kind, d.allowed, d.reason,
                       a.login AS agent, d.invitation_id, d.client_address, d.room
@@ -82,7 +111,7 @@ class OutboundStore:
             limit,
             invitation_id,
         )
-        return [{**dict(r), "at": r["at"].isoformat()} for r in rows]
+        return [DialEntry(**dict(r)) for r in rows]
 
     async def record_room_action(
         self,
@@ -104,7 +133,7 @@ class OutboundStore:
             client_address,
         )
 
-    async def room_actions(self, room: str | None = None, limit: int = 200) -> list[dict]:
+    async def room_actions(self, room: str | None = None, limit: int = 200) -> list[RoomAction]:
         rows = await self.pool.fetch(
             """SELECT r.at, r.room, r.action, r.target, a.login AS agent, r.client_address
                FROM room_actions r LEFT JOIN agents a ON a.id = r.agent_id
@@ -113,4 +142,4 @@ class OutboundStore:
             room,
             limit,
         )
-        return [{**dict(r), "at": r["at"].isoformat()} for r in rows]
+        return [RoomAction(**dict(r)) for r in rows]

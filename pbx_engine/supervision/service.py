@@ -239,7 +239,7 @@ class SupervisionService:
             action=action,
         )
         await asyncio.shield(
-            self._storage.log_supervision(
+            self._storage.supervision.log_supervision(
                 session.supervisor_id, session.agent_id, session.call_id, action
             )
         )

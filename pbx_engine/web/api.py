@@ -87,7 +87,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if not session_id:
         return error_response(401, "missing bearer token")
     storage, now = request.app[ENGINE].storage, datetime.now(UTC)
-    session = await storage.browser_session(sessions.session_digest(session_id), now)
+    session = await storage.sessions.browser_session(sessions.session_digest(session_id), now)
     if session is None:
         return error_response(401, "signed out or session expired")
     sent = request.headers.get(sessions.CSRF_HEADER)
@@ -161,7 +161,7 @@ def _presentable(engine: Engine, caller_id: str) -> str | None:
 
 async def get_attempt(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
-    attempt = await engine.storage.get_attempt(request.match_info["channel_id"])
+    attempt = await engine.storage.attempts.get_attempt(request.match_info["channel_id"])
     me: AgentRow = request[AGENT]
     if attempt is None or (me.role not in SUPERVISORS and attempt.agent_id != me.id):
         return error_response(404, "no such call")
@@ -182,7 +182,7 @@ async def me(request: web.Request) -> web.Response:
         "call": None,
     }
     if status and status.call_id:
-        attempt = await engine.storage.get_attempt(status.call_id)
+        attempt = await engine.storage.attempts.get_attempt(status.call_id)
         if attempt is not None:
             inbound = attempt.direction == "inbound"
             body["call"] = {
@@ -190,11 +190,14 @@ async def me(request: web.Request) -> web.Response:
                 "direction": attempt.direction,
                 # the debtor's number: the one we dialled, or the one he calls from
                 "number": attempt.caller_id if inbound else attempt.dialled,
-                "case": await engine.storage.case_dossier(attempt.case_id)
-                if attempt.case_id
-                else None,
+                "case": await _dossier_json(engine, attempt.case_id),
             }
     return web.json_response(body)
+
+
+async def _dossier_json(engine: Engine, case_id: int | None) -> dict | None:
+    dossier = await engine.storage.cases.case_dossier(case_id) if case_id else None
+    return dossier.as_json() if dossier else None
 
 
 async def agent_action(request: web.Request) -> web.Response:
@@ -227,19 +230,19 @@ async def disposition(request: web.Request) -> web.Response:
     if isinstance(payload, web.Response):
         return payload
     channel_id = request.match_info["channel_id"]
-    attempt = await engine.storage.get_attempt(channel_id)
+    attempt = await engine.storage.attempts.get_attempt(channel_id)
     if (
         attempt is None
         or attempt.case_id is None
         or (
             agent.role not in SUPERVISORS
             and attempt.agent_id != agent.id
-            and not await engine.storage.handed_over(channel_id, agent.id)
+            and not await engine.storage.attempts.handed_over(channel_id, agent.id)
         )
     ):
         return error_response(404, "no call of yours with that id")
-    dossier = await engine.storage.case_dossier(attempt.case_id)
-    zone = debtor_zones(dossier.get("timezone"), attempt.dialled, "UTC")[0]
+    dossier = await engine.storage.cases.case_dossier(attempt.case_id)
+    zone = debtor_zones(dossier.timezone, attempt.dialled, "UTC")[0]
     given = DispositionInput(
         payload.code,
         payload.promise_amount,
@@ -252,7 +255,9 @@ async def disposition(request: web.Request) -> web.Response:
         update = next_action(given, datetime.now(UTC), zone)
     except DispositionError as error:
         return error_response(422, str(error))
-    disposition_id = await engine.storage.record_disposition(channel_id, agent.id, given, update)
+    disposition_id = await engine.storage.cases.record_disposition(
+        channel_id, agent.id, given, update
+    )
     saved = {
         "id": disposition_id,
         "code": payload.code.value,
@@ -294,7 +299,7 @@ async def preview(request: web.Request) -> web.Response:
                 {
                     "campaign": runner.campaign.name,
                     "number": plan.e164,
-                    "case": await engine.storage.case_dossier(plan.case_id),
+                    "case": await _dossier_json(engine, plan.case_id),
                 }
             )
         if step == "dial":
@@ -327,14 +332,16 @@ async def campaigns(request: web.Request) -> web.Response:
     for runner in engine.campaigns.values():
         body = _campaign_json(runner)
         body["abandon_target"] = runner.campaign.compliance_profile().abandon_target
-        body["abandon_rates"] = await engine.storage.abandon_rates(
+        rates = await engine.storage.reports.abandon_rates(
             runner.campaign_id,
             now,
             amd_false_positive_share=runner.campaign.compliance_profile().amd_false_positive_share,
         )
-        body["last_24h"] = await engine.storage.campaign_report(
+        body["abandon_rates"] = {period: rate.as_json() for period, rate in rates.items()}
+        last_24h = await engine.storage.reports.campaign_report(
             runner.campaign_id, now - timedelta(hours=24)
         )
+        body["last_24h"] = last_24h.as_json()
         listed.append(body)
     return web.json_response(listed)
 
@@ -353,7 +360,7 @@ async def record_payment(request: web.Request) -> web.Response:
         return error_response(404, "no such case")
     if not 0 < case_id < 2**63:  # beyond a bigint key: PostgreSQL would refuse the query
         return error_response(404, "no such case")
-    payment_id = await request.app[ENGINE].storage.record_payment(
+    payment_id = await request.app[ENGINE].storage.cases.record_payment(
         case_id, payload.amount, payload.paid_on, payload.reference
     )
     if payment_id is None:
@@ -369,7 +376,8 @@ async def callbacks(request: web.Request) -> web.Response:
     status = request.query.get("status", "pending")
     if status not in ("pending", "missed", "done", "cancelled"):
         return error_response(422, f"unknown status {status!r}")
-    return web.json_response(await request.app[ENGINE].storage.list_callbacks(status))
+    callbacks = await request.app[ENGINE].storage.callbacks.list_callbacks(status)
+    return web.json_response([c.as_json() for c in callbacks])
 
 
 async def numbers(request: web.Request) -> web.Response:

@@ -136,7 +136,7 @@ async def sign_in(request: web.Request) -> web.Response:
         )
         return _too_many(decision.retry_after)
     async with gate.admitted():
-        found = await engine.storage.password_hash(payload.login)
+        found = await engine.storage.sessions.password_hash(payload.login)
         stored = found[1] if found else None
         # The hash is checked even for an unknown login: the answer takes as long either way.
         ok = await gate.run(verify_password, payload.password, stored)
@@ -146,7 +146,7 @@ async def sign_in(request: web.Request) -> web.Response:
     throttle.succeeded(decision.attempt)
     agent = found[0]
     opened = sessions.new_session(now)
-    await engine.storage.open_browser_session(
+    await engine.storage.sessions.open_browser_session(
         agent.id, opened.id_sha256, opened.csrf_token, opened.expires_at
     )
     log.info("signin.opened", agent=agent.login, role=agent.role, address=address)
@@ -188,7 +188,7 @@ async def current_session(request: web.Request) -> web.Response:
 async def sign_out(request: web.Request) -> web.Response:
     session = request.get(SESSION)
     if session is not None:
-        await request.app[ENGINE].storage.close_browser_session(session.id_sha256)
+        await request.app[ENGINE].storage.sessions.close_browser_session(session.id_sha256)
         # Its websockets (other tabs) stop receiving notices at once.
         for ws in list(request.app[SOCKETS].get(session.id_sha256, ())):
             await ws.close(code=SIGNED_OUT, message=b"signed out")
@@ -211,7 +211,7 @@ async def change_password(request: web.Request) -> web.Response:
     if decision.attempt is None:
         return _too_many(decision.retry_after)
     async with gate.admitted():
-        found = await engine.storage.password_hash(me.login)
+        found = await engine.storage.sessions.password_hash(me.login)
         ok = await gate.run(verify_password, payload.current, found[1] if found else None)
     if not ok:
         log.warning("signin.password_change_refused", agent=me.login)
@@ -221,7 +221,7 @@ async def change_password(request: web.Request) -> web.Response:
         hashed = await asyncio.to_thread(hash_password, payload.new)
     except WeakPassword as error:
         return error_response(422, str(error))
-    ended = await engine.storage.change_password(
+    ended = await engine.storage.sessions.change_password(
         me.id, hashed, keep=session.id_sha256 if session else None
     )
     for key in ended:  # other browsers he left signed in stop at once
@@ -275,7 +275,7 @@ async def _end_with_session(
         if now >= session.expires_at:
             await ws.close(code=SIGNED_OUT, message=b"session expired")
             return
-        ended = await storage.browser_session(session.id_sha256, now) is None
+        ended = await storage.sessions.browser_session(session.id_sha256, now) is None
         if ended or not await storage.signin.touch_session(session.id_sha256, now, idle):
             await ws.close(code=SIGNED_OUT, message=b"session ended")
             return
@@ -327,9 +327,9 @@ async def daily_report(request: web.Request) -> web.Response:
         return error_response(422, f"reports cover {REPORT_DAYS[0]} to {REPORT_DAYS[1]}")
     if since > until or (until - since).days >= MAX_REPORT_DAYS:
         return error_response(422, f"from must come before to, at most {MAX_REPORT_DAYS} days")
-    sums = await request.app[ENGINE].storage.daily_figures(since, until, zone=str(zone))
+    sums = await request.app[ENGINE].storage.reports.daily_figures(since, until, zone=str(zone))
     if me.role not in SUPERVISORS:
-        sums = [s for s in sums if s["agent"] == me.login]
+        sums = [s for s in sums if s.agent == me.login]
     rows = report(sums, per)
     if request.query.get("format") == "csv":
         return web.Response(
@@ -353,7 +353,8 @@ async def daily_report(request: web.Request) -> web.Response:
 async def supervisor_actions(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
-    return web.json_response(await request.app[ENGINE].storage.supervisor_actions())
+    actions = await request.app[ENGINE].storage.supervision.supervisor_actions()
+    return web.json_response([a.as_json() for a in actions])
 
 
 def add_browser_routes(app: web.Application) -> None:

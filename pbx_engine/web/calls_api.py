@@ -81,14 +81,16 @@ async def recording_action(request: web.Request) -> web.Response:
 async def attempt_recordings(request: web.Request) -> web.Response:
     """`GET /attempts/{channel_id}/recordings`: the files of a call and its pauses."""
     engine = request.app[ENGINE]
-    attempt = await engine.storage.get_attempt(request.match_info["channel_id"])
+    attempt = await engine.storage.attempts.get_attempt(request.match_info["channel_id"])
     me: AgentRow = request[AGENT]
     if attempt is None or (me.role not in SUPERVISORS and attempt.agent_id != me.id):
         return error_response(404, "no such call")
+    recordings = await engine.storage.recordings.recordings_of_attempt(attempt.id)
+    pauses = await engine.storage.recordings.recording_pauses(attempt.id)
     return web.json_response(
         {
-            "recordings": await engine.storage.recordings_of_attempt(attempt.id),
-            "pauses": await engine.storage.recording_pauses(attempt.id),
+            "recordings": [r.as_json() for r in recordings],
+            "pauses": [p.as_json() for p in pauses],
         }
     )
 
@@ -96,17 +98,17 @@ async def attempt_recordings(request: web.Request) -> web.Response:
 async def recording_file(request: web.Request) -> web.StreamResponse:
     """`GET /recordings/{name}`: the audio file, from Asterisk's recordings folder."""
     engine = request.app[ENGINE]
-    row = await engine.storage.recording_by_name(request.match_info["name"])
+    row = await engine.storage.recordings.recording_by_name(request.match_info["name"])
     me: AgentRow = request[AGENT]
-    if row is None or (me.role not in SUPERVISORS and row["agent_id"] != me.id):
+    if row is None or (me.role not in SUPERVISORS and row.agent_id != me.id):
         return error_response(404, "no such recording")
-    if row["deleted_at"] is not None:
+    if row.deleted_at is not None:
         return error_response(410, "deleted at the end of its retention period")
-    audio = await engine.ari.get_stored_recording_file(row["name"])
+    audio = await engine.ari.get_stored_recording_file(row.name)
     return web.Response(
         body=audio,
         content_type="audio/wav",
-        headers={"Content-Disposition": f'attachment; filename="{row["name"]}.wav"'},
+        headers={"Content-Disposition": f'attachment; filename="{row.name}.wav"'},
     )
 
 
@@ -155,7 +157,8 @@ async def supervision_log(request: web.Request) -> web.Response:
     """Every listen, whisper, barge and stop, newest first."""
     if denied := require_role(request):
         return denied
-    return web.json_response(await request.app[ENGINE].storage.supervision_log())
+    entries = await request.app[ENGINE].storage.supervision.supervision_log()
+    return web.json_response([e.as_json() for e in entries])
 
 
 async def add_party(request: web.Request) -> web.Response:

@@ -96,4 +96,6 @@ async def audit(request: web.Request, action: str, target: str) -> None:
         return
     log.info("supervisor.action", supervisor=me.login, action=action, target=target)
     engine: Engine = request.app[ENGINE]
-    await engine.storage.audit_supervisor_action(me.id, action, target, datetime.now(UTC))
+    await engine.storage.supervision.audit_supervisor_action(
+        me.id, action, target, datetime.now(UTC)
+    )

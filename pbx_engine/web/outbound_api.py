@@ -34,7 +34,7 @@ async def outbound_dials(request: web.Request) -> web.Response:
     dials = await request.app[ENGINE].storage.outbound.dials(
         max(limit, 1), invitation_id=request.query.get("invitation")
     )
-    return web.json_response(dials)
+    return web.json_response([d.as_json() for d in dials])
 
 
 async def agent_access(request: web.Request) -> web.Response:

@@ -223,7 +223,8 @@ async def room_actions(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
     storage = request.app[ENGINE].storage
-    return web.json_response(await storage.outbound.room_actions(request.match_info["name"]))
+    actions = await storage.outbound.room_actions(request.match_info["name"])
+    return web.json_response([a.as_json() for a in actions])
 
 
 _PAGE = """<!doctype html>

@@ -25,7 +25,7 @@ async def test_given_an_agent_logs_in_when_his_phone_answers_then_he_is_ready_in
     assert bridge is not None
     assert bridge.channels == (ready_agent.channel_id,)
     agent_id = connected_engine.agents.agent_id("anna")
-    states = await connected_engine.storage.agent_states(agent_id)
+    states = await connected_engine.storage.agents.agent_states(agent_id)
     assert [s for s, _ in states][-2:] == ["connecting", "ready"]
 
 
@@ -39,7 +39,7 @@ async def test_given_a_reserved_agent_when_a_person_answers_then_he_is_bridged_t
     call = engine.dialer.place_call(CallRequest(number=PstnBehaviour.TALK.number(), agent="anna"))
 
     async def bridged():
-        attempt = await engine.storage.get_attempt(call.channel_id)
+        attempt = await engine.storage.attempts.get_attempt(call.channel_id)
         return attempt if attempt and attempt.bridged_at else None
 
     attempt = await eventually(bridged, timeout=15, what="the debtor to reach the agent")
@@ -62,7 +62,7 @@ async def test_given_a_reserved_agent_when_a_person_answers_then_he_is_bridged_t
 
     # The change is in memory first and in the database a moment later.
     async def stored_states():
-        states = await engine.storage.agent_states(engine.agents.agent_id("anna"))
+        states = await engine.storage.agents.agent_states(engine.agents.agent_id("anna"))
         return [s for s, _ in states][-4:] == ["reserved", "on_call", "wrap_up", "ready"]
 
     await eventually(stored_states, timeout=5, what="the state changes on record")
@@ -91,7 +91,7 @@ async def test_given_the_only_agent_is_paused_when_a_person_answers_then_the_cal
     result = await connected_engine.dialer.call(CallRequest(number=PstnBehaviour.HUMAN.number()))
 
     assert result.outcome is Outcome.ABANDONED
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt.abandoned and attempt.bridged_at is None
     # The guard waited its 2 s for an agent, then played the message.
     assert (attempt.ended_at - attempt.amd_decided_at).total_seconds() >= 2
@@ -125,7 +125,7 @@ async def test_given_an_agent_dials_the_login_code_then_his_own_call_is_his_shif
 ):
     engine = connected_engine
     pbx = telephony.engine
-    await engine.storage.upsert_agent("bogdan", "Bogdan Ilić", sip_endpoint="agent-002")
+    await engine.storage.agents.upsert_agent("bogdan", "Bogdan Ilić", sip_endpoint="agent-002")
     async with SippPhone("agent-002", AGENTS["agent-002"], pbx.sip_host, pbx.sip_port) as phone:
         call = await phone.dial("*60")  # stays up until the PBX hangs up
 
@@ -149,7 +149,7 @@ async def test_given_an_agent_dials_the_login_code_then_his_own_call_is_his_shif
 
         await engine.agents.logout("bogdan")
         assert await asyncio.wait_for(call.wait(), 10) == 0  # his phone got the BYE
-    states = await engine.storage.agent_states(engine.agents.agent_id("bogdan"))
+    states = await engine.storage.agents.agent_states(engine.agents.agent_id("bogdan"))
     assert ("connecting", "feature code") in states
     assert [s for s, _ in states][-1] == "logged_out"
 
@@ -174,7 +174,9 @@ async def test_given_a_phone_of_nobody_dials_the_login_code_then_it_is_refused(
 async def rung_per_call(connected_engine: Engine, agent_phone: SippPhone):
     """Agent "anna" logged in with per-call ringing (no shift-long call); put back afterwards."""
     agents = connected_engine.agents
-    await connected_engine.storage.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001")
+    await connected_engine.storage.agents.upsert_agent(
+        "anna", "Anna Nowak", sip_endpoint="agent-001"
+    )
     agents.ring_per_call = True
     try:
         yield await agents.login("anna")
@@ -196,7 +198,7 @@ async def test_given_per_call_ringing_then_the_agent_is_rung_for_each_debtor_and
         call = engine.dialer.place_call(CallRequest(number=PstnBehaviour.TALK.number()))
 
         async def bridged(call=call):
-            attempt = await engine.storage.get_attempt(call.channel_id)
+            attempt = await engine.storage.attempts.get_attempt(call.channel_id)
             return attempt if attempt and attempt.bridged_at else None
 
         await eventually(bridged, timeout=20, what="the debtor and the rung agent joined")
@@ -265,5 +267,5 @@ async def test_given_the_engine_restarts_after_a_crash_then_agents_in_their_brid
         await eventually(bridge_gone, timeout=5, what="her bridge to be destroyed")
     finally:
         await restarted.close()
-    states = await engine.storage.agent_states(engine.agents.agent_id("anna"))
+    states = await engine.storage.agents.agent_states(engine.agents.agent_id("anna"))
     assert ("on_call", "adopted after a restart") in states

@@ -25,7 +25,7 @@ async def test_given_a_debtor_calls_back_when_the_call_arrives_then_fastagi_iden
     telephony: Telephony,
 ):
     storage = connected_engine.storage
-    case_id, _ = await storage.upsert_case(
+    case_id, _ = await storage.cases.upsert_case(
         creditor="Acme",
         reference="CB-7",
         debtor_name="Maria Lopez",

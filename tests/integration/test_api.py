@@ -14,7 +14,7 @@ from tests.integration.waiting import eventually
 
 
 async def token_for(engine: Engine, login: str, role: str, endpoint: str | None = None) -> dict:
-    await engine.storage.upsert_agent(login, login.title(), sip_endpoint=endpoint, role=role)
+    await engine.storage.agents.upsert_agent(login, login.title(), sip_endpoint=endpoint, role=role)
     return {"Authorization": f"Bearer {await engine.storage.issue_agent_token(login)}"}
 
 
@@ -50,7 +50,7 @@ async def test_given_a_live_call_when_the_agent_works_it_through_the_api_then_al
             name="api-test", dial_mode="progressive", compliance="plain", agents=["anna"]
         )
     )
-    case_id, _ = await engine.storage.upsert_case(
+    case_id, _ = await engine.storage.cases.upsert_case(
         creditor="Acme",
         reference="API-1",
         debtor_name="Maria Lopez",
@@ -118,8 +118,8 @@ async def test_given_a_live_call_when_the_agent_works_it_through_the_api_then_al
         "pending",
     )
     assert callback["owner_agent_id"] == engine.agents.agent_id("anna")
-    dossier = await engine.storage.case_dossier(case_id)
-    assert dossier["history"][0]["disposition"] == "callback"
+    dossier = await engine.storage.cases.case_dossier(case_id)
+    assert dossier.history[0].disposition == "callback"
 
 
 def screen_pop_gone(http, api):
@@ -143,7 +143,7 @@ async def test_given_a_preview_campaign_when_the_agent_skips_one_and_dials_the_n
         )
     )
     for i, due in enumerate(["2026-01-01", "2026-02-01"]):
-        await engine.storage.upsert_case(
+        await engine.storage.cases.upsert_case(
             creditor="Acme",
             reference=f"PV-{i}",
             debtor_name=f"Preview {i}",

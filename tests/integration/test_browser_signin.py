@@ -25,8 +25,8 @@ def browser(api: str, *, cookies: bool = True) -> aiohttp.ClientSession:
 
 async def signed_in(engine: Engine, api: str, login: str, role: str) -> tuple:
     """A browser-like client session signed in as `login`, and its CSRF token."""
-    await engine.storage.upsert_agent(login, login.title(), role=role)
-    await engine.storage.set_password(login, hash_password(PASSWORD, n=2**10))
+    await engine.storage.agents.upsert_agent(login, login.title(), role=role)
+    await engine.storage.sessions.set_password(login, hash_password(PASSWORD, n=2**10))
     http = browser(api)
     async with http.post(f"{api}/signin", json={"login": login, "password": PASSWORD}) as r:
         assert r.status == 200, await r.text()
@@ -39,8 +39,8 @@ async def signed_in(engine: Engine, api: str, login: str, role: str) -> tuple:
 async def test_given_a_wrong_password_or_unknown_login_when_signing_in_then_401(
     api, connected_engine: Engine
 ):
-    await connected_engine.storage.upsert_agent("olga", "Olga")
-    await connected_engine.storage.set_password("olga", hash_password(PASSWORD, n=2**10))
+    await connected_engine.storage.agents.upsert_agent("olga", "Olga")
+    await connected_engine.storage.sessions.set_password("olga", hash_password(PASSWORD, n=2**10))
     async with browser(api, cookies=False) as http:
         for login, password in (("olga", "wrong password"), ("nobody", PASSWORD)):
             async with http.post(f"{api}/signin", json={"login": login, "password": password}) as r:
@@ -120,8 +120,8 @@ async def test_given_an_agent_and_a_supervisor_on_the_websocket_then_each_sees_h
             engine.hub.publish(Notice("agent", {"login": "dora"}, agent="dora"))
             mine = await agent_ws.receive_json(timeout=5)
             assert mine["data"]["login"] == "dora"
-    actions = await engine.storage.supervisor_actions()
-    assert any(a["action"] == "campaign_pause" and a["target"] == "ws-test" for a in actions)
+    actions = await engine.storage.supervision.supervisor_actions()
+    assert any(a.action == "campaign_pause" and a.target == "ws-test" for a in actions)
     engine.campaigns["ws-test"].stop()
 
 
@@ -162,8 +162,8 @@ async def test_given_the_cli_when_setting_a_password_then_it_verifies_and_sessio
     config.write_text(
         f'[ari]\nurl = "http://127.0.0.1:1"\nusername = "x"\n[database]\ndsn = "{database_dsn}"\n'
     )
-    agent_id = await storage.upsert_agent("gina", "Gina")
-    await storage.open_browser_session(
+    agent_id = await storage.agents.upsert_agent("gina", "Gina")
+    await storage.sessions.open_browser_session(
         agent_id, "old-session", "csrf", datetime.now(UTC) + timedelta(hours=1)
     )
 
@@ -184,9 +184,9 @@ async def test_given_the_cli_when_setting_a_password_then_it_verifies_and_sessio
     assert code == 1 and "no agent with login 'nobody'" in said
     code, said = await set_password("gina", PASSWORD)
     assert code == 0, said
-    _, stored = await storage.password_hash("gina")
+    _, stored = await storage.sessions.password_hash("gina")
     assert stored.startswith("scrypt$") and verify_password(PASSWORD, stored)
-    assert await storage.browser_session("old-session", datetime.now(UTC)) is None
+    assert await storage.sessions.browser_session("old-session", datetime.now(UTC)) is None
 
 
 async def test_given_a_session_about_to_expire_when_its_websocket_is_open_then_it_is_closed(
@@ -194,7 +194,7 @@ async def test_given_a_session_about_to_expire_when_its_websocket_is_open_then_i
 ):
     http, _ = await signed_in(connected_engine, api, "hugo", "agent")
     async with http:
-        agent_id = (await connected_engine.storage.get_agent("hugo")).id
+        agent_id = (await connected_engine.storage.agents.get_agent("hugo")).id
         await connected_engine.storage.pool.execute(
             "UPDATE browser_sessions SET expires_at = now() + interval '1 second' "
             "WHERE agent_id = $1",
@@ -261,7 +261,7 @@ async def test_given_a_password_set_from_the_command_line_then_open_pages_sign_o
     async with http, http.ws_connect(f"{api}/ws") as ws:
         assert (await ws.receive_json(timeout=5))["kind"] == "snapshot"
         # What `pbx-engine agent password` does, from another process: only the rows change.
-        await connected_engine.storage.set_password("ivan", hash_password("brand new one"))
+        await connected_engine.storage.sessions.set_password("ivan", hash_password("brand new one"))
         closing = await ws.receive(timeout=5)
         assert (closing.type, closing.data, closing.extra) == (
             aiohttp.WSMsgType.CLOSE,
@@ -277,7 +277,7 @@ async def test_given_the_cli_when_issuing_a_token_then_it_expires_after_the_days
     config.write_text(
         f'[ari]\nurl = "http://127.0.0.1:1"\nusername = "x"\n[database]\ndsn = "{database_dsn}"\n'
     )
-    await storage.upsert_agent("kurt", "Kurt")
+    await storage.agents.upsert_agent("kurt", "Kurt")
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "pbx_engine.cli", "agent", "token", "kurt", "--days", "2"),
         *("--config", str(config)),

@@ -53,7 +53,7 @@ async def test_given_number_pools_then_each_debtor_sees_a_number_of_his_own_area
         runner = await engine.add_campaign(campaign)
         cases = []
         for i, prefix in enumerate(["+1202555072", "+1212555072"]):  # Washington, New York
-            case_id, _ = await engine.storage.upsert_case(
+            case_id, _ = await engine.storage.cases.upsert_case(
                 creditor="Acme",
                 reference=f"CID-{i}",
                 debtor_name=f"CID-{i}",
@@ -74,7 +74,7 @@ async def test_given_number_pools_then_each_debtor_sees_a_number_of_his_own_area
 
                 attempt = await eventually(bridged, timeout=25, what="the debtor to be put through")
                 assert expected in await callers_seen_by_the_network(telephony)
-                stored = await engine.storage.get_attempt(attempt["channel_id"])
+                stored = await engine.storage.attempts.get_attempt(attempt["channel_id"])
                 assert stored.caller_id == expected
                 await engine.ari.hangup(attempt["channel_id"])
         finally:

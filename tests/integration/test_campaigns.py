@@ -51,7 +51,7 @@ async def test_given_a_progressive_campaign_when_started_then_it_works_its_cases
         ("P-BUSY", PstnBehaviour.BUSY, midday, date(2026, 2, 1)),
         ("P-NIGHT", PstnBehaviour.HUMAN, night, date(2025, 1, 1)),
     ]:
-        ids[reference], _ = await engine.storage.upsert_case(
+        ids[reference], _ = await engine.storage.cases.upsert_case(
             creditor="Acme",
             reference=reference,
             debtor_name=reference,
@@ -107,7 +107,7 @@ async def test_given_a_predictive_campaign_with_too_few_agents_then_the_guard_ab
     runner = await engine.add_campaign(campaign)
     cases = []
     for i in range(2):
-        case_id, _ = await engine.storage.upsert_case(
+        case_id, _ = await engine.storage.cases.upsert_case(
             creditor="Acme",
             reference=f"PR-{i}",
             debtor_name=f"PR-{i}",
@@ -133,9 +133,9 @@ async def test_given_a_predictive_campaign_with_too_few_agents_then_the_guard_ab
         await engine.ari.hangup(bridged["channel_id"])
     finally:
         runner.stop()
-    rates = await engine.storage.abandon_rates(runner.campaign_id, datetime.now(UTC))
-    assert rates["today"] == {"abandons": 1, "live": 2, "rate": 0.5}
-    assert rates["30d"]["rate"] == 0.5
+    rates = await engine.storage.reports.abandon_rates(runner.campaign_id, datetime.now(UTC))
+    assert rates["today"].as_json() == {"abandons": 1, "live": 2, "rate": 0.5}
+    assert rates["30d"].rate == 0.5
 
 
 async def test_given_predictive_pacing_then_the_policy_sees_the_live_floor_and_learns_from_it(
@@ -162,7 +162,7 @@ async def test_given_predictive_pacing_then_the_policy_sees_the_live_floor_and_l
     behaviours.append(PstnBehaviour.TALK)
     cases = []
     for i, behaviour in enumerate(behaviours):
-        case_id, _ = await engine.storage.upsert_case(
+        case_id, _ = await engine.storage.cases.upsert_case(
             creditor="Acme",
             reference=f"PL-{i}",
             debtor_name=f"PL-{i}",
@@ -235,7 +235,7 @@ async def test_given_the_first_batch_of_cases_cannot_be_called_then_the_planner_
     for i, (zone, due) in enumerate(
         [(night, date(2024, 1, 1)), (night, date(2024, 1, 2)), (midday, date(2026, 1, 1))]
     ):
-        case_id, _ = await engine.storage.upsert_case(
+        case_id, _ = await engine.storage.cases.upsert_case(
             creditor="Acme",
             reference=f"B-{i}",
             debtor_name=f"B-{i}",
@@ -274,9 +274,9 @@ async def test_given_a_callback_is_due_then_it_is_dialled_first_to_its_owner(
             name="callback-test", dial_mode="progressive", compliance="plain", agents=["anna"]
         )
     )
-    anna = await engine.storage.get_agent("anna")
+    anna = await engine.storage.agents.get_agent("anna")
     number = PstnBehaviour.TALK.number("+120255509")
-    case_id, _ = await engine.storage.upsert_case(
+    case_id, _ = await engine.storage.cases.upsert_case(
         creditor="Acme",
         reference="CB-DUE",
         debtor_name="CB-DUE",
@@ -286,7 +286,7 @@ async def test_given_a_callback_is_due_then_it_is_dialled_first_to_its_owner(
         campaign_id=runner.campaign_id,
         owner_agent_id=anna.id,
     )
-    callback_id = await engine.storage.create_callback(
+    callback_id = await engine.storage.callbacks.create_callback(
         e164=number,
         due_at=datetime.now(UTC),
         source="agent",
@@ -302,7 +302,7 @@ async def test_given_a_callback_is_due_then_it_is_dialled_first_to_its_owner(
             return rows if rows and rows[0]["bridged_at"] else None
 
         [call] = await eventually(bridged, timeout=20, what="the callback to reach its owner")
-        attempt = await engine.storage.get_attempt(call["channel_id"])
+        attempt = await engine.storage.attempts.get_attempt(call["channel_id"])
         assert attempt.agent_id == anna.id  # she was held for it before it was dialled
         await engine.ari.hangup(call["channel_id"])
 
@@ -334,7 +334,7 @@ async def test_given_a_campaign_with_the_tuned_detector_then_a_long_hello_is_a_p
             amd_detector="app_amd-tuned",
         )
     )
-    case_id, _ = await engine.storage.upsert_case(
+    case_id, _ = await engine.storage.cases.upsert_case(
         creditor="Acme",
         reference="AMD-T",
         debtor_name="AMD-T",
@@ -351,7 +351,7 @@ async def test_given_a_campaign_with_the_tuned_detector_then_a_long_hello_is_a_p
             return rows if rows and rows[0]["ended_at"] or rows and rows[0]["bridged_at"] else None
 
         [call] = await eventually(judged, timeout=20, what="the long hello to be judged")
-        attempt = await engine.storage.get_attempt(call["channel_id"])
+        attempt = await engine.storage.attempts.get_attempt(call["channel_id"])
         assert attempt.amd_status == "HUMAN" and attempt.bridged_at is not None
         await engine.ari.hangup(call["channel_id"])
     finally:

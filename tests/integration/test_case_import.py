@@ -22,8 +22,8 @@ def row(line, reference, phones, owner=None, amount="100.00"):
 
 
 async def test_given_new_cases_when_imported_then_cases_and_numbers_are_stored(storage: Storage):
-    await storage.upsert_agent("anna", "Anna")
-    result = await storage.import_cases(
+    await storage.agents.upsert_agent("anna", "Anna")
+    result = await storage.cases.import_cases(
         [
             row(2, "A-1", ["+12025550101", "+12025550102"], owner="anna"),
             row(3, "A-2", ["+12025550103"]),
@@ -32,7 +32,7 @@ async def test_given_new_cases_when_imported_then_cases_and_numbers_are_stored(s
     )
     assert (result.inserted, result.updated, result.phone_numbers) == (2, 0, 3)
     assert result.rejected == []
-    match = await storage.find_case_by_number("+12025550102")
+    match = await storage.cases.find_case_by_number("+12025550102")
     assert match.reference == "A-1" and match.owner_agent_id is not None
     campaign = await storage.pool.fetchval(
         "SELECT count(*) FROM cases c JOIN campaigns k ON k.id = c.campaign_id "
@@ -44,8 +44,8 @@ async def test_given_new_cases_when_imported_then_cases_and_numbers_are_stored(s
 async def test_given_a_reimport_when_loaded_then_cases_update_and_numbers_follow_the_file(
     storage: Storage,
 ):
-    await storage.import_cases([row(2, "A-1", ["+12025550101", "+12025550102"])])
-    result = await storage.import_cases(
+    await storage.cases.import_cases([row(2, "A-1", ["+12025550101", "+12025550102"])])
+    result = await storage.cases.import_cases(
         [row(2, "A-1", ["+12025550102", "+12025550109"], amount="80.00")]
     )
     assert (result.inserted, result.updated) == (0, 1)
@@ -61,7 +61,7 @@ async def test_given_a_reimport_when_loaded_then_cases_update_and_numbers_follow
 async def test_given_an_unknown_agent_when_imported_then_only_that_row_is_rejected(
     storage: Storage,
 ):
-    result = await storage.import_cases(
+    result = await storage.cases.import_cases(
         [row(2, "A-1", ["+12025550101"]), row(7, "A-2", ["+12025550102"], owner="ghost")]
     )
     assert result.inserted == 1

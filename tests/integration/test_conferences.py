@@ -23,7 +23,7 @@ DEBTOR, AGENT, CREDITOR, COLLEAGUE = "+12025570600", "+12025571000", "+120255714
 async def tina_on_a_call(connected_engine: Engine):
     """Agent tina (a tone phone) logged in and talking to a debtor (another one)."""
     engine = connected_engine
-    await engine.storage.upsert_agent("tina", "Tina", sip_endpoint=f"{AGENT}@pstn")
+    await engine.storage.agents.upsert_agent("tina", "Tina", sip_endpoint=f"{AGENT}@pstn")
     await engine.agents.login("tina")
     await engine.agents.reserve({"tina"})
     call = engine.dialer.place_call(CallRequest(number=DEBTOR, agent="tina"))
@@ -106,7 +106,7 @@ async def test_given_a_live_call_when_the_agent_adds_a_ready_colleague_then_he_j
     connected_engine: Engine, tina_on_a_call: PlacedCall
 ):
     engine, debtor = connected_engine, tina_on_a_call.channel_id
-    await engine.storage.upsert_agent("piotr", "Piotr", sip_endpoint=f"{COLLEAGUE}@pstn")
+    await engine.storage.agents.upsert_agent("piotr", "Piotr", sip_endpoint=f"{COLLEAGUE}@pstn")
     piotr = await engine.agents.login("piotr")
     try:
         own_bridge, leg = piotr.bridge_id, piotr.channel_id
@@ -155,7 +155,7 @@ async def test_given_a_campaigns_call_when_a_party_is_dialled_then_he_sees_the_c
     runner = await engine.add_campaign(
         CampaignConfig(name="party-caller-id", caller_id="+12025550777")
     )
-    await engine.storage.upsert_agent("tina", "Tina", sip_endpoint=f"{AGENT}@pstn")
+    await engine.storage.agents.upsert_agent("tina", "Tina", sip_endpoint=f"{AGENT}@pstn")
     await engine.agents.login("tina")
     try:
         await engine.agents.reserve({"tina"})

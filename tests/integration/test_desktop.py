@@ -77,10 +77,10 @@ async def _sign_in(page: Page, api: str, login: str, lands_on: str) -> None:
 
 
 async def _anna_and_her_supervisor(storage) -> None:
-    await storage.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001")
-    await storage.upsert_agent("boss", "Barbara Boss", role="supervisor")
+    await storage.agents.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001")
+    await storage.agents.upsert_agent("boss", "Barbara Boss", role="supervisor")
     for login in ("anna", "boss"):
-        await storage.set_password(login, hash_password(PASSWORD))
+        await storage.sessions.set_password(login, hash_password(PASSWORD))
 
 
 def _ms_since(shown_at_ms: str, then: datetime) -> float:
@@ -107,7 +107,7 @@ async def test_given_browsers_when_a_debtor_answers_then_screen_pop_promise_and_
             "about your {creditor} account {reference}: {balance} {currency} is due.",
         )
     )
-    case_id, _ = await storage.upsert_case(
+    case_id, _ = await storage.cases.upsert_case(
         creditor="Acme Bank",
         reference="DESK-1",
         debtor_name="Maria Lopez",
@@ -121,7 +121,7 @@ async def test_given_browsers_when_a_debtor_answers_then_screen_pop_promise_and_
     await storage.pool.execute(
         "UPDATE cases SET original_creditor = 'Old Finance Ltd' WHERE id = $1", case_id
     )
-    await storage.record_payment(case_id, Decimal("20.50"), date(2026, 11, 2))
+    await storage.cases.record_payment(case_id, Decimal("20.50"), date(2026, 11, 2))
     await _earlier_contact(storage, case_id, runner.campaign_id, "Asked for the statement first.")
     errors: list[str] = []
     shots = _screenshots(tmp_path)
@@ -150,7 +150,7 @@ async def test_given_browsers_when_a_debtor_answers_then_screen_pop_promise_and_
     shown_at = await pop.get_attribute("data-shown-at")
 
     async def bridged():
-        attempt = await storage.get_attempt(channel_id)
+        attempt = await storage.attempts.get_attempt(channel_id)
         return attempt if attempt and attempt.bridged_at else None
 
     attempt = await eventually(bridged, timeout=10, what="the bridge on record")
@@ -207,7 +207,7 @@ async def test_given_browsers_when_a_debtor_answers_then_screen_pop_promise_and_
     await desk.click("#phone-logout")
     await expect(desk.locator("#state")).to_have_attribute("data-state", "logged_out")
 
-    actions = [(a["action"], a["target"]) for a in await storage.supervisor_actions()]
+    actions = [(a.action, a.target) for a in await storage.supervision.supervisor_actions()]
     assert ("campaign_start", "desk-test") in actions and ("campaign_stop", "desk-test") in actions
 
     # The day's report has the call and the promise; its CSV downloads.
@@ -256,7 +256,7 @@ async def test_given_a_preview_campaign_when_the_agent_works_a_call_from_the_des
         )
     )
     for i, due in enumerate(["2026-01-01", "2026-02-01"]):
-        await storage.upsert_case(
+        await storage.cases.upsert_case(
             creditor="Acme",
             reference=f"DP-{i}",
             debtor_name=f"Preview Debtor {i}",
@@ -292,7 +292,7 @@ async def test_given_a_preview_campaign_when_the_agent_works_a_call_from_the_des
         pop = desk.locator("#screen-pop .dossier")
         await expect(pop).to_have_attribute("data-reference", "DP-1", timeout=30000)
         channel_id = await desk.locator("#screen-pop").get_attribute("data-channel-id")
-        attempt = await storage.get_attempt(channel_id)
+        attempt = await storage.attempts.get_attempt(channel_id)
 
         # Recording: pause while card details are read out, then resume.
         await eventually(
@@ -304,8 +304,8 @@ async def test_given_a_preview_campaign_when_the_agent_works_a_call_from_the_des
         await expect(desk.locator("#rec-state")).to_have_text("recording paused")
         await desk.click("#rec-resume")
         await expect(desk.locator("#rec-state")).to_have_text("recording")
-        [pause] = await storage.recording_pauses(attempt.id)
-        assert pause["resumed_at"] is not None
+        [pause] = await storage.recordings.recording_pauses(attempt.id)
+        assert pause.resumed_at is not None
 
         # A third party by number joins the call; the agent drops him.
         party_number = PstnBehaviour.TALK.number("+1202555072")
@@ -353,15 +353,15 @@ async def test_given_a_preview_campaign_when_the_agent_works_a_call_from_the_des
             await engine.ari.hangup(engine.agents.status("anna").call_id)
         await desk.click("#phone-logout")
         await expect(desk.locator("#state")).to_have_attribute("data-state", "logged_out")
-    actions = [a["action"] for a in await storage.supervisor_actions()]
+    actions = [a.action for a in await storage.supervision.supervisor_actions()]
     assert "supervise_listen" in actions and "supervise_stop" in actions
     assert errors == []
 
 
 async def _earlier_contact(storage, case_id: int, campaign_id: int, note: str) -> None:
     """A conversation three days ago, with its disposition: the history the pop shows."""
-    number = (await storage.case_dossier(case_id))["numbers"][0]["e164"]
-    await storage.create_attempt(
+    number = (await storage.cases.case_dossier(case_id)).numbers[0].e164
+    await storage.attempts.create_attempt(
         channel_id=f"earlier-{case_id}", dialled=number, case_id=case_id, campaign_id=campaign_id
     )
     await storage.pool.execute(
@@ -386,8 +386,8 @@ async def test_given_two_browsers_when_the_agent_changes_his_password_then_the_o
     api: str, connected_engine: Engine, browser: Browser
 ):
     storage = connected_engine.storage
-    await storage.upsert_agent("greta", "Greta Lind")
-    await storage.set_password("greta", hash_password(PASSWORD))
+    await storage.agents.upsert_agent("greta", "Greta Lind")
+    await storage.sessions.set_password("greta", hash_password(PASSWORD))
     errors: list[str] = []
     here, elsewhere = await _page(browser, errors), await _page(browser, errors)
     for page in (here, elsewhere):
@@ -407,6 +407,6 @@ async def test_given_two_browsers_when_the_agent_changes_his_password_then_the_o
     # The other browser is signed out at once; this one goes on.
     await elsewhere.wait_for_url(re.compile(r".*/signin\?next=.*"), timeout=GENEROUS * 1000)
     await expect(here.locator("#live.on")).to_be_visible()
-    found = await storage.password_hash("greta")
+    found = await storage.sessions.password_hash("greta")
     assert found is not None and verify_password("a brand new secret", found[1])
     assert errors == []

@@ -27,7 +27,7 @@ async def test_given_the_engine_is_killed_mid_call_when_it_restarts_then_the_cal
         dsn = await postgres.create_database("restart_run")
         async with Storage.open(DatabaseConfig(dsn=dsn)) as storage:
             await migrate(storage.pool)
-            await storage.upsert_agent("ops", "Ops", role="admin")
+            await storage.agents.upsert_agent("ops", "Ops", role="admin")
             token = await storage.issue_agent_token("ops")
         http_port = free_port()
         raw = {
@@ -81,7 +81,7 @@ async def test_given_the_engine_is_killed_mid_call_when_it_restarts_then_the_cal
         async with build_engine(parse_config(raw, environ={})) as engine:
 
             async def settled():
-                attempt = await engine.storage.get_attempt(channel_id)
+                attempt = await engine.storage.attempts.get_attempt(channel_id)
                 return attempt if attempt and attempt.ended_at else None
 
             attempt = await eventually(settled, timeout=20, what="the adopted call to end")

@@ -24,7 +24,9 @@ DID = "+12025551000"
 async def second_agent(connected_engine: Engine, telephony: Telephony):
     """Agent "bogdan" of anna's team, on agent-002's softphone, ready; logged out after."""
     engine, pbx = connected_engine, telephony.engine
-    await engine.storage.upsert_agent("bogdan", "Bogdan", sip_endpoint="agent-002", team="north")
+    await engine.storage.agents.upsert_agent(
+        "bogdan", "Bogdan", sip_endpoint="agent-002", team="north"
+    )
     async with SippPhone("agent-002", AGENTS["agent-002"], pbx.sip_host, pbx.sip_port):
         status = await engine.agents.login("bogdan")
         yield status
@@ -33,9 +35,9 @@ async def second_agent(connected_engine: Engine, telephony: Telephony):
 
 
 async def debtor_case(engine: Engine, reference: str, number: str, owner: str) -> int:
-    await engine.storage.upsert_agent(owner, owner, sip_endpoint="agent-001", team="north")
-    owner_row = await engine.storage.get_agent(owner)
-    case_id, _ = await engine.storage.upsert_case(
+    await engine.storage.agents.upsert_agent(owner, owner, sip_endpoint="agent-001", team="north")
+    owner_row = await engine.storage.agents.get_agent(owner)
+    case_id, _ = await engine.storage.cases.upsert_case(
         creditor="Acme",
         reference=reference,
         debtor_name=reference,
@@ -200,7 +202,7 @@ async def test_given_the_menu_when_the_debtor_asks_for_a_callback_then_it_is_boo
         "SELECT source, owner_agent_id FROM callbacks WHERE case_id = $1", case_id
     )
     assert callback["source"] == "ivr"
-    assert callback["owner_agent_id"] == (await engine.storage.get_agent("anna")).id
+    assert callback["owner_agent_id"] == (await engine.storage.agents.get_agent("anna")).id
 
 
 async def test_given_the_menu_when_the_debtor_promises_a_date_then_it_is_recorded(

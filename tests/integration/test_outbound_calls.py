@@ -23,7 +23,7 @@ async def test_given_a_person_answers_and_no_agent_is_free_then_amd_says_human_a
 
     assert result.amd_status == "HUMAN"
     assert result.outcome is Outcome.ABANDONED
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt is not None
     assert attempt.outcome == "abandoned"
     assert attempt.abandoned
@@ -40,7 +40,7 @@ async def test_given_voicemail_answers_when_called_then_amd_says_machine(connect
 
     assert result.outcome is Outcome.MACHINE
     assert result.amd_status == "MACHINE"
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt.outcome == "machine"
     assert attempt.amd_cause
 
@@ -51,7 +51,7 @@ async def test_given_a_busy_line_when_called_then_the_outcome_is_busy_with_cause
     result = await connected_engine.dialer.call(CallRequest(number=PstnBehaviour.BUSY.number()))
 
     assert result.outcome is Outcome.BUSY
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt.hangup_cause == 17
     assert attempt.answered_at is None
     assert attempt.amd_status is None
@@ -65,7 +65,7 @@ async def test_given_nobody_answers_when_the_ring_timeout_passes_then_the_outcom
     )
 
     assert result.outcome is Outcome.NO_ANSWER
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt.ringing_at is not None
     assert attempt.answered_at is None
     ring_seconds = (attempt.ended_at - attempt.originated_at).total_seconds()
@@ -111,7 +111,7 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
     ringing = engine.dialer.place_call(CallRequest(number=PstnBehaviour.NO_ANSWER.number()))
 
     async def is_ringing():
-        attempt = await engine.storage.get_attempt(ringing.channel_id)
+        attempt = await engine.storage.attempts.get_attempt(ringing.channel_id)
         return attempt is not None and attempt.ringing_at is not None
 
     reconnects = engine.ari.reconnects
@@ -129,7 +129,7 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
     lost = await asyncio.wait_for(ringing.task, timeout=10)
     assert lost.outcome is Outcome.FAILED
     assert lost.hangup_cause_text == "channel lost"
-    attempt = await engine.storage.get_attempt(lost.channel_id)
+    attempt = await engine.storage.attempts.get_attempt(lost.channel_id)
     assert attempt.ended_at is not None
     assert attempt.outcome == "failed"
 
@@ -148,7 +148,7 @@ async def test_given_a_line_answers_in_silence_then_the_outcome_is_silence(
     result = await connected_engine.dialer.call(CallRequest(number=PstnBehaviour.SILENT.number()))
 
     assert result.outcome is Outcome.SILENCE
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt.outcome == "silence"
     assert attempt.amd_cause.startswith("INITIALSILENCE")
 
@@ -160,13 +160,11 @@ async def _message_after_the_beep(
     beep; the message must be on the recording from its first words (not cut by speaking over
     the greeting), soon after the beep. Returns how long after the beep's end it started."""
     message = str(telephony.engine.sounds_dir / "human-talk")  # about 6 s of speech
-    request = CallRequest(
-        number=number, machine_message=message, amd_detector=DETECTORS[detector]
-    )
+    request = CallRequest(number=number, machine_message=message, amd_detector=DETECTORS[detector])
     result = await engine.dialer.call(request)
 
     assert (result.outcome, result.amd_status) == (Outcome.MACHINE, "MACHINE")
-    attempt = await engine.storage.get_attempt(result.channel_id)
+    attempt = await engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt.amd_decided_at < attempt.message_started_at < attempt.message_ended_at
     played = (attempt.message_ended_at - attempt.message_started_at).total_seconds()
     assert played > 4
@@ -209,7 +207,7 @@ async def test_given_voicemail_without_a_beep_when_the_engine_leaves_a_message_t
     result = await connected_engine.dialer.call(request)
 
     assert result.outcome is Outcome.MACHINE
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt.amd_decided_at < attempt.message_started_at < attempt.message_ended_at
     assert (attempt.message_ended_at - attempt.message_started_at).total_seconds() > 4
     await _no_amd_helpers_left(connected_engine)
@@ -230,7 +228,7 @@ async def test_given_the_line_hangs_up_mid_greeting_then_no_message_is_played_or
     channel_id = call.channel_id
 
     async def answered():
-        attempt = await engine.storage.get_attempt(channel_id)
+        attempt = await engine.storage.attempts.get_attempt(channel_id)
         return attempt is not None and attempt.answered_at is not None
 
     await eventually(answered, timeout=10, what="the voicemail to answer")
@@ -239,7 +237,7 @@ async def test_given_the_line_hangs_up_mid_greeting_then_no_message_is_played_or
     result = await asyncio.wait_for(call.task, timeout=10)
 
     assert result.outcome is Outcome.MACHINE
-    attempt = await engine.storage.get_attempt(channel_id)
+    attempt = await engine.storage.attempts.get_attempt(channel_id)
     assert attempt.amd_status == "MACHINE"
     assert attempt.message_started_at is None and attempt.message_ended_at is None
     await _no_amd_helpers_left(engine)
@@ -251,7 +249,7 @@ async def test_given_a_fax_machine_answers_then_its_tone_is_heard_and_the_outcom
     result = await connected_engine.dialer.call(CallRequest(number=FAX_NUMBER))
 
     assert result.outcome is Outcome.FAX
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert (attempt.outcome, attempt.amd_status) == ("fax", "FAX")
 
 
@@ -276,7 +274,7 @@ async def test_given_the_engine_amd_detector_when_a_person_says_hello_then_human
 
     assert (result.amd_status, result.outcome) == ("HUMAN", Outcome.ABANDONED)
     assert result.amd_cause.startswith("HUMAN-")
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     decided = (attempt.amd_decided_at - attempt.answered_at).total_seconds()
     assert decided < 3.0
     await _no_amd_helpers_left(connected_engine)

@@ -65,28 +65,25 @@ async def test_given_a_mixed_recording_when_the_agent_pauses_it_then_the_file_le
         await engine.ari.hangup(channel_id)
         await asyncio.wait_for(call.task, timeout=10)
 
-        attempt = await engine.storage.get_attempt(channel_id)
+        attempt = await engine.storage.attempts.get_attempt(channel_id)
 
         async def finished():
-            rows = await engine.storage.recordings_of_attempt(attempt.id)
-            return rows if rows and rows[0]["ended_at"] else None
+            rows = await engine.storage.recordings.recordings_of_attempt(attempt.id)
+            return rows if rows and rows[0].ended_at else None
 
         [row] = await eventually(finished, timeout=10, what="the recording to end")
-        assert row["name"] == f"attempt-{attempt.id}" and row["leg"] == "mixed"
-        [pause] = await engine.storage.recording_pauses(attempt.id)
-        assert pause["resumed_at"] is not None
+        assert row.name == f"attempt-{attempt.id}" and row.leg == "mixed"
+        [pause] = await engine.storage.recordings.recording_pauses(attempt.id)
+        assert pause.resumed_at is not None
 
-        async with http.get(f"{api}/recordings/{row['name']}") as response:
+        async with http.get(f"{api}/recordings/{row.name}") as response:
             assert response.status == 200
             audio = await response.read()
         async with http.get(f"{api}/attempts/{channel_id}/recordings") as response:
-            assert [r["name"] for r in (await response.json())["recordings"]] == [row["name"]]
+            assert [r["name"] for r in (await response.json())["recordings"]] == [row.name]
 
-    def at(value: str) -> datetime:
-        return datetime.fromisoformat(value)
-
-    paused = (at(pause["resumed_at"]) - at(pause["paused_at"])).total_seconds()
-    recorded = (at(row["ended_at"]) - at(row["started_at"])).total_seconds() - paused
+    paused = (pause.resumed_at - pause.paused_at).total_seconds()
+    recorded = (row.ended_at - row.started_at).total_seconds() - paused
     assert 3.0 < recorded < 6.0
     assert seconds_of(audio) == pytest.approx(recorded, abs=0.6)
 
@@ -99,29 +96,29 @@ async def test_given_separate_legs_when_the_call_ends_then_two_files_of_the_call
     await asyncio.sleep(3)
     await engine.ari.hangup(channel_id)
     await asyncio.wait_for(call.task, timeout=10)
-    attempt = await engine.storage.get_attempt(channel_id)
+    attempt = await engine.storage.attempts.get_attempt(channel_id)
 
     async def finished():
-        rows = await engine.storage.recordings_of_attempt(attempt.id)
-        return rows if len(rows) == 2 and all(r["ended_at"] for r in rows) else None
+        rows = await engine.storage.recordings.recordings_of_attempt(attempt.id)
+        return rows if len(rows) == 2 and all(r.ended_at for r in rows) else None
 
     rows = await eventually(finished, timeout=10, what="both recordings to end")
-    assert {r["name"] for r in rows} == {
+    assert {r.name for r in rows} == {
         f"attempt-{attempt.id}-debtor",
         f"attempt-{attempt.id}-agent",
     }
-    lengths = [seconds_of(await engine.ari.get_stored_recording_file(r["name"])) for r in rows]
+    lengths = [seconds_of(await engine.ari.get_stored_recording_file(r.name)) for r in rows]
     assert all(2.5 < length < 5 for length in lengths)
     assert abs(lengths[0] - lengths[1]) < 0.5
 
     # After the retention period the purge deletes the files from Asterisk, and says so.
     later = datetime.now(UTC) + timedelta(days=31)
     purged = await engine.recorder.purge_expired(later)
-    assert {r["name"] for r in rows} <= set(purged)
+    assert {r.name for r in rows} <= set(purged)
     for r in rows:
-        assert await engine.ari.get_stored_recording(r["name"]) is None
-    rows = await engine.storage.recordings_of_attempt(attempt.id)
-    assert all(r["deleted_at"] for r in rows)
+        assert await engine.ari.get_stored_recording(r.name) is None
+    rows = await engine.storage.recordings.recordings_of_attempt(attempt.id)
+    assert all(r.deleted_at for r in rows)
 
 
 async def test_given_an_inbound_caller_when_an_agent_takes_him_then_his_campaigns_policy_records(
@@ -133,7 +130,7 @@ async def test_given_an_inbound_caller_when_an_agent_takes_him_then_his_campaign
     runner = await engine.add_campaign(
         CampaignConfig(name="recorded-inbound", recording={"mode": "mixed", "retention_days": 7})
     )
-    case_id, _ = await engine.storage.upsert_case(
+    case_id, _ = await engine.storage.cases.upsert_case(
         creditor="Acme",
         reference="REC-IN-1",
         debtor_name="Rec In",
@@ -151,12 +148,11 @@ async def test_given_an_inbound_caller_when_an_agent_takes_him_then_his_campaign
         )
         if attempt is None:
             return None
-        rows = await engine.storage.recordings_of_attempt(attempt["id"])
+        rows = await engine.storage.recordings.recordings_of_attempt(attempt["id"])
         return (attempt, rows) if rows else None
 
     attempt, [row] = await eventually(recorded, timeout=20, what="the inbound call recorded")
-    assert (row["name"], row["leg"]) == (f"attempt-{attempt['id']}", "mixed")
-    started = datetime.fromisoformat(row["started_at"])
-    assert datetime.fromisoformat(row["delete_after"]) - started == timedelta(days=7)
-    assert (await engine.storage.get_attempt(attempt["channel_id"])).case_id == case_id
+    assert (row.name, row.leg) == (f"attempt-{attempt['id']}", "mixed")
+    assert row.delete_after - row.started_at == timedelta(days=7)
+    assert (await engine.storage.attempts.get_attempt(attempt["channel_id"])).case_id == case_id
     await telephony.pstn.hangup(pstn_leg)

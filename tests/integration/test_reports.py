@@ -27,7 +27,7 @@ async def _call(
     offset: int = 0,
 ) -> None:
     start = T0 + timedelta(minutes=offset)
-    await storage.create_attempt(
+    await storage.attempts.create_attempt(
         channel_id=channel_id,
         dialled="+12025550100",
         case_id=case_id,
@@ -47,10 +47,12 @@ async def _call(
         "human" if talk is not None else ("abandoned" if abandoned else "no_answer"),
     )
     if agent_id is not None and talk is not None:
-        await storage.record_agent_state(agent_id, "on_call", bridged, channel_id=channel_id)
-        await storage.record_agent_state(agent_id, "wrap_up", ended, channel_id=channel_id)
+        await storage.agents.record_agent_state(agent_id, "on_call", bridged, channel_id=channel_id)
+        await storage.agents.record_agent_state(agent_id, "wrap_up", ended, channel_id=channel_id)
         if wrap is not None:
-            await storage.record_agent_state(agent_id, "ready", ended + timedelta(seconds=wrap))
+            await storage.agents.record_agent_state(
+                agent_id, "ready", ended + timedelta(seconds=wrap)
+            )
 
 
 async def _disposition(storage: Storage, channel_id: str, agent_id: int, code: str, **promise):
@@ -68,10 +70,10 @@ async def _disposition(storage: Storage, channel_id: str, agent_id: int, code: s
 
 
 async def _a_day_of_calls(storage: Storage) -> None:
-    anna = await storage.upsert_agent("anna", "Anna")
-    piotr = await storage.upsert_agent("piotr", "Piotr")
-    early = await storage.upsert_campaign("early", "progressive")
-    case_a, _ = await storage.upsert_case(
+    anna = await storage.agents.upsert_agent("anna", "Anna")
+    piotr = await storage.agents.upsert_agent("piotr", "Piotr")
+    early = await storage.campaigns.upsert_campaign("early", "progressive")
+    case_a, _ = await storage.cases.upsert_case(
         creditor="Acme",
         reference="R-A",
         debtor_name="A",
@@ -80,7 +82,7 @@ async def _a_day_of_calls(storage: Storage) -> None:
         numbers=[("+12025550100", "mobile")],
         campaign_id=early,
     )
-    case_b, _ = await storage.upsert_case(
+    case_b, _ = await storage.cases.upsert_case(
         creditor="Acme",
         reference="R-B",
         debtor_name="B",
@@ -91,8 +93,8 @@ async def _a_day_of_calls(storage: Storage) -> None:
     )
     await _call(storage, "a1", early, case_a, anna, talk=100, wrap=20)
     await _disposition(storage, "a1", anna, "promise_to_pay", amount=Decimal("100"), date=DAY)
-    await storage.record_payment(case_a, Decimal("60"), DAY + timedelta(days=1))
-    await storage.record_payment(case_a, Decimal("40"), DAY + timedelta(days=3))  # in grace
+    await storage.cases.record_payment(case_a, Decimal("60"), DAY + timedelta(days=1))
+    await storage.cases.record_payment(case_a, Decimal("40"), DAY + timedelta(days=3))  # in grace
     await _call(storage, "a2", early, case_a, anna, talk=50, offset=5)
     await _disposition(storage, "a2", anna, "wrong_party")
     await _call(storage, "a3", early, case_b, None, offset=10)  # nobody answered
@@ -100,12 +102,12 @@ async def _a_day_of_calls(storage: Storage) -> None:
     await _call(storage, "a5", early, case_b, piotr, talk=30, wrap=0, offset=20)
     await _disposition(storage, "a5", piotr, "right_party")  # saved first, then the promise
     await _disposition(storage, "a5", piotr, "promise_to_pay", amount=Decimal("50"), date=DAY)
-    await storage.record_payment(case_b, Decimal("50"), DAY + timedelta(days=4))  # too late
+    await storage.cases.record_payment(case_b, Decimal("50"), DAY + timedelta(days=4))  # too late
 
 
 async def test_given_a_day_of_calls_when_reported_then_each_figure_is_right(storage: Storage):
     await _a_day_of_calls(storage)
-    sums = await storage.daily_figures(DAY, DAY)
+    sums = await storage.reports.daily_figures(DAY, DAY)
     [campaign] = report(sums, "campaign")
     assert (campaign.day, campaign.by, campaign.attempts, campaign.contacts) == (DAY, "early", 5, 3)
     assert campaign.contact_rate == 0.6
@@ -123,7 +125,9 @@ async def test_given_a_day_of_calls_when_reported_then_each_figure_is_right(stor
     )
     assert anna.average_handle_seconds == 85.0  # (100 + 20 wrap-up, 50 with none on record)
     assert (piotr.promises, piotr.kept) == (1, 0)
-    assert await storage.daily_figures(DAY + timedelta(days=1), DAY + timedelta(days=2)) == []
+    assert (
+        await storage.reports.daily_figures(DAY + timedelta(days=1), DAY + timedelta(days=2)) == []
+    )
 
 
 async def test_given_a_centre_east_of_utc_when_reported_then_a_late_call_is_on_its_next_day(
@@ -136,10 +140,11 @@ async def test_given_a_centre_east_of_utc_when_reported_then_a_late_call_is_on_i
         datetime(2026, 11, 30, 23, 30, tzinfo=UTC),  # 00:30 on 1 December in Warsaw
     )
     warsaw = report(
-        await storage.daily_figures(DAY, DAY + timedelta(days=1), zone="Europe/Warsaw"), "campaign"
+        await storage.reports.daily_figures(DAY, DAY + timedelta(days=1), zone="Europe/Warsaw"),
+        "campaign",
     )
     assert [(r.day, r.attempts) for r in warsaw] == [(DAY, 4), (DAY + timedelta(days=1), 1)]
-    [utc] = report(await storage.daily_figures(DAY, DAY), "campaign")
+    [utc] = report(await storage.reports.daily_figures(DAY, DAY), "campaign")
     assert utc.attempts == 5
 
 
@@ -147,8 +152,8 @@ async def test_given_calls_on_record_when_exporting_csv_then_supervisors_get_eve
     api, connected_engine
 ):
     storage = connected_engine.storage
-    await storage.upsert_agent("rita", "Rita", role="supervisor")
-    await storage.upsert_agent("ivan", "Ivan")
+    await storage.agents.upsert_agent("rita", "Rita", role="supervisor")
+    await storage.agents.upsert_agent("ivan", "Ivan")
     headers = {"Authorization": f"Bearer {await storage.issue_agent_token('rita')}"}
     agent = {"Authorization": f"Bearer {await storage.issue_agent_token('ivan')}"}
     today = datetime.now(UTC).date().isoformat()
@@ -168,7 +173,7 @@ async def test_given_calls_on_record_when_exporting_csv_then_supervisors_get_eve
             assert response.status == 422
 
         # Payments come from the creditor, through a supervisor (or an admin's script).
-        case_id, _ = await storage.upsert_case(
+        case_id, _ = await storage.cases.upsert_case(
             creditor="Acme",
             reference="PAY-1",
             debtor_name="Payer",
@@ -186,22 +191,22 @@ async def test_given_calls_on_record_when_exporting_csv_then_supervisors_get_eve
             assert r.status == 404
         async with http.post(url, json=payment, headers=headers) as response:
             assert response.status == 201
-    assert (await storage.case_file(case_id))["amount_paid"] == "30.00"
+    assert (await storage.cases.case_file(case_id))["amount_paid"] == "30.00"
 
 
 async def test_given_a_shift_begun_before_midnight_when_occupancy_is_read_then_it_counts_from_it(
     storage: Storage,
 ):
-    night = await storage.upsert_agent("nina", "Nina")
+    night = await storage.agents.upsert_agent("nina", "Nina")
     midnight = datetime(2026, 12, 1, tzinfo=UTC)
-    await storage.record_agent_state(night, "ready", midnight - timedelta(hours=2))
-    await storage.record_agent_state(night, "on_call", midnight - timedelta(minutes=10))
-    await storage.record_agent_state(night, "wrap_up", midnight + timedelta(minutes=30))
-    await storage.record_agent_state(night, "ready", midnight + timedelta(minutes=31))
+    await storage.agents.record_agent_state(night, "ready", midnight - timedelta(hours=2))
+    await storage.agents.record_agent_state(night, "on_call", midnight - timedelta(minutes=10))
+    await storage.agents.record_agent_state(night, "wrap_up", midnight + timedelta(minutes=30))
+    await storage.agents.record_agent_state(night, "ready", midnight + timedelta(minutes=31))
     rows = [
-        (r["state"], r["at"])
-        for r in await storage.agent_state_changes_since(midnight)
-        if r["agent_id"] == night
+        (r.state, r.at)
+        for r in await storage.reports.agent_state_changes_since(midnight)
+        if r.agent_id == night
     ]
     # On a call across midnight: today he has been busy since midnight, not since 00:30.
     assert rows[0] == ("on_call", midnight)

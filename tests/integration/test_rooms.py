@@ -19,7 +19,7 @@ GUEST = "+12025571400"  # a PSTN tone phone: answers and stays on
 async def moderator(connected_engine: Engine, api: str):
     engine = connected_engine
     # Rooms with a DID or an extension are a supervisor's to make.
-    await engine.storage.upsert_agent("mona", "Mona", role="supervisor")
+    await engine.storage.agents.upsert_agent("mona", "Mona", role="supervisor")
     headers = {"Authorization": f"Bearer {await engine.storage.issue_agent_token('mona')}"}
     async with aiohttp.ClientSession(headers=headers) as http:
         yield http

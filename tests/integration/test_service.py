@@ -25,7 +25,7 @@ async def test_given_a_config_file_when_run_then_it_serves_calls_and_drains_on_s
     dsn = await postgres.create_database("service_run")
     async with Storage.open(DatabaseConfig(dsn=dsn)) as storage:
         await migrate(storage.pool)
-        await storage.upsert_agent("ops", "Operations", role="admin")
+        await storage.agents.upsert_agent("ops", "Operations", role="admin")
         token = await storage.issue_agent_token("ops")
     auth = {"Authorization": f"Bearer {token}"}
     config = tmp_path / "engine.toml"

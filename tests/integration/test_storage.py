@@ -141,19 +141,19 @@ async def test_given_a_malformed_number_when_stored_then_the_schema_refuses_it(
     storage: Storage, number: str
 ):
     with pytest.raises(asyncpg.CheckViolationError):
-        await storage.upsert_case(**_case(numbers=[(number, "mobile")]))
+        await storage.cases.upsert_case(**_case(numbers=[(number, "mobile")]))
 
 
 async def test_given_a_case_is_deleted_when_it_had_calls_then_its_numbers_go_and_calls_stay(
     storage: Storage, db: asyncpg.Connection
 ):
-    case_id, (phone_id,) = await storage.upsert_case(**_case())
-    await storage.create_attempt(
+    case_id, (phone_id,) = await storage.cases.upsert_case(**_case())
+    await storage.attempts.create_attempt(
         channel_id="c-del", dialled="+48600100200", case_id=case_id, phone_number_id=phone_id
     )
     await db.execute("DELETE FROM cases WHERE id = $1", case_id)
     assert await db.fetchval("SELECT count(*) FROM phone_numbers") == 0
-    attempt = await storage.get_attempt("c-del")
+    attempt = await storage.attempts.get_attempt("c-del")
     # The call history is the contact centre's record of what it did; it outlives the case.
     assert (attempt.case_id, attempt.phone_number_id) == (None, None)
 
@@ -161,9 +161,9 @@ async def test_given_a_case_is_deleted_when_it_had_calls_then_its_numbers_go_and
 async def test_given_an_unknown_outcome_when_finishing_then_the_schema_refuses_it(
     storage: Storage,
 ):
-    await storage.create_attempt(channel_id="c-bad", dialled="+12025550100")
+    await storage.attempts.create_attempt(channel_id="c-bad", dialled="+12025550100")
     with pytest.raises(asyncpg.CheckViolationError):
-        await storage.finish_attempt(
+        await storage.attempts.finish_attempt(
             "c-bad", ended_at=T0, hangup_cause=16, hangup_cause_text="", outcome="maybe"
         )
 
@@ -172,73 +172,79 @@ async def test_given_an_unknown_outcome_when_finishing_then_the_schema_refuses_i
 async def test_given_an_agent_and_a_campaign_when_upserted_twice_then_the_ids_stay(
     storage: Storage,
 ):
-    first = await storage.upsert_agent("anna", "Anna", sip_endpoint="agent-001", team="north")
-    again = await storage.upsert_agent("anna", "Anna Nowak", role="supervisor", team="south")
+    first = await storage.agents.upsert_agent(
+        "anna", "Anna", sip_endpoint="agent-001", team="north"
+    )
+    again = await storage.agents.upsert_agent("anna", "Anna Nowak", role="supervisor", team="south")
     assert first == again
-    agent = await storage.get_agent("anna")
+    agent = await storage.agents.get_agent("anna")
     assert (agent.name, agent.role, agent.team, agent.sip_endpoint) == (
         "Anna Nowak",
         "supervisor",
         "south",
         None,
     )
-    campaign = await storage.upsert_campaign("spring", "preview", '{"max_lines": 2}')
-    assert await storage.upsert_campaign("spring", "predictive") == campaign
+    campaign = await storage.campaigns.upsert_campaign("spring", "preview", '{"max_lines": 2}')
+    assert await storage.campaigns.upsert_campaign("spring", "predictive") == campaign
     with pytest.raises(asyncpg.CheckViolationError):
-        await storage.upsert_campaign("autumn", "robocall")
+        await storage.campaigns.upsert_campaign("autumn", "robocall")
 
 
 async def test_given_a_case_is_imported_twice_when_upserted_then_it_is_updated_not_duplicated(
     storage: Storage,
 ):
-    agent = await storage.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001", team="north")
-    first, _ = await storage.upsert_case(
+    agent = await storage.agents.upsert_agent(
+        "anna", "Anna Nowak", sip_endpoint="agent-001", team="north"
+    )
+    first, _ = await storage.cases.upsert_case(
         **_case(
             numbers=[("+48600100200", "mobile"), ("+48221234567", "landline")],
             owner_agent_id=agent,
         )
     )
-    second, phones = await storage.upsert_case(
+    second, phones = await storage.cases.upsert_case(
         **_case(amount_owed=Decimal("80.00"), owner_agent_id=agent)
     )
     assert first == second
     # The same reference from another creditor is another debt.
-    other, _ = await storage.upsert_case(**_case(creditor="Globex"))
+    other, _ = await storage.cases.upsert_case(**_case(creditor="Globex"))
     assert other != first
-    match = await storage.find_case_by_number("+48221234567")
+    match = await storage.cases.find_case_by_number("+48221234567")
     assert match is not None and match.case_id == first
-    assert await storage.find_case_by_number("+48999999999") is None
+    assert await storage.cases.find_case_by_number("+48999999999") is None
 
 
 async def test_given_an_attempt_when_it_goes_through_its_life_then_every_timestamp_is_kept(
     storage: Storage,
 ):
-    case_id, (phone_id,) = await storage.upsert_case(**_case())
-    attempt_id = await storage.create_attempt(
+    case_id, (phone_id,) = await storage.cases.upsert_case(**_case())
+    attempt_id = await storage.attempts.create_attempt(
         channel_id="c-1",
         dialled="+48600100200",
         caller_id="+48221000000",
         case_id=case_id,
         phone_number_id=phone_id,
     )
-    created = await storage.get_attempt("c-1")
+    created = await storage.attempts.get_attempt("c-1")
     assert (created.id, created.outcome, created.originated_at) == (attempt_id, "pending", None)
 
-    await storage.mark_attempt_originated("c-1", T0)
-    await storage.mark_attempt_ringing("c-1", T0 + timedelta(seconds=1))
-    await storage.mark_attempt_ringing("c-1", T0 + timedelta(seconds=2))  # the first one stays
-    await storage.mark_attempt_answered("c-1", T0 + timedelta(seconds=3))
-    await storage.record_amd("c-1", "HUMAN", "HUMAN-800-800", T0 + timedelta(seconds=5))
-    assert [a.channel_id for a in await storage.open_attempts()] == ["c-1"]
+    await storage.attempts.mark_attempt_originated("c-1", T0)
+    await storage.attempts.mark_attempt_ringing("c-1", T0 + timedelta(seconds=1))
+    await storage.attempts.mark_attempt_ringing(
+        "c-1", T0 + timedelta(seconds=2)
+    )  # the first one stays
+    await storage.attempts.mark_attempt_answered("c-1", T0 + timedelta(seconds=3))
+    await storage.attempts.record_amd("c-1", "HUMAN", "HUMAN-800-800", T0 + timedelta(seconds=5))
+    assert [a.channel_id for a in await storage.attempts.open_attempts()] == ["c-1"]
 
-    assert await storage.finish_attempt(
+    assert await storage.attempts.finish_attempt(
         "c-1",
         ended_at=T0 + timedelta(seconds=9),
         hangup_cause=16,
         hangup_cause_text="Normal Clearing",
         outcome="human",
     )
-    attempt = await storage.get_attempt("c-1")
+    attempt = await storage.attempts.get_attempt("c-1")
     assert attempt.originated_at == T0
     assert attempt.ringing_at == T0 + timedelta(seconds=1)
     assert attempt.answered_at == T0 + timedelta(seconds=3)
@@ -246,49 +252,49 @@ async def test_given_an_attempt_when_it_goes_through_its_life_then_every_timesta
     assert attempt.amd_decided_at == T0 + timedelta(seconds=5)
     assert (attempt.hangup_cause, attempt.hangup_cause_text) == (16, "Normal Clearing")
     assert (attempt.case_id, attempt.phone_number_id) == (case_id, phone_id)
-    assert await storage.open_attempts() == []
+    assert await storage.attempts.open_attempts() == []
 
 
 async def test_given_a_finished_attempt_when_finished_again_then_the_first_outcome_stays(
     storage: Storage,
 ):
-    await storage.create_attempt(channel_id="c-2", dialled="+12025550100")
-    assert await storage.finish_attempt(
+    await storage.attempts.create_attempt(channel_id="c-2", dialled="+12025550100")
+    assert await storage.attempts.finish_attempt(
         "c-2", ended_at=T0, hangup_cause=17, hangup_cause_text="User busy", outcome="busy"
     )
     # A late duplicate (the reconcile after a reconnect, say) does not overwrite the outcome.
-    assert not await storage.finish_attempt(
+    assert not await storage.attempts.finish_attempt(
         "c-2",
         ended_at=T0 + timedelta(seconds=30),
         hangup_cause=None,
         hangup_cause_text="channel lost",
         outcome="failed",
     )
-    attempt = await storage.get_attempt("c-2")
+    attempt = await storage.attempts.get_attempt("c-2")
     assert (attempt.outcome, attempt.hangup_cause, attempt.ended_at) == ("busy", 17, T0)
-    assert not await storage.finish_attempt(
+    assert not await storage.attempts.finish_attempt(
         "never-created", ended_at=T0, hangup_cause=16, hangup_cause_text="", outcome="failed"
     )
-    assert await storage.get_attempt("never-created") is None
+    assert await storage.attempts.get_attempt("never-created") is None
 
 
 async def test_given_calls_in_several_states_when_listing_open_ones_then_only_unended_in_order(
     storage: Storage,
 ):
     for channel in ("c-a", "c-b", "c-c"):
-        await storage.create_attempt(channel_id=channel, dialled="+12025550100")
-    await storage.finish_attempt(
+        await storage.attempts.create_attempt(channel_id=channel, dialled="+12025550100")
+    await storage.attempts.finish_attempt(
         "c-b", ended_at=T0, hangup_cause=16, hangup_cause_text="", outcome="no_answer"
     )
-    assert [a.channel_id for a in await storage.open_attempts()] == ["c-a", "c-c"]
+    assert [a.channel_id for a in await storage.attempts.open_attempts()] == ["c-a", "c-c"]
 
 
 async def test_given_a_channel_id_is_reused_when_creating_an_attempt_then_it_is_refused(
     storage: Storage,
 ):
-    await storage.create_attempt(channel_id="c-dup", dialled="+12025550100")
+    await storage.attempts.create_attempt(channel_id="c-dup", dialled="+12025550100")
     with pytest.raises(asyncpg.UniqueViolationError):
-        await storage.create_attempt(channel_id="c-dup", dialled="+12025550101")
+        await storage.attempts.create_attempt(channel_id="c-dup", dialled="+12025550101")
 
 
 # ------------------------------------------------------------------------------ the pool
@@ -349,12 +355,12 @@ async def test_given_the_chosen_port_is_taken_before_the_server_binds_then_it_ta
 async def test_given_an_amd_false_positive_estimate_then_abandon_rates_count_it_in(
     storage: Storage,
 ):
-    campaign_id = await storage.upsert_campaign("ofcom", "predictive")
+    campaign_id = await storage.campaigns.upsert_campaign("ofcom", "predictive")
     now = datetime.now(UTC)
     outcomes = ["machine"] * 20 + ["human"] * 9 + ["abandoned"]
     for i, outcome in enumerate(outcomes):
         channel = f"fp-{i}"
-        await storage.create_attempt(
+        await storage.attempts.create_attempt(
             channel_id=channel, dialled="+447700900123", campaign_id=campaign_id
         )
         if outcome == "human":
@@ -362,16 +368,16 @@ async def test_given_an_amd_false_positive_estimate_then_abandon_rates_count_it_
                 "UPDATE call_attempts SET bridged_at = now() WHERE channel_id = $1", channel
             )
         if outcome == "abandoned":
-            await storage.mark_attempt_abandoned(channel)
-        await storage.finish_attempt(
+            await storage.attempts.mark_attempt_abandoned(channel)
+        await storage.attempts.finish_attempt(
             channel, ended_at=now, hangup_cause=16, hangup_cause_text="", outcome=outcome
         )
-    plain = await storage.abandon_rates(campaign_id, now)
-    assert plain["24h"] == {"abandons": 1, "live": 10, "rate": 0.1}
-    ofcom = await storage.abandon_rates(campaign_id, now, amd_false_positive_share=0.05)
+    plain = await storage.reports.abandon_rates(campaign_id, now)
+    assert plain["24h"].as_json() == {"abandons": 1, "live": 10, "rate": 0.1}
+    ofcom = await storage.reports.abandon_rates(campaign_id, now, amd_false_positive_share=0.05)
     # 20 machine verdicts x 5% = 1 person taken for a machine: (1 + 1) / (10 + 1)
-    assert ofcom["24h"]["rate"] == round(2 / 11, 4)
-    assert ofcom["24h"]["estimated_amd_false_positives"] == 1.0
+    assert ofcom["24h"].rate == round(2 / 11, 4)
+    assert ofcom["24h"].estimated_amd_false_positives == 1.0
 
 
 async def test_given_a_debtor_with_two_cases_then_the_did_he_calls_picks_the_case_we_called(
@@ -380,27 +386,27 @@ async def test_given_a_debtor_with_two_cases_then_the_did_he_calls_picks_the_cas
     """The same number is on two debts (two creditors); we called about the older one from
     DID A and about the newer one from DID B: calling back B means the newer debt."""
     number = "+13125550123"
-    acme, acme_phones = await storage.upsert_case(
+    acme, acme_phones = await storage.cases.upsert_case(
         **_case(creditor="Acme", reference="DUO-1", numbers=[(number, "mobile")])
     )
-    globex, globex_phones = await storage.upsert_case(
+    globex, globex_phones = await storage.cases.upsert_case(
         **_case(creditor="Globex", reference="DUO-2", numbers=[(number, "mobile")])
     )
     for channel, case_id, phones, did in (
         ("duo-a", acme, acme_phones, "+12025550151"),
         ("duo-b", globex, globex_phones, "+12025550152"),
     ):
-        await storage.create_attempt(
+        await storage.attempts.create_attempt(
             channel_id=channel,
             dialled=number,
             caller_id=did,
             case_id=case_id,
             phone_number_id=phones[0],
         )
-    by_a = await storage.find_case_by_number(number, "+12025550151")
-    by_b = await storage.find_case_by_number(number, "+12025550152")
+    by_a = await storage.cases.find_case_by_number(number, "+12025550151")
+    by_b = await storage.cases.find_case_by_number(number, "+12025550152")
     assert (by_a.case_id, by_a.matched_by) == (acme, "presented")
     assert (by_b.case_id, by_b.matched_by) == (globex, "presented")
     # Another DID: the case we called him about last.
-    other = await storage.find_case_by_number(number, "+18005550100")
+    other = await storage.cases.find_case_by_number(number, "+18005550100")
     assert (other.case_id, other.matched_by) == (globex, "called")

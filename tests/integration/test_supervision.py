@@ -46,10 +46,10 @@ async def test_given_an_agent_on_a_call_when_a_supervisor_listens_whispers_and_b
 ):
     engine = connected_engine
     began = time.time() - 1
-    await engine.storage.upsert_agent("tina", "Tina", sip_endpoint=f"{AGENT}@pstn")
-    await engine.storage.upsert_agent("sam", "Sam", role="supervisor")
-    sam = await engine.storage.get_agent("sam")
-    nobody = await engine.storage.get_agent("tina")
+    await engine.storage.agents.upsert_agent("tina", "Tina", sip_endpoint=f"{AGENT}@pstn")
+    await engine.storage.agents.upsert_agent("sam", "Sam", role="supervisor")
+    sam = await engine.storage.agents.get_agent("sam")
+    nobody = await engine.storage.agents.get_agent("tina")
     await engine.agents.login("tina")
     try:
         await engine.agents.reserve({"tina"})
@@ -87,8 +87,12 @@ async def test_given_an_agent_on_a_call_when_a_supervisor_listens_whispers_and_b
     finally:
         await engine.agents.logout("tina")
     assert session.agent == "tina"
-    log = [e for e in await engine.storage.supervision_log() if e["channel_id"] == call.channel_id]
-    assert [e["action"] for e in reversed(log)] == ["listen", "whisper", "barge", "stop"]
+    log = [
+        e
+        for e in await engine.storage.supervision.supervision_log()
+        if e.channel_id == call.channel_id
+    ]
+    assert [e.action for e in reversed(log)] == ["listen", "whisper", "barge", "stop"]
 
     await asyncio.sleep(1)  # the PSTN's recorders close their files on hang-up
     debtor_heard = heard_by(pstn_asterisk, DEBTOR, began)

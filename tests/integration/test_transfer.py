@@ -56,7 +56,7 @@ async def test_given_a_live_call_when_the_agent_transfers_it_to_the_owner_then_h
             assert (await engine.ari.get_bridge(tina.bridge_id)).channels == (tina.channel_id,)
             assert oskar.state is AgentState.ON_CALL and oskar.call_id == debtor
             assert tina.state is AgentState.WRAP_UP
-            attempt = await engine.storage.get_attempt(debtor)
+            attempt = await engine.storage.attempts.get_attempt(debtor)
             assert attempt.agent_id == owner_id
             await asyncio.sleep(2)  # the owner and the debtor talk
 
@@ -137,9 +137,11 @@ async def test_given_a_live_call_when_the_agent_keys_star_three_then_the_owner_h
 
 async def _case_owned_by_oskar(engine: Engine, reference: str) -> tuple[int, int]:
     """Agent tina, and oskar who owns a case of the debtor's: (case id, oskar's id)."""
-    await engine.storage.upsert_agent("tina", "Tina", sip_endpoint=f"{AGENT}@pstn")
-    owner_id = await engine.storage.upsert_agent("oskar", "Oskar", sip_endpoint=f"{OWNER}@pstn")
-    case_id, _ = await engine.storage.upsert_case(
+    await engine.storage.agents.upsert_agent("tina", "Tina", sip_endpoint=f"{AGENT}@pstn")
+    owner_id = await engine.storage.agents.upsert_agent(
+        "oskar", "Oskar", sip_endpoint=f"{OWNER}@pstn"
+    )
+    case_id, _ = await engine.storage.cases.upsert_case(
         creditor="Acme",
         reference=reference,
         debtor_name="Jan Kowalski",

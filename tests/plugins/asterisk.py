@@ -140,7 +140,9 @@ async def agent_phone(telephony: Telephony):
 async def ready_agent(connected_engine: Engine, agent_phone: SippPhone):
     """Agent "anna" logged in on agent-001's softphone, ready; logged out afterwards."""
     agents = connected_engine.agents
-    await connected_engine.storage.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001")
+    await connected_engine.storage.agents.upsert_agent(
+        "anna", "Anna Nowak", sip_endpoint="agent-001"
+    )
     status = await agents.login("anna")
     yield status
     if agents.status("anna") and agents.status("anna").state.value != "logged_out":

@@ -64,7 +64,7 @@ async def callers(connected_engine: Engine):
     storage = engine.storage
     found = []
     for login, role in ((FUZZ_AGENT, "agent"), (FUZZ_SUPERVISOR, "supervisor")):
-        await storage.upsert_agent(login, login.title(), role=role)
+        await storage.agents.upsert_agent(login, login.title(), role=role)
         token = await storage.issue_agent_token(login)
         found.append(Caller(role, role, {"Authorization": f"Bearer {token}"}))
     rooms_before = {room.name for room in engine.rooms.rooms()}

@@ -43,7 +43,7 @@ async def test_agi_injection_row_in_a_case_file_is_refused_at_import(
     )
 
     batch = parse_cases(io.StringIO(case_file, newline=""), "US")
-    result = await storage.import_cases(batch.rows)
+    result = await storage.cases.import_cases(batch.rows)
 
     [error] = batch.errors
     assert error.line == 3  # where the bad row starts (its quoted field spans lines 3 and 4)
@@ -65,7 +65,7 @@ async def test_agi_injection_in_a_case_reference_written_into_the_database_is_re
     # A number no other test calls from: the shared engine keeps every test's attempts.
     caller = "+13125550166"
     marker = telephony.engine.run_dir / "pwned-by-agi"  # type: ignore[operator]
-    case_id, _ = await storage.upsert_case(
+    case_id, _ = await storage.cases.upsert_case(
         creditor="Acme",
         reference="INJ-1",
         debtor_name="Mallory",
@@ -108,7 +108,7 @@ async def test_crlf_in_a_softphone_endpoint_written_into_the_database_is_refused
 ):
     storage = connected_engine.storage
     agents = connected_engine.agents
-    await storage.upsert_agent("mallory", "Mallory", sip_endpoint="agent-mallory")
+    await storage.agents.upsert_agent("mallory", "Mallory", sip_endpoint="agent-mallory")
     await storage.pool.execute(
         "UPDATE agents SET sip_endpoint = $1 WHERE login = 'mallory'",
         "agent-001\r\nX-Injected: 1",
@@ -132,9 +132,9 @@ async def test_crlf_in_a_payment_reference_sent_to_the_api_is_refused(
     api: str, connected_engine: Engine
 ):
     storage = connected_engine.storage
-    await storage.upsert_agent("sam-sec", "Sam", role="supervisor")
+    await storage.agents.upsert_agent("sam-sec", "Sam", role="supervisor")
     headers = {"Authorization": f"Bearer {await storage.issue_agent_token('sam-sec')}"}
-    case_id, _ = await storage.upsert_case(
+    case_id, _ = await storage.cases.upsert_case(
         creditor="Acme",
         reference="INJ-2",
         debtor_name="Mallory",

@@ -32,7 +32,7 @@ async def _true(value) -> bool:
 
 
 async def _headers(engine: Engine, login: str, role: str) -> dict[str, str]:
-    await engine.storage.upsert_agent(login, login.title(), role=role)
+    await engine.storage.agents.upsert_agent(login, login.title(), role=role)
     return {"Authorization": f"Bearer {await engine.storage.issue_agent_token(login)}"}
 
 
@@ -62,7 +62,7 @@ async def _link(http: aiohttp.ClientSession, api: str, room: str, **body) -> dic
 
 async def _refused_dials(engine: Engine, purpose: str, number: str) -> int:
     rows = await engine.storage.outbound.dials(1000)
-    return sum(1 for r in rows if r["purpose"] == purpose and r["number"] == number)
+    return sum(1 for r in rows if r.purpose == purpose and r.number == number)
 
 
 async def test_invitation_link_flood_on_a_two_member_room_is_refused(
@@ -91,9 +91,9 @@ async def test_invitation_link_flood_on_a_two_member_room_is_refused(
     [row] = await engine.storage.invitations.of_room(room)
     assert row.uses == rung
     dials = await engine.storage.outbound.dials(1000, invitation_id=link["id"])
-    assert sum(d["allowed"] for d in dials) == rung
-    assert sum(d["reason"] == "room_full" for d in dials) == 23 - rung
-    assert all(d["client_address"] == "127.0.0.1" for d in dials)
+    assert sum(d.allowed for d in dials) == rung
+    assert sum(d.reason == "room_full" for d in dials) == 23 - rung
+    assert all(d.client_address == "127.0.0.1" for d in dials)
 
 
 async def test_invitation_link_used_past_its_uses_is_refused(
@@ -179,7 +179,7 @@ async def test_premium_or_satellite_number_in_a_campaign_is_refused_before_ringi
     )
     assert result.outcome is Outcome.FAILED
     assert "outbound policy" in result.hangup_cause_text
-    attempt = await connected_engine.storage.get_attempt(result.channel_id)
+    attempt = await connected_engine.storage.attempts.get_attempt(result.channel_id)
     assert attempt.originated_at is None  # never rang
     assert await _refused_dials(connected_engine, "campaign", number) >= 1
 
@@ -188,7 +188,7 @@ async def test_premium_or_satellite_number_in_a_campaign_is_refused_before_ringi
 async def tina_on_a_call(connected_engine: Engine):
     """Agent tina (a PSTN tone phone) talking to a debtor (another one)."""
     engine = connected_engine
-    await engine.storage.upsert_agent("tina", "Tina", sip_endpoint=f"{AGENT_PHONE}@pstn")
+    await engine.storage.agents.upsert_agent("tina", "Tina", sip_endpoint=f"{AGENT_PHONE}@pstn")
     await engine.agents.login("tina")
     await engine.agents.reserve({"tina"})
     call = engine.dialer.place_call(CallRequest(number=DEBTOR, agent="tina"))
@@ -280,7 +280,7 @@ async def test_disabled_agents_token_session_sign_in_and_links_are_refused(
     engine = connected_engine
     login, password = "dora-disabled", "a long enough password"
     headers = await _headers(engine, login, "agent")
-    await engine.storage.set_password(login, hash_password(password, n=2**10))
+    await engine.storage.sessions.set_password(login, hash_password(password, n=2**10))
     admin = await _headers(engine, "ada", "admin")
     browser = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     async with (
@@ -343,7 +343,7 @@ async def test_hourly_caps_per_address_and_per_agent_refuse_the_next_dial(
     with pytest.raises(OutboundRefused) as refused:
         await gate.check(DialAsk(Purpose.INVITATION, GUEST, client_address=other))
     assert refused.value.reason == "address_rate"
-    agent_id = await connected_engine.storage.upsert_agent("capped", "Capped")
+    agent_id = await connected_engine.storage.agents.upsert_agent("capped", "Capped")
     results = await asyncio.gather(
         *(gate.check(DialAsk(Purpose.PARTY, GUEST, agent_id=agent_id)) for _ in range(5)),
         return_exceptions=True,
@@ -360,8 +360,8 @@ async def test_rooms_made_through_the_api_survive_a_restart_with_their_pins_hash
     async with supervisor.post(f"{api}/rooms", json=body) as response:
         assert response.status == 201
     try:
-        [row] = [r for r in await engine.storage.stored_rooms() if r["name"] == "kept"]
-        assert row["pin"].startswith("scrypt$") and "4321" not in row["pin"]
+        [row] = [r for r in await engine.storage.rooms.stored_rooms() if r.name == "kept"]
+        assert row.pin.startswith("scrypt$") and "4321" not in row.pin
         restarted = RoomService(engine.ari, engine.storage, [], trunk="pstn")
         await restarted.load()
         kept = restarted.room("kept")
@@ -378,8 +378,8 @@ async def test_rooms_made_through_the_api_survive_a_restart_with_their_pins_hash
         await restarted.load()
         kept = restarted.room("kept")
         assert kept.did is None and restarted.room_for_number("+12025550100") is None
-        [row] = [r for r in await engine.storage.stored_rooms() if r["name"] == "kept"]
-        assert row["pin"].startswith("scrypt$")  # the plain PIN was hashed on record
+        [row] = [r for r in await engine.storage.rooms.stored_rooms() if r.name == "kept"]
+        assert row.pin.startswith("scrypt$")  # the plain PIN was hashed on record
     finally:
         async with supervisor.delete(f"{api}/rooms/kept") as response:
             assert response.status == 200
@@ -395,11 +395,11 @@ async def test_agent_disabled_by_the_cli_keeps_no_token_session_or_link(
     config.write_text(
         f'[ari]\nurl = "http://127.0.0.1:1"\nusername = "x"\n[database]\ndsn = "{database_dsn}"\n'
     )
-    agent_id = await storage.upsert_agent("eve", "Eve")
+    agent_id = await storage.agents.upsert_agent("eve", "Eve")
     token = await storage.issue_agent_token("eve")
     now = datetime.now(UTC)
     session = "eve-session-digest"
-    await storage.open_browser_session(agent_id, session, "csrf", now + timedelta(hours=1))
+    await storage.sessions.open_browser_session(agent_id, session, "csrf", now + timedelta(hours=1))
     await storage.invitations.create("eves-link", "any", agent_id, now + timedelta(days=1), 5)
 
     async def cli(*args: str) -> tuple[int, str]:
@@ -414,8 +414,8 @@ async def test_agent_disabled_by_the_cli_keeps_no_token_session_or_link(
     code, said = await cli("disable", "eve")
     assert code == 0 and "1 browser session(s) closed, 1 invitation link(s) revoked" in said
     assert await storage.agent_by_token(token) is None
-    assert await storage.browser_session(session, now) is None
-    assert await storage.password_hash("eve") is None  # sign-in finds no such agent
+    assert await storage.sessions.browser_session(session, now) is None
+    assert await storage.sessions.password_hash("eve") is None  # sign-in finds no such agent
     assert await storage.invitations.use("eves-link", now) is None
     code, said = await cli("token", "eve")  # no new token for a disabled agent
     assert code == 1 and "disabled" in said

@@ -46,8 +46,8 @@ async def serve(connected_engine: Engine) -> AsyncIterator[Serve]:
 
 
 async def agent_with_password(engine: Engine, login: str) -> None:
-    await engine.storage.upsert_agent(login, login.title())
-    await engine.storage.set_password(login, hash_password(PASSWORD, n=2**10))
+    await engine.storage.agents.upsert_agent(login, login.title())
+    await engine.storage.sessions.set_password(login, hash_password(PASSWORD, n=2**10))
 
 
 def as_browser(base: str, **headers: str) -> dict[str, str]:
@@ -114,8 +114,10 @@ async def test_a_flood_of_sign_ins_from_many_addresses_is_turned_away_past_the_h
         )
     statuses = [r.status for r in responses]
     gate = app[HASH_GATE]
-    print(f"200 sign-ins from 200 addresses: {statuses.count(503)} turned away, "
-          f"{gate.hashed} checked, at most {gate.peak} at once")
+    print(
+        f"200 sign-ins from 200 addresses: {statuses.count(503)} turned away, "
+        f"{gate.hashed} checked, at most {gate.peak} at once"
+    )
     assert gate.peak <= 2
     assert set(statuses) <= {401, 503} and statuses.count(503) > 0
     assert statuses.count(401) == gate.hashed
@@ -210,7 +212,8 @@ async def test_an_open_redirect_after_sign_in_is_refused(
         r = await sign_in(http, base, "yuri", PASSWORD, next=target)
         assert r.status == 200
         async with http.post(
-            f"{base}/signin", json={"login": "yuri", "password": PASSWORD, "next": target},
+            f"{base}/signin",
+            json={"login": "yuri", "password": PASSWORD, "next": target},
             headers=as_browser(base),
         ) as again:
             assert (await again.json())["home"] == "/desk/"
@@ -253,7 +256,7 @@ async def test_an_expired_api_token_is_refused_and_a_rotated_one_replaces_it(
     api: str, connected_engine: Engine
 ):
     storage = connected_engine.storage
-    await storage.upsert_agent("tokyo", "Tokyo")
+    await storage.agents.upsert_agent("tokyo", "Tokyo")
     expired = await storage.issue_agent_token("tokyo", lifetime=timedelta(seconds=-1))
     async with aiohttp.ClientSession() as http:
         bearer = {"Authorization": f"Bearer {expired}"}
@@ -281,7 +284,7 @@ async def test_an_idle_browser_session_is_ended(serve: Serve, connected_engine: 
         assert (await sign_in(http, base, "ulla", PASSWORD)).status == 200
         async with http.get(f"{base}/agents/me") as r:
             assert r.status == 200
-        agent_id = (await connected_engine.storage.get_agent("ulla")).id
+        agent_id = (await connected_engine.storage.agents.get_agent("ulla")).id
         await connected_engine.storage.pool.execute(
             "UPDATE browser_sessions SET last_seen_at = now() - interval '31 minutes' "
             "WHERE agent_id = $1",

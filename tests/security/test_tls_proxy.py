@@ -149,8 +149,8 @@ def _from(address: str) -> aiohttp.TCPConnector:
 async def test_through_the_tls_proxy_the_cookie_is_secure_and_hsts_is_sent(
     proxied: Proxied, connected_engine: Engine
 ):
-    await connected_engine.storage.upsert_agent("nadia", "Nadia")
-    await connected_engine.storage.set_password("nadia", hash_password(PASSWORD, n=2**10))
+    await connected_engine.storage.agents.upsert_agent("nadia", "Nadia")
+    await connected_engine.storage.sessions.set_password("nadia", hash_password(PASSWORD, n=2**10))
     jar = aiohttp.CookieJar(unsafe=True)  # unsafe: it keeps cookies of an IP address
     async with aiohttp.ClientSession(connector=_from(BROWSER_ADDRESS), cookie_jar=jar) as http:
         body = {"login": "nadia", "password": PASSWORD}

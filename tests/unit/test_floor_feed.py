@@ -44,7 +44,20 @@ class FakeAttempt:
     bridged_at: datetime
 
 
+@dataclass(frozen=True)
+class FakeCallback:
+    id: int
+
+    def as_json(self) -> dict:
+        return {"id": self.id}
+
+
 class FakeStorage:
+    """Stands for the agents, cases, attempts and callbacks stores at once."""
+
+    def __init__(self) -> None:
+        self.agents = self.cases = self.attempts = self.callbacks = self
+
     async def get_agent(self, login: str):
         return None  # names are tested on the real engine
 
@@ -61,7 +74,7 @@ class FakeStorage:
         return FakeAttempt(BRIDGED - timedelta(milliseconds=18), BRIDGED)
 
     async def callbacks_of(self, agent_id: int) -> list:
-        return [{"id": 1}]
+        return [FakeCallback(1)]
 
 
 @dataclass

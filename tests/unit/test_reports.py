@@ -7,6 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from pbx_engine.reports.figures import as_csv, day_start, occupancy, report
+from pbx_engine.storage.reports import DailySums
 
 DAY = date(2026, 12, 1)
 
@@ -26,7 +27,8 @@ def sums(campaign, agent, **values):
         ),
         0,
     )
-    return {"day": DAY, "campaign": campaign, "agent": agent, **row, **values}
+    fields = {"campaign": campaign, "agent": agent, **row, **values}
+    return DailySums(DAY, campaign_id=None, agent_id=None, **fields)
 
 
 ROWS = [

@@ -6,13 +6,8 @@ from decimal import Decimal
 import pytest
 
 from pbx_engine.campaigns.config import CampaignConfig
-from pbx_engine.dialer.schedule import (
-    AttemptRecord,
-    CallPlan,
-    CaseCandidate,
-    NumberHistory,
-    plan_calls,
-)
+from pbx_engine.cases.models import AttemptRecord, CaseCandidate, NumberHistory
+from pbx_engine.dialer.schedule import CallPlan, plan_calls
 
 NOW = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # 12:00 in New York
 CAMPAIGN = CampaignConfig(

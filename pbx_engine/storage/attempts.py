@@ -1,0 +1,178 @@
+"""Call attempts: one row per call, inbound or outbound, from its creation to its outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from pbx_engine.storage.models import Attempt
+
+
+class AttemptStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def create_attempt(
+        self,
+        *,
+        channel_id: str,
+        dialled: str,
+        direction: str = "outbound",
+        caller_id: str | None = None,
+        case_id: int | None = None,
+        phone_number_id: int | None = None,
+        campaign_id: int | None = None,
+        agent_id: int | None = None,
+    ) -> int:
+        return await self.pool.fetchval(
+            """INSERT INTO call_attempts (channel_id, direction, dialled, caller_id, case_id,
+                                          phone_number_id, campaign_id, agent_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
+            channel_id,
+            direction,
+            dialled,
+            caller_id,
+            case_id,
+            phone_number_id,
+            campaign_id,
+            agent_id,
+        )
+
+    async def mark_attempt_originated(self, channel_id: str, at: datetime) -> None:
+        await self.pool.execute(
+            "UPDATE call_attempts SET originated_at = $2 WHERE channel_id = $1", channel_id, at
+        )
+
+    async def mark_attempt_ringing(self, channel_id: str, at: datetime) -> None:
+        await self.pool.execute(
+            "UPDATE call_attempts SET ringing_at = coalesce(ringing_at, $2) WHERE channel_id = $1",
+            channel_id,
+            at,
+        )
+
+    async def mark_attempt_answered(self, channel_id: str, at: datetime) -> None:
+        await self.pool.execute(
+            "UPDATE call_attempts SET answered_at = coalesce(answered_at, $2) "
+            "WHERE channel_id = $1",
+            channel_id,
+            at,
+        )
+
+    async def record_amd(self, channel_id: str, status: str, cause: str, at: datetime) -> None:
+        await self.pool.execute(
+            "UPDATE call_attempts SET amd_status = $2, amd_cause = $3, amd_decided_at = $4 "
+            "WHERE channel_id = $1",
+            channel_id,
+            status,
+            cause,
+            at,
+        )
+
+    async def finish_attempt(
+        self,
+        channel_id: str,
+        *,
+        ended_at: datetime,
+        hangup_cause: int | None,
+        hangup_cause_text: str | None,
+        outcome: str,
+    ) -> bool:
+        """Settle an attempt once; a second call (a late duplicate) changes nothing."""
+        status = await self.pool.execute(
+            """UPDATE call_attempts SET ended_at = $2, hangup_cause = $3,
+                   hangup_cause_text = $4, outcome = $5
+               WHERE channel_id = $1 AND ended_at IS NULL""",
+            channel_id,
+            ended_at,
+            hangup_cause,
+            hangup_cause_text,
+            outcome,
+        )
+        return status.endswith(" 1")
+
+    async def get_attempt(self, channel_id: str) -> Attempt | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_ATTEMPT_COLUMNS} FROM call_attempts WHERE channel_id = $1", channel_id
+        )
+        return Attempt(**dict(row)) if row else None
+
+    async def open_attempts(self) -> list[Attempt]:
+        rows = await self.pool.fetch(
+            f"SELECT {_ATTEMPT_COLUMNS} FROM call_attempts WHERE ended_at IS NULL "
+            "ORDER BY created_at"
+        )
+        return [Attempt(**dict(row)) for row in rows]
+
+    async def mark_attempt_bridged(self, channel_id: str, agent_id: int, at: datetime) -> None:
+        await self.pool.execute(
+            "UPDATE call_attempts SET bridged_at = $3, agent_id = $2 WHERE channel_id = $1",
+            channel_id,
+            agent_id,
+            at,
+        )
+
+    async def mark_attempt_abandoned(self, channel_id: str) -> None:
+        await self.pool.execute(
+            "UPDATE call_attempts SET abandoned = true WHERE channel_id = $1", channel_id
+        )
+
+    async def record_message(self, channel_id: str, started: datetime, ended: datetime) -> None:
+        """A message was left on the machine that answered this attempt."""
+        await self.pool.execute(
+            "UPDATE call_attempts SET message_started_at = $2, message_ended_at = $3 "
+            "WHERE channel_id = $1",
+            channel_id,
+            started,
+            ended,
+        )
+
+    async def record_hand_over(
+        self, channel_id: str, from_agent_id: int, to_agent_id: int, at: datetime
+    ) -> None:
+        """The call went from one agent to another: kept, and the attempt is the taker's."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            attempt_id = await conn.fetchval(
+                "UPDATE call_attempts SET agent_id = $2 WHERE channel_id = $1 RETURNING id",
+                channel_id,
+                to_agent_id,
+            )
+            if attempt_id is None:
+                return
+            await conn.execute(
+                "INSERT INTO call_transfers (attempt_id, from_agent_id, to_agent_id, at) "
+                "VALUES ($1, $2, $3, $4)",
+                attempt_id,
+                from_agent_id,
+                to_agent_id,
+                at,
+            )
+
+    async def handed_over(self, channel_id: str, agent_id: int) -> bool:
+        """Whether this agent handed this call over to a colleague."""
+        return bool(
+            await self.pool.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM call_transfers t JOIN call_attempts c "
+                "ON c.id = t.attempt_id WHERE c.channel_id = $1 AND t.from_agent_id = $2)",
+                channel_id,
+                agent_id,
+            )
+        )
+
+    async def record_inbound_route(
+        self, channel_id: str, route: str, queue_seconds: float | None
+    ) -> None:
+        await self.pool.execute(
+            "UPDATE call_attempts SET route = $2, queue_seconds = $3 WHERE channel_id = $1",
+            channel_id,
+            route,
+            queue_seconds,
+        )
+
+
+_ATTEMPT_COLUMNS = (
+    "id, channel_id, direction, case_id, phone_number_id, campaign_id, agent_id, dialled, "
+    "caller_id, created_at, originated_at, ringing_at, answered_at, amd_status, amd_cause, "
+    "amd_decided_at, bridged_at, ended_at, hangup_cause, hangup_cause_text, outcome, abandoned, "
+    "message_started_at, message_ended_at"
+)

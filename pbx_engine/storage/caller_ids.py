@@ -1,0 +1,57 @@
+"""How the numbers we present have been used (what the caller-ID choice reads)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+
+class CallerIdStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def caller_id_usage(
+        self, numbers: list[str], day_start: datetime
+    ) -> dict[str, tuple[int, datetime | None]]:
+        """Per presented number: calls since `day_start`, and its last call ever (recent)."""
+        if not numbers:
+            return {}
+        rows = await self.pool.fetch(
+            """SELECT caller_id, count(*) FILTER (WHERE created_at >= $2) AS today,
+                      max(created_at) AS last_used
+               FROM call_attempts
+               WHERE caller_id = ANY($1) AND created_at >= $2 - interval '7 days'
+               GROUP BY caller_id""",
+            numbers,
+            day_start,
+        )
+        return {r["caller_id"]: (r["today"], r["last_used"]) for r in rows}
+
+    async def caller_id_stats(
+        self, numbers: list[str], since: datetime
+    ) -> dict[str, tuple[int, int]]:
+        """Per presented number since `since`: (outbound calls, answered calls)."""
+        if not numbers:
+            return {}
+        rows = await self.pool.fetch(
+            """SELECT caller_id, count(*) AS calls,
+                      count(*) FILTER (WHERE answered_at IS NOT NULL) AS answered
+               FROM call_attempts
+               WHERE caller_id = ANY($1) AND created_at >= $2 AND direction = 'outbound'
+               GROUP BY caller_id""",
+            numbers,
+            since,
+        )
+        return {r["caller_id"]: (r["calls"], r["answered"]) for r in rows}
+
+    async def caller_ids_used_for_case(self, case_id: int, since: datetime) -> dict[str, datetime]:
+        """The numbers presented to this case's debtor since `since`, with their last use."""
+        rows = await self.pool.fetch(
+            """SELECT caller_id, max(created_at) AS last_used FROM call_attempts
+               WHERE case_id = $1 AND created_at >= $2 AND caller_id IS NOT NULL
+               GROUP BY caller_id""",
+            case_id,
+            since,
+        )
+        return {r["caller_id"]: r["last_used"] for r in rows}
