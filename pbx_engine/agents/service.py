@@ -406,9 +406,20 @@ class AgentService:
             await self._apply(agent, "reserve")
         return agent
 
-    async def release(self, login: str) -> None:
+    def hold_for(self, login: str, call_id: str) -> None:
+        """Name the call a reserved agent is held for (its channel, known once it is placed):
+        from then on only that call can release him or be put through to him."""
         agent = self._agents.get(login)
         if agent is not None and agent.state is AgentState.RESERVED:
+            agent.held_for_call = call_id
+
+    async def release(self, login: str, call_id: str | None = None) -> None:
+        """Back to ready from a reservation; with `call_id`, only if he is held for that call
+        (a call that ends after its agent was released and reserved again leaves him be)."""
+        agent = self._agents.get(login)
+        if agent is None or agent.state is not AgentState.RESERVED:
+            return
+        if call_id is None or agent.held_for(call_id):
             await self._apply(agent, "release")
 
     async def wait_for_ready(

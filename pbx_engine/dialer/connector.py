@@ -16,7 +16,6 @@ import structlog
 
 from ari_apps.outbound_call import Verdict
 from pbx_engine.agents.service import AgentError, AgentService
-from pbx_engine.agents.states import AgentState
 from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, Event, PlaybackFinished, StasisEnd
@@ -64,14 +63,14 @@ class AgentConnector:
     ) -> Outcome | None:
         if verdict.outcome in NOT_A_PERSON:
             if request.agent:
-                await self._agents.release(request.agent)
+                await self._agents.release(request.agent, channel_id)
             if verdict.outcome is Outcome.MACHINE and request.machine_message:
                 await self._leave_message(channel_id, request.machine_message)
             else:
                 await self._ari.hangup(channel_id)
             return None
         agent = self._agents.status(request.agent) if request.agent else None
-        if agent is None or agent.state is not AgentState.RESERVED:
+        if agent is None or not agent.held_for(channel_id):
             agent = await self._agents.wait_for_ready(self._abandon_wait)
         if agent is None:
             return await self._abandon(channel_id, request)
@@ -190,7 +189,8 @@ class AgentConnector:
         if login is not None:
             await self._agents.call_ended(login)
         elif request.agent:
-            await self._agents.release(request.agent)
+            # Only his reservation for this call: he may be held for another by now.
+            await self._agents.release(request.agent, result.channel_id)
 
 
 async def _first_of(
