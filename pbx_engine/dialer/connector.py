@@ -74,8 +74,13 @@ class AgentConnector:
             agent = await self._agents.wait_for_ready(self._abandon_wait)
         if agent is None:
             return await self._abandon(channel_id, request)
+        agent_id = self._agents.agent_id(agent.login)
         try:
-            bridged_at = await self._agents.connect(agent, channel_id)
+            bridged_at = await self._agents.connect(
+                agent,
+                channel_id,
+                record=lambda at: self._storage.mark_attempt_bridged(channel_id, agent_id, at),
+            )
         except ChannelGone:
             return None  # the debtor hung up during AMD; his ChannelDestroyed settles the call
         except AgentError:
@@ -86,9 +91,6 @@ class AgentConnector:
             "call.bridged",
             agent=agent.login,
             after_verdict_ms=round((bridged_at - verdict.at).total_seconds() * 1000, 1),
-        )
-        await self._storage.mark_attempt_bridged(
-            channel_id, self._agents.agent_id(agent.login), bridged_at
         )
         if request.recording is not None and self._recorder is not None:
             self._recorder.start_soon(channel_id, request.recording)

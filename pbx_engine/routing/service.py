@@ -207,17 +207,19 @@ class InboundService:
         if agent is None:
             await self._storage.record_inbound_route(channel_id, "callback offer", waited)
             return await self._offer_callback(channel_id, events, case, caller)
+        agent_id = agents.agent_id(agent.login)
         try:
-            bridged_at = await agents.connect(agent, channel_id)
+            await agents.connect(
+                agent,
+                channel_id,
+                record=lambda at: self._storage.mark_attempt_bridged(channel_id, agent_id, at),
+            )
         except (AgentError, ChannelGone) as error:
             await agents.release(agent.login)
             if isinstance(error, ChannelGone):
                 raise CallerLeft from None
             raise
         self._agent_of[channel_id] = agent.login
-        await self._storage.mark_attempt_bridged(
-            channel_id, agents.agent_id(agent.login), bridged_at
-        )
         await self._storage.record_inbound_route(channel_id, f"{route.kind}: {agent.login}", waited)
         log.info("inbound.connected", agent=agent.login, waited_s=round(waited, 2))
         policy = await self.recording_policy(case)
