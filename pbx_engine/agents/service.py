@@ -412,9 +412,10 @@ class AgentService:
 
     def hold_for(self, login: str, call_id: str) -> None:
         """Name the call a reserved agent is held for (its channel, known once it is placed):
-        from then on only that call can release him or be put through to him."""
+        from then on only that call can release him or be put through to him. A reservation
+        named already stays with its call."""
         agent = self._agents.get(login)
-        if agent is not None and agent.state is AgentState.RESERVED:
+        if agent is not None and agent.state is AgentState.RESERVED and not agent.held_for_call:
             agent.held_for_call = call_id
 
     async def release(self, login: str, call_id: str | None = None) -> None:

@@ -291,10 +291,6 @@ class CampaignRunner:
             recording=self.campaign.recording.policy(),
         )
         task = self._dialer.place_call(request)
-        if agent is not None:
-            # Before the call's task first runs: its verdict and its end act on this
-            # reservation only, never on a later one of the same agent.
-            self._agents.hold_for(agent, task.get_name())
         self.placed += 1
         self._in_flight[plan.case_id] = task
         task.add_done_callback(lambda done: self._call_done(plan.case_id, done))

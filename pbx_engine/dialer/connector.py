@@ -58,6 +58,12 @@ class AgentConnector:
         self._abandon_message = abandon_message
         self._agent_of: dict[str, str] = {}  # debtor channel -> agent login
 
+    def on_placed(self, channel_id: str, request: CallRequest) -> None:
+        if request.agent:
+            # Named before anything can wait: this call's verdict and end act on this
+            # reservation alone, never on a later one of the same agent.
+            self._agents.hold_for(request.agent, channel_id)
+
     async def on_verdict(
         self, channel_id: str, request: CallRequest, verdict: Verdict
     ) -> Outcome | None:

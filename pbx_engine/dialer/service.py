@@ -82,6 +82,11 @@ class CallResult:
 class CallHandler(Protocol):
     """What a call is for, once AMD has judged it: the dialer only dials and keeps records."""
 
+    def on_placed(self, channel_id: str, request: CallRequest) -> None:
+        """The call has its channel id and has not started yet (tie the agent reserved for
+        it to this very call)."""
+        ...
+
     async def on_verdict(
         self, channel_id: str, request: CallRequest, verdict: Verdict
     ) -> Outcome | None:
@@ -99,6 +104,9 @@ class HangUpOnVerdict:
 
     def __init__(self, ari: AriClient) -> None:
         self._ari = ari
+
+    def on_placed(self, channel_id: str, request: CallRequest) -> None:
+        pass
 
     async def on_verdict(self, channel_id: str, request: CallRequest, verdict: Verdict) -> None:
         await self._ari.hangup(channel_id, reason="normal")
@@ -187,6 +195,7 @@ class Dialer:
         channel_id = f"out-{uuid.uuid4()}"
         placed_at = asyncio.get_running_loop().time()
         self._active[channel_id] = _LiveCall(asyncio.Event(), CallProgress(placed_at))
+        self.handler.on_placed(channel_id, request)
         return self._tasks.create_task(self._run(request, channel_id), name=channel_id)
 
     def progress(self, channel_id: str) -> CallProgress | None:

@@ -105,3 +105,15 @@ def test_given_a_reserved_agent_when_released_without_a_call_then_he_is_ready():
         return agents.status("anna")
 
     assert asyncio.run(scenario()).state is AgentState.READY
+
+
+def test_given_a_reservation_named_for_a_call_when_another_call_names_him_then_it_stays():
+    async def scenario() -> AgentStatus:
+        agents = _service("anna")
+        await agents.reserve()
+        agents.hold_for("anna", "out-1")
+        agents.hold_for("anna", "out-2")  # a second call placed for him by mistake
+        return agents.status("anna")
+
+    anna = asyncio.run(scenario())
+    assert anna.held_for("out-1") and not anna.held_for("out-2")
