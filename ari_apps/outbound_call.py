@@ -31,6 +31,7 @@ from typing import ClassVar
 
 import structlog
 
+from ari_apps.outcomes import Outcome, classify_amd, classify_unanswered
 from pbx_engine.amd.detectors import DetectorKind
 from pbx_engine.ari.events import (
     ChannelDestroyed,
@@ -40,7 +41,6 @@ from pbx_engine.ari.events import (
     StasisEnd,
     StasisStart,
 )
-from ari_apps.outcomes import Outcome, classify_amd, classify_unanswered
 
 log = structlog.get_logger(__name__)
 

@@ -436,6 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--mode", choices=["progressive", "predictive"], default="progressive")
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    demo.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="error",
+        help="the engine's log lines on stderr (info: every call and agent state change)",
+    )
     demo.set_defaults(handler=_demo)
 
     prompts = commands.add_parser(
@@ -506,7 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command != "run":
-        configure_logging("error" if args.command == "demo" else "warning", "console")
+        configure_logging(args.log_level if args.command == "demo" else "warning", "console")
     try:
         result = args.handler(args)
         if asyncio.iscoroutine(result):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -30,6 +30,10 @@ log = structlog.get_logger(__name__)
 # Agents' calls are mixed by Asterisk itself, never natively bridged: RTP passed straight
 # between two legs would carry the agent's keys past the engine, and feature codes need them.
 AGENT_BRIDGE = "mixing,dtmf_events"
+
+
+# Writes a call down as the connected agent's, given when he had it (see `connect`).
+OnRecord = Callable[[datetime], Awaitable[None]]
 
 
 class AgentError(Exception):
@@ -407,9 +411,21 @@ class AgentService:
             await self._apply(agent, "reserve")
         return agent
 
-    async def release(self, login: str) -> None:
+    def hold_for(self, login: str, call_id: str) -> None:
+        """Name the call a reserved agent is held for (its channel, known once it is placed):
+        from then on only that call can release him or be put through to him. A reservation
+        named already stays with its call."""
         agent = self._agents.get(login)
-        if agent is not None and agent.state is AgentState.RESERVED:
+        if agent is not None and agent.state is AgentState.RESERVED and not agent.held_for_call:
+            agent.held_for_call = call_id
+
+    async def release(self, login: str, call_id: str | None = None) -> None:
+        """Back to ready from a reservation; with `call_id`, only if he is held for that call
+        (a call that ends after its agent was released and reserved again leaves him be)."""
+        agent = self._agents.get(login)
+        if agent is None or agent.state is not AgentState.RESERVED:
+            return
+        if call_id is None or agent.held_for(call_id):
             await self._apply(agent, "release")
 
     async def wait_for_ready(
@@ -431,10 +447,16 @@ class AgentService:
         )
         return agent
 
-    async def connect(self, agent: AgentStatus, call_channel_id: str) -> datetime:
-        """Move the debtor's channel into the agent's bridge; returns when it was done."""
+    async def connect(
+        self, agent: AgentStatus, call_channel_id: str, *, record: OnRecord | None = None
+    ) -> datetime:
+        """Move the debtor's channel into the agent's bridge; returns when it was done.
+
+        `record(bridged_at)` writes the call down as this agent's; it runs once the debtor is
+        with the agent (he waits for no write) and before the agent is on the call in memory,
+        where his screen and the API see it: a disposition saved at once finds it on record."""
         if self.ring_per_call:
-            return await self._ring_and_connect(agent, call_channel_id)
+            return await self._ring_and_connect(agent, call_channel_id, record)
         if agent.bridge_id is None:
             raise AgentError(f"agent {agent.login!r} has no bridge (phone lost)")
         try:
@@ -443,11 +465,25 @@ class AgentService:
             await self.release(agent.login)
             raise
         bridged_at = _now()
+        await self._record(agent, call_channel_id, bridged_at, record)
         agent.call_id = call_channel_id
         await self._apply(agent, "connect", channel_id=call_channel_id)
         return bridged_at
 
-    async def _ring_and_connect(self, agent: AgentStatus, call_channel_id: str) -> datetime:
+    async def _record(
+        self, agent: AgentStatus, call_id: str, bridged_at: datetime, record: OnRecord | None
+    ) -> None:
+        if record is None:
+            return
+        try:
+            await asyncio.shield(record(bridged_at))
+        except Exception:
+            # The debtor is with him all the same: his state must say so.
+            log.exception("agent.call_not_recorded", agent=agent.login, call_id=call_id)
+
+    async def _ring_and_connect(
+        self, agent: AgentStatus, call_channel_id: str, record: OnRecord | None
+    ) -> datetime:
         """Per-call mode: a bridge for this call, the debtor in it, the agent's phone rung and
         joined when he answers. He does not answer: paused, and AgentError for the caller."""
         login = agent.login
@@ -469,8 +505,9 @@ class AgentService:
             await self.release(login)
             await self._apply(agent, "pause", reason="missed a call")
             raise AgentError(f"agent {login!r} could not be rung: {error}") from None
-        agent.channel_id, agent.bridge_id, agent.call_id = leg_id, bridge_id, call_channel_id
         bridged_at = _now()
+        await self._record(agent, call_channel_id, bridged_at, record)
+        agent.channel_id, agent.bridge_id, agent.call_id = leg_id, bridge_id, call_channel_id
         await self._apply(agent, "connect", channel_id=call_channel_id)
         self._tasks.spawn(self._watch_call_leg(agent, leg_id, call_channel_id, events))
         return bridged_at
@@ -581,8 +618,15 @@ class AgentService:
         except AriError as error:
             await self.release(to_login)
             raise AgentError(f"the call could not be moved: {error}") from None
+        from_id, to_id = self._ids[login], self._ids[to_login]
         try:
-            bridged_at = await self.connect(colleague, debtor)
+            bridged_at = await self.connect(
+                colleague,
+                debtor,
+                record=lambda at: self._storage.attempts.record_hand_over(
+                    debtor, from_id, to_id, at
+                ),
+            )
         except (AgentError, AriError, TimeoutError) as error:
             await self.release(to_login)
             with contextlib.suppress(AriError):  # he is gone, or back with the first agent
@@ -590,9 +634,6 @@ class AgentService:
             raise AgentError(f"agent {to_login!r} could not take the call: {error}") from None
         log.info("agent.call_handed_over", agent=login, to=to_login, channel_id=debtor)
         await self.call_ended(login)
-        await self._storage.attempts.record_hand_over(
-            debtor, self._ids[login], self._ids[to_login], bridged_at
-        )
         return bridged_at
 
     async def call_ended(self, login: str) -> None:

@@ -43,6 +43,7 @@ class AgentStatus:
     channel_id: str | None = None  # the softphone leg
     bridge_id: str | None = None
     call_id: str | None = None  # the debtor's channel while reserved or on a call
+    held_for_call: str | None = None  # while reserved: the channel of the call placed for him
 
     def apply(self, event: str, now: datetime, *, reason: str | None = None) -> AgentState:
         """Move to the state `event` leads to from here; raises IllegalAgentTransition."""
@@ -60,7 +61,15 @@ class AgentStatus:
         self.reason = reason
         if target in (AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT):
             self.call_id = None
+        if target is not AgentState.RESERVED:
+            self.held_for_call = None
         return target
+
+    def held_for(self, call_id: str) -> bool:
+        """Whether he is reserved for this very call. A call may only take or release its own
+        reservation: released after a machine, an agent is soon reserved for the next call,
+        and the first call's end must not free him from that one."""
+        return self.state is AgentState.RESERVED and self.held_for_call == call_id
 
 
 def longest_idle(agents: list[AgentStatus], logins: set[str] | None = None) -> AgentStatus | None:

@@ -15,13 +15,13 @@ from enum import StrEnum
 
 import structlog
 
+from ari_apps.outcomes import Outcome
 from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState
 from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.compliance.policy import next_window_open, public_holiday
 from pbx_engine.compliance.timezones import debtor_zones
-from ari_apps.outcomes import Outcome
 from pbx_engine.dialer.pacer import LivePacing
 from pbx_engine.dialer.schedule import CALL_IN_PROGRESS, CallPlan, plan_calls
 from pbx_engine.dialer.service import CallRequest, Dialer, DialerClosed, PlacedCall

@@ -14,14 +14,13 @@ from typing import TypeVar
 
 import structlog
 
+from ari_apps.outbound_call import Verdict
+from ari_apps.outcomes import NOT_A_PERSON, Outcome
 from pbx_engine.agents.service import AgentError, AgentService
-from pbx_engine.agents.states import AgentState
 from pbx_engine.amd.detectors import DetectorKind
 from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, Event, PlaybackFinished, StasisEnd
-from ari_apps.outbound_call import Verdict
-from ari_apps.outcomes import NOT_A_PERSON, Outcome
 from pbx_engine.dialer.service import CallRequest, CallResult
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.storage import Storage
@@ -60,24 +59,37 @@ class AgentConnector:
         self._abandon_message = abandon_message
         self._agent_of: dict[str, str] = {}  # debtor channel -> agent login
 
+    def on_placed(self, channel_id: str, request: CallRequest) -> None:
+        if request.agent:
+            # Named before anything can wait: this call's verdict and end act on this
+            # reservation alone, never on a later one of the same agent.
+            self._agents.hold_for(request.agent, channel_id)
+
     async def on_verdict(
         self, channel_id: str, request: CallRequest, verdict: Verdict
     ) -> Outcome | None:
         if verdict.outcome in NOT_A_PERSON:
             if request.agent:
-                await self._agents.release(request.agent)
+                await self._agents.release(request.agent, channel_id)
             if verdict.outcome is Outcome.MACHINE and request.machine_message:
                 await self._leave_message(channel_id, verdict, request.machine_message)
             else:
                 await self._ari.hangup(channel_id)
             return None
         agent = self._agents.status(request.agent) if request.agent else None
-        if agent is None or agent.state is not AgentState.RESERVED:
+        if agent is None or not agent.held_for(channel_id):
             agent = await self._agents.wait_for_ready(self._abandon_wait)
         if agent is None:
             return await self._abandon(channel_id, request)
+        agent_id = self._agents.agent_id(agent.login)
         try:
-            bridged_at = await self._agents.connect(agent, channel_id)
+            bridged_at = await self._agents.connect(
+                agent,
+                channel_id,
+                record=lambda at: self._storage.attempts.mark_attempt_bridged(
+                    channel_id, agent_id, at
+                ),
+            )
         except ChannelGone:
             return None  # the debtor hung up during AMD; his ChannelDestroyed settles the call
         except AgentError:
@@ -88,9 +100,6 @@ class AgentConnector:
             "call.bridged",
             agent=agent.login,
             after_verdict_ms=round((bridged_at - verdict.at).total_seconds() * 1000, 1),
-        )
-        await self._storage.attempts.mark_attempt_bridged(
-            channel_id, self._agents.agent_id(agent.login), bridged_at
         )
         if request.recording is not None and self._recorder is not None:
             self._recorder.start_soon(channel_id, request.recording)
@@ -193,7 +202,8 @@ class AgentConnector:
         if login is not None:
             await self._agents.call_ended(login)
         elif request.agent:
-            await self._agents.release(request.agent)
+            # Only his reservation for this call: he may be held for another by now.
+            await self._agents.release(request.agent, result.channel_id)
 
 
 async def _first_of(

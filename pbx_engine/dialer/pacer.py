@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 
 import structlog
 
+from ari_apps.outcomes import Outcome
 from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState
-from ari_apps.outcomes import Outcome
 from pbx_engine.dialer.service import CallProgress, CallResult, PlacedCall
 from pbx_engine.pacing import CallFate, CallObserved, FloorState, HandleObserved, PacingPolicy
 

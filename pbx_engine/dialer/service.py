@@ -17,12 +17,6 @@ from typing import Protocol
 
 import structlog
 
-from pbx_engine.amd.detectors import DETECTORS, Detector, DetectorKind
-from pbx_engine.amd.live import EngineDetector, EngineVerdict
-from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
-from pbx_engine.ari.dialstrings import dial_string
-from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
-from pbx_engine.config import DialerConfig
 from ari_apps.outbound_call import (
     Action,
     AmdDecided,
@@ -36,6 +30,12 @@ from ari_apps.outbound_call import (
     Verdict,
 )
 from ari_apps.outcomes import Outcome, classify_amd, classify_unanswered
+from pbx_engine.amd.detectors import DETECTORS, Detector, DetectorKind
+from pbx_engine.amd.live import EngineDetector, EngineVerdict
+from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
+from pbx_engine.ari.dialstrings import dial_string
+from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
+from pbx_engine.config import DialerConfig
 from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
 from pbx_engine.outbound.policy import Purpose
 from pbx_engine.recording.policy import RecordingPolicy
@@ -83,6 +83,11 @@ class CallResult:
 class CallHandler(Protocol):
     """What a call is for, once AMD has judged it: the dialer only dials and keeps records."""
 
+    def on_placed(self, channel_id: str, request: CallRequest) -> None:
+        """The call has its channel id and has not started yet (tie the agent reserved for
+        it to this very call)."""
+        ...
+
     async def on_verdict(
         self, channel_id: str, request: CallRequest, verdict: Verdict
     ) -> Outcome | None:
@@ -100,6 +105,9 @@ class HangUpOnVerdict:
 
     def __init__(self, ari: AriClient) -> None:
         self._ari = ari
+
+    def on_placed(self, channel_id: str, request: CallRequest) -> None:
+        pass
 
     async def on_verdict(self, channel_id: str, request: CallRequest, verdict: Verdict) -> None:
         await self._ari.hangup(channel_id, reason="normal")
@@ -200,6 +208,7 @@ class Dialer:
         channel_id = f"out-{uuid.uuid4()}"
         progress = CallProgress(asyncio.get_running_loop().time())
         self._active[channel_id] = _LiveCall(asyncio.Event(), progress)
+        self.handler.on_placed(channel_id, request)
         task = self._tasks.create_task(self._run(request, channel_id), name=channel_id)
         return PlacedCall(channel_id, progress, task)
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 import structlog
 
+from ari_apps.outcomes import Outcome
 from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.agents.states import AgentStatus
 from pbx_engine.ari import AriClient, AriError, ChannelGone
@@ -39,7 +40,6 @@ from pbx_engine.cases.dispositions import (
 )
 from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.config import InboundConfig
-from ari_apps.outcomes import Outcome
 from pbx_engine.recording.policy import RecordingPolicy
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.routing.acd import AgentView, Route, route_inbound
@@ -208,17 +208,21 @@ class InboundService:
         if agent is None:
             await self._storage.attempts.record_inbound_route(channel_id, "callback offer", waited)
             return await self._offer_callback(channel_id, events, case, caller)
+        agent_id = agents.agent_id(agent.login)
         try:
-            bridged_at = await agents.connect(agent, channel_id)
+            await agents.connect(
+                agent,
+                channel_id,
+                record=lambda at: self._storage.attempts.mark_attempt_bridged(
+                    channel_id, agent_id, at
+                ),
+            )
         except (AgentError, ChannelGone) as error:
             await agents.release(agent.login)
             if isinstance(error, ChannelGone):
                 raise CallerLeft from None
             raise
         self._agent_of[channel_id] = agent.login
-        await self._storage.attempts.mark_attempt_bridged(
-            channel_id, agents.agent_id(agent.login), bridged_at
-        )
         await self._storage.attempts.record_inbound_route(
             channel_id, f"{route.kind}: {agent.login}", waited
         )

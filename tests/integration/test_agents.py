@@ -5,9 +5,9 @@ import asyncio
 
 import pytest
 
+from ari_apps.outcomes import Outcome
 from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState, AgentStatus
-from ari_apps.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony

@@ -5,8 +5,8 @@ every attempt ends up as a row in PostgreSQL."""
 import asyncio
 from pathlib import Path
 
-from pbx_engine.amd.detectors import DETECTORS
 from ari_apps.outcomes import Outcome
+from pbx_engine.amd.detectors import DETECTORS
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import FAX_NUMBER, PstnBehaviour, Telephony

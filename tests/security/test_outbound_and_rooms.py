@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
+from ari_apps.outcomes import Outcome
 from pbx_engine.agents.states import AgentState
 from pbx_engine.conferences.room_service import RoomService
 from pbx_engine.config import OutboundConfig
-from ari_apps.outcomes import Outcome
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnSandbox

@@ -4,8 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pbx_engine.amd.detectors import DetectorKind
-from pbx_engine.ari.events import parse_event
 from ari_apps.outbound_call import (
     AmdDecided,
     Finish,
@@ -19,6 +17,8 @@ from ari_apps.outbound_call import (
     Verdict,
 )
 from ari_apps.outcomes import Outcome
+from pbx_engine.amd.detectors import DetectorKind
+from pbx_engine.ari.events import parse_event
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 CH = "out-1"
