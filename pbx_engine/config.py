@@ -54,7 +54,10 @@ def _not_a_placeholder(value: SecretStr) -> SecretStr:
     if not text.strip():
         raise ValueError("empty: leave the setting out instead, or give a secret of your own")
     if "".join(c for c in text.lower() if c.isalnum()) in PLACEHOLDER_SECRETS or set(text) <= {
-        ".", "*", "x", "X"
+        ".",
+        "*",
+        "x",
+        "X",
     }:
         raise ValueError("a well-known placeholder: set a secret of your own")
     return value
@@ -271,8 +274,10 @@ class WebConfig(_Section):
     )
     signin_per_address: int = Field(30, ge=1, description="failures of one address at any login")
     signin_per_login: int = Field(
-        50, ge=1, description="failures at one login from every address; past it, only addresses "
-        "that have not failed at it may try"
+        50,
+        ge=1,
+        description="failures at one login from every address; past it, only addresses "
+        "that have not failed at it may try",
     )
     signin_table_size: int = Field(10_000, ge=100, description="entries kept per count, at most")
     signin_concurrent_hashes: int = Field(4, ge=1, description="password checks run at once")

@@ -30,9 +30,7 @@ _NEVER_MASKED_SUFFIXES = ("_id", "_ids", "_at", "_time", "_s", "_ms", "_seconds"
 
 # In free text: an E.164 or national number, 7 to 15 digits with single separators, not part
 # of a word, a decimal, a dotted address, a time or a longer dash-joined id.
-_TEXT_NUMBER = re.compile(
-    r"(?<![\w.+:-])(\+?\(?\d(?:(?:[ -]|\) ?)?\d){6,14})(?!\w|[.:]\d|-\w)"
-)
+_TEXT_NUMBER = re.compile(r"(?<![\w.+:-])(\+?\(?\d(?:(?:[ -]|\) ?)?\d){6,14})(?!\w|[.:]\d|-\w)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DIGIT_RUN = re.compile(r"\+?\d(?:[ ()-]{0,2}\d){4,}")
 

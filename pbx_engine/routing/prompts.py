@@ -75,4 +75,3 @@ def prompt_path(directory: Path, name: str, language: str) -> str:
     if language not in PROMPTS or name not in PROMPTS[language]:
         language = "en"
     return f"sound:{directory / f'pbx-ivr-{name}-{language}'}"
-

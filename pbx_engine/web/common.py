@@ -78,9 +78,7 @@ async def read_body(request: web.Request, model: type[Payload]) -> Payload | web
         return web.json_response({"errors": problems}, status=422)
 
 
-def require_role(
-    request: web.Request, roles: tuple[str, ...] = SUPERVISORS
-) -> web.Response | None:
+def require_role(request: web.Request, roles: tuple[str, ...] = SUPERVISORS) -> web.Response | None:
     """None when the caller's role is one of `roles` (supervisors and admins unless told),
     else the 403 to answer with: `if denied := require_role(request): return denied`."""
     if request[AGENT].role in roles:

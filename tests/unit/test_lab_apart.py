@@ -89,9 +89,7 @@ def test_no_runtime_module_imports_the_lab():
     offenders = [
         f"{path.relative_to(ROOT)}:{line} imports {name}"
         for path in runtime_modules()
-        for line, name in imported_names(
-            path, module_level_only=path == LAZY_IMPORTS_ALLOWED
-        )
+        for line, name in imported_names(path, module_level_only=path == LAZY_IMPORTS_ALLOWED)
         if is_lab(name)
     ]
     assert offenders == []

@@ -85,8 +85,15 @@ def test_given_rfc7239_forwarded_from_a_trusted_proxy_then_it_is_read():
 def test_given_an_origin_when_signing_in_then_only_this_host_may():
     assert same_site_origin("https://pbx.example.com", "pbx.example.com")
     assert same_site_origin("http://127.0.0.1:8080", "127.0.0.1:8080")
-    for origin in (None, "", "null", "https://evil.example", "https://pbx.example.com.evil",
-                   "pbx.example.com", "ftp://pbx.example.com"):
+    for origin in (
+        None,
+        "",
+        "null",
+        "https://evil.example",
+        "https://pbx.example.com.evil",
+        "pbx.example.com",
+        "ftp://pbx.example.com",
+    ):
         assert not same_site_origin(origin, "pbx.example.com"), origin
 
 
