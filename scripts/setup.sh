@@ -41,8 +41,9 @@ system_packages() {
     # chromium: the browser tests of the agent desktop and the wallboard drive it (Playwright
     # cannot download its own browsers without internet); without recommended packages it
     # comes with no font to draw text with.
+    # systemd: its systemd-analyze verifies the shipped unit (tests/security/test_deployment.py).
     local debs=(sip-tester postgresql espeak-ng sox libsox-fmt-all procps python3-venv chromium
-                fonts-liberation nginx-light)
+                fonts-liberation nginx-light systemd)
     local missing=()
     for p in "${debs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -15,6 +15,7 @@ from pbx_engine.amd.g711 import ulaw_encode
 from pbx_engine.amd.listener import ListenerSettings
 from pbx_engine.amd.live import RtpIntake, leftover_tags
 from pbx_engine.ari.events import Channel
+from tests.integration.waiting import eventually
 
 
 def rtp(sequence: int, payload: bytes, payload_type: int = 0) -> bytes:
@@ -149,10 +150,11 @@ async def test_given_rtp_from_the_pbx_and_an_intruder_then_only_the_pbx_is_heard
             for n in range(5):
                 intruder.sendto(rtp(100 + n, SILENT), ("127.0.0.1", port))
                 pbx.sendto(rtp(n, SILENT), ("127.0.0.1", port))
-            for _ in range(200):
-                if intake.packets + intake.foreign >= 10:
-                    break
-                await asyncio.sleep(0.01)
+
+            async def all_arrived() -> bool:
+                return intake.packets + intake.foreign >= 10
+
+            await eventually(all_arrived, timeout=2, interval=0.01, what="the datagrams")
         finally:
             pbx.close()
             intruder.close()

@@ -6,6 +6,7 @@ import threading
 import pytest
 
 from pbx_engine.signin.gate import HashGate, HashGateFull
+from tests.integration.waiting import eventually
 
 
 async def test_given_a_full_gate_when_another_try_comes_then_it_is_turned_away_at_once():
@@ -30,8 +31,11 @@ async def test_given_a_full_gate_when_another_try_comes_then_it_is_turned_away_a
             return await gate.run(slow_check)
 
     tasks = [asyncio.create_task(one()) for _ in range(3)]
-    await asyncio.sleep(0.05)
-    assert gate.full
+
+    async def full() -> bool:
+        return gate.full
+
+    await eventually(full, timeout=5, interval=0.01, what="two checks running, one waiting")
     with pytest.raises(HashGateFull):
         async with gate.admitted():
             pass
