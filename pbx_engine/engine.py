@@ -1,4 +1,6 @@
-"""The composition root: builds every component from the config, wires them, owns their order.
+"""The composition root: builds every component from the config and its dependencies, wires
+them, owns their order. `build_engine` is the one place that does; the builders beside it are
+its steps, and no component builds another.
 
 Components are entered into one AsyncExitStack, so they close in reverse order of their start
 and a failure half way through start-up still closes what was opened.
@@ -10,8 +12,9 @@ import asyncio
 import glob
 import secrets
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,7 +27,7 @@ from pbx_engine.agi.routes import lookup_case
 from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ami import AmiClient
 from pbx_engine.ari import AriClient
-from pbx_engine.ari.events import Event, StasisStart
+from pbx_engine.ari.router import StasisRouter
 from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.campaigns.config import CampaignConfig, load_campaign
 from pbx_engine.conferences.parties import ThirdParties
@@ -33,12 +36,13 @@ from pbx_engine.conferences.rooms import Room
 from pbx_engine.config import EngineConfig
 from pbx_engine.dialer.campaign import CampaignRunner
 from pbx_engine.dialer.connector import AgentConnector
+from pbx_engine.dialer.loaded import LoadedCampaigns
 from pbx_engine.dialer.service import Dialer
 from pbx_engine.notify import NotificationHub
 from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.outbound.gate import OutboundGate
-from pbx_engine.recording.policy import RecordingMode, RecordingPolicy
 from pbx_engine.recording.service import CallRecorder
+from pbx_engine.routing.entries import ChannelEntries
 from pbx_engine.routing.service import InboundService
 from pbx_engine.storage import Storage, migrate
 from pbx_engine.storage.roles import warn_if_privileged
@@ -50,66 +54,64 @@ log = structlog.get_logger(__name__)
 
 
 class Engine:
+    """The running engine's services, as the web API and the lab use them. `build_engine`
+    builds and wires them, and owns their start and stop order; the engine runs its own
+    periodic work between `start()` and `stop()`, and the campaigns loaded into it."""
+
     def __init__(
         self,
         config: EngineConfig,
+        *,
         ari: AriClient,
+        ami: AmiClient | None,
+        agi: FastAgiServer | None,
         storage: Storage,
+        agents: AgentService,
         dialer: Dialer,
         inbound: InboundService,
-        agents: AgentService,
-        ami: AmiClient | None = None,
-        agi: FastAgiServer | None = None,
-        callerid: CallerIdService | None = None,
-        recorder: CallRecorder | None = None,
-        supervision: SupervisionService | None = None,
-        parties: ThirdParties | None = None,
-        rooms: RoomService | None = None,
-        outbound: OutboundGate | None = None,
+        callerid: CallerIdService,
+        recorder: CallRecorder,
+        outbound: OutboundGate,
+        supervision: SupervisionService,
+        parties: ThirdParties,
+        rooms: RoomService,
+        campaigns: LoadedCampaigns,
+        hub: NotificationHub,
+        feed: FloorFeed,
     ) -> None:
-        # Every external dial passes this one gate (the dialer is handed it too).
-        self.outbound = outbound or OutboundGate(storage, config.outbound, config.default_region)
-        self.recorder = recorder or CallRecorder(ari, storage)
-        self.supervision = supervision or SupervisionService(
-            ari, storage, agents, trunk=config.dialer.trunk, outbound=self.outbound
-        )
-        self.parties = parties or ThirdParties(
-            ari,
-            storage,
-            agents,
-            trunk=config.dialer.trunk,
-            caller_id=config.dialer.caller_id or None,
-            identity=self.outbound_identity,
-            outbound=self.outbound,
-        )
-        self.rooms = rooms or RoomService(
-            ari,
-            storage,
-            [Room(**room.model_dump()) for room in config.rooms],
-            trunk=config.dialer.trunk,
-            caller_id=config.dialer.caller_id or None,
-            outbound=self.outbound,
-            allowed_dids=frozenset(config.room_dids),
-        )
+        self.config = config
+        self.ari = ari
+        self.ami = ami
+        self.agi = agi
+        self.storage = storage
+        self.agents = agents
+        self.dialer = dialer
+        self.inbound = inbound
+        self.callerid = callerid
+        self.recorder = recorder
+        self.outbound = outbound  # every external dial passes this one gate
+        self.supervision = supervision
+        self.parties = parties
+        self.rooms = rooms
+        self.campaigns = campaigns
+        self.hub = hub  # browsers (agent desktop, wallboard) are told of every change here
+        self.feed = feed
         secret = config.http.secret.get_secret_value() if config.http else ""
         # Without a configured secret, links made before a restart stop working.
         self.invitation_secret = secret.encode() if secret else secrets.token_bytes(32)
-        self.config = config
-        self.callerid = callerid or CallerIdService(storage)
-        self.ari = ari
-        self.storage = storage
-        self.dialer = dialer
-        self.inbound = inbound
-        self.agents = agents
-        self.ami = ami
-        self.agi = agi
-        self._background = OwnedTasks()
-        self.campaigns: dict[str, CampaignRunner] = {}
-        self._campaign_tasks = OwnedTasks()
-        # Browsers (agent desktop, wallboard) are told of every change through the hub.
-        self.hub = NotificationHub()
         self.zone = ZoneInfo(config.timezone)  # where the centre's days begin
-        self.feed = FloorFeed(self.hub, storage, agents, lambda: self.campaigns, zone=self.zone)
+        self._background = OwnedTasks()
+        self._campaign_tasks = OwnedTasks()
+
+    def start(self) -> None:
+        """Start the periodic work: number health, recording and sign-in purges."""
+        self._background.spawn(self._watch_number_health(), name="number-health")
+        self._background.spawn(self._purge_recordings(), name="recording-purge")
+        self._background.spawn(self._purge_browser_sessions(), name="browser-session-purge")
+
+    async def stop(self) -> None:
+        """Stop the periodic work and a pools reload under way (campaigns: `stop_campaigns`)."""
+        await self._background.close()
 
     async def add_campaign(self, campaign: CampaignConfig, *, batch: int = 500) -> CampaignRunner:
         """Mirror the campaign in the database and give it a runner (stopped until started);
@@ -136,36 +138,19 @@ class Engine:
             batch=batch,
             callerid=self.callerid,
         )
-        self.campaigns[campaign.name] = runner
+        self.campaigns.add(runner)
         self._campaign_tasks.spawn(runner.run(), name=f"campaign-{campaign.name}")
         return runner
 
-    async def outbound_identity(
-        self, campaign_id: int | None, number: str
-    ) -> tuple[str | None, str | None]:
-        """Caller ID and trunk for a call the engine makes on a campaign's behalf (a third
-        party added to one of its calls): the campaign's rules, else the dialer's defaults."""
+    async def stop_campaigns(self) -> None:
+        """Stop dialling: every campaign stops placing calls (live ones go on)."""
         for runner in self.campaigns.values():
-            if runner.campaign_id == campaign_id:
-                return await runner.presented_identity(number)
-        return None, None
+            runner.stop()
+        await self._campaign_tasks.close()
 
-    async def inbound_recording(self, case_id: int | None) -> RecordingPolicy | None:
-        """How to record a caller put through to an agent: as his case's campaign records
-        its calls when it runs here, else as the `[inbound]` section says."""
-        campaign_id = await self.storage.cases.case_campaign_id(case_id) if case_id else None
-        for runner in self.campaigns.values():
-            if campaign_id is not None and runner.campaign_id == campaign_id:
-                return runner.campaign.recording.policy()
-        inbound = self.config.inbound
-        return RecordingPolicy(RecordingMode(inbound.recording), inbound.recording_retention_days)
-
-    def campaign_language(self, campaign_id: int) -> str | None:
-        """The debtor menu's language of a loaded campaign (None: not loaded here)."""
-        for runner in self.campaigns.values():
-            if runner.campaign_id == campaign_id:
-                return runner.campaign.language
-        return None
+    def reload_number_pools_soon(self) -> None:
+        """For a signal handler, which must not block: `reload_number_pools` in a task."""
+        self._background.spawn(self.reload_number_pools(), name="number-pools-reload")
 
     async def reload_number_pools(self) -> None:
         """SIGHUP: read the number-pools file again; a bad one is logged and refused."""
@@ -207,11 +192,6 @@ class Engine:
                 log.exception("engine.browser_session_purge_failed")
             await asyncio.sleep(3600)
 
-    async def _stop_campaigns(self) -> None:
-        for runner in self.campaigns.values():
-            runner.stop()
-        await self._campaign_tasks.close()
-
     async def health(self) -> dict[str, bool]:
         """Healthy means: our Stasis app is registered with Asterisk and PostgreSQL answers."""
         checks = {"ari": self.ari.connected.is_set(), "database": await self.storage.ping()}
@@ -219,151 +199,227 @@ class Engine:
             checks["ami"] = self.ami.logged_in
         return checks
 
-    def _on_unclaimed(self, event: Event) -> None:
-        # A channel entering our app that no call flow owns (an inbound call before the inbound
-        # flow exists, or a leftover after a restart) must not hang in Stasis forever.
-        if isinstance(event, StasisStart) and event.args[:1] == ("inbound",):
-            did = event.args[2] if len(event.args) > 2 else ""
-            room = self.rooms.room_for_number(did) if did else None
-            if room is not None:
-                caller = event.args[1] if len(event.args) > 1 else None
-                self.rooms.accept(event.channel.id, room, caller or None)
-            else:
-                self.inbound.accept(event)
-        elif isinstance(event, StasisStart) and event.args[:1] == ("dialled",):
-            # A softphone dialled a number that is no feature code: a room's extension, or
-            # nothing we know (an error tone).
-            room = self.rooms.room_for_number(event.args[1]) if len(event.args) > 1 else None
-            if room is not None:
-                self.rooms.accept(event.channel.id, room, event.channel.caller.number or None)
-            else:
-                self._background.spawn(self.agents.refuse(event.channel.id))
-        elif isinstance(event, StasisStart) and event.args[:1] == ("agent-login",):
-            endpoint = event.args[1] if len(event.args) > 1 else ""
-            self._background.spawn(self.agents.login_from_phone(event.channel.id, endpoint))
-        elif isinstance(event, StasisStart):
-            log.warning("engine.unowned_channel", channel_id=event.channel.id, args=event.args)
-            self._background.spawn(self.ari.hangup(event.channel.id))
+
+@dataclass(frozen=True)
+class AsteriskLinks:
+    ari: AriClient
+    ami: AmiClient | None
+    agi: FastAgiServer | None
+
+
+async def open_storage(
+    stack: AsyncExitStack, config: EngineConfig, *, apply_migrations: bool
+) -> Storage:
+    storage = await stack.enter_async_context(Storage.open(config.database))
+    await warn_if_privileged(storage.pool, config.database.allow_superuser)
+    if apply_migrations:
+        applied = await migrate(storage.pool)
+        if applied:
+            log.info("engine.migrated", applied=applied)
+    return storage
+
+
+async def connect_asterisk(
+    stack: AsyncExitStack, config: EngineConfig, storage: Storage
+) -> AsteriskLinks:
+    agi = None
+    if config.agi is not None:
+        agi = FastAgiServer(config.agi)
+        agi.add_route("lookup_case", lookup_case(storage, config.default_region))
+        await stack.enter_async_context(agi)
+    ami = None
+    if config.ami is not None:
+        ami = await stack.enter_async_context(AmiClient(config.ami))
+    ari = await stack.enter_async_context(AriClient(config.ari))
+    return AsteriskLinks(ari, ami, agi)
+
+
+async def build_dialer(
+    stack: AsyncExitStack,
+    config: EngineConfig,
+    ari: AriClient,
+    storage: Storage,
+    agents: AgentService,
+    recorder: CallRecorder,
+    outbound: OutboundGate,
+) -> Dialer:
+    # One detector for the dialer, which listens, and the connector, which leaves
+    # messages once the listening says a machine's greeting is over.
+    engine_detector = EngineDetector(
+        ari,
+        media_host=config.dialer.media_host,
+        media_peer=config.dialer.media_peer,
+        timeout=config.dialer.amd_timeout,
+    )
+    connector = AgentConnector(
+        ari,
+        storage,
+        agents,
+        abandon_wait=config.dialer.abandon_wait,
+        abandon_message=config.dialer.abandon_message,
+        recorder=recorder,
+        engine_detector=engine_detector,
+    )
+    dialer = Dialer(
+        ari,
+        storage,
+        config.dialer,
+        handler=connector,
+        engine_detector=engine_detector,
+        outbound=outbound,
+    )
+    return await stack.enter_async_context(dialer)
+
+
+def build_conferencing(
+    config: EngineConfig,
+    ari: AriClient,
+    storage: Storage,
+    agents: AgentService,
+    outbound: OutboundGate,
+    campaigns: LoadedCampaigns,
+) -> tuple[SupervisionService, ThirdParties, RoomService]:
+    trunk, caller_id = config.dialer.trunk, config.dialer.caller_id or None
+    supervision = SupervisionService(ari, storage, agents, trunk=trunk, outbound=outbound)
+    parties = ThirdParties(
+        ari,
+        storage,
+        agents,
+        trunk=trunk,
+        caller_id=caller_id,
+        identity=campaigns.presented_identity,
+        outbound=outbound,
+    )
+    rooms = RoomService(
+        ari,
+        storage,
+        [Room(**room.model_dump()) for room in config.rooms],
+        trunk=trunk,
+        caller_id=caller_id,
+        outbound=outbound,
+        allowed_dids=frozenset(config.room_dids),
+    )
+    return supervision, parties, rooms
+
+
+async def build_services(
+    stack: AsyncExitStack, config: EngineConfig, storage: Storage, asterisk: AsteriskLinks
+) -> Engine:
+    ari = asterisk.ari
+    agents = AgentService(
+        ari,
+        storage,
+        wrap_up_seconds=config.agents.wrap_up_seconds,
+        answer_timeout=config.agents.answer_timeout,
+        ring_per_call=config.agents.ring_per_call,
+    )
+    stack.push_async_callback(agents.close)
+    recorder = CallRecorder(ari, storage)
+    stack.push_async_callback(recorder.close)
+    outbound = OutboundGate(storage, config.outbound, config.default_region)
+    dialer = await build_dialer(stack, config, ari, storage, agents, recorder, outbound)
+    campaigns = LoadedCampaigns()
+    inbound = InboundService(
+        ari,
+        storage,
+        agents,
+        config.inbound,
+        wrap_up_seconds=config.agents.wrap_up_seconds,
+        recorder=recorder,
+        campaign_language=campaigns.language,
+        campaign_recording=campaigns.recording_policy,
+    )
+    stack.push_async_callback(inbound.close)
+    callerid = CallerIdService(storage, config.number_pools_file)
+    await callerid.start()  # a bad pools file stops the start, saying which line
+    supervision, parties, rooms = build_conferencing(
+        config, ari, storage, agents, outbound, campaigns
+    )
+    hub = NotificationHub()
+    feed = FloorFeed(hub, storage, agents, lambda: campaigns, zone=ZoneInfo(config.timezone))
+    # Rooms made through the API come back after a restart (their PINs hashed, if an
+    # older engine stored them plain); their calls are let go when the engine stops.
+    await rooms.load()
+    stack.push_async_callback(rooms.close)
+    return Engine(
+        config,
+        ari=ari,
+        ami=asterisk.ami,
+        agi=asterisk.agi,
+        storage=storage,
+        agents=agents,
+        dialer=dialer,
+        inbound=inbound,
+        callerid=callerid,
+        recorder=recorder,
+        outbound=outbound,
+        supervision=supervision,
+        parties=parties,
+        rooms=rooms,
+        campaigns=campaigns,
+        hub=hub,
+        feed=feed,
+    )
+
+
+def route_new_channels(entries: ChannelEntries) -> StasisRouter:
+    """The call flow for each first Stasis argument the dialplan passes (dialplans/*.conf)."""
+    router = StasisRouter(fallback=entries.unowned)
+    router.add("inbound", entries.inbound)
+    router.add("dialled", entries.dialled)
+    router.add("agent-login", entries.agent_login)
+    return router
+
+
+async def serve_web(stack: AsyncExitStack, config: EngineConfig, engine: Engine) -> None:
+    if config.http is None:
+        return
+    runner = web.AppRunner(build_app(engine), access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.TCPSite(runner, config.http.host, config.http.port).start()
+
+
+async def load_campaign_files(engine: Engine, patterns: Iterable[str]) -> None:
+    for pattern in patterns:
+        paths = sorted(glob.glob(pattern)) or [pattern]  # a missing file says so when loaded
+        for path in paths:
+            await engine.add_campaign(load_campaign(path))
 
 
 @asynccontextmanager
 async def build_engine(
     config: EngineConfig, *, apply_migrations: bool = True
 ) -> AsyncIterator[Engine]:
+    """Every component, built from the config and started in order; on the way out they close
+    in reverse order, also when the start fails half way."""
     async with AsyncExitStack() as stack:
-        storage = await stack.enter_async_context(Storage.open(config.database))
-        await warn_if_privileged(storage.pool, config.database.allow_superuser)
-        if apply_migrations:
-            applied = await migrate(storage.pool)
-            if applied:
-                log.info("engine.migrated", applied=applied)
-        agi = None
-        if config.agi is not None:
-            agi = FastAgiServer(config.agi)
-            agi.add_route("lookup_case", lookup_case(storage, config.default_region))
-            await stack.enter_async_context(agi)
-        ami = None
-        if config.ami is not None:
-            ami = await stack.enter_async_context(AmiClient(config.ami))
-        ari = await stack.enter_async_context(AriClient(config.ari))
-        agents = AgentService(
-            ari,
-            storage,
-            wrap_up_seconds=config.agents.wrap_up_seconds,
-            answer_timeout=config.agents.answer_timeout,
-            ring_per_call=config.agents.ring_per_call,
-        )
-        stack.push_async_callback(agents.close)
-        recorder = CallRecorder(ari, storage)
-        stack.push_async_callback(recorder.close)
-        # One detector for the dialer, which listens, and the connector, which leaves
-        # messages once the listening says a machine's greeting is over.
-        engine_detector = EngineDetector(
-            ari,
-            media_host=config.dialer.media_host,
-            media_peer=config.dialer.media_peer,
-            timeout=config.dialer.amd_timeout,
-        )
-        connector = AgentConnector(
-            ari,
-            storage,
-            agents,
-            abandon_wait=config.dialer.abandon_wait,
-            abandon_message=config.dialer.abandon_message,
-            recorder=recorder,
-            engine_detector=engine_detector,
-        )
-        outbound = OutboundGate(storage, config.outbound, config.default_region)
-        dialer = await stack.enter_async_context(
-            Dialer(
-                ari,
-                storage,
-                config.dialer,
-                handler=connector,
-                engine_detector=engine_detector,
-                outbound=outbound,
-            )
-        )
-        inbound = InboundService(
-            ari,
-            storage,
-            agents,
-            config.inbound,
-            wrap_up_seconds=config.agents.wrap_up_seconds,
-        )
-        stack.push_async_callback(inbound.close)
-        callerid = CallerIdService(storage, config.number_pools_file)
-        await callerid.start()  # a bad pools file stops the start, saying which line
-        engine = Engine(
-            config,
-            ari,
-            storage,
-            dialer,
-            inbound,
-            agents,
-            ami,
-            agi,
-            callerid,
-            recorder,
-            outbound=outbound,
-        )
-        # Rooms made through the API come back after a restart (their PINs hashed, if an
-        # older engine stored them plain); their calls are let go when the engine stops.
-        await engine.rooms.load()
-        stack.push_async_callback(engine.rooms.close)
-        inbound.campaign_language = engine.campaign_language
-        inbound.recording_policy = engine.inbound_recording
-        inbound.recorder = recorder
-        stack.push_async_callback(engine._background.close)
-        engine._background.spawn(engine._watch_number_health())
-        engine._background.spawn(engine._purge_recordings())
-        engine._background.spawn(engine._purge_browser_sessions())
+        storage = await open_storage(stack, config, apply_migrations=apply_migrations)
+        asterisk = await connect_asterisk(stack, config, storage)
+        engine = await build_services(stack, config, storage, asterisk)
+        entries = ChannelEntries(asterisk.ari, engine.agents, engine.inbound, engine.rooms)
+        stack.push_async_callback(entries.close)
+        engine.start()
+        stack.push_async_callback(engine.stop)
         engine.feed.start()
         stack.push_async_callback(engine.feed.close)
-        ari.on_event(engine._on_unclaimed)
-        ari.on_connected(dialer.reconcile)
-        await ari.wait_connected(timeout=config.ari.request_timeout)
+        asterisk.ari.on_event(route_new_channels(entries).route)
+        asterisk.ari.on_connected(engine.dialer.reconcile)
+        await asterisk.ari.wait_connected(timeout=config.ari.request_timeout)
         # The first connection may have come before the callback was registered.
-        await dialer.reconcile()
-        adopted = await agents.adopt_sessions()
+        await engine.dialer.reconcile()
+        adopted = await engine.agents.adopt_sessions()
         if adopted:
             log.info("engine.agents_adopted", agents=adopted)
-        if config.http is not None:
-            runner = web.AppRunner(build_app(engine), access_log=None)
-            await runner.setup()
-            stack.push_async_callback(runner.cleanup)
-            await web.TCPSite(runner, config.http.host, config.http.port).start()
+        await serve_web(stack, config, engine)
         log.info("engine.started", app=config.ari.app)
-        for pattern in config.campaign_files:
-            paths = sorted(glob.glob(pattern)) or [pattern]  # a missing file says so below
-            for path in paths:
-                await engine.add_campaign(load_campaign(path))
+        await load_campaign_files(engine, config.campaign_files)
         try:
             yield engine
         finally:
             # Stop dialling, let live calls end, then the exit stack closes ARI and the pool.
-            await engine._stop_campaigns()
-            await dialer.drain(config.shutdown_grace)
+            await engine.stop_campaigns()
+            await engine.dialer.drain(config.shutdown_grace)
             log.info("engine.stopped")
 
 
@@ -372,9 +428,7 @@ async def serve(
 ) -> None:
     async with build_engine(config, apply_migrations=apply_migrations) as engine:
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(
-            signal.SIGHUP, lambda: engine._background.spawn(engine.reload_number_pools())
-        )
+        loop.add_signal_handler(signal.SIGHUP, engine.reload_number_pools_soon)
         try:
             await stop.wait()
         finally:

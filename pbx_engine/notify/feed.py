@@ -5,7 +5,7 @@ browser gets when it connects."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +43,7 @@ class FloorFeed:
         hub: NotificationHub,
         storage: Storage,
         agents: AgentService,
-        campaigns: Callable[[], dict[str, CampaignRunner]],
+        campaigns: Callable[[], Mapping[str, CampaignRunner]],
         *,
         figures_every: float = 3.0,
         dead_air_after: float = DEAD_AIR_AFTER,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from asyncio import FIRST_COMPLETED
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -40,7 +40,7 @@ from pbx_engine.cases.dispositions import (
 )
 from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.config import InboundConfig
-from pbx_engine.recording.policy import RecordingPolicy
+from pbx_engine.recording.policy import RecordingMode, RecordingPolicy
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.routing.acd import AgentView, Route, route_inbound
 from pbx_engine.routing.ivr import DebtorMenu, Leave, Play
@@ -80,11 +80,15 @@ class _Line:
         moved.set()
 
 
-async def _not_recorded(case_id: int | None) -> None:
+def _no_campaign(campaign_id: int) -> None:
     return None
 
 
 class InboundService:
+    """`campaign_language` and `campaign_recording` answer for the campaigns this engine runs
+    (None for others): a caller whose case one of them holds hears its language and is recorded
+    as it records; `recorder` None records no inbound call."""
+
     def __init__(
         self,
         ari: AriClient,
@@ -93,24 +97,23 @@ class InboundService:
         config: InboundConfig | None = None,
         *,
         wrap_up_seconds: float = 15.0,
+        recorder: CallRecorder | None = None,
+        campaign_language: Callable[[int], str | None] = _no_campaign,
+        campaign_recording: Callable[[int], RecordingPolicy | None] = _no_campaign,
     ) -> None:
         self._ari = ari
         self._storage = storage
         self._agents = agents
         self._config = config or InboundConfig()
         self._wrap_up_seconds = wrap_up_seconds
+        self._recorder = recorder
+        self._campaign_language = campaign_language
+        self._campaign_recording = campaign_recording
         self._tasks = OwnedTasks()
         self._queues: dict[str | None, _Line] = {}  # team -> its waiting callers
         self.menu_prompts = self._config.menu_prompts
         self.language = self._config.language
-        # campaign id -> its language, when the engine knows the campaign (set by the engine)
-        self.campaign_language: Callable[[int], str | None] = lambda _: None
         self._agent_of: dict[str, str] = {}  # caller channel -> agent login
-        # case id (or None) -> how to record the call once an agent has it (set by the engine)
-        self.recording_policy: Callable[[int | None], Awaitable[RecordingPolicy | None]] = (
-            _not_recorded
-        )
-        self.recorder: CallRecorder | None = None
 
     def accept(self, event: StasisStart) -> None:
         """Called from the event reader: must not block, so the call gets its own task."""
@@ -227,10 +230,20 @@ class InboundService:
             channel_id, f"{route.kind}: {agent.login}", waited
         )
         log.info("inbound.connected", agent=agent.login, waited_s=round(waited, 2))
-        policy = await self.recording_policy(case)
-        if policy is not None and self.recorder is not None:
-            self.recorder.start_soon(channel_id, policy)
+        if self._recorder is not None:
+            self._recorder.start_soon(channel_id, await self._recording_policy(case))
         return Outcome.HUMAN, "caller"
+
+    async def _recording_policy(self, case: int | None) -> RecordingPolicy:
+        """As the caller's case's campaign records its calls when it runs here, else as the
+        `[inbound]` section says."""
+        campaign_id = await self._storage.cases.case_campaign_id(case) if case else None
+        policy = self._campaign_recording(campaign_id) if campaign_id is not None else None
+        if policy is not None:
+            return policy
+        return RecordingPolicy(
+            RecordingMode(self._config.recording), self._config.recording_retention_days
+        )
 
     # ------------------------------------------------------------------ the debtor menu
     async def _menu(
@@ -239,7 +252,7 @@ class InboundService:
         """Run the menu; None when the caller wants (or gets) an agent."""
         dossier = await self._storage.cases.case_dossier(case)
         campaign = dossier.campaign_id if dossier else None
-        language = (campaign and self.campaign_language(campaign)) or self.language
+        language = (campaign and self._campaign_language(campaign)) or self.language
         menu = DebtorMenu(datetime.now(UTC).date())
         actions = menu.start()
         while True:
