@@ -366,7 +366,18 @@ async def _amd_evaluate(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pbx-engine", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_service_commands(commands)
+    _add_import_commands(commands)
+    _add_agent_commands(commands)
+    _add_demo_command(commands)
+    _add_prompts_command(commands)
+    _add_bench_commands(commands)
+    _add_amd_commands(commands)
+    return parser
 
+
+def _add_service_commands(commands: argparse._SubParsersAction) -> None:
+    """check-config, migrate and run: what operating the service needs."""
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", type=Path)
     check.set_defaults(handler=_check_config)
@@ -380,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
     run.set_defaults(handler=_run)
 
+
+def _add_import_commands(commands: argparse._SubParsersAction) -> None:
     imports = commands.add_parser("import", help="load data files").add_subparsers(
         dest="what", required=True
     )
@@ -391,6 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     cases.add_argument("--max-errors", type=int, default=50, help="rejected rows to list")
     cases.set_defaults(handler=_import_cases)
 
+
+def _add_agent_commands(commands: argparse._SubParsersAction) -> None:
     agent = commands.add_parser("agent", help="manage agents").add_subparsers(
         dest="what", required=True
     )
@@ -429,6 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--config", type=Path, required=True)
         sub.set_defaults(handler=_agent_access)
 
+
+def _add_demo_command(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser("demo", help="run a sample campaign on sandboxes and report")
     demo.add_argument("--keep", action="store_true", help="keep the sandboxes' runtime folders")
     demo.add_argument("--debtors", type=int, default=150, help="sample debtors to import")
@@ -444,6 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_demo)
 
+
+def _add_prompts_command(commands: argparse._SubParsersAction) -> None:
     prompts = commands.add_parser(
         "prompts", help="make the debtor menu's prompts (espeak-ng) into a folder Asterisk reads"
     )
@@ -451,6 +470,8 @@ def build_parser() -> argparse.ArgumentParser:
     prompts.add_argument("--language", action="append", help="en, pl, es, de (default: all)")
     prompts.set_defaults(handler=_prompts)
 
+
+def _add_bench_commands(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="benchmarks").add_subparsers(
         dest="what", required=True
     )
@@ -475,6 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
     amd.add_argument("--json", action="store_true", help="print a JSON list, one per detector")
     amd.set_defaults(handler=_bench_amd)
 
+
+def _add_amd_commands(commands: argparse._SubParsersAction) -> None:
     amd_tools = commands.add_parser("amd", help="answering-machine detection tools").add_subparsers(
         dest="what", required=True
     )
@@ -506,7 +529,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     evaluate.set_defaults(handler=_amd_evaluate)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,7 +40,7 @@ from pbx_engine.amd.beep import BeepListener, BeepSettings, GoReason, GreetingOv
 from pbx_engine.amd.g711 import alaw_decode, ulaw_decode
 from pbx_engine.amd.listener import AmdListener, AmdStatus, Framer, ListenerSettings
 from pbx_engine.amd.rtp import PAYLOAD_PCMA, PAYLOAD_PCMU, MalformedRtp, RtpSequencer, parse_rtp
-from pbx_engine.ari import AriClient, AriError, AriUnavailable
+from pbx_engine.ari import AriClient, AriError, AriUnavailable, Subscription
 from pbx_engine.ari.events import Channel, StasisStart
 
 log = structlog.get_logger(__name__)
@@ -275,59 +275,12 @@ class EngineDetector:
             # Subscribed first: the helper channels' StasisStart must not reach the engine's
             # handler of unowned channels, which would hang them up.
             with self._ari.subscribe(snoop_id, media_id) as events:
-                # The three requests at once: every tenth of a second spent here is a tenth of
-                # a second more before a person hears an agent. All of them are let finish
-                # before an error is raised, so the clean-up below knows what exists.
-                made = await asyncio.gather(
-                    self._ari.snoop(
-                        channel_id,
-                        app=self._ari.app,
-                        spy="in",
-                        snoop_id=snoop_id,
-                        app_args=["amd-snoop", channel_id],
-                    ),
-                    self._ari.external_media(
-                        app=self._ari.app,
-                        external_host=f"{self._media_host}:{port}",
-                        audio_format="ulaw",
-                        channel_id=media_id,
-                    ),
-                    self._ari.create_bridge(bridge_type="mixing", bridge_id=bridge_id, name=tag),
-                    return_exceptions=True,
-                )
-                for outcome in made:
-                    if isinstance(outcome, BaseException):
-                        raise outcome
-                nudging = asyncio.create_task(_nudge(transport, made[1]), name=f"nudge-{tag}")
-                try:
-                    # A channel can join a bridge only once it is in Stasis (422 before).
-                    async with asyncio.timeout(_SETUP_TIMEOUT):
-                        waiting = {snoop_id, media_id}
-                        while waiting:
-                            started = await events.wait_for(StasisStart, timeout=_SETUP_TIMEOUT)
-                            waiting.discard(started.channel.id)
-                    await self._ari.add_channel(bridge_id, [snoop_id, media_id])
-                finally:
-                    nudging.cancel()
-                    await asyncio.gather(nudging, return_exceptions=True)
+                media = await self._create_helpers(channel_id, tag, port)
+                await self._bridge_helpers(events, transport, media, tag)
                 logger.info(
                     "amd.listening", port=port, setup_ms=round(1000 * (loop.time() - began))
                 )
-                try:
-                    async with asyncio.timeout(self._timeout):
-                        verdict = await asyncio.shield(intake.verdict)
-                except TimeoutError:
-                    intake.give_up()
-                    verdict = intake.verdict.result()
-                logger.info(
-                    "amd.engine_verdict",
-                    status=verdict.status,
-                    cause=verdict.cause,
-                    heard_ms=verdict.heard_ms,
-                    packets=verdict.packets,
-                    rejected=intake.rejected,
-                    foreign=intake.foreign,
-                )
+                verdict = await self._await_verdict(intake, logger)
                 if watch_greeting and verdict.status == AmdStatus.MACHINE.value:
                     # No await from here to the return: the watch is either on record for
                     # `stop_watching` or removed below, never both or neither.
@@ -341,6 +294,77 @@ class EngineDetector:
             if not kept:
                 transport.close()
                 await asyncio.shield(self._remove(logger, bridge_id, snoop_id, media_id))
+
+    async def _create_helpers(self, channel_id: str, tag: str, port: int) -> Channel:
+        """The snoop on `channel_id`, the external media channel sending to `port` and the
+        mixing bridge; returns the external media channel."""
+        snoop_id, media_id, bridge_id = _helper_ids(tag)
+        # The three requests at once: every tenth of a second spent here is a tenth of a
+        # second more before a person hears an agent. All of them are let finish before an
+        # error is raised, so the clean-up knows what exists.
+        made = await asyncio.gather(
+            self._ari.snoop(
+                channel_id,
+                app=self._ari.app,
+                spy="in",
+                snoop_id=snoop_id,
+                app_args=["amd-snoop", channel_id],
+            ),
+            self._ari.external_media(
+                app=self._ari.app,
+                external_host=f"{self._media_host}:{port}",
+                audio_format="ulaw",
+                channel_id=media_id,
+            ),
+            self._ari.create_bridge(bridge_type="mixing", bridge_id=bridge_id, name=tag),
+            return_exceptions=True,
+        )
+        for outcome in made:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return made[1]
+
+    async def _bridge_helpers(
+        self,
+        events: Subscription,
+        transport: asyncio.DatagramTransport,
+        media: Channel,
+        tag: str,
+    ) -> None:
+        """Put the snoop and the external media channel into the bridge once both are in
+        Stasis, nudging the external media channel meanwhile."""
+        snoop_id, media_id, bridge_id = _helper_ids(tag)
+        nudging = asyncio.create_task(_nudge(transport, media), name=f"nudge-{tag}")
+        try:
+            # A channel can join a bridge only once it is in Stasis (422 before).
+            async with asyncio.timeout(_SETUP_TIMEOUT):
+                waiting = {snoop_id, media_id}
+                while waiting:
+                    started = await events.wait_for(StasisStart, timeout=_SETUP_TIMEOUT)
+                    waiting.discard(started.channel.id)
+            await self._ari.add_channel(bridge_id, [snoop_id, media_id])
+        finally:
+            nudging.cancel()
+            await asyncio.gather(nudging, return_exceptions=True)
+
+    async def _await_verdict(self, intake: RtpIntake, logger) -> EngineVerdict:
+        """The listener's verdict, or what it makes of the audio so far once time is up."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                verdict = await asyncio.shield(intake.verdict)
+        except TimeoutError:
+            intake.give_up()
+            verdict = intake.verdict.result()
+        logger.info(
+            "amd.engine_verdict",
+            status=verdict.status,
+            cause=verdict.cause,
+            heard_ms=verdict.heard_ms,
+            packets=verdict.packets,
+            rejected=intake.rejected,
+            foreign=intake.foreign,
+        )
+        return verdict
 
     async def _peer_addresses(self) -> frozenset[str]:
         """The PBX's addresses, looked up once: only they may send call audio."""

@@ -32,7 +32,7 @@ from ari_apps.outbound_call import (
 from ari_apps.outcomes import Outcome, classify_amd, classify_unanswered
 from pbx_engine.amd.detectors import DETECTORS, Detector, DetectorKind
 from pbx_engine.amd.live import EngineDetector, EngineVerdict
-from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
+from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone, Subscription
 from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.config import DialerConfig
@@ -114,10 +114,6 @@ class HangUpOnVerdict:
 
     async def on_finished(self, request: CallRequest, result: CallResult) -> None:
         pass
-
-
-class _NotDialled(Exception):
-    """The call was refused before anything rang."""
 
 
 class DialerClosed(Exception):
@@ -344,10 +340,26 @@ class Dialer:
             structlog.contextvars.unbind_contextvars("channel_id", "number", "case_id")
 
     async def _drive(self, request: CallRequest, channel_id: str, live: _LiveCall) -> CallResult:
-        config = self._config
         detector = request.amd_detector or self._detector
-        caller_id = request.caller_id or config.caller_id or None
+        caller_id = request.caller_id or self._config.caller_id or None
         call = OutboundCall(channel_id)
+        await self._open_attempt(request, channel_id, caller_id)
+        finish = await self._outbound_refusal(request)
+        async with self._ari.subscribe(channel_id) as events:
+            if finish is None:
+                finish = await self._originate(request, channel_id, caller_id, live, call, events)
+            try:
+                if finish is None:
+                    finish = await self._handle_events_until_finished(
+                        request, channel_id, live, call, detector, events
+                    )
+            finally:
+                await self._engine_detector.stop_watching(channel_id)
+        return await self._record_end(request, channel_id, call, finish)
+
+    async def _open_attempt(
+        self, request: CallRequest, channel_id: str, caller_id: str | None
+    ) -> None:
         await self._storage.attempts.create_attempt(
             channel_id=channel_id,
             dialled=request.number,
@@ -358,95 +370,122 @@ class Dialer:
             agent_id=request.agent_id,
             direction="outbound",
         )
-        finish: Finish | None = None
-        if self._outbound is not None and request.purpose is Purpose.CAMPAIGN:
-            try:
-                await self._outbound.check(DialAsk(Purpose.CAMPAIGN, request.number))
-            except OutboundRefused as refusal:
-                finish = Finish(Outcome.FAILED, _now(), None, f"outbound policy: {refusal}")
+
+    async def _outbound_refusal(self, request: CallRequest) -> Finish | None:
+        """A campaign call's end before anything rang, if the outbound policy refuses it."""
+        if self._outbound is None or request.purpose is not Purpose.CAMPAIGN:
+            return None
+        try:
+            await self._outbound.check(DialAsk(Purpose.CAMPAIGN, request.number))
+        except OutboundRefused as refusal:
+            return Finish(Outcome.FAILED, _now(), None, f"outbound policy: {refusal}")
+        return None
+
+    async def _originate(
+        self,
+        request: CallRequest,
+        channel_id: str,
+        caller_id: str | None,
+        live: _LiveCall,
+        call: OutboundCall,
+        events: Subscription,
+    ) -> Finish | None:
+        """Create the channel and dial it; the call's end if it ended already, else None."""
+        config = self._config
+        try:
+            # PJSIP fills the INVITE's From (and P-Asserted-Identity) from the channel's
+            # connected line, which a channel made through ARI does not have: set both.
+            variables = (
+                {"CALLERID(num)": caller_id, "CONNECTEDLINE(num)": caller_id} if caller_id else None
+            )
+            await self._ari.create_channel(
+                dial_string(request.number, request.trunk or config.trunk),
+                app=self._ari.app,
+                app_args=["outbound"],
+                channel_id=channel_id,
+                variables=variables,
+            )
+            live.created_at = asyncio.get_running_loop().time()
+            # The channel enters Stasis a moment after /create answers; a /dial sent before
+            # its StasisStart gets 409 "Channel not in Stasis application".
+            first = await events.wait_for((StasisStart, ChannelDestroyed), timeout=_GRACE)
+            if isinstance(first, ChannelDestroyed):
+                [finish] = [a for a in call.handle(first, _now()) if isinstance(a, Finish)]
+                return finish
+            await self._storage.attempts.mark_attempt_originated(channel_id, _now())
+            await self._ari.dial(channel_id, timeout=int(config.ring_timeout))
+            log.info("call.dialing", trunk=request.trunk or config.trunk)
+        except ChannelGone:
+            pass  # Destroyed already: its ChannelDestroyed is on the way.
+        except (AriError, TimeoutError) as error:
+            reason = str(error) or "the channel never entered Stasis"
+            log.error("call.originate_failed", error=reason)
+            await self._ari.hangup(channel_id)
+            return Finish(Outcome.FAILED, _now(), None, f"originate failed: {reason}")
+        return None
+
+    async def _handle_events_until_finished(
+        self,
+        request: CallRequest,
+        channel_id: str,
+        live: _LiveCall,
+        call: OutboundCall,
+        detector: Detector,
+        events: Subscription,
+    ) -> Finish:
+        """Feed the call's events (and the engine detector's verdict) to its state machine and
+        carry out its actions until it finishes."""
         # The engine's own detector, listening while the call waits in Stasis: owned by this
         # call, cancelled (which removes its helper channels) however the call ends.
         detection: asyncio.Task[EngineVerdict] | None = None
-        async with self._ari.subscribe(channel_id) as events:
-            try:
-                if finish is not None:
-                    raise _NotDialled
-                # PJSIP fills the INVITE's From (and P-Asserted-Identity) from the channel's
-                # connected line, which a channel made through ARI does not have: set both.
-                variables = (
-                    {"CALLERID(num)": caller_id, "CONNECTEDLINE(num)": caller_id}
-                    if caller_id
-                    else None
-                )
-                await self._ari.create_channel(
-                    dial_string(request.number, request.trunk or config.trunk),
-                    app=self._ari.app,
-                    app_args=["outbound"],
-                    channel_id=channel_id,
-                    variables=variables,
-                )
-                live.created_at = asyncio.get_running_loop().time()
-                # The channel enters Stasis a moment after /create answers; a /dial sent before
-                # its StasisStart gets 409 "Channel not in Stasis application".
-                first = await events.wait_for((StasisStart, ChannelDestroyed), timeout=_GRACE)
-                if isinstance(first, ChannelDestroyed):
-                    [finish] = [a for a in call.handle(first, _now()) if isinstance(a, Finish)]
+        finish: Finish | None = None
+        hung_up = False
+        try:
+            while finish is None:
+                timeout = _GRACE if hung_up else _phase_timeout(call.phase, self._config)
+                event = await _next_event(events, live.lost, timeout, detection)
+                if event is None and detection is not None and detection.done():
+                    event, detection = _decided(detection), None
+                    if event is None:
+                        continue  # it could not listen: the call's own events decide
+                if event is not None:
+                    actions = call.handle(event, _now())
+                elif (
+                    live.lost.is_set() or hung_up or await self._ari.get_channel(channel_id) is None
+                ):
+                    actions = call.lost(_now())
                 else:
-                    await self._storage.attempts.mark_attempt_originated(channel_id, _now())
-                    await self._ari.dial(channel_id, timeout=int(config.ring_timeout))
-                    log.info("call.dialing", trunk=request.trunk or config.trunk)
-            except _NotDialled:
-                pass  # refused by the outbound policy: nothing was rung
-            except ChannelGone:
-                pass  # Destroyed already: its ChannelDestroyed is on the way.
-            except (AriError, TimeoutError) as error:
-                reason = str(error) or "the channel never entered Stasis"
-                log.error("call.originate_failed", error=reason)
-                await self._ari.hangup(channel_id)
-                finish = Finish(Outcome.FAILED, _now(), None, f"originate failed: {reason}")
-
-            hung_up = False
-            try:
-                while finish is None:
-                    timeout = _GRACE if hung_up else _phase_timeout(call.phase, config)
-                    event = await _next_event(events, live.lost, timeout, detection)
-                    if event is None and detection is not None and detection.done():
-                        event, detection = _decided(detection), None
-                        if event is None:
-                            continue  # it could not listen: the call's own events decide
-                    if event is not None:
-                        actions = call.handle(event, _now())
-                    elif (
-                        live.lost.is_set()
-                        or hung_up
-                        or await self._ari.get_channel(channel_id) is None
-                    ):
-                        actions = call.lost(_now())
+                    log.warning("call.phase_timeout", phase=call.phase.value)
+                    await self._ari.hangup(channel_id, reason="normal")
+                    hung_up = True
+                    continue
+                for action in actions:
+                    if isinstance(action, Finish):
+                        finish = action
+                    elif isinstance(action, RunAmd) and detector.kind is DetectorKind.ENGINE:
+                        detection = self._start_engine_detection(channel_id, request)
                     else:
-                        log.warning("call.phase_timeout", phase=call.phase.value)
-                        await self._ari.hangup(channel_id, reason="normal")
-                        hung_up = True
-                        continue
-                    for action in actions:
-                        if isinstance(action, Finish):
-                            finish = action
-                        elif isinstance(action, RunAmd) and detector.kind is DetectorKind.ENGINE:
-                            # Leaving a message, it listens on after a MACHINE verdict for
-                            # the greeting's end (the message drop takes it from there).
-                            detection = asyncio.create_task(
-                                self._engine_detector.listen(
-                                    channel_id, watch_greeting=bool(request.machine_message)
-                                ),
-                                name=f"amd-{channel_id}",
-                            )
-                        else:
-                            await self._perform(channel_id, request, detector, call, action)
-            finally:
-                if detection is not None:
-                    detection.cancel()
-                    await asyncio.gather(detection, return_exceptions=True)
-                await self._engine_detector.stop_watching(channel_id)
+                        await self._perform(channel_id, request, detector, call, action)
+        finally:
+            if detection is not None:
+                detection.cancel()
+                await asyncio.gather(detection, return_exceptions=True)
+        return finish
 
+    def _start_engine_detection(
+        self, channel_id: str, request: CallRequest
+    ) -> asyncio.Task[EngineVerdict]:
+        # Leaving a message, it listens on after a MACHINE verdict for the greeting's end (the
+        # message drop takes it from there).
+        return asyncio.create_task(
+            self._engine_detector.listen(channel_id, watch_greeting=bool(request.machine_message)),
+            name=f"amd-{channel_id}",
+        )
+
+    async def _record_end(
+        self, request: CallRequest, channel_id: str, call: OutboundCall, finish: Finish
+    ) -> CallResult:
+        """Put the call's end on record and tell the handler."""
         # The final state must reach the database even if we are being cancelled.
         await asyncio.shield(
             self._storage.attempts.finish_attempt(

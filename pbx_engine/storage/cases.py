@@ -175,111 +175,13 @@ class CaseStore:
         async with self.pool.acquire() as conn, conn.transaction():
             campaign_id = None
             if campaign is not None:
-                campaign_id = await conn.fetchval(
-                    "INSERT INTO campaigns (name) VALUES ($1) ON CONFLICT (name) "
-                    "DO UPDATE SET name = EXCLUDED.name RETURNING id",
-                    campaign,
-                )
-            await conn.execute(
-                """CREATE TEMP TABLE import_cases (
-                       line int, creditor text, reference text, debtor_name text,
-                       amount_owed numeric(14, 2), currency char(3), due_date date,
-                       owner_login text, timezone text, address text, segment text
-                   ) ON COMMIT DROP;
-                   CREATE TEMP TABLE import_phones (
-                       creditor text, reference text, e164 text, kind text, position smallint
-                   ) ON COMMIT DROP"""
-            )
-            await conn.copy_records_to_table(
-                "import_cases",
-                records=[
-                    (
-                        r.line,
-                        r.creditor,
-                        r.reference,
-                        r.debtor_name,
-                        r.amount_owed,
-                        r.currency,
-                        r.due_date,
-                        r.owner_agent,
-                        r.timezone,
-                        r.address,
-                        r.segment,
-                    )
-                    for r in rows
-                ],
-            )
-            await conn.copy_records_to_table(
-                "import_phones",
-                records=[
-                    (r.creditor, r.reference, p.e164, p.kind, i)
-                    for r in rows
-                    for i, p in enumerate(r.phones)
-                ],
-            )
-            unknown = await conn.fetch(
-                """SELECT i.line, i.owner_login FROM import_cases i
-                   WHERE i.owner_login IS NOT NULL
-                     AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.login = i.owner_login)
-                   ORDER BY i.line"""
-            )
-            await conn.execute(
-                """DELETE FROM import_cases i WHERE i.owner_login IS NOT NULL
-                   AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.login = i.owner_login)"""
-            )
-            counts = await conn.fetchrow(
-                """WITH upserted AS (
-                       INSERT INTO cases (creditor, reference, debtor_name, amount_owed,
-                                          currency, due_date, owner_agent_id, timezone,
-                                          address, segment, campaign_id)
-                       SELECT i.creditor, i.reference, i.debtor_name, i.amount_owed,
-                              i.currency, i.due_date, a.id, i.timezone, i.address,
-                              i.segment, $1
-                       FROM import_cases i LEFT JOIN agents a ON a.login = i.owner_login
-                       ON CONFLICT (creditor, reference) DO UPDATE SET
-                           debtor_name = EXCLUDED.debtor_name,
-                           amount_owed = EXCLUDED.amount_owed, currency = EXCLUDED.currency,
-                           due_date = EXCLUDED.due_date,
-                           owner_agent_id = EXCLUDED.owner_agent_id,
-                           timezone = EXCLUDED.timezone, address = EXCLUDED.address,
-                           segment = EXCLUDED.segment,
-                           campaign_id = coalesce(EXCLUDED.campaign_id, cases.campaign_id),
-                           dial_after = NULL, updated_at = now()
-                       RETURNING (xmax = 0) AS inserted
-                   )
-                   SELECT count(*) FILTER (WHERE inserted) AS inserted,
-                          count(*) FILTER (WHERE NOT inserted) AS updated
-                   FROM upserted""",
-                campaign_id,
-            )
-            # The file is the truth about a case's numbers: drop the ones it no longer lists.
-            await conn.execute(
-                """DELETE FROM phone_numbers p USING cases c, import_cases i
-                   WHERE p.case_id = c.id AND c.creditor = i.creditor
-                     AND c.reference = i.reference
-                     AND NOT EXISTS (SELECT 1 FROM import_phones n
-                                     WHERE n.creditor = c.creditor
-                                       AND n.reference = c.reference AND n.e164 = p.e164)"""
-            )
-            phones = await conn.fetchval(
-                """WITH upserted AS (
-                       INSERT INTO phone_numbers (case_id, e164, kind, position)
-                       SELECT c.id, n.e164, n.kind, n.position
-                       FROM import_phones n
-                       JOIN import_cases i USING (creditor, reference)
-                       JOIN cases c ON c.creditor = n.creditor AND c.reference = n.reference
-                       ON CONFLICT (case_id, e164) DO UPDATE SET kind = EXCLUDED.kind,
-                           position = EXCLUDED.position
-                       RETURNING 1
-                   ) SELECT count(*) FROM upserted"""
-            )
+                campaign_id = await _campaign_named(conn, campaign)
+            await _stage_import(conn, rows)
+            rejected = await _reject_unknown_owners(conn)
+            inserted, updated = await _upsert_staged_cases(conn, campaign_id)
+            phones = await _replace_staged_numbers(conn)
         return ImportResult(
-            inserted=counts["inserted"],
-            updated=counts["updated"],
-            phone_numbers=phones,
-            rejected=[
-                RowError(r["line"], f"unknown agent login {r['owner_login']!r}") for r in unknown
-            ],
+            inserted=inserted, updated=updated, phone_numbers=phones, rejected=rejected
         )
 
     async def record_disposition(
@@ -458,3 +360,128 @@ SELECT json_build_object(
 FROM call_attempts a LEFT JOIN cases c ON c.id = a.case_id
 WHERE a.channel_id = $1
 """
+
+
+# The steps of CaseStore.import_cases, each on its transaction's connection.
+
+
+async def _campaign_named(conn: asyncpg.Connection, name: str) -> int:
+    """The id of the campaign called `name`, created if there is none."""
+    return await conn.fetchval(
+        "INSERT INTO campaigns (name) VALUES ($1) ON CONFLICT (name) "
+        "DO UPDATE SET name = EXCLUDED.name RETURNING id",
+        name,
+    )
+
+
+async def _stage_import(conn: asyncpg.Connection, rows: Sequence[CaseRow]) -> None:
+    """COPY the rows into temporary tables (dropped at commit): cases and their numbers."""
+    await conn.execute(
+        """CREATE TEMP TABLE import_cases (
+               line int, creditor text, reference text, debtor_name text,
+               amount_owed numeric(14, 2), currency char(3), due_date date,
+               owner_login text, timezone text, address text, segment text
+           ) ON COMMIT DROP;
+           CREATE TEMP TABLE import_phones (
+               creditor text, reference text, e164 text, kind text, position smallint
+           ) ON COMMIT DROP"""
+    )
+    await conn.copy_records_to_table(
+        "import_cases",
+        records=[
+            (
+                r.line,
+                r.creditor,
+                r.reference,
+                r.debtor_name,
+                r.amount_owed,
+                r.currency,
+                r.due_date,
+                r.owner_agent,
+                r.timezone,
+                r.address,
+                r.segment,
+            )
+            for r in rows
+        ],
+    )
+    await conn.copy_records_to_table(
+        "import_phones",
+        records=[
+            (r.creditor, r.reference, p.e164, p.kind, i)
+            for r in rows
+            for i, p in enumerate(r.phones)
+        ],
+    )
+
+
+async def _reject_unknown_owners(conn: asyncpg.Connection) -> list[RowError]:
+    """Drop the staged cases whose owner is no agent's login, and say which lines they were."""
+    unknown = await conn.fetch(
+        """SELECT i.line, i.owner_login FROM import_cases i
+           WHERE i.owner_login IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.login = i.owner_login)
+           ORDER BY i.line"""
+    )
+    await conn.execute(
+        """DELETE FROM import_cases i WHERE i.owner_login IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.login = i.owner_login)"""
+    )
+    return [RowError(r["line"], f"unknown agent login {r['owner_login']!r}") for r in unknown]
+
+
+async def _upsert_staged_cases(
+    conn: asyncpg.Connection, campaign_id: int | None
+) -> tuple[int, int]:
+    """Insert the staged cases, or update those already known; how many of each."""
+    counts = await conn.fetchrow(
+        """WITH upserted AS (
+               INSERT INTO cases (creditor, reference, debtor_name, amount_owed,
+                                  currency, due_date, owner_agent_id, timezone,
+                                  address, segment, campaign_id)
+               SELECT i.creditor, i.reference, i.debtor_name, i.amount_owed,
+                      i.currency, i.due_date, a.id, i.timezone, i.address,
+                      i.segment, $1
+               FROM import_cases i LEFT JOIN agents a ON a.login = i.owner_login
+               ON CONFLICT (creditor, reference) DO UPDATE SET
+                   debtor_name = EXCLUDED.debtor_name,
+                   amount_owed = EXCLUDED.amount_owed, currency = EXCLUDED.currency,
+                   due_date = EXCLUDED.due_date,
+                   owner_agent_id = EXCLUDED.owner_agent_id,
+                   timezone = EXCLUDED.timezone, address = EXCLUDED.address,
+                   segment = EXCLUDED.segment,
+                   campaign_id = coalesce(EXCLUDED.campaign_id, cases.campaign_id),
+                   dial_after = NULL, updated_at = now()
+               RETURNING (xmax = 0) AS inserted
+           )
+           SELECT count(*) FILTER (WHERE inserted) AS inserted,
+                  count(*) FILTER (WHERE NOT inserted) AS updated
+           FROM upserted""",
+        campaign_id,
+    )
+    return counts["inserted"], counts["updated"]
+
+
+async def _replace_staged_numbers(conn: asyncpg.Connection) -> int:
+    """Make each staged case's numbers exactly those staged; how many were written."""
+    # The file is the truth about a case's numbers: drop the ones it no longer lists.
+    await conn.execute(
+        """DELETE FROM phone_numbers p USING cases c, import_cases i
+           WHERE p.case_id = c.id AND c.creditor = i.creditor
+             AND c.reference = i.reference
+             AND NOT EXISTS (SELECT 1 FROM import_phones n
+                             WHERE n.creditor = c.creditor
+                               AND n.reference = c.reference AND n.e164 = p.e164)"""
+    )
+    return await conn.fetchval(
+        """WITH upserted AS (
+               INSERT INTO phone_numbers (case_id, e164, kind, position)
+               SELECT c.id, n.e164, n.kind, n.position
+               FROM import_phones n
+               JOIN import_cases i USING (creditor, reference)
+               JOIN cases c ON c.creditor = n.creditor AND c.reference = n.reference
+               ON CONFLICT (case_id, e164) DO UPDATE SET kind = EXCLUDED.kind,
+                   position = EXCLUDED.position
+               RETURNING 1
+           ) SELECT count(*) FROM upserted"""
+    )
