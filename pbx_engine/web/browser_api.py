@@ -40,9 +40,12 @@ from pbx_engine.storage import Storage
 from pbx_engine.storage.models import AgentRow, BrowserSession
 from pbx_engine.web.common import (
     AGENT,
-    ENGINE,
+    FEED,
+    HUB,
     SESSION,
+    STORAGE,
     SUPERVISORS,
+    ZONE,
     Payload,
     error_response,
     read_body,
@@ -119,7 +122,7 @@ async def sign_in(request: web.Request) -> web.Response:
     payload = await read_body(request, SignInPayload)
     if isinstance(payload, web.Response):
         return payload
-    engine, gate, throttle = request.app[ENGINE], request.app[HASH_GATE], request.app[THROTTLE]
+    storage, gate, throttle = request.app[STORAGE], request.app[HASH_GATE], request.app[THROTTLE]
     now, address = datetime.now(UTC), client(request).address
     # From the gate's check to holding a place in it, nothing awaits: the check holds, and the
     # try is counted before the password is looked at.
@@ -136,7 +139,7 @@ async def sign_in(request: web.Request) -> web.Response:
         )
         return _too_many(decision.retry_after)
     async with gate.admitted():
-        found = await engine.storage.sessions.password_hash(payload.login)
+        found = await storage.sessions.password_hash(payload.login)
         stored = found[1] if found else None
         # The hash is checked even for an unknown login: the answer takes as long either way.
         ok = await gate.run(verify_password, payload.password, stored)
@@ -146,7 +149,7 @@ async def sign_in(request: web.Request) -> web.Response:
     throttle.succeeded(decision.attempt)
     agent = found[0]
     opened = sessions.new_session(now)
-    await engine.storage.sessions.open_browser_session(
+    await storage.sessions.open_browser_session(
         agent.id, opened.id_sha256, opened.csrf_token, opened.expires_at
     )
     log.info("signin.opened", agent=agent.login, role=agent.role, address=address)
@@ -188,7 +191,7 @@ async def current_session(request: web.Request) -> web.Response:
 async def sign_out(request: web.Request) -> web.Response:
     session = request.get(SESSION)
     if session is not None:
-        await request.app[ENGINE].storage.sessions.close_browser_session(session.id_sha256)
+        await request.app[STORAGE].sessions.close_browser_session(session.id_sha256)
         # Its websockets (other tabs) stop receiving notices at once.
         for ws in list(request.app[SOCKETS].get(session.id_sha256, ())):
             await ws.close(code=SIGNED_OUT, message=b"signed out")
@@ -203,7 +206,7 @@ async def change_password(request: web.Request) -> web.Response:
     payload = await read_body(request, PasswordPayload)
     if isinstance(payload, web.Response):
         return payload
-    engine, me, session = request.app[ENGINE], request[AGENT], request.get(SESSION)
+    storage, me, session = request.app[STORAGE], request[AGENT], request.get(SESSION)
     gate, throttle = request.app[HASH_GATE], request.app[THROTTLE]
     if gate.full:
         return _busy()
@@ -211,7 +214,7 @@ async def change_password(request: web.Request) -> web.Response:
     if decision.attempt is None:
         return _too_many(decision.retry_after)
     async with gate.admitted():
-        found = await engine.storage.sessions.password_hash(me.login)
+        found = await storage.sessions.password_hash(me.login)
         ok = await gate.run(verify_password, payload.current, found[1] if found else None)
     if not ok:
         log.warning("signin.password_change_refused", agent=me.login)
@@ -221,7 +224,7 @@ async def change_password(request: web.Request) -> web.Response:
         hashed = await asyncio.to_thread(hash_password, payload.new)
     except WeakPassword as error:
         return error_response(422, str(error))
-    ended = await engine.storage.sessions.change_password(
+    ended = await storage.sessions.change_password(
         me.id, hashed, keep=session.id_sha256 if session else None
     )
     for key in ended:  # other browsers he left signed in stop at once
@@ -233,21 +236,25 @@ async def change_password(request: web.Request) -> web.Response:
 
 async def notices(request: web.Request) -> web.WebSocketResponse:
     """The websocket: a snapshot, then each notice for this browser's user as it happens."""
-    engine, me = request.app[ENGINE], request[AGENT]
+    feed, me = request.app[FEED], request[AGENT]
     session = request.get(SESSION)
     key = session.id_sha256 if session else None  # bearer-token clients have no session
     ws = web.WebSocketResponse(heartbeat=25)
     await ws.prepare(request)
     request.app[SOCKETS].setdefault(key, WeakSet()).add(ws)
     try:
-        with engine.hub.subscribe(me.login, supervisor=me.role in SUPERVISORS) as subscription:
-            await ws.send_json({"kind": "snapshot", "data": await engine.feed.snapshot(me)})
+        with request.app[HUB].subscribe(
+            me.login, supervisor=me.role in SUPERVISORS
+        ) as subscription:
+            await ws.send_json({"kind": "snapshot", "data": await feed.snapshot(me)})
             async with asyncio.TaskGroup() as tasks:
-                helpers = [tasks.create_task(_forward(ws, subscription, me, engine.feed))]
+                helpers = [tasks.create_task(_forward(ws, subscription, me, feed))]
                 if session is not None:
                     idle = timedelta(minutes=request.app[WEB].session_idle_minutes)
                     helpers.append(
-                        tasks.create_task(_end_with_session(ws, session, engine.storage, idle))
+                        tasks.create_task(
+                            _end_with_session(ws, session, request.app[STORAGE], idle)
+                        )
                     )
                 async for _message in ws:
                     pass  # browsers send nothing we use; the loop ends when the socket closes
@@ -316,7 +323,7 @@ async def daily_report(request: web.Request) -> web.Response:
         return error_response(422, "per is campaign or agent")
     if per == "campaign" and me.role not in SUPERVISORS:
         return error_response(403, "supervisors only")
-    zone = request.app[ENGINE].zone
+    zone = request.app[ZONE]
     today = datetime.now(zone).date()
     try:
         until = _day(request.query.get("to"), today)
@@ -327,7 +334,7 @@ async def daily_report(request: web.Request) -> web.Response:
         return error_response(422, f"reports cover {REPORT_DAYS[0]} to {REPORT_DAYS[1]}")
     if since > until or (until - since).days >= MAX_REPORT_DAYS:
         return error_response(422, f"from must come before to, at most {MAX_REPORT_DAYS} days")
-    sums = await request.app[ENGINE].storage.reports.daily_figures(since, until, zone=str(zone))
+    sums = await request.app[STORAGE].reports.daily_figures(since, until, zone=str(zone))
     if me.role not in SUPERVISORS:
         sums = [s for s in sums if s.agent == me.login]
     rows = report(sums, per)
@@ -353,7 +360,7 @@ async def daily_report(request: web.Request) -> web.Response:
 async def supervisor_actions(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
-    actions = await request.app[ENGINE].storage.supervision.supervisor_actions()
+    actions = await request.app[STORAGE].supervision.supervisor_actions()
     return web.json_response([a.as_json() for a in actions])
 
 

@@ -1,4 +1,5 @@
-"""What every part of the HTTP API shares: the app and request keys, who counts as a
+"""What every part of the HTTP API shares: the app keys (one per engine service a handler
+uses, filed by `web.api.build_app`) and request keys, who counts as a
 supervisor, the JSON body base model and its reader, the JSON error, the role check and the
 audit of supervisors' actions. The route modules (`api`, `calls_api`, `rooms_api`,
 `browser_api`, `outbound_api`, `tokens_api`, `openapi`) import from here, never from each
@@ -7,22 +8,54 @@ other's handlers.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, tzinfo
+from typing import Annotated
 
 import structlog
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
 
+from pbx_engine.agents.access import AgentAccessService
+from pbx_engine.agents.service import AgentService
+from pbx_engine.callerid.service import CallerIdService
+from pbx_engine.cases.service import CaseService, DispositionService
+from pbx_engine.conferences.parties import ThirdParties
+from pbx_engine.conferences.room_service import RoomService
+from pbx_engine.config import EngineConfig
+from pbx_engine.dialer.campaign import CampaignRunner
+from pbx_engine.dialer.service import Dialer
+from pbx_engine.notify import NotificationHub
+from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.numbers import BadNumber, to_e164
+from pbx_engine.outbound.gate import OutboundGate
+from pbx_engine.recording.service import CallRecorder
+from pbx_engine.storage import Storage
 from pbx_engine.storage.models import AgentRow, BrowserSession
-
-if TYPE_CHECKING:
-    from pbx_engine.engine import Engine
+from pbx_engine.supervision.service import SupervisionService
 
 log = structlog.get_logger(__name__)
 
-ENGINE = web.AppKey("engine", "Engine")
+CONFIG = web.AppKey("engine_config", EngineConfig)
+ZONE = web.AppKey("centre_zone", tzinfo)  # where the centre's days begin
+HEALTH = web.AppKey("health_checks", Callable[[], Awaitable[dict[str, bool]]])
+INVITATION_SECRET = web.AppKey("invitation_secret", bytes)
+AGENTS = web.AppKey("agents", AgentService)
+ACCESS = web.AppKey("agent_access", AgentAccessService)
+DISPOSITIONS = web.AppKey("dispositions", DispositionService)
+CASES = web.AppKey("cases", CaseService)
+CALLER_IDS = web.AppKey("caller_ids", CallerIdService)
+CAMPAIGNS = web.AppKey("campaigns", dict[str, CampaignRunner])  # the engine's own, live
+DIALER = web.AppKey("dialer", Dialer)
+OUTBOUND = web.AppKey("outbound_gate", OutboundGate)
+RECORDER = web.AppKey("recorder", CallRecorder)
+SUPERVISION = web.AppKey("supervision", SupervisionService)
+PARTIES = web.AppKey("third_parties", ThirdParties)
+ROOMS = web.AppKey("rooms", RoomService)
+HUB = web.AppKey("notification_hub", NotificationHub)
+FEED = web.AppKey("floor_feed", FloorFeed)
+# The queries no service of ours wraps yet (lists for supervisors, sessions, tokens).
+STORAGE = web.AppKey("storage", Storage)
 # aiohttp 3.14 adds typed request keys; older releases take a plain string.
 AGENT = web.RequestKey("agent", AgentRow) if hasattr(web, "RequestKey") else "agent"
 # The browser session a request came with (none for bearer tokens).
@@ -93,7 +126,6 @@ async def audit(request: web.Request, action: str, target: str) -> None:
     if me.role not in SUPERVISORS:
         return
     log.info("supervisor.action", supervisor=me.login, action=action, target=target)
-    engine: Engine = request.app[ENGINE]
-    await engine.storage.supervision.audit_supervisor_action(
+    await request.app[STORAGE].supervision.audit_supervisor_action(
         me.id, action, target, datetime.now(UTC)
     )

@@ -41,7 +41,10 @@ from pbx_engine.storage.models import AgentRow
 from pbx_engine.tasks import OwnedTasks
 from pbx_engine.web.common import (
     AGENT,
-    ENGINE,
+    CONFIG,
+    INVITATION_SECRET,
+    ROOMS,
+    STORAGE,
     SUPERVISORS,
     Payload,
     PlusE164,
@@ -86,7 +89,7 @@ async def room_audit(request: web.Request, room: str, action: str, target: str |
         agent=me.login if me else None,
         address=request.remote,
     )
-    await request.app[ENGINE].storage.outbound.record_room_action(
+    await request.app[STORAGE].outbound.record_room_action(
         datetime.now(UTC), room, action, target, me.id if me else None, request.remote
     )
 
@@ -94,7 +97,7 @@ async def room_audit(request: web.Request, room: str, action: str, target: str |
 def _room(request: web.Request, *, moderated: bool = False) -> Room:
     """The room the path names (404 if none); with `moderated`, only for its moderator and
     supervisors (403)."""
-    room = request.app[ENGINE].rooms.room(request.match_info["name"])
+    room = request.app[ROOMS].room(request.match_info["name"])
     if room is None:
         raise RoomError("no such room", 404)
     me: AgentRow = request[AGENT]
@@ -104,7 +107,7 @@ def _room(request: web.Request, *, moderated: bool = False) -> Room:
 
 
 async def list_rooms(request: web.Request) -> web.Response:
-    rooms = request.app[ENGINE].rooms
+    rooms = request.app[ROOMS]
     return web.json_response(
         [{**r.as_json(), "members": len(rooms.members(r.name))} for r in rooms.rooms()]
     )
@@ -120,21 +123,21 @@ async def create_room(request: web.Request) -> web.Response:
         return error_response(403, "only supervisors give a room a DID or an extension")
     fields = payload.model_dump()
     fields["moderator"] = fields["moderator"] or me.login
-    room = await request.app[ENGINE].rooms.create(Room(**fields), me.id)
+    room = await request.app[ROOMS].create(Room(**fields), me.id)
     await room_audit(request, room.name, "create", room.did or room.extension)
     return web.json_response(room.as_json(), status=201)
 
 
 async def get_room(request: web.Request) -> web.Response:
     room = _room(request)
-    members = request.app[ENGINE].rooms.members(room.name)
+    members = request.app[ROOMS].members(room.name)
     return web.json_response({**room.as_json(), "members": [m.as_json() for m in members]})
 
 
 async def delete_room(request: web.Request) -> web.Response:
     room = _room(request, moderated=True)
     await audit(request, "room_delete", room.name)
-    await request.app[ENGINE].rooms.delete(room.name)
+    await request.app[ROOMS].delete(room.name)
     await room_audit(request, room.name, "delete", None)
     return web.json_response({"deleted": room.name})
 
@@ -148,13 +151,13 @@ async def dial_into_room(request: web.Request) -> web.Response:
     await room_audit(request, room.name, "dial", payload.number)
     me: AgentRow = request[AGENT]
     ask = DialAsk(Purpose.ROOM_DIAL, payload.number, agent_id=me.id, room=room.name)
-    member = await request.app[ENGINE].rooms.dial(room.name, payload.number, ask=ask)
+    member = await request.app[ROOMS].dial(room.name, payload.number, ask=ask)
     return web.json_response(member.as_json(), status=201)
 
 
 async def moderate(request: web.Request) -> web.Response:
     room = _room(request, moderated=True)
-    rooms, member_id = request.app[ENGINE].rooms, request.match_info["member"]
+    rooms, member_id = request.app[ROOMS], request.match_info["member"]
     action = request.match_info["action"]
     if action in ("mute", "unmute", "kick"):
         await audit(request, f"room_{action}", f"{room.name} {member_id}")
@@ -173,8 +176,8 @@ async def invite(request: web.Request) -> web.Response:
     payload = await read_body(request, InvitationPayload)
     if isinstance(payload, web.Response):
         return payload
-    engine = request.app[ENGINE]
-    limits = engine.config.outbound
+    config = request.app[CONFIG]
+    limits = config.outbound
     if payload.valid_seconds > limits.invitation_max_days * 86400:
         return error_response(422, f"a link lasts at most {limits.invitation_max_days:g} days")
     max_uses = payload.max_uses or limits.invitation_default_uses
@@ -182,13 +185,13 @@ async def invite(request: web.Request) -> web.Response:
         return error_response(422, f"a link causes at most {limits.invitation_max_uses} calls")
     me: AgentRow = request[AGENT]
     expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=payload.valid_seconds)
-    row = await engine.storage.invitations.create(
+    row = await request.app[STORAGE].invitations.create(
         secrets.token_urlsafe(12), room.name, me.id, expires_at, max_uses
     )
     await audit(request, "room_invitation", room.name)
     await room_audit(request, room.name, "invitation_minted", row.id)
-    token = make_token(Invitation(room.name, expires_at, row.id), engine.invitation_secret)
-    http = engine.config.http
+    token = make_token(Invitation(room.name, expires_at, row.id), request.app[INVITATION_SECRET])
+    http = config.http
     base = (http.public_url if http and http.public_url else None) or str(request.url.origin())
     return web.json_response(
         {
@@ -203,16 +206,14 @@ async def invite(request: web.Request) -> web.Response:
 
 async def list_invitations(request: web.Request) -> web.Response:
     room = _room(request, moderated=True)
-    rows = await request.app[ENGINE].storage.invitations.of_room(room.name)
+    rows = await request.app[STORAGE].invitations.of_room(room.name)
     return web.json_response([r.as_json() for r in rows])
 
 
 async def revoke_invitation(request: web.Request) -> web.Response:
     room = _room(request, moderated=True)
     link_id = request.match_info["id"]
-    if not await request.app[ENGINE].storage.invitations.revoke(
-        link_id, room.name, datetime.now(UTC)
-    ):
+    if not await request.app[STORAGE].invitations.revoke(link_id, room.name, datetime.now(UTC)):
         return error_response(404, "no live invitation with that id in this room")
     await audit(request, "room_invitation_revoke", f"{room.name} {link_id}")
     await room_audit(request, room.name, "invitation_revoked", link_id)
@@ -222,8 +223,7 @@ async def revoke_invitation(request: web.Request) -> web.Response:
 async def room_actions(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
-    storage = request.app[ENGINE].storage
-    actions = await storage.outbound.room_actions(request.match_info["name"])
+    actions = await request.app[STORAGE].outbound.room_actions(request.match_info["name"])
     return web.json_response([a.as_json() for a in actions])
 
 
@@ -242,17 +242,16 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
 
 async def _invitation(request: web.Request) -> Invitation | web.Response:
     """The link's invitation while it may cause a call, else the page that says why not."""
-    engine = request.app[ENGINE]
     now = datetime.now(UTC)
     try:
-        invitation = read_token(request.match_info["token"], engine.invitation_secret, now)
+        invitation = read_token(request.match_info["token"], request.app[INVITATION_SECRET], now)
     except InvitationError as error:
         expired = "expired" in str(error)
         return _page("Invitation", f"<p>{html.escape(str(error))}.</p>", 410 if expired else 403)
     if invitation.id is None:
         return _page("Invitation", "<p>This invitation link is no longer valid.</p>", 403)
-    row = await engine.storage.invitations.get(invitation.id)
-    if row is None or row.room != invitation.room or engine.rooms.room(row.room) is None:
+    row = await request.app[STORAGE].invitations.get(invitation.id)
+    if row is None or row.room != invitation.room or request.app[ROOMS].room(row.room) is None:
         return _page("Invitation", "<p>This invitation was withdrawn.</p>", 410)
     if row.revoked_at is not None:
         return _page("Invitation", "<p>This invitation was withdrawn.</p>", 410)
@@ -281,14 +280,13 @@ async def join(request: web.Request) -> web.Response:
     if isinstance(invitation, web.Response):
         return invitation
     assert invitation.id is not None
-    engine = request.app[ENGINE]
     form = await request.post()
     try:
-        number = to_e164(str(form.get("number", "")), engine.config.default_region)
+        number = to_e164(str(form.get("number", "")), request.app[CONFIG].default_region)
     except BadNumber as error:
         return _page("Join", f"<p>{html.escape(str(error))}. Go back and try again.</p>", 422)
     room = invitation.room
-    links, link_id = engine.storage.invitations, invitation.id
+    links, link_id = request.app[STORAGE].invitations, invitation.id
     claimed = False
 
     async def claim() -> bool:  # a use of the link, once the call has a seat in the room
@@ -304,7 +302,7 @@ async def join(request: web.Request) -> web.Response:
         room=room,
     )
     try:
-        ringing = await engine.rooms.start_dial(
+        ringing = await request.app[ROOMS].start_dial(
             room, number, via="invitation", ask=ask, claim=claim
         )
     except (RoomError, OutboundRefused) as refusal:

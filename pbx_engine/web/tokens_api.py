@@ -14,23 +14,21 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from aiohttp import web
 
-from pbx_engine.web.common import AGENT, ENGINE
+from pbx_engine.web.common import AGENT, STORAGE
 from pbx_engine.web.edge import WEB
 
 log = structlog.get_logger(__name__)
 
 
 async def token_expiry(request: web.Request) -> web.Response:
-    expires_at = await request.app[ENGINE].storage.signin.token_expiry(request[AGENT].id)
+    expires_at = await request.app[STORAGE].signin.token_expiry(request[AGENT].id)
     return web.json_response({"expires_at": expires_at.isoformat() if expires_at else None})
 
 
 async def rotate_token(request: web.Request) -> web.Response:
     me = request[AGENT]
     lifetime = timedelta(days=request.app[WEB].token_lifetime_days)
-    issued = await request.app[ENGINE].storage.signin.rotate_token(
-        me.id, datetime.now(UTC) + lifetime
-    )
+    issued = await request.app[STORAGE].signin.rotate_token(me.id, datetime.now(UTC) + lifetime)
     log.info("agent.token_rotated", agent=me.login, expires_at=issued.expires_at.isoformat())
     return web.json_response(
         {"token": issued.token, "expires_at": issued.expires_at.isoformat()}, status=201
