@@ -12,11 +12,10 @@ pydantic; every error is JSON: `{"error": "..."}`, or `{"errors": [{"field": ...
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import structlog
 from aiohttp import web
 
 from pbx_engine.agents.access import AgentAccessService
@@ -25,6 +24,7 @@ from pbx_engine.agents.states import IllegalAgentTransition
 from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.cases.dispositions import DispositionInput
 from pbx_engine.cases.service import CaseService, DispositionService
+from pbx_engine.conferences.invitation_service import InvitationService
 from pbx_engine.conferences.parties import ThirdParties
 from pbx_engine.conferences.room_service import RoomService
 from pbx_engine.config import ConfigError, EngineConfig, WebConfig
@@ -38,6 +38,7 @@ from pbx_engine.outbound.policy import Purpose
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.refusals import Refused
 from pbx_engine.signin import sessions
+from pbx_engine.signin.service import SignInService
 from pbx_engine.storage import Storage
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.supervision.service import SupervisionService
@@ -56,12 +57,13 @@ from pbx_engine.web.common import (
     FEED,
     HEALTH,
     HUB,
-    INVITATION_SECRET,
+    INVITATIONS,
     OUTBOUND,
     PARTIES,
     RECORDER,
     ROOMS,
     SESSION,
+    SIGNIN,
     STORAGE,
     SUPERVISION,
     ZONE,
@@ -70,14 +72,12 @@ from pbx_engine.web.common import (
     read_body,
     require_role,
 )
-from pbx_engine.web.edge import WEB, install_edge
+from pbx_engine.web.edge import HASH_GATE, THROTTLE, WEB, install_edge
 from pbx_engine.web.openapi import add_openapi_route
 from pbx_engine.web.outbound_api import add_outbound_routes
 from pbx_engine.web.payloads import CallPayload, DispositionPayload, PausePayload, PaymentPayload
 from pbx_engine.web.rooms_api import add_room_routes
 from pbx_engine.web.tokens_api import add_token_routes
-
-log = structlog.get_logger(__name__)
 
 OPEN_PATHS = ("/health", "/openapi.json")  # no credentials needed
 
@@ -102,7 +102,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         return await handler(request)  # /join: the signed invitation is the permission
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
-        agent = await request.app[STORAGE].agent_by_token(token.strip())
+        agent = await request.app[SIGNIN].agent_by_token(token.strip())
         if agent is None:
             return error_response(401, "unknown or expired token")
         request[AGENT] = agent
@@ -110,8 +110,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     session_id = request.cookies.get(sessions.COOKIE)
     if not session_id:
         return error_response(401, "missing bearer token")
-    storage, now = request.app[STORAGE], datetime.now(UTC)
-    session = await storage.sessions.browser_session(sessions.session_digest(session_id), now)
+    signin = request.app[SIGNIN]
+    session = await signin.browser_session(session_id)
     if session is None:
         return error_response(401, "signed out or session expired")
     sent = request.headers.get(sessions.CSRF_HEADER)
@@ -120,7 +120,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if not sessions.same_origin(request.headers.get("Origin"), request.host):
         return error_response(403, "request from another site")
     idle = timedelta(minutes=request.app[WEB].session_idle_minutes)
-    if not await storage.signin.touch_session(session.id_sha256, now, idle):
+    if not await signin.touch(session, idle):
         return error_response(401, "signed out: the session was left unused too long")
     request[AGENT] = session.agent
     request[SESSION] = session
@@ -129,11 +129,15 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
 
 @web.middleware
 async def refusals_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A service refusing a request (`Refused`) answers with its status and message."""
+    """A service refusing a request (`Refused`) answers with its status and message, and
+    when to try again if it says."""
     try:
         return await handler(request)
     except Refused as refusal:
-        return error_response(refusal.status, str(refusal))
+        response = error_response(refusal.status, str(refusal))
+        if refusal.retry_after is not None:
+            response.headers["Retry-After"] = str(int(refusal.retry_after.total_seconds()) + 1)
+        return response
 
 
 async def health(request: web.Request) -> web.Response:
@@ -418,7 +422,6 @@ def install_services(app: web.Application, engine: EngineParts) -> None:
     """The engine's services under their keys, and the services only the API uses."""
     app[CONFIG] = engine.config
     app[ZONE] = engine.zone
-    app[INVITATION_SECRET] = engine.invitation_secret
     app[HEALTH] = engine.health
     app[STORAGE] = engine.storage
     app[AGENTS] = engine.agents
@@ -435,6 +438,9 @@ def install_services(app: web.Application, engine: EngineParts) -> None:
     app[CASES] = CaseService(engine.storage)
     app[DISPOSITIONS] = DispositionService(engine.storage, engine.agents, engine.feed)
     app[ACCESS] = AgentAccessService(engine.storage, engine.agents)
+    app[INVITATIONS] = InvitationService(
+        engine.storage, engine.rooms, engine.invitation_secret, engine.config.outbound
+    )
 
 
 def build_app(engine: EngineParts, web_config: WebConfig | None = None) -> web.Application:
@@ -442,6 +448,7 @@ def build_app(engine: EngineParts, web_config: WebConfig | None = None) -> web.A
     app = web.Application(middlewares=[no_nul_in_path, authenticate, refusals_as_json])
     install_services(app, engine)
     install_edge(app, web_config or engine.config.web)
+    app[SIGNIN] = SignInService(engine.storage, app[HASH_GATE], app[THROTTLE])
     app.router.add_get("/health", health)
     app.router.add_post("/calls", place_call)
     app.router.add_get("/attempts/{channel_id}", get_attempt)

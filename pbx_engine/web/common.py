@@ -20,6 +20,7 @@ from pbx_engine.agents.access import AgentAccessService
 from pbx_engine.agents.service import AgentService
 from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.cases.service import CaseService, DispositionService
+from pbx_engine.conferences.invitation_service import InvitationService
 from pbx_engine.conferences.parties import ThirdParties
 from pbx_engine.conferences.room_service import RoomService
 from pbx_engine.config import EngineConfig
@@ -30,6 +31,7 @@ from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.numbers import BadNumber, to_e164
 from pbx_engine.outbound.gate import OutboundGate
 from pbx_engine.recording.service import CallRecorder
+from pbx_engine.signin.service import SignInService
 from pbx_engine.storage import Storage
 from pbx_engine.storage.models import AgentRow, BrowserSession
 from pbx_engine.supervision.service import SupervisionService
@@ -39,8 +41,8 @@ log = structlog.get_logger(__name__)
 CONFIG = web.AppKey("engine_config", EngineConfig)
 ZONE = web.AppKey("centre_zone", tzinfo)  # where the centre's days begin
 HEALTH = web.AppKey("health_checks", Callable[[], Awaitable[dict[str, bool]]])
-INVITATION_SECRET = web.AppKey("invitation_secret", bytes)
 AGENTS = web.AppKey("agents", AgentService)
+SIGNIN = web.AppKey("signin", SignInService)
 ACCESS = web.AppKey("agent_access", AgentAccessService)
 DISPOSITIONS = web.AppKey("dispositions", DispositionService)
 CASES = web.AppKey("cases", CaseService)
@@ -52,6 +54,7 @@ RECORDER = web.AppKey("recorder", CallRecorder)
 SUPERVISION = web.AppKey("supervision", SupervisionService)
 PARTIES = web.AppKey("third_parties", ThirdParties)
 ROOMS = web.AppKey("rooms", RoomService)
+INVITATIONS = web.AppKey("room_invitations", InvitationService)
 HUB = web.AppKey("notification_hub", NotificationHub)
 FEED = web.AppKey("floor_feed", FloorFeed)
 # The queries no service of ours wraps yet (lists for supervisors, sessions, tokens).
