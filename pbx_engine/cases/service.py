@@ -28,6 +28,7 @@ from pbx_engine.roles import may_supervise
 
 if TYPE_CHECKING:  # storage imports this package's decisions: only the types come back
     from pbx_engine.storage import Storage
+    from pbx_engine.storage.callbacks import CallbackRow
     from pbx_engine.storage.models import AgentRow, Attempt
 
 log = structlog.get_logger(__name__)
@@ -39,6 +40,14 @@ _CASE_IDS = range(1, 2**63)
 class NoCallOfYours(Refused):
     def __init__(self, message: str = "no call of yours with that id") -> None:
         super().__init__(message, 404)
+
+
+class UnknownCallbackStatus(Refused):
+    def __init__(self, status: str) -> None:
+        super().__init__(f"unknown status {status!r}", 422)
+
+
+CALLBACK_STATUSES = ("pending", "missed", "done", "cancelled")
 
 
 class NoSuchCase(Refused):
@@ -157,6 +166,12 @@ class CaseService:
     async def dossier_json(self, case_id: int | None) -> dict[str, Any] | None:
         dossier = await self._storage.cases.case_dossier(case_id) if case_id else None
         return dossier.as_json() if dossier else None
+
+    async def callbacks(self, status: str) -> list[CallbackRow]:
+        """Callbacks still to make, missed, made or cancelled."""
+        if status not in CALLBACK_STATUSES:
+            raise UnknownCallbackStatus(status)
+        return await self._storage.callbacks.list_callbacks(status)
 
     async def record_payment(
         self, case_id: int, amount: Decimal, paid_on: date, reference: str | None

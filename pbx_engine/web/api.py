@@ -12,7 +12,7 @@ pydantic; every error is JSON: `{"error": "..."}`, or `{"errors": [{"field": ...
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ from pbx_engine.outbound.gate import DialAsk, OutboundGate
 from pbx_engine.outbound.policy import Purpose
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.refusals import Refused
+from pbx_engine.reports.service import ReportService
 from pbx_engine.signin import sessions
 from pbx_engine.signin.service import SignInService
 from pbx_engine.storage import Storage
@@ -61,12 +62,11 @@ from pbx_engine.web.common import (
     OUTBOUND,
     PARTIES,
     RECORDER,
+    REPORTS,
     ROOMS,
     SESSION,
     SIGNIN,
-    STORAGE,
     SUPERVISION,
-    ZONE,
     audit,
     error_response,
     read_body,
@@ -306,23 +306,13 @@ def _campaign_json(runner) -> dict:
 async def campaigns(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
-    storage = request.app[STORAGE]
-    now = datetime.now(request.app[ZONE])  # "today" is the centre's day
+    reports = request.app[REPORTS]
     listed = []
     for runner in request.app[CAMPAIGNS].values():
-        body = _campaign_json(runner)
-        body["abandon_target"] = runner.campaign.compliance_profile().abandon_target
-        rates = await storage.reports.abandon_rates(
-            runner.campaign_id,
-            now,
-            amd_false_positive_share=runner.campaign.compliance_profile().amd_false_positive_share,
+        figures = await reports.campaign_figures(
+            runner.campaign_id, runner.campaign.compliance_profile()
         )
-        body["abandon_rates"] = {period: rate.as_json() for period, rate in rates.items()}
-        last_24h = await storage.reports.campaign_report(
-            runner.campaign_id, now - timedelta(hours=24)
-        )
-        body["last_24h"] = last_24h.as_json()
-        listed.append(body)
+        listed.append({**_campaign_json(runner), **figures})
     return web.json_response(listed)
 
 
@@ -349,10 +339,7 @@ async def callbacks(request: web.Request) -> web.Response:
     """Callbacks still to make and those missed (`?status=pending|missed|done`)."""
     if denied := require_role(request):
         return denied
-    status = request.query.get("status", "pending")
-    if status not in ("pending", "missed", "done", "cancelled"):
-        return error_response(422, f"unknown status {status!r}")
-    callbacks = await request.app[STORAGE].callbacks.list_callbacks(status)
+    callbacks = await request.app[CASES].callbacks(request.query.get("status", "pending"))
     return web.json_response([c.as_json() for c in callbacks])
 
 
@@ -421,9 +408,7 @@ class EngineParts(Protocol):
 def install_services(app: web.Application, engine: EngineParts) -> None:
     """The engine's services under their keys, and the services only the API uses."""
     app[CONFIG] = engine.config
-    app[ZONE] = engine.zone
     app[HEALTH] = engine.health
-    app[STORAGE] = engine.storage
     app[AGENTS] = engine.agents
     app[CALLER_IDS] = engine.callerid
     app[CAMPAIGNS] = engine.campaigns
@@ -436,6 +421,7 @@ def install_services(app: web.Application, engine: EngineParts) -> None:
     app[HUB] = engine.hub
     app[FEED] = engine.feed
     app[CASES] = CaseService(engine.storage)
+    app[REPORTS] = ReportService(engine.storage, engine.zone)
     app[DISPOSITIONS] = DispositionService(engine.storage, engine.agents, engine.feed)
     app[ACCESS] = AgentAccessService(engine.storage, engine.agents)
     app[INVITATIONS] = InvitationService(

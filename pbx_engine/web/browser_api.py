@@ -23,7 +23,7 @@ must carry the CSRF token in `X-CSRF-Token` (see `web.api.authenticate`).
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from weakref import WeakSet
 
@@ -33,7 +33,7 @@ from pydantic import Field
 
 from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.notify.hub import RESYNC, Subscription
-from pbx_engine.reports.figures import as_csv, report
+from pbx_engine.reports.figures import as_csv
 from pbx_engine.signin import sessions
 from pbx_engine.signin.service import SignInService
 from pbx_engine.storage.models import AgentRow, BrowserSession
@@ -41,11 +41,11 @@ from pbx_engine.web.common import (
     AGENT,
     FEED,
     HUB,
+    REPORTS,
     SESSION,
     SIGNIN,
-    STORAGE,
+    SUPERVISION,
     SUPERVISORS,
-    ZONE,
     Payload,
     error_response,
     read_body,
@@ -68,9 +68,6 @@ PAGES = {
 }
 # Open to anyone: pages hold no data (their scripts fetch it signed in) and assets.
 PUBLIC_PREFIXES = ("/static/",)
-MAX_REPORT_DAYS = 92
-# Days a report may cover: beyond them the day's bounds in the centre's zone overflow.
-REPORT_DAYS = (date(1970, 1, 1), date(2999, 12, 31))
 SESSION_CHECK_EVERY = 60.0  # seconds between checks that an open page's session still stands
 
 
@@ -253,36 +250,16 @@ async def close_sockets(app: web.Application) -> None:
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"engine stopping")
 
 
-def _day(value: str | None, default: date) -> date:
-    return date.fromisoformat(value) if value else default
-
-
 async def daily_report(request: web.Request) -> web.Response:
     """Per campaign (supervisors) or per agent and day; an agent gets his own rows only."""
-    me: AgentRow = request[AGENT]
-    per = request.query.get("per", "campaign")
-    if per not in ("campaign", "agent"):
-        return error_response(422, "per is campaign or agent")
-    if per == "campaign" and me.role not in SUPERVISORS:
-        return error_response(403, "supervisors only")
-    zone = request.app[ZONE]
-    today = datetime.now(zone).date()
-    try:
-        until = _day(request.query.get("to"), today)
-        since = _day(request.query.get("from"), until - timedelta(days=6))
-    except (ValueError, OverflowError):  # overflow: a week before 0001-01-01
-        return error_response(422, "from and to are dates (YYYY-MM-DD)")
-    if since < REPORT_DAYS[0] or until > REPORT_DAYS[1]:
-        return error_response(422, f"reports cover {REPORT_DAYS[0]} to {REPORT_DAYS[1]}")
-    if since > until or (until - since).days >= MAX_REPORT_DAYS:
-        return error_response(422, f"from must come before to, at most {MAX_REPORT_DAYS} days")
-    sums = await request.app[STORAGE].reports.daily_figures(since, until, zone=str(zone))
-    if me.role not in SUPERVISORS:
-        sums = [s for s in sums if s.agent == me.login]
-    rows = report(sums, per)
-    if request.query.get("format") == "csv":
+    query = request.query
+    daily = await request.app[REPORTS].daily(  # ReportRefused: 422, 403
+        request[AGENT], query.get("per", "campaign"), query.get("from"), query.get("to")
+    )
+    per, since, until = daily.per, daily.since, daily.until
+    if query.get("format") == "csv":
         return web.Response(
-            text=as_csv(rows, per),
+            text=as_csv(daily.rows, per),
             content_type="text/csv",
             headers={
                 "Content-Disposition": f'attachment; filename="report-{per}-{since}-{until}.csv"'
@@ -293,8 +270,8 @@ async def daily_report(request: web.Request) -> web.Response:
             "per": per,
             "from": since.isoformat(),
             "to": until.isoformat(),
-            "zone": str(zone),
-            "rows": [r.as_json() for r in rows],
+            "zone": str(daily.zone),
+            "rows": [r.as_json() for r in daily.rows],
         }
     )
 
@@ -302,7 +279,7 @@ async def daily_report(request: web.Request) -> web.Response:
 async def supervisor_actions(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
-    actions = await request.app[STORAGE].supervision.supervisor_actions()
+    actions = await request.app[SUPERVISION].actions()
     return web.json_response([a.as_json() for a in actions])
 
 

@@ -20,7 +20,6 @@ from pbx_engine.web.common import (
     CASES,
     PARTIES,
     RECORDER,
-    STORAGE,
     SUPERVISION,
     SUPERVISORS,
     Payload,
@@ -152,7 +151,7 @@ async def supervision_log(request: web.Request) -> web.Response:
     """Every listen, whisper, barge and stop, newest first."""
     if denied := require_role(request):
         return denied
-    entries = await request.app[STORAGE].supervision.supervision_log()
+    entries = await request.app[SUPERVISION].log()
     return web.json_response([e.as_json() for e in entries])
 
 

@@ -16,7 +16,7 @@ from pbx_engine.web.common import (
     ACCESS,
     ADMINS,
     AGENT,
-    STORAGE,
+    OUTBOUND,
     audit,
     error_response,
     require_role,
@@ -30,9 +30,7 @@ async def outbound_dials(request: web.Request) -> web.Response:
         limit = min(int(request.query.get("limit", "200")), 1000)
     except ValueError:
         return error_response(422, "limit: not a number")
-    dials = await request.app[STORAGE].outbound.dials(
-        max(limit, 1), invitation_id=request.query.get("invitation")
-    )
+    dials = await request.app[OUTBOUND].dials(max(limit, 1), request.query.get("invitation"))
     return web.json_response([d.as_json() for d in dials])
 
 

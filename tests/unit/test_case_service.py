@@ -19,6 +19,7 @@ from pbx_engine.cases.service import (
     DispositionService,
     NoCallOfYours,
     NoSuchCase,
+    UnknownCallbackStatus,
 )
 from pbx_engine.refusals import Refused
 from pbx_engine.storage.agent_access import Disabled
@@ -172,6 +173,13 @@ async def test_given_no_such_case_when_recording_a_payment_then_404(case_id):
     with pytest.raises(NoSuchCase):
         await cases.record_payment(case_id, Decimal("1"), date(2026, 1, 1), None)
     assert await cases.record_payment(7, Decimal("1"), date(2026, 1, 1), None) == 99
+
+
+async def test_given_an_unknown_status_when_listing_callbacks_then_422():
+    cases = CaseService(SimpleNamespace(callbacks=None))
+    with pytest.raises(UnknownCallbackStatus) as refused:
+        await cases.callbacks("someday")
+    assert refused.value.status == 422
 
 
 class FakeAccess:
