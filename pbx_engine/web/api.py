@@ -29,12 +29,11 @@ from pbx_engine.conferences.parties import ThirdParties
 from pbx_engine.conferences.room_service import RoomService
 from pbx_engine.config import ConfigError, EngineConfig, WebConfig
 from pbx_engine.dialer.campaign import CampaignRunner, PreviewError
-from pbx_engine.dialer.service import CallRequest, Dialer, DialerClosed
+from pbx_engine.dialer.one_off import OneOffCalls
+from pbx_engine.dialer.service import Dialer
 from pbx_engine.notify import NotificationHub
 from pbx_engine.notify.feed import FloorFeed
-from pbx_engine.numbers import BadNumber, to_e164
-from pbx_engine.outbound.gate import DialAsk, OutboundGate
-from pbx_engine.outbound.policy import Purpose
+from pbx_engine.outbound.gate import OutboundGate
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.refusals import Refused
 from pbx_engine.reports.service import ReportService
@@ -53,12 +52,12 @@ from pbx_engine.web.common import (
     CAMPAIGNS,
     CASES,
     CONFIG,
-    DIALER,
     DISPOSITIONS,
     FEED,
     HEALTH,
     HUB,
     INVITATIONS,
+    ONE_OFF_CALLS,
     OUTBOUND,
     PARTIES,
     RECORDER,
@@ -152,39 +151,10 @@ async def place_call(request: web.Request) -> web.Response:
     payload = await read_body(request, CallPayload)
     if isinstance(payload, web.Response):
         return payload
-    caller_id = payload.caller_id
-    if caller_id is not None:
-        caller_id = _presentable(request.app, caller_id)
-        if caller_id is None:
-            return error_response(422, "caller_id: not a number of the caller-ID pools")
-    await audit(request, "test_call", payload.number)
-    await request.app[OUTBOUND].check(  # OutboundRefused: 403 / 429, on record
-        DialAsk(Purpose.TEST_CALL, payload.number, agent_id=request[AGENT].id)
+    placed = await request.app[ONE_OFF_CALLS].place(  # 422, 403 / 429 (on record), 503
+        request[AGENT], payload.number, payload.case_id, payload.caller_id
     )
-    try:
-        placed = request.app[DIALER].place_call(
-            CallRequest(
-                number=payload.number,
-                case_id=payload.case_id,
-                caller_id=caller_id,
-                purpose=Purpose.TEST_CALL,
-            )
-        )
-    except DialerClosed as error:
-        return error_response(503, str(error))
     return web.json_response({"channel_id": placed.channel_id}, status=202)
-
-
-def _presentable(app: web.Application, caller_id: str) -> str | None:
-    """The caller ID as +E.164 when the centre owns it (a pools' number or the configured
-    default), else None: the engine must not present numbers that are not ours."""
-    config = app[CONFIG]
-    try:
-        number = to_e164(caller_id, config.default_region)
-    except BadNumber:
-        return None
-    ours = set(app[CALLER_IDS].pools.by_number()) | {config.dialer.caller_id}
-    return number if number in ours else None
 
 
 async def get_attempt(request: web.Request) -> web.Response:
@@ -412,7 +382,6 @@ def install_services(app: web.Application, engine: EngineParts) -> None:
     app[AGENTS] = engine.agents
     app[CALLER_IDS] = engine.callerid
     app[CAMPAIGNS] = engine.campaigns
-    app[DIALER] = engine.dialer
     app[OUTBOUND] = engine.outbound
     app[RECORDER] = engine.recorder
     app[SUPERVISION] = engine.supervision
@@ -422,6 +391,14 @@ def install_services(app: web.Application, engine: EngineParts) -> None:
     app[FEED] = engine.feed
     app[CASES] = CaseService(engine.storage)
     app[REPORTS] = ReportService(engine.storage, engine.zone)
+    app[ONE_OFF_CALLS] = OneOffCalls(
+        engine.dialer,
+        engine.outbound,
+        engine.callerid,
+        engine.supervision.record_action,
+        region=engine.config.default_region,
+        default_caller_id=engine.config.dialer.caller_id,
+    )
     app[DISPOSITIONS] = DispositionService(engine.storage, engine.agents, engine.feed)
     app[ACCESS] = AgentAccessService(engine.storage, engine.agents)
     app[INVITATIONS] = InvitationService(

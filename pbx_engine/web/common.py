@@ -24,7 +24,7 @@ from pbx_engine.conferences.parties import ThirdParties
 from pbx_engine.conferences.room_service import RoomService
 from pbx_engine.config import EngineConfig
 from pbx_engine.dialer.campaign import CampaignRunner
-from pbx_engine.dialer.service import Dialer
+from pbx_engine.dialer.one_off import OneOffCalls
 from pbx_engine.notify import NotificationHub
 from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.numbers import BadNumber, to_e164
@@ -47,7 +47,7 @@ CASES = web.AppKey("cases", CaseService)
 REPORTS = web.AppKey("reports", ReportService)
 CALLER_IDS = web.AppKey("caller_ids", CallerIdService)
 CAMPAIGNS = web.AppKey("campaigns", dict[str, CampaignRunner])  # the engine's own, live
-DIALER = web.AppKey("dialer", Dialer)
+ONE_OFF_CALLS = web.AppKey("one_off_calls", OneOffCalls)
 OUTBOUND = web.AppKey("outbound_gate", OutboundGate)
 RECORDER = web.AppKey("recorder", CallRecorder)
 SUPERVISION = web.AppKey("supervision", SupervisionService)
