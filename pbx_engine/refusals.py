@@ -7,8 +7,13 @@ message, without knowing each service's errors.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 class Refused(Exception):
+    # When trying again may succeed (the HTTP layer's Retry-After); None: no use waiting.
+    retry_after: timedelta | None = None
+
     def __init__(self, message: str, status: int = 409) -> None:
         super().__init__(message)
         self.status = status

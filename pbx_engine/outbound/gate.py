@@ -25,7 +25,7 @@ from pbx_engine.outbound.policy import (
     decide,
 )
 from pbx_engine.refusals import Refused
-from pbx_engine.storage.outbound import DialRecord
+from pbx_engine.storage.outbound import DialEntry, DialRecord
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +79,10 @@ class OutboundGate:
 
     def rules(self, purpose: Purpose) -> PurposeRules:
         return self._rules[purpose]
+
+    async def dials(self, limit: int, invitation_id: str | None = None) -> list[DialEntry]:
+        """Every external dial asked for, newest first (one link's with `invitation_id`)."""
+        return await self._storage.outbound.dials(limit, invitation_id=invitation_id)
 
     async def check(self, ask: DialAsk) -> Destination:
         """The destination, if the dial may go ahead (recorded as allowed); else

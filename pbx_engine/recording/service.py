@@ -23,7 +23,10 @@ from pbx_engine.ari.events import (
 )
 from pbx_engine.recording.policy import RecordingMode, RecordingPolicy, plan_recordings
 from pbx_engine.refusals import Refused
+from pbx_engine.roles import may_supervise
 from pbx_engine.storage import Storage
+from pbx_engine.storage.models import AgentRow
+from pbx_engine.storage.recordings import RecordingFile, RecordingPause
 from pbx_engine.tasks import OwnedTasks
 
 log = structlog.get_logger(__name__)
@@ -169,6 +172,22 @@ class CallRecorder:
         if call is None or not call.names:
             raise RecordingError("this call is not being recorded")
         return call
+
+    async def kept(self, attempt_id: int) -> tuple[list[RecordingFile], list[RecordingPause]]:
+        """The files of a call and the pauses in them (the caller checked who may see it)."""
+        recordings = await self._storage.recordings.recordings_of_attempt(attempt_id)
+        pauses = await self._storage.recordings.recording_pauses(attempt_id)
+        return recordings, pauses
+
+    async def stored_file(self, viewer: AgentRow, name: str) -> bytes:
+        """The audio of a recording of the viewer's own call, or of any call for a supervisor:
+        404 for another's or an unknown one, 410 once its retention has deleted it."""
+        row = await self._storage.recordings.recording_by_name(name)
+        if row is None or (not may_supervise(viewer.role) and row.agent_id != viewer.id):
+            raise RecordingError("no such recording", 404)
+        if row.deleted_at is not None:
+            raise RecordingError("deleted at the end of its retention period", 410)
+        return await self._ari.get_stored_recording_file(row.name)
 
     async def purge_expired(self, now: datetime | None = None) -> list[str]:
         """Delete every recording past its retention from Asterisk, and mark it deleted; a file

@@ -48,3 +48,9 @@ def same_origin(origin: str | None, host: str | None) -> bool:
         return True
     _, _, rest = origin.partition("://")
     return bool(host) and rest.rstrip("/") == host
+
+
+def login_digest(login: str) -> str:
+    """What the log says of a login typed at a failed sign-in: a mistyped password in the
+    login field must not end up in the log in clear."""
+    return hashlib.sha256(login.encode()).hexdigest()[:12]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
+from pbx_engine.roles import SUPERVISOR_ROLES, may_supervise
+
+__all__ = ["SUPERVISOR_ROLES", "SupervisionMode", "may_supervise", "snoop_directions"]
 
 
 class SupervisionMode(StrEnum):
@@ -31,7 +33,3 @@ _DIRECTIONS = {
 def snoop_directions(mode: SupervisionMode) -> tuple[str, str]:
     """(spy, whisper) of the snoop channel on the agent's leg for this mode."""
     return _DIRECTIONS[mode]
-
-
-def may_supervise(role: str) -> bool:
-    return role in SUPERVISOR_ROLES

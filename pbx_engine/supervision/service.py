@@ -28,6 +28,7 @@ from pbx_engine.outbound.policy import Purpose
 from pbx_engine.refusals import Refused
 from pbx_engine.storage import Storage
 from pbx_engine.storage.models import AgentRow
+from pbx_engine.storage.supervision import SupervisionEntry, SupervisorAction
 from pbx_engine.supervision.modes import SupervisionMode, may_supervise, snoop_directions
 from pbx_engine.tasks import OwnedTasks
 
@@ -85,6 +86,25 @@ class SupervisionService:
 
     def session_of(self, supervisor: str) -> SupervisionSession | None:
         return self._sessions.get(supervisor)
+
+    async def record_action(self, supervisor: AgentRow, action: str, target: str) -> None:
+        """A supervisor's action (a listen, a campaign paused, a payment), on record
+        (`supervisor_actions`) and in the log; an agent's own actions (a moderator's in his
+        room) are not supervision and are not recorded here."""
+        if not may_supervise(supervisor.role):
+            return
+        log.info("supervisor.action", supervisor=supervisor.login, action=action, target=target)
+        await self._storage.supervision.audit_supervisor_action(
+            supervisor.id, action, target, datetime.now(UTC)
+        )
+
+    async def actions(self) -> list[SupervisorAction]:
+        """Supervisors' recorded actions, newest first."""
+        return await self._storage.supervision.supervisor_actions()
+
+    async def log(self) -> list[SupervisionEntry]:
+        """Every listen, whisper, barge and stop, newest first."""
+        return await self._storage.supervision.supervision_log()
 
     def sessions(self) -> list[SupervisionSession]:
         return list(self._sessions.values())

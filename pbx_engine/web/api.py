@@ -12,48 +12,71 @@ pydantic; every error is JSON: `{"error": "..."}`, or `{"errors": [{"field": ...
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
-import structlog
 from aiohttp import web
 
-from pbx_engine.agents.service import AgentError
+from pbx_engine.agents.access import AgentAccessService
+from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.agents.states import IllegalAgentTransition
-from pbx_engine.cases.dispositions import DispositionError, DispositionInput, next_action
-from pbx_engine.compliance.timezones import debtor_zones
-from pbx_engine.config import ConfigError, WebConfig
-from pbx_engine.dialer.campaign import PreviewError
-from pbx_engine.dialer.service import CallRequest, DialerClosed
-from pbx_engine.numbers import BadNumber, to_e164
-from pbx_engine.outbound.gate import DialAsk
-from pbx_engine.outbound.policy import Purpose
+from pbx_engine.callerid.service import CallerIdService
+from pbx_engine.cases.dispositions import DispositionInput
+from pbx_engine.cases.service import CaseService, DispositionService
+from pbx_engine.conferences.invitation_service import InvitationService
+from pbx_engine.conferences.parties import ThirdParties
+from pbx_engine.conferences.room_service import RoomService
+from pbx_engine.config import ConfigError, EngineConfig, WebConfig
+from pbx_engine.dialer.campaign import CampaignRunner, PreviewError
+from pbx_engine.dialer.one_off import OneOffCalls
+from pbx_engine.dialer.service import Dialer
+from pbx_engine.notify import NotificationHub
+from pbx_engine.notify.feed import FloorFeed
+from pbx_engine.outbound.gate import OutboundGate
+from pbx_engine.recording.service import CallRecorder
 from pbx_engine.refusals import Refused
+from pbx_engine.reports.service import ReportService
 from pbx_engine.signin import sessions
+from pbx_engine.signin.service import SignInService
+from pbx_engine.storage import Storage
 from pbx_engine.storage.models import AgentRow
+from pbx_engine.supervision.service import SupervisionService
 from pbx_engine.web.browser_api import add_browser_routes, is_public
 from pbx_engine.web.calls_api import add_call_routes
 from pbx_engine.web.common import (
+    ACCESS,
     AGENT,
-    ENGINE,
+    AGENTS,
+    CALLER_IDS,
+    CAMPAIGNS,
+    CASES,
+    CONFIG,
+    DISPOSITIONS,
+    FEED,
+    HEALTH,
+    HUB,
+    INVITATIONS,
+    ONE_OFF_CALLS,
+    OUTBOUND,
+    PARTIES,
+    RECORDER,
+    REPORTS,
+    ROOMS,
     SESSION,
-    SUPERVISORS,
+    SIGNIN,
+    SUPERVISION,
     audit,
     error_response,
     read_body,
     require_role,
 )
-from pbx_engine.web.edge import WEB, install_edge
+from pbx_engine.web.edge import HASH_GATE, THROTTLE, WEB, install_edge
 from pbx_engine.web.openapi import add_openapi_route
 from pbx_engine.web.outbound_api import add_outbound_routes
 from pbx_engine.web.payloads import CallPayload, DispositionPayload, PausePayload, PaymentPayload
 from pbx_engine.web.rooms_api import add_room_routes
 from pbx_engine.web.tokens_api import add_token_routes
-
-if TYPE_CHECKING:
-    from pbx_engine.engine import Engine
-
-log = structlog.get_logger(__name__)
 
 OPEN_PATHS = ("/health", "/openapi.json")  # no credentials needed
 
@@ -78,7 +101,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         return await handler(request)  # /join: the signed invitation is the permission
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
-        agent = await request.app[ENGINE].storage.agent_by_token(token.strip())
+        agent = await request.app[SIGNIN].agent_by_token(token.strip())
         if agent is None:
             return error_response(401, "unknown or expired token")
         request[AGENT] = agent
@@ -86,8 +109,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     session_id = request.cookies.get(sessions.COOKIE)
     if not session_id:
         return error_response(401, "missing bearer token")
-    storage, now = request.app[ENGINE].storage, datetime.now(UTC)
-    session = await storage.sessions.browser_session(sessions.session_digest(session_id), now)
+    signin = request.app[SIGNIN]
+    session = await signin.browser_session(session_id)
     if session is None:
         return error_response(401, "signed out or session expired")
     sent = request.headers.get(sessions.CSRF_HEADER)
@@ -96,7 +119,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if not sessions.same_origin(request.headers.get("Origin"), request.host):
         return error_response(403, "request from another site")
     idle = timedelta(minutes=request.app[WEB].session_idle_minutes)
-    if not await storage.signin.touch_session(session.id_sha256, now, idle):
+    if not await signin.touch(session, idle):
         return error_response(401, "signed out: the session was left unused too long")
     request[AGENT] = session.agent
     request[SESSION] = session
@@ -105,15 +128,19 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
 
 @web.middleware
 async def refusals_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A service refusing a request (`Refused`) answers with its status and message."""
+    """A service refusing a request (`Refused`) answers with its status and message, and
+    when to try again if it says."""
     try:
         return await handler(request)
     except Refused as refusal:
-        return error_response(refusal.status, str(refusal))
+        response = error_response(refusal.status, str(refusal))
+        if refusal.retry_after is not None:
+            response.headers["Retry-After"] = str(int(refusal.retry_after.total_seconds()) + 1)
+        return response
 
 
 async def health(request: web.Request) -> web.Response:
-    checks = await request.app[ENGINE].health()
+    checks = await request.app[HEALTH]()
     status = 200 if all(checks.values()) else 503
     return web.json_response({"healthy": status == 200, **checks}, status=status)
 
@@ -124,54 +151,20 @@ async def place_call(request: web.Request) -> web.Response:
     payload = await read_body(request, CallPayload)
     if isinstance(payload, web.Response):
         return payload
-    engine = request.app[ENGINE]
-    caller_id = payload.caller_id
-    if caller_id is not None:
-        caller_id = _presentable(engine, caller_id)
-        if caller_id is None:
-            return error_response(422, "caller_id: not a number of the caller-ID pools")
-    await audit(request, "test_call", payload.number)
-    await engine.outbound.check(  # OutboundRefused: 403 / 429, on record
-        DialAsk(Purpose.TEST_CALL, payload.number, agent_id=request[AGENT].id)
+    placed = await request.app[ONE_OFF_CALLS].place(  # 422, 403 / 429 (on record), 503
+        request[AGENT], payload.number, payload.case_id, payload.caller_id
     )
-    try:
-        placed = engine.dialer.place_call(
-            CallRequest(
-                number=payload.number,
-                case_id=payload.case_id,
-                caller_id=caller_id,
-                purpose=Purpose.TEST_CALL,
-            )
-        )
-    except DialerClosed as error:
-        return error_response(503, str(error))
     return web.json_response({"channel_id": placed.channel_id}, status=202)
 
 
-def _presentable(engine: Engine, caller_id: str) -> str | None:
-    """The caller ID as +E.164 when the centre owns it (a pools' number or the configured
-    default), else None: the engine must not present numbers that are not ours."""
-    try:
-        number = to_e164(caller_id, engine.config.default_region)
-    except BadNumber:
-        return None
-    ours = set(engine.callerid.pools.by_number()) | {engine.config.dialer.caller_id}
-    return number if number in ours else None
-
-
 async def get_attempt(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
-    attempt = await engine.storage.attempts.get_attempt(request.match_info["channel_id"])
-    me: AgentRow = request[AGENT]
-    if attempt is None or (me.role not in SUPERVISORS and attempt.agent_id != me.id):
-        return error_response(404, "no such call")
+    attempt = await request.app[CASES].attempt(request[AGENT], request.match_info["channel_id"])
     return web.json_response(attempt.as_json())
 
 
 async def me(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
     agent: AgentRow = request[AGENT]
-    status = engine.agents.status(agent.login)
+    status = request.app[AGENTS].status(agent.login)
     body: dict = {
         "login": agent.login,
         "name": agent.name,
@@ -182,40 +175,25 @@ async def me(request: web.Request) -> web.Response:
         "call": None,
     }
     if status and status.call_id:
-        attempt = await engine.storage.attempts.get_attempt(status.call_id)
-        if attempt is not None:
-            inbound = attempt.direction == "inbound"
-            body["call"] = {
-                "channel_id": attempt.channel_id,
-                "direction": attempt.direction,
-                # the debtor's number: the one we dialled, or the one he calls from
-                "number": attempt.caller_id if inbound else attempt.dialled,
-                "case": await _dossier_json(engine, attempt.case_id),
-            }
+        body["call"] = await request.app[CASES].current_call(status.call_id)
     return web.json_response(body)
 
 
-async def _dossier_json(engine: Engine, case_id: int | None) -> dict | None:
-    dossier = await engine.storage.cases.case_dossier(case_id) if case_id else None
-    return dossier.as_json() if dossier else None
-
-
 async def agent_action(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
-    login = request[AGENT].login
+    agents, login = request.app[AGENTS], request[AGENT].login
     action = request.match_info["action"]
     try:
         if action == "login":
-            await engine.agents.login(login)
+            await agents.login(login)
         elif action == "ready":
-            await engine.agents.ready(login)
+            await agents.ready(login)
         elif action == "logout":
-            await engine.agents.logout(login)
+            await agents.logout(login)
         elif action == "pause":
             payload = await read_body(request, PausePayload)
             if isinstance(payload, web.Response):
                 return payload
-            await engine.agents.pause(login, payload.reason)
+            await agents.pause(login, payload.reason)
         else:
             return error_response(404, f"no agent action {action!r}")
     except (AgentError, IllegalAgentTransition) as error:
@@ -224,25 +202,11 @@ async def agent_action(request: web.Request) -> web.Response:
 
 
 async def disposition(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
-    agent: AgentRow = request[AGENT]
+    """`POST /calls/{channel_id}/disposition`: 404 for a call not his, 422 for a disposition
+    missing what its code needs (`cases.service`)."""
     payload = await read_body(request, DispositionPayload)
     if isinstance(payload, web.Response):
         return payload
-    channel_id = request.match_info["channel_id"]
-    attempt = await engine.storage.attempts.get_attempt(channel_id)
-    if (
-        attempt is None
-        or attempt.case_id is None
-        or (
-            agent.role not in SUPERVISORS
-            and attempt.agent_id != agent.id
-            and not await engine.storage.attempts.handed_over(channel_id, agent.id)
-        )
-    ):
-        return error_response(404, "no call of yours with that id")
-    dossier = await engine.storage.cases.case_dossier(attempt.case_id)
-    zone = debtor_zones(dossier.timezone, attempt.dialled, "UTC")[0]
     given = DispositionInput(
         payload.code,
         payload.promise_amount,
@@ -251,27 +215,14 @@ async def disposition(request: web.Request) -> web.Response:
         payload.note,
         payload.callback_owner_only,
     )
-    try:
-        update = next_action(given, datetime.now(UTC), zone)
-    except DispositionError as error:
-        return error_response(422, str(error))
-    disposition_id = await engine.storage.cases.record_disposition(
-        channel_id, agent.id, given, update
+    saved = await request.app[DISPOSITIONS].record(
+        request[AGENT], request.match_info["channel_id"], given
     )
-    saved = {
-        "id": disposition_id,
-        "code": payload.code.value,
-        "case_status": update.status,
-        "next_call_at": update.next_call_at.isoformat() if update.next_call_at else None,
-    }
-    log.info("call.disposition", agent=agent.login, channel_id=channel_id, code=saved["code"])
-    owner = engine.agents.login_of(attempt.agent_id) if attempt.agent_id else None
-    engine.feed.disposition_saved(owner or agent.login, channel_id, saved)
-    return web.json_response(saved, status=201)
+    return web.json_response(saved.as_json(), status=201)
 
 
-def _preview_runner(engine, login: str):
-    for runner in engine.campaigns.values():
+def _preview_runner(campaigns: dict[str, CampaignRunner], login: str) -> CampaignRunner | None:
+    for runner in campaigns.values():
         if (
             runner.campaign.dial_mode == "preview"
             and runner.state.value == "running"
@@ -284,9 +235,8 @@ def _preview_runner(engine, login: str):
 async def preview(request: web.Request) -> web.Response:
     """Preview mode: offer the next case (`POST /agents/me/preview`), then `.../dial` or
     `.../skip` it."""
-    engine = request.app[ENGINE]
     login = request[AGENT].login
-    runner = _preview_runner(engine, login)
+    runner = _preview_runner(request.app[CAMPAIGNS], login)
     if runner is None:
         return error_response(404, "no running preview campaign for you")
     step = request.match_info.get("step", "")
@@ -299,7 +249,7 @@ async def preview(request: web.Request) -> web.Response:
                 {
                     "campaign": runner.campaign.name,
                     "number": plan.e164,
-                    "case": await _dossier_json(engine, plan.case_id),
+                    "case": await request.app[CASES].dossier_json(plan.case_id),
                 }
             )
         if step == "dial":
@@ -326,23 +276,13 @@ def _campaign_json(runner) -> dict:
 async def campaigns(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
-    engine = request.app[ENGINE]
-    now = datetime.now(engine.zone)  # "today" is the centre's day
+    reports = request.app[REPORTS]
     listed = []
-    for runner in engine.campaigns.values():
-        body = _campaign_json(runner)
-        body["abandon_target"] = runner.campaign.compliance_profile().abandon_target
-        rates = await engine.storage.reports.abandon_rates(
-            runner.campaign_id,
-            now,
-            amd_false_positive_share=runner.campaign.compliance_profile().amd_false_positive_share,
+    for runner in request.app[CAMPAIGNS].values():
+        figures = await reports.campaign_figures(
+            runner.campaign_id, runner.campaign.compliance_profile()
         )
-        body["abandon_rates"] = {period: rate.as_json() for period, rate in rates.items()}
-        last_24h = await engine.storage.reports.campaign_report(
-            runner.campaign_id, now - timedelta(hours=24)
-        )
-        body["last_24h"] = last_24h.as_json()
-        listed.append(body)
+        listed.append({**_campaign_json(runner), **figures})
     return web.json_response(listed)
 
 
@@ -358,13 +298,9 @@ async def record_payment(request: web.Request) -> web.Response:
         case_id = int(request.match_info["case_id"])
     except ValueError:
         return error_response(404, "no such case")
-    if not 0 < case_id < 2**63:  # beyond a bigint key: PostgreSQL would refuse the query
-        return error_response(404, "no such case")
-    payment_id = await request.app[ENGINE].storage.cases.record_payment(
+    payment_id = await request.app[CASES].record_payment(  # NoSuchCase: 404
         case_id, payload.amount, payload.paid_on, payload.reference
     )
-    if payment_id is None:
-        return error_response(404, "no such case")
     await audit(request, "record_payment", f"case {case_id} {payload.amount}")
     return web.json_response({"id": payment_id}, status=201)
 
@@ -373,10 +309,7 @@ async def callbacks(request: web.Request) -> web.Response:
     """Callbacks still to make and those missed (`?status=pending|missed|done`)."""
     if denied := require_role(request):
         return denied
-    status = request.query.get("status", "pending")
-    if status not in ("pending", "missed", "done", "cancelled"):
-        return error_response(422, f"unknown status {status!r}")
-    callbacks = await request.app[ENGINE].storage.callbacks.list_callbacks(status)
+    callbacks = await request.app[CASES].callbacks(request.query.get("status", "pending"))
     return web.json_response([c.as_json() for c in callbacks])
 
 
@@ -384,7 +317,7 @@ async def numbers(request: web.Request) -> web.Response:
     """Every caller-ID number: pool, place, use today, and whether it is resting (and why)."""
     if denied := require_role(request):
         return denied
-    return web.json_response(request.app[ENGINE].callerid.report())
+    return web.json_response(request.app[CALLER_IDS].report())
 
 
 async def reload_numbers(request: web.Request) -> web.Response:
@@ -394,7 +327,7 @@ async def reload_numbers(request: web.Request) -> web.Response:
         return denied
     await audit(request, "reload_numbers", "number pools")
     try:
-        reloaded = await request.app[ENGINE].callerid.reload()
+        reloaded = await request.app[CALLER_IDS].reload()
     except FileNotFoundError as error:
         return error_response(409, str(error))
     except ConfigError as error:
@@ -407,7 +340,7 @@ async def reload_numbers(request: web.Request) -> web.Response:
 async def campaign_action(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
-    runner = request.app[ENGINE].campaigns.get(request.match_info["name"])
+    runner = request.app[CAMPAIGNS].get(request.match_info["name"])
     if runner is None:
         return error_response(404, "no such campaign")
     action = request.match_info["action"]
@@ -415,15 +348,70 @@ async def campaign_action(request: web.Request) -> web.Response:
         return error_response(404, f"no campaign action {action!r}")
     getattr(runner, action)()
     await audit(request, f"campaign_{action}", runner.campaign.name)
-    request.app[ENGINE].feed.campaign_changed()
+    request.app[FEED].campaign_changed()
     return web.json_response(_campaign_json(runner))
 
 
-def build_app(engine: Engine, web_config: WebConfig | None = None) -> web.Application:
+class EngineParts(Protocol):
+    """What the HTTP tier takes from the engine: each part is filed under its app key, and
+    handlers reach only those (never the engine itself)."""
+
+    config: EngineConfig
+    zone: ZoneInfo
+    invitation_secret: bytes
+    storage: Storage
+    agents: AgentService
+    callerid: CallerIdService
+    campaigns: dict[str, CampaignRunner]
+    dialer: Dialer
+    outbound: OutboundGate
+    recorder: CallRecorder
+    supervision: SupervisionService
+    parties: ThirdParties
+    rooms: RoomService
+    hub: NotificationHub
+    feed: FloorFeed
+
+    async def health(self) -> dict[str, bool]: ...
+
+
+def install_services(app: web.Application, engine: EngineParts) -> None:
+    """The engine's services under their keys, and the services only the API uses."""
+    app[CONFIG] = engine.config
+    app[HEALTH] = engine.health
+    app[AGENTS] = engine.agents
+    app[CALLER_IDS] = engine.callerid
+    app[CAMPAIGNS] = engine.campaigns
+    app[OUTBOUND] = engine.outbound
+    app[RECORDER] = engine.recorder
+    app[SUPERVISION] = engine.supervision
+    app[PARTIES] = engine.parties
+    app[ROOMS] = engine.rooms
+    app[HUB] = engine.hub
+    app[FEED] = engine.feed
+    app[CASES] = CaseService(engine.storage)
+    app[REPORTS] = ReportService(engine.storage, engine.zone)
+    app[ONE_OFF_CALLS] = OneOffCalls(
+        engine.dialer,
+        engine.outbound,
+        engine.callerid,
+        engine.supervision.record_action,
+        region=engine.config.default_region,
+        default_caller_id=engine.config.dialer.caller_id,
+    )
+    app[DISPOSITIONS] = DispositionService(engine.storage, engine.agents, engine.feed)
+    app[ACCESS] = AgentAccessService(engine.storage, engine.agents)
+    app[INVITATIONS] = InvitationService(
+        engine.storage, engine.rooms, engine.invitation_secret, engine.config.outbound
+    )
+
+
+def build_app(engine: EngineParts, web_config: WebConfig | None = None) -> web.Application:
     """The app for `engine`; `web_config` overrides the config's `[web]` (tests)."""
     app = web.Application(middlewares=[no_nul_in_path, authenticate, refusals_as_json])
-    app[ENGINE] = engine
+    install_services(app, engine)
     install_edge(app, web_config or engine.config.web)
+    app[SIGNIN] = SignInService(engine.storage, app[HASH_GATE], app[THROTTLE])
     app.router.add_get("/health", health)
     app.router.add_post("/calls", place_call)
     app.router.add_get("/attempts/{channel_id}", get_attempt)

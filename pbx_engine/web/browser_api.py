@@ -23,7 +23,7 @@ must carry the CSRF token in `X-CSRF-Token` (see `web.api.authenticate`).
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from weakref import WeakSet
 
@@ -33,23 +33,26 @@ from pydantic import Field
 
 from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.notify.hub import RESYNC, Subscription
-from pbx_engine.reports.figures import as_csv, report
+from pbx_engine.reports.figures import as_csv
 from pbx_engine.signin import sessions
-from pbx_engine.signin.passwords import WeakPassword, hash_password, verify_password
-from pbx_engine.storage import Storage
+from pbx_engine.signin.service import SignInService
 from pbx_engine.storage.models import AgentRow, BrowserSession
 from pbx_engine.web.common import (
     AGENT,
-    ENGINE,
+    FEED,
+    HUB,
+    REPORTS,
     SESSION,
+    SIGNIN,
+    SUPERVISION,
     SUPERVISORS,
     Payload,
     error_response,
     read_body,
     require_role,
 )
-from pbx_engine.web.edge import HASH_GATE, THROTTLE, WEB, client, cookie_secure
-from pbx_engine.web.security import login_digest, safe_next, same_site_origin
+from pbx_engine.web.edge import WEB, client, cookie_secure
+from pbx_engine.web.security import safe_next, same_site_origin
 
 log = structlog.get_logger(__name__)
 
@@ -65,9 +68,6 @@ PAGES = {
 }
 # Open to anyone: pages hold no data (their scripts fetch it signed in) and assets.
 PUBLIC_PREFIXES = ("/static/",)
-MAX_REPORT_DAYS = 92
-# Days a report may cover: beyond them the day's bounds in the centre's zone overflow.
-REPORT_DAYS = (date(1970, 1, 1), date(2999, 12, 31))
 SESSION_CHECK_EVERY = 60.0  # seconds between checks that an open page's session still stands
 
 
@@ -96,18 +96,6 @@ async def page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC_DIR / PAGES[request.path], headers={"Cache-Control": "no-cache"})
 
 
-def _too_many(wait: timedelta | None) -> web.Response:
-    response = error_response(429, "too many failed attempts: try again later")
-    response.headers["Retry-After"] = str(int((wait or timedelta()).total_seconds()) + 1)
-    return response
-
-
-def _busy() -> web.Response:
-    response = error_response(503, "too many sign-ins at once: try again in a moment")
-    response.headers["Retry-After"] = "1"
-    return response
-
-
 async def sign_in(request: web.Request) -> web.Response:
     # Login CSRF: a foreign page could sign a victim's browser into the guesser's account.
     # A form post cannot send JSON, and a browser names the page it posts from in Origin.
@@ -119,37 +107,11 @@ async def sign_in(request: web.Request) -> web.Response:
     payload = await read_body(request, SignInPayload)
     if isinstance(payload, web.Response):
         return payload
-    engine, gate, throttle = request.app[ENGINE], request.app[HASH_GATE], request.app[THROTTLE]
-    now, address = datetime.now(UTC), client(request).address
-    # From the gate's check to holding a place in it, nothing awaits: the check holds, and the
-    # try is counted before the password is looked at.
-    if gate.full:
-        log.warning("signin.busy", address=address)
-        return _busy()
-    decision = throttle.begin(payload.login, address, now)
-    if decision.attempt is None:
-        log.warning(
-            "signin.throttled",
-            login_sha256=login_digest(payload.login),
-            address=address,
-            by=decision.refused_by,
-        )
-        return _too_many(decision.retry_after)
-    async with gate.admitted():
-        found = await engine.storage.sessions.password_hash(payload.login)
-        stored = found[1] if found else None
-        # The hash is checked even for an unknown login: the answer takes as long either way.
-        ok = await gate.run(verify_password, payload.password, stored)
-    if not ok or found is None:
-        log.warning("signin.refused", login_sha256=login_digest(payload.login), address=address)
-        return error_response(401, "wrong login or password")
-    throttle.succeeded(decision.attempt)
-    agent = found[0]
-    opened = sessions.new_session(now)
-    await engine.storage.sessions.open_browser_session(
-        agent.id, opened.id_sha256, opened.csrf_token, opened.expires_at
+    # SignInBusy 503, TooManyTries 429 (with Retry-After), WrongPassword 401
+    signed_in = await request.app[SIGNIN].sign_in(
+        payload.login, payload.password, client(request).address
     )
-    log.info("signin.opened", agent=agent.login, role=agent.role, address=address)
+    agent, opened = signed_in.agent, signed_in.session
     who = _who(agent, opened.csrf_token)
     if payload.next is not None:
         if safe := safe_next(payload.next):
@@ -188,7 +150,7 @@ async def current_session(request: web.Request) -> web.Response:
 async def sign_out(request: web.Request) -> web.Response:
     session = request.get(SESSION)
     if session is not None:
-        await request.app[ENGINE].storage.sessions.close_browser_session(session.id_sha256)
+        await request.app[SIGNIN].sign_out(session)
         # Its websockets (other tabs) stop receiving notices at once.
         for ws in list(request.app[SOCKETS].get(session.id_sha256, ())):
             await ws.close(code=SIGNED_OUT, message=b"signed out")
@@ -203,52 +165,37 @@ async def change_password(request: web.Request) -> web.Response:
     payload = await read_body(request, PasswordPayload)
     if isinstance(payload, web.Response):
         return payload
-    engine, me, session = request.app[ENGINE], request[AGENT], request.get(SESSION)
-    gate, throttle = request.app[HASH_GATE], request.app[THROTTLE]
-    if gate.full:
-        return _busy()
-    decision = throttle.begin(me.login, client(request).address, datetime.now(UTC))
-    if decision.attempt is None:
-        return _too_many(decision.retry_after)
-    async with gate.admitted():
-        found = await engine.storage.sessions.password_hash(me.login)
-        ok = await gate.run(verify_password, payload.current, found[1] if found else None)
-    if not ok:
-        log.warning("signin.password_change_refused", agent=me.login)
-        return error_response(403, "the current password is wrong")
-    throttle.succeeded(decision.attempt)
-    try:
-        hashed = await asyncio.to_thread(hash_password, payload.new)
-    except WeakPassword as error:
-        return error_response(422, str(error))
-    ended = await engine.storage.sessions.change_password(
-        me.id, hashed, keep=session.id_sha256 if session else None
+    me, session = request[AGENT], request.get(SESSION)
+    # SignInBusy 503, TooManyTries 429, WrongPassword 403, PasswordRefused 422
+    ended = await request.app[SIGNIN].change_password(
+        me,
+        payload.current,
+        payload.new,
+        client(request).address,
+        session.id_sha256 if session else None,
     )
     for key in ended:  # other browsers he left signed in stop at once
         for ws in list(request.app[SOCKETS].get(key, ())):
             await ws.close(code=SIGNED_OUT, message=b"password changed")
-    log.info("signin.password_changed", agent=me.login, sessions_ended=len(ended))
     return web.json_response({"changed": True, "sessions_ended": len(ended)})
 
 
 async def notices(request: web.Request) -> web.WebSocketResponse:
     """The websocket: a snapshot, then each notice for this browser's user as it happens."""
-    engine, me = request.app[ENGINE], request[AGENT]
+    feed, hub, signin, me = request.app[FEED], request.app[HUB], request.app[SIGNIN], request[AGENT]
     session = request.get(SESSION)
     key = session.id_sha256 if session else None  # bearer-token clients have no session
     ws = web.WebSocketResponse(heartbeat=25)
     await ws.prepare(request)
     request.app[SOCKETS].setdefault(key, WeakSet()).add(ws)
     try:
-        with engine.hub.subscribe(me.login, supervisor=me.role in SUPERVISORS) as subscription:
-            await ws.send_json({"kind": "snapshot", "data": await engine.feed.snapshot(me)})
+        with hub.subscribe(me.login, supervisor=me.role in SUPERVISORS) as subscription:
+            await ws.send_json({"kind": "snapshot", "data": await feed.snapshot(me)})
             async with asyncio.TaskGroup() as tasks:
-                helpers = [tasks.create_task(_forward(ws, subscription, me, engine.feed))]
+                helpers = [tasks.create_task(_forward(ws, subscription, me, feed))]
                 if session is not None:
                     idle = timedelta(minutes=request.app[WEB].session_idle_minutes)
-                    helpers.append(
-                        tasks.create_task(_end_with_session(ws, session, engine.storage, idle))
-                    )
+                    helpers.append(tasks.create_task(_end_with_session(ws, session, signin, idle)))
                 async for _message in ws:
                     pass  # browsers send nothing we use; the loop ends when the socket closes
                 for helper in helpers:
@@ -263,7 +210,7 @@ async def notices(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _end_with_session(
-    ws: web.WebSocketResponse, session: BrowserSession, storage: Storage, idle: timedelta
+    ws: web.WebSocketResponse, session: BrowserSession, signin: SignInService, idle: timedelta
 ) -> None:
     """A session that expires takes its websocket with it; so does one ended elsewhere (a
     password set with `pbx-engine agent password`, another engine), noticed within a minute.
@@ -275,8 +222,7 @@ async def _end_with_session(
         if now >= session.expires_at:
             await ws.close(code=SIGNED_OUT, message=b"session expired")
             return
-        ended = await storage.sessions.browser_session(session.id_sha256, now) is None
-        if ended or not await storage.signin.touch_session(session.id_sha256, now, idle):
+        if not await signin.still_open(session, idle):
             await ws.close(code=SIGNED_OUT, message=b"session ended")
             return
 
@@ -304,36 +250,16 @@ async def close_sockets(app: web.Application) -> None:
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"engine stopping")
 
 
-def _day(value: str | None, default: date) -> date:
-    return date.fromisoformat(value) if value else default
-
-
 async def daily_report(request: web.Request) -> web.Response:
     """Per campaign (supervisors) or per agent and day; an agent gets his own rows only."""
-    me: AgentRow = request[AGENT]
-    per = request.query.get("per", "campaign")
-    if per not in ("campaign", "agent"):
-        return error_response(422, "per is campaign or agent")
-    if per == "campaign" and me.role not in SUPERVISORS:
-        return error_response(403, "supervisors only")
-    zone = request.app[ENGINE].zone
-    today = datetime.now(zone).date()
-    try:
-        until = _day(request.query.get("to"), today)
-        since = _day(request.query.get("from"), until - timedelta(days=6))
-    except (ValueError, OverflowError):  # overflow: a week before 0001-01-01
-        return error_response(422, "from and to are dates (YYYY-MM-DD)")
-    if since < REPORT_DAYS[0] or until > REPORT_DAYS[1]:
-        return error_response(422, f"reports cover {REPORT_DAYS[0]} to {REPORT_DAYS[1]}")
-    if since > until or (until - since).days >= MAX_REPORT_DAYS:
-        return error_response(422, f"from must come before to, at most {MAX_REPORT_DAYS} days")
-    sums = await request.app[ENGINE].storage.reports.daily_figures(since, until, zone=str(zone))
-    if me.role not in SUPERVISORS:
-        sums = [s for s in sums if s.agent == me.login]
-    rows = report(sums, per)
-    if request.query.get("format") == "csv":
+    query = request.query
+    daily = await request.app[REPORTS].daily(  # ReportRefused: 422, 403
+        request[AGENT], query.get("per", "campaign"), query.get("from"), query.get("to")
+    )
+    per, since, until = daily.per, daily.since, daily.until
+    if query.get("format") == "csv":
         return web.Response(
-            text=as_csv(rows, per),
+            text=as_csv(daily.rows, per),
             content_type="text/csv",
             headers={
                 "Content-Disposition": f'attachment; filename="report-{per}-{since}-{until}.csv"'
@@ -344,8 +270,8 @@ async def daily_report(request: web.Request) -> web.Response:
             "per": per,
             "from": since.isoformat(),
             "to": until.isoformat(),
-            "zone": str(zone),
-            "rows": [r.as_json() for r in rows],
+            "zone": str(daily.zone),
+            "rows": [r.as_json() for r in daily.rows],
         }
     )
 
@@ -353,7 +279,7 @@ async def daily_report(request: web.Request) -> web.Response:
 async def supervisor_actions(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
-    actions = await request.app[ENGINE].storage.supervision.supervisor_actions()
+    actions = await request.app[SUPERVISION].actions()
     return web.json_response([a.as_json() for a in actions])
 
 

@@ -16,7 +16,11 @@ from pbx_engine.storage.models import AgentRow
 from pbx_engine.supervision import SupervisionMode
 from pbx_engine.web.common import (
     AGENT,
-    ENGINE,
+    AGENTS,
+    CASES,
+    PARTIES,
+    RECORDER,
+    SUPERVISION,
     SUPERVISORS,
     Payload,
     PlusE164,
@@ -55,7 +59,7 @@ def _on_call_or_supervisor(request: web.Request, channel_id: str) -> web.Respons
     me: AgentRow = request[AGENT]
     if me.role in SUPERVISORS:
         return None
-    status = request.app[ENGINE].agents.status(me.login)
+    status = request.app[AGENTS].status(me.login)
     if status is None or status.call_id != channel_id:
         return error_response(404, "no such call of yours")
     return None
@@ -66,7 +70,7 @@ async def recording_action(request: web.Request) -> web.Response:
     channel_id, action = request.match_info["channel_id"], request.match_info["action"]
     if denied := _on_call_or_supervisor(request, channel_id):
         return denied
-    recorder = request.app[ENGINE].recorder
+    recorder = request.app[RECORDER]
     if action == "pause":
         await recorder.pause(channel_id, request[AGENT].id)
     elif action == "resume":
@@ -80,13 +84,8 @@ async def recording_action(request: web.Request) -> web.Response:
 
 async def attempt_recordings(request: web.Request) -> web.Response:
     """`GET /attempts/{channel_id}/recordings`: the files of a call and its pauses."""
-    engine = request.app[ENGINE]
-    attempt = await engine.storage.attempts.get_attempt(request.match_info["channel_id"])
-    me: AgentRow = request[AGENT]
-    if attempt is None or (me.role not in SUPERVISORS and attempt.agent_id != me.id):
-        return error_response(404, "no such call")
-    recordings = await engine.storage.recordings.recordings_of_attempt(attempt.id)
-    pauses = await engine.storage.recordings.recording_pauses(attempt.id)
+    attempt = await request.app[CASES].attempt(request[AGENT], request.match_info["channel_id"])
+    recordings, pauses = await request.app[RECORDER].kept(attempt.id)
     return web.json_response(
         {
             "recordings": [r.as_json() for r in recordings],
@@ -96,19 +95,14 @@ async def attempt_recordings(request: web.Request) -> web.Response:
 
 
 async def recording_file(request: web.Request) -> web.StreamResponse:
-    """`GET /recordings/{name}`: the audio file, from Asterisk's recordings folder."""
-    engine = request.app[ENGINE]
-    row = await engine.storage.recordings.recording_by_name(request.match_info["name"])
-    me: AgentRow = request[AGENT]
-    if row is None or (me.role not in SUPERVISORS and row.agent_id != me.id):
-        return error_response(404, "no such recording")
-    if row.deleted_at is not None:
-        return error_response(410, "deleted at the end of its retention period")
-    audio = await engine.ari.get_stored_recording_file(row.name)
+    """`GET /recordings/{name}`: the audio file, from Asterisk's recordings folder (404 for
+    another agent's, 410 once deleted)."""
+    name = request.match_info["name"]
+    audio = await request.app[RECORDER].stored_file(request[AGENT], name)
     return web.Response(
         body=audio,
         content_type="audio/wav",
-        headers={"Content-Disposition": f'attachment; filename="{row.name}.wav"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}.wav"'},
     )
 
 
@@ -121,7 +115,7 @@ async def supervise(request: web.Request) -> web.Response:
     if isinstance(payload, web.Response):
         return payload
     await audit(request, f"supervise_{payload.mode.value}", payload.agent)
-    session = await request.app[ENGINE].supervision.start(
+    session = await request.app[SUPERVISION].start(
         request[AGENT], payload.agent, payload.mode, number=payload.number
     )
     return web.json_response(session.as_json(), status=201)
@@ -135,7 +129,7 @@ async def supervision_mode(request: web.Request) -> web.Response:
     if isinstance(payload, web.Response):
         return payload
     await audit(request, f"supervise_{payload.mode.value}", "current session")
-    session = await request.app[ENGINE].supervision.switch(request[AGENT].login, payload.mode)
+    session = await request.app[SUPERVISION].switch(request[AGENT].login, payload.mode)
     return web.json_response(session.as_json())
 
 
@@ -143,21 +137,21 @@ async def stop_supervision(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
     await audit(request, "supervise_stop", "current session")
-    await request.app[ENGINE].supervision.stop(request[AGENT].login)
+    await request.app[SUPERVISION].stop(request[AGENT].login)
     return web.json_response({"stopped": True})
 
 
 async def supervision_sessions(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
-    return web.json_response([s.as_json() for s in request.app[ENGINE].supervision.sessions()])
+    return web.json_response([s.as_json() for s in request.app[SUPERVISION].sessions()])
 
 
 async def supervision_log(request: web.Request) -> web.Response:
     """Every listen, whisper, barge and stop, newest first."""
     if denied := require_role(request):
         return denied
-    entries = await request.app[ENGINE].storage.supervision.supervision_log()
+    entries = await request.app[SUPERVISION].log()
     return web.json_response([e.as_json() for e in entries])
 
 
@@ -167,7 +161,7 @@ async def add_party(request: web.Request) -> web.Response:
     payload = await read_body(request, PartyPayload)
     if isinstance(payload, web.Response):
         return payload
-    parties, me = request.app[ENGINE].parties, request[AGENT].login
+    parties, me = request.app[PARTIES], request[AGENT].login
     if payload.number is not None:
         party = await parties.add_number(me, payload.number)
     else:
@@ -176,14 +170,12 @@ async def add_party(request: web.Request) -> web.Response:
 
 
 async def list_parties(request: web.Request) -> web.Response:
-    parties = request.app[ENGINE].parties.parties_of(request[AGENT].login)
+    parties = request.app[PARTIES].parties_of(request[AGENT].login)
     return web.json_response([p.as_json() for p in parties])
 
 
 async def drop_party(request: web.Request) -> web.Response:
-    party = await request.app[ENGINE].parties.drop(
-        request[AGENT].login, request.match_info["party_id"]
-    )
+    party = await request.app[PARTIES].drop(request[AGENT].login, request.match_info["party_id"])
     return web.json_response(party.as_json())
 
 
@@ -197,9 +189,9 @@ async def transfer(request: web.Request) -> web.Response:
     payload = await read_body(request, TransferPayload)
     if isinstance(payload, web.Response):
         return payload
-    engine, me = request.app[ENGINE], request[AGENT].login
+    agents, me = request.app[AGENTS], request[AGENT].login
     try:
-        bridged_at = await engine.agents.hand_over(me, payload.agent)
+        bridged_at = await agents.hand_over(me, payload.agent)
     except AgentError as error:
         return error_response(409, str(error))
     return web.json_response({"agent": payload.agent, "bridged_at": bridged_at.isoformat()})

@@ -1,28 +1,61 @@
-"""What every part of the HTTP API shares: the app and request keys, who counts as a
-supervisor, the JSON body base model and its reader, the JSON error, the role check and the
-audit of supervisors' actions. The route modules (`api`, `calls_api`, `rooms_api`,
-`browser_api`, `outbound_api`, `tokens_api`, `openapi`) import from here, never from each
-other's handlers.
+"""What every part of the HTTP API shares: the app keys (one per service a handler uses,
+filed by `web.api.build_app`; handlers never reach the engine or the database themselves) and
+request keys, who counts as a supervisor, the JSON body base model and its reader, the JSON
+error, the role check and the audit of supervisors' actions. The route modules (`api`,
+`calls_api`, `rooms_api`, `browser_api`, `outbound_api`, `tokens_api`, `openapi`) import from
+here, never from each other's handlers.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 import structlog
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
 
+from pbx_engine.agents.access import AgentAccessService
+from pbx_engine.agents.service import AgentService
+from pbx_engine.callerid.service import CallerIdService
+from pbx_engine.cases.service import CaseService, DispositionService
+from pbx_engine.conferences.invitation_service import InvitationService
+from pbx_engine.conferences.parties import ThirdParties
+from pbx_engine.conferences.room_service import RoomService
+from pbx_engine.config import EngineConfig
+from pbx_engine.dialer.campaign import CampaignRunner
+from pbx_engine.dialer.one_off import OneOffCalls
+from pbx_engine.notify import NotificationHub
+from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.numbers import BadNumber, to_e164
+from pbx_engine.outbound.gate import OutboundGate
+from pbx_engine.recording.service import CallRecorder
+from pbx_engine.reports.service import ReportService
+from pbx_engine.signin.service import SignInService
 from pbx_engine.storage.models import AgentRow, BrowserSession
-
-if TYPE_CHECKING:
-    from pbx_engine.engine import Engine
+from pbx_engine.supervision.service import SupervisionService
 
 log = structlog.get_logger(__name__)
 
-ENGINE = web.AppKey("engine", "Engine")
+CONFIG = web.AppKey("engine_config", EngineConfig)
+HEALTH = web.AppKey("health_checks", Callable[[], Awaitable[dict[str, bool]]])
+AGENTS = web.AppKey("agents", AgentService)
+SIGNIN = web.AppKey("signin", SignInService)
+ACCESS = web.AppKey("agent_access", AgentAccessService)
+DISPOSITIONS = web.AppKey("dispositions", DispositionService)
+CASES = web.AppKey("cases", CaseService)
+REPORTS = web.AppKey("reports", ReportService)
+CALLER_IDS = web.AppKey("caller_ids", CallerIdService)
+CAMPAIGNS = web.AppKey("campaigns", dict[str, CampaignRunner])  # the engine's own, live
+ONE_OFF_CALLS = web.AppKey("one_off_calls", OneOffCalls)
+OUTBOUND = web.AppKey("outbound_gate", OutboundGate)
+RECORDER = web.AppKey("recorder", CallRecorder)
+SUPERVISION = web.AppKey("supervision", SupervisionService)
+PARTIES = web.AppKey("third_parties", ThirdParties)
+ROOMS = web.AppKey("rooms", RoomService)
+INVITATIONS = web.AppKey("room_invitations", InvitationService)
+HUB = web.AppKey("notification_hub", NotificationHub)
+FEED = web.AppKey("floor_feed", FloorFeed)
 # aiohttp 3.14 adds typed request keys; older releases take a plain string.
 AGENT = web.RequestKey("agent", AgentRow) if hasattr(web, "RequestKey") else "agent"
 # The browser session a request came with (none for bearer tokens).
@@ -87,13 +120,5 @@ def require_role(request: web.Request, roles: tuple[str, ...] = SUPERVISORS) -> 
 
 
 async def audit(request: web.Request, action: str, target: str) -> None:
-    """A supervisor's action, on record (`supervisor_actions`) and in the log; an agent's own
-    actions (a moderator's in his room) are not supervision and are not recorded here."""
-    me: AgentRow = request[AGENT]
-    if me.role not in SUPERVISORS:
-        return
-    log.info("supervisor.action", supervisor=me.login, action=action, target=target)
-    engine: Engine = request.app[ENGINE]
-    await engine.storage.supervision.audit_supervisor_action(
-        me.id, action, target, datetime.now(UTC)
-    )
+    """The caller's action on record if he is a supervisor (`SupervisionService.record_action`)."""
+    await request.app[SUPERVISION].record_action(request[AGENT], action, target)

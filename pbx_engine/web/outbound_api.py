@@ -10,18 +10,17 @@ agent (admins).
 
 from __future__ import annotations
 
-import contextlib
-from datetime import UTC, datetime
-
-import structlog
 from aiohttp import web
 
-from pbx_engine.agents.service import AgentError
-from pbx_engine.agents.states import IllegalAgentTransition
-from pbx_engine.storage.models import AgentRow
-from pbx_engine.web.common import ADMINS, AGENT, ENGINE, audit, error_response, require_role
-
-log = structlog.get_logger(__name__)
+from pbx_engine.web.common import (
+    ACCESS,
+    ADMINS,
+    AGENT,
+    OUTBOUND,
+    audit,
+    error_response,
+    require_role,
+)
 
 
 async def outbound_dials(request: web.Request) -> web.Response:
@@ -31,35 +30,18 @@ async def outbound_dials(request: web.Request) -> web.Response:
         limit = min(int(request.query.get("limit", "200")), 1000)
     except ValueError:
         return error_response(422, "limit: not a number")
-    dials = await request.app[ENGINE].storage.outbound.dials(
-        max(limit, 1), invitation_id=request.query.get("invitation")
-    )
+    dials = await request.app[OUTBOUND].dials(max(limit, 1), request.query.get("invitation"))
     return web.json_response([d.as_json() for d in dials])
 
 
 async def agent_access(request: web.Request) -> web.Response:
     if denied := require_role(request, ADMINS):
         return denied
-    me: AgentRow = request[AGENT]
-    engine, login = request.app[ENGINE], request.match_info["login"]
+    access, login = request.app[ACCESS], request.match_info["login"]
     action = request.match_info["action"]
     if action == "disable":
-        if login == me.login:
-            return error_response(409, "you cannot disable yourself")
-        disabled = await engine.storage.agent_access.disable(login, datetime.now(UTC))
-        if disabled is None:
-            return error_response(404, "no enabled agent with that login")
+        disabled = await access.disable(request[AGENT], login)  # 409 himself, 404 unknown
         await audit(request, "agent_disable", login)
-        status = engine.agents.status(login)
-        if status is not None and status.state.value != "logged_out":
-            with contextlib.suppress(AgentError, IllegalAgentTransition):
-                await engine.agents.logout(login)
-        log.warning(
-            "agent.disabled",
-            agent=login,
-            sessions_closed=disabled.sessions_closed,
-            links_revoked=disabled.links_revoked,
-        )
         return web.json_response(
             {
                 "disabled": login,
@@ -68,10 +50,8 @@ async def agent_access(request: web.Request) -> web.Response:
             }
         )
     if action == "enable":
-        if not await engine.storage.agent_access.enable(login):
-            return error_response(404, "no disabled agent with that login")
+        await access.enable(login)  # 404: no disabled agent with that login
         await audit(request, "agent_enable", login)
-        log.info("agent.enabled", agent=login)
         return web.json_response({"enabled": login})
     return error_response(404, f"no agent access action {action!r}")
 

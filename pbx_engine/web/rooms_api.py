@@ -24,14 +24,12 @@ the room reserved before ringing) and is on record; every room action is on reco
 from __future__ import annotations
 
 import html
-import secrets
-from datetime import UTC, datetime, timedelta
 
-import structlog
 from aiohttp import web
 from pydantic import Field
 
-from pbx_engine.conferences.invitations import Invitation, InvitationError, make_token, read_token
+from pbx_engine.conferences.invitation_service import InvitationRefused
+from pbx_engine.conferences.invitations import Invitation
 from pbx_engine.conferences.room_service import RoomError
 from pbx_engine.conferences.rooms import Room
 from pbx_engine.numbers import BadNumber, to_e164
@@ -41,7 +39,9 @@ from pbx_engine.storage.models import AgentRow
 from pbx_engine.tasks import OwnedTasks
 from pbx_engine.web.common import (
     AGENT,
-    ENGINE,
+    CONFIG,
+    INVITATIONS,
+    ROOMS,
     SUPERVISORS,
     Payload,
     PlusE164,
@@ -50,8 +50,6 @@ from pbx_engine.web.common import (
     read_body,
     require_role,
 )
-
-log = structlog.get_logger(__name__)
 
 JOIN_TASKS = web.AppKey("join_tasks", OwnedTasks)
 
@@ -78,23 +76,15 @@ class InvitationPayload(Payload):
 
 async def room_audit(request: web.Request, room: str, action: str, target: str | None) -> None:
     """Every room action, by anyone (an agent moderating his room too), on record."""
-    me: AgentRow | None = request.get(AGENT)
-    log.info(
-        "room.action",
-        room=room,
-        action=action,
-        agent=me.login if me else None,
-        address=request.remote,
-    )
-    await request.app[ENGINE].storage.outbound.record_room_action(
-        datetime.now(UTC), room, action, target, me.id if me else None, request.remote
+    await request.app[INVITATIONS].record_action(
+        room, action, target, request.get(AGENT), request.remote
     )
 
 
 def _room(request: web.Request, *, moderated: bool = False) -> Room:
     """The room the path names (404 if none); with `moderated`, only for its moderator and
     supervisors (403)."""
-    room = request.app[ENGINE].rooms.room(request.match_info["name"])
+    room = request.app[ROOMS].room(request.match_info["name"])
     if room is None:
         raise RoomError("no such room", 404)
     me: AgentRow = request[AGENT]
@@ -104,7 +94,7 @@ def _room(request: web.Request, *, moderated: bool = False) -> Room:
 
 
 async def list_rooms(request: web.Request) -> web.Response:
-    rooms = request.app[ENGINE].rooms
+    rooms = request.app[ROOMS]
     return web.json_response(
         [{**r.as_json(), "members": len(rooms.members(r.name))} for r in rooms.rooms()]
     )
@@ -120,21 +110,21 @@ async def create_room(request: web.Request) -> web.Response:
         return error_response(403, "only supervisors give a room a DID or an extension")
     fields = payload.model_dump()
     fields["moderator"] = fields["moderator"] or me.login
-    room = await request.app[ENGINE].rooms.create(Room(**fields), me.id)
+    room = await request.app[ROOMS].create(Room(**fields), me.id)
     await room_audit(request, room.name, "create", room.did or room.extension)
     return web.json_response(room.as_json(), status=201)
 
 
 async def get_room(request: web.Request) -> web.Response:
     room = _room(request)
-    members = request.app[ENGINE].rooms.members(room.name)
+    members = request.app[ROOMS].members(room.name)
     return web.json_response({**room.as_json(), "members": [m.as_json() for m in members]})
 
 
 async def delete_room(request: web.Request) -> web.Response:
     room = _room(request, moderated=True)
     await audit(request, "room_delete", room.name)
-    await request.app[ENGINE].rooms.delete(room.name)
+    await request.app[ROOMS].delete(room.name)
     await room_audit(request, room.name, "delete", None)
     return web.json_response({"deleted": room.name})
 
@@ -148,13 +138,13 @@ async def dial_into_room(request: web.Request) -> web.Response:
     await room_audit(request, room.name, "dial", payload.number)
     me: AgentRow = request[AGENT]
     ask = DialAsk(Purpose.ROOM_DIAL, payload.number, agent_id=me.id, room=room.name)
-    member = await request.app[ENGINE].rooms.dial(room.name, payload.number, ask=ask)
+    member = await request.app[ROOMS].dial(room.name, payload.number, ask=ask)
     return web.json_response(member.as_json(), status=201)
 
 
 async def moderate(request: web.Request) -> web.Response:
     room = _room(request, moderated=True)
-    rooms, member_id = request.app[ENGINE].rooms, request.match_info["member"]
+    rooms, member_id = request.app[ROOMS], request.match_info["member"]
     action = request.match_info["action"]
     if action in ("mute", "unmute", "kick"):
         await audit(request, f"room_{action}", f"{room.name} {member_id}")
@@ -173,29 +163,19 @@ async def invite(request: web.Request) -> web.Response:
     payload = await read_body(request, InvitationPayload)
     if isinstance(payload, web.Response):
         return payload
-    engine = request.app[ENGINE]
-    limits = engine.config.outbound
-    if payload.valid_seconds > limits.invitation_max_days * 86400:
-        return error_response(422, f"a link lasts at most {limits.invitation_max_days:g} days")
-    max_uses = payload.max_uses or limits.invitation_default_uses
-    if max_uses > limits.invitation_max_uses:
-        return error_response(422, f"a link causes at most {limits.invitation_max_uses} calls")
-    me: AgentRow = request[AGENT]
-    expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=payload.valid_seconds)
-    row = await engine.storage.invitations.create(
-        secrets.token_urlsafe(12), room.name, me.id, expires_at, max_uses
+    link = await request.app[INVITATIONS].mint(  # beyond [outbound]'s limits: 422
+        room.name, request[AGENT], payload.valid_seconds, payload.max_uses
     )
     await audit(request, "room_invitation", room.name)
-    await room_audit(request, room.name, "invitation_minted", row.id)
-    token = make_token(Invitation(room.name, expires_at, row.id), engine.invitation_secret)
-    http = engine.config.http
+    await room_audit(request, room.name, "invitation_minted", link.id)
+    http = request.app[CONFIG].http
     base = (http.public_url if http and http.public_url else None) or str(request.url.origin())
     return web.json_response(
         {
-            "id": row.id,
-            "url": f"{base.rstrip('/')}/join/{token}",
-            "expires_at": expires_at.isoformat(),
-            "max_uses": max_uses,
+            "id": link.id,
+            "url": f"{base.rstrip('/')}/join/{link.token}",
+            "expires_at": link.expires_at.isoformat(),
+            "max_uses": link.max_uses,
         },
         status=201,
     )
@@ -203,17 +183,14 @@ async def invite(request: web.Request) -> web.Response:
 
 async def list_invitations(request: web.Request) -> web.Response:
     room = _room(request, moderated=True)
-    rows = await request.app[ENGINE].storage.invitations.of_room(room.name)
+    rows = await request.app[INVITATIONS].of_room(room.name)
     return web.json_response([r.as_json() for r in rows])
 
 
 async def revoke_invitation(request: web.Request) -> web.Response:
     room = _room(request, moderated=True)
     link_id = request.match_info["id"]
-    if not await request.app[ENGINE].storage.invitations.revoke(
-        link_id, room.name, datetime.now(UTC)
-    ):
-        return error_response(404, "no live invitation with that id in this room")
+    await request.app[INVITATIONS].revoke(link_id, room.name)  # 404: no live link of the room
     await audit(request, "room_invitation_revoke", f"{room.name} {link_id}")
     await room_audit(request, room.name, "invitation_revoked", link_id)
     return web.json_response({"revoked": link_id})
@@ -222,8 +199,7 @@ async def revoke_invitation(request: web.Request) -> web.Response:
 async def room_actions(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
-    storage = request.app[ENGINE].storage
-    actions = await storage.outbound.room_actions(request.match_info["name"])
+    actions = await request.app[INVITATIONS].actions(request.match_info["name"])
     return web.json_response([a.as_json() for a in actions])
 
 
@@ -242,23 +218,10 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
 
 async def _invitation(request: web.Request) -> Invitation | web.Response:
     """The link's invitation while it may cause a call, else the page that says why not."""
-    engine = request.app[ENGINE]
-    now = datetime.now(UTC)
     try:
-        invitation = read_token(request.match_info["token"], engine.invitation_secret, now)
-    except InvitationError as error:
-        expired = "expired" in str(error)
-        return _page("Invitation", f"<p>{html.escape(str(error))}.</p>", 410 if expired else 403)
-    if invitation.id is None:
-        return _page("Invitation", "<p>This invitation link is no longer valid.</p>", 403)
-    row = await engine.storage.invitations.get(invitation.id)
-    if row is None or row.room != invitation.room or engine.rooms.room(row.room) is None:
-        return _page("Invitation", "<p>This invitation was withdrawn.</p>", 410)
-    if row.revoked_at is not None:
-        return _page("Invitation", "<p>This invitation was withdrawn.</p>", 410)
-    if not row.live(now):
-        return _page("Invitation", "<p>This invitation has been used up.</p>", 410)
-    return invitation
+        return await request.app[INVITATIONS].live(request.match_info["token"])
+    except InvitationRefused as refusal:
+        return _page("Invitation", f"<p>{html.escape(str(refusal))}.</p>", refusal.status)
 
 
 async def join_page(request: web.Request) -> web.Response:
@@ -280,37 +243,18 @@ async def join(request: web.Request) -> web.Response:
     invitation = await _invitation(request)
     if isinstance(invitation, web.Response):
         return invitation
-    assert invitation.id is not None
-    engine = request.app[ENGINE]
     form = await request.post()
     try:
-        number = to_e164(str(form.get("number", "")), engine.config.default_region)
+        number = to_e164(str(form.get("number", "")), request.app[CONFIG].default_region)
     except BadNumber as error:
         return _page("Join", f"<p>{html.escape(str(error))}. Go back and try again.</p>", 422)
     room = invitation.room
-    links, link_id = engine.storage.invitations, invitation.id
-    claimed = False
-
-    async def claim() -> bool:  # a use of the link, once the call has a seat in the room
-        nonlocal claimed
-        claimed = await links.use(link_id, datetime.now(UTC)) is not None
-        return claimed
-
-    ask = DialAsk(
-        Purpose.INVITATION,
-        number,
-        invitation_id=link_id,
-        client_address=request.remote or "unknown",
-        room=room,
-    )
     try:
-        ringing = await engine.rooms.start_dial(
-            room, number, via="invitation", ask=ask, claim=claim
+        ringing = await request.app[INVITATIONS].call_in(
+            invitation, number, request.remote or "unknown"
         )
     except (RoomError, OutboundRefused) as refusal:
-        if claimed:
-            await links.give_back(link_id)  # nothing rang: the use is not spent
-        await room_audit(request, room, "invitation_refused", link_id)
+        await room_audit(request, room, "invitation_refused", invitation.id)
         return _page("Join", f"<p>{html.escape(str(refusal))}.</p>", refusal.status)
     await room_audit(request, room, "invitation_used", invitation.id)
     request.app[JOIN_TASKS].spawn(_call_in(ringing))

@@ -4,11 +4,12 @@ comes from our own page, and the security headers every response carries."""
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
+
+from pbx_engine.signin.sessions import login_digest as login_digest  # logs of sign-ins
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -137,9 +138,3 @@ def security_headers(https: bool) -> dict[str, str]:
     if https:
         headers["Strict-Transport-Security"] = HSTS
     return headers
-
-
-def login_digest(login: str) -> str:
-    """What the log says of a login typed at a failed sign-in: a mistyped password in the
-    login field must not end up in the log in clear."""
-    return hashlib.sha256(login.encode()).hexdigest()[:12]

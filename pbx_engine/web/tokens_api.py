@@ -9,29 +9,22 @@ Tokens are otherwise issued with `pbx-engine agent token LOGIN [--days N]`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import structlog
 from aiohttp import web
 
-from pbx_engine.web.common import AGENT, ENGINE
+from pbx_engine.web.common import AGENT, SIGNIN
 from pbx_engine.web.edge import WEB
-
-log = structlog.get_logger(__name__)
 
 
 async def token_expiry(request: web.Request) -> web.Response:
-    expires_at = await request.app[ENGINE].storage.signin.token_expiry(request[AGENT].id)
+    expires_at = await request.app[SIGNIN].token_expiry(request[AGENT])
     return web.json_response({"expires_at": expires_at.isoformat() if expires_at else None})
 
 
 async def rotate_token(request: web.Request) -> web.Response:
-    me = request[AGENT]
     lifetime = timedelta(days=request.app[WEB].token_lifetime_days)
-    issued = await request.app[ENGINE].storage.signin.rotate_token(
-        me.id, datetime.now(UTC) + lifetime
-    )
-    log.info("agent.token_rotated", agent=me.login, expires_at=issued.expires_at.isoformat())
+    issued = await request.app[SIGNIN].rotate_token(request[AGENT], lifetime)
     return web.json_response(
         {"token": issued.token, "expires_at": issued.expires_at.isoformat()}, status=201
     )

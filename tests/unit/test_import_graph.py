@@ -1,6 +1,7 @@
 """The import graph of `pbx_engine`, read from the source with `ast`: no cycle among the web
 modules. Imports inside functions count (deferring an import hides a cycle, it does not remove
-it); imports under `if TYPE_CHECKING:` do not (they never run).
+it); imports under `if TYPE_CHECKING:` do not (they never run), except in the check that the
+web tier never names the engine (the composition root), not even for types.
 
 Run as a script to print the cycles of the whole package, per module and per package:
     python tests/unit/test_import_graph.py [path/to/pbx_engine]
@@ -27,25 +28,26 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _imports(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+def _imports(node: ast.AST, type_checking: bool = False) -> Iterator[ast.Import | ast.ImportFrom]:
     for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.If) and _is_type_checking(child.test):
+        if not type_checking and isinstance(child, ast.If) and _is_type_checking(child.test):
             for other in child.orelse:
                 yield from _imports(other)
             continue
         if isinstance(child, ast.Import | ast.ImportFrom):
             yield child
-        yield from _imports(child)
+        yield from _imports(child, type_checking)
 
 
-def import_graph(root: Path = PACKAGE_DIR) -> dict[str, set[str]]:
-    """Module -> the modules of the same package it imports at run time."""
+def import_graph(root: Path = PACKAGE_DIR, *, type_checking: bool = False) -> dict[str, set[str]]:
+    """Module -> the modules of the same package it imports at run time (with
+    `type_checking`, also those it imports for type hints only)."""
     paths = {_module_name(p, root): p for p in sorted(root.rglob("*.py"))}
     graph: dict[str, set[str]] = {}
     for module, path in paths.items():
         is_package = path.name == "__init__.py"
         targets: set[str] = set()
-        for node in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in _imports(ast.parse(path.read_text(encoding="utf-8")), type_checking):
             if isinstance(node, ast.Import):
                 targets.update(alias.name for alias in node.names)
                 continue
@@ -119,6 +121,18 @@ def test_given_the_web_modules_then_none_imports_another_that_imports_it_back():
     assert cycles(web) == []
 
 
+def test_given_the_web_modules_then_none_names_the_engine_even_for_type_hints():
+    # Handlers take the services they use from the app's keys (`web.api.build_app`); the
+    # engine builds the app, so a web module naming it would close a circle.
+    graph = import_graph(type_checking=True)
+    naming = sorted(
+        m
+        for m, ts in graph.items()
+        if m.startswith("pbx_engine.web") and ts & {"pbx_engine.engine"}
+    )
+    assert naming == []
+
+
 def test_given_a_small_graph_when_looking_for_cycles_then_each_component_is_found_once():
     graph = {"a": {"b"}, "b": {"a", "c"}, "c": {"d"}, "d": {"c"}, "e": {"a"}}
     assert cycles(graph) == [["a", "b"], ["c", "d"]]
@@ -127,7 +141,13 @@ def test_given_a_small_graph_when_looking_for_cycles_then_each_component_is_foun
 if __name__ == "__main__":
     root = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else PACKAGE_DIR
     modules = import_graph(root)
-    for title, graph in (("module", modules), ("package", package_graph(modules))):
+    typed = import_graph(root, type_checking=True)
+    for title, graph in (
+        ("module", modules),
+        ("package", package_graph(modules)),
+        ("module (type hints too)", typed),
+        ("package (type hints too)", package_graph(typed)),
+    ):
         found = cycles(graph)
         print(f"{title} cycles: {len(found)}")
         for component in found:

@@ -1,0 +1,64 @@
+"""Disabling an agent (admins): his token, browser sessions and invitation links end at once,
+and he is logged out of the engine; enabling him lets him be given a token or sign in again."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import structlog
+
+from pbx_engine.agents.service import AgentError, AgentService
+from pbx_engine.agents.states import AgentState, IllegalAgentTransition
+from pbx_engine.refusals import Refused
+from pbx_engine.storage import Storage
+from pbx_engine.storage.agent_access import Disabled
+from pbx_engine.storage.models import AgentRow
+
+log = structlog.get_logger(__name__)
+
+
+class CannotDisableYourself(Refused):
+    def __init__(self) -> None:
+        super().__init__("you cannot disable yourself", 409)
+
+
+class NoSuchAgent(Refused):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 404)
+
+
+class AgentAccessService:
+    def __init__(
+        self,
+        storage: Storage,
+        agents: AgentService,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._storage = storage
+        self._agents = agents
+        self._clock = clock
+
+    async def disable(self, by: AgentRow, login: str) -> Disabled:
+        if login == by.login:
+            raise CannotDisableYourself()
+        disabled = await self._storage.agent_access.disable(login, self._clock())
+        if disabled is None:
+            raise NoSuchAgent("no enabled agent with that login")
+        status = self._agents.status(login)
+        if status is not None and status.state is not AgentState.LOGGED_OUT:
+            with contextlib.suppress(AgentError, IllegalAgentTransition):
+                await self._agents.logout(login)
+        log.warning(
+            "agent.disabled",
+            agent=login,
+            sessions_closed=disabled.sessions_closed,
+            links_revoked=disabled.links_revoked,
+        )
+        return disabled
+
+    async def enable(self, login: str) -> None:
+        if not await self._storage.agent_access.enable(login):
+            raise NoSuchAgent("no disabled agent with that login")
+        log.info("agent.enabled", agent=login)
