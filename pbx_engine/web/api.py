@@ -11,7 +11,7 @@ pydantic; every error is JSON: `{"error": "..."}`, or `{"errors": [{"field": ...
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -221,7 +221,7 @@ async def disposition(request: web.Request) -> web.Response:
     return web.json_response(saved.as_json(), status=201)
 
 
-def _preview_runner(campaigns: dict[str, CampaignRunner], login: str) -> CampaignRunner | None:
+def _preview_runner(campaigns: Mapping[str, CampaignRunner], login: str) -> CampaignRunner | None:
     for runner in campaigns.values():
         if (
             runner.campaign.dial_mode == "preview"
@@ -362,7 +362,7 @@ class EngineParts(Protocol):
     storage: Storage
     agents: AgentService
     callerid: CallerIdService
-    campaigns: dict[str, CampaignRunner]
+    campaigns: Mapping[str, CampaignRunner]
     dialer: Dialer
     outbound: OutboundGate
     recorder: CallRecorder

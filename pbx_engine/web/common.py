@@ -8,7 +8,7 @@ here, never from each other's handlers.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
 import structlog
@@ -46,7 +46,7 @@ DISPOSITIONS = web.AppKey("dispositions", DispositionService)
 CASES = web.AppKey("cases", CaseService)
 REPORTS = web.AppKey("reports", ReportService)
 CALLER_IDS = web.AppKey("caller_ids", CallerIdService)
-CAMPAIGNS = web.AppKey("campaigns", dict[str, CampaignRunner])  # the engine's own, live
+CAMPAIGNS = web.AppKey("campaigns", Mapping[str, CampaignRunner])  # the engine's own, live
 ONE_OFF_CALLS = web.AppKey("one_off_calls", OneOffCalls)
 OUTBOUND = web.AppKey("outbound_gate", OutboundGate)
 RECORDER = web.AppKey("recorder", CallRecorder)
