@@ -34,6 +34,8 @@ from pbx_engine.config import EngineConfig
 from pbx_engine.dialer.campaign import CampaignRunner
 from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.service import Dialer
+from pbx_engine.metrics import EngineMetrics
+from pbx_engine.metrics.floor import watch_engine
 from pbx_engine.notify import NotificationHub
 from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.outbound.gate import OutboundGate
@@ -45,11 +47,14 @@ from pbx_engine.storage.roles import warn_if_privileged
 from pbx_engine.supervision.service import SupervisionService
 from pbx_engine.tasks import OwnedTasks
 from pbx_engine.web.api import build_app
+from pbx_engine.web.probes import serve_metrics
 
 log = structlog.get_logger(__name__)
 
 
 class Engine:
+    metrics: EngineMetrics | None = None  # its series, once build_engine has wired them
+
     def __init__(
         self,
         config: EngineConfig,
@@ -251,7 +256,10 @@ async def build_engine(
     config: EngineConfig, *, apply_migrations: bool = True
 ) -> AsyncIterator[Engine]:
     async with AsyncExitStack() as stack:
-        storage = await stack.enter_async_context(Storage.open(config.database))
+        metrics = EngineMetrics()  # each component is handed its part; [metrics] serves them
+        storage = await stack.enter_async_context(
+            Storage.open(config.database, query_timer=metrics.database.query_finished)
+        )
         await warn_if_privileged(storage.pool, config.database.allow_superuser)
         if apply_migrations:
             applied = await migrate(storage.pool)
@@ -265,7 +273,7 @@ async def build_engine(
         ami = None
         if config.ami is not None:
             ami = await stack.enter_async_context(AmiClient(config.ami))
-        ari = await stack.enter_async_context(AriClient(config.ari))
+        ari = await stack.enter_async_context(AriClient(config.ari, metrics=metrics.ari))
         agents = AgentService(
             ari,
             storage,
@@ -292,6 +300,7 @@ async def build_engine(
             abandon_message=config.dialer.abandon_message,
             recorder=recorder,
             engine_detector=engine_detector,
+            metrics=metrics.calls,
         )
         outbound = OutboundGate(storage, config.outbound, config.default_region)
         dialer = await stack.enter_async_context(
@@ -302,6 +311,7 @@ async def build_engine(
                 handler=connector,
                 engine_detector=engine_detector,
                 outbound=outbound,
+                metrics=metrics.calls,
             )
         )
         inbound = InboundService(
@@ -353,6 +363,10 @@ async def build_engine(
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             await web.TCPSite(runner, config.http.host, config.http.port).start()
+        engine.metrics = metrics
+        watch_engine(metrics, engine)
+        if config.metrics is not None:
+            await stack.enter_async_context(serve_metrics(engine, metrics, config.metrics))
         log.info("engine.started", app=config.ari.app)
         for pattern in config.campaign_files:
             paths = sorted(glob.glob(pattern)) or [pattern]  # a missing file says so below

@@ -1,11 +1,11 @@
 """The HTTP API for agents, supervisors and the service manager.
 
-Every request but `GET /health`, the invitation pages and the browser pages carries
-`Authorization: Bearer <token>` (issued with `pbx-engine agent token LOGIN`) or comes from a
-signed-in browser (its session cookie, and its CSRF token on state changes; see
-`web.browser_api`). Agents act on themselves and their own calls; supervisors and admins also
-on campaigns and any call, and their actions are audited. Bodies are JSON checked by
-pydantic; every error is JSON: `{"error": "..."}`, or `{"errors": [{"field": ...,
+Every request but the probes (`GET /health`, `GET /ready`), the invitation pages and the
+browser pages carries `Authorization: Bearer <token>` (issued with `pbx-engine agent token
+LOGIN`) or comes from a signed-in browser (its session cookie, and its CSRF token on state
+changes; see `web.browser_api`). Agents act on themselves and their own calls; supervisors and
+admins also on campaigns and any call, and their actions are audited. Bodies are JSON checked
+by pydantic; every error is JSON: `{"error": "..."}`, or `{"errors": [{"field": ...,
 "problem": ...}]}` for a malformed body.
 """
 
@@ -47,6 +47,7 @@ from pbx_engine.web.edge import WEB, install_edge
 from pbx_engine.web.openapi import add_openapi_route
 from pbx_engine.web.outbound_api import add_outbound_routes
 from pbx_engine.web.payloads import CallPayload, DispositionPayload, PausePayload, PaymentPayload
+from pbx_engine.web.probes import add_probe_routes
 from pbx_engine.web.rooms_api import add_room_routes
 from pbx_engine.web.tokens_api import add_token_routes
 
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-OPEN_PATHS = ("/health", "/openapi.json")  # no credentials needed
+OPEN_PATHS = ("/health", "/ready", "/openapi.json")  # no credentials needed
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -110,12 +111,6 @@ async def refusals_as_json(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except Refused as refusal:
         return error_response(refusal.status, str(refusal))
-
-
-async def health(request: web.Request) -> web.Response:
-    checks = await request.app[ENGINE].health()
-    status = 200 if all(checks.values()) else 503
-    return web.json_response({"healthy": status == 200, **checks}, status=status)
 
 
 async def place_call(request: web.Request) -> web.Response:
@@ -424,7 +419,7 @@ def build_app(engine: Engine, web_config: WebConfig | None = None) -> web.Applic
     app = web.Application(middlewares=[no_nul_in_path, authenticate, refusals_as_json])
     app[ENGINE] = engine
     install_edge(app, web_config or engine.config.web)
-    app.router.add_get("/health", health)
+    add_probe_routes(app)
     app.router.add_post("/calls", place_call)
     app.router.add_get("/attempts/{channel_id}", get_attempt)
     app.router.add_post("/calls/{channel_id}/disposition", disposition)
