@@ -65,14 +65,14 @@ class Storage:
         """The pool, closed on leaving; `query_timer(seconds)` is told each query's time."""
 
         async def time_queries(connection: asyncpg.Connection) -> None:
-            if query_timer is not None:
-                connection.add_query_logger(lambda query: query_timer(query.elapsed))
+            assert query_timer is not None
+            connection.add_query_logger(lambda query: query_timer(query.elapsed))
 
         try:
             pool = await asyncpg.create_pool(
                 min_size=config.min_connections,
                 max_size=config.max_connections,
-                init=time_queries,
+                init=time_queries if query_timer is not None else None,
                 **config.connect_kwargs(),
             )
         except (OSError, asyncpg.PostgresError) as error:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import aiohttp
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
@@ -144,6 +145,20 @@ async def test_given_the_shared_engine_then_it_is_ready_and_alive_without_creden
         "checks": {"ari": "ok", "database": "ok", "ami": "ok"},
         "not_ready": [],
     }
+
+
+async def test_given_a_database_that_takes_no_writes_then_the_write_check_says_read_only(
+    postgres: PostgresSandbox, database_dsn: str
+):
+    name = database_dsn.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(postgres.dsn())
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    finally:
+        await admin.close()
+    async with Storage.open(DatabaseConfig(dsn=database_dsn)) as storage:
+        assert await storage.write_problem(timeout=2) == "read-only"
+        assert await storage.ping()  # it answers reads all the same
 
 
 async def test_given_its_database_server_stops_then_ready_is_503_naming_the_database(
