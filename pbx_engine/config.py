@@ -248,6 +248,14 @@ class HttpConfig(_Section):
     )
 
 
+class MetricsConfig(_Section):
+    """The metrics site: Prometheus' `/metrics` with `/health` and `/ready`, on a port apart
+    from the API. It asks for no credentials: keep it on loopback or a private network."""
+
+    host: str = "127.0.0.1"
+    port: Port = 9464
+
+
 class WebConfig(_Section):
     """How the HTTP tier faces browsers and API clients: sign-in limits, sessions, tokens, and
     the reverse proxy in front of it."""
@@ -426,6 +434,7 @@ class EngineConfig(_Section):
     logging: LoggingConfig = LoggingConfig()
     http: HttpConfig | None = None
     web: WebConfig = WebConfig()
+    metrics: MetricsConfig | None = None
     rooms: list[RoomConfig] = Field(default_factory=list)
     room_dids: list[str] = Field(
         default_factory=list,

@@ -38,9 +38,12 @@ from pbx_engine.dialer.campaign import CampaignRunner
 from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.loaded import LoadedCampaigns
 from pbx_engine.dialer.service import Dialer
+from pbx_engine.metrics import EngineMetrics
+from pbx_engine.metrics.floor import watch_engine
 from pbx_engine.notify import NotificationHub
 from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.outbound.gate import OutboundGate
+from pbx_engine.readiness import Readiness, check_readiness
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.routing.entries import ChannelEntries
 from pbx_engine.routing.service import InboundService
@@ -49,6 +52,7 @@ from pbx_engine.storage.roles import warn_if_privileged
 from pbx_engine.supervision.service import SupervisionService
 from pbx_engine.tasks import OwnedTasks
 from pbx_engine.web.api import build_app
+from pbx_engine.web.probes import serve_metrics
 
 log = structlog.get_logger(__name__)
 
@@ -78,6 +82,7 @@ class Engine:
         campaigns: LoadedCampaigns,
         hub: NotificationHub,
         feed: FloorFeed,
+        metrics: EngineMetrics,
     ) -> None:
         self.config = config
         self.ari = ari
@@ -96,6 +101,7 @@ class Engine:
         self.campaigns = campaigns
         self.hub = hub  # browsers (agent desktop, wallboard) are told of every change here
         self.feed = feed
+        self.metrics = metrics  # its series; [metrics] serves them
         secret = config.http.secret.get_secret_value() if config.http else ""
         # Without a configured secret, links made before a restart stop working.
         self.invitation_secret = secret.encode() if secret else secrets.token_bytes(32)
@@ -192,12 +198,9 @@ class Engine:
                 log.exception("engine.browser_session_purge_failed")
             await asyncio.sleep(3600)
 
-    async def health(self) -> dict[str, bool]:
-        """Healthy means: our Stasis app is registered with Asterisk and PostgreSQL answers."""
-        checks = {"ari": self.ari.connected.is_set(), "database": await self.storage.ping()}
-        if self.ami is not None:
-            checks["ami"] = self.ami.logged_in
-        return checks
+    async def readiness(self) -> Readiness:
+        """Ready means: our Stasis app is registered, PostgreSQL takes writes, AMI is logged in."""
+        return await check_readiness(self.ari, self.storage, self.ami)
 
 
 @dataclass(frozen=True)
@@ -208,9 +211,11 @@ class AsteriskLinks:
 
 
 async def open_storage(
-    stack: AsyncExitStack, config: EngineConfig, *, apply_migrations: bool
+    stack: AsyncExitStack, config: EngineConfig, metrics: EngineMetrics, *, apply_migrations: bool
 ) -> Storage:
-    storage = await stack.enter_async_context(Storage.open(config.database))
+    storage = await stack.enter_async_context(
+        Storage.open(config.database, query_timer=metrics.database.query_finished)
+    )
     await warn_if_privileged(storage.pool, config.database.allow_superuser)
     if apply_migrations:
         applied = await migrate(storage.pool)
@@ -220,7 +225,7 @@ async def open_storage(
 
 
 async def connect_asterisk(
-    stack: AsyncExitStack, config: EngineConfig, storage: Storage
+    stack: AsyncExitStack, config: EngineConfig, storage: Storage, metrics: EngineMetrics
 ) -> AsteriskLinks:
     agi = None
     if config.agi is not None:
@@ -230,7 +235,7 @@ async def connect_asterisk(
     ami = None
     if config.ami is not None:
         ami = await stack.enter_async_context(AmiClient(config.ami))
-    ari = await stack.enter_async_context(AriClient(config.ari))
+    ari = await stack.enter_async_context(AriClient(config.ari, metrics=metrics.ari))
     return AsteriskLinks(ari, ami, agi)
 
 
@@ -242,6 +247,7 @@ async def build_dialer(
     agents: AgentService,
     recorder: CallRecorder,
     outbound: OutboundGate,
+    metrics: EngineMetrics,
 ) -> Dialer:
     # One detector for the dialer, which listens, and the connector, which leaves
     # messages once the listening says a machine's greeting is over.
@@ -259,6 +265,7 @@ async def build_dialer(
         abandon_message=config.dialer.abandon_message,
         recorder=recorder,
         engine_detector=engine_detector,
+        metrics=metrics.calls,
     )
     dialer = Dialer(
         ari,
@@ -267,6 +274,7 @@ async def build_dialer(
         handler=connector,
         engine_detector=engine_detector,
         outbound=outbound,
+        metrics=metrics.calls,
     )
     return await stack.enter_async_context(dialer)
 
@@ -303,7 +311,11 @@ def build_conferencing(
 
 
 async def build_services(
-    stack: AsyncExitStack, config: EngineConfig, storage: Storage, asterisk: AsteriskLinks
+    stack: AsyncExitStack,
+    config: EngineConfig,
+    storage: Storage,
+    asterisk: AsteriskLinks,
+    metrics: EngineMetrics,
 ) -> Engine:
     ari = asterisk.ari
     agents = AgentService(
@@ -317,7 +329,7 @@ async def build_services(
     recorder = CallRecorder(ari, storage)
     stack.push_async_callback(recorder.close)
     outbound = OutboundGate(storage, config.outbound, config.default_region)
-    dialer = await build_dialer(stack, config, ari, storage, agents, recorder, outbound)
+    dialer = await build_dialer(stack, config, ari, storage, agents, recorder, outbound, metrics)
     campaigns = LoadedCampaigns()
     inbound = InboundService(
         ari,
@@ -359,6 +371,7 @@ async def build_services(
         campaigns=campaigns,
         hub=hub,
         feed=feed,
+        metrics=metrics,
     )
 
 
@@ -380,6 +393,14 @@ async def serve_web(stack: AsyncExitStack, config: EngineConfig, engine: Engine)
     await web.TCPSite(runner, config.http.host, config.http.port).start()
 
 
+async def serve_probes(stack: AsyncExitStack, config: EngineConfig, engine: Engine) -> None:
+    watch_engine(engine.metrics, engine)
+    if config.metrics is not None:
+        await stack.enter_async_context(
+            serve_metrics(engine.readiness, engine.metrics, config.metrics)
+        )
+
+
 async def load_campaign_files(engine: Engine, patterns: Iterable[str]) -> None:
     for pattern in patterns:
         paths = sorted(glob.glob(pattern)) or [pattern]  # a missing file says so when loaded
@@ -394,9 +415,10 @@ async def build_engine(
     """Every component, built from the config and started in order; on the way out they close
     in reverse order, also when the start fails half way."""
     async with AsyncExitStack() as stack:
-        storage = await open_storage(stack, config, apply_migrations=apply_migrations)
-        asterisk = await connect_asterisk(stack, config, storage)
-        engine = await build_services(stack, config, storage, asterisk)
+        metrics = EngineMetrics()  # each component is handed its part; [metrics] serves them
+        storage = await open_storage(stack, config, metrics, apply_migrations=apply_migrations)
+        asterisk = await connect_asterisk(stack, config, storage, metrics)
+        engine = await build_services(stack, config, storage, asterisk, metrics)
         entries = ChannelEntries(asterisk.ari, engine.agents, engine.inbound, engine.rooms)
         stack.push_async_callback(entries.close)
         engine.start()
@@ -412,6 +434,7 @@ async def build_engine(
         if adopted:
             log.info("engine.agents_adopted", agents=adopted)
         await serve_web(stack, config, engine)
+        await serve_probes(stack, config, engine)
         log.info("engine.started", app=config.ari.app)
         await load_campaign_files(engine, config.campaign_files)
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -38,6 +39,7 @@ from pbx_engine.ari.events import (
 )
 from pbx_engine.ari.stream import EventRouter, Subscription, backoff_delay
 from pbx_engine.config import AriConfig
+from pbx_engine.metrics import AriMetrics, EngineMetrics
 from pbx_engine.text import control_character_problem
 
 log = structlog.get_logger(__name__)
@@ -94,8 +96,9 @@ def refuse_unsafe_request(method: str, path: str, params: dict[str, Any] | None,
 
 
 class AriClient:
-    def __init__(self, config: AriConfig) -> None:
+    def __init__(self, config: AriConfig, *, metrics: AriMetrics | None = None) -> None:
         self._config = config
+        self._metrics = metrics or EngineMetrics().ari  # else counted where nobody looks
         self._base = URL(str(config.url)).with_path("/ari")
         self._session: aiohttp.ClientSession | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -192,6 +195,7 @@ class AriClient:
             finally:
                 if self.connected.is_set():
                     self.reconnects += 1
+                    self._metrics.reconnected()
                 self.connected.clear()
             delay = backoff_delay(
                 attempt, self._config.reconnect_initial, self._config.reconnect_max, random.random()
@@ -210,6 +214,9 @@ class AriClient:
                 if isinstance(event, ApplicationReplaced):
                     log.error("ari.application_replaced", app=self.app)
                 self._router.route(event)
+                if event.timestamp is not None and event.timestamp.tzinfo is not None:
+                    lag = datetime.now(UTC) - event.timestamp
+                    self._metrics.event_handled(lag.total_seconds())
             elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
                 break
 

@@ -276,6 +276,7 @@ class CampaignRunner:
             case_id=plan.case_id,
             phone_number_id=plan.phone_number_id,
             campaign_id=self.campaign_id,
+            campaign=self.campaign.name,
             caller_id=caller_id,
             agent=agent,
             machine_message=self.campaign.machine_message,

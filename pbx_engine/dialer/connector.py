@@ -22,6 +22,7 @@ from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, Event, PlaybackFinished, StasisEnd
 from pbx_engine.dialer.service import CallRequest, CallResult
+from pbx_engine.metrics import CallMetrics, EngineMetrics
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.storage import Storage
 
@@ -49,7 +50,9 @@ class AgentConnector:
         abandon_message: str = "sound:vm-goodbye",
         recorder: CallRecorder | None = None,
         engine_detector: EngineDetector | None = None,
+        metrics: CallMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or EngineMetrics().calls  # else counted where nobody looks
         self._recorder = recorder
         self._engine_detector = engine_detector
         self._ari = ari
@@ -96,11 +99,9 @@ class AgentConnector:
             log.warning("call.agent_lost_before_bridge", agent=agent.login)
             return await self._abandon(channel_id, request)
         self._agent_of[channel_id] = agent.login
-        log.info(
-            "call.bridged",
-            agent=agent.login,
-            after_verdict_ms=round((bridged_at - verdict.at).total_seconds() * 1000, 1),
-        )
+        dead_air = (bridged_at - verdict.at).total_seconds()
+        self._metrics.dead_air(request.campaign, dead_air)
+        log.info("call.bridged", agent=agent.login, after_verdict_ms=round(dead_air * 1000, 1))
         if request.recording is not None and self._recorder is not None:
             self._recorder.start_soon(channel_id, request.recording)
         return None

@@ -36,6 +36,7 @@ from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone, Sub
 from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.config import DialerConfig
+from pbx_engine.metrics import CallMetrics, EngineMetrics
 from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
 from pbx_engine.outbound.policy import Purpose
 from pbx_engine.recording.policy import RecordingPolicy
@@ -57,6 +58,7 @@ class CallRequest:
     case_id: int | None = None
     phone_number_id: int | None = None
     campaign_id: int | None = None
+    campaign: str | None = None  # its name, for the metrics
     agent_id: int | None = None
     caller_id: str | None = None
     agent: str | None = None  # login of the agent reserved for this call (progressive, preview)
@@ -164,9 +166,11 @@ class Dialer:
         handler: CallHandler | None = None,
         engine_detector: EngineDetector | None = None,
         outbound: OutboundGate | None = None,
+        metrics: CallMetrics | None = None,
     ) -> None:
         self._ari = ari
         self._outbound = outbound
+        self._metrics = metrics or EngineMetrics().calls  # else counted where nobody looks
         self._storage = storage
         self._config = config
         self._engine_detector = engine_detector or EngineDetector(
@@ -206,6 +210,7 @@ class Dialer:
         self._active[channel_id] = _LiveCall(asyncio.Event(), progress)
         self.handler.on_placed(channel_id, request)
         task = self._tasks.create_task(self._run(request, channel_id), name=channel_id)
+        self._metrics.placed(request.campaign)
         return PlacedCall(channel_id, progress, task)
 
     async def call(self, request: CallRequest) -> CallResult:
@@ -317,7 +322,7 @@ class Dialer:
             channel_id=channel_id, number=request.number, case_id=request.case_id
         )
         try:
-            return await self._drive(request, channel_id, self._active[channel_id])
+            result = await self._drive(request, channel_id, self._active[channel_id])
         except Exception as error:
             # One call's bug must not take the TaskGroup, and every other call, down with it.
             log.exception("call.crashed")
@@ -331,13 +336,15 @@ class Dialer:
                     outcome=Outcome.FAILED.value,
                 )
             )
-            return CallResult(channel_id, request.number, Outcome.FAILED, None, None, None, text)
+            result = CallResult(channel_id, request.number, Outcome.FAILED, None, None, None, text)
         finally:
             call = self._active.pop(channel_id)
             call.progress.ended_at = asyncio.get_running_loop().time()
             if not self._active:
                 self._idle.set()
             structlog.contextvars.unbind_contextvars("channel_id", "number", "case_id")
+        self._metrics.finished(request.campaign, result.outcome.value)
+        return result
 
     async def _drive(self, request: CallRequest, channel_id: str, live: _LiveCall) -> CallResult:
         detector = request.amd_detector or self._detector
@@ -529,6 +536,7 @@ class Dialer:
                     await self._storage.attempts.mark_attempt_ringing(channel_id, at)
                 case MarkAnswered(at=at):
                     progress.answered_at = loop.time()
+                    self._metrics.answered(request.campaign)
                     await self._storage.attempts.mark_attempt_answered(channel_id, at)
                 case RunAmd():
                     await self._ari.continue_in_dialplan(
@@ -540,10 +548,17 @@ class Dialer:
                 case Verdict() as verdict:
                     log.info("call.amd_verdict", status=verdict.status, cause=verdict.cause)
                     progress.verdict, progress.verdict_at = verdict.outcome, loop.time()
+                    self._metrics.amd_verdict(
+                        verdict.outcome.value,
+                        verdict.heard_by.value,
+                        _since(progress.answered_at, progress.verdict_at),
+                    )
                     # A person is waiting in silence: put him through first, write after.
                     try:
                         settled = await self.handler.on_verdict(channel_id, request, verdict)
                         progress.abandoned = settled is Outcome.ABANDONED
+                        if progress.abandoned:
+                            self._metrics.abandoned(request.campaign)
                     finally:
                         progress.handed_over_at = loop.time()
                         await asyncio.shield(
@@ -586,6 +601,10 @@ def _decided(detection: asyncio.Task[EngineVerdict]) -> AmdDecided | None:
     # Asterisk would not set the listener up: unsure, so a person, never hung up on.
     log.error("call.amd_listener_failed", error=str(error) or type(error).__name__)
     return AmdDecided("NOTSURE", "LISTENER-FAILED")
+
+
+def _since(start: float | None, end: float) -> float | None:
+    return end - start if start is not None else None
 
 
 def _outcome_on_record(attempt: Attempt) -> Outcome:

@@ -6,7 +6,8 @@ Parameters are always bound ($1, $2, ...), never formatted into the SQL text.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -58,11 +59,20 @@ class Storage:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, config: DatabaseConfig) -> AsyncIterator[Storage]:
+    async def open(
+        cls, config: DatabaseConfig, *, query_timer: Callable[[float], None] | None = None
+    ) -> AsyncIterator[Storage]:
+        """The pool, closed on leaving; `query_timer(seconds)` is told each query's time."""
+
+        async def time_queries(connection: asyncpg.Connection) -> None:
+            assert query_timer is not None
+            connection.add_query_logger(lambda query: query_timer(query.elapsed))
+
         try:
             pool = await asyncpg.create_pool(
                 min_size=config.min_connections,
                 max_size=config.max_connections,
+                init=time_queries if query_timer is not None else None,
                 **config.connect_kwargs(),
             )
         except (OSError, asyncpg.PostgresError) as error:
@@ -82,6 +92,23 @@ class Storage:
             return await self.pool.fetchval("SELECT true") is True
         except (OSError, asyncpg.PostgresError):
             return False
+
+    async def write_problem(self, timeout: float) -> str | None:
+        """None when PostgreSQL would take a write now; else what stops it, in words that
+        name no host or account (shown to anyone asking `/ready`)."""
+        try:
+            async with asyncio.timeout(timeout):
+                async with self.pool.acquire() as connection:
+                    # On a standby (in recovery) or with writes switched off, transactions
+                    # are read-only: a write would fail.
+                    read_only = await connection.fetchval(
+                        "SELECT current_setting('transaction_read_only') = 'on'"
+                    )
+        except TimeoutError:
+            return f"no answer within {timeout:g} s"
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return "unreachable"
+        return "read-only" if read_only else None
 
     # Kept here with the clock they read: the tests and tools that make tokens call them.
     async def issue_agent_token(

@@ -1,11 +1,11 @@
 """The HTTP API for agents, supervisors and the service manager.
 
-Every request but `GET /health`, the invitation pages and the browser pages carries
-`Authorization: Bearer <token>` (issued with `pbx-engine agent token LOGIN`) or comes from a
-signed-in browser (its session cookie, and its CSRF token on state changes; see
-`web.browser_api`). Agents act on themselves and their own calls; supervisors and admins also
-on campaigns and any call, and their actions are audited. Bodies are JSON checked by
-pydantic; every error is JSON: `{"error": "..."}`, or `{"errors": [{"field": ...,
+Every request but the probes (`GET /health`, `GET /ready`), the invitation pages and the
+browser pages carries `Authorization: Bearer <token>` (issued with `pbx-engine agent token
+LOGIN`) or comes from a signed-in browser (its session cookie, and its CSRF token on state
+changes; see `web.browser_api`). Agents act on themselves and their own calls; supervisors and
+admins also on campaigns and any call, and their actions are audited. Bodies are JSON checked
+by pydantic; every error is JSON: `{"error": "..."}`, or `{"errors": [{"field": ...,
 "problem": ...}]}` for a malformed body.
 """
 
@@ -34,6 +34,7 @@ from pbx_engine.dialer.service import Dialer
 from pbx_engine.notify import NotificationHub
 from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.outbound.gate import OutboundGate
+from pbx_engine.readiness import Readiness
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.refusals import Refused
 from pbx_engine.reports.service import ReportService
@@ -54,12 +55,12 @@ from pbx_engine.web.common import (
     CONFIG,
     DISPOSITIONS,
     FEED,
-    HEALTH,
     HUB,
     INVITATIONS,
     ONE_OFF_CALLS,
     OUTBOUND,
     PARTIES,
+    READINESS,
     RECORDER,
     REPORTS,
     ROOMS,
@@ -75,10 +76,11 @@ from pbx_engine.web.edge import HASH_GATE, THROTTLE, WEB, install_edge
 from pbx_engine.web.openapi import add_openapi_route
 from pbx_engine.web.outbound_api import add_outbound_routes
 from pbx_engine.web.payloads import CallPayload, DispositionPayload, PausePayload, PaymentPayload
+from pbx_engine.web.probes import add_probe_routes
 from pbx_engine.web.rooms_api import add_room_routes
 from pbx_engine.web.tokens_api import add_token_routes
 
-OPEN_PATHS = ("/health", "/openapi.json")  # no credentials needed
+OPEN_PATHS = ("/health", "/ready", "/openapi.json")  # no credentials needed
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -137,12 +139,6 @@ async def refusals_as_json(request: web.Request, handler: Handler) -> web.Stream
         if refusal.retry_after is not None:
             response.headers["Retry-After"] = str(int(refusal.retry_after.total_seconds()) + 1)
         return response
-
-
-async def health(request: web.Request) -> web.Response:
-    checks = await request.app[HEALTH]()
-    status = 200 if all(checks.values()) else 503
-    return web.json_response({"healthy": status == 200, **checks}, status=status)
 
 
 async def place_call(request: web.Request) -> web.Response:
@@ -372,13 +368,13 @@ class EngineParts(Protocol):
     hub: NotificationHub
     feed: FloorFeed
 
-    async def health(self) -> dict[str, bool]: ...
+    async def readiness(self) -> Readiness: ...
 
 
 def install_services(app: web.Application, engine: EngineParts) -> None:
     """The engine's services under their keys, and the services only the API uses."""
     app[CONFIG] = engine.config
-    app[HEALTH] = engine.health
+    app[READINESS] = engine.readiness
     app[AGENTS] = engine.agents
     app[CALLER_IDS] = engine.callerid
     app[CAMPAIGNS] = engine.campaigns
@@ -412,7 +408,7 @@ def build_app(engine: EngineParts, web_config: WebConfig | None = None) -> web.A
     install_services(app, engine)
     install_edge(app, web_config or engine.config.web)
     app[SIGNIN] = SignInService(engine.storage, app[HASH_GATE], app[THROTTLE])
-    app.router.add_get("/health", health)
+    add_probe_routes(app)
     app.router.add_post("/calls", place_call)
     app.router.add_get("/attempts/{channel_id}", get_attempt)
     app.router.add_post("/calls/{channel_id}/disposition", disposition)

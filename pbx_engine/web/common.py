@@ -29,6 +29,7 @@ from pbx_engine.notify import NotificationHub
 from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.numbers import BadNumber, to_e164
 from pbx_engine.outbound.gate import OutboundGate
+from pbx_engine.readiness import Readiness
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.reports.service import ReportService
 from pbx_engine.signin.service import SignInService
@@ -38,7 +39,7 @@ from pbx_engine.supervision.service import SupervisionService
 log = structlog.get_logger(__name__)
 
 CONFIG = web.AppKey("engine_config", EngineConfig)
-HEALTH = web.AppKey("health_checks", Callable[[], Awaitable[dict[str, bool]]])
+READINESS = web.AppKey("readiness", Callable[[], Awaitable[Readiness]])
 AGENTS = web.AppKey("agents", AgentService)
 SIGNIN = web.AppKey("signin", SignInService)
 ACCESS = web.AppKey("agent_access", AgentAccessService)

@@ -105,8 +105,16 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/health",
         Role.PUBLIC,
-        "Whether the engine is healthy: ARI apps registered, database reachable",
-        {200: Answer("healthy"), 503: Answer("unhealthy, with the failing checks")},
+        "Whether the process serves (liveness): always 200 while it does",
+        {200: Answer("alive")},
+    ),
+    Route(
+        "GET",
+        "/ready",
+        Role.PUBLIC,
+        "Whether the engine can work (readiness): ARI websocket up and its Stasis app "
+        "registered, the database writable, AMI logged in if configured",
+        {200: Answer("ready"), 503: Answer("not ready: the checks, and which failed")},
     ),
     Route(
         "GET",

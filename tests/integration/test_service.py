@@ -21,7 +21,7 @@ async def test_given_a_config_file_when_run_then_it_serves_calls_and_drains_on_s
     tmp_path,
 ):
     pbx = telephony.engine
-    http_port = free_port()
+    http_port, metrics_port = free_port(), free_port()
     dsn = await postgres.create_database("service_run")
     async with Storage.open(DatabaseConfig(dsn=dsn)) as storage:
         await migrate(storage.pool)
@@ -47,6 +47,9 @@ format = "json"
 
 [http]
 port = {http_port}
+
+[metrics]
+port = {metrics_port}
 """
     )
     process = await asyncio.create_subprocess_exec(
@@ -64,15 +67,17 @@ port = {http_port}
     try:
         async with aiohttp.ClientSession(headers=auth) as http:
 
-            async def healthy():
+            async def ready():
                 try:
-                    async with http.get(f"{base}/health") as response:
+                    async with http.get(f"{base}/ready") as response:
                         return response.status == 200 and await response.json()
                 except aiohttp.ClientError:
                     return False
 
-            health = await eventually(healthy, timeout=20, what="the service to be healthy")
-            assert health == {"healthy": True, "ari": True, "database": True}
+            readiness = await eventually(ready, timeout=20, what="the service to be ready")
+            assert readiness["checks"] == {"ari": "ok", "database": "ok"}
+            async with http.get(f"{base}/health") as response:
+                assert response.status == 200
 
             async with http.post(
                 f"{base}/calls", json={"number": "+1"}, headers={"Authorization": "Bearer wrong"}
@@ -96,6 +101,14 @@ port = {http_port}
             attempt = await eventually(settled, timeout=15, what="the attempt to settle")
             assert attempt["outcome"] == "busy"
             assert attempt["hangup_cause"] == 17
+
+            # The metrics site, on its own port, asks for no token.
+            async with aiohttp.ClientSession() as anonymous:
+                async with anonymous.get(f"http://127.0.0.1:{metrics_port}/metrics") as response:
+                    assert response.status == 200
+                    scrape = await response.text()
+            assert 'pbx_engine_calls_finished_total{campaign="(none)",outcome="busy"} 1.0' in scrape
+            assert "pbx_engine_ari_connected 1.0" in scrape
     finally:
         process.send_signal(signal.SIGTERM)
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
