@@ -39,6 +39,7 @@ from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.outbound.gate import OutboundGate
 from pbx_engine.recording.policy import RecordingMode, RecordingPolicy
 from pbx_engine.recording.service import CallRecorder
+from pbx_engine.recordkeeper import RecordKeeper, kept_storage
 from pbx_engine.routing.service import InboundService
 from pbx_engine.storage import Storage, migrate
 from pbx_engine.storage.roles import warn_if_privileged
@@ -104,6 +105,7 @@ class Engine:
         self.ami = ami
         self.agi = agi
         self._background = OwnedTasks()
+        self.records: RecordKeeper | None = None  # set by build_engine
         self.campaigns: dict[str, CampaignRunner] = {}
         self._campaign_tasks = OwnedTasks()
         # Browsers (agent desktop, wallboard) are told of every change through the hub.
@@ -252,6 +254,11 @@ async def build_engine(
 ) -> AsyncIterator[Engine]:
     async with AsyncExitStack() as stack:
         storage = await stack.enter_async_context(Storage.open(config.database))
+        # Closed after every call is over, just before the pool: what is owed goes last.
+        records = await stack.enter_async_context(RecordKeeper(storage.ping))
+        # The writes of a call's life (its attempt, the agents' states, an abandon's callback)
+        # are kept through an outage; the other components write as they always did.
+        kept = kept_storage(storage, records)
         await warn_if_privileged(storage.pool, config.database.allow_superuser)
         if apply_migrations:
             applied = await migrate(storage.pool)
@@ -268,7 +275,7 @@ async def build_engine(
         ari = await stack.enter_async_context(AriClient(config.ari))
         agents = AgentService(
             ari,
-            storage,
+            kept,
             wrap_up_seconds=config.agents.wrap_up_seconds,
             answer_timeout=config.agents.answer_timeout,
             ring_per_call=config.agents.ring_per_call,
@@ -286,7 +293,7 @@ async def build_engine(
         )
         connector = AgentConnector(
             ari,
-            storage,
+            kept,
             agents,
             abandon_wait=config.dialer.abandon_wait,
             abandon_message=config.dialer.abandon_message,
@@ -297,11 +304,12 @@ async def build_engine(
         dialer = await stack.enter_async_context(
             Dialer(
                 ari,
-                storage,
+                kept,
                 config.dialer,
                 handler=connector,
                 engine_detector=engine_detector,
                 outbound=outbound,
+                records=records,
             )
         )
         inbound = InboundService(
@@ -327,6 +335,7 @@ async def build_engine(
             recorder,
             outbound=outbound,
         )
+        engine.records = records
         # Rooms made through the API come back after a restart (their PINs hashed, if an
         # older engine stored them plain); their calls are let go when the engine stops.
         await engine.rooms.load()
