@@ -20,6 +20,8 @@ has them, the engine's agents and what it saw itself) and asks `check` for the v
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -348,8 +350,10 @@ async def read_pbx(label: str, ari_url: str, headers: dict[str, str]) -> PbxView
             response.raise_for_status()
             channels = await response.json()
         async with http.get(f"{ari_url}/ari/bridges") as response:
-            response.raise_for_status()
-            bridges = await response.json()
+            # A PBX without res_ari_bridges (the phone network's) has none to leave behind.
+            bridges = [] if response.status == 404 else await response.json()
+            if response.status != 404:
+                response.raise_for_status()
     return PbxView(
         label,
         tuple(ChannelView(c["id"], c.get("name", "")) for c in channels),
@@ -457,3 +461,47 @@ async def take_snapshot(
         abandon_heard=frozenset(abandon_heard) if abandon_heard is not None else None,
         per_call_bridges=per_call_bridges,
     )
+
+
+class CallWatch:
+    """Watches a PBX from outside the engine: every call of the engine's it sees up, with when
+    it was first seen (clock seconds). A witness that does not trust the engine's records: a
+    call placed and never written down shows here. Polls every `interval` seconds, so a call
+    shorter than that may pass unseen."""
+
+    def __init__(self, pbx: Pbx, *, interval: float = 0.2) -> None:
+        self._pbx = pbx
+        self._interval = interval
+        self.first_seen: dict[str, float] = {}
+        self.up: set[str] = set()  # at the last look
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> CallWatch:
+        await self.look()
+        self._task = asyncio.create_task(self._poll(), name="call-watch")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def seen_between(self, start: float, end: float) -> list[str]:
+        """Calls first seen in [start, end] (clock seconds)."""
+        return sorted(c for c, at in self.first_seen.items() if start <= at <= end)
+
+    async def look(self) -> set[str]:
+        view = await read_pbx("watched", self._pbx.ari_url, self._pbx.ari_headers)
+        now = time.monotonic()
+        self.up = {c.id for c in view.channels if c.id.startswith(ENGINE_CALL_PREFIX)}
+        for channel_id in self.up:
+            self.first_seen.setdefault(channel_id, now)
+        return self.up
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.look()
+            except aiohttp.ClientError:
+                continue  # the PBX restarting: look again
