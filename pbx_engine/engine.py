@@ -351,6 +351,7 @@ async def build_engine(
         stack.push_async_callback(engine.feed.close)
         ari.on_event(engine._on_unclaimed)
         ari.on_connected(dialer.reconcile)
+        ari.on_connected(agents.reconcile)
         await ari.wait_connected(timeout=config.ari.request_timeout)
         # The first connection may have come before the callback was registered.
         await dialer.reconcile()
