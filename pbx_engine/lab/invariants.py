@@ -505,3 +505,45 @@ class CallWatch:
                 await self.look()
             except aiohttp.ClientError:
                 continue  # the PBX restarting: look again
+
+
+class AbandonWitness:
+    """Hears, from outside the engine, which calls were played the abandon message: an ARI
+    application of its own subscribed to everything on the PBX (`subscribeAll`), noting each
+    playback of `message` and the channel it played to."""
+
+    def __init__(self, pbx: Pbx, message: str = "sound:vm-goodbye", app: str = "witness") -> None:
+        self._pbx = pbx
+        self._message = message
+        self._app = app
+        self.heard: set[str] = set()
+        self._session: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> AbandonWitness:
+        self._session = aiohttp.ClientSession(headers=self._pbx.ari_headers)
+        url = f"{self._pbx.ari_url}/ari/events?app={self._app}&subscribeAll=true"
+        socket = await self._session.ws_connect(url, heartbeat=10)
+        self._task = asyncio.create_task(self._read(socket), name="abandon-witness")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+    async def _read(self, socket: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in socket:
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            event = message.json()
+            playback = event.get("playback") or {}
+            target = playback.get("target_uri", "")
+            if (
+                event.get("type") == "PlaybackStarted"
+                and playback.get("media_uri") == self._message
+                and target.startswith("channel:")
+            ):
+                self.heard.add(target.removeprefix("channel:"))

@@ -5,7 +5,7 @@ checker run once the floor has gone quiet."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -107,7 +107,13 @@ async def all_settled(engine: Engine, count: int, timeout: float = 30) -> None:
     await eventually(settled, timeout=timeout, what=f"{count} calls settled")
 
 
-async def violations_once_quiet(floor: Floor, watch: CallWatch, timeout: float = 15) -> list[str]:
+async def violations_once_quiet(
+    floor: Floor,
+    watch: CallWatch,
+    *,
+    abandon_heard: Collection[str] | None = None,
+    timeout: float = 15,
+) -> list[str]:
     """The invariants, once the PBXs have let go of the last call (the violations if never)."""
     found: list = []
 
@@ -119,6 +125,7 @@ async def violations_once_quiet(floor: Floor, watch: CallWatch, timeout: float =
             floor.telephony.pstn,
             agents=agent_views(floor.engine.agents.all()),
             placed=watch.first_seen,
+            abandon_heard=abandon_heard,
         )
         found = check(snapshot)
         return not found

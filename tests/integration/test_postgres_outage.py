@@ -10,9 +10,11 @@ import asyncio
 import time
 
 from pbx_engine.campaigns.config import CampaignConfig
-from pbx_engine.lab.invariants import CallWatch
+from pbx_engine.dialer.service import CallRequest
+from pbx_engine.lab.invariants import AbandonWitness, CallWatch
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from tests.integration.faults import (
+    LOGINS,
     add_cases,
     all_settled,
     first_two_up,
@@ -97,3 +99,63 @@ async def test_given_postgres_is_unreachable_for_30s_mid_campaign_then_no_call_i
         assert health.given_up == 0 and health.written_late > 0
         assert violations == []
         assert await floor.telephony.pstn.channels() == []
+
+
+async def test_given_postgres_is_unreachable_when_a_debtor_is_abandoned_then_the_abandon_is_counted_and_his_callback_owed(  # noqa: E501
+    outage_seconds: float = 10.0,
+):
+    async with own_floor("abandon_outage") as floor:
+        engine = floor.engine
+        runner = await engine.add_campaign(
+            CampaignConfig(name="abandon", dial_mode="predictive", compliance="plain")
+        )
+        await add_cases(engine, runner.campaign_id, [PstnBehaviour.HUMAN])
+        case_id = await engine.storage.pool.fetchval("SELECT id FROM cases")
+        for login in LOGINS:
+            await engine.agents.pause(login, "meeting")  # nobody to take the debtor
+        async with (
+            CallWatch(floor.telephony.engine) as watch,
+            AbandonWitness(floor.telephony.engine) as witness,
+        ):
+            placed = engine.dialer.place_call(
+                CallRequest(
+                    number=PstnBehaviour.HUMAN.number("+1202555200"),
+                    case_id=case_id,
+                    campaign_id=runner.campaign_id,
+                )
+            )
+
+            async def ringing():
+                attempt = await engine.storage.attempts.get_attempt(placed.channel_id)
+                return attempt is not None and attempt.ringing_at is not None
+
+            await eventually(ringing, timeout=10, what="the call to ring")
+            # He answers (after 1 s of ringing) while the database is away.
+            await floor.database.pause()
+            outage_began = time.monotonic()
+            result = await asyncio.wait_for(placed.task, timeout=outage_seconds + 20)
+            assert not engine.records.writable  # the verdict and end came in the outage
+            await asyncio.sleep(max(0.0, outage_began + outage_seconds - time.monotonic()))
+            await floor.database.resume()
+            await eventually(
+                now(lambda: engine.records.writable), timeout=10, what="the owed writes made"
+            )
+            violations = await violations_once_quiet(floor, watch, abandon_heard=witness.heard)
+
+        attempt = await engine.storage.attempts.get_attempt(placed.channel_id)
+        callbacks = await engine.storage.pool.fetch(
+            "SELECT source, channel_id FROM callbacks WHERE case_id = $1", case_id
+        )
+        print(
+            f"\nabandon during a {outage_seconds:.0f} s outage: heard the message "
+            f"{len(witness.heard)}, counted {int(attempt.abandoned)}, callbacks owed "
+            f"{len(callbacks)}, writes made late {engine.records.health().written_late}"
+        )
+        assert result.outcome.value == "abandoned"
+        assert witness.heard == {placed.channel_id}
+        assert (attempt.outcome, attempt.abandoned) == ("abandoned", True)
+        assert attempt.amd_status == "HUMAN"
+        assert [(c["source"], c["channel_id"]) for c in callbacks] == [
+            ("abandoned", placed.channel_id)
+        ]
+        assert violations == []
