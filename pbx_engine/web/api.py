@@ -28,6 +28,7 @@ from pbx_engine.dialer.service import CallRequest, DialerClosed
 from pbx_engine.numbers import BadNumber, to_e164
 from pbx_engine.outbound.gate import DialAsk
 from pbx_engine.outbound.policy import Purpose
+from pbx_engine.recordkeeper import NotRecording
 from pbx_engine.refusals import Refused
 from pbx_engine.signin import sessions
 from pbx_engine.storage.models import AgentRow
@@ -143,7 +144,7 @@ async def place_call(request: web.Request) -> web.Response:
                 purpose=Purpose.TEST_CALL,
             )
         )
-    except DialerClosed as error:
+    except (DialerClosed, NotRecording) as error:
         return error_response(503, str(error))
     return web.json_response({"channel_id": placed.channel_id}, status=202)
 
@@ -310,6 +311,8 @@ async def preview(request: web.Request) -> web.Response:
             return await me(request)
     except PreviewError as error:
         return error_response(409, str(error))
+    except NotRecording as error:  # the case goes back to the queue, the agent to ready
+        return error_response(503, str(error))
     return error_response(404, f"no preview step {step!r}")
 
 

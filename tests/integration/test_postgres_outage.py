@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.lab.invariants import AbandonWitness, CallWatch
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
+from pbx_engine.recordkeeper import NotRecording
 from tests.integration.faults import (
     LOGINS,
     add_cases,
@@ -59,6 +62,8 @@ async def test_given_postgres_is_unreachable_for_30s_mid_campaign_then_no_call_i
                 what="the engine to notice the outage",
             )
             noticed = since(outage_began)
+            with pytest.raises(NotRecording):  # an API's test call too
+                engine.dialer.place_call(CallRequest(number=PstnBehaviour.BUSY.number()))
 
             async def calls_up_ended():
                 return not (await watch.look()) & up_at_outage
