@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -388,7 +388,8 @@ async def read_records(
                            FILTER (WHERE n.id IS NOT NULL), '{}') AS positions,
                   coalesce(array_agg(n.kind ORDER BY n.position)
                            FILTER (WHERE n.id IS NOT NULL), '{}') AS kinds
-           FROM cases c LEFT JOIN phone_numbers n ON n.case_id = c.id AND NOT n.wrong_party
+           -- Numbers retired since (a wrong party) were dialable when they were dialled.
+           FROM cases c LEFT JOIN phone_numbers n ON n.case_id = c.id
            WHERE c.id = ANY($1::bigint[]) GROUP BY c.id""",
         case_ids,
     ):
@@ -547,3 +548,25 @@ class AbandonWitness:
                 and target.startswith("channel:")
             ):
                 self.heard.add(target.removeprefix("channel:"))
+
+
+async def violations_when_quiet(
+    db: asyncpg.Pool | asyncpg.Connection,
+    engine_pbx: Pbx,
+    pstn_pbx: Pbx | None,
+    agents: Callable[[], Collection[AgentView]] | None = None,
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.5,
+) -> list[Violation]:
+    """The violations once the PBXs have let go of the run's last calls (a hang-up takes a
+    moment to cross both): checked until none is left or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        snapshot = await take_snapshot(
+            db, engine_pbx, pstn_pbx, agents=agents() if agents is not None else None
+        )
+        found = check(snapshot)
+        if not found or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(interval)
