@@ -45,6 +45,7 @@ from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.outbound.gate import OutboundGate
 from pbx_engine.readiness import Readiness, check_readiness
 from pbx_engine.recording.service import CallRecorder
+from pbx_engine.recordkeeper import RecordKeeper, kept_storage
 from pbx_engine.routing.entries import ChannelEntries
 from pbx_engine.routing.service import InboundService
 from pbx_engine.storage import Storage, migrate
@@ -83,6 +84,7 @@ class Engine:
         hub: NotificationHub,
         feed: FloorFeed,
         metrics: EngineMetrics,
+        records: RecordKeeper,
     ) -> None:
         self.config = config
         self.ari = ari
@@ -102,6 +104,7 @@ class Engine:
         self.hub = hub  # browsers (agent desktop, wallboard) are told of every change here
         self.feed = feed
         self.metrics = metrics  # its series; [metrics] serves them
+        self.records = records  # whether a call's writes can be made now, and what is owed
         secret = config.http.secret.get_secret_value() if config.http else ""
         # Without a configured secret, links made before a restart stop working.
         self.invitation_secret = secret.encode() if secret else secrets.token_bytes(32)
@@ -248,6 +251,7 @@ async def build_dialer(
     recorder: CallRecorder,
     outbound: OutboundGate,
     metrics: EngineMetrics,
+    records: RecordKeeper,
 ) -> Dialer:
     # One detector for the dialer, which listens, and the connector, which leaves
     # messages once the listening says a machine's greeting is over.
@@ -275,6 +279,7 @@ async def build_dialer(
         engine_detector=engine_detector,
         outbound=outbound,
         metrics=metrics.calls,
+        records=records,
     )
     return await stack.enter_async_context(dialer)
 
@@ -318,9 +323,14 @@ async def build_services(
     metrics: EngineMetrics,
 ) -> Engine:
     ari = asterisk.ari
+    # Closed after every call is over, just before the pool: what is owed goes last.
+    records = await stack.enter_async_context(RecordKeeper(storage.ping))
+    # The writes of a call's life (its attempt, the agents' states, an abandon's callback)
+    # are kept through an outage; the other components write as they always did.
+    kept = kept_storage(storage, records)
     agents = AgentService(
         ari,
-        storage,
+        kept,
         wrap_up_seconds=config.agents.wrap_up_seconds,
         answer_timeout=config.agents.answer_timeout,
         ring_per_call=config.agents.ring_per_call,
@@ -329,7 +339,9 @@ async def build_services(
     recorder = CallRecorder(ari, storage)
     stack.push_async_callback(recorder.close)
     outbound = OutboundGate(storage, config.outbound, config.default_region)
-    dialer = await build_dialer(stack, config, ari, storage, agents, recorder, outbound, metrics)
+    dialer = await build_dialer(
+        stack, config, ari, kept, agents, recorder, outbound, metrics, records
+    )
     campaigns = LoadedCampaigns()
     inbound = InboundService(
         ari,
@@ -372,6 +384,7 @@ async def build_services(
         hub=hub,
         feed=feed,
         metrics=metrics,
+        records=records,
     )
 
 
@@ -427,6 +440,7 @@ async def build_engine(
         stack.push_async_callback(engine.feed.close)
         asterisk.ari.on_event(route_new_channels(entries).route)
         asterisk.ari.on_connected(engine.dialer.reconcile)
+        asterisk.ari.on_connected(engine.agents.reconcile)  # agents lost in an Asterisk crash
         await asterisk.ari.wait_connected(timeout=config.ari.request_timeout)
         # The first connection may have come before the callback was registered.
         await engine.dialer.reconcile()

@@ -63,6 +63,7 @@ class AgentService:
         self._ids: dict[str, int] = {}
         self._changed = asyncio.Condition()
         self._tasks = OwnedTasks()
+        self._leg_watches: dict[str, asyncio.Task] = {}  # softphone leg -> its watch
         self._talked: dict[str, float] = {}  # login -> seconds on the call he is wrapping up
         self._endpoints: dict[str, str] = {}  # login -> his softphone's PJSIP endpoint
         self._teams: dict[str, str | None] = {}
@@ -225,7 +226,7 @@ class AgentService:
                 raise
             raise AgentError(f"agent {login!r} could not be connected: {error}") from None
         await self._apply(agent, "phone_answered")
-        self._tasks.spawn(self._watch_leg(agent, events))
+        self._watch_leg_soon(agent, events)
         return agent
 
     async def login_from_phone(self, channel_id: str, sip_endpoint: str) -> AgentStatus | None:
@@ -270,7 +271,7 @@ class AgentService:
             return None
         await self._apply(agent, "phone_answered")
         self._tasks.spawn(self._confirm(channel_id))
-        self._tasks.spawn(self._watch_leg(agent, events))
+        self._watch_leg_soon(agent, events)
         return agent
 
     async def _confirm(self, channel_id: str) -> None:
@@ -333,7 +334,7 @@ class AgentService:
                 channel_id=agent.call_id,
             )
             log.info("agent.adopted", agent=login, state=agent.state.value, leg=leg)
-            self._tasks.spawn(self._watch_leg(agent, self._ari.subscribe(leg)))
+            self._watch_leg_soon(agent, self._ari.subscribe(leg))
             if agent.call_id:
                 self._tasks.spawn(self._watch_adopted_call(agent, agent.call_id))
             adopted.append(login)
@@ -364,6 +365,32 @@ class AgentService:
             )
         except NotAnswered as error:
             raise AgentError(f"agent {login!r}'s softphone did not answer ({error})") from None
+
+    def _watch_leg_soon(self, agent: AgentStatus, events) -> None:
+        leg = agent.channel_id
+        task = self._tasks.spawn(self._watch_leg(agent, events))
+        if leg is not None:
+            self._leg_watches[leg] = task
+            task.add_done_callback(lambda _: self._leg_watches.pop(leg, None))
+
+    async def reconcile(self) -> None:
+        """After the events websocket (re)connects: an agent whose softphone leg is gone lost
+        his phone while no event could say so (Asterisk crashed or restarted). He is logged
+        out, not left ready on a dead line for the dialer to put debtors through to."""
+        for agent in list(self._agents.values()):
+            leg = agent.channel_id
+            if agent.state is AgentState.LOGGED_OUT or leg is None:
+                continue
+            if await self._ari.get_channel(leg) is not None:
+                continue
+            log.warning("agent.phone_lost_unseen", agent=agent.login, leg=leg)
+            watch = self._leg_watches.pop(leg, None)
+            if watch is not None:
+                watch.cancel()  # it waits for events of a channel that is no more
+            if agent.bridge_id:
+                await self._ari.destroy_bridge(agent.bridge_id)
+            agent.bridge_id = agent.channel_id = None
+            await self._apply(agent, "phone_lost", reason="softphone lost while not watched")
 
     async def _watch_leg(self, agent: AgentStatus, events) -> None:
         """The softphone leg ends the session when it goes (the agent hung up his phone)."""

@@ -25,6 +25,8 @@ from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.dialer.pacer import LivePacing
 from pbx_engine.dialer.schedule import CALL_IN_PROGRESS, CallPlan, plan_calls
 from pbx_engine.dialer.service import CallRequest, Dialer, DialerClosed, PlacedCall
+from pbx_engine.recordkeeper.keeper import NotRecording
+from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.storage import Storage
 
 log = structlog.get_logger(__name__)
@@ -93,13 +95,20 @@ class CampaignRunner:
         """Until cancelled: place calls while running, then wait a tick or for a wake-up."""
         structlog.contextvars.bind_contextvars(campaign=self.campaign.name)
         while True:
-            if self.state is CampaignState.RUNNING:
+            # While calls cannot be written down, none is placed (nor planned: the planner
+            # reads the same database).
+            if self.state is CampaignState.RUNNING and self._dialer.recording:
                 try:
                     await self._place_due_calls()
+                except NotRecording:
+                    log.info("campaign.waiting_for_records")
                 except DialerClosed:
                     return
-                except Exception:
-                    log.exception("campaign.tick_failed")
+                except Exception as error:
+                    if not is_unreachable(error):
+                        log.exception("campaign.tick_failed")
+                    else:  # the record keeper stops the dialling; a traceback tells nothing
+                        log.warning("campaign.database_unreachable", error=str(error))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._tick)
@@ -284,7 +293,14 @@ class CampaignRunner:
             amd_detector=self.campaign.detector,
             recording=self.campaign.recording.policy(),
         )
-        placed = self._dialer.place_call(request)
+        try:
+            placed = self._dialer.place_call(request)
+        except NotRecording:
+            # Nothing rang: the case waits for the database, the agent for another call.
+            self._queue.insert(0, plan)
+            if agent is not None:
+                await self._agents.release(agent)
+            raise
         self.placed += 1
         self._in_flight[plan.case_id] = placed
         placed.task.add_done_callback(lambda _: self._call_done(plan.case_id, placed))

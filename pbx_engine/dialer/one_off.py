@@ -11,6 +11,7 @@ from pbx_engine.dialer.service import CallRequest, Dialer, DialerClosed, PlacedC
 from pbx_engine.numbers import BadNumber, to_e164
 from pbx_engine.outbound.gate import DialAsk, OutboundGate
 from pbx_engine.outbound.policy import Purpose
+from pbx_engine.recordkeeper import NotRecording
 from pbx_engine.refusals import Refused
 from pbx_engine.storage.models import AgentRow
 
@@ -62,7 +63,7 @@ class OneOffCalls:
         )
         try:
             return self._dialer.place_call(request)
-        except DialerClosed as error:
+        except (DialerClosed, NotRecording) as error:
             raise DialerNotAccepting(str(error)) from None
 
     def _presentable(self, caller_id: str) -> str | None:

@@ -40,6 +40,7 @@ from pbx_engine.metrics import CallMetrics, EngineMetrics
 from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
 from pbx_engine.outbound.policy import Purpose
 from pbx_engine.recording.policy import RecordingPolicy
+from pbx_engine.recordkeeper.keeper import NotRecording, RecordKeeper
 from pbx_engine.storage import Attempt, Storage
 
 log = structlog.get_logger(__name__)
@@ -167,8 +168,10 @@ class Dialer:
         engine_detector: EngineDetector | None = None,
         outbound: OutboundGate | None = None,
         metrics: CallMetrics | None = None,
+        records: RecordKeeper | None = None,
     ) -> None:
         self._ari = ari
+        self._records = records  # None: writes are not kept through outages (tests, tools)
         self._outbound = outbound
         self._metrics = metrics or EngineMetrics().calls  # else counted where nobody looks
         self._storage = storage
@@ -201,10 +204,17 @@ class Dialer:
     def active_calls(self) -> int:
         return len(self._active)
 
+    @property
+    def recording(self) -> bool:
+        """Whether a call placed now can be written down (else place_call refuses it)."""
+        return self._records is None or self._records.writable
+
     def place_call(self, request: CallRequest) -> PlacedCall:
         """Start a call; its task (owned by the dialer) resolves to its result."""
         if not self._accepting or self._tasks is None:
             raise DialerClosed("the dialer is not accepting calls (stopping or not started)")
+        if self._records is not None:
+            self._records.require_writable()  # NotRecording: nothing is dialled
         channel_id = f"out-{uuid.uuid4()}"
         progress = CallProgress(asyncio.get_running_loop().time())
         self._active[channel_id] = _LiveCall(asyncio.Event(), progress)
@@ -323,20 +333,31 @@ class Dialer:
         )
         try:
             result = await self._drive(request, channel_id, self._active[channel_id])
+        except NotRecording as error:
+            # Its attempt could not be written: nothing rang, nothing to settle.
+            log.warning("call.not_placed", error=str(error))
+            result = CallResult(
+                channel_id, request.number, Outcome.CANCELLED, None, None, None, str(error)
+            )
+            await self._tell_finished(request, result)
         except Exception as error:
             # One call's bug must not take the TaskGroup, and every other call, down with it.
             log.exception("call.crashed")
             text = f"engine error: {type(error).__name__}"
-            await asyncio.shield(
-                self._storage.attempts.finish_attempt(
-                    channel_id,
-                    ended_at=_now(),
-                    hangup_cause=None,
-                    hangup_cause_text=text,
-                    outcome=Outcome.FAILED.value,
+            try:
+                await asyncio.shield(
+                    self._storage.attempts.finish_attempt(
+                        channel_id,
+                        ended_at=_now(),
+                        hangup_cause=None,
+                        hangup_cause_text=text,
+                        outcome=Outcome.FAILED.value,
+                    )
                 )
-            )
+            except Exception:
+                log.exception("call.not_settled")  # reconcile settles it after a restart
             result = CallResult(channel_id, request.number, Outcome.FAILED, None, None, None, text)
+            await self._tell_finished(request, result)  # the agent held for it is let go
         finally:
             call = self._active.pop(channel_id)
             call.progress.ended_at = asyncio.get_running_loop().time()
@@ -519,6 +540,12 @@ class Dialer:
         except Exception:
             log.exception("call.finish_handler_failed")
         return result
+
+    async def _tell_finished(self, request: CallRequest, result: CallResult) -> None:
+        try:
+            await self.handler.on_finished(request, result)
+        except Exception:
+            log.exception("call.finish_handler_failed")
 
     async def _perform(
         self,

@@ -25,6 +25,7 @@ from pbx_engine.cases.dispositions import Disposition, DispositionInput, next_ac
 from pbx_engine.cases.importer import CaseRow, PhoneEntry
 from pbx_engine.config import parse_config
 from pbx_engine.engine import Engine, build_engine
+from pbx_engine.lab.invariants import agent_views, violations_when_quiet
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
 from pbx_engine.lab.sandbox.ports import free_port
 from pbx_engine.lab.sandbox.postgres import PostgresSandbox
@@ -239,6 +240,16 @@ async def run_demo(
         bots.cancel()
         await asyncio.gather(bots, return_exceptions=True)
         stats = await summary(engine, runner.campaign_id, started)
+        # What must hold after any run (pbx_engine.lab.invariants), checked on this one.
+        violations = await violations_when_quiet(
+            engine.storage.pool,
+            telephony.engine,
+            telephony.pstn,
+            lambda: agent_views(engine.agents.all()),
+        )
+        stats["invariant_violations"] = len(violations)
+        for violation in violations:
+            say(f"  invariant broken: {violation}")
         for login in logins:
             await engine.agents.logout(login)
     stats["seconds"] = round(time.monotonic() - clock, 1)

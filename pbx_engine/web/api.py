@@ -36,6 +36,7 @@ from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.outbound.gate import OutboundGate
 from pbx_engine.readiness import Readiness
 from pbx_engine.recording.service import CallRecorder
+from pbx_engine.recordkeeper import NotRecording
 from pbx_engine.refusals import Refused
 from pbx_engine.reports.service import ReportService
 from pbx_engine.signin import sessions
@@ -256,6 +257,8 @@ async def preview(request: web.Request) -> web.Response:
             return await me(request)
     except PreviewError as error:
         return error_response(409, str(error))
+    except NotRecording as error:  # the case goes back to the queue, the agent to ready
+        return error_response(503, str(error))
     return error_response(404, f"no preview step {step!r}")
 
 

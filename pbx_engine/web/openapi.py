@@ -128,7 +128,10 @@ ROUTES: tuple[Route, ...] = (
         "/calls",
         Role.SUPERVISOR,
         "A test call to a number (audited)",
-        {202: Answer("the call is being placed: its channel id"), 503: Answer("dialer closed")},
+        {
+            202: Answer("the call is being placed: its channel id"),
+            503: Answer("dialer closed, or calls cannot be written down now"),
+        },
         body=CallPayload,
     ),
     Route(
@@ -174,7 +177,12 @@ ROUTES: tuple[Route, ...] = (
         "/agents/me/preview/{step}",
         Role.AGENT,
         "Preview mode: dial or skip the offered case",
-        {202: Answer("dialling: the channel id"), 200: _ME, 409: Answer("nothing offered")},
+        {
+            202: Answer("dialling: the channel id"),
+            200: _ME,
+            409: Answer("nothing offered"),
+            503: Answer("calls cannot be written down now: the case is offered again later"),
+        },
         path_values={"step": _one_of("dial", "skip")},
     ),
     Route(

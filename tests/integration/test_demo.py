@@ -30,7 +30,9 @@ async def test_given_a_small_demo_when_run_then_it_ends_with_the_summary_as_json
         "abandon_rate",
         "occupancy",
         "promises",
+        "invariant_violations",
     } <= set(summary)
     assert summary["attempts"] >= 8
     assert summary["abandons"] == 0  # progressive: every live debtor has his agent reserved
+    assert summary["invariant_violations"] == 0, err.decode()[-3000:]
     assert b"placed" in err  # progress lines go to stderr when the summary is JSON

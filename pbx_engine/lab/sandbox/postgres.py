@@ -204,6 +204,27 @@ class PostgresSandbox:
                     raise SandboxError(f"PostgreSQL did not accept connections: {error}") from None
                 await asyncio.sleep(0.1)
 
+    async def pause(self) -> None:
+        """Stop the server and keep its data, folder and port: a database outage for the
+        clients (their connections are cut, new ones refused) until `resume`."""
+        if not self.running:
+            raise SandboxError("the PostgreSQL sandbox is not running: nothing to pause")
+        await processes.run(
+            self._command("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop"),
+            what="pg_ctl stop",
+            timeout=30,
+        )
+        log.info("sandbox.postgres_paused", port=self.port)
+
+    async def resume(self) -> None:
+        """Start a paused server again on the same port, with the same data."""
+        if self.dir is None:
+            raise SandboxError("the PostgreSQL sandbox was stopped: it cannot resume")
+        if not self.running:
+            await self._pg_ctl_start()
+        await self._wait_ready()
+        log.info("sandbox.postgres_resumed", port=self.port)
+
     async def stop(self) -> None:
         """Stop the server (immediate: nothing in it is worth a clean shutdown) and remove the
         folder; safe to call after a failed start and more than once."""

@@ -1,0 +1,150 @@
+"""What the fault tests share: a floor of their own (a PBX pair, a PostgreSQL cluster, an engine
+on them and two agents logged in), cases whose phones behave as told, and the invariant
+checker run once the floor has gone quiet."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Collection
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+
+from pbx_engine.config import parse_config
+from pbx_engine.engine import Engine, build_engine
+from pbx_engine.lab.invariants import CallWatch, agent_views, check, take_snapshot
+from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
+from pbx_engine.lab.sandbox.postgres import PostgresSandbox
+from pbx_engine.lab.sandbox.sipp import SippPhone
+from pbx_engine.outbound.policy import SAFE_KINDS
+from tests.integration.waiting import eventually
+
+AGENTS = {"agent-001": "agent-001-secret", "agent-002": "agent-002-secret"}
+LOGINS = {"anna": "agent-001", "piotr": "agent-002"}
+
+
+@dataclass
+class Floor:
+    engine: Engine
+    telephony: Telephony
+    database: PostgresSandbox
+
+
+@asynccontextmanager
+async def own_floor(name: str) -> AsyncIterator[Floor]:
+    """A PBX pair, a PostgreSQL cluster, an engine on them, two agents logged in."""
+    async with AsyncExitStack() as stack:
+        telephony = await stack.enter_async_context(Telephony.create(agents=AGENTS))
+        database = await stack.enter_async_context(PostgresSandbox())
+        dsn = await database.create_database(name)
+        pbx = telephony.engine
+        config = parse_config(
+            {
+                "ari": {
+                    "url": pbx.ari_url,
+                    "username": pbx.ari_username,
+                    "password": pbx.ari_password,
+                    "reconnect_initial": 0.2,
+                    "reconnect_max": 1.0,
+                },
+                "database": {"dsn": dsn, "allow_superuser": True},
+                "dialer": {"ring_timeout": 8, "caller_id": "+12025550999"},
+                "agents": {"wrap_up_seconds": 0.5},
+                "shutdown_grace": 5,
+                "outbound": {"purposes": {"campaign": {"kinds": [*SAFE_KINDS, "unknown"]}}},
+            },
+            f"{name}-test",
+            environ={},
+        )
+        engine = await stack.enter_async_context(build_engine(config))
+        for login, endpoint in LOGINS.items():
+            await stack.enter_async_context(
+                SippPhone(endpoint, AGENTS[endpoint], pbx.sip_host, pbx.sip_port)
+            )
+            await engine.storage.agents.upsert_agent(login, login.title(), sip_endpoint=endpoint)
+            await engine.agents.login(login)
+        yield Floor(engine, telephony, database)
+
+
+async def add_cases(engine: Engine, campaign_id: int, behaviours: list[PstnBehaviour]) -> None:
+    """One case a behaviour, in this order of priority, one number each."""
+    for index, behaviour in enumerate(behaviours):
+        await engine.storage.cases.upsert_case(
+            creditor="Acme",
+            reference=f"F-{index}",
+            debtor_name=f"Debtor {index}",
+            amount_owed=Decimal("10.00"),
+            currency="USD",
+            # +1 202 555 2IB: I the case's index, B its behaviour.
+            numbers=[(behaviour.number(f"+120255520{index}"), "mobile")],
+            campaign_id=campaign_id,
+        )
+
+
+async def first_two_up(engine: Engine) -> set[str]:
+    """Waits for the campaign's first two calls to be up, one bridged to an agent and one
+    ringing; their channels."""
+
+    async def both_up():
+        rows = await engine.storage.pool.fetch(
+            "SELECT channel_id, bridged_at, ringing_at FROM call_attempts"
+        )
+        bridged = [r for r in rows if r["bridged_at"]]
+        ringing = [r for r in rows if r["ringing_at"] and not r["bridged_at"]]
+        return rows if len(rows) == 2 and bridged and ringing else None
+
+    rows = await eventually(both_up, timeout=20, what="a call bridged and one ringing")
+    return {r["channel_id"] for r in rows}
+
+
+async def all_settled(engine: Engine, count: int, timeout: float = 30) -> None:
+    async def settled():
+        ended = await engine.storage.pool.fetchval(
+            "SELECT count(*) FROM call_attempts WHERE ended_at IS NOT NULL"
+        )
+        return ended >= count and engine.dialer.active_calls == 0
+
+    await eventually(settled, timeout=timeout, what=f"{count} calls settled")
+
+
+async def violations_once_quiet(
+    floor: Floor,
+    watch: CallWatch,
+    *,
+    abandon_heard: Collection[str] | None = None,
+    timeout: float = 15,
+) -> list[str]:
+    """The invariants, once the PBXs have let go of the last call (the violations if never)."""
+    found: list = []
+
+    async def clean():
+        nonlocal found
+        snapshot = await take_snapshot(
+            floor.engine.storage.pool,
+            floor.telephony.engine,
+            floor.telephony.pstn,
+            agents=agent_views(floor.engine.agents.all()),
+            placed=watch.first_seen,
+            abandon_heard=abandon_heard,
+        )
+        found = check(snapshot)
+        return not found
+
+    try:
+        await eventually(clean, timeout=timeout, what="the invariants to hold")
+    except AssertionError:
+        pass
+    return [str(v) for v in found]
+
+
+def now(condition):
+    """A plain condition as the awaitable probe `eventually` polls."""
+
+    async def probe():
+        return condition()
+
+    return probe
+
+
+def since(start: float) -> float:
+    return time.monotonic() - start

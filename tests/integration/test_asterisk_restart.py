@@ -1,0 +1,91 @@
+"""The engine's Asterisk crashes mid-campaign and comes back: the calls it carried are lost
+(nothing can keep them) and settled as such, the agents whose phones it dropped are logged out
+rather than left ready on dead lines, and once they log in again the campaign dials on by its
+rules. Its own PBX pair, engine and PostgreSQL cluster.
+
+`-s` prints what the crash cost."""
+
+from __future__ import annotations
+
+import time
+
+from pbx_engine.agents.states import AgentState
+from pbx_engine.campaigns.config import CampaignConfig
+from pbx_engine.lab.invariants import CallWatch
+from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
+from tests.integration.faults import (
+    LOGINS,
+    add_cases,
+    all_settled,
+    first_two_up,
+    now,
+    own_floor,
+    since,
+    violations_once_quiet,
+)
+from tests.integration.waiting import eventually
+
+
+async def test_given_the_engines_asterisk_crashes_mid_campaign_then_its_calls_are_settled_as_lost_and_dialling_resumes(  # noqa: E501
+):
+    async with own_floor("asterisk_crash") as floor:
+        engine = floor.engine
+        campaign = CampaignConfig(
+            name="crash", dial_mode="progressive", compliance="plain", max_lines=2
+        )
+        runner = await engine.add_campaign(campaign)
+        behaviours = [
+            PstnBehaviour.HUMAN,
+            PstnBehaviour.NO_ANSWER,
+            PstnBehaviour.BUSY,
+            PstnBehaviour.MACHINE,
+            PstnBehaviour.REJECT,
+        ]
+        await add_cases(engine, runner.campaign_id, behaviours)
+        async with CallWatch(floor.telephony.engine) as watch:
+            runner.start()
+            up_at_crash = await first_two_up(engine)
+            reconnects = engine.ari.reconnects
+            crashed_at = time.monotonic()
+            await floor.telephony.engine.restart(crash=True)
+            await eventually(
+                now(lambda: engine.ari.reconnects > reconnects and engine.ari.connected.is_set()),
+                timeout=20,
+                what="the events websocket to reconnect",
+            )
+            reconnected = since(crashed_at)
+            # A crashed PBX sends no BYE or CANCEL: the far ends of its calls stay up until the
+            # network's own timers end them (a line ringing for minutes). Ended here, as those
+            # timers would; counted as what the crash cost.
+            stranded = await floor.telephony.pstn.channels()
+            for channel in stranded:
+                await floor.telephony.pstn.hangup(channel["id"])
+
+            async def agents_logged_out():
+                return all(a.state is AgentState.LOGGED_OUT for a in engine.agents.all())
+
+            await eventually(agents_logged_out, timeout=10, what="the dropped agents logged out")
+            # The agents log in again, as they would after their phones dropped.
+            for login in LOGINS:
+                await engine.agents.login(login)
+            await all_settled(engine, len(behaviours))
+            first_after = min(
+                at for channel, at in watch.first_seen.items() if channel not in up_at_crash
+            )
+            runner.stop()
+            violations = await violations_once_quiet(floor, watch)
+
+        rows = await engine.storage.pool.fetch(
+            "SELECT channel_id, outcome, hangup_cause_text FROM call_attempts"
+        )
+        lost = {r["channel_id"]: (r["outcome"], r["hangup_cause_text"]) for r in rows}
+        print(
+            f"\nAsterisk crash: ARI back after {reconnected:.2f} s; calls dropped: "
+            f"{len(up_at_crash)} of {len(up_at_crash)} up, settled as "
+            f"{sorted(lost[c] for c in up_at_crash)}; no dialling for "
+            f"{first_after - crashed_at:.1f} s (agents logged in again by hand); far ends "
+            f"left up on the phone network: {len(stranded)}"
+        )
+        assert all(lost[c][0] in ("human", "failed", "no_answer") for c in up_at_crash)
+        assert len(rows) == len(behaviours)  # each case dialled once, none twice
+        assert violations == []

@@ -1,0 +1,166 @@
+"""PostgreSQL goes away mid-campaign: the engine places no call it could not write down, lets
+the calls it has run to their end, writes what it owes once the database is back, and dials
+on. Its own PBX pair, engine and PostgreSQL cluster (the session's cluster is never stopped).
+
+`-s` prints what the outage cost."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from pbx_engine.campaigns.config import CampaignConfig
+from pbx_engine.dialer.service import CallRequest
+from pbx_engine.lab.invariants import AbandonWitness, CallWatch
+from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
+from pbx_engine.recordkeeper import NotRecording
+from tests.integration.faults import (
+    LOGINS,
+    add_cases,
+    all_settled,
+    first_two_up,
+    now,
+    own_floor,
+    since,
+    violations_once_quiet,
+)
+from tests.integration.waiting import eventually
+
+# At least the 20 s the first call's debtor listens: the calls up end during the outage.
+OUTAGE_SECONDS = 30.0
+
+
+async def test_given_postgres_is_unreachable_for_30s_mid_campaign_then_no_call_is_placed_calls_up_end_and_everything_is_written_after(  # noqa: E501
+    outage_seconds: float = OUTAGE_SECONDS,
+):
+    async with own_floor("outage") as floor:
+        engine = floor.engine
+        campaign = CampaignConfig(
+            name="outage", dial_mode="progressive", compliance="plain", max_lines=2
+        )
+        runner = await engine.add_campaign(campaign)
+        # The first two are up when the database goes: a person talking to an agent (he
+        # listens 20 s) and a line ringing to its timeout (8 s). The rest wait for it.
+        behaviours = [
+            PstnBehaviour.HUMAN,
+            PstnBehaviour.NO_ANSWER,
+            PstnBehaviour.BUSY,
+            PstnBehaviour.MACHINE,
+            PstnBehaviour.REJECT,
+        ]
+        await add_cases(engine, runner.campaign_id, behaviours)
+        async with CallWatch(floor.telephony.engine) as watch:
+            runner.start()
+            up_at_outage = await first_two_up(engine)
+            await floor.database.pause()
+            outage_began = time.monotonic()
+            await eventually(
+                now(lambda: not engine.records.writable),
+                timeout=15,
+                what="the engine to notice the outage",
+            )
+            noticed = since(outage_began)
+            with pytest.raises(NotRecording):  # an API's test call too
+                engine.dialer.place_call(CallRequest(number=PstnBehaviour.BUSY.number()))
+
+            async def calls_up_ended():
+                return not (await watch.look()) & up_at_outage
+
+            await eventually(calls_up_ended, timeout=outage_seconds, what="the calls up to end")
+            ended_in = since(outage_began)
+            # The outage lasts its whole length, whatever happened meanwhile.
+            await asyncio.sleep(max(0.0, outage_began + outage_seconds - time.monotonic()))
+            placed_during_outage = watch.seen_between(outage_began, time.monotonic())
+            await floor.database.resume()
+            outage_ended = time.monotonic()
+            await eventually(
+                now(lambda: engine.records.writable), timeout=10, what="the owed writes made"
+            )
+            caught_up = since(outage_ended)
+            await all_settled(engine, len(behaviours))
+            first_after = min(
+                at for channel, at in watch.first_seen.items() if channel not in up_at_outage
+            )
+            runner.stop()
+            violations = await violations_once_quiet(floor, watch)
+
+        rows = await engine.storage.pool.fetch("SELECT channel_id, outcome FROM call_attempts")
+        outcomes = {r["channel_id"]: r["outcome"] for r in rows}
+        health = engine.records.health()
+        print(
+            f"\noutage {outage_seconds:.0f} s: noticed after {noticed:.2f} s; the "
+            f"{len(up_at_outage)} calls up ended {ended_in:.1f} s in, as "
+            f"{sorted(outcomes[c] for c in up_at_outage)}; calls placed during it: "
+            f"{len(placed_during_outage)}; owed writes made {caught_up:.2f} s after it "
+            f"({health.written_late} writes, {health.given_up} given up); no dialling for "
+            f"{first_after - outage_began:.1f} s (first call {first_after - outage_ended:.2f} s "
+            f"after the database was back); unwritable {health.unwritable_seconds:.1f} s"
+        )
+        assert placed_during_outage == []
+        assert sorted(outcomes[c] for c in up_at_outage) == ["human", "no_answer"]
+        assert sorted(outcomes.values()) == ["busy", "human", "machine", "no_answer", "rejected"]
+        assert health.given_up == 0 and health.written_late > 0
+        assert violations == []
+        assert await floor.telephony.pstn.channels() == []
+
+
+async def test_given_postgres_is_unreachable_when_a_debtor_is_abandoned_then_the_abandon_is_counted_and_his_callback_owed(  # noqa: E501
+    outage_seconds: float = 10.0,
+):
+    async with own_floor("abandon_outage") as floor:
+        engine = floor.engine
+        runner = await engine.add_campaign(
+            CampaignConfig(name="abandon", dial_mode="predictive", compliance="plain")
+        )
+        await add_cases(engine, runner.campaign_id, [PstnBehaviour.HUMAN])
+        case_id = await engine.storage.pool.fetchval("SELECT id FROM cases")
+        for login in LOGINS:
+            await engine.agents.pause(login, "meeting")  # nobody to take the debtor
+        async with (
+            CallWatch(floor.telephony.engine) as watch,
+            AbandonWitness(floor.telephony.engine) as witness,
+        ):
+            placed = engine.dialer.place_call(
+                CallRequest(
+                    number=PstnBehaviour.HUMAN.number("+1202555200"),
+                    case_id=case_id,
+                    campaign_id=runner.campaign_id,
+                )
+            )
+
+            async def ringing():
+                attempt = await engine.storage.attempts.get_attempt(placed.channel_id)
+                return attempt is not None and attempt.ringing_at is not None
+
+            await eventually(ringing, timeout=10, what="the call to ring")
+            # He answers (after 1 s of ringing) while the database is away.
+            await floor.database.pause()
+            outage_began = time.monotonic()
+            result = await asyncio.wait_for(placed.task, timeout=outage_seconds + 20)
+            assert not engine.records.writable  # the verdict and end came in the outage
+            await asyncio.sleep(max(0.0, outage_began + outage_seconds - time.monotonic()))
+            await floor.database.resume()
+            await eventually(
+                now(lambda: engine.records.writable), timeout=10, what="the owed writes made"
+            )
+            violations = await violations_once_quiet(floor, watch, abandon_heard=witness.heard)
+
+        attempt = await engine.storage.attempts.get_attempt(placed.channel_id)
+        callbacks = await engine.storage.pool.fetch(
+            "SELECT source, channel_id FROM callbacks WHERE case_id = $1", case_id
+        )
+        print(
+            f"\nabandon during a {outage_seconds:.0f} s outage: heard the message "
+            f"{len(witness.heard)}, counted {int(attempt.abandoned)}, callbacks owed "
+            f"{len(callbacks)}, writes made late {engine.records.health().written_late}"
+        )
+        assert result.outcome.value == "abandoned"
+        assert witness.heard == {placed.channel_id}
+        assert (attempt.outcome, attempt.abandoned) == ("abandoned", True)
+        assert attempt.amd_status == "HUMAN"
+        assert [(c["source"], c["channel_id"]) for c in callbacks] == [
+            ("abandoned", placed.channel_id)
+        ]
+        assert violations == []
