@@ -3,5 +3,6 @@ sandboxes (Asterisk, PSTN Asterisk, SIP peers, PostgreSQL), started once per tes
 
 pytest_plugins = [
     "tests.plugins.postgres",
+    "tests.plugins.leftovers",  # before asterisk, which imports it
     "tests.plugins.asterisk",
 ]

@@ -12,8 +12,8 @@ from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
 from pbx_engine.lab.sandbox.sipp import SippPhone
-from tests.integration.waiting import eventually
 from tests.plugins.asterisk import AGENTS
+from tests.waiting import eventually
 
 
 async def test_given_an_agent_logs_in_when_his_phone_answers_then_he_is_ready_in_his_bridge(

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import Telephony
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 
 async def test_given_the_pbx_when_asking_ami_for_endpoints_then_trunk_and_agents_are_listed(

@@ -10,7 +10,7 @@ from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from pbx_engine.lab.sandbox.sipp import SippPhone
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 
 async def token_for(engine: Engine, login: str, role: str, endpoint: str | None = None) -> dict:

@@ -12,7 +12,7 @@ from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
 from tests.integration.test_campaigns import attempts_of
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 POOLS = """
 [[pool]]

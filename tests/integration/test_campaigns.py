@@ -11,7 +11,7 @@ from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.dialer.campaign import CampaignState
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 
 def zone_at_local_hour(hour: int) -> str:
@@ -79,7 +79,9 @@ async def test_given_a_progressive_campaign_when_started_then_it_works_its_cases
 
         busy = await eventually(busy_twice, timeout=30, what="the busy line to be retried")
         assert [r["outcome"] for r in busy] == ["busy", "busy"]
-        await asyncio.sleep(2)  # time enough for a third try, which the rule forbids
+        # Nothing to poll for: a third try must never come. Time enough for one, which the
+        # rule forbids.
+        await asyncio.sleep(2)
         assert len(await attempts_of(engine, ids["P-BUSY"])) == 2
         assert await attempts_of(engine, ids["P-NIGHT"]) == []
         assert [r["outcome"] for r in await attempts_of(engine, ids["P-TALK"])] == ["human"]
@@ -180,7 +182,7 @@ async def test_given_predictive_pacing_then_the_policy_sees_the_live_floor_and_l
         while True:
             if runner.pacing is not None:
                 floors.append(runner.pacing.floor())
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # a sample every 0.2 s, for the whole test: no wait
 
     watcher = asyncio.create_task(watch_floor())
     runner.start()
@@ -191,7 +193,7 @@ async def test_given_predictive_pacing_then_the_policy_sees_the_live_floor_and_l
             return rows if rows and rows[0]["bridged_at"] else None
 
         [talk] = await eventually(talk_bridged, timeout=40, what="the talker to be bridged")
-        await asyncio.sleep(1)
+        await asyncio.sleep(1)  # the agent and the debtor talk: the policy learns how long
         await engine.ari.hangup(talk["channel_id"])  # the conversation ends
 
         policy = runner.pacing.policy

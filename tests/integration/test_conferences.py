@@ -14,7 +14,7 @@ from pbx_engine.dialer.service import CallRequest, PlacedCall
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnSandbox
 from pbx_engine.lab.sandbox.audio import tone_levels
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 DEBTOR, AGENT, CREDITOR, COLLEAGUE = "+12025570600", "+12025571000", "+12025571400", "+12025572000"
 
@@ -56,7 +56,7 @@ async def test_given_a_live_call_when_the_agent_adds_and_drops_parties_then_the_
             assert response.status == 201, await response.text()
             party = await response.json()
         assert await members(engine) == {tina.channel_id, debtor, party["id"]}
-        await asyncio.sleep(2)
+        await asyncio.sleep(2)  # the three talk: the creditor's recording must hear them
 
         # The creditor hangs up: the debtor and the agent talk on.
         await engine.ari.hangup(party["id"])
@@ -92,6 +92,7 @@ async def test_given_a_live_call_when_the_agent_adds_and_drops_parties_then_the_
             party = await response.json()
     await engine.ari.hangup(debtor)
     await asyncio.wait_for(tina_on_a_call.task, timeout=10)
+    # Nothing to poll for: tina must stay on the call; a wrong wrap-up would show by then.
     await asyncio.sleep(0.5)
     assert tina.state is AgentState.ON_CALL
     assert await members(engine) == {tina.channel_id, party["id"]}

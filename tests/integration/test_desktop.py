@@ -25,7 +25,7 @@ from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from pbx_engine.lab.sandbox.sipp import SippPhone
 from pbx_engine.signin.passwords import hash_password, verify_password
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 log = structlog.get_logger(__name__)
 

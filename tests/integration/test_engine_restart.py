@@ -17,7 +17,7 @@ from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
 from pbx_engine.lab.sandbox.ports import free_port
 from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.storage import Storage, migrate
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 
 async def test_given_the_engine_is_sigkilled_mid_call_when_it_restarts_then_the_call_is_adopted(

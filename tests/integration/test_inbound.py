@@ -14,8 +14,8 @@ from pbx_engine.lab.prompts import build_prompts
 from pbx_engine.lab.sandbox.asterisk import Telephony
 from pbx_engine.lab.sandbox.sipp import SippPhone
 from pbx_engine.web.api import build_app
-from tests.integration.waiting import eventually
 from tests.plugins.asterisk import AGENTS
+from tests.waiting import eventually
 
 DID = "+12025551000"
 

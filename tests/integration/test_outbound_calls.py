@@ -11,7 +11,7 @@ from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import FAX_NUMBER, PstnBehaviour, Telephony
 from pbx_engine.lab.sandbox.audio import message_offset, speech_onset
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 ENGINE_AMD, APP_AMD = DETECTORS["engine"], DETECTORS["app_amd"]
 
@@ -233,7 +233,14 @@ async def test_given_the_line_hangs_up_mid_greeting_then_no_message_is_played_or
         return attempt is not None and attempt.answered_at is not None
 
     await eventually(answered, timeout=10, what="the voicemail to answer")
-    await asyncio.sleep(7)  # the verdict comes about 4.3 s after the answer; the beep at 14 s
+
+    async def machine_verdict():
+        # Only in memory yet: the verdict is written once the message drop is settled.
+        return call.progress.verdict is Outcome.MACHINE
+
+    # The verdict comes about 4.3 s after the answer; the beep only at 14 s: the engine is
+    # still listening for it when the line goes.
+    await eventually(machine_verdict, timeout=10, what="the MACHINE verdict")
     await engine.ari.hangup(channel_id)
     result = await asyncio.wait_for(call.task, timeout=10)
 

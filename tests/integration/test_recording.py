@@ -16,7 +16,7 @@ from pbx_engine.dialer.service import CallRequest, PlacedCall
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from pbx_engine.recording import RecordingMode, RecordingPolicy
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 
 def seconds_of(wav: bytes) -> float:
@@ -52,16 +52,16 @@ async def test_given_a_mixed_recording_when_the_agent_pauses_it_then_the_file_le
     token = await engine.storage.issue_agent_token("anna")
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession(headers=headers) as http:
-        await asyncio.sleep(2)
+        await asyncio.sleep(2)  # 2 s recorded
         async with http.post(f"{api}/calls/{channel_id}/recording/pause") as response:
             assert response.status == 200, await response.text()
             assert (await response.json())["paused"] is True
         async with http.post(f"{api}/calls/{channel_id}/recording/pause") as response:
             assert response.status == 409  # paused already
-        await asyncio.sleep(2)
+        await asyncio.sleep(2)  # 2 s paused: left out of the file
         async with http.post(f"{api}/calls/{channel_id}/recording/resume") as response:
             assert response.status == 200
-        await asyncio.sleep(2)
+        await asyncio.sleep(2)  # 2 s more recorded
         await engine.ari.hangup(channel_id)
         await asyncio.wait_for(call.task, timeout=10)
 
@@ -93,7 +93,7 @@ async def test_given_separate_legs_when_the_call_ends_then_two_files_of_the_call
 ):
     engine = connected_engine
     call, channel_id = await recorded_call(engine, RecordingMode.SEPARATE)
-    await asyncio.sleep(3)
+    await asyncio.sleep(3)  # the call lasts 3 s: so must both files
     await engine.ari.hangup(channel_id)
     await asyncio.wait_for(call.task, timeout=10)
     attempt = await engine.storage.attempts.get_attempt(channel_id)

@@ -12,7 +12,7 @@ from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
 from pbx_engine.lab.sandbox.ports import free_port
 from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.storage import Storage, migrate
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 
 async def test_given_a_config_file_when_run_then_it_serves_calls_and_drains_on_sigterm(

@@ -15,7 +15,7 @@ from pbx_engine.lab.sandbox.asterisk import PstnSandbox
 from pbx_engine.lab.sandbox.audio import tone_levels
 from pbx_engine.supervision import SupervisionMode
 from pbx_engine.supervision.service import SupervisionError
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 DEBTOR, AGENT, SUPERVISOR = "+12025570600", "+12025571000", "+12025571400"
 TONE = {DEBTOR: 600, AGENT: 1000, SUPERVISOR: 1400}
@@ -28,6 +28,13 @@ def heard_by(pstn: PstnSandbox, number: str, since: float) -> Path:
     ]
     assert files, f"{number} recorded nothing"
     return max(files, key=lambda p: p.stat().st_mtime)
+
+
+def recording_closed(path: Path) -> bool:
+    """Whether Asterisk has closed this WAV file: it writes the sizes into the header then."""
+    with path.open("rb") as wav:
+        riff_size = int.from_bytes(wav.read(8)[4:], "little")
+    return riff_size == path.stat().st_size - 8
 
 
 def share_with_tone(path: Path, who: str, before_end: tuple[float, float]) -> float:
@@ -68,7 +75,7 @@ async def test_given_an_agent_on_a_call_when_a_supervisor_listens_whispers_and_b
             sam, "tina", SupervisionMode.LISTEN, number=SUPERVISOR
         )
         listened = time.monotonic()
-        await asyncio.sleep(MODE_SECONDS)
+        await asyncio.sleep(MODE_SECONDS)  # each mode lasts this long; the audio is checked
         await engine.supervision.switch("sam", SupervisionMode.WHISPER)
         whispered = time.monotonic()
         await asyncio.sleep(MODE_SECONDS)
@@ -94,10 +101,16 @@ async def test_given_an_agent_on_a_call_when_a_supervisor_listens_whispers_and_b
     ]
     assert [e.action for e in reversed(log)] == ["listen", "whisper", "barge", "stop"]
 
-    await asyncio.sleep(1)  # the PSTN's recorders close their files on hang-up
-    debtor_heard = heard_by(pstn_asterisk, DEBTOR, began)
-    agent_heard = heard_by(pstn_asterisk, AGENT, began)
-    boss_heard = heard_by(pstn_asterisk, SUPERVISOR, began)
+    async def recorders_closed():
+        # The PSTN's recorders close their files once its side of each call has hung up.
+        if await pstn_asterisk.channels():
+            return None
+        heard = [heard_by(pstn_asterisk, number, began) for number in (DEBTOR, AGENT, SUPERVISOR)]
+        return heard if all(map(recording_closed, heard)) else None
+
+    debtor_heard, agent_heard, boss_heard = await eventually(
+        recorders_closed, timeout=10, what="the PSTN's recordings to be closed"
+    )
 
     # Each mode's middle part, in seconds before the hang-up: a phone's recorder writes only
     # while audio reaches it, so the files line up at their ends, not their starts.

@@ -13,7 +13,7 @@ from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnSandbox
 from pbx_engine.lab.sandbox.audio import tone_levels
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 DEBTOR, AGENT, OWNER = "+12025570600", "+12025571000", "+12025571700"
 

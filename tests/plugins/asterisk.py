@@ -22,6 +22,7 @@ from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.lab.sandbox.sipp import SippPhone
 from pbx_engine.outbound.policy import SAFE_KINDS
 from pbx_engine.web.api import build_app
+from tests.plugins.leftovers import SHARED_ENGINE, SHARED_TELEPHONY, shared
 
 AGENTS = {"agent-001": "agent-001-secret", "agent-002": "agent-002-secret"}
 
@@ -32,9 +33,10 @@ def agi_port() -> int:
 
 
 @pytest.fixture(scope="session")
-async def telephony(agi_port: int) -> AsyncIterator[Telephony]:
+async def telephony(request: pytest.FixtureRequest, agi_port: int) -> AsyncIterator[Telephony]:
     async with Telephony.create(agi_url=f"agi://127.0.0.1:{agi_port}", agents=AGENTS) as pair:
-        yield pair
+        with shared(request, SHARED_TELEPHONY, pair):
+            yield pair
 
 
 @pytest.fixture(scope="session")
@@ -106,9 +108,10 @@ async def engine_config(
 
 
 @pytest.fixture(scope="session")
-async def engine(engine_config: EngineConfig):
+async def engine(request: pytest.FixtureRequest, engine_config: EngineConfig):
     async with build_engine(engine_config) as running:
-        yield running
+        with shared(request, SHARED_ENGINE, running):
+            yield running
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from yarl import URL
 
 from pbx_engine.engine import Engine
 from pbx_engine.web.openapi import OPENAPI_PATH, may_call
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 # Examples per operation, caller and mode: more where the caller gets past the role check.
 # To search deeper by hand, PBX_ENGINE_FUZZ_EXAMPLES=300 PBX_ENGINE_FUZZ_SEED=7 (a crash found

@@ -35,7 +35,7 @@ from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.logs import configure_logging
 from pbx_engine.storage import migrate
 from pbx_engine.storage.roles import current_role, warn_if_privileged
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 ROOT = Path(__file__).parents[2]
 DOCKER = ROOT / "docker"

@@ -16,7 +16,7 @@ from pbx_engine.cases.importer import parse_cases
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import AsteriskSandbox, Telephony
 from pbx_engine.storage import Storage
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 HEADER = "reference,debtor_name,amount_owed,currency,creditor,phones"
 

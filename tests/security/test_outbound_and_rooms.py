@@ -18,7 +18,7 @@ from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnSandbox
 from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
 from pbx_engine.outbound.policy import Purpose
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 PREMIUM, SATELLITE, NETWORK = "+19005550100", "+8816123456789", "+882123456789"
 REFUSED_NUMBERS = [PREMIUM, SATELLITE, NETWORK]

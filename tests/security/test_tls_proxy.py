@@ -28,7 +28,7 @@ from pbx_engine.lab.sandbox.ports import free_port
 from pbx_engine.resources import PROJECT_DIR
 from pbx_engine.signin.passwords import hash_password
 from pbx_engine.web.api import build_app
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 SAMPLE = PROJECT_DIR / "docker" / "nginx" / "pbx-engine.conf"
 PASSWORD = "a long enough secret"

@@ -15,7 +15,7 @@ from pbx_engine.amd.g711 import ulaw_encode
 from pbx_engine.amd.listener import ListenerSettings
 from pbx_engine.amd.live import RtpIntake, leftover_tags
 from pbx_engine.ari.events import Channel
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 
 def rtp(sequence: int, payload: bytes, payload_type: int = 0) -> bytes:

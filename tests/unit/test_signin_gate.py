@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from pbx_engine.signin.gate import HashGate, HashGateFull
-from tests.integration.waiting import eventually
+from tests.waiting import eventually
 
 
 async def test_given_a_full_gate_when_another_try_comes_then_it_is_turned_away_at_once():

@@ -362,6 +362,27 @@ class AsteriskSandbox:
         ):
             return response.status == 200
 
+    async def bridges(self) -> list[dict]:
+        """Every bridge of this instance, as ARI describes it (type, channels). The engine's
+        PBX only: the PSTN does not load res_ari_bridges."""
+        async with (
+            aiohttp.ClientSession(headers=self.ari_headers) as session,
+            session.get(f"{self.ari_url}/ari/bridges") as response,
+        ):
+            answer = await response.json(content_type=None)
+            if response.status != 200:
+                raise SandboxError(f"{self.profile} Asterisk lists no bridges: {answer}")
+            return answer
+
+    async def destroy_bridge(self, bridge_id: str) -> bool:
+        """Destroy a bridge made through ARI (False: gone already, or not ARI's to destroy: a
+        dialplan bridge goes by itself with its last channel)."""
+        async with (
+            aiohttp.ClientSession(headers=self.ari_headers) as session,
+            session.delete(f"{self.ari_url}/ari/bridges/{bridge_id}") as response,
+        ):
+            return response.status == 204
+
     def log_text(self) -> str:
         """Everything Asterisk said: stdout/stderr of the process, then the `messages` log."""
         parts = []
