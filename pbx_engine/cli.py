@@ -363,6 +363,38 @@ async def _amd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _asterisk_render(args: argparse.Namespace) -> int:
+    from pbx_engine.asterisk_config import engine_values, render_profile, write_runtime
+    from pbx_engine.config import read_text
+
+    config = load_config(args.config)
+    run_dir = Path(args.out or config.asterisk.run_dir).absolute()
+    agents_file = config.asterisk.agents_file
+    agents = read_text(agents_file) if agents_file is not None else ""
+    files = render_profile("engine", engine_values(config, run_dir, agents))
+    written = write_runtime(run_dir, files, data_dir=config.asterisk.data_dir, owner=args.owner)
+    print(f"{len(written)} file(s) in {run_dir / 'etc'}; the folders Asterisk writes to are made")
+    print(f"start it with: asterisk -C {run_dir / 'etc' / 'asterisk.conf'} -f")
+    return 0
+
+
+def _add_asterisk_commands(commands: argparse._SubParsersAction) -> None:
+    asterisk = commands.add_parser("asterisk", help="Asterisk's side").add_subparsers(
+        dest="what", required=True
+    )
+    render = asterisk.add_parser(
+        "render",
+        help="write Asterisk's configuration from asterisk-config/ and dialplans/, filled from "
+        "the engine's config, and make the folders Asterisk writes to",
+    )
+    render.add_argument("--config", type=Path, required=True)
+    render.add_argument(
+        "--out", type=Path, help="the runtime folder (default: [asterisk] run_dir); etc/ in it"
+    )
+    render.add_argument("--owner", help="hand the folder to this user and group (e.g. asterisk)")
+    render.set_defaults(handler=_asterisk_render)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pbx-engine", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -379,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, required=True)
     run.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
     run.set_defaults(handler=_run)
+    _add_asterisk_commands(commands)
 
     imports = commands.add_parser("import", help="load data files").add_subparsers(
         dest="what", required=True

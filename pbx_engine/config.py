@@ -415,10 +415,32 @@ def _known_kinds(values: list[str]) -> list[str]:
     return values
 
 
+class AsteriskConfig(_Section):
+    """What only Asterisk's own configuration needs (`pbx-engine asterisk render`); the engine
+    itself never reads it. Ports and credentials come from [ari], [ami] and [agi]."""
+
+    run_dir: Path = Field(
+        Path("/var/lib/pbx-asterisk"),
+        description="Asterisk's runtime folder: etc/ (the rendered config), spool, log, run, lib",
+    )
+    modules_dir: Path = Path("/usr/lib/asterisk/modules")
+    data_dir: Path = Field(Path("/usr/share/asterisk"), description="Asterisk's stock sounds")
+    sip_host: str = Field("0.0.0.0", description="address the SIP transport binds")
+    sip_port: Port = 5060
+    trunk_host: str | None = Field(None, description="the carrier's SIP address (required)")
+    trunk_port: Port = 5060
+    rtp_start: Port = 10000
+    rtp_end: Port = 20000
+    agents_file: Path | None = Field(
+        None, description="pjsip.conf sections for agents' softphones, appended as they are"
+    )
+
+
 class EngineConfig(_Section):
     ari: AriConfig
     ami: AmiConfig | None = None
     agi: AgiConfig | None = None
+    asterisk: AsteriskConfig = AsteriskConfig()
     database: DatabaseConfig = DatabaseConfig()
     dialer: DialerConfig = DialerConfig()
     agents: AgentsConfig = AgentsConfig()
