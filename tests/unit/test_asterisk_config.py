@@ -78,9 +78,7 @@ def test_given_an_unknown_placeholder_when_rendered_then_the_error_names_file_an
         ({"asterisk__rtp_end": 29000}, "asterisk.rtp_end"),
     ],
 )
-def test_given_a_setting_asterisk_cannot_take_when_rendered_then_the_error_names_it(
-    changes, names
-):
+def test_given_a_setting_asterisk_cannot_take_when_rendered_then_the_error_names_it(changes, names):
     with pytest.raises(RenderError, match=names):
         engine_values(config(**changes))
 
@@ -125,6 +123,4 @@ def test_given_no_trunk_when_the_render_command_runs_then_one_line_names_the_set
     path.write_text('[ari]\nurl = "http://127.0.0.1:8088"\nusername = "e"\npassword = "Ar-p-x1"\n')
     assert main(["asterisk", "render", "--config", str(path), "--out", str(tmp_path / "a")]) == 1
     err = capsys.readouterr().err
-    assert err.strip().splitlines() == [
-        "asterisk.trunk_host: required: the carrier's SIP address"
-    ]
+    assert err.strip().splitlines() == ["asterisk.trunk_host: required: the carrier's SIP address"]
