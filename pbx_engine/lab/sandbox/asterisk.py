@@ -453,7 +453,8 @@ class AsteriskSandbox:
         }
 
     def _write_config(self) -> None:
-        write_runtime(self._dir(), render_profile(self.profile, self._values()))
+        files = render_profile(self.profile, self._values(), ASTERISK_CONFIG_DIR, DIALPLANS_DIR)
+        write_runtime(self._dir(), files)
 
     async def _launch(self) -> None:
         require_free(self.sip_host, self.sip_port, socket.SOCK_DGRAM, f"{self.profile} SIP")
