@@ -15,7 +15,7 @@ from pathlib import Path
 import structlog
 
 from pbx_engine.config import ConfigError, check_start_secrets, load_config
-from pbx_engine.logs import configure_logging
+from pbx_engine.logs import configure_logging, logs_as_json
 
 log = structlog.get_logger(__name__)
 
@@ -554,18 +554,35 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    except ModuleNotFoundError as error:
+    except Exception as error:
+        return _report_failure(error, args.command)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _report_failure(error: Exception, command: str) -> int:
+    """A failure the operator can fix (database, ARI, AMI, a taken port, the lab missing):
+    one line naming the cause and the fix, exit code 1; anything else is a bug: re-raised, so
+    its traceback shows."""
+    from pbx_engine.startup import operator_message
+
+    if isinstance(error, ModuleNotFoundError) and (error.name or "").startswith(LAB_PACKAGE):
         # The production image leaves the lab out; its commands say so instead of a traceback.
-        if not (error.name or "").startswith(LAB_PACKAGE):
-            raise
         print(
-            f"`pbx-engine {args.command}` needs the lab ({LAB_PACKAGE}), which this installation "
+            f"`pbx-engine {command}` needs the lab ({LAB_PACKAGE}), which this installation "
             "leaves out; run it from a source checkout",
             file=sys.stderr,
         )
         return 1
-    except KeyboardInterrupt:
-        return 130
+    message = operator_message(error)
+    if message is None:
+        raise error
+    if logs_as_json():
+        # Under journald or docker every line of stderr is a JSON object, this one too.
+        log.error("engine.cannot_start", problem=message)
+    else:
+        print(f"pbx-engine: {message}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

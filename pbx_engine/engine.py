@@ -40,6 +40,7 @@ from pbx_engine.outbound.gate import OutboundGate
 from pbx_engine.recording.policy import RecordingMode, RecordingPolicy
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.routing.service import InboundService
+from pbx_engine.startup import listening
 from pbx_engine.storage import Storage, migrate
 from pbx_engine.storage.roles import warn_if_privileged
 from pbx_engine.supervision.service import SupervisionService
@@ -261,7 +262,8 @@ async def build_engine(
         if config.agi is not None:
             agi = FastAgiServer(config.agi)
             agi.add_route("lookup_case", lookup_case(storage, config.default_region))
-            await stack.enter_async_context(agi)
+            with listening("FastAGI", "[agi] port", config.agi.host, config.agi.port):
+                await stack.enter_async_context(agi)
         ami = None
         if config.ami is not None:
             ami = await stack.enter_async_context(AmiClient(config.ami))
@@ -352,7 +354,8 @@ async def build_engine(
             runner = web.AppRunner(build_app(engine), access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
-            await web.TCPSite(runner, config.http.host, config.http.port).start()
+            with listening("HTTP", "[http] port", config.http.host, config.http.port):
+                await web.TCPSite(runner, config.http.host, config.http.port).start()
         log.info("engine.started", app=config.ari.app)
         for pattern in config.campaign_files:
             paths = sorted(glob.glob(pattern)) or [pattern]  # a missing file says so below

@@ -1,0 +1,108 @@
+"""Failures an operator can fix are one line naming the cause and the fix, found wherever they
+sit in what reached the command line; anything else stays a traceback."""
+
+import errno
+
+import asyncpg
+import pytest
+import structlog
+
+from pbx_engine.ami.client import login_failure
+from pbx_engine.ari.errors import AriRefused
+from pbx_engine.cli import main
+from pbx_engine.config import ConfigError, DatabaseConfig
+from pbx_engine.startup import AddressInUse, listening, operator_message
+from pbx_engine.storage.queries import unavailable
+
+DB = DatabaseConfig(host="10.1.2.3", port=5433, user="engine", name="pbx")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (
+            asyncpg.InvalidPasswordError('password authentication failed for user "engine"'),
+            'at 10.1.2.3:5433: password authentication failed for user "engine": check '
+            "[database] user and password (or PBX_ENGINE_DATABASE_PASSWORD)",
+        ),
+        (
+            asyncpg.InvalidCatalogNameError('database "pbx" does not exist'),
+            'database "pbx" does not exist: check [database] name, or create the database',
+        ),
+        (
+            ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed ('10.1.2.3', 5433)"),
+            "at 10.1.2.3:5433: Connection refused: is PostgreSQL running and listening there? "
+            "check [database] host and port",
+        ),
+    ],
+)
+def test_given_a_database_failure_when_explained_then_it_names_cause_and_fix(error, says):
+    message = str(unavailable(error, DB))
+    assert message.startswith("cannot connect to PostgreSQL")
+    assert says in message
+    assert "\n" not in message
+
+
+def test_given_a_dsn_when_the_database_fails_then_the_message_names_the_setting_not_the_secret():
+    config = DatabaseConfig(dsn="postgresql://engine:Hidden-pw@db/pbx")
+    message = str(unavailable(asyncpg.InvalidPasswordError("password authentication"), config))
+    assert "the [database] dsn" in message and "Hidden-pw" not in message
+
+
+def test_given_ami_failures_when_explained_then_login_and_reach_are_told_apart():
+    refused = str(login_failure("127.0.0.1", 5038, None))
+    assert "refused the login: check [ami] username and secret" in refused
+    unreachable = str(login_failure("127.0.0.1", 5038, "Connection refused"))
+    assert "cannot reach AMI at 127.0.0.1:5038 (Connection refused)" in unreachable
+    assert "check [ami] host and port" in unreachable
+
+
+def test_given_a_taken_port_when_binding_then_the_error_names_the_setting():
+    with pytest.raises(AddressInUse) as caught, listening("HTTP", "[http] port", "0.0.0.0", 8080):
+        raise OSError(errno.EADDRINUSE, "error while attempting to bind")
+    assert str(caught.value) == (
+        "HTTP: 0.0.0.0:8080 is already in use by another program: stop it, or choose another "
+        "port in [http] port"
+    )
+    with pytest.raises(PermissionError), listening("HTTP", "[http] port", "0.0.0.0", 80):
+        raise PermissionError(errno.EACCES, "denied")
+
+
+def test_given_an_error_deep_in_task_groups_when_explained_then_the_known_one_is_found():
+    refused = AriRefused("ARI at http://127.0.0.1:8088/ refused user 'e' (HTTP 401): check\n[ari]")
+    try:
+        try:
+            raise refused
+        except AriRefused as inner:
+            raise RuntimeError("while closing the dialer") from inner
+    except RuntimeError as outer:
+        group = ExceptionGroup("unhandled errors in a TaskGroup", [ValueError("x"), outer])
+    assert operator_message(group) == (
+        "ARI at http://127.0.0.1:8088/ refused user 'e' (HTTP 401): check [ari]"
+    )
+
+
+def test_given_a_bug_when_explained_then_there_is_no_message_and_the_traceback_stays():
+    assert operator_message(ExceptionGroup("g", [KeyError("x")])) is None
+    assert operator_message(ConfigError("engine.toml: 2 problem(s)\n  a: b")).count("\n") == 1
+
+
+def test_given_an_unreachable_database_when_migrating_then_one_line_says_what_to_fix(
+    tmp_path, capsys
+):
+    config = tmp_path / "engine.toml"
+    config.write_text(
+        '[ari]\nurl = "http://127.0.0.1:8088"\nusername = "e"\n[database]\nport = 1\n'
+    )
+    assert main(["migrate", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "pbx-engine: cannot connect to PostgreSQL at 127.0.0.1:1: Connection refused: is "
+        "PostgreSQL running and listening there? check [database] host and port"
+    ]
