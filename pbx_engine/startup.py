@@ -13,6 +13,8 @@ import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import asyncpg
+
 from pbx_engine.ami.client import AmiUnavailable
 from pbx_engine.ari.errors import AriUnavailable
 from pbx_engine.config import ConfigError
@@ -67,6 +69,12 @@ def operator_message(error: BaseException) -> str | None:
     for cause in _causes(error, set()):
         if isinstance(cause, ConfigError):
             return str(cause)  # a file's problems, one per line, as check-config lists them
+        if isinstance(cause, asyncpg.InsufficientPrivilegeError):
+            first = (str(cause).splitlines() or ["permission denied"])[0]
+            return (
+                f"PostgreSQL refused the [database] user: {first}: the user must own the "
+                "engine's database (docker/postgres-init/ shows how)"
+            )
         if isinstance(cause, KNOWN):
             return " ".join(str(cause).split())
     return None

@@ -88,6 +88,14 @@ def test_given_an_error_deep_in_task_groups_when_explained_then_the_known_one_is
     )
 
 
+def test_given_a_user_without_privileges_when_migrating_then_the_message_says_to_own_the_db():
+    error = asyncpg.InsufficientPrivilegeError("permission denied for schema public")
+    assert operator_message(error) == (
+        "PostgreSQL refused the [database] user: permission denied for schema public: the user "
+        "must own the engine's database (docker/postgres-init/ shows how)"
+    )
+
+
 def test_given_a_bug_when_explained_then_there_is_no_message_and_the_traceback_stays():
     assert operator_message(ExceptionGroup("g", [KeyError("x")])) is None
     assert operator_message(ConfigError("engine.toml: 2 problem(s)\n  a: b")).count("\n") == 1
