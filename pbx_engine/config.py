@@ -531,10 +531,16 @@ def _apply_environment(raw: dict, environ: dict[str, str]) -> dict:
     return raw
 
 
-def _describe(error: ValidationError, source: str) -> str:
+def _describe(error: ValidationError, source: str, text: str | None = None) -> str:
+    """One line per problem: the key, its line in `text` (the file) when known, the problem."""
+    from pbx_engine.toml_lines import key_line
+
     lines = [f"{source}: {error.error_count()} problem(s)"]
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        line = key_line(text, item["loc"]) if text is not None else None
+        if line is not None:
+            key = f"{key} (line {line})"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key (a typo?)"
@@ -545,14 +551,18 @@ def _describe(error: ValidationError, source: str) -> str:
 
 
 def parse_config(
-    raw: dict, source: str = "<config>", environ: dict[str, str] | None = None
+    raw: dict,
+    source: str = "<config>",
+    environ: dict[str, str] | None = None,
+    text: str | None = None,
 ) -> EngineConfig:
-    """Validate an already-parsed mapping; `source` names it in error messages."""
+    """Validate an already-parsed mapping; `source` names it in error messages, `text` (the
+    file's) gives them line numbers."""
     raw = _apply_environment(dict(raw), dict(os.environ) if environ is None else environ)
     try:
         return EngineConfig.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(_describe(error, source)) from None
+        raise ConfigError(_describe(error, source, text)) from None
 
 
 def check_start_secrets(config: EngineConfig, source: str = "<config>") -> None:
@@ -577,9 +587,10 @@ def read_text(path: str | Path) -> str:
         raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
 
 
-def read_toml(path: str | Path) -> dict:
-    """A TOML file's contents; ConfigError naming the file when it cannot be read or parsed."""
-    text = read_text(path)
+def read_toml(path: str | Path, text: str | None = None) -> dict:
+    """A TOML file's contents (`text`: already read); ConfigError naming the file when it
+    cannot be read or parsed."""
+    text = read_text(path) if text is None else text
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -588,4 +599,5 @@ def read_toml(path: str | Path) -> dict:
 
 def load_config(path: str | Path, environ: dict[str, str] | None = None) -> EngineConfig:
     """Read and validate a TOML config file, raising ConfigError with the file, key and problem."""
-    return parse_config(read_toml(path), str(path), environ)
+    text = read_text(path)
+    return parse_config(read_toml(path, text), str(path), environ, text)
