@@ -124,3 +124,60 @@ def test_given_no_trunk_when_the_render_command_runs_then_one_line_names_the_set
     assert main(["asterisk", "render", "--config", str(path), "--out", str(tmp_path / "a")]) == 1
     err = capsys.readouterr().err
     assert err.strip().splitlines() == ["asterisk.trunk_host: required: the carrier's SIP address"]
+
+
+DOCKER = Path(__file__).parents[2] / "docker"
+
+
+def test_given_the_container_entrypoint_when_run_then_it_renders_with_the_engines_command(
+    tmp_path,
+):
+    """The image's entrypoint, run as it is with a stand-in `asterisk`: the folder it starts
+    Asterisk on is the one `pbx-engine asterisk render` wrote from the mounted engine.toml."""
+    import os
+    import subprocess
+    import sys
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stand_in = bin_dir / "asterisk"
+    stand_in.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/asterisk-args\n')
+    stand_in.chmod(0o755)
+    config = tmp_path / "engine.toml"
+    config.write_text('[ari]\nurl = "http://127.0.0.1:8091"\nusername = "e"\n[asterisk]\n')
+    config.write_text(config.read_text() + 'trunk_host = "192.0.2.7"\n')
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    run_dir.chmod(0o755)
+    environ = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "PBX_ENGINE_CONFIG": str(config),
+        "RUN_DIR": str(run_dir),
+        "PBX_ENGINE_ARI_PASSWORD": "Ari-pass-of-the-entrypoint",
+    }
+    done = subprocess.run(
+        ["sh", DOCKER / "asterisk" / "entrypoint.sh"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"-C {run_dir}/etc/asterisk.conf -f" in (tmp_path / "asterisk-args").read_text()
+    assert "bindport = 8091" in (run_dir / "etc" / "http.conf").read_text()
+    assert (run_dir / "spool" / "recording").is_dir()
+
+
+def test_given_the_compose_file_then_asterisk_gets_the_engines_config_and_secrets():
+    import yaml
+
+    asterisk = yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"]["asterisk"]
+    mounts = [v for v in asterisk["volumes"] if isinstance(v, dict)]
+    assert [(m["source"], m["target"], m["read_only"]) for m in mounts] == [
+        ("./config", "/etc/pbx-engine", True)
+    ]
+    assert {"PBX_ENGINE_ARI_PASSWORD", "PBX_ENGINE_AMI_SECRET"} <= set(asterisk["environment"])
+    dockerfile = (DOCKER / "asterisk" / "Dockerfile").read_text()
+    assert "COPY asterisk-config" in dockerfile and "COPY dialplans" in dockerfile
+    assert "sed " not in (DOCKER / "asterisk" / "entrypoint.sh").read_text()
