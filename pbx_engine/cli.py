@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import os
 import signal
 import sys
 import time
@@ -374,7 +375,13 @@ def _asterisk_render(args: argparse.Namespace) -> int:
     files = render_profile("engine", engine_values(config, run_dir, agents))
     written = write_runtime(run_dir, files, data_dir=config.asterisk.data_dir, owner=args.owner)
     print(f"{len(written)} file(s) in {run_dir / 'etc'}; the folders Asterisk writes to are made")
-    print(f"start it with: asterisk -C {run_dir / 'etc' / 'asterisk.conf'} -f")
+    conf = run_dir / "etc" / "asterisk.conf"
+    if args.owner:
+        print(f"start it with: asterisk -U {args.owner} -G {args.owner} -C {conf} -f")
+    else:
+        print(f"start it with: asterisk -C {conf} -f")
+        if os.geteuid() == 0:
+            print("  (the folder is root's: Asterisk run as another user needs --owner USER)")
     return 0
 
 
