@@ -1,6 +1,7 @@
 """A plain Asterisk, started as an operator would from `pbx-engine asterisk render`'s output
 (not through the sandbox helper): it boots without an error, ARI answers with the engine's
-credentials, the engine's Stasis app registers, and the dialplan has the engine's contexts."""
+credentials, the engine's Stasis app registers and records a call, and the dialplan has the
+engine's contexts."""
 
 import asyncio
 import os
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import aiohttp
@@ -17,6 +19,7 @@ import pytest
 
 from pbx_engine.ari.client import AriClient
 from pbx_engine.ari.errors import basic_auth
+from pbx_engine.ari.events import StasisStart
 from pbx_engine.config import load_config
 from pbx_engine.lab.sandbox import process as processes
 from pbx_engine.lab.sandbox.ports import free_port, free_udp_range
@@ -98,6 +101,25 @@ async def cli(run_dir: Path, command: str) -> str:
     )
 
 
+async def record_a_call(ari: AriClient, run_dir: Path) -> None:
+    """A call answered in Stasis and recorded over ARI: the write lands in spool/recording (a
+    folder Asterisk does not make; without it the record request is a 500)."""
+    channel_id = f"render-{uuid.uuid4()}"
+    with ari.subscribe(channel_id) as events:
+        await ari.originate("Local/s@echo-test", app=ari.app, channel_id=channel_id)
+        await events.wait_for(StasisStart, timeout=10)
+        await ari.answer(channel_id)
+        await ari.record(channel_id, name="first-call", format="wav")
+        recorded = run_dir / "spool" / "recording" / "first-call.wav"
+
+        async def written() -> bool:
+            return recorded.exists()
+
+        await eventually(written, timeout=10, what="the recording's file")
+        await ari.stop_recording("first-call")
+        await ari.hangup(channel_id)
+
+
 async def test_given_a_rendered_folder_when_asterisk_starts_then_the_engine_can_use_it(
     rendered_asterisk,
 ):
@@ -122,6 +144,7 @@ async def test_given_a_rendered_folder_when_asterisk_starts_then_the_engine_can_
     async with AriClient(config.ari) as ari:
         await ari.wait_connected(10)
         assert (await ari.get_application())["name"] == "pbx-engine-render"
+        await record_a_call(ari, run_dir)
 
     dialplan = await cli(run_dir, "dialplan show")
     for context in ENGINE_CONTEXTS:
