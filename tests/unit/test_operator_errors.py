@@ -114,3 +114,79 @@ def test_given_an_unreachable_database_when_migrating_then_one_line_says_what_to
         "pbx-engine: cannot connect to PostgreSQL at 127.0.0.1:1: Connection refused: is "
         "PostgreSQL running and listening there? check [database] host and port"
     ]
+
+
+def free_tcp_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_given_nothing_listening_when_ari_is_awaited_then_the_error_says_refused():
+    from pbx_engine.ari.client import AriClient
+    from pbx_engine.ari.errors import AriUnavailable
+    from pbx_engine.config import AriConfig
+
+    port = free_tcp_port()
+    config = AriConfig(url=f"http://127.0.0.1:{port}", username="e", password="Ari-pass-of-t")
+    async with AriClient(config) as ari:
+        with pytest.raises(AriUnavailable) as caught:
+            await ari.wait_connected(1)
+    assert not isinstance(caught.value, AriRefused)
+    assert "(Connection refused): is Asterisk running" in str(caught.value)
+    assert "check [ari] url" in str(caught.value)
+
+
+async def test_given_asterisk_refusing_the_user_when_ari_is_awaited_then_it_fails_at_once():
+    import time
+
+    from aiohttp import web
+
+    from pbx_engine.ari.client import AriClient
+    from pbx_engine.config import AriConfig
+
+    async def refuse(request: web.Request) -> web.Response:
+        return web.Response(status=401)
+
+    app = web.Application()
+    app.router.add_get("/ari/events", refuse)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_tcp_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    config = AriConfig(url=f"http://127.0.0.1:{port}", username="e", password="Ari-pass-of-t")
+    try:
+        async with AriClient(config) as ari:
+            started = time.monotonic()
+            with pytest.raises(AriRefused, match=r"refused user 'e' \(HTTP 401\): check \[ari\]"):
+                await ari.wait_connected(30)
+            assert time.monotonic() - started < 5  # no waiting out the timeout
+    finally:
+        await runner.cleanup()
+
+
+async def test_given_ami_closed_or_silent_when_logging_in_then_the_two_are_told_apart():
+    import asyncio
+
+    from pbx_engine.ami.client import AmiClient, AmiUnavailable
+    from pbx_engine.config import AmiConfig
+
+    closed = AmiConfig(port=free_tcp_port(), username="e", secret="Ami-secret-of-t")
+    with pytest.raises(AmiUnavailable, match="cannot reach AMI .* \\(Connection refused\\)"):
+        async with AmiClient(closed, connect_timeout=0.5):
+            pass
+
+    async def silent(reader, writer):
+        await reader.read()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        answering = AmiConfig(port=port, username="e", secret="Ami-secret-of-t")
+        with pytest.raises(AmiUnavailable, match="refused the login: check \\[ami\\] username"):
+            async with AmiClient(answering, connect_timeout=0.5):
+                pass
+    finally:
+        server.close()
