@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import os
 import signal
 import sys
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 import structlog
 
 from pbx_engine.config import ConfigError, check_start_secrets, load_config
-from pbx_engine.logs import configure_logging
+from pbx_engine.logs import configure_logging, logs_as_json
 
 log = structlog.get_logger(__name__)
 
@@ -363,10 +364,49 @@ async def _amd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _asterisk_render(args: argparse.Namespace) -> int:
+    from pbx_engine.asterisk_config import engine_values, render_profile, write_runtime
+    from pbx_engine.config import read_text
+
+    config = load_config(args.config)
+    run_dir = Path(args.out or config.asterisk.run_dir).absolute()
+    agents_file = config.asterisk.agents_file
+    agents = read_text(agents_file) if agents_file is not None else ""
+    files = render_profile("engine", engine_values(config, run_dir, agents))
+    written = write_runtime(run_dir, files, data_dir=config.asterisk.data_dir, owner=args.owner)
+    print(f"{len(written)} file(s) in {run_dir / 'etc'}; the folders Asterisk writes to are made")
+    conf = run_dir / "etc" / "asterisk.conf"
+    if args.owner:
+        print(f"start it with: asterisk -U {args.owner} -G {args.owner} -C {conf} -f")
+    else:
+        print(f"start it with: asterisk -C {conf} -f")
+        if os.geteuid() == 0:
+            print("  (the folder is root's: Asterisk run as another user needs --owner USER)")
+    return 0
+
+
+def _add_asterisk_commands(commands: argparse._SubParsersAction) -> None:
+    asterisk = commands.add_parser("asterisk", help="Asterisk's side").add_subparsers(
+        dest="what", required=True
+    )
+    render = asterisk.add_parser(
+        "render",
+        help="write Asterisk's configuration from asterisk-config/ and dialplans/, filled from "
+        "the engine's config, and make the folders Asterisk writes to",
+    )
+    render.add_argument("--config", type=Path, required=True)
+    render.add_argument(
+        "--out", type=Path, help="the runtime folder (default: [asterisk] run_dir); etc/ in it"
+    )
+    render.add_argument("--owner", help="hand the folder to this user and group (e.g. asterisk)")
+    render.set_defaults(handler=_asterisk_render)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pbx-engine", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     _add_service_commands(commands)
+    _add_asterisk_commands(commands)
     _add_import_commands(commands)
     _add_agent_commands(commands)
     _add_demo_command(commands)
@@ -543,18 +583,35 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    except ModuleNotFoundError as error:
+    except Exception as error:
+        return _report_failure(error, args.command)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _report_failure(error: Exception, command: str) -> int:
+    """A failure the operator can fix (database, ARI, AMI, a taken port, the lab missing):
+    one line naming the cause and the fix, exit code 1; anything else is a bug: re-raised, so
+    its traceback shows."""
+    from pbx_engine.startup import operator_message
+
+    if isinstance(error, ModuleNotFoundError) and (error.name or "").startswith(LAB_PACKAGE):
         # The production image leaves the lab out; its commands say so instead of a traceback.
-        if not (error.name or "").startswith(LAB_PACKAGE):
-            raise
         print(
-            f"`pbx-engine {args.command}` needs the lab ({LAB_PACKAGE}), which this installation "
+            f"`pbx-engine {command}` needs the lab ({LAB_PACKAGE}), which this installation "
             "leaves out; run it from a source checkout",
             file=sys.stderr,
         )
         return 1
-    except KeyboardInterrupt:
-        return 130
+    message = operator_message(error)
+    if message is None:
+        raise error
+    if logs_as_json():
+        # Under journald or docker every line of stderr is a JSON object, this one too.
+        log.error("engine.cannot_start", problem=message)
+    else:
+        print(f"pbx-engine: {message}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

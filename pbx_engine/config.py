@@ -423,10 +423,32 @@ def _known_kinds(values: list[str]) -> list[str]:
     return values
 
 
+class AsteriskConfig(_Section):
+    """What only Asterisk's own configuration needs (`pbx-engine asterisk render`); the engine
+    itself never reads it. Ports and credentials come from [ari], [ami] and [agi]."""
+
+    run_dir: Path = Field(
+        Path("/var/lib/pbx-asterisk"),
+        description="Asterisk's runtime folder: etc/ (the rendered config), spool, log, run, lib",
+    )
+    modules_dir: Path = Path("/usr/lib/asterisk/modules")
+    data_dir: Path = Field(Path("/usr/share/asterisk"), description="Asterisk's stock sounds")
+    sip_host: str = Field("0.0.0.0", description="address the SIP transport binds")
+    sip_port: Port = 5060
+    trunk_host: str | None = Field(None, description="the carrier's SIP address (required)")
+    trunk_port: Port = 5060
+    rtp_start: Port = 10000
+    rtp_end: Port = 20000
+    agents_file: Path | None = Field(
+        None, description="pjsip.conf sections for agents' softphones, appended as they are"
+    )
+
+
 class EngineConfig(_Section):
     ari: AriConfig
     ami: AmiConfig | None = None
     agi: AgiConfig | None = None
+    asterisk: AsteriskConfig = AsteriskConfig()
     database: DatabaseConfig = DatabaseConfig()
     dialer: DialerConfig = DialerConfig()
     agents: AgentsConfig = AgentsConfig()
@@ -518,10 +540,16 @@ def _apply_environment(raw: dict, environ: dict[str, str]) -> dict:
     return raw
 
 
-def _describe(error: ValidationError, source: str) -> str:
+def _describe(error: ValidationError, source: str, text: str | None = None) -> str:
+    """One line per problem: the key, its line in `text` (the file) when known, the problem."""
+    from pbx_engine.toml_lines import key_line
+
     lines = [f"{source}: {error.error_count()} problem(s)"]
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        line = key_line(text, item["loc"]) if text is not None else None
+        if line is not None:
+            key = f"{key} (line {line})"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key (a typo?)"
@@ -532,14 +560,18 @@ def _describe(error: ValidationError, source: str) -> str:
 
 
 def parse_config(
-    raw: dict, source: str = "<config>", environ: dict[str, str] | None = None
+    raw: dict,
+    source: str = "<config>",
+    environ: dict[str, str] | None = None,
+    text: str | None = None,
 ) -> EngineConfig:
-    """Validate an already-parsed mapping; `source` names it in error messages."""
+    """Validate an already-parsed mapping; `source` names it in error messages, `text` (the
+    file's) gives them line numbers."""
     raw = _apply_environment(dict(raw), dict(os.environ) if environ is None else environ)
     try:
         return EngineConfig.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(_describe(error, source)) from None
+        raise ConfigError(_describe(error, source, text)) from None
 
 
 def check_start_secrets(config: EngineConfig, source: str = "<config>") -> None:
@@ -564,9 +596,10 @@ def read_text(path: str | Path) -> str:
         raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
 
 
-def read_toml(path: str | Path) -> dict:
-    """A TOML file's contents; ConfigError naming the file when it cannot be read or parsed."""
-    text = read_text(path)
+def read_toml(path: str | Path, text: str | None = None) -> dict:
+    """A TOML file's contents (`text`: already read); ConfigError naming the file when it
+    cannot be read or parsed."""
+    text = read_text(path) if text is None else text
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -575,4 +608,5 @@ def read_toml(path: str | Path) -> dict:
 
 def load_config(path: str | Path, environ: dict[str, str] | None = None) -> EngineConfig:
     """Read and validate a TOML config file, raising ConfigError with the file, key and problem."""
-    return parse_config(read_toml(path), str(path), environ)
+    text = read_text(path)
+    return parse_config(read_toml(path, text), str(path), environ, text)

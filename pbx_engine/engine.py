@@ -48,6 +48,7 @@ from pbx_engine.recording.service import CallRecorder
 from pbx_engine.recordkeeper import RecordKeeper, kept_storage
 from pbx_engine.routing.entries import ChannelEntries
 from pbx_engine.routing.service import InboundService
+from pbx_engine.startup import listening
 from pbx_engine.storage import Storage, migrate
 from pbx_engine.storage.roles import warn_if_privileged
 from pbx_engine.supervision.service import SupervisionService
@@ -234,7 +235,8 @@ async def connect_asterisk(
     if config.agi is not None:
         agi = FastAgiServer(config.agi)
         agi.add_route("lookup_case", lookup_case(storage, config.default_region))
-        await stack.enter_async_context(agi)
+        with listening("FastAGI", "[agi] port", config.agi.host, config.agi.port):
+            await stack.enter_async_context(agi)
     ami = None
     if config.ami is not None:
         ami = await stack.enter_async_context(AmiClient(config.ami))
@@ -403,7 +405,8 @@ async def serve_web(stack: AsyncExitStack, config: EngineConfig, engine: Engine)
     runner = web.AppRunner(build_app(engine), access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    await web.TCPSite(runner, config.http.host, config.http.port).start()
+    with listening("HTTP", "[http] port", config.http.host, config.http.port):
+        await web.TCPSite(runner, config.http.host, config.http.port).start()
 
 
 async def serve_probes(stack: AsyncExitStack, config: EngineConfig, engine: Engine) -> None:

@@ -90,6 +90,24 @@ def mask_phone_numbers(_logger: object, _method: str, event_dict: dict) -> dict:
     return event_dict
 
 
+_HANDLER_NAME = "pbx-engine"
+_format: dict[str, str] = {"current": "console"}
+
+
+def logs_as_json() -> bool:
+    """Whether the last configure_logging chose JSON lines."""
+    return _format["current"] == "json"
+
+
+class _StandardLibraryHandler(logging.StreamHandler):
+    """Libraries' records (asyncio, aiohttp, panoramisk), rendered by structlog's renderer."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # A stream closed under us (a test runner's capture) must not print logging errors.
+        if not getattr(self.stream, "closed", False):
+            super().emit(record)
+
+
 def configure_logging(
     level: str = "info",
     fmt: Literal["auto", "json", "console"] = "auto",
@@ -99,17 +117,21 @@ def configure_logging(
     stream = stream or sys.stderr
     if fmt == "auto":
         fmt = "console" if stream.isatty() else "json"
+    _format["current"] = fmt
     renderer: structlog.typing.Processor
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer()
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
     numeric = logging.getLevelName(level.upper())
+    shared: list[structlog.typing.Processor] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
             *([mask_phone_numbers] if mask_numbers else []),
@@ -119,16 +141,34 @@ def configure_logging(
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
-    # Libraries (asyncio, aiohttp, panoramisk) log through the standard library.
-    root = logging.getLogger()
-    before = list(root.handlers)
-    logging.basicConfig(
-        level=max(numeric, logging.INFO), stream=stream, format="%(name)s %(levelname)s %(message)s"
+    _route_standard_library(stream, renderer, shared, max(numeric, logging.INFO), mask_numbers)
+
+
+def _route_standard_library(
+    stream, renderer: structlog.typing.Processor, shared: list, level: int, mask_numbers: bool
+) -> None:
+    """Libraries log through the standard library: their records go through the same renderer
+    (one JSON object per line under journald and docker), with the library's name as `logger`.
+    Our handler replaces the one a previous call installed; a test runner's stay."""
+    handler = _StandardLibraryHandler(stream)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
     )
     if mask_numbers:
-        for handler in root.handlers:
-            if handler not in before:  # ours alone, not a test runner's
-                handler.addFilter(MaskNumbersFilter())
+        handler.addFilter(MaskNumbersFilter())
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 class MaskNumbersFilter(logging.Filter):

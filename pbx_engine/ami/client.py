@@ -8,6 +8,7 @@ through ARI, never with an AMI Originate that a reconnect could send twice.
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 
 import structlog
@@ -21,6 +22,35 @@ log = structlog.get_logger(__name__)
 
 class AmiError(Exception):
     pass
+
+
+class AmiUnavailable(AmiError):
+    """No AMI login at start; the message is one line naming the cause and the fix."""
+
+
+def login_failure(host: str, port: int, reachable: str | None) -> AmiUnavailable:
+    """Why there was no login: `reachable` is None when a TCP connection to the port opened
+    (then Asterisk refused the login), else why it did not."""
+    if reachable is None:
+        return AmiUnavailable(
+            f"AMI at {host}:{port} refused the login: check [ami] username and secret (they "
+            "must match manager.conf; PBX_ENGINE_AMI_SECRET)"
+        )
+    return AmiUnavailable(
+        f"cannot reach AMI at {host}:{port} ({reachable}): is Asterisk running with "
+        "manager.conf enabled on that port? check [ami] host and port"
+    )
+
+
+async def _tcp_failure(host: str, port: int) -> str | None:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
+    except OSError as error:
+        return os.strerror(error.errno) if error.errno else str(error)
+    except TimeoutError:
+        return "no answer within 5 s"
+    writer.close()
+    return None
 
 
 class UnsafeAmiValue(AmiError):
@@ -94,11 +124,8 @@ class AmiClient:
             await asyncio.wait_for(self._logged_in.wait(), self._connect_timeout)
         except TimeoutError:
             self._manager.close()
-            raise AmiError(
-                f"no AMI login at {self._config.host}:{self._config.port} within "
-                f"{self._connect_timeout:.0f} s (is manager.conf enabled, are the user and "
-                "secret right?)"
-            ) from None
+            host, port = self._config.host, self._config.port
+            raise login_failure(host, port, await _tcp_failure(host, port)) from None
         return self
 
     async def __aexit__(self, *exc_info) -> None:

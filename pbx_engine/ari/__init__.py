@@ -8,6 +8,7 @@ from pbx_engine.ari.client import AriClient
 from pbx_engine.ari.errors import (
     AriError,
     AriProtocolError,
+    AriRefused,
     AriUnavailable,
     ChannelGone,
     UnsafeAriValue,
@@ -18,6 +19,7 @@ __all__ = [
     "AriClient",
     "AriError",
     "AriProtocolError",
+    "AriRefused",
     "AriUnavailable",
     "ChannelGone",
     "UnsafeAriValue",

@@ -7,6 +7,7 @@ reconnects for as long as the client is open; REST calls work whether or not it 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from yarl import URL
 
 from pbx_engine.ari.errors import (
     AriProtocolError,
+    AriRefused,
     AriUnavailable,
     ChannelGone,
     UnsafeAriValue,
@@ -95,6 +97,14 @@ def refuse_unsafe_request(method: str, path: str, params: dict[str, Any] | None,
             raise UnsafeAriValue(method, shown, f"{where} holds {problem}")
 
 
+def _connect_failure(error: BaseException) -> str:
+    """A short cause: "Connection refused" rather than aiohttp's whole sentence."""
+    cause = error.os_error if isinstance(error, aiohttp.ClientConnectorError) else error
+    if isinstance(cause, OSError) and cause.errno:
+        return os.strerror(cause.errno)
+    return str(error) or type(error).__name__
+
+
 class AriClient:
     def __init__(self, config: AriConfig, *, metrics: AriMetrics | None = None) -> None:
         self._config = config
@@ -107,6 +117,9 @@ class AriClient:
         self._router = EventRouter()
         self.connected = asyncio.Event()
         self.reconnects = 0
+        # Why the events websocket did not open last time: said when wait_connected gives up.
+        self._refused = asyncio.Event()
+        self._last_failure = "no answer yet"
 
     @property
     def app(self) -> str:
@@ -151,12 +164,26 @@ class AriClient:
         self._callbacks.append(callback)
 
     async def wait_connected(self, timeout: float) -> None:
+        """Wait for the events websocket; AriRefused at once when Asterisk refuses the user,
+        AriUnavailable naming the last failure when `timeout` passes."""
+        waits = [asyncio.create_task(e.wait()) for e in (self.connected, self._refused)]
         try:
-            await asyncio.wait_for(self.connected.wait(), timeout)
-        except TimeoutError:
-            raise AriUnavailable(
-                f"no ARI events websocket to {self._config.url} within {timeout:.0f} s"
-            ) from None
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        if self.connected.is_set():
+            return
+        url, user = self._config.url, self._config.username
+        if self._refused.is_set():
+            raise AriRefused(
+                f"ARI at {url} refused user {user!r} ({self._last_failure}): check [ari] "
+                "username and password (they must match ari.conf)"
+            )
+        raise AriUnavailable(
+            f"no ARI events websocket to {url} within {timeout:.0f} s ({self._last_failure}): "
+            "is Asterisk running with its HTTP server there? check [ari] url (http.conf)"
+        )
 
     def subscribe(self, *channel_ids: str) -> Subscription:
         """Events about these channels, from now on. Subscribe *before* creating a channel with
@@ -177,6 +204,7 @@ class AriClient:
                     timeout=aiohttp.ClientWSTimeout(ws_close=5),
                 ) as ws:
                     attempt = 0
+                    self._refused.clear()
                     self.connected.set()
                     log.info(
                         "ari.connected",
@@ -190,8 +218,12 @@ class AriClient:
             except aiohttp.WSServerHandshakeError as error:
                 level = log.error if error.status in (401, 403) else log.warning
                 level("ari.handshake_failed", status=error.status, message=error.message)
+                self._last_failure = f"HTTP {error.status}"
+                if error.status in (401, 403):
+                    self._refused.set()
             except (aiohttp.ClientError, OSError, TimeoutError) as error:
                 log.warning("ari.connect_failed", error=str(error) or type(error).__name__)
+                self._last_failure = _connect_failure(error)
             finally:
                 if self.connected.is_set():
                     self.reconnects += 1

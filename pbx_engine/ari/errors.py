@@ -32,6 +32,10 @@ class AriUnavailable(Exception):
     """Asterisk's HTTP server cannot be reached (down, restarting, wrong address)."""
 
 
+class AriRefused(AriUnavailable):
+    """Asterisk's HTTP server answered, but refused the engine's ARI user (401/403)."""
+
+
 class AriProtocolError(Exception):
     """Asterisk sent something that is not an ARI event (not JSON, or not an object)."""
 

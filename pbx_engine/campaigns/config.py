@@ -51,7 +51,7 @@ from pydantic import (
 from pbx_engine.amd.detectors import DETECTORS, Detector
 from pbx_engine.callerid.choice import CallerIdRule
 from pbx_engine.compliance import PROFILES, ComplianceProfile
-from pbx_engine.config import ConfigError, _describe, read_toml
+from pbx_engine.config import ConfigError, _describe, read_text, read_toml
 from pbx_engine.pacing.floor import PacingPolicy
 from pbx_engine.pacing.policies import POLICIES, make_policy
 from pbx_engine.recording.policy import RecordingMode, RecordingPolicy
@@ -316,8 +316,9 @@ def _one_of(value: str, known: list[str], what: str) -> str:
 
 
 def load_campaign(path: str | Path) -> CampaignConfig:
-    raw = read_toml(path)
+    text = read_text(path)
+    raw = read_toml(path, text)
     try:
         return CampaignConfig.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(_describe(error, str(path))) from None
+        raise ConfigError(_describe(error, str(path), text)) from None

@@ -7,6 +7,7 @@ Parameters are always bound ($1, $2, ...), never formatted into the SQL text.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -34,7 +35,27 @@ from pbx_engine.storage.supervision import SupervisionStore
 
 
 class StorageUnavailable(Exception):
-    pass
+    """PostgreSQL cannot be used; the message is one line naming the address, cause and fix."""
+
+
+def unavailable(error: BaseException, config: DatabaseConfig) -> StorageUnavailable:
+    """The operator's explanation of a failed connection: what PostgreSQL said, what to fix."""
+    where = "the [database] dsn" if config.dsn else f"{config.host}:{config.port}"
+    if isinstance(
+        error, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
+    ):
+        fix = "check [database] user and password (or PBX_ENGINE_DATABASE_PASSWORD)"
+    elif isinstance(error, asyncpg.InvalidCatalogNameError):
+        fix = "check [database] name, or create the database (docker/postgres-init/ shows how)"
+    elif isinstance(error, OSError):
+        fix = "is PostgreSQL running and listening there? check [database] host and port"
+    else:
+        fix = "check the [database] settings"
+    if isinstance(error, OSError) and error.errno:
+        cause = os.strerror(error.errno)
+    else:
+        cause = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return StorageUnavailable(f"cannot connect to PostgreSQL at {where}: {cause}: {fix}")
 
 
 class Storage:
@@ -76,7 +97,7 @@ class Storage:
                 **config.connect_kwargs(),
             )
         except (OSError, asyncpg.PostgresError) as error:
-            raise StorageUnavailable(f"cannot connect to PostgreSQL: {error}") from None
+            raise unavailable(error, config) from None
         try:
             yield cls(pool)
         finally:

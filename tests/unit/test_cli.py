@@ -59,7 +59,7 @@ def test_given_a_typo_when_checked_then_it_exits_1_naming_the_key(tmp_path, caps
         '[ari]\nurl = "http://127.0.0.1:8088"\nusername = "e"\n[dialer]\ntrunks = "x"\n'
     )
     assert main(["check-config", str(path)]) == 1
-    assert "dialer.trunks: unknown key" in capsys.readouterr().err
+    assert "dialer.trunks (line 5): unknown key" in capsys.readouterr().err
 
 
 def test_given_a_missing_file_when_run_then_it_exits_1_with_a_message(tmp_path, capsys):

@@ -1,19 +1,9 @@
 """Private Asterisk instances: the engine's PBX and a second one acting as the phone network.
 
 Each runs `asterisk -C RUN_DIR/etc/asterisk.conf -f -n -q` with its own asterisk.conf whose
-directories all point into a runtime folder. The folder's `etc/` is built from the project's
-files: `asterisk-config/common/*.conf`, then `asterisk-config/<profile>/*.conf` (a profile file
-replaces a common file of the same name) and `dialplans/<profile>.conf` as `etc/dialplan.conf`.
-`@@NAME@@` placeholders are filled in; the syntax cannot clash with the dialplan's `${VAR}`, and
-an unknown placeholder is an error. Placeholders:
-
-    RUN_DIR MODULES_DIR DATA_DIR SOUNDS_DIR          folders
-    HTTP_PORT ARI_USERNAME ARI_PASSWORD ARI_APP      ARI (http.conf, ari.conf, the dialplan)
-    AMI_PORT AMI_USERNAME AMI_SECRET                 manager.conf
-    SIP_HOST SIP_PORT PEER_HOST PEER_PORT            pjsip.conf: own transport, the other side
-    RTP_START RTP_END AGI_URL AGENTS                 rtp.conf, FastAGI, agents' pjsip sections
-
-docker/asterisk/entrypoint.sh renders the same files with sed for a production container.
+directories all point into a runtime folder, rendered by pbx_engine.asterisk_config (the same
+code as `pbx-engine asterisk render` and the container's entrypoint) from the profile's
+templates, with ports and credentials of the sandbox's own choosing.
 
 Asterisk never runs as root: when the sandbox's owner is root (CI), Asterisk runs as the
 `asterisk` user the Debian package creates, and the runtime folder is handed over to it (root
@@ -40,6 +30,12 @@ import aiohttp
 import structlog
 
 from pbx_engine.ari.errors import basic_auth
+from pbx_engine.asterisk_config import (
+    agent_sections,
+    make_runtime_folders,
+    render_profile,
+    write_runtime,
+)
 from pbx_engine.lab.sandbox import process as processes
 from pbx_engine.lab.sandbox.audio import install_sounds
 from pbx_engine.lab.sandbox.errors import SandboxError
@@ -430,19 +426,7 @@ class AsteriskSandbox:
             )
         if self._made_run_dir and not self.keep:
             processes.remove_at_exit(self.run_dir)
-        # spool/recording: where ARI recordings go (`POST /channels/{id}/record`).
-        subs = (
-            "etc",
-            "lib/keys",
-            "spool/recording",
-            "run",
-            "log",
-            "agi-bin",
-            "sounds",
-            "recordings",
-        )
-        for sub in subs:
-            (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
+        make_runtime_folders(self.run_dir)
 
     def _choose_ports(self) -> None:
         if not self.sip_port:
@@ -490,16 +474,8 @@ class AsteriskSandbox:
         }
 
     def _write_config(self) -> None:
-        etc = self._dir() / "etc"
-        values = self._values()
-        sources = {p.name: p for p in sorted((ASTERISK_CONFIG_DIR / "common").glob("*.conf"))}
-        sources.update(
-            {p.name: p for p in sorted((ASTERISK_CONFIG_DIR / self.profile).glob("*.conf"))}
-        )
-        for name, source in sources.items():
-            (etc / name).write_text(render(source.read_text(), values, str(source)))
-        dialplan = DIALPLANS_DIR / f"{self.profile}.conf"
-        (etc / "dialplan.conf").write_text(render(dialplan.read_text(), values, str(dialplan)))
+        files = render_profile(self.profile, self._values(), ASTERISK_CONFIG_DIR, DIALPLANS_DIR)
+        write_runtime(self._dir(), files)
 
     async def _launch(self) -> None:
         require_free(self.sip_host, self.sip_port, socket.SOCK_DGRAM, f"{self.profile} SIP")
@@ -760,34 +736,6 @@ class Telephony:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
-
-
-def render(text: str, values: dict[str, str], name: str = "<template>") -> str:
-    """Fill `@@NAME@@` placeholders; an unknown one is a SandboxError naming file and line."""
-
-    def fill(found: re.Match[str]) -> str:
-        key = found.group(1)
-        if key not in values:
-            line = text.count("\n", 0, found.start()) + 1
-            raise SandboxError(f"{name}:{line}: unknown placeholder @@{key}@@")
-        return values[key]
-
-    return re.sub(r"@@([A-Z0-9_]+)@@", fill, text)
-
-
-def agent_sections(agents: dict[str, str]) -> str:
-    """pjsip.conf sections for agents' softphones (name -> password), on the templates of
-    asterisk-config/engine/pjsip.conf."""
-    sections = []
-    for name, password in agents.items():
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or any(c in password for c in "\n;["):
-            raise SandboxError(f"agent endpoint {name!r} or its password cannot go into pjsip.conf")
-        sections.append(
-            f"[{name}](agent-endpoint)\nauth = {name}\naors = {name}\n\n"
-            f"[{name}](agent-aor)\n\n"
-            f"[{name}](agent-auth)\nusername = {name}\npassword = {password}\n"
-        )
-    return "\n".join(sections)
 
 
 def _why(log_text: str) -> str:
