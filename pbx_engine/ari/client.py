@@ -120,6 +120,7 @@ class AriClient:
         self._router = EventRouter()
         self.connected = asyncio.Event()
         self.reconnects = 0
+        self.pongs = 0  # pings Asterisk answered: what keeps a quiet events websocket up
         # Why the events websocket did not open last time: said when wait_connected gives up.
         self._refused = asyncio.Event()
         self._last_failure = "no answer yet"
@@ -250,7 +251,10 @@ class AriClient:
             except TimeoutError:
                 verdict = watch.verdict(loop.time())
                 if verdict is Verdict.PING:
-                    await ws.ping()
+                    try:
+                        await ws.ping()
+                    except (aiohttp.ClientError, OSError) as error:
+                        return f"ping failed: {error or type(error).__name__}"
                 elif verdict is Verdict.DEAD:
                     silent = loop.time() - watch.last_heard
                     log.warning("ari.silent", seconds=round(silent, 2), app=self.app)
@@ -264,6 +268,8 @@ class AriClient:
                 self._handle_text(message.data)
             elif message.type == aiohttp.WSMsgType.PING:
                 await ws.pong(message.data)
+            elif message.type == aiohttp.WSMsgType.PONG:
+                self.pongs += 1
             elif message.type == aiohttp.WSMsgType.ERROR:
                 return f"error: {message.data}"
             elif message.type in _ENDINGS:

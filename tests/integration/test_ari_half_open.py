@@ -12,10 +12,12 @@ import asyncio
 import time
 
 from pbx_engine.agents.states import AgentState
+from pbx_engine.ari.client import AriClient
 from pbx_engine.ari.errors import AriUnavailable
 from pbx_engine.campaigns.config import CampaignConfig
+from pbx_engine.config import AriConfig
 from pbx_engine.lab.invariants import CallWatch
-from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
+from pbx_engine.lab.sandbox.asterisk import AsteriskSandbox, PstnBehaviour
 from tests.integration.faults import (
     add_cases,
     all_settled,
@@ -113,3 +115,21 @@ async def test_given_a_call_up_when_the_path_to_ari_goes_half_open_then_the_engi
         assert rest_failed <= settings.request_timeout + SLACK
         assert row["outcome"] == "human"
         assert violations == []
+
+
+async def test_given_a_quiet_but_healthy_link_when_pings_are_answered_then_it_stays_up():
+    # Asterisk answers the reader's pings: silence between events is no reason to reconnect.
+    async with AsteriskSandbox("engine") as pbx:
+        config = AriConfig(
+            url=pbx.ari_url,
+            username=pbx.ari_username,
+            password=pbx.ari_password,
+            heartbeat=0.3,
+            dead_after=0.6,
+        )
+        async with AriClient(config) as ari:
+            await ari.wait_connected(timeout=10)
+            # Five pongs span five pings: well past dead_after of silence between events.
+            await eventually(now(lambda: ari.pongs >= 5), timeout=10, what="five pongs")
+            assert ari.reconnects == 0
+            assert ari.connected.is_set()
