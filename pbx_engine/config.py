@@ -22,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 
@@ -82,9 +83,23 @@ class AriConfig(_Section):
     password: Secret = SecretStr("")
     app: str = Field("pbx-engine", pattern=r"^[A-Za-z0-9_.-]+$")
     request_timeout: float = Field(10.0, gt=0)
-    heartbeat: float = Field(5.0, gt=0, description="websocket ping interval, seconds")
+    heartbeat: float = Field(
+        5.0, gt=0, description="seconds of silence on the events websocket before a ping"
+    )
+    dead_after: float = Field(
+        10.0,
+        gt=0,
+        description="seconds of silence (the ping unanswered) before the events websocket is "
+        "declared dead, closed and reopened: a half-open connection ends within this",
+    )
     reconnect_initial: float = Field(0.5, gt=0)
     reconnect_max: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ping_before_dead(self) -> AriConfig:
+        if self.heartbeat >= self.dead_after:
+            raise ValueError("heartbeat must be shorter than dead_after (the ping needs time)")
+        return self
 
 
 class AmiConfig(_Section):

@@ -39,6 +39,7 @@ from pbx_engine.ari.events import (
     StoredRecording,
     parse_event,
 )
+from pbx_engine.ari.liveness import SilenceWatch, Verdict
 from pbx_engine.ari.stream import EventRouter, Subscription, backoff_delay
 from pbx_engine.config import AriConfig
 from pbx_engine.metrics import AriMetrics, EngineMetrics
@@ -47,6 +48,8 @@ from pbx_engine.text import control_character_problem
 log = structlog.get_logger(__name__)
 
 ConnectedCallback = Callable[[], Awaitable[None]]
+
+_ENDINGS = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 
 
 def _params(values: dict[str, Any]) -> dict[str, str]:
@@ -117,6 +120,7 @@ class AriClient:
         self._router = EventRouter()
         self.connected = asyncio.Event()
         self.reconnects = 0
+        self.pongs = 0  # pings Asterisk answered: what keeps a quiet events websocket up
         # Why the events websocket did not open last time: said when wait_connected gives up.
         self._refused = asyncio.Event()
         self._last_failure = "no answer yet"
@@ -198,10 +202,10 @@ class AriClient:
         attempt = 0
         while True:
             try:
+                # Pings and pongs come to the reader (autoping off): every byte heard counts
+                # for the liveness deadline, which aiohttp's own heartbeat would hide.
                 async with self._session.ws_connect(
-                    url,
-                    heartbeat=self._config.heartbeat,
-                    timeout=aiohttp.ClientWSTimeout(ws_close=5),
+                    url, autoping=False, timeout=aiohttp.ClientWSTimeout(ws_close=5)
                 ) as ws:
                     attempt = 0
                     self._refused.clear()
@@ -213,8 +217,8 @@ class AriClient:
                         reconnects=self.reconnects,
                     )
                     self._run_connected_callbacks()
-                    await self._read(ws)
-                log.warning("ari.disconnected", reason="closed by Asterisk")
+                    reason = await self._read(ws)
+                log.warning("ari.disconnected", reason=reason)
             except aiohttp.WSServerHandshakeError as error:
                 level = log.error if error.status in (401, 403) else log.warning
                 level("ari.handshake_failed", status=error.status, message=error.message)
@@ -235,22 +239,54 @@ class AriClient:
             attempt += 1
             await asyncio.sleep(delay)
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for message in ws:
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> str:
+        """Route events until the websocket ends; why it ended. A link silent past
+        `dead_after` (half-open: nothing will ever come) is closed here, without waiting for
+        Asterisk's half of the closing handshake."""
+        loop = asyncio.get_running_loop()
+        watch = SilenceWatch(self._config.heartbeat, self._config.dead_after, loop.time())
+        while True:
+            try:
+                message = await ws.receive(timeout=watch.wait(loop.time()))
+            except TimeoutError:
+                verdict = watch.verdict(loop.time())
+                if verdict is Verdict.PING:
+                    try:
+                        await ws.ping()
+                    except (aiohttp.ClientError, OSError) as error:
+                        return f"ping failed: {error or type(error).__name__}"
+                elif verdict is Verdict.DEAD:
+                    silent = loop.time() - watch.last_heard
+                    log.warning("ari.silent", seconds=round(silent, 2), app=self.app)
+                    # After a receive timeout aiohttp's close() sends the close frame and
+                    # drops the connection at once: no reply is awaited from a dead peer.
+                    await ws.close()
+                    return "silent: no answer to a ping"
+                continue
+            watch.heard(loop.time())
             if message.type == aiohttp.WSMsgType.TEXT:
-                try:
-                    event = parse_event(message.data)
-                except AriProtocolError as error:
-                    log.warning("ari.bad_message", error=str(error))
-                    continue
-                if isinstance(event, ApplicationReplaced):
-                    log.error("ari.application_replaced", app=self.app)
-                self._router.route(event)
-                if event.timestamp is not None and event.timestamp.tzinfo is not None:
-                    lag = datetime.now(UTC) - event.timestamp
-                    self._metrics.event_handled(lag.total_seconds())
-            elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
-                break
+                self._handle_text(message.data)
+            elif message.type == aiohttp.WSMsgType.PING:
+                await ws.pong(message.data)
+            elif message.type == aiohttp.WSMsgType.PONG:
+                self.pongs += 1
+            elif message.type == aiohttp.WSMsgType.ERROR:
+                return f"error: {message.data}"
+            elif message.type in _ENDINGS:
+                return "closed by Asterisk"
+
+    def _handle_text(self, data: str) -> None:
+        try:
+            event = parse_event(data)
+        except AriProtocolError as error:
+            log.warning("ari.bad_message", error=str(error))
+            return
+        if isinstance(event, ApplicationReplaced):
+            log.error("ari.application_replaced", app=self.app)
+        self._router.route(event)
+        if event.timestamp is not None and event.timestamp.tzinfo is not None:
+            lag = datetime.now(UTC) - event.timestamp
+            self._metrics.event_handled(lag.total_seconds())
 
     def _run_connected_callbacks(self) -> None:
         for callback in self._callbacks:

@@ -5,7 +5,7 @@ checker run once the floor has gone quiet."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,6 +16,7 @@ from pbx_engine.lab.invariants import CallWatch, agent_views, check, take_snapsh
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
 from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.lab.sandbox.sipp import SippPhone
+from pbx_engine.lab.tcp_proxy import TcpProxy
 from pbx_engine.outbound.policy import SAFE_KINDS
 from tests.integration.waiting import eventually
 
@@ -28,24 +29,34 @@ class Floor:
     engine: Engine
     telephony: Telephony
     database: PostgresSandbox
+    ari_proxy: TcpProxy | None = None
 
 
 @asynccontextmanager
-async def own_floor(name: str) -> AsyncIterator[Floor]:
-    """A PBX pair, a PostgreSQL cluster, an engine on them, two agents logged in."""
+async def own_floor(
+    name: str, *, ari_proxied: bool = False, ari: Mapping[str, object] | None = None
+) -> AsyncIterator[Floor]:
+    """A PBX pair, a PostgreSQL cluster, an engine on them, two agents logged in.
+
+    `ari_proxied`: the engine reaches ARI (REST and events) through a TcpProxy the test
+    controls (`floor.ari_proxy`); `ari`: more [ari] settings."""
     async with AsyncExitStack() as stack:
         telephony = await stack.enter_async_context(Telephony.create(agents=AGENTS))
         database = await stack.enter_async_context(PostgresSandbox())
         dsn = await database.create_database(name)
         pbx = telephony.engine
+        proxy = None
+        if ari_proxied:
+            proxy = await stack.enter_async_context(TcpProxy("127.0.0.1", pbx.http_port))
         config = parse_config(
             {
                 "ari": {
-                    "url": pbx.ari_url,
+                    "url": proxy.url if proxy else pbx.ari_url,
                     "username": pbx.ari_username,
                     "password": pbx.ari_password,
                     "reconnect_initial": 0.2,
                     "reconnect_max": 1.0,
+                    **(ari or {}),
                 },
                 "database": {"dsn": dsn, "allow_superuser": True},
                 "dialer": {"ring_timeout": 8, "caller_id": "+12025550999"},
@@ -63,7 +74,7 @@ async def own_floor(name: str) -> AsyncIterator[Floor]:
             )
             await engine.storage.agents.upsert_agent(login, login.title(), sip_endpoint=endpoint)
             await engine.agents.login(login)
-        yield Floor(engine, telephony, database)
+        yield Floor(engine, telephony, database, proxy)
 
 
 async def add_cases(engine: Engine, campaign_id: int, behaviours: list[PstnBehaviour]) -> None:
