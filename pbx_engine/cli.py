@@ -15,7 +15,7 @@ from pathlib import Path
 
 import structlog
 
-from pbx_engine.config import ConfigError, check_start_secrets, load_config
+from pbx_engine.config import ConfigError, EngineConfig, check_start_secrets, load_config
 from pbx_engine.logs import configure_logging, logs_as_json
 
 log = structlog.get_logger(__name__)
@@ -74,7 +74,7 @@ def _check_config(args: argparse.Namespace) -> int:
     return asyncio.run(_check_connections(config)) if args.connect else 0
 
 
-async def _check_connections(config) -> int:
+async def _check_connections(config: EngineConfig) -> int:
     from pbx_engine.connection_checks.policy import report
     from pbx_engine.connection_checks.probes import check_connections
 

@@ -100,11 +100,13 @@ class DatabaseFindings:
     write_problem: str | None  # Storage.write_problem's answer: None when writable
     pending: list[str]  # migrations `run` would apply
     unknown: list[str]  # applied migrations this code does not have (it was rolled back)
+    may_create: bool = True  # the user may create tables where the migrations put them
 
 
 def database_result(found: DatabaseFindings) -> CheckResult:
-    """Failed when PostgreSQL takes no writes; pending migrations pass, since `run` applies
-    them (they are named, for an engine started with --no-migrate)."""
+    """Failed when PostgreSQL takes no writes, or when migrations are pending that the user
+    may not apply; pending migrations pass otherwise, since `run` applies them (they are
+    named, for an engine started with --no-migrate)."""
     if found.write_problem == "read-only":
         return CheckResult(
             "database",
@@ -118,6 +120,14 @@ def database_result(found: DatabaseFindings) -> CheckResult:
             Outcome.FAILED,
             f"PostgreSQL at {found.where} let the user in, then failed a query "
             f"({found.write_problem}): check the server's log",
+        )
+    if found.pending and not found.may_create:
+        return CheckResult(
+            "database",
+            Outcome.FAILED,
+            f"{len(found.pending)} migration(s) pending, but the [database] user may not "
+            "create tables: the user must own the engine's database (docker/postgres-init/ "
+            "shows how)",
         )
     if found.pending:
         migrations = (

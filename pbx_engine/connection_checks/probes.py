@@ -56,6 +56,10 @@ async def probe_database(config: DatabaseConfig, timeout: float) -> CheckResult:
                 write_problem = await storage.write_problem(timeout)
                 async with storage.pool.acquire() as connection:
                     state = await migration_state(connection)
+                    # Where the migrations create their tables: none applies without it.
+                    may_create = await connection.fetchval(
+                        "SELECT coalesce(has_schema_privilege(current_schema(), 'CREATE'), false)"
+                    )
     except TimeoutError:
         raise unavailable(TimeoutError(f"no answer within {timeout:g} s"), config) from None
     return database_result(
@@ -64,6 +68,7 @@ async def probe_database(config: DatabaseConfig, timeout: float) -> CheckResult:
             write_problem=write_problem,
             pending=[migration.name for migration in state.pending],
             unknown=state.unknown,
+            may_create=may_create,
         )
     )
 

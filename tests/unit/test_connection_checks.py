@@ -170,6 +170,15 @@ def test_given_pending_migrations_when_reported_then_they_are_named_and_it_passe
     )
 
 
+def test_given_pending_migrations_the_user_may_not_apply_when_reported_then_it_fails():
+    result = database_result(found(pending=["001_a"], may_create=False))
+    assert result.line == (
+        "database: 1 migration(s) pending, but the [database] user may not create tables: the "
+        "user must own the engine's database (docker/postgres-init/ shows how)"
+    )
+    assert database_result(found(may_create=False)).outcome is Outcome.OK  # nothing to apply
+
+
 def test_given_a_database_newer_than_the_code_when_reported_then_it_is_named():
     assert "the database has newer ones (043_x)" in database_result(found(unknown=["043_x"])).text
 
