@@ -77,8 +77,11 @@ async def check_login(config: AmiConfig, timeout: float) -> None:
             if not reply.success:
                 raise login_failure(host, port, None)
             await _exchange(reader, writer, {"Action": "Logoff"})
-    except (TimeoutError, OSError, asyncio.IncompleteReadError):
-        raise login_failure(host, port, "no AMI greeting or answer") from None
+    except TimeoutError:  # before OSError, of which it is a kind
+        cause = f"no AMI greeting or answer within {timeout:g} s"
+        raise login_failure(host, port, cause) from None
+    except (OSError, asyncio.IncompleteReadError):
+        raise login_failure(host, port, "closed before AMI answered") from None
     finally:
         writer.close()
 

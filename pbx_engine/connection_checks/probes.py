@@ -84,9 +84,10 @@ async def probe_ari(config: AriConfig, timeout: float) -> CheckResult:
     except AriError as error:
         if error.status in (401, 403):
             raise refused(config.url, config.username, f"HTTP {error.status}") from None
+        # An HTTP server answered, but not ARI as the engine expects it.
         raise AriUnavailable(
             f"ARI at {config.url} answered {error.status} to {error.method} /ari{error.path}: "
-            f"{UNREACHABLE_FIX}"
+            "is ARI enabled there (ari.conf, res_ari)? check [ari] url"
         ) from None
     except (AriUnavailable, TimeoutError) as error:
         cause = str(error) or f"no answer within {timeout:g} s"
