@@ -15,7 +15,7 @@ from pathlib import Path
 
 import structlog
 
-from pbx_engine.config import ConfigError, check_start_secrets, load_config
+from pbx_engine.config import ConfigError, EngineConfig, check_start_secrets, load_config
 from pbx_engine.logs import configure_logging, logs_as_json
 
 log = structlog.get_logger(__name__)
@@ -26,7 +26,8 @@ LAB_PACKAGE = "pbx_engine.lab"
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    """The config file and every file it names (campaigns, number pools), as `run` reads them."""
+    """The config file and every file it names (campaigns, number pools), as `run` reads them;
+    with --connect, then every connection and credential `run` will use."""
     import glob
 
     from pbx_engine.callerid.pools import load_pools
@@ -41,7 +42,8 @@ def _check_config(args: argparse.Namespace) -> int:
     try:
         check_start_secrets(config, str(args.file))
     except ConfigError as error:
-        problems.append(str(error))
+        if not args.connect:  # else the secrets line names every one unset
+            problems.append(str(error))
     for pattern in config.campaign_files:
         paths = sorted(glob.glob(pattern))
         if not paths:
@@ -69,7 +71,17 @@ def _check_config(args: argparse.Namespace) -> int:
     )
     for note in notes:
         print(f"  {note}")
-    return 0
+    return asyncio.run(_check_connections(config)) if args.connect else 0
+
+
+async def _check_connections(config: EngineConfig) -> int:
+    from pbx_engine.connection_checks.policy import report
+    from pbx_engine.connection_checks.probes import check_connections
+
+    lines, exit_code = report(await check_connections(config))
+    for line in lines:
+        print(line)
+    return exit_code
 
 
 async def _migrate(args: argparse.Namespace) -> int:
@@ -420,6 +432,12 @@ def _add_service_commands(commands: argparse._SubParsersAction) -> None:
     """check-config, migrate and run: what operating the service needs."""
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", type=Path)
+    check.add_argument(
+        "--connect",
+        action="store_true",
+        help="then try PostgreSQL, ARI and AMI with the file's settings and credentials, "
+        "one line each (exit 1 when one fails)",
+    )
     check.set_defaults(handler=_check_config)
 
     mig = commands.add_parser("migrate", help="apply pending database migrations from sql/")

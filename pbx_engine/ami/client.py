@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import structlog
 from panoramisk import Manager
+from panoramisk.actions import Action
+from panoramisk.message import Message
 
 from pbx_engine.config import AmiConfig
 from pbx_engine.text import control_character_problem
@@ -51,6 +53,47 @@ async def _tcp_failure(host: str, port: int) -> str | None:
         return "no answer within 5 s"
     writer.close()
     return None
+
+
+async def check_login(config: AmiConfig, timeout: float) -> None:
+    """Log in once and off again, as a check before starting: AmiUnavailable naming the cause
+    and the fix when that fails. Not through `AmiClient`: a check needs no reconnecting link
+    and learns of a refused login at once instead of waiting for one that never comes."""
+    host, port = config.host, config.port
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(host, port)
+    except TimeoutError:  # before OSError, of which it is a kind
+        raise login_failure(host, port, f"no answer within {timeout:g} s") from None
+    except OSError as error:
+        cause = os.strerror(error.errno) if error.errno else str(error)
+        raise login_failure(host, port, cause) from None
+    try:
+        async with asyncio.timeout(timeout):
+            await reader.readline()  # the greeting: "Asterisk Call Manager/x.y.z"
+            secret = config.secret.get_secret_value()
+            login = {"Action": "Login", "Username": config.username, "Secret": secret}
+            reply = await _exchange(reader, writer, {**login, "Events": "off"})
+            if not reply.success:
+                raise login_failure(host, port, None)
+            await _exchange(reader, writer, {"Action": "Logoff"})
+    except TimeoutError:  # before OSError, of which it is a kind
+        cause = f"no AMI greeting or answer within {timeout:g} s"
+        raise login_failure(host, port, cause) from None
+    except (OSError, asyncio.IncompleteReadError):
+        raise login_failure(host, port, "closed before AMI answered") from None
+    finally:
+        writer.close()
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, fields: dict[str, str]
+) -> Message:
+    """Send one action, read the next message (panoramisk's encoding and parsing)."""
+    refuse_unsafe_action(fields)
+    writer.write(str(Action(fields)).encode())
+    await writer.drain()
+    return Message.from_line((await reader.readuntil(b"\r\n\r\n")).decode().strip())
 
 
 class UnsafeAmiValue(AmiError):

@@ -18,13 +18,14 @@ import structlog
 from yarl import URL
 
 from pbx_engine.ari.errors import (
+    UNREACHABLE_FIX,
     AriProtocolError,
-    AriRefused,
     AriUnavailable,
     ChannelGone,
     UnsafeAriValue,
     basic_auth,
     error_for,
+    refused,
 )
 from pbx_engine.ari.events import (
     ApplicationReplaced,
@@ -109,8 +110,13 @@ def _connect_failure(error: BaseException) -> str:
 
 
 class AriClient:
-    def __init__(self, config: AriConfig, *, metrics: AriMetrics | None = None) -> None:
+    def __init__(
+        self, config: AriConfig, *, metrics: AriMetrics | None = None, events: bool = True
+    ) -> None:
+        """`events=False`: REST only, no events websocket. A check uses it: opening the
+        websocket under the engine's app name would take a running engine's events."""
         self._config = config
+        self._events = events
         self._metrics = metrics or EngineMetrics().ari  # else counted where nobody looks
         self._base = URL(str(config.url)).with_path("/ari")
         self._session: aiohttp.ClientSession | None = None
@@ -144,7 +150,8 @@ class AriClient:
             },
             timeout=aiohttp.ClientTimeout(total=self._config.request_timeout),
         )
-        self._reader = asyncio.create_task(self._read_forever(), name="ari-events")
+        if self._events:
+            self._reader = asyncio.create_task(self._read_forever(), name="ari-events")
         return self
 
     async def __aexit__(self, *exc_info) -> None:
@@ -180,13 +187,10 @@ class AriClient:
             return
         url, user = self._config.url, self._config.username
         if self._refused.is_set():
-            raise AriRefused(
-                f"ARI at {url} refused user {user!r} ({self._last_failure}): check [ari] "
-                "username and password (they must match ari.conf)"
-            )
+            raise refused(url, user, self._last_failure)
         raise AriUnavailable(
             f"no ARI events websocket to {url} within {timeout:.0f} s ({self._last_failure}): "
-            "is Asterisk running with its HTTP server there? check [ari] url (http.conf)"
+            f"{UNREACHABLE_FIX}"
         )
 
     def subscribe(self, *channel_ids: str) -> Subscription:
@@ -330,7 +334,7 @@ class AriClient:
                     return await response.json()
                 return await response.read()
         except (aiohttp.ClientConnectionError, TimeoutError) as error:
-            raise AriUnavailable(f"{method} {path}: {error or type(error).__name__}") from None
+            raise AriUnavailable(f"{method} {path}: {_connect_failure(error)}") from None
 
     async def _gone_is_false(self, call: Awaitable[Any]) -> bool:
         try:

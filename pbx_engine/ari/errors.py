@@ -36,6 +36,16 @@ class AriRefused(AriUnavailable):
     """Asterisk's HTTP server answered, but refused the engine's ARI user (401/403)."""
 
 
+# What to check when Asterisk refuses the user or cannot be reached: said at start and by
+# `check-config --connect` alike.
+REFUSED_FIX = "check [ari] username and password (they must match ari.conf)"
+UNREACHABLE_FIX = "is Asterisk running with its HTTP server there? check [ari] url (http.conf)"
+
+
+def refused(url: object, username: str, failure: str) -> AriRefused:
+    return AriRefused(f"ARI at {url} refused user {username!r} ({failure}): {REFUSED_FIX}")
+
+
 class AriProtocolError(Exception):
     """Asterisk sent something that is not an ARI event (not JSON, or not an object)."""
 

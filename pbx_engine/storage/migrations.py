@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,44 @@ async def migrate(
     return await _migrate(pool_or_conn, migrations)
 
 
+@dataclass(frozen=True)
+class MigrationState:
+    """How a database stands against the code's migrations."""
+
+    pending: list[Migration]  # to apply, in order
+    unknown: list[str]  # applied there but absent here: the engine was rolled back
+
+
+def compare(migrations: list[Migration], applied: Mapping[int, tuple[str, str]]) -> MigrationState:
+    """`applied`: version -> (name, checksum), as recorded in the database. MigrationError when
+    an applied migration's file has changed since: the databases it ran on no longer match it."""
+    for migration in migrations:
+        recorded = applied.get(migration.version)
+        if recorded is not None and recorded[1] != migration.checksum:
+            raise MigrationError(
+                f"{migration.name}.sql was changed after it was applied; "
+                "add a new migration instead of editing an applied one"
+            )
+    known = {m.version for m in migrations}
+    return MigrationState(
+        pending=[m for m in migrations if m.version not in applied],
+        unknown=[applied[v][0] for v in sorted(applied) if v not in known],
+    )
+
+
+async def migration_state(conn: asyncpg.Connection, directory: Path = SQL_DIR) -> MigrationState:
+    """What `migrate` would do, without doing it or taking its lock (it writes nothing)."""
+    migrations = load_migrations(directory)
+    if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+        return compare(migrations, {})
+    return compare(migrations, await _applied(conn))
+
+
+async def _applied(conn: asyncpg.Connection) -> dict[int, tuple[str, str]]:
+    rows = await conn.fetch("SELECT version, name, checksum FROM schema_migrations")
+    return {row["version"]: (row["name"], row["checksum"]) for row in rows}
+
+
 async def _migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
     # A session lock, not a transaction one: each migration commits on its own, and the lock
     # must cover the whole run. Whoever waits finds the work done when it gets the lock.
@@ -87,27 +126,14 @@ async def _migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> lis
                    checksum   text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        rows = await conn.fetch("SELECT version, name, checksum FROM schema_migrations")
-        applied = {row["version"]: row for row in rows}
-        known = {m.version for m in migrations}
-        unknown = sorted(v for v in applied if v not in known)
-        if unknown:
+        # Refused before anything runs when an applied migration was edited.
+        state = compare(migrations, await _applied(conn))
+        if state.unknown:
             # An engine rolled back after a migration: not refused, since additive migrations
             # leave the older code working, and refusing would stop the dialling outright.
-            log.warning(
-                "storage.database_newer_than_code",
-                unknown=[applied[v]["name"] for v in unknown],
-            )
+            log.warning("storage.database_newer_than_code", unknown=state.unknown)
         done: list[str] = []
-        for migration in migrations:
-            row = applied.get(migration.version)
-            if row is not None:
-                if row["checksum"] != migration.checksum:
-                    raise MigrationError(
-                        f"{migration.name}.sql was changed after it was applied; "
-                        "add a new migration instead of editing an applied one"
-                    )
-                continue
+        for migration in state.pending:
             async with conn.transaction():
                 await conn.execute(migration.sql)
                 await conn.execute(

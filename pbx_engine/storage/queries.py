@@ -38,9 +38,14 @@ class StorageUnavailable(Exception):
     """PostgreSQL cannot be used; the message is one line naming the address, cause and fix."""
 
 
+def database_address(config: DatabaseConfig) -> str:
+    """Where PostgreSQL is, as messages name it (a DSN may hold a password: not shown)."""
+    return "the [database] dsn" if config.dsn else f"{config.host}:{config.port}"
+
+
 def unavailable(error: BaseException, config: DatabaseConfig) -> StorageUnavailable:
     """The operator's explanation of a failed connection: what PostgreSQL said, what to fix."""
-    where = "the [database] dsn" if config.dsn else f"{config.host}:{config.port}"
+    where = database_address(config)
     if isinstance(
         error, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
     ):

@@ -1,0 +1,189 @@
+"""`pbx-engine check-config --connect`, run as an operator runs it, against the sandbox
+PostgreSQL and the engine's Asterisk: one line per connection, exit 0 only when all work, and
+a wrong password or a closed port named on its line, never a traceback."""
+
+import asyncio
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from pbx_engine.ami.client import AmiUnavailable, check_login
+from pbx_engine.ari import AriClient
+from pbx_engine.config import AmiConfig, AriConfig, DatabaseConfig
+from pbx_engine.connection_checks.policy import Outcome
+from pbx_engine.connection_checks.probes import probe_ari, probe_database
+from pbx_engine.lab.sandbox.asterisk import EngineSandbox
+from pbx_engine.lab.sandbox.ports import free_port
+from pbx_engine.lab.sandbox.postgres import PostgresSandbox
+from pbx_engine.storage import migrate
+from tests.waiting import eventually
+
+ROLE, PASSWORD, DATABASE = "checked_engine", "Right-db-pass-of-check", "checked"
+APP = "pbx-engine-check"  # no engine runs under it: the check must find it free
+
+
+async def check_connect(config: Path) -> subprocess.CompletedProcess:
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "pbx_engine.cli", "check-config", "--connect", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def connect_as(port: int, password: str) -> asyncpg.Connection:
+    return await asyncpg.connect(
+        host="127.0.0.1", port=port, user=ROLE, password=password, database=DATABASE
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine_database(postgres: PostgresSandbox) -> int:
+    """A role that must give its password (the sandbox trusts every other), owning a migrated
+    database, as a deployment has it; the sandbox's port."""
+    conn = await asyncpg.connect(postgres.dsn())
+    try:
+        await conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'")
+        await conn.execute(f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
+        hba = postgres.data_dir / "pg_hba.conf"
+        hba.write_text(f"host all {ROLE} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
+
+    async def asks_for_the_password() -> bool:
+        try:
+            wrong = await connect_as(postgres.port, "Not-the-password-of-check")
+        except asyncpg.InvalidPasswordError:
+            return True
+        await wrong.close()
+        return False
+
+    # The server reads pg_hba.conf again on its own time: until then it trusts the role too.
+    await eventually(asks_for_the_password, what="pg_hba.conf reloaded")
+    owner = await connect_as(postgres.port, PASSWORD)
+    try:
+        await migrate(owner)
+    finally:
+        await owner.close()
+    return postgres.port
+
+
+def config_text(
+    pbx: EngineSandbox,
+    db_port: int,
+    *,
+    db_password: str = PASSWORD,
+    ari_password: str | None = None,
+    ami_port: int | None = None,
+) -> str:
+    return (
+        f'[ari]\nurl = "{pbx.ari_url}"\nusername = "{pbx.ari_username}"\n'
+        f'password = "{ari_password or pbx.ari_password}"\napp = "{APP}"\n'
+        f'[ami]\nport = {ami_port or pbx.ami_port}\nusername = "{pbx.ami_username}"\n'
+        f'secret = "{pbx.ami_secret}"\n'
+        f'[database]\nport = {db_port}\nuser = "{ROLE}"\nname = "{DATABASE}"\n'
+        f'password = "{db_password}"\n'
+    )
+
+
+async def test_given_every_setting_right_when_checking_then_each_connection_says_ok(
+    engine_asterisk: EngineSandbox, engine_database: int, tmp_path: Path
+):
+    config = tmp_path / "engine.toml"
+    config.write_text(config_text(engine_asterisk, engine_database))
+    done = await check_connect(config)
+    assert (done.returncode, done.stderr) == (0, ""), done.stdout
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"{config}: ok")
+    checks = {line.split(":", 1)[0]: line for line in lines[1:]}
+    assert list(checks) == ["secrets", "database", "ari", "ami"]
+    assert checks["secrets"] == "secrets: ok (all set)"
+    assert checks["database"] == "database: ok (writable, migrations up to date)"
+    assert checks["ari"].startswith("ari: ok (Asterisk 16.")
+    assert checks["ari"].endswith(f"user {engine_asterisk.ari_username!r}, app {APP} free)")
+    assert checks["ami"] == (
+        f"ami: ok (logged in and off as {engine_asterisk.ami_username!r} at "
+        f"127.0.0.1:{engine_asterisk.ami_port})"
+    )
+
+
+async def test_given_wrong_passwords_and_a_closed_port_when_checking_then_each_is_named(
+    engine_asterisk: EngineSandbox, engine_database: int, tmp_path: Path
+):
+    closed = free_port("127.0.0.1")
+    config = tmp_path / "engine.toml"
+    config.write_text(
+        config_text(
+            engine_asterisk,
+            engine_database,
+            db_password="Wrong-db-pass-of-check",
+            ari_password="Wrong-ari-pass-of-check",
+            ami_port=closed,
+        )
+    )
+    done = await check_connect(config)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.stderr == ""
+    assert done.stdout.splitlines()[1:] == [
+        "secrets: ok (all set)",
+        f"database: cannot connect to PostgreSQL at 127.0.0.1:{engine_database}: password "
+        f'authentication failed for user "{ROLE}": check [database] user and password '
+        "(or PBX_ENGINE_DATABASE_PASSWORD)",
+        f"ari: ARI at {engine_asterisk.ari_url}/ refused user {engine_asterisk.ari_username!r} "
+        "(HTTP 401): check [ari] username and password (they must match ari.conf)",
+        f"ami: cannot reach AMI at 127.0.0.1:{closed} (Connection refused): is Asterisk "
+        "running with manager.conf enabled on that port? check [ami] host and port",
+    ]
+
+
+# The probes alone, in this process: the cases that need no second command.
+async def test_given_a_wrong_ami_secret_when_logging_in_once_then_the_refusal_is_named(
+    engine_asterisk: EngineSandbox,
+):
+    ami = AmiConfig(
+        port=engine_asterisk.ami_port,
+        username=engine_asterisk.ami_username,
+        secret="Wrong-ami-secret-of-check",
+    )
+    with pytest.raises(AmiUnavailable, match=r"refused the login: check \[ami\] username"):
+        await asyncio.wait_for(check_login(ami, timeout=5), 5)
+
+
+async def test_given_an_engine_holds_the_app_when_checking_ari_then_it_keeps_its_events(
+    engine_asterisk: EngineSandbox,
+):
+    ari = AriConfig(
+        url=engine_asterisk.ari_url,
+        username=engine_asterisk.ari_username,
+        password=engine_asterisk.ari_password,
+        app="pbx-engine-held",
+    )
+    async with AriClient(ari) as running:
+        await running.wait_connected(5)
+        result = await probe_ari(ari, timeout=5)
+        assert "app pbx-engine-held registered now: an engine is connected" in result.text
+        # No second websocket took the app: the running one still has it.
+        assert running.connected.is_set()
+        assert (await running.get_application())["name"] == "pbx-engine-held"
+
+
+async def test_given_a_user_who_may_not_create_tables_when_migrations_are_pending_then_it_fails(
+    postgres: PostgresSandbox, engine_database: int
+):
+    """A database the [database] user does not own: nothing of the schema can be made."""
+    name = f"not_owned_{secrets.token_hex(3)}"
+    await postgres.create_database(name)
+    try:
+        database = DatabaseConfig(port=postgres.port, user=ROLE, password=PASSWORD, name=name)
+        result = await probe_database(database, timeout=5)
+    finally:
+        await postgres.drop_database(name)
+    assert result.outcome is Outcome.FAILED
+    assert "the [database] user may not create tables" in result.line
