@@ -87,6 +87,7 @@ class RoomService:
         # DIDs a room made through the API may have (None: any, for tools and tests).
         self._allowed_dids = allowed_dids
         self._ringing: dict[str, int] = {}  # room -> calls rung into it, not answered yet
+        self._ringing_channels: dict[str, set[str]] = {}  # room -> those calls' channels
         self._storage = storage
         self._rooms: dict[str, Room] = {room.name: room for room in rooms}
         self._trunk = trunk
@@ -165,8 +166,14 @@ class RoomService:
         room = self._require(name)
         if not room.stored:
             raise RoomError("rooms of the config file are changed there", 409)
-        for member in self.members(name):
-            await self._ari.hangup(member.id)
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            # Calls still ringing out to join go too: answered, they would enter a room no more.
+            members = self._members.pop(name, {})
+            for channel_id in [*members, *self._ringing_channels.get(name, ())]:
+                await self._ari.hangup(channel_id)
+            bridge = self._bridges.pop(name, None)
+            if bridge is not None:  # gone with the room, not when the last hang-up is heard
+                await self._ari.destroy_bridge(bridge)
         await self._storage.rooms.delete_room(name)
         await self._storage.invitations.delete_room(name)  # its links die with it
         del self._rooms[name]
@@ -269,6 +276,7 @@ class RoomService:
         try:
             channel_id = f"room-{uuid.uuid4().hex[:16]}"
             events = self._ari.subscribe(channel_id)
+            self._ringing_channels.setdefault(name, set()).add(channel_id)
             try:
                 await ring_into_app(
                     self._ari,
@@ -293,6 +301,10 @@ class RoomService:
                 raise RoomError(f"{number} could not join: {error}") from None
         finally:
             self._release_seat(name)
+            ringing = self._ringing_channels.get(name, set())
+            ringing.discard(channel_id)
+            if not ringing:
+                self._ringing_channels.pop(name, None)
         if member is None:
             raise RoomError(f"room {name!r} is full")
         return member
@@ -313,6 +325,10 @@ class RoomService:
             # Calls still ringing hold their seats; an invited caller's own seat is his.
             ringing = self._ringing.get(room.name, 0) - (1 if invited else 0)
             decision = await _admit(room, pin, len(members) + ringing, invited=invited)
+            if room.name not in self._rooms:  # deleted while this call rang or gave its PIN
+                events.close()
+                await self._ari.hangup(channel_id)
+                return None
             if not decision.admitted:
                 log.info("room.refused", room=room.name, reason=decision.refused)
                 with contextlib.suppress(AriError, TimeoutError):
@@ -329,7 +345,13 @@ class RoomService:
                 self._bridges[room.name] = bridge
             if room.tones and members:
                 await self._tone(bridge, JOIN_TONE)
-            await self._ari.add_channel(bridge, channel_id)
+            try:
+                await self._ari.add_channel(bridge, channel_id)
+            except AriError:
+                if not members:  # the caller hung up as he came in: no empty bridge kept
+                    del self._bridges[room.name]
+                    await self._ari.destroy_bridge(bridge)
+                raise
             member = Member(
                 channel_id, room.name, datetime.now(UTC), decision.moderator, caller, via
             )
