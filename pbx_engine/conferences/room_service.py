@@ -167,6 +167,7 @@ class RoomService:
         if not room.stored:
             raise RoomError("rooms of the config file are changed there", 409)
         async with self._locks.setdefault(name, asyncio.Lock()):
+            del self._rooms[name]  # first: a call answered from now on is not let in
             # Calls still ringing out to join go too: answered, they would enter a room no more.
             members = self._members.pop(name, {})
             for channel_id in [*members, *self._ringing_channels.get(name, ())]:
@@ -174,9 +175,12 @@ class RoomService:
             bridge = self._bridges.pop(name, None)
             if bridge is not None:  # gone with the room, not when the last hang-up is heard
                 await self._ari.destroy_bridge(bridge)
-        await self._storage.rooms.delete_room(name)
-        await self._storage.invitations.delete_room(name)  # its links die with it
-        del self._rooms[name]
+        try:
+            await self._storage.rooms.delete_room(name)
+            await self._storage.invitations.delete_room(name)  # its links die with it
+        except BaseException:
+            self._rooms.setdefault(name, room)  # still on record: it takes calls again
+            raise
 
     def _require(self, name: str) -> Room:
         room = self._rooms.get(name)

@@ -10,6 +10,7 @@ cannot be brought to rest fails the test's set-up, naming what stays."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import warnings
 from collections.abc import Iterator
@@ -115,6 +116,20 @@ async def bring_to_rest(
         raise AssertionError(f"still up after clearing: {'; '.join(still.lines())}") from None
 
 
+async def settled(
+    engine: Engine | None, telephony: Telephony | None, grace: float = 1.0
+) -> Leftovers:
+    """What is still up once what was going away had `grace` seconds to go: Asterisk lists a
+    bridge destroyed while its channels hang up, or a channel hung up, for a moment after the
+    request that ended it returned."""
+    deadline = asyncio.get_running_loop().time() + grace
+    while True:
+        found = leftovers(await look(engine, telephony))
+        if not found or asyncio.get_running_loop().time() >= deadline:
+            return found
+        await asyncio.sleep(0.1)
+
+
 @pytest.fixture
 async def at_rest(request: pytest.FixtureRequest) -> None:
     session = request.session.stash
@@ -123,7 +138,7 @@ async def at_rest(request: pytest.FixtureRequest) -> None:
     session[_LAST_TEST] = request.node.nodeid
     if engine is None and telephony is None:
         return
-    found = leftovers(await look(engine, telephony))
+    found = await settled(engine, telephony)
     if not found:
         return
     lines = found.lines()
