@@ -410,7 +410,15 @@ async def serve_web(stack: AsyncExitStack, config: EngineConfig, engine: Engine)
 
 
 async def serve_probes(stack: AsyncExitStack, config: EngineConfig, engine: Engine) -> None:
-    watch_engine(engine.metrics, engine)
+    ami = engine.ami
+    watch_engine(
+        engine.metrics,
+        agents=engine.agents.all,
+        campaigns=engine.campaigns.values,
+        ari_connected=engine.ari.connected.is_set,
+        ami_logged_in=(lambda: ami.logged_in) if ami is not None else None,
+        pool=engine.storage.pool,
+    )
     if config.metrics is not None:
         await stack.enter_async_context(
             serve_metrics(engine.readiness, engine.metrics, config.metrics)

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     import asyncpg
 
     from pbx_engine.dialer.campaign import CampaignRunner
-    from pbx_engine.engine import Engine
     from pbx_engine.metrics.series import EngineMetrics
 
 # Agents who can take a call now or are on one: a campaign's lines are spread over them.
@@ -169,15 +168,15 @@ class PoolCollector:
         ]
 
 
-def watch_engine(metrics: EngineMetrics, engine: Engine) -> None:
+def watch_engine(
+    metrics: EngineMetrics,
+    *,
+    agents: Callable[[], list[AgentStatus]],
+    campaigns: Callable[[], Iterable[CampaignRunner]],
+    ari_connected: Callable[[], bool],
+    ami_logged_in: Callable[[], bool] | None,
+    pool: asyncpg.Pool,
+) -> None:
     """Read the engine's agents, campaigns, PBX links and pool at every scrape."""
-    ami = engine.ami
-    metrics.watch(
-        FloorCollector(
-            engine.agents.all,
-            lambda: list(engine.campaigns.values()),
-            engine.ari.connected.is_set,
-            (lambda: ami.logged_in) if ami is not None else None,
-        )
-    )
-    metrics.watch(PoolCollector(engine.storage.pool))
+    metrics.watch(FloorCollector(agents, campaigns, ari_connected, ami_logged_in))
+    metrics.watch(PoolCollector(pool))

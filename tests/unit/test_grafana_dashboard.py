@@ -46,16 +46,14 @@ def exported_series() -> frozenset[str]:
     """Every series of a registry wired as build_engine wires it."""
     metrics = EngineMetrics()
     connected = asyncio.Event()
-    engine = SimpleNamespace(
-        agents=SimpleNamespace(all=list),
-        campaigns={},
-        ari=SimpleNamespace(connected=connected),
-        ami=SimpleNamespace(logged_in=True),
-        storage=SimpleNamespace(
-            pool=SimpleNamespace(get_size=int, get_idle_size=int, get_max_size=int)
-        ),
+    watch_engine(
+        metrics,
+        agents=list,
+        campaigns=list,
+        ari_connected=connected.is_set,
+        ami_logged_in=lambda: True,
+        pool=SimpleNamespace(get_size=int, get_idle_size=int, get_max_size=int),
     )
-    watch_engine(metrics, engine)
     return metrics.series()
 
 
