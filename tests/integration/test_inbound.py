@@ -162,7 +162,7 @@ async def test_given_nobody_is_free_then_the_caller_waits_and_is_offered_a_callb
 
         async def dialled():
             return await engine.storage.pool.fetchrow(
-                "SELECT dialled, agent_id FROM call_attempts "
+                "SELECT channel_id, dialled, agent_id FROM call_attempts "
                 "WHERE direction = 'outbound' AND case_id = $1",
                 case_id,
             )
@@ -172,6 +172,7 @@ async def test_given_nobody_is_free_then_the_caller_waits_and_is_offered_a_callb
     finally:
         runner.stop()
     assert ready_agent.state is not AgentState.READY  # held for the callback
+    await engine.ari.hangup(call["channel_id"])  # the callback's ringing is not this test's
 
 
 @pytest.fixture
@@ -211,7 +212,7 @@ async def test_given_the_menu_when_the_debtor_promises_a_date_then_it_is_recorde
     engine = connected_engine
     caller = "+13125550312"
     case_id = await debtor_case(engine, "IN-M4", caller, "anna")
-    await telephony.pstn.call_engine(DID, caller, manner="dtmf", keys="40512")
+    channel = await telephony.pstn.call_engine(DID, caller, manner="dtmf", keys="40512")
 
     async def promised():
         return await engine.storage.pool.fetchrow(
@@ -224,6 +225,7 @@ async def test_given_the_menu_when_the_debtor_promises_a_date_then_it_is_recorde
     assert (row["promise_date"].day, row["promise_date"].month) == (5, 12)
     assert row["promise_amount"] == Decimal("99.00") and row["agent_id"] is None
     assert row["status"] == "promised"
+    await telephony.pstn.hangup(channel)  # the menu goes on after the promise
 
 
 async def test_given_the_menu_when_the_debtor_hears_his_balance_then_asks_for_his_agent(
