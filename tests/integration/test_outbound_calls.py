@@ -132,6 +132,10 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
     attempt = await engine.storage.attempts.get_attempt(lost.channel_id)
     assert attempt.ended_at is not None
     assert attempt.outcome == "failed"
+    # The phone network never heard the crash (no BYE came): its side would ring on, as a real
+    # carrier's does until its own timer; this test hangs it up.
+    for channel in await telephony.pstn.channels():
+        await telephony.pstn.hangup(channel["id"])
 
     after = await engine.dialer.call(CallRequest(number=PstnBehaviour.TALK.number()))
     assert after.amd_status == "HUMAN"
