@@ -5,7 +5,6 @@ a wrong password or a closed port named on its line, never a traceback."""
 import asyncio
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
@@ -20,20 +19,14 @@ from pbx_engine.lab.sandbox.asterisk import EngineSandbox
 from pbx_engine.lab.sandbox.ports import free_port
 from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.storage import migrate
-from tests.waiting import eventually
+from tests.integration.operator import create_password_role, run_cli
 
 ROLE, PASSWORD, DATABASE = "checked_engine", "Right-db-pass-of-check", "checked"
 APP = "pbx-engine-check"  # no engine runs under it: the check must find it free
 
 
 async def check_connect(config: Path) -> subprocess.CompletedProcess:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "pbx_engine.cli", "check-config", "--connect", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return await run_cli("check-config", "--connect", str(config), timeout=60)
 
 
 async def connect_as(port: int, password: str) -> asyncpg.Connection:
@@ -46,26 +39,7 @@ async def connect_as(port: int, password: str) -> asyncpg.Connection:
 async def engine_database(postgres: PostgresSandbox) -> int:
     """A role that must give its password (the sandbox trusts every other), owning a migrated
     database, as a deployment has it; the sandbox's port."""
-    conn = await asyncpg.connect(postgres.dsn())
-    try:
-        await conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'")
-        await conn.execute(f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
-        hba = postgres.data_dir / "pg_hba.conf"
-        hba.write_text(f"host all {ROLE} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
-        await conn.execute("SELECT pg_reload_conf()")
-    finally:
-        await conn.close()
-
-    async def asks_for_the_password() -> bool:
-        try:
-            wrong = await connect_as(postgres.port, "Not-the-password-of-check")
-        except asyncpg.InvalidPasswordError:
-            return True
-        await wrong.close()
-        return False
-
-    # The server reads pg_hba.conf again on its own time: until then it trusts the role too.
-    await eventually(asks_for_the_password, what="pg_hba.conf reloaded")
+    await create_password_role(postgres, ROLE, PASSWORD, DATABASE)
     owner = await connect_as(postgres.port, PASSWORD)
     try:
         await migrate(owner)

@@ -1,44 +1,22 @@
 """`pbx-engine migrate` and `run`, as an operator runs them, against a real PostgreSQL and a real
 Asterisk with a wrong password: one line naming the cause and the fix, no traceback, exit 1."""
 
-import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from pbx_engine.lab.sandbox.asterisk import EngineSandbox
 from pbx_engine.lab.sandbox.postgres import PostgresSandbox
+from tests.integration.operator import create_password_role, run_cli
 
 ROLE, PASSWORD = "guarded_engine", "Right-db-pass-of-test"
 
 
-async def pbx_engine(*args: str) -> subprocess.CompletedProcess:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "pbx_engine.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.fixture(scope="session")
 async def password_role(postgres: PostgresSandbox) -> str:
-    """A role that must give its password (the sandbox trusts every other): pg_hba.conf asks
-    this one for it."""
-    conn = await asyncpg.connect(postgres.dsn())
-    try:
-        await conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'")
-        await conn.execute(f"CREATE DATABASE guarded OWNER {ROLE}")
-        hba = postgres.data_dir / "pg_hba.conf"
-        hba.write_text(f"host all {ROLE} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
-        await conn.execute("SELECT pg_reload_conf()")
-    finally:
-        await conn.close()
+    """A role that must give its password (the sandbox trusts every other)."""
+    await create_password_role(postgres, ROLE, PASSWORD, "guarded")
     return ROLE
 
 
@@ -56,7 +34,7 @@ async def test_given_a_wrong_database_password_when_migrating_then_one_line_name
         f'[database]\nport = {postgres.port}\nuser = "{password_role}"\nname = "guarded"\n'
         'password = "Wrong-db-pass-of-test"\n',
     )
-    done = await pbx_engine("migrate", "--config", str(config))
+    done = await run_cli("migrate", "--config", str(config))
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.splitlines() == [
@@ -66,7 +44,7 @@ async def test_given_a_wrong_database_password_when_migrating_then_one_line_name
     ]
     # The right password gets in: the message was about the password, not the cluster.
     config.write_text(config.read_text().replace("Wrong-db-pass", "Right-db-pass"))
-    done = await pbx_engine("migrate", "--config", str(config))
+    done = await run_cli("migrate", "--config", str(config))
     assert done.returncode == 0, done.stderr
 
 
@@ -79,7 +57,7 @@ async def test_given_a_wrong_ari_password_when_running_then_the_json_log_ends_wi
         'password = "Wrong-ari-pass-of-test"\napp = "pbx-engine-wrong-password"\n'
         f'[database]\ndsn = "{database_dsn}"\n[logging]\nformat = "json"\n',
     )
-    done = await pbx_engine("run", "--no-migrate", "--config", str(config))
+    done = await run_cli("run", "--no-migrate", "--config", str(config))
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     lines = [json.loads(line) for line in done.stderr.splitlines()]  # every line is JSON
