@@ -10,7 +10,6 @@ cannot be brought to rest fails the test's set-up, naming what stays."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import warnings
 from collections.abc import Iterator
@@ -122,12 +121,17 @@ async def settled(
     """What is still up once what was going away had `grace` seconds to go: Asterisk lists a
     bridge destroyed while its channels hang up, or a channel hung up, for a moment after the
     request that ended it returned."""
-    deadline = asyncio.get_running_loop().time() + grace
-    while True:
+    found = leftovers(await look(engine, telephony))
+
+    async def gone() -> bool:
+        nonlocal found
         found = leftovers(await look(engine, telephony))
-        if not found or asyncio.get_running_loop().time() >= deadline:
-            return found
-        await asyncio.sleep(0.1)
+        return not found
+
+    if found:
+        with contextlib.suppress(AssertionError):  # what stays is what was left behind
+            await eventually(gone, timeout=grace, interval=0.1, what="what was going to go")
+    return found
 
 
 @pytest.fixture
