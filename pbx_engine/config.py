@@ -454,6 +454,12 @@ class AsteriskConfig(_Section):
     trunk_port: Port = 5060
     rtp_start: Port = 10000
     rtp_end: Port = 20000
+    agent_rtp_timeout: int = Field(
+        15,
+        ge=0,
+        description="seconds without audio from an agent's softphone before Asterisk hangs "
+        "it up (a phone gone without a BYE: pulled cable, crashed app); 0 never",
+    )
     agents_file: Path | None = Field(
         None, description="pjsip.conf sections for agents' softphones, appended as they are"
     )

@@ -273,6 +273,7 @@ async def build_dialer(
         engine_detector=engine_detector,
         metrics=metrics.calls,
     )
+    agents.on_phone_lost(connector.on_agent_lost)
     dialer = Dialer(
         ari,
         storage,

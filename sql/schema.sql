@@ -237,7 +237,8 @@ CREATE TABLE callbacks (
     owner_agent_id  bigint REFERENCES agents (id) ON DELETE SET NULL,
     owner_only      boolean NOT NULL DEFAULT false,
     priority        integer NOT NULL DEFAULT 0,
-    source          text NOT NULL CHECK (source IN ('agent', 'ivr', 'queue', 'abandoned')),
+    source          text NOT NULL
+                    CHECK (source IN ('agent', 'ivr', 'queue', 'abandoned', 'agent_lost')),
     status          text NOT NULL DEFAULT 'pending'
                     CHECK (status IN ('pending', 'done', 'missed', 'cancelled')),
     attempts        integer NOT NULL DEFAULT 0,

@@ -34,6 +34,11 @@ AGENT_BRIDGE = "mixing,dtmf_events"
 
 # Writes a call down as the connected agent's, given when he had it (see `connect`).
 OnRecord = Callable[[datetime], Awaitable[None]]
+# (login, debtor channel, vanished) -> whether the listener took care of the debtor.
+PhoneLostListener = Callable[[str, str, bool], Awaitable[bool]]
+# Q.850 causes of a phone hung up by hand; anything else (Asterisk's "no RTP" timeout among
+# them) is a phone that went without its agent meaning it to.
+HUNG_UP_BY_HAND = frozenset({16, 31})
 
 
 class AgentError(Exception):
@@ -70,6 +75,7 @@ class AgentService:
         self._handle_listeners: list[Callable[[str, float, float], None]] = []
         self._dtmf_listeners: list[Callable[[str, str], None]] = []
         self._state_listeners: list[Callable[[AgentStatus, AgentState], None]] = []
+        self._phone_lost_listeners: list[PhoneLostListener] = []
         # Whether an agent's call goes on after the debtor left (third parties still on it).
         self.call_goes_on: Callable[[str], bool] = lambda login: False
         self._lent: dict[str, str] = {}  # login -> the bridge his leg was lent to
@@ -90,6 +96,23 @@ class AgentService:
                 listener(agent, before)
             except Exception:
                 log.exception("agent.state_listener_failed", agent=agent.login)
+
+    def on_phone_lost(self, listener: PhoneLostListener) -> None:
+        """Await `listener(login, debtor_channel, vanished)` when an agent's softphone leg
+        goes while a debtor is with him; it returns whether it took care of the debtor (the
+        flow that put him through knows what he is owed). `vanished`: the phone went without
+        hanging up (no audio any more, a crash), not by the agent's hand. A debtor nobody
+        takes care of is hung up on: never left in silence with nobody on the line."""
+        self._phone_lost_listeners.append(listener)
+
+    async def _debtor_left_alone(self, login: str, debtor: str, vanished: bool) -> None:
+        for listener in self._phone_lost_listeners:
+            try:
+                if await listener(login, debtor, vanished):
+                    return
+            except Exception:
+                log.exception("agent.phone_lost_listener_failed", agent=login)
+        await self._ari.hangup(debtor)
 
     def on_dtmf(self, listener: Callable[[str, str], None]) -> None:
         """Call `listener(login, digit)` for every key an agent presses on his softphone
@@ -393,20 +416,33 @@ class AgentService:
             await self._apply(agent, "phone_lost", reason="softphone lost while not watched")
 
     async def _watch_leg(self, agent: AgentStatus, events) -> None:
-        """The softphone leg ends the session when it goes (the agent hung up his phone)."""
+        """The softphone leg ends the session when it goes (the agent hung up his phone, or
+        it went without a word and Asterisk found no more audio from it)."""
+        ended: ChannelDestroyed | None = None
         with events:
             async for event in events:
                 if isinstance(event, ChannelDtmfReceived):
                     self._dtmf(agent.login, event)
-                elif isinstance(event, (StasisEnd, ChannelDestroyed)):
+                elif isinstance(event, ChannelDestroyed):
+                    ended = event
+                    break
+                elif isinstance(event, StasisEnd):
+                    # The destruction (with its cause) follows at once.
+                    with contextlib.suppress(TimeoutError):
+                        ended = await events.wait_for(ChannelDestroyed, timeout=1.0)
                     break
         if agent.state is AgentState.LOGGED_OUT:
             return
-        log.warning("agent.phone_lost", agent=agent.login)
+        vanished = ended is None or ended.cause not in HUNG_UP_BY_HAND
+        log.warning("agent.phone_lost", agent=agent.login, vanished=vanished)
+        debtor = agent.call_id if agent.state is AgentState.ON_CALL else None
         if agent.bridge_id:
             await self._ari.destroy_bridge(agent.bridge_id)
         agent.bridge_id = agent.channel_id = None
-        await self._apply(agent, "phone_lost", reason="softphone hung up")
+        why = "softphone went silent" if vanished else "softphone hung up"
+        await self._apply(agent, "phone_lost", reason=why)
+        if debtor is not None:
+            await self._debtor_left_alone(agent.login, debtor, vanished)
 
     async def logout(self, login: str) -> None:
         agent = self._require(login)

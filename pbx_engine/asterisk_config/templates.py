@@ -15,7 +15,7 @@ PLACEHOLDERS = frozenset(
         "HTTP_PORT", "ARI_USERNAME", "ARI_PASSWORD", "ARI_APP",
         "AMI_PORT", "AMI_USERNAME", "AMI_SECRET",
         "SIP_HOST", "SIP_PORT", "PEER_HOST", "PEER_PORT",
-        "RTP_START", "RTP_END", "AGI_URL", "AGENTS",
+        "RTP_START", "RTP_END", "AGI_URL", "AGENTS", "AGENT_RTP_TIMEOUT",
     }
 )  # fmt: skip
 
@@ -133,6 +133,7 @@ def engine_values(
         "PEER_PORT": str(asterisk.trunk_port),
         "RTP_START": str(asterisk.rtp_start),
         "RTP_END": str(asterisk.rtp_end),
+        "AGENT_RTP_TIMEOUT": str(asterisk.agent_rtp_timeout),
     }
     for key, value in values.items():
         if "\n" in value or ";" in value:

@@ -29,6 +29,9 @@ from pbx_engine.storage import Storage
 log = structlog.get_logger(__name__)
 
 ABANDONED_CALLBACK_AFTER = timedelta(minutes=5)
+# A debtor whose agent's phone died mid-call was in a conversation: he is called back soon,
+# ahead of new cases, as promised by the message he hears.
+AGENT_LOST_CALLBACK_AFTER = timedelta(minutes=2)
 _Wanted = TypeVar("_Wanted")
 LONGEST_MESSAGE = 300.0  # seconds; a message still playing then is cut
 _MEDIA_SCHEMES = ("sound:", "recording:", "tone:", "digits:", "number:")
@@ -61,6 +64,7 @@ class AgentConnector:
         self._abandon_wait = abandon_wait
         self._abandon_message = abandon_message
         self._agent_of: dict[str, str] = {}  # debtor channel -> agent login
+        self._put_through: dict[str, CallRequest] = {}  # debtor channel -> what was asked
 
     def on_placed(self, channel_id: str, request: CallRequest) -> None:
         if request.agent:
@@ -99,6 +103,7 @@ class AgentConnector:
             log.warning("call.agent_lost_before_bridge", agent=agent.login)
             return await self._abandon(channel_id, request)
         self._agent_of[channel_id] = agent.login
+        self._put_through[channel_id] = request
         dead_air = (bridged_at - verdict.at).total_seconds()
         self._metrics.dead_air(request.campaign, dead_air)
         log.info("call.bridged", agent=agent.login, after_verdict_ms=round(dead_air * 1000, 1))
@@ -196,7 +201,39 @@ class AgentConnector:
         await self._ari.hangup(channel_id)
         return Outcome.ABANDONED
 
+    async def on_agent_lost(self, login: str, debtor: str, vanished: bool) -> bool:
+        """The agent's softphone went while this debtor was with him. Gone without the agent
+        meaning it: the debtor hears the campaign's apology (who called, that we call back)
+        and is owed a call back soon; hung up by the agent: the call ends, as it would in
+        per-call mode. False for a call the dialer did not put through."""
+        request = self._put_through.get(debtor)
+        if request is None:
+            return False
+        if not vanished:
+            await self._ari.hangup(debtor)
+            return True
+        log.warning("call.agent_lost", agent=login)
+        if request.case_id is not None:
+            await self._storage.callbacks.create_callback(
+                e164=request.number,
+                due_at=datetime.now(UTC) + AGENT_LOST_CALLBACK_AFTER,
+                source="agent_lost",
+                case_id=request.case_id,
+                priority=5,
+                channel_id=debtor,
+            )
+        with self._ari.subscribe(debtor) as events:
+            try:
+                await self._ari.play_to_end(events, debtor, self._abandon_message, timeout=30)
+            except (ChannelGone, TimeoutError):
+                pass
+            except AriError as error:
+                log.error("call.agent_lost_message_failed", error=str(error))
+        await self._ari.hangup(debtor)
+        return True
+
     async def on_finished(self, request: CallRequest, result: CallResult) -> None:
+        self._put_through.pop(result.channel_id, None)
         put_through_to = self._agent_of.pop(result.channel_id, None)
         # Handed over to a colleague meanwhile: his call is the one that ended.
         login = self._agents.holder_of(result.channel_id) or put_through_to

@@ -29,19 +29,26 @@ class Floor:
     engine: Engine
     telephony: Telephony
     database: PostgresSandbox
+    phones: dict[str, SippPhone]  # by agent login
     ari_proxy: TcpProxy | None = None
 
 
 @asynccontextmanager
 async def own_floor(
-    name: str, *, ari_proxied: bool = False, ari: Mapping[str, object] | None = None
+    name: str,
+    *,
+    ari_proxied: bool = False,
+    ari: Mapping[str, object] | None = None,
+    agent_rtp_timeout: int | None = None,
 ) -> AsyncIterator[Floor]:
     """A PBX pair, a PostgreSQL cluster, an engine on them, two agents logged in.
 
     `ari_proxied`: the engine reaches ARI (REST and events) through a TcpProxy the test
-    controls (`floor.ari_proxy`); `ari`: more [ari] settings."""
+    controls (`floor.ari_proxy`); `ari`: more [ari] settings; `agent_rtp_timeout`: seconds
+    without audio from a softphone before its PBX hangs it up."""
     async with AsyncExitStack() as stack:
-        telephony = await stack.enter_async_context(Telephony.create(agents=AGENTS))
+        options = {} if agent_rtp_timeout is None else {"agent_rtp_timeout": agent_rtp_timeout}
+        telephony = await stack.enter_async_context(Telephony.create(agents=AGENTS, **options))
         database = await stack.enter_async_context(PostgresSandbox())
         dsn = await database.create_database(name)
         pbx = telephony.engine
@@ -68,13 +75,14 @@ async def own_floor(
             environ={},
         )
         engine = await stack.enter_async_context(build_engine(config))
+        phones = {}
         for login, endpoint in LOGINS.items():
-            await stack.enter_async_context(
+            phones[login] = await stack.enter_async_context(
                 SippPhone(endpoint, AGENTS[endpoint], pbx.sip_host, pbx.sip_port)
             )
             await engine.storage.agents.upsert_agent(login, login.title(), sip_endpoint=endpoint)
             await engine.agents.login(login)
-        yield Floor(engine, telephony, database, proxy)
+        yield Floor(engine, telephony, database, phones, proxy)
 
 
 async def add_cases(engine: Engine, campaign_id: int, behaviours: list[PstnBehaviour]) -> None:

@@ -7,6 +7,7 @@ rules. Its own PBX pair, engine and PostgreSQL cluster.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from pbx_engine.agents.states import AgentState
@@ -89,3 +90,81 @@ async def test_given_the_engines_asterisk_crashes_mid_campaign_then_its_calls_ar
         assert all(lost[c][0] in ("human", "failed", "no_answer") for c in up_at_crash)
         assert len(rows) == len(behaviours)  # each case dialled once, none twice
         assert violations == []
+
+
+DOWN_SECONDS = 30.0
+
+
+async def test_given_the_engines_asterisk_is_stopped_for_30s_mid_campaign_then_nothing_is_dialled_into_the_void_and_dialling_resumes(  # noqa: E501
+):
+    async with own_floor("asterisk_down") as floor:
+        engine = floor.engine
+        campaign = CampaignConfig(
+            name="down", dial_mode="progressive", compliance="plain", max_lines=2
+        )
+        runner = await engine.add_campaign(campaign)
+        behaviours = [
+            PstnBehaviour.HUMAN,
+            PstnBehaviour.NO_ANSWER,
+            PstnBehaviour.BUSY,
+            PstnBehaviour.MACHINE,
+            PstnBehaviour.REJECT,
+        ]
+        await add_cases(engine, runner.campaign_id, behaviours)
+        pool = engine.storage.pool
+        async with CallWatch(floor.telephony.engine) as watch:
+            runner.start()
+            up_at_stop = await first_two_up(engine)
+            reconnects = engine.ari.reconnects
+            outage = asyncio.create_task(
+                floor.telephony.engine.restart(down_for=DOWN_SECONDS), name="asterisk-outage"
+            )
+            stopped_at = time.monotonic()
+            await eventually(
+                now(lambda: not engine.ari.connected.is_set()),
+                timeout=15,
+                what="the engine to notice its Asterisk gone",
+            )
+            noticed = since(stopped_at)
+            ready_during = await engine.readiness()
+            attempts_at_stop = await pool.fetchval("SELECT count(*) FROM call_attempts")
+            await outage
+            attempts_during = (
+                await pool.fetchval("SELECT count(*) FROM call_attempts") - attempts_at_stop
+            )
+            back_at = time.monotonic()
+            await eventually(
+                now(lambda: engine.ari.reconnects > reconnects and engine.ari.connected.is_set()),
+                timeout=20,
+                what="the events websocket to reconnect",
+            )
+            reconnected = since(back_at)
+
+            async def agents_logged_out():
+                return all(a.state is AgentState.LOGGED_OUT for a in engine.agents.all())
+
+            await eventually(agents_logged_out, timeout=10, what="the dropped agents logged out")
+            for login in LOGINS:
+                await engine.agents.login(login)
+            await all_settled(engine, len(behaviours))
+            first_after = min(
+                at for channel, at in watch.first_seen.items() if channel not in up_at_stop
+            )
+            runner.stop()
+            violations = await violations_once_quiet(floor, watch)
+
+        rows = await pool.fetch("SELECT channel_id, outcome FROM call_attempts")
+        outcomes = {r["channel_id"]: r["outcome"] for r in rows}
+        print(
+            f"\nAsterisk stopped {DOWN_SECONDS:.0f} s: noticed after {noticed:.2f} s; ready "
+            f"during it: {ready_during.ready}; attempts made during it: {attempts_during}; "
+            f"calls up settled as {sorted(outcomes[c] for c in up_at_stop)}; ARI back "
+            f"{reconnected:.2f} s after Asterisk; no dialling for "
+            f"{first_after - stopped_at:.1f} s (agents logged in again by hand)"
+        )
+        assert not ready_during.ready
+        assert attempts_during == 0  # no case spent on a PBX that is not there
+        assert all(outcomes[c] in ("human", "failed", "no_answer") for c in up_at_stop)
+        assert len(rows) == len(behaviours)  # each case dialled once, none twice
+        assert violations == []
+        assert await floor.telephony.pstn.channels() == []

@@ -164,3 +164,50 @@ async def test_given_postgres_is_unreachable_when_a_debtor_is_abandoned_then_the
             ("abandoned", placed.channel_id)
         ]
         assert violations == []
+
+
+async def test_given_postgres_restarts_mid_campaign_then_the_pool_reconnects_and_nothing_is_lost():
+    """A restart (fast shutdown, then straight back: a minor upgrade, a failover) cuts every
+    pooled connection; the next query on each would fail were it not replaced."""
+    async with own_floor("pg_restart") as floor:
+        engine = floor.engine
+        campaign = CampaignConfig(
+            name="pg_restart", dial_mode="progressive", compliance="plain", max_lines=2
+        )
+        runner = await engine.add_campaign(campaign)
+        behaviours = [
+            PstnBehaviour.HUMAN,
+            PstnBehaviour.NO_ANSWER,
+            PstnBehaviour.BUSY,
+            PstnBehaviour.MACHINE,
+            PstnBehaviour.REJECT,
+        ]
+        await add_cases(engine, runner.campaign_id, behaviours)
+        async with CallWatch(floor.telephony.engine) as watch:
+            runner.start()
+            up_at_restart = await first_two_up(engine)
+            restarted_at = time.monotonic()
+            await floor.database.pause()
+            await floor.database.resume()
+            restart_took = since(restarted_at)
+            await all_settled(engine, len(behaviours))
+            first_after = min(
+                at for channel, at in watch.first_seen.items() if channel not in up_at_restart
+            )
+            runner.stop()
+            violations = await violations_once_quiet(floor, watch)
+            ready = await engine.readiness()
+
+        rows = await engine.storage.pool.fetch("SELECT channel_id, outcome FROM call_attempts")
+        outcomes = {r["channel_id"]: r["outcome"] for r in rows}
+        health = engine.records.health()
+        print(
+            f"\nPostgreSQL restart ({restart_took:.2f} s down): calls up settled as "
+            f"{sorted(outcomes[c] for c in up_at_restart)}; {health.written_late} writes made "
+            f"late, {health.given_up} given up; next call {first_after - restarted_at:.1f} s "
+            f"after the restart began"
+        )
+        assert sorted(outcomes.values()) == ["busy", "human", "machine", "no_answer", "rejected"]
+        assert health.given_up == 0
+        assert ready.ready, ready.as_json()
+        assert violations == []

@@ -156,6 +156,7 @@ class AsteriskSandbox:
         ari_app: str = "pbx-engine",
         agi_url: str = "agi://127.0.0.1:4573",
         agents: dict[str, str] | None = None,
+        agent_rtp_timeout: int = 15,
         binary: str = "asterisk",
         modules_dir: Path = MODULES_DIR,
         run_dir: Path | None = None,
@@ -173,6 +174,7 @@ class AsteriskSandbox:
         self.ari_app = ari_app
         self.agi_url = agi_url
         self.agents = dict(agents or {})  # endpoint name (agent-NNN) -> SIP password
+        self.agent_rtp_timeout = agent_rtp_timeout
         self.binary = binary
         self.modules_dir = modules_dir
         self.run_dir = run_dir
@@ -269,15 +271,19 @@ class AsteriskSandbox:
                 error.add_note(f"runtime folder kept: {self.run_dir}")
             raise
 
-    async def restart(self, *, crash: bool = False) -> None:
+    async def restart(self, *, crash: bool = False, down_for: float = 0.0) -> None:
         """Stop and start the same instance: same folder, ports and credentials, so clients
         reconnect to where they were. `crash` kills it outright (SIGKILL: no hang-ups, no
-        events), as after a power cut or an OOM kill."""
+        events), as after a power cut or an OOM kill; `down_for` seconds pass between the two
+        (an outage, a maintenance window)."""
         if self.run_dir is None or not self.config_file.exists():
             raise SandboxError(
                 f"{self.profile} Asterisk is not started (or was stopped): cannot restart"
             )
         await self._terminate(hard=crash)
+        if down_for:
+            log.info("sandbox.asterisk_down", profile=self.profile, seconds=down_for)
+            await asyncio.sleep(down_for)
         log.info("sandbox.asterisk_restarting", profile=self.profile, crash=crash)
         await self._launch()
 
@@ -470,6 +476,7 @@ class AsteriskSandbox:
             "PEER_PORT": str(self.peer_port),
             "RTP_START": str(self._rtp_start),
             "RTP_END": str(self._rtp_start + 1999),
+            "AGENT_RTP_TIMEOUT": str(self.agent_rtp_timeout),
             "AGENTS": agent_sections(self.agents),
         }
 
@@ -682,6 +689,7 @@ class Telephony:
         ari_app: str = "pbx-engine",
         agi_url: str = "agi://127.0.0.1:4573",
         agents: dict[str, str] | None = None,
+        agent_rtp_timeout: int = 15,
         keep: bool = False,
     ) -> Telephony:
         # Each side's config names the other's SIP port, so both are chosen before either starts.
@@ -694,6 +702,7 @@ class Telephony:
             ari_app=ari_app,
             agi_url=agi_url,
             agents=agents,
+            agent_rtp_timeout=agent_rtp_timeout,
             keep=keep,
         )
         return cls(engine=engine, pstn=pstn)

@@ -15,6 +15,7 @@ AMD then hears nothing. SIPp 3.6 rejects `optional="true"` on the ACK before a `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import shutil
 import socket
@@ -275,6 +276,7 @@ class SippPhone:
         self.register_timeout = register_timeout
         self.dir: Path | None = None
         self._uas: asyncio.subprocess.Process | None = None
+        self._vanished = False
 
     @property
     def contact(self) -> str:
@@ -320,8 +322,22 @@ class SippPhone:
             await self.stop()
             raise
 
+    async def vanish(self) -> None:
+        """The phone goes without a word, as a pulled cable or a crashed softphone does: no
+        BYE for its calls, no audio, and its registration left to expire on the PBX (stop()
+        still signs it off, so the next test finds the endpoint unregistered)."""
+        process, self._uas = self._uas, None
+        if process is not None:
+            await processes.end(process, f"SIPp phone {self.user}", hard=True)
+            self._vanished = True
+            log.info("sandbox.phone_vanished", user=self.user)
+
     async def stop(self) -> None:
         process, self._uas = self._uas, None
+        if process is None and self._vanished:
+            self._vanished = False
+            with contextlib.suppress(SandboxError):
+                await self._register(expires=0)
         if process is not None:
             # SIPp ends its calls on SIGTERM only after timeouts: a phone being put away just
             # goes, as a pulled cable would.

@@ -1,0 +1,71 @@
+"""The engine falls behind its events mid-campaign: its event loop stalls (a long garbage
+collection, a starved CPU, a blocking call that slipped in) while calls ring, answer and end.
+Asterisk's events wait in the websocket; once the loop runs again they are handled in the
+order they were sent, every call settles as it should, and the stall shows in the event-lag
+series ops watch. Its own PBX pair, engine and PostgreSQL cluster.
+
+`-s` prints what the stalls cost."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from pbx_engine.campaigns.config import CampaignConfig
+from pbx_engine.lab.invariants import CallWatch
+from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
+from tests.integration.faults import add_cases, all_settled, own_floor, violations_once_quiet
+
+STALLS = 3
+STALL_SECONDS = 2.0
+LAG = "pbx_engine_ari_event_lag_seconds"
+
+
+async def stall_event_loop(seconds: float) -> None:
+    """Block the loop outright, as a slow consumer of events does: nothing runs meanwhile."""
+    await asyncio.sleep(0)
+    time.sleep(seconds)  # noqa: ASYNC251 - the fault this test injects
+
+
+async def test_given_the_engine_stalls_mid_campaign_then_it_catches_up_on_its_events_in_order_and_loses_none(  # noqa: E501
+):
+    async with own_floor("slow_consumer") as floor:
+        engine = floor.engine
+        campaign = CampaignConfig(
+            name="slow", dial_mode="progressive", compliance="plain", max_lines=2
+        )
+        runner = await engine.add_campaign(campaign)
+        behaviours = [
+            PstnBehaviour.HUMAN,
+            PstnBehaviour.NO_ANSWER,
+            PstnBehaviour.BUSY,
+            PstnBehaviour.MACHINE,
+            PstnBehaviour.REJECT,
+            PstnBehaviour.BUSY,
+        ]
+        await add_cases(engine, runner.campaign_id, behaviours)
+        registry = engine.metrics.registry
+        async with CallWatch(floor.telephony.engine) as watch:
+            runner.start()
+            for _ in range(STALLS):
+                await asyncio.sleep(1.5)
+                await stall_event_loop(STALL_SECONDS)
+            reconnects = engine.ari.reconnects
+            await all_settled(engine, len(behaviours), timeout=60)
+            runner.stop()
+            violations = await violations_once_quiet(floor, watch)
+
+        events = registry.get_sample_value(f"{LAG}_count")
+        late = events - registry.get_sample_value(f"{LAG}_bucket", {"le": "1.0"})
+        rows = await engine.storage.pool.fetch("SELECT outcome FROM call_attempts")
+        print(
+            f"\n{STALLS} stalls of {STALL_SECONDS:.0f} s: {events:.0f} events handled, "
+            f"{late:.0f} of them over 1 s late; websocket reconnects {engine.ari.reconnects}; "
+            f"outcomes {sorted(r['outcome'] for r in rows)}"
+        )
+        assert sorted(r["outcome"] for r in rows) == sorted(
+            ["human", "no_answer", "busy", "machine", "rejected", "busy"]
+        )
+        assert late > 0  # the stalls are there for ops to see
+        assert reconnects == 0  # Asterisk kept the websocket: nothing was lost to catch up on
+        assert violations == []
