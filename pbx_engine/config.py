@@ -123,6 +123,13 @@ class DatabaseConfig(_Section):
     name: str = "pbx_engine"
     min_connections: int = Field(1, ge=0)
     max_connections: int = Field(10, ge=1)
+    command_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="seconds the running engine lets a query take before it fails (owed, "
+        "like a write to a database that is gone): a server that hangs without breaking the "
+        "connection must not hold a call's writes forever. Migrations and imports wait",
+    )
     allow_superuser: bool = Field(
         False,
         description="true: no warning at start when the engine's role is a PostgreSQL "

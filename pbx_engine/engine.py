@@ -218,7 +218,11 @@ async def open_storage(
     stack: AsyncExitStack, config: EngineConfig, metrics: EngineMetrics, *, apply_migrations: bool
 ) -> Storage:
     storage = await stack.enter_async_context(
-        Storage.open(config.database, query_timer=metrics.database.query_finished)
+        Storage.open(
+            config.database,
+            query_timer=metrics.database.query_finished,
+            command_timeout=config.database.command_timeout,
+        )
     )
     await warn_if_privileged(storage.pool, config.database.allow_superuser)
     if apply_migrations:

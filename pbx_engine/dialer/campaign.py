@@ -108,7 +108,10 @@ class CampaignRunner:
                     if not is_unreachable(error):
                         log.exception("campaign.tick_failed")
                     else:  # the record keeper stops the dialling; a traceback tells nothing
-                        log.warning("campaign.database_unreachable", error=str(error))
+                        log.warning(
+                            "campaign.database_unreachable",
+                            error=str(error) or type(error).__name__,
+                        )
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._tick)

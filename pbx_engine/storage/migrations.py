@@ -63,6 +63,11 @@ def load_migrations(directory: Path = SQL_DIR) -> list[Migration]:
     return [migrations[v] for v in sorted(migrations)]
 
 
+# A migration that rewrites a big table, or waits for another engine's, may take long: it is
+# not held to the running engine's command_timeout.
+MIGRATION_TIMEOUT = 3600.0
+
+
 async def migrate(
     pool_or_conn: asyncpg.Pool | asyncpg.Connection, directory: Path = SQL_DIR
 ) -> list[str]:
@@ -117,7 +122,7 @@ async def _migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> lis
     # must cover the whole run. Whoever waits finds the work done when it gets the lock.
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_KEY):
         log.info("storage.migration_lock_waiting")
-        await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+        await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY, timeout=MIGRATION_TIMEOUT)
     try:
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -135,7 +140,7 @@ async def _migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> lis
         done: list[str] = []
         for migration in state.pending:
             async with conn.transaction():
-                await conn.execute(migration.sql)
+                await conn.execute(migration.sql, timeout=MIGRATION_TIMEOUT)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                     migration.version,

@@ -86,9 +86,14 @@ class Storage:
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, config: DatabaseConfig, *, query_timer: Callable[[float], None] | None = None
+        cls,
+        config: DatabaseConfig,
+        *,
+        query_timer: Callable[[float], None] | None = None,
+        command_timeout: float | None = None,
     ) -> AsyncIterator[Storage]:
-        """The pool, closed on leaving; `query_timer(seconds)` is told each query's time."""
+        """The pool, closed on leaving; `query_timer(seconds)` is told each query's time;
+        `command_timeout`: seconds a query may take (None: as long as it needs)."""
 
         async def time_queries(connection: asyncpg.Connection) -> None:
             assert query_timer is not None
@@ -99,6 +104,7 @@ class Storage:
                 min_size=config.min_connections,
                 max_size=config.max_connections,
                 init=time_queries if query_timer is not None else None,
+                command_timeout=command_timeout,
                 **config.connect_kwargs(),
             )
         except (OSError, asyncpg.PostgresError) as error:

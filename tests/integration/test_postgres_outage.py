@@ -211,3 +211,67 @@ async def test_given_postgres_restarts_mid_campaign_then_the_pool_reconnects_and
         assert health.given_up == 0
         assert ready.ready, ready.as_json()
         assert violations == []
+
+
+FROZEN_SECONDS = 15.0
+COMMAND_TIMEOUT = 2.0
+
+
+async def test_given_postgres_hangs_with_its_connections_open_then_queries_time_out_and_what_is_owed_is_written_after():  # noqa: E501
+    """The server stops answering but breaks nothing (its processes stopped: a stuck disk, a
+    paused VM): no connection error ever comes, only [database] command_timeout ends a query."""
+    async with own_floor(
+        "pg_frozen", database_options={"command_timeout": COMMAND_TIMEOUT}
+    ) as floor:
+        engine = floor.engine
+        campaign = CampaignConfig(
+            name="frozen", dial_mode="progressive", compliance="plain", max_lines=2
+        )
+        runner = await engine.add_campaign(campaign)
+        behaviours = [
+            PstnBehaviour.HUMAN,
+            PstnBehaviour.NO_ANSWER,
+            PstnBehaviour.BUSY,
+            PstnBehaviour.MACHINE,
+            PstnBehaviour.REJECT,
+        ]
+        await add_cases(engine, runner.campaign_id, behaviours)
+        async with CallWatch(floor.telephony.engine) as watch:
+            runner.start()
+            up_at_freeze = await first_two_up(engine)
+            floor.database.freeze()
+            frozen_at = time.monotonic()
+            try:
+                await eventually(
+                    now(lambda: not engine.records.writable),
+                    timeout=COMMAND_TIMEOUT + 10,
+                    what="the engine to notice the database hangs",
+                )
+                noticed = since(frozen_at)
+                await asyncio.sleep(max(0.0, frozen_at + FROZEN_SECONDS - time.monotonic()))
+                placed_while_unwritable = watch.seen_between(frozen_at + noticed, time.monotonic())
+            finally:
+                floor.database.thaw()
+            thawed_at = time.monotonic()
+            await eventually(
+                now(lambda: engine.records.writable), timeout=15, what="the owed writes made"
+            )
+            caught_up = since(thawed_at)
+            await all_settled(engine, len(behaviours), timeout=60)
+            runner.stop()
+            violations = await violations_once_quiet(floor, watch)
+
+        rows = await engine.storage.pool.fetch("SELECT channel_id, outcome FROM call_attempts")
+        outcomes = {r["channel_id"]: r["outcome"] for r in rows}
+        health = engine.records.health()
+        print(
+            f"\nPostgreSQL hung {FROZEN_SECONDS:.0f} s (command_timeout {COMMAND_TIMEOUT:g} s): "
+            f"noticed after {noticed:.2f} s; calls placed while unwritable: "
+            f"{len(placed_while_unwritable)}; calls up settled as "
+            f"{sorted(outcomes[c] for c in up_at_freeze)}; owed writes made {caught_up:.2f} s "
+            f"after ({health.written_late} late, {health.given_up} given up)"
+        )
+        assert placed_while_unwritable == []
+        assert sorted(outcomes.values()) == ["busy", "human", "machine", "no_answer", "rejected"]
+        assert health.given_up == 0
+        assert violations == []

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -216,6 +218,26 @@ class PostgresSandbox:
         )
         log.info("sandbox.postgres_paused", port=self.port)
 
+    def freeze(self) -> None:
+        """Stop every process of the server (SIGSTOP) with its connections left open: a server
+        that hangs without breaking anything (a stuck disk, a VM paused), which clients only
+        notice by their own timeouts. `thaw` lets it run on."""
+        self._signal_server(signal.SIGSTOP)
+        log.info("sandbox.postgres_frozen", port=self.port)
+
+    def thaw(self) -> None:
+        self._signal_server(signal.SIGCONT)
+        log.info("sandbox.postgres_thawed", port=self.port)
+
+    def _signal_server(self, signum: int) -> None:
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists():
+            raise SandboxError("the PostgreSQL sandbox is not running")
+        postmaster = int(pid_file.read_text().split()[0])
+        for pid in [postmaster, *_children(postmaster)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
     async def resume(self) -> None:
         """Start a paused server again on the same port, with the same data."""
         if self.dir is None:
@@ -231,6 +253,8 @@ class PostgresSandbox:
         _RUNNING.discard(self)
         if self.dir is None:
             return
+        with contextlib.suppress(SandboxError, OSError, ValueError):
+            self._signal_server(signal.SIGCONT)  # a frozen server would ignore its stop
         folder, self.dir = self.dir, None
         try:
             if (folder / "data" / "postmaster.pid").exists():
@@ -281,3 +305,15 @@ def _stop_strays() -> None:
             if not sandbox.keep:
                 shutil.rmtree(sandbox.dir, ignore_errors=True)
     _RUNNING.clear()
+
+
+def _children(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (a postmaster's backends and workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # pid (comm) state ppid ...: comm may hold spaces, so split after its ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent:
+                found.append(int(stat.parent.name))
+    return found
