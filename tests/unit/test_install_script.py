@@ -1,0 +1,226 @@
+"""scripts/install.sh under DESTDIR, without the virtual environment (tests/integration/
+test_install.py makes one): where everything goes, with which modes, the units naming what was
+put there, a config that passes check-config, and a second run that keeps the operator's edits."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import stat
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from pbx_engine.cli import main
+
+ROOT = Path(__file__).parents[2]
+SCRIPT = ROOT / "scripts" / "install.sh"
+PREFIX = "/opt/pbx-engine"
+ETC = "/etc/pbx-engine"
+UNITS = "/etc/systemd/system"
+SECRETS = (
+    "PBX_ENGINE_DATABASE_PASSWORD",
+    "PBX_ENGINE_ARI_PASSWORD",
+    "PBX_ENGINE_AMI_SECRET",
+    "PBX_ENGINE_HTTP_SECRET",
+)
+
+
+def install(destdir: Path, **environ: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DESTDIR": str(destdir), "PBX_ENGINE_INSTALL_SKIP_VENV": "1", **environ}
+    return subprocess.run(
+        ["bash", str(SCRIPT)], capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    destdir = tmp_path_factory.mktemp("destdir")
+    result = install(destdir)
+    assert result.returncode == 0, result.stderr
+    return destdir
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            values[key] = value
+    return values
+
+
+def unit_directives(path: Path) -> dict[str, list[str]]:
+    directives: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", ";", "[")):
+            key, value = line.split("=", 1)
+            directives.setdefault(key, []).append(value)
+    return directives
+
+
+def under(destdir: Path, path: str) -> Path:
+    return destdir / path.lstrip("/")
+
+
+def test_given_destdir_when_installing_then_every_file_is_in_place_with_its_mode(staged):
+    etc = under(staged, ETC)
+    assert mode(etc) == 0o750
+    assert mode(etc / "secrets.env") == 0o600
+    assert mode(etc / "agents.conf") == 0o600  # softphones' passwords
+    assert mode(etc / "engine.toml") == 0o640
+    assert mode(etc / "numbers.toml") == 0o640
+    assert (etc / "campaigns" / "first.toml").is_file()
+    assert mode(under(staged, "/usr/local/bin/pbx-engine")) == 0o755
+    for unit in ("pbx-engine.service", "pbx-asterisk.service"):
+        assert mode(under(staged, f"{UNITS}/{unit}")) == 0o644
+    tree = under(staged, PREFIX)
+    for item in ("pyproject.toml", "pbx_engine/cli.py", "sql", "asterisk-config", "dialplans"):
+        assert (tree / item).exists(), item
+    assert not (tree / "pbx_engine" / "lab").exists()  # as in the container image
+    assert not list(tree.rglob("__pycache__"))
+
+
+def test_given_destdir_then_the_machine_is_left_alone_and_its_steps_are_written_down(staged):
+    steps = (staged / "pbx-engine-system-steps.txt").read_text().splitlines()
+    assert any(re.match(r"useradd --system .*pbx-engine$", step) for step in steps), steps
+    assert f"chown root:pbx-engine {ETC}" in steps
+    assert "systemctl daemon-reload" in steps
+    passwd = subprocess.run(["getent", "passwd", "pbx-engine"], capture_output=True)
+    assert passwd.returncode != 0, "a user was made on the machine"
+
+
+def test_the_secrets_are_random_and_each_its_own(staged, tmp_path):
+    first = read_env_file(under(staged, f"{ETC}/secrets.env"))
+    assert set(first) == set(SECRETS)
+    assert len(set(first.values())) == len(SECRETS)
+    assert all(re.fullmatch(r"[0-9a-f]{48,}", value) for value in first.values())
+    assert len(first["PBX_ENGINE_HTTP_SECRET"]) >= 64  # 32 bytes or more
+    assert install(tmp_path).returncode == 0
+    second = read_env_file(under(tmp_path, f"{ETC}/secrets.env"))
+    assert set(first.values()).isdisjoint(second.values())
+
+
+def test_the_units_and_the_command_name_what_was_installed(staged):
+    engine = unit_directives(under(staged, f"{UNITS}/pbx-engine.service"))
+    asterisk = unit_directives(under(staged, f"{UNITS}/pbx-asterisk.service"))
+    program = f"{PREFIX}/.venv/bin/pbx-engine"
+    config = f"{ETC}/engine.toml"
+    assert engine["ExecStartPre"] == [f"{program} check-config {config}"]
+    assert engine["ExecStart"] == [f"{program} run --config {config}"]
+    assert engine["User"] == ["pbx-engine"]
+    for unit in (engine, asterisk):
+        assert unit["EnvironmentFile"] == [f"{ETC}/secrets.env"]
+        for setting in unit["Environment"]:
+            name, folder = setting.split("=", 1)
+            if name.endswith("_DIR"):
+                assert folder.startswith(PREFIX + "/") and under(staged, folder).is_dir(), setting
+    assert under(staged, config).is_file() and under(staged, f"{ETC}/secrets.env").is_file()
+
+    (render,) = asterisk["ExecStartPre"]
+    assert shlex.split(render)[:5] == [program, "asterisk", "render", "--config", config]
+    run_dir = tomllib.loads(under(staged, config).read_text())["asterisk"]["run_dir"]
+    start = shlex.split(asterisk["ExecStart"][0])
+    assert start[start.index("-C") + 1] == f"{run_dir}/etc/asterisk.conf"
+
+    command = under(staged, "/usr/local/bin/pbx-engine").read_text()
+    assert f"exec {program} " in command and f"{ETC}/secrets.env" in command
+    for name in ("SQL", "ASTERISK_CONFIG", "DIALPLANS"):
+        (wrapper,) = re.findall(rf"PBX_ENGINE_{name}_DIR:-([^}}]+)}}", command)
+        assert f"PBX_ENGINE_{name}_DIR={wrapper}" in engine["Environment"] + asterisk["Environment"]
+
+
+def test_the_installed_config_passes_check_config(staged, tmp_path, monkeypatch, capsys):
+    # The file names /etc/pbx-engine/...: read here, they are the staged ones.
+    etc = under(staged, ETC)
+    text = (etc / "engine.toml").read_text().replace(f"{ETC}/", f"{etc}/")
+    config = tmp_path / "engine.toml"
+    config.write_text(text)
+    for name, value in read_env_file(etc / "secrets.env").items():
+        monkeypatch.setenv(name, value)
+    assert main(["check-config", str(config)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "campaign first (preview)" in out
+    assert tomllib.loads(text)["asterisk"]["agents_file"] == f"{etc}/agents.conf"
+
+
+def test_given_an_edited_config_when_installing_again_then_the_edits_stay(tmp_path):
+    assert install(tmp_path).returncode == 0
+    etc = under(tmp_path, ETC)
+    edited = {
+        etc / "engine.toml": (etc / "engine.toml").read_text() + '\n# trunk: "198.51.100.7"\n',
+        etc / "numbers.toml": "# my pools\n",
+        etc / "agents.conf": "; anna's phone\n",
+        etc / "secrets.env": "PBX_ENGINE_ARI_PASSWORD=mine-and-nobody-elses-0123\n",
+    }
+    for path, text in edited.items():
+        path.write_text(text)
+    (etc / "campaigns" / "first.toml").unlink()
+    (etc / "campaigns" / "acme.toml").write_text('name = "acme"\n')
+
+    again = install(tmp_path)
+    assert again.returncode == 0, again.stderr
+    for path, text in edited.items():
+        assert path.read_text() == text, path
+    assert mode(etc / "secrets.env") == 0o600
+    assert sorted(p.name for p in (etc / "campaigns").iterdir()) == ["acme.toml"]
+    assert f"keeping {etc}/secrets.env" in again.stderr
+
+
+def fake_bin(tmp_path: Path, name: str, script: str) -> Path:
+    folder = tmp_path / "bin"
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return folder
+
+
+def test_given_no_root_and_no_destdir_then_one_line_says_so(tmp_path):
+    folder = fake_bin(tmp_path, "id", "echo 1000\n")
+    result = subprocess.run(
+        ["bash", str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "DESTDIR": "", "PATH": f"{folder}:{os.environ['PATH']}"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "run it as root, or with DESTDIR=" in result.stderr
+
+
+def test_given_python_without_venv_then_one_line_names_the_package(tmp_path):
+    # Debian's python3 without python3-venv: `import ensurepip` fails.
+    folder = fake_bin(
+        tmp_path, "python3-no-venv", 'case "$*" in *ensurepip*) exit 1 ;; esac\nexec python3 "$@"\n'
+    )
+    result = install(
+        tmp_path / "destdir",
+        PBX_ENGINE_INSTALL_SKIP_VENV="0",
+        PYTHON=str(folder / "python3-no-venv"),
+    )
+    assert result.returncode == 1
+    expected = "[install] error: python3-venv is missing: apt-get install python3-venv\n"
+    assert result.stderr == expected
+    assert not (tmp_path / "destdir").exists()  # refused before writing anything
+
+
+def test_systemd_analyze_verifies_the_asterisk_unit_without_a_warning(staged, tmp_path):
+    # pbx-engine.service is verified in tests/security/test_deployment.py. No skip: Debian's
+    # systemd package (setup.sh) brings systemd-analyze.
+    unit = tmp_path / "pbx-asterisk.service"
+    text = under(staged, f"{UNITS}/pbx-asterisk.service").read_text()
+    unit.write_text(text.replace(f"{PREFIX}/.venv/bin/pbx-engine", "/bin/true"))
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stderr.strip()) == (0, "")
