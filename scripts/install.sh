@@ -18,6 +18,7 @@
 #   PBX_ENGINE_INSTALL_SKIP_VENV=1           copy and configure only, no virtual environment
 # Idempotent. It enables and starts nothing: the README says when.
 set -euo pipefail
+umask 022  # what it makes is root's and read by others; secrets get their own mode
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 destdir=${DESTDIR:-}
@@ -88,8 +89,11 @@ copy_tree() {
     log "copying the source tree to $dest"
     # Replaced whole, so a file removed from the project does not linger; .venv stays.
     for item in "${tree[@]}"; do rm -rf "${dest:?}/$item"; done
+    # Owned by whoever installs (root), not by the clone's owner: the services run this code,
+    # and pbx-asterisk.service runs it as root.
     tar -C "$here" --exclude=__pycache__ --exclude='*.egg-info' --exclude=pbx_engine/lab \
-        --exclude=docker/config --exclude=docker/.env -cf - "${tree[@]}" | tar -C "$dest" -xf -
+        --exclude=docker/config --exclude=docker/.env -cf - "${tree[@]}" \
+        | tar -C "$dest" --no-same-owner --no-same-permissions -xf -
 }
 
 python_env() {
@@ -132,8 +136,12 @@ SH
     chmod 0755 "$destdir$command"
 }
 
-random_secret() {
-    "$python" -c 'import secrets, sys; print(secrets.token_hex(int(sys.argv[1])))' "$1"
+# NAME=hex lines, one per NAME:BYTES argument.
+random_secrets() {
+    "$python" -c 'import secrets, sys
+for arg in sys.argv[1:]:
+    name, size = arg.split(":")
+    print(f"{name}={secrets.token_hex(int(size))}")' "$@"
 }
 
 # Written only when missing: the operator's edits survive a second run.
@@ -202,10 +210,8 @@ CONF
         {
             echo "# pbx-engine's secrets (systemd EnvironmentFile of pbx-engine and pbx-asterisk),"
             echo "# made at random by scripts/install.sh; it never rewrites this file."
-            echo "PBX_ENGINE_DATABASE_PASSWORD=$(random_secret 24)"
-            echo "PBX_ENGINE_ARI_PASSWORD=$(random_secret 24)"
-            echo "PBX_ENGINE_AMI_SECRET=$(random_secret 24)"
-            echo "PBX_ENGINE_HTTP_SECRET=$(random_secret 32)"
+            random_secrets PBX_ENGINE_DATABASE_PASSWORD:24 PBX_ENGINE_ARI_PASSWORD:24 \
+                PBX_ENGINE_AMI_SECRET:24 PBX_ENGINE_HTTP_SECRET:32
         } > "$dir/secrets.env"
     elif [ "$(stat -c %a "$dir/secrets.env")" != 600 ]; then
         log "warning: $dir/secrets.env is mode $(stat -c %a "$dir/secrets.env"), not 0600"
@@ -224,6 +230,8 @@ install_units() {
     log "units in $destdir$units (overrides belong in drop-ins: systemctl edit pbx-engine)"
     if [ -n "$destdir" ] || [ -d /run/systemd/system ]; then
         system systemctl daemon-reload
+    else
+        log "systemd is not running here: no daemon-reload"
     fi
 }
 

@@ -87,6 +87,8 @@ def test_given_destdir_when_installing_then_every_file_is_in_place_with_its_mode
         assert (tree / item).exists(), item
     assert not (tree / "pbx_engine" / "lab").exists()  # as in the container image
     assert not list(tree.rglob("__pycache__"))
+    writable = [p for p in tree.rglob("*") if not p.is_symlink() and mode(p) & 0o022]
+    assert writable == [], "the services run this code: only its owner may change it"
 
 
 def test_given_destdir_then_the_machine_is_left_alone_and_its_steps_are_written_down(staged):
@@ -224,3 +226,73 @@ def test_systemd_analyze_verifies_the_asterisk_unit_without_a_warning(staged, tm
         ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
     )
     assert (result.returncode, result.stderr.strip()) == (0, "")
+
+
+# ----------------------------------------------------------------------------- the README's steps
+
+
+def readme_steps() -> list[str]:
+    """The shell lines of the README's "Running it for real" (continuations joined): its code
+    blocks, indented four beyond the text of the list item they are in."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Running it for real", 1)[1].split("\n## ", 1)[0]
+    lines, pending, item_indent, in_code, after_blank = [], "", 0, False, True
+    for line in section.splitlines():
+        indent = len(line) - len(line.lstrip())
+        if not line.strip():
+            after_blank = True
+            continue
+        if item := re.match(r"\d+\. ", line):
+            item_indent, in_code = len(item.group()), False
+        elif indent == 0:
+            item_indent, in_code = 0, False
+        elif indent >= item_indent + 4 and (in_code or after_blank):
+            in_code = True
+            pending += line.strip()
+            if pending.endswith("\\"):
+                pending = pending[:-1]
+            else:
+                lines.append(pending)
+                pending = ""
+        else:
+            in_code = False
+        after_blank = False
+    return lines
+
+
+def test_every_pbx_engine_command_in_the_readme_steps_parses(monkeypatch):
+    from pbx_engine.cli import build_parser
+
+    commands = [line for line in readme_steps() if line.startswith("pbx-engine ")]
+    assert len(commands) >= 8, commands
+    for line in commands:
+        args = shlex.split(line, comments=True)[1:]
+        try:
+            build_parser().parse_args(args)
+        except SystemExit:
+            pytest.fail(f"the README's `{line}` does not parse")
+
+
+def test_the_readme_steps_name_what_the_script_installs(staged):
+    steps = "\n".join(readme_steps())
+    for unit in re.findall(r"systemctl enable --now (\S+)", steps):
+        assert under(staged, f"{UNITS}/{unit}.service").is_file(), unit
+    for path in set(re.findall(r"(/(?:opt|etc)/pbx-engine/[\w./-]+)", steps)):
+        assert under(staged, path).exists(), path
+    run_dir = tomllib.loads(under(staged, f"{ETC}/engine.toml").read_text())["asterisk"]["run_dir"]
+    assert f"--out {run_dir} --owner asterisk" in steps
+    assert f"asterisk -C {run_dir}/etc/asterisk.conf" in steps
+
+
+def heredoc(text: str, marker: str) -> list[str]:
+    body = text.split(f"<<'{marker}'\n", 1)[1]
+    lines = [line.strip() for line in body.splitlines()]
+    return lines[: lines.index(marker)]
+
+
+def test_the_readme_takes_asterisk_from_debian_11_as_setup_sh_does():
+    readme = (ROOT / "README.md").read_text()
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    assert heredoc(readme, "PINS") == heredoc(setup, "PINS")
+    assert set(heredoc(readme, "LIST")) <= set(heredoc(setup, "LIST"))
+    assert any("bullseye-security" in line for line in heredoc(readme, "LIST"))
