@@ -123,9 +123,13 @@ export PBX_ENGINE_ASTERISK_CONFIG_DIR="\${PBX_ENGINE_ASTERISK_CONFIG_DIR:-$prefi
 export PBX_ENGINE_DIALPLANS_DIR="\${PBX_ENGINE_DIALPLANS_DIR:-$prefix/dialplans}"
 export PYTHONDONTWRITEBYTECODE=1
 # The service's secrets, for the commands root runs by hand (migrate, agent, asterisk render);
-# a variable already set wins.
+# a variable already set wins. Quotes around a value are systemd's: dropped, as it does.
 if [ -r $etc/secrets.env ]; then
     while IFS='=' read -r key value; do
+        case \$value in
+            \"*\") value=\${value#\"}; value=\${value%\"} ;;
+            \'*\') value=\${value#\'}; value=\${value%\'} ;;
+        esac
         case \$key in
             PBX_ENGINE_[A-Z_]*) printenv "\$key" >/dev/null || export "\$key=\$value" ;;
         esac

@@ -296,3 +296,43 @@ def test_the_readme_takes_asterisk_from_debian_11_as_setup_sh_does():
     assert heredoc(readme, "PINS") == heredoc(setup, "PINS")
     assert set(heredoc(readme, "LIST")) <= set(heredoc(setup, "LIST"))
     assert any("bullseye-security" in line for line in heredoc(readme, "LIST"))
+
+
+def test_the_command_takes_the_secrets_file_as_systemd_reads_it(staged, tmp_path):
+    # The installed command, its /opt and /etc pointed here; the engine a program printing its
+    # environment.
+    venv_bin = tmp_path / "opt" / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "pbx-engine").write_text('#!/bin/sh\necho "$@"\nenv\n')
+    (venv_bin / "pbx-engine").chmod(0o755)
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "secrets.env").write_text(
+        "# a comment\n"
+        "PBX_ENGINE_ARI_PASSWORD=plain-0123\n"
+        'PBX_ENGINE_AMI_SECRET="quoted-4567"\n'
+        "PBX_ENGINE_DATABASE_PASSWORD=from-the-file\n"
+        "NOT_OURS=leaked\n"
+    )
+    text = under(staged, "/usr/local/bin/pbx-engine").read_text()
+    command = tmp_path / "pbx-engine"
+    command.write_text(
+        text.replace(PREFIX, str(tmp_path / "opt")).replace(ETC, str(tmp_path / "etc"))
+    )
+    command.chmod(0o755)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PBX_ENGINE_")}
+    env["PBX_ENGINE_DATABASE_PASSWORD"] = "from-the-shell"
+    result = subprocess.run(
+        [str(command), "migrate", "--config", "x y.toml"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "migrate --config x y.toml"
+    assert "PBX_ENGINE_ARI_PASSWORD=plain-0123" in lines
+    assert "PBX_ENGINE_AMI_SECRET=quoted-4567" in lines
+    assert "PBX_ENGINE_DATABASE_PASSWORD=from-the-shell" in lines  # what is set wins
+    assert "PBX_ENGINE_SQL_DIR=" + str(tmp_path / "opt" / "sql") in lines
+    assert not any(line.startswith("NOT_OURS") for line in lines)
