@@ -425,9 +425,11 @@ async def serve_probes(stack: AsyncExitStack, config: EngineConfig, engine: Engi
         pool=engine.storage.pool,
     )
     if config.metrics is not None:
-        await stack.enter_async_context(
-            serve_metrics(engine.readiness, engine.metrics, config.metrics)
-        )
+        metrics = config.metrics
+        with listening("metrics", "[metrics] port", metrics.host, metrics.port):
+            await stack.enter_async_context(
+                serve_metrics(engine.readiness, engine.metrics, metrics)
+            )
 
 
 async def load_campaign_files(engine: Engine, patterns: Iterable[str]) -> None:

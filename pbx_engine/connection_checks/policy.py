@@ -157,3 +157,46 @@ def ami_result(config: AmiConfig | None) -> CheckResult:
         return CheckResult("ami", Outcome.SKIPPED, "no [ami] section")
     where = f"{config.host}:{config.port}"
     return CheckResult("ami", Outcome.OK, f"logged in and off as {config.username!r} at {where}")
+
+
+@dataclass(frozen=True)
+class Listener:
+    what: str  # "HTTP", "FastAGI", "metrics"
+    setting: str  # where the operator changes it
+    host: str
+    port: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.what} {self.host}:{self.port}"
+
+
+def listeners(config: EngineConfig) -> list[Listener]:
+    """The addresses `run` will listen on, as its config says."""
+    found = []
+    if config.http is not None:
+        found.append(Listener("HTTP", "[http] port", config.http.host, config.http.port))
+    if config.agi is not None:
+        found.append(Listener("FastAGI", "[agi] port", config.agi.host, config.agi.port))
+    if config.metrics is not None:
+        found.append(
+            Listener("metrics", "[metrics] port", config.metrics.host, config.metrics.port)
+        )
+    return found
+
+
+def ports_result(free: Sequence[Listener], taken: Sequence[Listener]) -> CheckResult:
+    """Failed when a port `run` would listen on is taken (an engine already running with this
+    file takes them all: stop it first, or read this as that)."""
+    if taken:
+        first = taken[0]
+        others = f" (also {', '.join(t.where for t in taken[1:])})" if taken[1:] else ""
+        return CheckResult(
+            "ports",
+            Outcome.FAILED,
+            f"{first.what}: {first.host}:{first.port} is already in use by another program: "
+            f"stop it, or choose another port in {first.setting}{others}",
+        )
+    if not free:
+        return CheckResult("ports", Outcome.SKIPPED, "the engine listens on no port")
+    return CheckResult("ports", Outcome.OK, f"free: {', '.join(f.where for f in free)}")

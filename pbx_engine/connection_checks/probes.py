@@ -6,6 +6,8 @@ policy.py. The probes run side by side, so the whole check takes about as long a
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from collections.abc import Awaitable
 
 from pbx_engine.ami.client import check_login
@@ -15,10 +17,13 @@ from pbx_engine.config import AmiConfig, AriConfig, DatabaseConfig, EngineConfig
 from pbx_engine.connection_checks.policy import (
     CheckResult,
     DatabaseFindings,
+    Listener,
     ami_result,
     ari_result,
     database_result,
     failure,
+    listeners,
+    ports_result,
     secrets_result,
 )
 from pbx_engine.storage import Storage
@@ -31,13 +36,34 @@ CHECK_TIMEOUT = 5.0  # seconds per service: a firewall that drops packets answer
 async def check_connections(
     config: EngineConfig, timeout: float = CHECK_TIMEOUT
 ) -> list[CheckResult]:
-    """The secrets, then PostgreSQL, ARI and AMI, tried at once; in that order."""
+    """The secrets, then PostgreSQL, ARI and AMI, tried at once, then the ports `run` listens
+    on; in that order."""
     found = await asyncio.gather(
         _guarded("database", probe_database(config.database, timeout)),
         _guarded("ari", probe_ari(config.ari, timeout)),
         _guarded("ami", probe_ami(config.ami, timeout)),
     )
-    return [secrets_result(config), *found]
+    return [secrets_result(config), *found, probe_ports(listeners(config))]
+
+
+def probe_ports(wanted: list[Listener]) -> CheckResult:
+    """Bind each address for a moment, as `run` will (a port in TIME_WAIT counts as free)."""
+    free, taken = [], []
+    for listener in wanted:
+        try:
+            family, kind, _, _, address = socket.getaddrinfo(
+                listener.host, listener.port, type=socket.SOCK_STREAM
+            )[0]
+            with socket.socket(family, kind) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(address)
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                return failure("ports", error)
+            taken.append(listener)
+            continue
+        free.append(listener)
+    return ports_result(free, taken)
 
 
 async def _guarded(name: str, probe: Awaitable[CheckResult]) -> CheckResult:

@@ -4,6 +4,7 @@ a wrong password or a closed port named on its line, never a traceback."""
 
 import asyncio
 import secrets
+import socket
 import subprocess
 from pathlib import Path
 
@@ -55,8 +56,12 @@ def config_text(
     db_password: str = PASSWORD,
     ari_password: str | None = None,
     ami_port: int | None = None,
+    http_port: int | None = None,
 ) -> str:
-    return (
+    http = (
+        f'[http]\nport = {http_port}\nsecret = "{secrets.token_urlsafe(32)}"\n' if http_port else ""
+    )
+    return http + (
         f'[ari]\nurl = "{pbx.ari_url}"\nusername = "{pbx.ari_username}"\n'
         f'password = "{ari_password or pbx.ari_password}"\napp = "{APP}"\n'
         f'[ami]\nport = {ami_port or pbx.ami_port}\nusername = "{pbx.ami_username}"\n'
@@ -70,13 +75,14 @@ async def test_given_every_setting_right_when_checking_then_each_connection_says
     engine_asterisk: EngineSandbox, engine_database: int, tmp_path: Path
 ):
     config = tmp_path / "engine.toml"
-    config.write_text(config_text(engine_asterisk, engine_database))
+    http_port = free_port("127.0.0.1")
+    config.write_text(config_text(engine_asterisk, engine_database, http_port=http_port))
     done = await check_connect(config)
     assert (done.returncode, done.stderr) == (0, ""), done.stdout
     lines = done.stdout.splitlines()
     assert lines[0].startswith(f"{config}: ok")
     checks = {line.split(":", 1)[0]: line for line in lines[1:]}
-    assert list(checks) == ["secrets", "database", "ari", "ami"]
+    assert list(checks) == ["secrets", "database", "ari", "ami", "ports"]
     assert checks["secrets"] == "secrets: ok (all set)"
     assert checks["database"] == "database: ok (writable, migrations up to date)"
     assert checks["ari"].startswith("ari: ok (Asterisk 16.")
@@ -85,6 +91,7 @@ async def test_given_every_setting_right_when_checking_then_each_connection_says
         f"ami: ok (logged in and off as {engine_asterisk.ami_username!r} at "
         f"127.0.0.1:{engine_asterisk.ami_port})"
     )
+    assert checks["ports"] == f"ports: ok (free: HTTP 127.0.0.1:{http_port})"
 
 
 async def test_given_wrong_passwords_and_a_closed_port_when_checking_then_each_is_named(
@@ -92,6 +99,10 @@ async def test_given_wrong_passwords_and_a_closed_port_when_checking_then_each_i
 ):
     closed = free_port("127.0.0.1")
     config = tmp_path / "engine.toml"
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    http_port = taken.getsockname()[1]
     config.write_text(
         config_text(
             engine_asterisk,
@@ -99,9 +110,11 @@ async def test_given_wrong_passwords_and_a_closed_port_when_checking_then_each_i
             db_password="Wrong-db-pass-of-check",
             ari_password="Wrong-ari-pass-of-check",
             ami_port=closed,
+            http_port=http_port,
         )
     )
-    done = await check_connect(config)
+    with taken:
+        done = await check_connect(config)
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
     assert done.stderr == ""
@@ -114,6 +127,8 @@ async def test_given_wrong_passwords_and_a_closed_port_when_checking_then_each_i
         "(HTTP 401): check [ari] username and password (they must match ari.conf)",
         f"ami: cannot reach AMI at 127.0.0.1:{closed} (Connection refused): is Asterisk "
         "running with manager.conf enabled on that port? check [ami] host and port",
+        f"ports: HTTP: 127.0.0.1:{http_port} is already in use by another program: stop it, "
+        "or choose another port in [http] port",
     ]
 
 

@@ -4,6 +4,8 @@ tests/integration/test_check_connect.py."""
 
 from __future__ import annotations
 
+import socket
+
 import asyncpg
 import pytest
 import structlog
@@ -16,15 +18,19 @@ from pbx_engine.connection_checks import probes
 from pbx_engine.connection_checks.policy import (
     CheckResult,
     DatabaseFindings,
+    Listener,
     Outcome,
     ami_result,
     ari_result,
     database_result,
     failure,
+    listeners,
+    ports_result,
     report,
     secrets_result,
     unset_secrets,
 )
+from pbx_engine.connection_checks.probes import probe_ports
 from pbx_engine.storage.migrations import Migration, MigrationError, compare
 from pbx_engine.storage.queries import unavailable
 
@@ -259,3 +265,45 @@ def test_given_an_invalid_file_when_checking_with_connect_then_nothing_is_tried(
     path.write_text('[ari]\nurl = "http://127.0.0.1:8088"\nusername = "e"\n[dialer]\nx = 1\n')
     assert main(["check-config", "--connect", str(path)]) == 1
     assert "dialer.x (line 5): unknown key" in capsys.readouterr().err
+
+
+def test_given_http_agi_and_metrics_when_listeners_are_listed_then_each_names_its_setting():
+    config = parse_config(
+        {
+            "ari": {"url": "http://127.0.0.1:8088", "username": "u", "password": "p"},
+            "http": {"port": 8081},
+            "agi": {"port": 4574},
+            "metrics": {"port": 9465},
+        },
+        "engine.toml",
+        environ={},
+    )
+    assert [(lo.what, lo.setting, lo.port) for lo in listeners(config)] == [
+        ("HTTP", "[http] port", 8081),
+        ("FastAGI", "[agi] port", 4574),
+        ("metrics", "[metrics] port", 9465),
+    ]
+
+
+def test_given_a_taken_port_when_the_ports_are_reported_then_the_line_names_it_and_its_setting():
+    http = Listener("HTTP", "[http] port", "127.0.0.1", 8080)
+    agi = Listener("FastAGI", "[agi] port", "127.0.0.1", 4573)
+    result = ports_result([], [http, agi])
+    assert result.outcome is Outcome.FAILED
+    assert result.line == (
+        "ports: HTTP: 127.0.0.1:8080 is already in use by another program: stop it, or choose "
+        "another port in [http] port (also FastAGI 127.0.0.1:4573)"
+    )
+    assert ports_result([http], []).outcome is Outcome.OK
+    assert ports_result([], []).outcome is Outcome.SKIPPED
+
+
+def test_given_a_port_another_program_listens_on_when_probed_then_it_is_reported_taken():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        taken = probe_ports([Listener("HTTP", "[http] port", "127.0.0.1", port)])
+    free = probe_ports([Listener("HTTP", "[http] port", "127.0.0.1", port)])
+    assert taken.outcome is Outcome.FAILED and f"127.0.0.1:{port}" in taken.text
+    assert free.outcome is Outcome.OK
