@@ -42,8 +42,9 @@ system_packages() {
     # cannot download its own browsers without internet); without recommended packages it
     # comes with no font to draw text with.
     # systemd: its systemd-analyze verifies the shipped unit (tests/security/test_deployment.py).
+    # baresip-core: a real softphone, the agent and the debtor of the deployment test.
     local debs=(sip-tester postgresql espeak-ng sox libsox-fmt-all procps python3-venv chromium
-                fonts-liberation nginx-light systemd)
+                fonts-liberation nginx-light systemd baresip-core)
     local missing=()
     for p in "${debs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
