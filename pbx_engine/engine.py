@@ -332,8 +332,9 @@ async def build_services(
     ari = asterisk.ari
     # Closed after every call is over, just before the pool: what is owed goes last.
     records = await stack.enter_async_context(RecordKeeper(storage.ping))
-    # The writes of a call's life (its attempt, the agents' states, an abandon's callback)
-    # are kept through an outage; the other components write as they always did.
+    # The writes of a call's life (its attempt, the agents' states, an abandon's or a
+    # caller's callback) are kept through an outage, for the dialer's and inbound calls; the
+    # other components write as they always did.
     kept = kept_storage(storage, records)
     agents = AgentService(
         ari,
@@ -352,7 +353,7 @@ async def build_services(
     campaigns = LoadedCampaigns()
     inbound = InboundService(
         ari,
-        storage,
+        kept,
         agents,
         config.inbound,
         wrap_up_seconds=config.agents.wrap_up_seconds,

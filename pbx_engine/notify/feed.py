@@ -14,6 +14,7 @@ import structlog
 from pbx_engine.agents.states import AgentState, AgentStatus
 from pbx_engine.cases.script import fill_script
 from pbx_engine.notify.hub import Notice, NotificationHub
+from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.reports.figures import day_start, occupancy
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.tasks import OwnedTasks
@@ -94,8 +95,11 @@ class FloorFeed:
     async def _screen_pop(self, login: str, channel_id: str, bridged_at: datetime) -> None:
         try:
             pop = await self._storage.cases.screen_pop(channel_id)
-        except Exception:
-            log.exception("desk.screen_pop_failed", agent=login, channel_id=channel_id)
+        except Exception as error:
+            if not is_unreachable(error):
+                log.exception("desk.screen_pop_failed", agent=login, channel_id=channel_id)
+            else:  # the database is away: the call goes on without its dossier on screen
+                log.warning("desk.screen_pop_unavailable", agent=login, channel_id=channel_id)
             return
         if pop is None:
             return

@@ -2,8 +2,9 @@
 
 `kept_storage` gives the dialer, the agent connector and the agent service a `Storage` whose
 attempt, agent-state and callback writes go through the record keeper: the same methods, so
-they need no change. Creating an attempt is the exception: a call that cannot be written down
-must not be placed, so it raises `NotRecording` instead of being owed. Reads are untouched.
+they need no change. Creating an outbound attempt is the exception: a call that cannot be written
+down must not be placed, so it raises `NotRecording` instead of being owed (an inbound caller is
+on the line already: his attempt is owed). Reads are untouched.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ class KeptAttemptStore(AttemptStore):
         super().__init__(pool)
         self.keeper = keeper
 
-    async def create_attempt(self, **fields) -> int:
+    async def create_attempt(self, **fields) -> int | None:  # type: ignore[override]
+        if fields.get("direction") == "inbound":
+            return await self._create_owed(fields)
         # Checked again here: the gate was open when the call was asked for, maybe not now.
         self.keeper.require_writable()
         try:
@@ -37,6 +40,22 @@ class KeptAttemptStore(AttemptStore):
                 raise
             self.keeper.lost(error)
             raise NotRecording(f"the attempt could not be written: {error}") from error
+
+    async def _create_owed(self, fields: dict) -> int | None:
+        """A caller is on the line whether or not his call can be written down: it is taken,
+        and its record owed (None) while the database is away."""
+        made: list[int] = []
+
+        async def create() -> None:
+            made.append(await AttemptStore.create_attempt(self, **fields))
+
+        await self.keeper.keep(fields["channel_id"], "create_attempt", create, final=True)
+        return made[0] if made else None
+
+    async def record_inbound_route(
+        self, channel_id: str, route: str, queue_seconds: float | None
+    ) -> None:
+        await self._keep(channel_id, AttemptStore.record_inbound_route, route, queue_seconds)
 
     async def _keep(self, channel_id: str, write, *args, final: bool = False, **kwargs) -> bool:
         bound = partial(write, self, channel_id, *args, **kwargs)

@@ -42,6 +42,7 @@ from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.config import InboundConfig
 from pbx_engine.recording.policy import RecordingMode, RecordingPolicy
 from pbx_engine.recording.service import CallRecorder
+from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.routing.acd import AgentView, Route, route_inbound
 from pbx_engine.routing.ivr import DebtorMenu, Leave, Play
 from pbx_engine.routing.prompts import prompt_path
@@ -188,12 +189,22 @@ class InboundService:
         assert self._agents is not None
         agents = self._agents
         if case is not None and self.menu_prompts is not None:
-            chosen = await self._menu(channel_id, events, case, caller)
+            try:
+                chosen = await self._menu(channel_id, events, case, caller)
+            except Exception as error:
+                # His case cannot be read (the database is away): an agent takes him as an
+                # unidentified caller rather than the call being lost.
+                _reraise_unless_unreachable(error)
+                chosen = None
             if chosen is not None:
                 return chosen
         owner, team = (None, None)
         if case is not None:
-            found = await self._storage.cases.case_owner(case)
+            try:
+                found = await self._storage.cases.case_owner(case)
+            except Exception as error:
+                _reraise_unless_unreachable(error)
+                found = None
             if found is not None:
                 owner, team = found
         route = route_inbound(
@@ -237,7 +248,11 @@ class InboundService:
     async def _recording_policy(self, case: int | None) -> RecordingPolicy:
         """As the caller's case's campaign records its calls when it runs here, else as the
         `[inbound]` section says."""
-        campaign_id = await self._storage.cases.case_campaign_id(case) if case else None
+        try:
+            campaign_id = await self._storage.cases.case_campaign_id(case) if case else None
+        except Exception as error:
+            _reraise_unless_unreachable(error)
+            campaign_id = None
         policy = self._campaign_recording(campaign_id) if campaign_id is not None else None
         if policy is not None:
             return policy
@@ -499,3 +514,11 @@ class InboundService:
             await self._ari.play_to_end(events, channel_id, THANK_YOU, timeout=10)
         await self._ari.hangup(channel_id)
         return Outcome.HUMAN, "engine"
+
+
+def _reraise_unless_unreachable(error: Exception) -> None:
+    """A read that failed for want of a database is logged and done without; any other
+    failure is a bug and goes on up."""
+    if not is_unreachable(error):
+        raise error
+    log.warning("inbound.read_skipped", error=str(error) or type(error).__name__)

@@ -275,3 +275,55 @@ async def test_given_postgres_hangs_with_its_connections_open_then_queries_time_
         assert sorted(outcomes.values()) == ["busy", "human", "machine", "no_answer", "rejected"]
         assert health.given_up == 0
         assert violations == []
+
+
+async def test_given_postgres_is_unreachable_when_a_debtor_calls_in_then_an_agent_takes_him_and_the_call_is_written_after():  # noqa: E501
+    """An inbound caller is on the line whether or not the database is: he is put through to
+    an agent (unidentified, as the case look-up cannot run) and his call's record is owed."""
+    caller = "+13125550777"
+    async with own_floor("inbound_outage") as floor:
+        engine = floor.engine
+        async with CallWatch(floor.telephony.engine) as watch:
+            await floor.database.pause()
+            await eventually(
+                now(lambda: not engine.records.writable),
+                timeout=15,
+                what="the engine to notice the outage",
+            )
+            channel = await floor.telephony.pstn.call_engine("+12025551000", caller, manner="talk")
+
+            def taken():
+                return next((a for a in engine.agents.all() if a.call_id is not None), None)
+
+            agent = await eventually(now(taken), timeout=15, what="an agent to take the caller")
+            login = agent.login
+            await floor.telephony.pstn.hangup(channel)
+            await eventually(
+                now(lambda: engine.agents.status(login).call_id is None),
+                timeout=15,
+                what="the call to end",
+            )
+            await floor.database.resume()
+            await eventually(
+                now(lambda: engine.records.writable), timeout=15, what="the owed writes made"
+            )
+            violations = await violations_once_quiet(floor, watch)
+
+        row = await engine.storage.pool.fetchrow(
+            "SELECT agent_id, route, bridged_at, ended_at, outcome FROM call_attempts "
+            "WHERE direction = 'inbound' AND caller_id = $1",
+            caller,
+        )
+        health = engine.records.health()
+        print(
+            f"\ninbound call during an outage: taken by {login}, written after it as "
+            f"{dict(row) if row else None}; {health.written_late} writes made late, "
+            f"{health.given_up} given up"
+        )
+        assert row is not None, "the inbound call was never written down"
+        assert row["agent_id"] == engine.agents.agent_id(login)
+        assert row["route"] == f"anyone: {login}" or row["route"].endswith(f": {login}")
+        assert row["bridged_at"] is not None and row["ended_at"] is not None
+        assert row["outcome"] == "human"
+        assert health.given_up == 0
+        assert violations == []
