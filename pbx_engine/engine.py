@@ -86,6 +86,7 @@ class Engine:
         feed: FloorFeed,
         metrics: EngineMetrics,
         records: RecordKeeper,
+        kept_storage: Storage,
     ) -> None:
         self.config = config
         self.ari = ari
@@ -106,6 +107,7 @@ class Engine:
         self.feed = feed
         self.metrics = metrics  # its series; [metrics] serves them
         self.records = records  # whether a call's writes can be made now, and what is owed
+        self.kept_storage = kept_storage  # the same, its call-life writes kept through outages
         secret = config.http.secret.get_secret_value() if config.http else ""
         # Without a configured secret, links made before a restart stop working.
         self.invitation_secret = secret.encode() if secret else secrets.token_bytes(32)
@@ -142,7 +144,7 @@ class Engine:
         runner = CampaignRunner(
             campaign,
             campaign_id,
-            self.storage,
+            self.kept_storage,
             self.dialer,
             self.agents,
             batch=batch,
@@ -393,6 +395,7 @@ async def build_services(
         feed=feed,
         metrics=metrics,
         records=records,
+        kept_storage=kept,
     )
 
 

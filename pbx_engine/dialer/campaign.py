@@ -190,13 +190,21 @@ class CampaignRunner:
 
     async def _settle_callbacks(self) -> None:
         while self._callbacks_ended:
-            callback_id, reached = self._callbacks_ended.pop(0)
-            status = await self._storage.callbacks.settle_callback(
-                callback_id,
-                reached=reached,
-                retry_at=datetime.now(UTC) + self.CALLBACK_RETRY,
-                max_attempts=self.CALLBACK_ATTEMPTS,
-            )
+            # Taken off the list once settled: a database away now leaves it for the next
+            # tick instead of losing it (a write it refuses is dropped: it would fail again).
+            callback_id, reached = self._callbacks_ended[0]
+            try:
+                status = await self._storage.callbacks.settle_callback(
+                    callback_id,
+                    reached=reached,
+                    retry_at=datetime.now(UTC) + self.CALLBACK_RETRY,
+                    max_attempts=self.CALLBACK_ATTEMPTS,
+                )
+            except Exception as error:
+                if not is_unreachable(error):
+                    self._callbacks_ended.pop(0)
+                raise
+            self._callbacks_ended.pop(0)
             if status == "missed":
                 log.warning("campaign.callback_missed", callback=callback_id)
 

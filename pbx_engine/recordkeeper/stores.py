@@ -152,6 +152,10 @@ class KeptCallbackStore(CallbackStore):
         await self.keeper.keep(str(subject), "create_callback", create, final=True)
         return made[0] if made else None
 
+    async def callback_dialled(self, callback_id: int, channel_id: str) -> None:
+        write = partial(CallbackStore.callback_dialled, self, callback_id, channel_id)
+        await self.keeper.keep(channel_id, "callback_dialled", write)
+
 
 def kept_storage(storage: Storage, keeper: RecordKeeper) -> Storage:
     """The same storage, its call-life writes kept through outages (a shallow copy: one pool)."""

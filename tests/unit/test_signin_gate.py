@@ -35,7 +35,14 @@ async def test_given_a_full_gate_when_another_try_comes_then_it_is_turned_away_a
     async def full() -> bool:
         return gate.full
 
-    await eventually(full, timeout=5, interval=0.01, what="two checks running, one waiting")
+    await eventually(full, timeout=5, interval=0.01, what="two checks admitted, one waiting")
+
+    async def both_running() -> bool:
+        # Their threads are inside the check: released earlier, one could end before the
+        # other starts, and the peak would say 1 on a loaded machine.
+        return running == 2
+
+    await eventually(both_running, timeout=5, interval=0.01, what="two checks running")
     with pytest.raises(HashGateFull):
         async with gate.admitted():
             pass
