@@ -505,6 +505,12 @@ class EngineConfig(_Section):
         "wallboard and in reports",
     )
     shutdown_grace: float = Field(30.0, ge=0, description="seconds to let live calls finish")
+    state_dir: Path | None = Field(
+        None,
+        description="a folder only the engine writes: the writes it owes during a database "
+        "outage are journalled there, so a crash or a stop then loses none (unset: they are "
+        "kept in memory only)",
+    )
 
     @field_validator("rooms")
     @classmethod

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -46,6 +47,8 @@ from pbx_engine.outbound.gate import OutboundGate
 from pbx_engine.readiness import Readiness, check_readiness
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.recordkeeper import RecordKeeper, kept_storage
+from pbx_engine.recordkeeper.journal import OwedJournal
+from pbx_engine.recordkeeper.stores import replayable_write
 from pbx_engine.routing.entries import ChannelEntries
 from pbx_engine.routing.service import InboundService
 from pbx_engine.startup import listening
@@ -333,7 +336,13 @@ async def build_services(
 ) -> Engine:
     ari = asterisk.ari
     # Closed after every call is over, just before the pool: what is owed goes last.
-    records = await stack.enter_async_context(RecordKeeper(storage.ping))
+    journal = None
+    if config.state_dir is not None:
+        journal = OwedJournal(config.state_dir / "owed-writes.jsonl")
+        journal.check_writable()
+    records = await stack.enter_async_context(RecordKeeper(storage.ping, journal=journal))
+    # What a previous run owed and never wrote goes first, before any call is taken.
+    await records.replay_journal(partial(replayable_write, storage))
     # The writes of a call's life (its attempt, the agents' states, an abandon's or a
     # caller's callback) are kept through an outage, for the dialer's and inbound calls; the
     # other components write as they always did.

@@ -18,6 +18,7 @@ import asyncpg
 from pbx_engine.ami.client import AmiUnavailable
 from pbx_engine.ari.errors import AriUnavailable
 from pbx_engine.config import ConfigError
+from pbx_engine.recordkeeper.journal import JournalError
 from pbx_engine.storage.queries import StorageUnavailable
 
 
@@ -46,7 +47,14 @@ def listening(what: str, setting: str, host: str, port: int) -> Iterator[None]:
         raise AddressInUse(what, setting, host, port) from None
 
 
-KNOWN = (StorageUnavailable, AriUnavailable, AmiUnavailable, AddressInUse, ConfigError)
+KNOWN = (
+    StorageUnavailable,
+    AriUnavailable,
+    AmiUnavailable,
+    AddressInUse,
+    ConfigError,
+    JournalError,
+)
 
 
 def _causes(error: BaseException, seen: set[int]) -> Iterator[BaseException]:

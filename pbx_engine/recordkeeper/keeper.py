@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from pbx_engine.recordkeeper.journal import JournalError, OwedJournal, Replay
 from pbx_engine.recordkeeper.outbox import Outbox, OwedWrite, is_unreachable
 from pbx_engine.tasks import OwnedTasks
 
@@ -52,8 +53,10 @@ class RecordKeeper:
         probe_interval: float = 1.0,
         probe_timeout: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
+        journal: OwedJournal | None = None,
     ) -> None:
         self._probe = probe
+        self._journal = journal
         self._outbox = Outbox(capacity)
         self._interval = probe_interval
         self._probe_timeout = probe_timeout
@@ -107,9 +110,11 @@ class RecordKeeper:
         write: Callable[[], Awaitable[object]],
         *,
         final: bool = False,
+        replay: Replay | None = None,
     ) -> bool:
         """Make the write now, or owe it when the database cannot be reached (or writes are
-        already owed: they go first). True: written now."""
+        already owed: they go first). True: written now. `replay`: the write as the journal
+        on disk can keep it (without it, or without a journal, it is owed in memory only)."""
         if self.writable:
             try:
                 await write()
@@ -118,8 +123,84 @@ class RecordKeeper:
                 if not is_unreachable(error):
                     raise
                 self.lost(error)
-        self._owe(OwedWrite(subject, what, write, self._clock(), final))
+        seq = self._journalled(subject, final, replay)
+        self._owe(OwedWrite(subject, what, write, self._clock(), final, seq))
         return False
+
+    def _journalled(self, subject: str, final: bool, replay: Replay | None) -> int | None:
+        if self._journal is None or replay is None:
+            return None
+        try:
+            return self._journal.append(subject, final, replay)
+        except (JournalError, OSError) as error:
+            log.error("records.write_not_journalled", subject=subject, error=str(error))
+            return None
+
+    def _settled(self, write: OwedWrite) -> None:
+        """An owed write was made, or given up for good: the journal need not keep it."""
+        if self._journal is None or write.seq is None:
+            return
+        try:
+            self._journal.done(write.seq)
+            if not len(self._outbox):
+                self._journal.clear()
+        except OSError as error:
+            log.error("records.journal_unwritable", error=str(error))
+
+    async def replay_journal(self, resolve: Callable[[str], Callable[..., Awaitable[object]]]):
+        """At start, before any call is taken: make the writes a previous run owed and never
+        made (it crashed, or stopped, during an outage), in their order. Those the database
+        cannot take now stay owed; those it refuses are given up, logged."""
+        if self._journal is None:
+            return
+        entries = self._journal.pending()
+        if not entries:
+            self._journal.clear()
+            return
+        log.warning("records.journal_replaying", owed=len(entries))
+        for entry in entries:
+            method = resolve(entry.replay.method)
+            run = _bound(method, entry.replay)
+            if not self.writable:
+                self._owe(
+                    OwedWrite(
+                        entry.subject,
+                        entry.replay.method,
+                        run,
+                        self._clock(),
+                        entry.final,
+                        entry.seq,
+                    )
+                )
+                continue
+            try:
+                await run()
+                self._written_late += 1
+            except Exception as error:
+                if is_unreachable(error):
+                    self.lost(error)
+                    self._owe(
+                        OwedWrite(
+                            entry.subject,
+                            entry.replay.method,
+                            run,
+                            self._clock(),
+                            entry.final,
+                            entry.seq,
+                        )
+                    )
+                    continue
+                self._refused_late += 1
+                log.error(
+                    "records.owed_write_refused",
+                    subject=entry.subject,
+                    what=entry.replay.method,
+                    error=str(error),
+                )
+            self._journal.done(entry.seq)
+        if not len(self._outbox):
+            self._journal.clear()
+        log.info("records.journal_replayed", written=self._written_late, owed=len(self._outbox))
 
     def lost(self, error: BaseException | str) -> None:
         """The database did not answer: stop placing calls until it does."""
@@ -135,6 +216,7 @@ class RecordKeeper:
         log.warning("records.write_owed", subject=write.subject, what=write.what)
         if given_up is not None:
             log.error("records.write_given_up", subject=given_up.subject, what=given_up.what)
+            self._settled(given_up)
         self._trouble.set()
 
     async def _watch(self) -> None:
@@ -181,6 +263,7 @@ class RecordKeeper:
             else:
                 self._written_late += 1
             self._outbox.done(write)
+            self._settled(write)
         if self._lost_at is not None:
             seconds = self._clock() - self._lost_at
             self._unwritable_seconds += seconds
@@ -190,3 +273,10 @@ class RecordKeeper:
                 unwritable_seconds=round(seconds, 2),
                 written_late=self._written_late,
             )
+
+
+def _bound(method: Callable[..., Awaitable[object]], replay: Replay):
+    async def run() -> object:
+        return await method(*replay.args, **replay.kwargs)
+
+    return run

@@ -39,6 +39,7 @@ class OwedWrite:
     run: Callable[[], Awaitable[object]]
     owed_since: float  # clock seconds
     final: bool = False  # a call's final state, a callback promised: last to be given up
+    seq: int | None = None  # its number in the journal on disk, when it was written there
 
 
 class Outbox:

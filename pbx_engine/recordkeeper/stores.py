@@ -15,6 +15,7 @@ from functools import partial
 
 import asyncpg
 
+from pbx_engine.recordkeeper.journal import REPLAYABLE, Replay
 from pbx_engine.recordkeeper.keeper import NotRecording, RecordKeeper
 from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.storage import Storage
@@ -49,7 +50,10 @@ class KeptAttemptStore(AttemptStore):
         async def create() -> None:
             made.append(await AttemptStore.create_attempt(self, **fields))
 
-        await self.keeper.keep(fields["channel_id"], "create_attempt", create, final=True)
+        replay = Replay("attempts.create_attempt", (), dict(fields))
+        await self.keeper.keep(
+            fields["channel_id"], "create_attempt", create, final=True, replay=replay
+        )
         return made[0] if made else None
 
     async def record_inbound_route(
@@ -59,7 +63,8 @@ class KeptAttemptStore(AttemptStore):
 
     async def _keep(self, channel_id: str, write, *args, final: bool = False, **kwargs) -> bool:
         bound = partial(write, self, channel_id, *args, **kwargs)
-        return await self.keeper.keep(channel_id, write.__name__, bound, final=final)
+        replay = Replay(f"attempts.{write.__name__}", (channel_id, *args), kwargs)
+        return await self.keeper.keep(channel_id, write.__name__, bound, final=final, replay=replay)
 
     async def mark_attempt_originated(self, channel_id: str, at: datetime) -> None:
         await self._keep(channel_id, AttemptStore.mark_attempt_originated, at)
@@ -106,7 +111,17 @@ class KeptAttemptStore(AttemptStore):
                 )
             )
 
-        await self.keeper.keep(channel_id, "finish_attempt", settle, final=True)
+        replay = Replay(
+            "attempts.finish_attempt",
+            (channel_id,),
+            {
+                "ended_at": ended_at,
+                "hangup_cause": hangup_cause,
+                "hangup_cause_text": hangup_cause_text,
+                "outcome": outcome,
+            },
+        )
+        await self.keeper.keep(channel_id, "finish_attempt", settle, final=True, replay=replay)
         return bool(changed and changed[0])
 
 
@@ -133,7 +148,12 @@ class KeptAgentStore(AgentStore):
             reason=reason,
             channel_id=channel_id,
         )
-        await self.keeper.keep(f"agent {agent_id}", "record_agent_state", write)
+        replay = Replay(
+            "agents.record_agent_state",
+            (agent_id, state, at),
+            {"reason": reason, "channel_id": channel_id},
+        )
+        await self.keeper.keep(f"agent {agent_id}", "record_agent_state", write, replay=replay)
 
 
 class KeptCallbackStore(CallbackStore):
@@ -149,12 +169,14 @@ class KeptCallbackStore(CallbackStore):
             made.append(await CallbackStore.create_callback(self, **fields))
 
         subject = fields.get("channel_id") or fields.get("e164") or "callback"
-        await self.keeper.keep(str(subject), "create_callback", create, final=True)
+        replay = Replay("callbacks.create_callback", (), dict(fields))
+        await self.keeper.keep(str(subject), "create_callback", create, final=True, replay=replay)
         return made[0] if made else None
 
     async def callback_dialled(self, callback_id: int, channel_id: str) -> None:
         write = partial(CallbackStore.callback_dialled, self, callback_id, channel_id)
-        await self.keeper.keep(channel_id, "callback_dialled", write)
+        replay = Replay("callbacks.callback_dialled", (callback_id, channel_id))
+        await self.keeper.keep(channel_id, "callback_dialled", write, replay=replay)
 
 
 def kept_storage(storage: Storage, keeper: RecordKeeper) -> Storage:
@@ -164,3 +186,12 @@ def kept_storage(storage: Storage, keeper: RecordKeeper) -> Storage:
     kept.agents = KeptAgentStore(storage.pool, keeper)
     kept.callbacks = KeptCallbackStore(storage.pool, keeper)
     return kept
+
+
+def replayable_write(storage: Storage, method: str):
+    """The plain store method a journal entry names ("attempts.finish_attempt"): made at once,
+    not owed again through the keeper."""
+    if method not in REPLAYABLE:
+        raise ValueError(f"{method} is not a write the journal may replay")
+    store, name = method.split(".", 1)
+    return getattr(getattr(storage, store), name)

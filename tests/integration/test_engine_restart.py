@@ -125,3 +125,82 @@ async def channel_alive(pbx, channel_id: str) -> bool:
     async with aiohttp.ClientSession(headers=headers) as http:
         async with http.get(f"{pbx.ari_url}/ari/channels/{channel_id}") as response:
             return response.status == 200
+
+
+async def test_given_the_engine_is_sigkilled_during_a_database_outage_when_it_restarts_then_what_it_owed_is_written(  # noqa: E501
+    tmp_path,
+):
+    """A call ends while PostgreSQL is away: its end is owed, journalled in [state_dir], and
+    the engine is killed before the database comes back. The next engine writes it first."""
+    async with Telephony.create() as telephony, PostgresSandbox() as database:
+        pbx = telephony.engine
+        dsn = await database.create_database("journal_run")
+        async with Storage.open(DatabaseConfig(dsn=dsn)) as storage:
+            await migrate(storage.pool)
+            await storage.agents.upsert_agent("ops", "Ops", role="admin")
+            token = await storage.issue_agent_token("ops")
+        http_port = free_port()
+        state_dir = tmp_path / "state"
+        raw = {
+            "ari": {"url": pbx.ari_url, "username": pbx.ari_username, "password": pbx.ari_password},
+            "database": {"dsn": dsn},
+            "dialer": {"ring_timeout": 4},
+            "state_dir": str(state_dir),
+        }
+        config_file = tmp_path / "engine.toml"
+        config_file.write_text(
+            f'state_dir = "{state_dir}"\n'
+            f'[ari]\nurl = "{pbx.ari_url}"\nusername = "{pbx.ari_username}"\n'
+            f'password = "{pbx.ari_password}"\n[database]\ndsn = "{dsn}"\n'
+            f"[dialer]\nring_timeout = 4\n[http]\nport = {http_port}\n"
+        )
+        journal = state_dir / "owed-writes.jsonl"
+        first = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pbx_engine.cli", "run", "--config", str(config_file),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{http_port}"
+        try:
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+
+                async def call_placed():
+                    try:
+                        async with http.post(
+                            f"{base}/calls", json={"number": PstnBehaviour.NO_ANSWER.number()}
+                        ) as response:
+                            return (await response.json())["channel_id"]
+                    except aiohttp.ClientError:
+                        return None
+
+                channel_id = await eventually(call_placed, timeout=20, what="the first engine")
+
+                async def ringing():
+                    async with http.get(f"{base}/attempts/{channel_id}") as response:
+                        return (await response.json()).get("ringing_at")
+
+                await eventually(ringing, timeout=10, what="the call to ring")
+            await database.pause()
+
+            async def end_journalled():
+                return journal.exists() and "attempts.finish_attempt" in journal.read_text()
+
+            # It rings out (4 s) with nobody to write its end down but the journal.
+            await eventually(end_journalled, timeout=20, what="the call's end journalled")
+        finally:
+            first.send_signal(signal.SIGKILL)
+            await first.wait()
+        await database.resume()
+
+        async with build_engine(parse_config(raw, environ={})) as engine:
+            attempt = await engine.storage.attempts.get_attempt(channel_id)
+            journal_after = journal.read_text()
+            replayed = engine.records.health().written_late
+        print(
+            f"\nSIGKILL during an outage: the call's end, owed and journalled, written by the "
+            f"next engine as {attempt.outcome} ({attempt.hangup_cause_text}), {replayed} "
+            f"write(s) replayed; journal left "
+            f"{len(journal_after)} bytes"
+        )
+        assert attempt.ended_at is not None and attempt.outcome == "no_answer"
+        assert replayed >= 1  # made from the journal, not settled afresh
+        assert journal_after == ""
