@@ -540,6 +540,17 @@ class AriClient:
         )
         return LiveRecording.model_validate(data)
 
+    async def record_bridge(
+        self, bridge_id: str, *, name: str, format: str = "wav", if_exists: str = "fail"
+    ) -> LiveRecording:
+        """Record what a bridge mixes (Asterisk adds a recorder channel of its own to it)."""
+        data = await self._request(
+            "POST",
+            f"/bridges/{bridge_id}/record",
+            params={"name": name, "format": format, "ifExists": if_exists},
+        )
+        return LiveRecording.model_validate(data)
+
     async def stop_recording(self, name: str) -> bool:
         return await self._gone_is_false(self._request("POST", f"/recordings/live/{name}/stop"))
 
