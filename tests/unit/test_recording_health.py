@@ -13,6 +13,7 @@ import pytest
 
 from pbx_engine.ari import AriError
 from pbx_engine.ari.errors import ChannelGone
+from pbx_engine.ari.events import RecordingFailed
 from pbx_engine.metrics import EngineMetrics
 from pbx_engine.readiness import check_readiness
 from pbx_engine.recording import RecordingMode, RecordingPolicy
@@ -29,6 +30,7 @@ from pbx_engine.recording.health import (
     start_failure,
 )
 from pbx_engine.recording.service import CallRecorder, desk_state
+from tests.waiting import eventually
 
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 RECENT = timedelta(minutes=1)
@@ -322,3 +324,66 @@ def test_a_failure_is_counted_under_its_campaign_and_reason():
     metrics.recordings.failed(None, "timeout")
     assert _failed_count(metrics, "acme", "timeout") == 1
     assert _failed_count(metrics, "(none)", "timeout") == 1
+
+
+class _LiveEvents(_Events):
+    """A snoop's events: the ones queued, then the end of the stream."""
+
+    def __init__(self, *events) -> None:
+        self._events = list(events)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if not self._events:
+            raise StopAsyncIteration
+        return self._events.pop(0)
+
+
+class _LiveRecordings(_Recordings):
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[str] = []
+        self.finished: list[str] = []
+
+    async def add_recording(self, attempt_id, name, leg, *, started_at, delete_after):
+        self.started.append(name)
+
+    async def finish_recording(self, name, ended_at):
+        self.finished.append(name)
+
+
+async def test_given_a_recording_under_way_when_asterisk_reports_it_failed_then_everyone_is_told():
+    failed = RecordingFailed(
+        type="RecordingFailed",
+        recording={"name": "attempt-9", "target_uri": "channel:rec-1", "cause": "disk full"},
+    )
+    ari, storage, metrics = _Ari(), _Storage(), EngineMetrics()
+    storage.recordings = _LiveRecordings()
+    ari.subscribe = lambda *ids: _LiveEvents(failed)  # type: ignore[method-assign]
+    recorder = _recorder(ari, storage, metrics)
+    told = []
+    recorder.on_change(lambda channel, shown: told.append(shown))
+
+    assert await recorder.start("debtor-9", 9, RecordingPolicy(RecordingMode.MIXED), "acme")
+
+    async def followed() -> bool:
+        return bool(storage.recordings.finished)
+
+    await eventually(followed, timeout=2, interval=0.01, what="the recording to be followed")
+    await recorder.close()
+    assert storage.recordings.finished == ["attempt-9"]
+    assert storage.recordings.failures == [(9, "mixed", "failed_mid_call", "disk full")]
+    assert _failed_count(metrics, "acme", "failed_mid_call") == 1
+    assert told == [
+        {"state": "recording", "reason": None},
+        {"state": "not_recording", "reason": FailureReason.FAILED_MID_CALL.text},
+    ]
+    assert recorder.recording("debtor-9") == []
