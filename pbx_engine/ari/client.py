@@ -551,6 +551,15 @@ class AriClient:
         )
         return LiveRecording.model_validate(data)
 
+    async def get_live_recording(self, name: str) -> LiveRecording | None:
+        """A recording under way (None once it is over: its file is closed by then)."""
+        try:
+            return LiveRecording.model_validate(
+                await self._request("GET", f"/recordings/live/{name}")
+            )
+        except ChannelGone:
+            return None
+
     async def stop_recording(self, name: str) -> bool:
         return await self._gone_is_false(self._request("POST", f"/recordings/live/{name}/stop"))
 

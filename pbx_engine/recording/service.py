@@ -275,9 +275,10 @@ class CallRecorder:
             log.warning("recording.check_not_made", error=str(error))
             problem = "Asterisk refused the recording check"
         finally:
-            # Shielded: a check cancelled half way must not leave its bridge behind.
+            # Shielded: a check cancelled half way must not leave its bridge behind (nor,
+            # where it got that far, its file: destroying the bridge ends the recording).
             with contextlib.suppress(AriError, AriUnavailable):
-                await asyncio.shield(self._ari.destroy_bridge(bridge_id))
+                await asyncio.shield(self._clear_check(bridge_id))
         self.health.folder_checked(problem)
         return problem
 
@@ -289,10 +290,26 @@ class CallRecorder:
             # 500: Asterisk could not make the file there (its log has strerror's words).
             log.info("recording.check_refused", status=error.status, error=error.message)
             return FOLDER_PROBLEM if error.status >= 500 else "Asterisk refused the recording check"
+        # Asterisk records in its recorder channel's thread, after answering the POST. A stop
+        # while the recording is still queued is lost (it then records until the bridge goes),
+        # so stop once it records, and delete the file once the live recording is over (the
+        # file is closed by then). ARI sends an app no events of a bridge it made unless it
+        # subscribes to it, hence the polls: a few milliseconds, bounded by the caller.
+        while await self._live_state(bridge_id) == "queued":  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
         await self._ari.stop_recording(bridge_id)
-        # Stopped before it wrote anything, there is no file to delete: False, not an error.
+        while await self._live_state(bridge_id) is not None:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
         await self._ari.delete_stored_recording(bridge_id)
         return None
+
+    async def _clear_check(self, bridge_id: str) -> None:
+        if await self._ari.destroy_bridge(bridge_id):
+            await self._ari.delete_stored_recording(bridge_id)
+
+    async def _live_state(self, name: str) -> str | None:
+        live = await self._ari.get_live_recording(name)
+        return live.state if live is not None else None
 
     async def pause(self, channel_id: str, agent_id: int | None) -> None:
         """Stop writing this call's audio until `resume` (the paused part is left out)."""

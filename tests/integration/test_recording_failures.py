@@ -9,22 +9,34 @@ so later tests start from an engine that records and is ready."""
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
 import pytest
+from playwright.async_api import Browser, expect
 from structlog.testing import capture_logs
 
 from pbx_engine.agents.states import AgentState, AgentStatus
+from pbx_engine.campaigns.config import CampaignConfig
+from pbx_engine.config import parse_config
 from pbx_engine.dialer.service import CallRequest
-from pbx_engine.engine import Engine
+from pbx_engine.engine import Engine, build_engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
+from pbx_engine.lab.sandbox.sipp import SippPhone
 from pbx_engine.recording import RecordingMode, RecordingPolicy
 from pbx_engine.recording.health import FOLDER_PROBLEM, FailureReason
+from tests.integration.test_desktop import (  # the desk tests' browser and sign-in
+    _anna_and_her_supervisor,
+    _page,
+    _sign_in,
+    browser,  # noqa: F401 (a fixture)
+)
 from tests.waiting import eventually
 
 FAILED = "pbx_engine_recordings_failed_total"
@@ -51,8 +63,8 @@ async def recordings_folder_gone(
         assert connected_engine.recorder.health.problem(datetime.now(UTC)) is None
 
 
-def failed_count(engine: Engine, reason: str = "not_writable") -> float:
-    labels = {"campaign": "(none)", "reason": reason}
+def failed_count(engine: Engine, reason: str = "not_writable", campaign: str = "(none)") -> float:
+    labels = {"campaign": campaign, "reason": reason}
     return engine.metrics.registry.get_sample_value(FAILED, labels) or 0.0
 
 
@@ -177,3 +189,100 @@ async def test_given_asterisk_can_write_when_the_folder_is_checked_then_quick_an
     assert (await engine.readiness()).problems["recording"] is None
     await nothing_left(telephony)
     assert list(telephony.engine.ari_recordings_dir.glob("recording-check-*")) == []
+
+
+async def test_given_asterisk_cannot_write_when_an_engine_that_records_starts_then_up_but_unready(
+    telephony: Telephony, database_dsn: str, recordings_folder_gone: Path
+):
+    """An engine of its own (its own Stasis app on the shared PBX) that records inbound calls:
+    it starts, says once what is wrong and where, and is not ready."""
+    pbx = telephony.engine
+    config = parse_config(
+        {
+            "ari": {
+                "url": pbx.ari_url,
+                "username": pbx.ari_username,
+                "password": pbx.ari_password,
+                "app": "pbx-engine-recording-check",
+            },
+            "database": {"dsn": database_dsn, "allow_superuser": True},
+            "inbound": {"recording": "mixed"},
+            "asterisk": {"run_dir": str(pbx.run_dir)},
+            "shutdown_grace": 1,
+        },
+        "recording-check-test",
+        environ={},
+    )
+    with capture_logs() as logs:
+        async with build_engine(config) as engine:
+            readiness = await engine.readiness()
+    lines = [entry for entry in logs if entry["event"] == "recording.cannot_record"]
+    assert [line["folder"] for line in lines] == [str(recordings_folder_gone)]
+    assert readiness.problems["recording"] == FOLDER_PROBLEM
+    assert not readiness.ready
+    await nothing_left(telephony)
+
+
+async def test_given_asterisk_cannot_write_when_a_recorded_campaign_call_is_put_through_then_desk_and_wallboard_say_so(  # noqa: E501
+    api: str,
+    connected_engine: Engine,
+    agent_phone: SippPhone,
+    browser: Browser,  # noqa: F811 (the fixture imported above)
+    recordings_folder_gone: Path,
+):
+    """In a real browser: the agent's desk says "Not recording" and why, with no pause button
+    to press; the wallboard counts the unrecorded call and marks the agent's row."""
+    engine = connected_engine
+    storage = engine.storage
+    await _anna_and_her_supervisor(storage)
+    runner = await engine.add_campaign(
+        CampaignConfig(
+            name="unrecorded",
+            dial_mode="progressive",
+            compliance="plain",
+            agents=["anna"],
+            recording={"mode": "mixed", "retention_days": 7},
+        )
+    )
+    await storage.cases.upsert_case(
+        creditor="Acme Bank",
+        reference="UNREC-1",
+        debtor_name="Nora Quiet",
+        amount_owed=Decimal("99.00"),
+        currency="USD",
+        numbers=[(PstnBehaviour.TALK.number("+120255507"), "mobile")],
+        campaign_id=runner.campaign_id,
+    )
+    errors: list[str] = []
+    board = await _page(browser, errors)
+    await _sign_in(board, api, "boss", "/wallboard/")
+    desk = await _page(browser, errors)
+    await _sign_in(desk, api, "anna", "/desk/")
+    await desk.click("#phone-login")
+    await expect(desk.locator("#state")).to_have_attribute("data-state", "ready", timeout=15000)
+    card = board.locator("#campaign-unrecorded")
+    await card.locator("button", has_text="start").click()
+
+    pop = desk.locator("#screen-pop")
+    await expect(pop).to_have_attribute("data-channel-id", re.compile(".+"), timeout=30000)
+    channel_id = await pop.get_attribute("data-channel-id")
+    shown = desk.locator("#rec-state")
+    await expect(shown).to_have_attribute("data-recording", "not_recording", timeout=10000)
+    await expect(shown).to_have_text(f"Not recording: {FailureReason.NOT_WRITABLE.text}")
+    await expect(desk.locator("#rec-pause")).to_be_hidden()
+    await expect(desk.locator("#rec-resume")).to_be_hidden()
+
+    failures = board.locator("#recording-failures")
+    await expect(failures).to_be_visible(timeout=10000)
+    await expect(failures).to_have_attribute("data-calls", re.compile("^[1-9][0-9]*$"))
+    await expect(failures).to_contain_text("unrecorded")
+    await expect(failures).to_contain_text("unrecorded: 1")  # by campaign
+    await expect(board.locator("#agent-anna")).to_contain_text("not recording")
+    assert failed_count(engine, campaign="unrecorded") == 1
+
+    await card.locator("button", has_text="stop").click()
+    await engine.ari.hangup(channel_id)
+    await expect(desk.locator("#no-call")).to_contain_text("Call ended", timeout=10000)
+    await desk.click("#phone-logout")
+    await expect(desk.locator("#state")).to_have_attribute("data-state", "logged_out")
+    assert errors == []
