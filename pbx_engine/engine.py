@@ -45,6 +45,7 @@ from pbx_engine.notify import NotificationHub
 from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.outbound.gate import OutboundGate
 from pbx_engine.readiness import Readiness, check_readiness
+from pbx_engine.recording.policy import RecordingMode
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.recordkeeper import RecordKeeper, kept_storage
 from pbx_engine.recordkeeper.journal import OwedJournal
@@ -60,6 +61,8 @@ from pbx_engine.web.api import build_app
 from pbx_engine.web.probes import serve_metrics
 
 log = structlog.get_logger(__name__)
+
+RECORDING_RECHECK = 30.0  # seconds between recording checks while recordings fail
 
 
 class Engine:
@@ -123,6 +126,7 @@ class Engine:
         self._background.spawn(self._watch_number_health(), name="number-health")
         self._background.spawn(self._purge_recordings(), name="recording-purge")
         self._background.spawn(self._purge_browser_sessions(), name="browser-session-purge")
+        self._background.spawn(self._recheck_recording(), name="recording-recheck")
 
     async def stop(self) -> None:
         """Stop the periodic work and a pools reload under way (campaigns: `stop_campaigns`)."""
@@ -209,7 +213,47 @@ class Engine:
 
     async def readiness(self) -> Readiness:
         """Ready means: our Stasis app is registered, PostgreSQL takes writes, AMI is logged in."""
-        return await check_readiness(self.ari, self.storage, self.ami)
+        return await check_readiness(
+            self.ari, self.storage, self.ami, recording=self.recorder.health
+        )
+
+    def records_calls(self) -> bool:
+        """Whether any call may be recorded: inbound callers, or a loaded campaign's."""
+        if self.config.inbound.recording != RecordingMode.NONE:
+            return True
+        return any(
+            runner.campaign.recording.policy().mode is not RecordingMode.NONE
+            for runner in self.campaigns.values()
+        )
+
+    async def check_recording_folder(self) -> str | None:
+        """Whether Asterisk can write its recordings folder (a throwaway bridge recorded for an
+        instant); a failure is one log line naming the folder and the fix, and `/ready` fails
+        until a check or a recorded call passes."""
+        problem = await self.recorder.check_folder()
+        if problem is not None:
+            log.error(
+                "recording.cannot_record",
+                problem=problem,
+                folder=str(self.config.asterisk.run_dir / "spool" / "recording"),
+                fix="create the folder, writable by the user Asterisk runs as "
+                "(`pbx-engine asterisk render --owner USER` makes it); calls go on unrecorded "
+                f"and /ready fails until then (checked again every {RECORDING_RECHECK:g} s)",
+            )
+        return problem
+
+    async def _recheck_recording(self) -> None:
+        """While recordings fail, check the folder again: once an operator has fixed it the
+        engine is ready again without waiting for a recorded call."""
+        while True:
+            await asyncio.sleep(RECORDING_RECHECK)
+            if not self.recorder.health.failing(datetime.now(UTC)):
+                continue
+            try:
+                if await self.check_recording_folder() is None:
+                    log.info("recording.can_record_again")
+            except Exception:
+                log.exception("engine.recording_check_failed")
 
 
 @dataclass(frozen=True)
@@ -355,7 +399,7 @@ async def build_services(
         ring_per_call=config.agents.ring_per_call,
     )
     stack.push_async_callback(agents.close)
-    recorder = CallRecorder(ari, storage)
+    recorder = CallRecorder(ari, storage, metrics=metrics.recordings)
     stack.push_async_callback(recorder.close)
     outbound = OutboundGate(storage, config.outbound, config.default_region)
     dialer = await build_dialer(
@@ -380,6 +424,7 @@ async def build_services(
     )
     hub = NotificationHub()
     feed = FloorFeed(hub, storage, agents, lambda: campaigns, zone=ZoneInfo(config.timezone))
+    recorder.on_change(feed.recording_changed)  # the agent's desk shows "not recording"
     # Rooms made through the API come back after a restart (their PINs hashed, if an
     # older engine stored them plain); their calls are let go when the engine stops.
     await rooms.load()
@@ -482,6 +527,13 @@ async def build_engine(
         await serve_probes(stack, config, engine)
         log.info("engine.started", app=config.ari.app)
         await load_campaign_files(engine, config.campaign_files)
+        # Asterisk unable to write its recordings folder does not stop the start: agents'
+        # desks, inbound queues and callbacks still work, and the engine can say what is
+        # wrong. It is made unready instead, so an orchestrator and the operators see it,
+        # and each recorded call says "not recording" on the desk. Checked only where calls
+        # are recorded: a centre that records nothing has no use for the folder.
+        if engine.records_calls():
+            await engine.check_recording_folder()
         try:
             yield engine
         finally:

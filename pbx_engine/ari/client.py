@@ -540,6 +540,26 @@ class AriClient:
         )
         return LiveRecording.model_validate(data)
 
+    async def record_bridge(
+        self, bridge_id: str, *, name: str, format: str = "wav", if_exists: str = "fail"
+    ) -> LiveRecording:
+        """Record what a bridge mixes (Asterisk adds a recorder channel of its own to it)."""
+        data = await self._request(
+            "POST",
+            f"/bridges/{bridge_id}/record",
+            params={"name": name, "format": format, "ifExists": if_exists},
+        )
+        return LiveRecording.model_validate(data)
+
+    async def get_live_recording(self, name: str) -> LiveRecording | None:
+        """A recording under way (None once it is over: its file is closed by then)."""
+        try:
+            return LiveRecording.model_validate(
+                await self._request("GET", f"/recordings/live/{name}")
+            )
+        except ChannelGone:
+            return None
+
     async def stop_recording(self, name: str) -> bool:
         return await self._gone_is_false(self._request("POST", f"/recordings/live/{name}/stop"))
 

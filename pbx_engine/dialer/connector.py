@@ -108,7 +108,7 @@ class AgentConnector:
         self._metrics.dead_air(request.campaign, dead_air)
         log.info("call.bridged", agent=agent.login, after_verdict_ms=round(dead_air * 1000, 1))
         if request.recording is not None and self._recorder is not None:
-            self._recorder.start_soon(channel_id, request.recording)
+            self._recorder.start_soon(channel_id, request.recording, request.campaign)
         return None
 
     async def _leave_message(self, channel_id: str, verdict: Verdict, message: str) -> None:

@@ -130,6 +130,21 @@ class AriMetrics:
         self._reconnects.inc()
 
 
+class RecordingMetrics:
+    """Call recordings that failed, from the recorder."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._failed = Counter(
+            "pbx_engine_recordings_failed_total",
+            "Recordings that did not start or failed during the call (the call went on)",
+            ["campaign", "reason"],
+            registry=registry,
+        )
+
+    def failed(self, campaign: str | None, reason: str) -> None:
+        self._failed.labels(campaign_label(campaign), reason).inc()
+
+
 class DatabaseMetrics:
     """PostgreSQL queries, from the pool's connections."""
 
@@ -153,6 +168,7 @@ class EngineMetrics:
         self.calls = CallMetrics(self.registry)
         self.ari = AriMetrics(self.registry)
         self.database = DatabaseMetrics(self.registry)
+        self.recordings = RecordingMetrics(self.registry)
 
     def watch(self, collector: Collector) -> None:
         """Add figures read at scrape time (see `pbx_engine.metrics.floor`)."""

@@ -28,6 +28,8 @@ log = structlog.get_logger(__name__)
 
 SUPERVISORS = ("supervisor", "admin")
 DEAD_AIR_AFTER = 1.0  # seconds after the screen pop
+RECORDING_FAILURES_PERIOD = timedelta(hours=1)  # "recent" on the wallboard
+MAX_RECORDING_STATES = 10_000  # calls' recording states kept at most
 
 
 def _ms(later: datetime, earlier: datetime) -> float:
@@ -62,6 +64,9 @@ class FloorFeed:
         self._started = False
         self._figures_due = False
         self._names: dict[str, str] = {}  # login -> name, read when he logs in
+        # channel -> what his desk shows of the call's recording (it may fail before the
+        # screen pop is read: the pop takes it from here); dropped when the call ends.
+        self._recording: dict[str, dict[str, Any]] = {}
         agents.on_state_change(self._on_state)
 
     def start(self) -> None:
@@ -79,6 +84,7 @@ class FloorFeed:
         if before is AgentState.ON_CALL and status.state is not AgentState.ON_CALL:
             ended = self._pops.pop(status.login, None)
             if ended is not None:
+                self._recording.pop(ended["channel_id"], None)
                 self.hub.publish(
                     Notice("call_ended", {"channel_id": ended["channel_id"]}, agent=status.login)
                 )
@@ -107,6 +113,7 @@ class FloorFeed:
         if status is None or status.call_id != channel_id:
             return  # the call ended while the dossier was read
         pop["bridged_at"] = bridged_at.isoformat()
+        pop["recording"] = self._recording.get(channel_id)
         decided = pop.get("amd_decided_at")
         if decided:
             pop["dead_air_ms"] = _ms(bridged_at, datetime.fromisoformat(decided))
@@ -159,6 +166,45 @@ class FloorFeed:
             return
         self.hub.publish(Notice("callbacks", {"callbacks": callbacks}, agent=login))
 
+    def recording_changed(self, channel_id: str, shown: dict[str, Any]) -> None:
+        """A call's recording started or failed: its agent's desk shows it, and supervisors
+        get the count of recent failures when it failed."""
+        if len(self._recording) >= MAX_RECORDING_STATES:
+            self._recording.pop(next(iter(self._recording)))  # a call whose end was missed
+        self._recording[channel_id] = shown
+        status = next((s for s in self._agents.all() if s.call_id == channel_id), None)
+        if status is not None:
+            pop = self._pops.get(status.login)
+            if pop is not None and pop.get("channel_id") == channel_id:
+                pop["recording"] = shown
+            notice = {"channel_id": channel_id, **shown}
+            self.hub.publish(Notice("recording", notice, agent=status.login))
+            self.hub.publish(Notice("agent", self.agent_json(status), agent=status.login))
+        if shown.get("reason"):
+            self._tasks.spawn(self._publish_recording_failures())
+
+    async def recording_failures(self) -> dict[str, Any]:
+        """Calls with a recording failure in the last hour: on the floor, and per campaign."""
+        since = datetime.now(UTC) - RECORDING_FAILURES_PERIOD
+        by_campaign = await self._storage.recordings.failed_calls_since(since)
+        names = {r.campaign_id: name for name, r in self._campaigns().items()}
+        return {
+            "period_minutes": int(RECORDING_FAILURES_PERIOD.total_seconds() // 60),
+            "calls": sum(by_campaign.values()),
+            "by_campaign": {
+                names.get(campaign_id, "(none)" if campaign_id is None else str(campaign_id)): n
+                for campaign_id, n in by_campaign.items()
+            },
+        }
+
+    async def _publish_recording_failures(self) -> None:
+        try:
+            failures = await self.recording_failures()
+        except Exception:
+            log.exception("desk.recording_failures_failed")
+            return
+        self.hub.publish(Notice("recording_failures", failures))
+
     def campaign_changed(self) -> None:
         """A supervisor started, paused or stopped a campaign: everyone watching sees it now."""
         self._tasks.spawn(self._publish_once())
@@ -176,6 +222,7 @@ class FloorFeed:
             "number": pop.get("number") if pop else None,
             "case": (pop.get("case") or {}).get("reference") if pop else None,
             "dead_air_ms": pop.get("dead_air_ms") if pop else None,
+            "recording": (pop.get("recording") or {}).get("state") if pop else None,
         }
 
     async def snapshot(self, me: AgentRow) -> dict[str, Any]:
@@ -192,6 +239,7 @@ class FloorFeed:
             body["agents"] = [self.agent_json(s) for s in self._agents.all()]
             body["names"] = await self._storage.agents.agent_names()
             body["campaigns"] = await self.campaign_figures()
+            body["recording_failures"] = await self.recording_failures()
         return body
 
     async def campaign_figures(self) -> list[dict[str, Any]]:
@@ -281,6 +329,7 @@ class FloorFeed:
             log.exception("desk.figures_failed")
             return
         self.hub.publish(Notice("campaigns", {"campaigns": figures}))
+        await self._publish_recording_failures()  # older failures drop out of the count
 
     async def _publish_figures(self) -> None:
         """Every few seconds while a supervisor watches; asleep on the hub while none does."""

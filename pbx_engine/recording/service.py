@@ -7,13 +7,17 @@ with its attempt, start, end and deletion date, and a row per pause.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, Literal
 
 import structlog
 
-from pbx_engine.ari import AriClient, AriError
+from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.events import (
     ChannelDestroyed,
     RecordingFailed,
@@ -21,12 +25,25 @@ from pbx_engine.ari.events import (
     StasisEnd,
     StasisStart,
 )
-from pbx_engine.recording.policy import RecordingMode, RecordingPolicy, plan_recordings
+from pbx_engine.ari.stream import Subscription
+from pbx_engine.metrics.series import RecordingMetrics
+from pbx_engine.recording.health import (
+    FOLDER_PROBLEM,
+    FailureReason,
+    RecordingHealth,
+    start_failure,
+)
+from pbx_engine.recording.policy import (
+    PlannedRecording,
+    RecordingMode,
+    RecordingPolicy,
+    plan_recordings,
+)
 from pbx_engine.refusals import Refused
 from pbx_engine.roles import may_supervise
 from pbx_engine.storage import Storage
 from pbx_engine.storage.models import AgentRow
-from pbx_engine.storage.recordings import RecordingFile, RecordingPause
+from pbx_engine.storage.recordings import RecordingFailure, RecordingFile, RecordingPause
 from pbx_engine.tasks import OwnedTasks
 
 log = structlog.get_logger(__name__)
@@ -36,6 +53,10 @@ class RecordingError(Refused):
     """A request about a recording that cannot be met (no recording on that call, paused)."""
 
 
+# The check takes a few milliseconds on a healthy Asterisk; it runs at start, before calls.
+FOLDER_CHECK_TIMEOUT = 1.0
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -43,15 +64,40 @@ def _now() -> datetime:
 @dataclass
 class _CallRecording:
     attempt_id: int
+    campaign: str | None = None  # its name, for the metrics
     names: list[str] = field(default_factory=list)
     snoops: list[str] = field(default_factory=list)
+    failures: list[FailureReason] = field(default_factory=list)
     paused: bool = False
 
 
+# (channel id, what the desk shows): see `desk_state`
+RecordingListener = Callable[[str, dict[str, Any]], None]
+
+
+def desk_state(names: list[str], failures: list[FailureReason]) -> dict[str, Any]:
+    """What the agent's desk shows of his call's recording: recording or not, and why not
+    (a separate-legs call with one leg lost is still recording, and says which is missing)."""
+    return {
+        "state": "recording" if names else "not_recording",
+        "reason": failures[-1].text if failures else None,
+    }
+
+
 class CallRecorder:
-    def __init__(self, ari: AriClient, storage: Storage) -> None:
+    def __init__(
+        self,
+        ari: AriClient,
+        storage: Storage,
+        *,
+        metrics: RecordingMetrics | None = None,
+        health: RecordingHealth | None = None,
+    ) -> None:
         self._ari = ari
         self._storage = storage
+        self._metrics = metrics
+        self.health = health or RecordingHealth()  # for `/ready`
+        self._listeners: list[RecordingListener] = []
         self._calls: dict[str, _CallRecording] = {}  # debtor channel -> its recording
         self._tasks = OwnedTasks()
 
@@ -67,84 +113,203 @@ class CallRecorder:
         call = self._calls.get(channel_id)
         return bool(call and call.paused)
 
-    def start_soon(self, channel_id: str, policy: RecordingPolicy) -> None:
+    def on_change(self, listener: RecordingListener) -> None:
+        """Told (channel id, what the desk shows) when a call's recording starts or fails."""
+        self._listeners.append(listener)
+
+    def start_soon(
+        self, channel_id: str, policy: RecordingPolicy, campaign: str | None = None
+    ) -> None:
         """Start recording a call just bridged, without holding up whoever bridged it."""
         if policy.mode is RecordingMode.NONE:
             return
-        self._tasks.spawn(self._start_for_attempt(channel_id, policy))
+        self._tasks.spawn(self._start_for_attempt(channel_id, policy, campaign))
 
-    async def _start_for_attempt(self, channel_id: str, policy: RecordingPolicy) -> None:
+    async def _start_for_attempt(
+        self, channel_id: str, policy: RecordingPolicy, campaign: str | None
+    ) -> None:
         attempt = await self._storage.attempts.get_attempt(channel_id)
         if attempt is None:
             log.error("recording.no_attempt", channel_id=channel_id)
             return
-        await self.start(channel_id, attempt.id, policy)
+        await self.start(channel_id, attempt.id, policy, campaign)
 
-    async def start(self, channel_id: str, attempt_id: int, policy: RecordingPolicy) -> list[str]:
+    async def start(
+        self,
+        channel_id: str,
+        attempt_id: int,
+        policy: RecordingPolicy,
+        campaign: str | None = None,
+    ) -> list[str]:
         """Start recording the call on `channel_id` as the policy says; returns the names.
 
-        A failure is logged and the call goes on unrecorded: losing a recording is bad, losing
-        the debtor because of it is worse."""
+        A failure is written on the call's record, counted, told to the desk, and the call
+        goes on unrecorded: losing a recording is bad, losing the debtor because of it is
+        worse."""
         plans = plan_recordings(policy.mode, attempt_id)
         if not plans or channel_id in self._calls:
             return []
-        call = self._calls[channel_id] = _CallRecording(attempt_id)
+        call = self._calls[channel_id] = _CallRecording(attempt_id, campaign)
         for plan in plans:
-            snoop_id = f"rec-{uuid.uuid4().hex[:16]}"
-            events = self._ari.subscribe(snoop_id)
-            try:
-                await self._ari.snoop(
-                    channel_id,
-                    app=self._ari.app,
-                    spy=plan.spy,
-                    snoop_id=snoop_id,
-                    app_args=["recording", plan.leg],
-                )
-                await events.wait_for((StasisStart, ChannelDestroyed), timeout=5)
-                started_at = _now()
-                await self._ari.record(
-                    snoop_id, name=plan.name, format="wav", if_exists="overwrite"
-                )
-            except (AriError, TimeoutError) as error:
-                events.close()
-                await self._ari.hangup(snoop_id)
-                log.error("recording.not_started", leg=plan.leg, error=str(error) or "timeout")
-                continue
-            call.names.append(plan.name)
-            call.snoops.append(snoop_id)
-            await self._storage.recordings.add_recording(
-                attempt_id,
-                plan.name,
-                plan.leg,
-                started_at=started_at,
-                delete_after=policy.delete_after(started_at),
-            )
-            log.info("recording.started", recording=plan.name, leg=plan.leg)
-            self._tasks.spawn(self._follow(channel_id, snoop_id, plan.name, events))
+            await self._start_leg(channel_id, call, plan, policy)
+        if call.names or call.failures:
+            self.health.tried(_now(), recorded=not call.failures)
+            self._tell(channel_id, call)
         if not call.names:
             self._calls.pop(channel_id, None)
         return list(call.names)
 
-    async def _follow(self, channel_id: str, snoop_id: str, name: str, events) -> None:
+    async def _start_leg(
+        self, channel_id: str, call: _CallRecording, plan: PlannedRecording, policy: RecordingPolicy
+    ) -> None:
+        snoop_id = f"rec-{uuid.uuid4().hex[:16]}"
+        events = self._ari.subscribe(snoop_id)
+        step: Literal["snoop", "record"] = "snoop"
+        try:
+            await self._ari.snoop(
+                channel_id,
+                app=self._ari.app,
+                spy=plan.spy,
+                snoop_id=snoop_id,
+                app_args=["recording", plan.leg],
+            )
+            await events.wait_for((StasisStart, ChannelDestroyed), timeout=5)
+            step = "record"
+            started_at = _now()
+            await self._ari.record(snoop_id, name=plan.name, format="wav", if_exists="overwrite")
+        except (AriError, TimeoutError) as error:
+            events.close()
+            await self._ari.hangup(snoop_id)
+            status = error.status if isinstance(error, AriError) else None
+            reason = start_failure(step, status, call_gone=isinstance(error, ChannelGone))
+            if reason is None:
+                log.info("recording.call_gone", leg=plan.leg)  # he hung up first: no failure
+            else:
+                await self._failed(call, plan.leg, reason, str(error) or "timeout")
+            return
+        call.names.append(plan.name)
+        call.snoops.append(snoop_id)
+        await self._storage.recordings.add_recording(
+            call.attempt_id,
+            plan.name,
+            plan.leg,
+            started_at=started_at,
+            delete_after=policy.delete_after(started_at),
+        )
+        log.info("recording.started", recording=plan.name, leg=plan.leg)
+        self._tasks.spawn(self._follow(channel_id, call, snoop_id, plan, events))
+
+    async def _failed(
+        self, call: _CallRecording, leg: str, reason: FailureReason, detail: str
+    ) -> None:
+        """Counted, and written on the call's record (a database outage only loses the row)."""
+        call.failures.append(reason)
+        log.error(
+            "recording.not_recorded",
+            attempt_id=call.attempt_id,
+            leg=leg,
+            reason=reason.value,
+            error=detail,
+        )
+        if self._metrics is not None:
+            self._metrics.failed(call.campaign, reason.value)
+        try:
+            await self._storage.recordings.add_recording_failure(
+                call.attempt_id, leg, reason.value, detail, _now()
+            )
+        except Exception:
+            log.exception("recording.failure_not_written", attempt_id=call.attempt_id)
+
+    def _tell(self, channel_id: str, call: _CallRecording) -> None:
+        shown = desk_state(call.names, call.failures)
+        for listener in self._listeners:
+            try:
+                listener(channel_id, shown)
+            except Exception:
+                log.exception("recording.listener_failed", channel_id=channel_id)
+
+    async def _follow(
+        self,
+        channel_id: str,
+        call: _CallRecording,
+        snoop_id: str,
+        plan: PlannedRecording,
+        events: Subscription,
+    ) -> None:
         """The file is complete when its recording finishes or its snoop channel goes (the
         debtor hung up: the snoop goes with him)."""
+        name, failed = plan.name, None
         with events:
             async for event in events:
                 if isinstance(event, RecordingFailed):
-                    log.error("recording.failed", recording=name, cause=event.recording.cause)
+                    failed = event.recording.cause or "failed"
                     break
                 if isinstance(event, (RecordingFinished, StasisEnd, ChannelDestroyed)):
                     break
         await self._storage.recordings.finish_recording(name, _now())
         await self._ari.hangup(snoop_id)
-        call = self._calls.get(channel_id)
-        if call is not None and name in call.names:
+        if name in call.names:
             call.names.remove(name)
-            if not call.names:
-                self._calls.pop(channel_id, None)
-                if call.paused:
-                    await self._storage.recordings.record_recording_resume(call.attempt_id, _now())
+        if failed is not None:
+            await self._failed(call, plan.leg, FailureReason.FAILED_MID_CALL, failed)
+            self.health.tried(_now(), recorded=False)
+            self._tell(channel_id, call)
+        if not call.names and self._calls.get(channel_id) is call:
+            self._calls.pop(channel_id, None)
+            if call.paused:
+                await self._storage.recordings.record_recording_resume(call.attempt_id, _now())
         log.info("recording.finished", recording=name)
+
+    async def check_folder(self, timeout: float = FOLDER_CHECK_TIMEOUT) -> str | None:
+        """Whether Asterisk can write its recordings folder now: it records an empty bridge of
+        our own for an instant (no call needed), then stops, deletes the file and destroys the
+        bridge. The finding is kept for `/ready`; returns the problem, None when it can."""
+        bridge_id = f"recording-check-{uuid.uuid4().hex[:12]}"
+        problem = None
+        try:
+            async with asyncio.timeout(timeout):
+                problem = await self._record_briefly(bridge_id)
+        except TimeoutError:
+            problem = "Asterisk did not answer the recording check"
+        except (AriError, AriUnavailable) as error:
+            log.warning("recording.check_not_made", error=str(error))
+            problem = "Asterisk refused the recording check"
+        finally:
+            # Shielded: a check cancelled half way must not leave its bridge behind (nor,
+            # where it got that far, its file: destroying the bridge ends the recording).
+            with contextlib.suppress(AriError, AriUnavailable):
+                await asyncio.shield(self._clear_check(bridge_id))
+        self.health.folder_checked(problem)
+        return problem
+
+    async def _record_briefly(self, bridge_id: str) -> str | None:
+        await self._ari.create_bridge(bridge_type="mixing", bridge_id=bridge_id)
+        try:
+            await self._ari.record_bridge(bridge_id, name=bridge_id, if_exists="overwrite")
+        except AriError as error:
+            # 500: Asterisk could not make the file there (its log has strerror's words).
+            log.info("recording.check_refused", status=error.status, error=error.message)
+            return FOLDER_PROBLEM if error.status >= 500 else "Asterisk refused the recording check"
+        # Asterisk records in its recorder channel's thread, after answering the POST. A stop
+        # while the recording is still queued is lost (it then records until the bridge goes),
+        # so stop once it records, and delete the file once the live recording is over (the
+        # file is closed by then). ARI sends an app no events of a bridge it made unless it
+        # subscribes to it, hence the polls: a few milliseconds, bounded by the caller.
+        while await self._live_state(bridge_id) == "queued":  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        await self._ari.stop_recording(bridge_id)
+        while await self._live_state(bridge_id) is not None:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        await self._ari.delete_stored_recording(bridge_id)
+        return None
+
+    async def _clear_check(self, bridge_id: str) -> None:
+        if await self._ari.destroy_bridge(bridge_id):
+            await self._ari.delete_stored_recording(bridge_id)
+
+    async def _live_state(self, name: str) -> str | None:
+        live = await self._ari.get_live_recording(name)
+        return live.state if live is not None else None
 
     async def pause(self, channel_id: str, agent_id: int | None) -> None:
         """Stop writing this call's audio until `resume` (the paused part is left out)."""
@@ -178,6 +343,11 @@ class CallRecorder:
         recordings = await self._storage.recordings.recordings_of_attempt(attempt_id)
         pauses = await self._storage.recordings.recording_pauses(attempt_id)
         return recordings, pauses
+
+    async def failures(self, attempt_id: int) -> list[RecordingFailure]:
+        """The recordings of a call that did not start or failed (the caller checked who may
+        see it)."""
+        return await self._storage.recordings.recording_failures(attempt_id)
 
     async def stored_file(self, viewer: AgentRow, name: str) -> bytes:
         """The audio of a recording of the viewer's own call, or of any call for a supervisor:

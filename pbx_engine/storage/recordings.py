@@ -30,6 +30,16 @@ class RecordingPause(JsonRow):
 
 
 @dataclass(frozen=True)
+class RecordingFailure(JsonRow):
+    """A file that was not made, or stopped: the call went on unrecorded."""
+
+    leg: str
+    reason: str  # a FailureReason value
+    detail: str  # Asterisk's words, when it gave any
+    failed_at: datetime
+
+
+@dataclass(frozen=True)
 class RecordingOwner:
     """A recording with the agent and channel of its attempt (who may hear it)."""
 
@@ -106,6 +116,37 @@ class RecordingStore:
             attempt_id,
             at,
         )
+
+    async def add_recording_failure(
+        self, attempt_id: int, leg: str, reason: str, detail: str, at: datetime
+    ) -> None:
+        await self.pool.execute(
+            """INSERT INTO recording_failures (attempt_id, leg, reason, detail, failed_at)
+               VALUES ($1, $2, $3, $4, $5)""",
+            attempt_id,
+            leg,
+            reason,
+            detail,
+            at,
+        )
+
+    async def recording_failures(self, attempt_id: int) -> list[RecordingFailure]:
+        rows = await self.pool.fetch(
+            """SELECT leg, reason, detail, failed_at FROM recording_failures
+               WHERE attempt_id = $1 ORDER BY id""",
+            attempt_id,
+        )
+        return [RecordingFailure(**dict(r)) for r in rows]
+
+    async def failed_calls_since(self, since: datetime) -> dict[int | None, int]:
+        """Calls with a recording failure since then, by campaign id (None: no campaign)."""
+        rows = await self.pool.fetch(
+            """SELECT a.campaign_id, count(DISTINCT f.attempt_id) AS calls
+               FROM recording_failures f JOIN call_attempts a ON a.id = f.attempt_id
+               WHERE f.failed_at >= $1 GROUP BY a.campaign_id""",
+            since,
+        )
+        return {r["campaign_id"]: r["calls"] for r in rows}
 
     async def expired_recordings(self, now: datetime, limit: int = 500) -> list[str]:
         """Names of recordings past their retention and not deleted yet, oldest first."""

@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import Field, model_validator
 
 from pbx_engine.agents.service import AgentError
+from pbx_engine.recording.health import failure_text
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.supervision import SupervisionMode
 from pbx_engine.web.common import (
@@ -83,13 +84,17 @@ async def recording_action(request: web.Request) -> web.Response:
 
 
 async def attempt_recordings(request: web.Request) -> web.Response:
-    """`GET /attempts/{channel_id}/recordings`: the files of a call and its pauses."""
+    """`GET /attempts/{channel_id}/recordings`: the files of a call, its pauses, and the
+    recordings that did not start or failed (the call went on unrecorded)."""
     attempt = await request.app[CASES].attempt(request[AGENT], request.match_info["channel_id"])
-    recordings, pauses = await request.app[RECORDER].kept(attempt.id)
+    recorder = request.app[RECORDER]
+    recordings, pauses = await recorder.kept(attempt.id)
+    failures = await recorder.failures(attempt.id)
     return web.json_response(
         {
             "recordings": [r.as_json() for r in recordings],
             "pauses": [p.as_json() for p in pauses],
+            "failures": [{**f.as_json(), "text": failure_text(f.reason)} for f in failures],
         }
     )
 

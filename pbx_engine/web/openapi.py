@@ -325,7 +325,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/attempts/{channel_id}/recordings",
         Role.AGENT,
-        "A call's recordings and their pauses",
+        "A call's recordings, their pauses, and those that failed",
         {200: Answer("the recordings"), 404: Answer("no such call (of yours)")},
     ),
     Route(

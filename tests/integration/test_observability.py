@@ -142,7 +142,7 @@ async def test_given_the_shared_engine_then_it_is_ready_and_alive_without_creden
             assert response.status == 200
     assert body == {
         "ready": True,
-        "checks": {"ari": "ok", "database": "ok", "ami": "ok"},
+        "checks": {"ari": "ok", "database": "ok", "ami": "ok", "recording": "ok"},
         "not_ready": [],
     }
 
@@ -191,7 +191,11 @@ async def test_given_its_database_server_stops_then_ready_is_503_naming_the_data
         async with build_engine(config) as engine, aiohttp.ClientSession() as http:
             async with http.get(f"{base}/ready") as response:
                 assert response.status == 200
-                assert (await response.json())["checks"] == {"ari": "ok", "database": "ok"}
+                assert (await response.json())["checks"] == {
+                    "ari": "ok",
+                    "database": "ok",
+                    "recording": "ok",
+                }
 
             await cluster.stop()
 
@@ -201,7 +205,7 @@ async def test_given_its_database_server_stops_then_ready_is_503_naming_the_data
 
             body = await eventually(not_ready, timeout=10, what="/ready to say 503")
             assert body["not_ready"] == ["database"]
-            assert body["checks"] == {"ari": "ok", "database": "unreachable"}
+            assert body["checks"] == {"ari": "ok", "database": "unreachable", "recording": "ok"}
             async with http.get(f"{base}/health") as response:
                 assert response.status == 200  # alive all the same
             assert engine.ari.connected.is_set()

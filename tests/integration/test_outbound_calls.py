@@ -140,7 +140,7 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
     after = await engine.dialer.call(CallRequest(number=PstnBehaviour.TALK.number()))
     assert after.amd_status == "HUMAN"
     readiness = await engine.readiness()
-    assert readiness.problems == {"ari": None, "database": None, "ami": None}
+    assert readiness.problems == {"ari": None, "database": None, "ami": None, "recording": None}
 
 
 async def _true(value: bool) -> bool:

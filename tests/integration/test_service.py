@@ -75,7 +75,7 @@ port = {metrics_port}
                     return False
 
             readiness = await eventually(ready, timeout=20, what="the service to be ready")
-            assert readiness["checks"] == {"ari": "ok", "database": "ok"}
+            assert readiness["checks"] == {"ari": "ok", "database": "ok", "recording": "ok"}
             async with http.get(f"{base}/health") as response:
                 assert response.status == 200
 

@@ -124,3 +124,42 @@ async def test_given_a_disposition_when_saved_then_the_agent_gets_it_and_his_cal
     assert saved.data == {"channel_id": "chan-1", "code": "callback"}
     assert callbacks.data == {"callbacks": [{"id": 1}]}
     await feed.close()
+
+
+class FailingRecordings(FakeStorage):
+    """Also the recordings store: one call with a failed recording in the last hour."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recordings = self
+
+    async def failed_calls_since(self, since: datetime) -> dict:
+        return {None: 1}
+
+
+async def test_given_a_recording_failed_before_the_pop_then_pop_and_desk_say_not_recording():
+    hub, agents = NotificationHub(), FakeAgents()
+    feed = FloorFeed(hub, FailingRecordings(), agents, dict, dead_air_after=0)
+    anna = hub.subscribe("anna", supervisor=False)
+    boss = hub.subscribe("boss", supervisor=True)
+    shown = {"state": "not_recording", "reason": "Asterisk cannot write the recording file"}
+    feed.recording_changed("chan-1", shown)  # before he is even on the call: kept for the pop
+    agents.change("anna", AgentState.ON_CALL, "chan-1")
+    _state, pop, with_case, _dead_air = await _drain(anna, 4)
+    assert pop.kind == "screen_pop" and pop.data["recording"] == shown
+    assert with_case.data["recording"] == "not_recording"  # the wallboard's agent row
+
+    feed.recording_changed("chan-1", shown)  # failed again mid-call: told at once
+    told, row = await _drain(anna, 2)
+    assert (told.kind, told.data) == ("recording", {"channel_id": "chan-1", **shown})
+    assert row.kind == "agent" and row.data["recording"] == "not_recording"
+
+    notice = await asyncio.wait_for(boss.get(), 1)
+    while notice.kind != "recording_failures":  # supervisors see the agents' notices too
+        notice = await asyncio.wait_for(boss.get(), 1)
+    assert notice.data == {"period_minutes": 60, "calls": 1, "by_campaign": {"(none)": 1}}
+
+    agents.change("anna", AgentState.WRAP_UP, "chan-1")
+    await _drain(anna, 2)
+    assert feed._recording == {}  # forgotten with the call
+    await feed.close()

@@ -220,6 +220,11 @@ class AsteriskSandbox:
         return self._dir() / "recordings"
 
     @property
+    def ari_recordings_dir(self) -> Path:
+        """Where ARI's recordings go (astspooldir/recording): the engine's call recordings."""
+        return self._dir() / "spool" / "recording"
+
+    @property
     def config_file(self) -> Path:
         return self._dir() / "etc" / "asterisk.conf"
 

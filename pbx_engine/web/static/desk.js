@@ -95,9 +95,22 @@ function showPop(data) {
   $("disposition").reset();
   $("saved").textContent = "";
   $("parties").replaceChildren();
-  $("rec-state").textContent = "";
+  showRecording(data.recording);
   // When it was on screen: the tests measure the time from the bridge to here.
   box.dataset.shownAt = String(Date.now());
+}
+
+function showRecording(r) {
+  // A recording that did not start (or failed) leaves the call unrecorded: say so and why,
+  // instead of offering to pause what is not running. No state yet: nothing is claimed.
+  const failed = !!r && r.state === "not_recording";
+  $("rec-pause").classList.toggle("hidden", failed);
+  $("rec-resume").classList.toggle("hidden", failed);
+  $("rec-state").classList.toggle("rec-failed", !!(r && r.reason));
+  $("rec-state").dataset.recording = r ? r.state : "";
+  $("rec-state").textContent = !r ? ""
+    : failed ? `Not recording: ${r.reason || "the recording failed"}`
+    : r.reason ? `recording (in part: ${r.reason})` : "recording";
 }
 
 function callEnded() {
@@ -126,6 +139,8 @@ function onNotice(notice) {
     showState(data);
   } else if (notice.kind === "screen_pop") {
     showPop(data);
+  } else if (notice.kind === "recording") {
+    if (pop && pop.channel_id === data.channel_id) { pop.recording = data; showRecording(data); }
   } else if (notice.kind === "call_ended") {
     callEnded();
   } else if (notice.kind === "callbacks") {

@@ -17,6 +17,7 @@ function agentRow(a) {
     el("td", { class: "num", dataset: { since: a.since || "" } }, duration(a.since)),
     el("td", {}, a.number ?? (a.call_id ? "…" : "")),
     el("td", {}, a.case ?? ""),
+    el("td", {}, a.recording === "not_recording" ? el("span", { class: "rec-failed" }, "not recording") : ""),
     el("td", { class: "num dead-air" }, a.dead_air_ms === null || a.dead_air_ms === undefined ? "" : `${Math.round(a.dead_air_ms)} ms`),
     el("td", {}, supervise("listen"), supervise("whisper"), supervise("barge")),
   );
@@ -105,6 +106,16 @@ function campaignCard(c) {
   );
 }
 
+function showRecordingFailures(f) {
+  // Calls that went unrecorded lately: nobody on the call would otherwise tell a supervisor.
+  const box = $("recording-failures");
+  const calls = (f && f.calls) || 0;
+  box.dataset.calls = String(calls);
+  box.classList.toggle("hidden", !calls);
+  box.replaceChildren(el("b", {}, `Recording failures: ${calls} call${calls === 1 ? "" : "s"} unrecorded in the last ${f ? f.period_minutes : 60} minutes`),
+    el("span", { class: "muted" }, " ", Object.entries((f && f.by_campaign) || {}).map(([c, n]) => `${c}: ${n}`).join(" · ")));
+}
+
 function showCampaigns(list) {
   $("campaigns").replaceChildren(...list.map(campaignCard));
 }
@@ -133,6 +144,9 @@ function onNotice(notice) {
     $("agents").replaceChildren();
     (data.agents || []).forEach(showAgent);
     showCampaigns(data.campaigns || []);
+    showRecordingFailures(data.recording_failures);
+  } else if (notice.kind === "recording_failures") {
+    showRecordingFailures(data);
   } else if (notice.kind === "agent") {
     showAgent({ ...(agents.get(data.login) || {}), ...data });
   } else if (notice.kind === "campaigns") {
