@@ -336,6 +336,7 @@ async def build_dialer(
         outbound=outbound,
         metrics=metrics.calls,
         records=records,
+        recordings_failing=lambda: recorder.health.failing(datetime.now(UTC)),
     )
     return await stack.enter_async_context(dialer)
 

@@ -150,9 +150,15 @@ class RecordingSection(_Section):
         "none", description="mixed: the whole call in one file; separate: each leg its own"
     )
     retention_days: int = Field(365, ge=1, description="recordings are deleted after this")
+    required: bool = Field(
+        True,
+        description="while Asterisk cannot record (its folder unwritable, or every recent "
+        "recorded call failed), this campaign places no call: a call announced as recorded "
+        "must be; false: it dials on and the calls go unrecorded (counted and shown)",
+    )
 
     def policy(self) -> RecordingPolicy:
-        return RecordingPolicy(RecordingMode(self.mode), self.retention_days)
+        return RecordingPolicy(RecordingMode(self.mode), self.retention_days, self.required)
 
 
 class PacingSection(_Section):

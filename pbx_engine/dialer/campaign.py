@@ -24,7 +24,13 @@ from pbx_engine.compliance.policy import next_window_open, public_holiday
 from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.dialer.pacer import LivePacing
 from pbx_engine.dialer.schedule import CALL_IN_PROGRESS, CallPlan, plan_calls
-from pbx_engine.dialer.service import CallRequest, Dialer, DialerClosed, PlacedCall
+from pbx_engine.dialer.service import (
+    CallRequest,
+    Dialer,
+    DialerClosed,
+    PlacedCall,
+    RecordingsFailing,
+)
 from pbx_engine.recordkeeper.keeper import NotRecording
 from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.storage import Storage
@@ -100,6 +106,8 @@ class CampaignRunner:
             if self.state is CampaignState.RUNNING and self._dialer.recording:
                 try:
                     await self._place_due_calls()
+                except RecordingsFailing:
+                    log.info("campaign.waiting_for_recordings")
                 except NotRecording:
                     log.info("campaign.waiting_for_records")
                 except DialerClosed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -123,6 +124,10 @@ class DialerClosed(Exception):
     pass
 
 
+class RecordingsFailing(NotRecording):
+    """The call must be recorded and Asterisk cannot record now: nothing is dialled."""
+
+
 @dataclass
 class CallProgress:
     """How far a placed call has got, on the event loop's clock (seconds).
@@ -169,8 +174,10 @@ class Dialer:
         outbound: OutboundGate | None = None,
         metrics: CallMetrics | None = None,
         records: RecordKeeper | None = None,
+        recordings_failing: Callable[[], bool] = lambda: False,
     ) -> None:
         self._ari = ari
+        self._recordings_failing = recordings_failing
         self._records = records  # None: writes are not kept through outages (tests, tools)
         self._outbound = outbound
         self._metrics = metrics or EngineMetrics().calls  # else counted where nobody looks
@@ -215,6 +222,9 @@ class Dialer:
             raise DialerClosed("the dialer is not accepting calls (stopping or not started)")
         if self._records is not None:
             self._records.require_writable()  # NotRecording: nothing is dialled
+        policy = request.recording
+        if policy is not None and policy.blocks_dialling(self._recordings_failing()):
+            raise RecordingsFailing("the call must be recorded and Asterisk cannot record now")
         channel_id = f"out-{uuid.uuid4()}"
         progress = CallProgress(asyncio.get_running_loop().time())
         self._active[channel_id] = _LiveCall(asyncio.Event(), progress)

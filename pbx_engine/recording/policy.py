@@ -23,6 +23,11 @@ class RecordingMode(StrEnum):
 class RecordingPolicy:
     mode: RecordingMode = RecordingMode.NONE
     retention_days: int = 365
+    required: bool = True  # no call is placed while recordings cannot be made
+
+    def blocks_dialling(self, recordings_failing: bool) -> bool:
+        """Whether a call of this policy must wait: it records, it must, and Asterisk cannot."""
+        return self.mode is not RecordingMode.NONE and self.required and recordings_failing
 
     def delete_after(self, started_at: datetime) -> datetime:
         return started_at + timedelta(days=self.retention_days)

@@ -25,7 +25,7 @@ from structlog.testing import capture_logs
 from pbx_engine.agents.states import AgentState, AgentStatus
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.config import parse_config
-from pbx_engine.dialer.service import CallRequest
+from pbx_engine.dialer.service import CallRequest, RecordingsFailing
 from pbx_engine.engine import Engine, build_engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
 from pbx_engine.lab.sandbox.sipp import SippPhone
@@ -79,7 +79,8 @@ async def unrecorded_call(engine: Engine, desk) -> str:
         CallRequest(
             number=PstnBehaviour.TALK.number(),
             agent="anna",
-            recording=RecordingPolicy(RecordingMode.MIXED, retention_days=30),
+            # Not required: the call goes through unrecorded, as this test wants to see.
+            recording=RecordingPolicy(RecordingMode.MIXED, retention_days=30, required=False),
         )
     )
 
@@ -155,6 +156,15 @@ async def _three_unrecorded_calls(engine, desk, api, headers, before, folder) ->
         assert ready["not_ready"] == ["recording"]
         assert ready["checks"]["recording"] == "the last 3 recorded calls were not recorded"
         assert str(folder) not in str(ready)  # the probe names no path
+
+        # A call that must be recorded is not placed now (a campaign's, by default).
+        with pytest.raises(RecordingsFailing):
+            engine.dialer.place_call(
+                CallRequest(
+                    number=PstnBehaviour.TALK.number(),
+                    recording=RecordingPolicy(RecordingMode.MIXED, retention_days=30),
+                )
+            )
 
         # The wallboard's count: every unrecorded call of the last hour.
         supervisor_view = await engine.feed.recording_failures()
@@ -241,7 +251,8 @@ async def test_given_asterisk_cannot_write_when_a_recorded_campaign_call_is_put_
             dial_mode="progressive",
             compliance="plain",
             agents=["anna"],
-            recording={"mode": "mixed", "retention_days": 7},
+            # Dials on unrecorded (the default would wait for recordings to work again).
+            recording={"mode": "mixed", "retention_days": 7, "required": False},
         )
     )
     await storage.cases.upsert_case(

@@ -36,3 +36,26 @@ def test_given_a_campaign_file_when_it_names_a_recording_mode_then_the_policy_fo
     assert CampaignConfig(name="d").recording.policy().mode is RecordingMode.NONE
     with pytest.raises(ValueError, match="mixed"):
         CampaignConfig.model_validate({"name": "e", "recording": {"mode": "stereo"}})
+
+
+@pytest.mark.parametrize(
+    ("mode", "required", "failing", "blocks"),
+    [
+        (RecordingMode.NONE, True, True, False),  # records nothing: nothing to wait for
+        (RecordingMode.MIXED, True, True, True),
+        (RecordingMode.SEPARATE, True, True, True),
+        (RecordingMode.MIXED, False, True, False),  # dials on unrecorded, as configured
+        (RecordingMode.MIXED, True, False, False),
+        (RecordingMode.NONE, False, False, False),
+    ],
+)
+def test_given_a_policy_when_recordings_fail_then_only_a_required_recording_waits(
+    mode, required, failing, blocks
+):
+    assert RecordingPolicy(mode, 30, required).blocks_dialling(failing) is blocks
+
+
+def test_given_a_campaign_that_records_then_its_recording_is_required_unless_it_says_not():
+    assert CampaignConfig(name="a", recording={"mode": "mixed"}).recording.policy().required
+    relaxed = CampaignConfig(name="b", recording={"mode": "mixed", "required": False})
+    assert not relaxed.recording.policy().required
