@@ -178,12 +178,14 @@ def stasis_app_problems(dialplan: Dialplan, ari_app: str) -> list[Problem]:
     return problems
 
 
-def missing_contexts(loaded: Iterable[str], wanted: Mapping[str, str]) -> list[Problem]:
+def missing_contexts(
+    loaded: Iterable[str], wanted: Mapping[str, str], dialplan_file: str
+) -> list[Problem]:
     """A Problem for each context the engine sends calls to (name -> who sends them) that the
-    dialplan Asterisk loaded lacks."""
+    dialplan Asterisk loaded lacks (in `dialplan_file`, the profile's dialplan)."""
     have = set(loaded)
     return [
-        Problem("dialplan", None, f"no context [{name}]: {why} sends calls there")
+        Problem(dialplan_file, None, f"no context [{name}]: {why} sends calls there")
         for name, why in wanted.items()
         if name not in have
     ]

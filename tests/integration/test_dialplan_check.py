@@ -109,3 +109,16 @@ async def test_given_a_context_the_engine_uses_is_renamed_when_checked_then_it_i
     assert checked.returncode == 1
     assert "no context [from-pstn]: endpoint [pstn]" in checked.stderr
     assert "asterisk-config/engine/pjsip.conf:" in checked.stderr
+
+
+async def test_given_no_asterisk_runs_there_when_reloaded_then_nothing_is_written(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "etc").mkdir(parents=True)
+    config = tmp_path / "engine.toml"
+    config.write_text(engine_toml(run_dir))
+
+    reload = await pbx_engine("asterisk", "reload", "--config", config, dialplans=DIALPLANS)
+
+    assert reload.returncode == 1
+    assert "no Asterisk answers there: nothing changed" in reload.stderr
+    assert list((run_dir / "etc").iterdir()) == []

@@ -148,11 +148,14 @@ def test_given_contexts_the_engine_uses_when_one_is_missing_then_it_is_named_wit
     problems = missing_contexts(
         {"engine-amd", "from-pstn"},
         {"engine-amd": "the app_amd detector", "from-agents": "endpoint [agent]"},
+        "engine.conf",
     )
 
-    assert problems == [
-        Problem("dialplan", None, "no context [from-agents]: endpoint [agent] sends calls there")
-    ]
+    assert (
+        str(problems[0])
+        == "engine.conf: no context [from-agents]: endpoint [agent] sends calls there"
+    )
+    assert len(problems) == 1
 
 
 PJSIP = """\
