@@ -25,13 +25,30 @@ log = structlog.get_logger(__name__)
 LAB_PACKAGE = "pbx_engine.lab"
 
 
-def _check_config(args: argparse.Namespace) -> int:
-    """The config file and every file it names (campaigns, number pools), as `run` reads them;
-    with --connect, then every connection and credential `run` will use."""
+def _load_campaigns(config: EngineConfig) -> tuple[list, list[str]]:
+    """The campaign files of `campaign_files`, and a line for each that cannot be read."""
     import glob
 
-    from pbx_engine.callerid.pools import load_pools
     from pbx_engine.campaigns.config import load_campaign
+
+    campaigns, problems = [], []
+    for pattern in config.campaign_files:
+        paths = sorted(glob.glob(pattern))
+        if not paths:
+            problems.append(f"{pattern}: no campaign file matches")
+        for path in paths:
+            try:
+                campaigns.append(load_campaign(path))
+            except ConfigError as error:
+                problems.append(str(error))
+    return campaigns, problems
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    """The config file and every file it names (campaigns, number pools), as `run` reads them;
+    with --connect, then every connection and credential `run` will use; with --dialplan, the
+    dialplan loaded into a throwaway Asterisk."""
+    from pbx_engine.callerid.pools import load_pools
 
     try:
         config = load_config(args.file)
@@ -44,18 +61,12 @@ def _check_config(args: argparse.Namespace) -> int:
     except ConfigError as error:
         if not args.connect:  # else the secrets line names every one unset
             problems.append(str(error))
-    for pattern in config.campaign_files:
-        paths = sorted(glob.glob(pattern))
-        if not paths:
-            problems.append(f"{pattern}: no campaign file matches")
-        for path in paths:
-            try:
-                campaign = load_campaign(path)
-                notes.append(f"campaign {campaign.name} ({campaign.dial_mode})")
-                if campaign.detector is not None:
-                    detectors.append(campaign.detector)
-            except ConfigError as error:
-                problems.append(str(error))
+    campaigns, campaign_problems = _load_campaigns(config)
+    problems += campaign_problems
+    for campaign in campaigns:
+        notes.append(f"campaign {campaign.name} ({campaign.dial_mode})")
+        if campaign.detector is not None:
+            detectors.append(campaign.detector)
     if config.number_pools_file is not None:
         try:
             pools = load_pools(config.number_pools_file)
@@ -116,13 +127,17 @@ def _asterisk_reload(args: argparse.Namespace) -> int:
     from pbx_engine.asterisk_config.validate import reload_dialplan
 
     config = load_config(args.config)
+    campaigns, problems = _load_campaigns(config)
+    if problems:
+        raise ConfigError("\n".join([*problems, "the dialplan was not reloaded: nothing changed"]))
+    detectors = [c.detector for c in campaigns if c.detector is not None]
     run_dir = Path(args.out or config.asterisk.run_dir).absolute()
     validation, answer = asyncio.run(
         reload_dialplan(
             _dialplan_values(config, run_dir),
             run_dir,
             ari_app=config.ari.app,
-            detectors=_engine_detectors(config, []),
+            detectors=_engine_detectors(config, detectors),
         )
     )
     print(
