@@ -68,8 +68,9 @@ def throwaway_modules(modules_conf: str) -> str:
 
 
 def throwaway_files(files: Mapping[str, str]) -> dict[str, str]:
-    """The rendered profile with modules.conf narrowed, and HTTP and AMI off (the core serves
-    them: off, they bind nothing)."""
+    """The rendered profile with modules.conf narrowed, HTTP and AMI off (the core serves them:
+    off, they bind nothing), and a logger.conf whose `messages` has every warning and error
+    (the operator's may log fewer, or elsewhere)."""
     narrowed = dict(files)
     narrowed["modules.conf"] = throwaway_modules(
         files.get("modules.conf", "") + files.get("modules-required.conf", "")
@@ -77,6 +78,7 @@ def throwaway_files(files: Mapping[str, str]) -> dict[str, str]:
     narrowed.pop("modules-required.conf", None)
     narrowed["http.conf"] = "[general]\nenabled = no\n"
     narrowed["manager.conf"] = "[general]\nenabled = no\n"
+    narrowed["logger.conf"] = "[logfiles]\nmessages => warning,error\n"
     return narrowed
 
 

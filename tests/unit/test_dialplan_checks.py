@@ -199,13 +199,14 @@ def test_given_the_operators_modules_when_narrowed_then_no_network_module_loads(
     )
 
 
-def test_given_rendered_files_when_made_throwaway_then_http_and_ami_are_off():
+def test_given_rendered_files_when_made_throwaway_then_http_and_ami_are_off_and_warnings_logged():
     files = throwaway_files(
         {"modules.conf": "require => pbx_config.so\n", "modules-required.conf": "", "x": "y"}
     )
 
     assert "enabled = no" in files["http.conf"]
     assert "enabled = no" in files["manager.conf"]
+    assert files["logger.conf"] == "[logfiles]\nmessages => warning,error\n"
     assert "modules-required.conf" not in files
     assert files["x"] == "y"
 
