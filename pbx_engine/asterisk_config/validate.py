@@ -111,22 +111,27 @@ async def validate_dialplan(
         raise ValidationUnavailable(
             f"{binary!r} not found on PATH: checking the dialplan needs Asterisk on this host"
         )
-    sources = {n: str(p) for n, p in profile_templates(PROFILE, config_dir, dialplans_dir).items()}
+    sources_paths = profile_templates(PROFILE, config_dir, dialplans_dir)
+    sources = {name: str(source) for name, source in sources_paths.items()}
     run_dir = Path(tempfile.mkdtemp(prefix="pbx-check-"))
     try:
         values = {**values, "RUN_DIR": str(run_dir), "SOUNDS_DIR": str(run_dir / "sounds")}
         files = render_profile(PROFILE, values, config_dir, dialplans_dir)
         write_runtime(run_dir, throwaway_files(files))
         loaded, applications, log_text = await _load(path, run_dir)
+    except _NotBooted as failed:
+        # What it logged says why (a module it could not load, a file it could not parse).
+        logged = checks.logged_problems(failed.log_text)
+        problems = checks.to_sources(logged, sources_paths, run_dir / "etc")
+        problems.append(Problem(path, None, str(failed)))
+        return Validation(problems, time.monotonic() - started)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
-    etc = run_dir / "etc"
     dialplan = checks.parse_dialplan(
         {sources[name]: files[name] for name in DIALPLAN_FILES if name in files}
     )
-    problems = checks.to_sources(
-        checks.logged_problems(log_text), {n: Path(s) for n, s in sources.items()}, etc
-    )
+    logged = checks.logged_problems(log_text)
+    problems = checks.to_sources(logged, sources_paths, run_dir / "etc")
     problems += checks.missing_contexts(
         loaded, wanted_contexts(files, sources, detectors), sources["dialplan.conf"]
     )
@@ -150,13 +155,17 @@ async def _load(binary: str, run_dir: Path) -> tuple[set[str], set[str], str]:
         start_new_session=True,
         **as_user,
     )  # fmt: skip
+    messages = run_dir / "log" / "messages"
     try:
-        await _wait_booted(binary, conf, process)
+        try:
+            await _wait_booted(binary, conf, process)
+        except ValidationUnavailable as failed:
+            log_text = messages.read_text(errors="replace") if messages.exists() else ""
+            raise _NotBooted(str(failed), log_text) from None
         contexts = checks.shown_contexts(await cli(binary, conf, "dialplan show"))
         applications = checks.shown_applications(await cli(binary, conf, "core show applications"))
         # Fully booted, the loading's lines are written (the logger flushes each one); killed,
         # not stopped: `core stop now` takes most of a second and the folder is thrown away.
-        messages = run_dir / "log" / "messages"
         log_text = messages.read_text(errors="replace") if messages.exists() else ""
     finally:
         if process.returncode is None:
@@ -179,6 +188,12 @@ async def _wait_booted(binary: str, conf: str, process: asyncio.subprocess.Proce
             pass  # its control socket is not there yet
         await asyncio.sleep(0.05)
     raise ValidationUnavailable(f"the throwaway Asterisk did not boot within {_CLI_TIMEOUT:.0f} s")
+
+
+class _NotBooted(Exception):
+    def __init__(self, reason: str, log_text: str) -> None:
+        super().__init__(reason)
+        self.log_text = log_text
 
 
 class AsteriskCliError(ConfigError):
