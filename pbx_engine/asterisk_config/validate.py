@@ -4,9 +4,9 @@
 The profile is rendered as `pbx-engine asterisk render` renders it, into a temporary folder,
 with a modules.conf of its own: pbx_config and the operator's application and function modules,
 but no channel driver, SIP, RTP, ARI, HTTP or AMI, so it binds no port, registers to no
-carrier and runs beside the live Asterisk. It boots in about a second; Asterisk's complaints
-(with file and line) and the engine's checks (checks.py) come back as Problems naming the
-operator's templates.
+carrier and runs beside the live Asterisk. It boots in half a second to a second; Asterisk's
+complaints (with file and line) and the engine's checks (checks.py) come back as Problems
+naming the operator's templates.
 """
 
 from __future__ import annotations
@@ -113,8 +113,12 @@ async def validate_dialplan(
         )
     sources_paths = profile_templates(PROFILE, config_dir, dialplans_dir)
     sources = {name: str(source) for name, source in sources_paths.items()}
-    run_dir = Path(tempfile.mkdtemp(prefix="pbx-check-"))
+    # Under /tmp, not $TMPDIR: the control socket's path must stay under 108 bytes, and the
+    # asterisk user (when we are root) must be able to reach the folder.
+    run_dir = Path(tempfile.mkdtemp(prefix="pbx-check-", dir="/tmp"))
     try:
+        # Music on hold reads sounds/moh at load: the throwaway's own (empty) folder, not the
+        # live one, which need not exist where the check runs.
         values = {**values, "RUN_DIR": str(run_dir), "SOUNDS_DIR": str(run_dir / "sounds")}
         files = render_profile(PROFILE, values, config_dir, dialplans_dir)
         write_runtime(run_dir, throwaway_files(files))
