@@ -207,6 +207,31 @@ def unknown_applications(dialplan: Dialplan, known: Iterable[str]) -> list[Probl
     ]
 
 
+# Goto(context,exten,priority) and Gosub(context,exten,priority(args)): their context is
+# looked up only when a call gets there.
+_JUMPS = {"goto", "gosub"}
+
+
+def jump_problems(dialplan: Dialplan, loaded: Iterable[str]) -> list[Problem]:
+    """Every Goto() and Gosub() naming a context (three arguments, no variable) must find it:
+    Asterisk accepts the dialplan and hangs the call up there."""
+    have = set(loaded)
+    problems = []
+    for step in dialplan.applications:
+        if step.name.lower() not in _JUMPS:
+            continue
+        target = step.arguments.split("(", 1)[0].split(",")
+        if len(target) == 3 and "$" not in target[0] and target[0].strip() not in have:
+            problems.append(
+                Problem(
+                    step.file,
+                    step.line,
+                    f"{step.name}() to context [{target[0].strip()}], which the dialplan lacks",
+                )
+            )
+    return problems
+
+
 def endpoint_contexts(pjsip_conf: str, file: str) -> dict[str, str]:
     """context -> who sends calls there, for each endpoint's `context =` in pjsip.conf."""
     wanted: dict[str, str] = {}

@@ -141,6 +141,7 @@ async def validate_dialplan(
     )
     problems += checks.stasis_app_problems(dialplan, ari_app)
     problems += checks.unknown_applications(dialplan, applications)
+    problems += checks.jump_problems(dialplan, loaded)
     return Validation(problems, time.monotonic() - started, loaded)
 
 

@@ -7,6 +7,7 @@ from pbx_engine.amd.detectors import DETECTORS, MESSAGE_DROP_CONTEXT
 from pbx_engine.asterisk_config.checks import (
     Problem,
     endpoint_contexts,
+    jump_problems,
     logged_problems,
     missing_contexts,
     parse_dialplan,
@@ -225,3 +226,24 @@ def test_given_cli_output_when_read_then_contexts_and_applications_are_listed():
 
     assert shown_contexts(shown) == {"from-pstn", "inbound"}
     assert shown_applications(applications) == {"AMD", "Stasis"}
+
+
+def test_given_jumps_when_checked_then_only_a_literal_missing_context_is_a_problem():
+    dialplan = parse_dialplan(
+        {
+            "engine.conf": "[from-pstn]\n"
+            "exten => _X.,1,Goto(inbound,s,1)\n"
+            " same => n,Goto(inbund,s,1)\n"
+            " same => n,Gosub(lookup,s,1(${CALLER}))\n"
+            " same => n,Gosub(missing,s,1(${CALLER}))\n"
+            " same => n,Goto(${TARGET},s,1)\n"
+            " same => n,Goto(s,2)\n"
+        }
+    )
+
+    problems = jump_problems(dialplan, {"from-pstn", "inbound", "lookup"})
+
+    assert [(p.line, p.message) for p in problems] == [
+        (3, "Goto() to context [inbund], which the dialplan lacks"),
+        (5, "Gosub() to context [missing], which the dialplan lacks"),
+    ]
