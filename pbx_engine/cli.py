@@ -25,35 +25,48 @@ log = structlog.get_logger(__name__)
 LAB_PACKAGE = "pbx_engine.lab"
 
 
-def _check_config(args: argparse.Namespace) -> int:
-    """The config file and every file it names (campaigns, number pools), as `run` reads them;
-    with --connect, then every connection and credential `run` will use."""
+def _load_campaigns(config: EngineConfig) -> tuple[list, list[str]]:
+    """The campaign files of `campaign_files`, and a line for each that cannot be read."""
     import glob
 
-    from pbx_engine.callerid.pools import load_pools
     from pbx_engine.campaigns.config import load_campaign
 
-    try:
-        config = load_config(args.file)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 1
-    problems, notes = [], []
-    try:
-        check_start_secrets(config, str(args.file))
-    except ConfigError as error:
-        if not args.connect:  # else the secrets line names every one unset
-            problems.append(str(error))
+    campaigns, problems = [], []
     for pattern in config.campaign_files:
         paths = sorted(glob.glob(pattern))
         if not paths:
             problems.append(f"{pattern}: no campaign file matches")
         for path in paths:
             try:
-                campaign = load_campaign(path)
-                notes.append(f"campaign {campaign.name} ({campaign.dial_mode})")
+                campaigns.append(load_campaign(path))
             except ConfigError as error:
                 problems.append(str(error))
+    return campaigns, problems
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    """The config file and every file it names (campaigns, number pools), as `run` reads them;
+    with --connect, then every connection and credential `run` will use; with --dialplan, the
+    dialplan loaded into a throwaway Asterisk."""
+    from pbx_engine.callerid.pools import load_pools
+
+    try:
+        config = load_config(args.file)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    problems, notes, detectors = [], [], []
+    try:
+        check_start_secrets(config, str(args.file))
+    except ConfigError as error:
+        if not args.connect:  # else the secrets line names every one unset
+            problems.append(str(error))
+    campaigns, campaign_problems = _load_campaigns(config)
+    problems += campaign_problems
+    for campaign in campaigns:
+        notes.append(f"campaign {campaign.name} ({campaign.dial_mode})")
+        if campaign.detector is not None:
+            detectors.append(campaign.detector)
     if config.number_pools_file is not None:
         try:
             pools = load_pools(config.number_pools_file)
@@ -61,6 +74,8 @@ def _check_config(args: argparse.Namespace) -> int:
             notes.append(f"{count} caller-ID number(s) in {named} pool(s)")
         except ConfigError as error:
             problems.append(str(error))
+    if args.dialplan and not problems:
+        problems += _check_dialplan(config, detectors, notes)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -72,6 +87,64 @@ def _check_config(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"  {note}")
     return asyncio.run(_check_connections(config)) if args.connect else 0
+
+
+def _dialplan_values(config: EngineConfig, run_dir: Path | None = None) -> dict[str, str]:
+    from pbx_engine.asterisk_config import engine_values
+    from pbx_engine.config import read_text
+
+    agents_file = config.asterisk.agents_file
+    agents = read_text(agents_file) if agents_file is not None else ""
+    return engine_values(config, run_dir, agents)
+
+
+def _engine_detectors(config: EngineConfig, campaigns: list) -> list:
+    from pbx_engine.amd.detectors import default_detector
+
+    return [default_detector(config.dialer.amd_detector, config.dialer.amd_context), *campaigns]
+
+
+def _check_dialplan(config: EngineConfig, campaigns: list, notes: list[str]) -> list[str]:
+    """The dialplan and Asterisk config, loaded into a throwaway Asterisk: its problems."""
+    from pbx_engine.asterisk_config.validate import validate_dialplan
+
+    try:
+        validation = asyncio.run(
+            validate_dialplan(
+                _dialplan_values(config),
+                ari_app=config.ari.app,
+                detectors=_engine_detectors(config, campaigns),
+            )
+        )
+    except ConfigError as error:
+        return [str(error)]
+    seconds = f"{validation.seconds:.1f} s"
+    notes.append(f"dialplan: {len(validation.contexts)} context(s) loaded by Asterisk ({seconds})")
+    return [str(problem) for problem in validation.problems]
+
+
+def _asterisk_reload(args: argparse.Namespace) -> int:
+    from pbx_engine.asterisk_config.validate import reload_dialplan
+
+    config = load_config(args.config)
+    campaigns, problems = _load_campaigns(config)
+    if problems:
+        raise ConfigError("\n".join([*problems, "the dialplan was not reloaded: nothing changed"]))
+    detectors = [c.detector for c in campaigns if c.detector is not None]
+    run_dir = Path(args.out or config.asterisk.run_dir).absolute()
+    validation, answer = asyncio.run(
+        reload_dialplan(
+            _dialplan_values(config, run_dir),
+            run_dir,
+            ari_app=config.ari.app,
+            detectors=_engine_detectors(config, detectors),
+        )
+    )
+    print(
+        f"dialplan checked in {validation.seconds:.1f} s and reloaded in {run_dir / 'etc'}: "
+        f"{answer.strip()}"
+    )
+    return 0
 
 
 async def _check_connections(config: EngineConfig) -> int:
@@ -412,6 +485,16 @@ def _add_asterisk_commands(commands: argparse._SubParsersAction) -> None:
     )
     render.add_argument("--owner", help="hand the folder to this user and group (e.g. asterisk)")
     render.set_defaults(handler=_asterisk_render)
+    reload = asterisk.add_parser(
+        "reload",
+        help="check the dialplan in a throwaway Asterisk; only when it passes, write it into "
+        "the runtime folder and have the running Asterisk reload it (dialplan reload)",
+    )
+    reload.add_argument("--config", type=Path, required=True)
+    reload.add_argument(
+        "--out", type=Path, help="the live runtime folder (default: [asterisk] run_dir)"
+    )
+    reload.set_defaults(handler=_asterisk_reload)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -437,6 +520,13 @@ def _add_service_commands(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="then try PostgreSQL, ARI and AMI with the file's settings and credentials, "
         "one line each (exit 1 when one fails)",
+    )
+    check.add_argument(
+        "--dialplan",
+        action="store_true",
+        help="then load the dialplan and Asterisk's config, rendered as `asterisk render` does, "
+        "into a throwaway Asterisk (about 1.5 s; needs asterisk on this host): its complaints "
+        "with file and line, contexts the engine sends calls to, Stasis app names",
     )
     check.set_defaults(handler=_check_config)
 

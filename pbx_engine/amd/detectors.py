@@ -48,3 +48,16 @@ DETECTORS: dict[str, Detector] = {
         ),
     )
 }
+
+
+# Where the dialer continues an answered machine's call to leave a message when a dialplan
+# detector judged it (dialplans/engine.conf): waits for the greeting's end, then plays it.
+MESSAGE_DROP_CONTEXT = "engine-message-drop"
+
+
+def default_detector(amd_detector: str | None, amd_context: str) -> Detector:
+    """The detector of calls whose campaign names none ([dialer] amd_detector); set empty,
+    AMD() in the dialplan context `amd_context`."""
+    if amd_detector is None:
+        return Detector("dialplan", DetectorKind.DIALPLAN, "", amd_context)
+    return DETECTORS[amd_detector]

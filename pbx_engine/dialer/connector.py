@@ -17,7 +17,7 @@ import structlog
 from ari_apps.outbound_call import Verdict
 from ari_apps.outcomes import NOT_A_PERSON, Outcome
 from pbx_engine.agents.service import AgentError, AgentService
-from pbx_engine.amd.detectors import DetectorKind
+from pbx_engine.amd.detectors import MESSAGE_DROP_CONTEXT, DetectorKind
 from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, Event, PlaybackFinished, StasisEnd
@@ -123,7 +123,7 @@ class AgentConnector:
         try:
             await self._ari.set_variable(channel_id, "ENGINE_MESSAGE", message)
             await self._ari.continue_in_dialplan(
-                channel_id, context="engine-message-drop", extension="s", priority=1
+                channel_id, context=MESSAGE_DROP_CONTEXT, extension="s", priority=1
             )
         except AriError as error:
             log.error("call.message_drop_failed", error=str(error))

@@ -31,7 +31,7 @@ from ari_apps.outbound_call import (
     Verdict,
 )
 from ari_apps.outcomes import Outcome, classify_amd, classify_unanswered
-from pbx_engine.amd.detectors import DETECTORS, Detector, DetectorKind
+from pbx_engine.amd.detectors import Detector, DetectorKind, default_detector
 from pbx_engine.amd.live import EngineDetector, EngineVerdict
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone, Subscription
 from pbx_engine.ari.dialstrings import dial_string
@@ -618,9 +618,7 @@ class Dialer:
 def _default_detector(config: DialerConfig) -> Detector:
     """The detector of calls whose campaign names none: the dialer's, else (set empty) AMD()
     in the dialplan context `amd_context`."""
-    if config.amd_detector is None:
-        return Detector("dialplan", DetectorKind.DIALPLAN, "", config.amd_context)
-    return DETECTORS[config.amd_detector]
+    return default_detector(config.amd_detector, config.amd_context)
 
 
 def _decided(detection: asyncio.Task[EngineVerdict]) -> AmdDecided | None:

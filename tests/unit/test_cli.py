@@ -84,3 +84,19 @@ def test_given_an_unknown_beep_setting_when_the_drop_is_evaluated_then_it_exits_
 ):
     assert main(["amd", "evaluate", str(tmp_path), "--drop", "--beep-set", "patience=9"]) == 1
     assert "no beep setting 'patience'" in capsys.readouterr().err
+
+
+def test_given_a_broken_campaign_file_when_reloading_the_dialplan_then_nothing_changes(
+    tmp_path, capsys
+):
+    (tmp_path / "bad.toml").write_text('name = "bad"\ndial_mode = "robotic"\n')
+    config = tmp_path / "engine.toml"
+    config.write_text(
+        f'campaign_files = ["{tmp_path}/*.toml"]\n'
+        '[ari]\nurl = "http://127.0.0.1:8088"\nusername = "e"\n'
+        f'[asterisk]\nrun_dir = "{tmp_path / "run"}"\ntrunk_host = "127.0.0.2"\n'
+    )
+    assert main(["asterisk", "reload", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.toml" in err and "nothing changed" in err
+    assert not (tmp_path / "run").exists()

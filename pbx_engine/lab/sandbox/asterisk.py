@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import os
-import pwd
 import re
 import secrets
 import shutil
 import socket
-import stat
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +31,7 @@ from pbx_engine.asterisk_config import (
     agent_sections,
     make_runtime_folders,
     render_profile,
+    users,
     write_runtime,
 )
 from pbx_engine.lab.sandbox import process as processes
@@ -70,39 +68,22 @@ _ERROR_LINE = re.compile(r"^\[[^\]]*\] ERROR\[\d+\]")
 # The Unix socket `asterisk -rx` talks to: sun_path holds 108 bytes with the final NUL.
 _MAX_SOCKET_PATH = 107
 # Who Asterisk runs as when the sandbox is started by root.
-UNPRIVILEGED_USER = "asterisk"
+UNPRIVILEGED_USER = users.UNPRIVILEGED_USER
 
 
 def unprivileged_ids(user: str = UNPRIVILEGED_USER) -> tuple[int, int] | None:
     """(uid, gid) to run Asterisk as when we are root; None when we are not (it runs as us)."""
-    if os.geteuid() != 0:
-        return None
     try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        raise SandboxError(
-            f"started as root, but there is no {user!r} user to run Asterisk as: install the "
-            "asterisk package (it creates one), or run as an ordinary user"
-        ) from None
-    if entry.pw_uid == 0:
-        raise SandboxError(f"user {user!r} is root: Asterisk must not run as root")
-    return entry.pw_uid, entry.pw_gid
+        return users.unprivileged_ids(user)
+    except users.AsteriskUserError as error:
+        raise SandboxError(str(error)) from None
 
 
 def _hand_over(folder: Path, uid: int, gid: int) -> None:
-    """Give `folder` and everything in it to uid:gid (Asterisk writes its logs, spool, astdb,
-    recordings and control socket there). Its parents must let that user through."""
-    for parent in folder.parents:
-        mode = parent.stat()
-        if not (mode.st_mode & stat.S_IXOTH or mode.st_uid == uid):
-            raise SandboxError(
-                f"Asterisk runs as uid {uid} and cannot reach {folder}: {parent} is closed to "
-                "others (choose a runtime folder under /tmp)"
-            )
-    os.chown(folder, uid, gid)
-    for root, dirs, files in os.walk(folder):
-        for name in (*dirs, *files):
-            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
+    try:
+        users.hand_over(folder, uid, gid)
+    except users.AsteriskUserError as error:
+        raise SandboxError(str(error)) from None
 
 
 class PstnBehaviour(enum.Enum):
