@@ -1,6 +1,7 @@
 """The engine deployed as an operator deploys it, and a real softphone on each side of a call:
-`pbx-engine migrate`, `agent add`, `asterisk render`, a plain `asterisk -C ...`, `pbx-engine
-run`, `import cases`, then the agent logs in over the API and a campaign dials the debtor.
+`pbx-engine migrate`, `agent add`, `asterisk render`, a plain `asterisk -C ...`, `check-config
+--connect`, `pbx-engine run`, `import cases`, then the agent logs in over the API and a
+campaign dials the debtor.
 
 Both phones are baresip: the agent's registers with the engine's Asterisk and sends a 700 Hz
 tone; the debtor's is the far end of the trunk (the number dialled is its account), says
@@ -319,6 +320,8 @@ async def test_given_an_operator_deployment_when_a_campaign_calls_a_softphone_th
     async with AsyncExitStack() as stack:
         deployment = await stack.enter_async_context(prepared_host())
         await stack.enter_async_context(plain_asterisk(deployment))
+        # README's step 8: every connection and port the engine will use, before it runs.
+        await cli("check-config", "--connect", str(deployment.config))
         agent_phone = await stack.enter_async_context(
             BaresipPhone(
                 "agent-001",
