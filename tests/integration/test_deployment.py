@@ -69,6 +69,7 @@ def engine_toml(d: Deployment) -> str:
     return f"""
 default_region = "US"
 campaign_files = ["{d.folder}/campaigns/*.toml"]
+state_dir = "{d.folder}/state"
 
 [ari]
 url = "http://127.0.0.1:{free_port()}"
@@ -172,6 +173,7 @@ async def prepared_host():
             debtor_port=free_sip_port("127.0.0.2"),
         )
         (folder / "campaigns").mkdir()
+        (folder / "state").mkdir()  # the unit's StateDirectory= makes /var/lib/pbx-engine
         (folder / "campaigns" / f"{CAMPAIGN}.toml").write_text(CAMPAIGN_TOML)
         (folder / "agents.conf").write_text("; agents' softphones\n")
         deployment.config.write_text(engine_toml(deployment))
