@@ -174,6 +174,15 @@ async def _synth(name: str, effects: list[str]) -> Path:
     return cached
 
 
+async def tone(frequency: int, seconds: float = 60.0) -> Path:
+    """A steady sine at `frequency` Hz (8 kHz 16-bit mono): a party tests can tell by ear
+    (`tone_levels`) on the other side of a call."""
+    return await _synth(
+        f"tone-{frequency}-{seconds:g}",
+        ["synth", f"{seconds:g}", "sine", str(frequency), "vol", "0.5"],
+    )
+
+
 async def hold_tone() -> Path:
     """A soft pulsing tone for music on hold (the music packages may not be installed)."""
     return await _synth(
