@@ -205,6 +205,8 @@ async def _load_cases(config, rows, campaign):
 
 
 async def _agent(args: argparse.Namespace) -> int:
+    from pbx_engine.agents.accounts import EnrolmentRefused
+    from pbx_engine.ari.errors import AriError, AriUnavailable
     from pbx_engine.storage import Storage, migrate
     from pbx_engine.text import control_character_problem
 
@@ -215,28 +217,110 @@ async def _agent(args: argparse.Namespace) -> int:
             print(f"the agent's {field} holds {problem}", file=sys.stderr)
             return 2
     config = load_config(args.config)
+    issued = []
     async with Storage.open(config.database) as storage:
         await migrate(storage.pool)
         if args.what == "add":
-            await storage.agents.upsert_agent(
-                args.login,
-                args.name or args.login,
-                sip_endpoint=args.endpoint,
-                role=args.role,
-                team=args.team,
-            )
+            try:
+                issued = await _add_agent(config, storage, args)
+            except EnrolmentRefused as refused:
+                print(f"agent {args.login!r} not added: {refused}", file=sys.stderr)
+                return 1
+            except (AriError, AriUnavailable) as error:
+                print(f"{_ari_unavailable(config)}: {error}", file=sys.stderr)
+                return 1
         if await storage.agent_access.is_disabled(args.login):
             print(f"agent {args.login!r} is disabled (`agent enable` first)", file=sys.stderr)
             return 1
         days = args.days if args.days is not None else config.web.token_lifetime_days
-        issued = await storage.signin.issue_token(
+        issued_token = await storage.signin.issue_token(
             args.login, datetime.now(UTC) + timedelta(days=days)
         )
-    if issued is None:
+    if issued_token is None:
         print(f"no agent with login {args.login!r}", file=sys.stderr)
         return 1
-    print(issued.token)  # alone on standard output, for scripts
-    print(f"expires {issued.expires_at.isoformat(timespec='seconds')}", file=sys.stderr)
+    print(issued_token.token)  # alone on standard output, for scripts
+    print(f"expires {issued_token.expires_at.isoformat(timespec='seconds')}", file=sys.stderr)
+    for account in issued:
+        print(_sip_password_line(account), file=sys.stderr)
+    return 0
+
+
+def _ari_unavailable(config: EngineConfig) -> str:
+    return (
+        f"the agent's softphone account needs Asterisk's ARI at {config.ari.url} ([ari] in the "
+        "config); nothing was stored (--no-endpoint adds him without one)"
+    )
+
+
+def _sip_password_line(account) -> str:
+    if account.password is None:
+        return f"SIP endpoint {account.endpoint}: kept, its password unchanged"
+    return f"SIP password for {account.endpoint}: {account.password}  (shown once)"
+
+
+async def _add_agent(config: EngineConfig, storage, args: argparse.Namespace):
+    from pbx_engine.agents.accounts import NewAgent, SoftphoneAccounts
+    from pbx_engine.ari.client import AriClient
+
+    endpoint = None if args.no_endpoint else (args.endpoint or args.login)
+    agent = NewAgent(
+        args.login,
+        args.name or args.login,
+        team=args.team,
+        role=args.role,
+        endpoint=endpoint,
+        existing_endpoint=args.existing_endpoint,
+    )
+    async with AriClient(config.ari, events=False) as ari:
+        accounts = SoftphoneAccounts(storage, ari, config.asterisk.agent_rtp_timeout)
+        return await accounts.enrol([agent])
+
+
+def _import_agents(args: argparse.Namespace) -> int:
+    from pbx_engine.agents.roster import parse_roster
+
+    try:
+        with open(args.file, encoding="utf-8-sig", newline="") as handle:
+            roster = parse_roster(handle)
+    except OSError as error:
+        print(f"{args.file}: cannot read: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except (UnicodeDecodeError, csv.Error) as error:
+        print(f"{args.file}: {error}", file=sys.stderr)
+        return 1
+    if roster.problems:
+        print(f"{args.file}: nothing imported:", file=sys.stderr)
+        for problem in roster.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    config = load_config(args.config)
+    return asyncio.run(_enrol_roster(config, args.file, roster.agents))
+
+
+async def _enrol_roster(config: EngineConfig, file: Path, lines) -> int:
+    from pbx_engine.agents.accounts import EnrolmentRefused, NewAgent, SoftphoneAccounts
+    from pbx_engine.ari.client import AriClient
+    from pbx_engine.ari.errors import AriError, AriUnavailable
+    from pbx_engine.storage import Storage, migrate
+
+    agents = [NewAgent(a.login, a.name, a.team, a.role, a.endpoint, line=a.line) for a in lines]
+    async with Storage.open(config.database) as storage, AriClient(config.ari, events=False) as ari:
+        await migrate(storage.pool)
+        accounts = SoftphoneAccounts(storage, ari, config.asterisk.agent_rtp_timeout)
+        try:
+            issued = await accounts.enrol(agents)
+        except EnrolmentRefused as refused:
+            print(f"{file}: nothing imported:", file=sys.stderr)
+            for line, problem in refused.problems:
+                print(f"  line {line}: {problem}" if line else f"  {problem}", file=sys.stderr)
+            return 2
+        except (AriError, AriUnavailable) as error:
+            print(f"{file}: nothing imported: {_ari_unavailable(config)}: {error}", file=sys.stderr)
+            return 1
+    print(f"{file}: {len(agents)} agent(s) imported; give each his SIP password and a token")
+    for account in issued:
+        print(_sip_password_line(account))
     return 0
 
 
@@ -294,12 +378,34 @@ async def _agent_access(args: argparse.Namespace) -> int:
                 f"{args.login} disabled: token revoked, {disabled.sessions_closed} browser "
                 f"session(s) closed, {disabled.links_revoked} invitation link(s) revoked"
             )
+            print(await _softphone_follows(config, storage, args.login, enabled=False))
             return 0
         if not await storage.agent_access.enable(args.login):
             print(f"no disabled agent with login {args.login!r}", file=sys.stderr)
             return 1
+        note = await _softphone_follows(config, storage, args.login, enabled=True)
     print(f"{args.login} enabled: give him a new token or password")
+    print(note)
     return 0
+
+
+async def _softphone_follows(config: EngineConfig, storage, login: str, *, enabled: bool) -> str:
+    """His managed softphone account follows him out of Asterisk or back in."""
+    from pbx_engine.agents.accounts import SoftphoneAccounts
+    from pbx_engine.ari.client import AriClient
+    from pbx_engine.ari.errors import AriError, AriUnavailable
+
+    if await storage.softphones.account_of(login) is None:
+        return "no softphone account managed by the engine"
+    async with AriClient(config.ari, events=False) as ari:
+        accounts = SoftphoneAccounts(storage, ari, config.asterisk.agent_rtp_timeout)
+        try:
+            endpoint = await (accounts.restore if enabled else accounts.withdraw)(login)
+        except (AriError, AriUnavailable):
+            endpoint = None
+    if endpoint is None:
+        return "softphone account: Asterisk unreachable, done when the engine next connects"
+    return f"softphone account {endpoint} {'pushed to' if enabled else 'removed from'} Asterisk"
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -560,7 +666,21 @@ def _add_agent_commands(commands: argparse._SubParsersAction) -> None:
     add = agent.add_parser("add", help="add or update an agent and print a new API token")
     add.add_argument("login")
     add.add_argument("--name")
-    add.add_argument("--endpoint", help="the PJSIP endpoint of the agent's softphone")
+    add.add_argument(
+        "--endpoint",
+        help="the PJSIP endpoint of his softphone, created in Asterisk with a new SIP password "
+        "(default: the login)",
+    )
+    softphone = add.add_mutually_exclusive_group()
+    softphone.add_argument(
+        "--existing-endpoint",
+        action="store_true",
+        help="--endpoint names one written in Asterisk's files ([asterisk] agents_file): "
+        "use it as it is",
+    )
+    softphone.add_argument(
+        "--no-endpoint", action="store_true", help="no softphone (a browser-only supervisor)"
+    )
     add.add_argument("--role", choices=["agent", "supervisor", "admin"], default="agent")
     add.add_argument("--team")
     token = agent.add_parser(
@@ -591,6 +711,14 @@ def _add_agent_commands(commands: argparse._SubParsersAction) -> None:
         sub.add_argument("login")
         sub.add_argument("--config", type=Path, required=True)
         sub.set_defaults(handler=_agent_access)
+    bulk = agent.add_parser(
+        "import",
+        help="add or update agents from a CSV file (login, name, team, endpoint, role), each "
+        "with a softphone account; one bad line imports nothing",
+    )
+    bulk.add_argument("file", type=Path)
+    bulk.add_argument("--config", type=Path, required=True)
+    bulk.set_defaults(handler=_import_agents)
 
 
 def _add_demo_command(commands: argparse._SubParsersAction) -> None:

@@ -33,6 +33,17 @@ CREATE TABLE agents (
     token_expires_at  timestamptz
 );
 
+-- Softphone accounts the engine pushes to Asterisk (astdb) and pushes again when Asterisk lost
+-- them. The SIP password is never stored: md5_cred (MD5 of "endpoint:realm:password") is what
+-- Asterisk checks a REGISTER against, and all a new push needs.
+CREATE TABLE softphone_accounts (
+    endpoint    text PRIMARY KEY,
+    agent_id    bigint NOT NULL UNIQUE REFERENCES agents (id) ON DELETE CASCADE,
+    realm       text NOT NULL,
+    md5_cred    text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
 -- Only the SHA-256 of a session id is stored: a copy of the table opens no session. Every
 -- state-changing request must echo the session's CSRF token in a header.
 CREATE TABLE browser_sessions (

@@ -19,6 +19,7 @@ from yarl import URL
 
 from pbx_engine.ari.errors import (
     UNREACHABLE_FIX,
+    AriError,
     AriProtocolError,
     AriUnavailable,
     ChannelGone,
@@ -346,6 +347,45 @@ class AriClient:
     # asterisk / applications
     async def ping(self) -> dict[str, Any]:
         return await self._request("GET", "/asterisk/info")
+
+    # asterisk / dynamic configuration: sorcery objects pushed to a writable back end (astdb)
+    async def get_config_object(
+        self, config_class: str, object_type: str, object_id: str
+    ) -> dict[str, str] | None:
+        """The object's fields, whichever back end holds it; None: Asterisk has none."""
+        try:
+            fields = await self._request(
+                "GET", f"/asterisk/config/dynamic/{config_class}/{object_type}/{object_id}"
+            )
+        except AriError as error:
+            if error.status == 404:
+                return None
+            raise
+        return {field["attribute"]: field["value"] for field in fields}
+
+    async def put_config_object(
+        self, config_class: str, object_type: str, object_id: str, fields: dict[str, str]
+    ) -> None:
+        """Create or replace the object (fields left out take their defaults). An object from
+        a configuration file cannot be replaced: AriError 403."""
+        body = {"fields": [{"attribute": k, "value": v} for k, v in fields.items()]}
+        await self._request(
+            "PUT", f"/asterisk/config/dynamic/{config_class}/{object_type}/{object_id}", json=body
+        )
+
+    async def delete_config_object(
+        self, config_class: str, object_type: str, object_id: str
+    ) -> bool:
+        """False: Asterisk had no such object. One from a configuration file: AriError 403."""
+        try:
+            await self._request(
+                "DELETE", f"/asterisk/config/dynamic/{config_class}/{object_type}/{object_id}"
+            )
+        except AriError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
 
     async def get_application(self, name: str | None = None) -> dict[str, Any]:
         return await self._request("GET", f"/applications/{name or self.app}")

@@ -99,3 +99,13 @@ class JsonRow:
 
     def as_json(self) -> dict[str, Any]:
         return json_ready(asdict(self))
+
+
+@dataclass(frozen=True)
+class SoftphoneAccount:
+    """A softphone's PJSIP endpoint the engine manages (its aor and auth share the name), and
+    the digest credential of its password in `realm` (the password itself is never kept)."""
+
+    endpoint: str
+    md5_cred: str
+    realm: str = "asterisk"

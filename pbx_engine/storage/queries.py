@@ -31,6 +31,7 @@ from pbx_engine.storage.room_pins import RoomPinStore
 from pbx_engine.storage.rooms import RoomStore
 from pbx_engine.storage.sessions import BrowserSessionStore
 from pbx_engine.storage.signin import TOKEN_LIFETIME, SignInStore
+from pbx_engine.storage.softphones import SoftphoneStore
 from pbx_engine.storage.supervision import SupervisionStore
 
 
@@ -82,6 +83,7 @@ class Storage:
         self.outbound = OutboundStore(pool)
         self.agent_access = AgentAccess(pool)
         self.room_pins = RoomPinStore(pool)
+        self.softphones = SoftphoneStore(pool)
 
     @classmethod
     @asynccontextmanager

@@ -135,9 +135,10 @@ async def cli(*args: str) -> str:
 
 
 async def add_agent(deployment: Deployment, login: str, endpoint: str, password: str) -> str:
-    """The agent's softphone account and the engine's agent, as an operator makes them today:
-    PJSIP sections in [asterisk] agents_file (before the render), then `agent add`. Returns
-    his API token."""
+    """The agent's softphone account written by hand: PJSIP sections in [asterisk]
+    agents_file (before the render), then `agent add --existing-endpoint`, which needs no
+    Asterisk running (accounts the engine makes are tested in test_softphone_accounts.py).
+    Returns his API token."""
     with (deployment.folder / "agents.conf").open("a") as sections:
         sections.write(
             f"\n[{endpoint}](agent-endpoint)\nauth = {endpoint}\naors = {endpoint}\n"
@@ -146,7 +147,7 @@ async def add_agent(deployment: Deployment, login: str, endpoint: str, password:
         )
     out = await cli(
         "agent", "add", login, "--name", "Anna Nowak", "--endpoint", endpoint,
-        "--role", "supervisor", "--config", str(deployment.config),
+        "--existing-endpoint", "--role", "supervisor", "--config", str(deployment.config),
     )  # fmt: skip
     return out.strip().splitlines()[-1]
 

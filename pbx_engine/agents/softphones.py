@@ -1,0 +1,99 @@
+"""Agents' softphone accounts, the pure part: names Asterisk can take, the SIP password and the
+credential kept of it, and the PJSIP objects (auth, aor, endpoint) the engine pushes for an
+agent, field for field as the `agent-endpoint`, `agent-aor` and `agent-auth` templates of
+asterisk-config/engine/pjsip.conf."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from pbx_engine.refusals import Refused
+from pbx_engine.storage.models import SoftphoneAccount
+
+# An endpoint's name is its aor's and auth's id, its SIP user name, a key in astdb and a word
+# in dial strings (PJSIP/name): letters, digits, `.`, `_`, `-`, starting with a letter or digit.
+_ENDPOINT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# The realm a softphone's digest is computed in. Pushed on each auth, so Asterisk's
+# [global] default_realm cannot change what the stored credential was made for.
+SIP_REALM = "asterisk"
+# The transport of asterisk-config/engine/pjsip.conf that softphones register on.
+AGENT_TRANSPORT = "transport-udp"
+# The dialplan context a softphone's own calls enter (feature codes, the room extension).
+AGENT_CONTEXT = "from-agents"
+
+
+class BadEndpointName(Refused):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"endpoint name {name!r}: use 1 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+            422,
+        )
+
+
+def check_endpoint_name(name: str) -> str:
+    """The name as it is, or BadEndpointName (`;`, `[`, spaces, line breaks, slashes...)."""
+    if not _ENDPOINT_NAME.fullmatch(name):
+        raise BadEndpointName(name)
+    return name
+
+
+def new_sip_password() -> str:
+    """24 characters of [A-Za-z0-9_-]: typed into a softphone once, never stored."""
+    return secrets.token_urlsafe(18)
+
+
+def md5_credential(name: str, password: str, realm: str = SIP_REALM) -> str:
+    """What SIP digest authentication checks against (RFC 2617's HA1, Asterisk's `md5_cred`):
+    with it the engine can push the account again without keeping the password."""
+    return hashlib.md5(f"{name}:{realm}:{password}".encode()).hexdigest()  # noqa: S324
+
+
+@dataclass(frozen=True)
+class PjsipObject:
+    kind: str  # endpoint, aor or auth (res_pjsip's sorcery object types)
+    id: str
+    fields: dict[str, str]
+
+
+def auth_fields(account: SoftphoneAccount) -> dict[str, str]:
+    return {
+        "auth_type": "md5",
+        "username": account.endpoint,
+        "realm": account.realm,
+        "md5_cred": account.md5_cred,
+    }
+
+
+def aor_fields() -> dict[str, str]:
+    # One registration per agent; the newest wins (a softphone restarted elsewhere).
+    return {"max_contacts": "1", "remove_existing": "yes", "qualify_frequency": "0"}
+
+
+def endpoint_fields(name: str, rtp_timeout: int) -> dict[str, str]:
+    return {
+        "transport": AGENT_TRANSPORT,
+        "context": AGENT_CONTEXT,
+        "disallow": "all",
+        "allow": "ulaw",
+        "direct_media": "no",
+        "rtp_symmetric": "yes",
+        "force_rport": "yes",
+        "rewrite_contact": "yes",
+        "rtp_timeout": str(rtp_timeout),
+        "auth": name,
+        "aors": name,
+    }
+
+
+def pjsip_objects(account: SoftphoneAccount, rtp_timeout: int) -> list[PjsipObject]:
+    """In the order to push them: the endpoint names its auth and aor, so they come first."""
+    name = account.endpoint
+    return [
+        PjsipObject("auth", name, auth_fields(account)),
+        PjsipObject("aor", name, aor_fields()),
+        PjsipObject("endpoint", name, endpoint_fields(name, rtp_timeout)),
+    ]
