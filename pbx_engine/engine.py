@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from aiohttp import web
 
+from pbx_engine.agents.accounts import SoftphoneAccounts
 from pbx_engine.agents.service import AgentService
 from pbx_engine.agi import FastAgiServer
 from pbx_engine.agi.routes import lookup_case
@@ -114,6 +115,8 @@ class Engine:
         self.metrics = metrics  # its series; [metrics] serves them
         self.records = records  # whether a call's writes can be made now, and what is owed
         self.kept_storage = kept_storage  # the same, its call-life writes kept through outages
+        # Agents' PJSIP accounts the engine pushes to Asterisk (and pushes again).
+        self.softphones = SoftphoneAccounts(storage, ari, config.asterisk.agent_rtp_timeout)
         secret = config.http.secret.get_secret_value() if config.http else ""
         # Without a configured secret, links made before a restart stop working.
         self.invitation_secret = secret.encode() if secret else secrets.token_bytes(32)
@@ -518,9 +521,12 @@ async def build_engine(
         asterisk.ari.on_event(route_new_channels(entries).route)
         asterisk.ari.on_connected(engine.dialer.reconcile)
         asterisk.ari.on_connected(engine.agents.reconcile)  # agents lost in an Asterisk crash
+        # Softphone accounts an Asterisk lacks (new, or its astdb lost) are pushed again.
+        asterisk.ari.on_connected(engine.softphones.reconcile)
         await asterisk.ari.wait_connected(timeout=config.ari.request_timeout)
         # The first connection may have come before the callback was registered.
         await engine.dialer.reconcile()
+        await engine.softphones.reconcile()
         adopted = await engine.agents.adopt_sessions()
         if adopted:
             log.info("engine.agents_adopted", agents=adopted)

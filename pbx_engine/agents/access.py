@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 
 import structlog
 
+from pbx_engine.agents.accounts import SoftphoneAccounts
 from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.agents.states import AgentState, IllegalAgentTransition
+from pbx_engine.ari.errors import AriError, AriUnavailable
 from pbx_engine.refusals import Refused
 from pbx_engine.storage import Storage
 from pbx_engine.storage.agent_access import Disabled
@@ -35,9 +37,12 @@ class AgentAccessService:
         storage: Storage,
         agents: AgentService,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        softphones: SoftphoneAccounts | None = None,
     ) -> None:
         self._storage = storage
         self._agents = agents
+        self._softphones = softphones
         self._clock = clock
 
     async def disable(self, by: AgentRow, login: str) -> Disabled:
@@ -50,6 +55,8 @@ class AgentAccessService:
         if status is not None and status.state is not AgentState.LOGGED_OUT:
             with contextlib.suppress(AgentError, IllegalAgentTransition):
                 await self._agents.logout(login)
+        if self._softphones is not None:
+            await self._softphones.withdraw(login)  # Asterisk down: the next reconcile does it
         log.warning(
             "agent.disabled",
             agent=login,
@@ -61,4 +68,7 @@ class AgentAccessService:
     async def enable(self, login: str) -> None:
         if not await self._storage.agent_access.enable(login):
             raise NoSuchAgent("no disabled agent with that login")
+        if self._softphones is not None:
+            with contextlib.suppress(AriError, AriUnavailable):
+                await self._softphones.restore(login)  # else pushed at the next reconcile
         log.info("agent.enabled", agent=login)

@@ -399,7 +399,7 @@ def install_services(app: web.Application, engine: EngineParts) -> None:
         default_caller_id=engine.config.dialer.caller_id,
     )
     app[DISPOSITIONS] = DispositionService(engine.storage, engine.agents, engine.feed)
-    app[ACCESS] = AgentAccessService(engine.storage, engine.agents)
+    app[ACCESS] = AgentAccessService(engine.storage, engine.agents, softphones=engine.softphones)
     app[INVITATIONS] = InvitationService(
         engine.storage, engine.rooms, engine.invitation_secret, engine.config.outbound
     )
