@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from pbx_engine.agents.accounts import SoftphoneAccounts
+from pbx_engine.agents.accounts import Issued, NewAgent, SoftphoneAccounts
 from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.agents.states import AgentState, IllegalAgentTransition
 from pbx_engine.ari.errors import AriError, AriUnavailable
@@ -17,6 +17,7 @@ from pbx_engine.refusals import Refused
 from pbx_engine.storage import Storage
 from pbx_engine.storage.agent_access import Disabled
 from pbx_engine.storage.models import AgentRow
+from pbx_engine.storage.signin import IssuedToken
 
 log = structlog.get_logger(__name__)
 
@@ -29,6 +30,11 @@ class CannotDisableYourself(Refused):
 class NoSuchAgent(Refused):
     def __init__(self, message: str) -> None:
         super().__init__(message, 404)
+
+
+class SoftphonesUnavailable(Refused):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(f"the agent's softphone account needs Asterisk: {error}", 503)
 
 
 class AgentAccessService:
@@ -72,3 +78,19 @@ class AgentAccessService:
             with contextlib.suppress(AriError, AriUnavailable):
                 await self._softphones.restore(login)  # else pushed at the next reconcile
         log.info("agent.enabled", agent=login)
+
+    async def add(self, agent: NewAgent) -> list[Issued]:
+        """Add or update an agent with his softphone account (409: refused, 503: no Asterisk);
+        nothing is stored unless all of it is."""
+        if self._softphones is None:
+            raise SoftphonesUnavailable(RuntimeError("no ARI client"))
+        try:
+            issued = await self._softphones.enrol([agent])
+        except (AriError, AriUnavailable) as error:
+            raise SoftphonesUnavailable(error) from None
+        log.info("agent.added", agent=agent.login, endpoint=agent.endpoint)
+        return issued
+
+    async def issue_token(self, login: str, lifetime: timedelta) -> IssuedToken | None:
+        """A new API token for him (the old one stops working); None: no enabled agent."""
+        return await self._storage.signin.issue_token(login, self._clock() + lifetime)

@@ -29,6 +29,7 @@ from pbx_engine.web.calls_api import (
     SupervisePayload,
     TransferPayload,
 )
+from pbx_engine.web.outbound_api import NewAgentPayload
 from pbx_engine.web.payloads import CallPayload, DispositionPayload, PausePayload, PaymentPayload
 from pbx_engine.web.rooms_api import DialPayload, InvitationPayload, RoomPayload
 
@@ -424,6 +425,19 @@ ROUTES: tuple[Route, ...] = (
             "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
             "invitation": {"type": "string"},
         },
+    ),
+    Route(
+        "POST",
+        "/admin/agents",
+        Role.ADMIN,
+        "Add or update an agent with his softphone's PJSIP account (SIP password and API "
+        "token shown once)",
+        {
+            201: Answer("login, endpoint, sip_password (null: kept), token"),
+            409: Answer("refused: the endpoint is another agent's or in Asterisk's files"),
+            503: Answer("Asterisk's ARI cannot be reached; nothing stored"),
+        },
+        body=NewAgentPayload,
     ),
     Route(
         "POST",

@@ -5,6 +5,7 @@ agent logs in on it; disabling him takes it out of Asterisk, and a lost one is p
 import re
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from pbx_engine.agents.states import AgentState
@@ -131,3 +132,30 @@ async def test_given_an_agents_file_with_a_bad_line_when_imported_then_nothing_i
             pass
     marek = await connected_engine.storage.agents.get_agent("marek")
     assert (marek.name, marek.team, marek.sip_endpoint) == ("Marek Kos", "north", "agent-311")
+
+
+async def test_given_an_admin_when_he_adds_an_agent_over_http_then_the_softphone_works(
+    api, connected_engine: Engine, telephony: Telephony
+):
+    await connected_engine.storage.agents.upsert_agent("ada", "Ada", role="admin")
+    admin = {"Authorization": f"Bearer {await connected_engine.storage.issue_agent_token('ada')}"}
+    async with aiohttp.ClientSession(headers=admin) as http:
+        body = {"login": "kamil", "name": "Kamil Nowak", "team": "south", "endpoint": "agent-321"}
+        async with http.post(f"{api}/admin/agents", json=body) as response:
+            assert response.status == 201, await response.text()
+            added = await response.json()
+        async with http.post(f"{api}/admin/agents", json={**body, "endpoint": "a;b"}) as bad:
+            assert bad.status == 422
+        taken = {"login": "kasia", "endpoint": "agent-321"}
+        async with http.post(f"{api}/admin/agents", json=taken) as response:
+            assert response.status == 409
+            assert "endpoint agent-321 is agent kamil's" in (await response.json())["error"]
+        async with _phone(telephony, "agent-321", added["sip_password"]):
+            async with aiohttp.ClientSession() as kamil:
+                headers = {"Authorization": f"Bearer {added['token']}"}
+                async with kamil.get(f"{api}/agents/me", headers=headers) as response:
+                    assert response.status == 200
+        async with http.post(f"{api}/admin/agents/kamil/disable") as response:
+            assert response.status == 200
+    assert await connected_engine.ari.get_config_object(PJSIP, "endpoint", "agent-321") is None
+    assert await connected_engine.storage.agents.get_agent("kasia") is None
