@@ -195,8 +195,10 @@ TOML
     fi
     if keep_or_write "$dir/agents.conf" 0600; then
         cat > "$dir/agents.conf" <<'CONF'
-; Agents' softphones: pjsip.conf sections that `pbx-engine asterisk render` appends as they are
-; ([asterisk] agents_file). One block per agent; its name is `pbx-engine agent add --endpoint`.
+; Agents' softphones written by hand: pjsip.conf sections that `pbx-engine asterisk render`
+; appends as they are ([asterisk] agents_file). `pbx-engine agent add` makes an agent's account
+; in Asterisk itself; use this file only for an endpoint you name with
+; `pbx-engine agent add --endpoint NAME --existing-endpoint`. One block per agent.
 ; The passwords are the softphones' own: this file stays root's (mode 0600).
 ;
 ; [agent-001](agent-endpoint)
