@@ -263,14 +263,14 @@ async def _add_agent(config: EngineConfig, storage, args: argparse.Namespace):
     from pbx_engine.agents.accounts import NewAgent, SoftphoneAccounts
     from pbx_engine.ari.client import AriClient
 
-    endpoint = None if args.no_endpoint else (args.endpoint or args.login)
     agent = NewAgent(
         args.login,
         args.name or args.login,
         team=args.team,
         role=args.role,
-        endpoint=endpoint,
+        endpoint=args.endpoint,
         existing_endpoint=args.existing_endpoint,
+        softphone=not args.no_endpoint,
     )
     async with AriClient(config.ari, events=False) as ari:
         accounts = SoftphoneAccounts(storage, ari, config.asterisk.agent_rtp_timeout)
@@ -669,7 +669,7 @@ def _add_agent_commands(commands: argparse._SubParsersAction) -> None:
     add.add_argument(
         "--endpoint",
         help="the PJSIP endpoint of his softphone, created in Asterisk with a new SIP password "
-        "(default: the login)",
+        "(default: the one he has, else his login)",
     )
     softphone = add.add_mutually_exclusive_group()
     softphone.add_argument(

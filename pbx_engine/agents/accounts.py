@@ -36,8 +36,9 @@ PJSIP = "res_pjsip"  # the configuration class of endpoints, aors and auths
 
 @dataclass(frozen=True)
 class NewAgent:
-    """`endpoint` None: no softphone; `existing_endpoint`: one written in Asterisk's files by
-    hand, which the engine names but does not manage."""
+    """`endpoint` None: the one he has, else a new one named as his login; `existing_endpoint`:
+    one written in Asterisk's files by hand, which the engine names but does not manage;
+    `softphone` False: none at all."""
 
     login: str
     name: str
@@ -45,6 +46,7 @@ class NewAgent:
     role: str = "agent"
     endpoint: str | None = None
     existing_endpoint: bool = False
+    softphone: bool = True
     line: int = 0  # where he is in an agents file, for the problems found
 
 
@@ -104,11 +106,18 @@ class SoftphoneAccounts:
         return issued
 
     async def _plan(self, agent: NewAgent) -> tuple[Enrolment, str | None]:
-        base = Enrolment(agent.login, agent.name, agent.team, agent.role, agent.endpoint)
-        if agent.endpoint is None or agent.existing_endpoint:
-            return replace(base, managed=False), None
-        endpoint = check_endpoint_name(agent.endpoint)
+        if await self._storage.agent_access.is_disabled(agent.login):
+            raise Refused("disabled (enable him first)")
+        base = Enrolment(agent.login, agent.name, agent.team, agent.role, None, managed=False)
+        if not agent.softphone:
+            return base, None
         mine = await self._storage.softphones.account_of(agent.login)
+        endpoint = agent.endpoint or await self._current_endpoint(agent.login)
+        if agent.existing_endpoint or (agent.endpoint is None and endpoint and mine is None):
+            # Named as written in Asterisk's files (or kept as he had it): used as it is.
+            return replace(base, endpoint=endpoint), None
+        endpoint = check_endpoint_name(endpoint or agent.login)
+        base = replace(base, endpoint=endpoint, managed=True)
         if mine is not None and mine.account.endpoint == endpoint:
             return base, None  # his account stays as it is, password and all
         owner = await self._storage.softphones.endpoint_owner(endpoint)
@@ -122,6 +131,10 @@ class SoftphoneAccounts:
         password = new_sip_password()
         account = SoftphoneAccount(endpoint, md5_credential(endpoint, password))
         return replace(base, account=account), password
+
+    async def _current_endpoint(self, login: str) -> str | None:
+        current = await self._storage.agents.get_agent(login)
+        return current.sip_endpoint if current is not None else None
 
     async def _push_all(self, accounts: list[SoftphoneAccount]) -> None:
         pushed: list[str] = []

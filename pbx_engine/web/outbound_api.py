@@ -38,7 +38,8 @@ ENDPOINT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class NewAgentPayload(Payload):
-    """`endpoint`: his softphone's PJSIP endpoint (default: the login), made by the engine;
+    """`endpoint`: his softphone's PJSIP endpoint (default: the one he has, else the login),
+    made by the engine;
     `existing_endpoint`: one written in Asterisk's files, used as it is; `softphone` false:
     none at all."""
 
@@ -96,16 +97,17 @@ async def add_agent(request: web.Request) -> web.Response:
         payload.name or payload.login,
         team=payload.team,
         role=payload.role,
-        endpoint=(payload.endpoint or payload.login) if payload.softphone else None,
+        endpoint=payload.endpoint,
         existing_endpoint=payload.existing_endpoint,
+        softphone=payload.softphone,
     )
     issued = await access.add(agent)  # 409: refused, nothing stored; 503: no Asterisk
     await audit(request, "agent_add", payload.login)
     days = request.app[CONFIG].web.token_lifetime_days
     token = await access.issue_token(payload.login, timedelta(days=days))
-    body: dict[str, object] = {"login": payload.login, "endpoint": agent.endpoint}
-    for account in issued:
-        body["sip_password"] = account.password  # None: his account kept, password unchanged
+    body: dict[str, object] = {"login": payload.login, "endpoint": None, "sip_password": None}
+    for account in issued:  # password None: his account kept, password unchanged
+        body["endpoint"], body["sip_password"] = account.endpoint, account.password
     if token is not None:
         body["token"], body["token_expires_at"] = token.token, token.expires_at.isoformat()
     return web.json_response(body, status=201)
