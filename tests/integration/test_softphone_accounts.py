@@ -8,10 +8,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from pbx_engine.agents.accounts import NewAgent, SoftphoneAccounts
 from pbx_engine.agents.states import AgentState
-from pbx_engine.config import EngineConfig
+from pbx_engine.ari.client import AriClient
+from pbx_engine.config import AriConfig, EngineConfig
 from pbx_engine.engine import Engine
-from pbx_engine.lab.sandbox.asterisk import Telephony
+from pbx_engine.lab.sandbox.asterisk import AsteriskSandbox, Telephony
 from pbx_engine.lab.sandbox.errors import SandboxError
 from pbx_engine.lab.sandbox.sipp import SippPhone
 from tests.integration.operator import run_cli
@@ -159,3 +161,28 @@ async def test_given_an_admin_when_he_adds_an_agent_over_http_then_the_softphone
             assert response.status == 200
     assert await connected_engine.ari.get_config_object(PJSIP, "endpoint", "agent-321") is None
     assert await connected_engine.storage.agents.get_agent("kasia") is None
+
+
+async def test_given_a_pushed_account_when_asterisk_restarts_or_loses_astdb_then_it_comes_back(
+    connected_engine: Engine,
+):
+    async with AsteriskSandbox("engine") as pbx:
+        ari_config = AriConfig(
+            url=pbx.ari_url, username=pbx.ari_username, password=pbx.ari_password
+        )
+        async with AriClient(ari_config, events=False) as ari:
+            accounts = SoftphoneAccounts(connected_engine.storage, ari, rtp_timeout=15)
+            [issued] = await accounts.enrol([NewAgent("tomek", "Tomek", endpoint="agent-341")])
+
+            await pbx.restart()  # astdb is on disk: nothing to push again
+            assert await ari.get_config_object(PJSIP, "auth", "agent-341") is not None
+            # (Other tests' accounts, in the shared database, are pushed here the first time.)
+            assert "agent-341" not in (await accounts.reconcile()).pushed
+
+            (pbx.run_dir / "lib" / "astdb.sqlite3").unlink()
+            await pbx.restart(crash=True)  # a new Asterisk, or a lost disk
+            assert await ari.get_config_object(PJSIP, "endpoint", "agent-341") is None
+            assert "agent-341" in (await accounts.reconcile()).pushed
+
+        async with SippPhone("agent-341", issued.password, pbx.sip_host, pbx.sip_port):
+            pass  # registered with the password shown when he was added
