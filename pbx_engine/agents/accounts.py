@@ -113,9 +113,13 @@ class SoftphoneAccounts:
             return base, None
         mine = await self._storage.softphones.account_of(agent.login)
         endpoint = agent.endpoint or await self._current_endpoint(agent.login)
-        if agent.existing_endpoint or (agent.endpoint is None and endpoint and mine is None):
-            # Named as written in Asterisk's files (or kept as he had it): used as it is.
-            return replace(base, endpoint=endpoint), None
+        if agent.existing_endpoint and not agent.endpoint:
+            raise Refused("name the existing endpoint to use")
+        if agent.existing_endpoint:
+            # Written in Asterisk's files by hand: used as it is, never pushed or deleted.
+            return replace(base, endpoint=check_endpoint_name(agent.endpoint)), None
+        if agent.endpoint is None and endpoint and mine is None:
+            return replace(base, endpoint=endpoint), None  # his hand-written one, kept
         endpoint = check_endpoint_name(endpoint or agent.login)
         base = replace(base, endpoint=endpoint, managed=True)
         if mine is not None and mine.account.endpoint == endpoint:

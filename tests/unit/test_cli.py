@@ -100,3 +100,23 @@ def test_given_a_broken_campaign_file_when_reloading_the_dialplan_then_nothing_c
     err = capsys.readouterr().err
     assert "bad.toml" in err and "nothing changed" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_given_an_agents_file_with_bad_lines_when_imported_then_each_line_is_named(
+    tmp_path, capsys
+):
+    roster = tmp_path / "agents.csv"
+    roster.write_text("login,name,endpoint\nanna,Anna,agent-1\npiotr,Piotr,agent;2\n,Nobody,\n")
+    # The file is checked before the config is read: no database, no Asterisk needed.
+    code = main(["agent", "import", str(roster), "--config", str(tmp_path / "none.toml")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{roster}: nothing imported:" in err
+    assert "line 3: endpoint name 'agent;2'" in err
+    assert "line 4: no login" in err
+
+
+def test_given_both_existing_and_no_endpoint_when_adding_then_the_parser_refuses(capsys):
+    with pytest.raises(SystemExit):
+        main(["agent", "add", "anna", "--existing-endpoint", "--no-endpoint", "--config", "x"])
+    assert "not allowed with argument" in capsys.readouterr().err
