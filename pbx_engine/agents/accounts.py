@@ -103,7 +103,16 @@ class SoftphoneAccounts:
             await self._delete_quietly(account.endpoint)
         for account in new:
             log.info("softphone.created", endpoint=account.endpoint)
+        for kept in (i for i in issued if i.password is None):
+            await self._restore_if_missing(kept.login)
         return issued
+
+    async def _restore_if_missing(self, login: str) -> None:
+        """A kept account Asterisk lost while the engine was not running is pushed now."""
+        mine = await self._storage.softphones.account_of(login)
+        if mine is not None and await self._missing(mine.account):
+            await self._push(mine.account)
+            log.info("softphone.pushed_again", agent=login, endpoint=mine.account.endpoint)
 
     async def _plan(self, agent: NewAgent) -> tuple[Enrolment, str | None]:
         if await self._storage.agent_access.is_disabled(agent.login):

@@ -76,8 +76,10 @@ async def test_given_two_agents_when_enrolled_then_each_gets_a_password_and_thre
     assert sorted(ari.objects) == sorted(
         (kind, name) for kind in ("auth", "aor", "endpoint") for name in ("anna", "p-1")
     )
+    ari.objects.pop(("endpoint", "anna"))  # lost while the engine was not running
     again = await accounts.enrol([NewAgent("anna", "Anna Nowak")])
     assert again[0].password is None  # kept: no new password
+    assert ("endpoint", "anna") in ari.objects  # and pushed again
 
 
 async def test_given_one_bad_agent_when_enrolled_then_nothing_is_stored_or_pushed():
