@@ -11,6 +11,7 @@ recorded, on disk and in the database."""
 import asyncio
 import os
 import pwd
+import re
 import shutil
 import socket
 import sys
@@ -35,7 +36,6 @@ AGENT_TONE, DEBTOR_TONE = 700, 1300
 DEBTOR_NUMBER = "+12025550143"
 CAMPAIGN = "deploy"
 TALK_SECONDS = 5.0
-AGENT_PASSWORD = "Agent-001-softphone-pw"
 # After its "Hello?" the debtor waits this long before its tone: AMD hears a person who waits
 # for an answer, and the agent hears silence for the first seconds after they are bridged.
 WAITS_AFTER_HELLO = 2.5
@@ -134,28 +134,26 @@ async def cli(*args: str) -> str:
     return done.stdout
 
 
-async def add_agent(deployment: Deployment, login: str, endpoint: str, password: str) -> str:
-    """The agent's softphone account written by hand: PJSIP sections in [asterisk]
-    agents_file (before the render), then `agent add --existing-endpoint`, which needs no
-    Asterisk running (accounts the engine makes are tested in test_softphone_accounts.py).
-    Returns his API token."""
-    with (deployment.folder / "agents.conf").open("a") as sections:
-        sections.write(
-            f"\n[{endpoint}](agent-endpoint)\nauth = {endpoint}\naors = {endpoint}\n"
-            f"\n[{endpoint}](agent-aor)\n"
-            f"\n[{endpoint}](agent-auth)\nusername = {endpoint}\npassword = {password}\n"
-        )
-    out = await cli(
+async def add_agent(deployment: Deployment, login: str, endpoint: str) -> str:
+    """`agent add`, as the README has it once Asterisk runs: the engine makes the agent and his
+    softphone account (PJSIP endpoint, aor, auth pushed over ARI) and shows the account's
+    password once, on stderr. Returns that password; the agent's API token goes in
+    `deployment.token`."""
+    done = await run_cli(
         "agent", "add", login, "--name", "Anna Nowak", "--endpoint", endpoint,
-        "--existing-endpoint", "--role", "supervisor", "--config", str(deployment.config),
+        "--role", "supervisor", "--config", str(deployment.config),
     )  # fmt: skip
-    return out.strip().splitlines()[-1]
+    assert done.returncode == 0, f"pbx-engine agent add: {done.stderr[-2000:]}"
+    shown = re.search(rf"SIP password for {re.escape(endpoint)}: (\S+)", done.stderr)
+    assert shown is not None, f"no SIP password shown: {done.stderr[-500:]}"
+    deployment.token = done.stdout.strip().splitlines()[-1]
+    return shown.group(1)
 
 
 @asynccontextmanager
 async def prepared_host():
     """What an operator does before starting anything: the config files, a database (a
-    private cluster here), `pbx-engine migrate`, the agent. Folders removed on leaving."""
+    private cluster here), `pbx-engine migrate` (the agent comes once Asterisk runs). Folders removed on leaving."""
     async with AsyncExitStack() as stack:
         folder = Path(tempfile.mkdtemp(prefix="pbx-deploy-"))
         # Apart from `folder` (mode 0700): Asterisk runs as its own user and must reach it.
@@ -179,7 +177,6 @@ async def prepared_host():
         (folder / "agents.conf").write_text("; agents' softphones\n")
         deployment.config.write_text(engine_toml(deployment))
         await cli("migrate", "--config", str(deployment.config))
-        deployment.token = await add_agent(deployment, "anna", "agent-001", AGENT_PASSWORD)
         yield deployment
 
 
@@ -323,13 +320,14 @@ async def test_given_an_operator_deployment_when_a_campaign_calls_a_softphone_th
     async with AsyncExitStack() as stack:
         deployment = await stack.enter_async_context(prepared_host())
         await stack.enter_async_context(plain_asterisk(deployment))
+        agent_password = await add_agent(deployment, "anna", "agent-001")
         # README's step 8: every connection and port the engine will use, before it runs.
         await cli("check-config", "--connect", str(deployment.config))
         agent_phone = await stack.enter_async_context(
             BaresipPhone(
                 "agent-001",
                 await tone(AGENT_TONE),
-                password=AGENT_PASSWORD,
+                password=agent_password,
                 registrar=("127.0.0.1", deployment.sip_port),
             )
         )
