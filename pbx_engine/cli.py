@@ -44,6 +44,20 @@ def _load_campaigns(config: EngineConfig) -> tuple[list, list[str]]:
     return campaigns, problems
 
 
+def _named_files_problems(config: EngineConfig) -> list[str]:
+    """What check-config says of the files the config names (campaigns, number pools): `run`
+    refuses to start on them before it connects to anything."""
+    from pbx_engine.callerid.pools import load_pools
+
+    _, problems = _load_campaigns(config)
+    if config.number_pools_file is not None:
+        try:
+            load_pools(config.number_pools_file)
+        except ConfigError as error:
+            problems.append(str(error))
+    return problems
+
+
 def _check_config(args: argparse.Namespace) -> int:
     """The config file and every file it names (campaigns, number pools), as `run` reads them;
     with --connect, then every connection and credential `run` will use; with --dialplan, the
@@ -413,6 +427,10 @@ async def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     check_start_secrets(config, str(args.config))
+    problems = _named_files_problems(config)
+    if problems:
+        # A container would otherwise connect, fail on them, and loop on restart.
+        raise ConfigError("\n".join(problems))
     configure_logging(
         config.logging.level, config.logging.format, mask_numbers=config.logging.mask_numbers
     )

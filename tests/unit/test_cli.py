@@ -67,6 +67,24 @@ def test_given_a_missing_file_when_run_then_it_exits_1_with_a_message(tmp_path, 
     assert "cannot read" in capsys.readouterr().err
 
 
+def test_given_files_the_config_names_are_missing_when_run_then_it_stops_naming_them_before_connecting(  # noqa: E501
+    tmp_path, capsys
+):
+    config = tmp_path / "engine.toml"
+    config.write_text(
+        f'campaign_files = ["{tmp_path}/campaigns/*.toml"]\n'
+        f'number_pools_file = "{tmp_path}/numbers.toml"\n'
+        # Nothing listens on port 1: a connection tried first would fail differently.
+        '[ari]\nurl = "http://127.0.0.1:1"\nusername = "u"\npassword = "Some-password-123"\n'
+        "[database]\nport = 1\n"
+    )
+    assert main(["run", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path}/campaigns/*.toml: no campaign file matches" in err
+    assert f"{tmp_path}/numbers.toml: cannot read" in err
+    assert "PostgreSQL" not in err
+
+
 def test_given_a_folder_without_a_corpus_when_evaluated_then_it_exits_1_saying_so(tmp_path, capsys):
     assert main(["amd", "evaluate", str(tmp_path)]) == 1
     assert "no human/ folder" in capsys.readouterr().err
