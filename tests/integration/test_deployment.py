@@ -153,7 +153,8 @@ async def add_agent(deployment: Deployment, login: str, endpoint: str) -> str:
 @asynccontextmanager
 async def prepared_host():
     """What an operator does before starting anything: the config files, a database (a
-    private cluster here), `pbx-engine migrate` (the agent comes once Asterisk runs). Folders removed on leaving."""
+    private cluster here), `pbx-engine migrate` (the agent comes once Asterisk runs).
+    Folders removed on leaving."""
     async with AsyncExitStack() as stack:
         folder = Path(tempfile.mkdtemp(prefix="pbx-deploy-"))
         # Apart from `folder` (mode 0700): Asterisk runs as its own user and must reach it.

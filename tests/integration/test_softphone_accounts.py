@@ -110,15 +110,20 @@ async def test_given_an_endpoint_asterisk_lost_when_the_engine_reconciles_then_i
 async def test_given_an_agents_file_with_a_bad_line_when_imported_then_nothing_is(
     connected_engine: Engine, telephony: Telephony, config_file: Path, tmp_path: Path
 ):
+    # agent-002 is written in pjsip.conf by the sandbox; an earlier test may have left it
+    # some agent's, which would be refused first (and for that reason instead).
+    await connected_engine.storage.pool.execute(
+        "UPDATE agents SET sip_endpoint = NULL WHERE sip_endpoint = 'agent-002'"
+    )
     roster = tmp_path / "agents.csv"
     roster.write_text(
         "login,name,team,endpoint\n"
         "marek,Marek Kos,north,agent-311\n"
-        "lena,Lena Wolf,north,agent-001\n"  # written in pjsip.conf by the sandbox
+        "lena,Lena Wolf,north,agent-002\n"
     )
     refused = await run_cli("agent", "import", str(roster), "--config", str(config_file))
     assert refused.returncode == 2
-    assert "line 3: lena: endpoint agent-001 is in Asterisk's configuration files" in (
+    assert "line 3: lena: endpoint agent-002 is in Asterisk's configuration files" in (
         refused.stderr
     )
     assert await connected_engine.storage.agents.get_agent("marek") is None

@@ -234,9 +234,15 @@ class PostgresSandbox:
         if not pid_file.exists():
             raise SandboxError("the PostgreSQL sandbox is not running")
         postmaster = int(pid_file.read_text().split()[0])
-        for pid in [postmaster, *_children(postmaster)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(postmaster, signum)
+        # The postmaster first: stopped, it forks no more backends, so the children listed
+        # next are all there are (a backend forked while they were listed would escape).
+        # Twice, for one forked between the postmaster's signal and the first listing.
+        for _ in range(2):
+            for pid in _children(postmaster):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signum)
 
     async def resume(self) -> None:
         """Start a paused server again on the same port, with the same data."""
