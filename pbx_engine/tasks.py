@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
+RECANCEL_AFTER = 1.0  # seconds
+
 
 class OwnedTasks:
     def __init__(self) -> None:
@@ -22,8 +24,15 @@ class OwnedTasks:
         return len(self._tasks)
 
     async def close(self) -> None:
-        """Cancel every task still running and wait until each has finished."""
+        """Cancel every task still running and wait until each has finished.
+
+        A task that lives through its cancellation is cancelled again each second: Python
+        3.11's `asyncio.wait_for` swallows a cancellation that comes just as the awaitable it
+        waits for finishes, and a loop around it would then run on and hold `close` forever."""
         tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        pending = {task for task in tasks if not task.done()}
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=RECANCEL_AFTER)
+        await asyncio.gather(*tasks, return_exceptions=True)  # their errors, retrieved

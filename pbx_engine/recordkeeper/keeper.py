@@ -225,7 +225,9 @@ class RecordKeeper:
                 # Nothing else notices a database gone while no call writes.
                 self._trouble.clear()
                 try:
-                    await asyncio.wait_for(self._trouble.wait(), self._interval)
+                    # Not wait_for: in 3.11 it can swallow the cancellation that stops this loop.
+                    async with asyncio.timeout(self._interval):
+                        await self._trouble.wait()
                 except TimeoutError:
                     if not await self._probe_once():
                         self.lost("the probe got no answer")
@@ -239,7 +241,8 @@ class RecordKeeper:
 
     async def _probe_once(self) -> bool:
         try:
-            return await asyncio.wait_for(self._probe(), self._probe_timeout)
+            async with asyncio.timeout(self._probe_timeout):
+                return await self._probe()
         except Exception:
             return False
 
