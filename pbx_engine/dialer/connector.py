@@ -180,25 +180,10 @@ class AgentConnector:
     async def _abandon(self, channel_id: str, request: CallRequest) -> Outcome:
         log.warning("call.abandoned")
         await self._storage.attempts.mark_attempt_abandoned(channel_id)
-        if request.case_id is not None:
-            # He was promised a call back (the abandon message says so): the callback queue
-            # makes it, with an agent held for it.
-            await self._storage.callbacks.create_callback(
-                e164=request.number,
-                due_at=datetime.now(UTC) + ABANDONED_CALLBACK_AFTER,
-                source="abandoned",
-                case_id=request.case_id,
-                priority=5,
-                channel_id=channel_id,
-            )
-        with self._ari.subscribe(channel_id) as events:
-            try:
-                await self._ari.play_to_end(events, channel_id, self._abandon_message, timeout=30)
-            except (ChannelGone, TimeoutError):
-                pass
-            except AriError as error:
-                log.error("call.abandon_message_failed", error=str(error))
-        await self._ari.hangup(channel_id)
+        # He was promised a call back (the abandon message says so): the callback queue
+        # makes it, with an agent held for it.
+        await self._promise_callback(channel_id, request, "abandoned", ABANDONED_CALLBACK_AFTER)
+        await self._apologise_and_hang_up(channel_id, "call.abandon_message_failed")
         return Outcome.ABANDONED
 
     async def on_agent_lost(self, login: str, debtor: str, vanished: bool) -> bool:
@@ -213,24 +198,34 @@ class AgentConnector:
             await self._ari.hangup(debtor)
             return True
         log.warning("call.agent_lost", agent=login)
-        if request.case_id is not None:
-            await self._storage.callbacks.create_callback(
-                e164=request.number,
-                due_at=datetime.now(UTC) + AGENT_LOST_CALLBACK_AFTER,
-                source="agent_lost",
-                case_id=request.case_id,
-                priority=5,
-                channel_id=debtor,
-            )
-        with self._ari.subscribe(debtor) as events:
+        await self._promise_callback(debtor, request, "agent_lost", AGENT_LOST_CALLBACK_AFTER)
+        await self._apologise_and_hang_up(debtor, "call.agent_lost_message_failed")
+        return True
+
+    async def _promise_callback(
+        self, channel_id: str, request: CallRequest, source: str, after: timedelta
+    ) -> None:
+        if request.case_id is None:
+            return  # a one-off call: no case to call back
+        await self._storage.callbacks.create_callback(
+            e164=request.number,
+            due_at=datetime.now(UTC) + after,
+            source=source,
+            case_id=request.case_id,
+            priority=5,
+            channel_id=channel_id,
+        )
+
+    async def _apologise_and_hang_up(self, channel_id: str, failed_event: str) -> None:
+        """The campaign's message (who called, that we call back), then the end of the call."""
+        with self._ari.subscribe(channel_id) as events:
             try:
-                await self._ari.play_to_end(events, debtor, self._abandon_message, timeout=30)
+                await self._ari.play_to_end(events, channel_id, self._abandon_message, timeout=30)
             except (ChannelGone, TimeoutError):
                 pass
             except AriError as error:
-                log.error("call.agent_lost_message_failed", error=str(error))
-        await self._ari.hangup(debtor)
-        return True
+                log.error(failed_event, error=str(error))
+        await self._ari.hangup(channel_id)
 
     async def on_finished(self, request: CallRequest, result: CallResult) -> None:
         self._put_through.pop(result.channel_id, None)

@@ -315,7 +315,7 @@ async def test_given_asterisk_silent_when_the_folder_is_checked_then_it_answers_
     ari = _Ari()
 
     async def hangs(bridge_id, **options):
-        await asyncio.sleep(10)
+        await asyncio.Event().wait()  # Asterisk never answers
 
     ari.record_bridge = hangs  # type: ignore[method-assign]
     recorder = _recorder(ari, _Storage(), EngineMetrics())

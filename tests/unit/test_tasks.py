@@ -8,12 +8,14 @@ from pbx_engine.tasks import OwnedTasks
 
 async def test_given_a_task_that_swallows_its_first_cancellation_when_closed_then_close_ends():
     swallowed = 0
+    started = asyncio.Event()
 
     async def stubborn() -> None:
         nonlocal swallowed
+        started.set()
         while True:
             try:
-                await asyncio.sleep(3600)
+                await asyncio.Event().wait()  # until cancelled
             except asyncio.CancelledError:
                 if swallowed:
                     raise
@@ -21,7 +23,7 @@ async def test_given_a_task_that_swallows_its_first_cancellation_when_closed_the
 
     tasks = OwnedTasks()
     task = tasks.spawn(stubborn())
-    await asyncio.sleep(0)
+    await started.wait()
     await asyncio.wait_for(tasks.close(), timeout=5)
     assert task.cancelled() and swallowed == 1
 
@@ -32,6 +34,6 @@ async def test_given_tasks_that_failed_when_closed_then_their_errors_are_retriev
 
     tasks = OwnedTasks()
     failed = tasks.spawn(fails())
-    await asyncio.sleep(0)
+    await asyncio.wait({failed})
     await tasks.close()
     assert isinstance(failed.exception(), RuntimeError)
