@@ -10,7 +10,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
+from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.config import parse_config
+from pbx_engine.dialer.campaign import CampaignRunner
 from pbx_engine.engine import Engine, build_engine
 from pbx_engine.lab.invariants import CallWatch, agent_views, check, take_snapshot
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
@@ -85,6 +87,27 @@ async def own_floor(
             await engine.storage.agents.upsert_agent(login, login.title(), sip_endpoint=endpoint)
             await engine.agents.login(login)
         yield Floor(engine, telephony, database, phones, proxy)
+
+
+# The fault tests' campaign: the first two are up when the fault comes (a person talking to an
+# agent, who listens 20 s, and a line ringing to its 8 s timeout); the rest wait for it.
+MIXED = [
+    PstnBehaviour.HUMAN,
+    PstnBehaviour.NO_ANSWER,
+    PstnBehaviour.BUSY,
+    PstnBehaviour.MACHINE,
+    PstnBehaviour.REJECT,
+]
+
+
+async def progressive_campaign(
+    engine: Engine, name: str, behaviours: list[PstnBehaviour] = MIXED
+) -> CampaignRunner:
+    """A progressive campaign on two lines, one case a behaviour; not started."""
+    config = CampaignConfig(name=name, dial_mode="progressive", compliance="plain", max_lines=2)
+    runner = await engine.add_campaign(config)
+    await add_cases(engine, runner.campaign_id, behaviours)
+    return runner
 
 
 async def add_cases(engine: Engine, campaign_id: int, behaviours: list[PstnBehaviour]) -> None:

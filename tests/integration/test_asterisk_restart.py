@@ -11,16 +11,15 @@ import asyncio
 import time
 
 from pbx_engine.agents.states import AgentState
-from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.lab.invariants import CallWatch
-from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from tests.integration.faults import (
     LOGINS,
-    add_cases,
+    MIXED,
     all_settled,
     first_two_up,
     now,
     own_floor,
+    progressive_campaign,
     since,
     violations_once_quiet,
 )
@@ -31,18 +30,8 @@ async def test_given_the_engines_asterisk_crashes_mid_campaign_then_its_calls_ar
 ):
     async with own_floor("asterisk_crash") as floor:
         engine = floor.engine
-        campaign = CampaignConfig(
-            name="crash", dial_mode="progressive", compliance="plain", max_lines=2
-        )
-        runner = await engine.add_campaign(campaign)
-        behaviours = [
-            PstnBehaviour.HUMAN,
-            PstnBehaviour.NO_ANSWER,
-            PstnBehaviour.BUSY,
-            PstnBehaviour.MACHINE,
-            PstnBehaviour.REJECT,
-        ]
-        await add_cases(engine, runner.campaign_id, behaviours)
+        behaviours = MIXED
+        runner = await progressive_campaign(engine, "crash")
         async with CallWatch(floor.telephony.engine) as watch:
             runner.start()
             up_at_crash = await first_two_up(engine)
@@ -99,18 +88,8 @@ async def test_given_the_engines_asterisk_is_stopped_for_30s_mid_campaign_then_n
 ):
     async with own_floor("asterisk_down") as floor:
         engine = floor.engine
-        campaign = CampaignConfig(
-            name="down", dial_mode="progressive", compliance="plain", max_lines=2
-        )
-        runner = await engine.add_campaign(campaign)
-        behaviours = [
-            PstnBehaviour.HUMAN,
-            PstnBehaviour.NO_ANSWER,
-            PstnBehaviour.BUSY,
-            PstnBehaviour.MACHINE,
-            PstnBehaviour.REJECT,
-        ]
-        await add_cases(engine, runner.campaign_id, behaviours)
+        behaviours = MIXED
+        runner = await progressive_campaign(engine, "down")
         pool = engine.storage.pool
         async with CallWatch(floor.telephony.engine) as watch:
             runner.start()

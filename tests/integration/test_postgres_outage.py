@@ -18,11 +18,13 @@ from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from pbx_engine.recordkeeper import NotRecording
 from tests.integration.faults import (
     LOGINS,
+    MIXED,
     add_cases,
     all_settled,
     first_two_up,
     now,
     own_floor,
+    progressive_campaign,
     since,
     violations_once_quiet,
 )
@@ -37,20 +39,8 @@ async def test_given_postgres_is_unreachable_for_30s_mid_campaign_then_no_call_i
 ):
     async with own_floor("outage") as floor:
         engine = floor.engine
-        campaign = CampaignConfig(
-            name="outage", dial_mode="progressive", compliance="plain", max_lines=2
-        )
-        runner = await engine.add_campaign(campaign)
-        # The first two are up when the database goes: a person talking to an agent (he
-        # listens 20 s) and a line ringing to its timeout (8 s). The rest wait for it.
-        behaviours = [
-            PstnBehaviour.HUMAN,
-            PstnBehaviour.NO_ANSWER,
-            PstnBehaviour.BUSY,
-            PstnBehaviour.MACHINE,
-            PstnBehaviour.REJECT,
-        ]
-        await add_cases(engine, runner.campaign_id, behaviours)
+        behaviours = MIXED
+        runner = await progressive_campaign(engine, "outage")
         async with CallWatch(floor.telephony.engine) as watch:
             runner.start()
             up_at_outage = await first_two_up(engine)
@@ -171,18 +161,8 @@ async def test_given_postgres_restarts_mid_campaign_then_the_pool_reconnects_and
     pooled connection; the next query on each would fail were it not replaced."""
     async with own_floor("pg_restart") as floor:
         engine = floor.engine
-        campaign = CampaignConfig(
-            name="pg_restart", dial_mode="progressive", compliance="plain", max_lines=2
-        )
-        runner = await engine.add_campaign(campaign)
-        behaviours = [
-            PstnBehaviour.HUMAN,
-            PstnBehaviour.NO_ANSWER,
-            PstnBehaviour.BUSY,
-            PstnBehaviour.MACHINE,
-            PstnBehaviour.REJECT,
-        ]
-        await add_cases(engine, runner.campaign_id, behaviours)
+        behaviours = MIXED
+        runner = await progressive_campaign(engine, "pg_restart")
         async with CallWatch(floor.telephony.engine) as watch:
             runner.start()
             up_at_restart = await first_two_up(engine)
@@ -224,18 +204,8 @@ async def test_given_postgres_hangs_with_its_connections_open_then_queries_time_
         "pg_frozen", database_options={"command_timeout": COMMAND_TIMEOUT}
     ) as floor:
         engine = floor.engine
-        campaign = CampaignConfig(
-            name="frozen", dial_mode="progressive", compliance="plain", max_lines=2
-        )
-        runner = await engine.add_campaign(campaign)
-        behaviours = [
-            PstnBehaviour.HUMAN,
-            PstnBehaviour.NO_ANSWER,
-            PstnBehaviour.BUSY,
-            PstnBehaviour.MACHINE,
-            PstnBehaviour.REJECT,
-        ]
-        await add_cases(engine, runner.campaign_id, behaviours)
+        behaviours = MIXED
+        runner = await progressive_campaign(engine, "frozen")
         async with CallWatch(floor.telephony.engine) as watch:
             runner.start()
             up_at_freeze = await first_two_up(engine)

@@ -11,10 +11,14 @@ from __future__ import annotations
 import asyncio
 import time
 
-from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.lab.invariants import CallWatch
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
-from tests.integration.faults import add_cases, all_settled, own_floor, violations_once_quiet
+from tests.integration.faults import (
+    all_settled,
+    own_floor,
+    progressive_campaign,
+    violations_once_quiet,
+)
 
 STALLS = 3
 STALL_SECONDS = 2.0
@@ -31,10 +35,6 @@ async def test_given_the_engine_stalls_mid_campaign_then_it_catches_up_on_its_ev
 ):
     async with own_floor("slow_consumer") as floor:
         engine = floor.engine
-        campaign = CampaignConfig(
-            name="slow", dial_mode="progressive", compliance="plain", max_lines=2
-        )
-        runner = await engine.add_campaign(campaign)
         behaviours = [
             PstnBehaviour.HUMAN,
             PstnBehaviour.NO_ANSWER,
@@ -43,7 +43,7 @@ async def test_given_the_engine_stalls_mid_campaign_then_it_catches_up_on_its_ev
             PstnBehaviour.REJECT,
             PstnBehaviour.BUSY,
         ]
-        await add_cases(engine, runner.campaign_id, behaviours)
+        runner = await progressive_campaign(engine, "slow", behaviours)
         registry = engine.metrics.registry
         async with CallWatch(floor.telephony.engine) as watch:
             runner.start()

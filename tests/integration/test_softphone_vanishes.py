@@ -11,14 +11,13 @@ from __future__ import annotations
 import time
 
 from pbx_engine.agents.states import AgentState
-from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.lab.invariants import CallWatch
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from tests.integration.faults import (
-    add_cases,
     all_settled,
     now,
     own_floor,
+    progressive_campaign,
     since,
     violations_once_quiet,
 )
@@ -31,17 +30,13 @@ async def test_given_an_agent_on_a_call_when_his_softphone_vanishes_then_he_is_l
 ):
     async with own_floor("softphone_vanishes", agent_rtp_timeout=RTP_TIMEOUT) as floor:
         engine = floor.engine
-        campaign = CampaignConfig(
-            name="vanish", dial_mode="progressive", compliance="plain", max_lines=2
-        )
-        runner = await engine.add_campaign(campaign)
         behaviours = [
             PstnBehaviour.HUMAN,
             PstnBehaviour.HUMAN,
             PstnBehaviour.BUSY,
             PstnBehaviour.NO_ANSWER,
         ]
-        await add_cases(engine, runner.campaign_id, behaviours)
+        runner = await progressive_campaign(engine, "vanish", behaviours)
         async with CallWatch(floor.telephony.engine) as watch:
             runner.start()
 
