@@ -8,9 +8,10 @@ series ops watch. Its own PBX pair, engine and PostgreSQL cluster.
 
 from __future__ import annotations
 
-import asyncio
 import time
+from typing import Any
 
+from pbx_engine.ari.client import AriClient
 from pbx_engine.lab.invariants import CallWatch
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from tests.integration.faults import (
@@ -25,10 +26,21 @@ STALL_SECONDS = 2.0
 LAG = "pbx_engine_ari_event_lag_seconds"
 
 
-async def stall_event_loop(seconds: float) -> None:
-    """Block the loop outright, as a slow consumer of events does: nothing runs meanwhile."""
-    await asyncio.sleep(0)
-    time.sleep(seconds)  # noqa: ASYNC251 - the fault this test injects
+def stall_after_some_dials(ari: AriClient, every: int, stalls: int, seconds: float) -> None:
+    """Block the loop outright, as a slow consumer of events does, right after every `every`th
+    dial: Asterisk sends that call's Dial and Ringing events within milliseconds, so each stall
+    is sure to leave events waiting in the websocket, not just fall on a quiet moment."""
+    dial = ari.dial
+    dials = 0
+
+    async def dial_then_stall(channel_id: str, **options: Any) -> None:
+        nonlocal dials
+        await dial(channel_id, **options)
+        dials += 1
+        if dials % every == 1 and dials <= every * stalls:
+            time.sleep(seconds)  # noqa: ASYNC251 - the fault this test injects
+
+    ari.dial = dial_then_stall  # type: ignore[method-assign]
 
 
 async def test_given_the_engine_stalls_mid_campaign_then_it_catches_up_on_its_events_in_order_and_loses_none(  # noqa: E501
@@ -46,10 +58,8 @@ async def test_given_the_engine_stalls_mid_campaign_then_it_catches_up_on_its_ev
         runner = await progressive_campaign(engine, "slow", behaviours)
         registry = engine.metrics.registry
         async with CallWatch(floor.telephony.engine) as watch:
+            stall_after_some_dials(engine.ari, every=2, stalls=STALLS, seconds=STALL_SECONDS)
             runner.start()
-            for _ in range(STALLS):
-                await asyncio.sleep(1.5)
-                await stall_event_loop(STALL_SECONDS)
             reconnects = engine.ari.reconnects
             await all_settled(engine, len(behaviours), timeout=60)
             runner.stop()
