@@ -32,6 +32,7 @@ from pbx_engine.ari import AriClient
 from pbx_engine.ari.router import StasisRouter
 from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.campaigns.config import CampaignConfig, load_campaign
+from pbx_engine.campaigns.run_states import CampaignRunStates
 from pbx_engine.conferences.parties import ThirdParties
 from pbx_engine.conferences.room_service import RoomService
 from pbx_engine.conferences.rooms import Room
@@ -495,10 +496,12 @@ async def serve_probes(stack: AsyncExitStack, config: EngineConfig, engine: Engi
 
 
 async def load_campaign_files(engine: Engine, patterns: Iterable[str]) -> None:
+    """Each campaign file's campaign, resumed as operators last left it (running, paused)."""
+    run_states = CampaignRunStates(engine.storage.campaigns)
     for pattern in patterns:
         paths = sorted(glob.glob(pattern)) or [pattern]  # a missing file says so when loaded
         for path in paths:
-            await engine.add_campaign(load_campaign(path))
+            await run_states.resume(await engine.add_campaign(load_campaign(path)))
 
 
 @asynccontextmanager

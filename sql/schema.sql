@@ -65,7 +65,11 @@ CREATE TABLE campaigns (
     dial_mode   text NOT NULL DEFAULT 'progressive'
                 CHECK (dial_mode IN ('preview', 'progressive', 'predictive')),
     settings    jsonb NOT NULL DEFAULT '{}'::jsonb,   -- mirrored from the campaign's config file
-    created_at  timestamptz NOT NULL DEFAULT now()
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    -- what an operator last told it (start, pause, stop): an engine started again resumes it
+    run_state   text NOT NULL DEFAULT 'stopped'
+                CHECK (run_state IN ('stopped', 'running', 'paused')),
+    run_state_at timestamptz
 );
 
 -- A debtor's case. The reference is unique per creditor: two creditors may number their debts

@@ -336,13 +336,17 @@ class AgentService:
                 await self._ari.destroy_bridge(bridge.id)
                 continue
             leg, others = legs[0], [c for c in bridge.channels if c != legs[0]]
-            states = await self._storage.agents.agent_states(row.id)
-            last_state, last_reason = states[-1] if states else ("ready", None)
+            last = await self._storage.agents.last_agent_state(row.id)
             agent = AgentStatus(login, since=_now(), channel_id=leg, bridge_id=bridge.id)
             if others:
                 agent.state, agent.call_id = AgentState.ON_CALL, others[0]
-            elif last_state == AgentState.PAUSED.value:
-                agent.state, agent.reason = AgentState.PAUSED, last_reason
+            elif last is not None and last.state == AgentState.PAUSED.value:
+                agent.state, agent.reason = AgentState.PAUSED, last.reason
+            elif last is not None and last.state == AgentState.WRAP_UP.value:
+                # Still writing up his last call: he gets his wrap-up time again (and can
+                # still save its disposition) rather than a new call in the middle of it.
+                agent.state, agent.call_id = AgentState.WRAP_UP, last.channel_id
+                self._tasks.spawn(self._end_wrap_up(agent, agent.call_id))
             else:
                 agent.state = AgentState.READY
             self._agents[login], self._ids[login] = agent, row.id
@@ -358,7 +362,7 @@ class AgentService:
             )
             log.info("agent.adopted", agent=login, state=agent.state.value, leg=leg)
             self._watch_leg_soon(agent, self._ari.subscribe(leg))
-            if agent.call_id:
+            if agent.state is AgentState.ON_CALL and agent.call_id:
                 self._tasks.spawn(self._watch_adopted_call(agent, agent.call_id))
             adopted.append(login)
         return adopted

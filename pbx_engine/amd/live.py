@@ -208,6 +208,17 @@ def leftover_tags(channels: Iterable[Channel], now: datetime, max_age: float) ->
     return tags
 
 
+def setups_on(channels: Iterable[Channel], channel_id: str) -> set[str]:
+    """The set-ups listening to `channel_id`, found by their snoop channel, which Asterisk
+    names after the call it spies on ("Snoop/<the call's id>-<n>")."""
+    snoop = f"{HELPER_PREFIX}snoop-"
+    return {
+        channel.id.removeprefix(snoop)
+        for channel in channels
+        if channel.id.startswith(snoop) and channel.name.startswith(f"Snoop/{channel_id}-")
+    }
+
+
 async def media_peer_addresses(host: str) -> frozenset[str]:
     """The addresses `host` stands for (itself when it is one), as a datagram's source reads."""
     host = host.strip("[]")
@@ -416,14 +427,33 @@ class EngineDetector:
     async def remove_leftovers(self, channels: Iterable[Channel], now: datetime) -> int:
         """Hang up the helper channels and bridges that no listener can still be using (after
         a restart or a reconnect); returns how many set-ups were removed."""
-        # A set-up kept for a message drop lives on past the verdict, up to the greeting cap.
-        max_age = self._timeout + self.beep_settings.max_wait_ms / 1000 + 2 * _SETUP_TIMEOUT
+        max_age = self.leftover_age
         watched = {w.bridge_id.removeprefix(HELPER_PREFIX) for w in self._watches.values()}
         tags = leftover_tags(channels, now, max_age=max_age) - watched
         for tag in tags:
             snoop_id, media_id, bridge_id = _helper_ids(tag)
             logger = log.bind(snoop_id=snoop_id, media_id=media_id)
             logger.warning("amd.leftover_removed", bridge_id=bridge_id)
+            await self._remove(logger, bridge_id, snoop_id, media_id)
+        return len(tags)
+
+    @property
+    def leftover_age(self) -> float:
+        """Seconds after which a helper channel no listener can still be using (a set-up kept
+        for a message drop lives on past the verdict, up to the greeting cap)."""
+        return self._timeout + self.beep_settings.max_wait_ms / 1000 + 2 * _SETUP_TIMEOUT
+
+    async def remove_setups_on(self, channel_id: str) -> int:
+        """Hang up the helpers listening to `channel_id` for a listener that is gone: a call
+        adopted after a restart, whose AMD died with the engine that set it up. Returns how
+        many set-ups were removed."""
+        if channel_id in self._watches:
+            return 0  # ours, alive
+        tags = setups_on(await self._ari.list_channels(), channel_id)
+        for tag in tags:
+            snoop_id, media_id, bridge_id = _helper_ids(tag)
+            logger = log.bind(snoop_id=snoop_id, media_id=media_id)
+            logger.warning("amd.orphaned_listener_removed", bridge_id=bridge_id)
             await self._remove(logger, bridge_id, snoop_id, media_id)
         return len(tags)
 

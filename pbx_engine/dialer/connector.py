@@ -15,7 +15,7 @@ from typing import TypeVar
 import structlog
 
 from ari_apps.outbound_call import Verdict
-from ari_apps.outcomes import NOT_A_PERSON, Outcome
+from ari_apps.outcomes import NOT_A_PERSON, Outcome, classify_amd
 from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.amd.detectors import MESSAGE_DROP_CONTEXT, DetectorKind
 from pbx_engine.amd.live import EngineDetector
@@ -24,7 +24,7 @@ from pbx_engine.ari.events import ChannelDestroyed, Event, PlaybackFinished, Sta
 from pbx_engine.dialer.service import CallRequest, CallResult
 from pbx_engine.metrics import CallMetrics, EngineMetrics
 from pbx_engine.recording.service import CallRecorder
-from pbx_engine.storage import Storage
+from pbx_engine.storage import Attempt, Storage
 
 log = structlog.get_logger(__name__)
 
@@ -226,6 +226,20 @@ class AgentConnector:
             except AriError as error:
                 log.error(failed_event, error=str(error))
         await self._ari.hangup(channel_id)
+
+    async def on_orphaned(self, attempt: Attempt) -> None:
+        """Found answered after a restart with no agent on it. A machine (as far as AMD had
+        said) is hung up; anyone else waited past any agent and is treated as an abandoned
+        call: counted, told we call back, and owed that call back."""
+        if attempt.amd_status and classify_amd(attempt.amd_status, attempt.amd_cause) in (
+            NOT_A_PERSON
+        ):
+            await self._ari.hangup(attempt.channel_id)
+            return
+        request = CallRequest(
+            attempt.dialled, case_id=attempt.case_id, campaign_id=attempt.campaign_id
+        )
+        await self._abandon(attempt.channel_id, request)
 
     async def on_finished(self, request: CallRequest, result: CallResult) -> None:
         self._put_through.pop(result.channel_id, None)

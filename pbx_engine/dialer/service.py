@@ -32,7 +32,7 @@ from ari_apps.outbound_call import (
 )
 from ari_apps.outcomes import Outcome, classify_amd, classify_unanswered
 from pbx_engine.amd.detectors import Detector, DetectorKind, default_detector
-from pbx_engine.amd.live import EngineDetector, EngineVerdict
+from pbx_engine.amd.live import HELPER_PREFIX, EngineDetector, EngineVerdict
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone, Subscription
 from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
@@ -103,6 +103,12 @@ class CallHandler(Protocol):
         """The call is over and on record (free the agent, schedule the retry)."""
         ...
 
+    async def on_orphaned(self, attempt: Attempt) -> None:
+        """An answered call found after a restart with no agent on it: its flow (listening
+        for AMD, waiting for an agent) died with the old engine and whoever answered hears
+        silence. End it as its flow would have, had no agent been free."""
+        ...
+
 
 class HangUpOnVerdict:
     """With no agents to take calls: end every answered call once AMD has spoken."""
@@ -118,6 +124,9 @@ class HangUpOnVerdict:
 
     async def on_finished(self, request: CallRequest, result: CallResult) -> None:
         pass
+
+    async def on_orphaned(self, attempt: Attempt) -> None:
+        await self._ari.hangup(attempt.channel_id, reason="normal")
 
 
 class DialerClosed(Exception):
@@ -195,6 +204,7 @@ class Dialer:
         self._active: dict[str, _LiveCall] = {}
         self._accepting = False
         self._idle = asyncio.Event()  # set whenever no call is live
+        self._sweep: asyncio.Task[None] | None = None  # a later look for AMD leftovers
 
     async def __aenter__(self) -> Dialer:
         self._tasks = asyncio.TaskGroup()
@@ -204,6 +214,8 @@ class Dialer:
 
     async def __aexit__(self, *exc_info) -> None:
         self._accepting = False
+        if self._sweep is not None:
+            self._sweep.cancel()  # a chore, not a call: not waited for
         assert self._tasks is not None
         await self._tasks.__aexit__(*exc_info)
 
@@ -264,6 +276,9 @@ class Dialer:
             await self._engine_detector.remove_leftovers(channels, _now())
         except (AriError, AriUnavailable) as error:
             log.warning("dialer.amd_leftovers_not_removed", error=str(error))
+        if any(channel.id.startswith(HELPER_PREFIX) for channel in channels):
+            # Too young to tell from a listener in use: looked at again once they can be.
+            self._sweep_leftovers_later()
         for channel_id, call in self._active.items():
             # A call whose channel was created after we asked is not in the answer, yet alive.
             if (
@@ -272,12 +287,16 @@ class Dialer:
                 and channel_id not in live
             ):
                 call.lost.set()
+        in_bridges: set[str] | None = None
         for attempt in await self._storage.attempts.open_attempts():
             if attempt.channel_id in self._active:
                 continue
             if attempt.channel_id in live:
                 # A call from before a restart of the engine, still up: follow it to its end.
-                self._adopt(attempt)
+                if in_bridges is None and may_be_orphaned(attempt):
+                    in_bridges = {c for b in await self._ari.list_bridges() for c in b.channels}
+                orphaned = may_be_orphaned(attempt) and attempt.channel_id not in (in_bridges or ())
+                self._adopt(attempt, orphaned)
                 continue
             changed = await self._storage.attempts.finish_attempt(
                 attempt.channel_id,
@@ -289,24 +308,49 @@ class Dialer:
             if changed:
                 log.warning("dialer.attempt_lost", channel_id=attempt.channel_id)
 
-    def _adopt(self, attempt: Attempt) -> None:
+    def _sweep_leftovers_later(self) -> None:
+        if self._tasks is None or not self._accepting:
+            return
+        if self._sweep is not None and not self._sweep.done():
+            return
+        self._sweep = self._tasks.create_task(self._sweep_leftovers(), name="amd-leftover-sweep")
+
+    async def _sweep_leftovers(self) -> None:
+        await asyncio.sleep(self._engine_detector.leftover_age + 1)
+        try:
+            channels = await self._ari.list_channels()
+            await self._engine_detector.remove_leftovers(channels, _now())
+        except (AriError, AriUnavailable) as error:
+            log.warning("dialer.amd_leftovers_not_removed", error=str(error))
+
+    def _adopt(self, attempt: Attempt, orphaned: bool) -> None:
         if self._tasks is None or not self._accepting:
             return
         now = asyncio.get_running_loop().time()
         self._active[attempt.channel_id] = _LiveCall(
             asyncio.Event(), CallProgress(now), created_at=0.0
         )
-        self._tasks.create_task(self._follow(attempt), name=f"adopted-{attempt.channel_id}")
+        self._tasks.create_task(
+            self._follow(attempt, orphaned), name=f"adopted-{attempt.channel_id}"
+        )
 
-    async def _follow(self, attempt: Attempt) -> None:
-        """Wait for an adopted call's end and settle its attempt from what is on record."""
+    async def _follow(self, attempt: Attempt, orphaned: bool) -> None:
+        """Wait for an adopted call's end and settle its attempt from what is on record; an
+        orphaned one (answered, no agent on it) is ended by the handler first."""
         channel_id = attempt.channel_id
-        log.info("dialer.adopted", channel_id=channel_id, direction=attempt.direction)
+        log.info(
+            "dialer.adopted", channel_id=channel_id, direction=attempt.direction, orphaned=orphaned
+        )
         # Channels that entered Stasis from the dialplan (inbound) stop reporting at StasisEnd.
         ends = (ChannelDestroyed, StasisEnd) if attempt.direction == "inbound" else ChannelDestroyed
         end: ChannelDestroyed | StasisEnd | None = None
         try:
             with self._ari.subscribe(channel_id) as events:
+                if orphaned:
+                    # Its listener died with the old engine; its helpers never hang up alone.
+                    with contextlib.suppress(AriError, AriUnavailable):
+                        await self._engine_detector.remove_setups_on(channel_id)
+                    await self.handler.on_orphaned(attempt)
                 while await self._ari.get_channel(channel_id) is not None:
                     try:
                         end = await events.wait_for(ends, timeout=30)
@@ -640,6 +684,19 @@ def _decided(detection: asyncio.Task[EngineVerdict]) -> AmdDecided | None:
 
 def _since(start: float | None, end: float) -> float | None:
     return end - start if start is not None else None
+
+
+def may_be_orphaned(attempt: Attempt) -> bool:
+    """An outbound call answered and neither put through, nor ended by abandoning it or by a
+    message on a machine: nothing but its lost flow would have ended it (unless an agent's
+    bridge holds it, which only Asterisk can say)."""
+    return (
+        attempt.direction == "outbound"
+        and attempt.answered_at is not None
+        and attempt.bridged_at is None
+        and not attempt.abandoned
+        and attempt.message_started_at is None
+    )
 
 
 def _outcome_on_record(attempt: Attempt) -> Outcome:

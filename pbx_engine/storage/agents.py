@@ -6,7 +6,7 @@ from datetime import datetime
 
 import asyncpg
 
-from pbx_engine.storage.models import AgentRow
+from pbx_engine.storage.models import AgentRow, AgentStateChange
 
 AGENT_COLUMNS = "SELECT a.id, a.login, a.name, a.sip_endpoint, a.role, t.name AS team"
 # A disabled agent is found by no look-up: his token, sessions and sign-in all fail.
@@ -88,6 +88,14 @@ class AgentStore:
             agent_id,
         )
         return [(r["state"], r["reason"]) for r in rows]
+
+    async def last_agent_state(self, agent_id: int) -> AgentStateChange | None:
+        row = await self.pool.fetchrow(
+            "SELECT state, reason, channel_id, at FROM agent_state_changes WHERE agent_id = $1 "
+            "ORDER BY id DESC LIMIT 1",
+            agent_id,
+        )
+        return AgentStateChange(**row) if row else None
 
     async def agent_names(self) -> dict[str, str]:
         rows = await self.pool.fetch("SELECT login, name FROM agents")

@@ -25,6 +25,20 @@ class CampaignStore:
             settings_json,
         )
 
+    async def set_run_state(self, campaign_id: int, state: str, at: datetime) -> None:
+        """What an operator told the campaign to do, for an engine started later to resume."""
+        await self.pool.execute(
+            "UPDATE campaigns SET run_state = $2, run_state_at = $3 WHERE id = $1",
+            campaign_id,
+            state,
+            at,
+        )
+
+    async def run_state(self, campaign_id: int) -> str:
+        return await self.pool.fetchval(
+            "SELECT run_state FROM campaigns WHERE id = $1", campaign_id
+        )
+
     async def campaign_candidates(
         self,
         campaign_id: int,

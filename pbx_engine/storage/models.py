@@ -72,6 +72,14 @@ class AgentRow:
 
 
 @dataclass(frozen=True)
+class AgentStateChange:
+    state: str
+    reason: str | None
+    channel_id: str | None  # the call it was about, if any
+    at: datetime
+
+
+@dataclass(frozen=True)
 class BrowserSession:
     """A signed-in browser: whose it is, its CSRF token, when it ends."""
 

@@ -22,6 +22,7 @@ from pbx_engine.agents.access import AgentAccessService
 from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.agents.states import IllegalAgentTransition
 from pbx_engine.callerid.service import CallerIdService
+from pbx_engine.campaigns.run_states import CampaignRunStates
 from pbx_engine.cases.dispositions import DispositionInput
 from pbx_engine.cases.service import CaseService, DispositionService
 from pbx_engine.conferences.invitation_service import InvitationService
@@ -51,6 +52,7 @@ from pbx_engine.web.common import (
     AGENT,
     AGENTS,
     CALLER_IDS,
+    CAMPAIGN_STATES,
     CAMPAIGNS,
     CASES,
     CONFIG,
@@ -346,6 +348,7 @@ async def campaign_action(request: web.Request) -> web.Response:
     if action not in ("start", "pause", "stop"):
         return error_response(404, f"no campaign action {action!r}")
     getattr(runner, action)()
+    await request.app[CAMPAIGN_STATES].remember(runner)
     await audit(request, f"campaign_{action}", runner.campaign.name)
     request.app[FEED].campaign_changed()
     return web.json_response(_campaign_json(runner))
@@ -381,6 +384,7 @@ def install_services(app: web.Application, engine: EngineParts) -> None:
     app[AGENTS] = engine.agents
     app[CALLER_IDS] = engine.callerid
     app[CAMPAIGNS] = engine.campaigns
+    app[CAMPAIGN_STATES] = CampaignRunStates(engine.storage.campaigns)
     app[OUTBOUND] = engine.outbound
     app[RECORDER] = engine.recorder
     app[SUPERVISION] = engine.supervision

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, fie
 from pbx_engine.agents.access import AgentAccessService
 from pbx_engine.agents.service import AgentService
 from pbx_engine.callerid.service import CallerIdService
+from pbx_engine.campaigns.run_states import CampaignRunStates
 from pbx_engine.cases.service import CaseService, DispositionService
 from pbx_engine.conferences.invitation_service import InvitationService
 from pbx_engine.conferences.parties import ThirdParties
@@ -48,6 +49,7 @@ CASES = web.AppKey("cases", CaseService)
 REPORTS = web.AppKey("reports", ReportService)
 CALLER_IDS = web.AppKey("caller_ids", CallerIdService)
 CAMPAIGNS = web.AppKey("campaigns", Mapping[str, CampaignRunner])  # the engine's own, live
+CAMPAIGN_STATES = web.AppKey("campaign_states", CampaignRunStates)
 ONE_OFF_CALLS = web.AppKey("one_off_calls", OneOffCalls)
 OUTBOUND = web.AppKey("outbound_gate", OutboundGate)
 RECORDER = web.AppKey("recorder", CallRecorder)

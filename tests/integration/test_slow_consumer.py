@@ -26,10 +26,10 @@ STALL_SECONDS = 2.0
 LAG = "pbx_engine_ari_event_lag_seconds"
 
 
-def stall_after_some_dials(ari: AriClient, every: int, stalls: int, seconds: float) -> None:
-    """Block the loop outright, as a slow consumer of events does, right after every `every`th
-    dial: Asterisk sends that call's Dial and Ringing events within milliseconds, so each stall
-    is sure to leave events waiting in the websocket, not just fall on a quiet moment."""
+def stall_after_first_dials(ari: AriClient, stalls: int, seconds: float) -> None:
+    """Block the loop outright, as a slow consumer of events does, right after each of the
+    first `stalls` dials: Asterisk sends that call's Dial and Ringing events within
+    milliseconds, so each stall is sure to leave events waiting in the websocket."""
     dial = ari.dial
     dials = 0
 
@@ -37,31 +37,36 @@ def stall_after_some_dials(ari: AriClient, every: int, stalls: int, seconds: flo
         nonlocal dials
         await dial(channel_id, **options)
         dials += 1
-        if dials % every == 1 and dials <= every * stalls:
+        if dials <= stalls:
             time.sleep(seconds)  # noqa: ASYNC251 - the fault this test injects
 
     ari.dial = dial_then_stall  # type: ignore[method-assign]
+
+
+# The stalls fall on the first three dials, which are lines that ring, are busy or refuse: an
+# engine stalled while a person says "Hello?" has its AMD listener set up too late to hear it
+# (a different fault, with its own outcome). The person and the machine are dialled after.
+BEHAVIOURS = [
+    PstnBehaviour.NO_ANSWER,
+    PstnBehaviour.BUSY,
+    PstnBehaviour.REJECT,
+    PstnBehaviour.BUSY,
+    PstnBehaviour.HUMAN,
+    PstnBehaviour.MACHINE,
+]
 
 
 async def test_given_the_engine_stalls_mid_campaign_then_it_catches_up_on_its_events_in_order_and_loses_none(  # noqa: E501
 ):
     async with own_floor("slow_consumer") as floor:
         engine = floor.engine
-        behaviours = [
-            PstnBehaviour.HUMAN,
-            PstnBehaviour.NO_ANSWER,
-            PstnBehaviour.BUSY,
-            PstnBehaviour.MACHINE,
-            PstnBehaviour.REJECT,
-            PstnBehaviour.BUSY,
-        ]
-        runner = await progressive_campaign(engine, "slow", behaviours)
+        runner = await progressive_campaign(engine, "slow", BEHAVIOURS)
         registry = engine.metrics.registry
         async with CallWatch(floor.telephony.engine) as watch:
-            stall_after_some_dials(engine.ari, every=2, stalls=STALLS, seconds=STALL_SECONDS)
+            stall_after_first_dials(engine.ari, stalls=STALLS, seconds=STALL_SECONDS)
             runner.start()
             reconnects = engine.ari.reconnects
-            await all_settled(engine, len(behaviours), timeout=60)
+            await all_settled(engine, len(BEHAVIOURS), timeout=60)
             runner.stop()
             violations = await violations_once_quiet(floor, watch)
 

@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 from pbx_engine.amd.beep import BeepSettings, GoReason
 from pbx_engine.amd.g711 import ulaw_encode
 from pbx_engine.amd.listener import ListenerSettings
-from pbx_engine.amd.live import RtpIntake, leftover_tags
+from pbx_engine.amd.live import RtpIntake, leftover_tags, setups_on
 from pbx_engine.ari.events import Channel
 from tests.waiting import eventually
 
@@ -83,6 +83,19 @@ def test_only_helper_channels_older_than_any_listener_are_leftovers():
         Channel(id="amd-snoop-unknown"),  # no creation time: never guess
     ]
     assert leftover_tags(channels, NOW, max_age=18) == {"old1", "old2"}
+
+
+def test_given_helpers_of_several_calls_then_those_listening_to_one_call_are_found_by_their_snoop():
+    channels = [
+        Channel(id="amd-snoop-aa", name="Snoop/out-1-00000003"),
+        Channel(id="amd-media-aa", name="UnicastRTP/127.0.0.1:4000-0x1"),
+        Channel(id="amd-snoop-bb", name="Snoop/out-12-00000004"),  # another call, same start
+        Channel(id="amd-snoop-cc", name="Snoop/out-1-00000009"),
+        Channel(id="super-1", name="Snoop/out-1-00000005"),  # a supervisor's, not AMD's
+        Channel(id="out-1", name="PJSIP/pstn-00000001"),
+    ]
+    assert setups_on(channels, "out-1") == {"aa", "cc"}
+    assert setups_on(channels, "out-2") == set()
 
 
 # A message drop: after a MACHINE verdict the same listening goes on, for the greeting's end.

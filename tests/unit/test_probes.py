@@ -34,6 +34,7 @@ class _Ari:
 class _Storage:
     def __init__(self, problem: str | None = None) -> None:
         self.problem = problem
+        self.campaigns = None  # filed by build_app, never asked here
 
     async def write_problem(self, timeout: float) -> str | None:
         return self.problem

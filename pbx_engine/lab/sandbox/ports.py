@@ -7,6 +7,7 @@ themselves, retry once with fresh ones (PortInUse says which port it was).
 
 from __future__ import annotations
 
+import random
 import socket
 
 from pbx_engine.lab.sandbox.errors import SandboxError
@@ -50,11 +51,15 @@ def free_udp_range(host: str, size: int, start: int = 20000, stop: int = 60000) 
     """The first port of a block of `size` UDP ports that look free (sampled every 7th port),
     with an even start as RTP wants. Asterisk and SIPp skip single busy ports within a block by
     themselves; the block only keeps parallel sandboxes mostly apart."""
-    port = start + (start % 2)
-    while port + size < stop:
+    first = start + (start % 2)
+    blocks = (stop - first) // size
+    # From a random block: two processes looking at the same moment (two suites, a demo
+    # beside a suite) seldom pick the same block before either binds it.
+    offset = random.randrange(blocks) if blocks > 0 else 0
+    for index in range(blocks):
+        port = first + ((offset + index) % blocks) * size
         if all(port_is_free(host, p, socket.SOCK_DGRAM) for p in range(port, port + size, 7)):
             return port
-        port += size
     raise SandboxError(f"no {size} free UDP ports between {start} and {stop} on {host}")
 
 
