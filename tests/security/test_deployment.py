@@ -13,6 +13,7 @@ import configparser
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -551,9 +552,23 @@ def test_setup_killed_midway_leaves_no_policy_rc_d_behind(tmp_path, signal_name)
         + policy_rc_d_handling(made)
         + f'\nmade_policy=1\ntouch "{made}"\n{ending}\necho still-running\n'
     )
-    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=10)
+    result = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        preexec_fn=default_signal_handling,
+    )
     assert not made.exists()
     assert result.returncode != 0 and "still-running" not in result.stdout
+
+
+def default_signal_handling() -> None:
+    """A signal ignored when bash starts cannot be trapped: a suite started in the background
+    (`nohup`, `cmd &` in a script) hands INT and HUP down ignored, and setup.sh's trap would
+    seem not to work. Run as an operator's terminal would."""
+    for number in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def test_setup_leaves_a_policy_rc_d_it_did_not_make(tmp_path):
