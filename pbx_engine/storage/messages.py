@@ -52,6 +52,7 @@ class MessageCase:
     timezone: str | None
     status: str
     mobiles: tuple[str, ...]  # the case's mobile numbers, in the order they are tried
+    first_number: str | None  # any kind: where the debtor lives, when the case has no zone
 
 
 _COLUMNS = (
@@ -70,7 +71,8 @@ class MessageStore:
                       c.due_date, c.email, c.language, c.timezone, c.status,
                       coalesce(array_agg(p.e164 ORDER BY p.position, p.id)
                                FILTER (WHERE p.kind = 'mobile' AND NOT p.wrong_party),
-                               '{}') AS mobiles
+                               '{}') AS mobiles,
+                      (array_agg(p.e164 ORDER BY p.position, p.id))[1] AS first_number
                FROM cases c LEFT JOIN phone_numbers p ON p.case_id = c.id
                WHERE c.id = $1 GROUP BY c.id""",
             case_id,
