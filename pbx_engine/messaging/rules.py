@@ -20,8 +20,7 @@ class MessageAsk:
     channel: Channel
     address: str | None  # None: the case has none for this channel
     case_status: str
-    has_template: bool
-    language: str
+    template_missing: str | None  # why there is no template to fill; None: there is one
 
 
 def why_not(
@@ -39,11 +38,11 @@ def why_not(
     if ask.address is None:
         what = "e-mail address" if ask.channel is Channel.EMAIL else "mobile number"
         return f"the case has no {what}"
-    if not ask.has_template:
-        return f"no {ask.channel.value} template in {ask.language!r}"
     decision = may_contact(consent, ask.address, ask.channel, now)
     if not decision.allowed:
         return decision.rule
+    if ask.template_missing is not None:
+        return ask.template_missing
     opens = next_window_open(windows, zones, now, closed)
     if opens is None:
         return "no hours in the debtor's time zones when a message may go"

@@ -11,13 +11,15 @@ import structlog
 from pbx_engine.compliance.policy import public_holiday
 from pbx_engine.compliance.profiles import profile
 from pbx_engine.compliance.timezones import debtor_zones
-from pbx_engine.config import MessagesConfig
+from pbx_engine.config import EngineConfig, MessagesConfig
 from pbx_engine.messaging.consent import Channel, Consent, ConsentEntry, Source, covers
 from pbx_engine.messaging.email import EmailNotSent, OutgoingEmail, SmtpChannel
 from pbx_engine.messaging.rules import MessageAsk, why_not
-from pbx_engine.messaging.templates import MessageContext, MessageTemplates
+from pbx_engine.messaging.templates import MessageContext, MessageTemplates, load_templates
+from pbx_engine.messaging.unsubscribe import make_unsubscribe_token
 from pbx_engine.storage import Storage
-from pbx_engine.storage.messages import MessageCase
+from pbx_engine.storage.consent import ConsentRecord
+from pbx_engine.storage.messages import MessageCase, MessageRow
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +48,9 @@ class MessageService:
         email: SmtpChannel | None = None,
         fallback_timezone: str = "UTC",
         unsubscribe_link=None,
+        secret: bytes = b"",
     ) -> None:
+        self.secret = secret  # signs unsubscribe links (the engine's [http] secret)
         self._storage = storage
         self._config = config
         self._templates = templates
@@ -79,13 +83,13 @@ class MessageService:
             case.email if kind is Channel.EMAIL else (case.mobiles[0] if case.mobiles else None)
         )
         language = self._language(case, template, kind)
-        ask = MessageAsk(
-            kind,
-            address,
-            case.status,
-            self._templates is not None and self._templates.has(template, kind.value, language),
-            language,
-        )
+        if self._templates is None:
+            missing = "no message templates are configured ([messages] templates_file)"
+        elif not self._templates.has(template, kind.value, language):
+            missing = f"no {kind.value} template {template!r} in {language!r}"
+        else:
+            missing = None
+        ask = MessageAsk(kind, address, case.status, missing)
         consent = await self._storage.consent.entries_for(address) if address else []
         rules = profile(self._config.compliance)
         zones = debtor_zones(case.timezone, case.first_number or "", self._fallback_timezone)
@@ -131,6 +135,29 @@ class MessageService:
         log.info("message.sent", template=template, message_id=message_id)
         return MessageResult(message_id, "sent")
 
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def history(self, case_id: int) -> list[MessageRow]:
+        return await self._storage.messages.messages_of_case(case_id)
+
+    async def record_consent(
+        self, entry: ConsentEntry, *, case_id: int | None = None, entered_by: int | None = None
+    ) -> int:
+        entry_id = await self._storage.consent.add_entry(
+            entry, case_id=case_id, entered_by=entered_by
+        )
+        log.info(
+            "consent.recorded",
+            consent=entry.consent.value,
+            channels=sorted(entry.channels),
+            source=entry.source.value,
+        )
+        return entry_id
+
+    async def ledger(self, address: str | None = None) -> list[ConsentRecord]:
+        return await self._storage.consent.ledger(address)
+
     async def revoke(
         self,
         address: str,
@@ -147,8 +174,7 @@ class MessageService:
         entry = ConsentEntry(
             address, covers(revoked_by, now), Consent.REVOKED, source, now, note=note
         )
-        await self._storage.consent.add_entry(entry, case_id=case_id, entered_by=entered_by)
-        log.info("consent.revoked", channels=sorted(entry.channels), source=source.value)
+        await self.record_consent(entry, case_id=case_id, entered_by=entered_by)
         return entry
 
     def _language(self, case: MessageCase, template: str, channel: Channel) -> str:
@@ -176,3 +202,32 @@ class MessageService:
             callback_number=self._config.callback_number,
             unsubscribe_link=self._unsubscribe_link(case.id, address),
         )
+
+
+def build_message_service(
+    config: EngineConfig, storage: Storage, *, secret: bytes = b"", public_url: str = ""
+) -> MessageService:
+    """The service as [messages] and [smtp] describe it (templates loaded and checked:
+    ConfigError naming the file and line when one is wrong)."""
+    templates_file = config.messages.templates_file
+    return MessageService(
+        storage,
+        config.messages,
+        load_templates(templates_file) if templates_file is not None else None,
+        email=SmtpChannel(config.smtp) if config.smtp is not None else None,
+        fallback_timezone=config.timezone,
+        unsubscribe_link=_unsubscribe_links(public_url, secret),
+        secret=secret,
+    )
+
+
+def _unsubscribe_links(public_url: str, secret: bytes):
+    """(case id, address) -> the opt-out link; none without a public address and a secret."""
+
+    def link(case_id: int, address: str) -> str:
+        if not public_url or not secret:
+            return ""
+        token = make_unsubscribe_token(case_id, address, secret)
+        return f"{public_url.rstrip('/')}/unsubscribe/{token}"
+
+    return link

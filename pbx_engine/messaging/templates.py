@@ -58,18 +58,22 @@ OPT_OUT = {
     "en": {
         "sms": "Reply STOP to opt out.",
         "email": "To stop e-mails from us, reply STOP or open {link}",
+        "email_no_link": "To stop e-mails from us, reply STOP.",
     },
     "fr": {
         "sms": "Répondez STOP pour ne plus recevoir nos SMS.",
         "email": "Pour ne plus recevoir nos e-mails, répondez STOP ou ouvrez {link}",
+        "email_no_link": "Pour ne plus recevoir nos e-mails, répondez STOP.",
     },
     "es": {
         "sms": "Responda STOP para no recibir más mensajes.",
         "email": "Para dejar de recibir nuestros correos, responda STOP o abra {link}",
+        "email_no_link": "Para dejar de recibir nuestros correos, responda STOP.",
     },
     "pl": {
         "sms": "Odpisz STOP, aby nie otrzymywać SMS-ów.",
         "email": "Aby nie otrzymywać od nas e-maili, odpisz STOP lub otwórz {link}",
+        "email_no_link": "Aby nie otrzymywać od nas e-maili, odpisz STOP.",
     },
 }
 
@@ -89,7 +93,8 @@ class TemplateText(_Strict):
 
 class OptOutText(_Strict):
     sms: str
-    email: str
+    email: str  # with {link}, the case's unsubscribe link
+    email_no_link: str = ""  # where the engine has no public address for links
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,11 @@ class MessageTemplates:
             raise KeyError(f"{name}.{language} has no e-mail")
         subject = " ".join(env.from_string(text.email_subject).render(fields).split())
         body = env.from_string(text.email_body).render(fields).strip()
-        body = f"{body}\n\n-- \n{opt_out.email.format(link=context.unsubscribe_link)}\n"
+        if context.unsubscribe_link:
+            line = opt_out.email.replace("{link}", context.unsubscribe_link)
+        else:
+            line = opt_out.email_no_link or opt_out.email.replace("{link}", "").strip()
+        body = f"{body}\n\n-- \n{line}\n"
         return Rendered("email", language, body, subject=subject)
 
     def has(self, name: str, channel: str, language: str) -> bool:
@@ -170,6 +179,32 @@ class MessageTemplates:
             and language in self._texts[name]
             and (channel in self.channels(name, language))
         )
+
+
+SAMPLE = MessageContext(
+    debtor_name="Alexandra Kowalczyk-Smith",
+    creditor="Northern Consumer Finance",
+    reference="NCF-2026-0001234",
+    amount_owed=Decimal("12345.67"),
+    currency="EUR",
+    due_date=date(2026, 12, 31),
+    pay_link="https://pay.example.com/p/NCF-2026-0001234",
+    company="Collections Ltd",
+    callback_number="+44 20 7946 0000",
+    unsubscribe_link="https://pbx.example.com/unsubscribe/0123456789abcdef",
+)
+
+
+def sample_lengths(templates: MessageTemplates) -> list[str]:
+    """Each SMS template's length with a long sample case: what it costs before it goes out."""
+    lines = []
+    for name in templates.names():
+        for language in templates.languages(name):
+            if templates.has(name, "sms", language):
+                length = templates.render(name, "sms", language, SAMPLE).sms_length
+                assert length is not None
+                lines.append(f"{name}.{language} sms: {length.describe()} with a sample case")
+    return lines
 
 
 def load_templates(path: str | Path) -> MessageTemplates:
