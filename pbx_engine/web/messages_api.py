@@ -19,6 +19,7 @@ import html
 import re
 from typing import Literal
 
+import asyncpg
 from aiohttp import web
 from pydantic import Field, field_validator
 
@@ -51,7 +52,7 @@ class ConsentPayload(Payload):
     channels: list[Literal["call", "sms", "email"]] = Field(min_length=1, max_length=3)
     consent: Literal["revoked", "granted"]
     note: MultiLineText = Field("", max_length=2000)
-    case_id: int | None = None
+    case_id: int | None = Field(None, gt=0, le=2**63 - 1)
 
     @field_validator("address")
     @classmethod
@@ -62,11 +63,15 @@ class ConsentPayload(Payload):
         return normalise_address(value)
 
 
+BIGINT_MAX = 2**63 - 1  # the ids' column type: larger is no case, never a database error
+
+
 def _case_id(request: web.Request) -> int | None:
     try:
-        return int(request.match_info["case_id"])
+        case_id = int(request.match_info["case_id"])
     except ValueError:
         return None
+    return case_id if 0 < case_id <= BIGINT_MAX else None
 
 
 async def send_message(request: web.Request) -> web.Response:
@@ -113,9 +118,12 @@ async def add_consent(request: web.Request) -> web.Response:
         service.now(),
         note=payload.note,
     )
-    entry_id = await service.record_consent(
-        entry, case_id=payload.case_id, entered_by=request[AGENT].id
-    )
+    try:
+        entry_id = await service.record_consent(
+            entry, case_id=payload.case_id, entered_by=request[AGENT].id
+        )
+    except asyncpg.ForeignKeyViolationError:
+        return error_response(404, "no such case")
     await audit(request, f"consent_{payload.consent}", payload.address)
     return web.json_response({"id": entry_id}, status=201)
 

@@ -482,7 +482,7 @@ ROUTES: tuple[Route, ...] = (
         "/consent",
         Role.SUPERVISOR,
         "A consent change on record (a written request entered by hand; audited)",
-        {201: Answer("recorded: its id")},
+        {201: Answer("recorded: its id"), 404: Answer("no such case")},
         body=ConsentPayload,
     ),
     Route(

@@ -118,3 +118,14 @@ async def test_given_an_unsubscribe_link_when_it_is_opened_and_confirmed_then_em
     result = await connected_engine.messages.send(case_id, "reminder", "email")
     assert result.status == "refused"
     assert result.reason.startswith("revoked by unsubscribe_link on ")
+
+
+async def test_given_a_consent_entry_for_no_such_case_then_404_and_nothing_kept(
+    api, connected_engine
+):
+    supervisor = await token_for(connected_engine, "mila", "supervisor")
+    entry = {"address": "x@example.org", "channels": ["email"], "consent": "revoked"}
+    async with aiohttp.ClientSession(headers=supervisor) as http:
+        async with http.post(f"{api}/consent", json={**entry, "case_id": 987654321}) as response:
+            assert response.status == 404
+    assert await connected_engine.storage.consent.ledger("x@example.org") == []
