@@ -55,7 +55,24 @@ def _named_files_problems(config: EngineConfig) -> list[str]:
             load_pools(config.number_pools_file)
         except ConfigError as error:
             problems.append(str(error))
+    problems += _templates_problems(config, [])
     return problems
+
+
+def _templates_problems(config: EngineConfig, notes: list[str]) -> list[str]:
+    """The messages file, checked as `run` loads it (a missing field fails here, not a send);
+    each template's SMS length with a sample case goes into `notes`."""
+    from pbx_engine.messaging.templates import load_templates, sample_lengths
+
+    if config.messages.templates_file is None:
+        return []
+    try:
+        templates = load_templates(config.messages.templates_file)
+    except ConfigError as error:
+        return [str(error)]
+    notes.append(f"message templates: {', '.join(templates.names()) or 'none'}")
+    notes += [f"  {line}" for line in sample_lengths(templates)]
+    return []
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -88,6 +105,7 @@ def _check_config(args: argparse.Namespace) -> int:
             notes.append(f"{count} caller-ID number(s) in {named} pool(s)")
         except ConfigError as error:
             problems.append(str(error))
+    problems += _templates_problems(config, notes)
     if args.dialplan and not problems:
         problems += _check_dialplan(config, detectors, notes)
     for problem in problems:
@@ -628,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_asterisk_commands(commands)
     _add_import_commands(commands)
     _add_agent_commands(commands)
+    _add_message_commands(commands)
     _add_demo_command(commands)
     _add_prompts_command(commands)
     _add_bench_commands(commands)
@@ -737,6 +756,54 @@ def _add_agent_commands(commands: argparse._SubParsersAction) -> None:
     bulk.add_argument("file", type=Path)
     bulk.add_argument("--config", type=Path, required=True)
     bulk.set_defaults(handler=_import_agents)
+
+
+def _add_message_commands(commands: argparse._SubParsersAction) -> None:
+    message = commands.add_parser("message", help="messages to debtors").add_subparsers(
+        dest="what", required=True
+    )
+    send = message.add_parser(
+        "send", help="send a case's debtor a message from the templates (the rules apply)"
+    )
+    send.add_argument("reference", help="the case's reference at its creditor")
+    send.add_argument("--creditor", help="when two creditors use the same reference")
+    send.add_argument("--template", required=True)
+    send.add_argument("--channel", choices=("email", "sms"), required=True)
+    send.add_argument("--config", type=Path, required=True)
+    send.set_defaults(handler=_message_send)
+
+
+async def _message_send(args: argparse.Namespace) -> int:
+    from pbx_engine.messaging.service import MessageError, build_message_service
+    from pbx_engine.storage import Storage
+
+    config = load_config(args.config)
+    async with Storage.open(config.database) as storage:
+        cases = await storage.pool.fetch(
+            "SELECT id, creditor FROM cases WHERE reference = $1 "
+            "AND ($2::text IS NULL OR creditor = $2)",
+            args.reference,
+            args.creditor,
+        )
+        if len(cases) != 1:
+            found = ", ".join(c["creditor"] for c in cases)
+            print(
+                f"no case {args.reference!r}" if not cases else
+                f"case {args.reference!r} is at {found}: say which with --creditor",
+                file=sys.stderr,
+            )  # fmt: skip
+            return 1
+        service = build_message_service(config, storage)
+        try:
+            result = await service.send(cases[0]["id"], args.template, args.channel)
+        except MessageError as error:
+            print(error, file=sys.stderr)
+            return 1
+    print(
+        f"message {result.message_id}: {result.status}"
+        + (f" ({result.reason})" if result.reason else "")
+    )
+    return 0 if result.status == "sent" else 2
 
 
 def _add_demo_command(commands: argparse._SubParsersAction) -> None:

@@ -472,6 +472,51 @@ class AsteriskConfig(_Section):
     )
 
 
+class SmtpConfig(_Section):
+    """The mail relay e-mail messages go out through."""
+
+    host: str
+    port: Port = 587
+    security: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description="starttls (port 587), tls (implicit, port 465), or none (a relay on "
+        "this host or a private network only)",
+    )
+    username: str | None = None
+    password: Secret | None = Field(None, description="or PBX_ENGINE_SMTP_PASSWORD")
+    sender: str = Field(
+        ..., description='the From header, e.g. "Acme Collections <accounts@acme.example>"'
+    )
+    reply_to: str | None = Field(
+        None, description="where debtors' replies go (the mailbox STOP replies are read from)"
+    )
+    ca_file: Path | None = Field(
+        None, description="the CA that signed the relay's certificate, if not a public one"
+    )
+    timeout: float = Field(30.0, gt=0, description="seconds for the whole exchange")
+
+
+class MessagesConfig(_Section):
+    """Messages to debtors: where the templates are and what they may say of the sender."""
+
+    templates_file: Path | None = Field(
+        None, description="the messages file (TOML): templates by name and language"
+    )
+    company: str = Field("", description="who is writing, as templates' {{ company }} says it")
+    callback_number: str = Field("", description="{{ callback_number }}: where debtors call")
+    pay_link: str = Field(
+        "",
+        description="{{ pay_link }}: the creditor's payment page, with {reference} and "
+        "{case_id} replaced (e.g. https://pay.acme.example/{reference})",
+    )
+    default_language: str = Field("en", description="for cases whose file gives none")
+    compliance: str = Field(
+        "plain",
+        description="the compliance profile whose hours messages keep to (us: 8 am to 9 pm "
+        "in the debtor's time, as Reg F has it)",
+    )
+
+
 class EngineConfig(_Section):
     ari: AriConfig
     ami: AmiConfig | None = None
@@ -492,6 +537,8 @@ class EngineConfig(_Section):
         "of this file may use any); an agent never sets a room's DID or extension",
     )
     outbound: OutboundConfig = OutboundConfig()
+    smtp: SmtpConfig | None = None
+    messages: MessagesConfig = MessagesConfig()
     campaign_files: list[str] = Field(
         default_factory=list, description="campaign files or glob patterns, one campaign a file"
     )
@@ -560,13 +607,14 @@ _ENV_SECRETS = {
     "PBX_ENGINE_DATABASE_PASSWORD": ("database", "password"),
     "PBX_ENGINE_DATABASE_DSN": ("database", "dsn"),
     "PBX_ENGINE_HTTP_SECRET": ("http", "secret"),
+    "PBX_ENGINE_SMTP_PASSWORD": ("smtp", "password"),
 }
 
 
 def _apply_environment(raw: dict, environ: dict[str, str]) -> dict:
     for var, (section, key) in _ENV_SECRETS.items():
-        if section == "http" and "http" not in raw:
-            continue  # a secret alone must not switch the HTTP server on
+        if section in ("http", "smtp") and section not in raw:
+            continue  # a secret alone must not switch the HTTP server (or e-mail) on
         if var in environ:
             part = raw.setdefault(section, {})
             if isinstance(part, dict):

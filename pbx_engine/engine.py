@@ -41,6 +41,7 @@ from pbx_engine.dialer.campaign import CampaignRunner
 from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.loaded import LoadedCampaigns
 from pbx_engine.dialer.service import Dialer
+from pbx_engine.messaging.service import build_message_service
 from pbx_engine.metrics import EngineMetrics
 from pbx_engine.metrics.floor import watch_engine
 from pbx_engine.notify import NotificationHub
@@ -121,6 +122,14 @@ class Engine:
         secret = config.http.secret.get_secret_value() if config.http else ""
         # Without a configured secret, links made before a restart stop working.
         self.invitation_secret = secret.encode() if secret else secrets.token_bytes(32)
+        # Messages to debtors; their opt-out links are signed with the same secret (set it:
+        # a link in a message read after a restart must still work).
+        self.messages = build_message_service(
+            config,
+            storage,
+            secret=self.invitation_secret,
+            public_url=_public_url(config),
+        )
         self.zone = ZoneInfo(config.timezone)  # where the centre's days begin
         self._background = OwnedTasks()
         self._campaign_tasks = OwnedTasks()
@@ -493,6 +502,14 @@ async def serve_probes(stack: AsyncExitStack, config: EngineConfig, engine: Engi
             await stack.enter_async_context(
                 serve_metrics(engine.readiness, engine.metrics, metrics)
             )
+
+
+def _public_url(config: EngineConfig) -> str:
+    """Where links in messages point: [http] public_url, else the API's own address."""
+    http = config.http
+    if http is None:
+        return ""
+    return http.public_url or f"http://{http.host}:{http.port}"
 
 
 async def load_campaign_files(engine: Engine, patterns: Iterable[str]) -> None:

@@ -6,7 +6,8 @@ text in, rows and errors out; `pbx_engine.storage` loads the rows in bulk.
 Columns (header names, any order; * required):
   reference*, debtor_name*, amount_owed*, currency*, creditor* (or --creditor),
   phones (`;`-separated, each `type:number` or a bare number), mobile, landline, work,
-  due_date (YYYY-MM-DD), owner_agent (an agent's login), timezone (IANA), address, segment
+  due_date (YYYY-MM-DD), owner_agent (an agent's login), timezone (IANA), address, segment,
+  email (where e-mail messages go), language (of the debtor's messages: en, fr, pl, pt_BR...)
 At least one phone number is required. No field may hold a control character (a line break
 inside a quoted field, a tab, NUL, ...): such text could reach the PBX as a command.
 """
@@ -38,6 +39,8 @@ OPTIONAL = (
     "timezone",
     "address",
     "segment",
+    "email",
+    "language",
 )
 PHONE_KINDS = ("mobile", "landline", "work")
 
@@ -66,6 +69,8 @@ class CaseRow:
     timezone: str | None = None
     address: str | None = None
     segment: str | None = None
+    email: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -200,7 +205,32 @@ def _row(line: int, record: dict[str, str], region: str, creditor: str | None) -
         timezone=zone,
         address=text("address"),
         segment=text("segment"),
+        email=_email(text("email")),
+        language=_language(text("language")),
     )
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LANGUAGE = re.compile(r"^([a-z]{2,3})(?:[-_]([a-z]{2}))?$", re.IGNORECASE)
+
+
+def _email(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _EMAIL.match(value) or len(value) > 254:
+        raise _Bad(f"email {value!r} is not an e-mail address")
+    return value.lower()
+
+
+def _language(value: str | None) -> str | None:
+    """`fr`, `pt-BR` or `pt_BR` as the database keeps it: `fr`, `pt_BR`."""
+    if value is None:
+        return None
+    found = _LANGUAGE.match(value)
+    if not found:
+        raise _Bad(f"language {value!r} is not a language code (en, fr, pl, pt_BR...)")
+    language, region = found.group(1).lower(), found.group(2)
+    return f"{language}_{region.upper()}" if region else language
 
 
 def parse_cases(

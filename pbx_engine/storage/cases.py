@@ -380,7 +380,8 @@ async def _stage_import(conn: asyncpg.Connection, rows: Sequence[CaseRow]) -> No
         """CREATE TEMP TABLE import_cases (
                line int, creditor text, reference text, debtor_name text,
                amount_owed numeric(14, 2), currency char(3), due_date date,
-               owner_login text, timezone text, address text, segment text
+               owner_login text, timezone text, address text, segment text, email text,
+               language text
            ) ON COMMIT DROP;
            CREATE TEMP TABLE import_phones (
                creditor text, reference text, e164 text, kind text, position smallint
@@ -401,6 +402,8 @@ async def _stage_import(conn: asyncpg.Connection, rows: Sequence[CaseRow]) -> No
                 r.timezone,
                 r.address,
                 r.segment,
+                r.email,
+                r.language,
             )
             for r in rows
         ],
@@ -438,10 +441,10 @@ async def _upsert_staged_cases(
         """WITH upserted AS (
                INSERT INTO cases (creditor, reference, debtor_name, amount_owed,
                                   currency, due_date, owner_agent_id, timezone,
-                                  address, segment, campaign_id)
+                                  address, segment, campaign_id, email, language)
                SELECT i.creditor, i.reference, i.debtor_name, i.amount_owed,
                       i.currency, i.due_date, a.id, i.timezone, i.address,
-                      i.segment, $1
+                      i.segment, $1, i.email, i.language
                FROM import_cases i LEFT JOIN agents a ON a.login = i.owner_login
                ON CONFLICT (creditor, reference) DO UPDATE SET
                    debtor_name = EXCLUDED.debtor_name,
@@ -450,6 +453,7 @@ async def _upsert_staged_cases(
                    owner_agent_id = EXCLUDED.owner_agent_id,
                    timezone = EXCLUDED.timezone, address = EXCLUDED.address,
                    segment = EXCLUDED.segment,
+                   email = EXCLUDED.email, language = EXCLUDED.language,
                    campaign_id = coalesce(EXCLUDED.campaign_id, cases.campaign_id),
                    dial_after = NULL, updated_at = now()
                RETURNING (xmax = 0) AS inserted

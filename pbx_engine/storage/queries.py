@@ -22,7 +22,9 @@ from pbx_engine.storage.callbacks import CallbackStore
 from pbx_engine.storage.caller_ids import CallerIdStore
 from pbx_engine.storage.campaigns import CampaignStore
 from pbx_engine.storage.cases import CaseStore
+from pbx_engine.storage.consent import ConsentStore
 from pbx_engine.storage.invitations import InvitationStore
+from pbx_engine.storage.messages import MessageStore
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.storage.outbound import OutboundStore
 from pbx_engine.storage.recordings import RecordingStore
@@ -84,6 +86,8 @@ class Storage:
         self.agent_access = AgentAccess(pool)
         self.room_pins = RoomPinStore(pool)
         self.softphones = SoftphoneStore(pool)
+        self.messages = MessageStore(pool)
+        self.consent = ConsentStore(pool)
 
     @classmethod
     @asynccontextmanager

@@ -32,6 +32,7 @@ from pbx_engine.config import ConfigError, EngineConfig, WebConfig
 from pbx_engine.dialer.campaign import CampaignRunner, PreviewError
 from pbx_engine.dialer.one_off import OneOffCalls
 from pbx_engine.dialer.service import Dialer
+from pbx_engine.messaging.service import MessageService
 from pbx_engine.notify import NotificationHub
 from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.outbound.gate import OutboundGate
@@ -60,6 +61,7 @@ from pbx_engine.web.common import (
     FEED,
     HUB,
     INVITATIONS,
+    MESSAGES,
     ONE_OFF_CALLS,
     OUTBOUND,
     PARTIES,
@@ -76,6 +78,7 @@ from pbx_engine.web.common import (
     require_role,
 )
 from pbx_engine.web.edge import HASH_GATE, THROTTLE, WEB, install_edge
+from pbx_engine.web.messages_api import add_message_routes
 from pbx_engine.web.openapi import add_openapi_route
 from pbx_engine.web.outbound_api import add_outbound_routes
 from pbx_engine.web.payloads import CallPayload, DispositionPayload, PausePayload, PaymentPayload
@@ -102,7 +105,11 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     """A bearer token (API clients), else a browser session's cookie; with the cookie, a
     state-changing request must echo the session's CSRF token and a websocket must come from
     our own pages (its Origin)."""
-    if request.path in OPEN_PATHS or request.path.startswith("/join/") or is_public(request):
+    if (
+        request.path in OPEN_PATHS
+        or request.path.startswith(("/join/", "/unsubscribe/"))
+        or is_public(request)
+    ):
         return await handler(request)  # /join: the signed invitation is the permission
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
@@ -362,6 +369,7 @@ class EngineParts(Protocol):
     zone: ZoneInfo
     invitation_secret: bytes
     storage: Storage
+    messages: MessageService
     agents: AgentService
     callerid: CallerIdService
     campaigns: Mapping[str, CampaignRunner]
@@ -385,6 +393,7 @@ def install_services(app: web.Application, engine: EngineParts) -> None:
     app[CALLER_IDS] = engine.callerid
     app[CAMPAIGNS] = engine.campaigns
     app[CAMPAIGN_STATES] = CampaignRunStates(engine.storage.campaigns)
+    app[MESSAGES] = engine.messages
     app[OUTBOUND] = engine.outbound
     app[RECORDER] = engine.recorder
     app[SUPERVISION] = engine.supervision
@@ -433,6 +442,7 @@ def build_app(engine: EngineParts, web_config: WebConfig | None = None) -> web.A
     add_call_routes(app)
     add_room_routes(app)
     add_outbound_routes(app)
+    add_message_routes(app)
     add_browser_routes(app)
     add_openapi_route(app)
     return app

@@ -26,6 +26,7 @@ from pbx_engine.conferences.room_service import RoomService
 from pbx_engine.config import EngineConfig
 from pbx_engine.dialer.campaign import CampaignRunner
 from pbx_engine.dialer.one_off import OneOffCalls
+from pbx_engine.messaging.service import MessageService
 from pbx_engine.notify import NotificationHub
 from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.numbers import BadNumber, to_e164
@@ -50,6 +51,7 @@ REPORTS = web.AppKey("reports", ReportService)
 CALLER_IDS = web.AppKey("caller_ids", CallerIdService)
 CAMPAIGNS = web.AppKey("campaigns", Mapping[str, CampaignRunner])  # the engine's own, live
 CAMPAIGN_STATES = web.AppKey("campaign_states", CampaignRunStates)
+MESSAGES = web.AppKey("messages", MessageService)
 ONE_OFF_CALLS = web.AppKey("one_off_calls", OneOffCalls)
 OUTBOUND = web.AppKey("outbound_gate", OutboundGate)
 RECORDER = web.AppKey("recorder", CallRecorder)

@@ -29,6 +29,7 @@ from pbx_engine.web.calls_api import (
     SupervisePayload,
     TransferPayload,
 )
+from pbx_engine.web.messages_api import ConsentPayload, MessagePayload
 from pbx_engine.web.outbound_api import NewAgentPayload
 from pbx_engine.web.payloads import CallPayload, DispositionPayload, PausePayload, PaymentPayload
 from pbx_engine.web.rooms_api import DialPayload, InvitationPayload, RoomPayload
@@ -80,6 +81,13 @@ class Route:
     path_values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Media of every answer not listed in `answers` (refusals, not found...); None: none.
     other_answers: tuple[str, ...] | None = (JSON,)
+
+
+class UnsubscribeForm(BaseModel):
+    """The opt-out: the page's button sends nothing; a mail program's one-click opt-out
+    (RFC 8058) sends `List-Unsubscribe=One-Click`."""
+
+    List_Unsubscribe: str | None = None
 
 
 class JoinForm(BaseModel):
@@ -446,6 +454,66 @@ ROUTES: tuple[Route, ...] = (
         "Disable an agent (his token, sessions and links end) or enable him again",
         {200: Answer("done"), 404: Answer("no such agent"), 409: Answer("not yourself")},
         path_values={"action": _one_of("disable", "enable")},
+    ),
+    # web.messages_api
+    Route(
+        "POST",
+        "/cases/{case_id}/messages",
+        Role.SUPERVISOR,
+        "Send the case's debtor a message from the templates (the consent ledger, the hours "
+        "and the case's state apply; audited)",
+        {
+            201: Answer("on record: sent, refused (with the rule) or failed (with the reason)"),
+            404: Answer("no such case"),
+        },
+        body=MessagePayload,
+        path_values={"case_id": {"type": "integer"}},
+    ),
+    Route(
+        "GET",
+        "/cases/{case_id}/messages",
+        Role.SUPERVISOR,
+        "The case's messages, newest first, refused ones with their rule",
+        {200: Answer("the messages"), 404: Answer("no such case")},
+        path_values={"case_id": {"type": "integer"}},
+    ),
+    Route(
+        "POST",
+        "/consent",
+        Role.SUPERVISOR,
+        "A consent change on record (a written request entered by hand; audited)",
+        {201: Answer("recorded: its id"), 404: Answer("no such case")},
+        body=ConsentPayload,
+    ),
+    Route(
+        "GET",
+        "/consent",
+        Role.SUPERVISOR,
+        "The consent ledger, oldest first: the evidence",
+        {200: Answer("the entries")},
+        query={"address": {"type": "string"}},
+    ),
+    Route(
+        "GET",
+        "/unsubscribe/{token}",
+        Role.PUBLIC,
+        "The page an e-mail's opt-out link opens (the signed token is the permission)",
+        {
+            200: Answer("the page: one button", (HTML,)),
+            403: Answer("not a valid link", (HTML,)),
+        },
+        other_answers=None,
+    ),
+    Route(
+        "POST",
+        "/unsubscribe/{token}",
+        Role.PUBLIC,
+        "Stop e-mails to the link's address (its page's button, or one-click opt-out)",
+        {200: Answer("done", (HTML,)), 403: Answer("not a valid link", (HTML,))},
+        body=UnsubscribeForm,
+        body_media=FORM,
+        body_required=False,
+        other_answers=None,
     ),
     Route(
         "GET",

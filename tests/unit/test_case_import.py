@@ -98,3 +98,36 @@ def test_given_a_broken_header_when_parsed_then_the_whole_file_is_refused(text, 
     with pytest.raises(FileError) as caught:
         parse_cases(io.StringIO(text), "PL")
     assert message in str(caught.value)
+
+
+MESSAGING = "reference,debtor_name,amount_owed,currency,creditor,phones,email,language"
+
+
+@pytest.mark.parametrize(
+    ("email", "language", "stored"),
+    [
+        ("Jan@Example.ORG", "fr", ("jan@example.org", "fr")),
+        ("", "pt-br", (None, "pt_BR")),
+        ("a.b@c.pl", "PL", ("a.b@c.pl", "pl")),
+    ],
+)
+def test_given_an_email_and_a_language_when_parsed_then_they_are_kept_as_messages_use_them(
+    email, language, stored
+):
+    batch = parse(f"R1,Jan,10,EUR,Acme,+48601234567,{email},{language}\n", header=MESSAGING)
+    assert batch.errors == []
+    assert (batch.rows[0].email, batch.rows[0].language) == stored
+
+
+@pytest.mark.parametrize(
+    ("email", "language", "reason"),
+    [
+        ("jan.example.org", "fr", "email 'jan.example.org' is not an e-mail address"),
+        ("jan@example", "fr", "email 'jan@example' is not an e-mail address"),
+        ("jan@example.org", "french", "language 'french' is not a language code"),
+    ],
+)
+def test_given_a_bad_email_or_language_when_parsed_then_the_row_says_which(email, language, reason):
+    batch = parse(f"R1,Jan,10,EUR,Acme,+48601234567,{email},{language}\n", header=MESSAGING)
+    assert batch.rows == []
+    assert reason in str(batch.errors[0])

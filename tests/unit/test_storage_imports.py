@@ -13,6 +13,7 @@ ALLOWED = (
     "pbx_engine.cases.models",
     "pbx_engine.cases.dispositions",
     "pbx_engine.cases.importer",
+    "pbx_engine.messaging.consent",  # the ledger's entry type: pure, imports nothing above
     "pbx_engine.config",
     "pbx_engine.resources",  # where the migrations are found
 )

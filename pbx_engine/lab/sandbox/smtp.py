@@ -1,0 +1,138 @@
+"""A real SMTP server for the tests and the demo: aiosmtpd (from PyPI) run as its own process,
+on a free port, requiring STARTTLS with a certificate made for it (the engine checks it
+against that certificate, as it would a private relay's CA), delivering every message into a
+Maildir the test reads. `async with SmtpSandbox() as smtp:` ... `smtp.messages()`."""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+import shutil
+import sys
+import tempfile
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+
+import structlog
+
+from pbx_engine.lab.sandbox import process as processes
+from pbx_engine.lab.sandbox.errors import SandboxError
+from pbx_engine.lab.sandbox.ports import free_port
+
+log = structlog.get_logger(__name__)
+
+HOST = "127.0.0.1"
+
+
+class SmtpSandbox:
+    def __init__(self, *, starttls: bool = True, boot_timeout: float = 15.0) -> None:
+        self.starttls = starttls
+        self.host = HOST
+        self.port = 0
+        self._boot_timeout = boot_timeout
+        self.dir: Path | None = None
+        self._process: asyncio.subprocess.Process | None = None
+
+    @property
+    def maildir(self) -> Path:
+        assert self.dir is not None
+        return self.dir / "Maildir"
+
+    @property
+    def certificate(self) -> Path:
+        """The server's self-signed certificate: the CA a client must trust to reach it."""
+        assert self.dir is not None
+        return self.dir / "cert.pem"
+
+    async def __aenter__(self) -> SmtpSandbox:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="pbx-smtp-"))
+        processes.remove_at_exit(self.dir)
+        args = [sys.executable, "-m", "aiosmtpd", "-n"]
+        if self.starttls:
+            await processes.run(
+                [
+                    processes.require_binary("openssl", package="openssl"),
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={HOST}", "-addext", f"subjectAltName=IP:{HOST}",
+                    "-keyout", str(self.dir / "key.pem"), "-out", str(self.certificate),
+                ],
+                what="openssl (the SMTP sandbox's certificate)",
+            )  # fmt: skip
+            args += ["--tlscert", str(self.certificate), "--tlskey", str(self.dir / "key.pem")]
+        self.port = free_port(HOST)
+        args += ["-l", f"{HOST}:{self.port}", "-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)]
+        output = open(self.dir / "smtp.log", "wb")  # noqa: ASYNC230, SIM115 (local file)
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=output,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=processes.DIE_WITH_PARENT,
+            )
+        finally:
+            output.close()
+        processes.track(self._process, "aiosmtpd")
+        try:
+            await self._wait_listening()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("sandbox.smtp_ready", port=self.port, starttls=self.starttls)
+
+    async def _wait_listening(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._boot_timeout
+        while True:
+            assert self._process is not None
+            if self._process.returncode is not None:
+                raise SandboxError(f"aiosmtpd exited at once: {self._log_tail()}")
+            try:
+                _, writer = await asyncio.open_connection(self.host, self.port)
+            except OSError:
+                if loop.time() > deadline:
+                    raise SandboxError(
+                        f"aiosmtpd not listening on {self.host}:{self.port} within "
+                        f"{self._boot_timeout:.0f} s: {self._log_tail()}"
+                    ) from None
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            return
+
+    def _log_tail(self) -> str:
+        assert self.dir is not None
+        log_file = self.dir / "smtp.log"
+        return log_file.read_text(errors="replace")[-800:] if log_file.exists() else ""
+
+    def messages(self) -> list[EmailMessage]:
+        """Every message delivered so far, oldest first (Maildir names start with the time of
+        delivery)."""
+        if not self.maildir.exists():
+            return []
+        box = mailbox.Maildir(self.maildir, create=False)
+        found = []
+        for key in sorted(box.keys()):
+            with box.get_file(key) as raw:
+                found.append(message_from_bytes(raw.read(), policy=default))
+        return found  # type: ignore[return-value]
+
+    async def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            await processes.end(process, "aiosmtpd", grace=2)
+            log.info("sandbox.smtp_stopped", delivered=len(self.messages()))
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            processes.forget_folder(self.dir)
+            self.dir = None

@@ -1,0 +1,153 @@
+"""Messages to debtors (SMS, e-mail) as they were asked for, sent, refused or failed, and what a
+message needs to know of a case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: int
+    case_id: int | None
+    channel: str
+    address: str
+    template: str
+    language: str
+    subject: str | None
+    body: str
+    parts: int | None
+    encoding: str | None
+    status: str
+    refused_by: str | None
+    provider_id: str | None
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    failed_at: datetime | None
+
+    def as_json(self) -> dict:
+        return {
+            k: v.isoformat() if isinstance(v, datetime) else v for k, v in self.__dict__.items()
+        }
+
+
+@dataclass(frozen=True)
+class MessageCase:
+    """A case as a message sees it: who, how much, where to write, in which language."""
+
+    id: int
+    creditor: str
+    reference: str
+    debtor_name: str
+    amount_owed: Decimal
+    currency: str
+    due_date: date | None
+    email: str | None
+    language: str | None
+    timezone: str | None
+    status: str
+    mobiles: tuple[str, ...]  # the case's mobile numbers, in the order they are tried
+    first_number: str | None  # any kind: where the debtor lives, when the case has no zone
+
+
+_COLUMNS = (
+    "id, case_id, channel, address, template, language, subject, body, parts, encoding, "
+    "status, refused_by, provider_id, error, created_at, sent_at, failed_at"
+)
+
+
+class MessageStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def message_case(self, case_id: int) -> MessageCase | None:
+        row = await self.pool.fetchrow(
+            """SELECT c.id, c.creditor, c.reference, c.debtor_name, c.amount_owed, c.currency,
+                      c.due_date, c.email, c.language, c.timezone, c.status,
+                      coalesce(array_agg(p.e164 ORDER BY p.position, p.id)
+                               FILTER (WHERE p.kind = 'mobile' AND NOT p.wrong_party),
+                               '{}') AS mobiles,
+                      (array_agg(p.e164 ORDER BY p.position, p.id))[1] AS first_number
+               FROM cases c LEFT JOIN phone_numbers p ON p.case_id = c.id
+               WHERE c.id = $1 GROUP BY c.id""",
+            case_id,
+        )
+        if row is None:
+            return None
+        return MessageCase(**{**dict(row), "mobiles": tuple(row["mobiles"])})
+
+    async def record_message(
+        self,
+        *,
+        case_id: int | None,
+        channel: str,
+        address: str,
+        template: str,
+        language: str,
+        body: str,
+        status: str,
+        subject: str | None = None,
+        parts: int | None = None,
+        encoding: str | None = None,
+        refused_by: str | None = None,
+        asked_by: int | None = None,
+    ) -> int:
+        return await self.pool.fetchval(
+            """INSERT INTO messages (case_id, channel, address, template, language, subject,
+                                     body, parts, encoding, status, refused_by, asked_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id""",
+            case_id,
+            channel,
+            address,
+            template,
+            language,
+            subject,
+            body,
+            parts,
+            encoding,
+            status,
+            refused_by,
+            asked_by,
+        )
+
+    async def mark_sent(self, message_id: int, provider_id: str | None, at: datetime) -> None:
+        await self.pool.execute(
+            "UPDATE messages SET status = 'sent', provider_id = $2, sent_at = $3 "
+            "WHERE id = $1 AND status = 'queued'",
+            message_id,
+            provider_id,
+            at,
+        )
+
+    async def mark_failed(self, message_id: int, error: str, at: datetime) -> None:
+        await self.pool.execute(
+            "UPDATE messages SET status = 'failed', error = $2, failed_at = $3 "
+            "WHERE id = $1 AND status IN ('queued', 'sent')",
+            message_id,
+            error,
+            at,
+        )
+
+    async def messages_of_case(self, case_id: int, limit: int = 100) -> list[MessageRow]:
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS} FROM messages WHERE case_id = $1 "
+            "ORDER BY created_at DESC, id DESC LIMIT $2",
+            case_id,
+            limit,
+        )
+        return [MessageRow(**dict(r)) for r in rows]
+
+    async def sent_since(self, address: str, since: datetime) -> int:
+        """Messages sent (or on their way) to `address` since then: what a contact budget
+        counts."""
+        return await self.pool.fetchval(
+            "SELECT count(*) FROM messages WHERE address = $1 AND created_at >= $2 "
+            "AND status IN ('queued', 'sent', 'delivered', 'replied')",
+            address,
+            since,
+        )
