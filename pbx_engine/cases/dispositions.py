@@ -16,6 +16,9 @@ class Disposition(StrEnum):
     REFUSED = "refused"
     DISPUTE = "dispute"
     CALLBACK = "callback"
+    # The debtor asked not to be called again: calls to this number are revoked in the
+    # consent ledger (messages go on unless he asks that too).
+    STOP_CALLING = "stop_calling"
 
 
 class DispositionError(ValueError):
@@ -69,6 +72,6 @@ def next_action(disposition: DispositionInput, now: datetime, debtor_zone: ZoneI
             return CaseUpdate("open", None, wrong_party=True)
         case Disposition.REFUSED:
             return CaseUpdate("open", now + REFUSED_FOLLOW_UP)
-        case Disposition.RIGHT_PARTY:
+        case Disposition.RIGHT_PARTY | Disposition.STOP_CALLING:
             return CaseUpdate("open", None)
     raise DispositionError(f"unknown disposition {d.code!r}")

@@ -25,6 +25,8 @@ class NumberHistory:
     attempts: tuple[AttemptRecord, ...] = ()
     do_not_call: bool = False
     kind: str = "unknown"  # mobile, landline, work, unknown (from the case file)
+    calls_revoked: bool = False  # the consent ledger says no calls to this number
+    calls_revoked_until: datetime | None = None  # ... until then (None: until he says yes)
 
 
 @dataclass(frozen=True)

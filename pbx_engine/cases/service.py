@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +23,12 @@ from pbx_engine.cases.dispositions import (
     next_action,
 )
 from pbx_engine.compliance.timezones import debtor_zones
+from pbx_engine.messaging.consent import (
+    Consent,
+    ConsentEntry,
+    Source,
+    revocation_by_disposition,
+)
 from pbx_engine.refusals import Refused
 from pbx_engine.roles import may_supervise
 
@@ -97,11 +103,14 @@ class DispositionService:
         agents: LoginOf,
         notices: DispositionNotices,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        refused_quiet_of: Callable[[int | None], timedelta | None] = lambda _: None,
     ) -> None:
         self._storage = storage
         self._agents = agents
         self._notices = notices
         self._clock = clock
+        # A campaign's quiet time after a refusal (its compliance profile's), by campaign id.
+        self._refused_quiet_of = refused_quiet_of
 
     async def record(
         self, agent: AgentRow, channel_id: str, given: DispositionInput
@@ -122,6 +131,20 @@ class DispositionService:
         disposition_id = await self._storage.cases.record_disposition(
             channel_id, agent.id, given, update
         )
+        now = self._clock()
+        revocation = revocation_by_disposition(
+            given.code.value, now, self._refused_quiet_of(attempt.campaign_id)
+        )
+        if revocation is not None:
+            # The ledger, not the case: every campaign and the callback queue read it.
+            entry = ConsentEntry(
+                attempt.dialled, revocation.channels, Consent.REVOKED, Source.DISPOSITION, now,
+                revocation.until, revocation.note,
+            )  # fmt: skip
+            await self._storage.consent.add_entry(
+                entry, case_id=attempt.case_id, entered_by=agent.id
+            )
+            log.info("consent.revoked", channels=sorted(revocation.channels), source="disposition")
         saved = SavedDisposition(disposition_id, given.code, update.status, update.next_call_at)
         log.info(
             "call.disposition", agent=agent.login, channel_id=channel_id, code=given.code.value

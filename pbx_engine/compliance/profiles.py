@@ -49,6 +49,9 @@ class ComplianceProfile:
     # A country (ISO 3166 code) whose public holidays close every calling window, in the
     # debtor's local date; None: holidays are working days.
     holidays: str | None = None
+    # After a debtor refuses on a call, no call to that number for this long (France, décret
+    # 2022-1313: 60 days); entered in the consent ledger, so it holds for every campaign.
+    refused_quiet: timedelta | None = None
 
     def adjusted(self, **changes) -> ComplianceProfile:
         return replace(self, **changes)
@@ -92,6 +95,7 @@ PROFILES: dict[str, ComplianceProfile] = {
         abandon_target=0.03,
         abandon_period=timedelta(days=30),
         holidays="FR",
+        refused_quiet=timedelta(days=60),
     ),
     "plain": ComplianceProfile(
         name="plain",

@@ -56,9 +56,16 @@ def _plan_case(case, campaign, profile, now) -> CallPlan | Deferred:
         return Deferred(case.case_id, CALL_IN_PROGRESS, None)
     if case.next_call_at is not None and case.next_call_at > now:
         return Deferred(case.case_id, "next call scheduled", case.next_call_at)
-    dialable = [n for n in case.numbers if not n.do_not_call]
+    dialable = [n for n in case.numbers if not n.do_not_call and not n.calls_revoked]
     if not dialable:
-        return Deferred(case.case_id, "every number is on the do-not-call list", None)
+        revoked = [n for n in case.numbers if n.calls_revoked and not n.do_not_call]
+        if not revoked:
+            return Deferred(case.case_id, "every number is on the do-not-call list", None)
+        # Due again when the first revocation for a time ends; a lasting one (or a
+        # do-not-call number beside it) keeps the case out until a consent change.
+        untils = [n.calls_revoked_until for n in revoked]
+        lapses = min(untils) if all(untils) else None  # type: ignore[type-var]
+        return Deferred(case.case_id, "calls revoked in the consent ledger", lapses)
     zones = debtor_zones(case.timezone, dialable[0].e164, campaign.fallback_timezone)
     history = [PastAttempt(a.at, a.conversation, a.abandoned) for a in attempts]
     decision = may_dial(profile, now=now, zones=zones, history=history)

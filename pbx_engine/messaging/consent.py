@@ -19,7 +19,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 
@@ -145,3 +145,26 @@ def may_contact(
     if deciding.until is not None:
         rule += f", until {deciding.until.strftime('%Y-%m-%d')}"
     return ContactDecision(False, rule, deciding)
+
+
+@dataclass(frozen=True)
+class Revocation:
+    channels: frozenset[Channel]
+    until: datetime | None
+    note: str
+
+
+def revocation_by_disposition(
+    code: str, at: datetime, refused_quiet: timedelta | None
+) -> Revocation | None:
+    """What an agent's disposition says about consent: "stop calling me" revokes calls to the
+    number (and, from the revoke-all date, texts too); a refusal, under a profile with a quiet
+    time after one (France's 60 days), revokes calls for that long. None: nothing to record."""
+    if code == "stop_calling":
+        return Revocation(covers(Channel.CALL, at), None, "asked on a call not to be called")
+    if code == "refused" and refused_quiet is not None:
+        days = refused_quiet.days
+        return Revocation(
+            frozenset({Channel.CALL}), at + refused_quiet, f"refused on a call: {days} days"
+        )
+    return None

@@ -73,11 +73,21 @@ class CampaignStore:
                SELECT p.id AS case_id, p.amount_owed, p.due_date, p.timezone, p.next_call_at,
                       n.id AS phone_id, n.e164, n.position, n.kind,
                       (d.e164 IS NOT NULL) AS dnc,
+                      (consent.consent = 'revoked') IS TRUE AS calls_revoked,
+                      consent.until AS calls_revoked_until,
                       a.created_at, a.ended_at, a.outcome,
                       (a.bridged_at IS NOT NULL) AS conversation, a.abandoned
                FROM picked p
                JOIN phone_numbers n ON n.case_id = p.id AND NOT n.wrong_party
                LEFT JOIN do_not_call d ON d.e164 = n.e164
+               -- The consent ledger's say on calls to the number: its latest entry covering
+               -- calls, a revocation for a time that has passed left out (messaging.consent).
+               LEFT JOIN LATERAL (
+                   SELECT e.consent, e.until FROM consent_entries e
+                   WHERE e.address = n.e164 AND 'call' = ANY (e.channels) AND e.at <= $9
+                     AND NOT (e.consent = 'revoked' AND e.until IS NOT NULL AND e.until <= $9)
+                   ORDER BY e.at DESC, e.id DESC LIMIT 1
+               ) consent ON true
                LEFT JOIN call_attempts a ON a.phone_number_id = n.id
                     AND a.created_at > $9::timestamptz - $8::interval
                ORDER BY p.id, n.position, a.created_at""",
@@ -149,6 +159,8 @@ def _assemble_candidates(rows) -> list[CaseCandidate]:
                     tuple(n["attempts"]),
                     n["row"]["dnc"],
                     n["row"]["kind"],
+                    n["row"]["calls_revoked"],
+                    n["row"]["calls_revoked_until"],
                 )
                 for phone_id, n in case["numbers"].items()
             ),

@@ -64,21 +64,29 @@ class ConsentStore:
         entered_by: int | None = None,
         message_id: int | None = None,
     ) -> int:
-        return await self.pool.fetchval(
-            """INSERT INTO consent_entries (address, channels, consent, source, at, until, note,
-                                            case_id, entered_by, message_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
-            normalise_address(entry.address),
-            sorted(c.value for c in entry.channels),
-            entry.consent.value,
-            entry.source.value,
-            entry.at,
-            entry.until,
-            entry.note,
-            case_id,
-            entered_by,
-            message_id,
-        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            entry_id = await conn.fetchval(
+                """INSERT INTO consent_entries (address, channels, consent, source, at, until,
+                                                note, case_id, entered_by, message_id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
+                normalise_address(entry.address),
+                sorted(c.value for c in entry.channels),
+                entry.consent.value,
+                entry.source.value,
+                entry.at,
+                entry.until,
+                entry.note,
+                case_id,
+                entered_by,
+                message_id,
+            )
+            # The planner put aside the cases it could not call: look at them afresh.
+            await conn.execute(
+                """UPDATE cases c SET dial_after = NULL FROM phone_numbers p
+                   WHERE p.case_id = c.id AND p.e164 = $1 AND c.dial_after IS NOT NULL""",
+                normalise_address(entry.address),
+            )
+        return entry_id
 
     async def entries_for(self, address: str) -> list[ConsentEntry]:
         rows = await self.pool.fetch(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from functools import partial
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -271,6 +272,16 @@ async def preview(request: web.Request) -> web.Response:
     return error_response(404, f"no preview step {step!r}")
 
 
+def _refused_quiet_of(
+    campaigns: Mapping[str, CampaignRunner], campaign_id: int | None
+) -> timedelta | None:
+    """The quiet time after a refusal under the campaign's compliance profile, if any."""
+    for runner in campaigns.values():
+        if runner.campaign_id == campaign_id:
+            return runner.campaign.compliance_profile().refused_quiet
+    return None
+
+
 def _campaign_json(runner) -> dict:
     return {
         "name": runner.campaign.name,
@@ -411,7 +422,12 @@ def install_services(app: web.Application, engine: EngineParts) -> None:
         region=engine.config.default_region,
         default_caller_id=engine.config.dialer.caller_id,
     )
-    app[DISPOSITIONS] = DispositionService(engine.storage, engine.agents, engine.feed)
+    app[DISPOSITIONS] = DispositionService(
+        engine.storage,
+        engine.agents,
+        engine.feed,
+        refused_quiet_of=partial(_refused_quiet_of, engine.campaigns),
+    )
     app[ACCESS] = AgentAccessService(engine.storage, engine.agents, softphones=engine.softphones)
     app[INVITATIONS] = InvitationService(
         engine.storage, engine.rooms, engine.invitation_secret, engine.config.outbound

@@ -17,6 +17,7 @@ from pbx_engine.messaging.consent import (
     covers,
     may_contact,
     reply_consent,
+    revocation_by_disposition,
 )
 
 NUMBER = "+33612345678"
@@ -126,3 +127,19 @@ def test_given_any_ledger_then_the_decision_is_the_latest_covering_entrys(entrie
         latest = max(e.at for e in covering)
         assert decision.entry is not None and decision.entry.at == latest
         assert decision.allowed == (decision.entry.consent is Consent.GRANTED)
+
+
+def test_given_stop_calling_on_a_call_then_calls_are_revoked_for_good_and_texts_too_from_2027():
+    before = revocation_by_disposition("stop_calling", NOW, None)
+    assert before is not None and before.channels == {Channel.CALL} and before.until is None
+    after = revocation_by_disposition("stop_calling", REVOKE_ALL_FROM, None)
+    assert after is not None and after.channels == AUTOMATED
+
+
+def test_given_a_refusal_then_calls_stop_for_the_profiles_quiet_time_if_it_has_one():
+    french = revocation_by_disposition("refused", NOW, timedelta(days=60))
+    assert french is not None
+    assert (french.channels, french.until) == ({Channel.CALL}, NOW + timedelta(days=60))
+    assert french.note == "refused on a call: 60 days"
+    assert revocation_by_disposition("refused", NOW, None) is None
+    assert revocation_by_disposition("promise_to_pay", NOW, timedelta(days=60)) is None

@@ -125,6 +125,36 @@ def test_given_do_not_call_numbers_then_they_are_skipped():
     assert "do-not-call" in left.reason
 
 
+def test_given_calls_revoked_in_the_consent_ledger_then_that_number_is_not_called():
+    numbers = [
+        NumberHistory(10, "+12025550001", calls_revoked=True),
+        NumberHistory(11, "+12025550002"),
+    ]
+    assert plan_calls([case(numbers=numbers)], CAMPAIGN, NOW, 10)[0] == [
+        CallPlan(1, 11, "+12025550002")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("untils", "not_before"),
+    [
+        ([NOW + timedelta(days=60)], NOW + timedelta(days=60)),  # a refusal's quiet time
+        ([NOW + timedelta(days=9), NOW + timedelta(days=3)], NOW + timedelta(days=3)),
+        ([NOW + timedelta(days=3), None], None),  # one revoked for good: until he says yes
+    ],
+)
+def test_given_every_number_revoked_then_the_case_waits_for_the_first_revocation_to_end(
+    untils, not_before
+):
+    numbers = [
+        NumberHistory(10 + i, f"+1202555000{i}", calls_revoked=True, calls_revoked_until=until)
+        for i, until in enumerate(untils)
+    ]
+    plans, [left] = plan_calls([case(numbers=numbers)], CAMPAIGN, NOW, 10)
+    assert plans == []
+    assert (left.reason, left.not_before) == ("calls revoked in the consent ledger", not_before)
+
+
 @pytest.mark.parametrize(
     ("order", "expected"),
     [
