@@ -510,6 +510,9 @@ class MessagesConfig(_Section):
         "{case_id} replaced (e.g. https://pay.acme.example/{reference})",
     )
     default_language: str = Field("en", description="for cases whose file gives none")
+    strategy_every_seconds: float = Field(
+        300.0, gt=0, description="how often campaigns' strategies look for steps due"
+    )
     compliance: str = Field(
         "plain",
         description="the compliance profile whose hours messages keep to (us: 8 am to 9 pm "

@@ -37,7 +37,7 @@ from pbx_engine.conferences.parties import ThirdParties
 from pbx_engine.conferences.room_service import RoomService
 from pbx_engine.conferences.rooms import Room
 from pbx_engine.config import EngineConfig
-from pbx_engine.dialer.campaign import CampaignRunner
+from pbx_engine.dialer.campaign import CampaignRunner, CampaignState
 from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.loaded import LoadedCampaigns
 from pbx_engine.dialer.service import Dialer
@@ -58,6 +58,7 @@ from pbx_engine.routing.service import InboundService
 from pbx_engine.startup import listening
 from pbx_engine.storage import Storage, migrate
 from pbx_engine.storage.roles import warn_if_privileged
+from pbx_engine.strategies.runner import RunningCampaign, StrategyRunner
 from pbx_engine.supervision.service import SupervisionService
 from pbx_engine.tasks import OwnedTasks
 from pbx_engine.web.api import build_app
@@ -130,6 +131,8 @@ class Engine:
             secret=self.invitation_secret,
             public_url=_public_url(config),
         )
+        self.strategies = StrategyRunner(storage, self.messages, zone=ZoneInfo(config.timezone))
+        self._strategy_every = config.messages.strategy_every_seconds
         self.zone = ZoneInfo(config.timezone)  # where the centre's days begin
         self._background = OwnedTasks()
         self._campaign_tasks = OwnedTasks()
@@ -140,6 +143,17 @@ class Engine:
         self._background.spawn(self._purge_recordings(), name="recording-purge")
         self._background.spawn(self._purge_browser_sessions(), name="browser-session-purge")
         self._background.spawn(self._recheck_recording(), name="recording-recheck")
+        self._background.spawn(
+            self.strategies.run(self._campaigns_with_strategies, self._strategy_every),
+            name="strategies",
+        )
+
+    def _campaigns_with_strategies(self) -> list[RunningCampaign]:
+        return [
+            RunningCampaign(runner.campaign_id, runner.campaign)
+            for runner in self.campaigns.values()
+            if runner.campaign.strategy is not None and runner.state is CampaignState.RUNNING
+        ]
 
     async def stop(self) -> None:
         """Stop the periodic work and a pools reload under way (campaigns: `stop_campaigns`)."""

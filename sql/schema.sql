@@ -8,7 +8,7 @@
 -- Sections: people (teams, agents, sessions); what is called (campaigns, cases, numbers,
 -- do-not-call); calls (attempts, agent states, transfers, recordings); after the call
 -- (dispositions, callbacks, payments); supervision; conference rooms; outbound dials; messages
--- and consent.
+-- and consent; contact strategies.
 
 
 -- People ------------------------------------------------------------------------------------
@@ -434,3 +434,28 @@ CREATE TABLE consent_entries (
     recorded_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX consent_entries_address_idx ON consent_entries (address, at);
+
+
+-- Contact strategies ------------------------------------------------------------------------
+
+-- Which strategy (and side of a champion/challenger split) each case is on, kept so that
+-- reports count a case where it was; and each step a case has had.
+CREATE TABLE strategy_cases (
+    case_id      bigint NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    campaign_id  bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    split        text NOT NULL,
+    side         text NOT NULL CHECK (side IN ('champion', 'challenger')),
+    strategy     text NOT NULL,
+    since        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (case_id, campaign_id, split)
+);
+
+CREATE TABLE strategy_steps (
+    case_id      bigint NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    strategy     text NOT NULL,
+    step         text NOT NULL,
+    outcome      text NOT NULL CHECK (outcome IN ('sent', 'refused')),
+    message_id   bigint REFERENCES messages (id) ON DELETE SET NULL,
+    at           timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (case_id, strategy, step)
+);

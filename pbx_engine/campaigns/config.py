@@ -184,6 +184,32 @@ class PacingSection(_Section):
         )
 
 
+class StrategySection(_Section):
+    """The campaign's contact strategy (see pbx_engine.strategies), and a challenger to try
+    against it on a share of the cases."""
+
+    file: Path = Field(description="the strategy file (the champion)")
+    challenger: Path | None = Field(None, description="a second strategy file, tried on a share")
+    challenger_share: float = Field(0.5, gt=0, lt=1, description="of the cases, at random")
+    split: str | None = Field(
+        None,
+        description="the split's name (default: the campaign's); a new name reshuffles the cases",
+    )
+
+    @model_validator(mode="after")
+    def _files_load(self) -> StrategySection:
+        from pbx_engine.config import ConfigError
+        from pbx_engine.strategies.files import load_strategy
+
+        for path in (self.file, self.challenger):
+            if path is not None:
+                try:
+                    load_strategy(path)
+                except ConfigError as error:
+                    raise ValueError(str(error)) from None
+        return self
+
+
 class CampaignConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     dial_mode: Literal["preview", "progressive", "predictive"] = "progressive"
@@ -220,6 +246,9 @@ class CampaignConfig(_Section):
     )
     recording: RecordingSection = Field(
         default_factory=lambda: RecordingSection(), description="what is recorded of each call"
+    )
+    strategy: StrategySection | None = Field(
+        None, description="messages sent as the case's days past due and last outcome say"
     )
 
     @field_validator("compliance")

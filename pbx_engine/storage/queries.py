@@ -34,6 +34,7 @@ from pbx_engine.storage.rooms import RoomStore
 from pbx_engine.storage.sessions import BrowserSessionStore
 from pbx_engine.storage.signin import TOKEN_LIFETIME, SignInStore
 from pbx_engine.storage.softphones import SoftphoneStore
+from pbx_engine.storage.strategies import StrategyStore
 from pbx_engine.storage.supervision import SupervisionStore
 
 
@@ -88,6 +89,7 @@ class Storage:
         self.softphones = SoftphoneStore(pool)
         self.messages = MessageStore(pool)
         self.consent = ConsentStore(pool)
+        self.strategies = StrategyStore(pool)
 
     @classmethod
     @asynccontextmanager

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import mailbox
+import re
 import shutil
 import sys
 import tempfile
@@ -116,13 +117,12 @@ class SmtpSandbox:
         return log_file.read_text(errors="replace")[-800:] if log_file.exists() else ""
 
     def messages(self) -> list[EmailMessage]:
-        """Every message delivered so far, oldest first (Maildir names start with the time of
-        delivery)."""
+        """Every message delivered so far, oldest first."""
         if not self.maildir.exists():
             return []
         box = mailbox.Maildir(self.maildir, create=False)
         found = []
-        for key in sorted(box.keys()):
+        for key in sorted(box.keys(), key=_delivery_order):
             with box.get_file(key) as raw:
                 found.append(message_from_bytes(raw.read(), policy=default))
         return found  # type: ignore[return-value]
@@ -136,3 +136,10 @@ class SmtpSandbox:
             shutil.rmtree(self.dir, ignore_errors=True)
             processes.forget_folder(self.dir)
             self.dir = None
+
+
+def _delivery_order(key: str) -> tuple[int, int]:
+    """Python's Maildir names a message `SECONDS.M<usec>P<pid>Q<count>.host`: the seconds,
+    then the server's own delivery count (unpadded numbers: a string sort would mix them)."""
+    found = re.match(r"^(\d+)\.M\d+P\d+Q(\d+)", key)
+    return (int(found[1]), int(found[2])) if found else (0, 0)

@@ -1,0 +1,88 @@
+"""Contact strategies on record: the cases a campaign's strategy looks at, as it sees them; the
+side of a split each case is on; the steps each case has had."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class StrategyCaseRow:
+    """What a strategy decides on, straight from the tables (`strategies.plan` reads it)."""
+
+    case_id: int
+    due_date: date | None
+    segment: str | None
+    amount_owed: Decimal
+    last_disposition: str | None
+    promise_date: date | None
+    paid_since: bool  # a payment on or after the last disposition's day
+    steps_done: tuple[str, ...]
+
+
+class StrategyStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def cases_for(
+        self, campaign_id: int, strategy: str, *, limit: int = 1000
+    ) -> list[StrategyCaseRow]:
+        """The campaign's open and promised cases, with their last disposition and the steps
+        of `strategy` they have had."""
+        rows = await self.pool.fetch(
+            """SELECT c.id AS case_id, c.due_date, c.segment, c.amount_owed,
+                      d.code AS last_disposition, d.promise_date,
+                      d.created_at IS NOT NULL AND EXISTS (
+                          SELECT 1 FROM payments pay WHERE pay.case_id = c.id
+                            AND pay.paid_on >= d.created_at::date) AS paid_since,
+                      coalesce((SELECT array_agg(s.step ORDER BY s.step) FROM strategy_steps s
+                                WHERE s.case_id = c.id AND s.strategy = $2), '{}') AS steps_done
+               FROM cases c
+               LEFT JOIN LATERAL (
+                   SELECT code, promise_date, created_at FROM dispositions
+                   WHERE case_id = c.id ORDER BY created_at DESC, id DESC LIMIT 1
+               ) d ON true
+               WHERE c.campaign_id = $1 AND c.status IN ('open', 'promised')
+               ORDER BY c.id LIMIT $3""",
+            campaign_id,
+            strategy,
+            limit,
+        )
+        return [StrategyCaseRow(**{**dict(r), "steps_done": tuple(r["steps_done"])}) for r in rows]
+
+    async def assign(
+        self, case_id: int, campaign_id: int, split: str, side: str, strategy: str
+    ) -> str:
+        """The case's side in the split: the one on record if it has one, else this one."""
+        return await self.pool.fetchval(
+            """WITH added AS (
+                   INSERT INTO strategy_cases (case_id, campaign_id, split, side, strategy)
+                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING side
+               )
+               SELECT side FROM added UNION ALL
+               SELECT side FROM strategy_cases
+               WHERE case_id = $1 AND campaign_id = $2 AND split = $3
+               LIMIT 1""",
+            case_id,
+            campaign_id,
+            split,
+            side,
+            strategy,
+        )
+
+    async def step_done(
+        self, case_id: int, strategy: str, step: str, outcome: str, message_id: int | None
+    ) -> None:
+        await self.pool.execute(
+            """INSERT INTO strategy_steps (case_id, strategy, step, outcome, message_id)
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
+            case_id,
+            strategy,
+            step,
+            outcome,
+            message_id,
+        )
