@@ -14,6 +14,7 @@ from pbx_engine.reports.figures import ReportRow, report
 from pbx_engine.roles import may_supervise
 from pbx_engine.storage import Storage
 from pbx_engine.storage.models import AgentRow
+from pbx_engine.strategies.split import CaseResult, Comparison, compare_sides
 
 MAX_REPORT_DAYS = 92
 # Days a report may cover: beyond them the day's bounds in the centre's zone overflow.
@@ -47,6 +48,25 @@ class ReportService:
         self._storage = storage
         self._zone = zone  # where the centre's days begin
         self._clock = clock
+
+    async def split_report(self, campaign_id: int, split: str) -> list[Comparison]:
+        """Champion against challenger on the split's cases (`strategies.split`)."""
+        rows = await self._storage.strategies.split_results(campaign_id, split)
+        return compare_sides(
+            [
+                CaseResult(
+                    r.side,
+                    r.contacted,
+                    r.right_party,
+                    r.promised,
+                    r.kept,
+                    float(r.collected),
+                    r.attempts,
+                    r.messages,
+                )
+                for r in rows
+            ]  # fmt: skip
+        )
 
     async def campaign_figures(
         self, campaign_id: int, profile: ComplianceProfile

@@ -86,3 +86,49 @@ class StrategyStore:
             outcome,
             message_id,
         )
+
+    async def split_results(self, campaign_id: int, split: str) -> list[SplitCaseRow]:
+        """Each case of the split with what became of it since it joined its side."""
+        rows = await self.pool.fetch(
+            """SELECT sc.case_id, sc.side,
+                      EXISTS (SELECT 1 FROM call_attempts a WHERE a.case_id = sc.case_id
+                              AND a.created_at >= sc.since AND a.outcome = 'human')
+                          AS contacted,
+                      EXISTS (SELECT 1 FROM dispositions d WHERE d.case_id = sc.case_id
+                              AND d.created_at >= sc.since AND d.code IN ('right_party',
+                              'promise_to_pay', 'refused', 'dispute', 'callback',
+                              'stop_calling')) AS right_party,
+                      EXISTS (SELECT 1 FROM dispositions d WHERE d.case_id = sc.case_id
+                              AND d.created_at >= sc.since AND d.code = 'promise_to_pay')
+                          AS promised,
+                      EXISTS (SELECT 1 FROM dispositions d JOIN payments p
+                                  ON p.case_id = d.case_id AND p.paid_on >= d.created_at::date
+                              WHERE d.case_id = sc.case_id AND d.created_at >= sc.since
+                                AND d.code = 'promise_to_pay') AS kept,
+                      coalesce((SELECT sum(p.amount) FROM payments p WHERE p.case_id = sc.case_id
+                                AND p.created_at >= sc.since), 0) AS collected,
+                      (SELECT count(*) FROM call_attempts a WHERE a.case_id = sc.case_id
+                       AND a.created_at >= sc.since) AS attempts,
+                      (SELECT count(*) FROM messages m WHERE m.case_id = sc.case_id
+                       AND m.created_at >= sc.since
+                       AND m.status IN ('sent', 'delivered', 'replied')) AS messages
+               FROM strategy_cases sc
+               WHERE sc.campaign_id = $1 AND sc.split = $2
+               ORDER BY sc.case_id""",
+            campaign_id,
+            split,
+        )
+        return [SplitCaseRow(**dict(r)) for r in rows]
+
+
+@dataclass(frozen=True)
+class SplitCaseRow:
+    case_id: int
+    side: str
+    contacted: bool
+    right_party: bool
+    promised: bool
+    kept: bool
+    collected: Decimal
+    attempts: int
+    messages: int

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from statistics import fmean, variance
 
 Z95 = 1.959963984540054
+RATES = frozenset({"contact rate", "right-party contacts", "promises", "kept promises"})
 
 
 def side_of(split: str, case_id: int, challenger_share: float) -> str:
@@ -60,6 +61,24 @@ class Comparison:
     def settled(self) -> bool:
         """The interval leaves out zero: the difference is real (at 95%)."""
         return self.interval.low > 0 or self.interval.high < 0
+
+    @property
+    def is_rate(self) -> bool:
+        return self.what in RATES
+
+    def as_json(self) -> dict:
+        return {
+            "what": self.what,
+            "champion": self.champion,
+            "challenger": self.challenger,
+            "difference": self.difference,
+            "low": self.interval.low if math.isfinite(self.interval.low) else None,
+            "high": self.interval.high if math.isfinite(self.interval.high) else None,
+            "champion_cases": self.champion_cases,
+            "challenger_cases": self.challenger_cases,
+            "real": self.settled,
+            "sentence": self.sentence(percent=self.is_rate),
+        }
 
     def sentence(self, *, percent: bool = True) -> str:
         def show(x: float) -> str:
@@ -108,3 +127,40 @@ def compare_means(what: str, champion: list[float], challenger: list[float]) -> 
     spread = math.sqrt(variance(champion) / n1 + variance(challenger) / n2)
     half = Z95 * spread
     return Comparison(what, m1, m2, m2 - m1, Interval(m2 - m1 - half, m2 - m1 + half), n1, n2)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """What became of one case since it joined its side."""
+
+    side: str  # champion or challenger
+    contacted: bool  # a person answered a call
+    right_party: bool  # an agent spoke with the debtor (a disposition about the debt)
+    promised: bool
+    kept: bool  # paid after a promise
+    collected: float
+    attempts: int
+    messages: int
+
+
+def compare_sides(results: list[CaseResult]) -> list[Comparison]:
+    """The report: rates per case, then the amount collected and the cost per case."""
+    sides = {side: [r for r in results if r.side == side] for side in ("champion", "challenger")}
+
+    def rate(what: str, has) -> Comparison:
+        counts = {s: (sum(1 for r in rs if has(r)), len(rs)) for s, rs in sides.items()}
+        return compare_rates(what, counts["champion"], counts["challenger"])
+
+    def mean(what: str, value) -> Comparison:
+        values = {s: [float(value(r)) for r in rs] for s, rs in sides.items()}
+        return compare_means(what, values["champion"], values["challenger"])
+
+    return [
+        rate("contact rate", lambda r: r.contacted),
+        rate("right-party contacts", lambda r: r.right_party),
+        rate("promises", lambda r: r.promised),
+        rate("kept promises", lambda r: r.kept),
+        mean("collected per case", lambda r: r.collected),
+        mean("calls per case", lambda r: r.attempts),
+        mean("messages per case", lambda r: r.messages),
+    ]

@@ -305,6 +305,30 @@ async def campaigns(request: web.Request) -> web.Response:
     return web.json_response(listed)
 
 
+async def campaign_split(request: web.Request) -> web.Response:
+    """`GET /campaigns/{name}/split`: champion against challenger, each figure with its 95%
+    interval and whether the difference is real yet."""
+    if denied := require_role(request):
+        return denied
+    runner = request.app[CAMPAIGNS].get(request.match_info["name"])
+    if runner is None:
+        return error_response(404, "no such campaign")
+    section = runner.campaign.strategy
+    if section is None or section.challenger is None:
+        return error_response(404, "the campaign has no champion/challenger split")
+    split = section.split or runner.campaign.name
+    comparisons = await request.app[REPORTS].split_report(runner.campaign_id, split)
+    return web.json_response(
+        {
+            "split": split,
+            "champion": str(section.file),
+            "challenger": str(section.challenger),
+            "challenger_share": section.challenger_share,
+            "comparisons": [c.as_json() for c in comparisons],
+        }
+    )
+
+
 async def record_payment(request: web.Request) -> web.Response:
     """`POST /cases/{case_id}/payments`: a payment reported by the creditor (the dossier's
     "paid", and the reports' kept promises)."""
@@ -455,6 +479,7 @@ def build_app(engine: EngineParts, web_config: WebConfig | None = None) -> web.A
     app.router.add_post("/numbers/reload", reload_numbers)
     app.router.add_get("/campaigns", campaigns)
     app.router.add_post("/campaigns/{name}/{action}", campaign_action)
+    app.router.add_get("/campaigns/{name}/split", campaign_split)
     add_call_routes(app)
     add_room_routes(app)
     add_outbound_routes(app)

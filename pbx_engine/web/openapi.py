@@ -223,6 +223,14 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET",
+        "/campaigns/{name}/split",
+        Role.SUPERVISOR,
+        "Champion against challenger: contact, right-party, promise and kept-promise rates, "
+        "amount collected and cost per case, each with its 95% interval and a sentence",
+        {200: Answer("the comparison"), 404: Answer("no such campaign, or no split")},
+    ),
+    Route(
+        "GET",
         "/numbers",
         Role.SUPERVISOR,
         "Every caller-ID number: pool, use today, resting or not",

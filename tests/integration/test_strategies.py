@@ -19,6 +19,7 @@ from pbx_engine.messaging.consent import Channel, Source
 from pbx_engine.messaging.email import SmtpChannel
 from pbx_engine.messaging.service import MessageService
 from pbx_engine.messaging.templates import load_templates
+from pbx_engine.reports.service import ReportService
 from pbx_engine.storage import Storage
 from pbx_engine.strategies.runner import RunningCampaign, StrategyRunner
 from pbx_engine.strategies.split import side_of
@@ -179,3 +180,36 @@ async def test_given_the_hour_or_the_ledger_refuses_then_only_the_hour_is_tried_
     )
     assert done == {"day 0": 1}  # debtor 0's opt-out: on record, never tried again
     assert await runner.run_campaign(campaign) == []
+
+
+async def test_given_outcomes_on_both_sides_then_the_report_compares_them_case_for_case(
+    storage: Storage, smtp: SmtpSandbox, tmp_path
+):
+    runner, campaign, case_ids, _ = await floor(storage, smtp, tmp_path)
+    await runner.run_campaign(campaign)
+    sides = dict(await storage.pool.fetch("SELECT case_id, side FROM strategy_cases"))
+    challengers = [c for c in case_ids if sides[c] == "challenger"]
+    champions = [c for c in case_ids if sides[c] == "champion"]
+    # Every challenger promises and pays 80; no champion does.
+    for case_id in challengers:
+        await storage.pool.execute(
+            """INSERT INTO dispositions (case_id, code, promise_amount, promise_date)
+               VALUES ($1, 'promise_to_pay', 80, current_date + 1)""",
+            case_id,
+        )
+        await storage.cases.record_payment(case_id, Decimal("80"), date.today(), None)
+
+    report = {c.what: c for c in await ReportService(storage, NEW_YORK).split_report(
+        campaign.campaign_id, "spring")}  # fmt: skip
+
+    promises = report["promises"]
+    assert (promises.champion_cases, promises.challenger_cases) == (
+        len(champions),
+        len(challengers),
+    )
+    assert (promises.champion, promises.challenger) == (0.0, 1.0)
+    assert promises.settled and "the challenger does better" in promises.sentence()
+    assert report["kept promises"].challenger == 1.0
+    assert report["collected per case"].challenger == 80.0
+    assert report["messages per case"].champion == report["messages per case"].challenger == 1.0
+    assert not report["contact rate"].settled  # no calls on either side
