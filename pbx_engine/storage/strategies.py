@@ -29,10 +29,11 @@ class StrategyStore:
         self.pool = pool
 
     async def cases_for(
-        self, campaign_id: int, strategy: str, *, limit: int = 1000
+        self, campaign_id: int, strategy: str, *, after: int = 0, limit: int = 1000
     ) -> list[StrategyCaseRow]:
-        """The campaign's open and promised cases, with their last disposition and the steps
-        of `strategy` they have had."""
+        """The campaign's open and promised cases with ids above `after` (a page: call again
+        from the last id until a page comes back short), with their last disposition and
+        the steps of `strategy` they have had."""
         rows = await self.pool.fetch(
             """SELECT c.id AS case_id, c.due_date, c.segment, c.amount_owed,
                       d.code AS last_disposition, d.promise_date,
@@ -46,11 +47,12 @@ class StrategyStore:
                    SELECT code, promise_date, created_at FROM dispositions
                    WHERE case_id = c.id ORDER BY created_at DESC, id DESC LIMIT 1
                ) d ON true
-               WHERE c.campaign_id = $1 AND c.status IN ('open', 'promised')
+               WHERE c.campaign_id = $1 AND c.status IN ('open', 'promised') AND c.id > $4
                ORDER BY c.id LIMIT $3""",
             campaign_id,
             strategy,
             limit,
+            after,
         )
         return [StrategyCaseRow(**{**dict(r), "steps_done": tuple(r["steps_done"])}) for r in rows]
 

@@ -51,7 +51,9 @@ class StrategyRunner:
         *,
         zone: ZoneInfo,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        page_size: int = 1000,
     ) -> None:
+        self._page_size = page_size  # cases read at a time: a campaign may hold 100,000
         self._storage = storage
         self._messages = messages
         self._zone = zone  # the centre's: where "days past due" are counted
@@ -90,9 +92,7 @@ class StrategyRunner:
         for strategy, side in ((champion, "champion"), (challenger, "challenger")):
             if strategy is None:
                 continue
-            for row in await self._storage.strategies.cases_for(
-                campaign.campaign_id, strategy.name
-            ):
+            async for row in self._cases(campaign.campaign_id, strategy.name):
                 wanted = side_of(split, row.case_id, section.challenger_share)
                 if challenger is None:
                     wanted = "champion"
@@ -114,6 +114,20 @@ class StrategyRunner:
                 for step in due_steps(strategy, standing):
                     results.append(await self._make(strategy.name, step.step, step, now))
         return results
+
+    async def _cases(self, campaign_id: int, strategy: str):
+        """Every case of the campaign, a page at a time."""
+        page = self._page_size
+        after = 0
+        while True:
+            rows = await self._storage.strategies.cases_for(
+                campaign_id, strategy, after=after, limit=page
+            )
+            for row in rows:
+                yield row
+            if len(rows) < page:
+                return
+            after = rows[-1].case_id
 
     async def _make(self, strategy: str, name: str, step, now: datetime) -> StepResult:
         structlog.contextvars.bind_contextvars(strategy=strategy, step=name)

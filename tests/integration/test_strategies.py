@@ -111,7 +111,8 @@ async def floor(storage: Storage, smtp: SmtpSandbox, tmp_path: Path, clock=lambd
             "UPDATE cases SET email = $2 WHERE id = $1", case_id, f"debtor{index}@example.org"
         )
         case_ids.append(case_id)
-    runner = StrategyRunner(storage, messages, zone=NEW_YORK, clock=clock)
+    # Pages of 7: the 40 cases are read in six pages, as a large campaign's are.
+    runner = StrategyRunner(storage, messages, zone=NEW_YORK, clock=clock, page_size=7)
     return runner, RunningCampaign(campaign_id, config), case_ids, messages
 
 
