@@ -78,7 +78,19 @@ class MessageService:
         case = await self._storage.messages.message_case(case_id)
         if case is None:
             raise MessageError(f"no case {case_id}")
-        structlog.contextvars.bind_contextvars(case_id=case_id, channel=kind.value)
+        # Bound for this message's log lines only: a strategy round sends many in one task.
+        with structlog.contextvars.bound_contextvars(case_id=case_id, channel=kind.value):
+            return await self._send(case, template, kind, asked_by, now)
+
+    async def _send(
+        self,
+        case: MessageCase,
+        template: str,
+        kind: Channel,
+        asked_by: int | None,
+        now: datetime,
+    ) -> MessageResult:
+        case_id = case.id
         address = (
             case.email if kind is Channel.EMAIL else (case.mobiles[0] if case.mobiles else None)
         )

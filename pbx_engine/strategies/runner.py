@@ -130,11 +130,8 @@ class StrategyRunner:
             after = rows[-1].case_id
 
     async def _make(self, strategy: str, name: str, step, now: datetime) -> StepResult:
-        structlog.contextvars.bind_contextvars(strategy=strategy, step=name)
-        try:
+        with structlog.contextvars.bound_contextvars(strategy=strategy, step=name):
             result = await self._messages.send(step.case_id, step.template, step.action, now=now)
-        finally:
-            structlog.contextvars.unbind_contextvars("strategy", "step")
         later = result.status == "failed" or (
             result.status == "refused" and (result.reason or "").startswith(RETRY_LATER)
         )
