@@ -416,8 +416,8 @@ async def build_services(
     # What a previous run owed and never wrote goes first, before any call is taken.
     await records.replay_journal(partial(replayable_write, storage))
     # The writes of a call's life (its attempt, the agents' states, an abandon's or a
-    # caller's callback) are kept through an outage, for the dialer's and inbound calls; the
-    # other components write as they always did.
+    # caller's callback, its recordings, who listened to it) are kept through an outage; the
+    # other writes (an operator's rooms, messages, imports) fail and say so.
     kept = kept_storage(storage, records)
     agents = AgentService(
         ari,
@@ -427,7 +427,7 @@ async def build_services(
         ring_per_call=config.agents.ring_per_call,
     )
     stack.push_async_callback(agents.close)
-    recorder = CallRecorder(ari, storage, metrics=metrics.recordings)
+    recorder = CallRecorder(ari, kept, metrics=metrics.recordings)
     stack.push_async_callback(recorder.close)
     outbound = OutboundGate(storage, config.outbound, config.default_region)
     dialer = await build_dialer(
@@ -447,9 +447,7 @@ async def build_services(
     stack.push_async_callback(inbound.close)
     callerid = CallerIdService(storage, config.number_pools_file)
     await callerid.start()  # a bad pools file stops the start, saying which line
-    supervision, parties, rooms = build_conferencing(
-        config, ari, storage, agents, outbound, campaigns
-    )
+    supervision, parties, rooms = build_conferencing(config, ari, kept, agents, outbound, campaigns)
     hub = NotificationHub()
     feed = FloorFeed(hub, storage, agents, lambda: campaigns, zone=ZoneInfo(config.timezone))
     recorder.on_change(feed.recording_changed)  # the agent's desk shows "not recording"

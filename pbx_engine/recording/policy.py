@@ -40,18 +40,21 @@ class PlannedRecording:
     spy: str  # the snoop direction on the debtor's channel: in (his voice), out, both
 
 
-def recording_name(attempt_id: int, leg: str) -> str:
+def recording_name(call: int | str, leg: str) -> str:
     """`attempt-<id>` for the mixed call, `attempt-<id>-<leg>` for one leg: the attempt's row
-    is found from the file name alone."""
-    return f"attempt-{attempt_id}" if leg == "mixed" else f"attempt-{attempt_id}-{leg}"
+    is found from the file name alone. A call taken while the database was away has no
+    attempt id yet: `call-<channel id>` then."""
+    stem = f"attempt-{call}" if isinstance(call, int) else f"call-{call}"
+    return stem if leg == "mixed" else f"{stem}-{leg}"
 
 
-def plan_recordings(mode: RecordingMode, attempt_id: int) -> list[PlannedRecording]:
+def plan_recordings(mode: RecordingMode, call: int | str) -> list[PlannedRecording]:
+    """`call`: the attempt's id, or its channel's when the id is not known yet."""
     if mode is RecordingMode.MIXED:
-        return [PlannedRecording(recording_name(attempt_id, "mixed"), "mixed", "both")]
+        return [PlannedRecording(recording_name(call, "mixed"), "mixed", "both")]
     if mode is RecordingMode.SEPARATE:
         return [
-            PlannedRecording(recording_name(attempt_id, "debtor"), "debtor", "in"),
-            PlannedRecording(recording_name(attempt_id, "agent"), "agent", "out"),
+            PlannedRecording(recording_name(call, "debtor"), "debtor", "in"),
+            PlannedRecording(recording_name(call, "agent"), "agent", "out"),
         ]
     return []

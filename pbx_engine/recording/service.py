@@ -39,6 +39,7 @@ from pbx_engine.recording.policy import (
     RecordingPolicy,
     plan_recordings,
 )
+from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.refusals import Refused
 from pbx_engine.roles import may_supervise
 from pbx_engine.storage import Storage
@@ -63,7 +64,8 @@ def _now() -> datetime:
 
 @dataclass
 class _CallRecording:
-    attempt_id: int
+    channel_id: str  # the debtor's: his call's rows are written by it
+    attempt_id: int | None  # None: taken while the database was away, its attempt owed
     campaign: str | None = None  # its name, for the metrics
     names: list[str] = field(default_factory=list)
     snoops: list[str] = field(default_factory=list)
@@ -128,7 +130,14 @@ class CallRecorder:
     async def _start_for_attempt(
         self, channel_id: str, policy: RecordingPolicy, campaign: str | None
     ) -> None:
-        attempt = await self._storage.attempts.get_attempt(channel_id)
+        try:
+            attempt = await self._storage.attempts.get_attempt(channel_id)
+        except Exception as error:
+            if not is_unreachable(error):
+                raise
+            # Taken during a database outage: recorded all the same, its rows owed.
+            await self.start(channel_id, None, policy, campaign)
+            return
         if attempt is None:
             log.error("recording.no_attempt", channel_id=channel_id)
             return
@@ -137,7 +146,7 @@ class CallRecorder:
     async def start(
         self,
         channel_id: str,
-        attempt_id: int,
+        attempt_id: int | None,
         policy: RecordingPolicy,
         campaign: str | None = None,
     ) -> list[str]:
@@ -146,10 +155,10 @@ class CallRecorder:
         A failure is written on the call's record, counted, told to the desk, and the call
         goes on unrecorded: losing a recording is bad, losing the debtor because of it is
         worse."""
-        plans = plan_recordings(policy.mode, attempt_id)
+        plans = plan_recordings(policy.mode, channel_id if attempt_id is None else attempt_id)
         if not plans or channel_id in self._calls:
             return []
-        call = self._calls[channel_id] = _CallRecording(attempt_id, campaign)
+        call = self._calls[channel_id] = _CallRecording(channel_id, attempt_id, campaign)
         for plan in plans:
             await self._start_leg(channel_id, call, plan, policy)
         if call.names or call.failures:
@@ -190,7 +199,7 @@ class CallRecorder:
         call.names.append(plan.name)
         call.snoops.append(snoop_id)
         await self._storage.recordings.add_recording(
-            call.attempt_id,
+            channel_id,
             plan.name,
             plan.leg,
             started_at=started_at,
@@ -202,7 +211,7 @@ class CallRecorder:
     async def _failed(
         self, call: _CallRecording, leg: str, reason: FailureReason, detail: str
     ) -> None:
-        """Counted, and written on the call's record (a database outage only loses the row)."""
+        """Counted, and written on the call's record (owed through a database outage)."""
         call.failures.append(reason)
         log.error(
             "recording.not_recorded",
@@ -215,7 +224,7 @@ class CallRecorder:
             self._metrics.failed(call.campaign, reason.value)
         try:
             await self._storage.recordings.add_recording_failure(
-                call.attempt_id, leg, reason.value, detail, _now()
+                call.channel_id, leg, reason.value, detail, _now()
             )
         except Exception:
             log.exception("recording.failure_not_written", attempt_id=call.attempt_id)
@@ -257,7 +266,7 @@ class CallRecorder:
         if not call.names and self._calls.get(channel_id) is call:
             self._calls.pop(channel_id, None)
             if call.paused:
-                await self._storage.recordings.record_recording_resume(call.attempt_id, _now())
+                await self._storage.recordings.record_recording_resume(channel_id, _now())
         log.info("recording.finished", recording=name)
 
     async def check_folder(self, timeout: float = FOLDER_CHECK_TIMEOUT) -> str | None:
@@ -319,7 +328,7 @@ class CallRecorder:
         for name in call.names:
             await self._ari.pause_recording(name)
         call.paused = True
-        await self._storage.recordings.record_recording_pause(call.attempt_id, agent_id, _now())
+        await self._storage.recordings.record_recording_pause(channel_id, agent_id, _now())
         log.info("recording.paused", recordings=call.names)
 
     async def resume(self, channel_id: str) -> None:
@@ -329,7 +338,7 @@ class CallRecorder:
         for name in call.names:
             await self._ari.unpause_recording(name)
         call.paused = False
-        await self._storage.recordings.record_recording_resume(call.attempt_id, _now())
+        await self._storage.recordings.record_recording_resume(channel_id, _now())
         log.info("recording.resumed", recordings=call.names)
 
     def _require(self, channel_id: str) -> _CallRecording:

@@ -39,6 +39,13 @@ REPLAYABLE = frozenset(
         "agents.record_agent_state",
         "callbacks.create_callback",
         "callbacks.callback_dialled",
+        "recordings.add_recording",
+        "recordings.finish_recording",
+        "recordings.record_recording_pause",
+        "recordings.record_recording_resume",
+        "recordings.add_recording_failure",
+        "supervision.log_supervision",
+        "supervision.audit_supervisor_action",
     }
 )
 

@@ -1,10 +1,11 @@
 """The stores of a call's life, with their writes kept through database outages.
 
-`kept_storage` gives the dialer, the agent connector and the agent service a `Storage` whose
-attempt, agent-state and callback writes go through the record keeper: the same methods, so
-they need no change. Creating an outbound attempt is the exception: a call that cannot be written
-down must not be placed, so it raises `NotRecording` instead of being owed (an inbound caller is
-on the line already: his attempt is owed). Reads are untouched.
+`kept_storage` gives the dialer, the agent connector, the agent service, the recorder and
+supervision a `Storage` whose attempt, agent-state, callback, recording and supervision-audit
+writes go through the record keeper: the same methods, so they need no change. Creating an
+outbound attempt is the exception: a call that cannot be written down must not be placed, so it
+raises `NotRecording` instead of being owed (an inbound caller is on the line already: his
+attempt is owed). Reads are untouched.
 """
 
 from __future__ import annotations
@@ -22,6 +23,25 @@ from pbx_engine.storage import Storage
 from pbx_engine.storage.agents import AgentStore
 from pbx_engine.storage.attempts import AttemptStore
 from pbx_engine.storage.callbacks import CallbackStore
+from pbx_engine.storage.recordings import RecordingStore
+from pbx_engine.storage.supervision import SupervisionStore
+
+
+async def _kept(
+    keeper: RecordKeeper,
+    subject: str,
+    store: str,
+    write,
+    owner,
+    *args,
+    final: bool = False,
+    **kwargs,
+) -> bool:
+    """`write` (a plain store method) made now on `owner`, or owed and journalled as
+    "store.method" with its arguments. True: made now."""
+    bound = partial(write, owner, *args, **kwargs)
+    replay = Replay(f"{store}.{write.__name__}", args, kwargs)
+    return await keeper.keep(subject, write.__name__, bound, final=final, replay=replay)
 
 
 class KeptAttemptStore(AttemptStore):
@@ -62,9 +82,17 @@ class KeptAttemptStore(AttemptStore):
         await self._keep(channel_id, AttemptStore.record_inbound_route, route, queue_seconds)
 
     async def _keep(self, channel_id: str, write, *args, final: bool = False, **kwargs) -> bool:
-        bound = partial(write, self, channel_id, *args, **kwargs)
-        replay = Replay(f"attempts.{write.__name__}", (channel_id, *args), kwargs)
-        return await self.keeper.keep(channel_id, write.__name__, bound, final=final, replay=replay)
+        return await _kept(
+            self.keeper,
+            channel_id,
+            "attempts",
+            write,
+            self,
+            channel_id,
+            *args,
+            final=final,
+            **kwargs,
+        )
 
     async def mark_attempt_originated(self, channel_id: str, at: datetime) -> None:
         await self._keep(channel_id, AttemptStore.mark_attempt_originated, at)
@@ -179,12 +207,98 @@ class KeptCallbackStore(CallbackStore):
         await self.keeper.keep(channel_id, "callback_dialled", write, replay=replay)
 
 
+class KeptRecordingStore(RecordingStore):
+    """A call's recording rows (its files, pauses, failures): owed like its attempt's, and
+    made after it (they find the attempt by its channel)."""
+
+    def __init__(self, pool: asyncpg.Pool, keeper: RecordKeeper) -> None:
+        super().__init__(pool)
+        self.keeper = keeper
+
+    async def add_recording(  # type: ignore[override]
+        self,
+        channel_id: str,
+        name: str,
+        leg: str,
+        *,
+        started_at: datetime,
+        delete_after: datetime,
+        format: str = "wav",
+    ) -> None:
+        await _kept(
+            self.keeper,
+            channel_id,
+            "recordings",
+            RecordingStore.add_recording,
+            self,
+            channel_id,
+            name,
+            leg,
+            started_at=started_at,
+            delete_after=delete_after,
+            format=format,
+        )
+
+    async def finish_recording(self, name: str, ended_at: datetime) -> None:
+        await _kept(
+            self.keeper, name, "recordings", RecordingStore.finish_recording, self, name, ended_at
+        )
+
+    async def record_recording_pause(
+        self, channel_id: str, agent_id: int | None, at: datetime
+    ) -> None:
+        write = RecordingStore.record_recording_pause
+        await _kept(self.keeper, channel_id, "recordings", write, self, channel_id, agent_id, at)
+
+    async def record_recording_resume(self, channel_id: str, at: datetime) -> None:
+        write = RecordingStore.record_recording_resume
+        await _kept(self.keeper, channel_id, "recordings", write, self, channel_id, at)
+
+    async def add_recording_failure(
+        self, channel_id: str, leg: str, reason: str, detail: str, at: datetime
+    ) -> None:
+        write = RecordingStore.add_recording_failure
+        await _kept(
+            self.keeper, channel_id, "recordings", write, self, channel_id, leg, reason, detail, at
+        )
+
+
+class KeptSupervisionStore(SupervisionStore):
+    """Who listened to whom, and supervisors' actions: an audit a database outage must not
+    lose (a listen ended by the call's hangup is written while nobody waits on it)."""
+
+    def __init__(self, pool: asyncpg.Pool, keeper: RecordKeeper) -> None:
+        super().__init__(pool)
+        self.keeper = keeper
+
+    async def log_supervision(
+        self,
+        supervisor_id: int,
+        agent_id: int,
+        channel_id: str | None,
+        action: str,
+        at: datetime,
+    ) -> None:
+        write = SupervisionStore.log_supervision
+        args = (supervisor_id, agent_id, channel_id, action, at)
+        await _kept(self.keeper, f"agent {agent_id}", "supervision", write, self, *args)
+
+    async def audit_supervisor_action(
+        self, supervisor_id: int, action: str, target: str, at: datetime
+    ) -> None:
+        write = SupervisionStore.audit_supervisor_action
+        args = (supervisor_id, action, target, at)
+        await _kept(self.keeper, f"agent {supervisor_id}", "supervision", write, self, *args)
+
+
 def kept_storage(storage: Storage, keeper: RecordKeeper) -> Storage:
     """The same storage, its call-life writes kept through outages (a shallow copy: one pool)."""
     kept = copy.copy(storage)
     kept.attempts = KeptAttemptStore(storage.pool, keeper)
     kept.agents = KeptAgentStore(storage.pool, keeper)
     kept.callbacks = KeptCallbackStore(storage.pool, keeper)
+    kept.recordings = KeptRecordingStore(storage.pool, keeper)
+    kept.supervision = KeptSupervisionStore(storage.pool, keeper)
     return kept
 
 

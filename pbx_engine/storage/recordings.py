@@ -57,18 +57,22 @@ class RecordingStore:
 
     async def add_recording(
         self,
-        attempt_id: int,
+        channel_id: str,
         name: str,
         leg: str,
         *,
         started_at: datetime,
         delete_after: datetime,
         format: str = "wav",
-    ) -> int:
+    ) -> int | None:
+        """The file of the call on `channel_id`. Keyed by the channel, not the attempt's id: a
+        call taken during a database outage has no id yet, and this write is made after its
+        attempt's. None: no attempt has that channel."""
         return await self.pool.fetchval(
             """INSERT INTO recordings (attempt_id, name, leg, format, started_at, delete_after)
-               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
-            attempt_id,
+               SELECT id, $2, $3, $4, $5, $6 FROM call_attempts WHERE channel_id = $1
+               RETURNING id""",
+            channel_id,
             name,
             leg,
             format,
@@ -100,30 +104,32 @@ class RecordingStore:
         return [RecordingPause(**dict(r)) for r in rows]
 
     async def record_recording_pause(
-        self, attempt_id: int, agent_id: int | None, at: datetime
+        self, channel_id: str, agent_id: int | None, at: datetime
     ) -> None:
         await self.pool.execute(
-            "INSERT INTO recording_pauses (attempt_id, agent_id, paused_at) VALUES ($1, $2, $3)",
-            attempt_id,
+            """INSERT INTO recording_pauses (attempt_id, agent_id, paused_at)
+               SELECT id, $2, $3 FROM call_attempts WHERE channel_id = $1""",
+            channel_id,
             agent_id,
             at,
         )
 
-    async def record_recording_resume(self, attempt_id: int, at: datetime) -> None:
+    async def record_recording_resume(self, channel_id: str, at: datetime) -> None:
         await self.pool.execute(
             """UPDATE recording_pauses SET resumed_at = $2
-               WHERE attempt_id = $1 AND resumed_at IS NULL""",
-            attempt_id,
+               WHERE resumed_at IS NULL
+                 AND attempt_id = (SELECT id FROM call_attempts WHERE channel_id = $1)""",
+            channel_id,
             at,
         )
 
     async def add_recording_failure(
-        self, attempt_id: int, leg: str, reason: str, detail: str, at: datetime
+        self, channel_id: str, leg: str, reason: str, detail: str, at: datetime
     ) -> None:
         await self.pool.execute(
             """INSERT INTO recording_failures (attempt_id, leg, reason, detail, failed_at)
-               VALUES ($1, $2, $3, $4, $5)""",
-            attempt_id,
+               SELECT id, $2, $3, $4, $5 FROM call_attempts WHERE channel_id = $1""",
+            channel_id,
             leg,
             reason,
             detail,

@@ -37,15 +37,22 @@ class SupervisionStore:
         self.pool = pool
 
     async def log_supervision(
-        self, supervisor_id: int, agent_id: int, channel_id: str | None, action: str
+        self,
+        supervisor_id: int,
+        agent_id: int,
+        channel_id: str | None,
+        action: str,
+        at: datetime,
     ) -> None:
+        """`at`: when it happened (a write owed through an outage is made later)."""
         await self.pool.execute(
-            """INSERT INTO supervision_log (supervisor_id, agent_id, channel_id, action)
-               VALUES ($1, $2, $3, $4)""",
+            """INSERT INTO supervision_log (supervisor_id, agent_id, channel_id, action, at)
+               VALUES ($1, $2, $3, $4, $5)""",
             supervisor_id,
             agent_id,
             channel_id,
             action,
+            at,
         )
 
     async def supervision_log(self, limit: int = 200) -> list[SupervisionEntry]:

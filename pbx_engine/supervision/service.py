@@ -260,6 +260,10 @@ class SupervisionService:
         )
         await asyncio.shield(
             self._storage.supervision.log_supervision(
-                session.supervisor_id, session.agent_id, session.call_id, action
+                session.supervisor_id,
+                session.agent_id,
+                session.call_id,
+                action,
+                datetime.now(UTC),
             )
         )

@@ -11,12 +11,15 @@ by pydantic; every error is JSON: `{"error": "..."}`, or `{"errors": [{"field": 
 
 from __future__ import annotations
 
+import os
+import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from functools import partial
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+import structlog
 from aiohttp import web
 
 from pbx_engine.agents.access import AgentAccessService
@@ -40,6 +43,7 @@ from pbx_engine.outbound.gate import OutboundGate
 from pbx_engine.readiness import Readiness
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.recordkeeper import NotRecording
+from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.refusals import Refused
 from pbx_engine.reports.service import ReportService
 from pbx_engine.signin import sessions
@@ -87,10 +91,36 @@ from pbx_engine.web.probes import add_probe_routes
 from pbx_engine.web.rooms_api import add_room_routes
 from pbx_engine.web.tokens_api import add_token_routes
 
+log = structlog.get_logger(__name__)
+
 OPEN_PATHS = ("/health", "/ready", "/openapi.json")  # no credentials needed
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _database_away(error: Exception) -> bool:
+    """Whether `error` is the database not answering: an unreachable kind, raised in asyncpg
+    (a client's dropped connection is an OSError too, and is not this)."""
+    if not is_unreachable(error):
+        return False
+    frames = traceback.extract_tb(error.__traceback__)
+    return any(f"{os.sep}asyncpg{os.sep}" in frame.filename for frame in frames)
+
+
+@web.middleware
+async def database_away_as_503(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request that needed the database while it cannot be reached: 503 saying so, with
+    when to try again, not a bare 500 (the calls up go on; their records are owed)."""
+    try:
+        return await handler(request)
+    except Exception as error:
+        if not _database_away(error):
+            raise
+        log.warning("api.database_unreachable", path=request.path, error=str(error))
+        response = error_response(503, "the database cannot be reached just now: try again shortly")
+        response.headers["Retry-After"] = "5"
+        return response
 
 
 @web.middleware
@@ -460,7 +490,9 @@ def install_services(app: web.Application, engine: EngineParts) -> None:
 
 def build_app(engine: EngineParts, web_config: WebConfig | None = None) -> web.Application:
     """The app for `engine`; `web_config` overrides the config's `[web]` (tests)."""
-    app = web.Application(middlewares=[no_nul_in_path, authenticate, refusals_as_json])
+    app = web.Application(
+        middlewares=[database_away_as_503, no_nul_in_path, authenticate, refusals_as_json]
+    )
     install_services(app, engine)
     install_edge(app, web_config or engine.config.web)
     app[SIGNIN] = SignInService(engine.storage, app[HASH_GATE], app[THROTTLE])

@@ -43,13 +43,14 @@ async def own_floor(
     ari: Mapping[str, object] | None = None,
     agent_rtp_timeout: int | None = None,
     database_options: Mapping[str, object] | None = None,
+    inbound: Mapping[str, object] | None = None,
 ) -> AsyncIterator[Floor]:
     """A PBX pair, a PostgreSQL cluster, an engine on them, two agents logged in.
 
     `ari_proxied`: the engine reaches ARI (REST and events) through a TcpProxy the test
     controls (`floor.ari_proxy`); `ari`, `database_options`: more [ari], [database]
-    settings; `agent_rtp_timeout`: seconds without audio from a softphone before its PBX
-    hangs it up."""
+    settings; `inbound`: [inbound] settings; `agent_rtp_timeout`: seconds without audio from
+    a softphone before its PBX hangs it up."""
     async with AsyncExitStack() as stack:
         options = {} if agent_rtp_timeout is None else {"agent_rtp_timeout": agent_rtp_timeout}
         telephony = await stack.enter_async_context(Telephony.create(agents=AGENTS, **options))
@@ -72,6 +73,7 @@ async def own_floor(
                 "database": {"dsn": dsn, "allow_superuser": True, **(database_options or {})},
                 "dialer": {"ring_timeout": 8, "caller_id": "+12025550999"},
                 "agents": {"wrap_up_seconds": 0.5},
+                "inbound": dict(inbound or {}),
                 "shutdown_grace": 5,
                 "outbound": {"purposes": {"campaign": {"kinds": [*SAFE_KINDS, "unknown"]}}},
             },

@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import time
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.lab.invariants import AbandonWitness, CallWatch
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from pbx_engine.recordkeeper import NotRecording
+from pbx_engine.web.api import build_app
 from tests.integration.faults import (
     LOGINS,
     MIXED,
@@ -249,51 +252,79 @@ async def test_given_postgres_hangs_with_its_connections_open_then_queries_time_
 
 async def test_given_postgres_is_unreachable_when_a_debtor_calls_in_then_an_agent_takes_him_and_the_call_is_written_after():  # noqa: E501
     """An inbound caller is on the line whether or not the database is: he is put through to
-    an agent (unidentified, as the case look-up cannot run) and his call's record is owed."""
+    an agent (unidentified, as the case look-up cannot run), recorded, and his call's record
+    and its recording's are owed. The API meanwhile answers 503, saying why."""
     caller = "+13125550777"
-    async with own_floor("inbound_outage") as floor:
+    async with own_floor("inbound_outage", inbound={"recording": "mixed"}) as floor:
         engine = floor.engine
-        async with CallWatch(floor.telephony.engine) as watch:
-            await floor.database.pause()
-            await eventually(
-                now(lambda: not engine.records.writable),
-                timeout=15,
-                what="the engine to notice the outage",
-            )
-            channel = await floor.telephony.pstn.call_engine("+12025551000", caller, manner="talk")
+        token = await engine.storage.issue_agent_token(next(iter(LOGINS)))
+        server = TestServer(build_app(engine), host="127.0.0.1")
+        await server.start_server()
+        try:
+            async with CallWatch(floor.telephony.engine) as watch:
+                await floor.database.pause()
+                await eventually(
+                    now(lambda: not engine.records.writable),
+                    timeout=15,
+                    what="the engine to notice the outage",
+                )
+                channel = await floor.telephony.pstn.call_engine(
+                    "+12025551000", caller, manner="talk"
+                )
 
-            def taken():
-                return next((a for a in engine.agents.all() if a.call_id is not None), None)
+                def taken():
+                    return next((a for a in engine.agents.all() if a.call_id is not None), None)
 
-            agent = await eventually(now(taken), timeout=15, what="an agent to take the caller")
-            login = agent.login
-            await floor.telephony.pstn.hangup(channel)
-            await eventually(
-                now(lambda: engine.agents.status(login).call_id is None),
-                timeout=15,
-                what="the call to end",
-            )
-            await floor.database.resume()
-            await eventually(
-                now(lambda: engine.records.writable), timeout=15, what="the owed writes made"
-            )
-            violations = await violations_once_quiet(floor, watch)
+                agent = await eventually(now(taken), timeout=15, what="an agent to take him")
+                login = agent.login
+                await eventually(
+                    now(lambda: engine.recorder.recording(agent.call_id)),
+                    timeout=10,
+                    what="the call to be recorded",
+                )
+                async with (
+                    aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http,
+                    http.get(server.make_url("/agents/me")) as response,
+                ):
+                    api_answer = (response.status, await response.json())
+                    retry_after = response.headers.get("Retry-After")
+                await floor.telephony.pstn.hangup(channel)
+                await eventually(
+                    now(lambda: engine.agents.status(login).call_id is None),
+                    timeout=15,
+                    what="the call to end",
+                )
+                await floor.database.resume()
+                await eventually(
+                    now(lambda: engine.records.writable), timeout=15, what="the owed writes made"
+                )
+                violations = await violations_once_quiet(floor, watch)
+        finally:
+            await server.close()
 
         row = await engine.storage.pool.fetchrow(
-            "SELECT agent_id, route, bridged_at, ended_at, outcome FROM call_attempts "
+            "SELECT id, channel_id, agent_id, route, bridged_at, ended_at, outcome "
+            "FROM call_attempts "
             "WHERE direction = 'inbound' AND caller_id = $1",
             caller,
         )
+        files = await engine.storage.recordings.recordings_of_attempt(row["id"]) if row else []
         health = engine.records.health()
         print(
             f"\ninbound call during an outage: taken by {login}, written after it as "
-            f"{dict(row) if row else None}; {health.written_late} writes made late, "
+            f"{dict(row) if row else None}; recordings {[(f.name, f.ended_at) for f in files]}; "
+            f"the API said {api_answer}; {health.written_late} writes made late, "
             f"{health.given_up} given up"
         )
+        assert api_answer[0] == 503 and "database" in api_answer[1]["error"]
+        assert retry_after is not None
         assert row is not None, "the inbound call was never written down"
         assert row["agent_id"] == engine.agents.agent_id(login)
         assert row["route"] == f"anyone: {login}" or row["route"].endswith(f": {login}")
         assert row["bridged_at"] is not None and row["ended_at"] is not None
         assert row["outcome"] == "human"
+        [recording] = files
+        assert recording.name == f"call-{row['channel_id']}"  # no attempt id while unwritable
+        assert recording.ended_at is not None and recording.started_at >= row["bridged_at"]
         assert health.given_up == 0
         assert violations == []

@@ -146,3 +146,29 @@ async def test_given_owed_writes_made_late_then_the_journal_is_emptied(tmp_path:
         await eventually(now(lambda: k.writable), timeout=2, what="the owed write made")
     assert database.rows == ["ringing"]
     assert path.read_text() == ""
+
+
+def test_given_every_write_the_stores_keep_then_the_journal_may_replay_it_by_its_plain_method():
+    """A kept write owed at a crash is made at the next start by the plain store method of the
+    same name: a write kept but not replayable would be lost with the process."""
+    import inspect
+
+    from pbx_engine.recordkeeper import stores
+    from pbx_engine.recordkeeper.journal import REPLAYABLE
+    from pbx_engine.storage import Storage
+
+    plain = Storage(None)  # type: ignore[arg-type]  # no query is run
+    kept = stores.kept_storage(plain, RecordKeeper(lambda: None))  # type: ignore[arg-type]
+    names = set()
+    for attribute, store in vars(kept).items():
+        if store is getattr(plain, attribute, None) or attribute == "pool":
+            continue
+        for name, member in vars(type(store)).items():
+            if inspect.iscoroutinefunction(member) and not name.startswith("_"):
+                names.add(f"{attribute}.{name}")
+    assert {"recordings.add_recording", "supervision.log_supervision"} <= names
+    assert names == set(REPLAYABLE)
+    for name in names:
+        store, method = name.split(".")
+        resolved = stores.replayable_write(plain, name)
+        assert resolved.__func__ is getattr(type(getattr(plain, store)), method)

@@ -23,6 +23,13 @@ def test_given_separate_legs_when_planned_then_the_debtors_voice_and_what_he_hea
     ]
 
 
+def test_given_a_call_whose_attempt_id_is_not_known_yet_when_planned_then_its_channel_names_it():
+    plans = plan_recordings(RecordingMode.SEPARATE, "1722.42")
+    assert [p.name for p in plans] == ["call-1722.42-debtor", "call-1722.42-agent"]
+    [mixed] = plan_recordings(RecordingMode.MIXED, "1722.42")
+    assert mixed.name == "call-1722.42"
+
+
 def test_given_a_retention_when_a_recording_starts_then_it_may_be_deleted_that_many_days_later():
     start = datetime(2026, 1, 31, 12, tzinfo=UTC)
     assert RecordingPolicy(RecordingMode.MIXED, 30).delete_after(start) == start + timedelta(30)
