@@ -258,8 +258,8 @@ async def test_given_asterisk_cannot_write_when_a_call_is_recorded_then_everyone
 
     assert names == [] and recorder.recording("debtor-1") == []
     assert [f[:3] for f in storage.recordings.failures] == [
-        (7, "debtor", "not_writable"),
-        (7, "agent", "not_writable"),
+        ("debtor-1", "debtor", "not_writable"),
+        ("debtor-1", "agent", "not_writable"),
     ]
     assert _failed_count(metrics, "acme", "not_writable") == 2
     assert told == [("debtor-1", desk_state([], [FailureReason.NOT_WRITABLE]))]
