@@ -390,7 +390,7 @@ async def test_given_a_recording_under_way_when_asterisk_reports_it_failed_then_
     await eventually(followed, timeout=2, interval=0.01, what="the recording to be followed")
     await recorder.close()
     assert storage.recordings.finished == ["attempt-9"]
-    assert storage.recordings.failures == [(9, "mixed", "failed_mid_call", "disk full")]
+    assert storage.recordings.failures == [("debtor-9", "mixed", "failed_mid_call", "disk full")]
     assert _failed_count(metrics, "acme", "failed_mid_call") == 1
     assert told == [
         {"state": "recording", "reason": None},
