@@ -22,8 +22,10 @@ from pbx_engine.lab.tcp_proxy import TcpProxy
 from pbx_engine.outbound.policy import SAFE_KINDS
 from tests.integration.waiting import eventually
 
-AGENTS = {"agent-001": "agent-001-secret", "agent-002": "agent-002-secret"}
-LOGINS = {"anna": "agent-001", "piotr": "agent-002"}
+# The first two are the floor's agents; the tests that need more ask for them (`agents`).
+ALL_LOGINS = {"anna": "agent-001", "piotr": "agent-002", "olga": "agent-003", "marek": "agent-004"}
+ALL_AGENTS = {endpoint: f"{endpoint}-secret" for endpoint in ALL_LOGINS.values()}
+LOGINS = dict(list(ALL_LOGINS.items())[:2])
 
 
 @dataclass
@@ -44,16 +46,22 @@ async def own_floor(
     agent_rtp_timeout: int | None = None,
     database_options: Mapping[str, object] | None = None,
     inbound: Mapping[str, object] | None = None,
+    agents: int = 2,
+    logged_in: int | None = None,
+    wrap_up_seconds: float = 0.5,
 ) -> AsyncIterator[Floor]:
     """A PBX pair, a PostgreSQL cluster, an engine on them, two agents logged in.
 
     `ari_proxied`: the engine reaches ARI (REST and events) through a TcpProxy the test
     controls (`floor.ari_proxy`); `ari`, `database_options`: more [ari], [database]
     settings; `inbound`: [inbound] settings; `agent_rtp_timeout`: seconds without audio from
-    a softphone before its PBX hangs it up."""
+    a softphone before its PBX hangs it up. `agents`: how many agents have a phone (up to
+    four), `logged_in`: how many of them are logged in at the start (all if None)."""
     async with AsyncExitStack() as stack:
         options = {} if agent_rtp_timeout is None else {"agent_rtp_timeout": agent_rtp_timeout}
-        telephony = await stack.enter_async_context(Telephony.create(agents=AGENTS, **options))
+        logins = dict(list(ALL_LOGINS.items())[:agents])
+        secrets = {endpoint: ALL_AGENTS[endpoint] for endpoint in logins.values()}
+        telephony = await stack.enter_async_context(Telephony.create(agents=secrets, **options))
         database = await stack.enter_async_context(PostgresSandbox())
         dsn = await database.create_database(name)
         pbx = telephony.engine
@@ -72,7 +80,7 @@ async def own_floor(
                 },
                 "database": {"dsn": dsn, "allow_superuser": True, **(database_options or {})},
                 "dialer": {"ring_timeout": 8, "caller_id": "+12025550999"},
-                "agents": {"wrap_up_seconds": 0.5},
+                "agents": {"wrap_up_seconds": wrap_up_seconds},
                 "inbound": dict(inbound or {}),
                 "shutdown_grace": 5,
                 "outbound": {"purposes": {"campaign": {"kinds": [*SAFE_KINDS, "unknown"]}}},
@@ -82,12 +90,13 @@ async def own_floor(
         )
         engine = await stack.enter_async_context(build_engine(config))
         phones = {}
-        for login, endpoint in LOGINS.items():
+        for index, (login, endpoint) in enumerate(logins.items()):
             phones[login] = await stack.enter_async_context(
-                SippPhone(endpoint, AGENTS[endpoint], pbx.sip_host, pbx.sip_port)
+                SippPhone(endpoint, secrets[endpoint], pbx.sip_host, pbx.sip_port)
             )
             await engine.storage.agents.upsert_agent(login, login.title(), sip_endpoint=endpoint)
-            await engine.agents.login(login)
+            if logged_in is None or index < logged_in:
+                await engine.agents.login(login)
         yield Floor(engine, telephony, database, phones, proxy)
 
 
@@ -103,18 +112,26 @@ MIXED = [
 
 
 async def progressive_campaign(
-    engine: Engine, name: str, behaviours: list[PstnBehaviour] = MIXED
+    engine: Engine, name: str, behaviours: list[PstnBehaviour] = MIXED, max_lines: int = 2
 ) -> CampaignRunner:
-    """A progressive campaign on two lines, one case a behaviour; not started."""
-    config = CampaignConfig(name=name, dial_mode="progressive", compliance="plain", max_lines=2)
+    """A progressive campaign on two lines (or `max_lines`), one case a behaviour; not
+    started."""
+    config = CampaignConfig(
+        name=name, dial_mode="progressive", compliance="plain", max_lines=max_lines
+    )
     runner = await engine.add_campaign(config)
     await add_cases(engine, runner.campaign_id, behaviours)
     return runner
 
 
+def case_number(behaviours: list[PstnBehaviour], index: int) -> str:
+    """The number `add_cases` gives the case at `index`."""
+    return behaviours[index].number(f"+120255520{index}")
+
+
 async def add_cases(engine: Engine, campaign_id: int, behaviours: list[PstnBehaviour]) -> None:
     """One case a behaviour, in this order of priority, one number each."""
-    for index, behaviour in enumerate(behaviours):
+    for index in range(len(behaviours)):
         await engine.storage.cases.upsert_case(
             creditor="Acme",
             reference=f"F-{index}",
@@ -122,7 +139,7 @@ async def add_cases(engine: Engine, campaign_id: int, behaviours: list[PstnBehav
             amount_owed=Decimal("10.00"),
             currency="USD",
             # +1 202 555 2IB: I the case's index, B its behaviour.
-            numbers=[(behaviour.number(f"+120255520{index}"), "mobile")],
+            numbers=[(case_number(behaviours, index), "mobile")],
             campaign_id=campaign_id,
         )
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import aiohttp
 import pytest
@@ -24,6 +26,7 @@ from tests.integration.faults import (
     MIXED,
     add_cases,
     all_settled,
+    case_number,
     first_two_up,
     now,
     own_floor,
@@ -35,20 +38,86 @@ from tests.integration.waiting import eventually
 
 # At least the 20 s the first call's debtor listens: the calls up end during the outage.
 OUTAGE_SECONDS = 30.0
+WRAP_UP_SECONDS = 10.0  # the agent in wrap-up when it begins is ready again before it ends
+
+# By priority. The first three go out together to the three agents logged in: two people
+# answer (one hangs up at once, leaving his agent in wrap-up) and a line rings. The machine goes
+# to the fourth agent once he logs in, and is under AMD when the database goes. The last two,
+# and a callback falling due during the outage, wait for the database to come back.
+EVERY_STATE = [
+    PstnBehaviour.HUMAN,
+    PstnBehaviour.HUMAN,
+    PstnBehaviour.NO_ANSWER,
+    PstnBehaviour.MACHINE,
+    PstnBehaviour.BUSY,
+    PstnBehaviour.REJECT,
+]
+CALLBACK_NUMBER = PstnBehaviour.BUSY.number("+120255529")
 
 
-async def test_given_postgres_is_unreachable_for_30s_mid_campaign_then_no_call_is_placed_calls_up_end_and_everything_is_written_after(  # noqa: E501
+async def calls_by_number(engine) -> dict[str, list]:
+    rows = await engine.storage.pool.fetch("SELECT * FROM call_attempts ORDER BY id")
+    found: dict[str, list] = {}
+    for row in rows:
+        found.setdefault(row["dialled"], []).append(row)
+    return found
+
+
+async def test_given_postgres_is_unreachable_for_30s_with_calls_in_every_state_then_no_call_is_placed_calls_up_end_and_everything_is_written_after(  # noqa: E501
     outage_seconds: float = OUTAGE_SECONDS,
 ):
-    async with own_floor("outage") as floor:
+    number = partial(case_number, EVERY_STATE)
+    async with own_floor("outage", agents=4, logged_in=3, wrap_up_seconds=WRAP_UP_SECONDS) as floor:
         engine = floor.engine
-        behaviours = MIXED
-        runner = await progressive_campaign(engine, "outage")
+        runner = await progressive_campaign(engine, "outage", EVERY_STATE, max_lines=4)
         async with CallWatch(floor.telephony.engine) as watch:
             runner.start()
-            up_at_outage = await first_two_up(engine)
+
+            async def two_bridged_one_ringing():
+                calls = await calls_by_number(engine)
+                bridged = [calls[number(i)][0] for i in (0, 1) if number(i) in calls]
+                ringing = calls.get(number(2), [None])[0]
+                if len(bridged) == 2 and all(r["bridged_at"] for r in bridged):
+                    return bridged if ringing and ringing["ringing_at"] else None
+                return None
+
+            bridged = await eventually(
+                two_bridged_one_ringing, timeout=20, what="two calls bridged, one ringing"
+            )
+            assert await floor.telephony.engine.hangup(bridged[1]["channel_id"])
+            wrapping = await eventually(
+                now(
+                    lambda: next(
+                        (a.login for a in engine.agents.all() if a.state.value == "wrap_up"), None
+                    )
+                ),
+                timeout=10,
+                what="an agent in wrap-up",
+            )
+            case_id = await engine.storage.pool.fetchval(
+                "SELECT id FROM cases WHERE reference = 'F-1'"
+            )
+            await engine.storage.pool.execute(
+                "INSERT INTO callbacks (case_id, e164, due_at, source, priority) "
+                "VALUES ($1, $2, now() + interval '6 seconds', 'agent', 1)",
+                case_id,
+                CALLBACK_NUMBER,
+            )
+            await engine.agents.login("marek")
+
+            async def machine_under_amd():
+                row = (await calls_by_number(engine)).get(number(3), [None])[0]
+                return row if row and row["answered_at"] and not row["amd_status"] else None
+
+            await eventually(machine_under_amd, timeout=20, what="the machine under AMD")
+            up_at_outage = {
+                r["channel_id"]
+                for r in await engine.storage.pool.fetch(
+                    "SELECT channel_id FROM call_attempts WHERE ended_at IS NULL"
+                )
+            }
             await floor.database.pause()
-            outage_began = time.monotonic()
+            outage_began, outage_wall = time.monotonic(), datetime.now(UTC)
             await eventually(
                 now(lambda: not engine.records.writable),
                 timeout=15,
@@ -72,28 +141,46 @@ async def test_given_postgres_is_unreachable_for_30s_mid_campaign_then_no_call_i
                 now(lambda: engine.records.writable), timeout=10, what="the owed writes made"
             )
             caught_up = since(outage_ended)
-            await all_settled(engine, len(behaviours))
-            first_after = min(
-                at for channel, at in watch.first_seen.items() if channel not in up_at_outage
-            )
+            await all_settled(engine, len(EVERY_STATE) + 1, timeout=60)
+            first_after = min(at for at in watch.first_seen.values() if at > outage_began)
             runner.stop()
             violations = await violations_once_quiet(floor, watch)
 
-        rows = await engine.storage.pool.fetch("SELECT channel_id, outcome FROM call_attempts")
-        outcomes = {r["channel_id"]: r["outcome"] for r in rows}
+        calls = await calls_by_number(engine)
+        outcomes = {n: [r["outcome"] for r in rows] for n, rows in calls.items()}
+        machine = calls[number(3)][0]
+        states = await engine.storage.pool.fetch(
+            "SELECT s.state, s.at FROM agent_state_changes s JOIN agents a ON a.id = s.agent_id "
+            "WHERE a.login = $1 ORDER BY s.id",
+            wrapping,
+        )
+        ready_again = [r["at"] for r in states if r["state"] == "ready" and r["at"] > outage_wall]
         health = engine.records.health()
+        verdict_when = "during" if machine["amd_decided_at"] > outage_wall else "before"
         print(
-            f"\noutage {outage_seconds:.0f} s: noticed after {noticed:.2f} s; the "
-            f"{len(up_at_outage)} calls up ended {ended_in:.1f} s in, as "
-            f"{sorted(outcomes[c] for c in up_at_outage)}; calls placed during it: "
-            f"{len(placed_during_outage)}; owed writes made {caught_up:.2f} s after it "
-            f"({health.written_late} writes, {health.given_up} given up); no dialling for "
-            f"{first_after - outage_began:.1f} s (first call {first_after - outage_ended:.2f} s "
-            f"after the database was back); unwritable {health.unwritable_seconds:.1f} s"
+            f"\noutage {outage_seconds:.0f} s with {len(up_at_outage)} calls up (bridged, under "
+            f"AMD, ringing), an agent in wrap-up and a callback falling due: noticed after "
+            f"{noticed:.2f} s; the calls up ended {ended_in:.1f} s in; the machine's verdict "
+            f"{machine['amd_status']} {verdict_when} the outage; calls placed during it: "
+            f"{len(placed_during_outage)}; owed writes "
+            f"made {caught_up:.2f} s after it ({health.written_late} writes, {health.given_up} "
+            f"given up); no dialling for {first_after - outage_began:.1f} s (first call "
+            f"{first_after - outage_ended:.2f} s after the database was back); unwritable "
+            f"{health.unwritable_seconds:.1f} s"
         )
         assert placed_during_outage == []
-        assert sorted(outcomes[c] for c in up_at_outage) == ["human", "no_answer"]
-        assert sorted(outcomes.values()) == ["busy", "human", "machine", "no_answer", "rejected"]
+        assert outcomes == {
+            number(0): ["human"],
+            number(1): ["human"],
+            number(2): ["no_answer"],
+            number(3): ["machine"],
+            number(4): ["busy"],
+            number(5): ["rejected"],
+            CALLBACK_NUMBER: ["busy"],  # due in the outage, made once after it
+        }
+        assert machine["amd_status"] == "MACHINE"
+        # His wrap-up ended in the outage: written late, at the time it ended.
+        assert ready_again and min(ready_again) < outage_wall + timedelta(seconds=outage_seconds)
         assert health.given_up == 0 and health.written_late > 0
         assert violations == []
         assert await floor.telephony.pstn.channels() == []
