@@ -144,6 +144,88 @@ async def add_cases(engine: Engine, campaign_id: int, behaviours: list[PstnBehav
         )
 
 
+# Calls in every state when a fault comes, by priority. The first three go out together to the
+# three agents logged in: two people answer (one hangs up at once, leaving his agent in a 10 s
+# wrap-up) and a line rings. The machine goes to the fourth agent once he logs in, and is under
+# AMD when the fault comes. The last two, and a callback falling due 6 s later, wait for it.
+EVERY_STATE = [
+    PstnBehaviour.HUMAN,
+    PstnBehaviour.HUMAN,
+    PstnBehaviour.NO_ANSWER,
+    PstnBehaviour.MACHINE,
+    PstnBehaviour.BUSY,
+    PstnBehaviour.REJECT,
+]
+EVERY_STATE_FLOOR = {"agents": 4, "logged_in": 3, "wrap_up_seconds": 10.0}  # own_floor's
+CALLBACK_NUMBER = PstnBehaviour.BUSY.number("+120255529")
+
+
+@dataclass(frozen=True)
+class EveryState:
+    up: set[str]  # the channels of the calls up: bridged, under AMD, ringing
+    wrapping: str  # the agent in wrap-up
+    under_amd: str  # the machine's channel
+
+
+async def every_state_campaign(engine: Engine, name: str) -> CampaignRunner:
+    return await progressive_campaign(engine, name, EVERY_STATE, max_lines=4)
+
+
+async def calls_by_number(engine: Engine) -> dict[str, list]:
+    """The attempts by the number dialled, oldest first."""
+    rows = await engine.storage.pool.fetch("SELECT * FROM call_attempts ORDER BY id")
+    found: dict[str, list] = {}
+    for row in rows:
+        found.setdefault(row["dialled"], []).append(row)
+    return found
+
+
+async def bring_every_state(floor: Floor) -> EveryState:
+    """On an `EVERY_STATE_FLOOR` whose `every_state_campaign` has started: waits for two calls
+    bridged and one ringing, ends one of the bridged (his agent goes into wrap-up), asks for a
+    callback due in 6 s, logs the fourth agent in and waits for the machine under AMD."""
+    engine = floor.engine
+
+    def number(index: int) -> str:
+        return case_number(EVERY_STATE, index)
+
+    async def two_bridged_one_ringing():
+        calls = await calls_by_number(engine)
+        bridged = [calls[number(i)][0] for i in (0, 1) if number(i) in calls]
+        ringing = calls.get(number(2), [None])[0]
+        if len(bridged) == 2 and all(r["bridged_at"] for r in bridged):
+            return bridged if ringing and ringing["ringing_at"] else None
+        return None
+
+    bridged = await eventually(
+        two_bridged_one_ringing, timeout=20, what="two calls bridged, one ringing"
+    )
+    assert await floor.telephony.engine.hangup(bridged[1]["channel_id"])
+
+    def in_wrap_up():
+        return next((a.login for a in engine.agents.all() if a.state.value == "wrap_up"), None)
+
+    wrapping = await eventually(now(in_wrap_up), timeout=10, what="an agent in wrap-up")
+    case_id = await engine.storage.pool.fetchval("SELECT id FROM cases WHERE reference = 'F-1'")
+    await engine.storage.pool.execute(
+        "INSERT INTO callbacks (case_id, e164, due_at, source, priority) "
+        "VALUES ($1, $2, now() + interval '6 seconds', 'agent', 1)",
+        case_id,
+        CALLBACK_NUMBER,
+    )
+    await engine.agents.login(list(ALL_LOGINS)[3])
+
+    async def machine_under_amd():
+        row = (await calls_by_number(engine)).get(number(3), [None])[0]
+        return row if row and row["answered_at"] and not row["amd_status"] else None
+
+    machine = await eventually(machine_under_amd, timeout=20, what="the machine under AMD")
+    up = await engine.storage.pool.fetch(
+        "SELECT channel_id FROM call_attempts WHERE ended_at IS NULL"
+    )
+    return EveryState({r["channel_id"] for r in up}, wrapping, machine["channel_id"])
+
+
 async def first_two_up(engine: Engine) -> set[str]:
     """Waits for the campaign's first two calls to be up, one bridged to an agent and one
     ringing; their channels."""

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 
 from pbx_engine.agents.states import AgentState
 from pbx_engine.lab.invariants import CallWatch
 from tests.integration.faults import (
+    CALLBACK_NUMBER,
+    EVERY_STATE,
+    EVERY_STATE_FLOOR,
     LOGINS,
     MIXED,
     all_settled,
+    bring_every_state,
+    calls_by_number,
+    case_number,
+    every_state_campaign,
     first_two_up,
     now,
     own_floor,
@@ -84,16 +92,17 @@ async def test_given_the_engines_asterisk_crashes_mid_campaign_then_its_calls_ar
 DOWN_SECONDS = 30.0
 
 
-async def test_given_the_engines_asterisk_is_stopped_for_30s_mid_campaign_then_nothing_is_dialled_into_the_void_and_dialling_resumes(  # noqa: E501
+async def test_given_the_engines_asterisk_is_stopped_for_30s_with_calls_in_every_state_then_nothing_is_dialled_into_the_void_and_dialling_resumes(  # noqa: E501
 ):
-    async with own_floor("asterisk_down") as floor:
+    number = partial(case_number, EVERY_STATE)
+    async with own_floor("asterisk_down", **EVERY_STATE_FLOOR) as floor:
         engine = floor.engine
-        behaviours = MIXED
-        runner = await progressive_campaign(engine, "down")
+        runner = await every_state_campaign(engine, "down")
         pool = engine.storage.pool
         async with CallWatch(floor.telephony.engine) as watch:
             runner.start()
-            up_at_stop = await first_two_up(engine)
+            states = await bring_every_state(floor)
+            up_at_stop = states.up
             reconnects = engine.ari.reconnects
             outage = asyncio.create_task(
                 floor.telephony.engine.restart(down_for=DOWN_SECONDS), name="asterisk-outage"
@@ -123,27 +132,34 @@ async def test_given_the_engines_asterisk_is_stopped_for_30s_mid_campaign_then_n
                 return all(a.state is AgentState.LOGGED_OUT for a in engine.agents.all())
 
             await eventually(agents_logged_out, timeout=10, what="the dropped agents logged out")
-            for login in LOGINS:
+            for login in floor.phones:
                 await engine.agents.login(login)
-            await all_settled(engine, len(behaviours))
-            first_after = min(
-                at for channel, at in watch.first_seen.items() if channel not in up_at_stop
-            )
+            await all_settled(engine, len(EVERY_STATE) + 1, timeout=60)
+            first_after = min(at for at in watch.first_seen.values() if at > stopped_at)
             runner.stop()
             violations = await violations_once_quiet(floor, watch)
 
-        rows = await pool.fetch("SELECT channel_id, outcome FROM call_attempts")
-        outcomes = {r["channel_id"]: r["outcome"] for r in rows}
+        calls = await calls_by_number(engine)
+        outcomes = {n: [r["outcome"] for r in rows] for n, rows in calls.items()}
+        lost = sorted(
+            r["outcome"] for rows in calls.values() for r in rows if r["channel_id"] in up_at_stop
+        )
         print(
-            f"\nAsterisk stopped {DOWN_SECONDS:.0f} s: noticed after {noticed:.2f} s; ready "
-            f"during it: {ready_during.ready}; attempts made during it: {attempts_during}; "
-            f"calls up settled as {sorted(outcomes[c] for c in up_at_stop)}; ARI back "
-            f"{reconnected:.2f} s after Asterisk; no dialling for "
-            f"{first_after - stopped_at:.1f} s (agents logged in again by hand)"
+            f"\nAsterisk stopped {DOWN_SECONDS:.0f} s with {len(up_at_stop)} calls up (bridged, "
+            f"under AMD, ringing), an agent in wrap-up and a callback falling due: noticed after "
+            f"{noticed:.2f} s; ready during it: {ready_during.ready}; attempts made during it: "
+            f"{attempts_during}; calls up settled as {lost}; ARI back {reconnected:.2f} s after "
+            f"Asterisk; no dialling for {first_after - stopped_at:.1f} s (agents logged in again "
+            f"by hand); the callback made {len(outcomes.get(CALLBACK_NUMBER, []))} time(s)"
         )
         assert not ready_during.ready
         assert attempts_during == 0  # no case spent on a PBX that is not there
-        assert all(outcomes[c] in ("human", "failed", "no_answer") for c in up_at_stop)
-        assert len(rows) == len(behaviours)  # each case dialled once, none twice
+        assert len(up_at_stop) == 3
+        assert all(outcome in ("human", "failed", "no_answer", "machine") for outcome in lost)
+        # Each case dialled once, none twice; the callback due while it was down made once.
+        assert sorted(outcomes) == sorted([*(number(i) for i in range(6)), CALLBACK_NUMBER])
+        assert all(len(made) == 1 for made in outcomes.values())
+        assert (outcomes[number(4)], outcomes[number(5)]) == (["busy"], ["rejected"])
+        assert outcomes[CALLBACK_NUMBER] == ["busy"]
         assert violations == []
         assert await floor.telephony.pstn.channels() == []

@@ -22,11 +22,17 @@ from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from pbx_engine.recordkeeper import NotRecording
 from pbx_engine.web.api import build_app
 from tests.integration.faults import (
+    CALLBACK_NUMBER,
+    EVERY_STATE,
+    EVERY_STATE_FLOOR,
     LOGINS,
     MIXED,
     add_cases,
     all_settled,
+    bring_every_state,
+    calls_by_number,
     case_number,
+    every_state_campaign,
     first_two_up,
     now,
     own_floor,
@@ -38,84 +44,19 @@ from tests.integration.waiting import eventually
 
 # At least the 20 s the first call's debtor listens: the calls up end during the outage.
 OUTAGE_SECONDS = 30.0
-WRAP_UP_SECONDS = 10.0  # the agent in wrap-up when it begins is ready again before it ends
-
-# By priority. The first three go out together to the three agents logged in: two people
-# answer (one hangs up at once, leaving his agent in wrap-up) and a line rings. The machine goes
-# to the fourth agent once he logs in, and is under AMD when the database goes. The last two,
-# and a callback falling due during the outage, wait for the database to come back.
-EVERY_STATE = [
-    PstnBehaviour.HUMAN,
-    PstnBehaviour.HUMAN,
-    PstnBehaviour.NO_ANSWER,
-    PstnBehaviour.MACHINE,
-    PstnBehaviour.BUSY,
-    PstnBehaviour.REJECT,
-]
-CALLBACK_NUMBER = PstnBehaviour.BUSY.number("+120255529")
-
-
-async def calls_by_number(engine) -> dict[str, list]:
-    rows = await engine.storage.pool.fetch("SELECT * FROM call_attempts ORDER BY id")
-    found: dict[str, list] = {}
-    for row in rows:
-        found.setdefault(row["dialled"], []).append(row)
-    return found
 
 
 async def test_given_postgres_is_unreachable_for_30s_with_calls_in_every_state_then_no_call_is_placed_calls_up_end_and_everything_is_written_after(  # noqa: E501
     outage_seconds: float = OUTAGE_SECONDS,
 ):
     number = partial(case_number, EVERY_STATE)
-    async with own_floor("outage", agents=4, logged_in=3, wrap_up_seconds=WRAP_UP_SECONDS) as floor:
+    async with own_floor("outage", **EVERY_STATE_FLOOR) as floor:
         engine = floor.engine
-        runner = await progressive_campaign(engine, "outage", EVERY_STATE, max_lines=4)
+        runner = await every_state_campaign(engine, "outage")
         async with CallWatch(floor.telephony.engine) as watch:
             runner.start()
-
-            async def two_bridged_one_ringing():
-                calls = await calls_by_number(engine)
-                bridged = [calls[number(i)][0] for i in (0, 1) if number(i) in calls]
-                ringing = calls.get(number(2), [None])[0]
-                if len(bridged) == 2 and all(r["bridged_at"] for r in bridged):
-                    return bridged if ringing and ringing["ringing_at"] else None
-                return None
-
-            bridged = await eventually(
-                two_bridged_one_ringing, timeout=20, what="two calls bridged, one ringing"
-            )
-            assert await floor.telephony.engine.hangup(bridged[1]["channel_id"])
-            wrapping = await eventually(
-                now(
-                    lambda: next(
-                        (a.login for a in engine.agents.all() if a.state.value == "wrap_up"), None
-                    )
-                ),
-                timeout=10,
-                what="an agent in wrap-up",
-            )
-            case_id = await engine.storage.pool.fetchval(
-                "SELECT id FROM cases WHERE reference = 'F-1'"
-            )
-            await engine.storage.pool.execute(
-                "INSERT INTO callbacks (case_id, e164, due_at, source, priority) "
-                "VALUES ($1, $2, now() + interval '6 seconds', 'agent', 1)",
-                case_id,
-                CALLBACK_NUMBER,
-            )
-            await engine.agents.login("marek")
-
-            async def machine_under_amd():
-                row = (await calls_by_number(engine)).get(number(3), [None])[0]
-                return row if row and row["answered_at"] and not row["amd_status"] else None
-
-            await eventually(machine_under_amd, timeout=20, what="the machine under AMD")
-            up_at_outage = {
-                r["channel_id"]
-                for r in await engine.storage.pool.fetch(
-                    "SELECT channel_id FROM call_attempts WHERE ended_at IS NULL"
-                )
-            }
+            states = await bring_every_state(floor)
+            up_at_outage, wrapping = states.up, states.wrapping
             await floor.database.pause()
             outage_began, outage_wall = time.monotonic(), datetime.now(UTC)
             await eventually(
@@ -149,12 +90,12 @@ async def test_given_postgres_is_unreachable_for_30s_with_calls_in_every_state_t
         calls = await calls_by_number(engine)
         outcomes = {n: [r["outcome"] for r in rows] for n, rows in calls.items()}
         machine = calls[number(3)][0]
-        states = await engine.storage.pool.fetch(
+        changes = await engine.storage.pool.fetch(
             "SELECT s.state, s.at FROM agent_state_changes s JOIN agents a ON a.id = s.agent_id "
             "WHERE a.login = $1 ORDER BY s.id",
             wrapping,
         )
-        ready_again = [r["at"] for r in states if r["state"] == "ready" and r["at"] > outage_wall]
+        ready_again = [r["at"] for r in changes if r["state"] == "ready" and r["at"] > outage_wall]
         health = engine.records.health()
         verdict_when = "during" if machine["amd_decided_at"] > outage_wall else "before"
         print(
