@@ -121,6 +121,7 @@ class OutboundCall:
     channel_id: str
     phase: Phase = Phase.DIALING
     dial_status: str | None = None
+    ringing_at: datetime | None = None
     answered_at: datetime | None = None
     verdict: Verdict | None = None
     settled_as: Outcome | None = None  # set by the driver, e.g. ABANDONED: no agent was free
@@ -144,8 +145,7 @@ class OutboundCall:
             return self._dial(event, now)
         if isinstance(event, ChannelStateChange):
             if event.channel.state == "Ringing" and self.phase is Phase.DIALING:
-                self.phase = Phase.RINGING
-                return [MarkRinging(now)]
+                return self._ringing(now)
             if event.channel.state == "Up":
                 return self._answered(now)
             return []
@@ -160,11 +160,15 @@ class OutboundCall:
         if status:
             self.dial_status = status
         if status in ("RINGING", "PROGRESS") and self.phase is Phase.DIALING:
-            self.phase = Phase.RINGING
-            return [MarkRinging(now)]
+            return self._ringing(now)
         if status == "ANSWER":
             return self._answered(now)
         return []
+
+    def _ringing(self, now: datetime) -> list[Action]:
+        self.phase = Phase.RINGING
+        self.ringing_at = now
+        return [MarkRinging(now)]
 
     def _answered(self, now: datetime) -> list[Action]:
         # Both the Dial ANSWER and the state change to Up announce the answer; act on the first.
@@ -208,13 +212,27 @@ class OutboundCall:
         greeting_ended = len(args) > 1 and args[1].upper() == "SILENCE"
         return [MessageLeft(started_at=started_at, at=now, greeting_ended=greeting_ended)]
 
-    def lost(self, now: datetime) -> list[Action]:
-        """The channel vanished without a ChannelDestroyed (Asterisk restarted, events lost)."""
+    def lost(self, now: datetime, ring_timeout: float | None = None) -> list[Action]:
+        """The channel vanished without a ChannelDestroyed (Asterisk restarted, events lost).
+
+        Its cause is unknown. A line that rang, unanswered, for at least `ring_timeout` (the
+        timeout its dial was given, after which Asterisk ends it) counts as not answered;
+        any other unanswered call as failed."""
         if self.phase is Phase.ENDED:
             return []
-        outcome = self._answered_outcome() if self.answered_at else Outcome.FAILED
+        if self.answered_at:
+            outcome = self._answered_outcome()
+        elif self._rang_out(now, ring_timeout):
+            outcome = Outcome.NO_ANSWER
+        else:
+            outcome = Outcome.FAILED
         self.phase = Phase.ENDED
         return [Finish(outcome=outcome, at=now, cause=None, cause_text="channel lost")]
+
+    def _rang_out(self, now: datetime, ring_timeout: float | None) -> bool:
+        if self.phase is not Phase.RINGING or self.ringing_at is None or ring_timeout is None:
+            return False
+        return (now - self.ringing_at).total_seconds() >= ring_timeout
 
     def settle_as(self, outcome: Outcome) -> None:
         """What the answered call turned out to be, beyond AMD's word (an abandoned call)."""

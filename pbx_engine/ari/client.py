@@ -120,7 +120,8 @@ class AriClient:
         self._events = events
         self._metrics = metrics or EngineMetrics().ari  # else counted where nobody looks
         self._base = URL(str(config.url)).with_path("/ari")
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = None  # the events websocket's
+        self._rest: aiohttp.ClientSession | None = None  # renewed when the websocket is lost
         self._reader: asyncio.Task[None] | None = None
         self._callbacks: list[ConnectedCallback] = []
         self._callback_tasks: set[asyncio.Task[None]] = set()
@@ -142,8 +143,8 @@ class AriClient:
         return self._config.url.host or "127.0.0.1"
 
     # ------------------------------------------------------------------ life cycle
-    async def __aenter__(self) -> AriClient:
-        self._session = aiohttp.ClientSession(
+    def _new_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
             headers={
                 "Authorization": basic_auth(
                     self._config.username, self._config.password.get_secret_value()
@@ -151,6 +152,10 @@ class AriClient:
             },
             timeout=aiohttp.ClientTimeout(total=self._config.request_timeout),
         )
+
+    async def __aenter__(self) -> AriClient:
+        self._session = self._new_session()
+        self._rest = self._new_session()
         if self._events:
             self._reader = asyncio.create_task(self._read_forever(), name="ari-events")
         return self
@@ -161,9 +166,10 @@ class AriClient:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._reader = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._rest):
+            if session is not None:
+                await session.close()
+        self._session = self._rest = None
         self.connected.clear()
 
     def on_event(self, handler: Callable[[Event], None]) -> None:
@@ -234,10 +240,13 @@ class AriClient:
                 log.warning("ari.connect_failed", error=str(error) or type(error).__name__)
                 self._last_failure = _connect_failure(error)
             finally:
-                if self.connected.is_set():
+                lost = self.connected.is_set()
+                if lost:
                     self.reconnects += 1
                     self._metrics.reconnected()
                 self.connected.clear()
+            if lost:
+                await self._renew_rest()
             delay = backoff_delay(
                 attempt, self._config.reconnect_initial, self._config.reconnect_max, random.random()
             )
@@ -306,6 +315,14 @@ class AriClient:
             log.exception("ari.connected_callback_failed")
 
     # ------------------------------------------------------------------ REST
+    async def _renew_rest(self) -> None:
+        """After the websocket is lost: REST goes on fresh connections. The pooled ones took
+        the same path (a half-open one drops every request; one reset when the path came back
+        fails the next request on it with "Server disconnected")."""
+        old, self._rest = self._rest, self._new_session()
+        if old is not None:
+            await old.close()  # requests still on it fail now (AriUnavailable), not later
+
     async def _request(
         self,
         method: str,
@@ -315,11 +332,11 @@ class AriClient:
         json: Any = None,
     ) -> Any:
         refuse_unsafe_request(method, path, params, json)
-        if self._session is None:
+        if self._rest is None:
             raise AriUnavailable("the ARI client is not open")
         url = self._base.with_path(self._base.path + path)
         try:
-            async with self._session.request(
+            async with self._rest.request(
                 method, url, params=_params(params or {}), json=json
             ) as response:
                 if response.status >= 400:

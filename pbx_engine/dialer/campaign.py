@@ -25,6 +25,7 @@ from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.dialer.pacer import LivePacing
 from pbx_engine.dialer.schedule import CALL_IN_PROGRESS, CallPlan, plan_calls
 from pbx_engine.dialer.service import (
+    AsteriskNotHeard,
     CallRequest,
     Dialer,
     DialerClosed,
@@ -108,6 +109,8 @@ class CampaignRunner:
                     await self._place_due_calls()
                 except RecordingsFailing:
                     log.info("campaign.waiting_for_recordings")
+                except AsteriskNotHeard:
+                    log.info("campaign.waiting_for_asterisk")
                 except NotRecording:
                     log.info("campaign.waiting_for_records")
                 except DialerClosed:

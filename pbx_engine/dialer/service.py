@@ -137,6 +137,11 @@ class RecordingsFailing(NotRecording):
     """The call must be recorded and Asterisk cannot record now: nothing is dialled."""
 
 
+class AsteriskNotHeard(NotRecording):
+    """The events websocket is down: a call placed now could not be followed (its answer, its
+    verdict, its end would go unheard), so nothing is dialled until it is back."""
+
+
 @dataclass
 class CallProgress:
     """How far a placed call has got, on the event loop's clock (seconds).
@@ -205,6 +210,9 @@ class Dialer:
         self._accepting = False
         self._idle = asyncio.Event()  # set whenever no call is live
         self._sweep: asyncio.Task[None] | None = None  # a later look for AMD leftovers
+        # Channels whose create (or hang-up) got no answer from ARI: they may exist in
+        # Asterisk, never dialled; hung up at the next reconcile.
+        self._undialled: set[str] = set()
 
     async def __aenter__(self) -> Dialer:
         self._tasks = asyncio.TaskGroup()
@@ -234,6 +242,8 @@ class Dialer:
             raise DialerClosed("the dialer is not accepting calls (stopping or not started)")
         if self._records is not None:
             self._records.require_writable()  # NotRecording: nothing is dialled
+        if not self._ari.connected.is_set():
+            raise AsteriskNotHeard("Asterisk's events are not heard now: no call may be placed")
         policy = request.recording
         if policy is not None and policy.blocks_dialling(self._recordings_failing()):
             raise RecordingsFailing("the call must be recorded and Asterisk cannot record now")
@@ -272,6 +282,11 @@ class Dialer:
         asked_at = asyncio.get_running_loop().time()
         channels = await self._ari.list_channels()
         live = {channel.id for channel in channels}
+        for channel_id in list(self._undialled):
+            self._undialled.discard(channel_id)
+            if channel_id in live:
+                log.warning("dialer.undialled_channel_removed", channel_id=channel_id)
+                await self._hang_up_undialled(channel_id)
         try:
             await self._engine_detector.remove_leftovers(channels, _now())
         except (AriError, AriUnavailable) as error:
@@ -499,12 +514,27 @@ class Dialer:
             log.info("call.dialing", trunk=request.trunk or config.trunk)
         except ChannelGone:
             pass  # Destroyed already: its ChannelDestroyed is on the way.
+        except AriUnavailable as error:
+            if live.created_at is None:
+                # The create got no answer: nothing was dialled, whether or not it arrived.
+                log.error("call.originate_unanswered", error=str(error))
+                self._undialled.add(channel_id)
+                return Finish(Outcome.FAILED, _now(), None, f"not placed: {error}"[:200])
+            # The dial may have reached Asterisk: the call is followed as any other, and the
+            # next reconcile says whether its channel lives.
+            log.warning("call.dial_unanswered", error=str(error))
         except (AriError, TimeoutError) as error:
             reason = str(error) or "the channel never entered Stasis"
             log.error("call.originate_failed", error=reason)
-            await self._ari.hangup(channel_id)
+            await self._hang_up_undialled(channel_id)
             return Finish(Outcome.FAILED, _now(), None, f"originate failed: {reason}")
         return None
+
+    async def _hang_up_undialled(self, channel_id: str) -> None:
+        try:
+            await self._ari.hangup(channel_id)
+        except AriUnavailable:
+            self._undialled.add(channel_id)  # tried again once ARI answers
 
     async def _handle_events_until_finished(
         self,
@@ -532,13 +562,17 @@ class Dialer:
                         continue  # it could not listen: the call's own events decide
                 if event is not None:
                     actions = call.handle(event, _now())
-                elif (
-                    live.lost.is_set() or hung_up or await self._ari.get_channel(channel_id) is None
-                ):
-                    actions = call.lost(_now())
+                elif live.lost.is_set() or hung_up or await self._known_gone(channel_id):
+                    actions = call.lost(_now(), self._config.ring_timeout)
                 else:
                     log.warning("call.phase_timeout", phase=call.phase.value)
-                    await self._ari.hangup(channel_id, reason="normal")
+                    try:
+                        await self._ari.hangup(channel_id, reason="normal")
+                    except AriUnavailable as error:
+                        # Asterisk may still carry it: asked again after the next timeout, or
+                        # settled by the reconcile once ARI answers.
+                        log.warning("call.hangup_unanswered", error=str(error))
+                        continue
                     hung_up = True
                     continue
                 for action in actions:
@@ -553,6 +587,14 @@ class Dialer:
                 detection.cancel()
                 await asyncio.gather(detection, return_exceptions=True)
         return finish
+
+    async def _known_gone(self, channel_id: str) -> bool:
+        """Whether Asterisk says the channel is gone; False while ARI does not answer."""
+        try:
+            return await self._ari.get_channel(channel_id) is None
+        except AriUnavailable as error:
+            log.warning("call.state_unknown", error=str(error))
+            return False
 
     def _start_engine_detection(
         self, channel_id: str, request: CallRequest

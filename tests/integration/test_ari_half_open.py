@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 
 from pbx_engine.agents.states import AgentState
 from pbx_engine.ari.client import AriClient
@@ -19,8 +20,15 @@ from pbx_engine.config import AriConfig
 from pbx_engine.lab.invariants import CallWatch
 from pbx_engine.lab.sandbox.asterisk import AsteriskSandbox, PstnBehaviour
 from tests.integration.faults import (
+    CALLBACK_NUMBER,
+    EVERY_STATE,
+    EVERY_STATE_FLOOR,
     add_cases,
     all_settled,
+    bring_every_state,
+    calls_by_number,
+    case_number,
+    every_state_campaign,
     now,
     own_floor,
     since,
@@ -133,3 +141,65 @@ async def test_given_a_quiet_but_healthy_link_when_pings_are_answered_then_it_st
             await eventually(now(lambda: ari.pongs >= 5), timeout=10, what="five pongs")
             assert ari.reconnects == 0
             assert ari.connected.is_set()
+
+
+async def test_given_calls_in_every_state_when_the_path_to_ari_goes_half_open_then_each_is_settled_once_and_the_callback_made_once(  # noqa: E501
+):
+    """Events lost while the path is dead: the AMD verdict coming back to Stasis, the ringing
+    line's end, maybe the bridged debtor's; the callback falls due meanwhile."""
+    number = partial(case_number, EVERY_STATE)
+    async with own_floor("ari_half_open_states", ari_proxied=True, **EVERY_STATE_FLOOR) as floor:
+        engine, proxy = floor.engine, floor.ari_proxy
+        assert proxy is not None
+        runner = await every_state_campaign(engine, "halfopen")
+        async with CallWatch(floor.telephony.engine) as watch:
+            runner.start()
+            states = await bring_every_state(floor)
+            reconnects = engine.ari.reconnects
+            proxy.blackhole()
+            blackholed_at = time.monotonic()
+            await eventually(
+                now(lambda: not engine.ari.connected.is_set()),
+                timeout=engine.config.ari.dead_after + 10,
+                interval=0.05,
+                what="the silent events websocket declared dead",
+            )
+            noticed = since(blackholed_at)
+            proxy.restore()
+            restored_at = time.monotonic()
+            await eventually(
+                now(lambda: engine.ari.reconnects > reconnects and engine.ari.connected.is_set()),
+                timeout=20,
+                interval=0.05,
+                what="the events websocket to reconnect",
+            )
+            reconnected = since(restored_at)
+            await all_settled(engine, len(EVERY_STATE) + 1, timeout=60)
+            runner.stop()
+            violations = await violations_once_quiet(floor, watch)
+
+        calls = await calls_by_number(engine)
+        outcomes = {n: [r["outcome"] for r in rows] for n, rows in calls.items()}
+        # A callback dialled in the blackhole, before it was noticed: its create never got an
+        # answer, so nothing rang; it is on record as failed and tried again later (15 min).
+        unplaced = [
+            r
+            for r in calls.get(CALLBACK_NUMBER, [])
+            if r["hangup_cause_text"].startswith("not placed")
+        ]
+        print(
+            f"\nARI half-open with {len(states.up)} calls up (bridged, under AMD, ringing), an "
+            f"agent in wrap-up and a callback falling due: noticed {noticed:.2f} s after the "
+            f"blackhole; reconnected {reconnected:.2f} s after the path came back; outcomes "
+            f"{outcomes}; not placed {len(unplaced)}"
+        )
+        assert sorted(outcomes) == sorted([*(number(i) for i in range(6)), CALLBACK_NUMBER])
+        assert all(len(made) == 1 for made in outcomes.values()), outcomes
+        assert outcomes[number(0)] == ["human"] and outcomes[number(1)] == ["human"]
+        # Its end went unheard: it had rung past its ring timeout, so nobody answered.
+        assert outcomes[number(2)] == ["no_answer"] and outcomes[number(3)] == ["machine"]
+        assert (outcomes[number(4)], outcomes[number(5)]) == (["busy"], ["rejected"])
+        assert outcomes[CALLBACK_NUMBER] == (["failed"] if unplaced else ["busy"])
+        assert all(r["ringing_at"] is None for r in unplaced)
+        assert violations == []
+        assert await floor.telephony.pstn.channels() == []

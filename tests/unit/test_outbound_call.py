@@ -250,3 +250,34 @@ def test_given_silence_or_a_fax_then_the_outcome_says_so():
     call = OutboundCall(CH)
     feed(call, ev("ChannelStateChange", state="Up"), ev("StasisStart", args=["amd", "FAX", "CNG"]))
     assert call.verdict.outcome is Outcome.FAX
+
+
+@pytest.mark.parametrize(
+    ("rang_seconds", "ring_timeout", "expected"),
+    [
+        (8.0, 8.0, Outcome.NO_ANSWER),  # Asterisk ended it at the timeout its dial was given
+        (30.0, 8.0, Outcome.NO_ANSWER),
+        (7.9, 8.0, Outcome.FAILED),  # gone before its timeout: the cause is anyone's guess
+        (30.0, None, Outcome.FAILED),  # no timeout known
+    ],
+)
+def test_given_a_ringing_line_vanishes_unseen_when_lost_then_past_its_ring_timeout_it_was_not_answered(  # noqa: E501
+    rang_seconds, ring_timeout, expected
+):
+    call = OutboundCall(CH)
+    call.handle(ev("Dial", dialstatus="RINGING"), T0)
+    [finish] = call.lost(T0 + timedelta(seconds=rang_seconds), ring_timeout)
+    assert finish.outcome is expected
+
+
+def test_given_a_call_never_rang_when_lost_long_after_then_it_failed_whatever_the_timeout():
+    call = OutboundCall(CH)
+    [finish] = call.lost(T0 + timedelta(minutes=5), 8.0)
+    assert finish.outcome is Outcome.FAILED
+
+
+def test_given_an_answered_call_when_lost_past_the_ring_timeout_then_it_is_what_was_heard():
+    call = OutboundCall(CH)
+    feed(call, ev("Dial", dialstatus="RINGING"), ev("ChannelStateChange", state="Up"))
+    [finish] = call.lost(T0 + timedelta(minutes=5), 8.0)
+    assert finish.outcome is Outcome.HUMAN
