@@ -33,6 +33,7 @@ from pbx_engine.web.common import (
     Payload,
     audit,
     error_response,
+    html_page,
     read_body,
     require_role,
 )
@@ -136,24 +137,12 @@ async def consent_ledger(request: web.Request) -> web.Response:
     return web.json_response([r.as_json() for r in records])
 
 
-_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}}
-button{{font-size:1.1rem;padding:.5rem 1rem}}</style></head><body><h1>{title}</h1>{body}</body>
-</html>"""
-
-
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    text = _PAGE.format(title=html.escape(title), body=body)
-    return web.Response(text=text, content_type="text/html", status=status)
-
-
 async def unsubscribe_page(request: web.Request) -> web.Response:
     try:
         link = read_unsubscribe_token(request.match_info["token"], request.app[MESSAGES].secret)
     except UnsubscribeError as error:
-        return _page("Unsubscribe", f"<p>{html.escape(str(error))}.</p>", 403)
-    return _page(
+        return html_page("Unsubscribe", f"<p>{html.escape(str(error))}.</p>", 403)
+    return html_page(
         "Unsubscribe",
         f"<p>Stop e-mails to <b>{html.escape(link.address)}</b>?</p>"
         '<form method="post"><button type="submit">Stop these e-mails</button></form>',
@@ -165,9 +154,9 @@ async def unsubscribe(request: web.Request) -> web.Response:
     try:
         link = read_unsubscribe_token(request.match_info["token"], service.secret)
     except UnsubscribeError as error:
-        return _page("Unsubscribe", f"<p>{html.escape(str(error))}.</p>", 403)
+        return html_page("Unsubscribe", f"<p>{html.escape(str(error))}.</p>", 403)
     await service.revoke(link.address, Channel.EMAIL, Source.UNSUBSCRIBE_LINK, case_id=link.case_id)
-    return _page(
+    return html_page(
         "Unsubscribed",
         f"<p>Done: no more e-mails will be sent to <b>{html.escape(link.address)}</b>.</p>",
     )
