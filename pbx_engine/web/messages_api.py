@@ -23,6 +23,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import Field, field_validator
 
+from pbx_engine.cases.ids import CASE_ID_MAX, parse_case_id
 from pbx_engine.messaging.consent import Channel, Consent, ConsentEntry, Source, normalise_address
 from pbx_engine.messaging.service import MessageError, MessageService
 from pbx_engine.messaging.unsubscribe import UnsubscribeError, read_unsubscribe_token
@@ -53,7 +54,7 @@ class ConsentPayload(Payload):
     channels: list[Literal["call", "sms", "email"]] = Field(min_length=1, max_length=3)
     consent: Literal["revoked", "granted"]
     note: MultiLineText = Field("", max_length=2000)
-    case_id: int | None = Field(None, gt=0, le=2**63 - 1)
+    case_id: int | None = Field(None, gt=0, le=CASE_ID_MAX)
 
     @field_validator("address")
     @classmethod
@@ -64,24 +65,13 @@ class ConsentPayload(Payload):
         return normalise_address(value)
 
 
-BIGINT_MAX = 2**63 - 1  # the ids' column type: larger is no case, never a database error
-
-
-def _case_id(request: web.Request) -> int | None:
-    try:
-        case_id = int(request.match_info["case_id"])
-    except ValueError:
-        return None
-    return case_id if 0 < case_id <= BIGINT_MAX else None
-
-
 async def send_message(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
     payload = await read_body(request, MessagePayload)
     if isinstance(payload, web.Response):
         return payload
-    case_id = _case_id(request)
+    case_id = parse_case_id(request.match_info["case_id"])
     if case_id is None:
         return error_response(404, "no such case")
     try:
@@ -97,7 +87,7 @@ async def send_message(request: web.Request) -> web.Response:
 async def case_messages(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
-    case_id = _case_id(request)
+    case_id = parse_case_id(request.match_info["case_id"])
     if case_id is None:
         return error_response(404, "no such case")
     messages = await request.app[MESSAGES].history(case_id)
