@@ -1,9 +1,9 @@
 -- The current schema in one file, for reading: what the numbered migrations (001_… onwards) build
 -- when applied in order. The engine never runs this file; it migrates. A test builds one database
 -- from this file and one from the migrations and compares their catalogs (columns with types,
--- defaults and nullability; constraints; indexes; sequences), so a migration that is not folded
--- in here fails the suite. Columns added by later migrations stay at the end of their table, in
--- the order they were added, so that both databases list them alike.
+-- defaults and nullability; constraints; indexes; sequences; functions), so a migration that is
+-- not folded in here fails the suite. Columns added by later migrations stay at the end of their
+-- table, in the order they were added, so that both databases list them alike.
 --
 -- Sections: people (teams, agents, sessions); what is called (campaigns, cases, numbers,
 -- do-not-call); calls (attempts, agent states, transfers, recordings); after the call
@@ -434,6 +434,18 @@ CREATE TABLE consent_entries (
     recorded_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX consent_entries_address_idx ON consent_entries (address, at);
+
+-- The ledger's say on one channel to one address at a given time: the latest entry covering the
+-- channel, a revocation for a time that has passed left out. Inlined into the calling query.
+CREATE FUNCTION latest_consent(p_address text, p_channel text, p_at timestamptz)
+    RETURNS TABLE (consent text, until timestamptz)
+    LANGUAGE sql STABLE
+AS $$
+    SELECT e.consent, e.until FROM consent_entries e
+     WHERE e.address = p_address AND p_channel = ANY (e.channels) AND e.at <= p_at
+       AND NOT (e.consent = 'revoked' AND e.until IS NOT NULL AND e.until <= p_at)
+     ORDER BY e.at DESC, e.id DESC LIMIT 1
+$$;
 
 
 -- Contact strategies ------------------------------------------------------------------------

@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 
 import structlog
 
+from pbx_engine.agents.enrolment import NewAgent, check_endpoint_free, choose_softphone
 from pbx_engine.agents.softphones import (
     PjsipObject,
     SoftphoneAccount,
-    check_endpoint_name,
     md5_credential,
     new_sip_password,
     pjsip_objects,
@@ -32,22 +32,6 @@ from pbx_engine.storage.softphones import EndpointTaken, Enrolment
 log = structlog.get_logger(__name__)
 
 PJSIP = "res_pjsip"  # the configuration class of endpoints, aors and auths
-
-
-@dataclass(frozen=True)
-class NewAgent:
-    """`endpoint` None: the one he has, else a new one named as his login; `existing_endpoint`:
-    one written in Asterisk's files by hand, which the engine names but does not manage;
-    `softphone` False: none at all."""
-
-    login: str
-    name: str
-    team: str | None = None
-    role: str = "agent"
-    endpoint: str | None = None
-    existing_endpoint: bool = False
-    softphone: bool = True
-    line: int = 0  # where he is in an agents file, for the problems found
 
 
 @dataclass(frozen=True)
@@ -115,35 +99,28 @@ class SoftphoneAccounts:
             log.info("softphone.pushed_again", agent=login, endpoint=mine.account.endpoint)
 
     async def _plan(self, agent: NewAgent) -> tuple[Enrolment, str | None]:
-        if await self._storage.agent_access.is_disabled(agent.login):
-            raise Refused("disabled (enable him first)")
-        base = Enrolment(agent.login, agent.name, agent.team, agent.role, None, managed=False)
-        if not agent.softphone:
-            return base, None
         mine = await self._storage.softphones.account_of(agent.login)
-        endpoint = agent.endpoint or await self._current_endpoint(agent.login)
-        if agent.existing_endpoint and not agent.endpoint:
-            raise Refused("name the existing endpoint to use")
-        if agent.existing_endpoint:
-            # Written in Asterisk's files by hand: used as it is, never pushed or deleted.
-            return replace(base, endpoint=check_endpoint_name(agent.endpoint)), None
-        if agent.endpoint is None and endpoint and mine is None:
-            return replace(base, endpoint=endpoint), None  # his hand-written one, kept
-        endpoint = check_endpoint_name(endpoint or agent.login)
-        base = replace(base, endpoint=endpoint, managed=True)
-        if mine is not None and mine.account.endpoint == endpoint:
-            return base, None  # his account stays as it is, password and all
+        choice = choose_softphone(
+            agent,
+            disabled=await self._storage.agent_access.is_disabled(agent.login),
+            account_endpoint=mine.account.endpoint if mine is not None else None,
+            current_endpoint=await self._current_endpoint(agent.login),
+        )
+        plan = Enrolment(
+            agent.login, agent.name, agent.team, agent.role, choice.endpoint, managed=choice.managed
+        )
+        endpoint = choice.endpoint
+        if not choice.new_account or endpoint is None:
+            return plan, None
         owner = await self._storage.softphones.endpoint_owner(endpoint)
-        if owner is not None and owner != agent.login:
-            raise Refused(f"endpoint {endpoint} is agent {owner}'s")
-        if await self._ari.get_config_object(PJSIP, "endpoint", endpoint) is not None:
-            raise Refused(
-                f"endpoint {endpoint} is in Asterisk's configuration files already (name it "
-                "as an existing endpoint to use it as it is, or choose another name)"
-            )
+        # Asterisk is asked only when the engine's own table has not refused already.
+        in_files = owner in (None, agent.login) and (
+            await self._ari.get_config_object(PJSIP, "endpoint", endpoint) is not None
+        )
+        check_endpoint_free(agent.login, endpoint, owner=owner, in_asterisk_files=in_files)
         password = new_sip_password()
         account = SoftphoneAccount(endpoint, md5_credential(endpoint, password))
-        return replace(base, account=account), password
+        return replace(plan, account=account), password
 
     async def _current_endpoint(self, login: str) -> str | None:
         current = await self._storage.agents.get_agent(login)

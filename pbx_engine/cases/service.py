@@ -22,6 +22,7 @@ from pbx_engine.cases.dispositions import (
     DispositionInput,
     next_action,
 )
+from pbx_engine.cases.ids import parse_case_id
 from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.messaging.consent import (
     Consent,
@@ -38,9 +39,6 @@ if TYPE_CHECKING:  # storage imports this package's decisions: only the types co
     from pbx_engine.storage.models import AgentRow, Attempt
 
 log = structlog.get_logger(__name__)
-
-# Beyond a bigint key PostgreSQL refuses the query: such an id names no case.
-_CASE_IDS = range(1, 2**63)
 
 
 class NoCallOfYours(Refused):
@@ -200,7 +198,7 @@ class CaseService:
         self, case_id: int, amount: Decimal, paid_on: date, reference: str | None
     ) -> int:
         """The payment's id; NoSuchCase if the case is unknown."""
-        if case_id not in _CASE_IDS:
+        if parse_case_id(case_id) is None:
             raise NoSuchCase()
         payment_id = await self._storage.cases.record_payment(case_id, amount, paid_on, reference)
         if payment_id is None:

@@ -101,11 +101,8 @@ class CallbackStore:
                LEFT JOIN agents owner ON owner.id = cb.owner_agent_id
                WHERE cb.status = 'pending' AND cb.due_at <= $2
                  -- not while the consent ledger's latest word on calls to it is no
-                 AND coalesce((SELECT e.consent = 'revoked' FROM consent_entries e
-                               WHERE e.address = cb.e164 AND 'call' = ANY (e.channels)
-                                 AND e.at <= $2 AND NOT (e.consent = 'revoked'
-                                     AND e.until IS NOT NULL AND e.until <= $2)
-                               ORDER BY e.at DESC, e.id DESC LIMIT 1), false) = false
+                 AND NOT EXISTS (SELECT 1 FROM latest_consent(cb.e164, 'call', $2) lc
+                                 WHERE lc.consent = 'revoked')
                ORDER BY cb.priority DESC, cb.due_at
                LIMIT $3""",
             campaign_id,

@@ -80,14 +80,8 @@ class CampaignStore:
                FROM picked p
                JOIN phone_numbers n ON n.case_id = p.id AND NOT n.wrong_party
                LEFT JOIN do_not_call d ON d.e164 = n.e164
-               -- The consent ledger's say on calls to the number: its latest entry covering
-               -- calls, a revocation for a time that has passed left out (messaging.consent).
-               LEFT JOIN LATERAL (
-                   SELECT e.consent, e.until FROM consent_entries e
-                   WHERE e.address = n.e164 AND 'call' = ANY (e.channels) AND e.at <= $9
-                     AND NOT (e.consent = 'revoked' AND e.until IS NOT NULL AND e.until <= $9)
-                   ORDER BY e.at DESC, e.id DESC LIMIT 1
-               ) consent ON true
+               -- The consent ledger's say on calls to the number (sql/023_latest_consent.sql).
+               LEFT JOIN LATERAL latest_consent(n.e164, 'call', $9) consent ON true
                LEFT JOIN call_attempts a ON a.phone_number_id = n.id
                     AND a.created_at > $9::timestamptz - $8::interval
                ORDER BY p.id, n.position, a.created_at""",

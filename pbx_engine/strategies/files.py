@@ -40,8 +40,7 @@ from pydantic import (
 )
 
 from pbx_engine.cases.dispositions import Disposition
-from pbx_engine.config import ConfigError, read_text, read_toml
-from pbx_engine.toml_lines import key_line
+from pbx_engine.config import ConfigError, _describe, read_text, read_toml
 
 OUTCOMES = frozenset({*(d.value for d in Disposition), "none", "broken_promise"})
 
@@ -104,14 +103,4 @@ def load_strategy(path: str | Path) -> StrategyFile:
     try:
         return StrategyFile.model_validate(raw)
     except ValidationError as error:
-        lines = [f"{path}: {error.error_count()} problem(s)"]
-        for item in error.errors():
-            loc = tuple(item["loc"])
-            key = ".".join(str(p) for p in loc) or "(top level)"
-            line = key_line(text, loc)
-            where = f"{key} (line {line})" if line else key
-            message = item["msg"].removeprefix("Value error, ")
-            if item["type"] == "extra_forbidden":
-                message = "unknown key (a typo?)"
-            lines.append(f"  {where}: {message}")
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError(_describe(error, str(path), text)) from None

@@ -28,6 +28,7 @@ from pbx_engine.agents.states import IllegalAgentTransition
 from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.campaigns.run_states import CampaignRunStates
 from pbx_engine.cases.dispositions import DispositionInput
+from pbx_engine.cases.ids import parse_case_id
 from pbx_engine.cases.service import CaseService, DispositionService
 from pbx_engine.conferences.invitation_service import InvitationService
 from pbx_engine.conferences.parties import ThirdParties
@@ -367,9 +368,8 @@ async def record_payment(request: web.Request) -> web.Response:
     payload = await read_body(request, PaymentPayload)
     if isinstance(payload, web.Response):
         return payload
-    try:
-        case_id = int(request.match_info["case_id"])
-    except ValueError:
+    case_id = parse_case_id(request.match_info["case_id"])
+    if case_id is None:
         return error_response(404, "no such case")
     payment_id = await request.app[CASES].record_payment(  # NoSuchCase: 404
         case_id, payload.amount, payload.paid_on, payload.reference

@@ -8,6 +8,7 @@ here, never from each other's handlers.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
@@ -103,6 +104,20 @@ PlusE164 = Annotated[str, AfterValidator(_plus_e164)]
 
 def error_response(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+_HTML_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}}
+button{{font-size:1.1rem;padding:.5rem 1rem}}</style></head><body><h1>{title}</h1>{body}</body>
+</html>"""
+
+
+def html_page(title: str, body: str, status: int = 200) -> web.Response:
+    """A small public page (an invitation, an opt-out): `title` is escaped here, `body` is
+    HTML the caller has already escaped."""
+    text = _HTML_PAGE.format(title=html.escape(title), body=body)
+    return web.Response(text=text, content_type="text/html", status=status)
 
 
 async def read_body(request: web.Request, model: type[Payload]) -> Payload | web.Response:

@@ -23,6 +23,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import Field, field_validator
 
+from pbx_engine.cases.ids import CASE_ID_MAX, parse_case_id
 from pbx_engine.messaging.consent import Channel, Consent, ConsentEntry, Source, normalise_address
 from pbx_engine.messaging.service import MessageError, MessageService
 from pbx_engine.messaging.unsubscribe import UnsubscribeError, read_unsubscribe_token
@@ -33,6 +34,7 @@ from pbx_engine.web.common import (
     Payload,
     audit,
     error_response,
+    html_page,
     read_body,
     require_role,
 )
@@ -52,7 +54,7 @@ class ConsentPayload(Payload):
     channels: list[Literal["call", "sms", "email"]] = Field(min_length=1, max_length=3)
     consent: Literal["revoked", "granted"]
     note: MultiLineText = Field("", max_length=2000)
-    case_id: int | None = Field(None, gt=0, le=2**63 - 1)
+    case_id: int | None = Field(None, gt=0, le=CASE_ID_MAX)
 
     @field_validator("address")
     @classmethod
@@ -63,24 +65,13 @@ class ConsentPayload(Payload):
         return normalise_address(value)
 
 
-BIGINT_MAX = 2**63 - 1  # the ids' column type: larger is no case, never a database error
-
-
-def _case_id(request: web.Request) -> int | None:
-    try:
-        case_id = int(request.match_info["case_id"])
-    except ValueError:
-        return None
-    return case_id if 0 < case_id <= BIGINT_MAX else None
-
-
 async def send_message(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
     payload = await read_body(request, MessagePayload)
     if isinstance(payload, web.Response):
         return payload
-    case_id = _case_id(request)
+    case_id = parse_case_id(request.match_info["case_id"])
     if case_id is None:
         return error_response(404, "no such case")
     try:
@@ -96,7 +87,7 @@ async def send_message(request: web.Request) -> web.Response:
 async def case_messages(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
-    case_id = _case_id(request)
+    case_id = parse_case_id(request.match_info["case_id"])
     if case_id is None:
         return error_response(404, "no such case")
     messages = await request.app[MESSAGES].history(case_id)
@@ -136,24 +127,12 @@ async def consent_ledger(request: web.Request) -> web.Response:
     return web.json_response([r.as_json() for r in records])
 
 
-_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}}
-button{{font-size:1.1rem;padding:.5rem 1rem}}</style></head><body><h1>{title}</h1>{body}</body>
-</html>"""
-
-
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    text = _PAGE.format(title=html.escape(title), body=body)
-    return web.Response(text=text, content_type="text/html", status=status)
-
-
 async def unsubscribe_page(request: web.Request) -> web.Response:
     try:
         link = read_unsubscribe_token(request.match_info["token"], request.app[MESSAGES].secret)
     except UnsubscribeError as error:
-        return _page("Unsubscribe", f"<p>{html.escape(str(error))}.</p>", 403)
-    return _page(
+        return html_page("Unsubscribe", f"<p>{html.escape(str(error))}.</p>", 403)
+    return html_page(
         "Unsubscribe",
         f"<p>Stop e-mails to <b>{html.escape(link.address)}</b>?</p>"
         '<form method="post"><button type="submit">Stop these e-mails</button></form>',
@@ -165,9 +144,9 @@ async def unsubscribe(request: web.Request) -> web.Response:
     try:
         link = read_unsubscribe_token(request.match_info["token"], service.secret)
     except UnsubscribeError as error:
-        return _page("Unsubscribe", f"<p>{html.escape(str(error))}.</p>", 403)
+        return html_page("Unsubscribe", f"<p>{html.escape(str(error))}.</p>", 403)
     await service.revoke(link.address, Channel.EMAIL, Source.UNSUBSCRIBE_LINK, case_id=link.case_id)
-    return _page(
+    return html_page(
         "Unsubscribed",
         f"<p>Done: no more e-mails will be sent to <b>{html.escape(link.address)}</b>.</p>",
     )

@@ -47,6 +47,7 @@ from pbx_engine.web.common import (
     PlusE164,
     audit,
     error_response,
+    html_page,
     read_body,
     require_role,
 )
@@ -203,25 +204,12 @@ async def room_actions(request: web.Request) -> web.Response:
     return web.json_response([a.as_json() for a in actions])
 
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 30em; margin: 3em auto">
-<h1>{title}</h1>{body}</body></html>
-"""
-
-
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    text = _PAGE.format(title=html.escape(title), body=body)
-    return web.Response(text=text, content_type="text/html", status=status)
-
-
 async def _invitation(request: web.Request) -> Invitation | web.Response:
     """The link's invitation while it may cause a call, else the page that says why not."""
     try:
         return await request.app[INVITATIONS].live(request.match_info["token"])
     except InvitationRefused as refusal:
-        return _page("Invitation", f"<p>{html.escape(str(refusal))}.</p>", refusal.status)
+        return html_page("Invitation", f"<p>{html.escape(str(refusal))}.</p>", refusal.status)
 
 
 async def join_page(request: web.Request) -> web.Response:
@@ -229,7 +217,7 @@ async def join_page(request: web.Request) -> web.Response:
     if isinstance(invitation, web.Response):
         return invitation
     until = invitation.expires_at.strftime("%Y-%m-%d %H:%M UTC")
-    return _page(
+    return html_page(
         f"Join {invitation.room}",
         f"<p>You are invited to the conference <b>{html.escape(invitation.room)}</b> "
         f"(this link works until {until}).</p>"
@@ -247,7 +235,7 @@ async def join(request: web.Request) -> web.Response:
     try:
         number = to_e164(str(form.get("number", "")), request.app[CONFIG].default_region)
     except BadNumber as error:
-        return _page("Join", f"<p>{html.escape(str(error))}. Go back and try again.</p>", 422)
+        return html_page("Join", f"<p>{html.escape(str(error))}. Go back and try again.</p>", 422)
     room = invitation.room
     try:
         ringing = await request.app[INVITATIONS].call_in(
@@ -255,10 +243,10 @@ async def join(request: web.Request) -> web.Response:
         )
     except (RoomError, OutboundRefused) as refusal:
         await room_audit(request, room, "invitation_refused", invitation.id)
-        return _page("Join", f"<p>{html.escape(str(refusal))}.</p>", refusal.status)
+        return html_page("Join", f"<p>{html.escape(str(refusal))}.</p>", refusal.status)
     await room_audit(request, room, "invitation_used", invitation.id)
     request.app[JOIN_TASKS].spawn(_call_in(ringing))
-    return _page(
+    return html_page(
         f"Join {room}",
         f"<p>We are calling {html.escape(number)} now: answer, and you are in the room.</p>",
         202,

@@ -2,7 +2,8 @@
 
 The file is for reading; the engine migrates. Comparing catalogs rather than dumps keeps the file
 free to be laid out for people (sections, comments, `bigserial`) while every column (type,
-default, nullability, position), constraint, index and sequence must match.
+default, nullability, position), constraint, index, sequence and function (signature, language,
+volatility, body) must match.
 """
 
 from collections.abc import AsyncIterator
@@ -52,6 +53,15 @@ _CATALOGS = {
           LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
          WHERE s.sequence_schema = 'public' AND $1::text IS NOT NULL
          ORDER BY s.sequence_name""",
+    "functions": """
+        SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS arguments,
+               pg_get_function_result(p.oid) AS result, l.lanname, p.provolatile,
+               p.proisstrict, p.prosrc
+          FROM pg_proc p
+          JOIN pg_namespace n ON n.oid = p.pronamespace
+          JOIN pg_language l ON l.oid = p.prolang
+         WHERE n.nspname = 'public' AND $1::text IS NOT NULL
+         ORDER BY p.proname, arguments""",
 }
 
 

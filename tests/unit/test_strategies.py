@@ -123,7 +123,7 @@ STEP = 'name = "x"\n[[step]]\nname = "a"\n'
             STEP + 'action = "sms"\ntemplate = "t"\nwhen = "x"\n',
             "step.0.when (line 6): unknown key (a typo?)",
         ),
-        ('name = "x"\n', "step: Field required"),
+        ('name = "x"\n', "step: required key is missing"),
     ],
 )
 def test_given_a_bad_strategy_file_then_loading_names_the_key_line_and_problem(

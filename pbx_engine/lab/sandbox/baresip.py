@@ -185,21 +185,12 @@ class BaresipPhone:
     async def _launch(self) -> None:
         assert self.dir is not None
         self._write_config()
-        output = open(self.dir / "baresip.log", "wb")  # noqa: ASYNC230, SIM115 (local file)
-        try:
-            self._process = await asyncio.create_subprocess_exec(
-                self.binary,
-                "-f",
-                str(self.dir),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=output,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=processes.DIE_WITH_PARENT,
-            )
-        finally:
-            output.close()
-        processes.track(self._process, f"baresip {self.user}")
+        self._process = await processes.launch(
+            [self.binary, "-f", str(self.dir)],
+            what=f"baresip {self.user}",
+            log_file=self.dir / "baresip.log",
+            stdin=asyncio.subprocess.PIPE,  # its commands go in here
+        )
 
     async def _wait_for(self, condition, timeout: float, what: str) -> None:
         deadline = asyncio.get_running_loop().time() + timeout

@@ -75,6 +75,29 @@ def forget_folder(folder: Path) -> None:
     _FOLDERS.discard(folder)
 
 
+async def launch(
+    args: Sequence[str],
+    *,
+    what: str,
+    log_file: Path,
+    stdin: int = asyncio.subprocess.DEVNULL,
+) -> asyncio.subprocess.Process:
+    """Start a long-lived child: its output (stdout and stderr) into `log_file`, in a process
+    group of its own (ending it never signals the test runner), killed if this process dies, and
+    tracked as `what` for the clean-up at exit. No shell: arguments go as they are."""
+    with open(log_file, "wb") as output:  # noqa: ASYNC230 (local file, instant)
+        process = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=stdin,
+            stdout=output,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=DIE_WITH_PARENT,
+        )
+    track(process, what)
+    return process
+
+
 async def end(
     process: asyncio.subprocess.Process,
     what: str,

@@ -71,19 +71,9 @@ class SmtpSandbox:
             args += ["--tlscert", str(self.certificate), "--tlskey", str(self.dir / "key.pem")]
         self.port = free_port(HOST)
         args += ["-l", f"{HOST}:{self.port}", "-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)]
-        output = open(self.dir / "smtp.log", "wb")  # noqa: ASYNC230, SIM115 (local file)
-        try:
-            self._process = await asyncio.create_subprocess_exec(
-                *args,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=output,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=processes.DIE_WITH_PARENT,
-            )
-        finally:
-            output.close()
-        processes.track(self._process, "aiosmtpd")
+        self._process = await processes.launch(
+            args, what="aiosmtpd", log_file=self.dir / "smtp.log"
+        )
         try:
             await self._wait_listening()
         except BaseException:
