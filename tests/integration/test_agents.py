@@ -39,8 +39,9 @@ async def test_given_a_reserved_agent_when_a_person_answers_then_he_is_bridged_t
     call = engine.dialer.place_call(CallRequest(number=PstnBehaviour.TALK.number(), agent="anna"))
 
     async def bridged():
+        # The debtor is put through first and the verdict written after: both on record.
         attempt = await engine.storage.attempts.get_attempt(call.channel_id)
-        return attempt if attempt and attempt.bridged_at else None
+        return attempt if attempt and attempt.bridged_at and attempt.amd_decided_at else None
 
     attempt = await eventually(bridged, timeout=15, what="the debtor to reach the agent")
     assert ready_agent.state is AgentState.ON_CALL

@@ -13,6 +13,7 @@ import time
 from functools import partial
 
 from pbx_engine.agents.states import AgentState
+from pbx_engine.amd.live import HELPER_PREFIX
 from pbx_engine.ari.client import AriClient
 from pbx_engine.ari.errors import AriUnavailable
 from pbx_engine.campaigns.config import CampaignConfig
@@ -155,6 +156,16 @@ async def test_given_calls_in_every_state_when_the_path_to_ari_goes_half_open_th
         async with CallWatch(floor.telephony.engine) as watch:
             runner.start()
             states = await bring_every_state(floor)
+
+            async def machine_heard():
+                # Its listener in place: one whose set-up the dead path cuts short is another
+                # fault (it hears nothing: NOTSURE, put through as a person).
+                bridges = await floor.telephony.engine.bridges()
+                return any(
+                    b["id"].startswith(HELPER_PREFIX) and len(b["channels"]) == 2 for b in bridges
+                )
+
+            await eventually(machine_heard, timeout=10, what="the machine's listener in place")
             reconnects = engine.ari.reconnects
             proxy.blackhole()
             blackholed_at = time.monotonic()

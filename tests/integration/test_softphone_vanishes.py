@@ -9,15 +9,21 @@ engine and PostgreSQL cluster.
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from pbx_engine.agents.states import AgentState
 from pbx_engine.lab.invariants import CallWatch
-from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from tests.integration.faults import (
+    CALLBACK_NUMBER,
+    EVERY_STATE,
+    EVERY_STATE_FLOOR,
     all_settled,
+    bring_every_state,
+    calls_by_number,
+    case_number,
+    every_state_campaign,
     now,
     own_floor,
-    progressive_campaign,
     since,
     violations_once_quiet,
 )
@@ -26,25 +32,19 @@ from tests.integration.waiting import eventually
 RTP_TIMEOUT = 4  # seconds; 15 by default, shortened so the test does not sit waiting
 
 
-async def test_given_an_agent_on_a_call_when_his_softphone_vanishes_then_he_is_logged_out_and_the_debtor_is_owed_a_call_back(  # noqa: E501
+async def test_given_calls_in_every_state_when_an_agents_softphone_vanishes_then_he_is_logged_out_and_his_debtor_is_owed_a_call_back(  # noqa: E501
 ):
-    async with own_floor("softphone_vanishes", agent_rtp_timeout=RTP_TIMEOUT) as floor:
+    number = partial(case_number, EVERY_STATE)
+    async with own_floor(
+        "softphone_vanishes", agent_rtp_timeout=RTP_TIMEOUT, **EVERY_STATE_FLOOR
+    ) as floor:
         engine = floor.engine
-        behaviours = [
-            PstnBehaviour.HUMAN,
-            PstnBehaviour.HUMAN,
-            PstnBehaviour.BUSY,
-            PstnBehaviour.NO_ANSWER,
-        ]
-        runner = await progressive_campaign(engine, "vanish", behaviours)
+        runner = await every_state_campaign(engine, "vanish")
         async with CallWatch(floor.telephony.engine) as watch:
             runner.start()
-
-            async def someone_on_a_call():
-                on_call = [a for a in engine.agents.all() if a.state is AgentState.ON_CALL]
-                return on_call[0] if on_call else None
-
-            agent = await eventually(someone_on_a_call, timeout=20, what="a debtor put through")
+            await bring_every_state(floor)
+            # The agent still talking to his debtor (the first case's) loses his phone.
+            [agent] = [a for a in engine.agents.all() if a.state is AgentState.ON_CALL]
             login, debtor = agent.login, agent.call_id
             vanished_at = time.monotonic()
             await floor.phones[login].vanish()
@@ -60,10 +60,12 @@ async def test_given_an_agent_on_a_call_when_his_softphone_vanishes_then_he_is_l
                 what="the debtor's line let go",
             )
             debtor_freed_after = since(vanished_at)
-            await all_settled(engine, len(behaviours), timeout=60)
+            await all_settled(engine, len(EVERY_STATE) + 1, timeout=60)
             runner.stop()
             violations = await violations_once_quiet(floor, watch)
 
+        calls = await calls_by_number(engine)
+        outcomes = {n: [r["outcome"] for r in rows] for n, rows in calls.items()}
         attempt = await engine.storage.pool.fetchrow(
             "SELECT case_id, outcome, bridged_at, ended_at FROM call_attempts"
             " WHERE channel_id = $1",
@@ -73,11 +75,21 @@ async def test_given_an_agent_on_a_call_when_his_softphone_vanishes_then_he_is_l
             "SELECT source, case_id FROM callbacks WHERE case_id = $1", attempt["case_id"]
         )
         print(
-            f"\nSoftphone vanished: {login} logged out after {logged_out_after:.1f} s, the "
-            f"debtor's line let go after {debtor_freed_after:.1f} s (rtp_timeout "
-            f"{RTP_TIMEOUT} s); outcome {attempt['outcome']}; callbacks "
-            f"{[dict(c) for c in callbacks]}"
+            f"\nSoftphone vanished with calls in every state: {login} logged out after "
+            f"{logged_out_after:.1f} s, the debtor's line let go after "
+            f"{debtor_freed_after:.1f} s (rtp_timeout {RTP_TIMEOUT} s); outcome "
+            f"{attempt['outcome']}; callbacks {[dict(c) for c in callbacks]}; outcomes {outcomes}"
         )
         assert attempt["bridged_at"] is not None and attempt["ended_at"] is not None
         assert [c["source"] for c in callbacks] == ["agent_lost"]
+        # The other calls went on as if nothing happened; each case dialled once.
+        assert outcomes == {
+            number(0): ["human"],
+            number(1): ["human"],
+            number(2): ["no_answer"],
+            number(3): ["machine"],
+            number(4): ["busy"],
+            number(5): ["rejected"],
+            CALLBACK_NUMBER: ["busy"],
+        }
         assert violations == []
