@@ -496,6 +496,35 @@ class SmtpConfig(_Section):
     timeout: float = Field(30.0, gt=0, description="seconds for the whole exchange")
 
 
+class SmsConfig(_Section):
+    """The SMS gateway text messages go out through: Kannel, which holds the SMPP binds to the
+    carriers or aggregators, sends each message and reports its delivery and the debtors'
+    replies back to the engine over HTTP."""
+
+    sendsms_url: AnyHttpUrl = Field(
+        ..., description="Kannel's sendsms address, e.g. http://127.0.0.1:13013/cgi-bin/sendsms"
+    )
+    username: str = Field(..., min_length=1, description="the gateway's sendsms-user")
+    password: Secret = Field(..., description="its password, or PBX_ENGINE_SMS_PASSWORD")
+    sender: str = Field(
+        ...,
+        pattern=r"^(\+[1-9][0-9]{6,14}|[A-Za-z0-9 ]{1,11})$",
+        description="the number (+E.164) replies come back to, or an alphanumeric sender ID "
+        "(11 characters at most; debtors cannot reply STOP to one)",
+    )
+    callback_url: AnyHttpUrl = Field(
+        ...,
+        description="the engine's HTTP address as the gateway reaches it: delivery reports go "
+        "to <callback_url>/sms/receipt/..., replies to <callback_url>/sms/inbound",
+    )
+    inbound_token: Secret = Field(
+        ...,
+        description="what the gateway's reply URL carries as ?token= (the sms-service "
+        "get-url), or PBX_ENGINE_SMS_INBOUND_TOKEN",
+    )
+    timeout: float = Field(10.0, gt=0, description="seconds for the gateway to accept a message")
+
+
 class MessagesConfig(_Section):
     """Messages to debtors: where the templates are and what they may say of the sender."""
 
@@ -541,6 +570,7 @@ class EngineConfig(_Section):
     )
     outbound: OutboundConfig = OutboundConfig()
     smtp: SmtpConfig | None = None
+    sms: SmsConfig | None = None
     messages: MessagesConfig = MessagesConfig()
     campaign_files: list[str] = Field(
         default_factory=list, description="campaign files or glob patterns, one campaign a file"
@@ -603,6 +633,15 @@ class EngineConfig(_Section):
             raise ValueError(f"unknown region {value!r} (use an ISO 3166 code such as US, GB, PL)")
         return value
 
+    @model_validator(mode="after")
+    def _sms_has_somewhere_to_report(self) -> EngineConfig:
+        if self.sms is not None and self.http is None:
+            raise ValueError(
+                "[sms] needs [http]: the gateway's delivery reports and debtors' replies come "
+                "to the engine's HTTP server"
+            )
+        return self
+
 
 _ENV_SECRETS = {
     "PBX_ENGINE_ARI_PASSWORD": ("ari", "password"),
@@ -611,13 +650,15 @@ _ENV_SECRETS = {
     "PBX_ENGINE_DATABASE_DSN": ("database", "dsn"),
     "PBX_ENGINE_HTTP_SECRET": ("http", "secret"),
     "PBX_ENGINE_SMTP_PASSWORD": ("smtp", "password"),
+    "PBX_ENGINE_SMS_PASSWORD": ("sms", "password"),
+    "PBX_ENGINE_SMS_INBOUND_TOKEN": ("sms", "inbound_token"),
 }
 
 
 def _apply_environment(raw: dict, environ: dict[str, str]) -> dict:
     for var, (section, key) in _ENV_SECRETS.items():
-        if section in ("http", "smtp") and section not in raw:
-            continue  # a secret alone must not switch the HTTP server (or e-mail) on
+        if section in ("http", "smtp", "sms") and section not in raw:
+            continue  # a secret alone must not switch the HTTP server (or a channel) on
         if var in environ:
             part = raw.setdefault(section, {})
             if isinstance(part, dict):

@@ -44,8 +44,9 @@ system_packages() {
     # systemd: its systemd-analyze verifies the shipped unit (tests/security/test_deployment.py).
     # baresip-core: a real softphone, the agent and the debtor of the deployment test.
     # openssl: the SMTP sandbox's certificate (its STARTTLS is checked against it).
+    # kannel, kannel-extras: the SMS gateway of the SMS tests, and its fake SMSC (the network).
     local debs=(sip-tester postgresql espeak-ng sox libsox-fmt-all procps python3-venv chromium
-                fonts-liberation nginx-light systemd baresip-core openssl)
+                fonts-liberation nginx-light systemd baresip-core openssl kannel kannel-extras)
     local missing=()
     for p in "${debs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -435,6 +435,23 @@ CREATE TABLE consent_entries (
 );
 CREATE INDEX consent_entries_address_idx ON consent_entries (address, at);
 
+-- What debtors send back: an SMS from the gateway (an e-mail reply later), with the message it
+-- answers (the latest one to that address) and what it said about consent, if a keyword.
+CREATE TABLE message_replies (
+    id           bigserial PRIMARY KEY,
+    channel      text NOT NULL CHECK (channel IN ('sms', 'email')),
+    address      text NOT NULL,                 -- who wrote: E.164 number or e-mail address
+    to_address   text NOT NULL DEFAULT '',      -- where to: our sender number or mailbox
+    body         text NOT NULL,
+    message_id   bigint REFERENCES messages (id) ON DELETE SET NULL,
+    case_id      bigint REFERENCES cases (id) ON DELETE SET NULL,
+    consent      text CHECK (consent IS NULL OR consent IN ('revoked', 'granted')),
+    received_at  timestamptz NOT NULL,
+    recorded_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX message_replies_case_idx ON message_replies (case_id, received_at);
+CREATE INDEX message_replies_address_idx ON message_replies (address, received_at);
+
 -- The ledger's say on one channel to one address at a given time: the latest entry covering the
 -- channel, a revocation for a time that has passed left out. Inlined into the calling query.
 CREATE FUNCTION latest_consent(p_address text, p_channel text, p_at timestamptz)

@@ -1,5 +1,7 @@
 """Sending a message to a case's debtor: find where to write, ask the rules, fill the template,
-keep the message on record (refused ones too, with the rule), hand it to its channel."""
+keep the message on record (refused ones too, with the rule), hand it to its channel. And what
+comes back: the gateway's delivery reports, and debtors' replies (an opt-out keyword goes into
+the consent ledger at once)."""
 
 from __future__ import annotations
 
@@ -12,14 +14,36 @@ from pbx_engine.compliance.policy import public_holiday
 from pbx_engine.compliance.profiles import profile
 from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.config import EngineConfig, MessagesConfig
-from pbx_engine.messaging.consent import Channel, Consent, ConsentEntry, Source, covers
+from pbx_engine.messaging.consent import (
+    Channel,
+    Consent,
+    ConsentEntry,
+    Source,
+    covers,
+    reply_consent,
+)
 from pbx_engine.messaging.email import EmailNotSent, OutgoingEmail, SmtpChannel
 from pbx_engine.messaging.rules import MessageAsk, why_not
-from pbx_engine.messaging.templates import MessageContext, MessageTemplates, load_templates
+from pbx_engine.messaging.sms import (
+    KannelSmsChannel,
+    OutgoingSms,
+    SmsNotSent,
+    make_receipt_token,
+    read_receipt_token,
+    receipt_outcome,
+)
+from pbx_engine.messaging.templates import (
+    MessageContext,
+    MessageTemplates,
+    Rendered,
+    load_templates,
+)
 from pbx_engine.messaging.unsubscribe import make_unsubscribe_token
+from pbx_engine.numbers import BadNumber, to_e164
 from pbx_engine.storage import Storage
 from pbx_engine.storage.consent import ConsentRecord
-from pbx_engine.storage.messages import MessageCase, MessageRow
+from pbx_engine.storage.messages import MessageCase, MessageRow, ReplyRow
+from pbx_engine.text import is_refused
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +62,14 @@ class MessageResult:
         return {"message_id": self.message_id, "status": self.status, "reason": self.reason}
 
 
+@dataclass(frozen=True)
+class ReplyResult:
+    reply_id: int
+    address: str | None  # the sender as +E.164; None: no phone number
+    consent: Consent | None  # what the reply said about consent, if a keyword
+    answered: int | None  # the message it answers
+
+
 class MessageService:
     def __init__(
         self,
@@ -46,7 +78,9 @@ class MessageService:
         templates: MessageTemplates | None,
         *,
         email: SmtpChannel | None = None,
+        sms: KannelSmsChannel | None = None,
         fallback_timezone: str = "UTC",
+        default_region: str = "US",
         unsubscribe_link=None,
         secret: bytes = b"",
     ) -> None:
@@ -55,7 +89,9 @@ class MessageService:
         self._config = config
         self._templates = templates
         self._email = email
+        self._sms = sms
         self._fallback_timezone = fallback_timezone
+        self._default_region = default_region  # how a reply's number without + is read
         # (case id, address) -> the link that records an opt-out; None: no link in messages.
         self._unsubscribe_link = unsubscribe_link or (lambda case_id, address: "")
 
@@ -109,8 +145,11 @@ class MessageService:
             ask, consent, now, windows=rules.windows, zones=zones,
             closed=public_holiday(rules.holidays),
         )  # fmt: skip
-        if refusal is None and kind is Channel.SMS:
-            refusal = "no SMS gateway is configured"  # the SMPP channel comes next
+        if refusal is None and kind is Channel.SMS and self._sms is None:
+            refusal = "no SMS gateway is configured ([sms])"
+        if refusal is None and kind is Channel.SMS and not self.secret:
+            # Delivery reports come back by a path signed with it.
+            refusal = "SMS needs the [http] secret (its delivery reports are signed with it)"
         if refusal is None and kind is Channel.EMAIL and self._email is None:
             refusal = "no mail relay is configured ([smtp])"
         if refusal is not None:
@@ -124,22 +163,16 @@ class MessageService:
         assert self._templates is not None and address is not None
         context = self._context(case, address)
         rendered = self._templates.render(template, kind.value, language, context)
+        length = rendered.sms_length
         message_id = await self._storage.messages.record_message(
             case_id=case_id, channel=kind.value, address=address, template=template,
             language=language, subject=rendered.subject, body=rendered.body, status="queued",
-            asked_by=asked_by,
+            parts=length.parts if length else None,
+            encoding=length.encoding.value if length else None, asked_by=asked_by,
         )  # fmt: skip
-        assert self._email is not None
         try:
-            provider_id = await self._email.send(
-                OutgoingEmail(
-                    address,
-                    rendered.subject or "",
-                    rendered.body,
-                    context.unsubscribe_link or None,
-                )
-            )
-        except EmailNotSent as error:
+            provider_id = await self._hand_over(kind, message_id, address, rendered, context)
+        except (EmailNotSent, SmsNotSent) as error:
             await self._storage.messages.mark_failed(message_id, str(error), datetime.now(UTC))
             log.warning("message.failed", template=template, error=str(error))
             return MessageResult(message_id, "failed", str(error))
@@ -147,11 +180,103 @@ class MessageService:
         log.info("message.sent", template=template, message_id=message_id)
         return MessageResult(message_id, "sent")
 
+    async def _hand_over(
+        self,
+        kind: Channel,
+        message_id: int,
+        address: str,
+        rendered: Rendered,
+        context: MessageContext,
+    ) -> str | None:
+        """Give the message to its channel; the channel's id for it, if it gives one."""
+        if kind is Channel.SMS:
+            assert self._sms is not None and rendered.sms_length is not None
+            token = make_receipt_token(message_id, self.secret)
+            await self._sms.send(
+                OutgoingSms(
+                    address,
+                    rendered.body,
+                    rendered.sms_length.encoding,
+                    f"{self._sms.callback_url}/sms/receipt/{token}",
+                )
+            )
+            return None  # the gateway reports on it by our id, in the receipt path
+        assert self._email is not None
+        return await self._email.send(
+            OutgoingEmail(
+                address,
+                rendered.subject or "",
+                rendered.body,
+                context.unsubscribe_link or None,
+            )
+        )
+
+    def accepts_inbound(self, token: str) -> bool:
+        """Is this the token the gateway's reply URL was given? False without a gateway."""
+        return self._sms is not None and self._sms.accepts_inbound(token)
+
+    async def sms_receipt(self, token: str, report: int, answer: str = "") -> bool:
+        """A delivery report from the gateway; False when its path is not one we gave out."""
+        message_id = read_receipt_token(token, self.secret)
+        if message_id is None:
+            log.warning("sms.receipt_refused", report=report)
+            return False
+        outcome = receipt_outcome(report, answer)
+        now = datetime.now(UTC)
+        if outcome.status == "delivered":
+            await self._storage.messages.mark_delivered(message_id, now)
+        elif outcome.status == "failed":
+            await self._storage.messages.mark_failed(message_id, outcome.error or "", now)
+        log.info("sms.receipt", message_id=message_id, report=report, status=outcome.status)
+        return True
+
+    async def sms_reply(
+        self, sender: str, receiver: str, text: str, *, now: datetime | None = None
+    ) -> ReplyResult:
+        """A debtor's SMS, as the gateway passed it on: kept with the message it answers; an
+        opt-out keyword revokes texts to that number at once (and, from the revoke-all date,
+        automated calls too), a keyword asking for them again grants them. A sender that is no
+        phone number (a short code, a name) is kept as it came, answering nothing."""
+        now = now or datetime.now(UTC)
+        body = _plain(text)
+        try:
+            address = to_e164(sender, self._default_region)
+        except BadNumber:
+            address = None
+        said = reply_consent(body) if address else None
+        answered = (
+            await self._storage.messages.latest_to(Channel.SMS.value, address) if address else None
+        )
+        reply_id = await self._storage.messages.record_reply(
+            channel=Channel.SMS.value, address=address or _plain(sender)[:32],
+            to_address=_plain(receiver)[:32], body=body, answered=answered,
+            consent=said.value if said else None, received_at=now,
+        )  # fmt: skip
+        case_id = answered.case_id if answered else None
+        message_id = answered.message_id if answered else None
+        if address is not None and said is not None:
+            channels = covers(Channel.SMS, now) if said is Consent.REVOKED else {Channel.SMS}
+            entry = ConsentEntry(
+                address, frozenset(channels), said, Source.SMS_REPLY, now,
+                note=f"replied {body.strip()[:40]!r}",
+            )  # fmt: skip
+            await self._storage.consent.add_entry(entry, case_id=case_id, message_id=message_id)
+        if address is None:
+            log.warning("sms.reply_from_no_number", reply_id=reply_id, sender=_plain(sender)[:32])
+        log.info(
+            "sms.reply", reply_id=reply_id, case_id=case_id, answers=message_id,
+            consent=said.value if said else None,
+        )  # fmt: skip
+        return ReplyResult(reply_id, address, said, message_id)
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
     async def history(self, case_id: int) -> list[MessageRow]:
         return await self._storage.messages.messages_of_case(case_id)
+
+    async def replies(self, case_id: int) -> list[ReplyRow]:
+        return await self._storage.messages.replies_of_case(case_id)
 
     async def record_consent(
         self, entry: ConsentEntry, *, case_id: int | None = None, entered_by: int | None = None
@@ -216,18 +341,29 @@ class MessageService:
         )
 
 
+def _plain(text: str) -> str:
+    """`text` with any control character but a line break or a tab shown as U+FFFD: kept, never
+    able to end a line where it is shown or written."""
+    return "".join("\ufffd" if c not in "\n\t" and is_refused(c) else c for c in text)
+
+
 def build_message_service(
     config: EngineConfig, storage: Storage, *, secret: bytes = b"", public_url: str = ""
 ) -> MessageService:
-    """The service as [messages] and [smtp] describe it (templates loaded and checked:
-    ConfigError naming the file and line when one is wrong)."""
+    """The service as [messages], [smtp] and [sms] describe it (templates loaded and checked:
+    ConfigError naming the file and line when one is wrong). `secret` signs opt-out links and
+    delivery-report paths: the [http] secret unless given."""
     templates_file = config.messages.templates_file
+    if not secret and config.http is not None:
+        secret = config.http.secret.get_secret_value().encode()
     return MessageService(
         storage,
         config.messages,
         load_templates(templates_file) if templates_file is not None else None,
         email=SmtpChannel(config.smtp) if config.smtp is not None else None,
+        sms=KannelSmsChannel(config.sms) if config.sms is not None else None,
         fallback_timezone=config.timezone,
+        default_region=config.default_region,
         unsubscribe_link=_unsubscribe_links(public_url, secret),
         secret=secret,
     )

@@ -29,11 +29,40 @@ class MessageRow:
     created_at: datetime
     sent_at: datetime | None
     failed_at: datetime | None
+    delivered_at: datetime | None
 
     def as_json(self) -> dict:
         return {
             k: v.isoformat() if isinstance(v, datetime) else v for k, v in self.__dict__.items()
         }
+
+
+@dataclass(frozen=True)
+class ReplyRow:
+    """What a debtor sent back, and the message it answers."""
+
+    id: int
+    channel: str
+    address: str
+    to_address: str
+    body: str
+    message_id: int | None
+    case_id: int | None
+    consent: str | None  # revoked or granted, when the reply was a keyword
+    received_at: datetime
+
+    def as_json(self) -> dict:
+        return {
+            k: v.isoformat() if isinstance(v, datetime) else v for k, v in self.__dict__.items()
+        }
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The message a reply answers: the latest one that went to its sender."""
+
+    message_id: int
+    case_id: int | None
 
 
 @dataclass(frozen=True)
@@ -57,7 +86,7 @@ class MessageCase:
 
 _COLUMNS = (
     "id, case_id, channel, address, template, language, subject, body, parts, encoding, "
-    "status, refused_by, provider_id, error, created_at, sent_at, failed_at"
+    "status, refused_by, provider_id, error, created_at, sent_at, failed_at, delivered_at"
 )
 
 
@@ -116,13 +145,26 @@ class MessageStore:
         )
 
     async def mark_sent(self, message_id: int, provider_id: str | None, at: datetime) -> None:
+        """The channel took it. A gateway may report delivery before this is written (its report
+        comes on another connection): a status it set stays, only the time is added."""
         await self.pool.execute(
-            "UPDATE messages SET status = 'sent', provider_id = $2, sent_at = $3 "
-            "WHERE id = $1 AND status = 'queued'",
+            "UPDATE messages SET status = CASE status WHEN 'queued' THEN 'sent' ELSE status END, "
+            "provider_id = coalesce(provider_id, $2), sent_at = coalesce(sent_at, $3) "
+            "WHERE id = $1 AND status <> 'refused'",
             message_id,
             provider_id,
             at,
         )
+
+    async def mark_delivered(self, message_id: int, at: datetime) -> bool:
+        """The handset has it (the gateway's report); False when no message took it."""
+        done = await self.pool.execute(
+            "UPDATE messages SET status = 'delivered', delivered_at = $2 "
+            "WHERE id = $1 AND status IN ('queued', 'sent')",
+            message_id,
+            at,
+        )
+        return done != "UPDATE 0"
 
     async def mark_failed(self, message_id: int, error: str, at: datetime) -> None:
         await self.pool.execute(
@@ -132,6 +174,61 @@ class MessageStore:
             error,
             at,
         )
+
+    async def latest_to(self, channel: str, address: str) -> Answered | None:
+        """The latest message that went (or was on its way) to `address`: what a reply from
+        there answers."""
+        row = await self.pool.fetchrow(
+            "SELECT id, case_id FROM messages WHERE channel = $1 AND address = $2 "
+            "AND status <> 'refused' ORDER BY created_at DESC, id DESC LIMIT 1",
+            channel,
+            address,
+        )
+        return Answered(row["id"], row["case_id"]) if row else None
+
+    async def record_reply(
+        self,
+        *,
+        channel: str,
+        address: str,
+        to_address: str,
+        body: str,
+        answered: Answered | None,
+        consent: str | None,
+        received_at: datetime,
+    ) -> int:
+        """Keep the reply, and mark the message it answers `replied`, in one transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            reply_id = await conn.fetchval(
+                """INSERT INTO message_replies (channel, address, to_address, body, message_id,
+                                                case_id, consent, received_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
+                channel,
+                address,
+                to_address,
+                body,
+                answered.message_id if answered else None,
+                answered.case_id if answered else None,
+                consent,
+                received_at,
+            )
+            if answered is not None:
+                await conn.execute(
+                    "UPDATE messages SET status = 'replied' WHERE id = $1 "
+                    "AND status IN ('queued', 'sent', 'delivered')",
+                    answered.message_id,
+                )
+        return reply_id
+
+    async def replies_of_case(self, case_id: int, limit: int = 100) -> list[ReplyRow]:
+        rows = await self.pool.fetch(
+            "SELECT id, channel, address, to_address, body, message_id, case_id, consent, "
+            "received_at FROM message_replies WHERE case_id = $1 "
+            "ORDER BY received_at DESC, id DESC LIMIT $2",
+            case_id,
+            limit,
+        )
+        return [ReplyRow(**dict(r)) for r in rows]
 
     async def messages_of_case(self, case_id: int, limit: int = 100) -> list[MessageRow]:
         rows = await self.pool.fetch(

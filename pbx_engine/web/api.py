@@ -139,10 +139,12 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     our own pages (its Origin)."""
     if (
         request.path in OPEN_PATHS
-        or request.path.startswith(("/join/", "/unsubscribe/"))
+        or request.path.startswith(("/join/", "/unsubscribe/", "/sms/"))
         or is_public(request)
     ):
-        return await handler(request)  # /join: the signed invitation is the permission
+        # /join, /unsubscribe, /sms/receipt: the signed path is the permission; /sms/inbound:
+        # the gateway's token.
+        return await handler(request)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
         agent = await request.app[SIGNIN].agent_by_token(token.strip())

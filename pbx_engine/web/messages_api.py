@@ -3,6 +3,7 @@
 POST /cases/{case_id}/messages     send the case's debtor a message from the templates
                                    (supervisors): sent, refused (with the rule) or failed
 GET  /cases/{case_id}/messages     the case's messages, newest first (supervisors)
+GET  /cases/{case_id}/replies      what the case's debtor sent back, newest first (supervisors)
 POST /consent                      a consent change on record: a written request, a phone
                                    call's "stop texting me" (supervisors; audited)
 GET  /consent                      the ledger, oldest first: the evidence (supervisors;
@@ -11,6 +12,10 @@ GET  /unsubscribe/{token}          the page an e-mail's opt-out link opens (publ
                                    signed token is the permission)
 POST /unsubscribe/{token}          the opt-out itself, from that page or a mail program's
                                    one-click List-Unsubscribe (public)
+GET  /sms/receipt/{token}          the SMS gateway's delivery report (`?status=&answer=`;
+                                   the signed path it was given is the permission)
+GET  /sms/inbound                  a debtor's SMS, from the gateway's sms-service
+                                   (`?token=&from=&to=&text=`; the token is [sms]'s)
 """
 
 from __future__ import annotations
@@ -94,6 +99,43 @@ async def case_messages(request: web.Request) -> web.Response:
     return web.json_response([m.as_json() for m in messages])
 
 
+async def case_replies(request: web.Request) -> web.Response:
+    if denied := require_role(request):
+        return denied
+    case_id = parse_case_id(request.match_info["case_id"])
+    if case_id is None:
+        return error_response(404, "no such case")
+    replies = await request.app[MESSAGES].replies(case_id)
+    return web.json_response([r.as_json() for r in replies])
+
+
+async def sms_receipt(request: web.Request) -> web.Response:
+    try:
+        report = int(request.query.get("status", ""))
+    except ValueError:
+        return error_response(400, "status: the report type (Kannel's %d) is missing")
+    service: MessageService = request.app[MESSAGES]
+    known = await service.sms_receipt(
+        request.match_info["token"], report, request.query.get("answer", "")
+    )
+    if not known:
+        return error_response(403, "not a delivery-report path of ours")
+    # 200, not 204: Kannel takes any other answer as a failure and calls again.
+    return web.Response(status=200, text="")
+
+
+async def sms_inbound(request: web.Request) -> web.Response:
+    service: MessageService = request.app[MESSAGES]
+    if not service.accepts_inbound(request.query.get("token", "")):
+        return error_response(403, "wrong or missing token")
+    sender, text = request.query.get("from", ""), request.query.get("text")
+    if text is None:
+        return error_response(400, "text: missing (Kannel's %a)")
+    await service.sms_reply(sender, request.query.get("to", ""), text)
+    # An empty answer: the gateway sends nothing back to the debtor.
+    return web.Response(status=200, text="")
+
+
 async def add_consent(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
@@ -155,7 +197,10 @@ async def unsubscribe(request: web.Request) -> web.Response:
 def add_message_routes(app: web.Application) -> None:
     app.router.add_post("/cases/{case_id}/messages", send_message)
     app.router.add_get("/cases/{case_id}/messages", case_messages)
+    app.router.add_get("/cases/{case_id}/replies", case_replies)
     app.router.add_post("/consent", add_consent)
     app.router.add_get("/consent", consent_ledger)
     app.router.add_get("/unsubscribe/{token}", unsubscribe_page)
     app.router.add_post("/unsubscribe/{token}", unsubscribe)
+    app.router.add_get("/sms/receipt/{token}", sms_receipt)
+    app.router.add_get("/sms/inbound", sms_inbound)

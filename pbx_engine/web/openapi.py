@@ -486,6 +486,15 @@ ROUTES: tuple[Route, ...] = (
         path_values={"case_id": {"type": "integer"}},
     ),
     Route(
+        "GET",
+        "/cases/{case_id}/replies",
+        Role.SUPERVISOR,
+        "What the case's debtor sent back (SMS replies), newest first, with what each said "
+        "about consent",
+        {200: Answer("the replies"), 404: Answer("no such case")},
+        path_values={"case_id": {"type": "integer"}},
+    ),
+    Route(
         "POST",
         "/consent",
         Role.SUPERVISOR,
@@ -522,6 +531,37 @@ ROUTES: tuple[Route, ...] = (
         body_media=FORM,
         body_required=False,
         other_answers=None,
+    ),
+    Route(
+        "GET",
+        "/sms/receipt/{token}",
+        Role.PUBLIC,
+        "The SMS gateway's delivery report for one message (the signed path it was given is "
+        "the permission)",
+        {
+            200: Answer("noted (an empty answer)", ("text/plain",)),
+            400: Answer("no report type"),
+            403: Answer("not a path of ours"),
+        },
+        query={"status": {"type": "integer"}, "answer": {"type": "string"}},
+    ),
+    Route(
+        "GET",
+        "/sms/inbound",
+        Role.PUBLIC,
+        "A debtor's SMS from the gateway: kept with the message it answers; an opt-out keyword "
+        "revokes texts to the number at once",
+        {
+            200: Answer("kept (an empty answer: nothing is sent back)", ("text/plain",)),
+            400: Answer("no text"),
+            403: Answer("wrong or missing token"),
+        },
+        query={
+            "token": {"type": "string"},
+            "from": {"type": "string"},
+            "to": {"type": "string"},
+            "text": {"type": "string"},
+        },
     ),
     Route(
         "GET",
