@@ -31,6 +31,7 @@ CAUSE_NO_USER_RESPONSE = 18
 CAUSE_NO_ANSWER = 19
 CAUSE_SUBSCRIBER_ABSENT = 20
 CAUSE_CALL_REJECTED = 21
+CAUSE_NUMBER_CHANGED = 22
 CAUSE_INVALID_NUMBER_FORMAT = 28
 CAUSE_NORMAL_UNSPECIFIED = 31
 CAUSE_CONGESTION = 34
@@ -66,6 +67,23 @@ def classify_unanswered(cause: int | None, dial_status: str | None = None) -> Ou
         # The far end cleared before answering without saying why: treat as not answered.
         return Outcome.NO_ANSWER
     return Outcome.FAILED
+
+
+# The network saying the number does not exist: Asterisk makes a carrier's SIP 404 (not found)
+# and 604 (does not exist anywhere) into cause 1. Congestion, no route (3) or a bad format (28)
+# can be the carrier's own trouble, and are retried as failures.
+_NUMBER_GONE = {
+    CAUSE_UNALLOCATED: "unallocated number",
+    CAUSE_NUMBER_CHANGED: "number changed",
+}
+
+
+def number_gone(outcome: Outcome, cause: int | None) -> str | None:
+    """Why the number dialled is dead, when an unanswered call's cause says so; None: it is not
+    (or nothing says it is)."""
+    if outcome not in (Outcome.FAILED, Outcome.REJECTED) or cause not in _NUMBER_GONE:
+        return None
+    return f"the network says: {_NUMBER_GONE[cause]} (cause {cause})"
 
 
 NOT_A_PERSON = frozenset({Outcome.MACHINE, Outcome.SILENCE, Outcome.FAX})

@@ -225,6 +225,14 @@ def _import_cases(args: argparse.Namespace) -> int:
         print(f"  {error}", file=sys.stderr)
     if len(errors) > args.max_errors:
         print(f"  ... and {len(errors) - args.max_errors} more", file=sys.stderr)
+    if result.invalid_numbers:
+        print(
+            f"{len(result.invalid_numbers)} number(s) not valid in their country's numbering "
+            "plan: loaded, on the dead-number list, never dialled or texted",
+            file=sys.stderr,
+        )
+        for line, _, reason in result.invalid_numbers[: args.max_errors]:
+            print(f"  line {line}: {reason}", file=sys.stderr)
     return 0 if not errors else 2
 
 

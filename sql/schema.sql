@@ -174,6 +174,16 @@ CREATE INDEX call_attempts_campaign_time_idx ON call_attempts (campaign_id, crea
 -- Caller-ID rotation: each presented number's calls today and its recent answer rate.
 CREATE INDEX call_attempts_caller_time_idx ON call_attempts (caller_id, created_at);
 
+-- Numbers the network says do not exist (cause 1 "unallocated", which a carrier's SIP 404 or
+-- 604 becomes, or 22 "number changed"), or that cannot exist (not valid in its country's
+-- numbering plan, found on import): neither dialled nor texted again, for any case.
+CREATE TABLE dead_numbers (
+    e164        text PRIMARY KEY CHECK (e164 ~ '^\+[1-9][0-9]{6,14}$'),
+    reason      text NOT NULL,
+    attempt_id  bigint REFERENCES call_attempts (id) ON DELETE SET NULL,  -- the call that showed it
+    since       timestamptz NOT NULL
+);
+
 -- Every change of an agent's state, for occupancy and the supervisor's view of the floor.
 CREATE TABLE agent_state_changes (
     id          bigserial PRIMARY KEY,

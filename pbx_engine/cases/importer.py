@@ -8,8 +8,10 @@ Columns (header names, any order; * required):
   phones (`;`-separated, each `type:number` or a bare number), mobile, landline, work,
   due_date (YYYY-MM-DD), owner_agent (an agent's login), timezone (IANA), address, segment,
   email (where e-mail messages go), language (of the debtor's messages: en, fr, pl, pt_BR...)
-At least one phone number is required. No field may hold a control character (a line break
-inside a quoted field, a tab, NUL, ...): such text could reach the PBX as a command.
+At least one phone number is required; a possible number that is not valid in its country's
+plan loads, marked dead (never dialled or texted), and is counted in the report. No field may
+hold a control character (a line break inside a quoted field, a tab, NUL, ...): such text could
+reach the PBX as a command.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from pbx_engine.numbers import BadNumber, to_e164
+from pbx_engine.numbers import BadNumber, invalid_number, to_e164
 from pbx_engine.text import control_character_problem
 
 REQUIRED = ("reference", "debtor_name", "amount_owed", "currency")
@@ -53,6 +55,9 @@ class FileError(ValueError):
 class PhoneEntry:
     e164: str
     kind: str
+    # Why it cannot be a working number (phonenumbers: not valid in its country's plan): the
+    # case loads with it, and it goes on the dead-number list, never dialled or texted.
+    invalid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,7 @@ def _phones(record: dict[str, str], region: str) -> tuple[PhoneEntry, ...]:
         except BadNumber as error:
             raise _Bad(str(error)) from None
         if e164 not in seen:
-            seen[e164] = PhoneEntry(e164, kind or _kind_of(e164))
+            seen[e164] = PhoneEntry(e164, kind or _kind_of(e164), invalid_number(e164))
     return tuple(seen.values())
 
 

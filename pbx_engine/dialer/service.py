@@ -30,7 +30,7 @@ from ari_apps.outbound_call import (
     RunAmd,
     Verdict,
 )
-from ari_apps.outcomes import Outcome, classify_amd, classify_unanswered
+from ari_apps.outcomes import Outcome, classify_amd, classify_unanswered, number_gone
 from pbx_engine.amd.detectors import Detector, DetectorKind, default_detector
 from pbx_engine.amd.live import HELPER_PREFIX, EngineDetector, EngineVerdict
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone, Subscription
@@ -618,6 +618,7 @@ class Dialer:
                 hangup_cause=finish.cause,
                 hangup_cause_text=finish.cause_text,
                 outcome=finish.outcome.value,
+                number_gone=number_gone(finish.outcome, finish.cause),
             )
         )
         verdict = call.verdict

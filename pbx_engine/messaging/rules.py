@@ -21,6 +21,7 @@ class MessageAsk:
     address: str | None  # None: the case has none for this channel
     case_status: str
     template_missing: str | None  # why there is no template to fill; None: there is one
+    address_problem: str | None = None  # why nothing reaches the address (a landline's SMS)
 
 
 def why_not(
@@ -38,6 +39,8 @@ def why_not(
     if ask.address is None:
         what = "e-mail address" if ask.channel is Channel.EMAIL else "mobile number"
         return f"the case has no {what}"
+    if ask.address_problem is not None:
+        return ask.address_problem
     decision = may_contact(consent, ask.address, ask.channel, now)
     if not decision.allowed:
         return decision.rule

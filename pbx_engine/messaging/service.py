@@ -39,7 +39,7 @@ from pbx_engine.messaging.templates import (
     load_templates,
 )
 from pbx_engine.messaging.unsubscribe import make_unsubscribe_token
-from pbx_engine.numbers import BadNumber, to_e164
+from pbx_engine.numbers import BadNumber, sms_line_problem, to_e164
 from pbx_engine.storage import Storage
 from pbx_engine.storage.consent import ConsentRecord
 from pbx_engine.storage.messages import MessageCase, MessageRow, ReplyRow
@@ -137,7 +137,8 @@ class MessageService:
             missing = f"no {kind.value} template {template!r} in {language!r}"
         else:
             missing = None
-        ask = MessageAsk(kind, address, case.status, missing)
+        problem = sms_line_problem(address) if address and kind is Channel.SMS else None
+        ask = MessageAsk(kind, address, case.status, missing, problem)
         consent = await self._storage.consent.entries_for(address) if address else []
         rules = profile(self._config.compliance)
         zones = debtor_zones(case.timezone, case.first_number or "", self._fallback_timezone)

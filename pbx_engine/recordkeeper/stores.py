@@ -123,6 +123,7 @@ class KeptAttemptStore(AttemptStore):
         hangup_cause: int | None,
         hangup_cause_text: str | None,
         outcome: str,
+        number_gone: str | None = None,
     ) -> bool:
         """Settle an attempt once; owed (False) while the database cannot be reached."""
         changed: list[bool] = []
@@ -136,6 +137,7 @@ class KeptAttemptStore(AttemptStore):
                     hangup_cause=hangup_cause,
                     hangup_cause_text=hangup_cause_text,
                     outcome=outcome,
+                    number_gone=number_gone,
                 )
             )
 
@@ -147,6 +149,7 @@ class KeptAttemptStore(AttemptStore):
                 "hangup_cause": hangup_cause,
                 "hangup_cause_text": hangup_cause_text,
                 "outcome": outcome,
+                "number_gone": number_gone,
             },
         )
         await self.keeper.keep(channel_id, "finish_attempt", settle, final=True, replay=replay)

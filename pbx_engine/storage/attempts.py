@@ -77,19 +77,32 @@ class AttemptStore:
         hangup_cause: int | None,
         hangup_cause_text: str | None,
         outcome: str,
+        number_gone: str | None = None,
     ) -> bool:
-        """Settle an attempt once; a second call (a late duplicate) changes nothing."""
-        status = await self.pool.execute(
-            """UPDATE call_attempts SET ended_at = $2, hangup_cause = $3,
-                   hangup_cause_text = $4, outcome = $5
-               WHERE channel_id = $1 AND ended_at IS NULL""",
+        """Settle an attempt once; a second call (a late duplicate) changes nothing.
+        `number_gone`: why the number dialled is dead (the network said it does not exist): it
+        goes on the dead-number list with this attempt, in the same statement."""
+        settled = await self.pool.fetchval(
+            """WITH settled AS (
+                   UPDATE call_attempts SET ended_at = $2, hangup_cause = $3,
+                          hangup_cause_text = $4, outcome = $5
+                   WHERE channel_id = $1 AND ended_at IS NULL
+                   RETURNING id, dialled
+               ), gone AS (
+                   INSERT INTO dead_numbers (e164, reason, attempt_id, since)
+                   SELECT dialled, $6, id, $2 FROM settled
+                   WHERE $6::text IS NOT NULL AND dialled ~ '^\\+[1-9][0-9]{6,14}$'
+                   ON CONFLICT (e164) DO NOTHING
+               )
+               SELECT count(*) FROM settled""",
             channel_id,
             ended_at,
             hangup_cause,
             hangup_cause_text,
             outcome,
+            number_gone,
         )
-        return status.endswith(" 1")
+        return settled == 1
 
     async def get_attempt(self, channel_id: str) -> Attempt | None:
         row = await self.pool.fetchrow(

@@ -79,6 +79,8 @@ class CampaignStore:
                       (a.bridged_at IS NOT NULL) AS conversation, a.abandoned
                FROM picked p
                JOIN phone_numbers n ON n.case_id = p.id AND NOT n.wrong_party
+                    -- the network said it does not exist (sql/025_dead_numbers.sql)
+                    AND NOT EXISTS (SELECT 1 FROM dead_numbers dn WHERE dn.e164 = n.e164)
                LEFT JOIN do_not_call d ON d.e164 = n.e164
                -- The consent ledger's say on calls to the number (sql/023_latest_consent.sql).
                LEFT JOIN LATERAL latest_consent(n.e164, 'call', $9) consent ON true

@@ -180,8 +180,20 @@ class CaseStore:
             rejected = await _reject_unknown_owners(conn)
             inserted, updated = await _upsert_staged_cases(conn, campaign_id)
             phones = await _replace_staged_numbers(conn)
+            invalid = [(r.line, p.e164, p.invalid) for r in rows for p in r.phones if p.invalid]
+            await conn.execute(
+                """INSERT INTO dead_numbers (e164, reason, since)
+                   SELECT e164, reason, now() FROM unnest($1::text[], $2::text[]) AS d(e164, reason)
+                   ON CONFLICT (e164) DO NOTHING""",
+                [e164 for _, e164, _ in invalid],
+                [reason for _, _, reason in invalid],
+            )
         return ImportResult(
-            inserted=inserted, updated=updated, phone_numbers=phones, rejected=rejected
+            inserted=inserted,
+            updated=updated,
+            phone_numbers=phones,
+            rejected=rejected,
+            invalid_numbers=invalid,
         )
 
     async def record_disposition(

@@ -99,7 +99,9 @@ class MessageStore:
             """SELECT c.id, c.creditor, c.reference, c.debtor_name, c.amount_owed, c.currency,
                       c.due_date, c.email, c.language, c.timezone, c.status,
                       coalesce(array_agg(p.e164 ORDER BY p.position, p.id)
-                               FILTER (WHERE p.kind = 'mobile' AND NOT p.wrong_party),
+                               FILTER (WHERE p.kind = 'mobile' AND NOT p.wrong_party
+                                       AND NOT EXISTS (SELECT 1 FROM dead_numbers dn
+                                                       WHERE dn.e164 = p.e164)),
                                '{}') AS mobiles,
                       (array_agg(p.e164 ORDER BY p.position, p.id))[1] AS first_number
                FROM cases c LEFT JOIN phone_numbers p ON p.case_id = c.id

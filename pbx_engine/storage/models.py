@@ -59,6 +59,8 @@ class ImportResult:
     updated: int
     phone_numbers: int
     rejected: list = field(default_factory=list)  # RowErrors found against the database
+    # Numbers of the file not valid in their country's plan, now on the dead-number list.
+    invalid_numbers: list = field(default_factory=list)  # (line, e164, reason)
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,23 @@ async def test_given_the_network_rejects_or_the_number_is_unallocated_then_each_
     assert rejected.hangup_cause == 21
     assert unallocated.outcome is Outcome.FAILED
     assert unallocated.hangup_cause == 1
+    # The network said the number does not exist: it is on the dead-number list, with the call.
+    dead = await connected_engine.storage.pool.fetchrow(
+        "SELECT d.reason, a.channel_id FROM dead_numbers d JOIN call_attempts a "
+        "ON a.id = d.attempt_id WHERE d.e164 = $1",
+        PstnBehaviour.UNALLOCATED.number(),
+    )
+    assert dead is not None
+    assert tuple(dead) == (
+        "the network says: unallocated number (cause 1)",
+        unallocated.channel_id,
+    )
+    assert (
+        await connected_engine.storage.pool.fetchval(
+            "SELECT count(*) FROM dead_numbers WHERE e164 = $1", PstnBehaviour.REJECT.number()
+        )
+        == 0
+    )
 
 
 async def test_given_calls_in_parallel_when_they_end_then_each_keeps_its_own_outcome(
