@@ -1,9 +1,10 @@
 """`pbx-engine demo`: a real campaign on this machine, from empty to a summary.
 
-Starts a private PostgreSQL, the engine's Asterisk, the PSTN Asterisk and one SIPp softphone per
-agent; imports sample debtors whose numbers make the PSTN answer with a realistic mix (people,
-voicemail, busy lines, no answer, rejections, dead numbers); logs the agents in; runs a
-campaign until nothing is left to dial. Simulated agents talk for a few seconds and record
+Starts a private PostgreSQL, the engine's Asterisk, the PSTN Asterisk, one SIPp softphone per
+agent and an SMS gateway (Kannel, its fake SMSC as the network); imports sample debtors whose
+numbers make the PSTN answer with a realistic mix (people, voicemail, busy lines, no answer,
+rejections, dead numbers); sends each the campaign strategy's day-0 SMS; logs the agents in;
+runs a campaign until nothing is left to dial. Simulated agents talk for a few seconds and record
 dispositions through the same calls the HTTP API makes. Ends with a summary table, or one JSON
 object with `--json`.
 """
@@ -13,11 +14,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import secrets
 import sys
+import tempfile
 import time
 from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from pbx_engine.agents.states import AgentState
 from pbx_engine.campaigns.config import CampaignConfig
@@ -27,9 +31,27 @@ from pbx_engine.config import parse_config
 from pbx_engine.engine import Engine, build_engine
 from pbx_engine.lab.invariants import agent_views, violations_when_quiet
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
+from pbx_engine.lab.sandbox.kannel import USERNAME as KANNEL_USERNAME
+from pbx_engine.lab.sandbox.kannel import KannelSandbox
 from pbx_engine.lab.sandbox.ports import free_port
 from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.lab.sandbox.sipp import SippPhone
+from pbx_engine.strategies.runner import RunningCampaign
+
+# The campaign's contact strategy: a text before the first call, as collections centres do it.
+DAY_0_TEMPLATES = """\
+[reminder.en]
+sms = "{{ debtor_name }}, {{ amount_owed | money }} to {{ creditor }} is due. Pay: {{ pay_link }}"
+"""
+DAY_0_STRATEGY = """\
+name = "text first"
+
+[[step]]
+name = "day-0 SMS"
+days_past_due = [0]
+action = "sms"
+template = "reminder"
+"""
 
 # What the sample debtors' phones do, with weights: a collections list as it dials in practice.
 MIX = [
@@ -134,6 +156,13 @@ async def summary(engine: Engine, campaign_id: int, started: datetime) -> dict:
         "abandon_rate": round(row.abandons / live, 4) if live else 0.0,
         "occupancy": round(on_call / logged_in, 3) if logged_in else 0.0,
         "promises": promises.count,
+        "sms_sent": await storage.pool.fetchval(
+            "SELECT count(*) FROM messages WHERE channel = 'sms' "
+            "AND status IN ('sent', 'delivered', 'replied')"
+        ),
+        "sms_delivered": await storage.pool.fetchval(
+            "SELECT count(*) FROM messages WHERE channel = 'sms' AND delivered_at IS NOT NULL"
+        ),
         "promised_amount": str(promises.amount),
         "busy": row.busy,
         "no_answer": row.no_answer,
@@ -162,8 +191,19 @@ async def run_demo(
     logins = {f"agent{i + 1:02d}": f"agent-{i + 1:03d}" for i in range(agents)}
     passwords = {endpoint: f"{endpoint}-pw" for endpoint in logins.values()}
     agi_port = free_port()
-    say(f"starting PostgreSQL, the engine's Asterisk, the PSTN and {agents} softphones ...")
+    http_port = free_port()
+    inbound_token = secrets.token_urlsafe(16)
+    say(
+        f"starting PostgreSQL, the engine's Asterisk, the PSTN, {agents} softphones and an SMS "
+        "gateway ..."
+    )
     async with AsyncExitStack() as stack:
+        files = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pbx-demo-")))
+        (files / "messages.toml").write_text(DAY_0_TEMPLATES, encoding="utf-8")
+        (files / "strategy.toml").write_text(DAY_0_STRATEGY, encoding="utf-8")
+        kannel = await stack.enter_async_context(
+            KannelSandbox(f"http://127.0.0.1:{http_port}/sms/inbound", inbound_token)
+        )
         postgres = await stack.enter_async_context(PostgresSandbox(keep=keep))
         telephony = await stack.enter_async_context(
             Telephony.create(agi_url=f"agi://127.0.0.1:{agi_port}", agents=passwords, keep=keep)
@@ -193,6 +233,20 @@ async def run_demo(
                 "dialer": {"ring_timeout": 8},
                 "agents": {"wrap_up_seconds": 1.0},
                 "logging": {"level": "warning"},
+                "http": {"port": http_port, "secret": secrets.token_urlsafe(32)},
+                "messages": {
+                    "templates_file": str(files / "messages.toml"),
+                    "company": "Demo Bank",
+                    "pay_link": "https://pay.demo.example/{reference}",
+                },
+                "sms": {
+                    "sendsms_url": kannel.sendsms_url,
+                    "username": KANNEL_USERNAME,
+                    "password": kannel.password,
+                    "sender": "+13125550000",
+                    "callback_url": f"http://127.0.0.1:{http_port}",
+                    "inbound_token": inbound_token,
+                },
             },
             "demo",
             environ={},
@@ -212,6 +266,7 @@ async def run_demo(
                 "machine": {"after_minutes": 1, "max_attempts": 1},
                 "abandoned": {"after_minutes": 0.1, "max_attempts": 1},
             },
+            strategy={"file": files / "strategy.toml"},
         )
         runner = await engine.add_campaign(campaign)
         for login, endpoint in logins.items():
@@ -220,6 +275,9 @@ async def run_demo(
             sample_cases(debtors, rng, mix), campaign="demo"
         )
         say(f"ready in {time.monotonic() - clock:.1f}s; {imported.inserted} debtors imported")
+        texted = await engine.strategies.run_campaign(RunningCampaign(runner.campaign_id, campaign))
+        sent = sum(1 for step in texted if step.status == "sent")
+        say(f"day-0 SMS: {sent} sent through the gateway, {len(texted) - sent} not")
         started = datetime.now(UTC)
         for login in logins:
             await engine.agents.login(login)

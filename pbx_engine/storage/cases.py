@@ -350,15 +350,32 @@ _DOSSIER_JSON = """json_build_object(
             'amount', promise_amount::text, 'date', promise_date, 'made_at', created_at)
             ORDER BY promise_date), '[]')
         FROM dispositions WHERE case_id = c.id AND code = 'promise_to_pay'),
+    -- Calls, messages and debtors' replies, latest first: `kind` is call, sms or email.
     'history', (SELECT coalesce(json_agg(h ORDER BY h.at DESC), '[]') FROM (
-        SELECT a.channel_id, a.direction, a.dialled AS number, a.created_at AS at, a.outcome,
-               a.route, g.login AS agent, d.code AS disposition, d.note,
-               d.promise_amount::text AS promise_amount, d.promise_date, d.callback_at,
-               (SELECT coalesce(json_agg(r.name ORDER BY r.name), '[]') FROM recordings r
-                WHERE r.attempt_id = a.id AND r.deleted_at IS NULL) AS recordings
-        FROM call_attempts a LEFT JOIN dispositions d ON d.attempt_id = a.id
-        LEFT JOIN agents g ON g.id = a.agent_id
-        WHERE a.case_id = c.id ORDER BY a.created_at DESC LIMIT 100) h)
+        (SELECT 'call' AS kind, a.channel_id, a.direction, a.dialled AS number,
+                a.created_at AS at, a.outcome, a.route, g.login AS agent, d.code AS disposition,
+                d.note, d.promise_amount::text AS promise_amount, d.promise_date, d.callback_at,
+                (SELECT coalesce(json_agg(r.name ORDER BY r.name), '[]') FROM recordings r
+                 WHERE r.attempt_id = a.id AND r.deleted_at IS NULL) AS recordings,
+                NULL::text AS text
+         FROM call_attempts a LEFT JOIN dispositions d ON d.attempt_id = a.id
+         LEFT JOIN agents g ON g.id = a.agent_id
+         WHERE a.case_id = c.id ORDER BY a.created_at DESC LIMIT 100)
+        UNION ALL
+        -- A message's outcome is its status; a refused one's note, the rule; a failed one's,
+        -- the channel's words.
+        (SELECT m.channel, NULL, 'outbound', m.address, m.created_at, m.status, NULL,
+                g.login, NULL, coalesce(m.refused_by, m.error), NULL, NULL, NULL, '[]'::json,
+                m.body
+         FROM messages m LEFT JOIN agents g ON g.id = m.asked_by
+         WHERE m.case_id = c.id ORDER BY m.created_at DESC LIMIT 50)
+        UNION ALL
+        (SELECT r.channel, NULL, 'inbound', r.address, r.received_at,
+                CASE r.consent WHEN 'revoked' THEN 'opted out' WHEN 'granted' THEN 'opted in'
+                     ELSE 'replied' END,
+                NULL, NULL, NULL, NULL, NULL, NULL, NULL, '[]'::json, r.body
+         FROM message_replies r
+         WHERE r.case_id = c.id ORDER BY r.received_at DESC LIMIT 50)) h)
 )"""
 
 

@@ -318,3 +318,28 @@ async def test_given_a_strategy_when_its_day_0_sms_gets_a_stop_then_its_next_ste
     assert missed.reason is not None and missed.reason.startswith("revoked by sms_reply on ")
     assert len(floor.kannel.sent()) == 1
     assert await runner.run_campaign(campaign) == []  # refused by the ledger: not tried again
+
+
+async def test_given_a_text_and_a_reply_then_the_desks_contact_history_shows_both_beside_calls(
+    floor: Floor,
+):
+    case_id = await a_case(floor.storage)
+    await floor.storage.attempts.create_attempt(
+        channel_id="hist-1", dialled=MOBILE, case_id=case_id
+    )
+    sent = await floor.messages.send(case_id, "reminder", "sms")
+    await network_got(floor, 1)
+    await floor.kannel.reply(MOBILE, SENDER, "STOP")
+    await eventually(lambda: floor.storage.messages.replies_of_case(case_id), what="the reply")
+
+    dossier = await floor.storage.cases.case_file(case_id)
+
+    assert dossier is not None
+    rows = [(h["kind"], h["direction"], h["outcome"], h["text"]) for h in dossier["history"]]
+    [message] = await floor.storage.messages.messages_of_case(case_id)
+    assert rows == [
+        ("sms", "inbound", "opted out", "STOP"),
+        ("sms", "outbound", "replied", message.body),
+        ("call", "outbound", "pending", None),
+    ]
+    assert message.id == sent.message_id

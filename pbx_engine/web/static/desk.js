@@ -59,11 +59,12 @@ function dossier(c, extra = {}) {
     el("h2", {}, "Contact history"),
     el("table", { id: "history" },
       el("thead", {}, el("tr", {}, ["When", "Channel", "Number", "Outcome", "Agent", "Disposition", "Note", "Recordings"].map((h) => el("th", {}, h)))),
-      el("tbody", {}, (c.history || []).map((h) => el("tr", {},
-        el("td", {}, when(h.at)), el("td", {}, h.direction === "inbound" ? "inbound call" : "outbound call"),
+      el("tbody", {}, (c.history || []).map((h) => el("tr", { class: `history-${h.kind || "call"}` },
+        el("td", {}, when(h.at)), el("td", {}, contactChannel(h)),
         el("td", {}, h.number), el("td", {}, h.outcome), el("td", {}, h.agent ?? ""),
         el("td", {}, h.disposition ? `${h.disposition}${h.promise_amount ? " " + money(h.promise_amount, c.currency) + " by " + h.promise_date : ""}${h.callback_at ? " " + when(h.callback_at, zone) : ""}` : ""),
-        el("td", {}, h.note ?? ""),
+        // A message's note is its text (and why it was refused or failed), a reply's its words.
+        el("td", {}, [h.text, h.note].filter(Boolean).join(" — ")),
         // An agent may play the recordings of his own calls only (the engine refuses others).
         el("td", {}, h.agent === me.login || ["supervisor", "admin"].includes(me.role)
           ? (h.recordings || []).map((name) => el("a", { href: `/recordings/${encodeURIComponent(name)}` }, "▶ ", name))
@@ -71,6 +72,14 @@ function dossier(c, extra = {}) {
       )),
     ),
   );
+}
+
+// What the history row was: a call either way, a message we sent, or the debtor's reply.
+function contactChannel(h) {
+  const kind = h.kind || "call";
+  const name = { call: "call", sms: "SMS", email: "e-mail" }[kind] || kind;
+  if (kind === "call") return h.direction === "inbound" ? "inbound call" : "outbound call";
+  return h.direction === "inbound" ? `${name} reply` : name;
 }
 
 function showPop(data) {
