@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -546,6 +547,12 @@ class MessagesConfig(_Section):
         "plain",
         description="the compliance profile whose hours messages keep to (us: 8 am to 9 pm "
         "in the debtor's time, as Reg F has it)",
+    )
+    revoke_all_from: date = Field(
+        date(2027, 1, 31),
+        description="from this day an opt-out of texts or automated calls, by any means, covers "
+        "both (the FCC's 'revoke all' rule, whose compliance date this is); set an earlier day "
+        "to apply it now",
     )
 
 

@@ -25,10 +25,12 @@ from pbx_engine.cases.dispositions import (
 from pbx_engine.cases.ids import parse_case_id
 from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.messaging.consent import (
+    REVOKE_ALL_FROM,
     Consent,
     ConsentEntry,
     Source,
     revocation_by_disposition,
+    revoke_all_from,
 )
 from pbx_engine.refusals import Refused
 from pbx_engine.roles import may_supervise
@@ -102,6 +104,7 @@ class DispositionService:
         notices: DispositionNotices,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         refused_quiet_of: Callable[[int | None], timedelta | None] = lambda _: None,
+        revoke_all_day: date | None = None,
     ) -> None:
         self._storage = storage
         self._agents = agents
@@ -109,6 +112,8 @@ class DispositionService:
         self._clock = clock
         # A campaign's quiet time after a refusal (its compliance profile's), by campaign id.
         self._refused_quiet_of = refused_quiet_of
+        # From when "stop calling me" covers texts too ([messages] revoke_all_from).
+        self._revoke_all_day = revoke_all_day or REVOKE_ALL_FROM.date()
 
     async def record(
         self, agent: AgentRow, channel_id: str, given: DispositionInput
@@ -131,7 +136,10 @@ class DispositionService:
         )
         now = self._clock()
         revocation = revocation_by_disposition(
-            given.code.value, now, self._refused_quiet_of(attempt.campaign_id)
+            given.code.value,
+            now,
+            self._refused_quiet_of(attempt.campaign_id),
+            revoke_all_from(self._revoke_all_day),
         )
         if revocation is not None:
             # The ledger, not the case: every campaign and the callback queue read it.

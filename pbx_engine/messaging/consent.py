@@ -19,7 +19,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 
@@ -46,6 +46,13 @@ class Source(StrEnum):
 # From this day a revocation by any reasonable means covers all automated calls and texts to
 # the number (47 CFR 64.1200(a)(10), the FCC's 2024 order as its compliance date now stands).
 REVOKE_ALL_FROM = datetime(2027, 1, 31, tzinfo=UTC)
+
+
+def revoke_all_from(day: date) -> datetime:
+    """A configured "revoke all" day as the moment it starts (its midnight, UTC)."""
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
 AUTOMATED = frozenset({Channel.CALL, Channel.SMS})
 
 # Compared after `_words`: case, accents and punctuation dropped, spaces collapsed.
@@ -102,9 +109,12 @@ def reply_consent(text: str) -> Consent | None:
     return None
 
 
-def covers(revoked_by: Channel, at: datetime) -> frozenset[Channel]:
-    """The channels a revocation that came by `revoked_by` at `at` covers."""
-    if revoked_by in AUTOMATED and at >= REVOKE_ALL_FROM:
+def covers(
+    revoked_by: Channel, at: datetime, revoke_all_from: datetime = REVOKE_ALL_FROM
+) -> frozenset[Channel]:
+    """The channels a revocation that came by `revoked_by` at `at` covers. `revoke_all_from`:
+    the day "revoke all" applies from (a centre may apply it before the rule's date)."""
+    if revoked_by in AUTOMATED and at >= revoke_all_from:
         return AUTOMATED
     return frozenset({revoked_by})
 
@@ -155,13 +165,18 @@ class Revocation:
 
 
 def revocation_by_disposition(
-    code: str, at: datetime, refused_quiet: timedelta | None
+    code: str,
+    at: datetime,
+    refused_quiet: timedelta | None,
+    revoke_all_from: datetime = REVOKE_ALL_FROM,
 ) -> Revocation | None:
     """What an agent's disposition says about consent: "stop calling me" revokes calls to the
     number (and, from the revoke-all date, texts too); a refusal, under a profile with a quiet
     time after one (France's 60 days), revokes calls for that long. None: nothing to record."""
     if code == "stop_calling":
-        return Revocation(covers(Channel.CALL, at), None, "asked on a call not to be called")
+        return Revocation(
+            covers(Channel.CALL, at, revoke_all_from), None, "asked on a call not to be called"
+        )
     if code == "refused" and refused_quiet is not None:
         days = refused_quiet.days
         return Revocation(

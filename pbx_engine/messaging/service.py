@@ -21,6 +21,7 @@ from pbx_engine.messaging.consent import (
     Source,
     covers,
     reply_consent,
+    revoke_all_from,
 )
 from pbx_engine.messaging.email import EmailNotSent, OutgoingEmail, SmtpChannel
 from pbx_engine.messaging.rules import MessageAsk, why_not
@@ -92,6 +93,7 @@ class MessageService:
         self._sms = sms
         self._fallback_timezone = fallback_timezone
         self._default_region = default_region  # how a reply's number without + is read
+        self._revoke_all_from = revoke_all_from(config.revoke_all_from)
         # (case id, address) -> the link that records an opt-out; None: no link in messages.
         self._unsubscribe_link = unsubscribe_link or (lambda case_id, address: "")
 
@@ -256,7 +258,11 @@ class MessageService:
         case_id = answered.case_id if answered else None
         message_id = answered.message_id if answered else None
         if address is not None and said is not None:
-            channels = covers(Channel.SMS, now) if said is Consent.REVOKED else {Channel.SMS}
+            channels = (
+                covers(Channel.SMS, now, self._revoke_all_from)
+                if said is Consent.REVOKED
+                else {Channel.SMS}
+            )
             entry = ConsentEntry(
                 address, frozenset(channels), said, Source.SMS_REPLY, now,
                 note=f"replied {body.strip()[:40]!r}",
@@ -310,7 +316,12 @@ class MessageService:
         """An opt-out, on record at once (and so applied to every later message or call)."""
         now = now or datetime.now(UTC)
         entry = ConsentEntry(
-            address, covers(revoked_by, now), Consent.REVOKED, source, now, note=note
+            address,
+            covers(revoked_by, now, self._revoke_all_from),
+            Consent.REVOKED,
+            source,
+            now,
+            note=note,
         )
         await self.record_consent(entry, case_id=case_id, entered_by=entered_by)
         return entry

@@ -483,6 +483,7 @@ def install_services(app: web.Application, engine: EngineParts) -> None:
         engine.agents,
         engine.feed,
         refused_quiet_of=partial(_refused_quiet_of, engine.campaigns),
+        revoke_all_day=engine.config.messages.revoke_all_from,
     )
     app[ACCESS] = AgentAccessService(engine.storage, engine.agents, softphones=engine.softphones)
     app[INVITATIONS] = InvitationService(

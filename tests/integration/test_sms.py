@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -74,7 +74,11 @@ async def floor(storage: Storage, tmp_path: Path) -> AsyncIterator[Floor]:
 
 
 def service(
-    storage: Storage, kannel: KannelSandbox, tmp_path: Path, base_url: str
+    storage: Storage,
+    kannel: KannelSandbox,
+    tmp_path: Path,
+    base_url: str,
+    revoke_all_from: date = date(2027, 1, 31),
 ) -> MessageService:
     (tmp_path / "messages.toml").write_text(TEMPLATES, encoding="utf-8")
     config = MessagesConfig(
@@ -82,6 +86,7 @@ def service(
         company="Acme Collections",
         pay_link="https://pay.acme.example/{reference}",
         compliance="plain",  # any hour: these tests run at whatever time it is
+        revoke_all_from=revoke_all_from,
     )
     gateway = SmsConfig(
         sendsms_url=kannel.sendsms_url,
@@ -343,3 +348,28 @@ async def test_given_a_text_and_a_reply_then_the_desks_contact_history_shows_bot
         ("call", "outbound", "pending", None),
     ]
     assert message.id == sent.message_id
+
+
+async def test_given_revoke_all_applied_now_when_the_debtor_replies_stop_then_automated_calls_stop_too(  # noqa: E501
+    floor: Floor, tmp_path: Path
+):
+    # A centre applying the FCC's "revoke all" before its date: a STOP covers calls as well.
+    messages = service(
+        floor.storage, floor.kannel, tmp_path, floor.base_url, revoke_all_from=date(2026, 1, 1)
+    )
+    campaign_id = await floor.storage.campaigns.upsert_campaign("calls", "progressive")
+    case_id = await a_case(floor.storage)
+    await floor.storage.pool.execute(
+        "UPDATE cases SET campaign_id = $2 WHERE id = $1", case_id, campaign_id
+    )
+    await messages.send(case_id, "reminder", "sms")
+    await network_got(floor, 1)
+
+    await messages.sms_reply(MOBILE, SENDER, "STOP")
+
+    [entry] = await floor.storage.consent.ledger(MOBILE)
+    assert {c.value for c in entry.entry.channels} == {"call", "sms"}
+    [candidate] = await floor.storage.campaigns.campaign_candidates(
+        campaign_id, now=datetime.now(UTC), limit=10
+    )
+    assert [(n.e164, n.calls_revoked) for n in candidate.numbers] == [(MOBILE, True)]

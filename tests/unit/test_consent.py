@@ -1,7 +1,7 @@
 """The consent ledger's rules: the latest entry covering a channel decides; replies are read
 for opt-out keywords only when that is all they say; revoke-all from 31 January 2027."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -143,3 +143,21 @@ def test_given_a_refusal_then_calls_stop_for_the_profiles_quiet_time_if_it_has_o
     assert french.note == "refused on a call: 60 days"
     assert revocation_by_disposition("refused", NOW, None) is None
     assert revocation_by_disposition("promise_to_pay", NOW, timedelta(days=60)) is None
+
+
+def test_given_revoke_all_applied_earlier_then_a_stop_covers_both_automated_channels_from_then():
+    from pbx_engine.messaging.consent import revoke_all_from
+
+    day = revoke_all_from(date(2026, 11, 1))
+    assert day == datetime(2026, 11, 1, tzinfo=UTC)
+    assert covers(Channel.SMS, NOW, day) == AUTOMATED
+    assert covers(Channel.SMS, day - timedelta(seconds=1), day) == {Channel.SMS}
+    assert covers(Channel.EMAIL, NOW, day) == {Channel.EMAIL}
+    assert revocation_by_disposition("stop_calling", NOW, None, day).channels == AUTOMATED
+
+
+def test_the_configured_revoke_all_day_is_the_rules_by_default():
+    from pbx_engine.config import MessagesConfig
+    from pbx_engine.messaging.consent import revoke_all_from
+
+    assert revoke_all_from(MessagesConfig().revoke_all_from) == REVOKE_ALL_FROM
