@@ -548,6 +548,13 @@ class MessagesConfig(_Section):
         description="the compliance profile whose hours messages keep to (us: 8 am to 9 pm "
         "in the debtor's time, as Reg F has it)",
     )
+    max_per_case: int | None = Field(
+        None,
+        ge=1,
+        description="at most this many messages (SMS and e-mail together) to a case in "
+        "per_days; none: no cap beyond the profile's hours and the ledger",
+    )
+    per_days: float = Field(7.0, gt=0, description="the rolling period max_per_case counts")
     revoke_all_from: date = Field(
         date(2027, 1, 31),
         description="from this day an opt-out of texts or automated calls, by any means, covers "

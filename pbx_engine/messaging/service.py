@@ -6,7 +6,7 @@ the consent ledger at once)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -24,7 +24,7 @@ from pbx_engine.messaging.consent import (
     revoke_all_from,
 )
 from pbx_engine.messaging.email import EmailNotSent, OutgoingEmail, SmtpChannel
-from pbx_engine.messaging.rules import MessageAsk, why_not
+from pbx_engine.messaging.rules import MessageAsk, MessageBudget, why_not
 from pbx_engine.messaging.sms import (
     KannelSmsChannel,
     OutgoingSms,
@@ -144,9 +144,14 @@ class MessageService:
         consent = await self._storage.consent.entries_for(address) if address else []
         rules = profile(self._config.compliance)
         zones = debtor_zones(case.timezone, case.first_number or "", self._fallback_timezone)
+        budget = None
+        if self._config.max_per_case is not None:
+            period = timedelta(days=self._config.per_days)
+            sent = await self._storage.messages.sent_times(case_id, now - period)
+            budget = MessageBudget(self._config.max_per_case, period, sent)
         refusal = why_not(
             ask, consent, now, windows=rules.windows, zones=zones,
-            closed=public_holiday(rules.holidays),
+            closed=public_holiday(rules.holidays), budget=budget,
         )  # fmt: skip
         if refusal is None and kind is Channel.SMS and self._sms is None:
             refusal = "no SMS gateway is configured ([sms])"
@@ -159,7 +164,7 @@ class MessageService:
             message_id = await self._storage.messages.record_message(
                 case_id=case_id, channel=kind.value, address=address or "", template=template,
                 language=language, body="", status="refused", refused_by=refusal,
-                asked_by=asked_by,
+                asked_by=asked_by, created_at=now,
             )  # fmt: skip
             log.info("message.refused", template=template, rule=refusal)
             return MessageResult(message_id, "refused", refusal)
@@ -172,6 +177,7 @@ class MessageService:
             language=language, subject=rendered.subject, body=rendered.body, status="queued",
             parts=length.parts if length else None,
             encoding=length.encoding.value if length else None, asked_by=asked_by,
+            created_at=now,
         )  # fmt: skip
         try:
             provider_id = await self._hand_over(kind, message_id, address, rendered, context)

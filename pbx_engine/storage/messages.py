@@ -127,11 +127,16 @@ class MessageStore:
         encoding: str | None = None,
         refused_by: str | None = None,
         asked_by: int | None = None,
+        created_at: datetime | None = None,
     ) -> int:
+        """`created_at`: when it was asked for, as the rules saw it (the database's clock if
+        not given); contact budgets count by it."""
         return await self.pool.fetchval(
             """INSERT INTO messages (case_id, channel, address, template, language, subject,
-                                     body, parts, encoding, status, refused_by, asked_by)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id""",
+                                     body, parts, encoding, status, refused_by, asked_by,
+                                     created_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                       coalesce($13, now())) RETURNING id""",
             case_id,
             channel,
             address,
@@ -144,6 +149,7 @@ class MessageStore:
             status,
             refused_by,
             asked_by,
+            created_at,
         )
 
     async def mark_sent(self, message_id: int, provider_id: str | None, at: datetime) -> None:
@@ -241,12 +247,13 @@ class MessageStore:
         )
         return [MessageRow(**dict(r)) for r in rows]
 
-    async def sent_since(self, address: str, since: datetime) -> int:
-        """Messages sent (or on their way) to `address` since then: what a contact budget
-        counts."""
-        return await self.pool.fetchval(
-            "SELECT count(*) FROM messages WHERE address = $1 AND created_at >= $2 "
-            "AND status IN ('queued', 'sent', 'delivered', 'replied')",
-            address,
+    async def sent_times(self, case_id: int, since: datetime) -> list[datetime]:
+        """When the case's messages since then went (or were on their way), on every channel:
+        what a contact budget counts. Refused ones never went and do not count."""
+        rows = await self.pool.fetch(
+            "SELECT created_at FROM messages WHERE case_id = $1 AND created_at > $2 "
+            "AND status IN ('queued', 'sent', 'delivered', 'replied') ORDER BY created_at",
+            case_id,
             since,
         )
+        return [r["created_at"] for r in rows]

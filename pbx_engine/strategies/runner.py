@@ -25,7 +25,8 @@ from pbx_engine.strategies.split import side_of
 log = structlog.get_logger(__name__)
 
 # Refusals that pass by themselves: the step is tried again on a later round.
-RETRY_LATER = ("outside the hours",)
+# Refusals that pass with time (messages/rules.py's words): the step is tried on a later round.
+RETRY_LATER = ("outside the hours", "contact budget")
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,12 @@ async def smtp():
 
 
 def service(
-    storage: Storage, smtp: SmtpSandbox, tmp_path: Path, *, trusted: bool = True
+    storage: Storage,
+    smtp: SmtpSandbox,
+    tmp_path: Path,
+    *,
+    trusted: bool = True,
+    max_per_case: int | None = None,
 ) -> MessageService:
     (tmp_path / "messages.toml").write_text(TEMPLATES, encoding="utf-8")
     config = MessagesConfig(
@@ -62,6 +67,7 @@ def service(
         callback_number="+1 202 555 0100",
         pay_link="https://pay.acme.example/{reference}",
         compliance="us",
+        max_per_case=max_per_case,
     )
     relay = SmtpConfig(
         host=smtp.host,
@@ -201,3 +207,25 @@ async def test_given_the_relay_cannot_be_trusted_or_reached_then_the_message_fai
     assert f"the mail relay at 127.0.0.1:{smtp.port} could not be used" in (gone.reason or "")
     statuses = [m.status for m in await storage.messages.messages_of_case(case_id)]
     assert statuses == ["failed", "failed"]
+
+
+async def test_given_a_contact_budget_then_the_message_past_it_is_refused_and_refusals_do_not_count(
+    storage: Storage, smtp: SmtpSandbox, tmp_path
+):
+    messages = service(storage, smtp, tmp_path, max_per_case=2)
+    case_id = await a_case(storage, "john.doe@example.org")
+    late = await messages.send(case_id, "reminder", "email", now=LATE)  # refused: the hour
+    first = await messages.send(case_id, "reminder", "email", now=AFTERNOON)
+    second = await messages.send(case_id, "reminder", "email", now=AFTERNOON)
+
+    third = await messages.send(case_id, "reminder", "email", now=AFTERNOON)
+
+    assert [m.status for m in (late, first, second, third)] == [
+        "refused",
+        "sent",
+        "sent",
+        "refused",
+    ]
+    assert third.reason is not None
+    assert third.reason.startswith("contact budget: 2 message(s) to the case in 7 days already")
+    assert len(smtp.messages()) == 2

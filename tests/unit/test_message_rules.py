@@ -4,10 +4,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pbx_engine.compliance.profiles import profile
 from pbx_engine.messaging.consent import Channel, Consent, ConsentEntry, Source
-from pbx_engine.messaging.rules import MessageAsk, why_not
+from pbx_engine.messaging.rules import MessageAsk, MessageBudget, why_not
 
 NEW_YORK = (ZoneInfo("America/New_York"),)
 AFTERNOON = datetime(2026, 12, 3, 20, 0, tzinfo=UTC)  # 15:00 in New York
@@ -70,3 +72,57 @@ def test_given_a_debtor_in_two_zones_then_the_message_waits_for_an_hour_fine_in_
     assert decide(zones=both) == (
         "outside the hours a debtor may be written to (next: 2026-12-03 18:00 EST)"
     )
+
+
+def budget(cap: int, *ages_hours: float, days: float = 7) -> MessageBudget:
+    return MessageBudget(
+        cap, timedelta(days=days), [AFTERNOON - timedelta(hours=h) for h in ages_hours]
+    )
+
+
+def test_given_a_budget_with_room_then_the_message_goes():
+    assert why_not(ASK, [], AFTERNOON, windows=US, zones=NEW_YORK, budget=budget(2, 5)) is None
+
+
+def test_given_a_spent_budget_then_the_rule_names_it_and_when_one_more_may_go():
+    spent = budget(2, 5, 30)
+    assert why_not(ASK, [], AFTERNOON, windows=US, zones=NEW_YORK, budget=spent) == (
+        "contact budget: 2 message(s) to the case in 7 days already (next: 2026-12-09 14:00 UTC)"
+    )
+
+
+def test_given_messages_older_than_the_period_then_they_do_not_count():
+    assert budget(1, 7 * 24, 9 * 24).frees_at(AFTERNOON) is None
+    assert budget(1, 7 * 24 - 1).frees_at(AFTERNOON) == AFTERNOON + timedelta(hours=1)
+
+
+def test_given_messages_in_the_future_then_they_do_not_count():
+    assert budget(1, -2).frees_at(AFTERNOON) is None
+
+
+def test_given_the_case_disputed_then_that_is_named_before_the_budget():
+    disputed = MessageAsk(Channel.SMS, "+12025550142", "dispute", None)
+    assert why_not(disputed, [], AFTERNOON, windows=US, zones=NEW_YORK, budget=budget(1, 1)) == (
+        "the case is disputed: messages stop"
+    )
+
+
+@given(
+    st.integers(min_value=1, max_value=5),
+    st.lists(st.integers(min_value=0, max_value=14 * 24 * 60), max_size=12),
+)
+def test_given_any_history_then_one_more_fits_exactly_when_the_budget_says(cap, ages_minutes):
+    spent = MessageBudget(
+        cap, timedelta(days=7), [AFTERNOON - timedelta(minutes=m) for m in ages_minutes]
+    )
+
+    def in_period(at):
+        return sum(1 for sent in spent.sent if at - spent.period < sent <= at)
+
+    frees = spent.frees_at(AFTERNOON)
+    if frees is None:
+        assert in_period(AFTERNOON) < cap
+    else:
+        assert in_period(AFTERNOON) >= cap
+        assert in_period(frees) < cap  # room from that moment
+        assert in_period(frees - timedelta(seconds=1)) >= cap  # and not a moment before
