@@ -62,14 +62,20 @@ def _named_files_problems(config: EngineConfig) -> list[str]:
 def _templates_problems(config: EngineConfig, notes: list[str]) -> list[str]:
     """The messages file, checked as `run` loads it (a missing field fails here, not a send);
     each template's SMS length with a sample case goes into `notes`."""
+    from pbx_engine.messaging.surveys import unknown_surveys
     from pbx_engine.messaging.templates import load_templates, sample_lengths
 
     if config.messages.templates_file is None:
-        return []
+        problem = unknown_surveys(config.messages.survey_templates, [], "no messages file")
+        return [problem] if problem else []
     try:
         templates = load_templates(config.messages.templates_file)
     except ConfigError as error:
         return [str(error)]
+    where = str(config.messages.templates_file)
+    problem = unknown_surveys(config.messages.survey_templates, templates.names(), where)
+    if problem is not None:
+        return [problem]
     notes.append(f"message templates: {', '.join(templates.names()) or 'none'}")
     notes += [f"  {line}" for line in sample_lengths(templates)]
     return []

@@ -555,6 +555,12 @@ class MessagesConfig(_Section):
         "per_days; none: no cap beyond the profile's hours and the ledger",
     )
     per_days: float = Field(7.0, gt=0, description="the rolling period max_per_case counts")
+    survey_templates: list[str] = Field(
+        default_factory=list,
+        description="templates that are satisfaction surveys: a reply to one whose first word "
+        "is a score from 1 to 5 is kept as the survey's answer, for the agent of the case's "
+        "last conversation",
+    )
     revoke_all_from: date = Field(
         date(2027, 1, 31),
         description="from this day an opt-out of texts or automated calls, by any means, covers "

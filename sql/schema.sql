@@ -462,6 +462,21 @@ CREATE TABLE message_replies (
 CREATE INDEX message_replies_case_idx ON message_replies (case_id, received_at);
 CREATE INDEX message_replies_address_idx ON message_replies (address, received_at);
 
+-- Answers to satisfaction surveys sent by SMS or e-mail after a conversation (a reply to a
+-- survey template giving a score), with the agent and campaign of the case's last conversation.
+CREATE TABLE survey_answers (
+    id           bigserial PRIMARY KEY,
+    reply_id     bigint NOT NULL UNIQUE REFERENCES message_replies (id) ON DELETE CASCADE,
+    message_id   bigint REFERENCES messages (id) ON DELETE SET NULL,   -- the survey
+    template     text NOT NULL,
+    case_id      bigint REFERENCES cases (id) ON DELETE SET NULL,
+    agent_id     bigint REFERENCES agents (id) ON DELETE SET NULL,
+    campaign_id  bigint REFERENCES campaigns (id) ON DELETE SET NULL,
+    score        smallint NOT NULL CHECK (score BETWEEN 1 AND 5),
+    answered_at  timestamptz NOT NULL
+);
+CREATE INDEX survey_answers_agent_idx ON survey_answers (agent_id, answered_at);
+
 -- The ledger's say on one channel to one address at a given time: the latest entry covering the
 -- channel, a revocation for a time that has passed left out. Inlined into the calling query.
 CREATE FUNCTION latest_consent(p_address text, p_channel text, p_at timestamptz)

@@ -13,7 +13,7 @@ import structlog
 from pbx_engine.compliance.policy import public_holiday
 from pbx_engine.compliance.profiles import profile
 from pbx_engine.compliance.timezones import debtor_zones
-from pbx_engine.config import EngineConfig, MessagesConfig
+from pbx_engine.config import ConfigError, EngineConfig, MessagesConfig
 from pbx_engine.messaging.consent import (
     Channel,
     Consent,
@@ -33,6 +33,7 @@ from pbx_engine.messaging.sms import (
     read_receipt_token,
     receipt_outcome,
 )
+from pbx_engine.messaging.surveys import survey_score, unknown_surveys
 from pbx_engine.messaging.templates import (
     MessageContext,
     MessageTemplates,
@@ -43,7 +44,7 @@ from pbx_engine.messaging.unsubscribe import make_unsubscribe_token
 from pbx_engine.numbers import BadNumber, sms_line_problem, to_e164
 from pbx_engine.storage import Storage
 from pbx_engine.storage.consent import ConsentRecord
-from pbx_engine.storage.messages import MessageCase, MessageRow, ReplyRow
+from pbx_engine.storage.messages import MessageCase, MessageRow, ReplyRow, SurveyResult
 from pbx_engine.text import is_refused
 
 log = structlog.get_logger(__name__)
@@ -263,6 +264,10 @@ class MessageService:
         )  # fmt: skip
         case_id = answered.case_id if answered else None
         message_id = answered.message_id if answered else None
+        score = survey_score(body) if said is None else None
+        if answered and answered.template in self._config.survey_templates and score:
+            await self._storage.messages.record_survey_answer(reply_id, answered, score, now)
+            log.info("survey.answered", message_id=message_id, score=score)
         if address is not None and said is not None:
             channels = (
                 covers(Channel.SMS, now, self._revoke_all_from)
@@ -290,6 +295,9 @@ class MessageService:
 
     async def replies(self, case_id: int) -> list[ReplyRow]:
         return await self._storage.messages.replies_of_case(case_id)
+
+    async def survey_results(self, since: datetime) -> list[SurveyResult]:
+        return await self._storage.messages.survey_results(since)
 
     async def record_consent(
         self, entry: ConsentEntry, *, case_id: int | None = None, entered_by: int | None = None
@@ -372,12 +380,20 @@ def build_message_service(
     ConfigError naming the file and line when one is wrong). `secret` signs opt-out links and
     delivery-report paths: the [http] secret unless given."""
     templates_file = config.messages.templates_file
+    templates = load_templates(templates_file) if templates_file is not None else None
+    problem = unknown_surveys(
+        config.messages.survey_templates,
+        templates.names() if templates else [],
+        str(templates_file) if templates_file else "no messages file",
+    )
+    if problem is not None:
+        raise ConfigError(problem)
     if not secret and config.http is not None:
         secret = config.http.secret.get_secret_value().encode()
     return MessageService(
         storage,
         config.messages,
-        load_templates(templates_file) if templates_file is not None else None,
+        templates,
         email=SmtpChannel(config.smtp) if config.smtp is not None else None,
         sms=KannelSmsChannel(config.sms) if config.sms is not None else None,
         fallback_timezone=config.timezone,

@@ -63,6 +63,20 @@ class Answered:
 
     message_id: int
     case_id: int | None
+    template: str = ""
+
+
+@dataclass(frozen=True)
+class SurveyResult:
+    """The answers to surveys about one agent's conversations in one campaign."""
+
+    agent: str | None  # login; None: no conversation before the survey was found
+    campaign: str | None
+    answers: int
+    average: float
+
+    def as_json(self) -> dict:
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -187,12 +201,48 @@ class MessageStore:
         """The latest message that went (or was on its way) to `address`: what a reply from
         there answers."""
         row = await self.pool.fetchrow(
-            "SELECT id, case_id FROM messages WHERE channel = $1 AND address = $2 "
+            "SELECT id, case_id, template FROM messages WHERE channel = $1 AND address = $2 "
             "AND status <> 'refused' ORDER BY created_at DESC, id DESC LIMIT 1",
             channel,
             address,
         )
-        return Answered(row["id"], row["case_id"]) if row else None
+        return Answered(row["id"], row["case_id"], row["template"]) if row else None
+
+    async def record_survey_answer(
+        self, reply_id: int, answered: Answered, score: int, at: datetime
+    ) -> None:
+        """A survey's answer, credited to the agent and campaign of the case's last conversation
+        before the survey went."""
+        await self.pool.execute(
+            """INSERT INTO survey_answers (reply_id, message_id, template, case_id, agent_id,
+                                           campaign_id, score, answered_at)
+               SELECT $1, m.id, m.template, m.case_id, talk.agent_id, talk.campaign_id, $3, $4
+               FROM messages m
+               LEFT JOIN LATERAL (
+                   SELECT a.agent_id, a.campaign_id FROM call_attempts a
+                   WHERE a.case_id = m.case_id AND a.bridged_at IS NOT NULL
+                     AND a.bridged_at <= m.created_at
+                   ORDER BY a.bridged_at DESC LIMIT 1) talk ON true
+               WHERE m.id = $2
+               ON CONFLICT (reply_id) DO NOTHING""",
+            reply_id,
+            answered.message_id,
+            score,
+            at,
+        )
+
+    async def survey_results(self, since: datetime) -> list[SurveyResult]:
+        """Answers since then, per agent and campaign, most answered first."""
+        rows = await self.pool.fetch(
+            """SELECT g.login AS agent, c.name AS campaign, count(*) AS answers,
+                      round(avg(s.score), 2)::float AS average
+               FROM survey_answers s LEFT JOIN agents g ON g.id = s.agent_id
+               LEFT JOIN campaigns c ON c.id = s.campaign_id
+               WHERE s.answered_at >= $1
+               GROUP BY g.login, c.name ORDER BY answers DESC, agent NULLS LAST, campaign""",
+            since,
+        )
+        return [SurveyResult(**dict(r)) for r in rows]
 
     async def record_reply(
         self,

@@ -4,6 +4,8 @@ POST /cases/{case_id}/messages     send the case's debtor a message from the tem
                                    (supervisors): sent, refused (with the rule) or failed
 GET  /cases/{case_id}/messages     the case's messages, newest first (supervisors)
 GET  /cases/{case_id}/replies      what the case's debtor sent back, newest first (supervisors)
+GET  /surveys                      survey answers per agent and campaign (supervisors;
+                                   `?days=30`: how far back)
 POST /consent                      a consent change on record: a written request, a phone
                                    call's "stop texting me" (supervisors; audited)
 GET  /consent                      the ledger, oldest first: the evidence (supervisors;
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 from typing import Literal
 
 import asyncpg
@@ -107,6 +110,20 @@ async def case_replies(request: web.Request) -> web.Response:
         return error_response(404, "no such case")
     replies = await request.app[MESSAGES].replies(case_id)
     return web.json_response([r.as_json() for r in replies])
+
+
+async def survey_results(request: web.Request) -> web.Response:
+    if denied := require_role(request):
+        return denied
+    try:
+        days = int(request.query.get("days", "30"))
+    except ValueError:
+        days = 0
+    if not 1 <= days <= 3660:
+        return error_response(422, "days: a whole number of days, 1 to 3660")
+    service: MessageService = request.app[MESSAGES]
+    results = await service.survey_results(service.now() - timedelta(days=days))
+    return web.json_response({"days": days, "results": [r.as_json() for r in results]})
 
 
 async def sms_receipt(request: web.Request) -> web.Response:
@@ -198,6 +215,7 @@ def add_message_routes(app: web.Application) -> None:
     app.router.add_post("/cases/{case_id}/messages", send_message)
     app.router.add_get("/cases/{case_id}/messages", case_messages)
     app.router.add_get("/cases/{case_id}/replies", case_replies)
+    app.router.add_get("/surveys", survey_results)
     app.router.add_post("/consent", add_consent)
     app.router.add_get("/consent", consent_ledger)
     app.router.add_get("/unsubscribe/{token}", unsubscribe_page)

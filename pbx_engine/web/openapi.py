@@ -495,6 +495,15 @@ ROUTES: tuple[Route, ...] = (
         path_values={"case_id": {"type": "integer"}},
     ),
     Route(
+        "GET",
+        "/surveys",
+        Role.SUPERVISOR,
+        "Satisfaction survey answers (scores 1 to 5 replied to survey templates) per agent and "
+        "campaign, over the last `days`",
+        {200: Answer("the results"), 422: Answer("days out of range")},
+        query={"days": {"type": "integer", "minimum": 1, "maximum": 3660}},
+    ),
+    Route(
         "POST",
         "/consent",
         Role.SUPERVISOR,

@@ -37,6 +37,9 @@ sms = "{{ debtor_name }}, {{ amount_owed | money }} is due. Pay: {{ pay_link }}"
 [missed.en]
 sms = "We did not receive your payment on {{ reference }}."
 
+[survey.en]
+sms = "How was your call with us today? Reply 1 (poor) to 5 (very good)."
+
 [reminder.pl]
 sms = "Zażółć: {{ amount_owed | money }} do zapłaty."
 """
@@ -87,6 +90,7 @@ def service(
         pay_link="https://pay.acme.example/{reference}",
         compliance="plain",  # any hour: these tests run at whatever time it is
         revoke_all_from=revoke_all_from,
+        survey_templates=["survey"],
     )
     gateway = SmsConfig(
         sendsms_url=kannel.sendsms_url,
@@ -373,3 +377,40 @@ async def test_given_revoke_all_applied_now_when_the_debtor_replies_stop_then_au
         campaign_id, now=datetime.now(UTC), limit=10
     )
     assert [(n.e164, n.calls_revoked) for n in candidate.numbers] == [(MOBILE, True)]
+
+
+async def test_given_a_survey_after_a_conversation_when_the_debtor_replies_a_score_then_it_counts_for_that_agent(  # noqa: E501
+    floor: Floor,
+):
+    campaign_id = await floor.storage.campaigns.upsert_campaign("spring", "progressive")
+    agent_id = await floor.storage.agents.upsert_agent("anna", "Anna")
+    case_id = await a_case(floor.storage)
+    await floor.storage.attempts.create_attempt(
+        channel_id="talk-1", dialled=MOBILE, case_id=case_id, campaign_id=campaign_id,
+        agent_id=agent_id,
+    )  # fmt: skip
+    await floor.storage.pool.execute(
+        "UPDATE call_attempts SET bridged_at = now() - interval '5 minutes' "
+        "WHERE channel_id = 'talk-1'"
+    )
+    await floor.messages.send(case_id, "survey", "sms")
+    await network_got(floor, 1)
+
+    await floor.kannel.reply(MOBILE, SENDER, "4 thanks")
+
+    async def answered():
+        return await floor.messages.survey_results(datetime.now(UTC) - timedelta(days=1))
+
+    [result] = await eventually(answered, what="the survey's answer")
+    assert (result.agent, result.campaign, result.answers, result.average) == (
+        "anna",
+        "spring",
+        1,
+        4.0,
+    )
+    # A reply to an ordinary message is no survey answer, whatever it starts with.
+    await floor.messages.send(case_id, "reminder", "sms")
+    await network_got(floor, 2)
+    await floor.messages.sms_reply(MOBILE, SENDER, "5")
+    [result] = await answered()
+    assert result.answers == 1
