@@ -6,6 +6,9 @@ answers, and the next SMS is refused naming it; other replies are kept for a per
 
 from __future__ import annotations
 
+import asyncio
+import re
+import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +22,7 @@ from aiohttp import web
 
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.config import MessagesConfig, SmsConfig
+from pbx_engine.lab.sandbox import process as processes
 from pbx_engine.lab.sandbox.kannel import USERNAME, KannelSandbox
 from pbx_engine.lab.sandbox.ports import free_port
 from pbx_engine.messaging.service import MessageService
@@ -414,3 +418,46 @@ async def test_given_a_survey_after_a_conversation_when_the_debtor_replies_a_sco
     await floor.messages.sms_reply(MOBILE, SENDER, "5")
     [result] = await answered()
     assert result.answers == 1
+
+
+async def test_the_shipped_kannel_example_is_a_configuration_kannel_runs(tmp_path: Path):
+    """docker/kannel.example.conf as an operator fills it in: bearerbox and smsbox start on it
+    (Kannel stops at once on a key it does not know) and the carrier's link is there, trying
+    to bind (the example's carrier does not exist)."""
+    example = Path(__file__).parents[2] / "docker" / "kannel.example.conf"
+    ports = {"13000": free_port("127.0.0.1"), "13001": free_port("127.0.0.1")}
+    ports["13013"] = free_port("127.0.0.1")
+    text = example.read_text(encoding="utf-8").replace("/var/spool/kannel", str(tmp_path))
+    for shipped, port in ports.items():
+        text = text.replace(f"= {shipped}", f"= {port}")
+    conf = tmp_path / "kannel.conf"
+    conf.write_text(text, encoding="utf-8")
+    boxes = []
+    try:
+        for box in ("bearerbox", "smsbox"):
+            boxes.append(
+                await processes.launch(
+                    [processes.require_binary(box, package="kannel"), str(conf)],
+                    what=box,
+                    log_file=tmp_path / f"{box}.log",
+                )
+            )
+            await asyncio.sleep(0.5)
+
+        async def status() -> str:
+            reader, writer = await asyncio.open_connection("127.0.0.1", ports["13000"])
+            password = re.search(r'admin-password = "([^"]+)"', text)[1]  # type: ignore[index]
+            query = urllib.parse.urlencode({"password": password})
+            writer.write(f"GET /status.txt?{query} HTTP/1.0\r\n\r\n".encode())
+            answer = (await reader.read()).decode(errors="replace")
+            writer.close()
+            return answer if "carrier[carrier]" in answer and "smsbox" in answer else ""
+
+        page = await eventually(status, what="bearerbox's status with the carrier and smsbox")
+        assert "SMPP:smpp.carrier.example:2775" in page
+        assert all(box.returncode is None for box in boxes), (
+            tmp_path / "bearerbox.log"
+        ).read_text()
+    finally:
+        for box in reversed(boxes):
+            await processes.end(box, "kannel", grace=2)
