@@ -47,10 +47,16 @@ def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
         return sock.getsockname()[1]
 
 
+# The ports at a block's start that a program binds as given, without looking further: SIPp
+# binds its audio RTP and RTCP at -mp and its video pair just above, and exits if one is taken.
+_BOUND_AS_GIVEN = 4
+
+
 def free_udp_range(host: str, size: int, start: int = 20000, stop: int = 60000) -> int:
-    """The first port of a block of `size` UDP ports that look free (sampled every 7th port),
-    with an even start as RTP wants. Asterisk and SIPp skip single busy ports within a block by
-    themselves; the block only keeps parallel sandboxes mostly apart."""
+    """The first port of a block of `size` UDP ports that look free (its first four each, the
+    rest sampled every 7th port), with an even start as RTP wants. Asterisk skips single busy
+    ports within a block by itself; the block keeps parallel sandboxes mostly apart. The kernel
+    may still give one away (as a socket's ephemeral port) before the program binds it."""
     first = start + (start % 2)
     blocks = (stop - first) // size
     # From a random block: two processes looking at the same moment (two suites, a demo
@@ -58,7 +64,8 @@ def free_udp_range(host: str, size: int, start: int = 20000, stop: int = 60000) 
     offset = random.randrange(blocks) if blocks > 0 else 0
     for index in range(blocks):
         port = first + ((offset + index) % blocks) * size
-        if all(port_is_free(host, p, socket.SOCK_DGRAM) for p in range(port, port + size, 7)):
+        wanted = {*range(port, port + min(size, _BOUND_AS_GIVEN)), *range(port, port + size, 7)}
+        if all(port_is_free(host, p, socket.SOCK_DGRAM) for p in sorted(wanted)):
             return port
     raise SandboxError(f"no {size} free UDP ports between {start} and {stop} on {host}")
 

@@ -32,6 +32,8 @@ from pbx_engine.lab.sandbox.ports import free_port, free_udp_range
 
 log = structlog.get_logger(__name__)
 
+_MEDIA_TRIES = 3  # blocks of media ports an answering phone tries before it gives up
+
 _REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="register">
   <send retrans="500"><![CDATA[
@@ -276,6 +278,7 @@ class SippPhone:
         self.register_timeout = register_timeout
         self.dir: Path | None = None
         self._uas: asyncio.subprocess.Process | None = None
+        self._uas_exit: int | None = None  # the answering SIPp's code when it exited at once
         self._vanished = False
 
     @property
@@ -461,7 +464,23 @@ class SippPhone:
         assert self.dir is not None
         scenario = self.dir / "answer.xml"
         scenario.write_text(_ANSWER.format(ring_ms=self.ring_ms, audio=audio))
-        media = free_udp_range(self.host, 200, start=30000, stop=40000)
+        # A media port can be taken between the look and SIPp's bind (a socket's ephemeral port
+        # the kernel gave away): SIPp then exits at once, and another block is tried.
+        for attempt in range(1, _MEDIA_TRIES + 1):
+            media = free_udp_range(self.host, 200, start=30000, stop=40000)
+            if await self._answer_on(scenario, media):
+                return
+            said = (self.dir / "uas.log").read_text(errors="replace")
+            if "Address already in use" not in said or attempt == _MEDIA_TRIES:
+                raise SandboxError(
+                    f"SIPp for {self.user} exited at once (code {self._uas_exit}): {said[-500:]}"
+                )
+            log.warning("sandbox.phone_media_port_taken", user=self.user, media_port=media)
+
+    async def _answer_on(self, scenario: Path, media: int) -> bool:
+        """Start the answering SIPp with its media ports from `media`; False if it exited at
+        once (its words in uas.log)."""
+        assert self.dir is not None
         with open(self.dir / "uas.log", "wb") as output:  # noqa: ASYNC230 (local file, instant)
             self._uas = await asyncio.create_subprocess_exec(
                 self.binary,
@@ -496,8 +515,8 @@ class SippPhone:
             await asyncio.wait_for(self._uas.wait(), 0.3)
         except TimeoutError:
             log.info("sandbox.phone_answering", user=self.user, port=self.port)
-            return
-        raise SandboxError(
-            f"SIPp for {self.user} exited at once (code {self._uas.returncode}): "
-            f"{(self.dir / 'uas.log').read_text(errors='replace')[-500:]}"
-        )
+            return True
+        process, self._uas = self._uas, None
+        processes.untrack(process)
+        self._uas_exit = process.returncode
+        return False
