@@ -165,7 +165,7 @@ class MessageService:
             message_id = await self._storage.messages.record_message(
                 case_id=case_id, channel=kind.value, address=address or "", template=template,
                 language=language, body="", status="refused", refused_by=refusal,
-                asked_by=asked_by, created_at=now,
+                asked_by=asked_by,
             )  # fmt: skip
             log.info("message.refused", template=template, rule=refusal)
             return MessageResult(message_id, "refused", refusal)
@@ -178,7 +178,6 @@ class MessageService:
             language=language, subject=rendered.subject, body=rendered.body, status="queued",
             parts=length.parts if length else None,
             encoding=length.encoding.value if length else None, asked_by=asked_by,
-            created_at=now,
         )  # fmt: skip
         try:
             provider_id = await self._hand_over(kind, message_id, address, rendered, context)

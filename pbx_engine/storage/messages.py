@@ -141,16 +141,11 @@ class MessageStore:
         encoding: str | None = None,
         refused_by: str | None = None,
         asked_by: int | None = None,
-        created_at: datetime | None = None,
     ) -> int:
-        """`created_at`: when it was asked for, as the rules saw it (the database's clock if
-        not given); contact budgets count by it."""
         return await self.pool.fetchval(
             """INSERT INTO messages (case_id, channel, address, template, language, subject,
-                                     body, parts, encoding, status, refused_by, asked_by,
-                                     created_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                       coalesce($13, now())) RETURNING id""",
+                                     body, parts, encoding, status, refused_by, asked_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id""",
             case_id,
             channel,
             address,
@@ -163,7 +158,6 @@ class MessageStore:
             status,
             refused_by,
             asked_by,
-            created_at,
         )
 
     async def mark_sent(self, message_id: int, provider_id: str | None, at: datetime) -> None:

@@ -425,7 +425,9 @@ async def check_the_recording(deployment: Deployment) -> None:
     recorded = deployment.run_dir / "spool" / "recording" / f"{row['recording']}.wav"
     assert recorded.is_file(), sorted(recorded.parent.iterdir())
     lasted = (row["recording_ended"] - row["recording_started"]).total_seconds()
-    assert lasted >= TALK_SECONDS
+    # The recording starts a moment after the bridge the talk is timed from (Asterisk's
+    # RecordingStarted): it covers the talk less those milliseconds.
+    assert lasted >= TALK_SECONDS - 0.5, lasted
     assert abs(duration(recorded) - lasted) < 1.5, (duration(recorded), lasted)
     # Both parties are on it.
     assert seconds_with(recorded, AGENT_TONE) >= TALK_SECONDS - 1.5
