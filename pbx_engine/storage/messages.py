@@ -9,6 +9,8 @@ from decimal import Decimal
 
 import asyncpg
 
+from pbx_engine.storage.models import JsonRow
+
 
 @dataclass(frozen=True)
 class MessageRow:
@@ -38,7 +40,7 @@ class MessageRow:
 
 
 @dataclass(frozen=True)
-class ReplyRow:
+class ReplyRow(JsonRow):
     """What a debtor sent back, and the message it answers."""
 
     id: int
@@ -51,11 +53,6 @@ class ReplyRow:
     consent: str | None  # revoked or granted, when the reply was a keyword
     received_at: datetime
 
-    def as_json(self) -> dict:
-        return {
-            k: v.isoformat() if isinstance(v, datetime) else v for k, v in self.__dict__.items()
-        }
-
 
 @dataclass(frozen=True)
 class Answered:
@@ -67,16 +64,13 @@ class Answered:
 
 
 @dataclass(frozen=True)
-class SurveyResult:
+class SurveyResult(JsonRow):
     """The answers to surveys about one agent's conversations in one campaign."""
 
     agent: str | None  # login; None: no conversation before the survey was found
     campaign: str | None
     answers: int
     average: float
-
-    def as_json(self) -> dict:
-        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -172,15 +166,14 @@ class MessageStore:
             at,
         )
 
-    async def mark_delivered(self, message_id: int, at: datetime) -> bool:
-        """The handset has it (the gateway's report); False when no message took it."""
-        done = await self.pool.execute(
+    async def mark_delivered(self, message_id: int, at: datetime) -> None:
+        """The handset has it (the gateway's report)."""
+        await self.pool.execute(
             "UPDATE messages SET status = 'delivered', delivered_at = $2 "
             "WHERE id = $1 AND status IN ('queued', 'sent')",
             message_id,
             at,
         )
-        return done != "UPDATE 0"
 
     async def mark_failed(self, message_id: int, error: str, at: datetime) -> None:
         await self.pool.execute(

@@ -6,9 +6,7 @@ answers, and the next SMS is refused naming it; other replies are kept for a per
 
 from __future__ import annotations
 
-import asyncio
 import re
-import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -23,7 +21,7 @@ from aiohttp import web
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.config import MessagesConfig, SmsConfig
 from pbx_engine.lab.sandbox import process as processes
-from pbx_engine.lab.sandbox.kannel import USERNAME, KannelSandbox
+from pbx_engine.lab.sandbox.kannel import USERNAME, KannelSandbox, bearerbox_status
 from pbx_engine.lab.sandbox.ports import free_port
 from pbx_engine.messaging.service import MessageService
 from pbx_engine.messaging.sms import KannelSmsChannel
@@ -432,9 +430,10 @@ async def test_the_shipped_kannel_example_is_a_configuration_kannel_runs(tmp_pat
         text = text.replace(f"= {shipped}", f"= {port}")
     conf = tmp_path / "kannel.conf"
     conf.write_text(text, encoding="utf-8")
+    password = re.search(r'admin-password = "([^"]+)"', text)[1]  # type: ignore[index]
     boxes = []
     try:
-        for box in ("bearerbox", "smsbox"):
+        for box, listens_on in (("bearerbox", ports["13001"]), ("smsbox", ports["13013"])):
             boxes.append(
                 await processes.launch(
                     [processes.require_binary(box, package="kannel"), str(conf)],
@@ -442,15 +441,14 @@ async def test_the_shipped_kannel_example_is_a_configuration_kannel_runs(tmp_pat
                     log_file=tmp_path / f"{box}.log",
                 )
             )
-            await asyncio.sleep(0.5)
+            # smsbox gives up at once on a bearerbox not yet listening for it.
+            await processes.wait_listening(
+                boxes[-1], "127.0.0.1", listens_on, what=box, timeout=20,
+                log_file=tmp_path / f"{box}.log",
+            )  # fmt: skip
 
         async def status() -> str:
-            reader, writer = await asyncio.open_connection("127.0.0.1", ports["13000"])
-            password = re.search(r'admin-password = "([^"]+)"', text)[1]  # type: ignore[index]
-            query = urllib.parse.urlencode({"password": password})
-            writer.write(f"GET /status.txt?{query} HTTP/1.0\r\n\r\n".encode())
-            answer = (await reader.read()).decode(errors="replace")
-            writer.close()
+            answer = await bearerbox_status(ports["13000"], password)
             return answer if "carrier[carrier]" in answer and "smsbox" in answer else ""
 
         page = await eventually(status, what="bearerbox's status with the carrier and smsbox")

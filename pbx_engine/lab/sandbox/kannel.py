@@ -161,42 +161,18 @@ max-messages = 0
         process = await processes.launch(args, what=f"kannel {name}", log_file=self._log(name))
         self._boxes.append((name, process))
         if port is not None:
-            await self._wait_listening(name, process, port)
+            await processes.wait_listening(
+                process, HOST, port, what=f"kannel {name}", timeout=self._boot_timeout,
+                log_file=self._log(name),
+            )  # fmt: skip
 
     def _log(self, name: str) -> Path:
         assert self.dir is not None
         return self.dir / f"{name}.out"
 
-    async def _wait_listening(
-        self, name: str, process: asyncio.subprocess.Process, port: int
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._boot_timeout
-        while True:
-            if process.returncode is not None:
-                raise SandboxError(f"kannel {name} exited at once: {self._tail(name)}")
-            try:
-                _, writer = await asyncio.open_connection(HOST, port)
-            except OSError:
-                if loop.time() > deadline:
-                    raise SandboxError(
-                        f"kannel {name} not listening on {HOST}:{port} within "
-                        f"{self._boot_timeout:.0f} s: {self._tail(name)}"
-                    ) from None
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            return
-
     async def status(self) -> str:
         """bearerbox's status page (its SMSC links, queues)."""
-        reader, writer = await asyncio.open_connection(HOST, self._ports["admin"])
-        try:
-            query = urllib.parse.urlencode({"password": self._admin_password})
-            writer.write(f"GET /status.txt?{query} HTTP/1.0\r\nHost: {HOST}\r\n\r\n".encode())
-            return (await asyncio.wait_for(reader.read(), 5)).decode(errors="replace")
-        finally:
-            writer.close()
+        return await bearerbox_status(self._ports["admin"], self._admin_password)
 
     async def _wait_online(self, link: str) -> None:
         loop = asyncio.get_running_loop()
@@ -301,3 +277,15 @@ def _network_sms(sender: str, to: str, coding: str, data: str) -> NetworkSms:
     if coding == "ucs-2":
         return NetworkSms(sender, to, coding, _form_bytes(data).decode("utf-16-be", "replace"))
     return NetworkSms(sender, to, coding, data)
+
+
+async def bearerbox_status(admin_port: int, password: str) -> str:
+    """The status page of the bearerbox whose admin port is `admin_port` (its SMSC links, the
+    boxes connected to it, queues), as text."""
+    reader, writer = await asyncio.open_connection(HOST, admin_port)
+    try:
+        query = urllib.parse.urlencode({"password": password})
+        writer.write(f"GET /status.txt?{query} HTTP/1.0\r\nHost: {HOST}\r\n\r\n".encode())
+        return (await asyncio.wait_for(reader.read(), 5)).decode(errors="replace")
+    finally:
+        writer.close()

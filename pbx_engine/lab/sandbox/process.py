@@ -98,6 +98,39 @@ async def launch(
     return process
 
 
+async def wait_listening(
+    process: asyncio.subprocess.Process,
+    host: str,
+    port: int,
+    *,
+    what: str,
+    timeout: float,
+    log_file: Path,
+) -> None:
+    """Until `process` accepts TCP connections on host:port; a SandboxError with its log's end
+    if it exits first or is not listening within `timeout` seconds."""
+
+    def tail() -> str:
+        return log_file.read_text(errors="replace")[-800:] if log_file.exists() else ""
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        if process.returncode is not None:
+            raise SandboxError(f"{what} exited at once: {tail()}")
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            if loop.time() > deadline:
+                raise SandboxError(
+                    f"{what} not listening on {host}:{port} within {timeout:.0f} s: {tail()}"
+                ) from None
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        return
+
+
 async def end(
     process: asyncio.subprocess.Process,
     what: str,

@@ -278,7 +278,6 @@ class SippPhone:
         self.register_timeout = register_timeout
         self.dir: Path | None = None
         self._uas: asyncio.subprocess.Process | None = None
-        self._uas_exit: int | None = None  # the answering SIPp's code when it exited at once
         self._vanished = False
 
     @property
@@ -468,18 +467,19 @@ class SippPhone:
         # the kernel gave away): SIPp then exits at once, and another block is tried.
         for attempt in range(1, _MEDIA_TRIES + 1):
             media = free_udp_range(self.host, 200, start=30000, stop=40000)
-            if await self._answer_on(scenario, media):
+            exit_code = await self._answer_on(scenario, media)
+            if exit_code is None:
                 return
             said = (self.dir / "uas.log").read_text(errors="replace")
             if "Address already in use" not in said or attempt == _MEDIA_TRIES:
                 raise SandboxError(
-                    f"SIPp for {self.user} exited at once (code {self._uas_exit}): {said[-500:]}"
+                    f"SIPp for {self.user} exited at once (code {exit_code}): {said[-500:]}"
                 )
             log.warning("sandbox.phone_media_port_taken", user=self.user, media_port=media)
 
-    async def _answer_on(self, scenario: Path, media: int) -> bool:
-        """Start the answering SIPp with its media ports from `media`; False if it exited at
-        once (its words in uas.log)."""
+    async def _answer_on(self, scenario: Path, media: int) -> int | None:
+        """Start the answering SIPp with its media ports from `media`; its exit code if it
+        exited at once (its words in uas.log), None when it is answering."""
         assert self.dir is not None
         with open(self.dir / "uas.log", "wb") as output:  # noqa: ASYNC230 (local file, instant)
             self._uas = await asyncio.create_subprocess_exec(
@@ -515,8 +515,7 @@ class SippPhone:
             await asyncio.wait_for(self._uas.wait(), 0.3)
         except TimeoutError:
             log.info("sandbox.phone_answering", user=self.user, port=self.port)
-            return True
+            return None
         process, self._uas = self._uas, None
         processes.untrack(process)
-        self._uas_exit = process.returncode
-        return False
+        return process.returncode

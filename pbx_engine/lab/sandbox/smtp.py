@@ -19,7 +19,6 @@ from pathlib import Path
 import structlog
 
 from pbx_engine.lab.sandbox import process as processes
-from pbx_engine.lab.sandbox.errors import SandboxError
 from pbx_engine.lab.sandbox.ports import free_port
 
 log = structlog.get_logger(__name__)
@@ -75,31 +74,15 @@ class SmtpSandbox:
             args, what="aiosmtpd", log_file=self.dir / "smtp.log"
         )
         try:
-            await self._wait_listening()
+            assert self._process is not None and self.dir is not None
+            await processes.wait_listening(
+                self._process, self.host, self.port, what="aiosmtpd",
+                timeout=self._boot_timeout, log_file=self.dir / "smtp.log",
+            )  # fmt: skip
         except BaseException:
             await self.stop()
             raise
         log.info("sandbox.smtp_ready", port=self.port, starttls=self.starttls)
-
-    async def _wait_listening(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._boot_timeout
-        while True:
-            assert self._process is not None
-            if self._process.returncode is not None:
-                raise SandboxError(f"aiosmtpd exited at once: {self._log_tail()}")
-            try:
-                _, writer = await asyncio.open_connection(self.host, self.port)
-            except OSError:
-                if loop.time() > deadline:
-                    raise SandboxError(
-                        f"aiosmtpd not listening on {self.host}:{self.port} within "
-                        f"{self._boot_timeout:.0f} s: {self._log_tail()}"
-                    ) from None
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            return
 
     def _log_tail(self) -> str:
         assert self.dir is not None
