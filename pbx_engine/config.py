@@ -526,6 +526,33 @@ class SmsConfig(_Section):
     timeout: float = Field(10.0, gt=0, description="seconds for the gateway to accept a message")
 
 
+class PaymentsConfig(_Section):
+    """Payment by link: the provider debtors pay through (Stripe, or a server answering as its
+    API documents), and how long a link in a message or on the agent's screen stays valid."""
+
+    provider: Literal["stripe"] = "stripe"
+    api_url: AnyHttpUrl = Field(
+        AnyHttpUrl("https://api.stripe.com"), description="the provider's API"
+    )
+    script_url: AnyHttpUrl = Field(
+        AnyHttpUrl("https://js.stripe.com/v3/"),
+        description="the provider's script the payment page loads (it takes the card)",
+    )
+    secret_key: Secret = Field(
+        ..., description="the API's secret key (sk_...), or PBX_ENGINE_PAYMENTS_SECRET_KEY"
+    )
+    publishable_key: str = Field(
+        ..., pattern=r"^pk_[A-Za-z0-9_]+$", description="the key the page's script uses (pk_...)"
+    )
+    webhook_secret: Secret = Field(
+        ...,
+        description="the webhook endpoint's signing secret (whsec_...), or "
+        "PBX_ENGINE_PAYMENTS_WEBHOOK_SECRET; the endpoint is <public_url>/payments/webhook",
+    )
+    link_days: float = Field(30.0, gt=0, le=366, description="how long a payment link works")
+    timeout: float = Field(10.0, gt=0, description="seconds for the provider to answer")
+
+
 class MessagesConfig(_Section):
     """Messages to debtors: where the templates are and what they may say of the sender."""
 
@@ -591,6 +618,7 @@ class EngineConfig(_Section):
     outbound: OutboundConfig = OutboundConfig()
     smtp: SmtpConfig | None = None
     sms: SmsConfig | None = None
+    payments: PaymentsConfig | None = None
     messages: MessagesConfig = MessagesConfig()
     campaign_files: list[str] = Field(
         default_factory=list, description="campaign files or glob patterns, one campaign a file"
@@ -660,6 +688,11 @@ class EngineConfig(_Section):
                 "[sms] needs [http]: the gateway's delivery reports and debtors' replies come "
                 "to the engine's HTTP server"
             )
+        if self.payments is not None and self.http is None:
+            raise ValueError(
+                "[payments] needs [http]: debtors open their payment page there and the "
+                "provider's webhook reaches the engine there"
+            )
         return self
 
 
@@ -672,12 +705,14 @@ _ENV_SECRETS = {
     "PBX_ENGINE_SMTP_PASSWORD": ("smtp", "password"),
     "PBX_ENGINE_SMS_PASSWORD": ("sms", "password"),
     "PBX_ENGINE_SMS_INBOUND_TOKEN": ("sms", "inbound_token"),
+    "PBX_ENGINE_PAYMENTS_SECRET_KEY": ("payments", "secret_key"),
+    "PBX_ENGINE_PAYMENTS_WEBHOOK_SECRET": ("payments", "webhook_secret"),
 }
 
 
 def _apply_environment(raw: dict, environ: dict[str, str]) -> dict:
     for var, (section, key) in _ENV_SECRETS.items():
-        if section in ("http", "smtp", "sms") and section not in raw:
+        if section in ("http", "smtp", "sms", "payments") and section not in raw:
             continue  # a secret alone must not switch the HTTP server (or a channel) on
         if var in environ:
             part = raw.setdefault(section, {})

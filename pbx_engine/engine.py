@@ -47,6 +47,7 @@ from pbx_engine.metrics.floor import watch_engine
 from pbx_engine.notify import NotificationHub
 from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.outbound.gate import OutboundGate
+from pbx_engine.payments.service import build_payment_service
 from pbx_engine.readiness import Readiness, check_readiness
 from pbx_engine.recording.policy import RecordingMode
 from pbx_engine.recording.service import CallRecorder
@@ -125,12 +126,20 @@ class Engine:
         self.invitation_secret = secret.encode() if secret else secrets.token_bytes(32)
         # Messages to debtors; their opt-out links are signed with the same secret (set it:
         # a link in a message read after a restart must still work).
+        # Payment links (when [payments] is set), signed with it too, in messages and on the
+        # agent's screen.
+        self.payments = build_payment_service(
+            config, storage, secret=self.invitation_secret, public_url=_public_url(config)
+        )
         self.messages = build_message_service(
             config,
             storage,
             secret=self.invitation_secret,
             public_url=_public_url(config),
+            pay_link=self.payments.link if self.payments is not None else None,
         )
+        if self.payments is not None:
+            feed.pay_link = self.payments.link
         self.strategies = StrategyRunner(storage, self.messages, zone=ZoneInfo(config.timezone))
         self._strategy_every = config.messages.strategy_every_seconds
         self.zone = ZoneInfo(config.timezone)  # where the centre's days begin

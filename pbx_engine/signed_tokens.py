@@ -1,6 +1,6 @@
 """Signed tokens for the links the engine hands out (pure, no I/O): a conference invitation, an
-e-mail's opt-out link, an SMS's delivery-report path. Each purpose reads its own fields out of
-the JSON object it gets back.
+e-mail's opt-out link, an SMS's delivery-report path, a payment link. Each purpose reads its own
+fields out of the JSON object it gets back.
 
 A token is `<payload>.<signature>`, both base64url without padding: the payload is a JSON
 object, the signature HMAC-SHA256 under the engine's secret over the purpose's prefix and the
@@ -29,6 +29,7 @@ class TokenPurpose(Enum):
     INVITATION = b""
     UNSUBSCRIBE = b"unsubscribe:"
     SMS_RECEIPT = b"smsreceipt:"
+    PAY_LINK = b"paylink:"
 
 
 class TokenError(Exception):

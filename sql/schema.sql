@@ -289,16 +289,22 @@ CREATE TABLE callbacks (
 );
 CREATE INDEX callbacks_due_idx ON callbacks (due_at) WHERE status = 'pending';
 
--- What the creditor reports paid on a case: the dossier's "paid" and the reports' kept promises.
+-- What the creditor reports paid on a case, or the payment provider confirms paid through the
+-- engine's payment link: the dossier's "paid" and the reports' kept promises.
 CREATE TABLE payments (
-    id          bigserial PRIMARY KEY,
-    case_id     bigint NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
-    amount      numeric(14, 2) NOT NULL CHECK (amount > 0),
-    paid_on     date NOT NULL,
-    reference   text,
-    created_at  timestamptz NOT NULL DEFAULT now()
+    id           bigserial PRIMARY KEY,
+    case_id      bigint NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    amount       numeric(14, 2) NOT NULL CHECK (amount > 0),
+    paid_on      date NOT NULL,
+    reference    text,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    provider     text,            -- through the link: the provider, and its id for the payment
+    provider_ref text,            -- (kept once, however often the provider reports it)
+    CONSTRAINT payments_provider_named CHECK ((provider IS NULL) = (provider_ref IS NULL))
 );
 CREATE INDEX payments_case_idx ON payments (case_id, paid_on);
+CREATE UNIQUE INDEX payments_provider_ref_idx ON payments (provider, provider_ref)
+    WHERE provider_ref IS NOT NULL;
 
 
 -- Supervision -------------------------------------------------------------------------------

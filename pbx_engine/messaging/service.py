@@ -5,6 +5,7 @@ the consent ledger at once)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -84,6 +85,7 @@ class MessageService:
         fallback_timezone: str = "UTC",
         default_region: str = "US",
         unsubscribe_link=None,
+        pay_link: Callable[[int], str] | None = None,
         secret: bytes = b"",
     ) -> None:
         self.secret = secret  # signs unsubscribe links (the engine's [http] secret)
@@ -97,6 +99,8 @@ class MessageService:
         self._revoke_all_from = revoke_all_from(config.revoke_all_from)
         # (case id, address) -> the link that records an opt-out; None: no link in messages.
         self._unsubscribe_link = unsubscribe_link or (lambda case_id, address: "")
+        # case id -> the engine's signed payment link ([payments]); else [messages] pay_link.
+        self._pay_link = pay_link
 
     async def send(
         self,
@@ -351,7 +355,10 @@ class MessageService:
         return wanted
 
     def _context(self, case: MessageCase, address: str) -> MessageContext:
-        pay_link = self._config.pay_link.format(reference=case.reference, case_id=case.id)
+        if self._pay_link is not None:
+            pay_link = self._pay_link(case.id)
+        else:
+            pay_link = self._config.pay_link.format(reference=case.reference, case_id=case.id)
         return MessageContext(
             debtor_name=case.debtor_name,
             creditor=case.creditor,
@@ -373,11 +380,17 @@ def _plain(text: str) -> str:
 
 
 def build_message_service(
-    config: EngineConfig, storage: Storage, *, secret: bytes = b"", public_url: str = ""
+    config: EngineConfig,
+    storage: Storage,
+    *,
+    secret: bytes = b"",
+    public_url: str = "",
+    pay_link: Callable[[int], str] | None = None,
 ) -> MessageService:
     """The service as [messages], [smtp] and [sms] describe it (templates loaded and checked:
     ConfigError naming the file and line when one is wrong). `secret` signs opt-out links and
-    delivery-report paths: the [http] secret unless given."""
+    delivery-report paths: the [http] secret unless given. `pay_link`: the engine's payment
+    links, when [payments] is set."""
     templates_file = config.messages.templates_file
     templates = load_templates(templates_file) if templates_file is not None else None
     problem = unknown_surveys(
@@ -398,6 +411,7 @@ def build_message_service(
         fallback_timezone=config.timezone,
         default_region=config.default_region,
         unsubscribe_link=_unsubscribe_links(public_url, secret),
+        pay_link=pay_link,
         secret=secret,
     )
 

@@ -67,6 +67,8 @@ class FloorFeed:
         # channel -> what his desk shows of the call's recording (it may fail before the
         # screen pop is read: the pop takes it from here); dropped when the call ends.
         self._recording: dict[str, dict[str, Any]] = {}
+        # case id -> its signed payment link, shown on the screen pop ([payments] set).
+        self.pay_link: Callable[[int], str] | None = None
         agents.on_state_change(self._on_state)
 
     def start(self) -> None:
@@ -113,6 +115,9 @@ class FloorFeed:
         if status is None or status.call_id != channel_id:
             return  # the call ended while the dossier was read
         pop["bridged_at"] = bridged_at.isoformat()
+        case = pop.get("case")
+        if case and self.pay_link is not None:
+            case["pay_link"] = self.pay_link(case["id"])
         pop["recording"] = self._recording.get(channel_id)
         decided = pop.get("amd_decided_at")
         if decided:

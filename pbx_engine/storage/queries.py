@@ -27,6 +27,7 @@ from pbx_engine.storage.invitations import InvitationStore
 from pbx_engine.storage.messages import MessageStore
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.storage.outbound import OutboundStore
+from pbx_engine.storage.payments import PaymentStore
 from pbx_engine.storage.recordings import RecordingStore
 from pbx_engine.storage.reports import ReportStore
 from pbx_engine.storage.room_pins import RoomPinStore
@@ -90,6 +91,7 @@ class Storage:
         self.messages = MessageStore(pool)
         self.consent = ConsentStore(pool)
         self.strategies = StrategyStore(pool)
+        self.payments = PaymentStore(pool)
 
     @classmethod
     @asynccontextmanager

@@ -41,6 +41,7 @@ from pbx_engine.messaging.service import MessageService
 from pbx_engine.notify import NotificationHub
 from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.outbound.gate import OutboundGate
+from pbx_engine.payments.service import PaymentService
 from pbx_engine.readiness import Readiness
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.recordkeeper import NotRecording
@@ -71,6 +72,7 @@ from pbx_engine.web.common import (
     ONE_OFF_CALLS,
     OUTBOUND,
     PARTIES,
+    PAYMENTS,
     READINESS,
     RECORDER,
     REPORTS,
@@ -88,6 +90,7 @@ from pbx_engine.web.messages_api import add_message_routes
 from pbx_engine.web.openapi import add_openapi_route
 from pbx_engine.web.outbound_api import add_outbound_routes
 from pbx_engine.web.payloads import CallPayload, DispositionPayload, PausePayload, PaymentPayload
+from pbx_engine.web.payments_api import add_payment_routes
 from pbx_engine.web.probes import add_probe_routes
 from pbx_engine.web.rooms_api import add_room_routes
 from pbx_engine.web.tokens_api import add_token_routes
@@ -139,11 +142,12 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     our own pages (its Origin)."""
     if (
         request.path in OPEN_PATHS
-        or request.path.startswith(("/join/", "/unsubscribe/", "/sms/"))
+        or request.path.startswith(("/join/", "/unsubscribe/", "/sms/", "/pay/"))
+        or request.path == "/payments/webhook"
         or is_public(request)
     ):
-        # /join, /unsubscribe, /sms/receipt: the signed path is the permission; /sms/inbound:
-        # the gateway's token.
+        # /join, /unsubscribe, /sms/receipt, /pay: the signed path is the permission;
+        # /sms/inbound: the gateway's token; /payments/webhook: the provider's signature.
         return await handler(request)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
@@ -285,12 +289,11 @@ async def preview(request: web.Request) -> web.Response:
             plan = await runner.offer(login)
             if plan is None:
                 return error_response(404, "no case is due now")
+            case = await request.app[CASES].dossier_json(plan.case_id)
+            if case is not None and (payments := request.app.get(PAYMENTS)) is not None:
+                case["pay_link"] = payments.link(plan.case_id)
             return web.json_response(
-                {
-                    "campaign": runner.campaign.name,
-                    "number": plan.e164,
-                    "case": await request.app[CASES].dossier_json(plan.case_id),
-                }
+                {"campaign": runner.campaign.name, "number": plan.e164, "case": case}
             )
         if step == "dial":
             placed = await runner.dial_offered(login)
@@ -437,6 +440,7 @@ class EngineParts(Protocol):
     invitation_secret: bytes
     storage: Storage
     messages: MessageService
+    payments: PaymentService | None
     agents: AgentService
     callerid: CallerIdService
     campaigns: Mapping[str, CampaignRunner]
@@ -461,6 +465,8 @@ def install_services(app: web.Application, engine: EngineParts) -> None:
     app[CAMPAIGNS] = engine.campaigns
     app[CAMPAIGN_STATES] = CampaignRunStates(engine.storage.campaigns)
     app[MESSAGES] = engine.messages
+    if engine.payments is not None:
+        app[PAYMENTS] = engine.payments
     app[OUTBOUND] = engine.outbound
     app[RECORDER] = engine.recorder
     app[SUPERVISION] = engine.supervision
@@ -519,6 +525,7 @@ def build_app(engine: EngineParts, web_config: WebConfig | None = None) -> web.A
     add_room_routes(app)
     add_outbound_routes(app)
     add_message_routes(app)
+    add_payment_routes(app)
     add_browser_routes(app)
     add_openapi_route(app)
     return app

@@ -32,6 +32,7 @@ from pbx_engine.notify import NotificationHub
 from pbx_engine.notify.feed import FloorFeed
 from pbx_engine.numbers import BadNumber, to_e164
 from pbx_engine.outbound.gate import OutboundGate
+from pbx_engine.payments.service import PaymentService
 from pbx_engine.readiness import Readiness
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.reports.service import ReportService
@@ -53,6 +54,7 @@ CALLER_IDS = web.AppKey("caller_ids", CallerIdService)
 CAMPAIGNS = web.AppKey("campaigns", Mapping[str, CampaignRunner])  # the engine's own, live
 CAMPAIGN_STATES = web.AppKey("campaign_states", CampaignRunStates)
 MESSAGES = web.AppKey("messages", MessageService)
+PAYMENTS = web.AppKey("payments", PaymentService)  # absent without [payments]
 ONE_OFF_CALLS = web.AppKey("one_off_calls", OneOffCalls)
 OUTBOUND = web.AppKey("outbound_gate", OutboundGate)
 RECORDER = web.AppKey("recorder", CallRecorder)

@@ -32,6 +32,7 @@ from pbx_engine.web.calls_api import (
 from pbx_engine.web.messages_api import ConsentPayload, MessagePayload
 from pbx_engine.web.outbound_api import NewAgentPayload
 from pbx_engine.web.payloads import CallPayload, DispositionPayload, PausePayload, PaymentPayload
+from pbx_engine.web.payments_api import StartPayload
 from pbx_engine.web.rooms_api import DialPayload, InvitationPayload, RoomPayload
 
 OPENAPI_PATH = "/openapi.json"
@@ -570,6 +571,62 @@ ROUTES: tuple[Route, ...] = (
             "from": {"type": "string"},
             "to": {"type": "string"},
             "text": {"type": "string"},
+        },
+    ),
+    # web.payments_api (404 everywhere without [payments])
+    Route(
+        "GET",
+        "/pay/{token}",
+        Role.PUBLIC,
+        "The payment page a debtor's link opens: what is owed, an amount (the promise due, "
+        "else the balance) and the provider's card fields (the signed link is the permission)",
+        {
+            200: Answer("the page", (HTML,)),
+            403: Answer("not a valid link, or expired", (HTML,)),
+            404: Answer("payments are not set up", (HTML,)),
+        },
+        other_answers=None,
+    ),
+    Route(
+        "POST",
+        "/pay/{token}/start",
+        Role.PUBLIC,
+        "Start a payment of `amount` at the provider: the client secret its script in the "
+        "page finishes it with",
+        {
+            200: Answer("started"),
+            403: Answer("not a valid link, or expired"),
+            404: Answer("payments are not set up"),
+            422: Answer("not an amount, or more than is owed"),
+            502: Answer("the provider cannot be reached"),
+        },
+        body=StartPayload,
+    ),
+    Route(
+        "GET",
+        "/pay/{token}/done",
+        Role.PUBLIC,
+        "Back from the provider: the engine asks it how the payment stands and keeps it if it "
+        "went through",
+        {
+            200: Answer("received, or did not go through", (HTML,)),
+            403: Answer("not a valid link, or expired", (HTML,)),
+            404: Answer("no such payment for this link, or payments are not set up", (HTML,)),
+            502: Answer("the provider cannot be reached", (HTML,)),
+        },
+        query={"payment_intent": {"type": "string"}},
+        other_answers=None,
+    ),
+    Route(
+        "POST",
+        "/payments/webhook",
+        Role.PUBLIC,
+        "The provider's signed notice of a payment (Stripe's webhook; its signature is the "
+        "permission): kept once, however often it comes",
+        {
+            200: Answer("taken (or an event the engine does not act on)"),
+            400: Answer("not signed by the provider, or too old to believe"),
+            404: Answer("payments are not set up"),
         },
     ),
     Route(
