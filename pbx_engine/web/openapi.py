@@ -583,7 +583,8 @@ ROUTES: tuple[Route, ...] = (
         {
             200: Answer("the page", (HTML,)),
             403: Answer("not a valid link, or expired", (HTML,)),
-            404: Answer("payments are not set up", (HTML,)),
+            # JSON when the path itself is refused (a NUL in it), before the handler
+            404: Answer("payments are not set up", (HTML, JSON)),
         },
         other_answers=None,
     ),
@@ -611,7 +612,9 @@ ROUTES: tuple[Route, ...] = (
         {
             200: Answer("received, or did not go through", (HTML,)),
             403: Answer("not a valid link, or expired", (HTML,)),
-            404: Answer("no such payment for this link, or payments are not set up", (HTML,)),
+            404: Answer(
+                "no such payment for this link, or payments are not set up", (HTML, JSON)
+            ),
             502: Answer("the provider cannot be reached", (HTML,)),
         },
         query={"payment_intent": {"type": "string"}},
