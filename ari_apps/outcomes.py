@@ -20,6 +20,9 @@ class Outcome(StrEnum):
     FAILED = "failed"
     ABANDONED = "abandoned"
     CANCELLED = "cancelled"
+    # Asterisk refused or never answered before anything was dialled (it was shutting down, or
+    # out of reach): no call was made, so it counts toward no retry rule or attempt cap.
+    NOT_PLACED = "not_placed"
 
 
 # Q.850 cause codes, as Asterisk reports them in ChannelDestroyed.cause.

@@ -155,7 +155,7 @@ CREATE TABLE call_attempts (
     outcome             text NOT NULL DEFAULT 'pending'
                         CHECK (outcome IN ('pending', 'human', 'machine', 'silence', 'fax',
                                            'busy', 'no_answer', 'rejected', 'failed',
-                                           'abandoned', 'cancelled')),
+                                           'abandoned', 'cancelled', 'not_placed')),
     abandoned           boolean NOT NULL DEFAULT false,
     message_started_at  timestamptz,            -- the message left on a machine
     message_ended_at    timestamptz,

@@ -7,6 +7,7 @@ engine speaks of calls, attempts and agents.
 from pbx_engine.ari.client import AriClient
 from pbx_engine.ari.errors import (
     AriError,
+    AriNotServing,
     AriProtocolError,
     AriRefused,
     AriUnavailable,
@@ -20,6 +21,7 @@ __all__ = [
     "AriError",
     "AriProtocolError",
     "AriRefused",
+    "AriNotServing",
     "AriUnavailable",
     "ChannelGone",
     "UnsafeAriValue",

@@ -32,6 +32,11 @@ class AriUnavailable(Exception):
     """Asterisk's HTTP server cannot be reached (down, restarting, wrong address)."""
 
 
+class AriNotServing(AriUnavailable):
+    """Asterisk answered 503: it is stopping (or not fully started), and did nothing with the
+    request (its HTTP server refuses every request before any ARI resource sees it)."""
+
+
 class AriRefused(AriUnavailable):
     """Asterisk's HTTP server answered, but refused the engine's ARI user (401/403)."""
 
@@ -53,8 +58,12 @@ class AriProtocolError(Exception):
 _GONE_STATUSES = {404, 409, 422}
 
 
-def error_for(status: int, method: str, path: str, message: str) -> AriError:
-    """The exception for an error response: `ChannelGone` where ARI means 'no longer there'."""
+def error_for(status: int, method: str, path: str, message: str) -> AriError | AriNotServing:
+    """The exception for an error response: `ChannelGone` where ARI means 'no longer there',
+    `AriNotServing` for the 503 Asterisk's HTTP server gives every request while it stops or
+    starts."""
+    if status == 503:
+        return AriNotServing(f"{method} {path}: 503 Asterisk is stopping or starting")
     resource = path.strip("/").split("/", 1)[0]
     if status in _GONE_STATUSES and resource in ("channels", "bridges", "playbacks", "recordings"):
         return ChannelGone(status, method, path, message)

@@ -80,7 +80,8 @@ class CampaignRunner:
         self.pacing: LivePacing | None = None  # predictive mode, made on first use
         self._fresh_start = False
         self._callbacks_up: dict[str, int] = {}  # channel -> callback being made
-        self._callbacks_ended: list[tuple[int, bool]] = []  # (callback, debtor reached)
+        # (callback, how its call ended; None: the call's task failed)
+        self._callbacks_ended: list[tuple[int, Outcome | None]] = []
 
     @property
     def in_flight(self) -> int:
@@ -203,14 +204,18 @@ class CampaignRunner:
         while self._callbacks_ended:
             # Taken off the list once settled: a database away now leaves it for the next
             # tick instead of losing it (a write it refuses is dropped: it would fail again).
-            callback_id, reached = self._callbacks_ended[0]
+            callback_id, outcome = self._callbacks_ended[0]
             try:
-                status = await self._storage.callbacks.settle_callback(
-                    callback_id,
-                    reached=reached,
-                    retry_at=datetime.now(UTC) + self.CALLBACK_RETRY,
-                    max_attempts=self.CALLBACK_ATTEMPTS,
-                )
+                if outcome is Outcome.NOT_PLACED:
+                    # Asterisk refused it before it rang: no try spent, due as it was.
+                    status = await self._storage.callbacks.callback_not_placed(callback_id)
+                else:
+                    status = await self._storage.callbacks.settle_callback(
+                        callback_id,
+                        reached=outcome is Outcome.HUMAN,
+                        retry_at=datetime.now(UTC) + self.CALLBACK_RETRY,
+                        max_attempts=self.CALLBACK_ATTEMPTS,
+                    )
             except Exception as error:
                 if not is_unreachable(error):
                     self._callbacks_ended.pop(0)
@@ -338,7 +343,6 @@ class CampaignRunner:
         callback_id = self._callbacks_up.pop(call.channel_id, None)
         if callback_id is not None:
             # Settled on the next pass (this runs in a done-callback, where nothing may wait).
-            reached = result is not None and result.outcome is Outcome.HUMAN
-            self._callbacks_ended.append((callback_id, reached))
+            self._callbacks_ended.append((callback_id, result.outcome if result else None))
         self._queue.clear()  # the finished call changes what is due: plan afresh
         self._wake.set()

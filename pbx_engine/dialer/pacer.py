@@ -37,7 +37,8 @@ _FATES = {
 
 
 def fate_of(outcome: Outcome) -> CallFate | None:
-    """A call's fate for pacing; None for calls that tell nothing (cancelled by us)."""
+    """A call's fate for pacing; None for calls that tell nothing (cancelled by us, or never
+    placed)."""
     return _FATES.get(outcome)
 
 

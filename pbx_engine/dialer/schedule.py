@@ -7,7 +7,7 @@ the cases left alone (with why and until when) out. The storage module fetches t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from pbx_engine.campaigns.config import CampaignConfig
@@ -50,7 +50,24 @@ def plan_calls(
     return [plan for _, plan in ready[:limit]], deferred
 
 
+# An attempt Asterisk refused before anything rang (ari_apps.outcomes.Outcome.NOT_PLACED): no
+# call was made, so no retry rule, attempt cap or calling-frequency rule counts it.
+NOT_PLACED = "not_placed"
+
+
+def placed_only(case: CaseCandidate) -> CaseCandidate:
+    """The case with only the attempts that reached the network."""
+    if not any(a.outcome == NOT_PLACED for n in case.numbers for a in n.attempts):
+        return case
+    numbers = tuple(
+        replace(n, attempts=tuple(a for a in n.attempts if a.outcome != NOT_PLACED))
+        for n in case.numbers
+    )
+    return replace(case, numbers=numbers)
+
+
 def _plan_case(case, campaign, profile, now) -> CallPlan | Deferred:
+    case = placed_only(case)
     attempts = [a for n in case.numbers for a in n.attempts]
     if any(a.ended_at is None for a in attempts):
         return Deferred(case.case_id, CALL_IN_PROGRESS, None)

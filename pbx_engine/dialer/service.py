@@ -33,7 +33,14 @@ from ari_apps.outbound_call import (
 from ari_apps.outcomes import Outcome, classify_amd, classify_unanswered, number_gone
 from pbx_engine.amd.detectors import Detector, DetectorKind, default_detector
 from pbx_engine.amd.live import HELPER_PREFIX, EngineDetector, EngineVerdict
-from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone, Subscription
+from pbx_engine.ari import (
+    AriClient,
+    AriError,
+    AriNotServing,
+    AriUnavailable,
+    ChannelGone,
+    Subscription,
+)
 from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.config import DialerConfig
@@ -48,6 +55,8 @@ log = structlog.get_logger(__name__)
 
 # How long past the ring timeout / AMD timeout we wait for Asterisk before we act ourselves.
 _GRACE = 5.0
+# How long after Asterisk refused a call no other is placed (seconds).
+REFUSED_HOLD = 5.0
 
 
 def _now() -> datetime:
@@ -213,6 +222,9 @@ class Dialer:
         # Channels whose create (or hang-up) got no answer from ARI: they may exist in
         # Asterisk, never dialled; hung up at the next reconcile.
         self._undialled: set[str] = set()
+        # When Asterisk last refused a call (shutting down, out of reach): the events websocket
+        # may take a moment to drop, and a case put back meanwhile must not be tried in a loop.
+        self._refused_at: float | None = None
 
     async def __aenter__(self) -> Dialer:
         self._tasks = asyncio.TaskGroup()
@@ -244,6 +256,12 @@ class Dialer:
             self._records.require_writable()  # NotRecording: nothing is dialled
         if not self._ari.connected.is_set():
             raise AsteriskNotHeard("Asterisk's events are not heard now: no call may be placed")
+        now = asyncio.get_running_loop().time()
+        if self._refused_at is not None and now - self._refused_at < REFUSED_HOLD:
+            raise AsteriskNotHeard(
+                f"Asterisk refused a call {now - self._refused_at:.1f} s ago: none is placed "
+                f"for {REFUSED_HOLD:.0f} s"
+            )
         policy = request.recording
         if policy is not None and policy.blocks_dialling(self._recordings_failing()):
             raise RecordingsFailing("the call must be recorded and Asterisk cannot record now")
@@ -514,12 +532,21 @@ class Dialer:
             log.info("call.dialing", trunk=request.trunk or config.trunk)
         except ChannelGone:
             pass  # Destroyed already: its ChannelDestroyed is on the way.
+        except AriNotServing as error:
+            # Refused before anything was done: if the create went through, the channel waits
+            # undialled and is hung up now or once Asterisk answers again.
+            log.warning("call.not_placed", error=str(error))
+            self._refused_at = asyncio.get_running_loop().time()
+            if live.created_at is not None:
+                await self._hang_up_undialled(channel_id)
+            return Finish(Outcome.NOT_PLACED, _now(), None, f"not placed: {error}"[:200])
         except AriUnavailable as error:
             if live.created_at is None:
                 # The create got no answer: nothing was dialled, whether or not it arrived.
                 log.error("call.originate_unanswered", error=str(error))
+                self._refused_at = asyncio.get_running_loop().time()
                 self._undialled.add(channel_id)
-                return Finish(Outcome.FAILED, _now(), None, f"not placed: {error}"[:200])
+                return Finish(Outcome.NOT_PLACED, _now(), None, f"not placed: {error}"[:200])
             # The dial may have reached Asterisk: the call is followed as any other, and the
             # next reconcile says whether its channel lives.
             log.warning("call.dial_unanswered", error=str(error))
@@ -533,6 +560,8 @@ class Dialer:
     async def _hang_up_undialled(self, channel_id: str) -> None:
         try:
             await self._ari.hangup(channel_id)
+        except ChannelGone:
+            pass
         except AriUnavailable:
             self._undialled.add(channel_id)  # tried again once ARI answers
 

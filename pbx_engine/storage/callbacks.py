@@ -135,6 +135,15 @@ class CallbackStore:
             max_attempts,
         )
 
+    async def callback_not_placed(self, callback_id: int) -> str:
+        """Its call was refused before it rang: the try is given back, the callback stays due.
+        Returns the status."""
+        return await self.pool.fetchval(
+            "UPDATE callbacks SET attempts = greatest(attempts - 1, 0) WHERE id = $1 "
+            "RETURNING status",
+            callback_id,
+        )
+
     async def defer_callback(self, callback_id: int, until: datetime) -> None:
         await self.pool.execute(
             "UPDATE callbacks SET due_at = $2 WHERE id = $1", callback_id, until

@@ -22,6 +22,7 @@ class CallerIdStore:
                       max(created_at) AS last_used
                FROM call_attempts
                WHERE caller_id = ANY($1) AND created_at >= $2 - interval '7 days'
+                 AND outcome <> 'not_placed'
                GROUP BY caller_id""",
             numbers,
             day_start,
@@ -39,6 +40,7 @@ class CallerIdStore:
                       count(*) FILTER (WHERE answered_at IS NOT NULL) AS answered
                FROM call_attempts
                WHERE caller_id = ANY($1) AND created_at >= $2 AND direction = 'outbound'
+                 AND outcome <> 'not_placed'
                GROUP BY caller_id""",
             numbers,
             since,
@@ -50,6 +52,7 @@ class CallerIdStore:
         rows = await self.pool.fetch(
             """SELECT caller_id, max(created_at) AS last_used FROM call_attempts
                WHERE case_id = $1 AND created_at >= $2 AND caller_id IS NOT NULL
+                 AND outcome <> 'not_placed'
                GROUP BY caller_id""",
             case_id,
             since,

@@ -140,10 +140,11 @@ class CaseStore:
                LEFT JOIN LATERAL (
                    SELECT max(a.created_at) AS at FROM call_attempts a
                    WHERE a.phone_number_id = p.id AND a.caller_id = $2
+                     AND a.outcome <> 'not_placed'  -- he never saw it
                ) presented ON $2::text IS NOT NULL
                LEFT JOIN LATERAL (
                    SELECT max(a.created_at) AS at FROM call_attempts a
-                   WHERE a.phone_number_id = p.id
+                   WHERE a.phone_number_id = p.id AND a.outcome <> 'not_placed'
                ) called ON true
                WHERE p.e164 = $1
                ORDER BY presented.at DESC NULLS LAST, called.at DESC NULLS LAST,

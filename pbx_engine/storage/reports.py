@@ -153,7 +153,7 @@ class ReportStore:
                       percentile_cont(0.99) WITHIN GROUP (ORDER BY
                           extract(epoch FROM bridged_at - answered_at)) AS answer_p99
                FROM call_attempts
-               WHERE campaign_id = $1 AND direction = 'outbound'
+               WHERE campaign_id = $1 AND direction = 'outbound' AND outcome <> 'not_placed'
                  AND ($2::timestamptz IS NULL OR created_at >= $2)""",
             campaign_id,
             since,
@@ -210,6 +210,7 @@ class ReportStore:
                       count(*) FILTER (WHERE abandoned) AS abandons
                FROM call_attempts
                WHERE campaign_id = $1 AND direction = 'outbound' AND created_at >= $2
+                 AND outcome <> 'not_placed'
                GROUP BY slot ORDER BY slot""",
             campaign_id,
             since,
@@ -246,7 +247,7 @@ WITH wraps AS (
            (SELECT w.s FROM wraps w WHERE w.channel_id = a.channel_id AND w.state = 'wrap_up'
             LIMIT 1) AS wrap_s
     FROM call_attempts a
-    WHERE a.created_at >= $1 AND a.created_at < $2
+    WHERE a.created_at >= $1 AND a.created_at < $2 AND a.outcome <> 'not_placed'
 ), promises AS (
     SELECT d.attempt_id, d.promise_amount,
            (SELECT coalesce(sum(p.amount), 0) FROM payments p

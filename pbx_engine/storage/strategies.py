@@ -110,7 +110,7 @@ class StrategyStore:
                       coalesce((SELECT sum(p.amount) FROM payments p WHERE p.case_id = sc.case_id
                                 AND p.created_at >= sc.since), 0) AS collected,
                       (SELECT count(*) FROM call_attempts a WHERE a.case_id = sc.case_id
-                       AND a.created_at >= sc.since) AS attempts,
+                       AND a.created_at >= sc.since AND a.outcome <> 'not_placed') AS attempts,
                       (SELECT count(*) FROM messages m WHERE m.case_id = sc.case_id
                        AND m.created_at >= sc.since
                        AND m.status IN ('sent', 'delivered', 'replied')) AS messages

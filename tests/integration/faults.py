@@ -243,9 +243,13 @@ async def first_two_up(engine: Engine) -> set[str]:
 
 
 async def all_settled(engine: Engine, count: int, timeout: float = 30) -> None:
+    """Waits for `count` calls placed and settled (one Asterisk refused before it rang is not a
+    call) and none live."""
+
     async def settled():
         ended = await engine.storage.pool.fetchval(
-            "SELECT count(*) FROM call_attempts WHERE ended_at IS NOT NULL"
+            "SELECT count(*) FROM call_attempts "
+            "WHERE ended_at IS NOT NULL AND outcome <> 'not_placed'"
         )
         return ended >= count and engine.dialer.active_calls == 0
 

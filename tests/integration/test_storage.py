@@ -168,6 +168,34 @@ async def test_given_an_unknown_outcome_when_finishing_then_the_schema_refuses_i
         )
 
 
+async def test_given_a_call_refused_before_it_rang_then_it_is_kept_as_not_placed(
+    storage: Storage,
+):
+    await storage.attempts.create_attempt(channel_id="c-np", dialled="+12025550100")
+    await storage.attempts.finish_attempt(
+        "c-np",
+        ended_at=T0,
+        hangup_cause=None,
+        hangup_cause_text="not placed: 503",
+        outcome="not_placed",
+    )
+    assert (await storage.attempts.get_attempt("c-np")).outcome == "not_placed"
+
+
+async def test_given_a_callback_whose_call_was_not_placed_then_its_try_is_given_back(
+    storage: Storage,
+):
+    callback = await storage.callbacks.create_callback(
+        e164="+12025550100", due_at=T0, source="agent"
+    )
+    await storage.callbacks.callback_dialled(callback, "c-cb")
+    assert await storage.callbacks.callback_not_placed(callback) == "pending"
+    row = await storage.pool.fetchrow(
+        "SELECT attempts, due_at, status FROM callbacks WHERE id = $1", callback
+    )
+    assert (row["attempts"], row["due_at"], row["status"]) == (0, T0, "pending")
+
+
 # ------------------------------------------------------------------------------ queries
 async def test_given_an_agent_and_a_campaign_when_upserted_twice_then_the_ids_stay(
     storage: Storage,

@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from pbx_engine.ari.errors import AriProtocolError, ChannelGone, error_for
+from pbx_engine.ari.errors import (
+    AriError,
+    AriNotServing,
+    AriProtocolError,
+    AriUnavailable,
+    ChannelGone,
+    error_for,
+)
 from pbx_engine.ari.events import (
     ChannelDestroyed,
     Dial,
@@ -151,3 +158,14 @@ def test_error_mapping_treats_gone_resources_as_ordinary(status, path, gone):
     error = error_for(status, "POST", path, "Channel not found")
     assert isinstance(error, ChannelGone) is gone
     assert str(status) in str(error)
+
+
+@pytest.mark.parametrize(
+    "path", ["/channels/create", "/channels/out-1", "/bridges", "/asterisk/info"]
+)
+def test_a_503_means_asterisk_is_not_serving_and_did_nothing_whatever_the_path(path):
+    # Asterisk's HTTP server answers every request 503 while it stops (or before it is fully up):
+    # unavailable (retried once it is back), never a refusal of this request.
+    error = error_for(503, "POST", path, "<html>Shutdown in progress</html>")
+    assert isinstance(error, AriNotServing) and isinstance(error, AriUnavailable)
+    assert not isinstance(error, AriError)

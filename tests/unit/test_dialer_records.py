@@ -7,6 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from ari_apps.outcomes import Outcome
+from pbx_engine.ari.errors import error_for
+from pbx_engine.ari.stream import EventRouter, Subscription
 from pbx_engine.config import DialerConfig
 from pbx_engine.dialer.service import AsteriskNotHeard, CallRequest, Dialer
 from pbx_engine.recordkeeper import NotRecording, RecordKeeper
@@ -79,3 +81,53 @@ async def test_given_asterisks_events_are_not_heard_then_no_call_is_placed_and_n
         with pytest.raises(AsteriskNotHeard):
             calls.place_call(CallRequest(number="+12025550102", agent="anna"))
     assert handler.placed == [] and handler.finished == []
+
+
+class RecordedAttempts:
+    def __init__(self) -> None:
+        self.outcomes: dict[str, str] = {}
+
+    async def create_attempt(self, *, channel_id, **fields) -> int:
+        self.outcomes[channel_id] = "pending"
+        return len(self.outcomes)
+
+    async def finish_attempt(self, channel_id, *, outcome, **fields) -> None:
+        self.outcomes[channel_id] = outcome
+
+
+class StoppingAsterisk:
+    """Answers every request 503, as Asterisk's HTTP server does while it stops."""
+
+    app = "pbx-engine"
+
+    def __init__(self) -> None:
+        self.connected = asyncio.Event()
+        self.connected.set()  # its websocket has not dropped yet
+        self.router = EventRouter()
+        self.hung_up: list[str] = []
+
+    def subscribe(self, *channel_ids):
+        return Subscription(self.router, channel_ids)
+
+    async def create_channel(self, endpoint, **params):
+        raise error_for(503, "POST", "/channels/create", "Shutdown in progress")
+
+    async def hangup(self, channel_id, **params):
+        self.hung_up.append(channel_id)
+        raise error_for(503, "DELETE", f"/channels/{channel_id}", "Shutdown in progress")
+
+
+async def test_given_asterisk_refuses_the_create_with_503_then_the_call_is_on_record_not_placed():
+    """Nothing rang: on record as not placed (no retry rule counts it), the agent freed, and no
+    other call tried while the websocket has yet to notice Asterisk going."""
+    handler, attempts, ari = Handler(), RecordedAttempts(), StoppingAsterisk()
+    storage = SimpleNamespace(attempts=attempts)
+    async with Dialer(ari, storage, DialerConfig(), handler=handler) as calls:
+        result = await calls.call(CallRequest(number="+12025550102", agent="anna"))
+        assert result.outcome is Outcome.NOT_PLACED
+        assert "503" in (result.hangup_cause_text or "")
+        with pytest.raises(AsteriskNotHeard, match="refused a call"):
+            calls.place_call(CallRequest(number="+12025550103", agent="piotr"))
+    assert list(attempts.outcomes.values()) == ["not_placed"]
+    assert handler.finished == [Outcome.NOT_PLACED]
+    assert ari.hung_up == []  # no channel was made, none to hang up

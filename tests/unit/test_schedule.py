@@ -186,3 +186,27 @@ def test_campaign_files_refuse_unknown_policies_and_holiday_countries():
     assert off.compliance_profile().holidays is None
     us = CampaignConfig(name="x", compliance="us", compliance_overrides={"holidays": "US"})
     assert us.compliance_profile().holidays == "US"
+
+
+def test_given_a_call_asterisk_refused_before_it_rang_then_it_counts_toward_no_retry_rule():
+    # Busy 20 minutes ago (due again after 15), then refused by a stopping Asterisk a minute
+    # ago: the refusal neither restarts the busy rule's clock nor is the "last outcome".
+    history = (attempt(20, "busy"), attempt(1, "not_placed"))
+    plans, deferred = plan_calls(
+        [case(numbers=[NumberHistory(10, "+12025550001", attempts=history)])],
+        CAMPAIGN,
+        NOW,
+        limit=10,
+    )
+    assert plans == [CallPlan(1, 10, "+12025550001")] and deferred == []
+
+
+def test_given_only_refused_calls_then_the_case_is_as_fresh_and_under_no_attempt_cap():
+    refused = tuple(attempt(i + 1, "not_placed") for i in range(12))
+    plans, deferred = plan_calls(
+        [case(numbers=[NumberHistory(10, "+12025550001", attempts=refused)])],
+        CAMPAIGN,
+        NOW,
+        limit=10,
+    )
+    assert plans == [CallPlan(1, 10, "+12025550001")] and deferred == []
