@@ -61,6 +61,7 @@ from pbx_engine.storage import Storage, migrate
 from pbx_engine.storage.roles import warn_if_privileged
 from pbx_engine.strategies.runner import RunningCampaign, StrategyRunner
 from pbx_engine.supervision.service import SupervisionService
+from pbx_engine.surveys import CallSurveys
 from pbx_engine.tasks import OwnedTasks
 from pbx_engine.web.api import build_app
 from pbx_engine.web.probes import serve_metrics
@@ -85,6 +86,7 @@ class Engine:
         storage: Storage,
         agents: AgentService,
         dialer: Dialer,
+        connector: AgentConnector,
         inbound: InboundService,
         callerid: CallerIdService,
         recorder: CallRecorder,
@@ -106,6 +108,7 @@ class Engine:
         self.storage = storage
         self.agents = agents
         self.dialer = dialer
+        self.connector = connector  # puts debtors through to agents; ends an agent's call
         self.inbound = inbound
         self.callerid = callerid
         self.recorder = recorder
@@ -343,7 +346,7 @@ async def build_dialer(
     outbound: OutboundGate,
     metrics: EngineMetrics,
     records: RecordKeeper,
-) -> Dialer:
+) -> tuple[Dialer, AgentConnector]:
     # One detector for the dialer, which listens, and the connector, which leaves
     # messages once the listening says a machine's greeting is over.
     engine_detector = EngineDetector(
@@ -352,6 +355,7 @@ async def build_dialer(
         media_peer=config.dialer.media_peer,
         timeout=config.dialer.amd_timeout,
     )
+    surveys = CallSurveys(ari, storage)
     connector = AgentConnector(
         ari,
         storage,
@@ -361,6 +365,7 @@ async def build_dialer(
         recorder=recorder,
         engine_detector=engine_detector,
         metrics=metrics.calls,
+        surveys=surveys,
     )
     agents.on_phone_lost(connector.on_agent_lost)
     dialer = Dialer(
@@ -374,7 +379,10 @@ async def build_dialer(
         records=records,
         recordings_failing=lambda: recorder.health.failing(datetime.now(UTC)),
     )
-    return await stack.enter_async_context(dialer)
+    await stack.enter_async_context(dialer)
+    # Closed first: a debtor still answering a survey is let go before the calls drain.
+    stack.push_async_callback(surveys.close)
+    return dialer, connector
 
 
 def build_conferencing(
@@ -439,7 +447,7 @@ async def build_services(
     recorder = CallRecorder(ari, kept, metrics=metrics.recordings)
     stack.push_async_callback(recorder.close)
     outbound = OutboundGate(storage, config.outbound, config.default_region)
-    dialer = await build_dialer(
+    dialer, connector = await build_dialer(
         stack, config, ari, kept, agents, recorder, outbound, metrics, records
     )
     campaigns = LoadedCampaigns()
@@ -472,6 +480,7 @@ async def build_services(
         storage=storage,
         agents=agents,
         dialer=dialer,
+        connector=connector,
         inbound=inbound,
         callerid=callerid,
         recorder=recorder,

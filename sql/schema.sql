@@ -469,19 +469,24 @@ CREATE INDEX message_replies_case_idx ON message_replies (case_id, received_at);
 CREATE INDEX message_replies_address_idx ON message_replies (address, received_at);
 
 -- Answers to satisfaction surveys sent by SMS or e-mail after a conversation (a reply to a
--- survey template giving a score), with the agent and campaign of the case's last conversation.
+-- survey template giving a score), with the agent and campaign of the case's last conversation;
+-- and to the keypad survey a debtor hears when his agent ends the call, with that call.
 CREATE TABLE survey_answers (
     id           bigserial PRIMARY KEY,
-    reply_id     bigint NOT NULL UNIQUE REFERENCES message_replies (id) ON DELETE CASCADE,
+    reply_id     bigint UNIQUE REFERENCES message_replies (id) ON DELETE CASCADE,
     message_id   bigint REFERENCES messages (id) ON DELETE SET NULL,   -- the survey
-    template     text NOT NULL,
+    template     text NOT NULL,               -- the message template, or call:<question>
     case_id      bigint REFERENCES cases (id) ON DELETE SET NULL,
     agent_id     bigint REFERENCES agents (id) ON DELETE SET NULL,
     campaign_id  bigint REFERENCES campaigns (id) ON DELETE SET NULL,
     score        smallint NOT NULL CHECK (score BETWEEN 1 AND 5),
-    answered_at  timestamptz NOT NULL
+    answered_at  timestamptz NOT NULL,
+    attempt_id   bigint REFERENCES call_attempts (id) ON DELETE CASCADE,  -- a keypad answer's call
+    CONSTRAINT survey_answers_one_source CHECK ((reply_id IS NULL) <> (attempt_id IS NULL))
 );
 CREATE INDEX survey_answers_agent_idx ON survey_answers (agent_id, answered_at);
+CREATE UNIQUE INDEX survey_answers_call_idx ON survey_answers (attempt_id, template)
+    WHERE attempt_id IS NOT NULL;
 
 -- The ledger's say on one channel to one address at a given time: the latest entry covering the
 -- channel, a revocation for a time that has passed left out. Inlined into the calling query.

@@ -22,3 +22,12 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+def now(condition: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    """A plain condition as the awaitable probe `eventually` polls."""
+
+    async def probe() -> T:
+        return condition()
+
+    return probe

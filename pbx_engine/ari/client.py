@@ -33,6 +33,7 @@ from pbx_engine.ari.events import (
     Bridge,
     Channel,
     ChannelDestroyed,
+    ChannelDtmfReceived,
     Event,
     LiveRecording,
     Playback,
@@ -556,7 +557,7 @@ class AriClient:
         return Playback.model_validate(data)
 
     async def play_to_end(
-        self, events: Subscription, channel_id: str, media: str, *, timeout: float
+        self, events: Subscription, channel_id: str, media: str | list[str], *, timeout: float
     ) -> Event:
         """Play `media` and wait until it has finished or the channel has gone (hung up, or left
         Stasis); returns the event that ended the wait. `events` must follow `channel_id`."""
@@ -566,6 +567,38 @@ class AriClient:
             lambda e: not isinstance(e, PlaybackFinished) or e.playback.id == playback.id,
             timeout=timeout,
         )
+
+    async def ask_key(
+        self, events: Subscription, channel_id: str, media: list[str], *, wait: float
+    ) -> str | None:
+        """Play `media` (a key cuts it short) and return the first key pressed, during it or
+        within `wait` seconds after; None for silence. ChannelGone when the channel goes (hung
+        up, or left Stasis). `events` must follow `channel_id`."""
+        loop = asyncio.get_running_loop()
+        playback = await self.play(channel_id, media) if media else None
+        deadline = None if playback is not None else loop.time() + wait
+        while True:
+            timeout = 60.0 if deadline is None else deadline - loop.time()
+            if timeout <= 0:
+                return None
+            try:
+                event = await events.get(timeout)
+            except TimeoutError:
+                if deadline is not None:
+                    return None
+                continue
+            if isinstance(event, ChannelDestroyed | StasisEnd):
+                raise ChannelGone(404, "WAIT", f"/channels/{channel_id}", "hung up")
+            if isinstance(event, ChannelDtmfReceived):
+                if playback is not None and deadline is None:
+                    await self.stop_playback(playback.id)
+                return event.digit
+            if (
+                isinstance(event, PlaybackFinished)
+                and playback is not None
+                and event.playback.id == playback.id
+            ):
+                deadline = loop.time() + wait
 
     async def stop_playback(self, playback_id: str) -> bool:
         return await self._gone_is_false(self._request("DELETE", f"/playbacks/{playback_id}"))

@@ -28,6 +28,13 @@ dial_ratio = 1.5                   # the ratio policy's dial level
 [recording]
 mode = "mixed"                     # none | mixed (one file) | separate (each leg its own file)
 retention_days = 400               # then the files are deleted
+[survey]                           # heard when the agent ends the call (POST /agents/me/call/end)
+intro = "/var/lib/pbx-engine/sounds/acme-survey-intro"
+thanks = "/var/lib/pbx-engine/sounds/acme-survey-thanks"
+questions = [
+  { name = "satisfied", prompt = "/var/lib/pbx-engine/sounds/acme-q-satisfied" },  # keys 1-5
+  { name = "resolved", prompt = "/var/lib/pbx-engine/sounds/acme-q-resolved", keys = "12" },
+]
 """
 
 from __future__ import annotations
@@ -48,7 +55,9 @@ from pydantic import (
     model_validator,
 )
 
+from ari_apps.survey_call import CallSurvey, Question
 from pbx_engine.amd.detectors import DETECTORS, Detector
+from pbx_engine.ari.media import as_media
 from pbx_engine.callerid.choice import CallerIdRule
 from pbx_engine.compliance import PROFILES, ComplianceProfile
 from pbx_engine.config import ConfigError, _describe, read_text, read_toml
@@ -210,6 +219,47 @@ class StrategySection(_Section):
         return self
 
 
+class SurveyQuestion(_Section):
+    name: str = Field(pattern=r"^[a-z0-9_]+$", description="how reports name the question")
+    prompt: str = Field(
+        min_length=1,
+        description="a sound (Asterisk file name, no extension, or ARI media such as "
+        "'sound:...') asking the question and saying which keys answer it",
+    )
+    keys: str = Field(
+        "12345",
+        pattern=r"^[1-5]{1,5}$",
+        description="the keys that answer it, each its score (1 to 5): '12345', or '12' for "
+        "yes (1) and no (2)",
+    )
+
+
+class SurveySection(_Section):
+    """The survey a debtor hears when his agent ends the call on the desk (not when he hangs
+    up himself): two or three keypad questions, answers kept per agent and campaign."""
+
+    questions: list[SurveyQuestion] = Field(min_length=1, max_length=5)
+    intro: str | None = Field(None, description="a sound before the first question")
+    thanks: str | None = Field(None, description="a sound after the last answer")
+
+    @field_validator("questions")
+    @classmethod
+    def _names_once(cls, questions: list[SurveyQuestion]) -> list[SurveyQuestion]:
+        names = [q.name for q in questions]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"question names must differ: {', '.join(twice)} given twice")
+        return questions
+
+    def call_survey(self) -> CallSurvey:
+        """A fresh survey for one call."""
+        return CallSurvey(
+            tuple(Question(q.name, as_media(q.prompt), q.keys) for q in self.questions),
+            intro=(as_media(self.intro),) if self.intro else (),
+            thanks=(as_media(self.thanks),) if self.thanks else (),
+        )
+
+
 class CampaignConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     dial_mode: Literal["preview", "progressive", "predictive"] = "progressive"
@@ -249,6 +299,9 @@ class CampaignConfig(_Section):
     )
     strategy: StrategySection | None = Field(
         None, description="messages sent as the case's days past due and last outcome say"
+    )
+    survey: SurveySection | None = Field(
+        None, description="keypad questions the debtor hears when his agent ends the call"
     )
 
     @field_validator("compliance")

@@ -319,6 +319,7 @@ class CampaignRunner:
             trunk=trunk,
             amd_detector=self.campaign.detector,
             recording=self.campaign.recording.policy(),
+            survey=self.campaign.survey.call_survey if self.campaign.survey else None,
         )
         try:
             placed = self._dialer.place_call(request)

@@ -8,6 +8,7 @@ he hears the abandon message (who called, how to call back) and the call counts 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -17,14 +18,17 @@ import structlog
 from ari_apps.outbound_call import Verdict
 from ari_apps.outcomes import NOT_A_PERSON, Outcome, classify_amd
 from pbx_engine.agents.service import AgentError, AgentService
+from pbx_engine.agents.states import AgentState
 from pbx_engine.amd.detectors import MESSAGE_DROP_CONTEXT, DetectorKind
 from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, Event, PlaybackFinished, StasisEnd
+from pbx_engine.ari.media import as_media
 from pbx_engine.dialer.service import CallRequest, CallResult
 from pbx_engine.metrics import CallMetrics, EngineMetrics
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.storage import Attempt, Storage
+from pbx_engine.surveys import CallSurveys
 
 log = structlog.get_logger(__name__)
 
@@ -34,12 +38,6 @@ ABANDONED_CALLBACK_AFTER = timedelta(minutes=5)
 AGENT_LOST_CALLBACK_AFTER = timedelta(minutes=2)
 _Wanted = TypeVar("_Wanted")
 LONGEST_MESSAGE = 300.0  # seconds; a message still playing then is cut
-_MEDIA_SCHEMES = ("sound:", "recording:", "tone:", "digits:", "number:")
-
-
-def _as_media(message: str) -> str:
-    """A campaign's message, a sound file as the dialplan's Playback() takes it, as ARI media."""
-    return message if message.startswith(_MEDIA_SCHEMES) else f"sound:{message}"
 
 
 class AgentConnector:
@@ -54,8 +52,10 @@ class AgentConnector:
         recorder: CallRecorder | None = None,
         engine_detector: EngineDetector | None = None,
         metrics: CallMetrics | None = None,
+        surveys: CallSurveys | None = None,
     ) -> None:
         self._metrics = metrics or EngineMetrics().calls  # else counted where nobody looks
+        self._surveys = surveys
         self._recorder = recorder
         self._engine_detector = engine_detector
         self._ari = ari
@@ -148,7 +148,7 @@ class AgentConnector:
                     log.info("call.gone_during_greeting")
                     return
                 started_at = datetime.now(UTC)
-                playback = await self._ari.play(channel_id, _as_media(message))
+                playback = await self._ari.play(channel_id, as_media(message))
                 log.info(
                     "call.message_started",
                     greeting_over_by=over.reason.value,
@@ -185,6 +185,33 @@ class AgentConnector:
         await self._promise_callback(channel_id, request, "abandoned", ABANDONED_CALLBACK_AFTER)
         await self._apologise_and_hang_up(channel_id, "call.abandon_message_failed")
         return Outcome.ABANDONED
+
+    async def end_call(self, login: str) -> bool:
+        """The agent ends his call (the desk's "end call"): he goes into wrap-up, and the debtor
+        hears the campaign's survey if it has one, else is hung up on. True when a survey was
+        started. AgentError when he has no call of the dialer's, or parties are still on it."""
+        agent = self._agents.status(login)
+        debtor = agent.call_id if agent and agent.state is AgentState.ON_CALL else None
+        request = self._put_through.get(debtor) if debtor else None
+        if debtor is None or request is None or self._agents.holder_of(debtor) != login:
+            raise AgentError(f"agent {login!r} has no call to end")
+        if self._agents.call_goes_on(login):
+            raise AgentError("others are still on the call: drop them first")
+        if request.survey is None or self._surveys is None:
+            with contextlib.suppress(ChannelGone):
+                await self._ari.hangup(debtor)  # its end puts the agent into wrap-up
+            return False
+        if not self._agents.ring_per_call and agent and agent.bridge_id:
+            try:
+                await self._ari.remove_channel(agent.bridge_id, debtor)
+            except ChannelGone:
+                return False  # he hung up meanwhile: his end puts the agent into wrap-up
+        # The call's end, when it comes, is no longer this agent's: he may be on another.
+        self._agent_of.pop(debtor, None)
+        await self._agents.call_ended(login)
+        log.info("call.ended_by_agent", agent=login, survey=True)
+        self._surveys.start(debtor, request.survey(), request.campaign)
+        return True
 
     async def on_agent_lost(self, login: str, debtor: str, vanished: bool) -> bool:
         """The agent's softphone went while this debtor was with him. Gone without the agent

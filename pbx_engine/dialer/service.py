@@ -31,6 +31,7 @@ from ari_apps.outbound_call import (
     Verdict,
 )
 from ari_apps.outcomes import Outcome, classify_amd, classify_unanswered, number_gone
+from ari_apps.survey_call import CallSurvey
 from pbx_engine.amd.detectors import Detector, DetectorKind, default_detector
 from pbx_engine.amd.live import HELPER_PREFIX, EngineDetector, EngineVerdict
 from pbx_engine.ari import (
@@ -80,6 +81,8 @@ class CallRequest:
     # A campaign's call passes the outbound policy here; a supervisor's test call passed it
     # in the API already (with his hourly cap).
     purpose: Purpose = Purpose.CAMPAIGN
+    # The campaign's keypad survey, made fresh for the call when its agent ends it; None: none.
+    survey: Callable[[], CallSurvey] | None = None
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from pbx_engine.ari import AriClient, AriError, ChannelGone
 from pbx_engine.ari.events import (
     ChannelDestroyed,
     ChannelDtmfReceived,
-    PlaybackFinished,
     StasisEnd,
     StasisStart,
 )
@@ -311,32 +310,10 @@ class InboundService:
     ) -> str | None:
         """Play `media` (a key cuts it short) and return the first key pressed, during it or
         within `wait` seconds after; None for silence. CallerLeft if he hangs up."""
-        playback = await self._ari.play(channel_id, media) if media else None
-        playing = playback is not None
-        deadline = None if playing else asyncio.get_running_loop().time() + wait
-        while True:
-            timeout = 60.0 if deadline is None else deadline - asyncio.get_running_loop().time()
-            if timeout <= 0:
-                return None
-            try:
-                event = await events.get(timeout)
-            except TimeoutError:
-                if deadline is not None:
-                    return None
-                continue
-            if isinstance(event, ChannelDestroyed | StasisEnd):
-                raise CallerLeft
-            if isinstance(event, ChannelDtmfReceived):
-                if playing and playback is not None:
-                    await self._ari.stop_playback(playback.id)
-                return event.digit
-            if (
-                isinstance(event, PlaybackFinished)
-                and playback is not None
-                and event.playback.id == playback.id
-            ):
-                playing = False
-                deadline = asyncio.get_running_loop().time() + wait
+        try:
+            return await self._ari.ask_key(events, channel_id, media, wait=wait)
+        except ChannelGone:
+            raise CallerLeft from None
 
     async def _menu_choice(
         self,

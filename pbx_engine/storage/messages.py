@@ -65,8 +65,9 @@ class Answered:
 
 @dataclass(frozen=True)
 class SurveyResult(JsonRow):
-    """The answers to surveys about one agent's conversations in one campaign."""
+    """The answers to one survey about one agent's conversations in one campaign."""
 
+    survey: str  # the message template, or call:<question> for the keypad survey's
     agent: str | None  # login; None: no conversation before the survey was found
     campaign: str | None
     answers: int
@@ -219,14 +220,15 @@ class MessageStore:
         )
 
     async def survey_results(self, since: datetime) -> list[SurveyResult]:
-        """Answers since then, per agent and campaign, most answered first."""
+        """Answers since then, per survey, agent and campaign, most answered first."""
         rows = await self.pool.fetch(
-            """SELECT g.login AS agent, c.name AS campaign, count(*) AS answers,
-                      round(avg(s.score), 2)::float AS average
+            """SELECT s.template AS survey, g.login AS agent, c.name AS campaign,
+                      count(*) AS answers, round(avg(s.score), 2)::float AS average
                FROM survey_answers s LEFT JOIN agents g ON g.id = s.agent_id
                LEFT JOIN campaigns c ON c.id = s.campaign_id
                WHERE s.answered_at >= $1
-               GROUP BY g.login, c.name ORDER BY answers DESC, agent NULLS LAST, campaign""",
+               GROUP BY s.template, g.login, c.name
+               ORDER BY survey, answers DESC, agent NULLS LAST, campaign""",
             since,
         )
         return [SurveyResult(**dict(r)) for r in rows]

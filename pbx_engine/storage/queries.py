@@ -37,6 +37,7 @@ from pbx_engine.storage.signin import TOKEN_LIFETIME, SignInStore
 from pbx_engine.storage.softphones import SoftphoneStore
 from pbx_engine.storage.strategies import StrategyStore
 from pbx_engine.storage.supervision import SupervisionStore
+from pbx_engine.storage.surveys import SurveyStore
 
 
 class StorageUnavailable(Exception):
@@ -92,6 +93,7 @@ class Storage:
         self.consent = ConsentStore(pool)
         self.strategies = StrategyStore(pool)
         self.payments = PaymentStore(pool)
+        self.surveys = SurveyStore(pool)
 
     @classmethod
     @asynccontextmanager

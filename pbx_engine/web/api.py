@@ -64,6 +64,7 @@ from pbx_engine.web.common import (
     CAMPAIGNS,
     CASES,
     CONFIG,
+    CONNECTOR,
     DISPOSITIONS,
     FEED,
     HUB,
@@ -471,6 +472,7 @@ def install_services(app: web.Application, engine: EngineParts) -> None:
     app[RECORDER] = engine.recorder
     app[SUPERVISION] = engine.supervision
     app[PARTIES] = engine.parties
+    app[CONNECTOR] = engine.connector
     app[ROOMS] = engine.rooms
     app[HUB] = engine.hub
     app[FEED] = engine.feed

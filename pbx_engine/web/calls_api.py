@@ -19,6 +19,7 @@ from pbx_engine.web.common import (
     AGENT,
     AGENTS,
     CASES,
+    CONNECTOR,
     PARTIES,
     RECORDER,
     SUPERVISION,
@@ -202,7 +203,18 @@ async def transfer(request: web.Request) -> web.Response:
     return web.json_response({"agent": payload.agent, "bridged_at": bridged_at.isoformat()})
 
 
+async def end_call(request: web.Request) -> web.Response:
+    """`POST /agents/me/call/end`: end my call; the debtor hears the campaign's survey if it
+    has one (else is hung up on), and I go into wrap-up (409 if I have no call to end)."""
+    try:
+        survey = await request.app[CONNECTOR].end_call(request[AGENT].login)
+    except AgentError as error:
+        return error_response(409, str(error))
+    return web.json_response({"ended": True, "survey": survey})
+
+
 def add_call_routes(app: web.Application) -> None:
+    app.router.add_post("/agents/me/call/end", end_call)
     app.router.add_post("/agents/me/call/transfer", transfer)
     app.router.add_post("/agents/me/call/parties", add_party)
     app.router.add_get("/agents/me/call/parties", list_parties)

@@ -26,6 +26,7 @@ from pbx_engine.conferences.parties import ThirdParties
 from pbx_engine.conferences.room_service import RoomService
 from pbx_engine.config import EngineConfig
 from pbx_engine.dialer.campaign import CampaignRunner
+from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.one_off import OneOffCalls
 from pbx_engine.messaging.service import MessageService
 from pbx_engine.notify import NotificationHub
@@ -60,6 +61,7 @@ OUTBOUND = web.AppKey("outbound_gate", OutboundGate)
 RECORDER = web.AppKey("recorder", CallRecorder)
 SUPERVISION = web.AppKey("supervision", SupervisionService)
 PARTIES = web.AppKey("third_parties", ThirdParties)
+CONNECTOR = web.AppKey("agent_connector", AgentConnector)  # ends an agent's call
 ROOMS = web.AppKey("rooms", RoomService)
 INVITATIONS = web.AppKey("room_invitations", InvitationService)
 HUB = web.AppKey("notification_hub", NotificationHub)

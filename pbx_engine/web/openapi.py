@@ -266,6 +266,17 @@ ROUTES: tuple[Route, ...] = (
     # web.calls_api
     Route(
         "POST",
+        "/agents/me/call/end",
+        Role.AGENT,
+        "End the caller's call: the debtor hears the campaign's keypad survey if it has one "
+        "(else is hung up on) and the agent goes into wrap-up",
+        {
+            200: Answer("ended; `survey` says whether the debtor is taking one"),
+            409: Answer("no call to end, or others still on it"),
+        },
+    ),
+    Route(
+        "POST",
         "/agents/me/call/transfer",
         Role.AGENT,
         "Hand the debtor on the caller's call over to a ready colleague",
@@ -612,9 +623,7 @@ ROUTES: tuple[Route, ...] = (
         {
             200: Answer("received, or did not go through", (HTML,)),
             403: Answer("not a valid link, or expired", (HTML,)),
-            404: Answer(
-                "no such payment for this link, or payments are not set up", (HTML, JSON)
-            ),
+            404: Answer("no such payment for this link, or payments are not set up", (HTML, JSON)),
             502: Answer("the provider cannot be reached", (HTML,)),
         },
         query={"payment_intent": {"type": "string"}},

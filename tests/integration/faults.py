@@ -21,6 +21,7 @@ from pbx_engine.lab.sandbox.sipp import SippPhone
 from pbx_engine.lab.tcp_proxy import TcpProxy
 from pbx_engine.outbound.policy import SAFE_KINDS
 from tests.integration.waiting import eventually
+from tests.waiting import now
 
 # The first two are the floor's agents; the tests that need more ask for them (`agents`).
 ALL_LOGINS = {"anna": "agent-001", "piotr": "agent-002", "olga": "agent-003", "marek": "agent-004"}
@@ -284,15 +285,6 @@ async def violations_once_quiet(
     except AssertionError:
         pass
     return [str(v) for v in found]
-
-
-def now(condition):
-    """A plain condition as the awaitable probe `eventually` polls."""
-
-    async def probe():
-        return condition()
-
-    return probe
 
 
 def since(start: float) -> float:

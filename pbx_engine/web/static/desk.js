@@ -244,6 +244,8 @@ async function start() {
   $("add-agent").onclick = () => addParty({ agent: $("party-agent").value.trim() });
   $("add-owner").onclick = () => pop && pop.case && addParty({ agent: pop.case.owner });
   // The call leaves this desk (call_ended arrives); the disposition form stays for a note.
+  $("end-call").onclick = () => pop && act(api("POST", "/agents/me/call/end"),
+    (done) => toast(done.survey ? "call ended; the debtor is taking the survey" : "call ended"));
   $("transfer-owner").onclick = () => pop && pop.case && act(
     api("POST", "/agents/me/call/transfer", { agent: pop.case.owner }),
     (done) => toast(`handed over to ${done.agent}`));
