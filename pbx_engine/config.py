@@ -497,6 +497,23 @@ class SmtpConfig(_Section):
     timeout: float = Field(30.0, gt=0, description="seconds for the whole exchange")
 
 
+class ImapConfig(_Section):
+    """The centre's mailbox debtors' e-mail replies arrive in (the address [smtp] reply_to
+    names), read over IMAP with implicit TLS: each unseen message is kept as a reply, its
+    opt-out word applied, and then marked seen."""
+
+    host: str
+    port: Port = 993
+    username: str = Field(min_length=1)
+    password: Secret = Field(..., description="or PBX_ENGINE_IMAP_PASSWORD")
+    folder: str = Field("INBOX", min_length=1, description="the folder replies arrive in")
+    ca_file: Path | None = Field(
+        None, description="the CA that signed the server's certificate, if not a public one"
+    )
+    poll_seconds: float = Field(30.0, ge=1, description="how often the mailbox is read")
+    timeout: float = Field(30.0, gt=0, description="seconds for each exchange with the server")
+
+
 class SmsConfig(_Section):
     """The SMS gateway text messages go out through: Kannel, which holds the SMPP binds to the
     carriers or aggregators, sends each message and reports its delivery and the debtors'
@@ -617,6 +634,7 @@ class EngineConfig(_Section):
     )
     outbound: OutboundConfig = OutboundConfig()
     smtp: SmtpConfig | None = None
+    imap: ImapConfig | None = None
     sms: SmsConfig | None = None
     payments: PaymentsConfig | None = None
     messages: MessagesConfig = MessagesConfig()
@@ -703,6 +721,7 @@ _ENV_SECRETS = {
     "PBX_ENGINE_DATABASE_DSN": ("database", "dsn"),
     "PBX_ENGINE_HTTP_SECRET": ("http", "secret"),
     "PBX_ENGINE_SMTP_PASSWORD": ("smtp", "password"),
+    "PBX_ENGINE_IMAP_PASSWORD": ("imap", "password"),
     "PBX_ENGINE_SMS_PASSWORD": ("sms", "password"),
     "PBX_ENGINE_SMS_INBOUND_TOKEN": ("sms", "inbound_token"),
     "PBX_ENGINE_PAYMENTS_SECRET_KEY": ("payments", "secret_key"),
@@ -712,7 +731,7 @@ _ENV_SECRETS = {
 
 def _apply_environment(raw: dict, environ: dict[str, str]) -> dict:
     for var, (section, key) in _ENV_SECRETS.items():
-        if section in ("http", "smtp", "sms", "payments") and section not in raw:
+        if section in ("http", "smtp", "imap", "sms", "payments") and section not in raw:
             continue  # a secret alone must not switch the HTTP server (or a channel) on
         if var in environ:
             part = raw.setdefault(section, {})

@@ -41,6 +41,7 @@ from pbx_engine.dialer.campaign import CampaignRunner, CampaignState
 from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.loaded import LoadedCampaigns
 from pbx_engine.dialer.service import Dialer
+from pbx_engine.messaging.mailbox import ReplyMailbox
 from pbx_engine.messaging.service import build_message_service
 from pbx_engine.metrics import EngineMetrics
 from pbx_engine.metrics.floor import watch_engine
@@ -143,6 +144,10 @@ class Engine:
         )
         if self.payments is not None:
             feed.pay_link = self.payments.link
+        # Debtors' e-mail replies, read from the centre's mailbox when [imap] is set.
+        self.reply_mailbox = (
+            ReplyMailbox(config.imap, self.messages) if config.imap is not None else None
+        )
         self.strategies = StrategyRunner(storage, self.messages, zone=ZoneInfo(config.timezone))
         self._strategy_every = config.messages.strategy_every_seconds
         self.zone = ZoneInfo(config.timezone)  # where the centre's days begin
@@ -150,7 +155,8 @@ class Engine:
         self._campaign_tasks = OwnedTasks()
 
     def start(self) -> None:
-        """Start the periodic work: number health, recording and sign-in purges."""
+        """Start the periodic work: number health, recording and sign-in purges, strategies,
+        the reply mailbox."""
         self._background.spawn(self._watch_number_health(), name="number-health")
         self._background.spawn(self._purge_recordings(), name="recording-purge")
         self._background.spawn(self._purge_browser_sessions(), name="browser-session-purge")
@@ -159,6 +165,8 @@ class Engine:
             self.strategies.run(self._campaigns_with_strategies, self._strategy_every),
             name="strategies",
         )
+        if self.reply_mailbox is not None:
+            self._background.spawn(self.reply_mailbox.run(), name="reply-mailbox")
 
     def _campaigns_with_strategies(self) -> list[RunningCampaign]:
         return [

@@ -45,8 +45,10 @@ system_packages() {
     # baresip-core: a real softphone, the agent and the debtor of the deployment test.
     # openssl: the SMTP sandbox's certificate (its STARTTLS is checked against it).
     # kannel, kannel-extras: the SMS gateway of the SMS tests, and its fake SMSC (the network).
+    # dovecot-imapd: the mailbox debtors' e-mail replies arrive in (the IMAP sandbox).
     local debs=(sip-tester postgresql espeak-ng sox libsox-fmt-all procps python3-venv chromium
-                fonts-liberation nginx-light systemd baresip-core openssl kannel kannel-extras)
+                fonts-liberation nginx-light systemd baresip-core openssl kannel kannel-extras
+                dovecot-imapd)
     local missing=()
     for p in "${debs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

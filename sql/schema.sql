@@ -463,10 +463,13 @@ CREATE TABLE message_replies (
     case_id      bigint REFERENCES cases (id) ON DELETE SET NULL,
     consent      text CHECK (consent IS NULL OR consent IN ('revoked', 'granted')),
     received_at  timestamptz NOT NULL,
-    recorded_at  timestamptz NOT NULL DEFAULT now()
+    recorded_at  timestamptz NOT NULL DEFAULT now(),
+    provider_id  text                           -- an e-mail's own Message-ID: kept once
 );
 CREATE INDEX message_replies_case_idx ON message_replies (case_id, received_at);
 CREATE INDEX message_replies_address_idx ON message_replies (address, received_at);
+CREATE UNIQUE INDEX message_replies_provider_idx ON message_replies (channel, provider_id)
+    WHERE provider_id IS NOT NULL;
 
 -- Answers to satisfaction surveys sent by SMS or e-mail after a conversation (a reply to a
 -- survey template giving a score), with the agent and campaign of the case's last conversation;

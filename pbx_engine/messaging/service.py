@@ -25,6 +25,7 @@ from pbx_engine.messaging.consent import (
     revoke_all_from,
 )
 from pbx_engine.messaging.email import EmailNotSent, OutgoingEmail, SmtpChannel
+from pbx_engine.messaging.email_replies import EmailReply
 from pbx_engine.messaging.rules import MessageAsk, MessageBudget, why_not
 from pbx_engine.messaging.sms import (
     KannelSmsChannel,
@@ -45,7 +46,13 @@ from pbx_engine.messaging.unsubscribe import make_unsubscribe_token
 from pbx_engine.numbers import BadNumber, sms_line_problem, to_e164
 from pbx_engine.storage import Storage
 from pbx_engine.storage.consent import ConsentRecord
-from pbx_engine.storage.messages import MessageCase, MessageRow, ReplyRow, SurveyResult
+from pbx_engine.storage.messages import (
+    Answered,
+    MessageCase,
+    MessageRow,
+    ReplyRow,
+    SurveyResult,
+)
 from pbx_engine.text import is_refused
 
 log = structlog.get_logger(__name__)
@@ -251,42 +258,86 @@ class MessageService:
         automated calls too), a keyword asking for them again grants them. A sender that is no
         phone number (a short code, a name) is kept as it came, answering nothing."""
         now = now or datetime.now(UTC)
-        body = _plain(text)
         try:
             address = to_e164(sender, self._default_region)
         except BadNumber:
             address = None
-        said = reply_consent(body) if address else None
         answered = (
             await self._storage.messages.latest_to(Channel.SMS.value, address) if address else None
         )
-        reply_id = await self._storage.messages.record_reply(
-            channel=Channel.SMS.value, address=address or _plain(sender)[:32],
-            to_address=_plain(receiver)[:32], body=body, answered=answered,
-            consent=said.value if said else None, received_at=now,
+        result = await self._keep_reply(
+            Channel.SMS, address, sender, receiver, _plain(text), answered, now
+        )
+        assert result is not None  # an SMS carries no id of its own to be kept once by
+        if address is None:
+            log.warning(
+                "sms.reply_from_no_number", reply_id=result.reply_id, sender=_plain(sender)[:32]
+            )
+        return result
+
+    async def email_reply(self, reply: EmailReply, provider_id: str | None) -> ReplyResult | None:
+        """A debtor's e-mail, as the centre's mailbox had it: kept with the message it answers
+        (the one its In-Reply-To or References names, else the latest e-mail to him); an
+        opt-out keyword ("STOP", "Unsubscribe") as the whole reply revokes e-mails to that
+        address at once, a keyword asking for them again grants them. An auto-reply (out of
+        office, a bounce) is no one's words and is not kept. None when not kept: an auto-reply,
+        or one kept already (by its Message-ID)."""
+        if reply.auto:
+            log.info("email.auto_reply_skipped", sender=_plain(reply.sender)[:254])
+            return None
+        now = datetime.now(UTC)
+        address = reply.sender or None
+        answered = await self._storage.messages.answered_by_id(Channel.EMAIL.value, reply.answers)
+        if answered is None and address is not None:
+            answered = await self._storage.messages.latest_to(Channel.EMAIL.value, address)
+        return await self._keep_reply(
+            Channel.EMAIL, address, reply.sender, reply.recipient, _plain(reply.text),
+            answered, reply.received_at or now, provider_id=provider_id,
         )  # fmt: skip
+
+    async def _keep_reply(
+        self,
+        channel: Channel,
+        address: str | None,
+        sender: str,
+        receiver: str,
+        body: str,
+        answered: Answered | None,
+        at: datetime,
+        *,
+        provider_id: str | None = None,
+    ) -> ReplyResult | None:
+        """Keep a reply, its survey score if it answers a survey, and what it says about
+        consent (only from a sender we can name: a number, an address)."""
+        said = reply_consent(body) if address else None
+        width = 32 if channel is Channel.SMS else 254
+        reply_id = await self._storage.messages.record_reply(
+            channel=channel.value, address=address or _plain(sender)[:width],
+            to_address=_plain(receiver)[:width], body=body, answered=answered,
+            consent=said.value if said else None, received_at=at, provider_id=provider_id,
+        )  # fmt: skip
+        if reply_id is None:
+            log.info("reply.kept_already", channel=channel.value, provider_id=provider_id)
+            return None
         case_id = answered.case_id if answered else None
         message_id = answered.message_id if answered else None
         score = survey_score(body) if said is None else None
         if answered and answered.template in self._config.survey_templates and score:
-            await self._storage.messages.record_survey_answer(reply_id, answered, score, now)
+            await self._storage.messages.record_survey_answer(reply_id, answered, score, at)
             log.info("survey.answered", message_id=message_id, score=score)
         if address is not None and said is not None:
             channels = (
-                covers(Channel.SMS, now, self._revoke_all_from)
-                if said is Consent.REVOKED
-                else {Channel.SMS}
+                covers(channel, at, self._revoke_all_from) if said is Consent.REVOKED else {channel}
             )
+            source = Source.SMS_REPLY if channel is Channel.SMS else Source.EMAIL_REPLY
             entry = ConsentEntry(
-                address, frozenset(channels), said, Source.SMS_REPLY, now,
+                address, frozenset(channels), said, source, at,
                 note=f"replied {body.strip()[:40]!r}",
             )  # fmt: skip
             await self._storage.consent.add_entry(entry, case_id=case_id, message_id=message_id)
-        if address is None:
-            log.warning("sms.reply_from_no_number", reply_id=reply_id, sender=_plain(sender)[:32])
         log.info(
-            "sms.reply", reply_id=reply_id, case_id=case_id, answers=message_id,
-            consent=said.value if said else None,
+            "reply.kept", channel=channel.value, reply_id=reply_id, case_id=case_id,
+            answers=message_id, consent=said.value if said else None,
         )  # fmt: skip
         return ReplyResult(reply_id, address, said, message_id)
 

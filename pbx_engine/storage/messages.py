@@ -3,6 +3,7 @@ message needs to know of a case."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -196,6 +197,19 @@ class MessageStore:
         )
         return Answered(row["id"], row["case_id"], row["template"]) if row else None
 
+    async def answered_by_id(self, channel: str, provider_ids: Sequence[str]) -> Answered | None:
+        """The message one of `provider_ids` names (the first that is ours), as a reply's
+        In-Reply-To and References name what it answers."""
+        if not provider_ids:
+            return None
+        row = await self.pool.fetchrow(
+            "SELECT id, case_id, template FROM messages WHERE channel = $1 "
+            "AND provider_id = ANY($2) ORDER BY array_position($2, provider_id) LIMIT 1",
+            channel,
+            list(provider_ids),
+        )
+        return Answered(row["id"], row["case_id"], row["template"]) if row else None
+
     async def record_survey_answer(
         self, reply_id: int, answered: Answered, score: int, at: datetime
     ) -> None:
@@ -243,13 +257,17 @@ class MessageStore:
         answered: Answered | None,
         consent: str | None,
         received_at: datetime,
-    ) -> int:
-        """Keep the reply, and mark the message it answers `replied`, in one transaction."""
+        provider_id: str | None = None,
+    ) -> int | None:
+        """Keep the reply, and mark the message it answers `replied`, in one transaction. None
+        when a reply with this `provider_id` (an e-mail's Message-ID) was kept already."""
         async with self.pool.acquire() as conn, conn.transaction():
             reply_id = await conn.fetchval(
                 """INSERT INTO message_replies (channel, address, to_address, body, message_id,
-                                                case_id, consent, received_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
+                                                case_id, consent, received_at, provider_id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   ON CONFLICT (channel, provider_id) WHERE provider_id IS NOT NULL DO NOTHING
+                   RETURNING id""",
                 channel,
                 address,
                 to_address,
@@ -258,7 +276,10 @@ class MessageStore:
                 answered.case_id if answered else None,
                 consent,
                 received_at,
+                provider_id,
             )
+            if reply_id is None:
+                return None
             if answered is not None:
                 await conn.execute(
                     "UPDATE messages SET status = 'replied' WHERE id = $1 "

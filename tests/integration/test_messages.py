@@ -6,16 +6,20 @@ saying why."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from pbx_engine.config import MessagesConfig, SmtpConfig
+from pbx_engine.config import ImapConfig, MessagesConfig, SmtpConfig
+from pbx_engine.lab.sandbox.imap import ImapSandbox
 from pbx_engine.lab.sandbox.smtp import SmtpSandbox
 from pbx_engine.messaging.consent import Channel, Source
 from pbx_engine.messaging.email import SmtpChannel
+from pbx_engine.messaging.mailbox import MailboxError, ReplyMailbox
 from pbx_engine.messaging.service import MessageService
 from pbx_engine.messaging.templates import load_templates
 from pbx_engine.storage import Storage
@@ -231,3 +235,102 @@ async def test_given_a_contact_budget_then_the_message_past_it_is_refused_and_re
     assert third.reason is not None
     assert third.reason.startswith("contact budget: 2 message(s) to the case in 7 days already")
     assert len(smtp.messages()) == 2
+
+
+@pytest.fixture
+async def imap():
+    async with ImapSandbox() as server:
+        yield server
+
+
+def reply_to(original: EmailMessage, text: str, **headers: str) -> EmailMessage:
+    """The debtor's answer to `original`, as his mail program writes it (quoting it below)."""
+    reply = EmailMessage()
+    reply["From"] = "John Doe <John.Doe@example.org>"
+    reply["To"] = "replies@acme.example"
+    reply["Subject"] = f"Re: {original['Subject']}"
+    reply["Date"] = "Thu, 03 Dec 2026 15:20:00 -0500"
+    reply["Message-ID"] = f"<reply-{len(text)}-{abs(hash(text))}@example.org>"
+    reply["In-Reply-To"] = original["Message-ID"]
+    reply["References"] = original["Message-ID"]
+    for name, value in headers.items():
+        reply[name.replace("_", "-")] = value
+    quoted = "\n".join(f"> {line}" for line in original.get_content().splitlines())
+    reply.set_content(f"{text}\n\nOn Thu, Dec 3, 2026, Acme Collections wrote:\n{quoted}\n")
+    return reply
+
+
+def mailbox_of(imap: ImapSandbox, messages: MessageService) -> ReplyMailbox:
+    config = ImapConfig(
+        host=imap.host,
+        port=imap.port,
+        username=imap.username,
+        password=imap.password,
+        ca_file=imap.certificate,
+        timeout=5,
+    )
+    return ReplyMailbox(config, messages)
+
+
+async def test_given_the_debtor_replies_stop_by_email_then_it_is_kept_with_the_message_and_no_more_emails_go(  # noqa: E501
+    storage: Storage, smtp: SmtpSandbox, imap: ImapSandbox, tmp_path
+):
+    messages = service(storage, smtp, tmp_path)
+    case_id = await a_case(storage, "john.doe@example.org")
+    assert (await messages.send(case_id, "reminder", "email", now=AFTERNOON)).status == "sent"
+    [sent] = smtp.messages()
+    reply = reply_to(sent, "STOP")
+    await imap.deliver(reply)
+
+    mailbox = mailbox_of(imap, messages)
+    assert await mailbox.read_once() == 1
+    [kept] = await storage.messages.replies_of_case(case_id)
+    [answered] = await storage.messages.messages_of_case(case_id)
+    assert (kept.channel, kept.address, kept.body, kept.consent) == (
+        "email",
+        "john.doe@example.org",
+        "STOP",  # his words; the quoted reminder below them left out
+        "revoked",
+    )
+    assert (kept.message_id, answered.status) == (answered.id, "replied")
+    [entry] = await storage.consent.entries_for("john.doe@example.org")
+    assert (entry.source, entry.channels) == (Source.EMAIL_REPLY, frozenset({Channel.EMAIL}))
+    # He wrote at 15:20 in New York (his Date header): from then on, no e-mail goes.
+    an_hour_later = AFTERNOON + timedelta(hours=1)
+    refused = await messages.send(case_id, "reminder", "email", now=an_hour_later)
+    assert refused.status == "refused"
+    assert refused.reason == "revoked by email_reply on 2026-12-03 20:20 UTC"
+
+    # Read once: seen now. Delivered a second time (a mail server retrying), it is kept once.
+    assert await mailbox.read_once() == 0
+    await imap.deliver(reply)
+    assert await mailbox.read_once() == 1
+    assert len(await storage.messages.replies_of_case(case_id)) == 1
+
+
+async def test_given_an_out_of_office_answer_then_it_is_not_kept_as_the_debtors_words(
+    storage: Storage, smtp: SmtpSandbox, imap: ImapSandbox, tmp_path
+):
+    messages = service(storage, smtp, tmp_path)
+    case_id = await a_case(storage, "john.doe@example.org")
+    assert (await messages.send(case_id, "reminder", "email", now=AFTERNOON)).status == "sent"
+    [sent] = smtp.messages()
+    await imap.deliver(
+        reply_to(sent, "I am out of the office until Monday.", Auto_Submitted="auto-replied")
+    )
+    assert await mailbox_of(imap, messages).read_once() == 1
+    assert await storage.messages.replies_of_case(case_id) == []
+    [message] = await storage.messages.messages_of_case(case_id)
+    assert message.status == "sent"
+
+
+async def test_given_the_mailbox_refuses_the_login_then_reading_fails_saying_so(
+    storage: Storage, smtp: SmtpSandbox, imap: ImapSandbox, tmp_path
+):
+    config = mailbox_of(imap, service(storage, smtp, tmp_path))._config
+    wrong = ReplyMailbox(
+        config.model_copy(update={"password": SecretStr("not-it")}),
+        service(storage, smtp, tmp_path),
+    )
+    with pytest.raises(MailboxError, match="login"):
+        await wrong.read_once()

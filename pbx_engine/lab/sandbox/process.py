@@ -172,19 +172,21 @@ async def run(
     what: str,
     timeout: float = 30.0,
     cwd: Path | None = None,
+    input: bytes | None = None,
 ) -> str:
-    """Run a short command to completion; its output (stdout and stderr) on success, else a
-    SandboxError with the output's end. No shell: arguments go to the program as they are."""
+    """Run a short command to completion (`input` on its standard input); its output (stdout
+    and stderr) on success, else a SandboxError with the output's end. No shell: arguments go
+    to the program as they are."""
     process = await asyncio.create_subprocess_exec(
         *args,
         cwd=cwd,
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL if input is None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
     )
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), timeout)
+        output, _ = await asyncio.wait_for(process.communicate(input), timeout)
     except TimeoutError:
         await end(process, what, hard=True)
         raise SandboxError(f"{what} did not finish within {timeout:.0f} s") from None
@@ -195,6 +197,22 @@ async def run(
     if process.returncode != 0:
         raise SandboxError(f"{what} failed (exit {process.returncode}): {text.strip()[-800:]}")
     return text
+
+
+async def self_signed_certificate(folder: Path, host: str, *, what: str) -> tuple[Path, Path]:
+    """A certificate for `host` (an IP address) and its key, made in `folder`: (cert, key).
+    The certificate is also the CA a client must trust to reach the server."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    await run(
+        [
+            require_binary("openssl", package="openssl"),
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", f"/CN={host}", "-addext", f"subjectAltName=IP:{host}",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        what=f"openssl ({what}'s certificate)",
+    )  # fmt: skip
+    return cert, key
 
 
 @atexit.register

@@ -58,16 +58,10 @@ class SmtpSandbox:
         processes.remove_at_exit(self.dir)
         args = [sys.executable, "-m", "aiosmtpd", "-n"]
         if self.starttls:
-            await processes.run(
-                [
-                    processes.require_binary("openssl", package="openssl"),
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", f"/CN={HOST}", "-addext", f"subjectAltName=IP:{HOST}",
-                    "-keyout", str(self.dir / "key.pem"), "-out", str(self.certificate),
-                ],
-                what="openssl (the SMTP sandbox's certificate)",
-            )  # fmt: skip
-            args += ["--tlscert", str(self.certificate), "--tlskey", str(self.dir / "key.pem")]
+            cert, key = await processes.self_signed_certificate(
+                self.dir, HOST, what="the SMTP sandbox"
+            )
+            args += ["--tlscert", str(cert), "--tlskey", str(key)]
         self.port = free_port(HOST)
         args += ["-l", f"{HOST}:{self.port}", "-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)]
         self._process = await processes.launch(
