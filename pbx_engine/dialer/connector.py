@@ -188,16 +188,17 @@ class AgentConnector:
 
     async def end_call(self, login: str) -> bool:
         """The agent ends his call (the desk's "end call"): he goes into wrap-up, and the debtor
-        hears the campaign's survey if it has one, else is hung up on. True when a survey was
-        started. AgentError when he has no call of the dialer's, or parties are still on it."""
+        hears the campaign's survey if it has one, else is hung up on (an inbound caller too).
+        True when a survey was started. AgentError when he has no call of his own (one he was
+        only brought into is not his to end), or others are still on it."""
         agent = self._agents.status(login)
         debtor = agent.call_id if agent and agent.state is AgentState.ON_CALL else None
-        request = self._put_through.get(debtor) if debtor else None
-        if debtor is None or request is None or self._agents.holder_of(debtor) != login:
+        if debtor is None or self._agents.holder_of(debtor) != login:
             raise AgentError(f"agent {login!r} has no call to end")
         if self._agents.call_goes_on(login):
             raise AgentError("others are still on the call: drop them first")
-        if request.survey is None or self._surveys is None:
+        request = self._put_through.get(debtor)
+        if request is None or request.survey is None or self._surveys is None:
             with contextlib.suppress(ChannelGone):
                 await self._ari.hangup(debtor)  # its end puts the agent into wrap-up
             return False

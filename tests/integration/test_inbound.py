@@ -80,18 +80,25 @@ async def test_given_the_owner_is_ready_then_his_debtor_calling_back_reaches_him
     await server.start_server()
     try:
         token = await engine.storage.issue_agent_token("anna")
-        async with (
-            aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http,
-            http.get(server.make_url("/agents/me")) as response,
-        ):
-            call = (await response.json())["call"]
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+            async with http.get(server.make_url("/agents/me")) as response:
+                call = (await response.json())["call"]
+            assert (call["direction"], call["number"]) == ("inbound", caller)
+            assert call["case"]["reference"] == "IN-1"
+            assert row["agent_id"] == engine.agents.agent_id("anna")
+            assert row["route"] == "agent: anna"
+            # She ends the call from her desk: the caller is hung up on, she wraps up.
+            async with http.post(server.make_url("/agents/me/call/end")) as response:
+                assert response.status == 200, await response.text()
+                assert await response.json() == {"ended": True, "survey": False}
     finally:
         await server.close()
-    assert (call["direction"], call["number"]) == ("inbound", caller)
-    assert call["case"]["reference"] == "IN-1"
-    assert row["agent_id"] == engine.agents.agent_id("anna")
-    assert row["route"] == "agent: anna"
-    await telephony.pstn.hangup(channel)
+
+    async def caller_hung_up_on():
+        return all(c["id"] != channel for c in await telephony.pstn.channels())
+
+    await eventually(caller_hung_up_on, timeout=10, what="the caller to be hung up on")
+    assert ready_agent.state in (AgentState.WRAP_UP, AgentState.READY)
 
     async def ended():
         row = await (await inbound_attempt(engine, caller))()
