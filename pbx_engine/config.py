@@ -514,6 +514,21 @@ class ImapConfig(_Section):
     timeout: float = Field(30.0, gt=0, description="seconds for each exchange with the server")
 
 
+class LookupConfig(_Section):
+    """A number look-up provider asked before a number is dialled or texted (once per
+    `max_age_days`): a number it says is not valid is never dialled or texted again, and a
+    landline gets no SMS. Twilio's Lookup API (v2, Line Type Intelligence) is the one adapter."""
+
+    provider: Literal["twilio"] = "twilio"
+    api_url: AnyHttpUrl = Field(
+        "https://lookups.twilio.com", description="the provider's API (Twilio's by default)"
+    )
+    username: str = Field(min_length=1, description="Twilio: an API key SID (or the account SID)")
+    password: Secret = Field(..., description="its secret, or PBX_ENGINE_LOOKUP_PASSWORD")
+    max_age_days: float = Field(90, gt=0, description="a look-up is asked again after this")
+    timeout: float = Field(5.0, gt=0, description="seconds for one look-up")
+
+
 class SmsConfig(_Section):
     """The SMS gateway text messages go out through: Kannel, which holds the SMPP binds to the
     carriers or aggregators, sends each message and reports its delivery and the debtors'
@@ -636,6 +651,7 @@ class EngineConfig(_Section):
     smtp: SmtpConfig | None = None
     imap: ImapConfig | None = None
     sms: SmsConfig | None = None
+    lookup: LookupConfig | None = None
     payments: PaymentsConfig | None = None
     messages: MessagesConfig = MessagesConfig()
     campaign_files: list[str] = Field(
@@ -722,6 +738,7 @@ _ENV_SECRETS = {
     "PBX_ENGINE_HTTP_SECRET": ("http", "secret"),
     "PBX_ENGINE_SMTP_PASSWORD": ("smtp", "password"),
     "PBX_ENGINE_IMAP_PASSWORD": ("imap", "password"),
+    "PBX_ENGINE_LOOKUP_PASSWORD": ("lookup", "password"),
     "PBX_ENGINE_SMS_PASSWORD": ("sms", "password"),
     "PBX_ENGINE_SMS_INBOUND_TOKEN": ("sms", "inbound_token"),
     "PBX_ENGINE_PAYMENTS_SECRET_KEY": ("payments", "secret_key"),
@@ -731,7 +748,7 @@ _ENV_SECRETS = {
 
 def _apply_environment(raw: dict, environ: dict[str, str]) -> dict:
     for var, (section, key) in _ENV_SECRETS.items():
-        if section in ("http", "smtp", "imap", "sms", "payments") and section not in raw:
+        if section in ("http", "smtp", "imap", "sms", "lookup", "payments") and section not in raw:
             continue  # a secret alone must not switch the HTTP server (or a channel) on
         if var in environ:
             part = raw.setdefault(section, {})

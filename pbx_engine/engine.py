@@ -41,6 +41,7 @@ from pbx_engine.dialer.campaign import CampaignRunner, CampaignState
 from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.loaded import LoadedCampaigns
 from pbx_engine.dialer.service import Dialer
+from pbx_engine.lookups.service import build_lookups
 from pbx_engine.messaging.mailbox import ReplyMailbox
 from pbx_engine.messaging.service import build_message_service
 from pbx_engine.metrics import EngineMetrics
@@ -135,9 +136,12 @@ class Engine:
         self.payments = build_payment_service(
             config, storage, secret=self.invitation_secret, public_url=_public_url(config)
         )
+        # A number look-up before a number is dialled or texted, when [lookup] is set.
+        self.lookups = build_lookups(config, storage)
         self.messages = build_message_service(
             config,
             storage,
+            lookups=self.lookups,
             secret=self.invitation_secret,
             public_url=_public_url(config),
             pay_link=self.payments.link if self.payments is not None else None,
@@ -203,6 +207,7 @@ class Engine:
             self.agents,
             batch=batch,
             callerid=self.callerid,
+            lookups=self.lookups,
         )
         self.campaigns.add(runner)
         self._campaign_tasks.spawn(runner.run(), name=f"campaign-{campaign.name}")

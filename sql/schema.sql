@@ -184,6 +184,21 @@ CREATE TABLE dead_numbers (
     since       timestamptz NOT NULL
 );
 
+-- What a number look-up provider said of a number ([lookup]), kept so each number is asked about
+-- once per `max_age_days`; a number it said is not valid is also a dead number.
+CREATE TABLE number_lookups (
+    e164          text PRIMARY KEY CHECK (e164 ~ '^\+[1-9][0-9]{6,14}$'),
+    provider      text NOT NULL,
+    valid         boolean NOT NULL,
+    line_type     text NOT NULL
+                  CHECK (line_type IN ('mobile', 'landline', 'voip', 'toll_free', 'other',
+                                       'unknown')),
+    carrier       text,
+    why           text,
+    looked_up_at  timestamptz NOT NULL
+);
+
+
 -- Every change of an agent's state, for occupancy and the supervisor's view of the floor.
 CREATE TABLE agent_state_changes (
     id          bigserial PRIMARY KEY,

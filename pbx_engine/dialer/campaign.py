@@ -32,6 +32,7 @@ from pbx_engine.dialer.service import (
     PlacedCall,
     RecordingsFailing,
 )
+from pbx_engine.lookups.service import NumberLookups
 from pbx_engine.recordkeeper.keeper import NotRecording
 from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.storage import Storage
@@ -61,8 +62,10 @@ class CampaignRunner:
         tick: float = 0.5,
         batch: int = 500,
         callerid: CallerIdService | None = None,
+        lookups: NumberLookups | None = None,
     ) -> None:
         self.campaign = campaign
+        self._lookups = lookups
         self.campaign_id = campaign_id
         self._storage = storage
         self._dialer = dialer
@@ -286,8 +289,21 @@ class CampaignRunner:
                 self._queue = plans
             plan = self._queue.pop(0)
             taken = {p.case_id for p in self._offered.values()}
-            if plan.case_id not in self._in_flight and plan.case_id not in taken:
-                return plan
+            if plan.case_id in self._in_flight or plan.case_id in taken:
+                continue
+            if await self._number_dead(plan):
+                continue  # a dead number now: the next planning pass leaves it out
+            return plan
+
+    async def _number_dead(self, plan: CallPlan) -> bool:
+        """Whether the look-up provider (when [lookup] is set) says the number is not valid."""
+        if self._lookups is None:
+            return False
+        check = await self._lookups.before_contact(plan.e164)
+        if check is None or check.valid:
+            return False
+        log.info("campaign.number_dead_by_lookup", case_id=plan.case_id, why=check.why)
+        return True
 
     async def presented_identity(
         self, number: str, *, mobile: bool | None = None, case_id: int | None = None

@@ -15,6 +15,7 @@ from pbx_engine.compliance.policy import public_holiday
 from pbx_engine.compliance.profiles import profile
 from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.config import ConfigError, EngineConfig, MessagesConfig
+from pbx_engine.lookups.service import NumberLookups, sms_problem
 from pbx_engine.messaging.consent import (
     Channel,
     Consent,
@@ -94,6 +95,7 @@ class MessageService:
         unsubscribe_link=None,
         pay_link: Callable[[int], str] | None = None,
         secret: bytes = b"",
+        lookups: NumberLookups | None = None,
     ) -> None:
         self.secret = secret  # signs unsubscribe links (the engine's [http] secret)
         self._storage = storage
@@ -108,6 +110,7 @@ class MessageService:
         self._unsubscribe_link = unsubscribe_link or (lambda case_id, address: "")
         # case id -> the engine's signed payment link ([payments]); else [messages] pay_link.
         self._pay_link = pay_link
+        self._lookups = lookups  # a number's look-up before a text goes ([lookup])
 
     async def send(
         self,
@@ -152,6 +155,8 @@ class MessageService:
         else:
             missing = None
         problem = sms_line_problem(address) if address and kind is Channel.SMS else None
+        if problem is None and address and kind is Channel.SMS and self._lookups is not None:
+            problem = sms_problem(await self._lookups.before_contact(address, now))
         ask = MessageAsk(kind, address, case.status, missing, problem)
         consent = await self._storage.consent.entries_for(address) if address else []
         rules = profile(self._config.compliance)
@@ -437,6 +442,7 @@ def build_message_service(
     secret: bytes = b"",
     public_url: str = "",
     pay_link: Callable[[int], str] | None = None,
+    lookups: NumberLookups | None = None,
 ) -> MessageService:
     """The service as [messages], [smtp] and [sms] describe it (templates loaded and checked:
     ConfigError naming the file and line when one is wrong). `secret` signs opt-out links and
@@ -464,6 +470,7 @@ def build_message_service(
         unsubscribe_link=_unsubscribe_links(public_url, secret),
         pay_link=pay_link,
         secret=secret,
+        lookups=lookups,
     )
 
 

@@ -24,6 +24,7 @@ from pbx_engine.storage.campaigns import CampaignStore
 from pbx_engine.storage.cases import CaseStore
 from pbx_engine.storage.consent import ConsentStore
 from pbx_engine.storage.invitations import InvitationStore
+from pbx_engine.storage.lookups import LookupStore
 from pbx_engine.storage.messages import MessageStore
 from pbx_engine.storage.models import AgentRow
 from pbx_engine.storage.outbound import OutboundStore
@@ -94,6 +95,7 @@ class Storage:
         self.strategies = StrategyStore(pool)
         self.payments = PaymentStore(pool)
         self.surveys = SurveyStore(pool)
+        self.lookups = LookupStore(pool)
 
     @classmethod
     @asynccontextmanager

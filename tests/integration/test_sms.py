@@ -23,6 +23,8 @@ from pbx_engine.config import MessagesConfig, SmsConfig
 from pbx_engine.lab.sandbox import process as processes
 from pbx_engine.lab.sandbox.kannel import USERNAME, KannelSandbox, bearerbox_status
 from pbx_engine.lab.sandbox.ports import free_port
+from pbx_engine.lookups.provider import LineCheck, LineType
+from pbx_engine.lookups.service import NumberLookups
 from pbx_engine.messaging.service import MessageService
 from pbx_engine.messaging.sms import KannelSmsChannel
 from pbx_engine.messaging.templates import load_templates
@@ -84,6 +86,7 @@ def service(
     tmp_path: Path,
     base_url: str,
     revoke_all_from: date = date(2027, 1, 31),
+    lookups: NumberLookups | None = None,
 ) -> MessageService:
     (tmp_path / "messages.toml").write_text(TEMPLATES, encoding="utf-8")
     config = MessagesConfig(
@@ -110,6 +113,7 @@ def service(
         sms=KannelSmsChannel(gateway),
         secret=SECRET,
         fallback_timezone="America/New_York",
+        lookups=lookups,
     )
 
 
@@ -164,6 +168,35 @@ async def test_given_a_case_with_a_mobile_when_a_reminder_goes_by_sms_then_the_n
     [stored] = await floor.storage.messages.messages_of_case(case_id)
     assert (stored.parts, stored.encoding) == (1, "gsm7")
     assert stored.sent_at is not None and stored.delivered_at is not None
+
+
+class LandlineLookups:
+    """A look-up provider (the interface, no server) that says every number is a landline."""
+
+    name = "test"
+
+    async def check(self, e164: str) -> LineCheck:
+        return LineCheck(e164, True, LineType.LANDLINE)
+
+
+async def test_given_a_lookup_says_the_mobile_is_a_landline_then_no_sms_goes_and_it_says_why(
+    floor: Floor, tmp_path: Path
+):
+    case_id = await a_case(floor.storage)
+    lookups = NumberLookups(LandlineLookups(), floor.storage, max_age=timedelta(days=90))
+    messages = service(floor.storage, floor.kannel, tmp_path, floor.base_url, lookups=lookups)
+
+    result = await messages.send(case_id, "reminder", "sms")
+
+    assert (result.status, result.reason) == (
+        "refused",
+        "a landline (by look-up): no SMS reaches it",
+    )
+    assert floor.kannel.sent() == []
+    kind = await floor.storage.pool.fetchval(
+        "SELECT kind FROM phone_numbers WHERE e164 = $1", MOBILE
+    )
+    assert kind == "landline"  # the case file's number corrected for the other rules too
 
 
 async def test_given_a_text_outside_the_default_alphabet_then_it_goes_as_ucs2_in_the_parts_counted(

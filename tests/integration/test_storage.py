@@ -14,6 +14,8 @@ from structlog.testing import capture_logs
 from pbx_engine.config import DatabaseConfig
 from pbx_engine.lab.sandbox import postgres as postgres_module
 from pbx_engine.lab.sandbox.postgres import PostgresSandbox
+from pbx_engine.lookups.provider import LineCheck, LineType, LookupFailed
+from pbx_engine.lookups.service import NumberLookups
 from pbx_engine.storage import MigrationError, Storage, StorageUnavailable, migrate
 from pbx_engine.storage.migrations import load_migrations
 
@@ -438,3 +440,53 @@ async def test_given_a_debtor_with_two_cases_then_the_did_he_calls_picks_the_cas
     # Another DID: the case we called him about last.
     other = await storage.cases.find_case_by_number(number, "+18005550100")
     assert (other.case_id, other.matched_by) == (globex, "called")
+
+
+class AnsweringProvider:
+    """A look-up provider as the engine sees one (the interface, no server): says what it was
+    told to, and counts the questions."""
+
+    name = "test"
+
+    def __init__(self, checks: dict[str, LineCheck]) -> None:
+        self.checks = checks
+        self.asked: list[str] = []
+
+    async def check(self, e164: str) -> LineCheck:
+        self.asked.append(e164)
+        if e164 not in self.checks:
+            raise LookupFailed("no answer")
+        return self.checks[e164]
+
+
+async def test_given_a_lookup_provider_then_a_dead_number_is_kept_dead_and_a_landline_marked(
+    storage: Storage,
+):
+    mobile, landline, dead, silent = "+14155550101", "+14155550102", "+14155550103", "+14155550104"
+    await storage.cases.upsert_case(
+        **_case("LOOK-1", numbers=[(n, "unknown") for n in (mobile, landline, dead, silent)])
+    )
+    provider = AnsweringProvider(
+        {
+            mobile: LineCheck(mobile, True, LineType.MOBILE, "Verizon Wireless"),
+            landline: LineCheck(landline, True, LineType.LANDLINE),
+            dead: LineCheck(dead, False, why="lookup: no such number"),
+        }
+    )
+    lookups = NumberLookups(provider, storage, max_age=timedelta(days=90))
+    for number in (mobile, landline, dead, silent):
+        await lookups.before_contact(number, T0)
+    assert await lookups.before_contact(silent, T0) is None  # asked again: nothing was kept
+
+    kinds = dict(await storage.pool.fetch("SELECT e164, kind FROM phone_numbers"))
+    assert (kinds[mobile], kinds[landline], kinds[silent]) == ("mobile", "landline", "unknown")
+    assert (
+        await storage.pool.fetchval("SELECT reason FROM dead_numbers WHERE e164 = $1", dead)
+        == "lookup: no such number"
+    )
+    # Kept for max_age: the provider is not asked again before then, and is after.
+    await lookups.before_contact(mobile, T0 + timedelta(days=89))
+    assert provider.asked.count(mobile) == 1
+    await lookups.before_contact(mobile, T0 + timedelta(days=91))
+    assert provider.asked.count(mobile) == 2
+    assert provider.asked.count(silent) == 2

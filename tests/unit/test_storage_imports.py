@@ -14,6 +14,7 @@ ALLOWED = (
     "pbx_engine.cases.dispositions",
     "pbx_engine.cases.importer",
     "pbx_engine.messaging.consent",  # the ledger's entry type: pure, imports nothing above
+    "pbx_engine.lookups.provider",  # a number look-up's answer type: pure, the same
     "pbx_engine.config",
     "pbx_engine.resources",  # where the migrations are found
 )
