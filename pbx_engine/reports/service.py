@@ -51,7 +51,9 @@ class ReportService:
 
     async def split_report(self, campaign_id: int, split: str) -> list[Comparison]:
         """Champion against challenger on the split's cases (`strategies.split`)."""
-        rows = await self._storage.strategies.split_results(campaign_id, split)
+        rows = await self._storage.strategies.split_results(
+            campaign_id, split, zone=str(self._zone)
+        )
         return compare_sides(
             [
                 CaseResult(

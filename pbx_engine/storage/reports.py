@@ -249,10 +249,7 @@ WITH wraps AS (
     FROM call_attempts a
     WHERE a.created_at >= $1 AND a.created_at < $2 AND a.outcome <> 'not_placed'
 ), promises AS (
-    SELECT d.attempt_id, d.promise_amount,
-           (SELECT coalesce(sum(p.amount), 0) FROM payments p
-            WHERE p.case_id = d.case_id AND p.paid_on >= (d.created_at AT TIME ZONE $3)::date
-              AND p.paid_on <= d.promise_date + 3) AS paid
+    SELECT d.attempt_id, d.promise_amount, promise_kept(d.id, $3) AS kept
     FROM dispositions d WHERE d.code = 'promise_to_pay'
 )
 SELECT k.day, k.campaign_id, cp.name AS campaign, k.agent_id, g.login AS agent,
@@ -273,7 +270,7 @@ LEFT JOIN LATERAL (
     FROM dispositions WHERE attempt_id = k.id) d ON true
 LEFT JOIN LATERAL (
     SELECT count(*) AS n, sum(promise_amount) AS amount,
-           count(*) FILTER (WHERE paid >= promise_amount) AS kept
+           count(*) FILTER (WHERE kept) AS kept
     FROM promises WHERE attempt_id = k.id) pr ON true
 LEFT JOIN campaigns cp ON cp.id = k.campaign_id
 LEFT JOIN agents g ON g.id = k.agent_id

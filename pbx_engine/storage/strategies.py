@@ -89,8 +89,11 @@ class StrategyStore:
             message_id,
         )
 
-    async def split_results(self, campaign_id: int, split: str) -> list[SplitCaseRow]:
-        """Each case of the split with what became of it since it joined its side."""
+    async def split_results(
+        self, campaign_id: int, split: str, *, zone: str = "UTC"
+    ) -> list[SplitCaseRow]:
+        """Each case of the split with what became of it since it joined its side (a promise
+        kept as `promise_kept` says, the centre's days in `zone`)."""
         rows = await self.pool.fetch(
             """SELECT sc.case_id, sc.side,
                       EXISTS (SELECT 1 FROM call_attempts a WHERE a.case_id = sc.case_id
@@ -103,10 +106,10 @@ class StrategyStore:
                       EXISTS (SELECT 1 FROM dispositions d WHERE d.case_id = sc.case_id
                               AND d.created_at >= sc.since AND d.code = 'promise_to_pay')
                           AS promised,
-                      EXISTS (SELECT 1 FROM dispositions d JOIN payments p
-                                  ON p.case_id = d.case_id AND p.paid_on >= d.created_at::date
+                      EXISTS (SELECT 1 FROM dispositions d
                               WHERE d.case_id = sc.case_id AND d.created_at >= sc.since
-                                AND d.code = 'promise_to_pay') AS kept,
+                                AND d.code = 'promise_to_pay' AND promise_kept(d.id, $3))
+                          AS kept,
                       coalesce((SELECT sum(p.amount) FROM payments p WHERE p.case_id = sc.case_id
                                 AND p.created_at >= sc.since), 0) AS collected,
                       (SELECT count(*) FROM call_attempts a WHERE a.case_id = sc.case_id
@@ -119,6 +122,7 @@ class StrategyStore:
                ORDER BY sc.case_id""",
             campaign_id,
             split,
+            zone,
         )
         return [SplitCaseRow(**dict(r)) for r in rows]
 

@@ -4,7 +4,7 @@ import asyncio
 import itertools
 import socket
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -490,3 +490,27 @@ async def test_given_a_lookup_provider_then_a_dead_number_is_kept_dead_and_a_lan
     await lookups.before_contact(mobile, T0 + timedelta(days=91))
     assert provider.asked.count(mobile) == 2
     assert provider.asked.count(silent) == 2
+
+
+async def test_a_promise_is_kept_by_payments_from_the_centres_day_it_was_made(storage: Storage):
+    """Made at 23:30 in New York (04:30 UTC the next day) and paid that same New York evening:
+    kept in the centre's zone, which a UTC day would have missed; a payment short of the amount
+    or after the grace (three days past the date) keeps nothing."""
+    case_id, _ = await storage.cases.upsert_case(**_case("KEPT-1"))
+    promise = await storage.pool.fetchval(
+        """INSERT INTO dispositions (case_id, code, promise_amount, promise_date, created_at)
+           VALUES ($1, 'promise_to_pay', 80, '2026-12-10', '2026-12-04 04:30+00')
+           RETURNING id""",
+        case_id,
+    )
+
+    async def kept(zone: str) -> bool:
+        return await storage.pool.fetchval("SELECT promise_kept($1, $2)", promise, zone)
+
+    await storage.cases.record_payment(case_id, Decimal("50"), date(2026, 12, 3), None)
+    assert not await kept("America/New_York")  # 50 of 80
+    await storage.cases.record_payment(case_id, Decimal("30"), date(2026, 12, 14), None)
+    assert not await kept("America/New_York")  # the 30 came past the 13th
+    await storage.cases.record_payment(case_id, Decimal("30"), date(2026, 12, 13), None)
+    assert await kept("America/New_York")
+    assert not await kept("UTC")  # the 3rd's 50 counted from the 4th: only 30 of 80
