@@ -13,7 +13,7 @@ from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
 from pbx_engine.lab.sandbox.sipp import SippPhone
 from tests.plugins.asterisk import AGENTS
-from tests.waiting import eventually
+from tests.waiting import eventually, now
 
 
 async def test_given_an_agent_logs_in_when_his_phone_answers_then_he_is_ready_in_his_bridge(
@@ -56,7 +56,7 @@ async def test_given_a_reserved_agent_when_a_person_answers_then_he_is_bridged_t
     result = await asyncio.wait_for(call.task, timeout=10)
     assert result.outcome is Outcome.HUMAN
     await eventually(
-        lambda: _true(ready_agent.state is AgentState.READY),
+        now(lambda: ready_agent.state is AgentState.READY),
         timeout=5,
         what="the agent to be ready after wrap-up",
     )
@@ -76,7 +76,7 @@ async def test_given_a_ready_agent_when_a_person_answers_unreserved_then_the_age
     call = connected_engine.dialer.place_call(CallRequest(number=PstnBehaviour.TALK.number()))
 
     await eventually(
-        lambda: _true(ready_agent.state is AgentState.ON_CALL),
+        now(lambda: ready_agent.state is AgentState.ON_CALL),
         timeout=15,
         what="the agent to take the call",
     )
@@ -115,10 +115,6 @@ async def test_given_a_reserved_agent_when_no_person_is_reached_then_he_is_relea
     )
     assert result.outcome is outcome
     assert ready_agent.state is AgentState.READY
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_given_an_agent_dials_the_login_code_then_his_own_call_is_his_shift_leg(

@@ -14,7 +14,7 @@ from pbx_engine.dialer.service import CallRequest, PlacedCall
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnSandbox
 from pbx_engine.lab.sandbox.audio import tone_levels
-from tests.waiting import eventually
+from tests.waiting import eventually, now
 
 DEBTOR, AGENT, CREDITOR, COLLEAGUE = "+12025570600", "+12025571000", "+12025571400", "+12025572000"
 
@@ -28,7 +28,7 @@ async def tina_on_a_call(connected_engine: Engine):
     await engine.agents.reserve({"tina"})
     call = engine.dialer.place_call(CallRequest(number=DEBTOR, agent="tina"))
     await eventually(
-        lambda: _true(engine.agents.status("tina").state is AgentState.ON_CALL),
+        now(lambda: engine.agents.status("tina").state is AgentState.ON_CALL),
         timeout=15,
         what="the debtor to reach tina",
     )
@@ -61,7 +61,7 @@ async def test_given_a_live_call_when_the_agent_adds_and_drops_parties_then_the_
         # The creditor hangs up: the debtor and the agent talk on.
         await engine.ari.hangup(party["id"])
         await eventually(
-            lambda: _true(not engine.parties.has_parties("tina")), what="the party to leave"
+            now(lambda: not engine.parties.has_parties("tina")), what="the party to leave"
         )
         assert await members(engine) == {tina.channel_id, debtor}
         assert tina.state is AgentState.ON_CALL and not tina_on_a_call.task.done()
@@ -98,7 +98,7 @@ async def test_given_a_live_call_when_the_agent_adds_and_drops_parties_then_the_
     assert await members(engine) == {tina.channel_id, party["id"]}
     await engine.ari.hangup(party["id"])
     await eventually(
-        lambda: _true(tina.state in (AgentState.WRAP_UP, AgentState.READY)),
+        now(lambda: tina.state in (AgentState.WRAP_UP, AgentState.READY)),
         what="tina to wrap up once the last party left",
     )
 
@@ -122,7 +122,7 @@ async def test_given_a_live_call_when_the_agent_adds_a_ready_colleague_then_he_j
         assert (await engine.ari.get_bridge(own_bridge)).channels == (leg,)
         assert await members(engine) == {tina.channel_id, debtor}
         await eventually(
-            lambda: _true(piotr.state is AgentState.READY), what="piotr ready after wrap-up"
+            now(lambda: piotr.state is AgentState.READY), what="piotr ready after wrap-up"
         )
     finally:
         await engine.agents.logout("piotr")
@@ -134,7 +134,7 @@ async def test_given_a_live_call_when_the_agent_keys_feature_codes_then_a_party_
     engine = connected_engine
     await pstn_asterisk.press_keys(AGENT, f"*1{CREDITOR[1:]}#")
     await eventually(
-        lambda: _true(engine.parties.has_parties("tina")),
+        now(lambda: engine.parties.has_parties("tina")),
         timeout=15,
         what="the party keyed in to join",
     )
@@ -142,7 +142,7 @@ async def test_given_a_live_call_when_the_agent_keys_feature_codes_then_a_party_
     assert (party.kind, party.target) == ("number", CREDITOR)
     await pstn_asterisk.press_keys(AGENT, "*0#")
     await eventually(
-        lambda: _true(not engine.parties.has_parties("tina")),
+        now(lambda: not engine.parties.has_parties("tina")),
         timeout=10,
         what="*0# to drop the party",
     )
@@ -164,7 +164,7 @@ async def test_given_a_campaigns_call_when_a_party_is_dialled_then_he_sees_the_c
             CallRequest(number=DEBTOR, agent="tina", campaign_id=runner.campaign_id)
         )
         await eventually(
-            lambda: _true(engine.agents.status("tina").state is AgentState.ON_CALL),
+            now(lambda: engine.agents.status("tina").state is AgentState.ON_CALL),
             timeout=15,
             what="the debtor to reach tina",
         )
@@ -176,7 +176,3 @@ async def test_given_a_campaigns_call_when_a_party_is_dialled_then_he_sees_the_c
         await asyncio.wait_for(call.task, timeout=10)
     finally:
         await engine.agents.logout("tina")
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -25,7 +25,7 @@ from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from pbx_engine.lab.sandbox.sipp import SippPhone
 from pbx_engine.signin.passwords import hash_password, verify_password
-from tests.waiting import eventually
+from tests.waiting import eventually, now
 
 log = structlog.get_logger(__name__)
 
@@ -296,7 +296,7 @@ async def test_given_a_preview_campaign_when_the_agent_works_a_call_from_the_des
 
         # Recording: pause while card details are read out, then resume.
         await eventually(
-            lambda: _true(bool(engine.recorder.recording(channel_id))),
+            now(lambda: bool(engine.recorder.recording(channel_id))),
             timeout=20,
             what="the call to be recorded",
         )
@@ -320,14 +320,14 @@ async def test_given_a_preview_campaign_when_the_agent_works_a_call_from_the_des
         await board.fill("#ring-at", PstnBehaviour.TALK.number("+1202555073"))
         await board.locator("#agent-anna button", has_text="listen").click()
         await eventually(
-            lambda: _true(len(engine.supervision.sessions()) == 1),
+            now(lambda: len(engine.supervision.sessions()) == 1),
             timeout=20,
             what="the supervisor on the call",
         )
         await expect(board.locator("#stop-supervision")).to_be_enabled()
         await board.click("#stop-supervision")
         await eventually(
-            lambda: _true(not engine.supervision.sessions()),
+            now(lambda: not engine.supervision.sessions()),
             timeout=10,
             what="the supervision to end",
         )
@@ -376,10 +376,6 @@ async def _earlier_contact(storage, case_id: int, campaign_id: int, note: str) -
         f"earlier-{case_id}",
         note,
     )
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_given_two_browsers_when_the_agent_changes_his_password_then_the_other_signs_out(

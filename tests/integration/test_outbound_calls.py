@@ -11,7 +11,7 @@ from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import FAX_NUMBER, PstnBehaviour, Telephony
 from pbx_engine.lab.sandbox.audio import message_offset, speech_onset
-from tests.waiting import eventually
+from tests.waiting import eventually, now
 
 ENGINE_AMD, APP_AMD = DETECTORS["engine"], DETECTORS["app_amd"]
 
@@ -135,7 +135,7 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
     await eventually(is_ringing, timeout=10, what="the call to ring")
     await telephony.engine.restart(crash=True)
     await eventually(
-        lambda: _true(engine.ari.reconnects > reconnects),
+        now(lambda: engine.ari.reconnects > reconnects),
         timeout=20,
         what="the events websocket to reconnect",
     )
@@ -158,10 +158,6 @@ async def test_given_asterisk_crashes_mid_call_when_it_is_back_then_the_engine_r
     assert after.amd_status == "HUMAN"
     readiness = await engine.readiness()
     assert readiness.problems == {"ari": None, "database": None, "ami": None, "recording": None}
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_given_a_line_answers_in_silence_then_the_outcome_is_silence(

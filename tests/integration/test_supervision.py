@@ -15,7 +15,7 @@ from pbx_engine.lab.sandbox.asterisk import PstnSandbox
 from pbx_engine.lab.sandbox.audio import tone_levels
 from pbx_engine.supervision import SupervisionMode
 from pbx_engine.supervision.service import SupervisionError
-from tests.waiting import eventually
+from tests.waiting import eventually, now
 
 DEBTOR, AGENT, SUPERVISOR = "+12025570600", "+12025571000", "+12025571400"
 TONE = {DEBTOR: 600, AGENT: 1000, SUPERVISOR: 1400}
@@ -62,7 +62,7 @@ async def test_given_an_agent_on_a_call_when_a_supervisor_listens_whispers_and_b
         await engine.agents.reserve({"tina"})
         call = engine.dialer.place_call(CallRequest(number=DEBTOR, agent="tina"))
         await eventually(
-            lambda: _true(engine.agents.status("tina").state is AgentState.ON_CALL),
+            now(lambda: engine.agents.status("tina").state is AgentState.ON_CALL),
             timeout=15,
             what="the debtor to reach tina",
         )
@@ -87,7 +87,7 @@ async def test_given_an_agent_on_a_call_when_a_supervisor_listens_whispers_and_b
         await asyncio.wait_for(call.task, timeout=10)
         # The supervised call is over: so is the supervision, and the supervisor's call.
         await eventually(
-            lambda: _true(engine.supervision.session_of("sam") is None),
+            now(lambda: engine.supervision.session_of("sam") is None),
             timeout=5,
             what="the supervision to end with the call",
         )
@@ -132,7 +132,3 @@ async def test_given_an_agent_on_a_call_when_a_supervisor_listens_whispers_and_b
     assert share_with_tone(agent_heard, SUPERVISOR, barge) > 0.8
     assert share_with_tone(debtor_heard, AGENT, (listen[0], barge[1])) > 0.8
     assert share_with_tone(agent_heard, DEBTOR, (listen[0], barge[1])) > 0.8
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -13,7 +13,7 @@ from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnSandbox
 from pbx_engine.lab.sandbox.audio import tone_levels
-from tests.waiting import eventually
+from tests.waiting import eventually, now
 
 DEBTOR, AGENT, OWNER = "+12025570600", "+12025571000", "+12025571700"
 
@@ -34,7 +34,7 @@ async def test_given_a_live_call_when_the_agent_transfers_it_to_the_owner_then_h
         await engine.agents.reserve({"tina"})
         call = engine.dialer.place_call(CallRequest(number=DEBTOR, agent="tina", case_id=case_id))
         await eventually(
-            lambda: _true(tina.state is AgentState.ON_CALL), timeout=15, what="the debtor"
+            now(lambda: tina.state is AgentState.ON_CALL), timeout=15, what="the debtor"
         )
         debtor = call.channel_id
         async with aiohttp.ClientSession(headers=tokens["tina"]) as http:
@@ -73,7 +73,7 @@ async def test_given_a_live_call_when_the_agent_transfers_it_to_the_owner_then_h
         await engine.ari.hangup(debtor)
         await asyncio.wait_for(call.task, timeout=10)
         await eventually(
-            lambda: _true(oskar.state in (AgentState.WRAP_UP, AgentState.READY)),
+            now(lambda: oskar.state in (AgentState.WRAP_UP, AgentState.READY)),
             what="the owner to wrap up when the debtor leaves",
         )
     finally:
@@ -116,11 +116,11 @@ async def test_given_a_live_call_when_the_agent_keys_star_three_then_the_owner_h
         await engine.agents.reserve({"tina"})
         call = engine.dialer.place_call(CallRequest(number=DEBTOR, agent="tina", case_id=case_id))
         await eventually(
-            lambda: _true(tina.state is AgentState.ON_CALL), timeout=15, what="the debtor"
+            now(lambda: tina.state is AgentState.ON_CALL), timeout=15, what="the debtor"
         )
         await pstn_asterisk.press_keys(AGENT, "*3#")
         await eventually(
-            lambda: _true(oskar.state is AgentState.ON_CALL and tina.state is AgentState.WRAP_UP),
+            now(lambda: oskar.state is AgentState.ON_CALL and tina.state is AgentState.WRAP_UP),
             timeout=15,
             what="*3# to hand the call to the case's owner",
         )
@@ -128,7 +128,7 @@ async def test_given_a_live_call_when_the_agent_keys_star_three_then_the_owner_h
         await engine.ari.hangup(call.channel_id)
         await asyncio.wait_for(call.task, timeout=10)
         await eventually(
-            lambda: _true(oskar.state is not AgentState.ON_CALL), what="the owner to wrap up"
+            now(lambda: oskar.state is not AgentState.ON_CALL), what="the owner to wrap up"
         )
     finally:
         for login in ("tina", "oskar"):
@@ -151,7 +151,3 @@ async def _case_owned_by_oskar(engine: Engine, reference: str) -> tuple[int, int
         owner_agent_id=owner_id,
     )
     return case_id, owner_id
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -18,17 +18,13 @@ from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnSandbox
 from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
 from pbx_engine.outbound.policy import Purpose
-from tests.waiting import eventually
+from tests.waiting import eventually, now
 
 PREMIUM, SATELLITE, NETWORK = "+19005550100", "+8816123456789", "+882123456789"
 REFUSED_NUMBERS = [PREMIUM, SATELLITE, NETWORK]
 GUEST = "+12025571400"  # a PSTN tone phone: answers and stays on
 DEBTOR, AGENT_PHONE = "+12025570600", "+12025571000"
 CENTRE_DID = "+12025551800"  # in the test config's room_dids
-
-
-async def _true(value) -> bool:
-    return bool(value)
 
 
 async def _headers(engine: Engine, login: str, role: str) -> dict[str, str]:
@@ -82,7 +78,7 @@ async def test_invitation_link_flood_on_a_two_member_room_is_refused(
     assert 1 <= rung <= 2, statuses
     assert set(statuses) <= {202, 409}
     await eventually(
-        lambda: _true(len(engine.rooms.members(room)) == rung),
+        now(lambda: len(engine.rooms.members(room)) == rung),
         timeout=20,
         what="the rung guests to enter",
     )
@@ -194,7 +190,7 @@ async def tina_on_a_call(connected_engine: Engine):
     call = engine.dialer.place_call(CallRequest(number=DEBTOR, agent="tina"))
     try:
         await eventually(
-            lambda: _true(engine.agents.status("tina").state is AgentState.ON_CALL),
+            now(lambda: engine.agents.status("tina").state is AgentState.ON_CALL),
             timeout=15,
             what="the debtor to reach tina",
         )
