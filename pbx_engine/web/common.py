@@ -110,11 +110,12 @@ def error_response(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+# Styled by the app's stylesheet (`body.page`): an inline <style> would be refused by the
+# house policy (style-src 'self'), and the page would show unstyled.
 _HTML_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}}
-button{{font-size:1.1rem;padding:.5rem 1rem}}</style></head><body><h1>{title}</h1>{body}</body>
-</html>"""
+<link rel="stylesheet" href="/static/app.css"></head>
+<body class="page"><h1>{title}</h1>{body}</body></html>"""
 
 
 def html_page(title: str, body: str, status: int = 200) -> web.Response:
