@@ -62,20 +62,28 @@ def _named_files_problems(config: EngineConfig) -> list[str]:
 def _templates_problems(config: EngineConfig, notes: list[str]) -> list[str]:
     """The messages file, checked as `run` loads it (a missing field fails here, not a send);
     each template's SMS length with a sample case goes into `notes`."""
+    from pbx_engine.messaging.service import unknown_pay_link_template
     from pbx_engine.messaging.surveys import unknown_surveys
     from pbx_engine.messaging.templates import load_templates, sample_lengths
 
     if config.messages.templates_file is None:
-        problem = unknown_surveys(config.messages.survey_templates, [], "no messages file")
-        return [problem] if problem else []
+        where = "no messages file"
+        problems = [
+            unknown_surveys(config.messages.survey_templates, [], where),
+            unknown_pay_link_template(config, [], where),
+        ]
+        return [p for p in problems if p]
     try:
         templates = load_templates(config.messages.templates_file)
     except ConfigError as error:
         return [str(error)]
     where = str(config.messages.templates_file)
-    problem = unknown_surveys(config.messages.survey_templates, templates.names(), where)
-    if problem is not None:
-        return [problem]
+    problems = [
+        unknown_surveys(config.messages.survey_templates, templates.names(), where),
+        unknown_pay_link_template(config, templates.names(), where),
+    ]
+    if any(problems):
+        return [p for p in problems if p]
     notes.append(f"message templates: {', '.join(templates.names()) or 'none'}")
     notes += [f"  {line}" for line in sample_lengths(templates)]
     return []

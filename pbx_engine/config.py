@@ -244,6 +244,11 @@ class InboundConfig(_Section):
         "recorded as their campaign says)",
     )
     recording_retention_days: int = Field(365, ge=1)
+    pay_link_template: str | None = Field(
+        None,
+        description="a message template (with {{ pay_link }}) texted to the case's mobile when a "
+        "caller presses 5 in the menu; unset: the menu offers no 5 (it needs [sms])",
+    )
 
 
 class LoggingConfig(_Section):

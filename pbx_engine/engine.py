@@ -43,7 +43,7 @@ from pbx_engine.dialer.loaded import LoadedCampaigns
 from pbx_engine.dialer.service import Dialer
 from pbx_engine.lookups.service import build_lookups
 from pbx_engine.messaging.mailbox import ReplyMailbox
-from pbx_engine.messaging.service import build_message_service
+from pbx_engine.messaging.service import MessageService, build_message_service
 from pbx_engine.metrics import EngineMetrics
 from pbx_engine.metrics.floor import watch_engine
 from pbx_engine.notify import NotificationHub
@@ -129,10 +129,21 @@ class Engine:
         secret = config.http.secret.get_secret_value() if config.http else ""
         # Without a configured secret, links made before a restart stop working.
         self.invitation_secret = secret.encode() if secret else secrets.token_bytes(32)
-        # Messages to debtors; their opt-out links are signed with the same secret (set it:
-        # a link in a message read after a restart must still work).
-        # Payment links (when [payments] is set), signed with it too, in messages and on the
-        # agent's screen.
+        self._contact_services(config, storage, feed, inbound)
+        self.strategies = StrategyRunner(storage, self.messages, zone=ZoneInfo(config.timezone))
+        self._strategy_every = config.messages.strategy_every_seconds
+        self.zone = ZoneInfo(config.timezone)  # where the centre's days begin
+        self._background = OwnedTasks()
+        self._campaign_tasks = OwnedTasks()
+
+    def _contact_services(
+        self, config: EngineConfig, storage: Storage, feed: FloorFeed, inbound: InboundService
+    ) -> None:
+        """Messages to debtors and what goes with them: their opt-out links are signed with
+        the invitation secret (set it: a link in a message read after a restart must still
+        work); payment links (when [payments] is set), signed with it too, in messages, on the
+        agent's screen and by SMS from the phone menu; number look-ups ([lookup]); the reply
+        mailbox ([imap])."""
         self.payments = build_payment_service(
             config, storage, secret=self.invitation_secret, public_url=_public_url(config)
         )
@@ -148,15 +159,14 @@ class Engine:
         )
         if self.payments is not None:
             feed.pay_link = self.payments.link
+        if config.inbound.pay_link_template is not None:
+            inbound.pay_link_sender = partial(
+                _text_pay_link, self.messages, config.inbound.pay_link_template
+            )
         # Debtors' e-mail replies, read from the centre's mailbox when [imap] is set.
         self.reply_mailbox = (
             ReplyMailbox(config.imap, self.messages) if config.imap is not None else None
         )
-        self.strategies = StrategyRunner(storage, self.messages, zone=ZoneInfo(config.timezone))
-        self._strategy_every = config.messages.strategy_every_seconds
-        self.zone = ZoneInfo(config.timezone)  # where the centre's days begin
-        self._background = OwnedTasks()
-        self._campaign_tasks = OwnedTasks()
 
     def start(self) -> None:
         """Start the periodic work: number health, recording and sign-in purges, strategies,
@@ -508,6 +518,11 @@ async def build_services(
         records=records,
         kept_storage=kept,
     )
+
+
+async def _text_pay_link(messages: MessageService, template: str, case_id: int) -> bool:
+    """The case's payment link by SMS, asked for in the phone menu; whether it went."""
+    return (await messages.send(case_id, template, "sms")).status == "sent"
 
 
 def route_new_channels(entries: ChannelEntries) -> StasisRouter:

@@ -435,6 +435,19 @@ def _plain(text: str) -> str:
     return "".join("\ufffd" if c not in "\n\t" and is_refused(c) else c for c in text)
 
 
+def unknown_pay_link_template(config: EngineConfig, names: list[str], where: str) -> str | None:
+    """The problem with `[inbound] pay_link_template`: a template `where` lacks, or no [sms]
+    to send it by; None when it can be sent (or is not set)."""
+    name = config.inbound.pay_link_template
+    if name is None:
+        return None
+    if name not in names:
+        return f"[inbound] pay_link_template names {name!r}, which {where} does not have"
+    if config.sms is None:
+        return "[inbound] pay_link_template needs [sms]: the link goes by text message"
+    return None
+
+
 def build_message_service(
     config: EngineConfig,
     storage: Storage,
@@ -454,6 +467,11 @@ def build_message_service(
         config.messages.survey_templates,
         templates.names() if templates else [],
         str(templates_file) if templates_file else "no messages file",
+    )
+    if problem is not None:
+        raise ConfigError(problem)
+    problem = unknown_pay_link_template(
+        config, templates.names() if templates else [], str(templates_file or "no messages file")
     )
     if problem is not None:
         raise ConfigError(problem)

@@ -4,6 +4,7 @@
     2  speak to my agent            -> ACD
     3  request a callback           -> a callback for his case, then goodbye
     4  promise a payment date: the day and month as four digits (DDMM) -> stored, then goodbye
+    5  (when the engine can text one) a payment link by SMS  -> sent, then goodbye
 No key within the wait, twice, or a key that means nothing three times: to an agent, as a
 person who does not use menus expects.
 """
@@ -30,7 +31,7 @@ class Play:
 
 @dataclass(frozen=True)
 class Leave:
-    """The menu is over: `agent`, `callback` or `promise` (with the date)."""
+    """The menu is over: `agent`, `callback`, `promise` (with the date) or `pay_link`."""
 
     to: str
     promise_date: date | None = None
@@ -42,6 +43,7 @@ Action = Play | Leave
 @dataclass
 class DebtorMenu:
     today: date
+    pay_link: bool = False  # 5 sends a payment link by SMS (else the menu offers no 5)
     step: Step = Step.MENU
     silences: int = 0
     mistakes: int = 0
@@ -50,8 +52,12 @@ class DebtorMenu:
     MAX_SILENCES = 2
     MAX_MISTAKES = 3
 
+    @property
+    def _menu(self) -> str:
+        return "menu_pay" if self.pay_link else "menu"
+
     def start(self) -> list[Action]:
-        return [Play(("menu",))]
+        return [Play((self._menu,))]
 
     def key(self, digit: str) -> list[Action]:
         if self.step is Step.PROMISE_DATE:
@@ -59,7 +65,7 @@ class DebtorMenu:
         if self.step is not Step.MENU:
             return []
         if digit == "1":
-            return [Play(("balance", "menu"))]
+            return [Play(("balance", self._menu))]
         if digit == "2":
             return self._leave(Leave("agent"))
         if digit == "3":
@@ -67,6 +73,8 @@ class DebtorMenu:
         if digit == "4":
             self.step, self.typed = Step.PROMISE_DATE, ""
             return [Play(("promise_date",))]
+        if digit == "5" and self.pay_link:
+            return self._leave(Leave("pay_link"))
         return self._mistake()
 
     def silence(self) -> list[Action]:
@@ -77,7 +85,7 @@ class DebtorMenu:
         if self.silences >= self.MAX_SILENCES:
             return self._leave(Leave("agent"))
         self.step, self.typed = Step.MENU, ""
-        return [Play(("menu",))]
+        return [Play((self._menu,))]
 
     def _date_digit(self, digit: str) -> list[Action]:
         if not digit.isdigit():
@@ -92,11 +100,11 @@ class DebtorMenu:
             return self._mistake(again="promise_date")
         return self._leave(Leave("promise", promised))
 
-    def _mistake(self, again: str = "menu") -> list[Action]:
+    def _mistake(self, again: str | None = None) -> list[Action]:
         self.mistakes += 1
         if self.mistakes >= self.MAX_MISTAKES:
             return self._leave(Leave("agent"))
-        return [Play(("invalid", again))]
+        return [Play(("invalid", again or self._menu))]
 
     def _leave(self, leave: Leave) -> list[Action]:
         self.step = Step.DONE

@@ -12,6 +12,11 @@ PROMPTS: dict[str, dict[str, str]] = {
     "en": {
         "menu": "To hear your balance, press 1. To speak to your agent, press 2. "
         "To be called back, press 3. To promise a payment date, press 4.",
+        "menu_pay": "To hear your balance, press 1. To speak to your agent, press 2. "
+        "To be called back, press 3. To promise a payment date, press 4. "
+        "To receive a payment link by text message, press 5.",
+        "pay_link_sent": "Thank you. The payment link is on its way to your mobile. Goodbye.",
+        "pay_link_failed": "Sorry, we could not send the link. Please hold for an agent.",
         "balance": "Your balance is",
         "and": "and",
         "invalid": "Sorry, that is not a choice.",
@@ -26,6 +31,11 @@ PROMPTS: dict[str, dict[str, str]] = {
     "pl": {
         "menu": "Aby usłyszeć saldo, naciśnij 1. Aby rozmawiać z opiekunem, naciśnij 2. "
         "Aby zamówić oddzwonienie, naciśnij 3. Aby zadeklarować datę wpłaty, naciśnij 4.",
+        "menu_pay": "Aby usłyszeć saldo, naciśnij 1. Aby rozmawiać z opiekunem, naciśnij 2. "
+        "Aby zamówić oddzwonienie, naciśnij 3. Aby zadeklarować datę wpłaty, naciśnij 4. "
+        "Aby otrzymać SMS z linkiem do płatności, naciśnij 5.",
+        "pay_link_sent": "Dziękujemy. Link do płatności wysłaliśmy SMS-em. Do widzenia.",
+        "pay_link_failed": "Niestety nie udało się wysłać linku. Proszę czekać na konsultanta.",
         "balance": "Twoje saldo wynosi",
         "and": "i",
         "invalid": "Nie ma takiej opcji.",
@@ -40,6 +50,11 @@ PROMPTS: dict[str, dict[str, str]] = {
     "es": {
         "menu": "Para oír su saldo, pulse 1. Para hablar con su agente, pulse 2. "
         "Para que le llamemos, pulse 3. Para prometer una fecha de pago, pulse 4.",
+        "menu_pay": "Para oír su saldo, pulse 1. Para hablar con su agente, pulse 2. "
+        "Para que le llamemos, pulse 3. Para prometer una fecha de pago, pulse 4. "
+        "Para recibir un enlace de pago por SMS, pulse 5.",
+        "pay_link_sent": "Gracias. Le hemos enviado el enlace de pago por SMS. Adiós.",
+        "pay_link_failed": "Lo siento, no pudimos enviar el enlace. Espere, le atiende un agente.",
         "balance": "Su saldo es",
         "and": "y",
         "invalid": "Lo siento, esa opción no existe.",
@@ -54,6 +69,11 @@ PROMPTS: dict[str, dict[str, str]] = {
     "de": {
         "menu": "Für Ihren Kontostand drücken Sie die 1. Für Ihren Betreuer drücken Sie die 2. "
         "Für einen Rückruf drücken Sie die 3. Um ein Zahlungsdatum zuzusagen, drücken Sie die 4.",
+        "menu_pay": "Für Ihren Kontostand drücken Sie die 1. Für Ihren Betreuer drücken Sie die 2. "
+        "Für einen Rückruf drücken Sie die 3. Um ein Zahlungsdatum zuzusagen, drücken Sie die 4. "
+        "Für einen Zahlungslink per SMS drücken Sie die 5.",
+        "pay_link_sent": "Danke. Der Zahlungslink ist per SMS unterwegs. Auf Wiederhören.",
+        "pay_link_failed": "Leider konnten wir den Link nicht senden. Bitte bleiben Sie dran.",
         "balance": "Ihr Saldo beträgt",
         "and": "und",
         "invalid": "Diese Auswahl gibt es leider nicht.",

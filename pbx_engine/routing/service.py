@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from asyncio import FIRST_COMPLETED
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -114,6 +114,9 @@ class InboundService:
         self.menu_prompts = self._config.menu_prompts
         self.language = self._config.language
         self._agent_of: dict[str, str] = {}  # caller channel -> agent login
+        # Sends the case's payment link by SMS (True: it went); set where the engine can
+        # text one ([inbound] pay_link_template), and the menu then offers it on 5.
+        self.pay_link_sender: Callable[[int], Awaitable[bool]] | None = None
 
     def accept(self, event: StasisStart) -> None:
         """Called from the event reader: must not block, so the call gets its own task."""
@@ -267,7 +270,7 @@ class InboundService:
         dossier = await self._storage.cases.case_dossier(case)
         campaign = dossier.campaign_id if dossier else None
         language = (campaign and self._campaign_language(campaign)) or self.language
-        menu = DebtorMenu(datetime.now(UTC).date())
+        menu = DebtorMenu(datetime.now(UTC).date(), pay_link=self.pay_link_sender is not None)
         actions = menu.start()
         while True:
             for action in actions:
@@ -340,6 +343,21 @@ class InboundService:
             )
             log.info("inbound.menu_callback", case_id=case)
             goodbye = "callback_booked"
+        elif leave.to == "pay_link":
+            assert self.pay_link_sender is not None
+            sent = await self.pay_link_sender(case)
+            log.info("inbound.menu_pay_link", case_id=case, sent=sent)
+            if not sent:
+                # An agent takes it from here: he can give the link, or take the payment.
+                with contextlib.suppress(AriError, TimeoutError):
+                    await self._ari.play_to_end(
+                        events,
+                        channel_id,
+                        prompt_path(self.menu_prompts, "pay_link_failed", language),
+                        timeout=20,
+                    )
+                return None
+            goodbye = "pay_link_sent"
         else:
             given = DispositionInput(
                 Disposition.PROMISE_TO_PAY,

@@ -12,10 +12,13 @@ from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.engine import Engine
 from pbx_engine.lab.prompts import build_prompts
 from pbx_engine.lab.sandbox.asterisk import Telephony
+from pbx_engine.lab.sandbox.kannel import KannelSandbox
 from pbx_engine.lab.sandbox.sipp import SippPhone
 from pbx_engine.web.api import build_app
+from tests.integration.test_sms import TOKEN as SMS_TOKEN
+from tests.integration.test_sms import service as sms_service
 from tests.plugins.asterisk import AGENTS
-from tests.waiting import eventually
+from tests.waiting import eventually, now
 
 DID = "+12025551000"
 
@@ -250,3 +253,38 @@ async def test_given_the_menu_when_the_debtor_hears_his_balance_then_asks_for_hi
     row = await (await inbound_attempt(engine, caller))()
     assert row["route"] == "agent: anna"
     await telephony.pstn.hangup(channel)
+
+
+async def test_given_the_menu_when_the_debtor_asks_for_a_pay_link_then_it_goes_to_his_mobile_by_sms(  # noqa: E501
+    connected_engine: Engine, debtor_menu, telephony: Telephony, tmp_path
+):
+    """5 in the menu: the case's payment link by text message, through the real gateway."""
+    engine = connected_engine
+    caller = "+13125550315"
+    await debtor_case(engine, "IN-M5", caller, "anna")
+    # A gateway of its own (the shared engine has no [sms]): what the engine wires from
+    # [inbound] pay_link_template, with the messages file's "reminder" (it has the pay link).
+    async with KannelSandbox("http://127.0.0.1:9/sms/inbound", SMS_TOKEN) as kannel:
+        messages = sms_service(engine.storage, kannel, tmp_path, "http://127.0.0.1:9")
+
+        async def text_pay_link(case_id: int) -> bool:
+            return (await messages.send(case_id, "reminder", "sms")).status == "sent"
+
+        engine.inbound.pay_link_sender = text_pay_link
+        try:
+            await telephony.pstn.call_engine(DID, caller, manner="dtmf", keys="5")
+
+            async def ended():
+                row = await (await inbound_attempt(engine, caller))()
+                return row if row and row["ended_at"] else None
+
+            row = await eventually(ended, timeout=30, what="the menu to send the link")
+            sent = await eventually(
+                now(lambda: kannel.sent()), timeout=10, what="the network to get the SMS"
+            )
+        finally:
+            engine.inbound.pay_link_sender = None
+    assert row["route"] == "menu: pay_link"
+    [sms] = sent
+    assert sms.to == caller
+    assert "is due. Pay: https://pay.acme.example/IN-M5" in sms.text

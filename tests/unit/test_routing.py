@@ -113,6 +113,21 @@ def test_keys_that_mean_nothing_are_told_so():
     assert menu.key("9") == [Play(("invalid", "menu"))]
 
 
+def test_with_a_pay_link_to_send_the_menu_offers_5_and_5_leaves_for_it():
+    menu = DebtorMenu(TODAY, pay_link=True)
+    assert menu.start() == [Play(("menu_pay",))]
+    assert menu.key("1") == [Play(("balance", "menu_pay"))]
+    assert menu.key("9") == [Play(("invalid", "menu_pay"))]
+    assert menu.silence() == [Play(("menu_pay",))]
+    assert menu.key("5") == [Leave("pay_link")]
+
+
+def test_without_a_pay_link_to_send_5_means_nothing():
+    menu = DebtorMenu(TODAY)
+    assert menu.start() == [Play(("menu",))]
+    assert menu.key("5") == [Play(("invalid", "menu"))]
+
+
 def test_prompts_exist_in_every_language_and_fall_back_to_english():
     from pathlib import Path
 
