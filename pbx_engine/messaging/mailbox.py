@@ -37,7 +37,6 @@ class ReplyMailbox:
     def __init__(self, config: ImapConfig, messages: MessageService) -> None:
         self._config = config
         self._messages = messages
-        self.read = 0  # replies handed to the service since the start
 
     async def run(self) -> None:
         """Until cancelled: read the mailbox, then wait `poll_seconds`."""
@@ -68,7 +67,6 @@ class ReplyMailbox:
                     await self._messages.email_reply(read_reply(message), _message_id(message))
                     handed += 1
                 await _ok(client.uid("store", uid.decode(), "+FLAGS (\\Seen)"), "store")
-            self.read += handed
             return handed
         finally:
             try:

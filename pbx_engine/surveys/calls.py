@@ -30,10 +30,6 @@ class CallSurveys:
         """Put the survey to the debtor on `channel_id` (in Stasis, out of any bridge)."""
         self._tasks.spawn(self._run(channel_id, survey, campaign), name=f"survey-{channel_id}")
 
-    @property
-    def running(self) -> int:
-        return len(self._tasks)
-
     async def close(self) -> None:
         await self._tasks.close()
 

@@ -49,7 +49,6 @@ async def test_given_a_survey_when_the_agent_ends_the_call_then_the_debtor_answe
                 now(lambda: vera.state is AgentState.ON_CALL), timeout=15, what="the debtor"
             )
             debtor = call.channel_id
-            await asyncio.sleep(1)  # they talk
             async with http.post(end) as response:
                 assert response.status == 200, await response.text()
                 assert await response.json() == {"ended": True, "survey": True}
