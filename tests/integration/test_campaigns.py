@@ -22,7 +22,7 @@ def zone_at_local_hour(hour: int) -> str:
 
 async def attempts_of(engine: Engine, case_id: int) -> list:
     rows = await engine.storage.pool.fetch(
-        "SELECT outcome, bridged_at, ended_at, channel_id FROM call_attempts "
+        "SELECT outcome, bridged_at, ended_at, amd_status, channel_id FROM call_attempts "
         "WHERE case_id = $1 ORDER BY id",
         case_id,
     )
@@ -354,7 +354,10 @@ async def test_given_a_campaign_with_the_tuned_detector_then_a_long_hello_is_a_p
 
         async def judged():
             rows = await attempts_of(engine, case_id)
-            return rows if rows and rows[0]["ended_at"] or rows and rows[0]["bridged_at"] else None
+            # The verdict is written just after the person is put through (he must not wait
+            # for the write): wait for both, or for the call's end.
+            done = rows and (rows[0]["ended_at"] or rows[0]["bridged_at"] and rows[0]["amd_status"])
+            return rows if done else None
 
         [call] = await eventually(judged, timeout=20, what="the long hello to be judged")
         attempt = await engine.storage.attempts.get_attempt(call["channel_id"])

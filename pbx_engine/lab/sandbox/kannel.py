@@ -28,13 +28,15 @@ import structlog
 
 from pbx_engine.lab.sandbox import process as processes
 from pbx_engine.lab.sandbox.errors import SandboxError
-from pbx_engine.lab.sandbox.ports import free_port
+from pbx_engine.lab.sandbox.ports import distinct_free_ports
 
 log = structlog.get_logger(__name__)
 
 HOST = "127.0.0.1"
 FAKESMSC = Path("/usr/lib/kannel/test/fakesmsc")
 USERNAME = "engine"
+_PORT_NAMES = ("admin", "smsbox", "network", "replies", "sendsms")
+_START_ATTEMPTS = 3
 
 # A message as fakesmsc logs it: "Got message 3: <sender receiver type data>".
 _GOT = re.compile(r"Got message \d+: <(.*)>$")
@@ -81,22 +83,36 @@ class KannelSandbox:
         smsbox = processes.require_binary("smsbox", package="kannel")
         if not FAKESMSC.exists():  # noqa: ASYNC240 (one stat, at start)
             raise SandboxError(f"{FAKESMSC} not found: install kannel-extras (scripts/setup.sh)")
-        self.dir = Path(tempfile.mkdtemp(prefix="pbx-kannel-"))
-        processes.remove_at_exit(self.dir)
-        for name in ("admin", "smsbox", "network", "replies", "sendsms"):
-            self._ports[name] = free_port(HOST)
+        # Five ports chosen free, then bound by Kannel a moment later: another process (an
+        # outgoing connection's ephemeral port) can take one in between, and bearerbox then
+        # panics at once. Such a start is tried again on fresh ports.
+        for attempt in range(1, _START_ATTEMPTS + 1):
+            self.dir = Path(tempfile.mkdtemp(prefix="pbx-kannel-"))
+            processes.remove_at_exit(self.dir)
+            self._ports = dict(zip(_PORT_NAMES, distinct_free_ports(len(_PORT_NAMES)), strict=True))
+            try:
+                await self._start_boxes(bearerbox, smsbox)
+            except SandboxError as error:
+                await self.stop()
+                if "exited at once" not in str(error) or attempt == _START_ATTEMPTS:
+                    raise
+                log.warning("sandbox.kannel_retry", attempt=attempt, error=str(error)[:300])
+            except BaseException:
+                await self.stop()
+                raise
+            else:
+                break
+        log.info("sandbox.kannel_ready", sendsms=self.sendsms_url)
+
+    async def _start_boxes(self, bearerbox: str, smsbox: str) -> None:
+        assert self.dir is not None
         conf = self.dir / "kannel.conf"
         conf.write_text(self._config(), encoding="utf-8")
-        try:
-            await self._launch("bearerbox", [bearerbox, str(conf)], self._ports["admin"])
-            await self._launch("smsbox", [smsbox, str(conf)], self._ports["sendsms"])
-            network = [str(FAKESMSC), "-H", HOST, "-r", str(self._ports["network"]), "-m", "0"]
-            await self._launch("network", [*network, "0 0 text -"], None)
-            await self._wait_online("network")
-        except BaseException:
-            await self.stop()
-            raise
-        log.info("sandbox.kannel_ready", sendsms=self.sendsms_url)
+        await self._launch("bearerbox", [bearerbox, str(conf)], self._ports["admin"])
+        await self._launch("smsbox", [smsbox, str(conf)], self._ports["sendsms"])
+        network = [str(FAKESMSC), "-H", HOST, "-r", str(self._ports["network"]), "-m", "0"]
+        await self._launch("network", [*network, "0 0 text -"], None)
+        await self._wait_online("network")
 
     def _config(self) -> str:
         assert self.dir is not None

@@ -47,6 +47,18 @@ def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
         return sock.getsockname()[1]
 
 
+def distinct_free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` different ports free now: all held at once while chosen, so none repeats."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 # The ports at a block's start that a program binds as given, without looking further: SIPp
 # binds its audio RTP and RTCP at -mp and its video pair just above, and exits if one is taken.
 _BOUND_AS_GIVEN = 4
