@@ -551,10 +551,26 @@ async def _prompts(args: argparse.Namespace) -> int:
 
 
 async def _amd_corpus(args: argparse.Namespace) -> int:
-    from pbx_engine.lab.amd.corpus import build_corpus
+    if args.classic:
+        from pbx_engine.lab.amd.corpus import build_corpus
 
-    made = await build_corpus(args.directory, per_label=args.per_label, seed=args.seed)
-    print(f"{len(made)} file(s) in {args.directory}/human and {args.directory}/machine")
+        made = await build_corpus(args.directory, per_label=args.per_label, seed=args.seed)
+        print(f"{len(made)} file(s) in {args.directory}/human and {args.directory}/machine")
+        return 0
+    from pbx_engine.lab.amd.hard_corpus import build_corpus as build_hard_corpus
+
+    def progress(done: int, total: int) -> None:
+        if done % 50 == 0 or done == total:
+            print(f"  {done}/{total}", file=sys.stderr)
+
+    made = await build_hard_corpus(
+        args.directory, copies=args.copies, seed=args.seed, progress=progress
+    )
+    test = sum(m.item.split == "test" for m in made)
+    print(
+        f"{len(made)} file(s) in {args.directory}/{{human,machine,screened}} "
+        f"({len(made) - test} tune, {test} test); manifest.json lists them"
+    )
     return 0
 
 
@@ -572,7 +588,11 @@ async def _bench_amd(args: argparse.Namespace) -> int:
 
     try:
         results = await run_amd_bench(
-            args.corpus, detectors, concurrency=args.concurrency, progress=progress
+            args.corpus,
+            detectors,
+            concurrency=args.concurrency,
+            progress=progress,
+            split=args.split,
         )
     except (FileNotFoundError, ValueError) as error:
         print(error, file=sys.stderr)
@@ -590,7 +610,14 @@ async def _amd_evaluate(args: argparse.Namespace) -> int:
     from pbx_engine.amd.beep import BeepSettings
     from pbx_engine.amd.listener import ListenerSettings
     from pbx_engine.lab.amd.bench import format_results
-    from pbx_engine.lab.amd.offline import evaluate_corpus, evaluate_drop, format_drop
+    from pbx_engine.lab.amd.figures import by_split, format_splits
+    from pbx_engine.lab.amd.offline import (
+        LEAD_IN_S,
+        evaluate_corpus,
+        evaluate_drop,
+        evaluate_files,
+        format_drop,
+    )
 
     try:
         changes = dict(item.split("=", 1) for item in args.set or [])
@@ -599,6 +626,8 @@ async def _amd_evaluate(args: argparse.Namespace) -> int:
         beep_settings = BeepSettings().with_changes(**beep_changes)
         if args.drop:
             drop = await evaluate_drop(args.corpus, settings, beep_settings)
+        elif args.splits:
+            splits = by_split(await evaluate_files(args.corpus, settings), LEAD_IN_S)
         else:
             result = await evaluate_corpus(args.corpus, settings)
     except (FileNotFoundError, ValueError) as error:
@@ -606,6 +635,11 @@ async def _amd_evaluate(args: argparse.Namespace) -> int:
         return 1
     if args.drop:
         print(json.dumps(drop.as_json(), indent=2) if args.json else format_drop(drop))
+    elif args.splits and args.json:
+        data = {s: {g: f.as_json() for g, f in groups.items()} for s, groups in splits.items()}
+        print(json.dumps(data, indent=2))
+    elif args.splits:
+        print(format_splits("engine", splits))
     elif args.json:
         print(json.dumps([result.as_json()], indent=2))
     else:
@@ -876,6 +910,11 @@ def _add_bench_commands(commands: argparse._SubParsersAction) -> None:
     amd.add_argument("corpus", type=Path, help="a folder with human/ and machine/ audio files")
     amd.add_argument("--detector", action="append", help="detector (repeatable; default: all)")
     amd.add_argument("--concurrency", type=int, default=6, help="calls at a time")
+    amd.add_argument(
+        "--split",
+        choices=["tune", "test"],
+        help="only this split of a corpus made by `amd corpus` (call screening as machines)",
+    )
     amd.add_argument("--json", action="store_true", help="print a JSON list, one per detector")
     amd.set_defaults(handler=_bench_amd)
 
@@ -884,10 +923,22 @@ def _add_amd_commands(commands: argparse._SubParsersAction) -> None:
     amd_tools = commands.add_parser("amd", help="answering-machine detection tools").add_subparsers(
         dest="what", required=True
     )
-    corpus = amd_tools.add_parser("corpus", help="make a labelled corpus with espeak-ng and sox")
+    corpus = amd_tools.add_parser(
+        "corpus",
+        help="make a labelled corpus with espeak-ng and sox: people, machines and call "
+        "screening in six languages, with tune and test splits",
+    )
     corpus.add_argument("directory", type=Path)
-    corpus.add_argument("--per-label", type=int, default=60, help="people, and as many machines")
+    corpus.add_argument("--copies", type=int, default=4, help="files per template")
     corpus.add_argument("--seed", type=int, default=1)
+    corpus.add_argument(
+        "--classic",
+        action="store_true",
+        help="the first corpus instead: one sentence per file, people and machines only",
+    )
+    corpus.add_argument(
+        "--per-label", type=int, default=60, help="with --classic: people, and as many machines"
+    )
     corpus.set_defaults(handler=_amd_corpus)
     evaluate = amd_tools.add_parser(
         "evaluate", help="run the engine's listener on a corpus's files, without a PBX"
@@ -909,6 +960,12 @@ def _add_amd_commands(commands: argparse._SubParsersAction) -> None:
         action="append",
         metavar="NAME=VALUE",
         help="change a beep listener setting, e.g. silence_ms=1000 (repeatable; with --drop)",
+    )
+    evaluate.add_argument(
+        "--splits",
+        action="store_true",
+        help="figures per split (tune, test) and language, with people's dead air after their "
+        "first utterance",
     )
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     evaluate.set_defaults(handler=_amd_evaluate)

@@ -130,6 +130,46 @@ def tone_purity(samples: Sequence[int], hz: int) -> float:
 
 
 @dataclass
+class FaxTones:
+    """Fax tone heard on the line so far (both listeners use it)."""
+
+    tone_hz: int | None = None  # the fax tone heard in the last frames, if any
+    tone_run_ms: int = 0
+    tone_heard_ms: int = 0  # fax tone heard in all
+    last_tone_hz: int | None = None
+
+    def track(self, samples: Sequence[int], level: float, settings: ListenerSettings) -> None:
+        heard = None
+        if level >= settings.min_speech_dbfs:
+            heard = next(
+                (hz for hz in FAX_TONES if tone_purity(samples, hz) >= settings.tone_purity),
+                None,
+            )
+        if heard is not None:
+            self.tone_heard_ms += FRAME_MS
+            self.last_tone_hz = heard
+        if heard is None:
+            self.tone_run_ms = 0
+        elif heard == self.tone_hz:
+            self.tone_run_ms += FRAME_MS
+        else:
+            self.tone_run_ms = FRAME_MS
+        self.tone_hz = heard
+
+    def heard(self, settings: ListenerSettings) -> bool:
+        return self.tone_heard_ms >= settings.min_word_ms
+
+    def verdict(self, settings: ListenerSettings, now: int, *, speech_heard: bool) -> str | None:
+        """The fax's cause (CNG, CED) once the tone is sure, else None."""
+        if self.tone_hz is not None and self.tone_run_ms >= settings.fax_tone_ms:
+            return FAX_TONES[self.tone_hz]
+        if not speech_heard and now >= settings.total_analysis_ms and self.heard(settings):
+            # Bursts too short to time, but fax tone all the same.
+            return FAX_TONES[self.last_tone_hz] if self.last_tone_hz is not None else None
+        return None
+
+
+@dataclass
 class AmdListener:
     settings: ListenerSettings = field(default_factory=ListenerSettings)
     heard_ms: int = 0
@@ -140,10 +180,7 @@ class AmdListener:
     greeting_ended_ms: int | None = None  # end of the last voiced frame of a word
     words: int = 0
     in_word: bool = False
-    tone_hz: int | None = None  # the fax tone heard in the last frames, if any
-    tone_run_ms: int = 0
-    tone_heard_ms: int = 0  # fax tone heard in all
-    last_tone_hz: int | None = None
+    fax: FaxTones = field(default_factory=FaxTones)
     verdict: ListenerVerdict | None = None
 
     def feed(self, samples: Sequence[int]) -> ListenerVerdict | None:
@@ -153,8 +190,8 @@ class AmdListener:
         self.heard_ms += FRAME_MS
         level = frame_dbfs(samples)
         voiced = self._voiced(level)
-        self._track_tone(samples, level)
-        self._track_words(voiced and self.tone_hz is None)
+        self.fax.track(samples, level, self.settings)
+        self._track_words(voiced and self.fax.tone_hz is None)
         self.verdict = self._decide()
         return self.verdict
 
@@ -187,36 +224,15 @@ class AmdListener:
             self.silent_run_ms += FRAME_MS
             self.in_word = False
 
-    def _track_tone(self, samples: Sequence[int], level: float) -> None:
-        heard = None
-        if level >= self.settings.min_speech_dbfs:
-            heard = next(
-                (hz for hz in FAX_TONES if tone_purity(samples, hz) >= self.settings.tone_purity),
-                None,
-            )
-        if heard is not None:
-            self.tone_heard_ms += FRAME_MS
-            self.last_tone_hz = heard
-        if heard is None:
-            self.tone_run_ms = 0
-        elif heard == self.tone_hz:
-            self.tone_run_ms += FRAME_MS
-        else:
-            self.tone_run_ms = FRAME_MS
-        self.tone_hz = heard
-
     def _decide(self) -> ListenerVerdict | None:
         s = self.settings
         now = self.heard_ms
-        if self.tone_hz is not None and self.tone_run_ms >= s.fax_tone_ms:
-            return self._verdict(AmdStatus.FAX, FAX_TONES[self.tone_hz])
-        fax_heard = self.tone_heard_ms >= s.min_word_ms
+        fax = self.fax.verdict(s, now, speech_heard=self.greeting_started_ms is not None)
+        if fax is not None:
+            return self._verdict(AmdStatus.FAX, fax)
         started = self.greeting_started_ms
         if started is None:
-            if now >= s.total_analysis_ms and fax_heard and self.last_tone_hz is not None:
-                # Bursts too short to time, but fax tone all the same.
-                return self._verdict(AmdStatus.FAX, FAX_TONES[self.last_tone_hz])
-            if now >= s.initial_silence_ms and not fax_heard:
+            if now >= s.initial_silence_ms and not self.fax.heard(s):
                 return self._verdict(
                     AmdStatus.MACHINE, f"INITIALSILENCE-{now}-{s.initial_silence_ms}"
                 )

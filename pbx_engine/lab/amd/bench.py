@@ -25,6 +25,7 @@ from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ari import AriClient, ChannelGone
 from pbx_engine.ari.events import ChannelDestroyed, ChannelStateChange, Dial, StasisStart
 from pbx_engine.config import AriConfig
+from pbx_engine.lab.amd.corpus_files import load_corpus
 from pbx_engine.lab.sandbox.asterisk import Telephony
 from pbx_engine.lab.sandbox.audio import speech_tools
 from pbx_engine.lab.sandbox.process import run
@@ -99,8 +100,18 @@ class DetectorResult:
         }
 
 
-def find_samples(corpus: Path) -> list[Sample]:
-    """`corpus/human/*` and `corpus/machine/*`, any format sox reads, in name order."""
+def find_samples(corpus: Path, split: str | None = None) -> list[Sample]:
+    """`corpus/human/*` and `corpus/machine/*`, any format sox reads, in name order; with
+    `split`, the files of that split of a corpus with a manifest (`amd corpus`), its
+    call-screening assistants (`screened/`) among the machines: they are not the person."""
+    if split is not None:
+        files = [f for f in load_corpus(corpus) if f.split == split]
+        if not files:
+            raise FileNotFoundError(f"{corpus}: no files of the {split!r} split")
+        return [
+            Sample("human" if f.label == "human" else "machine", f.path, index)
+            for index, f in enumerate(files)
+        ]
     samples = []
     for label in LABELS:
         folder = corpus / label
@@ -175,9 +186,14 @@ async def _judge(
 
 
 async def run_amd_bench(
-    corpus: Path, detectors: list[str], *, concurrency: int = 6, progress=None
+    corpus: Path,
+    detectors: list[str],
+    *,
+    concurrency: int = 6,
+    progress=None,
+    split: str | None = None,
 ) -> list[DetectorResult]:
-    samples = find_samples(corpus)
+    samples = find_samples(corpus, split)
     unknown = [d for d in detectors if d not in DETECTORS]
     if unknown:
         raise ValueError(f"unknown detector {unknown[0]!r} (known: {', '.join(DETECTORS)})")

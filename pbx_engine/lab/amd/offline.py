@@ -35,6 +35,8 @@ from pbx_engine.amd.listener import (
     ListenerSettings,
 )
 from pbx_engine.lab.amd.bench import DetectorResult, Judged, Sample, find_samples
+from pbx_engine.lab.amd.corpus_files import load_corpus
+from pbx_engine.lab.amd.figures import JudgedFile
 from pbx_engine.lab.sandbox.audio import speech_tools
 from pbx_engine.lab.sandbox.process import run
 
@@ -158,17 +160,22 @@ def format_drop(report: DropReport) -> str:
     return "\n".join(lines)
 
 
-async def _corpus_audio(samples: list[Sample], concurrency: int) -> list[bytes]:
+async def ulaw_files(paths: list[Path], concurrency: int) -> list[bytes]:
+    """Each file as raw 8 kHz μ-law bytes, `concurrency` conversions at a time."""
     gate = asyncio.Semaphore(concurrency)
     with tempfile.TemporaryDirectory(prefix="amd-evaluate-") as scratch:
 
-        async def convert(sample: Sample) -> bytes:
+        async def convert(index: int, path: Path) -> bytes:
             async with gate:
-                return await ulaw_of(sample.path, Path(scratch) / sample.label)
+                folder = Path(scratch) / str(index)
+                await asyncio.to_thread(folder.mkdir)
+                return await ulaw_of(path, folder)
 
-        for label in {s.label for s in samples}:
-            (Path(scratch) / label).mkdir()
-        return await asyncio.gather(*(convert(s) for s in samples))
+        return await asyncio.gather(*(convert(i, p) for i, p in enumerate(paths)))
+
+
+async def _corpus_audio(samples: list[Sample], concurrency: int) -> list[bytes]:
+    return await ulaw_files([s.path for s in samples], concurrency)
 
 
 async def evaluate_corpus(
@@ -198,3 +205,18 @@ async def evaluate_drop(
         timing = judge_drop(ulaw, settings or ListenerSettings(), beep_settings or BeepSettings())
         report.timings["beep" if sample.path.stem.endswith("-beep") else "no beep"].append(timing)
     return report
+
+
+async def evaluate_files(
+    corpus: Path, settings: ListenerSettings | None = None, *, concurrency: int = 4
+) -> list[JudgedFile]:
+    """The engine's listener on every file of `corpus` (`amd corpus`'s, with its splits, or any
+    folder of labelled files), as `figures.by_split` reads them."""
+    files = load_corpus(corpus)
+    settings = settings or ListenerSettings()
+    audio = await ulaw_files([f.path for f in files], concurrency)
+    judged: list[JudgedFile] = []
+    for file, ulaw in zip(files, audio, strict=True):
+        status, seconds = judge_audio(ulaw, settings)
+        judged.append((file, status, "", seconds))
+    return judged
