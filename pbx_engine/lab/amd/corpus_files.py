@@ -24,7 +24,7 @@ class CorpusFile:
     template: str = "?"
     kind: str = "?"
     split: str = "test"  # tune | test
-    fold: int = 4
+    fold: int = 2
     first_utterance_end_s: float | None = None  # from the file's start
 
 

@@ -9,7 +9,8 @@ espeak-ng voices, speeds and pitches; lines that are quiet, hiss, carry other pe
 (babble) or music; a GSM or AMR-NB codec pass; level and timing jitter.
 
 Every file belongs to a template (its first sentence in its pool, `sentences.py`), and every
-template to a split: `tune` (folds 0-3, what training and tuning may read) or `test` (the last
+template to a split: `tune` (folds 0 and 1, what training and tuning may read; every
+kind of greeting has templates in both) or `test` (the last
 sentence of each pool, with voices tuning never uses: what no tuning may read).
 `manifest.json` lists each file with its label, language, template, split, and when its first
 utterance ends, so a detector's dead air after it can be measured.
@@ -50,7 +51,7 @@ class Item:
     language: str
     template: str  # "en/opener-3": the pool and index of its first sentence
     split: str  # tune | test
-    fold: int  # 0-3 in tune (for cross-validation), 4 in test
+    fold: int  # 0 or 1 in tune (two-fold cross-validation by template), 2 in test
     sentences: tuple[str, ...]
     gaps_s: tuple[float, ...]  # silence between the sentences
     lead_s: float  # from the answer to the first word
@@ -144,7 +145,7 @@ def _plan_item(
         language=language,
         template=f"{language}/{pool_name}-{index}",
         split="test" if test else "tune",
-        fold=4 if test else index % 4,
+        fold=2 if test else index % 2,
         sentences=tuple(sentences),
         gaps_s=tuple(round(g, 2) for g in gaps),
         lead_s=round(lead, 2),

@@ -51,7 +51,7 @@ LANGUAGES: dict[str, Pools] = {
             "Leave your name and number and I will call you back.",
             "Speak after the beep.",
         ),
-        short_greetings=("Leave a message.", "Please speak now."),
+        short_greetings=("Leave a message.", "Not here, leave a message.", "Please speak now."),
         carrier=(
             "The person you are calling is not available. Please leave a message after the tone.",
             "Your call has been forwarded to an automated voice messaging system.",
@@ -91,7 +91,7 @@ LANGUAGES: dict[str, Pools] = {
             "Zostaw imię i numer, oddzwonię.",
             "Mów po sygnale.",
         ),
-        short_greetings=("Zostaw wiadomość.", "Proszę mówić."),
+        short_greetings=("Zostaw wiadomość.", "Nie ma mnie, nagraj się.", "Proszę mówić."),
         carrier=(
             "Abonent jest chwilowo niedostępny. Prosimy zostawić wiadomość po sygnale.",
             "Połączenie zostało przekierowane do poczty głosowej.",
@@ -131,7 +131,7 @@ LANGUAGES: dict[str, Pools] = {
             "Оставете име и номер и ще ви върна обаждането.",
             "Говорете след сигнала.",
         ),
-        short_greetings=("Оставете съобщение.", "Моля, говорете."),
+        short_greetings=("Оставете съобщение.", "Няма ме, оставете съобщение.", "Моля, говорете."),
         carrier=(
             "Абонатът не може да отговори. Моля, оставете съобщение след сигнала.",
             "Обаждането ви е пренасочено към гласова поща.",
@@ -171,7 +171,7 @@ LANGUAGES: dict[str, Pools] = {
             "Deja tu nombre y tu número y te llamaré.",
             "Habla después del pitido.",
         ),
-        short_greetings=("Deja un mensaje.", "Hable ahora."),
+        short_greetings=("Deja un mensaje.", "No estoy, deja tu mensaje.", "Hable ahora."),
         carrier=(
             "El número al que llama no está disponible. Deje su mensaje después de la señal.",
             "Su llamada ha sido desviada al buzón de voz.",
@@ -211,7 +211,11 @@ LANGUAGES: dict[str, Pools] = {
             "Nennen Sie Namen und Nummer, ich rufe zurück.",
             "Sprechen Sie nach dem Ton.",
         ),
-        short_greetings=("Nachricht bitte.", "Bitte sprechen Sie jetzt."),
+        short_greetings=(
+            "Nachricht bitte.",
+            "Nicht da, bitte Nachricht.",
+            "Bitte sprechen Sie jetzt.",
+        ),
         carrier=(
             "Der gewünschte Gesprächspartner ist nicht erreichbar. Bitte sprechen Sie nach dem "
             "Ton.",
@@ -253,7 +257,7 @@ LANGUAGES: dict[str, Pools] = {
             "Оставьте имя и номер, я перезвоню.",
             "Говорите после сигнала.",
         ),
-        short_greetings=("Оставьте сообщение.", "Говорите."),
+        short_greetings=("Оставьте сообщение.", "Меня нет, оставьте сообщение.", "Говорите."),
         carrier=(
             "Абонент временно недоступен. Пожалуйста, оставьте сообщение после сигнала.",
             "Ваш звонок переадресован на голосовую почту.",
