@@ -15,7 +15,8 @@ sentence of each pool, with voices tuning never uses: what no tuning may read).
 `manifest.json` lists each file with its label, language, template, split, and when its first
 utterance ends, so a detector's dead air after it can be measured.
 
-Deterministic for a seed: the same seed makes the same files.
+Deterministic for a seed: the same seed makes the same files (sox runs without dither, `-D`,
+which would add noise of its own at random).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ RATE = 8000
 LABELS = ("human", "machine", "screened")
 TUNE_VOICES = ("", "+m3", "+f2", "+m7", "+klatt", "+f3")
 TEST_VOICES = ("+f4", "+m5", "+klatt3", "+m2")
-_RECIPE = "hard-1"  # part of the sentence cache's key: bump it when the rendering changes
+_RECIPE = "hard-2"  # part of the sentence cache's key: bump it when the rendering changes
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,20 @@ async def _sentence(text: str, voice: str, wpm: int, pitch: int) -> array.array:
         )
         made = cached.with_suffix(f".{unique}.part.wav")
         await run(
-            [sox, str(raw), "-r", str(RATE), "-c", "1", "-e", "signed", "-b", "16", str(made)],
+            [
+                sox,
+                "-D",
+                str(raw),
+                "-r",
+                str(RATE),
+                "-c",
+                "1",
+                "-e",
+                "signed",
+                "-b",
+                "16",
+                str(made),
+            ],
             what="sox (sentence)",
         )
         made.replace(cached)
@@ -312,9 +326,22 @@ async def _write_through_codec(samples: array.array, target: Path, codec: str) -
     coded = target.with_suffix(".gsm" if codec == "gsm" else ".amr-nb")
     await asyncio.to_thread(_write_wav, plain, samples)
     try:
-        await run([sox, str(plain), str(coded)], what=f"sox ({codec})")
+        await run([sox, "-D", str(plain), str(coded)], what=f"sox ({codec})")
         await run(
-            [sox, str(coded), "-r", str(RATE), "-c", "1", "-e", "signed", "-b", "16", str(target)],
+            [
+                sox,
+                "-D",
+                str(coded),
+                "-r",
+                str(RATE),
+                "-c",
+                "1",
+                "-e",
+                "signed",
+                "-b",
+                "16",
+                str(target),
+            ],
             what=f"sox ({codec} back)",
         )
     finally:

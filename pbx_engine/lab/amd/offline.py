@@ -49,7 +49,7 @@ async def ulaw_of(path: Path, scratch: Path) -> bytes:
     _, sox = speech_tools()
     target = scratch / f"{path.stem}.ul"
     await run(
-        [sox, str(path), "-t", "raw", "-r", "8000", "-c", "1", "-e", "u-law", str(target)],
+        [sox, "-D", str(path), "-t", "raw", "-r", "8000", "-c", "1", "-e", "u-law", str(target)],
         what=f"sox ({path.name})",
     )
     return await asyncio.to_thread(target.read_bytes)
