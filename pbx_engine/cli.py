@@ -627,7 +627,9 @@ async def _amd_evaluate(args: argparse.Namespace) -> int:
         if args.drop:
             drop = await evaluate_drop(args.corpus, settings, beep_settings)
         elif args.splits:
-            splits = by_split(await evaluate_files(args.corpus, settings), LEAD_IN_S)
+            model = _learned_model(args.model) if args.detector == "learned" else None
+            judged = await evaluate_files(args.corpus, settings, model=model)
+            splits = by_split(judged, LEAD_IN_S)
         else:
             result = await evaluate_corpus(args.corpus, settings)
     except (FileNotFoundError, ValueError) as error:
@@ -639,12 +641,66 @@ async def _amd_evaluate(args: argparse.Namespace) -> int:
         data = {s: {g: f.as_json() for g, f in groups.items()} for s, groups in splits.items()}
         print(json.dumps(data, indent=2))
     elif args.splits:
-        print(format_splits("engine", splits))
+        print(format_splits(args.detector, splits))
     elif args.json:
         print(json.dumps([result.as_json()], indent=2))
     else:
         print(format_results([result]))
     return 0
+
+
+def _learned_model(path: Path | None):
+    import json
+
+    from pbx_engine.amd.learned import AmdModel, shipped_model
+
+    if path is None:
+        return shipped_model()
+    return AmdModel.from_json(path.name, json.loads(path.read_text(encoding="utf-8")))
+
+
+async def _amd_train(args: argparse.Namespace) -> int:
+    import json
+    import shlex
+
+    from pbx_engine.amd.learned import LearnedSettings
+    from pbx_engine.lab.amd.figures import figures
+    from pbx_engine.lab.amd.offline import LEAD_IN_S, evaluate_files
+    from pbx_engine.lab.amd.train import read_corpora, train, write_model
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    try:
+        points = await read_corpora(args.corpus, LearnedSettings())
+        recipe = {
+            "command": "pbx-engine amd train " + " ".join(shlex.quote(str(c)) for c in args.corpus),
+            "corpora": [_corpus_recipe(c) for c in args.corpus],
+        }
+        data, report = train(points, recipe, log=say)
+    except (FileNotFoundError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    write_model(data, args.out)
+    say(f"model written to {args.out}")
+    # The test split, judged by the written model as the engine runs it; read only now.
+    model = _learned_model(args.out)
+    test = [p.file for p in points if p.file.split == "test"]
+    if test:
+        judged = await evaluate_files(args.corpus[0], model=model, files=test)
+        report["test"] = figures(judged, LEAD_IN_S).as_json()
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _corpus_recipe(directory: Path) -> dict:
+    import json
+
+    manifest = directory / "manifest.json"
+    if not manifest.exists():
+        return {"folder": directory.name}
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    return {"generator": "pbx-engine amd corpus", "seed": data["seed"], "copies": data["copies"]}
 
 
 def _asterisk_render(args: argparse.Namespace) -> int:
@@ -967,8 +1023,23 @@ def _add_amd_commands(commands: argparse._SubParsersAction) -> None:
         help="figures per split (tune, test) and language, with people's dead air after their "
         "first utterance",
     )
+    evaluate.add_argument(
+        "--detector",
+        choices=["engine", "learned"],
+        default="engine",
+        help="with --splits: the energy listener (engine) or the learned model",
+    )
+    evaluate.add_argument(
+        "--model", type=Path, help="with --detector learned: a model file (default: shipped)"
+    )
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
     evaluate.set_defaults(handler=_amd_evaluate)
+    train = amd_tools.add_parser(
+        "train", help="fit the learned detector on corpora made by `amd corpus` (scikit-learn)"
+    )
+    train.add_argument("corpus", type=Path, nargs="+", help="corpus folders (tune split read)")
+    train.add_argument("--out", type=Path, required=True, help="the model file to write")
+    train.set_defaults(handler=_amd_train)
 
 
 def main(argv: list[str] | None = None) -> int:

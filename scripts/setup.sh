@@ -151,7 +151,7 @@ python_env() {
     if [ ! -e "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
         log "installing the project into $venv"
         "$venv/bin/pip" install -q --upgrade pip >/dev/null
-        "$venv/bin/pip" install -q -e "$here[test]"
+        "$venv/bin/pip" install -q -e "$here[test,lab]"
         touch "$stamp"
     else
         log "virtual environment up to date"

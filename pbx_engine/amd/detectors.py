@@ -2,7 +2,8 @@
 
 Two kinds: a dialplan detector is a context that runs AMD() and returns the call to Stasis with
 `amd,STATUS,CAUSE` (see dialplans/engine.conf); the engine detector keeps the call in Stasis and
-listens to it itself (`pbx_engine.amd.live`, deciding with `pbx_engine.amd.listener`). Both give
+listens to it itself (`pbx_engine.amd.live`, deciding with `pbx_engine.amd.listener`, or with
+the learned model of `pbx_engine.amd.learned`). All give
 the call flow the same verdict: an app_amd status and cause.
 """
 
@@ -23,6 +24,7 @@ class Detector:
     kind: DetectorKind
     description: str
     context: str | None = None  # the dialplan context, for a dialplan detector
+    learned: bool = False  # an engine detector deciding with the learned model
 
 
 DETECTORS: dict[str, Detector] = {
@@ -45,6 +47,13 @@ DETECTORS: dict[str, Detector] = {
             DetectorKind.ENGINE,
             "the engine listening to the call (snoop and external media): a short greeting "
             "then silence is a person, a greeting that runs on is a machine",
+        ),
+        Detector(
+            "learned",
+            DetectorKind.ENGINE,
+            "the engine listening to the call, deciding with the learned model "
+            "(pbx_engine/amd/models): the timing of speech, pauses and beeps so far",
+            learned=True,
         ),
     )
 }

@@ -38,6 +38,7 @@ import structlog
 
 from pbx_engine.amd.beep import BeepListener, BeepSettings, GoReason, GreetingOver
 from pbx_engine.amd.g711 import alaw_decode, ulaw_decode
+from pbx_engine.amd.learned import LearnedListener, shipped_model
 from pbx_engine.amd.listener import AmdListener, AmdStatus, Framer, ListenerSettings
 from pbx_engine.amd.rtp import PAYLOAD_PCMA, PAYLOAD_PCMU, MalformedRtp, RtpSequencer, parse_rtp
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, Subscription
@@ -77,11 +78,12 @@ class RtpIntake(asyncio.DatagramProtocol):
         beep_settings: BeepSettings | None = None,
         *,
         peers: frozenset[str] | None = None,
+        listener: AmdListener | LearnedListener | None = None,
     ) -> None:
         # The addresses packets are taken from (None: any, for tests of the decoding alone).
         self._peers = peers
         self.foreign = 0
-        self.listener = AmdListener(settings)
+        self.listener = listener if listener is not None else AmdListener(settings)
         self.verdict: asyncio.Future[EngineVerdict] = asyncio.get_running_loop().create_future()
         # With beep settings, a MACHINE verdict hands the frames that follow, from the very
         # next one, to a beep listener.
@@ -252,8 +254,11 @@ class EngineDetector:
         self.beep_settings = beep_settings or BeepSettings()
         self._watches: dict[str, _GreetingWatch] = {}  # by the debtor's channel
 
-    async def listen(self, channel_id: str, *, watch_greeting: bool = False) -> EngineVerdict:
-        """The verdict on `channel_id`, which must be answered and in our Stasis app.
+    async def listen(
+        self, channel_id: str, *, watch_greeting: bool = False, learned: bool = False
+    ) -> EngineVerdict:
+        """The verdict on `channel_id`, which must be answered and in our Stasis app; with
+        `learned`, decided by the learned model instead of the energy listener.
 
         With `watch_greeting`, a MACHINE verdict leaves the listening in place, now for the
         greeting's end: `greeting_over(channel_id)` waits for it, and `stop_watching` (which
@@ -276,8 +281,9 @@ class EngineDetector:
         began = loop.time()
         beep_settings = self.beep_settings if watch_greeting else None
         peers = await self._peer_addresses()
+        listener = LearnedListener(shipped_model()) if learned else AmdListener(self.settings)
         transport, intake = await loop.create_datagram_endpoint(
-            lambda: RtpIntake(self.settings, logger, beep_settings, peers=peers),
+            lambda: RtpIntake(self.settings, logger, beep_settings, peers=peers, listener=listener),
             local_addr=(self._media_host, 0),
         )
         port = transport.get_extra_info("sockname")[1]

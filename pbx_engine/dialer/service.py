@@ -611,7 +611,7 @@ class Dialer:
                     if isinstance(action, Finish):
                         finish = action
                     elif isinstance(action, RunAmd) and detector.kind is DetectorKind.ENGINE:
-                        detection = self._start_engine_detection(channel_id, request)
+                        detection = self._start_engine_detection(channel_id, request, detector)
                     else:
                         await self._perform(channel_id, request, detector, call, action)
         finally:
@@ -629,12 +629,16 @@ class Dialer:
             return False
 
     def _start_engine_detection(
-        self, channel_id: str, request: CallRequest
+        self, channel_id: str, request: CallRequest, detector: Detector
     ) -> asyncio.Task[EngineVerdict]:
         # Leaving a message, it listens on after a MACHINE verdict for the greeting's end (the
         # message drop takes it from there).
         return asyncio.create_task(
-            self._engine_detector.listen(channel_id, watch_greeting=bool(request.machine_message)),
+            self._engine_detector.listen(
+                channel_id,
+                watch_greeting=bool(request.machine_message),
+                learned=detector.learned,
+            ),
             name=f"amd-{channel_id}",
         )
 

@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
+
 from pbx_engine.agents.states import AgentStatus
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.dialer.campaign import CampaignState
@@ -324,25 +326,27 @@ async def test_given_a_callback_is_due_then_it_is_dialled_first_to_its_owner(
     assert len(await attempts_of(engine, case_id)) == 1  # the planner left the case alone
 
 
-async def test_given_a_campaign_with_the_tuned_detector_then_a_long_hello_is_a_person(
+@pytest.mark.parametrize("detector", ["app_amd-tuned", "learned"])
+async def test_given_a_campaign_with_the_tuned_or_learned_detector_then_a_long_hello_is_a_person(
     connected_engine: Engine,
     ready_agent: AgentStatus,
+    detector: str,
 ):
     """ "Hello, John speaking." is three words: stock app_amd says MACHINE (and hangs up on a
-    person); the campaign's tuned detector puts him through."""
+    person); the campaign's tuned detector, or the learned one, puts him through."""
     engine = connected_engine
     runner = await engine.add_campaign(
         CampaignConfig(
-            name="tuned-amd-test",
+            name=f"{detector}-amd-test",
             dial_mode="progressive",
             compliance="plain",
             agents=["anna"],
-            amd_detector="app_amd-tuned",
+            amd_detector=detector,
         )
     )
     case_id, _ = await engine.storage.cases.upsert_case(
         creditor="Acme",
-        reference="AMD-T",
+        reference=f"AMD-{detector}",
         debtor_name="AMD-T",
         amount_owed=Decimal("10.00"),
         currency="USD",

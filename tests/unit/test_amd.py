@@ -103,3 +103,11 @@ def test_the_dialer_default_detector_is_the_engine_and_is_checked_by_name():
     assert config.dialer.amd_detector is None  # AMD() in amd_context
     with pytest.raises(ConfigError, match="unknown detector 'psychic'"):
         parse_config({**base, "dialer": {"amd_detector": "psychic"}}, environ={})
+
+
+def test_the_learned_detector_is_an_engine_detector_a_campaign_can_pick():
+    from pbx_engine.campaigns.config import CampaignConfig
+
+    assert DETECTORS["learned"].kind is DetectorKind.ENGINE and DETECTORS["learned"].learned
+    assert not DETECTORS["engine"].learned
+    assert CampaignConfig(name="x", amd_detector="learned").detector is DETECTORS["learned"]

@@ -162,7 +162,7 @@ async def _judge(
                 if up or (isinstance(event, Dial) and (event.dialstatus or "") == "ANSWER"):
                     answered_at = loop.time()
             if detector.kind is DetectorKind.ENGINE:
-                heard = await listener.listen(channel_id)
+                heard = await listener.listen(channel_id, learned=detector.learned)
                 return Judged(sample, heard.status, loop.time() - answered_at)
             assert detector.context is not None
             await ari.continue_in_dialplan(

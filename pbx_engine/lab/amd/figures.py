@@ -27,6 +27,7 @@ class Figures:
     people: float | None  # share of people judged HUMAN
     machines: float | None  # share of machines and screening assistants judged MACHINE
     notsure: float  # share of all files judged NOTSURE
+    screening_told: float | None  # screening assistants judged MACHINE with cause SCREENING
     median_human_s: float | None  # people judged HUMAN: answer to verdict
     median_dead_air_s: float | None  # people judged HUMAN: end of first utterance to verdict
     median_machine_s: float | None  # machines judged MACHINE: answer to verdict
@@ -44,6 +45,7 @@ def figures(judged: Sequence[JudgedFile], lead_in_s: float) -> Figures:
     first utterance ends `lead_in_s + first_utterance_end_s` after the answer."""
     people = [j for j in judged if j[0].label == "human"]
     others = [j for j in judged if j[0].label != "human"]
+    screening = [j for j in judged if j[0].label == "screened"]
     people_heard = [(f, s) for f, status, _, s in people if status == "HUMAN" and s is not None]
     dead_air = [
         s - (lead_in_s + f.first_utterance_end_s)
@@ -55,6 +57,12 @@ def figures(judged: Sequence[JudgedFile], lead_in_s: float) -> Figures:
         people=sum(j[1] == "HUMAN" for j in people) / len(people) if people else None,
         machines=sum(j[1] == "MACHINE" for j in others) / len(others) if others else None,
         notsure=sum(j[1] == "NOTSURE" for j in judged) / len(judged) if judged else 0.0,
+        screening_told=(
+            sum(j[1] == "MACHINE" and j[2].startswith("SCREENING") for j in screening)
+            / len(screening)
+            if screening
+            else None
+        ),
         median_human_s=_median([s for _, s in people_heard]),
         median_dead_air_s=_median(dead_air),
         median_machine_s=_median(

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pbx_engine.amd.beep import BeepListener, BeepSettings, GreetingOver
 from pbx_engine.amd.g711 import ulaw_decode
+from pbx_engine.amd.learned import AmdModel, LearnedListener
 from pbx_engine.amd.listener import (
     FRAME_MS,
     FRAME_SAMPLES,
@@ -35,7 +36,7 @@ from pbx_engine.amd.listener import (
     ListenerSettings,
 )
 from pbx_engine.lab.amd.bench import DetectorResult, Judged, Sample, find_samples
-from pbx_engine.lab.amd.corpus_files import load_corpus
+from pbx_engine.lab.amd.corpus_files import CorpusFile, load_corpus
 from pbx_engine.lab.amd.figures import JudgedFile
 from pbx_engine.lab.sandbox.audio import speech_tools
 from pbx_engine.lab.sandbox.process import run
@@ -207,16 +208,42 @@ async def evaluate_drop(
     return report
 
 
+def judge_learned(
+    ulaw: bytes, model: AmdModel, lead_in_s: float = LEAD_IN_S
+) -> tuple[str, str, float | None]:
+    """(status, cause, seconds from the answer to the verdict) of the learned listener."""
+    listener = LearnedListener(model)
+    assert listener.settings is not None
+    lead = _SILENT_ULAW * int(lead_in_s * SAMPLE_RATE)
+    tail_frames = listener.settings.total_analysis_ms // FRAME_MS + 1
+    audio = lead + ulaw + _SILENT_ULAW * (tail_frames * FRAME_SAMPLES)
+    for frame in Framer().push(ulaw_decode(audio)):
+        verdict = listener.feed(frame)
+        if verdict is not None:
+            return verdict.status.value, verdict.cause, verdict.decided_ms / 1000
+    return "FAILED", "", None
+
+
 async def evaluate_files(
-    corpus: Path, settings: ListenerSettings | None = None, *, concurrency: int = 4
+    corpus: Path,
+    settings: ListenerSettings | None = None,
+    *,
+    model: AmdModel | None = None,
+    concurrency: int = 4,
+    files: list[CorpusFile] | None = None,
 ) -> list[JudgedFile]:
-    """The engine's listener on every file of `corpus` (`amd corpus`'s, with its splits, or any
-    folder of labelled files), as `figures.by_split` reads them."""
-    files = load_corpus(corpus)
+    """The engine's listener (with `model`, the learned one) on every file of `corpus`
+    (`amd corpus`'s, with its splits, or any folder of labelled files), as `figures.by_split`
+    reads them."""
+    files = load_corpus(corpus) if files is None else files
     settings = settings or ListenerSettings()
     audio = await ulaw_files([f.path for f in files], concurrency)
     judged: list[JudgedFile] = []
     for file, ulaw in zip(files, audio, strict=True):
-        status, seconds = judge_audio(ulaw, settings)
-        judged.append((file, status, "", seconds))
+        if model is not None:
+            status, cause, seconds = judge_learned(ulaw, model)
+        else:
+            status, seconds = judge_audio(ulaw, settings)
+            cause = ""
+        judged.append((file, status, cause, seconds))
     return judged
