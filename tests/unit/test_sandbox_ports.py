@@ -42,3 +42,38 @@ def test_given_every_block_taken_then_the_error_says_so():
         holder.bind(("127.0.0.1", start + 2))
         with pytest.raises(SandboxError, match="no 20 free UDP ports"):
             free_udp_range("127.0.0.1", 20, start=start, stop=start + 20)
+
+
+async def test_a_server_that_finds_its_port_taken_is_started_again_on_another(tmp_path):
+    import sys
+
+    from pbx_engine.lab.sandbox.process import end, launch_on_free_port
+
+    held = []
+
+    def take_the_first(port: int) -> None:
+        # Someone else binds the first port chosen, between its choice and the server's bind
+        # (as an outgoing connection's ephemeral port does: bound, not listening).
+        if not held:
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", port))
+            held.append(sock)
+
+    server = (
+        "import socket, sys, time; s = socket.socket(); "
+        "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); time.sleep(30)"
+    )
+    process, port = await launch_on_free_port(
+        lambda port: [sys.executable, "-c", server, str(port)],
+        host="127.0.0.1",
+        what="a test server",
+        log_file=tmp_path / "server.log",
+        timeout=10,
+        prepare=take_the_first,
+    )
+    try:
+        assert port != held[0].getsockname()[1]
+        assert process.returncode is None
+    finally:
+        await end(process, "a test server", grace=1)
+        held[0].close()

@@ -20,7 +20,6 @@ import structlog
 
 from pbx_engine.lab.sandbox import process as processes
 from pbx_engine.lab.sandbox.errors import SandboxError
-from pbx_engine.lab.sandbox.ports import free_port
 
 log = structlog.get_logger(__name__)
 
@@ -62,17 +61,20 @@ class ImapSandbox:
         self.dir = Path(tempfile.mkdtemp(prefix="pbx-imap-"))
         processes.remove_at_exit(self.dir)
         cert, key = await processes.self_signed_certificate(self.dir, HOST, what="the IMAP sandbox")
-        self.port = free_port(HOST)
-        self._write_config(cert, key)
-        log_file = self.dir / "dovecot.log"
-        self._process = await processes.launch(
-            [binary, "-F", "-c", str(self._config_file)], what="dovecot", log_file=log_file
-        )
+
+        def configure(port: int) -> None:
+            self.port = port
+            self._write_config(cert, key)
+
         try:
-            await processes.wait_listening(
-                self._process, HOST, self.port, what="dovecot",
-                timeout=self._boot_timeout, log_file=log_file,
-            )  # fmt: skip
+            self._process, self.port = await processes.launch_on_free_port(
+                lambda port: [binary, "-F", "-c", str(self._config_file)],
+                host=HOST,
+                what="dovecot",
+                log_file=self.dir / "dovecot.log",
+                timeout=self._boot_timeout,
+                prepare=configure,
+            )
         except BaseException:
             await self.stop()
             raise
@@ -91,7 +93,7 @@ class ImapSandbox:
             owner = pwd.getpwuid(os.geteuid())
             internal = login = owner.pw_name
         for folder in ("run", "state", "home"):
-            (self.dir / folder).mkdir()
+            (self.dir / folder).mkdir(exist_ok=True)  # exists when a start is tried again
         os.chown(self.dir / "home", owner.pw_uid, owner.pw_gid)
         users = self.dir / "users"
         users.write_text(f"{self.username}:{{PLAIN}}{self.password}\n")

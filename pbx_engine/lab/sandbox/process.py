@@ -17,6 +17,7 @@ from pathlib import Path
 import structlog
 
 from pbx_engine.lab.sandbox.errors import SandboxError
+from pbx_engine.lab.sandbox.ports import free_port
 
 log = structlog.get_logger(__name__)
 
@@ -129,6 +130,42 @@ async def wait_listening(
             continue
         writer.close()
         return
+
+
+_PORT_ATTEMPTS = 3
+
+
+async def launch_on_free_port(
+    command: Callable[[int], Sequence[str]],
+    *,
+    host: str,
+    what: str,
+    log_file: Path,
+    timeout: float,
+    prepare: Callable[[int], None] | None = None,
+) -> tuple[asyncio.subprocess.Process, int]:
+    """Start a server on a port free now (`command(port)`, after `prepare(port)` writes what
+    it needs, a config file) and wait until it listens. The port can be taken between its
+    choice and the server's bind (an outgoing connection's ephemeral port), and the server
+    then exits at once: such a start is tried again on a fresh port."""
+    for attempt in range(1, _PORT_ATTEMPTS + 1):
+        port = free_port(host)
+        if prepare is not None:
+            prepare(port)
+        process = await launch(command(port), what=what, log_file=log_file)
+        try:
+            await wait_listening(process, host, port, what=what, timeout=timeout, log_file=log_file)
+        except SandboxError as error:
+            await end(process, what, grace=2)
+            if "exited at once" not in str(error) or attempt == _PORT_ATTEMPTS:
+                raise
+            log.warning("sandbox.start_retried", what=what, port=port, attempt=attempt)
+        except BaseException:
+            await end(process, what, grace=2)
+            raise
+        else:
+            return process, port
+    raise AssertionError("unreachable")
 
 
 async def end(

@@ -19,7 +19,6 @@ from pathlib import Path
 import structlog
 
 from pbx_engine.lab.sandbox import process as processes
-from pbx_engine.lab.sandbox.ports import free_port
 
 log = structlog.get_logger(__name__)
 
@@ -62,17 +61,15 @@ class SmtpSandbox:
                 self.dir, HOST, what="the SMTP sandbox"
             )
             args += ["--tlscert", str(cert), "--tlskey", str(key)]
-        self.port = free_port(HOST)
-        args += ["-l", f"{HOST}:{self.port}", "-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)]
-        self._process = await processes.launch(
-            args, what="aiosmtpd", log_file=self.dir / "smtp.log"
-        )
+        mailbox = ["-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)]
         try:
-            assert self._process is not None and self.dir is not None
-            await processes.wait_listening(
-                self._process, self.host, self.port, what="aiosmtpd",
-                timeout=self._boot_timeout, log_file=self.dir / "smtp.log",
-            )  # fmt: skip
+            self._process, self.port = await processes.launch_on_free_port(
+                lambda port: [*args, "-l", f"{HOST}:{port}", *mailbox],
+                host=self.host,
+                what="aiosmtpd",
+                log_file=self.dir / "smtp.log",
+                timeout=self._boot_timeout,
+            )
         except BaseException:
             await self.stop()
             raise

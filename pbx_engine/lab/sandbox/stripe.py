@@ -23,7 +23,6 @@ import structlog
 
 from pbx_engine.lab.sandbox import process as processes
 from pbx_engine.lab.sandbox.errors import SandboxError
-from pbx_engine.lab.sandbox.ports import free_port
 
 log = structlog.get_logger(__name__)
 
@@ -60,17 +59,15 @@ class StripeSandbox:
     async def start(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="pbx-stripe-"))
         processes.remove_at_exit(self.dir)
-        self.port = free_port(HOST)
-        log_file = self.dir / "localstripe.log"
-        self._process = await processes.launch(
-            [sys.executable, "-m", "localstripe", "--port", str(self.port), "--from-scratch"],
-            what="localstripe",
-            log_file=log_file,
-        )
         try:
-            await processes.wait_listening(
-                self._process, HOST, self.port, what="localstripe",
-                timeout=self._boot_timeout, log_file=log_file,
+            self._process, self.port = await processes.launch_on_free_port(
+                lambda port: [
+                    sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"
+                ],
+                host=HOST,
+                what="localstripe",
+                log_file=self.dir / "localstripe.log",
+                timeout=self._boot_timeout,
             )  # fmt: skip
         except BaseException:
             await self.stop()
