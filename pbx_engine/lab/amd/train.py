@@ -206,12 +206,17 @@ def _figures(judged) -> Figures:
     return figures(judged, LEAD_IN_S)
 
 
+# A person taken for a machine is an abandoned call; a machine taken for a person costs an
+# agent a few seconds. In choosing thresholds, a person judged right counts this many times a
+# machine judged right.
+PEOPLE_WEIGHT = 2.0
+
+
 def tune(points: Sequence[Checkpoints], probabilities, base: LearnedSettings) -> LearnedSettings:
-    """The thresholds that judge the most people and machines right (their two recalls
-    summed), with NOTSURE on at most 2% of the files, then the least dead air. On out-of-fold
-    predictions these recalls are pessimistic (a model that knew half the templates judging
-    the other half), people more so than machines; weighing people more here pushed every
-    choice to passing most machines through."""
+    """The thresholds that judge the most people and machines right (people weighing
+    `PEOPLE_WEIGHT` times as much), with NOTSURE on at most 2% of the files, then the least dead
+    air. Chosen on out-of-fold predictions (a model that knew half the templates judging the
+    other half), which are pessimistic about people."""
     best, best_key = base, None
     for silence in (300, 500, 700, 1000):
         for human in (0.5, 0.6, 0.7, 0.8, 0.9):
@@ -225,7 +230,7 @@ def tune(points: Sequence[Checkpoints], probabilities, base: LearnedSettings) ->
                 f = _figures(judged_with(points, probabilities, settings))
                 key = (
                     f.notsure <= 0.02,
-                    round((f.people or 0.0) + (f.machines or 0.0), 3),
+                    round(PEOPLE_WEIGHT * (f.people or 0.0) + (f.machines or 0.0), 3),
                     -(f.median_dead_air_s or 9.0),
                 )
                 if best_key is None or key > best_key:
