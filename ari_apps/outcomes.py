@@ -12,6 +12,9 @@ class Outcome(StrEnum):
     PENDING = "pending"
     HUMAN = "human"
     MACHINE = "machine"
+    # A phone's call-screening assistant took the call (it answered our identity line), and the
+    # person did not come to the phone while we waited.
+    SCREENED = "screened"
     SILENCE = "silence"  # answered, and nothing was said (AMD's INITIALSILENCE)
     FAX = "fax"
     BUSY = "busy"

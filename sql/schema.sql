@@ -153,14 +153,15 @@ CREATE TABLE call_attempts (
     hangup_cause        integer,
     hangup_cause_text   text,
     outcome             text NOT NULL DEFAULT 'pending'
-                        CHECK (outcome IN ('pending', 'human', 'machine', 'silence', 'fax',
-                                           'busy', 'no_answer', 'rejected', 'failed',
-                                           'abandoned', 'cancelled', 'not_placed')),
+                        CHECK (outcome IN ('pending', 'human', 'machine', 'screened',
+                                           'silence', 'fax', 'busy', 'no_answer', 'rejected',
+                                           'failed', 'abandoned', 'cancelled', 'not_placed')),
     abandoned           boolean NOT NULL DEFAULT false,
     message_started_at  timestamptz,            -- the message left on a machine
     message_ended_at    timestamptz,
     queue_seconds       real,                   -- inbound: how long the caller waited
-    route               text                    -- inbound: how it ended for him
+    route               text,                   -- inbound: how it ended for him
+    screened_at         timestamptz             -- a call-screening assistant answered our line
 );
 -- Attempt caps count a case's attempts in a rolling window.
 CREATE INDEX call_attempts_case_time_idx ON call_attempts (case_id, created_at);

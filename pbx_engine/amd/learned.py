@@ -255,4 +255,4 @@ class LearnedListener:
     def _verdict(self, status: AmdStatus, cause: str) -> ListenerVerdict:
         f = self.features
         span = f.last_word_ms - f.onset_ms if f.onset_ms is not None and f.last_word_ms else 0
-        return ListenerVerdict(status, cause, f.heard_ms, span)
+        return ListenerVerdict(status, cause, f.heard_ms, span, f.onset_ms)

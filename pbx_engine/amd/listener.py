@@ -98,6 +98,7 @@ class ListenerVerdict:
     cause: str  # app_amd's words: HUMAN-<greeting>-<silence>, LONGGREETING-<ms>-<limit>, …
     decided_ms: int  # audio heard when the verdict fell
     greeting_ms: int  # speech heard, first word to last, pauses inside it included
+    onset_ms: int | None = None  # when the first word began (None: no speech heard)
 
 
 def frame_dbfs(samples: Sequence[int]) -> float:
@@ -259,7 +260,7 @@ class AmdListener:
     def _verdict(self, status: AmdStatus, cause: str) -> ListenerVerdict:
         started, ended = self.greeting_started_ms, self.greeting_ended_ms
         greeting = (ended - started) if started is not None and ended is not None else 0
-        return ListenerVerdict(status, cause, self.heard_ms, greeting)
+        return ListenerVerdict(status, cause, self.heard_ms, greeting, started)
 
 
 @dataclass

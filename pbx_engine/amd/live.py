@@ -61,6 +61,7 @@ class EngineVerdict:
     cause: str
     heard_ms: int
     packets: int
+    onset_ms: int | None = None  # when speech began, in the audio heard (None: none heard)
 
 
 def _helper_ids(tag: str) -> tuple[str, str, str]:
@@ -127,7 +128,7 @@ class RtpIntake(asyncio.DatagramProtocol):
                     continue
                 decided = self.listener.feed(frame)
                 if decided is not None:
-                    self._settle(decided.status.value, decided.cause)
+                    self._settle(decided.status.value, decided.cause, decided.onset_ms)
                     if decided.status is not AmdStatus.MACHINE or self._beep_settings is None:
                         return
                     self.beep = BeepListener.after(self.listener.recent_levels, self._beep_settings)
@@ -142,10 +143,10 @@ class RtpIntake(asyncio.DatagramProtocol):
         heard = self.listener.heard_ms
         self._settle(AmdStatus.NOTSURE.value, f"TOOLONG-{heard}" if heard else "NOAUDIODATA")
 
-    def _settle(self, status: str, cause: str) -> None:
+    def _settle(self, status: str, cause: str, onset_ms: int | None = None) -> None:
         if not self.verdict.done():
             self.verdict.set_result(
-                EngineVerdict(status, cause, self.listener.heard_ms, self.packets)
+                EngineVerdict(status, cause, self.listener.heard_ms, self.packets, onset_ms)
             )
 
     def error_received(self, exc: Exception) -> None:

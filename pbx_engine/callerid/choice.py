@@ -44,6 +44,8 @@ class Usage:
     last_used: datetime | None = None
     rested_until: datetime | None = None
     rest_reason: str | None = None
+    # Over the health window, as last assessed: (calls, answered, screened).
+    window: tuple[int, int, int] | None = None
 
     def count_on(self, now: datetime) -> int:
         return self.used_today if self.day == now.date().isoformat() else 0
@@ -141,14 +143,15 @@ class Rest:
 
 def assess_health(
     pools: NumberPools,
-    stats: Mapping[str, tuple[int, int]],
+    stats: Mapping[str, tuple[int, ...]],
     rules: HealthRules,
     now: datetime,
 ) -> list[Rest]:
     """Numbers to rest: those with at least `min_attempts` calls in the window whose answer
     rate fell below `collapse_ratio` x the median of their pool's judged numbers (a number
     that people stop answering has likely been labelled as spam). `stats`: e164 -> (calls,
-    answered) over the window."""
+    answered, ...) over the window (`storage.caller_ids.NumberStats`); a call that only a
+    phone's screening assistant took was not answered: its owner did not take it."""
     rests = []
     for name, numbers in pools.pools.items():
         rates = {

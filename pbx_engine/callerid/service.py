@@ -90,6 +90,12 @@ class CallerIdService:
         stats = await self._storage.caller_ids.caller_id_stats(
             self._all(), now - timedelta(days=rules.window_days)
         )
+        for e164, figures in stats.items():
+            self._usage.setdefault(e164, Usage()).window = (
+                figures.calls,
+                figures.answered,
+                figures.screened,
+            )
         newly = []
         for rest in assess_health(self.pools, stats, rules, now):
             usage = self._usage.setdefault(rest.e164, Usage())
@@ -129,6 +135,7 @@ class CallerIdService:
         for number in self.pools.numbers():
             usage = self._usage.get(number.e164, Usage())
             resting = usage.rested_until is not None and usage.rested_until > now
+            window = usage.window
             rows.append(
                 {
                     "number": number.e164,
@@ -141,6 +148,12 @@ class CallerIdService:
                     "last_used": usage.last_used.isoformat() if usage.last_used else None,
                     "rested_until": usage.rested_until.isoformat() if resting else None,
                     "rest_reason": usage.rest_reason if resting else None,
+                    # Over the health window (days), as last assessed: a number screened far
+                    # more than its pool's others is likely labelled (spam, scam likely).
+                    "window_days": self.pools.health.window_days,
+                    "calls": window[0] if window else None,
+                    "answered": window[1] if window else None,
+                    "screened": window[2] if window else None,
                 }
             )
         return rows

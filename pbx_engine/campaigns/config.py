@@ -22,6 +22,10 @@ amount = [50, 100000]
 no_answer = { after_minutes = 120, max_attempts = 5 }
 busy = { after_minutes = 15, max_attempts = 5 }
 machine = { after_minutes = 240, max_attempts = 3 }
+screened = { after_minutes = 1440, max_attempts = 3 }
+[screening]                        # phones' call-screening assistants (needs amd_detector engine
+identity_line = "/var/lib/pbx-engine/sounds/acme-identity"   # or learned): who calls, call back
+wait_for_person_seconds = 20       # for the person after the line; 0: hang up once screened
 [pacing]                           # predictive mode's policy (see pbx_engine.pacing.policies)
 policy = "predictive"              # predictive | adaptive | adaptive-hard-limit | ratio | ...
 dial_ratio = 1.5                   # the ratio policy's dial level
@@ -55,8 +59,9 @@ from pydantic import (
     model_validator,
 )
 
+from ari_apps.screening_call import ScreeningPolicy
 from ari_apps.survey_call import CallSurvey, Question
-from pbx_engine.amd.detectors import DETECTORS, Detector
+from pbx_engine.amd.detectors import DETECTORS, Detector, DetectorKind
 from pbx_engine.ari.media import as_media
 from pbx_engine.callerid.choice import CallerIdRule
 from pbx_engine.compliance import PROFILES, ComplianceProfile
@@ -87,13 +92,23 @@ class RetryRule(_Section):
 
 
 RetryOutcome = Literal[
-    "no_answer", "busy", "machine", "silence", "fax", "failed", "rejected", "abandoned"
+    "no_answer",
+    "busy",
+    "machine",
+    "screened",
+    "silence",
+    "fax",
+    "failed",
+    "rejected",
+    "abandoned",
 ]
 
 DEFAULT_RETRY: dict[str, RetryRule] = {
     "no_answer": RetryRule(after_minutes=120, max_attempts=5),
     "busy": RetryRule(after_minutes=15, max_attempts=5),
     "machine": RetryRule(after_minutes=240, max_attempts=3),
+    # The phone screens unknown numbers: the same number tomorrow, not within the hour.
+    "screened": RetryRule(after_minutes=1440, max_attempts=3),
     "silence": RetryRule(after_minutes=120, max_attempts=3),
     "fax": RetryRule(after_minutes=60, max_attempts=0),  # a fax line: the next number
     "failed": RetryRule(after_minutes=60, max_attempts=2),
@@ -168,6 +183,29 @@ class RecordingSection(_Section):
 
     def policy(self) -> RecordingPolicy:
         return RecordingPolicy(RecordingMode(self.mode), self.retention_days, self.required)
+
+
+class ScreeningSection(_Section):
+    identity_line: str = Field(
+        description="a sound (Asterisk file name, no extension) said to a greeting that ends "
+        "without a beep: who calls and how to call back (the limited-content message). An "
+        "assistant that answers it back marks the call screened; a voicemail box keeps it"
+    )
+    wait_for_person_seconds: float = Field(
+        20,
+        ge=0,
+        le=120,
+        description="how long after the line a screened call waits for the person to come to "
+        "the phone (his greeting puts him through to an agent); 0: hang up once screened",
+    )
+    reply_window_seconds: float = Field(
+        8, gt=0, le=30, description="silence after the line this long means a voicemail box"
+    )
+
+    def policy(self) -> ScreeningPolicy:
+        return ScreeningPolicy(
+            self.identity_line, self.wait_for_person_seconds, self.reply_window_seconds
+        )
 
 
 class PacingSection(_Section):
@@ -303,6 +341,12 @@ class CampaignConfig(_Section):
     survey: SurveySection | None = Field(
         None, description="keypad questions the debtor hears when his agent ends the call"
     )
+    screening: ScreeningSection | None = Field(
+        None,
+        description="call-screening assistants (phones answering unknown numbers): the line "
+        "said to them, and the wait for the person; needs the engine's listener (amd_detector "
+        "engine or learned)",
+    )
 
     @field_validator("compliance")
     @classmethod
@@ -319,6 +363,18 @@ class CampaignConfig(_Section):
 
     def model_post_init(self, context: Any) -> None:
         self._detector = None if self.amd_detector is None else DETECTORS[self.amd_detector]
+
+    @model_validator(mode="after")
+    def _screening_heard(self) -> CampaignConfig:
+        named = DETECTORS.get(self.amd_detector) if self.amd_detector else None
+        if self.screening and named and named.kind is not DetectorKind.ENGINE:
+            # The dialplan's detectors leave the machine message from the dialplan: nothing
+            # would hear an assistant's reply.
+            raise ValueError(
+                f"[screening] needs the engine's listener: amd_detector {self.amd_detector!r} "
+                "runs in the dialplan (use 'engine' or 'learned')"
+            )
+        return self
 
     @property
     def detector(self) -> Detector | None:

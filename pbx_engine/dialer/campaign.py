@@ -332,6 +332,7 @@ class CampaignRunner:
             caller_id=caller_id,
             agent=agent,
             machine_message=self.campaign.machine_message,
+            screening=self.campaign.screening.policy() if self.campaign.screening else None,
             trunk=trunk,
             amd_detector=self.campaign.detector,
             recording=self.campaign.recording.policy(),

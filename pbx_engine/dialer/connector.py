@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -17,11 +18,21 @@ import structlog
 
 from ari_apps.outbound_call import Verdict
 from ari_apps.outcomes import NOT_A_PERSON, Outcome, classify_amd
+from ari_apps.screening_call import (
+    SILENT_CAUSE,
+    AfterGreeting,
+    HangUp,
+    Listen,
+    MarkScreened,
+    PlaySound,
+    PutThrough,
+)
 from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.agents.states import AgentState
+from pbx_engine.amd.beep import GoReason
 from pbx_engine.amd.detectors import MESSAGE_DROP_CONTEXT, DetectorKind
 from pbx_engine.amd.live import EngineDetector
-from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
+from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone, Subscription
 from pbx_engine.ari.events import ChannelDestroyed, Event, PlaybackFinished, StasisEnd
 from pbx_engine.ari.media import as_media
 from pbx_engine.dialer.service import CallRequest, CallResult
@@ -38,6 +49,9 @@ ABANDONED_CALLBACK_AFTER = timedelta(minutes=5)
 AGENT_LOST_CALLBACK_AFTER = timedelta(minutes=2)
 _Wanted = TypeVar("_Wanted")
 LONGEST_MESSAGE = 300.0  # seconds; a message still playing then is cut
+# Seconds a listening may run past its deadline: a reply begun just before it is judged (a
+# person's greeting needs its pause after it), not cut off as silence.
+LISTEN_GRACE = 2.0
 
 
 class AgentConnector:
@@ -78,11 +92,18 @@ class AgentConnector:
         if verdict.outcome in NOT_A_PERSON:
             if request.agent:
                 await self._agents.release(request.agent, channel_id)
-            if verdict.outcome is Outcome.MACHINE and request.machine_message:
-                await self._leave_message(channel_id, verdict, request.machine_message)
-            else:
-                await self._ari.hangup(channel_id)
+            answered_by_machine = verdict.outcome is Outcome.MACHINE
+            if answered_by_machine and (request.machine_message or request.screening):
+                return await self._after_machine_verdict(channel_id, request, verdict)
+            await self._ari.hangup(channel_id)
             return None
+        return await self._put_person_through(channel_id, request, verdict.at)
+
+    async def _put_person_through(
+        self, channel_id: str, request: CallRequest, judged_at: datetime
+    ) -> Outcome | None:
+        """Into the bridge of the agent reserved for him, or of the first to become ready
+        within the abandon wait; else the abandon message. ABANDONED then, else None."""
         agent = self._agents.status(request.agent) if request.agent else None
         if agent is None or not agent.held_for(channel_id):
             agent = await self._agents.wait_for_ready(self._abandon_wait)
@@ -104,78 +125,133 @@ class AgentConnector:
             return await self._abandon(channel_id, request)
         self._agent_of[channel_id] = agent.login
         self._put_through[channel_id] = request
-        dead_air = (bridged_at - verdict.at).total_seconds()
+        dead_air = (bridged_at - judged_at).total_seconds()
         self._metrics.dead_air(request.campaign, dead_air)
         log.info("call.bridged", agent=agent.login, after_verdict_ms=round(dead_air * 1000, 1))
         if request.recording is not None and self._recorder is not None:
             self._recorder.start_soon(channel_id, request.recording, request.campaign)
         return None
 
-    async def _leave_message(self, channel_id: str, verdict: Verdict, message: str) -> None:
+    async def _after_machine_verdict(
+        self, channel_id: str, request: CallRequest, verdict: Verdict
+    ) -> Outcome | None:
         """After the engine detector's MACHINE verdict its listening goes on until the
-        greeting is over, and the message is played here. Otherwise the dialplan waits for the
-        greeting's end, plays the message, and sends the call back with `message` arguments
-        (the call's state machine takes it from there)."""
+        greeting is over, and what follows (`AfterGreeting`) is done here. Otherwise the
+        dialplan waits for the greeting's end, plays the message, and sends the call back with
+        `message` arguments (the call's state machine takes it from there); call screening
+        needs the engine's listener, so the dialplan's detectors leave the machine message."""
         detector = self._engine_detector
         if detector is not None and verdict.heard_by is DetectorKind.ENGINE:
-            await self._leave_message_after_greeting(detector, channel_id, message)
-            return
+            return await self._after_greeting(detector, channel_id, request)
+        if not request.machine_message:
+            await self._ari.hangup(channel_id)
+            return None
         try:
-            await self._ari.set_variable(channel_id, "ENGINE_MESSAGE", message)
+            await self._ari.set_variable(channel_id, "ENGINE_MESSAGE", request.machine_message)
             await self._ari.continue_in_dialplan(
                 channel_id, context=MESSAGE_DROP_CONTEXT, extension="s", priority=1
             )
         except AriError as error:
             log.error("call.message_drop_failed", error=str(error))
             await self._ari.hangup(channel_id)
+        return None
 
-    async def _leave_message_after_greeting(
-        self, detector: EngineDetector, channel_id: str, message: str
-    ) -> None:
-        """The call stays in Stasis: wait for the beep listener's go (or the debtor's line to
-        hang up), play the message, record when it played, hang up."""
+    async def _after_greeting(
+        self, detector: EngineDetector, channel_id: str, request: CallRequest
+    ) -> Outcome | None:
+        """The call stays in Stasis: wait for the beep listener's go (or the line to hang up),
+        then follow `AfterGreeting`: play the message, or the identity line and listen for a
+        call-screening assistant's reply and for the person behind it. Returns the call's
+        outcome where it is not the verdict's (screened; a person put through or abandoned)."""
+        flow = AfterGreeting(request.machine_message, request.screening)
         with self._ari.subscribe(channel_id) as events:
             try:
-                # Gone between the verdict and this subscription: no event would say so.
-                if await self._ari.get_channel(channel_id) is None:
-                    log.info("call.gone_during_greeting")
-                    return
-                over, gone = await _first_of(
-                    detector.greeting_over(channel_id),
-                    events.wait_for((ChannelDestroyed, StasisEnd), timeout=LONGEST_MESSAGE),
-                )
-                if gone is not None or over is None:
-                    log.info("call.gone_during_greeting")
-                    return
-                started_at = datetime.now(UTC)
-                playback = await self._ari.play(channel_id, as_media(message))
-                log.info(
-                    "call.message_started",
-                    greeting_over_by=over.reason.value,
-                    beep_ms=over.beep_ms,
-                )
-                # The snoop has nothing more to hear; removed while the message plays.
-                await detector.stop_watching(channel_id)
-                ended = await events.wait_for(
-                    (PlaybackFinished, StasisEnd, ChannelDestroyed),
-                    lambda e: not isinstance(e, PlaybackFinished) or e.playback.id == playback.id,
-                    timeout=LONGEST_MESSAGE,
-                )
-                if not isinstance(ended, PlaybackFinished):
-                    # As with the dialplan's drop: a message cut short is not on record.
-                    log.info("call.gone_during_message")
-                    return
-                log.info("call.message_left", greeting_over_by=over.reason.value)
-                await self._storage.attempts.record_message(
-                    channel_id, started_at, datetime.now(UTC)
-                )
+                person = await self._follow(flow, detector, events, channel_id, request)
             except (ChannelGone, TimeoutError):
-                log.info("call.gone_during_message")
+                log.info("call.gone_after_greeting")
+                person = False
             except (AriError, AriUnavailable) as error:
                 log.error("call.message_drop_failed", error=str(error))
+                person = False
             finally:
                 await detector.stop_watching(channel_id)
-        await self._ari.hangup(channel_id)
+        outcome = Outcome.SCREENED if flow.screened else None
+        if not person:
+            await self._ari.hangup(channel_id)  # False, and no harm, when it is gone
+            return outcome
+        settled = await self._put_person_through(channel_id, request, datetime.now(UTC))
+        return settled or Outcome.HUMAN
+
+    async def _follow(
+        self,
+        flow: AfterGreeting,
+        detector: EngineDetector,
+        events: Subscription,
+        channel_id: str,
+        request: CallRequest,
+    ) -> bool:
+        """Carry out `flow`'s actions from the greeting's end; True when the person came to
+        the phone (to be put through), False when the call is to end."""
+        # Gone between the verdict and the subscription: no event would say so.
+        if await self._ari.get_channel(channel_id) is None:
+            log.info("call.gone_during_greeting")
+            return False
+        over, gone = await _first_of(
+            detector.greeting_over(channel_id),
+            events.wait_for((ChannelDestroyed, StasisEnd), timeout=LONGEST_MESSAGE),
+        )
+        if gone is not None or over is None:
+            log.info("call.gone_during_greeting")
+            return False
+        log.info("call.greeting_over", by=over.reason.value, beep_ms=over.beep_ms)
+        # The snoop has nothing more to hear: a reply is listened to afresh.
+        await detector.stop_watching(channel_id)
+        learned = request.amd_detector.learned if request.amd_detector else False
+        loop = asyncio.get_running_loop()
+        pending = deque(flow.greeting_ended(beep=over.reason is GoReason.BEEP))
+        while pending:
+            match pending.popleft():
+                case PlaySound(sound=sound):
+                    if not await self._play_message(events, channel_id, sound):
+                        return False
+                    pending.extend(flow.played(loop.time()))
+                case Listen(until=until):
+                    heard = await _listen_once(
+                        detector, events, channel_id, learned, until - loop.time()
+                    )
+                    if heard is None:
+                        log.info("call.gone_while_listening", screened=flow.screened)
+                        return False
+                    status, cause, onset_ms = heard
+                    pending.extend(flow.heard(status, cause, loop.time(), onset_ms))
+                case MarkScreened():
+                    log.info("call.screened")
+                    await self._storage.attempts.mark_attempt_screened(
+                        channel_id, datetime.now(UTC)
+                    )
+                case PutThrough():
+                    log.info("call.person_after_screening")
+                    return True
+                case HangUp():
+                    return False
+        return False
+
+    async def _play_message(self, events: Subscription, channel_id: str, sound: str) -> bool:
+        """Play `sound` to its end and put it on record as the message left; False when the
+        line hung up first (a message cut short is not on record, as with the dialplan's)."""
+        started_at = datetime.now(UTC)
+        playback = await self._ari.play(channel_id, as_media(sound))
+        ended = await events.wait_for(
+            (PlaybackFinished, StasisEnd, ChannelDestroyed),
+            lambda e: not isinstance(e, PlaybackFinished) or e.playback.id == playback.id,
+            timeout=LONGEST_MESSAGE,
+        )
+        if not isinstance(ended, PlaybackFinished):
+            log.info("call.gone_during_message")
+            return False
+        log.info("call.message_left")
+        await self._storage.attempts.record_message(channel_id, started_at, datetime.now(UTC))
+        return True
 
     async def _abandon(self, channel_id: str, request: CallRequest) -> Outcome:
         log.warning("call.abandoned")
@@ -279,6 +355,25 @@ class AgentConnector:
         elif request.agent:
             # Only his reservation for this call: he may be held for another by now.
             await self._agents.release(request.agent, result.channel_id)
+
+
+async def _listen_once(
+    detector: EngineDetector, events: Subscription, channel_id: str, learned: bool, seconds: float
+) -> tuple[str, str, int | None] | None:
+    """One verdict on what the line says next (status, cause, speech onset), silence when
+    `seconds` (and a grace, for speech begun just before them) pass first; None when the line
+    hangs up (a listener cut off that way would give a verdict on nothing)."""
+    try:
+        async with asyncio.timeout(max(seconds, 0.0) + LISTEN_GRACE):
+            verdict, gone = await _first_of(
+                detector.listen(channel_id, learned=learned),
+                events.wait_for((ChannelDestroyed, StasisEnd), timeout=LONGEST_MESSAGE),
+            )
+    except TimeoutError:
+        return "MACHINE", f"{SILENT_CAUSE}-deadline", None
+    if gone is not None or verdict is None:
+        return None
+    return verdict.status, verdict.cause, verdict.onset_ms
 
 
 async def _first_of(

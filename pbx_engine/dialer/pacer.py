@@ -27,6 +27,7 @@ _FATES = {
     Outcome.HUMAN: CallFate.HUMAN,
     Outcome.ABANDONED: CallFate.HUMAN,
     Outcome.MACHINE: CallFate.MACHINE,
+    Outcome.SCREENED: CallFate.MACHINE,  # the person did not come: nobody was put through
     Outcome.SILENCE: CallFate.MACHINE,  # answered, nobody to put through
     Outcome.FAX: CallFate.MACHINE,
     Outcome.BUSY: CallFate.BUSY,

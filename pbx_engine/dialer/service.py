@@ -31,6 +31,7 @@ from ari_apps.outbound_call import (
     Verdict,
 )
 from ari_apps.outcomes import Outcome, classify_amd, classify_unanswered, number_gone
+from ari_apps.screening_call import ScreeningPolicy
 from ari_apps.survey_call import CallSurvey
 from pbx_engine.amd.detectors import Detector, DetectorKind, default_detector
 from pbx_engine.amd.live import HELPER_PREFIX, EngineDetector, EngineVerdict
@@ -75,6 +76,9 @@ class CallRequest:
     caller_id: str | None = None
     agent: str | None = None  # login of the agent reserved for this call (progressive, preview)
     machine_message: str | None = None  # a sound to leave on answering machines, if any
+    # The campaign's answer to call-screening assistants (ari_apps.screening_call); None: a
+    # greeting is a machine's, whatever follows it.
+    screening: ScreeningPolicy | None = None
     trunk: str | None = None  # the presented number's trunk; else the dialer's
     amd_detector: Detector | None = None  # the campaign's detector; else the dialer's
     recording: RecordingPolicy | None = None  # the campaign's; None: not recorded
@@ -631,12 +635,12 @@ class Dialer:
     def _start_engine_detection(
         self, channel_id: str, request: CallRequest, detector: Detector
     ) -> asyncio.Task[EngineVerdict]:
-        # Leaving a message, it listens on after a MACHINE verdict for the greeting's end (the
-        # message drop takes it from there).
+        # Leaving a message, or answering call screening, it listens on after a MACHINE verdict
+        # for the greeting's end (the connector takes it from there).
         return asyncio.create_task(
             self._engine_detector.listen(
                 channel_id,
-                watch_greeting=bool(request.machine_message),
+                watch_greeting=bool(request.machine_message or request.screening),
                 learned=detector.learned,
             ),
             name=f"amd-{channel_id}",

@@ -36,7 +36,7 @@ from pbx_engine.cases.models import AttemptRecord, CaseCandidate, NumberHistory
 from pbx_engine.dialer.schedule import plan_calls
 
 FINAL_OUTCOMES = frozenset(
-    "human machine silence fax busy no_answer rejected failed abandoned not_placed".split()
+    "human machine screened silence fax busy no_answer rejected failed abandoned not_placed".split()
 )
 ENGINE_CALL_PREFIX = "out-"  # the dialer names its channels so (pbx_engine.dialer.service)
 AGENT_LEG_PREFIX = "agent-"  # agent-<login>-<id>: an agent's softphone leg

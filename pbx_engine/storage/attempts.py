@@ -130,6 +130,12 @@ class AttemptStore:
             "UPDATE call_attempts SET abandoned = true WHERE channel_id = $1", channel_id
         )
 
+    async def mark_attempt_screened(self, channel_id: str, at: datetime) -> None:
+        """A call-screening assistant answered this attempt's identity line."""
+        await self.pool.execute(
+            "UPDATE call_attempts SET screened_at = $2 WHERE channel_id = $1", channel_id, at
+        )
+
     async def record_message(self, channel_id: str, started: datetime, ended: datetime) -> None:
         """A message was left on the machine that answered this attempt."""
         await self.pool.execute(
@@ -187,5 +193,5 @@ _ATTEMPT_COLUMNS = (
     "id, channel_id, direction, case_id, phone_number_id, campaign_id, agent_id, dialled, "
     "caller_id, created_at, originated_at, ringing_at, answered_at, amd_status, amd_cause, "
     "amd_decided_at, bridged_at, ended_at, hangup_cause, hangup_cause_text, outcome, abandoned, "
-    "message_started_at, message_ended_at"
+    "message_started_at, message_ended_at, screened_at"
 )

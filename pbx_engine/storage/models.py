@@ -34,6 +34,7 @@ class Attempt:
     abandoned: bool = False
     message_started_at: datetime | None = None  # a message left on a machine
     message_ended_at: datetime | None = None
+    screened_at: datetime | None = None  # a call-screening assistant answered our line
 
     def as_json(self) -> dict[str, Any]:
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}

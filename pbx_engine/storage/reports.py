@@ -71,6 +71,9 @@ class CampaignReport:
     abandons: int
     busy: int
     no_answer: int
+    # Calls a phone's screening assistant took (its own count: a machine's verdict came first,
+    # and some of them reached a person after all, who is among the contacts too).
+    screened: int
     verdict_to_bridge_p50_ms: float | None
     verdict_to_bridge_p99_ms: float | None
     answer_to_bridge_p50_ms: float | None
@@ -144,6 +147,7 @@ class ReportStore:
                       count(*) FILTER (WHERE abandoned) AS abandons,
                       count(*) FILTER (WHERE outcome = 'busy') AS busy,
                       count(*) FILTER (WHERE outcome = 'no_answer') AS no_answer,
+                      count(*) FILTER (WHERE screened_at IS NOT NULL) AS screened,
                       percentile_cont(0.5) WITHIN GROUP (ORDER BY
                           extract(epoch FROM bridged_at - amd_decided_at)) AS verdict_p50,
                       percentile_cont(0.99) WITHIN GROUP (ORDER BY
@@ -169,6 +173,7 @@ class ReportStore:
             abandons=row["abandons"],
             busy=row["busy"],
             no_answer=row["no_answer"],
+            screened=row["screened"],
             verdict_to_bridge_p50_ms=ms(row["verdict_p50"]),
             verdict_to_bridge_p99_ms=ms(row["verdict_p99"]),
             answer_to_bridge_p50_ms=ms(row["answer_p50"]),

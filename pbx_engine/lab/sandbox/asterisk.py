@@ -117,6 +117,15 @@ class PstnBehaviour(enum.Enum):
 FAX_NUMBER = "+12025550990"
 
 
+def screening_number(owner_comes: bool, prefix: str = "+1202556000") -> str:
+    """A phone whose call-screening assistant asks who calls, and thanks the caller once he has
+    spoken; then its owner says "Hello?" (`owner_comes`) or nobody comes (dialplans/pstn.conf).
+    `prefix` + 1 or 2: +1 202 556 0XXX are such phones."""
+    if not prefix.startswith("+12025560") or len(prefix) != 11:
+        raise ValueError(f"{prefix!r}: screening phones are +1 202 556 0XX + the last digit")
+    return prefix + ("1" if owner_comes else "2")
+
+
 class AsteriskSandbox:
     """One private Asterisk. `async with AsteriskSandbox("engine") as pbx:` or start()/stop().
 

@@ -59,6 +59,13 @@ SOUNDS: dict[str, Speech] = {
         wpm=170,
         beep=True,
     ),
+    # A phone's call-screening assistant (as iOS words it), its thanks once told who calls, and
+    # a campaign's identity line (the engine's side says it).
+    "screening-prompt": Speech(
+        "Hi, if you record your name and reason for calling, I'll see if this person is available."
+    ),
+    "screening-thanks": Speech("Thanks. Please stay on the line."),
+    "identity-line": Speech("This is Acme Collections, for John Smith. Please call us back."),
     "machine-greeting": Speech(
         "The person you are calling is not available. Please try again later, "
         "or send a text message. Thank you for calling.",

@@ -92,6 +92,7 @@ function campaignCard(c) {
       el("div", {}, el("span", {}, "Live connects now"), c.live),
       el("div", {}, el("span", {}, "Connects today"), today.contacts ?? 0),
       el("div", {}, el("span", {}, "Machines today"), today.machines ?? 0),
+      el("div", {}, el("span", {}, "Screened today"), today.screened ?? 0),
       el("div", {}, el("span", {}, "Dial level"), c.dial_level),
       el("div", {}, el("span", {}, "Occupancy today"), percent(c.occupancy)),
       el("div", {}, el("span", {}, "Dead air p50 / p99"),
