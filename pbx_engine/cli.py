@@ -495,6 +495,29 @@ async def _demo(args: argparse.Namespace) -> int:
     )
 
 
+async def _bench_load(args: argparse.Namespace) -> int:
+    from pbx_engine.lab.load import run_load
+
+    return await run_load(
+        agents=args.agents,
+        rates=args.rates,
+        step_seconds=args.step_seconds,
+        as_json=args.json,
+        seed=args.seed,
+        profile=args.profile,
+    )
+
+
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: calls a second, as 2,4,8") from None
+    if not rates or any(r <= 0 for r in rates):
+        raise argparse.ArgumentTypeError(f"{text!r}: each rate above 0")
+    return rates
+
+
 def _bench_pacing(args: argparse.Namespace) -> int:
     import json
 
@@ -973,6 +996,23 @@ def _add_bench_commands(commands: argparse._SubParsersAction) -> None:
     )
     amd.add_argument("--json", action="store_true", help="print a JSON list, one per detector")
     amd.set_defaults(handler=_bench_amd)
+    load = bench.add_parser(
+        "load", help="step the call rate up on sandboxes until a part of the floor gives out"
+    )
+    load.add_argument("--agents", type=int, default=30, help="SIPp softphones (default 30)")
+    load.add_argument(
+        "--rates",
+        type=_rates,
+        default=[2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 16.0, 20.0],
+        help="calls placed a second, per step (default 2,4,6,8,10,12,16,20)",
+    )
+    load.add_argument("--step-seconds", type=float, default=30.0, help="each step's length")
+    load.add_argument("--seed", type=int, default=1, help="of the numbers' mix")
+    load.add_argument("--json", action="store_true", help="print one JSON object")
+    load.add_argument(
+        "--profile", type=Path, help="sample the engine with py-spy into this file (collapsed)"
+    )
+    load.set_defaults(handler=_bench_load)
 
 
 def _add_amd_commands(commands: argparse._SubParsersAction) -> None:

@@ -30,6 +30,7 @@ from pbx_engine.amd.listener import (
     changed_settings,
     frame_dbfs,
     tone_purity,
+    zero_crossings,
 )
 
 
@@ -76,9 +77,7 @@ _SEARCH_STEP_HZ = 25
 def dominant_tone(samples: Sequence[int], low_hz: int, high_hz: int) -> tuple[int, float] | None:
     """(frequency, purity) of the strongest single frequency near the frame's zero-crossing
     estimate, or None when that estimate is outside `low_hz`..`high_hz`."""
-    signs = [sample < 0 for sample in samples]
-    crossings = sum(before != after for before, after in zip(signs, signs[1:], strict=False))
-    estimate = crossings * SAMPLE_RATE / (2 * len(samples)) if samples else 0.0
+    estimate = zero_crossings(samples) * SAMPLE_RATE / (2 * len(samples)) if samples else 0.0
     if not low_hz - 2 * _SEARCH_STEP_HZ <= estimate <= high_hz + 2 * _SEARCH_STEP_HZ:
         return None
     # The crossings count is good to one crossing (25 Hz in a 20 ms frame): look around it.

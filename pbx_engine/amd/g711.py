@@ -36,14 +36,34 @@ ULAW_TO_LINEAR: tuple[int, ...] = tuple(_ulaw_to_linear(c) for c in range(256))
 ALAW_TO_LINEAR: tuple[int, ...] = tuple(_alaw_to_linear(c) for c in range(256))
 
 
+def _byte_tables(table: tuple[int, ...]) -> tuple[bytes, bytes]:
+    """The table's 16-bit values split into their bytes in this machine's order, for
+    `bytes.translate`: decoding then runs in C, byte by byte, instead of in a Python loop."""
+    as_bytes = array("h", table).tobytes()
+    return as_bytes[0::2], as_bytes[1::2]
+
+
+_ULAW_BYTES = _byte_tables(ULAW_TO_LINEAR)
+_ALAW_BYTES = _byte_tables(ALAW_TO_LINEAR)
+
+
+def _decode(payload: bytes, tables: tuple[bytes, bytes]) -> array:
+    pcm = bytearray(2 * len(payload))
+    pcm[0::2] = payload.translate(tables[0])
+    pcm[1::2] = payload.translate(tables[1])
+    samples = array("h")
+    samples.frombytes(pcm)
+    return samples
+
+
 def ulaw_decode(payload: bytes) -> array:
     """μ-law bytes to signed 16-bit samples (`array('h')`), one per byte."""
-    return array("h", (ULAW_TO_LINEAR[b] for b in payload))
+    return _decode(payload, _ULAW_BYTES)
 
 
 def alaw_decode(payload: bytes) -> array:
     """A-law bytes to signed 16-bit samples (`array('h')`), one per byte."""
-    return array("h", (ALAW_TO_LINEAR[b] for b in payload))
+    return _decode(payload, _ALAW_BYTES)
 
 
 def ulaw_encode_sample(sample: int) -> int:

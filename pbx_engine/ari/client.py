@@ -49,6 +49,9 @@ from pbx_engine.metrics import AriMetrics, EngineMetrics
 from pbx_engine.text import control_character_problem
 
 log = structlog.get_logger(__name__)
+# HTTP connections to ARI at most for the requests (the events websocket takes one more);
+# the rendered http.conf lets Asterisk hold 200.
+MAX_CONNECTIONS = 64
 
 ConnectedCallback = Callable[[], Awaitable[None]]
 
@@ -146,6 +149,9 @@ class AriClient:
     # ------------------------------------------------------------------ life cycle
     def _new_session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
+            # Requests beyond this wait their turn here, not at Asterisk's HTTP server, whose
+            # session limit (http.conf) drops a connection too many.
+            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
             headers={
                 "Authorization": basic_auth(
                     self._config.username, self._config.password.get_secret_value()

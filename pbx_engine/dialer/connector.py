@@ -28,7 +28,7 @@ from ari_apps.screening_call import (
     PutThrough,
 )
 from pbx_engine.agents.service import AgentError, AgentService
-from pbx_engine.agents.states import AgentState
+from pbx_engine.agents.states import AgentState, longest_idle
 from pbx_engine.amd.beep import GoReason
 from pbx_engine.amd.detectors import MESSAGE_DROP_CONTEXT, DetectorKind
 from pbx_engine.amd.live import EngineDetector
@@ -105,7 +105,9 @@ class AgentConnector:
         """Into the bridge of the agent reserved for him, or of the first to become ready
         within the abandon wait; else the abandon message. ABANDONED then, else None."""
         agent = self._agents.status(request.agent) if request.agent else None
-        if agent is None or not agent.held_for(channel_id):
+        agent_was_free = agent is not None and agent.held_for(channel_id)
+        if not agent_was_free:
+            agent_was_free = longest_idle(self._agents.all()) is not None
             agent = await self._agents.wait_for_ready(self._abandon_wait)
         if agent is None:
             return await self._abandon(channel_id, request)
@@ -126,7 +128,7 @@ class AgentConnector:
         self._agent_of[channel_id] = agent.login
         self._put_through[channel_id] = request
         dead_air = (bridged_at - judged_at).total_seconds()
-        self._metrics.dead_air(request.campaign, dead_air)
+        self._metrics.dead_air(request.campaign, dead_air, agent_was_free=agent_was_free)
         log.info("call.bridged", agent=agent.login, after_verdict_ms=round(dead_air * 1000, 1))
         if request.recording is not None and self._recorder is not None:
             self._recorder.start_soon(channel_id, request.recording, request.campaign)

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -174,6 +175,63 @@ async def summary(engine: Engine, campaign_id: int, started: datetime) -> dict:
     }
 
 
+@dataclass
+class Floor:
+    """A contact centre on this machine: sandboxes, the engine, its agents' softphones."""
+
+    engine: Engine
+    telephony: Telephony
+    postgres: PostgresSandbox
+    logins: dict[str, str]  # agent login -> his softphone's endpoint
+
+
+async def start_floor(
+    stack: AsyncExitStack,
+    *,
+    agents: int,
+    keep: bool = False,
+    http_port: int | None = None,
+    sections: dict | None = None,
+) -> Floor:
+    """PostgreSQL, the engine's Asterisk and the PSTN, one SIPp softphone per agent, and the
+    engine built on them (agents on record, not logged in); all closed with `stack`.
+    `sections`: more of the engine's configuration (messages, SMS)."""
+    logins = {f"agent{i + 1:02d}": f"agent-{i + 1:03d}" for i in range(agents)}
+    passwords = {endpoint: f"{endpoint}-pw" for endpoint in logins.values()}
+    agi_port = free_port()
+    postgres = await stack.enter_async_context(PostgresSandbox(keep=keep))
+    telephony = await stack.enter_async_context(
+        Telephony.create(agi_url=f"agi://127.0.0.1:{agi_port}", agents=passwords, keep=keep)
+    )
+    pbx = telephony.engine
+    for endpoint, password in passwords.items():
+        await stack.enter_async_context(
+            SippPhone(endpoint, password, pbx.sip_host, pbx.sip_port, ring_ms=200)
+        )
+    config = parse_config(
+        {
+            "ari": {"url": pbx.ari_url, "username": pbx.ari_username, "password": pbx.ari_password},
+            "ami": {"port": pbx.ami_port, "username": pbx.ami_username, "secret": pbx.ami_secret},
+            "agi": {"port": agi_port},
+            "database": {
+                "dsn": await postgres.create_database("demo"),
+                "allow_superuser": True,  # the throwaway cluster's only role
+            },
+            "dialer": {"ring_timeout": 8},
+            "agents": {"wrap_up_seconds": 1.0},
+            "logging": {"level": "warning"},
+            "http": {"port": http_port or free_port(), "secret": secrets.token_urlsafe(32)},
+            **(sections or {}),
+        },
+        "demo",
+        environ={},
+    )
+    engine = await stack.enter_async_context(build_engine(config))
+    for login, endpoint in logins.items():
+        await engine.storage.agents.upsert_agent(login, login.title(), sip_endpoint=endpoint)
+    return Floor(engine, telephony, postgres, logins)
+
+
 async def run_demo(
     *,
     debtors: int = 150,
@@ -188,9 +246,6 @@ async def run_demo(
     say = (lambda *a: print(*a, file=sys.stderr)) if as_json else print
     rng = random.Random(seed)
     clock = time.monotonic()
-    logins = {f"agent{i + 1:02d}": f"agent-{i + 1:03d}" for i in range(agents)}
-    passwords = {endpoint: f"{endpoint}-pw" for endpoint in logins.values()}
-    agi_port = free_port()
     http_port = free_port()
     inbound_token = secrets.token_urlsafe(16)
     say(
@@ -204,36 +259,12 @@ async def run_demo(
         kannel = await stack.enter_async_context(
             KannelSandbox(f"http://127.0.0.1:{http_port}/sms/inbound", inbound_token)
         )
-        postgres = await stack.enter_async_context(PostgresSandbox(keep=keep))
-        telephony = await stack.enter_async_context(
-            Telephony.create(agi_url=f"agi://127.0.0.1:{agi_port}", agents=passwords, keep=keep)
-        )
-        pbx = telephony.engine
-        for endpoint, password in passwords.items():
-            await stack.enter_async_context(
-                SippPhone(endpoint, password, pbx.sip_host, pbx.sip_port, ring_ms=200)
-            )
-        config = parse_config(
-            {
-                "ari": {
-                    "url": pbx.ari_url,
-                    "username": pbx.ari_username,
-                    "password": pbx.ari_password,
-                },
-                "ami": {
-                    "port": pbx.ami_port,
-                    "username": pbx.ami_username,
-                    "secret": pbx.ami_secret,
-                },
-                "agi": {"port": agi_port},
-                "database": {
-                    "dsn": await postgres.create_database("demo"),
-                    "allow_superuser": True,  # the throwaway cluster's only role
-                },
-                "dialer": {"ring_timeout": 8},
-                "agents": {"wrap_up_seconds": 1.0},
-                "logging": {"level": "warning"},
-                "http": {"port": http_port, "secret": secrets.token_urlsafe(32)},
+        floor = await start_floor(
+            stack,
+            agents=agents,
+            keep=keep,
+            http_port=http_port,
+            sections={
                 "messages": {
                     "templates_file": str(files / "messages.toml"),
                     "company": "Demo Bank",
@@ -248,10 +279,8 @@ async def run_demo(
                     "inbound_token": inbound_token,
                 },
             },
-            "demo",
-            environ={},
         )
-        engine = await stack.enter_async_context(build_engine(config))
+        engine, telephony, logins = floor.engine, floor.telephony, floor.logins
         campaign = CampaignConfig(
             name="demo",
             dial_mode=mode,
@@ -269,8 +298,6 @@ async def run_demo(
             strategy={"file": files / "strategy.toml"},
         )
         runner = await engine.add_campaign(campaign)
-        for login, endpoint in logins.items():
-            await engine.storage.agents.upsert_agent(login, login.title(), sip_endpoint=endpoint)
         imported = await engine.storage.cases.import_cases(
             sample_cases(debtors, rng, mix), campaign="demo"
         )

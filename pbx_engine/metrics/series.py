@@ -83,6 +83,13 @@ class CallMetrics:
             buckets=DEAD_AIR_BUCKETS,
             registry=registry,
         )
+        self._bridging = Histogram(
+            "pbx_engine_bridge_seconds",
+            "Dead air of people whose agent was free at the verdict: the engine's own part",
+            by_campaign,
+            buckets=EVENT_LAG_BUCKETS,
+            registry=registry,
+        )
 
     def placed(self, campaign: str | None) -> None:
         self._placed.labels(campaign_label(campaign)).inc()
@@ -102,8 +109,12 @@ class CallMetrics:
         if seconds is not None:
             self._decision.labels(detector).observe(max(seconds, 0.0))
 
-    def dead_air(self, campaign: str | None, seconds: float) -> None:
+    def dead_air(self, campaign: str | None, seconds: float, *, agent_was_free: bool) -> None:
+        """`agent_was_free`: an agent was ready (or held for the call) at the verdict, so the
+        seconds are the engine's alone, not a wait for someone to finish a call."""
         self._dead_air.labels(campaign_label(campaign)).observe(max(seconds, 0.0))
+        if agent_was_free:
+            self._bridging.labels(campaign_label(campaign)).observe(max(seconds, 0.0))
 
 
 class AriMetrics:

@@ -75,7 +75,13 @@ async def migrate(
     migrations = load_migrations(directory)
     if isinstance(pool_or_conn, asyncpg.Pool):
         async with pool_or_conn.acquire() as conn:
-            return await _migrate(conn, migrations)
+            try:
+                return await _migrate(conn, migrations)
+            except BaseException:
+                # The pool does not reset sessions (Storage.open): a connection that may still
+                # hold the migration lock (an unlock cut short) is closed, not reused.
+                conn.terminate()
+                raise
     return await _migrate(pool_or_conn, migrations)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,16 @@ from pbx_engine.storage.supervision import SupervisionStore
 from pbx_engine.storage.surveys import SurveyStore
 
 
+async def _undo_open_transaction(connection: asyncpg.Connection) -> None:
+    """What a connection needs as it goes back to the pool. asyncpg's own reset runs four
+    statements on every release (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL): one more
+    round trip for every query. The engine keeps no state on a session (no SET, LISTEN or
+    cursor; the migrations' advisory lock is released where it is taken), so only a
+    transaction left open, by a cancelled query, is undone."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
 class StorageUnavailable(Exception):
     """PostgreSQL cannot be used; the message is one line naming the address, cause and fix."""
 
@@ -70,9 +81,14 @@ def unavailable(error: BaseException, config: DatabaseConfig) -> StorageUnavaila
     return StorageUnavailable(f"cannot connect to PostgreSQL at {where}: {cause}: {fix}")
 
 
+# A query answered this recently shows PostgreSQL alive while every pooled connection is busy.
+ANSWERED_LATELY = 1.0  # seconds
+
+
 class Storage:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self.last_answer: float | None = None  # monotonic time of the last query answered
         self.agents = AgentStore(pool)
         self.cases = CaseStore(pool)
         self.campaigns = CampaignStore(pool)
@@ -109,22 +125,31 @@ class Storage:
         """The pool, closed on leaving; `query_timer(seconds)` is told each query's time;
         `command_timeout`: seconds a query may take (None: as long as it needs)."""
 
-        async def time_queries(connection: asyncpg.Connection) -> None:
-            assert query_timer is not None
-            connection.add_query_logger(lambda query: query_timer(query.elapsed))
+        storage: Storage | None = None
+
+        def answered(query: asyncpg.connection.LoggedQuery) -> None:
+            if storage is not None and query.exception is None:
+                storage.last_answer = time.monotonic()
+            if query_timer is not None:
+                query_timer(query.elapsed)
+
+        async def watch_queries(connection: asyncpg.Connection) -> None:
+            connection.add_query_logger(answered)
 
         try:
             pool = await asyncpg.create_pool(
                 min_size=config.min_connections,
                 max_size=config.max_connections,
-                init=time_queries if query_timer is not None else None,
+                init=watch_queries,
+                reset=_undo_open_transaction,
                 command_timeout=command_timeout,
                 **config.connect_kwargs(),
             )
         except (OSError, asyncpg.PostgresError) as error:
             raise unavailable(error, config) from None
+        storage = cls(pool)
         try:
-            yield cls(pool)
+            yield storage
         finally:
             # close() waits for connections in use; terminate() if that is cut short.
             try:
@@ -134,6 +159,14 @@ class Storage:
                 raise
 
     async def ping(self) -> bool:
+        """Whether PostgreSQL answers. While every pooled connection is busy and queries are
+        being answered, it does: a `SELECT true` would only wait behind them, and a probe
+        timing out there would take a busy database for a lost one (and stop the dialling)."""
+        lately = self.last_answer is not None and (
+            time.monotonic() - self.last_answer < ANSWERED_LATELY
+        )
+        if lately and self.pool.get_idle_size() == 0:
+            return True
         try:
             return await self.pool.fetchval("SELECT true") is True
         except (OSError, asyncpg.PostgresError):

@@ -228,3 +228,21 @@ def test_mu_law_decoded_speech_keeps_its_level():
     frame = tone(20, amplitude=8000)[0]
     decoded = ulaw_decode(ulaw_encode(frame))
     assert frame_dbfs(decoded) == pytest.approx(frame_dbfs(frame), abs=0.3)
+
+
+def test_decoding_in_c_gives_the_tables_values_for_every_byte():
+    from pbx_engine.amd.g711 import ALAW_TO_LINEAR, ULAW_TO_LINEAR, alaw_decode
+
+    every = bytes(range(256))
+    assert list(ulaw_decode(every)) == list(ULAW_TO_LINEAR)
+    assert list(alaw_decode(every)) == list(ALAW_TO_LINEAR)
+    assert list(ulaw_decode(b"")) == []
+
+
+def test_zero_crossings_estimate_a_pure_tone_s_frequency():
+    from pbx_engine.amd.listener import zero_crossings
+
+    for hz in (400, 1100, 2100):
+        tone = [int(8000 * math.sin(2 * math.pi * hz * (i + 0.5) / 8000)) for i in range(160)]
+        assert abs(zero_crossings(tone) * 8000 / (2 * 160) - hz) <= 25
+    assert zero_crossings([]) == 0 and zero_crossings([5]) == 0

@@ -53,7 +53,8 @@ def test_given_a_call_when_it_is_counted_then_each_series_moves_under_its_labels
     calls.answered("acme")
     calls.amd_verdict("human", "engine", 1.7)
     calls.amd_verdict("machine", "dialplan", None)  # answer not seen: counted, not timed
-    calls.dead_air("acme", 0.12)
+    calls.dead_air("acme", 0.12, agent_was_free=False)  # waited for an agent to finish
+    calls.dead_air("acme", 0.004, agent_was_free=True)
     calls.abandoned("acme")
     calls.finished("acme", "abandoned")
     metrics.ari.event_handled(0.004)
@@ -73,12 +74,15 @@ def test_given_a_call_when_it_is_counted_then_each_series_moves_under_its_labels
     assert samples[("pbx_engine_amd_decision_seconds_count", (("detector", "engine"),))] == 1
     assert samples[("pbx_engine_amd_decision_seconds_sum", (("detector", "engine"),))] == 1.7
     assert ("pbx_engine_amd_decision_seconds_count", (("detector", "dialplan"),)) not in samples
-    assert samples[("pbx_engine_dead_air_seconds_count", (("campaign", "acme"),))] == 1
+    assert samples[("pbx_engine_dead_air_seconds_count", (("campaign", "acme"),))] == 2
     dead_air_le_02 = (
         "pbx_engine_dead_air_seconds_bucket",
         (("campaign", "acme"), ("le", "0.2")),
     )
-    assert samples[dead_air_le_02] == 1
+    assert samples[dead_air_le_02] == 2
+    # The engine's own part: only the call whose agent was free at the verdict.
+    assert samples[("pbx_engine_bridge_seconds_count", (("campaign", "acme"),))] == 1
+    assert samples[("pbx_engine_bridge_seconds_sum", (("campaign", "acme"),))] == 0.004
     assert samples[("pbx_engine_ari_event_lag_seconds_count", ())] == 2
     assert samples[("pbx_engine_ari_event_lag_seconds_sum", ())] == 0.004
     assert samples[("pbx_engine_ari_reconnects_total", ())] == 1
