@@ -8,6 +8,7 @@ the file: `PBX_ENGINE_ARI_PASSWORD`, `PBX_ENGINE_AMI_SECRET`, `PBX_ENGINE_DATABA
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -164,6 +165,14 @@ class DatabaseConfig(_Section):
 
 
 class DialerConfig(_Section):
+    engine_name: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=100,
+        description="this engine's name among engines sharing a database (the host's name by "
+        "default): the holder of a campaign's lease dials it. Two engines must not share one; "
+        "an engine restarted under its name takes its campaigns back at once",
+    )
     trunk: str = Field(
         "pstn",
         description="PJSIP endpoint of the carrier trunk; calls go to PJSIP/{number}@{trunk}",

@@ -218,6 +218,7 @@ class Engine:
             batch=batch,
             callerid=self.callerid,
             lookups=self.lookups,
+            holder=self.config.dialer.engine_name,
         )
         self.campaigns.add(runner)
         self._campaign_tasks.spawn(runner.run(), name=f"campaign-{campaign.name}")

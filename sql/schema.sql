@@ -560,3 +560,15 @@ CREATE TABLE strategy_steps (
     at           timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (case_id, strategy, step)
 );
+
+
+-- Several engines ------------------------------------------------------------------------------
+
+-- Which engine dials a campaign: the holder of its lease, until it expires. Every take by a new
+-- runner raises the fencing token, which the insert that places a call checks.
+CREATE TABLE campaign_leases (
+    campaign_id  bigint PRIMARY KEY REFERENCES campaigns (id) ON DELETE CASCADE,
+    holder       text NOT NULL,
+    token        bigint NOT NULL,
+    expires_at   timestamptz NOT NULL
+);

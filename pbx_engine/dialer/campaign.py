@@ -22,6 +22,7 @@ from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.compliance.policy import next_window_open, public_holiday
 from pbx_engine.compliance.timezones import debtor_zones
+from pbx_engine.dialer.lease import CampaignLease
 from pbx_engine.dialer.pacer import LivePacing
 from pbx_engine.dialer.schedule import CALL_IN_PROGRESS, CallPlan, plan_calls
 from pbx_engine.dialer.service import (
@@ -36,6 +37,7 @@ from pbx_engine.lookups.service import NumberLookups
 from pbx_engine.recordkeeper.keeper import NotRecording
 from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.storage import Storage
+from pbx_engine.storage.leases import Fence
 
 log = structlog.get_logger(__name__)
 
@@ -63,8 +65,14 @@ class CampaignRunner:
         batch: int = 500,
         callerid: CallerIdService | None = None,
         lookups: NumberLookups | None = None,
+        holder: str = "engine",
+        lease: CampaignLease | None = None,
     ) -> None:
         self.campaign = campaign
+        # This engine's name, under which it holds the campaign's lease: of several engines on
+        # one database, the holder dials the campaign and the others stand by.
+        self._holder = holder
+        self.lease = lease or CampaignLease()
         self._lookups = lookups
         self.campaign_id = campaign_id
         self._storage = storage
@@ -110,7 +118,8 @@ class CampaignRunner:
             # reads the same database).
             if self.state is CampaignState.RUNNING and self._dialer.recording:
                 try:
-                    await self._place_due_calls()
+                    if await self._hold_lease():
+                        await self._place_due_calls()
                 except RecordingsFailing:
                     log.info("campaign.waiting_for_recordings")
                 except AsteriskNotHeard:
@@ -127,9 +136,55 @@ class CampaignRunner:
                             "campaign.database_unreachable",
                             error=str(error) or type(error).__name__,
                         )
+            elif self.lease.token is not None and self.state is not CampaignState.RUNNING:
+                await self._let_lease_go()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._tick)
+
+    async def _hold_lease(self) -> bool:
+        """Take or renew the campaign's lease when due; whether this engine may place its
+        calls now. Another engine's lease: it stands by (and takes over once that runs
+        out). The database silent: the lease runs out by this engine's own clock."""
+        lease, clock = self.lease, asyncio.get_running_loop().time
+        if lease.due(clock()):
+            asked = clock()
+            try:
+                if lease.token is None:
+                    token = await self._storage.leases.take(
+                        self.campaign_id, self._holder, lease.seconds
+                    )
+                elif await self._storage.leases.renew(self._fence(), lease.seconds):
+                    token = lease.token
+                else:
+                    token = None
+            except Exception as error:
+                if not is_unreachable(error):
+                    raise
+                log.warning("campaign.lease_not_renewed", error=str(error) or type(error).__name__)
+                return lease.may_place(clock())
+            if token is None:
+                if lease.token is not None:
+                    log.warning("campaign.lease_lost", token=lease.token)
+                lease.lost()
+            else:
+                if token != lease.token:
+                    log.info("campaign.lease_taken", holder=self._holder, token=token)
+                lease.held(token, asked)
+        return lease.may_place(clock())
+
+    def _fence(self) -> Fence | None:
+        token = self.lease.token
+        return None if token is None else Fence(self.campaign_id, self._holder, token)
+
+    async def _let_lease_go(self) -> None:
+        """Stopped or paused here: the campaign is free for another engine at once."""
+        fence = self._fence()
+        self.lease.lost()
+        if fence is not None:
+            with contextlib.suppress(Exception):
+                await self._storage.leases.release(fence)
+            log.info("campaign.lease_released", token=fence.token)
 
     async def _place_due_calls(self) -> None:
         if self._fresh_start:
@@ -337,6 +392,8 @@ class CampaignRunner:
             amd_detector=self.campaign.detector,
             recording=self.campaign.recording.policy(),
             survey=self.campaign.survey.call_survey if self.campaign.survey else None,
+            # Checked by the insert that places it: no call once the lease is another's.
+            fence=self._fence(),
         )
         try:
             placed = self._dialer.place_call(request)

@@ -52,6 +52,7 @@ from pbx_engine.outbound.policy import Purpose
 from pbx_engine.recording.policy import RecordingPolicy
 from pbx_engine.recordkeeper.keeper import NotRecording, RecordKeeper
 from pbx_engine.storage import Attempt, Storage
+from pbx_engine.storage.leases import Fence, FenceRefused
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +88,8 @@ class CallRequest:
     purpose: Purpose = Purpose.CAMPAIGN
     # The campaign's keypad survey, made fresh for the call when its agent ends it; None: none.
     survey: Callable[[], CallSurvey] | None = None
+    # The campaign's lease this engine holds: the attempt's insert checks it (None: unchecked).
+    fence: Fence | None = None
 
 
 @dataclass(frozen=True)
@@ -427,8 +430,9 @@ class Dialer:
         )
         try:
             result = await self._drive(request, channel_id, self._active[channel_id])
-        except NotRecording as error:
-            # Its attempt could not be written: nothing rang, nothing to settle.
+        except (NotRecording, FenceRefused) as error:
+            # Its attempt could not be written (or the campaign is another engine's now):
+            # nothing rang, nothing to settle.
             log.warning("call.not_placed", error=str(error))
             result = CallResult(
                 channel_id, request.number, Outcome.CANCELLED, None, None, None, str(error)
@@ -491,6 +495,7 @@ class Dialer:
             campaign_id=request.campaign_id,
             agent_id=request.agent_id,
             direction="outbound",
+            fence=request.fence,
         )
 
     async def _outbound_refusal(self, request: CallRequest) -> Finish | None:

@@ -418,8 +418,10 @@ async def run_load(
         floor = await start_floor(stack, agents=agents)
         engine = floor.engine
         cases = await load_cases(engine, int(sum(rates) * step_seconds) + len(rates), rng)
+        say(f"{len(cases)} debtors on record; logging the agents in ...")
         for login in floor.logins:
             await engine.agents.login(login)
+        say("ramping up")
         bots = asyncio.get_running_loop().create_task(
             # Short talks: the floor should have an agent free for most people, so that the
             # engine's own time shows (a saturated floor measures its agents instead).

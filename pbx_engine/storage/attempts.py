@@ -6,6 +6,7 @@ from datetime import datetime
 
 import asyncpg
 
+from pbx_engine.storage.leases import Fence, FenceRefused
 from pbx_engine.storage.models import Attempt
 
 
@@ -24,20 +25,40 @@ class AttemptStore:
         phone_number_id: int | None = None,
         campaign_id: int | None = None,
         agent_id: int | None = None,
+        fence: Fence | None = None,
     ) -> int:
-        return await self.pool.fetchval(
+        """The attempt's row; with `fence`, only while that lease on the campaign is still
+        its holder's, with that token, unexpired (else FenceRefused: no call is placed)."""
+        values = (channel_id, direction, dialled, caller_id, case_id, phone_number_id)
+        if fence is None:
+            return await self.pool.fetchval(
+                """INSERT INTO call_attempts (channel_id, direction, dialled, caller_id, case_id,
+                                              phone_number_id, campaign_id, agent_id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
+                *values,
+                campaign_id,
+                agent_id,
+            )
+        made = await self.pool.fetchval(
             """INSERT INTO call_attempts (channel_id, direction, dialled, caller_id, case_id,
                                           phone_number_id, campaign_id, agent_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
-            channel_id,
-            direction,
-            dialled,
-            caller_id,
-            case_id,
-            phone_number_id,
-            campaign_id,
+               SELECT $1, $2, $3, $4, $5, $6, $7, $8
+               WHERE EXISTS (SELECT 1 FROM campaign_leases
+                             WHERE campaign_id = $7 AND holder = $9 AND token = $10
+                               AND expires_at > now())
+               RETURNING id""",
+            *values,
+            fence.campaign_id,
             agent_id,
+            fence.holder,
+            fence.token,
         )
+        if made is None:
+            raise FenceRefused(
+                f"campaign {fence.campaign_id}'s lease is no longer {fence.holder}'s "
+                f"(token {fence.token})"
+            )
+        return made
 
     async def mark_attempt_originated(self, channel_id: str, at: datetime) -> None:
         await self.pool.execute(

@@ -25,6 +25,7 @@ from pbx_engine.storage.campaigns import CampaignStore
 from pbx_engine.storage.cases import CaseStore
 from pbx_engine.storage.consent import ConsentStore
 from pbx_engine.storage.invitations import InvitationStore
+from pbx_engine.storage.leases import LeaseStore
 from pbx_engine.storage.lookups import LookupStore
 from pbx_engine.storage.messages import MessageStore
 from pbx_engine.storage.models import AgentRow
@@ -104,6 +105,7 @@ class Storage:
         self.invitations = InvitationStore(pool)
         self.outbound = OutboundStore(pool)
         self.agent_access = AgentAccess(pool)
+        self.leases = LeaseStore(pool)
         self.room_pins = RoomPinStore(pool)
         self.softphones = SoftphoneStore(pool)
         self.messages = MessageStore(pool)
