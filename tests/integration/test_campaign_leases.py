@@ -122,6 +122,11 @@ async def test_two_engines_on_one_campaign_dial_it_one_at_a_time_and_take_over(
 
     try:
         first.start()
+
+        async def first_holds():
+            return first.lease.token is not None
+
+        await eventually(first_holds, timeout=5, what="the first runner to take the lease")
         second.start()
         one = await case("L-1")
         assert len(await eventually(lambda: attempts(one), timeout=15, what="L-1 dialled")) == 1
