@@ -34,6 +34,7 @@ from pbx_engine.amd.listener import (
     ListenerSettings,
     ListenerVerdict,
     frame_dbfs,
+    zero_crossings,
 )
 
 MODEL_FILE = "amd-1.json"
@@ -165,13 +166,10 @@ def asks_now(f: GreetingFeatures) -> bool:
     return f.silence_ms < min(PAUSE_EVENTS_MS) and since > 0 and since % SPEECH_EVERY_MS == 0
 
 
-def zero_crossings(samples: Sequence[int]) -> int:
-    crossings, previous = 0, 0
-    for sample in samples:
-        if (sample >= 0) != (previous >= 0):
-            crossings += 1
-        previous = sample
-    return crossings
+def frame_zcr(samples: Sequence[int]) -> int:
+    """The frame's zero crossings counted from a rest before it (a negative first sample is
+    one more crossing), as the model's training counted them."""
+    return zero_crossings(samples) + (1 if samples and samples[0] < 0 else 0)
 
 
 @dataclass
@@ -221,7 +219,7 @@ class LearnedListener:
             return self.verdict
         level = frame_dbfs(samples)
         self.fax.track(samples, level, self.energy)
-        zcr = zero_crossings(samples)
+        zcr = frame_zcr(samples)
         tone = self.tones.is_tone(samples, level, zcr) or self.fax.tone_hz is not None
         self.features.feed(level, tone=tone)
         self.verdict = self._decide()

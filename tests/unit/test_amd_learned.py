@@ -12,6 +12,7 @@ from pbx_engine.amd.learned import (
     LearnedListener,
     TreeEnsemble,
     asks_now,
+    frame_zcr,
     shipped_model,
 )
 from pbx_engine.amd.listener import FRAME_SAMPLES, AmdStatus
@@ -171,3 +172,21 @@ def test_a_short_hello_then_silence_is_a_person_and_a_long_greeting_with_a_beep_
     greeting += frames(-12, 600, hz=1000) + frames(-80, 2000)
     machine = verdict_of(LearnedListener(shipped_model()), greeting)
     assert machine.status is AmdStatus.MACHINE
+
+
+def _crossings_from_rest(samples):
+    """The count the model was trained on, written plainly: sign changes from a silent sample
+    before the frame."""
+    crossings, previous = 0, 0
+    for sample in samples:
+        if (sample >= 0) != (previous >= 0):
+            crossings += 1
+        previous = sample
+    return crossings
+
+
+def test_frame_zero_crossings_count_as_the_model_was_trained():
+    rng = random.Random(5)
+    frames = [[rng.randint(-3, 3) * rng.choice((1, 1000)) for _ in range(160)] for _ in range(500)]
+    frames += [[], [0], [-1], [1, -1], [-5, -5, 0, 0, -1]]
+    assert all(frame_zcr(f) == _crossings_from_rest(f) for f in frames)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pbx_engine.amd.features import FEATURE_NAMES, GreetingFeatures
 from pbx_engine.amd.g711 import ulaw_decode
-from pbx_engine.amd.learned import CLASSES, LearnedSettings, ToneSpotter, asks_now, zero_crossings
+from pbx_engine.amd.learned import CLASSES, LearnedSettings, ToneSpotter, asks_now, frame_zcr
 from pbx_engine.amd.listener import FRAME_MS, FRAME_SAMPLES, Framer, frame_dbfs
 from pbx_engine.lab.amd.corpus_files import CorpusFile
 from pbx_engine.lab.amd.figures import Figures, figures
@@ -57,7 +57,7 @@ def checkpoints(file: CorpusFile, ulaw: bytes, settings: LearnedSettings) -> Che
     features, tones = GreetingFeatures(), ToneSpotter()
     out = Checkpoints(file)
     for frame in Framer().push(ulaw_decode(lead + ulaw + tail)):
-        level, zcr = frame_dbfs(frame), zero_crossings(frame)
+        level, zcr = frame_dbfs(frame), frame_zcr(frame)
         features.feed(level, tone=tones.is_tone(frame, level, zcr))
         now = features.heard_ms
         if now > settings.total_analysis_ms:
