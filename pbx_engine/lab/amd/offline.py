@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import statistics
 import tempfile
+from array import array
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from pbx_engine.amd.listener import (
     AmdStatus,
     Framer,
     ListenerSettings,
+    ListenerVerdict,
 )
 from pbx_engine.lab.amd.bench import DetectorResult, Judged, Sample, find_samples
 from pbx_engine.lab.amd.corpus_files import CorpusFile, load_corpus
@@ -56,20 +59,34 @@ async def ulaw_of(path: Path, scratch: Path) -> bytes:
     return await asyncio.to_thread(target.read_bytes)
 
 
+def call_frames(ulaw: bytes, lead_in_s: float, listen_ms: int) -> Iterator[array]:
+    """A recording as a call's 20 ms frames: `lead_in_s` of silence before it (the phone
+    network's wait) and after it silence enough to fill `listen_ms` (a listener waiting for
+    the end of a greeting hears it end)."""
+    lead = _SILENT_ULAW * int(lead_in_s * SAMPLE_RATE)
+    tail = _SILENT_ULAW * ((listen_ms // FRAME_MS + 1) * FRAME_SAMPLES)
+    return Framer().push(ulaw_decode(lead + ulaw + tail))
+
+
+def _first_verdict(
+    listener: AmdListener | LearnedListener, frames: Iterable[array]
+) -> ListenerVerdict | None:
+    for frame in frames:
+        verdict = listener.feed(frame)
+        if verdict is not None:
+            return verdict
+    return None
+
+
 def judge_audio(
     ulaw: bytes, settings: ListenerSettings, lead_in_s: float = LEAD_IN_S
 ) -> tuple[str, float | None]:
     """(status, seconds from the answer to the verdict) for one recording."""
-    listener = AmdListener(settings)
-    framer = Framer()
-    lead = _SILENT_ULAW * int(lead_in_s * 8000)
-    tail_frames = settings.total_analysis_ms // 20 + 1
-    audio = lead + ulaw + _SILENT_ULAW * (tail_frames * FRAME_SAMPLES)
-    for frame in framer.push(ulaw_decode(audio)):
-        verdict = listener.feed(frame)
-        if verdict is not None:
-            return verdict.status.value, verdict.decided_ms / 1000
-    return "FAILED", None
+    frames = call_frames(ulaw, lead_in_s, settings.total_analysis_ms)
+    verdict = _first_verdict(AmdListener(settings), frames)
+    if verdict is None:
+        return "FAILED", None
+    return verdict.status.value, verdict.decided_ms / 1000
 
 
 @dataclass(frozen=True)
@@ -96,12 +113,10 @@ def judge_drop(
     """The AMD verdict on one recording and, for a machine, when the message would start."""
     listener = AmdListener(settings)
     beep: BeepListener | None = None
-    lead = _SILENT_ULAW * int(lead_in_s * SAMPLE_RATE)
-    tail_frames = (settings.total_analysis_ms + beep_settings.max_wait_ms) // FRAME_MS + 1
-    audio = lead + ulaw + _SILENT_ULAW * (tail_frames * FRAME_SAMPLES)
+    listen_ms = settings.total_analysis_ms + beep_settings.max_wait_ms
     greeting_end_s = lead_in_s + len(ulaw) / SAMPLE_RATE
     status = "FAILED"
-    for frame in Framer().push(ulaw_decode(audio)):
+    for frame in call_frames(ulaw, lead_in_s, listen_ms):
         if beep is None:
             verdict = listener.feed(frame)
             if verdict is None:
@@ -214,14 +229,11 @@ def judge_learned(
     """(status, cause, seconds from the answer to the verdict) of the learned listener."""
     listener = LearnedListener(model)
     assert listener.settings is not None
-    lead = _SILENT_ULAW * int(lead_in_s * SAMPLE_RATE)
-    tail_frames = listener.settings.total_analysis_ms // FRAME_MS + 1
-    audio = lead + ulaw + _SILENT_ULAW * (tail_frames * FRAME_SAMPLES)
-    for frame in Framer().push(ulaw_decode(audio)):
-        verdict = listener.feed(frame)
-        if verdict is not None:
-            return verdict.status.value, verdict.cause, verdict.decided_ms / 1000
-    return "FAILED", "", None
+    frames = call_frames(ulaw, lead_in_s, listener.settings.total_analysis_ms)
+    verdict = _first_verdict(listener, frames)
+    if verdict is None:
+        return "FAILED", "", None
+    return verdict.status.value, verdict.cause, verdict.decided_ms / 1000
 
 
 async def evaluate_files(

@@ -1,12 +1,14 @@
 """`pbx-engine amd train CORPUS... --out MODEL.json`: fit the learned detector's trees.
 
 Each file of the corpora's `tune` split is played (offline, as μ-law after the phone network's
-lead-in) into `GreetingFeatures`; every 200 ms after speech begins, the features so far make one
-row labelled with the file's class. scikit-learn fits gradient-boosted trees on the rows, every
-file weighing the same and the three classes alike. The thresholds are then tuned on
-out-of-fold predictions (the model of three folds judging the fourth), so they are chosen on
-files the trees did not learn from: the highest machine recall that keeps people at 99.5% and
-NOTSURE rare, then the quickest. The `test` split is never read here.
+lead-in) into `GreetingFeatures`; at every moment the detector would ask the model (`asks_now`:
+as a pause grows, and every half second of speech) the features so far make one row labelled
+with the file's class. scikit-learn fits gradient-boosted trees on the rows, people weighing as
+much as machines and assistants together (`_rows`). The thresholds are then tuned on
+out-of-fold predictions (the model of one fold judging the other), so they are chosen on files
+the trees did not learn from: the most people and machines right, a person counting
+`PEOPLE_WEIGHT` times a machine, with NOTSURE at most 2%, then the least dead air (`tune`).
+The `test` split is never read here.
 
 The written file holds the trees, the thresholds and the recipe (corpora, seeds, parameters,
 the out-of-fold figures) that rebuilds it.
@@ -20,15 +22,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pbx_engine.amd.features import FEATURE_NAMES, GreetingFeatures
-from pbx_engine.amd.g711 import ulaw_decode
 from pbx_engine.amd.learned import CLASSES, LearnedSettings, ToneSpotter, asks_now, frame_zcr
-from pbx_engine.amd.listener import FRAME_MS, FRAME_SAMPLES, Framer, frame_dbfs
+from pbx_engine.amd.listener import frame_dbfs
 from pbx_engine.lab.amd.corpus_files import CorpusFile
 from pbx_engine.lab.amd.figures import Figures, figures
+from pbx_engine.lab.amd.offline import LEAD_IN_S, call_frames
 
-LEAD_IN_S = 0.8  # as offline.LEAD_IN_S: the phone network's wait before it plays
-ROW_EVERY_MS = 200  # a training row every this much audio
-_SILENT_ULAW = b"\xff"
 PARAMETERS = {
     "n_estimators": 60,
     "max_depth": 3,
@@ -52,11 +51,9 @@ class Checkpoints:
 def checkpoints(file: CorpusFile, ulaw: bytes, settings: LearnedSettings) -> Checkpoints:
     """Features at every moment the detector asks the model (`asks_now`), to
     `total_analysis_ms`."""
-    lead = _SILENT_ULAW * int(LEAD_IN_S * 8000)
-    tail = _SILENT_ULAW * ((settings.total_analysis_ms // FRAME_MS + 1) * FRAME_SAMPLES)
     features, tones = GreetingFeatures(), ToneSpotter()
     out = Checkpoints(file)
-    for frame in Framer().push(ulaw_decode(lead + ulaw + tail)):
+    for frame in call_frames(ulaw, LEAD_IN_S, settings.total_analysis_ms):
         level, zcr = frame_dbfs(frame), frame_zcr(frame)
         features.feed(level, tone=tones.is_tone(frame, level, zcr))
         now = features.heard_ms
