@@ -178,6 +178,27 @@ def _write_wav(path: Path, samples: array.array) -> None:
         w.writeframes(samples.tobytes())
 
 
+async def _to_pcm(sox: str, source: Path, target: Path, *, what: str) -> None:
+    """`source` as the corpus's 8 kHz 16-bit mono WAV (no dither: a seed makes the same files)."""
+    await run(
+        [
+            sox,
+            "-D",
+            str(source),
+            "-r",
+            str(RATE),
+            "-c",
+            "1",
+            "-e",
+            "signed",
+            "-b",
+            "16",
+            str(target),
+        ],
+        what=what,
+    )
+
+
 async def _sentence(text: str, voice: str, wpm: int, pitch: int) -> array.array:
     """The sentence spoken by espeak-ng, at 8 kHz, without the silence espeak adds around it."""
     espeak, sox = speech_tools()
@@ -193,23 +214,7 @@ async def _sentence(text: str, voice: str, wpm: int, pitch: int) -> array.array:
             what="espeak-ng",
         )
         made = cached.with_suffix(f".{unique}.part.wav")
-        await run(
-            [
-                sox,
-                "-D",
-                str(raw),
-                "-r",
-                str(RATE),
-                "-c",
-                "1",
-                "-e",
-                "signed",
-                "-b",
-                "16",
-                str(made),
-            ],
-            what="sox (sentence)",
-        )
+        await _to_pcm(sox, raw, made, what="sox (sentence)")
         made.replace(cached)
         raw.unlink(missing_ok=True)
     return _trimmed(_read_wav(cached))
@@ -327,23 +332,7 @@ async def _write_through_codec(samples: array.array, target: Path, codec: str) -
     await asyncio.to_thread(_write_wav, plain, samples)
     try:
         await run([sox, "-D", str(plain), str(coded)], what=f"sox ({codec})")
-        await run(
-            [
-                sox,
-                "-D",
-                str(coded),
-                "-r",
-                str(RATE),
-                "-c",
-                "1",
-                "-e",
-                "signed",
-                "-b",
-                "16",
-                str(target),
-            ],
-            what=f"sox ({codec} back)",
-        )
+        await _to_pcm(sox, coded, target, what=f"sox ({codec} back)")
     finally:
         plain.unlink(missing_ok=True)
         coded.unlink(missing_ok=True)
