@@ -166,7 +166,7 @@ class CampaignRunner:
             if token is None:
                 if lease.token is not None:
                     log.warning("campaign.lease_lost", token=lease.token)
-                lease.lost()
+                lease.refused()
             else:
                 if token != lease.token:
                     log.info("campaign.lease_taken", holder=self._holder, token=token)

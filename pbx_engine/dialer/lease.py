@@ -26,6 +26,7 @@ class CampaignLease:
     margin: float = MARGIN
     token: int | None = None
     asked_at: float | None = None  # when the last take or renewal that succeeded was asked
+    refusals: int = 0  # takes and renewals the database said no to (another engine holds it)
 
     def __post_init__(self) -> None:
         if not 0 < self.renew_every < self.seconds - self.margin:
@@ -38,6 +39,11 @@ class CampaignLease:
     def held(self, token: int, asked_at: float) -> None:
         """The database gave (or renewed) the lease with `token`, asked at `asked_at`."""
         self.token, self.asked_at = token, asked_at
+
+    def refused(self) -> None:
+        """The database said no: another engine holds the lease."""
+        self.refusals += 1
+        self.lost()
 
     def lost(self) -> None:
         self.token = self.asked_at = None

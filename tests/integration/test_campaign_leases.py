@@ -39,9 +39,13 @@ async def test_one_engine_holds_a_campaign_and_another_takes_it_once_the_lease_r
     assert await _attempt(storage, "lease-1", campaign, a)
     assert await storage.leases.renew(a, 1.0)
 
-    await asyncio.sleep(1.1)  # engine-a stopped renewing: cut off, or dead
-    second = await storage.leases.take(campaign, "engine-b", 5.0)
-    assert second is not None and second > first
+    # engine-a stops renewing (cut off, or dead): engine-b gets the lease once it runs out.
+    second = await eventually(
+        lambda: storage.leases.take(campaign, "engine-b", 5.0),
+        timeout=5,
+        what="the lease to run out and pass to engine-b",
+    )
+    assert second > first
     # engine-a's call planned just before: refused by the fence, and not on record.
     with pytest.raises(FenceRefused):
         await _attempt(storage, "lease-2", campaign, a)
@@ -130,7 +134,13 @@ async def test_two_engines_on_one_campaign_dial_it_one_at_a_time_and_take_over(
         second.start()
         one = await case("L-1")
         assert len(await eventually(lambda: attempts(one), timeout=15, what="L-1 dialled")) == 1
-        await asyncio.sleep(1.5)  # the standby runner asked for the lease meanwhile, in vain
+        # The standby runner asks for the lease, in vain, while the first holds it.
+        refused = second.lease.refusals
+
+        async def standby_asked_again():
+            return second.lease.refusals > refused
+
+        await eventually(standby_asked_again, timeout=5, what="the standby to ask again")
         assert (first.placed, second.placed) == (1, 0)
         assert second.lease.token is None
 

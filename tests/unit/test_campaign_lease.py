@@ -30,6 +30,12 @@ def test_a_database_that_stops_answering_stops_the_placing_before_the_lease_runs
     assert max(placing) < lease.seconds - lease.margin
 
 
+def test_a_refused_take_is_counted_and_places_nothing():
+    lease = CampaignLease()
+    lease.refused()
+    assert lease.refusals == 1 and not lease.may_place(0.0) and lease.due(0.0)
+
+
 def test_a_lost_lease_places_nothing_and_is_taken_again_when_due():
     lease = CampaignLease()
     lease.held(token=1, asked_at=0.0)
