@@ -198,10 +198,7 @@ class AgentConnector:
         if await self._ari.get_channel(channel_id) is None:
             log.info("call.gone_during_greeting")
             return False
-        over, gone = await _first_of(
-            detector.greeting_over(channel_id),
-            events.wait_for((ChannelDestroyed, StasisEnd), timeout=LONGEST_MESSAGE),
-        )
+        over, gone = await _unless_gone(detector.greeting_over(channel_id), events)
         if gone is not None or over is None:
             log.info("call.gone_during_greeting")
             return False
@@ -367,15 +364,21 @@ async def _listen_once(
     hangs up (a listener cut off that way would give a verdict on nothing)."""
     try:
         async with asyncio.timeout(max(seconds, 0.0) + LISTEN_GRACE):
-            verdict, gone = await _first_of(
-                detector.listen(channel_id, learned=learned),
-                events.wait_for((ChannelDestroyed, StasisEnd), timeout=LONGEST_MESSAGE),
-            )
+            verdict, gone = await _unless_gone(detector.listen(channel_id, learned=learned), events)
     except TimeoutError:
         return "MACHINE", f"{SILENT_CAUSE}-deadline", None
     if gone is not None or verdict is None:
         return None
     return verdict.status, verdict.cause, verdict.onset_ms
+
+
+async def _unless_gone(
+    wanted: Awaitable[_Wanted], events: Subscription
+) -> tuple[_Wanted | None, Event | None]:
+    """`wanted`, unless the call leaves first (hangs up, or leaves Stasis)."""
+    return await _first_of(
+        wanted, events.wait_for((ChannelDestroyed, StasisEnd), timeout=LONGEST_MESSAGE)
+    )
 
 
 async def _first_of(

@@ -29,31 +29,28 @@ class AttemptStore:
     ) -> int:
         """The attempt's row; with `fence`, only while that lease on the campaign is still
         its holder's, with that token, unexpired (else FenceRefused: no call is placed)."""
-        values = (channel_id, direction, dialled, caller_id, case_id, phone_number_id)
-        if fence is None:
-            return await self.pool.fetchval(
-                """INSERT INTO call_attempts (channel_id, direction, dialled, caller_id, case_id,
-                                              phone_number_id, campaign_id, agent_id)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
-                *values,
-                campaign_id,
-                agent_id,
-            )
         made = await self.pool.fetchval(
             """INSERT INTO call_attempts (channel_id, direction, dialled, caller_id, case_id,
                                           phone_number_id, campaign_id, agent_id)
                SELECT $1, $2, $3, $4, $5, $6, $7, $8
-               WHERE EXISTS (SELECT 1 FROM campaign_leases
+               WHERE $9::text IS NULL
+                  OR EXISTS (SELECT 1 FROM campaign_leases
                              WHERE campaign_id = $7 AND holder = $9 AND token = $10
                                AND expires_at > now())
                RETURNING id""",
-            *values,
-            fence.campaign_id,
+            channel_id,
+            direction,
+            dialled,
+            caller_id,
+            case_id,
+            phone_number_id,
+            fence.campaign_id if fence else campaign_id,
             agent_id,
-            fence.holder,
-            fence.token,
+            fence.holder if fence else None,
+            fence.token if fence else None,
         )
         if made is None:
+            assert fence is not None  # only a fence keeps the row out
             raise FenceRefused(
                 f"campaign {fence.campaign_id}'s lease is no longer {fence.holder}'s "
                 f"(token {fence.token})"
