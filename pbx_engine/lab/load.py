@@ -118,50 +118,52 @@ def bucket_delta(
     return [(bound, count - earlier.get(bound, 0.0)) for bound, count in after]
 
 
+@dataclass(frozen=True)
+class ProcessStat:
+    """What /proc/PID/stat says of a process: its name, parent and CPU so far."""
+
+    pid: int
+    name: str
+    parent: int
+    ticks: int  # utime + stime, in clock ticks
+
+    @classmethod
+    def read(cls, pid: int) -> ProcessStat | None:
+        """None when the process is gone."""
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 1 :].split()
+        return cls(pid, name, int(fields[1]), int(fields[11]) + int(fields[12]))
+
+
+def processes() -> list[ProcessStat]:
+    """Every process on the machine, as /proc lists it now."""
+    found = (ProcessStat.read(int(e.name)) for e in Path("/proc").iterdir() if e.name.isdigit())
+    return [p for p in found if p is not None]
+
+
 def process_ticks(pid: int) -> int:
     """utime + stime of one process, in clock ticks (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0
-    return int(fields[11]) + int(fields[12])
-
-
-def pids_named(name: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == name:
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-def children_of(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(stat[1]) == parent:
-                found.append(int(entry.name))
-    return found
+    stat = ProcessStat.read(pid)
+    return stat.ticks if stat else 0
 
 
 def parts(floor: Floor) -> dict[str, list[int]]:
     """The processes of each part of the floor."""
     postmaster_file = floor.postgres.dir / "data" / "postmaster.pid" if floor.postgres.dir else None
     postmaster = int(postmaster_file.read_text().split()[0]) if postmaster_file else None
+    everyone = processes()
     return {
         "engine": [os.getpid()],
         "asterisk (engine)": [p for p in [floor.telephony.engine.pid] if p],
         "asterisk (pstn)": [p for p in [floor.telephony.pstn.pid] if p],
-        "postgresql": [postmaster, *children_of(postmaster)] if postmaster else [],
-        "sipp": pids_named("sipp"),
+        "postgresql": (
+            [postmaster, *(p.pid for p in everyone if p.parent == postmaster)] if postmaster else []
+        ),
+        "sipp": [p.pid for p in everyone if p.name == "sipp"],
     }
 
 
@@ -185,11 +187,20 @@ def limit_of(
     return None
 
 
-async def load_cases(engine: Engine, count: int, rng: random.Random) -> list[tuple[int, str]]:
-    """`count` sample debtors (the demo's, numbers by its mix) on record for the campaign
-    "load", as (case id, number) in a random order: the calls placed carry their case, as a
-    campaign's do (the screen pop reads it, the agents' dispositions write to it)."""
-    await engine.add_campaign(
+@dataclass
+class Debtors:
+    """The debtors the bench calls: the campaign "load" (never started: the bench places its
+    calls) and its cases, as (case id, number), taken from the end."""
+
+    campaign_id: int
+    cases: list[tuple[int, str]]
+
+
+async def load_cases(engine: Engine, count: int, rng: random.Random) -> Debtors:
+    """`count` sample debtors (the demo's, numbers by its mix) on record, in a random order:
+    the calls placed carry their case and campaign, as a campaign's do (the screen pop reads
+    the case, the agents' dispositions write to it)."""
+    runner = await engine.add_campaign(
         CampaignConfig(name="load", dial_mode="predictive", compliance="plain")
     )
     await engine.storage.cases.import_cases(sample_cases(count, rng), campaign="load")
@@ -198,21 +209,21 @@ async def load_cases(engine: Engine, count: int, rng: random.Random) -> list[tup
     )
     cases = [(r["id"], r["e164"]) for r in rows]
     rng.shuffle(cases)
-    return cases
+    return Debtors(runner.campaign_id, cases)
 
 
-async def _place_at(
-    engine: Engine, rate: float, seconds: float, cases: list[tuple[int, str]]
-) -> list:
-    """Place calls at `rate` a second for `seconds`, to the next of `cases`; the placed."""
+async def _place_at(engine: Engine, rate: float, seconds: float, debtors: Debtors) -> list:
+    """Place calls at `rate` a second for `seconds`, to the next of the debtors; the placed."""
     placed = []
     loop = asyncio.get_running_loop()
     began = loop.time()
     n = 0
     while (due := began + n / rate) < began + seconds:
         await asyncio.sleep(max(0.0, due - loop.time()))
-        case_id, number = cases.pop()
-        request = CallRequest(number, case_id=case_id, campaign="load")
+        case_id, number = debtors.cases.pop()
+        request = CallRequest(
+            number, case_id=case_id, campaign_id=debtors.campaign_id, campaign="load"
+        )
         try:
             placed.append(engine.dialer.place_call(request))
         except Exception as error:  # refused (the outbound policy, a full PBX): counted apart
@@ -235,21 +246,14 @@ async def _peak_channels(engine: Engine, stop: asyncio.Event) -> int:
     return peak
 
 
-async def _dead_air(engine: Engine, since: datetime) -> tuple:
-    row = await engine.storage.pool.fetchrow(
-        """SELECT count(*) FILTER (WHERE bridged_at IS NOT NULL) AS bridged,
-                  count(*) FILTER (WHERE amd_status = 'HUMAN' OR bridged_at IS NOT NULL)
-                      AS people,
-                  percentile_cont(0.5) WITHIN GROUP (ORDER BY
-                      extract(epoch FROM bridged_at - amd_decided_at)) AS v50,
-                  percentile_cont(0.99) WITHIN GROUP (ORDER BY
-                      extract(epoch FROM bridged_at - amd_decided_at)) AS v99,
-                  percentile_cont(0.99) WITHIN GROUP (ORDER BY
-                      extract(epoch FROM bridged_at - answered_at)) AS a99
-           FROM call_attempts WHERE created_at >= $1 AND direction = 'outbound'""",
+async def _people(engine: Engine, campaign_id: int, since: datetime) -> int:
+    """Answered calls of the step judged a person (put through or not)."""
+    return await engine.storage.pool.fetchval(
+        "SELECT count(*) FROM call_attempts WHERE campaign_id = $1 AND created_at >= $2 "
+        "AND (amd_status = 'HUMAN' OR bridged_at IS NOT NULL)",
+        campaign_id,
         since,
     )
-    return row["people"], row["bridged"], _ms(row["v50"]), _ms(row["v99"]), _ms(row["a99"])
 
 
 async def _rows_written(engine: Engine) -> int:
@@ -267,7 +271,7 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
-async def run_step(floor: Floor, rate: float, seconds: float, cases: list[tuple[int, str]]) -> Step:
+async def run_step(floor: Floor, rate: float, seconds: float, debtors: Debtors) -> Step:
     engine = floor.engine
     pids = parts(floor)
     lag0, query0 = histogram(engine, LAG_SERIES), histogram(engine, QUERY_SERIES)
@@ -276,7 +280,7 @@ async def run_step(floor: Floor, rate: float, seconds: float, cases: list[tuple[
     cpu0, started, clock0 = time.process_time(), datetime.now(UTC), time.monotonic()
     stop = asyncio.Event()
     sampler = asyncio.create_task(_peak_channels(engine, stop))
-    placed = await _place_at(engine, rate, seconds, cases)
+    placed = await _place_at(engine, rate, seconds, debtors)
     elapsed = time.monotonic() - clock0
     ticks, rows = cpu_ticks(pids), await _rows_written(engine)
     lag, query = (
@@ -292,7 +296,8 @@ async def run_step(floor: Floor, rate: float, seconds: float, cases: list[tuple[
         await asyncio.wait([call.task for call in placed], timeout=CALLS_END_WITHIN)
     cpu_whole = time.process_time() - cpu0
     events_whole = _count(histogram(engine, LAG_SERIES)) - _count(lag0)
-    people, bridged, v50, v99, a99 = await _dead_air(engine, started)
+    dead_air = await engine.storage.reports.campaign_report(debtors.campaign_id, started)
+    people = await _people(engine, debtors.campaign_id, started)
     events = lag[-1][1] if lag else 0.0
     cores = {
         part: round((ticks[part] - ticks0.get(part, 0)) / _TICKS / elapsed, 2) for part in ticks
@@ -309,11 +314,11 @@ async def run_step(floor: Floor, rate: float, seconds: float, cases: list[tuple[
         event_lag_p99_ms=_ms(lag_p99),
         bridge_p50_ms=_ms(quantile(bridge, 0.5)),
         bridge_p99_ms=_ms(quantile(bridge, 0.99)),
-        verdict_to_bridge_p50_ms=v50,
-        verdict_to_bridge_p99_ms=v99,
-        answer_to_bridge_p99_ms=a99,
+        verdict_to_bridge_p50_ms=dead_air.verdict_to_bridge_p50_ms,
+        verdict_to_bridge_p99_ms=dead_air.verdict_to_bridge_p99_ms,
+        answer_to_bridge_p99_ms=dead_air.answer_to_bridge_p99_ms,
         people=people,
-        bridged=bridged,
+        bridged=dead_air.contacts,
         engine_cpu_ms_per_call=round(1000 * cpu_whole / len(placed), 1) if placed else None,
         events_per_call=round(events_whole / len(placed), 1) if placed else None,
         rows_written_per_s=round((rows - rows0) / elapsed, 1),
@@ -417,8 +422,8 @@ async def run_load(
     async with AsyncExitStack() as stack:
         floor = await start_floor(stack, agents=agents)
         engine = floor.engine
-        cases = await load_cases(engine, int(sum(rates) * step_seconds) + len(rates), rng)
-        say(f"{len(cases)} debtors on record; logging the agents in ...")
+        debtors = await load_cases(engine, int(sum(rates) * step_seconds) + len(rates), rng)
+        say(f"{len(debtors.cases)} debtors on record; logging the agents in ...")
         for login in floor.logins:
             await engine.agents.login(login)
         say("ramping up")
@@ -429,7 +434,7 @@ async def run_load(
         )
         try:
             async with Profiler(profile) if profile else contextlib.nullcontext():
-                await _ramp(floor, rates, step_seconds, settle_seconds, cases, steps, say)
+                await _ramp(floor, rates, step_seconds, settle_seconds, debtors, steps, say)
         finally:
             bots.cancel()
             await asyncio.gather(bots, return_exceptions=True)
@@ -461,12 +466,12 @@ async def _ramp(
     rates: Sequence[float],
     step_seconds: float,
     settle_seconds: float,
-    cases: list[tuple[int, str]],
+    debtors: Debtors,
     steps: list[Step],
     say,
 ) -> None:
     for rate in rates:
-        step = await run_step(floor, rate, step_seconds, cases)
+        step = await run_step(floor, rate, step_seconds, debtors)
         steps.append(step)
         say(format_steps([step]).splitlines()[1])
         if step.limit:
