@@ -161,7 +161,9 @@ CREATE TABLE call_attempts (
     message_ended_at    timestamptz,
     queue_seconds       real,                   -- inbound: how long the caller waited
     route               text,                   -- inbound: how it ended for him
-    screened_at         timestamptz             -- a call-screening assistant answered our line
+    screened_at         timestamptz,            -- a call-screening assistant answered our line
+    placed_by           text,                   -- the engine holding the campaign's lease
+    lease_token         bigint                  -- ... and its token when the call was placed
 );
 -- Attempt caps count a case's attempts in a rolling window.
 CREATE INDEX call_attempts_case_time_idx ON call_attempts (case_id, created_at);

@@ -28,11 +28,13 @@ class AttemptStore:
         fence: Fence | None = None,
     ) -> int:
         """The attempt's row; with `fence`, only while that lease on the campaign is still
-        its holder's, with that token, unexpired (else FenceRefused: no call is placed)."""
+        its holder's, with that token, unexpired (else FenceRefused: no call is placed), and
+        the row names the holder and token it was placed under."""
         made = await self.pool.fetchval(
             """INSERT INTO call_attempts (channel_id, direction, dialled, caller_id, case_id,
-                                          phone_number_id, campaign_id, agent_id)
-               SELECT $1, $2, $3, $4, $5, $6, $7, $8
+                                          phone_number_id, campaign_id, agent_id,
+                                          placed_by, lease_token)
+               SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
                WHERE $9::text IS NULL
                   OR EXISTS (SELECT 1 FROM campaign_leases
                              WHERE campaign_id = $7 AND holder = $9 AND token = $10
@@ -211,5 +213,5 @@ _ATTEMPT_COLUMNS = (
     "id, channel_id, direction, case_id, phone_number_id, campaign_id, agent_id, dialled, "
     "caller_id, created_at, originated_at, ringing_at, answered_at, amd_status, amd_cause, "
     "amd_decided_at, bridged_at, ended_at, hangup_cause, hangup_cause_text, outcome, abandoned, "
-    "message_started_at, message_ended_at, screened_at"
+    "message_started_at, message_ended_at, screened_at, placed_by, lease_token"
 )

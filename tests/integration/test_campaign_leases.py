@@ -52,6 +52,12 @@ async def test_one_engine_holds_a_campaign_and_another_takes_it_once_the_lease_r
     assert not await storage.leases.renew(a, 5.0)
     assert await storage.attempts.get_attempt("lease-2") is None
     assert await _attempt(storage, "lease-3", campaign, Fence(campaign, "engine-b", second))
+    # The record says who placed each call, under which token.
+    placed = [await storage.attempts.get_attempt(c) for c in ("lease-1", "lease-3")]
+    assert [(a.placed_by, a.lease_token) for a in placed] == [
+        ("engine-a", first),
+        ("engine-b", second),
+    ]
 
 
 async def test_an_engine_restarted_under_its_name_takes_its_campaign_back_with_a_new_token(

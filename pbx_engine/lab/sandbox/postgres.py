@@ -27,6 +27,7 @@ import structlog
 
 from pbx_engine.lab.sandbox import process as processes
 from pbx_engine.lab.sandbox.errors import SandboxError
+from pbx_engine.lab.sandbox.netns import TEST_RANGE, Link, TestHost
 from pbx_engine.lab.sandbox.ports import PortInUse, free_port, require_free
 
 log = structlog.get_logger(__name__)
@@ -80,6 +81,10 @@ class PostgresSandbox:
 
     A port given is used as it is (taken: PortInUse); a port chosen here is chosen again once
     when another process takes it before the server binds it.
+
+    `host=TestHost`: the server runs inside that network namespace, listening on its port 5432
+    (nothing else lives there), and clients reach it over the host's links: `dsn` goes
+    through the first, `dsn(db, link=...)` through another, which a test can cut.
     """
 
     def __init__(
@@ -89,9 +94,11 @@ class PostgresSandbox:
         port: int = 0,
         keep: bool = False,
         parent_dir: Path | None = None,
+        host: TestHost | None = None,
     ) -> None:
         self.user = user
-        self.port = port
+        self.test_host = host
+        self.port = port or (5432 if host else 0)
         self.keep = keep
         self.host = "127.0.0.1"
         self.dir: Path | None = None
@@ -110,8 +117,9 @@ class PostgresSandbox:
     def running(self) -> bool:
         return self.dir is not None and (self.dir / "data" / "postmaster.pid").exists()
 
-    def dsn(self, database: str = "postgres") -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
+    def dsn(self, database: str = "postgres", *, link: Link | None = None) -> str:
+        host = link.address if link is not None else self.host
+        return f"postgresql://{self.user}@{host}:{self.port}/{database}"
 
     async def __aenter__(self) -> PostgresSandbox:
         await self.start()
@@ -125,14 +133,22 @@ class PostgresSandbox:
         command = [str(self._bindir / program), *args]
         if self._as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
+        if self.test_host is not None:
+            command = self.test_host.command(*command)
         return command
 
     async def start(self) -> None:
         clock = time.monotonic()
         self._bindir = find_bindir()
-        if self._chosen_port:
+        if self.test_host is not None:
+            if not self.test_host.links:
+                raise SandboxError("a PostgreSQL in a test host needs a link to it first")
+            self.host = self.test_host.links[0].address
+            self._chosen_port = False  # the namespace's own ports: nothing else is there
+        elif self._chosen_port:
             self.port = free_port(self.host)
-        require_free(self.host, self.port, socket.SOCK_STREAM, "PostgreSQL")
+        if self.test_host is None:
+            require_free(self.host, self.port, socket.SOCK_STREAM, "PostgreSQL")
         parent = self._parent_dir or _parent_dir(self.keep)
         self.dir = Path(tempfile.mkdtemp(prefix="pbx-postgres-", dir=parent))
         if self._as_postgres:
@@ -149,6 +165,10 @@ class PostgresSandbox:
                 what="initdb",
                 timeout=60,
             )
+            if self.test_host is not None:
+                # initdb trusts loopback only; clients come in over the host's links.
+                with (self.data_dir / "pg_hba.conf").open("a") as hba:
+                    hba.write(f"host all all {TEST_RANGE} trust\n")
             try:
                 await self._pg_ctl_start()
             except PortInUse as taken:
@@ -172,8 +192,9 @@ class PostgresSandbox:
         server_log = self.dir / "server.log"
         # Durability is worthless for a throwaway cluster; without it writes are several
         # times faster. The socket goes into our folder, not the system's /var/run/postgresql.
+        listen = "*" if self.test_host is not None else self.host  # every link's address
         options = (
-            f"-k {self.dir} -p {self.port} -c listen_addresses={self.host} "
+            f"-k {self.dir} -p {self.port} -c listen_addresses='{listen}' "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         try:
