@@ -334,6 +334,7 @@ async def open_storage(
             config.database,
             query_timer=metrics.database.query_finished,
             command_timeout=config.database.command_timeout,
+            engine=config.dialer.engine_name,
         )
     )
     await warn_if_privileged(storage.pool, config.database.allow_superuser)

@@ -1,7 +1,7 @@
--- Which engine placed a campaign's call, and under which of its lease's tokens: with several
--- engines on one database, the record shows who dialled what (a case dialled by two engines in
--- the same minute would show here). Empty for calls placed without a lease (one-off calls,
--- callbacks, inbound).
+-- Which engine placed (or took) each call, and for a campaign's call the lease token it was
+-- placed under. With several engines on one database and one PBX, an engine looks after its own
+-- calls only (on reconnecting it settles those whose channels are gone: another engine's call
+-- may not be placed yet), and the record shows who dialled what. Empty on calls from before.
 
 ALTER TABLE call_attempts
     ADD COLUMN placed_by   text,

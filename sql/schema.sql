@@ -162,7 +162,7 @@ CREATE TABLE call_attempts (
     queue_seconds       real,                   -- inbound: how long the caller waited
     route               text,                   -- inbound: how it ended for him
     screened_at         timestamptz,            -- a call-screening assistant answered our line
-    placed_by           text,                   -- the engine holding the campaign's lease
+    placed_by           text,                   -- the engine that placed or took the call
     lease_token         bigint                  -- ... and its token when the call was placed
 );
 -- Attempt caps count a case's attempts in a rolling window.

@@ -21,7 +21,7 @@ from pbx_engine.agents.states import AgentState, AgentStatus, longest_idle
 from pbx_engine.ari import AriClient, AriError, ChannelGone
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
 from pbx_engine.ari.dialstrings import endpoint_dial_string
-from pbx_engine.ari.events import ChannelDestroyed, ChannelDtmfReceived, StasisEnd
+from pbx_engine.ari.events import Channel, ChannelDestroyed, ChannelDtmfReceived, StasisEnd
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
 
@@ -232,12 +232,15 @@ class AgentService:
         bridge_id = f"agent-{login}-{uuid.uuid4().hex[:8]}"
         events = self._ari.subscribe(leg_id)
         try:
+            # The phone first, then his bridge: an agent's bridge without his leg is then one
+            # whose leg is gone (another engine starting on this PBX may remove it), never one
+            # still being made.
+            await self._ring(login, row.sip_endpoint, leg_id, events)
+            agent.channel_id = leg_id
             await self._ari.create_bridge(
                 bridge_type=AGENT_BRIDGE, bridge_id=bridge_id, name=f"agent {login}"
             )
             agent.bridge_id = bridge_id
-            await self._ring(login, row.sip_endpoint, leg_id, events)
-            agent.channel_id = leg_id
             await self._ari.add_channel(bridge_id, leg_id)
         except (AgentError, AriError, TimeoutError) as error:
             events.close()
@@ -324,12 +327,17 @@ class AgentService:
         their bridge (Asterisk kept both) are taken back as they were, ready or paused, or on
         the call still in the bridge. Returns their logins."""
         adopted = []
+        channels = {c.id: c for c in await self._ari.list_channels()}
         for bridge in await self._ari.list_bridges():
             login = bridge.name.removeprefix("agent ") if bridge.name.startswith("agent ") else ""
             known = self._agents.get(login)
             if not login or (known is not None and known.state is not AgentState.LOGGED_OUT):
                 continue
             legs = [c for c in bridge.channels if c.startswith(f"agent-{login}-")]
+            if not legs and any(c.startswith(f"agent-{login}-") for c in channels):
+                continue  # his phone is being rung into it (a login under way), not stale
+            if legs and legs[0] in channels and not self._ours(channels[legs[0]]):
+                continue  # another engine's agent on this PBX (in its own ARI app)
             row = await self._storage.agents.get_agent(login)
             if not legs or row is None:
                 log.warning("agent.stale_bridge", bridge_id=bridge.id, agent=login)
@@ -366,6 +374,11 @@ class AgentService:
                 self._tasks.spawn(self._watch_adopted_call(agent, agent.call_id))
             adopted.append(login)
         return adopted
+
+    def _ours(self, channel: Channel) -> bool:
+        """Whether the channel is in this engine's ARI app (several engines may share a PBX,
+        each with its own app)."""
+        return channel.dialplan.stasis_app() in (None, self._ari.app)
 
     async def _watch_adopted_call(self, agent: AgentStatus, debtor: str) -> None:
         """The call found in an adopted agent's bridge has no call flow of ours any more: its

@@ -35,6 +35,12 @@ class DialplanCep(_Model):
     context: str = ""
     exten: str = ""
     priority: int = 0
+    app_name: str = ""  # what the channel runs now: "Stasis" while an ARI app has it
+    app_data: str = ""  # ... with its arguments: "app,arg,..."
+
+    def stasis_app(self) -> str | None:
+        """The ARI app the channel is in, if any."""
+        return self.app_data.split(",", 1)[0] if self.app_name.lower() == "stasis" else None
 
 
 class Channel(_Model):

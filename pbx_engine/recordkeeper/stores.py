@@ -45,8 +45,8 @@ async def _kept(
 
 
 class KeptAttemptStore(AttemptStore):
-    def __init__(self, pool: asyncpg.Pool, keeper: RecordKeeper) -> None:
-        super().__init__(pool)
+    def __init__(self, pool: asyncpg.Pool, keeper: RecordKeeper, engine: str | None) -> None:
+        super().__init__(pool, engine)
         self.keeper = keeper
 
     async def create_attempt(self, **fields) -> int | None:  # type: ignore[override]
@@ -297,7 +297,7 @@ class KeptSupervisionStore(SupervisionStore):
 def kept_storage(storage: Storage, keeper: RecordKeeper) -> Storage:
     """The same storage, its call-life writes kept through outages (a shallow copy: one pool)."""
     kept = copy.copy(storage)
-    kept.attempts = KeptAttemptStore(storage.pool, keeper)
+    kept.attempts = KeptAttemptStore(storage.pool, keeper, storage.engine)
     kept.agents = KeptAgentStore(storage.pool, keeper)
     kept.callbacks = KeptCallbackStore(storage.pool, keeper)
     kept.recordings = KeptRecordingStore(storage.pool, keeper)

@@ -11,8 +11,9 @@ from pbx_engine.storage.models import Attempt
 
 
 class AttemptStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, engine: str | None = None) -> None:
         self.pool = pool
+        self.engine = engine
 
     async def create_attempt(
         self,
@@ -27,14 +28,14 @@ class AttemptStore:
         agent_id: int | None = None,
         fence: Fence | None = None,
     ) -> int:
-        """The attempt's row; with `fence`, only while that lease on the campaign is still
-        its holder's, with that token, unexpired (else FenceRefused: no call is placed), and
-        the row names the holder and token it was placed under."""
+        """The attempt's row, marked with the engine placing or taking the call; with `fence`,
+        only while that lease on the campaign is still its holder's, with that token,
+        unexpired (else FenceRefused: no call is placed), and the row keeps the token."""
         made = await self.pool.fetchval(
             """INSERT INTO call_attempts (channel_id, direction, dialled, caller_id, case_id,
                                           phone_number_id, campaign_id, agent_id,
                                           placed_by, lease_token)
-               SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+               SELECT $1, $2, $3, $4, $5, $6, $7, $8, $11, $10
                WHERE $9::text IS NULL
                   OR EXISTS (SELECT 1 FROM campaign_leases
                              WHERE campaign_id = $7 AND holder = $9 AND token = $10
@@ -50,6 +51,7 @@ class AttemptStore:
             agent_id,
             fence.holder if fence else None,
             fence.token if fence else None,
+            fence.holder if fence else self.engine,
         )
         if made is None:
             assert fence is not None  # only a fence keeps the row out
@@ -131,9 +133,13 @@ class AttemptStore:
         return Attempt(**dict(row)) if row else None
 
     async def open_attempts(self) -> list[Attempt]:
+        """Calls not ended on record: this engine's (and unmarked ones, from before engines
+        marked their calls); every engine's for a storage without an engine's name. Another
+        engine's open call is its own to follow: it may not even be placed yet."""
         rows = await self.pool.fetch(
             f"SELECT {_ATTEMPT_COLUMNS} FROM call_attempts WHERE ended_at IS NULL "
-            "ORDER BY created_at"
+            "AND ($1::text IS NULL OR placed_by IS NULL OR placed_by = $1) ORDER BY created_at",
+            self.engine,
         )
         return [Attempt(**dict(row)) for row in rows]
 

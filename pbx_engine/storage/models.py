@@ -35,8 +35,8 @@ class Attempt:
     message_started_at: datetime | None = None  # a message left on a machine
     message_ended_at: datetime | None = None
     screened_at: datetime | None = None  # a call-screening assistant answered our line
-    placed_by: str | None = None  # the engine holding the campaign's lease, if one did
-    lease_token: int | None = None
+    placed_by: str | None = None  # the engine that placed or took the call
+    lease_token: int | None = None  # the campaign lease's token it was placed under
 
     def as_json(self) -> dict[str, Any]:
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}

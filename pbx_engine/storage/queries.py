@@ -87,13 +87,16 @@ ANSWERED_LATELY = 1.0  # seconds
 
 
 class Storage:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, engine: str | None = None) -> None:
         self.pool = pool
+        # The engine this storage writes for ([dialer] engine_name): its calls are marked with
+        # it, and it looks after only its own (and unmarked ones) on reconnecting.
+        self.engine = engine
         self.last_answer: float | None = None  # monotonic time of the last query answered
         self.agents = AgentStore(pool)
         self.cases = CaseStore(pool)
         self.campaigns = CampaignStore(pool)
-        self.attempts = AttemptStore(pool)
+        self.attempts = AttemptStore(pool, engine)
         self.caller_ids = CallerIdStore(pool)
         self.callbacks = CallbackStore(pool)
         self.recordings = RecordingStore(pool)
@@ -123,9 +126,11 @@ class Storage:
         *,
         query_timer: Callable[[float], None] | None = None,
         command_timeout: float | None = None,
+        engine: str | None = None,
     ) -> AsyncIterator[Storage]:
         """The pool, closed on leaving; `query_timer(seconds)` is told each query's time;
-        `command_timeout`: seconds a query may take (None: as long as it needs)."""
+        `command_timeout`: seconds a query may take (None: as long as it needs); `engine`: the
+        name of the engine writing (None: a tool, which sees every engine's calls)."""
 
         storage: Storage | None = None
 
@@ -149,7 +154,7 @@ class Storage:
             )
         except (OSError, asyncpg.PostgresError) as error:
             raise unavailable(error, config) from None
-        storage = cls(pool)
+        storage = cls(pool, engine)
         try:
             yield storage
         finally:

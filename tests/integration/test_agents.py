@@ -8,6 +8,7 @@ import pytest
 from ari_apps.outcomes import Outcome
 from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState, AgentStatus
+from pbx_engine.ari import AriClient
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
@@ -226,6 +227,23 @@ async def test_given_per_call_ringing_and_an_agent_who_does_not_answer_then_aban
     assert result.outcome is Outcome.ABANDONED
     assert rung_per_call.state is AgentState.PAUSED
     assert rung_per_call.reason == "missed a call"
+
+
+async def test_given_another_engine_starts_on_the_same_pbx_then_it_leaves_our_agents_alone(
+    connected_engine: Engine, ready_agent: AgentStatus
+):
+    """A second engine on this PBX (with its own ARI app) starting up neither takes anna's
+    session for its own nor removes her bridge as stale."""
+    engine = connected_engine
+    other_app = engine.config.ari.model_copy(update={"app": "another-engine"})
+    async with AriClient(other_app, events=False) as other_ari:
+        other = AgentService(other_ari, engine.storage, wrap_up_seconds=0.5)
+        try:
+            assert await other.adopt_sessions() == []
+        finally:
+            await other.close()
+    assert await engine.ari.get_bridge(ready_agent.bridge_id) is not None
+    assert ready_agent.state is AgentState.READY
 
 
 async def test_given_the_engine_restarts_after_a_crash_then_agents_in_their_bridges_are_adopted(

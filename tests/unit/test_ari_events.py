@@ -13,6 +13,7 @@ from pbx_engine.ari.errors import (
     error_for,
 )
 from pbx_engine.ari.events import (
+    Channel,
     ChannelDestroyed,
     Dial,
     PlaybackFinished,
@@ -169,3 +170,16 @@ def test_a_503_means_asterisk_is_not_serving_and_did_nothing_whatever_the_path(p
     error = error_for(503, "POST", path, "<html>Shutdown in progress</html>")
     assert isinstance(error, AriNotServing) and isinstance(error, AriUnavailable)
     assert not isinstance(error, AriError)
+
+
+@pytest.mark.parametrize(
+    ("dialplan", "app"),
+    [
+        ({"app_name": "Stasis", "app_data": "engine-b"}, "engine-b"),
+        ({"app_name": "Stasis", "app_data": "pbx-engine,agent-login,agent-001"}, "pbx-engine"),
+        ({"app_name": "AppDial", "app_data": "(Outgoing Line)"}, None),
+        ({"context": "from-pstn", "exten": "s", "priority": 1}, None),  # older Asterisk
+    ],
+)
+def test_the_ari_app_a_channel_is_in_is_read_from_its_dialplan_application(dialplan, app):
+    assert Channel.model_validate({"id": "c", "dialplan": dialplan}).dialplan.stasis_app() == app

@@ -151,6 +151,10 @@ class TestHost:
             return
         _LIVE.discard(self.name)
         _remove_namespace(self.name)
+        # The kernel dismantles a deleted namespace in the background; its links' near ends
+        # are deleted here so that they are gone when this returns.
+        for link in self.links:
+            subprocess.run(["ip", "link", "delete", link.near], capture_output=True)
         self.links.clear()
         log.info("sandbox.test_host_removed", host=self.name)
 
