@@ -29,6 +29,7 @@ from pbx_engine.agi.routes import lookup_case
 from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ami import AmiClient
 from pbx_engine.ari import AriClient
+from pbx_engine.ari.presence import EnginePresence
 from pbx_engine.ari.router import StasisRouter
 from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.campaigns.config import CampaignConfig, load_campaign
@@ -102,6 +103,7 @@ class Engine:
         metrics: EngineMetrics,
         records: RecordKeeper,
         kept_storage: Storage,
+        presence: EnginePresence | None = None,
     ) -> None:
         self.config = config
         self.ari = ari
@@ -124,6 +126,7 @@ class Engine:
         self.metrics = metrics  # its series; [metrics] serves them
         self.records = records  # whether a call's writes can be made now, and what is owed
         self.kept_storage = kept_storage  # the same, its call-life writes kept through outages
+        self.presence = presence  # its beat on the PBX, for other engines sharing it
         # Agents' PJSIP accounts the engine pushes to Asterisk (and pushes again).
         self.softphones = SoftphoneAccounts(storage, ari, config.asterisk.agent_rtp_timeout)
         secret = config.http.secret.get_secret_value() if config.http else ""
@@ -181,6 +184,8 @@ class Engine:
         )
         if self.reply_mailbox is not None:
             self._background.spawn(self.reply_mailbox.run(), name="reply-mailbox")
+        if self.presence is not None:
+            self._background.spawn(self.presence.run(), name="presence")
 
     def _campaigns_with_strategies(self) -> list[RunningCampaign]:
         return [
@@ -324,6 +329,7 @@ class AsteriskLinks:
     ari: AriClient
     ami: AmiClient | None
     agi: FastAgiServer | None
+    presence: EnginePresence  # its beat tells engines sharing the PBX this one runs its calls
 
 
 async def open_storage(
@@ -358,7 +364,7 @@ async def connect_asterisk(
     if config.ami is not None:
         ami = await stack.enter_async_context(AmiClient(config.ami))
     ari = await stack.enter_async_context(AriClient(config.ari, metrics=metrics.ari))
-    return AsteriskLinks(ari, ami, agi)
+    return AsteriskLinks(ari, ami, agi, EnginePresence(ari, config.dialer.engine_name))
 
 
 async def build_dialer(
@@ -371,6 +377,7 @@ async def build_dialer(
     outbound: OutboundGate,
     metrics: EngineMetrics,
     records: RecordKeeper,
+    presence: EnginePresence | None = None,
 ) -> tuple[Dialer, AgentConnector]:
     # One detector for the dialer, which listens, and the connector, which leaves
     # messages once the listening says a machine's greeting is over.
@@ -403,6 +410,7 @@ async def build_dialer(
         metrics=metrics.calls,
         records=records,
         recordings_failing=lambda: recorder.health.failing(datetime.now(UTC)),
+        presence=presence,
     )
     await stack.enter_async_context(dialer)
     # Closed first: a debtor still answering a survey is let go before the calls drain.
@@ -473,7 +481,7 @@ async def build_services(
     stack.push_async_callback(recorder.close)
     outbound = OutboundGate(storage, config.outbound, config.default_region)
     dialer, connector = await build_dialer(
-        stack, config, ari, kept, agents, recorder, outbound, metrics, records
+        stack, config, ari, kept, agents, recorder, outbound, metrics, records, asterisk.presence
     )
     campaigns = LoadedCampaigns()
     inbound = InboundService(
@@ -519,6 +527,7 @@ async def build_services(
         metrics=metrics,
         records=records,
         kept_storage=kept,
+        presence=asterisk.presence,
     )
 
 

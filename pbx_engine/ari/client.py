@@ -411,6 +411,34 @@ class AriClient:
             raise
         return True
 
+    async def get_global(self, name: str) -> str | None:
+        """A global dialplan variable's value (None or "": not set)."""
+        try:
+            data = await self._request("GET", "/asterisk/variable", params={"variable": name})
+        except AriError as error:
+            if error.status == 404:
+                return None
+            raise
+        return data.get("value")
+
+    async def set_global(self, name: str, value: str) -> None:
+        await self._request("POST", "/asterisk/variable", params={"variable": name, "value": value})
+
+    async def subscribe_app_to_channel(self, channel_id: str) -> bool:
+        """Have this app's websocket hear a channel another app runs (a call taken over from
+        another engine); False: the channel is gone."""
+        try:
+            await self._request(
+                "POST",
+                f"/applications/{self.app}/subscription",
+                params={"eventSource": f"channel:{channel_id}"},
+            )
+        except AriError as error:
+            if error.status in (404, 422):  # "Event source does not exist"
+                return False
+            raise
+        return True
+
     async def get_application(self, name: str | None = None) -> dict[str, Any]:
         return await self._request("GET", f"/applications/{name or self.app}")
 

@@ -151,9 +151,14 @@ class CampaignRunner:
             asked = clock()
             try:
                 if lease.token is None:
-                    token = await self._storage.leases.take(
+                    taken = await self._storage.leases.take(
                         self.campaign_id, self._holder, lease.seconds
                     )
+                    token = taken.token if taken else None
+                    if taken is not None and taken.taken_from is not None:
+                        # Its engine died, or is cut off from the database: the dialer looks
+                        # at the PBX before taking over the calls it left.
+                        self._dialer.take_over_calls_soon(taken.taken_from)
                 elif await self._storage.leases.renew(self._fence(), lease.seconds):
                     token = lease.token
                 else:

@@ -45,12 +45,14 @@ from pbx_engine.ari import (
 )
 from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
+from pbx_engine.ari.presence import EnginePresence
 from pbx_engine.config import DialerConfig
 from pbx_engine.metrics import CallMetrics, EngineMetrics
 from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
 from pbx_engine.outbound.policy import Purpose
 from pbx_engine.recording.policy import RecordingPolicy
 from pbx_engine.recordkeeper.keeper import NotRecording, RecordKeeper
+from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.storage import Attempt, Storage
 from pbx_engine.storage.leases import Fence, FenceRefused
 
@@ -208,8 +210,10 @@ class Dialer:
         metrics: CallMetrics | None = None,
         records: RecordKeeper | None = None,
         recordings_failing: Callable[[], bool] = lambda: False,
+        presence: EnginePresence | None = None,
     ) -> None:
         self._ari = ari
+        self._presence = presence  # None: calls of another engine are never taken over
         self._recordings_failing = recordings_failing
         self._records = records  # None: writes are not kept through outages (tests, tools)
         self._outbound = outbound
@@ -330,8 +334,59 @@ class Dialer:
                 and channel_id not in live
             ):
                 call.lost.set()
+        await self._settle_open(await self._storage.attempts.open_attempts(), live)
+
+    def take_over_calls_soon(self, engine: str) -> None:
+        """`take_over_calls` in a task of the dialer's own (a campaign goes on meanwhile: its
+        planner leaves alone every case with a call open on record, whoever placed it)."""
+        if self._tasks is None or not self._accepting:
+            return
+        self._tasks.create_task(self._take_over_calls(engine), name=f"take-over-{engine}")
+
+    async def _take_over_calls(self, engine: str) -> None:
+        # Failing, its calls stay on record as its own: the next engine to take one of its
+        # campaigns, or itself restarted, looks after them. Never raised: this task group
+        # runs the calls.
+        try:
+            await self.take_over_calls(engine)
+        except (AriError, AriUnavailable, TimeoutError) as error:
+            log.warning("dialer.take_over_failed", engine=engine, error=str(error))
+        except Exception as error:
+            if is_unreachable(error):
+                log.warning("dialer.take_over_failed", engine=engine, error=str(error))
+            else:
+                log.exception("dialer.take_over_failed", engine=engine)
+
+    async def take_over_calls(self, engine: str) -> int:
+        """Another engine lost a campaign's lease to this one. If it is gone from the PBX as
+        well (its beat stands still), its calls still open on record become this engine's:
+        each one still up is heard from now on and followed to its end (one answered and
+        left without an agent is ended as a restart's are), each one gone is settled from
+        what is on record. An engine still beating is cut off from the database only: it
+        runs its calls and writes them down once it is back. Returns how many were taken."""
+        if self._presence is None:
+            return 0
+        if await self._presence.beating(engine):
+            log.info("dialer.calls_left_to_their_engine", engine=engine)
+            return 0
+        attempts = await self._storage.attempts.take_over(engine)
+        if not attempts:
+            return 0
+        live = {channel.id for channel in await self._ari.list_channels()}
+        for attempt in attempts:
+            if attempt.channel_id in live and not await self._ari.subscribe_app_to_channel(
+                attempt.channel_id
+            ):
+                live.discard(attempt.channel_id)  # gone meanwhile
+        log.warning("dialer.calls_taken_over", engine=engine, calls=len(attempts))
+        await self._settle_open(attempts, live)
+        return len(attempts)
+
+    async def _settle_open(self, attempts: list[Attempt], live: set[str]) -> None:
+        """Calls open on record that no call flow of this engine runs: followed if their
+        channel is up, else ended on record as lost."""
         in_bridges: set[str] | None = None
-        for attempt in await self._storage.attempts.open_attempts():
+        for attempt in attempts:
             if attempt.channel_id in self._active:
                 continue
             if attempt.channel_id in live:

@@ -143,6 +143,19 @@ class AttemptStore:
         )
         return [Attempt(**dict(row)) for row in rows]
 
+    async def take_over(self, engine: str) -> list[Attempt]:
+        """`engine`'s calls still open on record, made this engine's (it follows them now);
+        of two engines taking over at once, one gets them."""
+        if self.engine is None:
+            raise ValueError("calls are taken over by an engine, not a tool")
+        rows = await self.pool.fetch(
+            f"UPDATE call_attempts SET placed_by = $2 WHERE placed_by = $1 AND ended_at IS NULL "
+            f"RETURNING {_ATTEMPT_COLUMNS}",
+            engine,
+            self.engine,
+        )
+        return sorted((Attempt(**dict(row)) for row in rows), key=lambda a: a.created_at)
+
     async def mark_attempt_bridged(self, channel_id: str, agent_id: int, at: datetime) -> None:
         await self.pool.execute(
             "UPDATE call_attempts SET bridged_at = $3, agent_id = $2 WHERE channel_id = $1",

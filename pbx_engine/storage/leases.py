@@ -17,6 +17,15 @@ class Fence:
     token: int
 
 
+@dataclass(frozen=True)
+class Taken:
+    """A lease taken: its token, and the engine that held it before (None: nobody, or the
+    same engine restarted), whose calls may need a new owner."""
+
+    token: int
+    taken_from: str | None = None
+
+
 class FenceRefused(Exception):
     """The campaign's lease is another engine's now (or expired): the call is not placed."""
 
@@ -25,22 +34,27 @@ class LeaseStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def take(self, campaign_id: int, holder: str, seconds: float) -> int | None:
+    async def take(self, campaign_id: int, holder: str, seconds: float) -> Taken | None:
         """A fresh lease for `holder` when the campaign's is free, expired or already his
-        (an engine restarted under the same name): its new token, raised above any before;
-        None while another engine holds it."""
-        return await self.pool.fetchval(
-            """INSERT INTO campaign_leases AS l (campaign_id, holder, token, expires_at)
+        (an engine restarted under the same name): its new token, raised above any before,
+        and the engine it was taken from; None while another engine holds it."""
+        row = await self.pool.fetchrow(
+            """WITH before AS (SELECT holder FROM campaign_leases WHERE campaign_id = $1)
+               INSERT INTO campaign_leases AS l (campaign_id, holder, token, expires_at)
                VALUES ($1, $2, 1, now() + make_interval(secs => $3))
                ON CONFLICT (campaign_id) DO UPDATE
                    SET holder = EXCLUDED.holder, token = l.token + 1,
                        expires_at = EXCLUDED.expires_at
                    WHERE l.expires_at <= now() OR l.holder = EXCLUDED.holder
-               RETURNING token""",
+               RETURNING token, (SELECT holder FROM before) AS previous""",
             campaign_id,
             holder,
             seconds,
         )
+        if row is None:
+            return None
+        previous = row["previous"]
+        return Taken(row["token"], previous if previous != holder else None)
 
     async def renew(self, fence: Fence, seconds: float) -> bool:
         """Extend the lease `fence` names; False when it is no longer his (taken, or expired

@@ -1,5 +1,6 @@
 """Engines as ops run them, for the tests that kill, cut off or start several: `pbx-engine run`
-with a TOML file written from settings, and the bits of its HTTP API those tests call."""
+with a TOML file written from settings, the bits of its HTTP API those tests call, and a floor
+of two engines sharing one database and one PBX."""
 
 from __future__ import annotations
 
@@ -8,9 +9,22 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
+import asyncpg
+
+from pbx_engine.config import DatabaseConfig
+from pbx_engine.lab.invariants import CallWatch
+from pbx_engine.lab.sandbox.asterisk import Telephony
+from pbx_engine.lab.sandbox.netns import Link, TestHost
+from pbx_engine.lab.sandbox.ports import free_port
+from pbx_engine.lab.sandbox.postgres import PostgresSandbox
+from pbx_engine.lab.sandbox.sipp import SippPhone
+from pbx_engine.storage import Storage, migrate
+from tests.waiting import eventually
 
 
 def as_toml(settings: dict, prefix: str = "") -> str:
@@ -71,3 +85,171 @@ class Api:
                 return response.status == 200
         except aiohttp.ClientError:
             return False
+
+
+async def placed(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    """Every call on record, in the order placed, with who placed it."""
+    return await pool.fetch(
+        "SELECT channel_id, case_id, dialled, placed_by, created_at, answered_at, bridged_at, "
+        "ended_at, outcome FROM call_attempts ORDER BY id"
+    )
+
+
+async def holds(pool: asyncpg.Pool, campaign_id: int, engine: str) -> bool:
+    """Whether `engine` holds the campaign's lease now."""
+    holder = await pool.fetchval(
+        "SELECT holder FROM campaign_leases WHERE campaign_id = $1 AND expires_at > now()",
+        campaign_id,
+    )
+    return holder == engine
+
+
+@dataclass
+class TwoEngines:
+    """Engines "engine-a" and "engine-b" (`pbx-engine run`) sharing one PBX pair and one
+    PostgreSQL, which runs in a test host of its own: engine-a reaches it over a link of its
+    own (`a_link`, which a test may cut), engine-b and the test over another. Each engine has
+    its own ARI app and its own agents logged in (engine-a two, engine-b one); the campaign
+    is started on engine-a first (it holds the lease), then on engine-b (standing by)."""
+
+    telephony: Telephony
+    pool: asyncpg.Pool
+    a_link: Link
+    campaign_id: int
+    apis: dict[str, Api]
+    admin: str
+    processes: dict[str, asyncio.subprocess.Process]
+    watch: CallWatch
+
+
+# Each engine's agents (login, softphone): agents are each engine's own.
+ENGINE_AGENTS = {
+    "engine-a": [("anna", "agent-001"), ("piotr", "agent-003")],
+    "engine-b": [("olga", "agent-002")],
+}
+ALL_AGENTS = [agent for agents in ENGINE_AGENTS.values() for agent in agents]
+
+
+@asynccontextmanager
+async def two_engines(
+    tmp_path: Path, numbers: list[str], *, campaign: str, ring_timeout: float
+) -> AsyncIterator[TwoEngines]:
+    """The floor above, with one case per number (dialled in this order), progressive, two
+    lines per engine."""
+    secrets = {endpoint: f"{endpoint}-secret" for _, endpoint in ALL_AGENTS}
+    async with TestHost("db") as db_host, Telephony.create(agents=secrets) as telephony:
+        shared_link, a_link = await db_host.link(), await db_host.link()
+        async with PostgresSandbox(host=db_host) as postgres:
+            await postgres.create_database(campaign)
+            dsn = postgres.dsn(campaign, link=shared_link)
+            async with Storage.open(DatabaseConfig(dsn=dsn)) as storage:
+                admin, tokens, campaign_id = await _records(storage, numbers, campaign)
+            campaign_file = tmp_path / f"{campaign}.toml"
+            campaign_file.write_text(
+                as_toml(
+                    {
+                        "name": campaign,
+                        "dial_mode": "progressive",
+                        "compliance": "plain",
+                        "max_lines": 2,
+                        "agents": [login for login, _ in ALL_AGENTS],
+                    }
+                )
+            )
+            pbx = telephony.engine
+            ports = {}
+            for name, engine_dsn, app in (
+                ("engine-a", postgres.dsn(campaign, link=a_link), pbx.ari_app),
+                ("engine-b", dsn, "engine-b"),
+            ):
+                ports[name] = free_port()
+                settings = _settings(pbx, engine_dsn, name, app, ports[name], ring_timeout)
+                settings["campaign_files"] = [str(campaign_file)]
+                (tmp_path / f"{name}.toml").write_text(as_toml(settings))
+            phones = [
+                SippPhone(endpoint, secret, pbx.sip_host, pbx.sip_port)
+                for endpoint, secret in secrets.items()
+            ]
+            for phone in phones:
+                await phone.start()
+            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+            try:
+                async with (
+                    CallWatch(pbx) as watch,
+                    aiohttp.ClientSession() as http,
+                    engine_process(tmp_path / "engine-a.toml", tmp_path / "engine-a.log") as a,
+                    engine_process(tmp_path / "engine-b.toml", tmp_path / "engine-b.log") as b,
+                ):
+                    apis = {
+                        name: Api(http, f"http://127.0.0.1:{port}") for name, port in ports.items()
+                    }
+                    for name, agents in ENGINE_AGENTS.items():
+                        await eventually(
+                            lambda api=apis[name]: api.up(admin), timeout=30, what=name
+                        )
+                        for login, _ in agents:
+                            status, body = await apis[name].post("/agents/me/login", tokens[login])
+                            assert status == 200, body
+                    for name in apis:
+                        status, body = await apis[name].post(f"/campaigns/{campaign}/start", admin)
+                        assert status == 200, body
+                        if name == "engine-a":
+                            await eventually(
+                                lambda: holds(pool, campaign_id, "engine-a"),
+                                timeout=10,
+                                what="engine-a holding the campaign",
+                            )
+                    yield TwoEngines(
+                        telephony,
+                        pool,
+                        a_link,
+                        campaign_id,
+                        apis,
+                        admin,
+                        {"engine-a": a, "engine-b": b},
+                        watch,
+                    )
+            finally:
+                await pool.close()
+                for phone in phones:
+                    await phone.stop()
+
+
+async def _records(
+    storage: Storage, numbers: list[str], campaign: str
+) -> tuple[str, dict[str, str], int]:
+    await migrate(storage.pool)
+    await storage.agents.upsert_agent("ops", "Ops", role="admin")
+    admin = await storage.issue_agent_token("ops")
+    tokens = {}
+    for login, endpoint in ALL_AGENTS:
+        await storage.agents.upsert_agent(login, login.title(), sip_endpoint=endpoint)
+        tokens[login] = await storage.issue_agent_token(login)
+    campaign_id = await storage.campaigns.upsert_campaign(campaign, "progressive")
+    for index, number in enumerate(numbers):
+        await storage.cases.upsert_case(
+            creditor="Acme",
+            reference=f"C-{index}",
+            debtor_name=f"Debtor {index}",
+            amount_owed=Decimal("10.00"),
+            currency="USD",
+            numbers=[(number, "mobile")],
+            campaign_id=campaign_id,
+        )
+    return admin, tokens, campaign_id
+
+
+def _settings(pbx, dsn: str, name: str, app: str, port: int, ring_timeout: float) -> dict:
+    return {
+        "ari": {
+            "url": pbx.ari_url,
+            "username": pbx.ari_username,
+            "password": pbx.ari_password,
+            "app": app,
+        },
+        # A short command timeout: queries on a cut link give up instead of hanging.
+        "database": {"dsn": dsn, "allow_superuser": True, "command_timeout": 5},
+        "dialer": {"ring_timeout": ring_timeout, "caller_id": "+12025550999", "engine_name": name},
+        "http": {"port": port},
+        "shutdown_grace": 5,
+    }

@@ -14,7 +14,7 @@ from pbx_engine.dialer.lease import CampaignLease
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from pbx_engine.storage import Storage
-from pbx_engine.storage.leases import Fence, FenceRefused
+from pbx_engine.storage.leases import Fence, FenceRefused, Taken
 from tests.waiting import eventually
 
 
@@ -32,20 +32,22 @@ async def test_one_engine_holds_a_campaign_and_another_takes_it_once_the_lease_r
     storage: Storage,
 ):
     campaign = await _campaign(storage, "leased")
-    first = await storage.leases.take(campaign, "engine-a", 1.0)
-    assert first is not None
+    taken = await storage.leases.take(campaign, "engine-a", 1.0)
+    assert taken is not None and taken.taken_from is None
+    first = taken.token
     assert await storage.leases.take(campaign, "engine-b", 1.0) is None  # held
     a = Fence(campaign, "engine-a", first)
     assert await _attempt(storage, "lease-1", campaign, a)
     assert await storage.leases.renew(a, 1.0)
 
     # engine-a stops renewing (cut off, or dead): engine-b gets the lease once it runs out.
-    second = await eventually(
+    taken = await eventually(
         lambda: storage.leases.take(campaign, "engine-b", 5.0),
         timeout=5,
         what="the lease to run out and pass to engine-b",
     )
-    assert second > first
+    second = taken.token
+    assert second > first and taken.taken_from == "engine-a"  # whose calls may need an owner
     # engine-a's call planned just before: refused by the fence, and not on record.
     with pytest.raises(FenceRefused):
         await _attempt(storage, "lease-2", campaign, a)
@@ -68,7 +70,8 @@ async def test_an_engine_restarted_under_its_name_takes_its_campaign_back_with_a
     campaign = await _campaign(storage, "restarted")
     old = await storage.leases.take(campaign, "engine-a", 30.0)
     new = await storage.leases.take(campaign, "engine-a", 30.0)
-    assert old is not None and new == old + 1
+    assert old is not None and new == Taken(old.token + 1)  # nobody else's calls to take over
+    old, new = old.token, new.token
     with pytest.raises(FenceRefused):
         await _attempt(storage, "restart-1", campaign, Fence(campaign, "engine-a", old))
     assert await _attempt(storage, "restart-2", campaign, Fence(campaign, "engine-a", new))
@@ -76,10 +79,10 @@ async def test_an_engine_restarted_under_its_name_takes_its_campaign_back_with_a
 
 async def test_a_released_lease_is_free_at_once_and_leases_are_per_campaign(storage: Storage):
     one, two = await _campaign(storage, "one"), await _campaign(storage, "two")
-    token = await storage.leases.take(one, "engine-a", 30.0)
+    token = (await storage.leases.take(one, "engine-a", 30.0)).token
     assert await storage.leases.take(two, "engine-b", 30.0) is not None  # another campaign
     await storage.leases.release(Fence(one, "engine-a", token))
-    assert await storage.leases.take(one, "engine-b", 30.0) == token + 1
+    assert await storage.leases.take(one, "engine-b", 30.0) == Taken(token + 1, "engine-a")
 
 
 async def test_two_engines_asking_at_once_never_both_hold_the_campaign(storage: Storage):

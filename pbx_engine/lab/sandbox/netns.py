@@ -151,10 +151,7 @@ class TestHost:
             return
         _LIVE.discard(self.name)
         _remove_namespace(self.name)
-        # The kernel dismantles a deleted namespace in the background; its links' near ends
-        # are deleted here so that they are gone when this returns.
-        for link in self.links:
-            subprocess.run(["ip", "link", "delete", link.near], capture_output=True)
+        _delete_near_ends([link.near for link in self.links])
         self.links.clear()
         log.info("sandbox.test_host_removed", host=self.name)
 
@@ -164,6 +161,13 @@ _ALLOCATED: list[str] = []  # links made by this process, in order: the next one
 
 async def _ip(*args: str) -> None:
     await processes.run(["ip", *args], what=f"ip {' '.join(args[:3])}", timeout=15)
+
+
+def _delete_near_ends(interfaces: list[str]) -> None:
+    # The kernel dismantles a deleted namespace in the background; its links' near ends are
+    # deleted here so that they are gone when the host's removal returns.
+    for interface in interfaces:
+        subprocess.run(["ip", "link", "delete", interface], capture_output=True)
 
 
 def _addresses_on_machine() -> set[str]:
