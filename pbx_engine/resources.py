@@ -1,4 +1,5 @@
-"""Where the project's non-Python files live: Asterisk config, dialplans, SQL migrations.
+"""Where the project's non-Python files live: Asterisk and Kamailio config, dialplans, SQL
+migrations.
 
 They sit at the repository's top level beside the packages; each may be moved with an
 environment variable (the container image sets PBX_ENGINE_SQL_DIR).
@@ -17,3 +18,4 @@ def _dir(env: str, default: str) -> Path:
 ASTERISK_CONFIG_DIR = _dir("PBX_ENGINE_ASTERISK_CONFIG_DIR", "asterisk-config")
 DIALPLANS_DIR = _dir("PBX_ENGINE_DIALPLANS_DIR", "dialplans")
 SQL_DIR = _dir("PBX_ENGINE_SQL_DIR", "sql")
+KAMAILIO_CONFIG_DIR = _dir("PBX_ENGINE_KAMAILIO_CONFIG_DIR", "kamailio")

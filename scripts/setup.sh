@@ -46,9 +46,11 @@ system_packages() {
     # openssl: the SMTP sandbox's certificate (its STARTTLS is checked against it).
     # kannel, kannel-extras: the SMS gateway of the SMS tests, and its fake SMSC (the network).
     # dovecot-imapd: the mailbox debtors' e-mail replies arrive in (the IMAP sandbox).
+    # iproute2: `ip netns`, the test hosts a test cuts off from the others.
+    # kamailio: the SIP proxy in front of several Asterisk nodes (the cluster tests).
     local debs=(sip-tester postgresql espeak-ng sox libsox-fmt-all procps python3-venv chromium
                 fonts-liberation nginx-light systemd baresip-core openssl kannel kannel-extras
-                dovecot-imapd)
+                dovecot-imapd iproute2 kamailio)
     local missing=()
     for p in "${debs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,81 @@
+"""An engine's beat on the PBX: the variable it beats in, and another engine's reading of it."""
+
+import asyncio
+
+import pytest
+
+from pbx_engine.ari.errors import AriUnavailable
+from pbx_engine.ari.presence import EnginePresence, beat_variable
+
+
+class Globals:
+    """The PBX's global variables, as the presence reads and writes them."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    async def set_global(self, name: str, value: str) -> None:
+        self.values[name] = value
+
+    async def get_global(self, name: str) -> str | None:
+        return self.values.get(name)
+
+
+@pytest.mark.parametrize(
+    ("engine", "variable"),
+    [
+        ("engine-a", "ENGINE_BEAT_engine_a"),
+        ("db01.example.org", "ENGINE_BEAT_db01_example_org"),
+        ("x;Set(FOO=1)", "ENGINE_BEAT_x_Set_FOO_1_"),
+    ],
+)
+def test_the_beat_variable_keeps_to_what_asterisk_allows_in_a_name(engine, variable):
+    assert beat_variable(engine) == variable
+
+
+async def test_an_engine_that_beats_is_seen_alive_and_one_that_stopped_is_not():
+    pbx = Globals()
+    a = EnginePresence(pbx, "engine-a", every=0.01, watch=0.05)
+    b = EnginePresence(pbx, "engine-b", every=0.01, watch=0.05)
+    beating = asyncio.create_task(a.run())
+    try:
+        assert await b.beating("engine-a")
+    finally:
+        beating.cancel()
+    assert not await b.beating("engine-a")  # its last beat stands still
+    assert not await b.beating("engine-c")  # never beat at all
+
+
+async def test_a_restarted_engine_beats_differently_from_the_one_before():
+    pbx = Globals()
+    first, second = EnginePresence(pbx, "engine-a"), EnginePresence(pbx, "engine-a")
+    for presence in (first, second):
+        task = asyncio.create_task(presence.run())
+        await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if presence is first:
+            seen = pbx.values["ENGINE_BEAT_engine_a"]
+    assert pbx.values["ENGINE_BEAT_engine_a"] != seen
+
+
+async def test_a_pbx_out_of_reach_misses_beats_and_the_beating_goes_on():
+    class Flaky(Globals):
+        calls = 0
+
+        async def set_global(self, name: str, value: str) -> None:
+            self.calls += 1
+            if self.calls < 3:
+                raise AriUnavailable("Asterisk restarting")
+            await super().set_global(name, value)
+
+    pbx = Flaky()
+    task = asyncio.create_task(EnginePresence(pbx, "engine-a", every=0.01).run())
+    try:
+        for _ in range(100):
+            if pbx.values:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+    assert pbx.values["ENGINE_BEAT_engine_a"].endswith("-3")
