@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import aiohttp
 import asyncpg
 
 from pbx_engine.config import DatabaseConfig
-from pbx_engine.lab.invariants import CallWatch
+from pbx_engine.lab.invariants import CallWatch, check, take_snapshot
 from pbx_engine.lab.sandbox.asterisk import Telephony
 from pbx_engine.lab.sandbox.netns import Link, TestHost
 from pbx_engine.lab.sandbox.ports import free_port
@@ -104,6 +105,17 @@ async def holds(pool: asyncpg.Pool, campaign_id: int, engine: str) -> bool:
     return holder == engine
 
 
+async def held_by(pool: asyncpg.Pool, campaign_id: int, engine: str, since: float) -> float:
+    """Seconds from `since` (clock) until `engine` holds the campaign."""
+    await eventually(
+        lambda: holds(pool, campaign_id, engine),
+        timeout=15,
+        interval=0.1,
+        what=f"{engine} holding the campaign",
+    )
+    return time.monotonic() - since
+
+
 @dataclass
 class TwoEngines:
     """Engines "engine-a" and "engine-b" (`pbx-engine run`) sharing one PBX pair and one
@@ -120,6 +132,25 @@ class TwoEngines:
     admin: str
     processes: dict[str, asyncio.subprocess.Process]
     watch: CallWatch
+
+    async def settled(self) -> list[asyncpg.Record]:
+        """Once every call has ended (on record and on the PBX): no case dialled twice, every
+        call the PBX saw on record, and the invariant checker content. The calls on record."""
+        watch = self.watch
+
+        async def quiet():
+            rows = await placed(self.pool)
+            return rows if all(r["ended_at"] for r in rows) and not watch.up else None
+
+        rows = await eventually(quiet, timeout=40, what="every call ended")
+        dialled = [r["case_id"] for r in rows]
+        assert len(dialled) == len(set(dialled)), f"a case dialled twice: {rows}"
+        assert set(watch.first_seen) == {r["channel_id"] for r in rows}
+        snapshot = await take_snapshot(
+            self.pool, self.telephony.engine, self.telephony.pstn, placed=watch.first_seen
+        )
+        assert [str(v) for v in check(snapshot)] == []
+        return rows
 
 
 # Each engine's agents (login, softphone): agents are each engine's own.
