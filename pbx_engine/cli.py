@@ -774,11 +774,48 @@ def _add_asterisk_commands(commands: argparse._SubParsersAction) -> None:
     reload.set_defaults(handler=_asterisk_reload)
 
 
+def _kamailio_render(args: argparse.Namespace) -> int:
+    from pbx_engine.edge.kamailio import EdgeError, EdgeSettings, write_edge
+
+    nodes = [node for given in args.node for node in given.split(",") if node]
+    try:
+        settings = EdgeSettings.checked(args.listen, nodes, args.probe_seconds)
+        config = write_edge(args.out, settings)
+    except EdgeError as error:
+        print(f"kamailio render: {error}", file=sys.stderr)
+        return 2
+    print(f"{config} and {config.parent / 'nodes.list'}: {len(nodes)} node(s)")
+    print(f"start it with: kamailio -DD -E -f {config}")
+    return 0
+
+
+def _add_kamailio_commands(commands: argparse._SubParsersAction) -> None:
+    kamailio = commands.add_parser("kamailio", help="the SIP edge in front of the nodes")
+    render = kamailio.add_subparsers(dest="what", required=True).add_parser(
+        "render",
+        help="write Kamailio's configuration (kamailio/kamailio.cfg filled in) and its list of "
+        "Asterisk nodes",
+    )
+    render.add_argument(
+        "--listen", default="udp:0.0.0.0:5060", help="where carriers send (udp:ADDRESS:PORT)"
+    )
+    render.add_argument(
+        "--node",
+        action="append",
+        required=True,
+        help="an Asterisk node, sip:ADDRESS:PORT (repeat, or separate with commas)",
+    )
+    render.add_argument("--probe-seconds", type=int, default=1, help="between OPTIONS probes")
+    render.add_argument("--out", type=Path, required=True, help="the folder it runs from")
+    render.set_defaults(handler=_kamailio_render)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pbx-engine", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     _add_service_commands(commands)
     _add_asterisk_commands(commands)
+    _add_kamailio_commands(commands)
     _add_import_commands(commands)
     _add_agent_commands(commands)
     _add_message_commands(commands)

@@ -1,7 +1,7 @@
-"""Kamailio (Debian's package) with the project's kamailio/kamailio.cfg, in front of Asterisk
-nodes, for the cluster tests: `async with KamailioSandbox(nodes) as proxy:` sends carriers'
-calls to `proxy.host:proxy.port`; `proxy.dispatched()` and `proxy.nodes_down()` read what it
-did from its log.
+"""Kamailio (Debian's package) with the project's kamailio/kamailio.cfg, filled in as
+`pbx-engine kamailio render` does, in front of Asterisk nodes, for the cluster tests:
+`async with KamailioSandbox(nodes) as proxy:` sends carriers' calls to `proxy.host:proxy.port`;
+`proxy.dispatched()`, `proxy.nodes_down()` and `proxy.failovers()` read what it did from its log.
 
 Kamailio forks its workers and runs in the foreground (`-DD`), logging to stderr (`-E`) into
 the sandbox's folder; it is ready once it answers an OPTIONS request of ours.
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import structlog
 
+from pbx_engine.edge.kamailio import EdgeSettings, write_edge
 from pbx_engine.lab.sandbox import process as processes
 from pbx_engine.lab.sandbox.errors import SandboxError
 from pbx_engine.lab.sandbox.ports import free_port
-from pbx_engine.resources import KAMAILIO_CONFIG_DIR
 
 log = structlog.get_logger(__name__)
 
@@ -38,22 +38,6 @@ _START_ATTEMPTS = 3
 
 def node_uri(host: str, port: int) -> str:
     return f"sip:{host}:{port}"
-
-
-def render_config(
-    template: str, *, listen: str, nodes_file: Path, probe: int, run_dir: Path
-) -> str:
-    """kamailio.cfg with its @@...@@ values filled in; one left unfilled is an error."""
-    text = (
-        template.replace("@@LISTEN@@", listen)
-        .replace("@@NODES_FILE@@", str(nodes_file))
-        .replace("@@PROBE_SECONDS@@", str(probe))
-        .replace("@@RUN_DIR@@", str(run_dir))
-    )
-    left = re.findall(r"@@[A-Z_]+@@", text)
-    if left:
-        raise SandboxError(f"kamailio.cfg has values nobody fills in: {sorted(set(left))}")
-    return text
 
 
 class KamailioSandbox:
@@ -89,22 +73,11 @@ class KamailioSandbox:
         binary = processes.require_binary("kamailio", package="kamailio")
         self.dir = Path(tempfile.mkdtemp(prefix="pbx-kamailio-"))
         processes.remove_at_exit(self.dir)
-        nodes_file = self.dir / "nodes.list"
-        nodes_file.write_text("".join(f"1 {uri} 0 0\n" for uri in self.nodes))
-        template = (KAMAILIO_CONFIG_DIR / "kamailio.cfg").read_text()
-        config = self.dir / "kamailio.cfg"
         for attempt in range(1, _START_ATTEMPTS + 1):
             # The port can be taken between its choice and Kamailio's bind: a new one then.
             self.port = free_port(self.host, socket.SOCK_DGRAM)
-            config.write_text(
-                render_config(
-                    template,
-                    listen=f"udp:{self.host}:{self.port}",
-                    nodes_file=nodes_file,
-                    probe=self._probe,
-                    run_dir=self.dir,
-                )
-            )
+            settings = EdgeSettings.checked(f"udp:{self.host}:{self.port}", self.nodes, self._probe)
+            config = write_edge(self.dir, settings)
             self._process = await processes.launch(
                 [binary, "-f", str(config), "-DD", "-E", "-Y", str(self.dir), "-m", "64"],
                 what="kamailio",
