@@ -23,7 +23,7 @@ from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.compliance.policy import next_window_open, public_holiday
 from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.dialer.lease import CampaignLease
-from pbx_engine.dialer.pacer import LivePacing
+from pbx_engine.dialer.pacer import LivePacing, history_of
 from pbx_engine.dialer.schedule import CALL_IN_PROGRESS, CallPlan, plan_calls
 from pbx_engine.dialer.service import (
     AsteriskNotHeard,
@@ -212,17 +212,30 @@ class CampaignRunner:
                     return
                 await self._place(plan, agent.login)
         elif mode == "predictive":
-            pacing = self.pacing or self._start_pacing(logins)
+            pacing = self.pacing or await self._start_pacing(logins)
             for _ in range(pacing.calls_to_place()):
                 plan = await self._next_plan()
                 if plan is None:
                     return
                 pacing.track(await self._place(plan, None))
 
-    def _start_pacing(self, logins: set[str] | None) -> LivePacing:
-        policy = self.campaign.pacing_policy()
-        self.pacing = LivePacing(policy, self._agents, logins)
-        return self.pacing
+    async def _start_pacing(self, logins: set[str] | None) -> LivePacing:
+        """The predictive pacing, its abandon budget the campaign's over the regulator's
+        period: the calls on record count, whichever engine (or this one before a restart)
+        placed them."""
+        period = self.campaign.compliance_profile().abandon_period
+        history = history_of(await self._storage.campaigns.calls_over(self.campaign_id, period))
+        pacing = LivePacing(self.campaign.pacing_policy(), self._agents, logins)
+        pacing.remember(history)
+        if history.calls:
+            log.info(
+                "campaign.pacing_remembers",
+                calls=history.calls,
+                lives=history.lives,
+                abandons=history.abandons,
+            )
+        self.pacing = pacing
+        return pacing
 
     # ------------------------------------------------------------------ callbacks
     CALLBACK_RETRY = timedelta(minutes=15)

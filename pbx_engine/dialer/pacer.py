@@ -19,7 +19,16 @@ from ari_apps.outcomes import Outcome
 from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState
 from pbx_engine.dialer.service import CallProgress, CallResult, PlacedCall
-from pbx_engine.pacing import CallFate, CallObserved, FloorState, HandleObserved, PacingPolicy
+from pbx_engine.pacing import (
+    CallFate,
+    CallObserved,
+    CampaignHistory,
+    FloorState,
+    HandleObserved,
+    PacingPolicy,
+    Remembers,
+)
+from pbx_engine.storage.campaigns import CampaignCalls
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +70,32 @@ def observation_of(progress: CallProgress, outcome: Outcome) -> CallObserved | N
     )
 
 
+def history_of(calls: CampaignCalls) -> CampaignHistory:
+    """What the campaign's calls on record mean to a policy's abandon budget."""
+    lives = abandons = machines = placed = 0
+    for outcome, count in calls.by_outcome.items():
+        fate = fate_of(Outcome(outcome)) if outcome in _OUTCOMES else None
+        if fate is None:
+            continue
+        placed += count
+        if fate is CallFate.HUMAN:
+            lives += count
+            abandons += count if outcome == Outcome.ABANDONED.value else 0
+        elif fate is CallFate.MACHINE:
+            machines += count
+    return CampaignHistory(
+        span=calls.span,
+        calls=placed,
+        lives=lives,
+        abandons=abandons,
+        machines=machines,
+        last_hour=calls.last_hour_lives,
+    )
+
+
+_OUTCOMES = {outcome.value for outcome in Outcome}
+
+
 class LivePacing:
     def __init__(
         self,
@@ -76,6 +111,12 @@ class LivePacing:
         self._clock = clock or asyncio.get_running_loop().time
         self._calls: dict[str, CallProgress] = {}  # channel -> progress, until observed
         agents.on_call_handled(self._handled)
+
+    def remember(self, history: CampaignHistory) -> None:
+        """The campaign's calls before this pacing began count against its abandon budget
+        (policies without one have nothing to remember)."""
+        if isinstance(self.policy, Remembers):
+            self.policy.remember(history, self._clock())
 
     def _ours(self, login: str) -> bool:
         return self._logins is None or login in self._logins

@@ -364,8 +364,8 @@ class Dialer:
         left without an agent is ended as a restart's are), each one gone is settled from
         what is on record. An engine still beating is cut off from the database only: it
         runs its calls and writes them down once it is back. Returns how many were taken."""
-        if self._presence is None:
-            return 0
+        if self._presence is None or engine == self._storage.attempts.engine:
+            return 0  # never its own calls: it follows them already
         if await self._presence.beating(engine):
             log.info("dialer.calls_left_to_their_engine", engine=engine)
             return 0

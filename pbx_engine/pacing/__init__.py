@@ -10,10 +10,12 @@ observations.
 from pbx_engine.pacing.floor import (
     CallFate,
     CallObserved,
+    CampaignHistory,
     FloorState,
     HandleObserved,
     Observation,
     PacingPolicy,
+    Remembers,
 )
 from pbx_engine.pacing.policies import POLICY_NAMES, make_policy
 
@@ -21,9 +23,11 @@ __all__ = [
     "POLICY_NAMES",
     "CallFate",
     "CallObserved",
+    "CampaignHistory",
     "FloorState",
     "HandleObserved",
     "Observation",
     "PacingPolicy",
+    "Remembers",
     "make_policy",
 ]

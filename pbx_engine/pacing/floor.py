@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class CallFate(StrEnum):
@@ -77,6 +77,28 @@ class HandleObserved:
 
 
 Observation = CallObserved | HandleObserved
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignHistory:
+    """The campaign's calls on record over the regulator's abandon period, from before this
+    policy was made: another engine's (which dialled the campaign until this one took it
+    over) or this engine's before a restart. The abandon budget is the campaign's, not the
+    process's: a policy that remembers them spends only what is left of it."""
+
+    span: float = 0.0  # seconds from the period's first call to now
+    calls: int = 0  # every call placed
+    lives: int = 0  # people who answered: put through, or abandoned
+    abandons: int = 0
+    machines: int = 0  # AMD machine verdicts: a share of them may count as abandoned people
+    last_hour: tuple[tuple[float, bool], ...] = ()  # (seconds ago, abandoned) of each live
+
+
+@runtime_checkable
+class Remembers(Protocol):
+    """A policy whose abandon budget outlives its process (the predictive and adaptive ones)."""
+
+    def remember(self, history: CampaignHistory, now: float) -> None: ...
 
 
 class PacingPolicy(Protocol):

@@ -140,6 +140,11 @@ class AbandonLedger:
             self._hour_lives -= weight
             self._hour_abandons -= abandoned
 
+    def remember(self, lives: float, abandons: float) -> None:
+        """Live answers and abandons from before this ledger, older than its hour."""
+        self.lives += lives
+        self.abandons += abandons
+
     @property
     def rate(self) -> float:
         return self.abandons / self.lives if self.lives else 0.0

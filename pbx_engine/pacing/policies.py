@@ -22,6 +22,7 @@ from statistics import NormalDist
 from pbx_engine.pacing.floor import (
     CallFate,
     CallObserved,
+    CampaignHistory,
     FloorState,
     HandleObserved,
     Observation,
@@ -139,6 +140,12 @@ class AdaptivePolicy:
             self._answers_today += 1
             self._drops_today += observation.abandoned
         self._settled.append((observation.at, observation.abandoned))
+
+    def remember(self, history: CampaignHistory, now: float) -> None:
+        """The day's drops and answers on record before this policy count in its drop rule."""
+        self._calls_today += history.calls
+        self._answers_today += history.lives
+        self._drops_today += history.abandons
 
     def calls_to_place(self, floor: FloorState) -> int:
         now = floor.now
@@ -292,6 +299,22 @@ class PredictivePolicy:
             # Where the regulator counts people AMD took for machines, the budget pays for the
             # estimated share of them too.
             self.ledger.add(observation.at, True, weight=self.amd_false_positive_share)
+
+    def remember(self, history: CampaignHistory, now: float) -> None:
+        """The campaign's calls before this policy count against its abandon budget: those of
+        the last hour in the hour's ledger too. What it learned of the floor (answer rates,
+        ring and talk times) it learns again: the floor may have changed."""
+        recent = sorted(history.last_hour, key=lambda live: -live[0])  # oldest first
+        for ago, abandoned in recent:
+            self.ledger.add(now - ago, abandoned)
+        self.ledger.remember(
+            history.lives - len(recent), history.abandons - sum(a for _, a in recent)
+        )
+        if self.amd_false_positive_share:
+            share = history.machines * self.amd_false_positive_share
+            self.ledger.remember(share, share)
+        if history.span > 0 and history.lives:
+            self._first_seen = now - history.span
 
     def _learn_risk(self, now: float, abandoned: bool) -> None:
         wanted = self.wanted_rate(now)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
 
 from pbx_engine.cases.models import AttemptRecord, CaseCandidate, NumberHistory
+
+
+@dataclass(frozen=True)
+class CampaignCalls:
+    by_outcome: dict[str, int]  # outcome -> calls
+    span: float  # seconds since the first of them was placed
+    last_hour_lives: tuple[tuple[float, bool], ...]  # (seconds ago, abandoned), people answering
 
 
 class CampaignStore:
@@ -119,6 +127,37 @@ class CampaignStore:
             case_id,
             until,
             agent_id,
+        )
+
+    async def calls_over(self, campaign_id: int, period: timedelta) -> CampaignCalls:
+        """The campaign's settled calls placed within `period` of now, whoever placed them:
+        counts by outcome, and each live answer of the last hour (for the abandon budget)."""
+        async with self.pool.acquire() as conn:
+            totals = await conn.fetch(
+                """SELECT outcome, count(*) AS calls,
+                          extract(epoch FROM now() - min(created_at)) AS first_ago
+                   FROM call_attempts
+                   WHERE campaign_id = $1 AND direction = 'outbound' AND ended_at IS NOT NULL
+                     AND created_at > now() - $2::interval
+                   GROUP BY outcome""",
+                campaign_id,
+                period,
+            )
+            recent = await conn.fetch(
+                """SELECT extract(epoch FROM now() - coalesce(bridged_at, ended_at)) AS ago,
+                          outcome = 'abandoned' AS abandoned
+                   FROM call_attempts
+                   WHERE campaign_id = $1 AND direction = 'outbound' AND ended_at IS NOT NULL
+                     AND outcome IN ('human', 'abandoned')
+                     AND coalesce(bridged_at, ended_at) > now() - interval '1 hour'
+                     AND created_at > now() - $2::interval""",
+                campaign_id,
+                period,
+            )
+        return CampaignCalls(
+            by_outcome={row["outcome"]: row["calls"] for row in totals},
+            span=max((float(row["first_ago"]) for row in totals), default=0.0),
+            last_hour_lives=tuple((float(r["ago"]), r["abandoned"]) for r in recent),
         )
 
     async def clear_deferrals(self, campaign_id: int) -> None:

@@ -12,6 +12,7 @@ from pbx_engine.pacing import (
     POLICY_NAMES,
     CallFate,
     CallObserved,
+    CampaignHistory,
     FloorState,
     HandleObserved,
     make_policy,
@@ -346,3 +347,55 @@ def test_predictive_counts_estimated_amd_false_positives_against_its_budget():
             policy.observe(CallObserved(1.0 + i, fate, 10.0, 2.5))
     assert ofcom.ledger.abandons == pytest.approx(100 * 0.05)
     assert ofcom.wanted_rate(300.0) < plain.wanted_rate(300.0)
+
+
+# ------------------------------------------------------- a campaign's budget outlives its process
+
+
+def test_predictive_taking_over_a_campaign_that_spent_its_budget_abandons_less():
+    """Another engine (or this one before a restart) abandoned 5% of 1,000 people today: the
+    new policy starts from what is left of the campaign's 3%, not from a fresh budget."""
+    fresh, taken_over = _learned_predictive(), _learned_predictive()
+    history = CampaignHistory(span=20_000.0, calls=4_000, lives=1_000, abandons=50)
+    taken_over.remember(history, now=400.0)
+    assert taken_over.ledger.lives == fresh.ledger.lives + 1_000
+    assert taken_over.ledger.abandons == fresh.ledger.abandons + 50
+    assert taken_over.wanted_rate(400.0) < fresh.wanted_rate(400.0)
+    assert taken_over.wanted_rate(400.0) == pytest.approx(0.1 * 0.03)  # the floor of the rate
+
+
+def test_predictive_taking_over_a_campaign_with_budget_left_may_spend_it():
+    fresh, taken_over = _learned_predictive(), _learned_predictive()
+    taken_over.remember(CampaignHistory(span=20_000.0, lives=1_000, abandons=5), now=400.0)
+    assert taken_over.wanted_rate(400.0) > fresh.wanted_rate(400.0)
+
+
+def test_the_last_hour_remembered_engages_the_hour_brake():
+    policy = PredictivePolicy()
+    recent = tuple((60.0 * i, i % 8 == 0) for i in range(1, 41))  # 40 lives, 5 abandoned
+    policy.remember(CampaignHistory(span=3_000.0, lives=40, abandons=5, last_hour=recent), 5_000.0)
+    assert policy.ledger.last_hour(5_000.0) == (40, 5)
+    assert policy.hour_brake(5_000.0)
+    # The remembered lives leave the hour as they age, like the policy's own.
+    assert policy.ledger.last_hour(5_000.0 + 3_600.0) == (0, 0)
+    assert (policy.ledger.lives, policy.ledger.abandons) == (40, 5)
+
+
+def test_remembered_machine_verdicts_count_as_estimated_abandons_where_the_regulator_says():
+    ofcom = PredictivePolicy(amd_false_positive_share=0.05)
+    ofcom.remember(CampaignHistory(span=600.0, lives=10, machines=100), now=1_000.0)
+    assert ofcom.ledger.abandons == pytest.approx(5.0)
+    assert ofcom.ledger.lives == pytest.approx(15.0)
+
+
+def test_adaptive_remembers_the_days_answers_and_drops_for_its_drop_rule():
+    policy = AdaptivePolicy()
+    policy.remember(CampaignHistory(span=600.0, calls=300, lives=100, abandons=9), now=0.0)
+    assert (policy._calls_today, policy._answers_today, policy._drops_today) == (300, 100, 9)
+
+
+def test_an_empty_history_changes_nothing():
+    fresh, remembered = PredictivePolicy(), PredictivePolicy()
+    remembered.remember(CampaignHistory(), now=10.0)
+    assert remembered.wanted_rate(10.0) == fresh.wanted_rate(10.0)
+    assert remembered.calls_to_place(FloorState(now=10, ready=3)) == 3
