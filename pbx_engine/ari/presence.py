@@ -4,13 +4,16 @@ Every engine bumps a global variable of its own (`ENGINE_BEAT_<name>`) on the PB
 An engine that took a campaign over from another reads that engine's beat twice, a few beats
 apart, before it takes over its calls: a beat that moves means the other engine still runs its
 calls (it is cut off from the database only, and writes them down once it is back); a beat
-that stands still means nobody is left to follow them. The PBX is the judge because the calls
-are there: an engine that cannot reach it can do nothing for them either.
+that stands still means nobody is left to follow them; no beat at all means the engine never
+ran on this PBX, and its calls are on another, out of this engine's sight. The PBX is the
+judge because the calls are there: an engine that cannot reach it can do nothing for them
+either.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import re
 import uuid
 
@@ -28,6 +31,12 @@ WATCH_FOR = 3.0  # how long another engine's beat is watched: three beats
 def beat_variable(engine: str) -> str:
     """The global an engine beats in: Asterisk variable names keep to letters, digits and _."""
     return "ENGINE_BEAT_" + re.sub(r"[^A-Za-z0-9_]", "_", engine)
+
+
+class Beat(enum.Enum):
+    MOVING = "moving"  # the engine runs here, and runs its calls
+    STILL = "still"  # it ran here and stopped: its calls here have nobody
+    NEVER = "never"  # it never ran on this PBX: its calls, if any, are on another
 
 
 class EnginePresence:
@@ -52,9 +61,12 @@ class EnginePresence:
                 log.debug("presence.beat_missed", error=str(error) or type(error).__name__)
             await asyncio.sleep(self._every)
 
-    async def beating(self, engine: str) -> bool:
-        """Whether `engine` beats on this PBX: its beat moves while it is watched."""
+    async def watch(self, engine: str) -> Beat:
+        """`engine`'s beat on this PBX, watched for a few beats."""
         name = beat_variable(engine)
         first = await self._ari.get_global(name)
         await asyncio.sleep(self._watch)
-        return await self._ari.get_global(name) != first
+        last = await self._ari.get_global(name)
+        if last != first:
+            return Beat.MOVING
+        return Beat.STILL if last else Beat.NEVER

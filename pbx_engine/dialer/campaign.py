@@ -73,6 +73,7 @@ class CampaignRunner:
         # one database, the holder dials the campaign and the others stand by.
         self._holder = holder
         self.lease = lease or CampaignLease()
+        self._waiting_for_asterisk = False
         self._lookups = lookups
         self.campaign_id = campaign_id
         self._storage = storage
@@ -116,7 +117,15 @@ class CampaignRunner:
         while True:
             # While calls cannot be written down, none is placed (nor planned: the planner
             # reads the same database).
-            if self.state is CampaignState.RUNNING and self._dialer.recording:
+            if self.state is CampaignState.RUNNING and not self._dialer.asterisk_heard:
+                # This engine cannot dial: its lease is not renewed, so an engine whose PBX
+                # answers takes the campaign over once it runs out (a blip shorter than that
+                # keeps it here).
+                if not self._waiting_for_asterisk:
+                    log.info("campaign.waiting_for_asterisk")
+                self._waiting_for_asterisk = True
+            elif self.state is CampaignState.RUNNING and self._dialer.recording:
+                self._waiting_for_asterisk = False
                 try:
                     if await self._hold_lease():
                         await self._place_due_calls()

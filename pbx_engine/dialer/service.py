@@ -45,7 +45,7 @@ from pbx_engine.ari import (
 )
 from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
-from pbx_engine.ari.presence import EnginePresence
+from pbx_engine.ari.presence import Beat, EnginePresence
 from pbx_engine.config import DialerConfig
 from pbx_engine.metrics import CallMetrics, EngineMetrics
 from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
@@ -262,13 +262,18 @@ class Dialer:
         """Whether a call placed now can be written down (else place_call refuses it)."""
         return self._records is None or self._records.writable
 
+    @property
+    def asterisk_heard(self) -> bool:
+        """Whether Asterisk's events are heard now (else no call may be placed)."""
+        return self._ari.connected.is_set()
+
     def place_call(self, request: CallRequest) -> PlacedCall:
         """Start a call; its task (owned by the dialer) resolves to its result."""
         if not self._accepting or self._tasks is None:
             raise DialerClosed("the dialer is not accepting calls (stopping or not started)")
         if self._records is not None:
             self._records.require_writable()  # NotRecording: nothing is dialled
-        if not self._ari.connected.is_set():
+        if not self.asterisk_heard:
             raise AsteriskNotHeard("Asterisk's events are not heard now: no call may be placed")
         now = asyncio.get_running_loop().time()
         if self._refused_at is not None and now - self._refused_at < REFUSED_HOLD:
@@ -358,16 +363,18 @@ class Dialer:
                 log.exception("dialer.take_over_failed", engine=engine)
 
     async def take_over_calls(self, engine: str) -> int:
-        """Another engine lost a campaign's lease to this one. If it is gone from the PBX as
-        well (its beat stands still), its calls still open on record become this engine's:
+        """Another engine lost a campaign's lease to this one. If it is gone from this PBX as
+        well (its beat there stands still), its calls still open on record become this engine's:
         each one still up is heard from now on and followed to its end (one answered and
         left without an agent is ended as a restart's are), each one gone is settled from
         what is on record. An engine still beating is cut off from the database only: it
         runs its calls and writes them down once it is back. Returns how many were taken."""
         if self._presence is None or engine == self._storage.attempts.engine:
             return 0  # never its own calls: it follows them already
-        if await self._presence.beating(engine):
-            log.info("dialer.calls_left_to_their_engine", engine=engine)
+        beat = await self._presence.watch(engine)
+        if beat is not Beat.STILL:
+            # Moving: it runs its calls. Never here: they are on a PBX this engine cannot see.
+            log.info("dialer.calls_left_to_their_engine", engine=engine, beat=beat.value)
             return 0
         attempts = await self._storage.attempts.take_over(engine)
         if not attempts:

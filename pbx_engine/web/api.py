@@ -130,9 +130,14 @@ async def database_away_as_503(request: web.Request, handler: Handler) -> web.St
 
 @web.middleware
 async def no_nul_in_path(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A NUL character (`%00`) in the path names nothing: PostgreSQL cannot even look it up."""
+    """A NUL character (`%00`) in the path names nothing, and one in a query parameter is no
+    value: PostgreSQL can neither store nor look up text holding one."""
     if "\x00" in request.path:
         return error_response(404, "no such path")
+    for name, value in request.query.items():
+        if "\x00" in name or "\x00" in value:
+            shown = name.replace("\x00", "\\0")
+            return error_response(422, f"query parameter {shown!r}: contains a NUL character")
     return await handler(request)
 
 

@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -118,38 +118,53 @@ async def held_by(pool: asyncpg.Pool, campaign_id: int, engine: str, since: floa
 
 @dataclass
 class TwoEngines:
-    """Engines "engine-a" and "engine-b" (`pbx-engine run`) sharing one PBX pair and one
-    PostgreSQL, which runs in a test host of its own: engine-a reaches it over a link of its
-    own (`a_link`, which a test may cut), engine-b and the test over another. Each engine has
-    its own ARI app and its own agents logged in (engine-a two, engine-b one); the campaign
-    is started on engine-a first (it holds the lease), then on engine-b (standing by)."""
+    """Engines "engine-a" and "engine-b" (`pbx-engine run`) sharing one PostgreSQL, which runs
+    in a test host of its own: engine-a reaches it over a link of its own (`a_link`, which a
+    test may cut), engine-b and the test over another. They share one PBX pair, or with
+    `pbx_per_engine` each has its own (a media node each). Each engine has its own ARI app and
+    its own agents logged in (engine-a two, engine-b one); the campaign is started on engine-a
+    first (it holds the lease), then on engine-b (standing by)."""
 
-    telephony: Telephony
+    telephonies: dict[str, Telephony]  # each engine's PBX pair (one pair twice when shared)
     pool: asyncpg.Pool
     a_link: Link
     campaign_id: int
     apis: dict[str, Api]
     admin: str
     processes: dict[str, asyncio.subprocess.Process]
-    watch: CallWatch
+    watches: dict[str, CallWatch]  # each engine's PBX watched from outside
+
+    @property
+    def telephony(self) -> Telephony:
+        return self.telephonies["engine-a"]
+
+    @property
+    def watch(self) -> CallWatch:
+        return self.watches["engine-a"]
 
     async def settled(self) -> list[asyncpg.Record]:
-        """Once every call has ended (on record and on the PBX): no case dialled twice, every
-        call the PBX saw on record, and the invariant checker content. The calls on record."""
-        watch = self.watch
+        """Once every call has ended (on record and on every PBX): no case dialled twice, every
+        call a PBX saw on record, and the invariant checker content on each PBX. The calls on
+        record."""
+        pairs = {id(t): (t, self.watches[name]) for name, t in self.telephonies.items()}
 
         async def quiet():
             rows = await placed(self.pool)
-            return rows if all(r["ended_at"] for r in rows) and not watch.up else None
+            ended = all(r["ended_at"] for r in rows)
+            return rows if ended and not any(watch.up for _, watch in pairs.values()) else None
 
         rows = await eventually(quiet, timeout=40, what="every call ended")
         dialled = [r["case_id"] for r in rows]
         assert len(dialled) == len(set(dialled)), f"a case dialled twice: {rows}"
-        assert set(watch.first_seen) == {r["channel_id"] for r in rows}
-        snapshot = await take_snapshot(
-            self.pool, self.telephony.engine, self.telephony.pstn, placed=watch.first_seen
-        )
-        assert [str(v) for v in check(snapshot)] == []
+        # Every call a PBX saw is on record (a call whose node died as it was placed may be on
+        # record and never seen).
+        seen = {channel for _, watch in pairs.values() for channel in watch.first_seen}
+        assert seen <= {r["channel_id"] for r in rows}, seen - {r["channel_id"] for r in rows}
+        for telephony, watch in pairs.values():
+            snapshot = await take_snapshot(
+                self.pool, telephony.engine, telephony.pstn, placed=watch.first_seen
+            )
+            assert [str(v) for v in check(snapshot)] == []
         return rows
 
 
@@ -161,89 +176,95 @@ ENGINE_AGENTS = {
 ALL_AGENTS = [agent for agents in ENGINE_AGENTS.values() for agent in agents]
 
 
+def _secrets(agents) -> dict[str, str]:
+    return {endpoint: f"{endpoint}-secret" for _, endpoint in agents}
+
+
 @asynccontextmanager
 async def two_engines(
-    tmp_path: Path, numbers: list[str], *, campaign: str, ring_timeout: float
+    tmp_path: Path,
+    numbers: list[str],
+    *,
+    campaign: str,
+    ring_timeout: float,
+    pbx_per_engine: bool = False,
 ) -> AsyncIterator[TwoEngines]:
     """The floor above, with one case per number (dialled in this order), progressive, two
     lines per engine."""
-    secrets = {endpoint: f"{endpoint}-secret" for _, endpoint in ALL_AGENTS}
-    async with TestHost("db") as db_host, Telephony.create(agents=secrets) as telephony:
+    async with AsyncExitStack() as stack:
+        db_host = await stack.enter_async_context(TestHost("db"))
+        if pbx_per_engine:
+            telephonies = {
+                name: await stack.enter_async_context(Telephony.create(agents=_secrets(agents)))
+                for name, agents in ENGINE_AGENTS.items()
+            }
+        else:
+            shared = await stack.enter_async_context(Telephony.create(agents=_secrets(ALL_AGENTS)))
+            telephonies = dict.fromkeys(ENGINE_AGENTS, shared)
         shared_link, a_link = await db_host.link(), await db_host.link()
-        async with PostgresSandbox(host=db_host) as postgres:
-            await postgres.create_database(campaign)
-            dsn = postgres.dsn(campaign, link=shared_link)
-            async with Storage.open(DatabaseConfig(dsn=dsn)) as storage:
-                admin, tokens, campaign_id = await _records(storage, numbers, campaign)
-            campaign_file = tmp_path / f"{campaign}.toml"
-            campaign_file.write_text(
-                as_toml(
-                    {
-                        "name": campaign,
-                        "dial_mode": "progressive",
-                        "compliance": "plain",
-                        "max_lines": 2,
-                        "agents": [login for login, _ in ALL_AGENTS],
-                    }
-                )
+        postgres = await stack.enter_async_context(PostgresSandbox(host=db_host))
+        await postgres.create_database(campaign)
+        dsn = postgres.dsn(campaign, link=shared_link)
+        async with Storage.open(DatabaseConfig(dsn=dsn)) as storage:
+            admin, tokens, campaign_id = await _records(storage, numbers, campaign)
+        campaign_file = tmp_path / f"{campaign}.toml"
+        campaign_file.write_text(
+            as_toml(
+                {
+                    "name": campaign,
+                    "dial_mode": "progressive",
+                    "compliance": "plain",
+                    "max_lines": 2,
+                    "agents": [login for login, _ in ALL_AGENTS],
+                }
             )
-            pbx = telephony.engine
-            ports = {}
-            for name, engine_dsn, app in (
-                ("engine-a", postgres.dsn(campaign, link=a_link), pbx.ari_app),
-                ("engine-b", dsn, "engine-b"),
-            ):
-                ports[name] = free_port()
-                settings = _settings(pbx, engine_dsn, name, app, ports[name], ring_timeout)
-                settings["campaign_files"] = [str(campaign_file)]
-                (tmp_path / f"{name}.toml").write_text(as_toml(settings))
-            phones = [
-                SippPhone(endpoint, secret, pbx.sip_host, pbx.sip_port)
-                for endpoint, secret in secrets.items()
-            ]
-            for phone in phones:
+        )
+        ports = {}
+        a_app = telephonies["engine-a"].engine.ari_app  # its PBX's dialplan names it
+        for name, engine_dsn, app in (
+            ("engine-a", postgres.dsn(campaign, link=a_link), a_app),
+            ("engine-b", dsn, "engine-b"),
+        ):
+            pbx = telephonies[name].engine
+            ports[name] = free_port()
+            settings = _settings(pbx, engine_dsn, name, app, ports[name], ring_timeout)
+            settings["campaign_files"] = [str(campaign_file)]
+            (tmp_path / f"{name}.toml").write_text(as_toml(settings))
+        for name, agents in ENGINE_AGENTS.items():
+            pbx = telephonies[name].engine
+            for endpoint, secret in _secrets(agents).items():
+                phone = SippPhone(endpoint, secret, pbx.sip_host, pbx.sip_port)
                 await phone.start()
-            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-            try:
-                async with (
-                    CallWatch(pbx) as watch,
-                    aiohttp.ClientSession() as http,
-                    engine_process(tmp_path / "engine-a.toml", tmp_path / "engine-a.log") as a,
-                    engine_process(tmp_path / "engine-b.toml", tmp_path / "engine-b.log") as b,
-                ):
-                    apis = {
-                        name: Api(http, f"http://127.0.0.1:{port}") for name, port in ports.items()
-                    }
-                    for name, agents in ENGINE_AGENTS.items():
-                        await eventually(
-                            lambda api=apis[name]: api.up(admin), timeout=30, what=name
-                        )
-                        for login, _ in agents:
-                            status, body = await apis[name].post("/agents/me/login", tokens[login])
-                            assert status == 200, body
-                    for name in apis:
-                        status, body = await apis[name].post(f"/campaigns/{campaign}/start", admin)
-                        assert status == 200, body
-                        if name == "engine-a":
-                            await eventually(
-                                lambda: holds(pool, campaign_id, "engine-a"),
-                                timeout=10,
-                                what="engine-a holding the campaign",
-                            )
-                    yield TwoEngines(
-                        telephony,
-                        pool,
-                        a_link,
-                        campaign_id,
-                        apis,
-                        admin,
-                        {"engine-a": a, "engine-b": b},
-                        watch,
-                    )
-            finally:
-                await pool.close()
-                for phone in phones:
-                    await phone.stop()
+                stack.push_async_callback(phone.stop)
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+        stack.push_async_callback(pool.close)
+        watches = {}
+        for name, telephony in telephonies.items():
+            same = next((w for n, w in watches.items() if telephonies[n] is telephony), None)
+            watches[name] = same or await stack.enter_async_context(CallWatch(telephony.engine))
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        processes = {
+            name: await stack.enter_async_context(
+                engine_process(tmp_path / f"{name}.toml", tmp_path / f"{name}.log")
+            )
+            for name in ENGINE_AGENTS
+        }
+        apis = {name: Api(http, f"http://127.0.0.1:{port}") for name, port in ports.items()}
+        for name, agents in ENGINE_AGENTS.items():
+            await eventually(lambda api=apis[name]: api.up(admin), timeout=30, what=name)
+            for login, _ in agents:
+                status, body = await apis[name].post("/agents/me/login", tokens[login])
+                assert status == 200, body
+        for name in apis:
+            status, body = await apis[name].post(f"/campaigns/{campaign}/start", admin)
+            assert status == 200, body
+            if name == "engine-a":
+                await eventually(
+                    lambda: holds(pool, campaign_id, "engine-a"),
+                    timeout=10,
+                    what="engine-a holding the campaign",
+                )
+        yield TwoEngines(telephonies, pool, a_link, campaign_id, apis, admin, processes, watches)
 
 
 async def _records(

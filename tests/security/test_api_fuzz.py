@@ -229,3 +229,23 @@ def _documented_media(operation: dict, status: int) -> list[str]:
     responses = operation["responses"]
     answer = responses.get(str(status), responses.get("default", {}))
     return list(answer.get("content", {}))
+
+
+async def test_a_nul_in_any_query_parameter_is_refused_cleanly(api: str, callers: list[Caller]):
+    """The generator seldom puts a NUL in a query value; every parameter gets one here."""
+    async with aiohttp.ClientSession() as http:
+        document = await (await http.get(f"{api}{OPENAPI_PATH}")).json()
+        problems, sent = [], 0
+        for path, operations in document["paths"].items():
+            concrete = re.sub(r"\{\w+\}", "x", path)
+            for method, operation in operations.items():
+                names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+                for name, caller in itertools.product(names, callers):
+                    url = URL(f"{api}{concrete}?{name}=a%00b", encoded=True)
+                    async with http.request(method, url, headers=caller.headers, json={}) as r:
+                        sent += 1
+                        if r.status >= 500 or r.content_type != "application/json":
+                            text = (await r.text())[:200]
+                            problems.append(f"{method} {url} as {caller.name}: {r.status} {text}")
+    assert sent > 10  # the description has query parameters to try
+    assert not problems, "\n".join(problems)

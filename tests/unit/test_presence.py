@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from pbx_engine.ari.errors import AriUnavailable
-from pbx_engine.ari.presence import EnginePresence, beat_variable
+from pbx_engine.ari.presence import Beat, EnginePresence, beat_variable
 
 
 class Globals:
@@ -33,17 +33,17 @@ def test_the_beat_variable_keeps_to_what_asterisk_allows_in_a_name(engine, varia
     assert beat_variable(engine) == variable
 
 
-async def test_an_engine_that_beats_is_seen_alive_and_one_that_stopped_is_not():
+async def test_an_engine_beating_is_moving_one_that_stopped_still_one_never_here_never():
     pbx = Globals()
     a = EnginePresence(pbx, "engine-a", every=0.01, watch=0.05)
     b = EnginePresence(pbx, "engine-b", every=0.01, watch=0.05)
     beating = asyncio.create_task(a.run())
     try:
-        assert await b.beating("engine-a")
+        assert await b.watch("engine-a") is Beat.MOVING
     finally:
         beating.cancel()
-    assert not await b.beating("engine-a")  # its last beat stands still
-    assert not await b.beating("engine-c")  # never beat at all
+    assert await b.watch("engine-a") is Beat.STILL  # its last beat stands still
+    assert await b.watch("engine-c") is Beat.NEVER  # it runs on another PBX, if anywhere
 
 
 async def test_a_restarted_engine_beats_differently_from_the_one_before():
