@@ -96,6 +96,21 @@ async def placed(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     )
 
 
+async def calls_by(pool: asyncpg.Pool, engine: str) -> list[asyncpg.Record]:
+    """The calls on record that `engine` placed (or took over), in the order placed."""
+    return [r for r in await placed(pool) if r["placed_by"] == engine]
+
+
+def all_ended(pool: asyncpg.Pool, engine: str):
+    """A probe for `eventually`: `engine`'s calls, once every one has ended on record."""
+
+    async def probe() -> list[asyncpg.Record] | None:
+        rows = await calls_by(pool, engine)
+        return rows if all(r["ended_at"] for r in rows) else None
+
+    return probe
+
+
 async def holds(pool: asyncpg.Pool, campaign_id: int, engine: str) -> bool:
     """Whether `engine` holds the campaign's lease now."""
     holder = await pool.fetchval(
@@ -133,6 +148,15 @@ class TwoEngines:
     admin: str
     processes: dict[str, asyncio.subprocess.Process]
     watches: dict[str, CallWatch]  # each engine's PBX watched from outside
+    logs: dict[str, Path]  # each engine's own log (JSON lines)
+
+    def logged(self, engine: str, event: str):
+        """A probe for `eventually`: whether `engine`'s log has said `event` (JSON lines)."""
+
+        async def probe() -> bool:
+            return f'"event": "{event}"' in self.logs[engine].read_text(errors="replace")
+
+        return probe
 
     @property
     def telephony(self) -> Telephony:
@@ -243,9 +267,10 @@ async def two_engines(
             same = next((w for n, w in watches.items() if telephonies[n] is telephony), None)
             watches[name] = same or await stack.enter_async_context(CallWatch(telephony.engine))
         http = await stack.enter_async_context(aiohttp.ClientSession())
+        logs = {name: tmp_path / f"{name}.log" for name in ENGINE_AGENTS}
         processes = {
             name: await stack.enter_async_context(
-                engine_process(tmp_path / f"{name}.toml", tmp_path / f"{name}.log")
+                engine_process(tmp_path / f"{name}.toml", logs[name])
             )
             for name in ENGINE_AGENTS
         }
@@ -264,7 +289,9 @@ async def two_engines(
                     timeout=10,
                     what="engine-a holding the campaign",
                 )
-        yield TwoEngines(telephonies, pool, a_link, campaign_id, apis, admin, processes, watches)
+        yield TwoEngines(
+            telephonies, pool, a_link, campaign_id, apis, admin, processes, watches, logs
+        )
 
 
 async def _records(

@@ -15,7 +15,7 @@ import asyncio
 import time
 
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
-from tests.integration.engines import held_by, holds, placed, two_engines
+from tests.integration.engines import all_ended, calls_by, held_by, holds, placed, two_engines
 from tests.waiting import eventually
 
 CASES = 40  # more than both engines can dial in the test: the campaign never runs dry
@@ -46,25 +46,21 @@ async def test_an_engine_cut_off_from_the_database_stops_dialling_and_another_ta
         cut_at = time.monotonic()
         took_after = await held_by(pool, campaign_id, "engine-b", since=cut_at)
 
-        async def first_by_b():
-            rows = [r for r in await placed(pool) if r["placed_by"] == "engine-b"]
-            return rows[0] if rows else None
-
-        await eventually(first_by_b, timeout=10, what="engine-b's first call")
+        await eventually(lambda: calls_by(pool, "engine-b"), timeout=10, what="engine-b's call")
         dialled_after = time.monotonic() - cut_at
         await asyncio.sleep(max(0.0, CUT_SECONDS - (time.monotonic() - cut_at)))
         await floor.a_link.restore()
         restored_at = time.monotonic()
 
-        async def a_written_down():
-            rows = [r for r in await placed(pool) if r["placed_by"] == "engine-a"]
-            return rows if all(r["ended_at"] for r in rows) else None
-
-        by_a = await eventually(a_written_down, timeout=60, what="engine-a's calls written down")
+        by_a = await eventually(
+            all_ended(pool, "engine-a"), timeout=60, what="engine-a's calls written down"
+        )
         flushed_after = time.monotonic() - restored_at
-        # engine-a stands by: the lease stays engine-b's (engine-a's first renewal after the
-        # link came back was refused).
-        await asyncio.sleep(3)
+        # engine-a stands by: its first renewal after the link came back is refused, and the
+        # lease stays engine-b's.
+        await eventually(
+            floor.logged("engine-a", "campaign.lease_lost"), timeout=15, what="engine-a refused"
+        )
         assert await holds(pool, campaign_id, "engine-b")
 
         # Stopped on the standby first, so that it does not take the lease the other lets go.

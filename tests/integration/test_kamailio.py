@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 
 from pbx_engine.lab.sandbox.asterisk import PSTN_HOST, PstnBehaviour, PstnSandbox
 from pbx_engine.lab.sandbox.carrier import place_calls
-from pbx_engine.lab.sandbox.kamailio import KamailioSandbox, node_uri
-from tests.waiting import eventually
+from pbx_engine.lab.sandbox.kamailio import KamailioSandbox, node_uri, sip_options
+from tests.waiting import eventually, now
 
 NUMBER = PstnBehaviour.HUMAN.number()  # answered after a second's ringing
 
@@ -42,29 +41,27 @@ async def test_calls_are_spread_over_the_nodes_and_a_dead_node_costs_no_call(tmp
             )
             assert (batch.answered, batch.failed) == (count, 0)
 
-        def seen(lines: Callable[[], list[str]], uri: str, times: int = 1):
-            """A probe for `eventually`: `uri` among the proxy's log lines `times` times."""
-
-            async def probe() -> bool | None:
-                return lines().count(uri) >= times or None
-
-            return probe
+        async def node_dead(node: PstnSandbox) -> bool:
+            return not await sip_options(PSTN_HOST, node.sip_port, timeout=0.2)
 
         await calls(10)
         assert sorted(proxy.dispatched()) == sorted(uris * 5)  # round robin
         assert [await processed(node) for node in nodes] == [5, 5]
 
-        # The second node dies (no hang-up, no goodbye) and calls arrive before any probe
-        # could notice: each one sent to it is tried on the first node at once.
+        # The second node dies (no hang-up, no goodbye) and calls arrive as soon as it no longer
+        # answers, before the proxy's probe could notice: each one sent to it is tried on the
+        # first node at once.
         restart = asyncio.create_task(nodes[1].restart(crash=True, down_for=8))
-        await asyncio.sleep(0.2)
+        await eventually(lambda: node_dead(nodes[1]), timeout=5, what="the node dead")
         await calls(6)
         assert proxy.failovers(), "no call met the dead node: the test proves nothing"
         assert set(proxy.failovers()) == {uris[0]}
         assert await processed(nodes[0]) == 5 + 6
         await restart
         back_at = time.monotonic()
-        await eventually(seen(proxy.nodes_up, uris[1]), timeout=10, what="the node back in")
+        await eventually(
+            now(lambda: uris[1] in proxy.nodes_up()), timeout=10, what="the node back in"
+        )
         up_after = time.monotonic() - back_at
         await calls(6)
         assert await processed(nodes[1]) == 3  # a restarted node counts from zero
@@ -74,7 +71,9 @@ async def test_calls_are_spread_over_the_nodes_and_a_dead_node_costs_no_call(tmp
         killed_at = time.monotonic()
         restart = asyncio.create_task(nodes[0].restart(crash=True, down_for=6))
         await eventually(
-            seen(proxy.nodes_down, uris[0], downs + 1), timeout=10, what="the node taken out"
+            now(lambda: proxy.nodes_down().count(uris[0]) > downs),
+            timeout=10,
+            what="the node taken out",
         )
         down_after = time.monotonic() - killed_at
         failovers = len(proxy.failovers())

@@ -11,7 +11,7 @@ import asyncio
 import time
 
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
-from tests.integration.engines import held_by, holds, placed, two_engines
+from tests.integration.engines import all_ended, calls_by, held_by, holds, two_engines
 from tests.waiting import eventually
 
 CASES = 30
@@ -30,7 +30,7 @@ async def test_a_node_killed_mid_campaign_leaves_the_campaign_to_the_other_node(
         pool, campaign_id = floor.pool, floor.campaign_id
 
         async def ringing_on_a():
-            rows = [r for r in await placed(floor.pool) if r["placed_by"] == "engine-a"]
+            rows = await calls_by(pool, "engine-a")
             return rows if len(rows) >= 2 and not all(r["ended_at"] for r in rows) else None
 
         await eventually(ringing_on_a, timeout=30, what="engine-a's calls ringing")
@@ -41,11 +41,7 @@ async def test_a_node_killed_mid_campaign_leaves_the_campaign_to_the_other_node(
         try:
             took_after = await held_by(pool, campaign_id, "engine-b", since=killed_at)
 
-            async def dialled_by_b():
-                rows = [r for r in await placed(pool) if r["placed_by"] == "engine-b"]
-                return rows or None
-
-            await eventually(dialled_by_b, timeout=10, what="engine-b dialling")
+            await eventually(lambda: calls_by(pool, "engine-b"), timeout=10, what="engine-b")
             dialled_after = time.monotonic() - killed_at
             # The dead node's calls stay engine-a's: engine-b cannot see them on its node.
             open_a = await pool.fetch(
@@ -58,11 +54,9 @@ async def test_a_node_killed_mid_campaign_leaves_the_campaign_to_the_other_node(
             await outage
         back_at = time.monotonic()
 
-        async def a_settled():
-            rows = [r for r in await placed(pool) if r["placed_by"] == "engine-a"]
-            return rows if all(r["ended_at"] for r in rows) else None
-
-        by_a = await eventually(a_settled, timeout=60, what="engine-a settling its lost calls")
+        by_a = await eventually(
+            all_ended(pool, "engine-a"), timeout=60, what="engine-a settling its lost calls"
+        )
         settled_after = time.monotonic() - back_at
         assert not [r for r in by_a if r["created_at"] > killed_at_db], "engine-a dialled on"
         assert await holds(pool, campaign_id, "engine-b")  # engine-a back: it stands by

@@ -13,6 +13,7 @@ import pytest
 from pbx_engine.lab.sandbox import process as processes
 from pbx_engine.lab.sandbox.errors import SandboxError
 from pbx_engine.lab.sandbox.netns import TestHost
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -45,14 +46,14 @@ async def test_a_cut_link_drops_silently_the_other_carries_on_and_nothing_is_lef
             log_file=tmp_path / "server.log",
         )
         try:
-            for _ in range(50):  # until it listens
+
+            async def answering() -> bytes | None:
                 try:
-                    assert await greeting(first.address, 1.0) == b"hello\n"
-                    break
+                    return await greeting(first.address, 1.0)
                 except OSError:
-                    await asyncio.sleep(0.1)
-            else:
-                pytest.fail("the server in the test host never answered")
+                    return None  # not listening yet
+
+            assert await eventually(answering, timeout=5, what="the server") == b"hello\n"
 
             await first.cut()
             with pytest.raises((TimeoutError, OSError)) as dropped:
