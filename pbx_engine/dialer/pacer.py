@@ -74,7 +74,10 @@ def history_of(calls: CampaignCalls) -> CampaignHistory:
     """What the campaign's calls on record mean to a policy's abandon budget."""
     lives = abandons = machines = placed = 0
     for outcome, count in calls.by_outcome.items():
-        fate = fate_of(Outcome(outcome)) if outcome in _OUTCOMES else None
+        try:
+            fate = fate_of(Outcome(outcome))
+        except ValueError:
+            continue  # an outcome this engine no longer knows
         if fate is None:
             continue
         placed += count
@@ -91,9 +94,6 @@ def history_of(calls: CampaignCalls) -> CampaignHistory:
         machines=machines,
         last_hour=calls.last_hour_lives,
     )
-
-
-_OUTCOMES = {outcome.value for outcome in Outcome}
 
 
 class LivePacing:

@@ -354,10 +354,8 @@ class Dialer:
         # runs the calls.
         try:
             await self.take_over_calls(engine)
-        except (AriError, AriUnavailable, TimeoutError) as error:
-            log.warning("dialer.take_over_failed", engine=engine, error=str(error))
         except Exception as error:
-            if is_unreachable(error):
+            if isinstance(error, AriError | AriUnavailable | TimeoutError) or is_unreachable(error):
                 log.warning("dialer.take_over_failed", engine=engine, error=str(error))
             else:
                 log.exception("dialer.take_over_failed", engine=engine)

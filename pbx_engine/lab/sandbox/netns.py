@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ipaddress
+import itertools
 import os
 import re
 import subprocess
@@ -130,8 +131,7 @@ class TestHost:
         """A new path from the machine into the host, with its own addresses."""
         taken = _addresses_on_machine()
         while True:  # another run whose pid picks the same block: the next /30
-            index = len(_ALLOCATED)
-            _ALLOCATED.append(self.name)
+            index = next(_LINK_INDEXES)
             near_address, address = link_addresses(os.getpid(), index)
             if near_address not in taken:
                 break
@@ -156,7 +156,7 @@ class TestHost:
         log.info("sandbox.test_host_removed", host=self.name)
 
 
-_ALLOCATED: list[str] = []  # links made by this process, in order: the next one's index
+_LINK_INDEXES = itertools.count()  # this process's links, numbered as they are made
 
 
 async def _ip(*args: str) -> None:
