@@ -77,9 +77,33 @@ Secret = Annotated[SecretStr, AfterValidator(_not_a_placeholder)]
 SigningSecret = Annotated[Secret, AfterValidator(_at_least_32_bytes)]
 
 
+NodeName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+
+
+class MediaNode(_Section):
+    """A further Asterisk media server the engine drives, with the same ARI user and app."""
+
+    name: NodeName
+    url: AnyHttpUrl = Field(description="its HTTP server, e.g. http://10.0.0.12:8088")
+    max_channels: int | None = Field(
+        None, ge=1, description="channels it may carry at once; none: no cap of its own"
+    )
+
+
 class AriConfig(_Section):
     url: AnyHttpUrl = Field(
         description="Base URL of Asterisk's HTTP server, e.g. http://127.0.0.1:8088"
+    )
+    node: NodeName = Field(
+        "asterisk", description="the name of the Asterisk node `url` reaches (logs, call records)"
+    )
+    max_channels: int | None = Field(
+        None, ge=1, description="channels that node may carry at once; none: no cap of its own"
+    )
+    nodes: tuple[MediaNode, ...] = Field(
+        (),
+        description="further Asterisk media servers beside `url`'s ([[ari.nodes]]): each call "
+        "and its agent's bridge stay on one node; a node that is down is left out",
     )
     username: str
     password: Secret = SecretStr("")
@@ -101,6 +125,12 @@ class AriConfig(_Section):
     def _ping_before_dead(self) -> AriConfig:
         if self.heartbeat >= self.dead_after:
             raise ValueError("heartbeat must be shorter than dead_after (the ping needs time)")
+        names = [self.node, *(node.name for node in self.nodes)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"node names must differ ([ari] node and [[ari.nodes]]): {names}")
+        urls = [str(self.url), *(str(node.url) for node in self.nodes)]
+        if len(set(urls)) != len(urls):
+            raise ValueError("two nodes with one url: each node is its own Asterisk")
         return self
 
 

@@ -29,6 +29,7 @@ from pbx_engine.agi.routes import lookup_case
 from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ami import AmiClient
 from pbx_engine.ari import AriClient
+from pbx_engine.ari.nodes import on_node
 from pbx_engine.ari.presence import EnginePresence
 from pbx_engine.ari.router import StasisRouter
 from pbx_engine.callerid.service import CallerIdService
@@ -612,10 +613,14 @@ async def build_engine(
         asterisk.ari.on_connected(engine.agents.reconcile)  # agents lost in an Asterisk crash
         # Softphone accounts an Asterisk lacks (new, or its astdb lost) are pushed again.
         asterisk.ari.on_connected(engine.softphones.reconcile)
+        asterisk.ari.on_node_down(engine.agents.node_lost)
         await asterisk.ari.wait_connected(timeout=config.ari.request_timeout)
-        # The first connection may have come before the callback was registered.
-        await engine.dialer.reconcile()
-        await engine.softphones.reconcile()
+        # The first connection may have come before the callbacks were registered.
+        for node in asterisk.ari.nodes:
+            if asterisk.ari.node_up(node):
+                with on_node(node):
+                    await engine.dialer.reconcile()
+                    await engine.softphones.reconcile()
         adopted = await engine.agents.adopt_sessions()
         if adopted:
             log.info("engine.agents_adopted", agents=adopted)

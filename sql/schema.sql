@@ -163,7 +163,8 @@ CREATE TABLE call_attempts (
     route               text,                   -- inbound: how it ended for him
     screened_at         timestamptz,            -- a call-screening assistant answered our line
     placed_by           text,                   -- the engine that placed or took the call
-    lease_token         bigint                  -- ... and its token when the call was placed
+    lease_token         bigint,                 -- ... and its token when the call was placed
+    node                text                    -- the Asterisk node that carried it
 );
 -- Attempt caps count a case's attempts in a rolling window.
 CREATE INDEX call_attempts_case_time_idx ON call_attempts (case_id, created_at);

@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 import structlog
 
 from pbx_engine.agents.states import AgentState, AgentStatus, longest_idle
-from pbx_engine.ari import AriClient, AriError, ChannelGone
+from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
 from pbx_engine.ari.dialstrings import endpoint_dial_string
 from pbx_engine.ari.events import Channel, ChannelDestroyed, ChannelDtmfReceived, StasisEnd
+from pbx_engine.ari.nodes import on_node
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
 
@@ -232,17 +233,20 @@ class AgentService:
         bridge_id = f"agent-{login}-{uuid.uuid4().hex[:8]}"
         events = self._ari.subscribe(leg_id)
         try:
-            # The phone first, then his bridge: an agent's bridge without his leg is then one
-            # whose leg is gone (another engine starting on this PBX may remove it), never one
-            # still being made.
-            await self._ring(login, row.sip_endpoint, leg_id, events)
-            agent.channel_id = leg_id
-            await self._ari.create_bridge(
-                bridge_type=AGENT_BRIDGE, bridge_id=bridge_id, name=f"agent {login}"
-            )
-            agent.bridge_id = bridge_id
-            await self._ari.add_channel(bridge_id, leg_id)
-        except (AgentError, AriError, TimeoutError) as error:
+            # His leg and bridge on the node his softphone is registered on (where it can be
+            # rung), else on the one with most room.
+            with on_node(await self._ari.endpoint_node(row.sip_endpoint)):
+                # The phone first, then his bridge: an agent's bridge without his leg is then
+                # one whose leg is gone (another engine starting on this PBX may remove it),
+                # never one still being made.
+                await self._ring(login, row.sip_endpoint, leg_id, events)
+                agent.channel_id = leg_id
+                await self._ari.create_bridge(
+                    bridge_type=AGENT_BRIDGE, bridge_id=bridge_id, name=f"agent {login}"
+                )
+                agent.bridge_id = bridge_id
+                await self._ari.add_channel(bridge_id, leg_id)
+        except (AgentError, AriError, AriUnavailable, TimeoutError) as error:
             events.close()
             await self._ari.hangup(leg_id)
             await self._ari.destroy_bridge(bridge_id)
@@ -421,16 +425,33 @@ class AgentService:
             leg = agent.channel_id
             if agent.state is AgentState.LOGGED_OUT or leg is None:
                 continue
-            if await self._ari.get_channel(leg) is not None:
-                continue
+            try:
+                if await self._ari.get_channel(leg) is not None:
+                    continue
+            except AriUnavailable:
+                continue  # on another node, not answering now: looked at when it is back
             log.warning("agent.phone_lost_unseen", agent=agent.login, leg=leg)
-            watch = self._leg_watches.pop(leg, None)
-            if watch is not None:
-                watch.cancel()  # it waits for events of a channel that is no more
-            if agent.bridge_id:
+            await self._lose_phone(agent, "softphone lost while not watched")
+
+    async def _lose_phone(self, agent: AgentStatus, why: str) -> None:
+        leg = agent.channel_id
+        watch = self._leg_watches.pop(leg, None) if leg else None
+        if watch is not None:
+            watch.cancel()  # it waits for events of a channel that is no more
+        if agent.bridge_id:
+            with contextlib.suppress(AriUnavailable):
                 await self._ari.destroy_bridge(agent.bridge_id)
-            agent.bridge_id = agent.channel_id = None
-            await self._apply(agent, "phone_lost", reason="softphone lost while not watched")
+        agent.bridge_id = agent.channel_id = None
+        await self._apply(agent, "phone_lost", reason=why)
+
+    def node_lost(self, node: str) -> None:
+        """One of several Asterisk nodes is not heard any more: the agents on it cannot be put
+        through to (nor heard hanging up), so they are logged out now rather than left ready
+        for the pacing to count; they log in again, on a node that answers."""
+        for agent in self.all():
+            if agent.state is not AgentState.LOGGED_OUT and self.node_of(agent.login) == node:
+                log.warning("agent.node_lost", agent=agent.login, node=node)
+                self._tasks.spawn(self._lose_phone(agent, f"Asterisk node {node} lost"))
 
     async def _watch_leg(self, agent: AgentStatus, events) -> None:
         """The softphone leg ends the session when it goes (the agent hung up his phone, or
@@ -508,13 +529,26 @@ class AgentService:
         if call_id is None or agent.held_for(call_id):
             await self._apply(agent, "release")
 
+    def node_of(self, login: str) -> str | None:
+        """The Asterisk node the agent's leg and bridge are on; None: none (logged out, or rung
+        per call, on the debtor's node)."""
+        agent = self._agents.get(login)
+        if agent is None or agent.channel_id is None or self.ring_per_call:
+            return None
+        return self._ari.node_of_channel(agent.channel_id)
+
+    def on(self, node: str | None) -> list[AgentStatus]:
+        """The agents a call on `node` can be put through to (every one for None)."""
+        return [a for a in self.all() if node is None or self.node_of(a.login) in (None, node)]
+
     async def wait_for_ready(
-        self, timeout: float, logins: set[str] | None = None
+        self, timeout: float, logins: set[str] | None = None, node: str | None = None
     ) -> AgentStatus | None:
-        """The longest-idle ready agent, waiting up to `timeout` s for one; claimed at once."""
+        """The longest-idle ready agent (of those a call on `node` can reach), waiting up to
+        `timeout` s for one; claimed at once."""
         deadline = asyncio.get_running_loop().time() + timeout
         async with self._changed:
-            while (agent := longest_idle(self.all(), logins)) is None:
+            while (agent := longest_idle(self.on(node), logins)) is None:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     return None

@@ -69,8 +69,14 @@ def auth_fields(account: SoftphoneAccount) -> dict[str, str]:
 
 
 def aor_fields() -> dict[str, str]:
-    # One registration per agent; the newest wins (a softphone restarted elsewhere).
-    return {"max_contacts": "1", "remove_existing": "yes", "qualify_frequency": "0"}
+    # One registration per agent; the newest wins (a softphone restarted elsewhere). One made
+    # through Kamailio is rung back through it (the Path it added).
+    return {
+        "max_contacts": "1",
+        "remove_existing": "yes",
+        "qualify_frequency": "0",
+        "support_path": "yes",
+    }
 
 
 def endpoint_fields(name: str, rtp_timeout: int) -> dict[str, str]:

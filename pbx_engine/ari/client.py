@@ -43,6 +43,15 @@ from pbx_engine.ari.events import (
     parse_event,
 )
 from pbx_engine.ari.liveness import SilenceWatch, Verdict
+from pbx_engine.ari.nodes import (
+    NodeMap,
+    NodeRoom,
+    Route,
+    current_node,
+    on_node,
+    pick_node,
+    route_of,
+)
 from pbx_engine.ari.stream import EventRouter, Subscription, backoff_delay
 from pbx_engine.config import AriConfig
 from pbx_engine.metrics import AriMetrics, EngineMetrics
@@ -114,148 +123,112 @@ def _connect_failure(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-class AriClient:
+class _Link:
+    """One Asterisk node: its REST session and its events websocket (which reconnects for as
+    long as the client is open)."""
+
     def __init__(
-        self, config: AriConfig, *, metrics: AriMetrics | None = None, events: bool = True
+        self, client: AriClient, name: str, config: AriConfig, max_channels: int | None
     ) -> None:
-        """`events=False`: REST only, no events websocket. A check uses it: opening the
-        websocket under the engine's app name would take a running engine's events."""
-        self._config = config
-        self._events = events
-        self._metrics = metrics or EngineMetrics().ari  # else counted where nobody looks
-        self._base = URL(str(config.url)).with_path("/ari")
-        self._session: aiohttp.ClientSession | None = None  # the events websocket's
-        self._rest: aiohttp.ClientSession | None = None  # renewed when the websocket is lost
-        self._reader: asyncio.Task[None] | None = None
-        self._callbacks: list[ConnectedCallback] = []
-        self._callback_tasks: set[asyncio.Task[None]] = set()
-        self._router = EventRouter()
+        self.client = client
+        self.name = name
+        self.config = config
+        self.max_channels = max_channels
+        self.base = URL(str(config.url)).with_path("/ari")
+        self.session: aiohttp.ClientSession | None = None  # the events websocket's
+        self.rest: aiohttp.ClientSession | None = None  # renewed when the websocket is lost
+        self.reader: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.reconnects = 0
         self.pongs = 0  # pings Asterisk answered: what keeps a quiet events websocket up
         # Why the events websocket did not open last time: said when wait_connected gives up.
-        self._refused = asyncio.Event()
-        self._last_failure = "no answer yet"
-
-    @property
-    def app(self) -> str:
-        return self._config.app
+        self.refused = asyncio.Event()
+        self.last_failure = "no answer yet"
 
     @property
     def host(self) -> str:
-        """The PBX's host, as the ARI url names it: where its call audio comes from."""
-        return self._config.url.host or "127.0.0.1"
+        return self.config.url.host or "127.0.0.1"
 
-    # ------------------------------------------------------------------ life cycle
-    def _new_session(self) -> aiohttp.ClientSession:
+    def new_session(self) -> aiohttp.ClientSession:
+        config = self.config
         return aiohttp.ClientSession(
             # Requests beyond this wait their turn here, not at Asterisk's HTTP server, whose
             # session limit (http.conf) drops a connection too many.
             connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
             headers={
-                "Authorization": basic_auth(
-                    self._config.username, self._config.password.get_secret_value()
-                )
+                "Authorization": basic_auth(config.username, config.password.get_secret_value())
             },
-            timeout=aiohttp.ClientTimeout(total=self._config.request_timeout),
+            timeout=aiohttp.ClientTimeout(total=config.request_timeout),
         )
 
-    async def __aenter__(self) -> AriClient:
-        self._session = self._new_session()
-        self._rest = self._new_session()
-        if self._events:
-            self._reader = asyncio.create_task(self._read_forever(), name="ari-events")
-        return self
+    def open(self, events: bool) -> None:
+        self.session = self.new_session()
+        self.rest = self.new_session()
+        if events:
+            with on_node(self.name):
+                self.reader = asyncio.create_task(
+                    self._read_forever(), name=f"ari-events-{self.name}"
+                )
 
-    async def __aexit__(self, *exc_info) -> None:
-        tasks = [t for t in (self._reader, *self._callback_tasks) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._reader = None
-        for session in (self._session, self._rest):
+    async def close(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+            await asyncio.gather(self.reader, return_exceptions=True)
+            self.reader = None
+        for session in (self.session, self.rest):
             if session is not None:
                 await session.close()
-        self._session = self._rest = None
+        self.session = self.rest = None
         self.connected.clear()
 
-    def on_event(self, handler: Callable[[Event], None]) -> None:
-        """`handler(event)` gets every event no subscription claimed (e.g. a new inbound call's
-        StasisStart). It runs in the reader: it must not block; start a task for real work."""
-        self._router.set_unclaimed_handler(handler)
-
-    def on_connected(self, callback: ConnectedCallback) -> None:
-        """`await callback()` after every (re)connection: rebuild state, events were lost."""
-        self._callbacks.append(callback)
-
-    async def wait_connected(self, timeout: float) -> None:
-        """Wait for the events websocket; AriRefused at once when Asterisk refuses the user,
-        AriUnavailable naming the last failure when `timeout` passes."""
-        waits = [asyncio.create_task(e.wait()) for e in (self.connected, self._refused)]
-        try:
-            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for wait in waits:
-                wait.cancel()
-        if self.connected.is_set():
-            return
-        url, user = self._config.url, self._config.username
-        if self._refused.is_set():
-            raise refused(url, user, self._last_failure)
-        raise AriUnavailable(
-            f"no ARI events websocket to {url} within {timeout:.0f} s ({self._last_failure}): "
-            f"{UNREACHABLE_FIX}"
-        )
-
-    def subscribe(self, *channel_ids: str) -> Subscription:
-        """Events about these channels, from now on. Subscribe *before* creating a channel with
-        a chosen id, so that no early event is missed; use as a (async) context manager."""
-        return Subscription(self._router, channel_ids)
-
-    # ------------------------------------------------------------------ events websocket
     async def _read_forever(self) -> None:
-        assert self._session is not None
-        url = (self._base / "events").with_query(app=self.app, subscribeAll="false")
+        assert self.session is not None
+        app = self.config.app
+        url = (self.base / "events").with_query(app=app, subscribeAll="false")
         url = url.with_scheme("wss" if url.scheme == "https" else "ws")
         attempt = 0
         while True:
             try:
                 # Pings and pongs come to the reader (autoping off): every byte heard counts
                 # for the liveness deadline, which aiohttp's own heartbeat would hide.
-                async with self._session.ws_connect(
+                async with self.session.ws_connect(
                     url, autoping=False, timeout=aiohttp.ClientWSTimeout(ws_close=5)
                 ) as ws:
                     attempt = 0
-                    self._refused.clear()
+                    self.refused.clear()
                     self.connected.set()
                     log.info(
                         "ari.connected",
-                        url=str(self._config.url),
-                        app=self.app,
+                        url=str(self.config.url),
+                        node=self.name,
+                        app=app,
                         reconnects=self.reconnects,
                     )
-                    self._run_connected_callbacks()
+                    self.client._link_up(self)
                     reason = await self._read(ws)
-                log.warning("ari.disconnected", reason=reason)
+                log.warning("ari.disconnected", reason=reason, node=self.name)
             except aiohttp.WSServerHandshakeError as error:
                 level = log.error if error.status in (401, 403) else log.warning
                 level("ari.handshake_failed", status=error.status, message=error.message)
-                self._last_failure = f"HTTP {error.status}"
+                self.last_failure = f"HTTP {error.status}"
                 if error.status in (401, 403):
-                    self._refused.set()
+                    self.refused.set()
             except (aiohttp.ClientError, OSError, TimeoutError) as error:
-                log.warning("ari.connect_failed", error=str(error) or type(error).__name__)
-                self._last_failure = _connect_failure(error)
+                log.warning(
+                    "ari.connect_failed", error=str(error) or type(error).__name__, node=self.name
+                )
+                self.last_failure = _connect_failure(error)
             finally:
                 lost = self.connected.is_set()
                 if lost:
                     self.reconnects += 1
-                    self._metrics.reconnected()
+                    self.client._link_down(self)
                 self.connected.clear()
+                self.client._links_changed()
             if lost:
                 await self._renew_rest()
             delay = backoff_delay(
-                attempt, self._config.reconnect_initial, self._config.reconnect_max, random.random()
+                attempt, self.config.reconnect_initial, self.config.reconnect_max, random.random()
             )
             attempt += 1
             await asyncio.sleep(delay)
@@ -265,7 +238,7 @@ class AriClient:
         `dead_after` (half-open: nothing will ever come) is closed here, without waiting for
         Asterisk's half of the closing handshake."""
         loop = asyncio.get_running_loop()
-        watch = SilenceWatch(self._config.heartbeat, self._config.dead_after, loop.time())
+        watch = SilenceWatch(self.config.heartbeat, self.config.dead_after, loop.time())
         while True:
             try:
                 message = await ws.receive(timeout=watch.wait(loop.time()))
@@ -278,7 +251,7 @@ class AriClient:
                         return f"ping failed: {error or type(error).__name__}"
                 elif verdict is Verdict.DEAD:
                     silent = loop.time() - watch.last_heard
-                    log.warning("ari.silent", seconds=round(silent, 2), app=self.app)
+                    log.warning("ari.silent", seconds=round(silent, 2), node=self.name)
                     # After a receive timeout aiohttp's close() sends the close frame and
                     # drops the connection at once: no reply is awaited from a dead peer.
                     await ws.close()
@@ -286,7 +259,7 @@ class AriClient:
                 continue
             watch.heard(loop.time())
             if message.type == aiohttp.WSMsgType.TEXT:
-                self._handle_text(message.data)
+                self.client._handle_text(message.data, self.name)
             elif message.type == aiohttp.WSMsgType.PING:
                 await ws.pong(message.data)
             elif message.type == aiohttp.WSMsgType.PONG:
@@ -296,54 +269,22 @@ class AriClient:
             elif message.type in _ENDINGS:
                 return "closed by Asterisk"
 
-    def _handle_text(self, data: str) -> None:
-        try:
-            event = parse_event(data)
-        except AriProtocolError as error:
-            log.warning("ari.bad_message", error=str(error))
-            return
-        if isinstance(event, ApplicationReplaced):
-            log.error("ari.application_replaced", app=self.app)
-        self._router.route(event)
-        if event.timestamp is not None and event.timestamp.tzinfo is not None:
-            lag = datetime.now(UTC) - event.timestamp
-            self._metrics.event_handled(lag.total_seconds())
-
-    def _run_connected_callbacks(self) -> None:
-        for callback in self._callbacks:
-            task = asyncio.create_task(self._guarded(callback))
-            self._callback_tasks.add(task)
-            task.add_done_callback(self._callback_tasks.discard)
-
-    async def _guarded(self, callback: ConnectedCallback) -> None:
-        try:
-            await callback()
-        except Exception:
-            log.exception("ari.connected_callback_failed")
-
-    # ------------------------------------------------------------------ REST
     async def _renew_rest(self) -> None:
         """After the websocket is lost: REST goes on fresh connections. The pooled ones took
         the same path (a half-open one drops every request; one reset when the path came back
         fails the next request on it with "Server disconnected")."""
-        old, self._rest = self._rest, self._new_session()
+        old, self.rest = self.rest, self.new_session()
         if old is not None:
             await old.close()  # requests still on it fail now (AriUnavailable), not later
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
+    async def request(
+        self, method: str, path: str, params: dict[str, Any] | None, json: Any
     ) -> Any:
-        refuse_unsafe_request(method, path, params, json)
-        if self._rest is None:
+        if self.rest is None:
             raise AriUnavailable("the ARI client is not open")
-        url = self._base.with_path(self._base.path + path)
+        url = self.base.with_path(self.base.path + path)
         try:
-            async with self._rest.request(
+            async with self.rest.request(
                 method, url, params=_params(params or {}), json=json
             ) as response:
                 if response.status >= 400:
@@ -360,6 +301,306 @@ class AriClient:
                 return await response.read()
         except (aiohttp.ClientConnectionError, TimeoutError) as error:
             raise AriUnavailable(f"{method} {path}: {_connect_failure(error)}") from None
+
+
+class AriClient:
+    """ARI on one Asterisk node, or on several (`[[ari.nodes]]`): each node has its own
+    events websocket and reconnect; every request goes to the node of what it is about
+    (`pbx_engine.ari.nodes`), and the events of all nodes reach the same handlers."""
+
+    def __init__(
+        self, config: AriConfig, *, metrics: AriMetrics | None = None, events: bool = True
+    ) -> None:
+        """`events=False`: REST only, no events websocket. A check uses it: opening the
+        websocket under the engine's app name would take a running engine's events."""
+        self._config = config
+        self._events = events
+        self._metrics = metrics or EngineMetrics().ari  # else counted where nobody looks
+        self._links = {config.node: _Link(self, config.node, config, config.max_channels)}
+        for node in config.nodes:
+            node_config = config.model_copy(update={"url": node.url})
+            self._links[node.name] = _Link(self, node.name, node_config, node.max_channels)
+        self._map = NodeMap()
+        self._callbacks: list[ConnectedCallback] = []
+        self._callback_tasks: set[asyncio.Task[None]] = set()
+        self._down_listeners: list[Callable[[str], None]] = []
+        self._router = EventRouter()
+        self.connected = asyncio.Event()  # set while any node's events are heard
+
+    @property
+    def app(self) -> str:
+        return self._config.app
+
+    @property
+    def host(self) -> str:
+        """The host of the PBX node in hand, as its ARI url names it: where its call audio
+        comes from."""
+        return self._link_in_hand().host
+
+    @property
+    def nodes(self) -> list[str]:
+        return list(self._links)
+
+    @property
+    def reconnects(self) -> int:
+        return sum(link.reconnects for link in self._links.values())
+
+    @property
+    def pongs(self) -> int:
+        return sum(link.pongs for link in self._links.values())
+
+    def node_up(self, name: str) -> bool:
+        link = self._links.get(name)
+        return link is not None and link.connected.is_set()
+
+    def node_of_channel(self, channel_id: str) -> str | None:
+        """The node a channel lives on (None: not known to the engine)."""
+        if len(self._links) == 1:
+            return self._config.node
+        return self._map.node_of(("channel", channel_id))
+
+    def node_of_bridge(self, bridge_id: str) -> str | None:
+        """The node a bridge lives on (None: not known to the engine)."""
+        if len(self._links) == 1:
+            return self._config.node
+        return self._map.node_of(("bridge", bridge_id))
+
+    def node_for_new_call(self) -> str | None:
+        """The node new work goes to: the one in hand, else the one with most room among those
+        up (None: none is up with room)."""
+        if len(self._links) == 1:
+            return self._config.node
+        name = current_node.get()
+        if name in self._links:
+            return name
+        return pick_node(self.rooms())
+
+    async def endpoint_node(self, endpoint: str) -> str | None:
+        """The node a PJSIP endpoint (a softphone) is registered on, where it can be rung;
+        None when it is on no node that answers (or on every one: no node of its own)."""
+        if len(self._links) == 1:
+            return self._config.node
+        online = []
+        for name, link in self._links.items():
+            if not link.connected.is_set():
+                continue
+            try:
+                found = await link.request("GET", f"/endpoints/PJSIP/{endpoint}", None, None)
+            except (AriError, AriUnavailable):
+                continue
+            if isinstance(found, dict) and found.get("state") == "online":
+                online.append(name)
+        return online[0] if len(online) == 1 else None
+
+    def rooms(self) -> list[NodeRoom]:
+        return [
+            NodeRoom(name, link.connected.is_set(), self._map.channels_on(name), link.max_channels)
+            for name, link in self._links.items()
+        ]
+
+    def _link_in_hand(self) -> _Link:
+        """The node in hand; with none, the first one heard (else the first configured)."""
+        name = current_node.get()
+        if name in self._links:
+            return self._links[name]
+        return next(iter(self._heard_first()))
+
+    def _heard_first(self) -> list[_Link]:
+        links = list(self._links.values())
+        return sorted(links, key=lambda link: not link.connected.is_set())
+
+    # ------------------------------------------------------------------ life cycle
+    async def __aenter__(self) -> AriClient:
+        for link in self._links.values():
+            link.open(self._events)
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        tasks = list(self._callback_tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for link in self._links.values():
+            await link.close()
+        self.connected.clear()
+
+    def on_event(self, handler: Callable[[Event], None]) -> None:
+        """`handler(event)` gets every event no subscription claimed (e.g. a new inbound call's
+        StasisStart). It runs in the reader: it must not block; start a task for real work."""
+        self._router.set_unclaimed_handler(handler)
+
+    def on_connected(self, callback: ConnectedCallback) -> None:
+        """`await callback()` after every (re)connection of a node, on that node
+        (`current_node`): rebuild state, events were lost."""
+        self._callbacks.append(callback)
+
+    async def wait_connected(self, timeout: float) -> None:
+        """Wait for the events websocket of every node; with several nodes, those heard by
+        then are enough (the others join when they answer). AriRefused at once when Asterisk
+        refuses the user, AriUnavailable naming the last failure when `timeout` passes."""
+        links = list(self._links.values())
+        waits = [asyncio.create_task(link.connected.wait()) for link in links]
+        refusals = [asyncio.create_task(link.refused.wait()) for link in links]
+        try:
+            await asyncio.wait(
+                [asyncio.gather(*waits), *refusals],
+                timeout=timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            for wait in (*waits, *refusals):
+                wait.cancel()
+        if any(link.refused.is_set() for link in links):
+            link = next(link for link in links if link.refused.is_set())
+            raise refused(link.config.url, link.config.username, link.last_failure)
+        if self.connected.is_set():
+            for link in links:
+                if not link.connected.is_set():
+                    log.warning("ari.node_not_heard", node=link.name, why=link.last_failure)
+            return
+        link = links[0]
+        raise AriUnavailable(
+            f"no ARI events websocket to {link.config.url} within {timeout:.0f} s "
+            f"({link.last_failure}): {UNREACHABLE_FIX}"
+        )
+
+    def subscribe(self, *channel_ids: str) -> Subscription:
+        """Events about these channels, from now on. Subscribe *before* creating a channel with
+        a chosen id, so that no early event is missed; use as a (async) context manager."""
+        return Subscription(self._router, channel_ids)
+
+    # ------------------------------------------------------------------ events
+    def _link_up(self, link: _Link) -> None:
+        # What the node had may be gone (it restarted): what lives is learnt again from the
+        # requests about it and from its events. Kept while it was away: its agents and calls
+        # are not taken for another node's meanwhile.
+        self._map.forget_node(link.name)
+        self._links_changed()
+        for callback in self._callbacks:
+            with on_node(link.name):  # the callback's task works on this node
+                task = asyncio.create_task(self._guarded(callback))
+            self._callback_tasks.add(task)
+            task.add_done_callback(self._callback_tasks.discard)
+
+    def _link_down(self, link: _Link) -> None:
+        self._metrics.reconnected()
+        if len(self._links) > 1:
+            for listener in self._down_listeners:
+                try:
+                    listener(link.name)
+                except Exception:
+                    log.exception("ari.node_down_listener_failed", node=link.name)
+
+    def on_node_down(self, listener: Callable[[str], None]) -> None:
+        """`listener(node)` when one of several nodes' events websocket is lost (its agents
+        cannot be reached and its calls are not heard)."""
+        self._down_listeners.append(listener)
+
+    def _links_changed(self) -> None:
+        if any(link.connected.is_set() for link in self._links.values()):
+            self.connected.set()
+        else:
+            self.connected.clear()
+
+    def _handle_text(self, data: str, node: str) -> None:
+        try:
+            event = parse_event(data)
+        except AriProtocolError as error:
+            log.warning("ari.bad_message", error=str(error), node=node)
+            return
+        if isinstance(event, ApplicationReplaced):
+            log.error("ari.application_replaced", app=self.app, node=node)
+        self._map.seen(event, node)
+        with on_node(node):  # handlers' tasks start on the node the event came from
+            self._router.route(event)
+        self._map.ended(event)
+        if event.timestamp is not None and event.timestamp.tzinfo is not None:
+            lag = datetime.now(UTC) - event.timestamp
+            self._metrics.event_handled(lag.total_seconds())
+
+    async def _guarded(self, callback: ConnectedCallback) -> None:
+        try:
+            await callback()
+        except Exception:
+            log.exception("ari.connected_callback_failed")
+
+    # ------------------------------------------------------------------ REST
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        refuse_unsafe_request(method, path, params, json)
+        if len(self._links) == 1:
+            return await next(iter(self._links.values())).request(method, path, params, json)
+        route = route_of(method, path, params)
+        if route.kind == "new":
+            return await self._on_new_node(route, method, path, params, json)
+        if route.kind == "at":
+            return await self._at_owner(route, method, path, params, json)
+        if route.kind == "any" or current_node.get() in self._links:
+            # A callback working on one node (its reconnect) lists and writes that node only.
+            return await self._link_in_hand().request(method, path, params, json)
+        return await self._everywhere(route, method, path, params, json)
+
+    async def _on_new_node(self, route: Route, method, path, params, json) -> Any:
+        name = current_node.get()
+        if name not in self._links:
+            name = pick_node(self.rooms())
+            if name is None:
+                raise AriUnavailable(f"{method} {path}: no Asterisk node is up with room")
+        if route.creates is not None:
+            self._map.place(route.creates, name)  # before: its first event may beat the answer
+        made = await self._links[name].request(method, path, params, json)
+        if isinstance(made, dict) and "id" in made and route.creates is None:
+            kind = "bridge" if path.startswith("/bridges") else "channel"
+            self._map.place((kind, str(made["id"])), name)
+        return made
+
+    async def _at_owner(self, route: Route, method, path, params, json) -> Any:
+        assert route.owner is not None
+        known = self._map.node_of(route.owner)
+        names = [known] if known in self._links else [link.name for link in self._heard_first()]
+        failure: Exception | None = None
+        for name in names:
+            try:
+                answer = await self._links[name].request(method, path, params, json)
+            except ChannelGone as error:
+                failure = failure if isinstance(failure, AriUnavailable) else error
+                continue
+            except AriUnavailable as error:
+                failure = error  # it may be there: "gone" cannot be said
+                continue
+            if known is None:
+                self._map.place(route.owner, name)
+            if route.creates is not None:
+                self._map.place(route.creates, name)
+            return answer
+        assert failure is not None
+        raise failure
+
+    async def _everywhere(self, route: Route, method, path, params, json) -> Any:
+        """Every node heard: writes (a node down now gets them from its reconnect callbacks),
+        or lists (a node down has nothing to show). Every node when none is heard (a client
+        without events, as the checks use)."""
+        links = list(self._links.values())
+        links = [link for link in links if link.connected.is_set()] or links
+        answers, failures = [], []
+        for link in links:
+            try:
+                answers.append(await link.request(method, path, params, json))
+            except AriUnavailable as error:
+                failures.append(error)
+        if not answers:
+            raise failures[0]
+        for failure in failures:
+            log.warning("ari.node_not_answering", error=str(failure))
+        if route.kind == "union":
+            return [item for answer in answers for item in answer or ()]
+        return answers[0]
 
     async def _gone_is_false(self, call: Awaitable[Any]) -> bool:
         try:

@@ -23,6 +23,7 @@ from pbx_engine.ari import AriClient, AriError
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
 from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd
+from pbx_engine.ari.nodes import on_node
 from pbx_engine.conferences.feature_codes import (
     AddAgent,
     AddNumber,
@@ -121,15 +122,16 @@ class ThirdParties:
         channel_id = f"party-{uuid.uuid4().hex[:16]}"
         events = self._ari.subscribe(channel_id)
         try:
-            await ring_into_app(
-                self._ari,
-                dial_string(number, trunk or self._trunk),
-                channel_id=channel_id,
-                events=events,
-                app_args=["party", host],
-                timeout=self._answer_timeout,
-                caller_id=caller_id or self._caller_id,
-            )
+            with on_node(self._ari.node_of_bridge(agent.bridge_id)):  # it joins that bridge
+                await ring_into_app(
+                    self._ari,
+                    dial_string(number, trunk or self._trunk),
+                    channel_id=channel_id,
+                    events=events,
+                    app_args=["party", host],
+                    timeout=self._answer_timeout,
+                    caller_id=caller_id or self._caller_id,
+                )
             await self._ari.add_channel(agent.bridge_id, channel_id)
         except (NotAnswered, AriError, TimeoutError) as error:
             events.close()

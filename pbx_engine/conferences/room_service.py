@@ -30,6 +30,7 @@ from pbx_engine.ari.events import (
     PlaybackFinished,
     StasisEnd,
 )
+from pbx_engine.ari.nodes import on_node
 from pbx_engine.conferences.rooms import Refusal, Room, admit, hash_pin, is_hashed
 from pbx_engine.outbound.gate import DialAsk, OutboundGate
 from pbx_engine.outbound.policy import Purpose, RoomLoad, room_has_slot
@@ -281,16 +282,19 @@ class RoomService:
             channel_id = f"room-{uuid.uuid4().hex[:16]}"
             events = self._ari.subscribe(channel_id)
             self._ringing_channels.setdefault(name, set()).add(channel_id)
+            bridge = self._bridges.get(name)
             try:
-                await ring_into_app(
-                    self._ari,
-                    dial_string(number, self._trunk),
-                    channel_id=channel_id,
-                    events=events,
-                    app_args=["room", name],
-                    timeout=self._answer_timeout,
-                    caller_id=self._caller_id,
-                )
+                # A room's members are on its bridge's node (a bridge joins one node's channels).
+                with on_node(self._ari.node_of_bridge(bridge) if bridge else None):
+                    await ring_into_app(
+                        self._ari,
+                        dial_string(number, self._trunk),
+                        channel_id=channel_id,
+                        events=events,
+                        app_args=["room", name],
+                        timeout=self._answer_timeout,
+                        caller_id=self._caller_id,
+                    )
             except (NotAnswered, AriError, TimeoutError) as error:
                 events.close()
                 await self._ari.hangup(channel_id)

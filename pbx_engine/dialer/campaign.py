@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -24,6 +25,7 @@ from pbx_engine.compliance.policy import next_window_open, public_holiday
 from pbx_engine.compliance.timezones import debtor_zones
 from pbx_engine.dialer.lease import CampaignLease
 from pbx_engine.dialer.pacer import LivePacing, history_of
+from pbx_engine.dialer.placement import node_for_debtor
 from pbx_engine.dialer.schedule import CALL_IN_PROGRESS, CallPlan, plan_calls
 from pbx_engine.dialer.service import (
     AsteriskNotHeard,
@@ -38,6 +40,9 @@ from pbx_engine.recordkeeper.keeper import NotRecording
 from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.storage import Storage
 from pbx_engine.storage.leases import Fence
+
+# Agents a predictive call is dialled for: those ready now and those who will be soon.
+STAFFED = frozenset({AgentState.READY, AgentState.ON_CALL, AgentState.WRAP_UP})
 
 log = structlog.get_logger(__name__)
 
@@ -421,6 +426,7 @@ class CampaignRunner:
             survey=self.campaign.survey.call_survey if self.campaign.survey else None,
             # Checked by the insert that places it: no call once the lease is another's.
             fence=self._fence(),
+            node=self._agents.node_of(agent) if agent else self._node_for_debtor(),
         )
         try:
             placed = self._dialer.place_call(request)
@@ -434,6 +440,20 @@ class CampaignRunner:
         self._in_flight[plan.case_id] = placed
         placed.task.add_done_callback(lambda _: self._call_done(plan.case_id, placed))
         return placed
+
+    def _node_for_debtor(self) -> str | None:
+        """With several Asterisk nodes, the one a predictive call goes to (`placement`)."""
+        up = self._dialer.nodes_up()
+        if len(up) < 2:
+            return None
+        logins = set(self.campaign.agents) or None
+        staffed: Counter[str] = Counter()
+        for agent in self._agents.all():
+            node = self._agents.node_of(agent.login)
+            if node and agent.state in STAFFED and (logins is None or agent.login in logins):
+                staffed[node] += 1
+        calls_out = Counter(call.node for call in self._in_flight.values() if call.node)
+        return node_for_debtor(staffed, calls_out, up)
 
     def _call_done(self, case_id: int, call: PlacedCall) -> None:
         self._in_flight.pop(case_id, None)

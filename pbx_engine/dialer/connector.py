@@ -107,8 +107,10 @@ class AgentConnector:
         agent = self._agents.status(request.agent) if request.agent else None
         agent_was_free = agent is not None and agent.held_for(channel_id)
         if not agent_was_free:
-            agent_was_free = longest_idle(self._agents.all()) is not None
-            agent = await self._agents.wait_for_ready(self._abandon_wait)
+            # Only an agent on the debtor's Asterisk node: a bridge holds one node's channels.
+            node = self._ari.node_of_channel(channel_id)
+            agent_was_free = longest_idle(self._agents.on(node)) is not None
+            agent = await self._agents.wait_for_ready(self._abandon_wait, node=node)
         if agent is None:
             return await self._abandon(channel_id, request)
         agent_id = self._agents.agent_id(agent.login)

@@ -45,6 +45,7 @@ from pbx_engine.ari import (
 )
 from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
+from pbx_engine.ari.nodes import current_node, on_node
 from pbx_engine.ari.presence import Beat, EnginePresence
 from pbx_engine.config import DialerConfig
 from pbx_engine.metrics import CallMetrics, EngineMetrics
@@ -92,6 +93,9 @@ class CallRequest:
     survey: Callable[[], CallSurvey] | None = None
     # The campaign's lease this engine holds: the attempt's insert checks it (None: unchecked).
     fence: Fence | None = None
+    # The Asterisk node to place it on (its agent's, where he waits in his bridge); None:
+    # wherever there is room.
+    node: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,7 @@ class PlacedCall:
     channel_id: str
     progress: CallProgress
     task: asyncio.Task[CallResult]
+    node: str | None = None  # the Asterisk node it is placed on
 
 
 @dataclass
@@ -196,6 +201,7 @@ class _LiveCall:
     lost: asyncio.Event
     progress: CallProgress
     created_at: float | None = None  # loop time when Asterisk confirmed the channel
+    node: str | None = None  # the Asterisk node carrying it
 
 
 class Dialer:
@@ -262,6 +268,10 @@ class Dialer:
         """Whether a call placed now can be written down (else place_call refuses it)."""
         return self._records is None or self._records.writable
 
+    def nodes_up(self) -> list[str]:
+        """The Asterisk nodes a call may be placed on now, in the configured order."""
+        return [node for node in self._ari.nodes if self._ari.node_up(node)]
+
     @property
     def asterisk_heard(self) -> bool:
         """Whether Asterisk's events are heard now (else no call may be placed)."""
@@ -284,13 +294,17 @@ class Dialer:
         policy = request.recording
         if policy is not None and policy.blocks_dialling(self._recordings_failing()):
             raise RecordingsFailing("the call must be recorded and Asterisk cannot record now")
+        node = request.node or self._ari.node_for_new_call()
+        if node is None or not self._ari.node_up(node):
+            raise AsteriskNotHeard(f"no Asterisk node to place the call on ({node or 'none up'})")
         channel_id = f"out-{uuid.uuid4()}"
         progress = CallProgress(asyncio.get_running_loop().time())
-        self._active[channel_id] = _LiveCall(asyncio.Event(), progress)
+        self._active[channel_id] = _LiveCall(asyncio.Event(), progress, node=node)
         self.handler.on_placed(channel_id, request)
-        task = self._tasks.create_task(self._run(request, channel_id), name=channel_id)
+        with on_node(node):  # the call's channels and requests, on this node
+            task = self._tasks.create_task(self._run(request, channel_id), name=channel_id)
         self._metrics.placed(request.campaign)
-        return PlacedCall(channel_id, progress, task)
+        return PlacedCall(channel_id, progress, task, node)
 
     async def call(self, request: CallRequest) -> CallResult:
         return await self.place_call(request).task
@@ -314,8 +328,10 @@ class Dialer:
 
         Events are not queued while the websocket is down, so a call that ended meanwhile sends
         no ChannelDestroyed; ask Asterisk which channels are alive and compare with our own view
-        and with the attempts the database still has open.
+        and with the attempts the database still has open. With several Asterisk nodes this
+        runs for the node that reconnected (`current_node`), and looks at its calls only.
         """
+        node = current_node.get()
         asked_at = asyncio.get_running_loop().time()
         channels = await self._ari.list_channels()
         live = {channel.id for channel in channels}
@@ -337,9 +353,11 @@ class Dialer:
                 call.created_at is not None
                 and call.created_at < asked_at
                 and channel_id not in live
+                and _carried_by(call.node, node)
             ):
                 call.lost.set()
-        await self._settle_open(await self._storage.attempts.open_attempts(), live)
+        attempts = await self._storage.attempts.open_attempts()
+        await self._settle_open([a for a in attempts if _carried_by(a.node, node)], live)
 
     def take_over_calls_soon(self, engine: str) -> None:
         """`take_over_calls` in a task of the dialer's own (a campaign goes on meanwhile: its
@@ -431,11 +449,12 @@ class Dialer:
             return
         now = asyncio.get_running_loop().time()
         self._active[attempt.channel_id] = _LiveCall(
-            asyncio.Event(), CallProgress(now), created_at=0.0
+            asyncio.Event(), CallProgress(now), created_at=0.0, node=attempt.node
         )
-        self._tasks.create_task(
-            self._follow(attempt, orphaned), name=f"adopted-{attempt.channel_id}"
-        )
+        with on_node(attempt.node or current_node.get()):
+            self._tasks.create_task(
+                self._follow(attempt, orphaned), name=f"adopted-{attempt.channel_id}"
+            )
 
     async def _follow(self, attempt: Attempt, orphaned: bool) -> None:
         """Wait for an adopted call's end and settle its attempt from what is on record; an
@@ -486,7 +505,10 @@ class Dialer:
 
     async def _run(self, request: CallRequest, channel_id: str) -> CallResult:
         structlog.contextvars.bind_contextvars(
-            channel_id=channel_id, number=request.number, case_id=request.case_id
+            channel_id=channel_id,
+            number=request.number,
+            case_id=request.case_id,
+            node=current_node.get(),
         )
         try:
             result = await self._drive(request, channel_id, self._active[channel_id])
@@ -521,7 +543,7 @@ class Dialer:
             call.progress.ended_at = asyncio.get_running_loop().time()
             if not self._active:
                 self._idle.set()
-            structlog.contextvars.unbind_contextvars("channel_id", "number", "case_id")
+            structlog.contextvars.unbind_contextvars("channel_id", "number", "case_id", "node")
         self._metrics.finished(request.campaign, result.outcome.value)
         return result
 
@@ -556,6 +578,7 @@ class Dialer:
             agent_id=request.agent_id,
             direction="outbound",
             fence=request.fence,
+            node=current_node.get(),
         )
 
     async def _outbound_refusal(self, request: CallRequest) -> Finish | None:
@@ -832,6 +855,12 @@ def _decided(detection: asyncio.Task[EngineVerdict]) -> AmdDecided | None:
 
 def _since(start: float | None, end: float) -> float | None:
     return end - start if start is not None else None
+
+
+def _carried_by(call_node: str | None, node: str | None) -> bool:
+    """Whether a call on `call_node` is one node `node`'s listing speaks for (None: a call
+    from before calls named their node, or a listing of every node)."""
+    return call_node is None or node is None or call_node == node
 
 
 def may_be_orphaned(attempt: Attempt) -> bool:

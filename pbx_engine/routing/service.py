@@ -145,6 +145,7 @@ class InboundService:
                 dialled=did or "unknown",
                 caller_id=caller or None,
                 case_id=case,
+                node=self._ari.node_of_channel(channel_id),
             )
             log.info("inbound.identified", case_id=case)
             try:

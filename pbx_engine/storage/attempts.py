@@ -27,6 +27,7 @@ class AttemptStore:
         campaign_id: int | None = None,
         agent_id: int | None = None,
         fence: Fence | None = None,
+        node: str | None = None,
     ) -> int:
         """The attempt's row, marked with the engine placing or taking the call; with `fence`,
         only while that lease on the campaign is still its holder's, with that token,
@@ -34,8 +35,8 @@ class AttemptStore:
         made = await self.pool.fetchval(
             """INSERT INTO call_attempts (channel_id, direction, dialled, caller_id, case_id,
                                           phone_number_id, campaign_id, agent_id,
-                                          placed_by, lease_token)
-               SELECT $1, $2, $3, $4, $5, $6, $7, $8, $11, $10
+                                          placed_by, lease_token, node)
+               SELECT $1, $2, $3, $4, $5, $6, $7, $8, $11, $10, $12
                WHERE $9::text IS NULL
                   OR EXISTS (SELECT 1 FROM campaign_leases
                              WHERE campaign_id = $7 AND holder = $9 AND token = $10
@@ -52,6 +53,7 @@ class AttemptStore:
             fence.holder if fence else None,
             fence.token if fence else None,
             fence.holder if fence else self.engine,
+            node,
         )
         if made is None:
             assert fence is not None  # only a fence keeps the row out
@@ -232,5 +234,5 @@ _ATTEMPT_COLUMNS = (
     "id, channel_id, direction, case_id, phone_number_id, campaign_id, agent_id, dialled, "
     "caller_id, created_at, originated_at, ringing_at, answered_at, amd_status, amd_cause, "
     "amd_decided_at, bridged_at, ended_at, hangup_cause, hangup_cause_text, outcome, abandoned, "
-    "message_started_at, message_ended_at, screened_at, placed_by, lease_token"
+    "message_started_at, message_ended_at, screened_at, placed_by, lease_token, node"
 )

@@ -37,6 +37,7 @@ class Attempt:
     screened_at: datetime | None = None  # a call-screening assistant answered our line
     placed_by: str | None = None  # the engine that placed or took the call
     lease_token: int | None = None  # the campaign lease's token it was placed under
+    node: str | None = None  # the Asterisk node that carried it
 
     def as_json(self) -> dict[str, Any]:
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}

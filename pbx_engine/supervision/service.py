@@ -23,6 +23,7 @@ from pbx_engine.ari import AriClient, AriError
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
 from pbx_engine.ari.dialstrings import dial_string, endpoint_dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
+from pbx_engine.ari.nodes import on_node
 from pbx_engine.outbound.gate import DialAsk, OutboundGate
 from pbx_engine.outbound.policy import Purpose
 from pbx_engine.refusals import Refused
@@ -148,17 +149,21 @@ class SupervisionService:
             leg_id = f"supervisor-{supervisor.login}-{uuid.uuid4().hex[:8]}"
             leg_events = self._ari.subscribe(leg_id)
             try:
-                await self._ari.create_bridge(
-                    bridge_type="mixing", bridge_id=bridge_id, name=f"supervision {agent_login}"
-                )
-                await ring_into_app(
-                    self._ari,
-                    endpoint,
-                    channel_id=leg_id,
-                    events=leg_events,
-                    app_args=["supervisor", agent_login],
-                    timeout=self._answer_timeout,
-                )
+                # On the agent's node: the supervisor's leg joins a snoop on the agent's.
+                with on_node(self._ari.node_of_channel(agent_leg)):
+                    await self._ari.create_bridge(
+                        bridge_type="mixing",
+                        bridge_id=bridge_id,
+                        name=f"supervision {agent_login}",
+                    )
+                    await ring_into_app(
+                        self._ari,
+                        endpoint,
+                        channel_id=leg_id,
+                        events=leg_events,
+                        app_args=["supervisor", agent_login],
+                        timeout=self._answer_timeout,
+                    )
                 await self._ari.add_channel(bridge_id, leg_id)
                 snoop_id = await self._snoop(agent_leg, bridge_id, mode)
             except (NotAnswered, AriError, TimeoutError) as error:

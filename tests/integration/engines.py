@@ -38,6 +38,8 @@ def as_toml(settings: dict, prefix: str = "") -> str:
             return f'"{v}"'
         if isinstance(v, list):
             return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):  # an inline table, e.g. in a list of them
+            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
         return str(v)
 
     lines = [f"[{prefix}]"] if prefix else []
@@ -230,7 +232,7 @@ async def two_engines(
         await postgres.create_database(campaign)
         dsn = postgres.dsn(campaign, link=shared_link)
         async with Storage.open(DatabaseConfig(dsn=dsn)) as storage:
-            admin, tokens, campaign_id = await _records(storage, numbers, campaign)
+            admin, tokens, campaign_id = await records(storage, numbers, campaign)
         campaign_file = tmp_path / f"{campaign}.toml"
         campaign_file.write_text(
             as_toml(
@@ -294,14 +296,17 @@ async def two_engines(
         )
 
 
-async def _records(
-    storage: Storage, numbers: list[str], campaign: str
+async def records(
+    storage: Storage, numbers: list[str], campaign: str, agents=ALL_AGENTS
 ) -> tuple[str, dict[str, str], int]:
+    """The database's rows for a floor: an admin, the agents (login, softphone) with a token
+    each, and a progressive campaign with one case per number. The admin's token, the agents'
+    tokens and the campaign's id."""
     await migrate(storage.pool)
     await storage.agents.upsert_agent("ops", "Ops", role="admin")
     admin = await storage.issue_agent_token("ops")
     tokens = {}
-    for login, endpoint in ALL_AGENTS:
+    for login, endpoint in agents:
         await storage.agents.upsert_agent(login, login.title(), sip_endpoint=endpoint)
         tokens[login] = await storage.issue_agent_token(login)
     campaign_id = await storage.campaigns.upsert_campaign(campaign, "progressive")

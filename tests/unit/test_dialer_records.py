@@ -47,7 +47,11 @@ def dialer(handler: Handler, keeper: RecordKeeper, *, events_heard: bool = True)
     connected = asyncio.Event()
     if events_heard:
         connected.set()
-    ari = SimpleNamespace(connected=connected)
+    ari = SimpleNamespace(
+        connected=connected,
+        node_for_new_call=lambda: "asterisk",
+        node_up=lambda _: connected.is_set(),
+    )
     return Dialer(ari, storage, DialerConfig(), handler=handler, records=keeper)
 
 
@@ -108,6 +112,12 @@ class StoppingAsterisk:
 
     def subscribe(self, *channel_ids):
         return Subscription(self.router, channel_ids)
+
+    def node_for_new_call(self):
+        return "asterisk"
+
+    def node_up(self, node):
+        return self.connected.is_set()
 
     async def create_channel(self, endpoint, **params):
         raise error_for(503, "POST", "/channels/create", "Shutdown in progress")

@@ -1,0 +1,367 @@
+"""One engine (`pbx-engine run`) driving two Asterisk media nodes, each with its own phone
+network, one agent's softphone registered on each. A progressive campaign's calls go to the
+node of the agent held for them, and a person who answers is put through there; then one node
+is SIGKILLed mid-campaign: its agent is logged out at once (he cannot be reached), the other
+node carries on alone, and the calls that died with it are settled once it is back. No case is
+dialled twice and the invariant checker passes on each node. `-s` prints the times."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import aiohttp
+import asyncpg
+
+from pbx_engine.config import DatabaseConfig
+from pbx_engine.lab.invariants import CallWatch, check, take_snapshot
+from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
+from pbx_engine.lab.sandbox.kamailio import KamailioSandbox
+from pbx_engine.lab.sandbox.ports import free_port
+from pbx_engine.lab.sandbox.postgres import PostgresSandbox
+from pbx_engine.lab.sandbox.sipp import SippPhone
+from pbx_engine.storage import Storage
+from tests.integration.engines import Api, as_toml, engine_process, records
+from tests.waiting import eventually
+
+# Each agent's softphone registers on one node: his leg and bridge live there.
+AGENTS = {"anna": ("agent-001", "m1"), "olga": ("agent-002", "m2")}
+SECRETS = {endpoint: f"{endpoint}-secret" for endpoint, _ in AGENTS.values()}
+DOWN_FOR = 12.0
+
+
+def numbers() -> list[str]:
+    busy = [PstnBehaviour.BUSY.number(f"+1202555{600 + i:03d}") for i in range(6)]
+    people = [PstnBehaviour.HUMAN.number(f"+1202555{620 + i:03d}") for i in range(2)]
+    ringing = [PstnBehaviour.NO_ANSWER.number(f"+1202555{640 + i:03d}") for i in range(12)]
+    return busy + people + ringing
+
+
+async def agent_states(pool: asyncpg.Pool) -> dict[str, str]:
+    rows = await pool.fetch(
+        "SELECT DISTINCT ON (a.login) a.login, s.state FROM agent_state_changes s "
+        "JOIN agents a ON a.id = s.agent_id ORDER BY a.login, s.id DESC"
+    )
+    return {r["login"]: r["state"] for r in rows}
+
+
+@dataclass
+class MediaFloor:
+    nodes: dict[str, Telephony]
+    pool: asyncpg.Pool
+    api: Api
+    admin: str
+    tokens: dict[str, str]
+    agent_ids: dict[str, int]
+    watches: dict[str, CallWatch]
+    agent_nodes: dict[str, str]  # each agent's node, where his softphone is registered
+    phones: dict[str, SippPhone]
+    proxy: KamailioSandbox | None
+
+    def login_of(self, agent_id: int) -> str:
+        return next(login for login, known in self.agent_ids.items() if known == agent_id)
+
+    async def end_call(self, login: str) -> None:
+        status, body = await self.api.post("/agents/me/call/end", self.tokens[login])
+        assert status == 200, body
+
+    async def put_through(self, count: int, handled: set[str]) -> list[asyncpg.Record]:
+        """Waits until `count` calls have been put through, each agent ending his calls as
+        they come (those not in `handled`, which gets them); the calls put through."""
+
+        async def probe():
+            rows = [r for r in await _attempts(self.pool) if r["bridged_at"]]
+            fresh = [r for r in rows if r["channel_id"] not in handled and not r["ended_at"]]
+            await self.end_calls_as_bridged(fresh)
+            handled.update(r["channel_id"] for r in fresh)
+            return rows if len(rows) >= count else None
+
+        return await eventually(probe, timeout=90, what=f"{count} people put through")
+
+    async def end_calls_as_bridged(self, rows: list[asyncpg.Record]) -> None:
+        """Each call put through was on its agent's node; its agent ends it."""
+        for row in rows:
+            login = self.login_of(row["agent_id"])
+            assert row["node"] == self.agent_nodes[login], (login, dict(row))
+            status, body = await self.api.post("/agents/me/call/end", self.tokens[login])
+            assert status == 200, body
+
+
+@asynccontextmanager
+async def media_floor(
+    tmp_path, numbers: list[str], campaign: dict, *, kamailio: bool = False
+) -> AsyncIterator[MediaFloor]:
+    """The engine on nodes m1 and m2, both agents logged in, the campaign started. Each
+    agent's softphone registers on his node of AGENTS, or with `kamailio` through Kamailio in
+    front of both nodes (which picks the node)."""
+    async with AsyncExitStack() as stack:
+        # One ARI user on every node, as [[ari.nodes]] shares [ari]'s.
+        nodes = {name: Telephony.create(agents=SECRETS) for name in ("m1", "m2")}
+        first = nodes["m1"].engine
+        nodes["m2"].engine.ari_username = first.ari_username
+        nodes["m2"].engine.ari_password = first.ari_password
+        for telephony in nodes.values():
+            await stack.enter_async_context(telephony)
+        postgres = await stack.enter_async_context(PostgresSandbox())
+        await postgres.create_database("nodes")
+        dsn = postgres.dsn("nodes")
+        agents = [(login, endpoint) for login, (endpoint, _) in AGENTS.items()]
+        async with Storage.open(DatabaseConfig(dsn=dsn)) as storage:
+            admin, tokens, _ = await records(storage, numbers, "nodes", agents)
+            ids = {login: (await storage.agents.get_agent(login)).id for login in AGENTS}
+        campaign_file = tmp_path / "nodes.toml"
+        campaign_file.write_text(
+            as_toml({"name": "nodes", "compliance": "plain", "agents": list(AGENTS), **campaign})
+        )
+        port = free_port()
+        (tmp_path / "engine.toml").write_text(as_toml(_settings(nodes, dsn, port, campaign_file)))
+        proxy = None
+        if kamailio:
+            proxy = await stack.enter_async_context(
+                KamailioSandbox([(t.engine.sip_host, t.engine.sip_port) for t in nodes.values()])
+            )
+        phones = {}
+        for login, (endpoint, node) in AGENTS.items():
+            pbx = nodes[node].engine
+            registrar = (proxy.host, proxy.port) if proxy else (pbx.sip_host, pbx.sip_port)
+            phones[login] = SippPhone(endpoint, SECRETS[endpoint], *registrar)
+            await phones[login].start()
+            stack.push_async_callback(lambda login=login: phones[login].stop())
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        agent_nodes = {login: await registered_on(http, nodes, login) for login in AGENTS}
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+        stack.push_async_callback(pool.close)
+        watches = {
+            name: await stack.enter_async_context(CallWatch(t.engine)) for name, t in nodes.items()
+        }
+        log_file = tmp_path / "engine.log"
+        await stack.enter_async_context(engine_process(tmp_path / "engine.toml", log_file))
+        api = Api(http, f"http://127.0.0.1:{port}")
+        await eventually(lambda: api.up(admin), timeout=30, what="the engine")
+        for login in AGENTS:
+            status, body = await api.post("/agents/me/login", tokens[login])
+            assert status == 200, body
+        status, body = await api.post("/campaigns/nodes/start", admin)
+        assert status == 200, body
+        yield MediaFloor(nodes, pool, api, admin, tokens, ids, watches, agent_nodes, phones, proxy)
+
+
+async def registered_on(http: aiohttp.ClientSession, nodes: dict[str, Telephony], login: str):
+    """The node the agent's softphone is registered on, asked of each node's ARI (of those
+    up)."""
+    endpoint = AGENTS[login][0]
+
+    async def found() -> str | None:
+        online = []
+        for name, telephony in nodes.items():
+            pbx = telephony.engine
+            url = f"{pbx.ari_url}/ari/endpoints/PJSIP/{endpoint}"
+            try:
+                async with http.get(url, headers=pbx.ari_headers) as response:
+                    if response.status == 200 and (await response.json())["state"] == "online":
+                        online.append(name)
+            except aiohttp.ClientError:
+                continue  # a node down has no phone on it
+        return online[0] if len(online) == 1 else None
+
+    return await eventually(found, timeout=10, what=f"{login}'s registration")
+
+
+async def test_predictive_calls_are_dialled_from_the_node_of_the_agents_free_for_them(tmp_path):
+    people = [PstnBehaviour.HUMAN.number(f"+1202555{660 + i:03d}") for i in range(4)]
+    campaign = {
+        "dial_mode": "predictive",
+        "max_lines": 2,
+        "pacing": {"policy": "ratio", "dial_ratio": 1.0},
+    }
+    async with media_floor(tmp_path, people, campaign) as floor:
+        await floor.put_through(len(people), set())
+        status, body = await floor.api.post("/campaigns/nodes/stop", floor.admin)
+        assert status == 200, body
+        rows = await _quiet(floor.pool, floor.watches)
+        assert [r["outcome"] for r in rows] == ["human"] * len(people), [dict(r) for r in rows]
+        assert {r["node"] for r in rows} == {"m1", "m2"}
+        await _invariants(floor, rows)
+
+
+async def test_one_engine_drives_two_nodes_and_carries_on_when_one_dies(tmp_path):
+    campaign = {"dial_mode": "progressive", "max_lines": 2}
+    async with media_floor(tmp_path, numbers(), campaign) as floor:
+        pool, api, nodes = floor.pool, floor.api, floor.nodes
+
+        # A person who answers is put through to the agent on the node that dialled him.
+        async def bridged():
+            rows = [r for r in await _attempts(pool) if r["bridged_at"]]
+            return rows if len(rows) == 2 else None
+
+        rows = await eventually(bridged, timeout=60, what="both people put through")
+        await floor.end_calls_as_bridged(rows)
+
+        async def ringing_on_both():
+            rows = [r for r in await _attempts(pool) if not r["ended_at"]]
+            return rows if {r["node"] for r in rows} == {"m1", "m2"} else None
+
+        await eventually(ringing_on_both, timeout=40, what="calls ringing on both nodes")
+        killed_at_db = await pool.fetchval("SELECT now()")
+        killed_at = time.monotonic()
+        outage = asyncio.create_task(nodes["m2"].engine.restart(crash=True, down_for=DOWN_FOR))
+        try:
+            # Olga's phone is on the dead node: she is logged out, not left ready.
+            await eventually(lambda: _logged_out(pool, "olga"), timeout=20, what="olga logged out")
+            olga_out = time.monotonic() - killed_at
+            # The campaign goes on on m1 alone.
+            await eventually(
+                lambda: _placed_since(pool, killed_at_db), timeout=30, what="a call after"
+            )
+        finally:
+            await outage
+        back_at = time.monotonic()
+
+        async def m2_settled():
+            rows = [r for r in await _attempts(pool) if r["node"] == "m2"]
+            return rows if all(r["ended_at"] for r in rows) else None
+
+        rows = await eventually(m2_settled, timeout=40, what="m2's calls settled")
+        lost = [r for r in rows if r["ended_at"] > killed_at_db]
+        settled_after = time.monotonic() - back_at
+        status, body = await api.post("/campaigns/nodes/stop", floor.admin)
+        assert status == 200, body
+
+        rows = await _quiet(pool, floor.watches)
+        after = [r for r in rows if r["created_at"] > killed_at_db]
+        assert after and {r["node"] for r in after} == {"m1"}, [dict(r) for r in after]
+        assert (await agent_states(pool))["olga"] == "logged_out"
+        await _invariants(floor, rows)
+        print(
+            f"\n{len(rows)} calls, {sum(r['node'] == 'm1' for r in rows)} on m1 and "
+            f"{sum(r['node'] == 'm2' for r in rows)} on m2, none twice; m2 killed: olga logged "
+            f"out {olga_out:.1f} s after, m1 dialled on alone; m2 back after {DOWN_FOR:.0f} s, "
+            f"its {len(lost)} call(s) left settled {settled_after:.1f} s later"
+        )
+
+
+def _settings(nodes: dict[str, Telephony], dsn: str, port: int, campaign_file) -> dict:
+    m1, m2 = nodes["m1"].engine, nodes["m2"].engine
+    return {
+        "campaign_files": [str(campaign_file)],
+        "ari": {
+            "url": m1.ari_url,
+            "node": "m1",
+            "username": m1.ari_username,
+            "password": m1.ari_password,
+            "app": m1.ari_app,
+            # A node killed outright is found silent within this.
+            "heartbeat": 1.0,
+            "dead_after": 3.0,
+            "reconnect_max": 2.0,
+            "nodes": [{"name": "m2", "url": m2.ari_url}],
+        },
+        "database": {"dsn": dsn, "allow_superuser": True},
+        "dialer": {"ring_timeout": 8, "caller_id": "+12025550999"},
+        "agents": {"wrap_up_seconds": 0},
+        "http": {"port": port},
+        "shutdown_grace": 5,
+    }
+
+
+async def _invariants(floor: MediaFloor, rows: list[asyncpg.Record]) -> None:
+    """Every call each node saw is on record as that node's, and the invariant checker finds
+    nothing on either node."""
+    for name, telephony in floor.nodes.items():
+        seen = floor.watches[name].first_seen
+        assert {r["channel_id"] for r in rows if r["node"] == name} >= set(seen)
+        snapshot = await take_snapshot(floor.pool, telephony.engine, telephony.pstn, placed=seen)
+        assert [str(v) for v in check(snapshot)] == []
+
+
+async def _attempts(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT channel_id, case_id, node, agent_id, created_at, bridged_at, ended_at, outcome "
+        "FROM call_attempts ORDER BY id"
+    )
+
+
+async def _logged_out(pool: asyncpg.Pool, login: str) -> bool:
+    return (await agent_states(pool)).get(login) == "logged_out"
+
+
+async def _placed_since(pool: asyncpg.Pool, since) -> bool:
+    return bool(
+        await pool.fetchval("SELECT count(*) FROM call_attempts WHERE created_at > $1", since)
+    )
+
+
+async def _quiet(pool: asyncpg.Pool, watches: dict[str, CallWatch]) -> list[asyncpg.Record]:
+    async def quiet():
+        rows = await _attempts(pool)
+        ended = all(r["ended_at"] for r in rows)
+        return rows if ended and not any(w.up for w in watches.values()) else None
+
+    rows = await eventually(quiet, timeout=40, what="every call ended")
+    cases = [r["case_id"] for r in rows]
+    assert len(cases) == len(set(cases)), "a case dialled twice"
+    return rows
+
+
+async def test_agents_register_through_kamailio_and_move_to_a_node_that_answers(tmp_path):
+    """Both softphones register through Kamailio, which puts each on a node of its own (a hash
+    of the agent's name); the engine rings each agent's leg on his node and puts his debtors
+    through there. Olga's node dies while she is talking: she is logged out, her phone
+    registers again, Kamailio puts it on the node left, she logs in again and takes her next
+    debtor there."""
+    people = [PstnBehaviour.HUMAN.number(f"+1202555{680 + i:03d}") for i in range(4)]
+    campaign = {"dial_mode": "progressive", "max_lines": 2}
+    async with media_floor(tmp_path, people, campaign, kamailio=True) as floor:
+        assert floor.proxy is not None
+        assert sorted(floor.agent_nodes.values()) == ["m1", "m2"], floor.agent_nodes
+        rows = await eventually(_bridged(floor.pool, 2), timeout=60, what="two put through")
+        assert {r["node"] for r in rows} == {"m1", "m2"}
+        for row in rows:
+            assert row["node"] == floor.agent_nodes[floor.login_of(row["agent_id"])]
+        handled = {r["channel_id"] for r in rows}  # olga's goes on until her node dies
+        await floor.end_call("anna")
+
+        registered = dict(floor.agent_nodes)
+        dead = floor.agent_nodes["olga"]
+        alive = next(name for name in floor.nodes if name != dead)
+        killed_at = time.monotonic()
+        outage = asyncio.create_task(floor.nodes[dead].engine.restart(crash=True, down_for=20))
+        try:
+            await eventually(lambda: _logged_out(floor.pool, "olga"), timeout=20, what="olga out")
+            await floor.phones["olga"].stop()
+            endpoint = AGENTS["olga"][0]
+            floor.phones["olga"] = SippPhone(
+                endpoint, SECRETS[endpoint], floor.proxy.host, floor.proxy.port
+            )
+            await floor.phones["olga"].start()
+            async with aiohttp.ClientSession() as http:
+                moved = await registered_on(http, floor.nodes, "olga")
+            moved_after = time.monotonic() - killed_at
+            assert moved == alive
+            floor.agent_nodes["olga"] = alive
+            status, body = await floor.api.post("/agents/me/login", floor.tokens["olga"])
+            assert status == 200, body
+            rows = await floor.put_through(4, handled)
+            assert [r["node"] for r in rows[2:]] == [alive, alive]
+        finally:
+            await outage
+        status, body = await floor.api.post("/campaigns/nodes/stop", floor.admin)
+        assert status == 200, body
+        rows = await _quiet(floor.pool, floor.watches)
+        assert len(rows) == len(people)
+        await _invariants(floor, rows)
+        print(
+            f"\nagents registered through Kamailio on {registered}; olga's node killed "
+            f"mid-call, her phone registered again on {alive} {moved_after:.1f} s after"
+        )
+
+
+def _bridged(pool: asyncpg.Pool, count: int):
+    async def probe():
+        rows = [r for r in await _attempts(pool) if r["bridged_at"]]
+        return rows if len(rows) >= count else None
+
+    return probe
