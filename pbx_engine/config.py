@@ -207,6 +207,13 @@ class DialerConfig(_Section):
         "pstn",
         description="PJSIP endpoint of the carrier trunk; calls go to PJSIP/{number}@{trunk}",
     )
+    node_lost_calls_after: float = Field(
+        300.0,
+        gt=0,
+        description="seconds one of several Asterisk nodes may go unheard before its calls are "
+        "settled on record as lost, so that their cases can be dialled again (a node that only "
+        "lost its link to the engine may still carry them)",
+    )
     caller_id: str = Field("", description="number presented when the campaign names none")
     ring_timeout: float = Field(30.0, gt=0, le=300)
     amd_context: str = Field(

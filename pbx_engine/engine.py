@@ -565,6 +565,7 @@ async def serve_probes(stack: AsyncExitStack, config: EngineConfig, engine: Engi
         ari_connected=engine.ari.connected.is_set,
         ami_logged_in=(lambda: ami.logged_in) if ami is not None else None,
         pool=engine.storage.pool,
+        nodes=engine.ari.rooms,
     )
     if config.metrics is not None:
         metrics = config.metrics
@@ -614,6 +615,7 @@ async def build_engine(
         # Softphone accounts an Asterisk lacks (new, or its astdb lost) are pushed again.
         asterisk.ari.on_connected(engine.softphones.reconcile)
         asterisk.ari.on_node_down(engine.agents.node_lost)
+        asterisk.ari.on_node_down(engine.dialer.node_lost)
         await asterisk.ari.wait_connected(timeout=config.ari.request_timeout)
         # The first connection may have come before the callbacks were registered.
         for node in asterisk.ari.nodes:

@@ -605,9 +605,10 @@ class AgentService:
         leg_id = f"agent-{login}-{uuid.uuid4().hex[:12]}"
         events = self._ari.subscribe(leg_id)
         try:
-            await self._ari.create_bridge(bridge_type=AGENT_BRIDGE, bridge_id=bridge_id)
-            await self._ari.add_channel(bridge_id, call_channel_id)
-            await self._ring(login, self._endpoints[login], leg_id, events)
+            with on_node(self._ari.node_of_channel(call_channel_id)):  # the debtor's node
+                await self._ari.create_bridge(bridge_type=AGENT_BRIDGE, bridge_id=bridge_id)
+                await self._ari.add_channel(bridge_id, call_channel_id)
+                await self._ring(login, self._endpoints[login], leg_id, events)
             await self._ari.add_channel(bridge_id, leg_id)
         except (AgentError, AriError, TimeoutError) as error:
             events.close()
@@ -643,6 +644,8 @@ class AgentService:
         """Put a ready agent on a colleague's call (a third party): his leg moves from his
         own bridge into `bridge_id` (per-call mode: his phone is rung, as `leg_id`, into it).
         He is on that call until `take_back`. Returns the leg now in the call."""
+        if self.node_of(login) not in (None, self._ari.node_of_bridge(bridge_id)):
+            raise AgentError(f"agent {login!r} is on another Asterisk node than this call")
         agent = await self.claim(login)
         if agent is None:
             raise AgentError(f"agent {login!r} is not ready")
@@ -650,7 +653,8 @@ class AgentService:
             if self.ring_per_call:
                 events = self._ari.subscribe(leg_id)
                 try:
-                    await self._ring(login, self._endpoints[login], leg_id, events)
+                    with on_node(self._ari.node_of_bridge(bridge_id)):
+                        await self._ring(login, self._endpoints[login], leg_id, events)
                     await self._ari.add_channel(bridge_id, leg_id)
                 except BaseException:
                     events.close()
@@ -724,6 +728,9 @@ class AgentService:
         if self.call_goes_on(login):
             # The parties are in this agent's bridge; moving the debtor alone would split them.
             raise AgentError("let the third parties go before transferring the call")
+        if self.node_of(to_login) not in (None, self._ari.node_of_channel(debtor)):
+            # A bridge holds one Asterisk node's channels.
+            raise AgentError(f"agent {to_login!r} is on another Asterisk node than this call")
         colleague = await self.claim(to_login)
         if colleague is None:
             raise AgentError(f"agent {to_login!r} is not ready")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +65,7 @@ MAX_CONNECTIONS = 64
 
 ConnectedCallback = Callable[[], Awaitable[None]]
 
+_ENDPOINT_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,80}")
 _ENDINGS = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 
 
@@ -380,6 +382,8 @@ class AriClient:
         None when it is on no node that answers (or on every one: no node of its own)."""
         if len(self._links) == 1:
             return self._config.node
+        if not _ENDPOINT_NAME.fullmatch(endpoint):
+            return None  # no softphone's name: nothing to ask (nor to put in a path)
         online = []
         for name, link in self._links.items():
             if not link.connected.is_set():
@@ -439,17 +443,21 @@ class AriClient:
         then are enough (the others join when they answer). AriRefused at once when Asterisk
         refuses the user, AriUnavailable naming the last failure when `timeout` passes."""
         links = list(self._links.values())
-        waits = [asyncio.create_task(link.connected.wait()) for link in links]
-        refusals = [asyncio.create_task(link.refused.wait()) for link in links]
+
+        async def every_node_heard() -> None:
+            for link in links:
+                await link.connected.wait()
+
+        waits = [
+            asyncio.create_task(every_node_heard()),
+            *(asyncio.create_task(link.refused.wait()) for link in links),
+        ]
         try:
-            await asyncio.wait(
-                [asyncio.gather(*waits), *refusals],
-                timeout=timeout,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for wait in (*waits, *refusals):
+            for wait in waits:
                 wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
         if any(link.refused.is_set() for link in links):
             link = next(link for link in links if link.refused.is_set())
             raise refused(link.config.url, link.config.username, link.last_failure)
@@ -476,11 +484,26 @@ class AriClient:
         # are not taken for another node's meanwhile.
         self._map.forget_node(link.name)
         self._links_changed()
-        for callback in self._callbacks:
+        callbacks = list(self._callbacks)
+        if len(self._links) > 1:
+            callbacks.insert(0, self._check_system_name)
+        for callback in callbacks:
             with on_node(link.name):  # the callback's task works on this node
                 task = asyncio.create_task(self._guarded(callback))
             self._callback_tasks.add(task)
             task.add_done_callback(self._callback_tasks.discard)
+
+    async def _check_system_name(self) -> None:
+        """Channel ids Asterisk makes (an inbound call's) are its uniqueids: two nodes may make
+        the same one unless each has a `systemname` of its own, which prefixes them."""
+        info = await self._link_in_hand().request("GET", "/asterisk/info", None, None)
+        name = ((info or {}).get("config") or {}).get("name") or ""
+        if not name:
+            log.error(
+                "ari.node_without_systemname",
+                node=current_node.get(),
+                fix="set systemname in its asterisk.conf [options], a name of its own per node",
+            )
 
     def _link_down(self, link: _Link) -> None:
         self._metrics.reconnected()
@@ -554,7 +577,12 @@ class AriClient:
                 raise AriUnavailable(f"{method} {path}: no Asterisk node is up with room")
         if route.creates is not None:
             self._map.place(route.creates, name)  # before: its first event may beat the answer
-        made = await self._links[name].request(method, path, params, json)
+        try:
+            made = await self._links[name].request(method, path, params, json)
+        except AriError:
+            if route.creates is not None:
+                self._map.forget(route.creates)  # refused: nothing was made
+            raise
         if isinstance(made, dict) and "id" in made and route.creates is None:
             kind = "bridge" if path.startswith("/bridges") else "channel"
             self._map.place((kind, str(made["id"])), name)

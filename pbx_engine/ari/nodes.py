@@ -113,24 +113,32 @@ class NodeMap:
         for resource in _named(event):
             self._where[resource] = node
 
+    def forget(self, resource: tuple[Resource, str]) -> None:
+        self._where.pop(resource, None)
+
     def ended(self, event: Event) -> None:
-        """Forget what `event` says is gone (after its handlers ran). A recording is kept: its
-        file stays on the node that made it."""
-        gone: tuple[Resource, str] | None = None
-        if event.type == "ChannelDestroyed":
-            gone = ("channel", event.channel.id)  # type: ignore[attr-defined]
-        elif event.type == "BridgeDestroyed":
-            gone = ("bridge", event.bridge.id)  # type: ignore[attr-defined]
-        elif event.type == "PlaybackFinished":
-            gone = ("playback", event.playback.id)  # type: ignore[attr-defined]
-        if gone is not None:
-            self._where.pop(gone, None)
+        """Forget what `event` says is over (after its handlers ran). A finished recording's
+        file stays on its node; a request for it then asks each node (kept here, the map would
+        grow with every recorded call)."""
+        for kind, resource in _ENDED.get(event.type, ()):
+            value = getattr(event, resource, None)
+            name = getattr(value, "id", None) or getattr(value, "name", None)
+            if name:
+                self._where.pop((kind, name), None)
 
     def forget_node(self, node: str) -> None:
-        """Node `node` restarted: nothing it had exists any more (its recordings' files do)."""
+        """Node `node` may have restarted: what it had is learnt again."""
         for resource in [r for r, n in self._where.items() if n == node]:
-            if resource[0] != "recording":
-                del self._where[resource]
+            del self._where[resource]
+
+
+_ENDED: dict[str, tuple[tuple[Resource, str], ...]] = {
+    "ChannelDestroyed": (("channel", "channel"),),
+    "BridgeDestroyed": (("bridge", "bridge"),),
+    "PlaybackFinished": (("playback", "playback"),),
+    "RecordingFinished": (("recording", "recording"),),
+    "RecordingFailed": (("recording", "recording"),),
+}
 
 
 def _named(event: Event) -> Iterator[tuple[Resource, str]]:

@@ -7,6 +7,7 @@ written as `etc/dialplan.conf`. `@@NAME@@` placeholders (a syntax that cannot cl
 dialplan's `${VAR}`) are filled in; an unknown one is an error naming file and line:
 
     RUN_DIR MODULES_DIR DATA_DIR SOUNDS_DIR RECORDINGS_DIR   folders
+    SYSTEM_NAME                                              asterisk.conf: the node's name
     HTTP_PORT ARI_USERNAME ARI_PASSWORD ARI_APP              ARI (http.conf, ari.conf, dialplan)
     AMI_PORT AMI_USERNAME AMI_SECRET                         manager.conf
     SIP_HOST SIP_PORT PEER_HOST PEER_PORT                    pjsip.conf: own transport, the trunk

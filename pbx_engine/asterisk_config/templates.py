@@ -11,7 +11,7 @@ from pbx_engine.resources import ASTERISK_CONFIG_DIR, DIALPLANS_DIR
 
 PLACEHOLDERS = frozenset(
     {
-        "RUN_DIR", "MODULES_DIR", "DATA_DIR", "SOUNDS_DIR", "RECORDINGS_DIR",
+        "RUN_DIR", "SYSTEM_NAME", "MODULES_DIR", "DATA_DIR", "SOUNDS_DIR", "RECORDINGS_DIR",
         "HTTP_PORT", "ARI_USERNAME", "ARI_PASSWORD", "ARI_APP",
         "AMI_PORT", "AMI_USERNAME", "AMI_SECRET",
         "SIP_HOST", "SIP_PORT", "PEER_HOST", "PEER_PORT",
@@ -113,6 +113,7 @@ def engine_values(
     agi = config.agi
     values = {
         "RUN_DIR": str(run),
+        "SYSTEM_NAME": config.ari.node,
         "MODULES_DIR": str(asterisk.modules_dir),
         "DATA_DIR": str(asterisk.data_dir),
         "SOUNDS_DIR": str(run / "sounds"),

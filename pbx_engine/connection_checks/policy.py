@@ -141,14 +141,15 @@ def database_result(found: DatabaseFindings) -> CheckResult:
     return CheckResult("database", Outcome.OK, f"writable, {migrations}")
 
 
-def ari_result(info: dict[str, Any], username: str, app: str, app_registered: bool) -> CheckResult:
+def ari_result(
+    info: dict[str, Any], username: str, app: str, app_registered: bool, name: str = "ari"
+) -> CheckResult:
     """`info`: GET /asterisk/info's answer; `app_registered`: an events websocket holds the
-    engine's app name now (an engine running with this file, most likely)."""
+    engine's app name now (an engine running with this file, most likely). `name`: the check's,
+    "ari" or "ari NODE" for a further node."""
     version = (info.get("system") or {}).get("version") or "of unknown version"
     held = "registered now: an engine is connected" if app_registered else "free"
-    return CheckResult(
-        "ari", Outcome.OK, f"Asterisk {version}, user {username!r}, app {app} {held}"
-    )
+    return CheckResult(name, Outcome.OK, f"Asterisk {version}, user {username!r}, app {app} {held}")
 
 
 def ami_result(config: AmiConfig | None) -> CheckResult:

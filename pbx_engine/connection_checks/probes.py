@@ -38,9 +38,15 @@ async def check_connections(
 ) -> list[CheckResult]:
     """The secrets, then PostgreSQL, ARI and AMI, tried at once, then the ports `run` listens
     on; in that order."""
+    # Each Asterisk node on its own ([[ari.nodes]] share [ari]'s user and app).
+    nodes = [
+        (f"ari {node.name}", config.ari.model_copy(update={"url": node.url, "nodes": ()}))
+        for node in config.ari.nodes
+    ]
     found = await asyncio.gather(
         _guarded("database", probe_database(config.database, timeout)),
-        _guarded("ari", probe_ari(config.ari, timeout)),
+        _guarded("ari", probe_ari(config.ari.model_copy(update={"nodes": ()}), timeout)),
+        *(_guarded(name, probe_ari(node, timeout, name)) for name, node in nodes),
         _guarded("ami", probe_ami(config.ami, timeout)),
     )
     return [secrets_result(config), *found, probe_ports(listeners(config))]
@@ -99,7 +105,7 @@ async def probe_database(config: DatabaseConfig, timeout: float) -> CheckResult:
     )
 
 
-async def probe_ari(config: AriConfig, timeout: float) -> CheckResult:
+async def probe_ari(config: AriConfig, timeout: float, name: str = "ari") -> CheckResult:
     """Plain REST requests with the [ari] user: never the events websocket, which would take
     the app name's events from an engine running now."""
     try:
@@ -120,7 +126,7 @@ async def probe_ari(config: AriConfig, timeout: float) -> CheckResult:
         raise AriUnavailable(
             f"cannot reach ARI at {config.url} ({cause}): {UNREACHABLE_FIX}"
         ) from None
-    return ari_result(info, config.username, config.app, registered)
+    return ari_result(info, config.username, config.app, registered, name)
 
 
 async def _app_registered(ari: AriClient) -> bool:

@@ -239,6 +239,8 @@ class Dialer:
         self._accepting = False
         self._idle = asyncio.Event()  # set whenever no call is live
         self._sweep: asyncio.Task[None] | None = None  # a later look for AMD leftovers
+        # Nodes not heard, each with the task that settles its calls if it stays so.
+        self._giving_up: dict[str, asyncio.Task[None]] = {}
         # Channels whose create (or hang-up) got no answer from ARI: they may exist in
         # Asterisk, never dialled; hung up at the next reconcile.
         self._undialled: set[str] = set()
@@ -256,6 +258,8 @@ class Dialer:
         self._accepting = False
         if self._sweep is not None:
             self._sweep.cancel()  # a chore, not a call: not waited for
+        for task in self._giving_up.values():
+            task.cancel()
         assert self._tasks is not None
         await self._tasks.__aexit__(*exc_info)
 
@@ -358,6 +362,36 @@ class Dialer:
                 call.lost.set()
         attempts = await self._storage.attempts.open_attempts()
         await self._settle_open([a for a in attempts if _carried_by(a.node, node)], live)
+
+    def node_lost(self, node: str) -> None:
+        """One of several Asterisk nodes is not heard: if it stays so for `[dialer]
+        node_lost_calls_after` seconds, its calls are settled as lost."""
+        if self._tasks is None or not self._accepting:
+            return
+        previous = self._giving_up.pop(node, None)
+        if previous is not None:
+            previous.cancel()
+        task = self._tasks.create_task(self._give_up_on(node), name=f"give-up-{node}")
+        self._giving_up[node] = task
+        task.add_done_callback(lambda done: self._gave_up(node, done))
+
+    def _gave_up(self, node: str, task: asyncio.Task[None]) -> None:
+        if self._giving_up.get(node) is task:
+            del self._giving_up[node]
+
+    async def _give_up_on(self, node: str) -> None:
+        await asyncio.sleep(self._config.node_lost_calls_after)
+        if self._ari.node_up(node):
+            return  # back: its reconnect compared its calls with what it carries
+        calls = [call for call in self._active.values() if call.node == node]
+        log.warning("dialer.node_given_up", node=node, calls=len(calls))
+        for call in calls:
+            call.lost.set()  # each call's flow ends it, as a lost channel
+        try:
+            attempts = await self._storage.attempts.open_attempts()
+            await self._settle_open([a for a in attempts if a.node == node], live=set())
+        except Exception as error:  # never raised: this task group runs the calls
+            log.warning("dialer.node_calls_not_settled", node=node, error=str(error))
 
     def take_over_calls_soon(self, engine: str) -> None:
         """`take_over_calls` in a task of the dialer's own (a campaign goes on meanwhile: its

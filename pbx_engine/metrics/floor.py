@@ -20,6 +20,7 @@ from pbx_engine.pacing.policies import PredictivePolicy
 if TYPE_CHECKING:
     import asyncpg
 
+    from pbx_engine.ari.nodes import NodeRoom
     from pbx_engine.dialer.campaign import CampaignRunner
     from pbx_engine.metrics.series import EngineMetrics
 
@@ -137,6 +138,40 @@ class FloorCollector:
         ]
 
 
+class NodesCollector:
+    """Each Asterisk node the engine drives: heard or not, and its channels as the engine knows
+    them (what placement goes by)."""
+
+    def __init__(self, rooms: Callable[[], list[NodeRoom]]) -> None:
+        self._rooms = rooms
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        families = self._families()
+        up, channels = families
+        for room in self._rooms():
+            up.add_metric([room.name], 1.0 if room.up else 0.0)
+            channels.add_metric([room.name], room.channels)
+        yield from families
+
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily(
+                "pbx_engine_asterisk_node_up",
+                "1 while the node's events are heard",
+                labels=["node"],
+            ),
+            GaugeMetricFamily(
+                "pbx_engine_asterisk_node_channels",
+                "The node's channels in use, as the engine knows them",
+                labels=["node"],
+            ),
+        ]
+
+
 class PoolCollector:
     """The database pool's connections at the scrape."""
 
@@ -176,7 +211,10 @@ def watch_engine(
     ari_connected: Callable[[], bool],
     ami_logged_in: Callable[[], bool] | None,
     pool: asyncpg.Pool,
+    nodes: Callable[[], list[NodeRoom]] | None = None,
 ) -> None:
     """Read the engine's agents, campaigns, PBX links and pool at every scrape."""
     metrics.watch(FloorCollector(agents, campaigns, ari_connected, ami_logged_in))
     metrics.watch(PoolCollector(pool))
+    if nodes is not None:
+        metrics.watch(NodesCollector(nodes))

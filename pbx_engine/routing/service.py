@@ -389,13 +389,17 @@ class InboundService:
         self, channel_id: str, events: Subscription, route: Route
     ) -> AgentStatus | None:
         assert self._agents is not None
-        if route.kind == "agent" and route.login:
+        # Only agents on the caller's Asterisk node can take him: a bridge holds one node's
+        # channels (an owner on another node is not reached; the caller queues here).
+        node = self._ari.node_of_channel(channel_id)
+        reachable = route.login is not None and self._agents.node_of(route.login) in (None, node)
+        if route.kind == "agent" and route.login and reachable:
             claimed = await self._agents.claim(route.login)
             if claimed is not None:
                 return claimed
-        if route.kind == "wait_for_owner" and route.login:
+        if route.kind == "wait_for_owner" and route.login and reachable:
             await self._ari.start_channel_moh(channel_id)
-            owner = await self._agents.wait_for_ready(route.wait_seconds, {route.login})
+            owner = await self._agents.wait_for_ready(route.wait_seconds, {route.login}, node=node)
             if owner is not None:
                 await self._ari.stop_channel_moh(channel_id)
                 return owner
@@ -421,7 +425,9 @@ class InboundService:
                     # The timeout is how often the first caller's hang-up is looked for: the
                     # claim of an agent must not be cancelled half-way to race it.
                     logins = self._team_logins(team)
-                    agent = await self._agents.wait_for_ready(0.5, logins)
+                    agent = await self._agents.wait_for_ready(
+                        0.5, logins, node=self._ari.node_of_channel(channel_id)
+                    )
                     if agent is not None:
                         await self._ari.stop_channel_moh(channel_id)
                         return agent

@@ -132,6 +132,24 @@ async def test_given_wrong_passwords_and_a_closed_port_when_checking_then_each_i
     ]
 
 
+async def test_given_a_further_node_down_when_checking_then_that_node_is_named(
+    engine_asterisk: EngineSandbox, engine_database: int, tmp_path: Path
+):
+    closed = free_port("127.0.0.1")
+    config = tmp_path / "engine.toml"
+    text = config_text(engine_asterisk, engine_database)
+    node = f'[[ari.nodes]]\nname = "media-2"\nurl = "http://127.0.0.1:{closed}"\n'
+    config.write_text(text.replace("[ami]\n", node + "[ami]\n", 1))
+    done = await check_connect(config)
+    assert done.returncode == 1
+    checks = {line.split(":", 1)[0]: line for line in done.stdout.splitlines()[1:]}
+    assert list(checks) == ["secrets", "database", "ari", "ari media-2", "ami", "ports"]
+    assert checks["ari"].startswith("ari: ok (Asterisk 16.")
+    assert checks["ari media-2"].startswith(
+        f"ari media-2: cannot reach ARI at http://127.0.0.1:{closed}/ ("
+    )
+
+
 # The probes alone, in this process: the cases that need no second command.
 async def test_given_a_wrong_ami_secret_when_logging_in_once_then_the_refusal_is_named(
     engine_asterisk: EngineSandbox,

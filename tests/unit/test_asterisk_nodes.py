@@ -103,15 +103,29 @@ def test_the_map_learns_from_events_and_forgets_what_ended():
     assert nodes.node_of(("bridge", "br-1")) is None
 
 
-def test_a_restarted_node_loses_its_channels_not_its_recordings_files():
+def test_a_node_that_may_have_restarted_is_learnt_again():
     nodes = NodeMap()
     nodes.place(("channel", "c"), "a")
     nodes.place(("recording", "r"), "a")
     nodes.place(("channel", "d"), "b")
     nodes.forget_node("a")
     assert nodes.node_of(("channel", "c")) is None
-    assert nodes.node_of(("recording", "r")) == "a"
+    assert nodes.node_of(("recording", "r")) is None
     assert nodes.node_of(("channel", "d")) == "b"
+
+
+def test_finished_playbacks_and_recordings_are_forgotten():
+    nodes = NodeMap()
+    for kind, field, value in (
+        ("PlaybackStarted", "playback", {"id": "p"}),
+        ("RecordingStarted", "recording", {"name": "r"}),
+    ):
+        nodes.seen(_event(kind, **{field: value}), "a")
+    assert nodes.node_of(("playback", "p")) == nodes.node_of(("recording", "r")) == "a"
+    nodes.ended(_event("PlaybackFinished", playback={"id": "p"}))
+    nodes.ended(_event("RecordingFinished", recording={"name": "r"}))
+    assert nodes.node_of(("playback", "p")) is None
+    assert nodes.node_of(("recording", "r")) is None
 
 
 def test_work_started_on_a_node_carries_it_on():

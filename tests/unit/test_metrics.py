@@ -14,10 +14,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pbx_engine.agents.states import AgentState, AgentStatus
 from pbx_engine.ari import AriClient
+from pbx_engine.ari.nodes import NodeRoom
 from pbx_engine.config import AriConfig
 from pbx_engine.metrics import EngineMetrics
 from pbx_engine.metrics.floor import (
     FloorCollector,
+    NodesCollector,
     PoolCollector,
     agents_by_state,
     campaign_figures,
@@ -178,6 +180,16 @@ def test_given_the_floor_and_pool_watched_when_scraped_then_their_figures_are_re
     samples = _samples(metrics)
     assert samples[("pbx_engine_agents", (("state", "ready"),))] == 2
     assert samples[("pbx_engine_ari_connected", ())] == 0
+
+
+def test_given_several_asterisk_nodes_when_scraped_then_each_is_up_or_down_with_its_channels():
+    metrics = EngineMetrics()
+    rooms = [NodeRoom("m1", True, 12, None), NodeRoom("m2", False, 3, 400)]
+    metrics.watch(NodesCollector(lambda: rooms))
+    samples = _samples(metrics)
+    assert samples[("pbx_engine_asterisk_node_up", (("node", "m1"),))] == 1
+    assert samples[("pbx_engine_asterisk_node_up", (("node", "m2"),))] == 0
+    assert samples[("pbx_engine_asterisk_node_channels", (("node", "m1"),))] == 12
 
 
 def test_the_series_list_names_every_sample_a_scrape_can_hold_before_any_has_a_value():

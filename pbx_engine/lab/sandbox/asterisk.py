@@ -471,6 +471,9 @@ class AsteriskSandbox:
             "PEER_PORT": str(self.peer_port),
             "RTP_START": str(self._rtp_start),
             "RTP_END": str(self._rtp_start + 1999),
+            # The engine's PBX a name of its own, as each node an engine drives needs one; the
+            # phone network's channel ids stay plain (its recordings are named by them).
+            "SYSTEM_NAME": f"node-{self.http_port}" if self.profile == "engine" else "",
             "AGENT_RTP_TIMEOUT": str(self.agent_rtp_timeout),
             "AGENTS": agent_sections(self.agents),
         }
