@@ -29,7 +29,7 @@ from pbx_engine.agi.routes import lookup_case
 from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ami import AmiClient
 from pbx_engine.ari import AriClient
-from pbx_engine.ari.nodes import on_node
+from pbx_engine.ari.nodes import only_node
 from pbx_engine.ari.presence import EnginePresence
 from pbx_engine.ari.router import StasisRouter
 from pbx_engine.callerid.service import CallerIdService
@@ -616,11 +616,13 @@ async def build_engine(
         asterisk.ari.on_connected(engine.softphones.reconcile)
         asterisk.ari.on_node_down(engine.agents.node_lost)
         asterisk.ari.on_node_down(engine.dialer.node_lost)
+        # A dead engine's agents, still in their bridges, work on with this one.
+        engine.dialer.on_engine_gone(lambda app: engine.agents.adopt_sessions(from_app=app))
         await asterisk.ari.wait_connected(timeout=config.ari.request_timeout)
         # The first connection may have come before the callbacks were registered.
         for node in asterisk.ari.nodes:
             if asterisk.ari.node_up(node):
-                with on_node(node):
+                with only_node(node):
                     await engine.dialer.reconcile()
                     await engine.softphones.reconcile()
         adopted = await engine.agents.adopt_sessions()

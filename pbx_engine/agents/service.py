@@ -21,7 +21,7 @@ from pbx_engine.agents.states import AgentState, AgentStatus, longest_idle
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
 from pbx_engine.ari.dialstrings import endpoint_dial_string
-from pbx_engine.ari.events import Channel, ChannelDestroyed, ChannelDtmfReceived, StasisEnd
+from pbx_engine.ari.events import ChannelDestroyed, ChannelDtmfReceived, StasisEnd
 from pbx_engine.ari.nodes import on_node
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
@@ -326,10 +326,12 @@ class AgentService:
                 await self._ari.play_to_end(events, channel_id, "sound:beeperr", timeout=5)
         await self._ari.hangup(channel_id)
 
-    async def adopt_sessions(self) -> list[str]:
+    async def adopt_sessions(self, from_app: str | None = None) -> list[str]:
         """After the engine restarts from a crash: agents whose softphone leg is still up in
         their bridge (Asterisk kept both) are taken back as they were, ready or paused, or on
-        the call still in the bridge. Returns their logins."""
+        the call still in the bridge. With `from_app`, another engine's agents are taken over
+        (that engine is gone): those whose leg is in its ARI app, heard by ours from now on.
+        Returns their logins."""
         adopted = []
         channels = {c.id: c for c in await self._ari.list_channels()}
         for bridge in await self._ari.list_bridges():
@@ -340,8 +342,13 @@ class AgentService:
             legs = [c for c in bridge.channels if c.startswith(f"agent-{login}-")]
             if not legs and any(c.startswith(f"agent-{login}-") for c in channels):
                 continue  # his phone is being rung into it (a login under way), not stale
-            if legs and legs[0] in channels and not self._ours(channels[legs[0]]):
+            app = channels[legs[0]].dialplan.stasis_app() if legs and legs[0] in channels else None
+            if from_app is not None and (app != from_app or not legs):
+                continue  # only the gone engine's agents (its stale bridges are its own)
+            if from_app is None and app not in (None, self._ari.app):
                 continue  # another engine's agent on this PBX (in its own ARI app)
+            if from_app is not None and not await self._ari.subscribe_app_to_channel(legs[0]):
+                continue  # he hung up meanwhile
             row = await self._storage.agents.get_agent(login)
             if not legs or row is None:
                 log.warning("agent.stale_bridge", bridge_id=bridge.id, agent=login)
@@ -369,7 +376,7 @@ class AgentService:
                 row.id,
                 agent.state.value,
                 agent.since,
-                reason="adopted after a restart",
+                reason=f"taken over from {from_app}" if from_app else "adopted after a restart",
                 channel_id=agent.call_id,
             )
             log.info("agent.adopted", agent=login, state=agent.state.value, leg=leg)
@@ -378,11 +385,6 @@ class AgentService:
                 self._tasks.spawn(self._watch_adopted_call(agent, agent.call_id))
             adopted.append(login)
         return adopted
-
-    def _ours(self, channel: Channel) -> bool:
-        """Whether the channel is in this engine's ARI app (several engines may share a PBX,
-        each with its own app)."""
-        return channel.dialplan.stasis_app() in (None, self._ari.app)
 
     async def _watch_adopted_call(self, agent: AgentStatus, debtor: str) -> None:
         """The call found in an adopted agent's bridge has no call flow of ours any more: its

@@ -49,7 +49,9 @@ from pbx_engine.ari.nodes import (
     NodeRoom,
     Route,
     current_node,
+    listing_node,
     on_node,
+    only_node,
     pick_node,
     route_of,
 )
@@ -65,6 +67,9 @@ MAX_CONNECTIONS = 64
 
 ConnectedCallback = Callable[[], Awaitable[None]]
 
+# What a node answers for a resource it does not have (a channel, bridge, playback, or the
+# event source of a subscription).
+_NOT_HERE = frozenset({404, 409, 422})
 _ENDPOINT_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,80}")
 _ENDINGS = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 
@@ -488,7 +493,7 @@ class AriClient:
         if len(self._links) > 1:
             callbacks.insert(0, self._check_system_name)
         for callback in callbacks:
-            with on_node(link.name):  # the callback's task works on this node
+            with only_node(link.name):  # the callback's task works on this node alone
                 task = asyncio.create_task(self._guarded(callback))
             self._callback_tasks.add(task)
             task.add_done_callback(self._callback_tasks.discard)
@@ -564,9 +569,12 @@ class AriClient:
             return await self._on_new_node(route, method, path, params, json)
         if route.kind == "at":
             return await self._at_owner(route, method, path, params, json)
-        if route.kind == "any" or current_node.get() in self._links:
-            # A callback working on one node (its reconnect) lists and writes that node only.
+        if route.kind == "any":
             return await self._link_in_hand().request(method, path, params, json)
+        alone = listing_node.get()
+        if alone in self._links:
+            # A callback working on one node (its reconnect) lists and writes that node only.
+            return await self._links[alone].request(method, path, params, json)
         return await self._everywhere(route, method, path, params, json)
 
     async def _on_new_node(self, route: Route, method, path, params, json) -> Any:
@@ -596,7 +604,10 @@ class AriClient:
         for name in names:
             try:
                 answer = await self._links[name].request(method, path, params, json)
-            except ChannelGone as error:
+            except AriError as error:
+                # Not on this node (a subscription's event source says so with 422): the next.
+                if known is not None or error.status not in _NOT_HERE:
+                    raise
                 failure = failure if isinstance(failure, AriUnavailable) else error
                 continue
             except AriUnavailable as error:

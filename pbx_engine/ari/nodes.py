@@ -19,6 +19,9 @@ from pbx_engine.ari.events import Event
 
 # The node whose work this is; None: no node in particular.
 current_node: ContextVar[str | None] = ContextVar("asterisk_node", default=None)
+# The node a reconnect's callbacks rebuild state for: lists and writes go to it alone (set by
+# `only_node`, never inherited by accident: the node in hand says where new things go only).
+listing_node: ContextVar[str | None] = ContextVar("asterisk_listing_node", default=None)
 
 
 @contextlib.contextmanager
@@ -30,6 +33,18 @@ def on_node(name: str | None) -> Iterator[None]:
         yield
     finally:
         current_node.reset(token)
+
+
+@contextlib.contextmanager
+def only_node(name: str) -> Iterator[None]:
+    """Work on node `name` alone: new things go there, and lists and writes that would go to
+    every node go to it only (what a node's reconnect rebuilds)."""
+    token = listing_node.set(name)
+    try:
+        with on_node(name):
+            yield
+    finally:
+        listing_node.reset(token)
 
 
 Resource = Literal["channel", "bridge", "playback", "recording"]

@@ -1,6 +1,8 @@
 """An engine's heartbeat on its PBX, read by the other engines that share the PBX.
 
-Every engine bumps a global variable of its own (`ENGINE_BEAT_<name>`) on the PBX every second.
+Every engine bumps a global variable of its own (`ENGINE_BEAT_<name>`) on the PBX every second,
+`APP@LIFE-COUNT`: its ARI app (whose channels are its calls and its agents' legs), a mark of
+this run of it, and the count.
 An engine that took a campaign over from another reads that engine's beat twice, a few beats
 apart, before it takes over its calls: a beat that moves means the other engine still runs its
 calls (it is cut off from the database only, and writes them down once it is back); a beat
@@ -56,10 +58,15 @@ class EnginePresence:
         while True:
             beat += 1
             try:
-                await self._ari.set_global(self._variable, f"{self._life}-{beat}")
+                await self._ari.set_global(self._variable, f"{self._ari.app}@{self._life}-{beat}")
             except (AriError, AriUnavailable, TimeoutError) as error:
                 log.debug("presence.beat_missed", error=str(error) or type(error).__name__)
             await asyncio.sleep(self._every)
+
+    async def app_of(self, engine: str) -> str | None:
+        """The ARI app `engine` runs under, as its beat says (None: no beat here)."""
+        value = await self._ari.get_global(beat_variable(engine))
+        return value.split("@", 1)[0] if value and "@" in value else None
 
     async def watch(self, engine: str) -> Beat:
         """`engine`'s beat on this PBX, watched for a few beats."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -45,7 +45,7 @@ from pbx_engine.ari import (
 )
 from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
-from pbx_engine.ari.nodes import current_node, on_node
+from pbx_engine.ari.nodes import current_node, listing_node, on_node
 from pbx_engine.ari.presence import Beat, EnginePresence
 from pbx_engine.config import DialerConfig
 from pbx_engine.metrics import CallMetrics, EngineMetrics
@@ -239,6 +239,8 @@ class Dialer:
         self._accepting = False
         self._idle = asyncio.Event()  # set whenever no call is live
         self._sweep: asyncio.Task[None] | None = None  # a later look for AMD leftovers
+        # Told of an engine found gone (its ARI app): its agents are taken over too.
+        self._gone_listeners: list[Callable[[str], Awaitable[object]]] = []
         # Nodes not heard, each with the task that settles its calls if it stays so.
         self._giving_up: dict[str, asyncio.Task[None]] = {}
         # Channels whose create (or hang-up) got no answer from ARI: they may exist in
@@ -335,7 +337,7 @@ class Dialer:
         and with the attempts the database still has open. With several Asterisk nodes this
         runs for the node that reconnected (`current_node`), and looks at its calls only.
         """
-        node = current_node.get()
+        node = listing_node.get()
         asked_at = asyncio.get_running_loop().time()
         channels = await self._ari.list_channels()
         live = {channel.id for channel in channels}
@@ -393,6 +395,11 @@ class Dialer:
         except Exception as error:  # never raised: this task group runs the calls
             log.warning("dialer.node_calls_not_settled", node=node, error=str(error))
 
+    def on_engine_gone(self, listener: Callable[[str], Awaitable[object]]) -> None:
+        """`await listener(app)` when another engine is found gone from the PBX (its beat
+        stands still) as its calls are taken over; `app` is the ARI app it ran under."""
+        self._gone_listeners.append(listener)
+
     def take_over_calls_soon(self, engine: str) -> None:
         """`take_over_calls` in a task of the dialer's own (a campaign goes on meanwhile: its
         planner leaves alone every case with a call open on record, whoever placed it)."""
@@ -426,6 +433,12 @@ class Dialer:
             # Moving: it runs its calls. Never here: they are on a PBX this engine cannot see.
             log.info("dialer.calls_left_to_their_engine", engine=engine, beat=beat.value)
             return 0
+        app = await self._presence.app_of(engine)
+        for listener in self._gone_listeners if app else ():
+            try:
+                await listener(app)
+            except Exception:
+                log.exception("dialer.engine_gone_listener_failed", engine=engine)
         attempts = await self._storage.attempts.take_over(engine)
         if not attempts:
             return 0

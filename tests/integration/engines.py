@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import asyncpg
 from pbx_engine.config import DatabaseConfig
 from pbx_engine.lab.invariants import CallWatch, check, take_snapshot
 from pbx_engine.lab.sandbox.asterisk import Telephony
+from pbx_engine.lab.sandbox.kamailio import KamailioSandbox
 from pbx_engine.lab.sandbox.netns import Link, TestHost
 from pbx_engine.lab.sandbox.ports import free_port
 from pbx_engine.lab.sandbox.postgres import PostgresSandbox
@@ -93,8 +94,8 @@ class Api:
 async def placed(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     """Every call on record, in the order placed, with who placed it."""
     return await pool.fetch(
-        "SELECT channel_id, case_id, dialled, placed_by, created_at, answered_at, bridged_at, "
-        "ended_at, outcome FROM call_attempts ORDER BY id"
+        "SELECT channel_id, case_id, dialled, placed_by, node, created_at, answered_at, "
+        "bridged_at, ended_at, outcome FROM call_attempts ORDER BY id"
     )
 
 
@@ -111,6 +112,80 @@ def all_ended(pool: asyncpg.Pool, engine: str):
         return rows if all(r["ended_at"] for r in rows) else None
 
     return probe
+
+
+def agents_taken_over(pool: asyncpg.Pool, logins: set[str]):
+    """A probe for `eventually`: whether exactly these agents were taken over from an engine
+    found gone."""
+
+    async def probe() -> bool:
+        rows = await pool.fetch(
+            "SELECT DISTINCT a.login FROM agent_state_changes s JOIN agents a "
+            "ON a.id = s.agent_id WHERE s.reason LIKE 'taken over from %'"
+        )
+        return {r["login"] for r in rows} == logins
+
+    return probe
+
+
+@dataclass(frozen=True)
+class KilledMidCall:
+    talking: asyncpg.Record  # the conversation's row, as it was before the kill
+    ringing: asyncpg.Record
+    took_after: float  # seconds from the kill to engine-b holding the campaign
+    calls_after: float  # ... and to engine-b having both calls
+
+
+async def kill_a_mid_call(floor: TwoEngines, talking: str, ringing: str) -> KilledMidCall:
+    """Once engine-a has a debtor (number `talking`) with one of its agents and a line
+    (`ringing`) ringing: engine-a SIGKILLed; engine-b holds the campaign, takes over both calls,
+    and engine-a's agents in their bridges."""
+    pool = floor.pool
+
+    async def talking_and_ringing():
+        rows = {r["dialled"]: r for r in await placed(pool)}
+        up, rings = rows.get(talking), rows.get(ringing)
+        return (up, rings) if up and up["bridged_at"] and rings and not rings["ended_at"] else None
+
+    up, rings = await eventually(
+        talking_and_ringing, timeout=30, what="a debtor with an agent, a line ringing"
+    )
+    assert {up["placed_by"], rings["placed_by"]} == {"engine-a"}
+    engine_a = floor.processes["engine-a"]
+    engine_a.send_signal(signal.SIGKILL)
+    await engine_a.wait()
+    killed_at = time.monotonic()
+    took_after = await held_by(pool, floor.campaign_id, "engine-b", since=killed_at)
+
+    async def taken_over():
+        rows = {r["dialled"]: r for r in await placed(pool)}
+        return all(rows[n]["placed_by"] == "engine-b" for n in (talking, ringing)) or None
+
+    await eventually(taken_over, timeout=15, what="engine-b taking over engine-a's calls")
+    calls_after = time.monotonic() - killed_at
+    logins = {login for login, _ in ENGINE_AGENTS["engine-a"]}
+    await eventually(agents_taken_over(pool, logins), timeout=15, what="its agents taken over")
+    return KilledMidCall(up, rings, took_after, calls_after)
+
+
+async def b_dials_on(
+    floor: TwoEngines, campaign: str, others: list[str], took_after: float
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """After engine-a was killed and engine-b took its calls: engine-b dials the next cases
+    (numbers in `others`) within 20 s, its campaign is stopped, every call settles, all of them
+    engine-b's (engine-a's taken over), the campaign held within 10 s of the kill. The calls
+    engine-b dialled, and every call."""
+
+    async def dialled_by_b():
+        return [r for r in await placed(floor.pool) if r["dialled"] in others] or None
+
+    mine = await eventually(dialled_by_b, timeout=20, what="engine-b dialling the next case")
+    status, body = await floor.apis["engine-b"].post(f"/campaigns/{campaign}/stop", floor.admin)
+    assert status == 200, body
+    rows = await floor.settled()
+    assert {r["placed_by"] for r in rows} == {"engine-b"}  # engine-a's taken over
+    assert took_after < 10.0, f"engine-b took over {took_after:.1f} s after the kill"
+    return mine, rows
 
 
 async def holds(pool: asyncpg.Pool, campaign_id: int, engine: str) -> bool:
@@ -151,6 +226,8 @@ class TwoEngines:
     processes: dict[str, asyncio.subprocess.Process]
     watches: dict[str, CallWatch]  # each engine's PBX watched from outside
     logs: dict[str, Path]  # each engine's own log (JSON lines)
+    # With `cluster`: the media nodes both engines drive, by name, each watched from outside.
+    nodes: dict[str, tuple[Telephony, CallWatch]] = field(default_factory=dict)
 
     def logged(self, engine: str, event: str):
         """A probe for `eventually`: whether `engine`'s log has said `event` (JSON lines)."""
@@ -173,6 +250,7 @@ class TwoEngines:
         call a PBX saw on record, and the invariant checker content on each PBX. The calls on
         record."""
         pairs = {id(t): (t, self.watches[name]) for name, t in self.telephonies.items()}
+        pairs.update({id(t): (t, watch) for t, watch in self.nodes.values()})
 
         async def quiet():
             rows = await placed(self.pool)
@@ -214,12 +292,18 @@ async def two_engines(
     campaign: str,
     ring_timeout: float,
     pbx_per_engine: bool = False,
+    cluster: bool = False,
 ) -> AsyncIterator[TwoEngines]:
     """The floor above, with one case per number (dialled in this order), progressive, two
-    lines per engine."""
+    lines per engine. With `cluster`, both engines drive two media nodes (m1, m2: `nodes`),
+    and every softphone registers through Kamailio in front of them, which puts it on one."""
     async with AsyncExitStack() as stack:
         db_host = await stack.enter_async_context(TestHost("db"))
-        if pbx_per_engine:
+        proxy, nodes = None, {}
+        if cluster:
+            proxy, nodes = await _cluster(stack)
+            telephonies = dict.fromkeys(ENGINE_AGENTS, nodes["m1"])
+        elif pbx_per_engine:
             telephonies = {
                 name: await stack.enter_async_context(Telephony.create(agents=_secrets(agents)))
                 for name, agents in ENGINE_AGENTS.items()
@@ -255,11 +339,15 @@ async def two_engines(
             ports[name] = free_port()
             settings = _settings(pbx, engine_dsn, name, app, ports[name], ring_timeout)
             settings["campaign_files"] = [str(campaign_file)]
+            if cluster:
+                settings["ari"]["node"] = "m1"
+                settings["ari"]["nodes"] = [{"name": "m2", "url": nodes["m2"].engine.ari_url}]
             (tmp_path / f"{name}.toml").write_text(as_toml(settings))
         for name, agents in ENGINE_AGENTS.items():
             pbx = telephonies[name].engine
+            registrar = (proxy.host, proxy.port) if proxy else (pbx.sip_host, pbx.sip_port)
             for endpoint, secret in _secrets(agents).items():
-                phone = SippPhone(endpoint, secret, pbx.sip_host, pbx.sip_port)
+                phone = SippPhone(endpoint, secret, *registrar)
                 await phone.start()
                 stack.push_async_callback(phone.stop)
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
@@ -268,6 +356,13 @@ async def two_engines(
         for name, telephony in telephonies.items():
             same = next((w for n, w in watches.items() if telephonies[n] is telephony), None)
             watches[name] = same or await stack.enter_async_context(CallWatch(telephony.engine))
+        watched = {
+            name: (t, watches["engine-a"] if t is telephonies["engine-a"] else None)
+            for name, t in nodes.items()
+        }
+        for name, (telephony, watch) in watched.items():
+            watch = watch or await stack.enter_async_context(CallWatch(telephony.engine))
+            watched[name] = (telephony, watch)
         http = await stack.enter_async_context(aiohttp.ClientSession())
         logs = {name: tmp_path / f"{name}.log" for name in ENGINE_AGENTS}
         processes = {
@@ -292,8 +387,23 @@ async def two_engines(
                     what="engine-a holding the campaign",
                 )
         yield TwoEngines(
-            telephonies, pool, a_link, campaign_id, apis, admin, processes, watches, logs
+            telephonies, pool, a_link, campaign_id, apis, admin, processes, watches, logs, watched
         )
+
+
+async def _cluster(stack: AsyncExitStack):
+    """Media nodes m1 and m2 (one ARI user on both, as [[ari.nodes]] shares [ari]'s), with
+    every agent's account, and Kamailio in front of them."""
+    nodes = {name: Telephony.create(agents=_secrets(ALL_AGENTS)) for name in ("m1", "m2")}
+    first = nodes["m1"].engine
+    nodes["m2"].engine.ari_username = first.ari_username
+    nodes["m2"].engine.ari_password = first.ari_password
+    for telephony in nodes.values():
+        await stack.enter_async_context(telephony)
+    proxy = await stack.enter_async_context(
+        KamailioSandbox([(t.engine.sip_host, t.engine.sip_port) for t in nodes.values()])
+    )
+    return proxy, nodes
 
 
 async def records(

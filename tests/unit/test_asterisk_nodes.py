@@ -10,7 +10,9 @@ from pbx_engine.ari.nodes import (
     NodeRoom,
     Route,
     current_node,
+    listing_node,
     on_node,
+    only_node,
     pick_node,
     route_of,
 )
@@ -136,6 +138,14 @@ def test_work_started_on_a_node_carries_it_on():
             assert current_node.get() is None
         assert current_node.get() == "b"
     assert current_node.get() is None
+
+
+def test_only_a_reconnect_scope_narrows_lists_and_writes_to_one_node():
+    with on_node("b"):
+        assert listing_node.get() is None  # a node in hand says where new things go, only
+    with only_node("b"):
+        assert (current_node.get(), listing_node.get()) == ("b", "b")
+    assert (current_node.get(), listing_node.get()) == (None, None)
 
 
 def test_a_new_call_goes_where_there_is_most_room():

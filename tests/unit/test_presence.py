@@ -12,6 +12,8 @@ from tests.waiting import eventually, now
 class Globals:
     """The PBX's global variables, as the presence reads and writes them."""
 
+    app = "engine-a-app"
+
     def __init__(self) -> None:
         self.values: dict[str, str] = {}
         self.written: list[str] = []  # every value set, in order
@@ -47,6 +49,8 @@ async def test_an_engine_beating_is_moving_one_that_stopped_still_one_never_here
         beating.cancel()
     assert await b.watch("engine-a") is Beat.STILL  # its last beat stands still
     assert await b.watch("engine-c") is Beat.NEVER  # it runs on another PBX, if anywhere
+    assert await b.app_of("engine-a") == "engine-a-app"  # whose legs are its agents'
+    assert await b.app_of("engine-c") is None
 
 
 async def first_beat(presence: EnginePresence, pbx: Globals) -> str:

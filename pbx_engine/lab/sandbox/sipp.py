@@ -71,13 +71,16 @@ Content-Length: 0
 """
 
 # One call: ring, answer with PCMU only, stream the voice in a loop until the BYE. The <log>
-# after the ACK counts answered calls (in the -log_file), as the call is then really up.
+# after the ACK counts answered calls (in the -log_file), as the call is then really up. The
+# responses carry the request's Record-Route (a proxy's, Kamailio's), as a phone's must: the
+# ACK and BYE then come back through the proxy.
 _ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="answer">
   <recv request="INVITE" crlf="true"/>
   <send><![CDATA[
 SIP/2.0 180 Ringing
 [last_Via:]
+[last_Record-Route:]
 [last_From:]
 [last_To:];tag=[pid]ans[call_number]
 [last_Call-ID:]
@@ -90,6 +93,7 @@ Content-Length: 0
   <send retrans="500"><![CDATA[
 SIP/2.0 200 OK
 [last_Via:]
+[last_Record-Route:]
 [last_From:]
 [last_To:];tag=[pid]ans[call_number]
 [last_Call-ID:]
