@@ -335,7 +335,7 @@ class Dialer:
         Events are not queued while the websocket is down, so a call that ended meanwhile sends
         no ChannelDestroyed; ask Asterisk which channels are alive and compare with our own view
         and with the attempts the database still has open. With several Asterisk nodes this
-        runs for the node that reconnected (`current_node`), and looks at its calls only.
+        runs for the node that reconnected (`only_node`'s scope), and looks at its calls only.
         """
         node = listing_node.get()
         asked_at = asyncio.get_running_loop().time()
