@@ -23,6 +23,7 @@ import structlog
 from aiohttp import web
 
 from pbx_engine.agents.accounts import SoftphoneAccounts
+from pbx_engine.agents.browser_phones import BrowserPhones
 from pbx_engine.agents.service import AgentService
 from pbx_engine.agi import FastAgiServer
 from pbx_engine.agi.routes import lookup_case
@@ -130,6 +131,8 @@ class Engine:
         self.presence = presence  # its beat on the PBX, for other engines sharing it
         # Agents' PJSIP accounts the engine pushes to Asterisk (and pushes again).
         self.softphones = SoftphoneAccounts(storage, ari, config.asterisk.agent_rtp_timeout)
+        # Desks' own phones (WebRTC), made when a desk asks.
+        self.browser_phones = BrowserPhones(ari, config.asterisk.agent_rtp_timeout)
         secret = config.http.secret.get_secret_value() if config.http else ""
         # Without a configured secret, links made before a restart stop working.
         self.invitation_secret = secret.encode() if secret else secrets.token_bytes(32)

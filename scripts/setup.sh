@@ -160,8 +160,24 @@ python_env() {
     fi
 }
 
+# The browser parts the engine serves itself (no CDN: a desk must work with no internet): the
+# SIP-over-WebSocket library of the desk's softphone, at the version package-lock.json pins.
+web_assets() {
+    local vendor=$here/pbx_engine/web/static/vendor
+    if [ -e "$vendor/jssip.min.js" ] && [ "$vendor/jssip.min.js" -nt "$here/package-lock.json" ]; then
+        log "browser libraries up to date"
+        return
+    fi
+    command -v npm >/dev/null || die "npm is needed for the desk's softphone library (Debian: nodejs npm)"
+    log "installing the browser libraries (npm ci, then one bundled file)"
+    # JsSIP ships CommonJS modules: esbuild bundles them into one script the page loads.
+    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >/dev/null \
+        && npm run --silent build >/dev/null)
+    cp "$here/node_modules/jssip/LICENSE.md" "$vendor/jssip.LICENSE.md"
+}
+
 case "${1:-}" in
-    --venv) python_env ;;
-    "") system_packages; python_env ;;
+    --venv) python_env; web_assets ;;
+    "") system_packages; python_env; web_assets ;;
     *) die "unknown option $1" ;;
 esac

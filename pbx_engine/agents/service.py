@@ -210,12 +210,14 @@ class AgentService:
                 except Exception:
                     log.exception("agent.handle_listener_failed", agent=login)
 
-    async def login(self, login: str) -> AgentStatus:
-        """Call the agent's softphone and keep it in his bridge; READY once he answers."""
+    async def login(self, login: str, endpoint: str | None = None) -> AgentStatus:
+        """Call the agent's softphone (or `endpoint`: his browser phone) and keep it in his
+        bridge; READY once he answers."""
         row = await self._storage.agents.get_agent(login)
         if row is None:
             raise AgentError(f"no agent with login {login!r}")
-        if not row.sip_endpoint:
+        endpoint = endpoint or row.sip_endpoint
+        if not endpoint:
             raise AgentError(f"agent {login!r} has no softphone (sip_endpoint) configured")
         agent = self._agents.get(login) or AgentStatus(login)
         if agent.state is not AgentState.LOGGED_OUT:
@@ -223,7 +225,7 @@ class AgentService:
         self._agents[login] = agent
         self._ids[login] = row.id
         self._teams[login] = row.team
-        self._endpoints[login] = row.sip_endpoint
+        self._endpoints[login] = endpoint
         await self._apply(agent, "login")
         if self.ring_per_call:
             # Nothing to call now: his phone rings with each debtor.
@@ -235,11 +237,11 @@ class AgentService:
         try:
             # His leg and bridge on the node his softphone is registered on (where it can be
             # rung), else on the one with most room.
-            with on_node(await self._ari.endpoint_node(row.sip_endpoint)):
+            with on_node(await self._ari.endpoint_node(endpoint)):
                 # The phone first, then his bridge: an agent's bridge without his leg is then
                 # one whose leg is gone (another engine starting on this PBX may remove it),
                 # never one still being made.
-                await self._ring(login, row.sip_endpoint, leg_id, events)
+                await self._ring(login, endpoint, leg_id, events)
                 agent.channel_id = leg_id
                 await self._ari.create_bridge(
                     bridge_type=AGENT_BRIDGE, bridge_id=bridge_id, name=f"agent {login}"
@@ -530,6 +532,10 @@ class AgentService:
             return
         if call_id is None or agent.held_for(call_id):
             await self._apply(agent, "release")
+
+    def endpoint_of(self, login: str) -> str | None:
+        """The endpoint his shift leg rings (None: not logged in since the engine started)."""
+        return self._endpoints.get(login)
 
     def node_of(self, login: str) -> str | None:
         """The Asterisk node the agent's leg and bridge are on; None: none (logged out, or rung

@@ -103,3 +103,48 @@ def pjsip_objects(account: SoftphoneAccount, rtp_timeout: int) -> list[PjsipObje
         PjsipObject("aor", name, aor_fields()),
         PjsipObject("endpoint", name, endpoint_fields(name, rtp_timeout)),
     ]
+
+
+# ---- the browser phone: the desk's own softphone (WebRTC over a SIP websocket) ----
+
+# The transport of asterisk-config/engine/pjsip.conf browsers register on (through the
+# engine's /phone/sip websocket, see pbx_engine.web.phone_api).
+BROWSER_TRANSPORT = "transport-ws"
+BROWSER_PREFIX = "web-"
+
+
+def browser_endpoint_name(agent_id: int) -> str:
+    """By the agent's id, not his login: a login may hold what a PJSIP name cannot."""
+    return f"{BROWSER_PREFIX}{agent_id}"
+
+
+def browser_endpoint_fields(name: str, rtp_timeout: int) -> dict[str, str]:
+    """A softphone's endpoint, but WebRTC: DTLS-SRTP with ICE and RTP/RTCP on one port
+    (`webrtc`), the certificate of asterisk-config/engine/pjsip.conf's `[agent-webrtc]`, and
+    no rewrite of the contact (its address is the websocket's)."""
+    fields = endpoint_fields(name, rtp_timeout)
+    del fields["rewrite_contact"], fields["force_rport"]
+    fields.update(
+        {
+            "transport": BROWSER_TRANSPORT,
+            "webrtc": "yes",
+            # Asterisk's own certificate for DTLS, made when it starts; the browser checks the
+            # fingerprint the SDP carries, as WebRTC does (no certificate authority involved).
+            "dtls_auto_generate_cert": "yes",
+            # The browser's ICE candidates are its own addresses: no symmetric-RTP guessing.
+            "rtp_symmetric": "no",
+        }
+    )
+    return fields
+
+
+def browser_phone_objects(
+    name: str, password: str, rtp_timeout: int, realm: str = SIP_REALM
+) -> list[PjsipObject]:
+    """The auth, aor and endpoint of an agent's browser phone, with a password of its own."""
+    account = SoftphoneAccount(name, md5_credential(name, password, realm), realm)
+    return [
+        PjsipObject("auth", name, auth_fields(account)),
+        PjsipObject("aor", name, aor_fields()),
+        PjsipObject("endpoint", name, browser_endpoint_fields(name, rtp_timeout)),
+    ]

@@ -401,6 +401,13 @@ class AriClient:
                 online.append(name)
         return online[0] if len(online) == 1 else None
 
+    def sip_websocket_url(self, node: str | None) -> URL:
+        """A node's SIP-over-WebSocket address (its HTTP server's /ws); the first heard when
+        the node is not one of ours."""
+        link = self._links.get(node or "") or self._heard_first()[0]
+        url = URL(str(link.config.url)).with_path("/ws")
+        return url.with_scheme("wss" if url.scheme == "https" else "ws")
+
     def rooms(self) -> list[NodeRoom]:
         return [
             NodeRoom(name, link.connected.is_set(), self._map.channels_on(name), link.max_channels)

@@ -23,6 +23,7 @@ import structlog
 from aiohttp import web
 
 from pbx_engine.agents.access import AgentAccessService
+from pbx_engine.agents.browser_phones import BrowserPhones
 from pbx_engine.agents.service import AgentError, AgentService
 from pbx_engine.agents.states import IllegalAgentTransition
 from pbx_engine.callerid.service import CallerIdService
@@ -90,8 +91,15 @@ from pbx_engine.web.edge import HASH_GATE, THROTTLE, WEB, install_edge
 from pbx_engine.web.messages_api import add_message_routes
 from pbx_engine.web.openapi import add_openapi_route
 from pbx_engine.web.outbound_api import add_outbound_routes
-from pbx_engine.web.payloads import CallPayload, DispositionPayload, PausePayload, PaymentPayload
+from pbx_engine.web.payloads import (
+    CallPayload,
+    DispositionPayload,
+    LoginPayload,
+    PausePayload,
+    PaymentPayload,
+)
 from pbx_engine.web.payments_api import add_payment_routes
+from pbx_engine.web.phone_api import BROWSER_PHONES, add_phone_routes
 from pbx_engine.web.probes import add_probe_routes
 from pbx_engine.web.rooms_api import add_room_routes
 from pbx_engine.web.tokens_api import add_token_routes
@@ -229,13 +237,31 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+async def log_in(request: web.Request) -> web.Response:
+    """`POST /agents/me/login [{"phone": "browser"}]`: ring my softphone, or my desk's browser
+    phone, and keep it as my shift's leg."""
+    agents, login = request.app[AGENTS], request[AGENT].login
+    endpoint = None
+    if request.can_read_body:
+        payload = await read_body(request, LoginPayload)
+        if isinstance(payload, web.Response):
+            return payload
+        if payload.phone == "browser":
+            endpoint = request.app[BROWSER_PHONES].endpoint_of(login)
+            if endpoint is None:
+                return error_response(409, "no browser phone: the desk asks for one first")
+    try:
+        await agents.login(login, endpoint)
+    except (AgentError, IllegalAgentTransition) as error:
+        return error_response(409, str(error))
+    return await me(request)
+
+
 async def agent_action(request: web.Request) -> web.Response:
     agents, login = request.app[AGENTS], request[AGENT].login
     action = request.match_info["action"]
     try:
-        if action == "login":
-            await agents.login(login)
-        elif action == "ready":
+        if action == "ready":
             await agents.ready(login)
         elif action == "logout":
             await agents.logout(login)
@@ -448,6 +474,7 @@ class EngineParts(Protocol):
     messages: MessageService
     payments: PaymentService | None
     agents: AgentService
+    browser_phones: BrowserPhones
     callerid: CallerIdService
     campaigns: Mapping[str, CampaignRunner]
     dialer: Dialer
@@ -518,8 +545,10 @@ def build_app(engine: EngineParts, web_config: WebConfig | None = None) -> web.A
     app.router.add_post("/calls/{channel_id}/disposition", disposition)
     app.router.add_get("/agents/me", me)
     add_token_routes(app)  # before /agents/me/{action}
+    add_phone_routes(app, engine.browser_phones)  # before /agents/me/{action}
     app.router.add_post("/agents/me/preview", preview)
     app.router.add_post("/agents/me/preview/{step}", preview)
+    app.router.add_post("/agents/me/login", log_in)
     app.router.add_post("/agents/me/{action}", agent_action)
     app.router.add_get("/callbacks", callbacks)
     app.router.add_post("/cases/{case_id}/payments", record_payment)

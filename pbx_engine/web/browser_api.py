@@ -195,7 +195,7 @@ async def notices(request: web.Request) -> web.WebSocketResponse:
                 helpers = [tasks.create_task(_forward(ws, subscription, me, feed))]
                 if session is not None:
                     idle = timedelta(minutes=request.app[WEB].session_idle_minutes)
-                    helpers.append(tasks.create_task(_end_with_session(ws, session, signin, idle)))
+                    helpers.append(tasks.create_task(end_with_session(ws, session, signin, idle)))
                 async for _message in ws:
                     pass  # browsers send nothing we use; the loop ends when the socket closes
                 for helper in helpers:
@@ -209,7 +209,7 @@ async def notices(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _end_with_session(
+async def end_with_session(
     ws: web.WebSocketResponse, session: BrowserSession, signin: SignInService, idle: timedelta
 ) -> None:
     """A session that expires takes its websocket with it; so does one ended elsewhere (a

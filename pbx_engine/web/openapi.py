@@ -31,7 +31,13 @@ from pbx_engine.web.calls_api import (
 )
 from pbx_engine.web.messages_api import ConsentPayload, MessagePayload
 from pbx_engine.web.outbound_api import NewAgentPayload
-from pbx_engine.web.payloads import CallPayload, DispositionPayload, PausePayload, PaymentPayload
+from pbx_engine.web.payloads import (
+    CallPayload,
+    DispositionPayload,
+    LoginPayload,
+    PausePayload,
+    PaymentPayload,
+)
 from pbx_engine.web.payments_api import StartPayload
 from pbx_engine.web.rooms_api import DialPayload, InvitationPayload, RoomPayload
 
@@ -197,13 +203,40 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "POST",
+        "/agents/me/login",
+        Role.AGENT,
+        "Log in: the caller's softphone (or with `phone: browser`, his desk's browser phone) "
+        "is rung and kept as his shift's leg",
+        {200: _ME, 409: Answer("logged in already, no phone, or no browser phone yet")},
+        body=LoginPayload,
+        body_required=False,
+    ),
+    Route(
+        "POST",
+        "/agents/me/browser-phone",
+        Role.AGENT,
+        "A browser phone for the caller's desk: a WebRTC endpoint with a new password, and the "
+        "websocket to register through",
+        {200: Answer("endpoint, password, realm, websocket"), 503: Answer("the PBX refused it")},
+        body_required=False,
+    ),
+    Route(
+        "DELETE",
+        "/agents/me/browser-phone",
+        Role.AGENT,
+        "The caller's browser phone out of the PBX (logged out first if it was his leg)",
+        {200: Answer("the endpoint withdrawn, or null")},
+        body_required=False,
+    ),
+    Route(
+        "POST",
         "/agents/me/{action}",
         Role.AGENT,
-        "Log in, get ready, pause (with a reason) or log out",
+        "Get ready, pause (with a reason) or log out",
         {200: _ME, 409: Answer("not allowed in the agent's state")},
         body=PausePayload,
         body_required=False,  # only `pause` reads it
-        path_values={"action": _one_of("login", "ready", "pause", "logout")},
+        path_values={"action": _one_of("ready", "pause", "logout")},
     ),
     Route(
         "GET",
@@ -709,6 +742,17 @@ ROUTES: tuple[Route, ...] = (
         "The live notices websocket: a snapshot, then every change",
         {101: Answer("switching to the websocket", ())},
         other_answers=None,  # a request that is no websocket handshake is aiohttp's 400
+    ),
+    Route(
+        "GET",
+        "/phone/sip",
+        Role.AGENT,
+        "The browser phone's SIP websocket (subprotocol `sip`), carried to the PBX",
+        {
+            101: Answer("switching to the websocket", ()),
+            409: Answer("no browser phone: POST /agents/me/browser-phone first"),
+        },
+        other_answers=None,
     ),
     Route(
         "GET",

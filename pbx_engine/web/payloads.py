@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import Field
 
@@ -19,6 +20,10 @@ class CallPayload(Payload):
     number: PlusE164
     case_id: int | None = None
     caller_id: str | None = None  # one of the caller-ID pools' numbers, or the default
+
+
+class LoginPayload(Payload):
+    phone: Literal["softphone", "browser"] = "softphone"
 
 
 class PausePayload(Payload):

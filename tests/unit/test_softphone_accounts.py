@@ -9,8 +9,12 @@ import pytest
 
 from pbx_engine.agents.roster import parse_roster
 from pbx_engine.agents.softphones import (
+    BROWSER_TRANSPORT,
     BadEndpointName,
     SoftphoneAccount,
+    aor_fields,
+    browser_endpoint_name,
+    browser_phone_objects,
     check_endpoint_name,
     md5_credential,
     new_sip_password,
@@ -143,3 +147,37 @@ def test_given_a_bad_header_then_nothing_is_read(text, problem):
     roster = _roster(text)
     assert roster.agents == []
     assert str(roster.problems[0]).startswith(problem)
+
+
+def test_given_an_agent_id_then_his_browser_phone_has_a_pjsip_safe_name_of_its_own():
+    assert browser_endpoint_name(17) == "web-17"
+    assert check_endpoint_name(browser_endpoint_name(10**12)) == "web-1000000000000"
+
+
+def test_given_a_browser_phone_then_it_is_a_webrtc_endpoint_on_the_websocket_transport():
+    objects = browser_phone_objects("web-3", "pw-1", rtp_timeout=15)
+    assert [(o.kind, o.id) for o in objects] == [
+        ("auth", "web-3"), ("aor", "web-3"), ("endpoint", "web-3"),
+    ]  # fmt: skip
+    auth, aor, endpoint = (o.fields for o in objects)
+    assert auth["md5_cred"] == md5_credential("web-3", "pw-1") and "password" not in auth
+    assert aor == aor_fields()  # one registration, the newest wins
+    assert endpoint["transport"] == BROWSER_TRANSPORT == "transport-ws"
+    assert endpoint["webrtc"] == "yes" and endpoint["dtls_auto_generate_cert"] == "yes"
+    assert (endpoint["allow"], endpoint["context"], endpoint["rtp_timeout"]) == (
+        "ulaw", "from-agents", "15",
+    )  # fmt: skip
+    # The contact is the websocket's: nothing to rewrite, no address to learn from RTP.
+    assert "rewrite_contact" not in endpoint and endpoint["rtp_symmetric"] == "no"
+
+
+def test_given_the_engine_pjsip_conf_then_it_has_the_transport_browser_phones_name():
+    text = (ASTERISK_CONFIG_DIR / "engine" / "pjsip.conf").read_text()
+    section = text.split(f"[{BROWSER_TRANSPORT}]\n", 1)[1].split("\n\n", 1)[0]
+    assert "protocol = ws" in section
+
+
+def test_given_two_issues_then_each_password_opens_its_own_credential_only():
+    first = browser_phone_objects("web-3", new_sip_password(), rtp_timeout=15)[0]
+    second = browser_phone_objects("web-3", new_sip_password(), rtp_timeout=15)[0]
+    assert first.fields["md5_cred"] != second.fields["md5_cred"]

@@ -162,9 +162,9 @@ async def render(speech: Speech, encoding: Encoding = Encoding.SLIN16) -> Path:
     return cached
 
 
-async def _synth(name: str, effects: list[str]) -> Path:
-    """A cached 8 kHz 16-bit mono WAV made by `sox -n` with these synth effects."""
-    cached = cache_dir() / f"{name}-{_RECIPE}.wav"
+async def _synth(name: str, effects: list[str], rate: int = 8000) -> Path:
+    """A cached 16-bit mono WAV (8 kHz unless said) made by `sox -n` with these effects."""
+    cached = cache_dir() / f"{name}-{rate}-{_RECIPE}.wav"
     if cached.exists():
         return cached
     _, sox = speech_tools()
@@ -172,7 +172,20 @@ async def _synth(name: str, effects: list[str]) -> Path:
     made = cached.parent / f".{name}-{os.getpid()}-{secrets.token_hex(3)}.wav"
     try:
         await run(
-            [sox, "-n", "-r", "8000", "-c", "1", "-e", "signed", "-b", "16", str(made), *effects],
+            [
+                sox,
+                "-n",
+                "-r",
+                str(rate),
+                "-c",
+                "1",
+                "-e",
+                "signed",
+                "-b",
+                "16",
+                str(made),
+                *effects,
+            ],
             what=f"sox ({name})",
         )
         os.replace(made, cached)
@@ -187,6 +200,15 @@ async def tone(frequency: int, seconds: float = 60.0) -> Path:
     return await _synth(
         f"tone-{frequency}-{seconds:g}",
         ["synth", f"{seconds:g}", "sine", str(frequency), "vol", "0.5"],
+    )
+
+
+async def microphone_tone(frequency: int, seconds: float = 60.0) -> Path:
+    """The same at 48 kHz: what a browser's fake microphone plays (Chromium loops the file)."""
+    return await _synth(
+        f"tone-{frequency}-{seconds:g}",
+        ["synth", f"{seconds:g}", "sine", str(frequency), "vol", "0.5"],
+        rate=48000,
     )
 
 

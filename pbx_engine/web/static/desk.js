@@ -1,5 +1,6 @@
 // The agent desktop: state buttons, the screen pop on every call, the disposition form, preview,
 // callbacks, recording and third parties. Everything shown comes from the websocket.
+import { checkMicrophone, onPhoneChange, phone, setHeld, setMuted, setVolume, startPhone, stopPhone } from "/static/phone.js";
 import { api, changePassword, duration, el, listen, money, session, signOut, toast, when, zonedToUtc } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -14,7 +15,7 @@ function showState(agent) {
   $("state").className = `state ${agent.state}`;
   $("state").dataset.state = agent.state;
   const s = agent.state;
-  $("phone-login").disabled = s !== "logged_out";
+  $("phone-login").disabled = $("browser-login").disabled = s !== "logged_out";
   $("ready").disabled = !["paused", "wrap_up"].includes(s);
   $("pause").disabled = !["ready", "wrap_up"].includes(s);
   $("phone-logout").disabled = s === "logged_out";
@@ -219,13 +220,48 @@ function showOffer(offer) {
   $("preview-case").replaceChildren(offer ? dossier(offer.case, { "Number to dial": offer.number }) : "");
 }
 
+// This browser as his phone: registered first, then logged in on it (the engine rings it and
+// the phone answers by itself).
+async function loginBrowserPhone() {
+  $("browser-login").disabled = true;
+  try {
+    await startPhone();
+    await api("POST", "/agents/me/login", { phone: "browser" });
+  } catch (error) {
+    toast(error.message);
+    $("browser-login").disabled = state.state !== "logged_out";
+  }
+}
+
+function showPhone(p) {
+  $("phone-panel").classList.toggle("hidden", p.state === "off");
+  $("phone-state").textContent = p.why || p.state.replace("_", " ");
+  $("phone-state").dataset.state = p.state;
+}
+
+function toggle(id, apply) {
+  const on = $(id).getAttribute("aria-pressed") !== "true";
+  apply(on);
+  $(id).setAttribute("aria-pressed", String(on));
+}
+
 async function start() {
   me = await session();
   $("who").textContent = `${me.name} (${me.login})`;
   $("phone-login").onclick = () => act(api("POST", "/agents/me/login"));
   $("ready").onclick = () => act(api("POST", "/agents/me/ready"));
   $("pause").onclick = () => act(api("POST", "/agents/me/pause", { reason: $("pause-reason").value }));
-  $("phone-logout").onclick = () => act(api("POST", "/agents/me/logout"));
+  $("browser-login").onclick = loginBrowserPhone;
+  $("phone-logout").onclick = () => act(api("POST", "/agents/me/logout"),
+    () => phone.state !== "off" && stopPhone().catch((e) => toast(e.message)));
+  onPhoneChange(showPhone);
+  $("phone-mute").onclick = () => toggle("phone-mute", setMuted);
+  $("phone-hold").onclick = () => toggle("phone-hold", setHeld);
+  $("phone-volume").oninput = (e) => setVolume(Number(e.target.value));
+  $("mic-check").onclick = async () => {
+    const loudest = await checkMicrophone((level) => { $("mic-level").value = level; });
+    toast(loudest > 0.01 ? "your microphone is heard" : "no sound from your microphone");
+  };
   $("sign-out").onclick = signOut;
   $("password").onclick = changePassword;
   $("preview-next").onclick = () => act(api("POST", "/agents/me/preview"), showOffer);
