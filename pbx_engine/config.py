@@ -8,6 +8,7 @@ the file: `PBX_ENGINE_ARI_PASSWORD`, `PBX_ENGINE_AMI_SECRET`, `PBX_ENGINE_DATABA
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tomllib
 from datetime import date
@@ -609,6 +610,72 @@ class SmsConfig(_Section):
     timeout: float = Field(10.0, gt=0, description="seconds for the gateway to accept a message")
 
 
+class WebrtcConfig(_Section):
+    """How browsers (the desk's phone, room guests) reach Asterisk's media: the STUN and TURN
+    servers their ICE uses. On a LAN with no NAT between browsers and Asterisk none is needed.
+    TURN credentials are coturn's time-limited ones (its `use-auth-secret`): made for each
+    phone from the shared secret, never typed or stored."""
+
+    stun_urls: list[str] = Field(
+        default_factory=list, description='e.g. ["stun:turn.example.com:3478"]'
+    )
+    turn_urls: list[str] = Field(
+        default_factory=list,
+        description='e.g. ["turn:turn.example.com:3478?transport=udp", '
+        '"turns:turn.example.com:5349?transport=tcp"]',
+    )
+    turn_secret: Secret | None = Field(
+        None, description="coturn's static-auth-secret, or PBX_ENGINE_TURN_SECRET"
+    )
+    turn_credential_hours: float = Field(
+        12.0, gt=0, le=48, description="how long a phone's TURN credential lasts (a shift)"
+    )
+    relay_only: bool = Field(
+        False,
+        description="browsers send media only through TURN (never their own addresses): for "
+        "networks that allow nothing else, and to keep agents' addresses from Asterisk",
+    )
+
+    @field_validator("stun_urls", "turn_urls")
+    @classmethod
+    def _ice_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not re.fullmatch(r"(stuns?|turns?):[^\s;]+", url):
+                raise ValueError(f"{url!r}: not a stun:, stuns:, turn: or turns: address")
+        return urls
+
+    @model_validator(mode="after")
+    def _turn_needs_secret(self) -> WebrtcConfig:
+        if self.turn_urls and self.turn_secret is None:
+            raise ValueError("turn_urls need turn_secret (coturn's static-auth-secret)")
+        if self.relay_only and not self.turn_urls:
+            raise ValueError("relay_only needs turn_urls: media would have no way through")
+        return self
+
+
+class WidgetConfig(_Section):
+    """The widget creditors put on their websites (`/widget/`, README "Website widget")."""
+
+    sites: list[str] = Field(
+        default_factory=list,
+        description="the creditors' sites that may show it in a frame, e.g. "
+        '["https://www.acme-bank.example"]; none: only as a page of its own',
+    )
+    callbacks_per_address_per_hour: int = Field(5, ge=1, le=1000)
+    callbacks_per_number_per_day: int = Field(2, ge=1, le=100)
+    link_days: int = Field(90, ge=1, le=400, description="how long a signed case link works")
+
+    @field_validator("sites")
+    @classmethod
+    def _origins(cls, sites: list[str]) -> list[str]:
+        for site in sites:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", site):
+                raise ValueError(
+                    f"{site!r}: a site is scheme and host (and port), e.g. https://www.example.com"
+                )
+        return sites
+
+
 class PaymentsConfig(_Section):
     """Payment by link: the provider debtors pay through (Stripe, or a server answering as its
     API documents), and how long a link in a message or on the agent's screen stays valid."""
@@ -705,6 +772,8 @@ class EngineConfig(_Section):
     lookup: LookupConfig | None = None
     payments: PaymentsConfig | None = None
     messages: MessagesConfig = MessagesConfig()
+    webrtc: WebrtcConfig = WebrtcConfig()
+    widget: WidgetConfig | None = None
     campaign_files: list[str] = Field(
         default_factory=list, description="campaign files or glob patterns, one campaign a file"
     )
@@ -794,12 +863,14 @@ _ENV_SECRETS = {
     "PBX_ENGINE_SMS_INBOUND_TOKEN": ("sms", "inbound_token"),
     "PBX_ENGINE_PAYMENTS_SECRET_KEY": ("payments", "secret_key"),
     "PBX_ENGINE_PAYMENTS_WEBHOOK_SECRET": ("payments", "webhook_secret"),
+    "PBX_ENGINE_TURN_SECRET": ("webrtc", "turn_secret"),
 }
 
 
 def _apply_environment(raw: dict, environ: dict[str, str]) -> dict:
     for var, (section, key) in _ENV_SECRETS.items():
-        if section in ("http", "smtp", "imap", "sms", "lookup", "payments") and section not in raw:
+        optional = ("http", "smtp", "imap", "sms", "lookup", "payments", "webrtc")
+        if section in optional and section not in raw:
             continue  # a secret alone must not switch the HTTP server (or a channel) on
         if var in environ:
             part = raw.setdefault(section, {})

@@ -70,6 +70,8 @@ from pbx_engine.surveys import CallSurveys
 from pbx_engine.tasks import OwnedTasks
 from pbx_engine.web.api import build_app
 from pbx_engine.web.probes import serve_metrics
+from pbx_engine.widget.rules import WidgetLimits
+from pbx_engine.widget.service import WidgetService
 
 log = structlog.get_logger(__name__)
 
@@ -132,7 +134,7 @@ class Engine:
         # Agents' PJSIP accounts the engine pushes to Asterisk (and pushes again).
         self.softphones = SoftphoneAccounts(storage, ari, config.asterisk.agent_rtp_timeout)
         # Desks' own phones (WebRTC), made when a desk asks.
-        self.browser_phones = BrowserPhones(ari, config.asterisk.agent_rtp_timeout)
+        self.browser_phones = BrowserPhones(ari, config.asterisk.agent_rtp_timeout, config.webrtc)
         secret = config.http.secret.get_secret_value() if config.http else ""
         # Without a configured secret, links made before a restart stop working.
         self.invitation_secret = secret.encode() if secret else secrets.token_bytes(32)
@@ -163,6 +165,10 @@ class Engine:
             secret=self.invitation_secret,
             public_url=_public_url(config),
             pay_link=self.payments.link if self.payments is not None else None,
+        )
+        # The creditors' website widget, when [widget] is set; its links signed like the rest.
+        self.widget = build_widget_service(
+            config, storage, secret=self.invitation_secret, public_url=_public_url(config)
         )
         if self.payments is not None:
             feed.pay_link = self.payments.link
@@ -576,6 +582,27 @@ async def serve_probes(stack: AsyncExitStack, config: EngineConfig, engine: Engi
             await stack.enter_async_context(
                 serve_metrics(engine.readiness, engine.metrics, metrics)
             )
+
+
+def build_widget_service(
+    config: EngineConfig, storage: Storage, *, secret: bytes, public_url: str
+) -> WidgetService | None:
+    widget = config.widget
+    if widget is None:
+        return None
+    limits = WidgetLimits(
+        per_address_per_hour=widget.callbacks_per_address_per_hour,
+        per_number_per_day=widget.callbacks_per_number_per_day,
+    )
+    return WidgetService(
+        storage,
+        secret,
+        config.default_region,
+        public_url=public_url,
+        sites=tuple(widget.sites),
+        limits=limits,
+        link_days=widget.link_days,
+    )
 
 
 def _public_url(config: EngineConfig) -> str:

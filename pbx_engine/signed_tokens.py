@@ -1,6 +1,7 @@
 """Signed tokens for the links the engine hands out (pure, no I/O): a conference invitation, an
-e-mail's opt-out link, an SMS's delivery-report path, a payment link. Each purpose reads its own
-fields out of the JSON object it gets back.
+e-mail's opt-out link, an SMS's delivery-report path, a payment link, a widget's case link. Each
+purpose reads its own fields out of the JSON object it gets back (links naming a case and an
+expiry share `sign_case_link` and `read_case_link`).
 
 A token is `<payload>.<signature>`, both base64url without padding: the payload is a JSON
 object, the signature HMAC-SHA256 under the engine's secret over the purpose's prefix and the
@@ -18,6 +19,7 @@ import hmac
 import json
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from enum import Enum, unique
 from typing import Any
 
@@ -30,6 +32,7 @@ class TokenPurpose(Enum):
     UNSUBSCRIBE = b"unsubscribe:"
     SMS_RECEIPT = b"smsreceipt:"
     PAY_LINK = b"paylink:"
+    WIDGET_CASE = b"widgetcase:"
 
 
 class TokenError(Exception):
@@ -77,3 +80,21 @@ def read_signed_token(purpose: TokenPurpose, token: str, secret: bytes) -> dict[
     if not isinstance(body, dict):
         raise MalformedToken()
     return body
+
+
+def sign_case_link(purpose: TokenPurpose, case_id: int, expires_at: datetime, secret: bytes) -> str:
+    """A link's token naming a case until `expires_at` (a payment link, a widget link)."""
+    return sign_token(purpose, {"c": case_id, "e": int(expires_at.timestamp())}, secret)
+
+
+def read_case_link(purpose: TokenPurpose, token: str, secret: bytes) -> tuple[int, datetime]:
+    """The case and expiry such a token names: ForgedToken when it is not ours, TokenError or
+    ValueError when it is no such token."""
+    body = read_signed_token(purpose, token, secret)
+    case_id, expires = body.get("c"), body.get("e")
+    if type(case_id) is not int or type(expires) is not int or case_id <= 0:
+        raise ValueError(body)
+    try:
+        return case_id, datetime.fromtimestamp(expires, UTC)
+    except (OverflowError, OSError) as error:
+        raise ValueError(body) from error

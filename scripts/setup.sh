@@ -48,9 +48,10 @@ system_packages() {
     # dovecot-imapd: the mailbox debtors' e-mail replies arrive in (the IMAP sandbox).
     # iproute2: `ip netns`, the test hosts a test cuts off from the others.
     # kamailio: the SIP proxy in front of several Asterisk nodes (the cluster tests).
+    # coturn: the TURN server browsers' media goes through when nothing else gets through.
     local debs=(sip-tester postgresql espeak-ng sox libsox-fmt-all procps python3-venv chromium
                 fonts-liberation nginx-light systemd baresip-core openssl kannel kannel-extras
-                dovecot-imapd iproute2 kamailio)
+                dovecot-imapd iproute2 kamailio coturn)
     local missing=()
     for p in "${debs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -168,7 +169,13 @@ web_assets() {
         log "browser libraries up to date"
         return
     fi
-    command -v npm >/dev/null || die "npm is needed for the desk's softphone library (Debian: nodejs npm)"
+    if ! command -v npm >/dev/null; then
+        # Only when the machine has no npm at all: a Node.js of its own (NodeSource's, say)
+        # carries npm, and Debian's npm package would conflict with it.
+        local sudo; sudo=$(need_root "apt-get install nodejs npm")
+        log "installing nodejs and npm (the desk's softphone library is built with them)"
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    fi
     log "installing the browser libraries (npm ci, then one bundled file)"
     # JsSIP ships CommonJS modules: esbuild bundles them into one script the page loads.
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >/dev/null \

@@ -299,7 +299,8 @@ CREATE TABLE callbacks (
     owner_only      boolean NOT NULL DEFAULT false,
     priority        integer NOT NULL DEFAULT 0,
     source          text NOT NULL
-                    CHECK (source IN ('agent', 'ivr', 'queue', 'abandoned', 'agent_lost')),
+                    CHECK (source IN ('agent', 'ivr', 'queue', 'abandoned', 'agent_lost',
+                                      'widget')),
     status          text NOT NULL DEFAULT 'pending'
                     CHECK (status IN ('pending', 'done', 'missed', 'cancelled')),
     attempts        integer NOT NULL DEFAULT 0,
@@ -419,6 +420,23 @@ CREATE INDEX outbound_dials_at_idx ON outbound_dials (at);
 CREATE INDEX outbound_dials_agent_idx ON outbound_dials (agent_id, at) WHERE allowed;
 CREATE INDEX outbound_dials_invitation_idx ON outbound_dials (invitation_id, at) WHERE allowed;
 CREATE INDEX outbound_dials_address_idx ON outbound_dials (client_address, at);
+
+-- Every request made through the creditor's website widget, taken or refused (with why), with
+-- the address it came from: the widget's caps are counted from here (per address every request,
+-- per number the call backs promised).
+CREATE TABLE widget_requests (
+    id              bigserial PRIMARY KEY,
+    at              timestamptz NOT NULL DEFAULT now(),
+    kind            text NOT NULL CHECK (kind IN ('callback', 'call_now')),
+    e164            text,
+    case_id         bigint REFERENCES cases (id) ON DELETE SET NULL,
+    allowed         boolean NOT NULL,
+    reason          text NOT NULL,
+    client_address  text NOT NULL,
+    callback_id     bigint REFERENCES callbacks (id) ON DELETE SET NULL
+);
+CREATE INDEX widget_requests_address_idx ON widget_requests (client_address, at);
+CREATE INDEX widget_requests_number_idx ON widget_requests (e164, at) WHERE allowed;
 
 
 -- Messages and consent ----------------------------------------------------------------------

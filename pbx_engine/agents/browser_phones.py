@@ -8,19 +8,24 @@ configuration change to all of them), so the node the phone registers on can rin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import structlog
 from yarl import URL
 
+from pbx_engine.agents.ice import IceServers, ice_servers_for
 from pbx_engine.agents.softphones import (
     SIP_REALM,
     browser_endpoint_name,
     browser_phone_objects,
+    guest_endpoint_name,
     new_sip_password,
 )
 from pbx_engine.ari.client import AriClient
 from pbx_engine.ari.errors import AriError, AriUnavailable
+from pbx_engine.config import WebrtcConfig
 
 log = structlog.get_logger(__name__)
 
@@ -29,21 +34,41 @@ PJSIP = "res_pjsip"
 
 @dataclass(frozen=True)
 class BrowserPhoneCredentials:
-    """What a desk's phone registers with; shown to that desk only."""
+    """What a page's phone registers with, and its ICE servers; shown to that page only."""
 
     endpoint: str
     password: str
     realm: str
+    ice: IceServers
 
-    def as_json(self) -> dict[str, str]:
-        return {"endpoint": self.endpoint, "password": self.password, "realm": self.realm}
+    def as_json(self) -> dict[str, object]:
+        return {
+            "endpoint": self.endpoint,
+            "password": self.password,
+            "realm": self.realm,
+            **self.ice.as_json(),
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class BrowserPhones:
-    def __init__(self, ari: AriClient, rtp_timeout: int) -> None:
+    def __init__(
+        self,
+        ari: AriClient,
+        rtp_timeout: int,
+        webrtc: WebrtcConfig | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
         self._ari = ari
         self._rtp_timeout = rtp_timeout
+        # The ICE servers phones are given from now on ([webrtc]; a test may swap them).
+        self.webrtc = webrtc or WebrtcConfig()
+        self._clock = clock
         self._issued: dict[str, str] = {}  # login -> his browser phone's endpoint
+        self._guests: dict[str, str] = {}  # a room guest's endpoint -> its invitation's id
 
     def endpoint_of(self, login: str) -> str | None:
         """His browser phone's endpoint, if his desk has one now."""
@@ -51,30 +76,56 @@ class BrowserPhones:
 
     async def issue(self, login: str, agent_id: int) -> BrowserPhoneCredentials:
         """A browser phone for the agent, with a new password (AriError, AriUnavailable)."""
-        name = browser_endpoint_name(agent_id)
+        issued = await self._push(browser_endpoint_name(agent_id), guest=False)
+        self._issued[login] = issued.endpoint
+        log.info("browser_phone.issued", agent=login, endpoint=issued.endpoint)
+        return issued
+
+    async def issue_guest(self, invitation_id: str) -> BrowserPhoneCredentials:
+        """A browser phone for a guest who opened an invitation link: it can only be rung (into
+        the link's room), never dial."""
+        issued = await self._push(guest_endpoint_name(), guest=True)
+        self._guests[issued.endpoint] = invitation_id
+        log.info("browser_phone.guest_issued", invitation=invitation_id, endpoint=issued.endpoint)
+        return issued
+
+    def invitation_of(self, guest_endpoint: str) -> str | None:
+        """The invitation a guest's browser phone was made for (None: not one of ours)."""
+        return self._guests.get(guest_endpoint)
+
+    async def _push(self, name: str, *, guest: bool) -> BrowserPhoneCredentials:
         password = new_sip_password()
-        for obj in browser_phone_objects(name, password, self._rtp_timeout):
+        for obj in browser_phone_objects(name, password, self._rtp_timeout, guest=guest):
             await self._ari.put_config_object(PJSIP, obj.kind, obj.id, obj.fields)
-        self._issued[login] = name
-        log.info("browser_phone.issued", agent=login, endpoint=name)
-        return BrowserPhoneCredentials(name, password, SIP_REALM)
+        ice = ice_servers_for(self.webrtc, name, self._clock())
+        return BrowserPhoneCredentials(name, password, SIP_REALM, ice)
 
     async def withdraw(self, login: str) -> None:
         """His browser phone out of Asterisk: its password opens nothing any more."""
         name = self._issued.pop(login, None)
-        if name is None:
-            return
+        if name is not None:
+            await self._delete(name)
+            log.info("browser_phone.withdrawn", agent=login, endpoint=name)
+
+    async def withdraw_guest(self, endpoint: str) -> None:
+        """A guest's browser phone out of Asterisk (he left, or his page closed)."""
+        if self._guests.pop(endpoint, None) is not None:
+            await self._delete(endpoint)
+            log.info("browser_phone.guest_withdrawn", endpoint=endpoint)
+
+    async def _delete(self, name: str) -> None:
         try:
             for kind in ("endpoint", "aor", "auth"):
                 await self._ari.delete_config_object(PJSIP, kind, name)
         except (AriError, AriUnavailable) as error:
-            # Its password went to one desk only; the next issue replaces it.
+            # Its password went to one page only; nobody else can use it.
             log.warning("browser_phone.withdraw_failed", endpoint=name, error=str(error))
-            return
-        log.info("browser_phone.withdrawn", agent=login, endpoint=name)
 
-    def websocket_url(self) -> URL:
-        """Asterisk's SIP websocket on the node new phones go to (res_pjsip_transport_websocket
-        on its HTTP server, which stays on the PBX's private side: browsers reach it only
-        through the engine)."""
-        return self._ari.sip_websocket_url(self._ari.node_for_new_call())
+    def websocket_url(self, node: str | None = None) -> URL:
+        """Asterisk's SIP websocket on `node`, else on the node new phones go to
+        (res_pjsip_transport_websocket on its HTTP server, which stays on the PBX's private
+        side: browsers reach it only through the engine)."""
+        return self._ari.sip_websocket_url(node or self._ari.node_for_new_call())
+
+    def node_of_bridge(self, bridge_id: str) -> str | None:
+        return self._ari.node_of_bridge(bridge_id)

@@ -111,11 +111,19 @@ def pjsip_objects(account: SoftphoneAccount, rtp_timeout: int) -> list[PjsipObje
 # engine's /phone/sip websocket, see pbx_engine.web.phone_api).
 BROWSER_TRANSPORT = "transport-ws"
 BROWSER_PREFIX = "web-"
+GUEST_PREFIX = "guest-"
+# Guests' browsers are only ever rung; whatever they dial is refused (dialplans/engine.conf).
+GUEST_CONTEXT = "from-guests"
 
 
 def browser_endpoint_name(agent_id: int) -> str:
     """By the agent's id, not his login: a login may hold what a PJSIP name cannot."""
     return f"{BROWSER_PREFIX}{agent_id}"
+
+
+def guest_endpoint_name() -> str:
+    """A room guest's browser: a name of its own for each join, never guessed."""
+    return f"{GUEST_PREFIX}{secrets.token_hex(8)}"
 
 
 def browser_endpoint_fields(name: str, rtp_timeout: int) -> dict[str, str]:
@@ -139,12 +147,16 @@ def browser_endpoint_fields(name: str, rtp_timeout: int) -> dict[str, str]:
 
 
 def browser_phone_objects(
-    name: str, password: str, rtp_timeout: int, realm: str = SIP_REALM
+    name: str, password: str, rtp_timeout: int, *, guest: bool = False, realm: str = SIP_REALM
 ) -> list[PjsipObject]:
-    """The auth, aor and endpoint of an agent's browser phone, with a password of its own."""
+    """The auth, aor and endpoint of an agent's (or a room guest's) browser phone, with a
+    password of its own."""
     account = SoftphoneAccount(name, md5_credential(name, password, realm), realm)
+    endpoint = browser_endpoint_fields(name, rtp_timeout)
+    if guest:
+        endpoint["context"] = GUEST_CONTEXT
     return [
         PjsipObject("auth", name, auth_fields(account)),
         PjsipObject("aor", name, aor_fields()),
-        PjsipObject("endpoint", name, browser_endpoint_fields(name, rtp_timeout)),
+        PjsipObject("endpoint", name, endpoint),
     ]

@@ -23,7 +23,7 @@ import structlog
 
 from pbx_engine.ari import AriClient, AriError
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
-from pbx_engine.ari.dialstrings import dial_string
+from pbx_engine.ari.dialstrings import target_dial_string
 from pbx_engine.ari.events import (
     ChannelDestroyed,
     ChannelDtmfReceived,
@@ -288,7 +288,7 @@ class RoomService:
                 with on_node(self._ari.node_of_bridge(bridge) if bridge else None):
                     await ring_into_app(
                         self._ari,
-                        dial_string(number, self._trunk),
+                        target_dial_string(number, self._trunk),
                         channel_id=channel_id,
                         events=events,
                         app_args=["room", name],

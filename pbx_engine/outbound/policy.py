@@ -15,6 +15,8 @@ from enum import StrEnum
 
 import phonenumbers
 
+from pbx_engine.ari.dialstrings import BROWSER_TARGET
+
 
 class Purpose(StrEnum):
     CAMPAIGN = "campaign"  # the dialer calling debtors
@@ -40,6 +42,9 @@ class NumberKind(StrEnum):
     SATELLITE = "satellite"
     INTERNATIONAL_NETWORK = "international_network"
     UNKNOWN = "unknown"
+    # A guest's own browser (an invitation's "join from this browser"): no phone network is
+    # reached and nothing is paid, so no kind or country rule applies; the caps still do.
+    BROWSER = "browser"
 
 
 _BY_TYPE = {
@@ -77,7 +82,9 @@ class Destination:
 
 
 def classify(number: str) -> Destination:
-    """Where `number` (+E.164) goes and what kind of line it is."""
+    """Where `number` (+E.164, or a browser's target) goes and what kind of line it is."""
+    if number.startswith(BROWSER_TARGET):
+        return Destination(number, "ZZ", NumberKind.BROWSER)
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
@@ -141,14 +148,15 @@ def decide(
 ) -> OutboundDecision:
     """The decision for one dial. `agent`, `link`, `address`: whether the dial is asked for by
     an agent, through an invitation link, from a known client address (their caps apply)."""
-    if destination.kind not in rules.kinds:
+    reaches_network = destination.kind is not NumberKind.BROWSER
+    if reaches_network and destination.kind not in rules.kinds:
         return OutboundDecision(
             False,
             "kind",
             f"{destination.kind.value.replace('_', ' ')} numbers may not be dialled",
             403,
         )
-    if destination.country not in rules.countries:
+    if reaches_network and destination.country not in rules.countries:
         where = "no country" if destination.country in ("ZZ", "001") else destination.country
         return OutboundDecision(False, "country", f"numbers in {where} may not be dialled", 403)
     if agent and _over(counts.by_agent, rules.per_agent_per_hour):

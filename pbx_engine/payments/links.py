@@ -9,14 +9,14 @@ message's next reminder carries a fresh one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pbx_engine.signed_tokens import (
     ForgedToken,
     TokenError,
     TokenPurpose,
-    read_signed_token,
-    sign_token,
+    read_case_link,
+    sign_case_link,
 )
 
 
@@ -31,22 +31,16 @@ class PayLink:
 
 
 def make_pay_token(case_id: int, expires_at: datetime, secret: bytes) -> str:
-    return sign_token(
-        TokenPurpose.PAY_LINK, {"c": case_id, "e": int(expires_at.timestamp())}, secret
-    )
+    return sign_case_link(TokenPurpose.PAY_LINK, case_id, expires_at, secret)
 
 
 def read_pay_token(token: str, secret: bytes, now: datetime) -> PayLink:
     """The link's case and expiry; PayLinkError if it is forged, malformed or expired."""
     try:
-        body = read_signed_token(TokenPurpose.PAY_LINK, token, secret)
-        case_id, expires = body["c"], body["e"]
-        if type(case_id) is not int or type(expires) is not int or case_id <= 0:
-            raise ValueError(body)
-        link = PayLink(case_id, datetime.fromtimestamp(expires, UTC))
+        link = PayLink(*read_case_link(TokenPurpose.PAY_LINK, token, secret))
     except ForgedToken:
         raise PayLinkError("this payment link is not valid") from None
-    except (TokenError, ValueError, KeyError, TypeError, OverflowError, OSError):
+    except (TokenError, ValueError):
         raise PayLinkError("this is not a payment link") from None
     if now >= link.expires_at:
         raise PayLinkError("this payment link has expired: ask us for a new one")

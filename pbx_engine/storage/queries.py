@@ -41,6 +41,7 @@ from pbx_engine.storage.softphones import SoftphoneStore
 from pbx_engine.storage.strategies import StrategyStore
 from pbx_engine.storage.supervision import SupervisionStore
 from pbx_engine.storage.surveys import SurveyStore
+from pbx_engine.storage.widget import WidgetStore
 
 
 async def _undo_open_transaction(connection: asyncpg.Connection) -> None:
@@ -117,6 +118,7 @@ class Storage:
         self.payments = PaymentStore(pool)
         self.surveys = SurveyStore(pool)
         self.lookups = LookupStore(pool)
+        self.widget = WidgetStore(pool)
 
     @classmethod
     @asynccontextmanager

@@ -103,6 +103,8 @@ from pbx_engine.web.phone_api import BROWSER_PHONES, add_phone_routes
 from pbx_engine.web.probes import add_probe_routes
 from pbx_engine.web.rooms_api import add_room_routes
 from pbx_engine.web.tokens_api import add_token_routes
+from pbx_engine.web.widget_api import add_widget_routes
+from pbx_engine.widget.service import WidgetService
 
 log = structlog.get_logger(__name__)
 
@@ -156,11 +158,12 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     our own pages (its Origin)."""
     if (
         request.path in OPEN_PATHS
-        or request.path.startswith(("/join/", "/unsubscribe/", "/sms/", "/pay/"))
+        or request.path.startswith(("/join/", "/unsubscribe/", "/sms/", "/pay/", "/widget/"))
         or request.path == "/payments/webhook"
         or is_public(request)
     ):
         # /join, /unsubscribe, /sms/receipt, /pay: the signed path is the permission;
+        # /widget: open to anyone, and only ever asks for a call back within its caps;
         # /sms/inbound: the gateway's token; /payments/webhook: the provider's signature.
         return await handler(request)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -475,6 +478,7 @@ class EngineParts(Protocol):
     payments: PaymentService | None
     agents: AgentService
     browser_phones: BrowserPhones
+    widget: WidgetService | None
     callerid: CallerIdService
     campaigns: Mapping[str, CampaignRunner]
     dialer: Dialer
@@ -546,6 +550,7 @@ def build_app(engine: EngineParts, web_config: WebConfig | None = None) -> web.A
     app.router.add_get("/agents/me", me)
     add_token_routes(app)  # before /agents/me/{action}
     add_phone_routes(app, engine.browser_phones)  # before /agents/me/{action}
+    add_widget_routes(app, engine.widget)
     app.router.add_post("/agents/me/preview", preview)
     app.router.add_post("/agents/me/preview/{step}", preview)
     app.router.add_post("/agents/me/login", log_in)

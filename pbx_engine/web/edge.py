@@ -37,8 +37,12 @@ def cookie_secure(request: web.Request) -> bool:
 
 
 async def _add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    # A handler that sets its own policy (the widget, framed by the creditors' sites) says who
+    # may frame it there: X-Frame-Options, which can only say "nobody", is left out then.
+    own_policy = "Content-Security-Policy" in response.headers
     for name, value in security_headers(client(request).https).items():
-        response.headers.setdefault(name, value)
+        if not (own_policy and name == "X-Frame-Options"):
+            response.headers.setdefault(name, value)
 
 
 def install_edge(app: web.Application, config: WebConfig) -> None:

@@ -39,7 +39,8 @@ from pbx_engine.web.payloads import (
     PaymentPayload,
 )
 from pbx_engine.web.payments_api import StartPayload
-from pbx_engine.web.rooms_api import DialPayload, InvitationPayload, RoomPayload
+from pbx_engine.web.rooms_api import DialPayload, GuestPayload, InvitationPayload, RoomPayload
+from pbx_engine.web.widget_api import WidgetCallbackPayload
 
 OPENAPI_PATH = "/openapi.json"
 JSON = "application/json"
@@ -695,6 +696,79 @@ ROUTES: tuple[Route, ...] = (
         body=JoinForm,
         body_media=FORM,
         other_answers=None,
+    ),
+    Route(
+        "POST",
+        "/join/{token}/browser",
+        Role.PUBLIC,
+        "A browser phone for the invitation page (it can only be rung into the room)",
+        {
+            200: Answer("endpoint, password, realm, websocket"),
+            403: Answer("not a valid invitation", (HTML,)),
+            410: Answer("expired, or its room is gone", (HTML,)),
+            503: Answer("the PBX refused it"),
+        },
+        body_required=False,
+    ),
+    Route(
+        "GET",
+        "/join/{token}/sip",
+        Role.PUBLIC,
+        "The invitation page's SIP websocket (subprotocol `sip`), carried to the room's PBX",
+        {
+            101: Answer("switching to the websocket", ()),
+            403: Answer("not a valid invitation, or not a browser this link made", (HTML, JSON)),
+            410: Answer("expired, or its room is gone", (HTML,)),
+        },
+        query={"guest": {"type": "string"}},
+        other_answers=None,
+    ),
+    Route(
+        "POST",
+        "/join/{token}/browser/ring",
+        Role.PUBLIC,
+        "Ring the page's browser phone into the invitation's room (a seat, a use of the link, "
+        "the hourly caps)",
+        {
+            202: Answer("ringing"),
+            403: Answer("not a valid invitation, or not a browser this link made", (HTML, JSON)),
+            410: Answer("expired, used up, or its room is gone", (HTML, JSON)),
+            409: Answer("the room is full"),
+            429: Answer("the link or the address made too many calls this hour"),
+        },
+        body=GuestPayload,
+    ),
+    # web.widget_api (with [widget])
+    Route(
+        "GET",
+        "/widget/",
+        Role.PUBLIC,
+        "The website widget: a call back form (`?case=` a signed case link)",
+        {**_PAGE, 404: Answer("no [widget] on this engine", (HTML,))},
+        query={"case": {"type": "string"}},
+        other_answers=None,
+    ),
+    Route(
+        "POST",
+        "/widget/callback",
+        Role.PUBLIC,
+        "A debtor asks for a call back (from the widget's own page only)",
+        {
+            202: Answer("taken: the message to show"),
+            403: Answer("not from the widget's page, or a forged or expired case link"),
+            404: Answer("no case has this number, or no [widget] on this engine"),
+            422: Answer("not a number, not the case's number, or a time out of range"),
+            429: Answer("too many requests from this address, or for this number today"),
+        },
+        body=WidgetCallbackPayload,
+    ),
+    Route(
+        "POST",
+        "/cases/{case_id}/widget-link",
+        Role.SUPERVISOR,
+        "A signed link to the widget for a case's debtor, for the creditor's page",
+        {201: Answer("the link and its expiry"), 404: Answer("no such case, or no [widget]")},
+        body_required=False,
     ),
     # web.browser_api
     Route("GET", "/", Role.PUBLIC, "To the sign-in page", {302: Answer("to /signin", ())}),

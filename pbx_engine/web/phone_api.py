@@ -19,10 +19,12 @@ from weakref import WeakSet
 import aiohttp
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
+from yarl import URL
 
 from pbx_engine.agents.browser_phones import BrowserPhones
 from pbx_engine.agents.states import AgentState
 from pbx_engine.ari.errors import AriError, AriUnavailable
+from pbx_engine.storage.models import BrowserSession
 from pbx_engine.web.browser_api import SOCKETS, end_with_session
 from pbx_engine.web.common import AGENT, AGENTS, SESSION, SIGNIN, error_response
 from pbx_engine.web.edge import WEB
@@ -57,22 +59,26 @@ async def withdraw_browser_phone(request: web.Request) -> web.Response:
 
 
 async def sip_websocket(request: web.Request) -> web.StreamResponse:
-    """Frames both ways, unchanged, until either side closes (or the session ends)."""
     me = request[AGENT]
     phones = request.app[BROWSER_PHONES]
     if phones.endpoint_of(me.login) is None:
         return error_response(409, "no browser phone: POST /agents/me/browser-phone first")
+    return await carry_sip(request, phones.websocket_url(), request.get(SESSION))
+
+
+async def carry_sip(
+    request: web.Request, pbx_url: URL, session: BrowserSession | None = None
+) -> web.WebSocketResponse:
+    """The browser's websocket carried to Asterisk's, frames both ways unchanged, until either
+    side closes (or `session`, a desk's, ends)."""
     browser = web.WebSocketResponse(protocols=(SIP_SUBPROTOCOL,), heartbeat=25)
     await browser.prepare(request)
-    session = request.get(SESSION)
     key = session.id_sha256 if session else None
     request.app[SOCKETS].setdefault(key, WeakSet()).add(browser)
     try:
         async with (
             aiohttp.ClientSession() as client,
-            client.ws_connect(
-                phones.websocket_url(), protocols=(SIP_SUBPROTOCOL,), heartbeat=25
-            ) as pbx,
+            client.ws_connect(pbx_url, protocols=(SIP_SUBPROTOCOL,), heartbeat=25) as pbx,
             asyncio.TaskGroup() as tasks,
         ):
             watch = None
@@ -85,7 +91,7 @@ async def sip_websocket(request: web.Request) -> web.StreamResponse:
             if watch is not None:
                 watch.cancel()
     except (aiohttp.ClientError, OSError) as error:
-        log.warning("browser_phone.pbx_unreachable", agent=me.login, error=str(error))
+        log.warning("browser_phone.pbx_unreachable", error=str(error))
         await browser.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"PBX unreachable")
     finally:
         sockets = request.app[SOCKETS].get(key)

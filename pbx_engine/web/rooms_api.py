@@ -12,13 +12,19 @@
     GET    /rooms/{name}/invitations    the room's links, with their uses (moderator, sup.)
     DELETE /rooms/{name}/invitations/{id}  revoke a link (moderator, supervisors)
     GET    /rooms/{name}/actions        what was done to the room, by whom (supervisors)
-    GET    /join/{token}                the invitation page: enter the number to be called at
+    GET    /join/{token}                the invitation page: enter the number to be called at,
+                                        or join from the browser
     POST   /join/{token}                the engine calls that number into the room
+    POST   /join/{token}/browser        a browser phone for this page (it can only be rung)
+    GET    /join/{token}/sip?guest=E    its SIP websocket, carried to the room's PBX
+    POST   /join/{token}/browser/ring {endpoint}   the engine rings it into the room
 
 The `/join` pages need no account: the signed link is the permission while its row says it is
 live (uses left, not revoked, its room and its maker still there). Every call a link causes
 passes the outbound policy (the number, the link's and the address's hourly caps, a seat in
-the room reserved before ringing) and is on record; every room action is on record too.
+the room reserved before ringing) and is on record; every room action is on record too. A
+guest's browser is a call like any other there: it takes a seat and a use of the link, and
+counts against the caps; only the number rules do not apply (no phone network is reached).
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ import html
 from aiohttp import web
 from pydantic import Field
 
+from pbx_engine.ari.dialstrings import BROWSER_TARGET
+from pbx_engine.ari.errors import AriError, AriUnavailable
 from pbx_engine.conferences.invitation_service import InvitationRefused
 from pbx_engine.conferences.invitations import Invitation
 from pbx_engine.conferences.room_service import RoomError
@@ -51,6 +59,7 @@ from pbx_engine.web.common import (
     read_body,
     require_role,
 )
+from pbx_engine.web.phone_api import BROWSER_PHONES, carry_sip
 
 JOIN_TASKS = web.AppKey("join_tasks", OwnedTasks)
 
@@ -221,9 +230,16 @@ async def join_page(request: web.Request) -> web.Response:
         f"Join {invitation.room}",
         f"<p>You are invited to the conference <b>{html.escape(invitation.room)}</b> "
         f"(this link works until {until}).</p>"
+        '<p><button id="join-browser" class="primary">Join from this browser</button> '
+        '<button id="leave" disabled>Leave</button> '
+        '<span id="browser-state" data-state="idle"></span></p>'
+        '<audio id="room-audio" autoplay></audio>'
+        "<p>Or we call your phone:</p>"
         '<form method="post"><label>Your phone number, with the country code<br>'
         '<input name="number" type="tel" required placeholder="+44 20 7946 0000" '
-        'autocomplete="tel"></label> <button type="submit">Call me</button></form>',
+        'autocomplete="tel"></label> <button type="submit">Call me</button></form>'
+        '<script src="/static/vendor/jssip.min.js"></script>'
+        '<script type="module" src="/static/join.js"></script>',
     )
 
 
@@ -253,6 +269,63 @@ async def join(request: web.Request) -> web.Response:
     )
 
 
+class GuestPayload(Payload):
+    endpoint: str = Field(pattern=r"^guest-[0-9a-f]{16}$")
+
+
+async def join_from_browser(request: web.Request) -> web.Response:
+    invitation = await _invitation(request)
+    if isinstance(invitation, web.Response):
+        return invitation
+    assert invitation.id is not None  # _invitation refuses links without a row
+    try:
+        issued = await request.app[BROWSER_PHONES].issue_guest(invitation.id)
+    except (AriError, AriUnavailable) as error:
+        return error_response(503, f"the PBX did not take this browser: {error}")
+    websocket = f"/join/{request.match_info['token']}/sip?guest={issued.endpoint}"
+    return web.json_response({**issued.as_json(), "websocket": websocket})
+
+
+async def guest_sip(request: web.Request) -> web.StreamResponse:
+    invitation = await _invitation(request)
+    if isinstance(invitation, web.Response):
+        return invitation
+    phones, guest = request.app[BROWSER_PHONES], request.query.get("guest", "")
+    if invitation.id is None or phones.invitation_of(guest) != invitation.id:
+        return error_response(403, "not a browser this link made")
+    # The room's own node, where its bridge is: a guest is rung there.
+    bridge = request.app[ROOMS].bridge_of(invitation.room)
+    node = phones.node_of_bridge(bridge) if bridge else None
+    try:
+        return await carry_sip(request, phones.websocket_url(node))
+    finally:
+        await phones.withdraw_guest(guest)
+
+
+async def ring_browser(request: web.Request) -> web.Response:
+    invitation = await _invitation(request)
+    if isinstance(invitation, web.Response):
+        return invitation
+    payload = await read_body(request, GuestPayload)
+    if isinstance(payload, web.Response):
+        return payload
+    if invitation.id is None or (
+        request.app[BROWSER_PHONES].invitation_of(payload.endpoint) != invitation.id
+    ):
+        return error_response(403, "not a browser this link made")
+    room = invitation.room
+    try:
+        ringing = await request.app[INVITATIONS].call_in(
+            invitation, BROWSER_TARGET + payload.endpoint, request.remote or "unknown"
+        )
+    except (RoomError, OutboundRefused) as refusal:
+        await room_audit(request, room, "invitation_refused", invitation.id)
+        return error_response(refusal.status, str(refusal))
+    await room_audit(request, room, "invitation_used", invitation.id)
+    request.app[JOIN_TASKS].spawn(_call_in(ringing))
+    return web.json_response({"ringing": payload.endpoint}, status=202)
+
+
 async def _call_in(ringing) -> None:
     try:
         await ringing
@@ -279,3 +352,6 @@ def add_room_routes(app: web.Application) -> None:
     app.router.add_get("/rooms/{name}/actions", room_actions)
     app.router.add_get("/join/{token}", join_page)
     app.router.add_post("/join/{token}", join)
+    app.router.add_post("/join/{token}/browser", join_from_browser)
+    app.router.add_get("/join/{token}/sip", guest_sip)
+    app.router.add_post("/join/{token}/browser/ring", ring_browser)

@@ -127,6 +127,12 @@ def same_site_origin(origin: str | None, host: str | None) -> bool:
     return bool(sep) and scheme in ("http", "https") and rest.rstrip("/") == host
 
 
+def framed_by(sites: Sequence[str]) -> str:
+    """The house policy, but these sites may show the page in a frame (the widget)."""
+    ancestors = " ".join(sites) if sites else "'none'"
+    return CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
+
+
 def security_headers(https: bool) -> dict[str, str]:
     headers = {
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,

@@ -7,19 +7,23 @@ browser's tone is found in what the phone network recorded of the call.
 Measured and printed: "Log in browser phone" to ready, and per call the time from the bridge
 on record to the debtor's tone in the page."""
 
+import os
 import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 import structlog
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from pbx_engine.campaigns.config import CampaignConfig
+from pbx_engine.config import WebrtcConfig
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnSandbox
-from pbx_engine.lab.sandbox.audio import microphone_tone, tone_levels
+from pbx_engine.lab.sandbox.audio import microphone_tone, tone_levels, tone_levels_so_far
+from pbx_engine.lab.sandbox.coturn import TurnSandbox
 from pbx_engine.signin.passwords import hash_password
 from tests.integration.test_desktop import CHROMIUM, CHROMIUM_ARGS, PASSWORD
 from tests.waiting import eventually
@@ -30,6 +34,7 @@ MICROPHONE_HZ = 1000
 # The phone network answers +1 202 557 XXXX with a tone of XXXX Hz (dialplans/pstn.conf), and
 # records what it hears: a tone per call tells this call's audio from the last one's.
 DEBTOR_TONES = (440, 520, 600)
+ROOM_MEMBER = "+12025571400"  # a room member on the phone network: his tone is 1400 Hz
 LOUD = 800  # a tone's level (0..32768) in a 100 ms window when it is there (~1/4 full scale)
 
 # Listens to the phone's remote stream with WebAudio until `hz` is the loudest part of it
@@ -62,6 +67,32 @@ HEAR_TONE = """async ([hz, timeoutMs]) => {
 }"""
 
 
+# What sticks out of a phone-sized screen: the innermost elements wider than it.
+WIDER_THAN_SCREEN = """() => [...document.querySelectorAll("body *")]
+  .filter((e) => e.getBoundingClientRect().right > innerWidth + 1)
+  .filter((e) => ![...e.children].some((c) => c.getBoundingClientRect().right > innerWidth + 1))
+  .slice(0, 8).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`)"""
+
+# The browser leg's own figures, from WebRTC's statistics: the round trip RTCP measured, the
+# receiving jitter buffer's delay, the kind of the local candidate in use.
+LINK_STATS = """async () => {
+  const stats = await window.deskPhone.session.connection.getStats();
+  const out = {};
+  stats.forEach((s) => {
+    if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
+      out.round_trip_ms = s.currentRoundTripTime == null ? null : s.currentRoundTripTime * 1000;
+      const local = stats.get(s.localCandidateId);
+      out.local_candidate = local ? local.candidateType : null;
+    }
+    if (s.type === "inbound-rtp" && s.kind === "audio" && s.jitterBufferEmittedCount) {
+      out.jitter_buffer_ms = Math.round(1000 * s.jitterBufferDelay / s.jitterBufferEmittedCount);
+      out.packets_lost = s.packetsLost;
+    }
+  });
+  return out;
+}"""
+
+
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
     microphone = await microphone_tone(MICROPHONE_HZ)
@@ -79,12 +110,12 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
-async def _desk(browser: Browser, api: str, errors: list[str], width: int = 1360) -> Page:
-    context = await browser.new_context(viewport={"width": width, "height": 900})
+async def _desk(browser: Browser, api: str, login: str, errors: list[str]) -> Page:
+    context = await browser.new_context(viewport={"width": 1360, "height": 900})
     page = await context.new_page()
     page.on("pageerror", lambda error: errors.append(str(error)))
     await page.goto(f"{api}/signin")
-    await page.fill("#login", "wanda")
+    await page.fill("#login", login)
     await page.fill("#password", PASSWORD)
     await page.click("button[type=submit]")
     await page.wait_for_url(f"{api}/desk/")
@@ -105,101 +136,191 @@ def _share_with_microphone_tone(recording: Path) -> float:
     return sum(level > LOUD for level in levels) / len(levels)
 
 
+@pytest.mark.parametrize("rung_per_call", [False, True], ids=["shift-leg", "rung-per-call"])
 async def test_given_a_desk_with_no_softphone_when_it_logs_its_browser_in_then_three_calls_carry_audio_both_ways(  # noqa: E501
+    api: str,
+    connected_engine: Engine,
+    pstn_asterisk: PstnSandbox,
+    browser: Browser,
+    rung_per_call: bool,
+):
+    """With a shift leg the three calls share one WebRTC call; rung per call, each debtor rings
+    the browser anew: three WebRTC calls in a row, the case of "no audio after the first"."""
+    engine = connected_engine
+    engine.agents.ring_per_call = rung_per_call
+    login = "wendy" if rung_per_call else "wanda"
+    try:
+        runner, numbers = await _floor(engine, login, DEBTOR_TONES)
+        errors: list[str] = []
+        desk = await _desk(browser, api, login, errors)
+        login_to_ready_ms = await _log_in_browser_phone(desk, engine, login)
+        runner.start()
+        calls = await _take_calls(desk, engine, pstn_asterisk, numbers)
+        runner.stop()
+        setup_ms = await desk.evaluate("window.deskPhone.setupMs")
+        assert len(setup_ms) == (3 if rung_per_call else 1)  # a WebRTC call each time it rang
+        await _log_out(desk, engine, login)
+        assert errors == []
+    finally:
+        engine.agents.ring_per_call = False
+    measured = {
+        "login_to_ready_ms": round(login_to_ready_ms),
+        "audio_path_setup_ms": setup_ms,
+        "calls": calls,
+    }
+    log.info("browser_phone.measured", rung_per_call=rung_per_call, **measured)
+    print("measured:", measured)
+
+
+async def test_given_relay_only_when_the_desk_takes_a_call_then_its_media_goes_through_coturn(
     api: str, connected_engine: Engine, pstn_asterisk: PstnSandbox, browser: Browser
 ):
-    engine, storage = connected_engine, connected_engine.storage
-    await storage.agents.upsert_agent("wanda", "Wanda Web")  # no sip_endpoint: no softphone
-    await storage.sessions.set_password("wanda", hash_password(PASSWORD))
+    engine = connected_engine
+    async with TurnSandbox() as turn:
+        engine.browser_phones.webrtc = turn.webrtc_config(relay_only=True)
+        try:
+            runner, numbers = await _floor(engine, "tara", (680,))
+            errors: list[str] = []
+            desk = await _desk(browser, api, "tara", errors)
+            await _log_in_browser_phone(desk, engine, "tara")
+            runner.start()
+            (call,) = await _take_calls(desk, engine, pstn_asterisk, numbers)
+            runner.stop()
+            await _log_out(desk, engine, "tara")
+            assert errors == []
+        finally:
+            engine.browser_phones.webrtc = WebrtcConfig()
+        assert call["local_candidate"] == "relay", call
+        assert turn.allocations() >= 1
+    print("measured:", call)
+
+
+async def _floor(engine: Engine, login: str, tones: tuple[int, ...]):
+    """An agent with no softphone, and a predictive campaign of one case per tone."""
+    storage = engine.storage
+    await storage.agents.upsert_agent(login, login.title())  # no sip_endpoint: no softphone
+    await storage.sessions.set_password(login, hash_password(PASSWORD))
     runner = await engine.add_campaign(
         CampaignConfig(
-            name="browser-phone",
+            name=f"browser-{login}",
             dial_mode="predictive",
             compliance="plain",
-            agents=["wanda"],
+            agents=[login],
             max_lines=1,
             pacing={"policy": "ratio", "dial_ratio": 1.0},
         )
     )
-    numbers = [f"+1202557{hz:04d}" for hz in DEBTOR_TONES]
-    for i, number in enumerate(numbers):
+    numbers = {f"{login}-{i}": f"+1202557{hz:04d}" for i, hz in enumerate(tones)}
+    for reference, number in numbers.items():
         await storage.cases.upsert_case(
             creditor="Acme",
-            reference=f"WEB-{i}",
-            debtor_name=f"Debtor {i}",
+            reference=reference,
+            debtor_name=f"Debtor {reference}",
             amount_owed=100,
             currency="USD",
             numbers=[(number, "mobile")],
             campaign_id=runner.campaign_id,
         )
-    errors: list[str] = []
-    desk = await _desk(browser, api, errors)
+    return runner, numbers
 
+
+async def _log_in_browser_phone(desk: Page, engine: Engine, login: str) -> float:
+    """Milliseconds from the click to READY."""
     clicked = time.monotonic()
     await desk.click("#browser-login")
     await expect(desk.locator("#state")).to_have_attribute("data-state", "ready", timeout=15000)
-    login_to_ready_ms = (time.monotonic() - clicked) * 1000
-    await expect(desk.locator("#phone-state")).to_have_attribute("data-state", "in_call")
-    leg = engine.agents.status("wanda").channel_id
-    shift_leg = await engine.ari.get_channel(leg or "")
-    assert shift_leg is not None and shift_leg.name.startswith("PJSIP/web-"), shift_leg
+    took = (time.monotonic() - clicked) * 1000
+    if not engine.agents.ring_per_call:
+        await expect(desk.locator("#phone-state")).to_have_attribute("data-state", "in_call")
+        leg = await engine.ari.get_channel(engine.agents.status(login).channel_id or "")
+        assert leg is not None and leg.name.startswith("PJSIP/web-"), leg
+    return took
 
-    runner.start()
-    tone_after_bridge_ms = []
-    done: list[str] = []
+
+async def _take_calls(
+    desk: Page, engine: Engine, pstn: PstnSandbox, numbers: dict[str, str]
+) -> list[dict]:
+    """Each call as it comes: the debtor's tone heard in the page, the browser's in what the
+    network recorded; ended, disposed of, ready again. Returns each call's figures."""
+    storage, done, figures = engine.storage, [], []
     for call in range(1, len(numbers) + 1):
         pop = desk.locator("#screen-pop .dossier")
         await expect(pop).not_to_have_attribute(
-            "data-reference", re.compile("|".join(done) or "^$"), timeout=30000
+            "data-reference", re.compile("|".join(f"^{r}$" for r in done) or "^$"), timeout=30000
         )
         reference = await pop.get_attribute("data-reference", timeout=30000)
-        i = int(reference.removeprefix("WEB-"))
-        hz, number = DEBTOR_TONES[i], numbers[i]
+        assert reference in numbers and reference not in done, (reference, done)
         done.append(reference)
+        number = numbers[reference]
+        hz = int(number[-4:])
         channel_id = await desk.locator("#screen-pop").get_attribute("data-channel-id")
-        heard_in_page_ms = await desk.evaluate(HEAR_TONE, [hz, 10000])
-        assert heard_in_page_ms >= 0, (
-            f"call {call}: the debtor's {hz} Hz tone never reached the page"
-        )
+        heard_ms = await desk.evaluate(HEAR_TONE, [hz, 10000])
+        assert heard_ms >= 0, f"call {call}: the debtor's {hz} Hz tone never reached the page"
         attempt = await storage.attempts.get_attempt(channel_id)
         assert attempt is not None and attempt.bridged_at is not None
-        tone_after_bridge_ms.append(
-            round(time.time() * 1000 - attempt.bridged_at.timestamp() * 1000)
-        )
-
+        tone_after_bridge = time.time() * 1000 - attempt.bridged_at.timestamp() * 1000
+        link = await desk.evaluate(LINK_STATS)
+        if call == 1:
+            await _fits_a_phone(desk, "desk-phone.png")
+        ended_at = time.time()
         await desk.click("#end-call")
         await expect(desk.locator("#no-call")).to_contain_text("Call ended", timeout=10000)
         recording = await eventually(
-            lambda number=number: _closed(pstn_asterisk, number),
+            lambda number=number: _closed(pstn, number),
             timeout=10,
             what=f"the network's recording of call {call}",
         )
         share = _share_with_microphone_tone(recording)
         assert share > 0.8, f"call {call}: the browser's tone in {share:.0%} of {recording.name}"
+        seconds_heard = len(tone_levels(recording, MICROPHONE_HZ)) / 10
+        figures.append(
+            {
+                "debtor_tone_in_page_after_bridge_ms": round(tone_after_bridge),
+                # The network's recording starts with the first frame that reached it.
+                "browser_audio_at_network_after_bridge_ms": round(
+                    (ended_at - attempt.bridged_at.timestamp() - seconds_heard) * 1000
+                ),
+                **link,
+            }
+        )
         await desk.locator("input[name=code][value=right_party]").check()
         await desk.click("#save-disposition")
         await expect(desk.locator("#saved")).to_contain_text("right_party", timeout=5000)
         await desk.click("#ready")
         await expect(desk.locator("#state")).to_have_attribute("data-state", "ready", timeout=5000)
+    assert sorted(done) == sorted(numbers)
+    return figures
 
-    runner.stop()
-    assert sorted(done) == [f"WEB-{i}" for i in range(len(numbers))]
+
+async def _fits_a_phone(page: Page, shot: str) -> None:
+    """At a phone's 390 px the page needs no sideways scrolling; a screenshot for the README
+    (into PBX_ENGINE_SCREENSHOTS when set)."""
+    size = page.viewport_size
+    await page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        wide = await page.evaluate(WIDER_THAN_SCREEN)
+        assert width <= 390, f"{page.url} is {width} px wide on a 390 px screen: {wide}"
+        if folder := os.environ.get("PBX_ENGINE_SCREENSHOTS"):
+            await page.screenshot(path=Path(folder) / shot, full_page=True)
+    finally:
+        if size is not None:
+            await page.set_viewport_size(size)
+
+
+async def _log_out(desk: Page, engine: Engine, login: str) -> None:
+    endpoint = engine.browser_phones.endpoint_of(login)
+    assert endpoint is not None
     await desk.click("#phone-logout")
     await expect(desk.locator("#state")).to_have_attribute("data-state", "logged_out")
     await expect(desk.locator("#phone-state")).to_have_attribute("data-state", "off")
 
     async def withdrawn():
-        return engine.browser_phones.endpoint_of("wanda") is None
+        return engine.browser_phones.endpoint_of(login) is None
 
     await eventually(withdrawn, what="the browser phone taken out of Asterisk")
-    assert await engine.ari.get_config_object("res_pjsip", "endpoint", "web-1") is None
-    assert errors == []
-    measured = {
-        "login_to_ready_ms": round(login_to_ready_ms),
-        "debtor_tone_in_page_after_bridge_ms": tone_after_bridge_ms,
-    }
-    log.info("browser_phone.measured", **measured)
-    print("measured:", measured)
+    assert await engine.ari.get_config_object("res_pjsip", "endpoint", endpoint) is None
+    await desk.context.close()
 
 
 async def _closed(pstn: PstnSandbox, number: str) -> Path | None:
@@ -210,3 +331,91 @@ async def _closed(pstn: PstnSandbox, number: str) -> Path | None:
     with path.open("rb") as wav:
         riff_size = int.from_bytes(wav.read(8)[4:], "little")
     return path if riff_size == path.stat().st_size - 8 else None
+
+
+async def test_given_an_invitation_link_when_a_guest_joins_from_his_browser_then_the_room_hears_him(  # noqa: E501
+    api: str,
+    connected_engine: Engine,
+    pstn_asterisk: PstnSandbox,
+    browser: Browser,
+):
+    engine = connected_engine
+    await engine.storage.agents.upsert_agent("mona", "Mona", role="supervisor")
+    headers = {"Authorization": f"Bearer {await engine.storage.issue_agent_token('mona')}"}
+    async with aiohttp.ClientSession(headers=headers) as moderator:
+        try:
+            async with moderator.post(f"{api}/rooms", json={"name": "web-guests"}) as response:
+                assert response.status == 201, await response.text()
+            # A member on the phone network: he plays his tone and records what he hears.
+            async with moderator.post(
+                f"{api}/rooms/web-guests/dial", json={"number": ROOM_MEMBER}
+            ) as response:
+                assert response.status == 201, await response.text()
+            await eventually(
+                lambda: _members_via(engine, {"dialled"}), timeout=15, what="the member"
+            )
+            async with moderator.post(
+                f"{api}/rooms/web-guests/invitations", json={"valid_seconds": 300, "max_uses": 1}
+            ) as response:
+                assert response.status == 201, await response.text()
+                link = (await response.json())["url"]
+            await _guest_joins_and_leaves(engine, browser, link, pstn_asterisk)
+        finally:
+            if engine.rooms.room("web-guests"):
+                async with moderator.delete(f"{api}/rooms/web-guests") as response:
+                    assert response.status == 200
+
+
+async def _guest_joins_and_leaves(
+    engine: Engine, browser: Browser, link: str, pstn: PstnSandbox
+) -> None:
+    errors: list[str] = []
+    context = await browser.new_context(viewport={"width": 390, "height": 844})  # a phone
+    page = await context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(link)
+    await page.click("#join-browser")
+    await expect(page.locator("#browser-state")).to_have_attribute(
+        "data-state", "in_room", timeout=15000
+    )
+    await eventually(
+        lambda: _members_via(engine, {"dialled", "invitation"}), timeout=10, what="the guest"
+    )
+    guest = next(m for m in engine.rooms.members("web-guests") if m.via == "invitation")
+    assert guest.caller and guest.caller.startswith("browser:guest-")
+    # He hears the room (the member's tone), and the room hears him (his microphone's).
+    heard_ms = await page.evaluate(HEAR_TONE.replace("deskPhone", "roomGuest"), [1400, 10000])
+    assert heard_ms >= 0, "the member's tone never reached the guest's page"
+    since = time.time()
+
+    async def member_heard_guest():
+        path = _heard_by_network(pstn, ROOM_MEMBER)
+        if path is None or path.stat().st_mtime < since:
+            return None
+        levels = tone_levels_so_far(path, MICROPHONE_HZ)[-10:]
+        return len(levels) == 10 and all(level > LOUD for level in levels)
+
+    await eventually(member_heard_guest, timeout=10, what="the guest's tone in the room")
+    await _fits_a_phone(page, "join-phone.png")
+
+    await page.click("#leave")
+    await expect(page.locator("#browser-state")).to_have_attribute("data-state", "left")
+    await eventually(lambda: _members_via(engine, {"dialled"}), timeout=10, what="guest gone")
+    endpoint = guest.caller.removeprefix("browser:")
+
+    async def withdrawn():
+        await page.close()  # the page's websocket closes: its phone is taken out
+        return engine.browser_phones.invitation_of(endpoint) is None
+
+    await eventually(withdrawn, timeout=10, what="the guest's phone withdrawn")
+    assert await engine.ari.get_config_object("res_pjsip", "endpoint", endpoint) is None
+    # A use of a one-use link: a second browser is refused.
+    again = await context.new_page()
+    await again.goto(link)
+    await expect(again.locator("body")).to_contain_text("used up")
+    await context.close()
+    assert errors == []
+
+
+async def _members_via(engine: Engine, vias: set[str]) -> bool:
+    return {m.via for m in engine.rooms.members("web-guests")} == vias

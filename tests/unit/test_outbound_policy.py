@@ -142,7 +142,9 @@ def test_given_any_dial_then_allowed_exactly_when_every_rule_passes(
         not asked or cap is None or count < cap
         for asked, cap, count in zip(who, caps, (by_agent, by_link, by_address), strict=True)
     ]
-    expected = kind in allowed_kinds and country in allowed_countries and all(under)
+    # A guest's browser reaches no phone network: only the caps apply to it.
+    browser = kind is NumberKind.BROWSER
+    expected = (browser or (kind in allowed_kinds and country in allowed_countries)) and all(under)
     assert decision.allowed is expected
     assert decision.status == (200 if expected else decision.status)
     if not expected:
@@ -231,3 +233,15 @@ def test_given_a_room_whose_pins_are_hashed_then_it_admits_as_with_plain_pins():
         assert admit(room, wrong, 0).refused is Refusal.WRONG_PIN
     assert admit(room, None, 1, invited=True).admitted
     assert admit(room, None, 2, invited=True).refused is Refusal.FULL
+
+
+def test_given_a_browser_target_then_it_is_a_browser_whatever_follows():
+    assert classify("browser:guest-0123456789abcdef").kind is NumberKind.BROWSER
+    assert classify("+browser:x").kind is NumberKind.UNKNOWN  # only the engine's own prefix
+
+
+def test_given_a_browser_then_no_number_rule_refuses_it_but_the_link_cap_does():
+    rules = PurposeRules(frozenset({"US"}), frozenset(), per_link_per_hour=2)
+    browser = classify("browser:guest-0123456789abcdef")
+    assert decide(rules, browser, DialCounts(by_link=1), link=True).allowed
+    assert decide(rules, browser, DialCounts(by_link=2), link=True).reason == "link_rate"

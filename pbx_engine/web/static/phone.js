@@ -3,8 +3,7 @@
 // the calls the engine rings it with (the agent's shift leg, or each call when he is rung per
 // call). Mute, hold, volume and a microphone check; nothing to type.
 import { api } from "/static/common.js";
-
-const MEDIA = { audio: true, video: false };
+import { MEDIA, answer, peerConfig, register } from "/static/sipphone.js";
 
 // What the phone is doing, for the desk to show (and for tests to read).
 export const phone = {
@@ -13,12 +12,12 @@ export const phone = {
   session: null,
   remoteStream: null,
   registeredAt: null,
-  answeredAt: [],
+  setupMs: [],  // each call's audio path set-up: rung to media connected, in milliseconds
 };
 window.deskPhone = phone;
 
 let ua = null;
-let iceServers = [];
+let pcConfig = {};
 let listener = () => {};
 
 function tell(state, why = "") {
@@ -29,71 +28,58 @@ function tell(state, why = "") {
 
 export function onPhoneChange(callback) { listener = callback; }
 
-function websocketUrl(path) {
-  return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
-}
-
 // Asks the engine for this desk's phone and registers it; resolves once registered.
 export async function startPhone() {
   if (ua) return;
-  if (!window.JsSIP) throw new Error("the browser phone's library is not installed on the engine");
   tell("starting");
-  const issued = await api("POST", "/agents/me/browser-phone");
-  iceServers = issued.ice_servers || [];
-  ua = new window.JsSIP.UA({
-    sockets: [new window.JsSIP.WebSocketInterface(websocketUrl(issued.websocket))],
-    uri: `sip:${issued.endpoint}@${location.hostname}`,
-    authorization_user: issued.endpoint,
-    realm: issued.realm,
-    password: issued.password,
-    register: true,
-    session_timers: false,
-    // Asterisk takes a lost websocket's contact away; the engine's page reconnects at once.
-    connection_recovery_min_interval: 1,
-    connection_recovery_max_interval: 10,
-  });
-  ua.on("newRTCSession", ({ originator, session }) => originator === "remote" && answer(session));
-  const registered = new Promise((resolve, reject) => {
-    ua.on("registered", () => { phone.registeredAt = Date.now(); tell("registered"); resolve(); });
-    ua.on("registrationFailed", (e) => { tell("failed", `registration failed: ${e.cause}`); reject(new Error(phone.why)); });
-  });
-  ua.on("disconnected", () => phone.state !== "off" && tell("failed", "connection to the engine lost; reconnecting"));
-  ua.on("connected", () => phone.state === "failed" && tell("starting"));
-  ua.start();
-  await registered;
+  try {
+    const issued = await api("POST", "/agents/me/browser-phone");
+    pcConfig = peerConfig(issued);
+    ua = await register(issued, take, (up) => {
+      if (phone.state === "off" || phone.state === "starting") return;
+      if (!up) tell("failed", "connection to the engine lost; reconnecting");
+      else tell(phone.session ? "in_call" : "registered");
+    });
+  } catch (error) {
+    tell("failed", error.message);
+    throw error;
+  }
+  phone.registeredAt = Date.now();
+  tell("registered");
 }
 
 export async function stopPhone() {
   const running = ua;
   ua = null;
-  if (running) running.stop();
+  if (running) {
+    // Unregistered first (a second at most): taken out of Asterisk before that, the phone's
+    // goodbye would be refused as from an unknown endpoint.
+    await new Promise((resolve) => {
+      running.once("unregistered", resolve);
+      setTimeout(resolve, 1000);
+      running.stop();
+    });
+  }
   tell("off");
   await api("DELETE", "/agents/me/browser-phone");
 }
 
-// The engine rings this phone only with the agent's own calls: they are answered at once.
-function answer(session) {
+// The engine rings this phone only with the agent's own calls: one at a time, answered at once.
+function take(session) {
   if (phone.session && !phone.session.isEnded()) {
-    session.terminate({ status_code: 486 });  // one call at a time
+    session.terminate({ status_code: 486 });
     return;
   }
   phone.session = session;
-  const attach = (pc) => pc.addEventListener("track", (event) => {
-    phone.remoteStream = event.streams[0];
-    const speaker = document.getElementById("phone-audio");
-    speaker.srcObject = phone.remoteStream;
-    speaker.play().catch(() => {});
+  answer(session, document.getElementById("phone-audio"), pcConfig, {
+    stream: (stream) => { phone.remoteStream = stream; },
+    media: (ms) => phone.setupMs.push(Math.round(ms)),
+    confirmed: () => tell("in_call"),
+    ended: () => {
+      if (phone.session === session) { phone.session = null; phone.remoteStream = null; }
+      if (phone.state === "in_call") tell("registered");
+    },
   });
-  if (session.connection) attach(session.connection);
-  else session.on("peerconnection", (e) => attach(e.peerconnection));
-  const ended = () => {
-    if (phone.session === session) { phone.session = null; phone.remoteStream = null; }
-    if (phone.state === "in_call") tell("registered");
-  };
-  session.on("ended", ended);
-  session.on("failed", ended);
-  session.on("confirmed", () => { phone.answeredAt.push(Date.now()); tell("in_call"); });
-  session.answer({ mediaConstraints: MEDIA, pcConfig: { iceServers } });
 }
 
 export function setMuted(muted) {
