@@ -8,6 +8,7 @@ configuration change to all of them), so the node the phone registers on can rin
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from pbx_engine.agents.softphones import (
     new_sip_password,
 )
 from pbx_engine.ari.client import AriClient
+from pbx_engine.ari.dialstrings import endpoint_dial_string
 from pbx_engine.ari.errors import AriError, AriUnavailable
 from pbx_engine.config import WebrtcConfig
 
@@ -50,6 +52,21 @@ class BrowserPhoneCredentials:
         }
 
 
+# What a call from the website widget says it was made to (where a DID would be).
+WIDGET_DID = "widget"
+
+
+def widget_ticket(case_id: int | None) -> str:
+    """What a widget caller's phone is made for: the case the engine identified, if any."""
+    return f"widget:{case_id or ''}"
+
+
+def ticket_case(ticket: str) -> int | None:
+    """The case in a widget caller's ticket (None: an unidentified caller, or no such ticket)."""
+    kind, _, rest = ticket.partition(":")
+    return int(rest) if kind == "widget" and rest.isdigit() else None
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -68,7 +85,9 @@ class BrowserPhones:
         self.webrtc = webrtc or WebrtcConfig()
         self._clock = clock
         self._issued: dict[str, str] = {}  # login -> his browser phone's endpoint
-        self._guests: dict[str, str] = {}  # a room guest's endpoint -> its invitation's id
+        # A guest's endpoint -> what it was made for: an invitation's id, or a widget caller's
+        # ticket (`widget_ticket`).
+        self._guests: dict[str, str] = {}
 
     def endpoint_of(self, login: str) -> str | None:
         """His browser phone's endpoint, if his desk has one now."""
@@ -81,17 +100,33 @@ class BrowserPhones:
         log.info("browser_phone.issued", agent=login, endpoint=issued.endpoint)
         return issued
 
-    async def issue_guest(self, invitation_id: str) -> BrowserPhoneCredentials:
-        """A browser phone for a guest who opened an invitation link: it can only be rung (into
-        the link's room), never dial."""
+    async def issue_guest(self, made_for: str) -> BrowserPhoneCredentials:
+        """A browser phone for a guest (who opened an invitation link, or a debtor calling from
+        the website widget): it can only be rung, never dial. `made_for`: the invitation's id,
+        or `widget_ticket(...)`."""
         issued = await self._push(guest_endpoint_name(), guest=True)
-        self._guests[issued.endpoint] = invitation_id
-        log.info("browser_phone.guest_issued", invitation=invitation_id, endpoint=issued.endpoint)
+        self._guests[issued.endpoint] = made_for
+        log.info("browser_phone.guest_issued", made_for=made_for, endpoint=issued.endpoint)
         return issued
 
     def invitation_of(self, guest_endpoint: str) -> str | None:
-        """The invitation a guest's browser phone was made for (None: not one of ours)."""
+        """What a guest's browser phone was made for (None: not one of ours)."""
         return self._guests.get(guest_endpoint)
+
+    async def ring_inbound(self, guest_endpoint: str, case_id: int | None) -> str:
+        """Ring a widget caller's browser into the app as an inbound call (the debtor menu,
+        then his owner or the queue, as `pbx_engine.routing` takes any inbound call): the
+        channel's id. The case is the one the engine identified, never the page's word."""
+        channel_id = f"web-{uuid.uuid4().hex[:16]}"
+        await self._ari.originate(
+            endpoint_dial_string(guest_endpoint),
+            app=self._ari.app,
+            app_args=["inbound", "", WIDGET_DID, str(case_id or "")],
+            channel_id=channel_id,
+            timeout=30,
+        )
+        log.info("browser_phone.rung_inbound", endpoint=guest_endpoint, case_id=case_id)
+        return channel_id
 
     async def _push(self, name: str, *, guest: bool) -> BrowserPhoneCredentials:
         password = new_sip_password()

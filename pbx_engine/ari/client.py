@@ -585,11 +585,9 @@ class AriClient:
         return await self._everywhere(route, method, path, params, json)
 
     async def _on_new_node(self, route: Route, method, path, params, json) -> Any:
-        name = current_node.get()
-        if name not in self._links:
-            name = pick_node(self.rooms())
-            if name is None:
-                raise AriUnavailable(f"{method} {path}: no Asterisk node is up with room")
+        name = self.node_for_new_call()
+        if name is None:
+            raise AriUnavailable(f"{method} {path}: no Asterisk node is up with room")
         if route.creates is not None:
             self._map.place(route.creates, name)  # before: its first event may beat the answer
         try:

@@ -34,13 +34,14 @@ from pbx_engine.web.outbound_api import NewAgentPayload
 from pbx_engine.web.payloads import (
     CallPayload,
     DispositionPayload,
+    GuestPayload,
     LoginPayload,
     PausePayload,
     PaymentPayload,
 )
 from pbx_engine.web.payments_api import StartPayload
-from pbx_engine.web.rooms_api import DialPayload, GuestPayload, InvitationPayload, RoomPayload
-from pbx_engine.web.widget_api import WidgetCallbackPayload
+from pbx_engine.web.rooms_api import DialPayload, InvitationPayload, RoomPayload
+from pbx_engine.web.widget_api import WidgetCallbackPayload, WidgetCallPayload
 
 OPENAPI_PATH = "/openapi.json"
 JSON = "application/json"
@@ -761,6 +762,42 @@ ROUTES: tuple[Route, ...] = (
             429: Answer("too many requests from this address, or for this number today"),
         },
         body=WidgetCallbackPayload,
+    ),
+    Route(
+        "POST",
+        "/widget/call",
+        Role.PUBLIC,
+        "Call us now: a browser phone for the widget's page (it can only be rung)",
+        {
+            200: Answer("endpoint, password, realm, websocket"),
+            403: Answer("not from the widget's page, or a forged or expired case link"),
+            404: Answer("no [widget] on this engine"),
+            429: Answer("too many requests from this address"),
+            503: Answer("the PBX refused it"),
+        },
+        body=WidgetCallPayload,
+        body_required=False,
+    ),
+    Route(
+        "GET",
+        "/widget/sip",
+        Role.PUBLIC,
+        "The widget caller's SIP websocket (subprotocol `sip`), carried to the PBX",
+        {101: Answer("switching to the websocket", ()), 403: Answer("not a phone the widget made")},
+        query={"guest": {"type": "string"}},
+        other_answers=None,
+    ),
+    Route(
+        "POST",
+        "/widget/call/ring",
+        Role.PUBLIC,
+        "Ring the widget caller's browser into the phone menu and the queue (an inbound call)",
+        {
+            202: Answer("ringing: the channel"),
+            403: Answer("not from the widget's page, or not a phone the widget made"),
+            503: Answer("the call could not be made"),
+        },
+        body=GuestPayload,
     ),
     Route(
         "POST",

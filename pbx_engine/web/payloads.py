@@ -26,6 +26,12 @@ class LoginPayload(Payload):
     phone: Literal["softphone", "browser"] = "softphone"
 
 
+class GuestPayload(Payload):
+    """A guest's browser phone (a room's, the widget's), by the endpoint the engine made."""
+
+    endpoint: str = Field(pattern=r"^guest-[0-9a-f]{16}$")
+
+
 class PausePayload(Payload):
     reason: SingleLineText = Field(min_length=1, max_length=100)
 

@@ -59,6 +59,7 @@ from pbx_engine.web.common import (
     read_body,
     require_role,
 )
+from pbx_engine.web.payloads import GuestPayload
 from pbx_engine.web.phone_api import BROWSER_PHONES, carry_sip
 
 JOIN_TASKS = web.AppKey("join_tasks", OwnedTasks)
@@ -267,10 +268,6 @@ async def join(request: web.Request) -> web.Response:
         f"<p>We are calling {html.escape(number)} now: answer, and you are in the room.</p>",
         202,
     )
-
-
-class GuestPayload(Payload):
-    endpoint: str = Field(pattern=r"^guest-[0-9a-f]{16}$")
 
 
 async def join_from_browser(request: web.Request) -> web.Response:

@@ -3,6 +3,11 @@
     GET  /widget/                    the widget: a call back form (?case=LINK identifies the
                                      debtor); the creditors' `sites` may show it in a frame
     POST /widget/callback {number, at?, case?}   a call back request, from the widget only
+    POST /widget/call {case?}        "Call us now": a browser phone for the page, which can
+                                     only be rung (capped per address like call backs)
+    GET  /widget/sip?guest=E         its SIP websocket, carried to the PBX
+    POST /widget/call/ring {endpoint}   the engine rings it into the phone menu and the queue,
+                                     as an inbound call of the case the link named
     POST /cases/{case_id}/widget-link   (supervisors) a signed link to the widget for a case
 
 The creditor's page includes /static/widget-embed.js, which shows the widget in a frame. The
@@ -17,6 +22,8 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import Field
 
+from pbx_engine.agents.browser_phones import ticket_case, widget_ticket
+from pbx_engine.ari.errors import AriError, AriUnavailable
 from pbx_engine.cases.ids import parse_case_id
 from pbx_engine.web.browser_api import STATIC_DIR
 from pbx_engine.web.common import (
@@ -28,6 +35,8 @@ from pbx_engine.web.common import (
     require_role,
 )
 from pbx_engine.web.edge import client
+from pbx_engine.web.payloads import GuestPayload
+from pbx_engine.web.phone_api import BROWSER_PHONES, carry_sip
 from pbx_engine.web.security import framed_by, same_site_origin
 from pbx_engine.widget.service import WidgetService
 
@@ -72,6 +81,66 @@ async def ask_callback(request: web.Request) -> web.Response:
     )
 
 
+class WidgetCallPayload(Payload):
+    case: str | None = Field(None, max_length=600)
+
+
+async def ask_call(request: web.Request) -> web.Response:
+    if WIDGET not in request.app:
+        return error_response(404, _NO_WIDGET)
+    if not same_site_origin(request.headers.get("Origin"), request.host):
+        return error_response(403, "requests come from the widget's own page")
+    payload = await read_body(request, WidgetCallPayload)
+    if isinstance(payload, web.Response):
+        return payload
+    decision, case_id = await request.app[WIDGET].ask_call(  # Refused: 403
+        payload.case, client(request).address
+    )
+    if not decision.allowed:
+        return web.json_response({"message": decision.message}, status=decision.status)
+    try:
+        issued = await request.app[BROWSER_PHONES].issue_guest(widget_ticket(case_id))
+    except (AriError, AriUnavailable) as error:
+        return error_response(503, f"the PBX did not take this browser: {error}")
+    websocket = f"/widget/sip?guest={issued.endpoint}"
+    return web.json_response({**issued.as_json(), "websocket": websocket})
+
+
+def _widget_guest(request: web.Request, endpoint: str) -> str | None:
+    """The widget caller's ticket, if `endpoint` is a phone the widget made."""
+    ticket = request.app[BROWSER_PHONES].invitation_of(endpoint)
+    return ticket if ticket is not None and ticket.startswith("widget:") else None
+
+
+async def widget_sip(request: web.Request) -> web.StreamResponse:
+    guest = request.query.get("guest", "")
+    if WIDGET not in request.app or _widget_guest(request, guest) is None:
+        return error_response(403, "not a browser the widget made")
+    phones = request.app[BROWSER_PHONES]
+    try:
+        return await carry_sip(request, phones.websocket_url())
+    finally:
+        await phones.withdraw_guest(guest)
+
+
+async def ring_widget_caller(request: web.Request) -> web.Response:
+    if not same_site_origin(request.headers.get("Origin"), request.host):
+        return error_response(403, "requests come from the widget's own page")
+    payload = await read_body(request, GuestPayload)
+    if isinstance(payload, web.Response):
+        return payload
+    ticket = _widget_guest(request, payload.endpoint)
+    if WIDGET not in request.app or ticket is None:
+        return error_response(403, "not a browser the widget made")
+    try:
+        channel_id = await request.app[BROWSER_PHONES].ring_inbound(
+            payload.endpoint, ticket_case(ticket)
+        )
+    except (AriError, AriUnavailable) as error:
+        return error_response(503, f"the call could not be made: {error}")
+    return web.json_response({"ringing": channel_id}, status=202)
+
+
 async def case_link(request: web.Request) -> web.Response:
     if denied := require_role(request):
         return denied
@@ -91,4 +160,7 @@ def add_widget_routes(app: web.Application, widget: WidgetService | None) -> Non
         app[WIDGET] = widget
     app.router.add_get("/widget/", widget_page)
     app.router.add_post("/widget/callback", ask_callback)
+    app.router.add_post("/widget/call", ask_call)
+    app.router.add_get("/widget/sip", widget_sip)
+    app.router.add_post("/widget/call/ring", ring_widget_caller)
     app.router.add_post("/cases/{case_id}/widget-link", case_link)

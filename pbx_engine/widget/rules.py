@@ -85,3 +85,13 @@ def decide_callback(
 def callback_due(due_at: datetime | None, now: datetime) -> datetime:
     """When the call back is due: the time asked for, never before now."""
     return now if due_at is None or due_at < now else due_at
+
+
+def decide_call_now(counts: WidgetCounts, limits: WidgetLimits) -> WidgetDecision:
+    """A call from the page into the phone menu: no number is rung but the caller's own
+    browser, so only the address's cap applies."""
+    if counts.by_address >= limits.per_address_per_hour:
+        return WidgetDecision(
+            False, "address_rate", "Too many requests from here: please try again later.", 429
+        )
+    return WidgetDecision(True, "ok", "Calling…", 202)

@@ -20,6 +20,7 @@ from pbx_engine.widget.rules import (
     WidgetDecision,
     WidgetLimits,
     callback_due,
+    decide_call_now,
     decide_callback,
 )
 
@@ -131,8 +132,30 @@ class WidgetService:
         )
         return decision
 
-    async def _record_refusal(self, address: str, e164: str | None, reason: str) -> None:
-        request = WidgetRequest(self._clock(), "callback", e164, None, False, reason, address)
+    async def ask_call(self, link: str | None, address: str) -> tuple[WidgetDecision, int | None]:
+        """A call from the page now: may it be made, and whose case is it (by the page's signed
+        link; None: an unidentified caller). Refused 403 for a forged or expired link."""
+        try:
+            case_id = self.case_of_link(link) if link else None
+        except Refused:
+            await self._record_refusal(address, None, "bad_link", kind="call_now")
+            raise
+        async with self._lock:
+            now = self._clock()
+            counts = WidgetCounts(*await self._storage.widget.counts(address, None, now))
+            decision = decide_call_now(counts, self._limits)
+            await self._storage.widget.record(
+                WidgetRequest(
+                    now, "call_now", None, case_id, decision.allowed, decision.reason, address
+                )
+            )
+        log.info("widget.call_asked", case_id=case_id, allowed=decision.allowed)
+        return decision, case_id
+
+    async def _record_refusal(
+        self, address: str, e164: str | None, reason: str, kind: str = "callback"
+    ) -> None:
+        request = WidgetRequest(self._clock(), kind, e164, None, False, reason, address)
         await self._storage.widget.record(request)
         log.info("widget.callback_asked", allowed=False, reason=reason)
 

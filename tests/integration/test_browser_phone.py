@@ -7,7 +7,6 @@ browser's tone is found in what the phone network recorded of the call.
 Measured and printed: "Log in browser phone" to ready, and per call the time from the bridge
 on record to the debtor's tone in the page."""
 
-import os
 import re
 import time
 from collections.abc import AsyncIterator
@@ -25,6 +24,7 @@ from pbx_engine.lab.sandbox.asterisk import PstnSandbox
 from pbx_engine.lab.sandbox.audio import microphone_tone, tone_levels, tone_levels_so_far
 from pbx_engine.lab.sandbox.coturn import TurnSandbox
 from pbx_engine.signin.passwords import hash_password
+from tests.integration.browsers import fits_a_phone
 from tests.integration.test_desktop import CHROMIUM, CHROMIUM_ARGS, PASSWORD
 from tests.waiting import eventually
 
@@ -66,12 +66,6 @@ HEAR_TONE = """async ([hz, timeoutMs]) => {
   }
 }"""
 
-
-# What sticks out of a phone-sized screen: the innermost elements wider than it.
-WIDER_THAN_SCREEN = """() => [...document.querySelectorAll("body *")]
-  .filter((e) => e.getBoundingClientRect().right > innerWidth + 1)
-  .filter((e) => ![...e.children].some((c) => c.getBoundingClientRect().right > innerWidth + 1))
-  .slice(0, 8).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`)"""
 
 # The browser leg's own figures, from WebRTC's statistics: the round trip RTCP measured, the
 # receiving jitter buffer's delay, the kind of the local candidate in use.
@@ -261,7 +255,7 @@ async def _take_calls(
         tone_after_bridge = time.time() * 1000 - attempt.bridged_at.timestamp() * 1000
         link = await desk.evaluate(LINK_STATS)
         if call == 1:
-            await _fits_a_phone(desk, "desk-phone.png")
+            await fits_a_phone(desk, "desk-phone.png")
         ended_at = time.time()
         await desk.click("#end-call")
         await expect(desk.locator("#no-call")).to_contain_text("Call ended", timeout=10000)
@@ -290,22 +284,6 @@ async def _take_calls(
         await expect(desk.locator("#state")).to_have_attribute("data-state", "ready", timeout=5000)
     assert sorted(done) == sorted(numbers)
     return figures
-
-
-async def _fits_a_phone(page: Page, shot: str) -> None:
-    """At a phone's 390 px the page needs no sideways scrolling; a screenshot for the README
-    (into PBX_ENGINE_SCREENSHOTS when set)."""
-    size = page.viewport_size
-    await page.set_viewport_size({"width": 390, "height": 844})
-    try:
-        width = await page.evaluate("document.documentElement.scrollWidth")
-        wide = await page.evaluate(WIDER_THAN_SCREEN)
-        assert width <= 390, f"{page.url} is {width} px wide on a 390 px screen: {wide}"
-        if folder := os.environ.get("PBX_ENGINE_SCREENSHOTS"):
-            await page.screenshot(path=Path(folder) / shot, full_page=True)
-    finally:
-        if size is not None:
-            await page.set_viewport_size(size)
 
 
 async def _log_out(desk: Page, engine: Engine, login: str) -> None:
@@ -396,7 +374,7 @@ async def _guest_joins_and_leaves(
         return len(levels) == 10 and all(level > LOUD for level in levels)
 
     await eventually(member_heard_guest, timeout=10, what="the guest's tone in the room")
-    await _fits_a_phone(page, "join-phone.png")
+    await fits_a_phone(page, "join-phone.png")
 
     await page.click("#leave")
     await expect(page.locator("#browser-state")).to_have_attribute("data-state", "left")

@@ -25,6 +25,7 @@ from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from pbx_engine.lab.sandbox.sipp import SippPhone
 from pbx_engine.signin.passwords import hash_password, verify_password
+from tests.integration.browsers import fits_a_phone
 from tests.waiting import eventually, now
 
 log = structlog.get_logger(__name__)
@@ -184,11 +185,7 @@ async def test_given_browsers_when_a_debtor_answers_then_screen_pop_promise_and_
     await expect(card).to_have_attribute("data-connects", "1", timeout=GENEROUS * 1000)
     await expect(row.locator(".dead-air")).to_contain_text(" ms", timeout=GENEROUS * 1000)
     await board.screenshot(path=shots / "wallboard.png", full_page=True)
-    # On a phone's 390 px the board needs no sideways scrolling.
-    await board.set_viewport_size({"width": 390, "height": 844})
-    assert await board.evaluate("document.documentElement.scrollWidth") <= 390
-    await board.screenshot(path=shots / "wallboard-phone.png", full_page=True)
-    await board.set_viewport_size({"width": 1360, "height": 900})
+    await fits_a_phone(board, "wallboard-phone.png")
     await desk.keyboard.press("Control+Enter")
     await expect(desk.locator("#saved")).to_contain_text("promise_to_pay", timeout=GENEROUS * 1000)
 

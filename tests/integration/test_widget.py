@@ -1,7 +1,9 @@
 """The creditors' website widget on the real engine: a supervisor makes a case's link, the debtor
 opens it on a phone-sized screen (Chromium), asks to be called back, and the campaign dials him
-through to the case's owner. And what an open form must refuse: a number on no case, another
-number than the case's, a forged link, a post from another site, a form filled in a loop."""
+through to the case's owner; or he presses "Call us now" and his browser reaches the owner
+through the phone menu, his owner's voice heard in the page. And what an open form must refuse:
+a number on no case, another number than the case's, a forged link, a post from another site, a
+form filled in a loop."""
 
 import secrets
 from collections.abc import AsyncIterator
@@ -21,8 +23,32 @@ from pbx_engine.lab.sandbox.sipp import SippPhone
 from pbx_engine.web.api import build_app
 from pbx_engine.widget.rules import WidgetLimits
 from pbx_engine.widget.service import WidgetService
-from tests.integration.test_desktop import browser  # noqa: F401 (the fixture)
+
+# A Chromium whose microphone is a WAV file (a 1000 Hz tone): the fixture.
+from tests.integration.browsers import fits_a_phone
+from tests.integration.test_browser_phone import browser  # noqa: F401
 from tests.waiting import eventually
+
+# Listens to the widget call's remote stream until there is sound (ms it took, or -1).
+HEARS_SOUND = """async (timeoutMs) => {
+  const started = performance.now();
+  const context = new AudioContext();
+  await context.resume();
+  const analyser = context.createAnalyser();
+  context.createMediaStreamSource(window.widgetCaller.remoteStream).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  try {
+    while (performance.now() - started < timeoutMs) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      analyser.getFloatTimeDomainData(samples);
+      const rms = Math.sqrt(samples.reduce((sum, x) => sum + x * x, 0) / samples.length);
+      if (rms > 0.01) return performance.now() - started;
+    }
+    return -1;
+  } finally {
+    await context.close();
+  }
+}"""
 
 NUMBER = PstnBehaviour.TALK.number("+1202555031")
 SITE = "https://www.acme-bank.example"
@@ -97,7 +123,7 @@ async def test_given_a_case_link_when_the_debtor_asks_on_his_phone_then_his_owne
     await page.click("#send")
     await expect(page.locator("#said")).to_have_attribute("data-taken", "true")
     await expect(page.locator("#said")).to_contain_text("We will call you back")
-    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await fits_a_phone(page, "widget-phone.png")
     await page.reload()  # asked again: one call back a number a day
     await page.fill("#number", NUMBER)
     await page.click("#send")
@@ -179,3 +205,60 @@ async def test_given_an_open_form_then_strangers_numbers_forgeries_other_sites_a
     assert not await storage.pool.fetchval(
         "SELECT count(*) FROM callbacks WHERE case_id = $1", case_id
     )
+
+
+async def test_given_a_case_link_when_the_debtor_calls_from_the_page_then_his_owner_takes_it(
+    connected_engine: Engine,
+    widget_api: str,
+    agent_phone: SippPhone,
+    browser: Browser,  # noqa: F811
+):
+    engine, storage = connected_engine, connected_engine.storage
+    await storage.agents.upsert_agent("anna", "Anna Nowak", sip_endpoint="agent-001")
+    owner = await storage.agents.get_agent("anna")
+    case_id, _ = await storage.cases.upsert_case(
+        creditor="Acme Bank",
+        reference="WIDGET-3",
+        debtor_name="Carl Caller",
+        amount_owed=Decimal("12.00"),
+        currency="USD",
+        numbers=[(PstnBehaviour.TALK.number("+1202555033"), "mobile")],
+        owner_agent_id=owner.id,
+    )
+    assert engine.widget is not None
+    url, _ = await engine.widget.link(case_id)
+    await engine.agents.login("anna")
+    try:
+        address = f"192.0.2.{secrets.randbelow(250) + 1}"
+        context = await browser.new_context(
+            viewport={"width": 390, "height": 844},
+            extra_http_headers={"X-Forwarded-For": address},
+        )
+        page = await context.new_page()
+        await page.goto(url.replace("http://127.0.0.1", widget_api))
+        await page.click("#call-now")
+        await expect(page.locator("#call-state")).to_have_attribute(
+            "data-state", "in_call", timeout=15000
+        )
+
+        async def taken_by_owner():
+            return await storage.pool.fetchrow(
+                "SELECT channel_id, agent_id, dialled FROM call_attempts "
+                "WHERE case_id = $1 AND direction = 'inbound' AND bridged_at IS NOT NULL",
+                case_id,
+            )
+
+        call = await eventually(taken_by_owner, timeout=20, what="the owner taking the call")
+        assert (call["agent_id"], call["dialled"]) == (owner.id, "widget")
+        leg = await engine.ari.get_channel(call["channel_id"])
+        assert leg is not None and leg.name.startswith("PJSIP/guest-")
+        # The owner's softphone (SIPp) speaks a recorded voice: the page hears it.
+        assert await page.evaluate(HEARS_SOUND, 10000) >= 0, "the page heard nothing"
+        await fits_a_phone(page, "widget-call-phone.png")
+        await page.click("#hang-up")
+        await expect(page.locator("#call-state")).to_have_attribute("data-state", "ended")
+        await context.close()
+    finally:
+        await engine.agents.logout("anna")
+    rows = [r for r in await storage.widget.requests(limit=20) if r.client_address == address]
+    assert [(r.kind, r.case_id, r.allowed) for r in rows] == [("call_now", case_id, True)]

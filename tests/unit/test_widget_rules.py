@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pbx_engine.agents.browser_phones import ticket_case, widget_ticket
 from pbx_engine.payments.links import make_pay_token
 from pbx_engine.widget.links import CaseLinkError, make_case_token, read_case_token
 from pbx_engine.widget.rules import (
@@ -14,6 +15,7 @@ from pbx_engine.widget.rules import (
     WidgetCounts,
     WidgetLimits,
     callback_due,
+    decide_call_now,
     decide_callback,
 )
 
@@ -95,3 +97,16 @@ def test_given_a_payment_link_then_it_is_no_widget_link():
     pay = make_pay_token(42, NOW + timedelta(days=1), secret)
     with pytest.raises(CaseLinkError, match="not valid"):
         read_case_token(pay, secret, NOW)
+
+
+def test_given_a_call_from_the_page_then_only_the_address_cap_applies():
+    assert decide_call_now(WidgetCounts(by_address=4, by_number=9), LIMITS).allowed
+    refused = decide_call_now(WidgetCounts(by_address=5), LIMITS)
+    assert (refused.allowed, refused.reason, refused.status) == (False, "address_rate", 429)
+
+
+def test_given_a_widget_callers_ticket_then_it_carries_the_case_the_engine_found():
+    assert ticket_case(widget_ticket(42)) == 42
+    assert ticket_case(widget_ticket(None)) is None
+    assert ticket_case("an-invitation-id") is None
+    assert ticket_case("12345") is None  # an invitation id is never a widget ticket

@@ -8,7 +8,8 @@
   const frame = document.createElement("iframe");
   const found = script.dataset.case ? `?case=${encodeURIComponent(script.dataset.case)}` : "";
   frame.src = `${engine}/widget/${found}`;
-  frame.title = "Call me back";
-  frame.style.cssText = "border:0;width:100%;max-width:420px;height:360px";
+  frame.title = "Talk to us";
+  frame.allow = "microphone; autoplay";  // "Call us now" speaks through the page
+  frame.style.cssText = "border:0;width:100%;max-width:420px;height:460px";
   script.after(frame);
 })();

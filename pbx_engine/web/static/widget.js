@@ -1,7 +1,58 @@
-// The website widget: a debtor asks for a call back. The page's ?case= (a signed link the
-// creditor put in his page) names his case; the time he picks is his own clock's, sent as UTC.
+// The website widget: a debtor calls from the page ("Call us now": the engine rings this
+// browser into its phone menu and queue) or asks for a call back. The page's ?case= (a signed
+// link the creditor put in his page) names his case; the time he picks is his own clock's, sent
+// as UTC.
+import { answer, peerConfig, register } from "/static/sipphone.js";
+
 const $ = (id) => document.getElementById(id);
 const link = new URLSearchParams(location.search).get("case");
+const caller = { state: "idle", session: null, remoteStream: null };
+let ua = null;  // one phone at a time: a second call makes a new one
+window.widgetCaller = caller;
+
+function say(state, text) {
+  caller.state = state;
+  $("call-state").textContent = text;
+  $("call-state").dataset.state = state;
+}
+
+async function post(path, body) {
+  const response = await fetch(path, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(data.message || data.error || `refused (${response.status})`);
+  return data;
+}
+
+async function callNow() {
+  $("call-now").disabled = true;
+  say("connecting", "Connecting…");
+  try {
+    if (ua) ua.stop();
+    const issued = await post("/widget/call", { case: link || null });
+    ua = await register(issued, (session) => {
+      caller.session = session;
+      answer(session, $("call-audio"), peerConfig(issued), {
+        stream: (stream) => { caller.remoteStream = stream; },
+        confirmed: () => { say("in_call", "Connected."); $("hang-up").disabled = false; },
+        ended: () => {
+          caller.session = null;
+          say("ended", "Call ended.");
+          $("hang-up").disabled = true;
+          $("call-now").disabled = false;
+        },
+      });
+    });
+    await post("/widget/call/ring", { endpoint: issued.endpoint });
+  } catch (error) {
+    say("refused", error.message);
+    $("call-now").disabled = false;
+  }
+}
+
+$("call-now").onclick = callNow;
+$("hang-up").onclick = () => caller.session && caller.session.terminate();
 
 async function send(event) {
   event.preventDefault();
