@@ -9,7 +9,7 @@ on record to the debtor's tone in the page."""
 
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -24,6 +24,7 @@ from pbx_engine.lab.sandbox.asterisk import PstnSandbox
 from pbx_engine.lab.sandbox.audio import microphone_tone, tone_levels, tone_levels_so_far
 from pbx_engine.lab.sandbox.coturn import TurnSandbox
 from pbx_engine.signin.passwords import hash_password
+from pbx_engine.supervision import SupervisionMode
 from tests.integration.browsers import fits_a_phone
 from tests.integration.test_desktop import CHROMIUM, CHROMIUM_ARGS, PASSWORD
 from tests.waiting import eventually
@@ -35,6 +36,7 @@ MICROPHONE_HZ = 1000
 # records what it hears: a tone per call tells this call's audio from the last one's.
 DEBTOR_TONES = (440, 520, 600)
 ROOM_MEMBER = "+12025571400"  # a room member on the phone network: his tone is 1400 Hz
+SUPERVISOR = "+12025571800"  # a supervisor's phone on the network (it plays 1800 Hz)
 LOUD = 800  # a tone's level (0..32768) in a 100 ms window when it is there (~1/4 full scale)
 
 # Listens to the phone's remote stream with WebAudio until `hz` is the loudest part of it
@@ -189,6 +191,41 @@ async def test_given_relay_only_when_the_desk_takes_a_call_then_its_media_goes_t
     print("measured:", call)
 
 
+async def test_given_a_browser_agent_on_a_call_when_a_supervisor_listens_then_he_hears_the_browser(  # noqa: E501
+    api: str, connected_engine: Engine, pstn_asterisk: PstnSandbox, browser: Browser
+):
+    """The browser leg is an agent's leg like a softphone's: supervision snoops on it the same
+    way, and the supervisor (rung on the phone network, which records what he hears) hears the
+    browser's microphone."""
+    engine = connected_engine
+    await engine.storage.agents.upsert_agent("sid", "Sid", role="supervisor")
+    sid = await engine.storage.agents.get_agent("sid")
+    assert sid is not None
+    runner, numbers = await _floor(engine, "bella", (760,))
+    errors: list[str] = []
+    desk = await _desk(browser, api, "bella", errors)
+    await _log_in_browser_phone(desk, engine, "bella")
+
+    async def supervisor_hears_the_browser() -> None:
+        await engine.supervision.start(sid, "bella", SupervisionMode.LISTEN, number=SUPERVISOR)
+
+        async def hears():
+            path = _heard_by_network(pstn_asterisk, SUPERVISOR)
+            levels = tone_levels_so_far(path, MICROPHONE_HZ)[-10:] if path else []
+            return len(levels) == 10 and all(level > LOUD for level in levels)
+
+        try:
+            await eventually(hears, timeout=15, what="the browser's tone at the supervisor's")
+        finally:
+            await engine.supervision.stop("sid")
+
+    runner.start()
+    await _take_calls(desk, engine, pstn_asterisk, numbers, during=supervisor_hears_the_browser)
+    runner.stop()
+    await _log_out(desk, engine, "bella")
+    assert errors == []
+
+
 async def _floor(engine: Engine, login: str, tones: tuple[int, ...]):
     """An agent with no softphone, and a predictive campaign of one case per tone."""
     storage = engine.storage
@@ -232,10 +269,15 @@ async def _log_in_browser_phone(desk: Page, engine: Engine, login: str) -> float
 
 
 async def _take_calls(
-    desk: Page, engine: Engine, pstn: PstnSandbox, numbers: dict[str, str]
+    desk: Page,
+    engine: Engine,
+    pstn: PstnSandbox,
+    numbers: dict[str, str],
+    during: Callable[[], Awaitable[None]] | None = None,
 ) -> list[dict]:
     """Each call as it comes: the debtor's tone heard in the page, the browser's in what the
-    network recorded; ended, disposed of, ready again. Returns each call's figures."""
+    network recorded; ended, disposed of, ready again. Returns each call's figures. `during`:
+    done on each call once its audio is checked, before it ends."""
     storage, done, figures = engine.storage, [], []
     for call in range(1, len(numbers) + 1):
         pop = desk.locator("#screen-pop .dossier")
@@ -254,6 +296,8 @@ async def _take_calls(
         assert attempt is not None and attempt.bridged_at is not None
         tone_after_bridge = time.time() * 1000 - attempt.bridged_at.timestamp() * 1000
         link = await desk.evaluate(LINK_STATS)
+        if during is not None:
+            await during()
         if call == 1:
             await fits_a_phone(desk, "desk-phone.png")
         ended_at = time.time()
