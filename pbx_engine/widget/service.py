@@ -121,7 +121,7 @@ class WidgetService:
                     decision.reason,
                     address,
                     callback_id,
-                )  # fmt: skip
+                )
             )
         log.info(
             "widget.callback_asked",
