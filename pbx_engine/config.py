@@ -635,6 +635,24 @@ class WebrtcConfig(_Section):
         description="browsers send media only through TURN (never their own addresses): for "
         "networks that allow nothing else, and to keep agents' addresses from Asterisk",
     )
+    dtls_certificate: Path | None = Field(
+        None,
+        description="Asterisk's DTLS certificate for browsers, PEM, as a path on the Asterisk "
+        "nodes (readable by their `asterisk` user; the file may hold the key too). None: "
+        "Asterisk makes one at each start, which browsers take as well: WebRTC checks the "
+        "fingerprint the signalling carries, not a certificate authority",
+    )
+    dtls_private_key: Path | None = Field(
+        None, description="the certificate's private key, when it is in a file of its own"
+    )
+
+    @field_validator("dtls_certificate", "dtls_private_key")
+    @classmethod
+    def _absolute(cls, path: Path | None) -> Path | None:
+        # Asterisk would read a relative path from its own working folder, not the config's.
+        if path is not None and not path.is_absolute():
+            raise ValueError(f"{path}: give the full path as the Asterisk nodes see it")
+        return path
 
     @field_validator("stun_urls", "turn_urls")
     @classmethod
@@ -650,6 +668,8 @@ class WebrtcConfig(_Section):
             raise ValueError("turn_urls need turn_secret (coturn's static-auth-secret)")
         if self.relay_only and not self.turn_urls:
             raise ValueError("relay_only needs turn_urls: media would have no way through")
+        if self.dtls_private_key is not None and self.dtls_certificate is None:
+            raise ValueError("dtls_private_key needs dtls_certificate (the key's certificate)")
         return self
 
 

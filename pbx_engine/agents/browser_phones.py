@@ -61,10 +61,15 @@ def widget_ticket(case_id: int | None) -> str:
     return f"widget:{case_id or ''}"
 
 
+def is_widget_ticket(ticket: str | None) -> bool:
+    """Whether a guest phone's ticket is a widget caller's (else: an invitation's, or none)."""
+    return ticket is not None and ticket.partition(":")[0] == "widget"
+
+
 def ticket_case(ticket: str) -> int | None:
     """The case in a widget caller's ticket (None: an unidentified caller, or no such ticket)."""
-    kind, _, rest = ticket.partition(":")
-    return int(rest) if kind == "widget" and rest.isdigit() else None
+    rest = ticket.partition(":")[2]
+    return int(rest) if is_widget_ticket(ticket) and rest.isdigit() else None
 
 
 def _now() -> datetime:
@@ -130,9 +135,17 @@ class BrowserPhones:
 
     async def _push(self, name: str, *, guest: bool) -> BrowserPhoneCredentials:
         password = new_sip_password()
-        for obj in browser_phone_objects(name, password, self._rtp_timeout, guest=guest):
+        webrtc = self.webrtc
+        for obj in browser_phone_objects(
+            name,
+            password,
+            self._rtp_timeout,
+            guest=guest,
+            dtls_certificate=webrtc.dtls_certificate,
+            dtls_private_key=webrtc.dtls_private_key,
+        ):
             await self._ari.put_config_object(PJSIP, obj.kind, obj.id, obj.fields)
-        ice = ice_servers_for(self.webrtc, name, self._clock())
+        ice = ice_servers_for(webrtc, name, self._clock())
         return BrowserPhoneCredentials(name, password, SIP_REALM, ice)
 
     async def withdraw(self, login: str) -> None:
@@ -161,6 +174,3 @@ class BrowserPhones:
         (res_pjsip_transport_websocket on its HTTP server, which stays on the PBX's private
         side: browsers reach it only through the engine)."""
         return self._ari.sip_websocket_url(node or self._ari.node_for_new_call())
-
-    def node_of_bridge(self, bridge_id: str) -> str | None:
-        return self._ari.node_of_bridge(bridge_id)

@@ -9,6 +9,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from pbx_engine.refusals import Refused
 from pbx_engine.storage.models import SoftphoneAccount
@@ -126,33 +127,50 @@ def guest_endpoint_name() -> str:
     return f"{GUEST_PREFIX}{secrets.token_hex(8)}"
 
 
-def browser_endpoint_fields(name: str, rtp_timeout: int) -> dict[str, str]:
+def browser_endpoint_fields(
+    name: str,
+    rtp_timeout: int,
+    dtls_certificate: Path | None = None,
+    dtls_private_key: Path | None = None,
+) -> dict[str, str]:
     """A softphone's endpoint, but WebRTC: DTLS-SRTP with ICE and RTP/RTCP on one port
-    (`webrtc`), the certificate of asterisk-config/engine/pjsip.conf's `[agent-webrtc]`, and
-    no rewrite of the contact (its address is the websocket's)."""
+    (`webrtc`), and no rewrite of the contact (its address is the websocket's). DTLS with the
+    operator's certificate where [webrtc] names one, else with one Asterisk makes."""
     fields = endpoint_fields(name, rtp_timeout)
     del fields["rewrite_contact"], fields["force_rport"]
     fields.update(
         {
             "transport": BROWSER_TRANSPORT,
             "webrtc": "yes",
-            # Asterisk's own certificate for DTLS, made when it starts; the browser checks the
-            # fingerprint the SDP carries, as WebRTC does (no certificate authority involved).
-            "dtls_auto_generate_cert": "yes",
             # The browser's ICE candidates are its own addresses: no symmetric-RTP guessing.
             "rtp_symmetric": "no",
         }
     )
+    if dtls_certificate is None:
+        # Made when Asterisk starts; the browser checks the fingerprint the SDP carries, as
+        # WebRTC does (no certificate authority involved), so it needs no keeping.
+        fields["dtls_auto_generate_cert"] = "yes"
+    else:
+        fields["dtls_cert_file"] = str(dtls_certificate)
+        if dtls_private_key is not None:
+            fields["dtls_private_key"] = str(dtls_private_key)
     return fields
 
 
 def browser_phone_objects(
-    name: str, password: str, rtp_timeout: int, *, guest: bool = False, realm: str = SIP_REALM
+    name: str,
+    password: str,
+    rtp_timeout: int,
+    *,
+    guest: bool = False,
+    realm: str = SIP_REALM,
+    dtls_certificate: Path | None = None,
+    dtls_private_key: Path | None = None,
 ) -> list[PjsipObject]:
     """The auth, aor and endpoint of an agent's (or a room guest's) browser phone, with a
     password of its own."""
     account = SoftphoneAccount(name, md5_credential(name, password, realm), realm)
-    endpoint = browser_endpoint_fields(name, rtp_timeout)
+    endpoint = browser_endpoint_fields(name, rtp_timeout, dtls_certificate, dtls_private_key)
     if guest:
         endpoint["context"] = GUEST_CONTEXT
     return [

@@ -137,6 +137,12 @@ class RoomService:
         """The room's bridge, while anyone is in it."""
         return self._bridges.get(name)
 
+    def node_of(self, name: str) -> str | None:
+        """The node of the room's bridge, where its members are rung (a bridge joins one
+        node's channels); None while the room is empty (any node will do)."""
+        bridge = self._bridges.get(name)
+        return self._ari.node_of_bridge(bridge) if bridge else None
+
     def members(self, name: str) -> list[Member]:
         return list(self._members.get(name, {}).values())
 
@@ -282,10 +288,8 @@ class RoomService:
             channel_id = f"room-{uuid.uuid4().hex[:16]}"
             events = self._ari.subscribe(channel_id)
             self._ringing_channels.setdefault(name, set()).add(channel_id)
-            bridge = self._bridges.get(name)
             try:
-                # A room's members are on its bridge's node (a bridge joins one node's channels).
-                with on_node(self._ari.node_of_bridge(bridge) if bridge else None):
+                with on_node(self.node_of(name)):
                     await ring_into_app(
                         self._ari,
                         target_dial_string(number, self._trunk),

@@ -23,6 +23,8 @@ must carry the CSRF token in `X-CSRF-Token` (see `web.api.authenticate`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from weakref import WeakSet
@@ -184,29 +186,41 @@ async def notices(request: web.Request) -> web.WebSocketResponse:
     """The websocket: a snapshot, then each notice for this browser's user as it happens."""
     feed, hub, signin, me = request.app[FEED], request.app[HUB], request.app[SIGNIN], request[AGENT]
     session = request.get(SESSION)
-    key = session.id_sha256 if session else None  # bearer-token clients have no session
     ws = web.WebSocketResponse(heartbeat=25)
     await ws.prepare(request)
-    request.app[SOCKETS].setdefault(key, WeakSet()).add(ws)
+    with (
+        session_socket(request.app, session, ws),
+        hub.subscribe(me.login, supervisor=me.role in SUPERVISORS) as subscription,
+    ):
+        await ws.send_json({"kind": "snapshot", "data": await feed.snapshot(me)})
+        async with asyncio.TaskGroup() as tasks:
+            helpers = [tasks.create_task(_forward(ws, subscription, me, feed))]
+            if session is not None:
+                idle = timedelta(minutes=request.app[WEB].session_idle_minutes)
+                helpers.append(tasks.create_task(end_with_session(ws, session, signin, idle)))
+            async for _message in ws:
+                pass  # browsers send nothing we use; the loop ends when the socket closes
+            for helper in helpers:
+                helper.cancel()
+    return ws
+
+
+@contextmanager
+def session_socket(
+    app: web.Application, session: BrowserSession | None, ws: web.WebSocketResponse
+) -> Iterator[None]:
+    """While open, `ws` belongs to `session` (None: a bearer-token client's): signing out,
+    a changed password or the engine stopping closes it."""
+    key = session.id_sha256 if session else None
+    app[SOCKETS].setdefault(key, WeakSet()).add(ws)
     try:
-        with hub.subscribe(me.login, supervisor=me.role in SUPERVISORS) as subscription:
-            await ws.send_json({"kind": "snapshot", "data": await feed.snapshot(me)})
-            async with asyncio.TaskGroup() as tasks:
-                helpers = [tasks.create_task(_forward(ws, subscription, me, feed))]
-                if session is not None:
-                    idle = timedelta(minutes=request.app[WEB].session_idle_minutes)
-                    helpers.append(tasks.create_task(end_with_session(ws, session, signin, idle)))
-                async for _message in ws:
-                    pass  # browsers send nothing we use; the loop ends when the socket closes
-                for helper in helpers:
-                    helper.cancel()
+        yield
     finally:
-        sockets = request.app[SOCKETS].get(key)
+        sockets = app[SOCKETS].get(key)
         if sockets is not None:
             sockets.discard(ws)
             if not sockets:
-                del request.app[SOCKETS][key]
-    return ws
+                del app[SOCKETS][key]
 
 
 async def end_with_session(

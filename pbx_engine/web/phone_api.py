@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from weakref import WeakSet
 
 import aiohttp
 import structlog
@@ -25,7 +24,7 @@ from pbx_engine.agents.browser_phones import BrowserPhones
 from pbx_engine.agents.states import AgentState
 from pbx_engine.ari.errors import AriError, AriUnavailable
 from pbx_engine.storage.models import BrowserSession
-from pbx_engine.web.browser_api import SOCKETS, end_with_session
+from pbx_engine.web.browser_api import end_with_session, session_socket
 from pbx_engine.web.common import AGENT, AGENTS, SESSION, SIGNIN, error_response
 from pbx_engine.web.edge import WEB
 
@@ -73,30 +72,25 @@ async def carry_sip(
     side closes (or `session`, a desk's, ends)."""
     browser = web.WebSocketResponse(protocols=(SIP_SUBPROTOCOL,), heartbeat=25)
     await browser.prepare(request)
-    key = session.id_sha256 if session else None
-    request.app[SOCKETS].setdefault(key, WeakSet()).add(browser)
     try:
-        async with (
-            aiohttp.ClientSession() as client,
-            client.ws_connect(pbx_url, protocols=(SIP_SUBPROTOCOL,), heartbeat=25) as pbx,
-            asyncio.TaskGroup() as tasks,
-        ):
-            watch = None
-            if session is not None:
-                idle = timedelta(minutes=request.app[WEB].session_idle_minutes)
-                watch = tasks.create_task(
-                    end_with_session(browser, session, request.app[SIGNIN], idle)
-                )
-            await asyncio.gather(_pump(browser, pbx), _pump(pbx, browser))
-            if watch is not None:
-                watch.cancel()
+        with session_socket(request.app, session, browser):
+            async with (
+                aiohttp.ClientSession() as client,
+                client.ws_connect(pbx_url, protocols=(SIP_SUBPROTOCOL,), heartbeat=25) as pbx,
+                asyncio.TaskGroup() as tasks,
+            ):
+                watch = None
+                if session is not None:
+                    idle = timedelta(minutes=request.app[WEB].session_idle_minutes)
+                    watch = tasks.create_task(
+                        end_with_session(browser, session, request.app[SIGNIN], idle)
+                    )
+                await asyncio.gather(_pump(browser, pbx), _pump(pbx, browser))
+                if watch is not None:
+                    watch.cancel()
     except (aiohttp.ClientError, OSError) as error:
         log.warning("browser_phone.pbx_unreachable", error=str(error))
         await browser.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"PBX unreachable")
-    finally:
-        sockets = request.app[SOCKETS].get(key)
-        if sockets is not None:
-            sockets.discard(browser)
     return browser
 
 

@@ -59,6 +59,7 @@ from pbx_engine.web.common import (
     read_body,
     require_role,
 )
+from pbx_engine.web.edge import client
 from pbx_engine.web.payloads import GuestPayload
 from pbx_engine.web.phone_api import BROWSER_PHONES, carry_sip
 
@@ -88,7 +89,7 @@ class InvitationPayload(Payload):
 async def room_audit(request: web.Request, room: str, action: str, target: str | None) -> None:
     """Every room action, by anyone (an agent moderating his room too), on record."""
     await request.app[INVITATIONS].record_action(
-        room, action, target, request.get(AGENT), request.remote
+        room, action, target, request.get(AGENT), client(request).address
     )
 
 
@@ -256,7 +257,7 @@ async def join(request: web.Request) -> web.Response:
     room = invitation.room
     try:
         ringing = await request.app[INVITATIONS].call_in(
-            invitation, number, request.remote or "unknown"
+            invitation, number, client(request).address or "unknown"
         )
     except (RoomError, OutboundRefused) as refusal:
         await room_audit(request, room, "invitation_refused", invitation.id)
@@ -290,9 +291,8 @@ async def guest_sip(request: web.Request) -> web.StreamResponse:
     phones, guest = request.app[BROWSER_PHONES], request.query.get("guest", "")
     if invitation.id is None or phones.invitation_of(guest) != invitation.id:
         return error_response(403, "not a browser this link made")
-    # The room's own node, where its bridge is: a guest is rung there.
-    bridge = request.app[ROOMS].bridge_of(invitation.room)
-    node = phones.node_of_bridge(bridge) if bridge else None
+    # A guest registers on the room's own node, where he will be rung.
+    node = request.app[ROOMS].node_of(invitation.room)
     try:
         return await carry_sip(request, phones.websocket_url(node))
     finally:
@@ -313,7 +313,7 @@ async def ring_browser(request: web.Request) -> web.Response:
     room = invitation.room
     try:
         ringing = await request.app[INVITATIONS].call_in(
-            invitation, BROWSER_TARGET + payload.endpoint, request.remote or "unknown"
+            invitation, BROWSER_TARGET + payload.endpoint, client(request).address or "unknown"
         )
     except (RoomError, OutboundRefused) as refusal:
         await room_audit(request, room, "invitation_refused", invitation.id)

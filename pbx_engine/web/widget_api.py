@@ -22,7 +22,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import Field
 
-from pbx_engine.agents.browser_phones import ticket_case, widget_ticket
+from pbx_engine.agents.browser_phones import is_widget_ticket, ticket_case, widget_ticket
 from pbx_engine.ari.errors import AriError, AriUnavailable
 from pbx_engine.cases.ids import parse_case_id
 from pbx_engine.web.browser_api import STATIC_DIR
@@ -52,6 +52,17 @@ class WidgetCallbackPayload(Payload):
 _NO_WIDGET = "this engine has no website widget ([widget] is not set)"
 
 
+def _not_from_the_widget(request: web.Request) -> web.Response | None:
+    """The refusal for a request the widget's own page did not send (None: go on). JSON from
+    that page only: another site's form cannot post JSON here, and names itself in Origin when
+    its script tries."""
+    if WIDGET not in request.app:
+        return error_response(404, _NO_WIDGET)
+    if not same_site_origin(request.headers.get("Origin"), request.host):
+        return error_response(403, "requests come from the widget's own page")
+    return None
+
+
 async def widget_page(request: web.Request) -> web.StreamResponse:
     widget = request.app.get(WIDGET)
     if widget is None:
@@ -62,12 +73,8 @@ async def widget_page(request: web.Request) -> web.StreamResponse:
 
 
 async def ask_callback(request: web.Request) -> web.Response:
-    if WIDGET not in request.app:
-        return error_response(404, _NO_WIDGET)
-    # JSON from the widget's own page only: another site's form cannot post JSON here, and
-    # names itself in Origin when its script tries.
-    if not same_site_origin(request.headers.get("Origin"), request.host):
-        return error_response(403, "requests come from the widget's own page")
+    if refused := _not_from_the_widget(request):
+        return refused
     payload = await read_body(request, WidgetCallbackPayload)
     if isinstance(payload, web.Response):
         return payload
@@ -86,10 +93,8 @@ class WidgetCallPayload(Payload):
 
 
 async def ask_call(request: web.Request) -> web.Response:
-    if WIDGET not in request.app:
-        return error_response(404, _NO_WIDGET)
-    if not same_site_origin(request.headers.get("Origin"), request.host):
-        return error_response(403, "requests come from the widget's own page")
+    if refused := _not_from_the_widget(request):
+        return refused
     payload = await read_body(request, WidgetCallPayload)
     if isinstance(payload, web.Response):
         return payload
@@ -109,7 +114,7 @@ async def ask_call(request: web.Request) -> web.Response:
 def _widget_guest(request: web.Request, endpoint: str) -> str | None:
     """The widget caller's ticket, if `endpoint` is a phone the widget made."""
     ticket = request.app[BROWSER_PHONES].invitation_of(endpoint)
-    return ticket if ticket is not None and ticket.startswith("widget:") else None
+    return ticket if is_widget_ticket(ticket) else None
 
 
 async def widget_sip(request: web.Request) -> web.StreamResponse:
@@ -124,13 +129,13 @@ async def widget_sip(request: web.Request) -> web.StreamResponse:
 
 
 async def ring_widget_caller(request: web.Request) -> web.Response:
-    if not same_site_origin(request.headers.get("Origin"), request.host):
-        return error_response(403, "requests come from the widget's own page")
+    if refused := _not_from_the_widget(request):
+        return refused
     payload = await read_body(request, GuestPayload)
     if isinstance(payload, web.Response):
         return payload
     ticket = _widget_guest(request, payload.endpoint)
-    if WIDGET not in request.app or ticket is None:
+    if ticket is None:
         return error_response(403, "not a browser the widget made")
     try:
         channel_id = await request.app[BROWSER_PHONES].ring_inbound(

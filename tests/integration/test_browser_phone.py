@@ -8,6 +8,7 @@ Measured and printed: "Log in browser phone" to ready, and per call the time fro
 on record to the debtor's tone in the page."""
 
 import re
+import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.config import WebrtcConfig
 from pbx_engine.engine import Engine
-from pbx_engine.lab.sandbox.asterisk import PstnSandbox
+from pbx_engine.lab.sandbox.asterisk import EngineSandbox, PstnSandbox
 from pbx_engine.lab.sandbox.audio import microphone_tone, tone_levels, tone_levels_so_far
 from pbx_engine.lab.sandbox.coturn import TurnSandbox
 from pbx_engine.signin.passwords import hash_password
@@ -37,6 +38,7 @@ MICROPHONE_HZ = 1000
 DEBTOR_TONES = (440, 520, 600)
 ROOM_MEMBER = "+12025571400"  # a room member on the phone network: his tone is 1400 Hz
 SUPERVISOR = "+12025571800"  # a supervisor's phone on the network (it plays 1800 Hz)
+THIRD_PARTY = "+12025571500"  # a third party on the network (1500 Hz)
 LOUD = 800  # a tone's level (0..32768) in a 100 ms window when it is there (~1/4 full scale)
 
 # Listens to the phone's remote stream with WebAudio until `hz` is the loudest part of it
@@ -120,8 +122,9 @@ async def _desk(browser: Browser, api: str, login: str, errors: list[str]) -> Pa
 
 
 def _heard_by_network(pstn: PstnSandbox, number: str) -> Path | None:
-    files = sorted(pstn.recordings_dir.glob(f"heard-{number}-*.wav"))
-    return files[-1] if files else None
+    # The newest by time: Asterisk's unique ids in the names do not sort as numbers.
+    files = list(pstn.recordings_dir.glob(f"heard-{number}-*.wav"))
+    return max(files, key=lambda path: path.stat().st_mtime) if files else None
 
 
 def _share_with_microphone_tone(recording: Path) -> float:
@@ -191,43 +194,72 @@ async def test_given_relay_only_when_the_desk_takes_a_call_then_its_media_goes_t
     print("measured:", call)
 
 
-async def test_given_a_browser_agent_on_a_call_when_a_supervisor_listens_then_he_hears_the_browser(  # noqa: E501
-    api: str, connected_engine: Engine, pstn_asterisk: PstnSandbox, browser: Browser
+async def test_given_a_browser_agent_on_a_recorded_call_then_the_supervisor_a_third_party_and_the_recording_hear_the_browser(  # noqa: E501
+    api: str,
+    connected_engine: Engine,
+    pstn_asterisk: PstnSandbox,
+    browser: Browser,
+    tmp_path: Path,
 ):
-    """The browser leg is an agent's leg like a softphone's: supervision snoops on it the same
-    way, and the supervisor (rung on the phone network, which records what he hears) hears the
-    browser's microphone."""
+    """The browser leg is an agent's leg like a softphone's: supervision snoops on it, a third
+    party joins its bridge and the recorder hears it the same way. The supervisor and the party
+    (rung on the phone network, which records what each hears) hear the browser's microphone,
+    and so does the call's recording of the agent's side."""
     engine = connected_engine
     await engine.storage.agents.upsert_agent("sid", "Sid", role="supervisor")
     sid = await engine.storage.agents.get_agent("sid")
     assert sid is not None
-    runner, numbers = await _floor(engine, "bella", (760,))
+    runner, numbers = await _floor(engine, "bella", (760,), recording="separate")
     errors: list[str] = []
     desk = await _desk(browser, api, "bella", errors)
     await _log_in_browser_phone(desk, engine, "bella")
+    calls: list[str] = []
 
-    async def supervisor_hears_the_browser() -> None:
-        await engine.supervision.start(sid, "bella", SupervisionMode.LISTEN, number=SUPERVISOR)
-
+    async def hears_the_browser(number: str) -> None:
         async def hears():
-            path = _heard_by_network(pstn_asterisk, SUPERVISOR)
+            path = _heard_by_network(pstn_asterisk, number)
             levels = tone_levels_so_far(path, MICROPHONE_HZ)[-10:] if path else []
             return len(levels) == 10 and all(level > LOUD for level in levels)
 
+        await eventually(hears, timeout=15, what=f"the browser's tone at {number}'s")
+
+    async def supervisor_and_party_hear_the_browser() -> None:
+        calls.append(engine.agents.status("bella").call_id or "")
+        await engine.supervision.start(sid, "bella", SupervisionMode.LISTEN, number=SUPERVISOR)
         try:
-            await eventually(hears, timeout=15, what="the browser's tone at the supervisor's")
+            await hears_the_browser(SUPERVISOR)
         finally:
             await engine.supervision.stop("sid")
+        party = await engine.parties.add_number("bella", THIRD_PARTY)
+        try:
+            await hears_the_browser(THIRD_PARTY)
+        finally:
+            await engine.parties.drop("bella", party.id)
 
     runner.start()
-    await _take_calls(desk, engine, pstn_asterisk, numbers, during=supervisor_hears_the_browser)
+    await _take_calls(
+        desk, engine, pstn_asterisk, numbers, during=supervisor_and_party_hear_the_browser
+    )
     runner.stop()
     await _log_out(desk, engine, "bella")
     assert errors == []
+    attempt = await engine.storage.attempts.get_attempt(calls[0])
+    assert attempt is not None
+
+    async def agent_side_recorded():
+        rows = await engine.storage.recordings.recordings_of_attempt(attempt.id)
+        return next((r for r in rows if r.leg == "agent" and r.ended_at), None)
+
+    row = await eventually(agent_side_recorded, timeout=10, what="the agent side's recording")
+    recording = tmp_path / f"{row.name}.wav"
+    recording.write_bytes(await engine.ari.get_stored_recording_file(row.name))
+    share = _share_with_microphone_tone(recording)
+    assert share > 0.8, f"the browser's tone in {share:.0%} of the call's recording"
 
 
-async def _floor(engine: Engine, login: str, tones: tuple[int, ...]):
-    """An agent with no softphone, and a predictive campaign of one case per tone."""
+async def _floor(engine: Engine, login: str, tones: tuple[int, ...], recording: str = "none"):
+    """An agent with no softphone, and a predictive campaign of one case per tone (its calls
+    recorded as `recording` says)."""
     storage = engine.storage
     await storage.agents.upsert_agent(login, login.title())  # no sip_endpoint: no softphone
     await storage.sessions.set_password(login, hash_password(PASSWORD))
@@ -239,6 +271,7 @@ async def _floor(engine: Engine, login: str, tones: tuple[int, ...]):
             agents=[login],
             max_lines=1,
             pacing={"policy": "ratio", "dial_ratio": 1.0},
+            recording={"mode": recording},
         )
     )
     numbers = {f"{login}-{i}": f"+1202557{hz:04d}" for i, hz in enumerate(tones)}
@@ -358,10 +391,15 @@ async def _closed(pstn: PstnSandbox, number: str) -> Path | None:
 async def test_given_an_invitation_link_when_a_guest_joins_from_his_browser_then_the_room_hears_him(  # noqa: E501
     api: str,
     connected_engine: Engine,
+    engine_asterisk: EngineSandbox,
     pstn_asterisk: PstnSandbox,
     browser: Browser,
 ):
+    """Asterisk answers this guest with the operator's DTLS certificate ([webrtc]
+    dtls_certificate), which the browser sees as the far end's."""
     engine = connected_engine
+    certificate, fingerprint = _dtls_certificate(engine_asterisk.run_dir / "webrtc")
+    engine.browser_phones.webrtc = WebrtcConfig(dtls_certificate=certificate)
     await engine.storage.agents.upsert_agent("mona", "Mona", role="supervisor")
     headers = {"Authorization": f"Bearer {await engine.storage.issue_agent_token('mona')}"}
     async with aiohttp.ClientSession(headers=headers) as moderator:
@@ -381,15 +419,54 @@ async def test_given_an_invitation_link_when_a_guest_joins_from_his_browser_then
             ) as response:
                 assert response.status == 201, await response.text()
                 link = (await response.json())["url"]
-            await _guest_joins_and_leaves(engine, browser, link, pstn_asterisk)
+            await _guest_joins_and_leaves(engine, browser, link, pstn_asterisk, fingerprint)
         finally:
+            engine.browser_phones.webrtc = WebrtcConfig()
             if engine.rooms.room("web-guests"):
                 async with moderator.delete(f"{api}/rooms/web-guests") as response:
                     assert response.status == 200
 
 
+def _dtls_certificate(folder: Path) -> tuple[Path, str]:
+    """A certificate and its key in one PEM file Asterisk's user can read, and the SHA-256
+    fingerprint a browser will see of it."""
+    folder.mkdir(mode=0o755, exist_ok=True)
+    key, certificate = folder / "key.pem", folder / "certificate.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "1", "-subj", "/CN=pbx-engine test",
+         "-keyout", key, "-out", certificate],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    both = folder / "webrtc.pem"
+    both.write_bytes(certificate.read_bytes() + key.read_bytes())
+    both.chmod(0o644)
+    shown = subprocess.run(
+        ["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", certificate],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return both, shown.stdout.strip().split("=", 1)[1].upper()
+
+
+# The far end's certificate as this page's WebRTC saw it in the DTLS handshake.
+REMOTE_FINGERPRINT = """async () => {
+  const stats = await window.roomGuest.session.connection.getStats();
+  let fingerprint = null;
+  stats.forEach((s) => {
+    if (s.type === "transport" && s.remoteCertificateId) {
+      const certificate = stats.get(s.remoteCertificateId);
+      fingerprint = certificate ? certificate.fingerprint : null;
+    }
+  });
+  return fingerprint;
+}"""
+
+
 async def _guest_joins_and_leaves(
-    engine: Engine, browser: Browser, link: str, pstn: PstnSandbox
+    engine: Engine, browser: Browser, link: str, pstn: PstnSandbox, fingerprint: str
 ) -> None:
     errors: list[str] = []
     context = await browser.new_context(viewport={"width": 390, "height": 844})  # a phone
@@ -418,6 +495,7 @@ async def _guest_joins_and_leaves(
         return len(levels) == 10 and all(level > LOUD for level in levels)
 
     await eventually(member_heard_guest, timeout=10, what="the guest's tone in the room")
+    assert (await page.evaluate(REMOTE_FINGERPRINT) or "").upper() == fingerprint
     await fits_a_phone(page, "join-phone.png")
 
     await page.click("#leave")

@@ -8,16 +8,19 @@ from datetime import UTC, datetime
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from ari_apps.outcomes import Outcome
 from pbx_engine.agents.states import AgentState
 from pbx_engine.conferences.room_service import RoomService
-from pbx_engine.config import OutboundConfig
+from pbx_engine.config import OutboundConfig, WebConfig
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnSandbox
 from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
 from pbx_engine.outbound.policy import Purpose
+from pbx_engine.web.api import build_app
 from tests.waiting import eventually, now
 
 PREMIUM, SATELLITE, NETWORK = "+19005550100", "+8816123456789", "+882123456789"
@@ -149,6 +152,38 @@ async def test_premium_or_satellite_number_through_an_invitation_is_refused(
         async with browser.post(link["url"], data={"number": GUEST}) as response:
             assert response.status == 202
     assert await _refused_dials(connected_engine, "invitation", number) >= 1
+
+
+async def test_invitation_link_behind_the_reverse_proxy_counts_the_guest_not_the_proxy(
+    connected_engine: Engine, api: str, supervisor: aiohttp.ClientSession, room: str
+):
+    """The per-address caps and the record count the guest's address: behind a trusted proxy
+    the one it forwards, else the TCP peer's (a header from anyone else is not believed)."""
+    link = await _link(supervisor, api, room, max_uses=1)
+    path = URL(link["url"]).path
+    behind_proxy = TestServer(
+        build_app(connected_engine, WebConfig(mode="development", trusted_proxies=["127.0.0.1"])),
+        host="127.0.0.1",
+    )
+    await behind_proxy.start_server()
+    guest = f"198.51.100.{datetime.now(UTC).microsecond % 250 + 1}"
+    try:
+        async with aiohttp.ClientSession() as browser:
+            for base in (str(behind_proxy.make_url("")).rstrip("/"), api):
+                async with browser.post(
+                    base + path, data={"number": PREMIUM}, headers={"X-Forwarded-For": guest}
+                ) as response:
+                    assert response.status == 403
+    finally:
+        await behind_proxy.close()
+    dials = await connected_engine.storage.outbound.dials(1000, invitation_id=link["id"])
+    assert [d.client_address for d in dials] == ["127.0.0.1", guest]  # newest first
+    refusals = [
+        a.client_address
+        for a in await connected_engine.storage.outbound.room_actions(room)
+        if (a.action, a.target) == ("invitation_refused", link["id"])
+    ]
+    assert sorted(refusals) == sorted([guest, "127.0.0.1"])
 
 
 @pytest.mark.parametrize("number", REFUSED_NUMBERS)

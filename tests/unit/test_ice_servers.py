@@ -52,6 +52,8 @@ def test_given_stun_and_turn_then_turn_carries_a_credential_that_lasts_the_confi
         ({"relay_only": True}, "relay_only needs turn_urls"),
         ({"stun_urls": ["https://stun.example.com"]}, "not a stun:, stuns:, turn: or turns:"),
         ({"turn_credential_hours": 0}, "greater than 0"),
+        ({"dtls_certificate": "keys/dtls.pem"}, "give the full path"),
+        ({"dtls_private_key": "/etc/asterisk/keys/dtls.key"}, "needs dtls_certificate"),
     ],
 )
 def test_given_a_bad_webrtc_section_then_the_config_names_the_problem(section, problem):

@@ -4,6 +4,7 @@ objects pushed (as the agent-* templates of pjsip.conf), and the agents file."""
 import hashlib
 import io
 import re
+from pathlib import Path
 
 import pytest
 
@@ -169,6 +170,17 @@ def test_given_a_browser_phone_then_it_is_a_webrtc_endpoint_on_the_websocket_tra
     )  # fmt: skip
     # The contact is the websocket's: nothing to rewrite, no address to learn from RTP.
     assert "rewrite_contact" not in endpoint and endpoint["rtp_symmetric"] == "no"
+
+
+def test_given_the_operators_dtls_certificate_then_browser_phones_use_it_not_a_made_one():
+    cert, key = Path("/etc/asterisk/keys/dtls.pem"), Path("/etc/asterisk/keys/dtls.key")
+    endpoint = browser_phone_objects("web-3", "pw", 15, dtls_certificate=cert)[2].fields
+    assert endpoint["dtls_cert_file"] == str(cert) and "dtls_auto_generate_cert" not in endpoint
+    assert "dtls_private_key" not in endpoint  # the key is in the certificate's file
+    endpoint = browser_phone_objects(
+        "guest-1", "pw", 15, guest=True, dtls_certificate=cert, dtls_private_key=key
+    )[2].fields
+    assert (endpoint["dtls_cert_file"], endpoint["dtls_private_key"]) == (str(cert), str(key))
 
 
 def test_given_the_engine_pjsip_conf_then_it_has_the_transport_browser_phones_name():

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pbx_engine.agents.browser_phones import ticket_case, widget_ticket
+from pbx_engine.agents.browser_phones import is_widget_ticket, ticket_case, widget_ticket
 from pbx_engine.payments.links import make_pay_token
 from pbx_engine.widget.links import CaseLinkError, make_case_token, read_case_token
 from pbx_engine.widget.rules import (
@@ -110,3 +110,9 @@ def test_given_a_widget_callers_ticket_then_it_carries_the_case_the_engine_found
     assert ticket_case(widget_ticket(None)) is None
     assert ticket_case("an-invitation-id") is None
     assert ticket_case("12345") is None  # an invitation id is never a widget ticket
+
+
+def test_given_a_guest_phones_ticket_then_only_the_widgets_count_as_widget_callers():
+    assert is_widget_ticket(widget_ticket(42)) and is_widget_ticket(widget_ticket(None))
+    for ticket in (None, "", "12345", "widgets:1", "room:widget:1"):
+        assert not is_widget_ticket(ticket)
