@@ -79,6 +79,15 @@ SigningSecret = Annotated[Secret, AfterValidator(_at_least_32_bytes)]
 
 
 NodeName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+# host:port (an IPv6 host in brackets): where the other nodes send SIP for a node link.
+SipAddress = Annotated[
+    str, Field(pattern=r"^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):[0-9]{1,5}$")
+]
+_SIP_ADDRESS_HELP = (
+    "host:port of this node's SIP (its transport-udp) as the other nodes reach it: a caller "
+    "on another node is linked into this node's bridges (an agent here takes him); none: "
+    "calls into its bridges come from this node only"
+)
 
 
 class MediaNode(_Section):
@@ -89,6 +98,7 @@ class MediaNode(_Section):
     max_channels: int | None = Field(
         None, ge=1, description="channels it may carry at once; none: no cap of its own"
     )
+    sip_address: SipAddress | None = Field(None, description=_SIP_ADDRESS_HELP)
 
 
 class AriConfig(_Section):
@@ -101,6 +111,7 @@ class AriConfig(_Section):
     max_channels: int | None = Field(
         None, ge=1, description="channels that node may carry at once; none: no cap of its own"
     )
+    sip_address: SipAddress | None = Field(None, description=_SIP_ADDRESS_HELP)
     nodes: tuple[MediaNode, ...] = Field(
         (),
         description="further Asterisk media servers beside `url`'s ([[ari.nodes]]): each call "
@@ -133,6 +144,11 @@ class AriConfig(_Section):
         if len(set(urls)) != len(urls):
             raise ValueError("two nodes with one url: each node is its own Asterisk")
         return self
+
+    def sip_addresses(self) -> dict[str, str]:
+        """Each node's address for node links, of the nodes that have one."""
+        named = [(self.node, self.sip_address), *((n.name, n.sip_address) for n in self.nodes)]
+        return {name: address for name, address in named if address}
 
 
 class AmiConfig(_Section):

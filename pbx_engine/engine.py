@@ -30,6 +30,7 @@ from pbx_engine.agi.routes import lookup_case
 from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ami import AmiClient
 from pbx_engine.ari import AriClient
+from pbx_engine.ari.node_links import NODE_LINK, NodeLinks, link_password
 from pbx_engine.ari.nodes import only_node
 from pbx_engine.ari.presence import EnginePresence
 from pbx_engine.ari.router import StasisRouter
@@ -108,6 +109,7 @@ class Engine:
         records: RecordKeeper,
         kept_storage: Storage,
         presence: EnginePresence | None = None,
+        links: NodeLinks | None = None,
     ) -> None:
         self.config = config
         self.ari = ari
@@ -131,6 +133,8 @@ class Engine:
         self.records = records  # whether a call's writes can be made now, and what is owed
         self.kept_storage = kept_storage  # the same, its call-life writes kept through outages
         self.presence = presence  # its beat on the PBX, for other engines sharing it
+        # Callers put through to agents on other Asterisk nodes ([ari] sip_address).
+        self.links = links or NodeLinks(ari, {}, "")
         # Agents' PJSIP accounts the engine pushes to Asterisk (and pushes again).
         self.softphones = SoftphoneAccounts(storage, ari, config.asterisk.agent_rtp_timeout)
         # Desks' own phones (WebRTC), made when a desk asks.
@@ -459,6 +463,29 @@ def build_conferencing(
     return supervision, parties, rooms
 
 
+def build_agents(
+    stack: AsyncExitStack, config: EngineConfig, ari: AriClient, kept: Storage
+) -> tuple[AgentService, NodeLinks]:
+    """The agents, and the node links that put callers through to agents on other nodes."""
+    links = NodeLinks(
+        ari,
+        config.ari.sip_addresses(),
+        link_password(config.ari.password.get_secret_value()),
+        answer_timeout=config.agents.answer_timeout,
+    )
+    stack.push_async_callback(links.close)  # after the agents: their calls hold the links
+    agents = AgentService(
+        ari,
+        kept,
+        wrap_up_seconds=config.agents.wrap_up_seconds,
+        answer_timeout=config.agents.answer_timeout,
+        ring_per_call=config.agents.ring_per_call,
+        links=links,
+    )
+    stack.push_async_callback(agents.close)
+    return agents, links
+
+
 async def build_services(
     stack: AsyncExitStack,
     config: EngineConfig,
@@ -479,14 +506,7 @@ async def build_services(
     # caller's callback, its recordings, who listened to it) are kept through an outage; the
     # other writes (an operator's rooms, messages, imports) fail and say so.
     kept = kept_storage(storage, records)
-    agents = AgentService(
-        ari,
-        kept,
-        wrap_up_seconds=config.agents.wrap_up_seconds,
-        answer_timeout=config.agents.answer_timeout,
-        ring_per_call=config.agents.ring_per_call,
-    )
-    stack.push_async_callback(agents.close)
+    agents, links = build_agents(stack, config, ari, kept)
     recorder = CallRecorder(ari, kept, metrics=metrics.recordings)
     stack.push_async_callback(recorder.close)
     outbound = OutboundGate(storage, config.outbound, config.default_region)
@@ -538,6 +558,7 @@ async def build_services(
         records=records,
         kept_storage=kept,
         presence=asterisk.presence,
+        links=links,
     )
 
 
@@ -546,12 +567,13 @@ async def _text_pay_link(messages: MessageService, template: str, case_id: int) 
     return (await messages.send(case_id, template, "sms")).status == "sent"
 
 
-def route_new_channels(entries: ChannelEntries) -> StasisRouter:
+def route_new_channels(entries: ChannelEntries, links: NodeLinks) -> StasisRouter:
     """The call flow for each first Stasis argument the dialplan passes (dialplans/*.conf)."""
     router = StasisRouter(fallback=entries.unowned)
     router.add("inbound", entries.inbound)
     router.add("dialled", entries.dialled)
     router.add("agent-login", entries.agent_login)
+    router.add(NODE_LINK, links.accept)
     return router
 
 
@@ -639,11 +661,12 @@ async def build_engine(
         stack.push_async_callback(engine.stop)
         engine.feed.start()
         stack.push_async_callback(engine.feed.close)
-        asterisk.ari.on_event(route_new_channels(entries).route)
+        asterisk.ari.on_event(route_new_channels(entries, engine.links).route)
         asterisk.ari.on_connected(engine.dialer.reconcile)
         asterisk.ari.on_connected(engine.agents.reconcile)  # agents lost in an Asterisk crash
         # Softphone accounts an Asterisk lacks (new, or its astdb lost) are pushed again.
         asterisk.ari.on_connected(engine.softphones.reconcile)
+        asterisk.ari.on_connected(engine.links.push)  # the nodes' link endpoint, likewise
         asterisk.ari.on_node_down(engine.agents.node_lost)
         asterisk.ari.on_node_down(engine.dialer.node_lost)
         # A dead engine's agents, still in their bridges, work on with this one.
@@ -655,6 +678,7 @@ async def build_engine(
                 with only_node(node):
                     await engine.dialer.reconcile()
                     await engine.softphones.reconcile()
+                    await engine.links.push()
         adopted = await engine.agents.adopt_sessions()
         if adopted:
             log.info("engine.agents_adopted", agents=adopted)

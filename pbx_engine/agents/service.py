@@ -22,6 +22,7 @@ from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
 from pbx_engine.ari.dialstrings import endpoint_dial_string
 from pbx_engine.ari.events import ChannelDestroyed, ChannelDtmfReceived, StasisEnd
+from pbx_engine.ari.node_links import LinkFailed, NodeLinks
 from pbx_engine.ari.nodes import on_node
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
@@ -59,9 +60,12 @@ class AgentService:
         wrap_up_seconds: float = 15.0,
         answer_timeout: float = 20.0,
         ring_per_call: bool = False,
+        links: NodeLinks | None = None,
     ) -> None:
         self._ari = ari
         self._storage = storage
+        # How a debtor reaches an agent's bridge on another node (none: same node only).
+        self._links = links or NodeLinks(ari, {}, "")
         self._wrap_up_seconds = wrap_up_seconds
         self._answer_timeout = answer_timeout
         self.ring_per_call = ring_per_call
@@ -545,18 +549,34 @@ class AgentService:
             return None
         return self._ari.node_of_channel(agent.channel_id)
 
-    def on(self, node: str | None) -> list[AgentStatus]:
-        """The agents a call on `node` can be put through to (every one for None)."""
-        return [a for a in self.all() if node is None or self.node_of(a.login) in (None, node)]
+    def on(self, node: str | None, *, linked: bool = False) -> list[AgentStatus]:
+        """The agents a call on `node` can be put through to (every one for None): those on
+        that node, and with `linked` those a node link reaches too."""
+        if node is None:
+            return self.all()
+        if linked:
+            return [a for a in self.all() if self.reaches(a.login, node)]
+        return [a for a in self.all() if self.node_of(a.login) in (None, node)]
+
+    def reaches(self, login: str, node: str | None) -> bool:
+        """Whether a call on `node` can be put through to him: his node, or one a node link
+        reaches."""
+        return self._links.reaches(node, self.node_of(login))
 
     async def wait_for_ready(
         self, timeout: float, logins: set[str] | None = None, node: str | None = None
     ) -> AgentStatus | None:
-        """The longest-idle ready agent (of those a call on `node` can reach), waiting up to
-        `timeout` s for one; claimed at once."""
+        """The longest-idle ready agent (of those a call on `node` can reach: on that node
+        first, then through a node link), waiting up to `timeout` s for one; claimed at once."""
         deadline = asyncio.get_running_loop().time() + timeout
+
+        def pick() -> AgentStatus | None:
+            return longest_idle(self.on(node), logins) or longest_idle(
+                self.on(node, linked=True), logins
+            )
+
         async with self._changed:
-            while (agent := longest_idle(self.on(node), logins)) is None:
+            while (agent := pick()) is None:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     return None
@@ -582,10 +602,13 @@ class AgentService:
         if agent.bridge_id is None:
             raise AgentError(f"agent {agent.login!r} has no bridge (phone lost)")
         try:
-            await self._ari.add_channel(agent.bridge_id, call_channel_id)
+            await self._links.join(agent.bridge_id, call_channel_id)
         except ChannelGone:
             await self.release(agent.login)
             raise
+        except LinkFailed as error:
+            await self.release(agent.login)
+            raise AgentError(f"agent {agent.login!r} could not be reached: {error}") from None
         bridged_at = _now()
         await self._record(agent, call_channel_id, bridged_at, record)
         agent.call_id = call_channel_id
@@ -736,14 +759,14 @@ class AgentService:
         if self.call_goes_on(login):
             # The parties are in this agent's bridge; moving the debtor alone would split them.
             raise AgentError("let the third parties go before transferring the call")
-        if self.node_of(to_login) not in (None, self._ari.node_of_channel(debtor)):
-            # A bridge holds one Asterisk node's channels.
+        if not self.reaches(to_login, self._ari.node_of_channel(debtor)):
+            # A bridge holds one Asterisk node's channels, and no link reaches his.
             raise AgentError(f"agent {to_login!r} is on another Asterisk node than this call")
         colleague = await self.claim(to_login)
         if colleague is None:
             raise AgentError(f"agent {to_login!r} is not ready")
         try:
-            await self._ari.remove_channel(agent.bridge_id, debtor)
+            await self.take_out(agent.bridge_id, debtor)
         except AriError as error:
             await self.release(to_login)
             raise AgentError(f"the call could not be moved: {error}") from None
@@ -759,11 +782,16 @@ class AgentService:
         except (AgentError, AriError, TimeoutError) as error:
             await self.release(to_login)
             with contextlib.suppress(AriError):  # he is gone, or back with the first agent
-                await self._ari.add_channel(agent.bridge_id, debtor)
+                await self._links.join(agent.bridge_id, debtor)
             raise AgentError(f"agent {to_login!r} could not take the call: {error}") from None
         log.info("agent.call_handed_over", agent=login, to=to_login, channel_id=debtor)
         await self.call_ended(login)
         return bridged_at
+
+    async def take_out(self, bridge_id: str, debtor: str) -> None:
+        """The debtor out of an agent's bridge (and out of his node link, if he came through
+        one), still up: for another agent, or a survey."""
+        await self._links.leave(bridge_id, debtor)
 
     async def call_ended(self, login: str) -> None:
         """The debtor left: wrap-up, back to ready after the wrap-up time unless paused."""

@@ -1,4 +1,5 @@
-"""ARI adapter: the REST client, the events websocket and typed event models.
+"""ARI adapter: the REST client, the events websocket and typed event models; which node a
+request goes to, and node links (a channel on one node put into a bridge on another).
 
 Asterisk vocabulary (channels, bridges, playbacks) stays in this package; the rest of the
 engine speaks of calls, attempts and agents.

@@ -107,9 +107,9 @@ class AgentConnector:
         agent = self._agents.status(request.agent) if request.agent else None
         agent_was_free = agent is not None and agent.held_for(channel_id)
         if not agent_was_free:
-            # Only an agent on the debtor's Asterisk node: a bridge holds one node's channels.
+            # An agent on the debtor's Asterisk node, else one a node link reaches.
             node = self._ari.node_of_channel(channel_id)
-            agent_was_free = longest_idle(self._agents.on(node)) is not None
+            agent_was_free = longest_idle(self._agents.on(node, linked=True)) is not None
             agent = await self._agents.wait_for_ready(self._abandon_wait, node=node)
         if agent is None:
             return await self._abandon(channel_id, request)
@@ -281,7 +281,7 @@ class AgentConnector:
             return False
         if not self._agents.ring_per_call and agent and agent.bridge_id:
             try:
-                await self._ari.remove_channel(agent.bridge_id, debtor)
+                await self._agents.take_out(agent.bridge_id, debtor)
             except ChannelGone:
                 return False  # he hung up meanwhile: his end puts the agent into wrap-up
         # The call's end, when it comes, is no longer this agent's: he may be on another.

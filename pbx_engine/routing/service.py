@@ -389,10 +389,10 @@ class InboundService:
         self, channel_id: str, events: Subscription, route: Route
     ) -> AgentStatus | None:
         assert self._agents is not None
-        # Only agents on the caller's Asterisk node can take him: a bridge holds one node's
-        # channels (an owner on another node is not reached; the caller queues here).
+        # Agents on the caller's Asterisk node can take him, and those a node link reaches
+        # (an owner no link reaches is not waited for: the caller queues here).
         node = self._ari.node_of_channel(channel_id)
-        reachable = route.login is not None and self._agents.node_of(route.login) in (None, node)
+        reachable = route.login is not None and self._agents.reaches(route.login, node)
         if route.kind == "agent" and route.login and reachable:
             claimed = await self._agents.claim(route.login)
             if claimed is not None:

@@ -4,15 +4,19 @@ node of the agent held for them, and a person who answers is put through there; 
 is SIGKILLed mid-campaign: its agent is logged out at once (he cannot be reached), the other
 node carries on alone, and the calls that died with it are settled once it has gone unheard
 for `[dialer] node_lost_calls_after`, before it is back. No case is dialled twice and the
-invariant checker passes on each node. `-s` prints the times."""
+invariant checker passes on each node. With the nodes' SIP addresses set, a caller on one
+node is put through to an agent on the other over a node link. `-s` prints the times."""
 
 from __future__ import annotations
 
+import array
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -20,6 +24,7 @@ import asyncpg
 from pbx_engine.config import DatabaseConfig
 from pbx_engine.lab.invariants import CallWatch, check, take_snapshot
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
+from pbx_engine.lab.sandbox.audio import tone_levels_so_far
 from pbx_engine.lab.sandbox.kamailio import KamailioSandbox
 from pbx_engine.lab.sandbox.ports import free_port
 from pbx_engine.lab.sandbox.postgres import PostgresSandbox
@@ -93,11 +98,12 @@ class MediaFloor:
 
 @asynccontextmanager
 async def media_floor(
-    tmp_path, numbers: list[str], campaign: dict, *, kamailio: bool = False
+    tmp_path, numbers: list[str], campaign: dict, *, kamailio: bool = False, links: bool = False
 ) -> AsyncIterator[MediaFloor]:
     """The engine on nodes m1 and m2, both agents logged in, the campaign started. Each
     agent's softphone registers on his node of AGENTS, or with `kamailio` through Kamailio in
-    front of both nodes (which picks the node)."""
+    front of both nodes (which picks the node). With `links`, each node's SIP address is in
+    the settings: a call on one node may be put through to an agent on the other."""
     async with AsyncExitStack() as stack:
         # One ARI user on every node, as [[ari.nodes]] shares [ari]'s.
         nodes = {name: Telephony.create(agents=SECRETS) for name in ("m1", "m2")}
@@ -118,7 +124,8 @@ async def media_floor(
             as_toml({"name": "nodes", "compliance": "plain", "agents": list(AGENTS), **campaign})
         )
         port = free_port()
-        (tmp_path / "engine.toml").write_text(as_toml(_settings(nodes, dsn, port, campaign_file)))
+        settings = _settings(nodes, dsn, port, campaign_file, links=links)
+        (tmp_path / "engine.toml").write_text(as_toml(settings))
         proxy = None
         if kamailio:
             proxy = await stack.enter_async_context(
@@ -251,8 +258,106 @@ async def test_one_engine_drives_two_nodes_and_carries_on_when_one_dies(tmp_path
         )
 
 
-def _settings(nodes: dict[str, Telephony], dsn: str, port: int, campaign_file) -> dict:
+# The caller is a tone phone of m1's network (it sends 1300 Hz and records what it hears); the
+# supervisor one of m2's (dialplans/pstn.conf).
+CALLER, SUPERVISOR = "+12025571300", "+12025571800"
+
+
+async def test_a_caller_on_one_node_is_put_through_to_an_agent_on_the_other_by_a_node_link(
+    tmp_path,
+):
+    """Anna (m1) is away; olga (m2) is ready. A debtor calls the centre and reaches m1: he is
+    put through to olga over a node link (a SIP call from m1 to m2 into her bridge). Audio
+    crosses both ways: a supervisor listening to olga on m2 hears the caller's tone, the caller
+    hears olga's voice; everything ends when she ends the call."""
+    async with media_floor(tmp_path, [], {"dial_mode": "progressive"}, links=True) as floor:
+        status, body = await floor.api.post("/agents/me/logout", floor.tokens["anna"])
+        assert status == 200, body
+        m1, m2 = floor.nodes["m1"], floor.nodes["m2"]
+        await m1.pstn.originate(
+            "PJSIP/+12025550100@engine",  # the centre's number, on m1
+            context="from-engine",
+            extension=CALLER,  # the tone phone's part: it answers as that number does
+            caller_id=f'"{CALLER}" <{CALLER}>',
+        )
+        [row] = await eventually(_bridged(floor.pool, 1), timeout=30, what="put through")
+        assert (row["node"], floor.login_of(row["agent_id"])) == ("m1", "olga"), dict(row)
+        # What he heard before (m1's queue) is left out; his phone may not have started its
+        # recording yet (it does a second after it answers).
+        before = _newest(m1.pstn.recordings_dir, CALLER)
+        bridged_at_byte = before.stat().st_size if before else 0
+        http = floor.api.http
+        supervise = {"agent": "olga", "number": SUPERVISOR}
+        admin = {"Authorization": f"Bearer {floor.admin}"}
+        async with http.post(f"{floor.api.base}/supervision", json=supervise, headers=admin) as r:
+            assert r.status == 201, await r.text()
+
+        async def supervisor_hears_the_caller():
+            path = _newest(m2.pstn.recordings_dir, SUPERVISOR)
+            levels = tone_levels_so_far(path, 1300)[-10:] if path else []
+            return len(levels) == 10 and all(level > 800 for level in levels)
+
+        await eventually(supervisor_hears_the_caller, timeout=15, what="m1's caller on m2")
+
+        async def caller_hears_olga():
+            # Olga's phone talks (speech, not a tone): a second of loud windows will do.
+            heard = _newest(m1.pstn.recordings_dir, CALLER)
+            loud = _loud_windows(heard, bridged_at_byte) if heard else 0
+            return loud if loud >= 10 else None
+
+        await eventually(caller_hears_olga, timeout=10, what="olga's voice at m1's caller")
+        async with http.delete(f"{floor.api.base}/supervision", headers=admin) as r:
+            assert r.status == 200, await r.text()
+        await floor.end_call("olga")
+
+        async def links_gone():
+            engines = (m1.engine, m2.engine)
+            return [await _channel(http, pbx, _is_link) for pbx in engines] == [None, None]
+
+        await eventually(links_gone, timeout=10, what="both legs of the link hung up")
+        [row] = await eventually(lambda: _ended(floor.pool), timeout=10, what="the call ended")
+        assert row["outcome"] == "human"
+
+
+def _newest(folder: Path, number: str) -> Path | None:
+    files = list(folder.glob(f"heard-{number}-*.wav"))
+    return max(files, key=lambda path: path.stat().st_mtime) if files else None
+
+
+def _loud_windows(recording: Path, from_byte: int) -> int:
+    """100 ms windows of a recording still being written, from `from_byte` on, whose level
+    is that of speech (RMS over 300 of 32768)."""
+    data = recording.read_bytes()[max(from_byte, 44) :]
+    samples = array.array("h", data[: len(data) // 2 * 2])
+    windows = [samples[i : i + 800] for i in range(0, len(samples) - 799, 800)]
+    return sum(1 for w in windows if math.sqrt(sum(x * x for x in w) / len(w)) > 300)
+
+
+def _is_link(channel: dict) -> bool:
+    return channel["id"].startswith("link-") or channel["name"].startswith("PJSIP/node-link-")
+
+
+async def _channel(http: aiohttp.ClientSession, pbx, matches) -> str | None:
+    """The id of the first channel on `pbx` that `matches` (asked of its ARI), or None."""
+    async with http.get(f"{pbx.ari_url}/ari/channels", headers=pbx.ari_headers) as response:
+        channels = await response.json()
+    return next((c["id"] for c in channels if matches(c)), None)
+
+
+async def _ended(pool: asyncpg.Pool) -> list[asyncpg.Record] | None:
+    rows = await _attempts(pool)
+    return rows if rows and all(r["ended_at"] for r in rows) else None
+
+
+def _settings(
+    nodes: dict[str, Telephony], dsn: str, port: int, campaign_file, *, links: bool = False
+) -> dict:
     m1, m2 = nodes["m1"].engine, nodes["m2"].engine
+    m2_node = {"name": "m2", "url": m2.ari_url}
+    sip = {}
+    if links:
+        sip = {"sip_address": f"{m1.sip_host}:{m1.sip_port}"}
+        m2_node["sip_address"] = f"{m2.sip_host}:{m2.sip_port}"
     return {
         "campaign_files": [str(campaign_file)],
         "ari": {
@@ -265,7 +370,8 @@ def _settings(nodes: dict[str, Telephony], dsn: str, port: int, campaign_file) -
             "heartbeat": 1.0,
             "dead_after": 3.0,
             "reconnect_max": 2.0,
-            "nodes": [{"name": "m2", "url": m2.ari_url}],
+            "nodes": [m2_node],
+            **sip,
         },
         "database": {"dsn": dsn, "allow_superuser": True},
         # A node unheard this long has its calls settled as lost (300 s by default).
