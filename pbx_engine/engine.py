@@ -439,6 +439,7 @@ def build_conferencing(
     agents: AgentService,
     outbound: OutboundGate,
     campaigns: LoadedCampaigns,
+    links: NodeLinks,
 ) -> tuple[SupervisionService, ThirdParties, RoomService]:
     trunk, caller_id = config.dialer.trunk, config.dialer.caller_id or None
     supervision = SupervisionService(ari, storage, agents, trunk=trunk, outbound=outbound)
@@ -459,6 +460,7 @@ def build_conferencing(
         caller_id=caller_id,
         outbound=outbound,
         allowed_dids=frozenset(config.room_dids),
+        links=links,
     )
     return supervision, parties, rooms
 
@@ -527,7 +529,9 @@ async def build_services(
     stack.push_async_callback(inbound.close)
     callerid = CallerIdService(storage, config.number_pools_file)
     await callerid.start()  # a bad pools file stops the start, saying which line
-    supervision, parties, rooms = build_conferencing(config, ari, kept, agents, outbound, campaigns)
+    supervision, parties, rooms = build_conferencing(
+        config, ari, kept, agents, outbound, campaigns, links
+    )
     hub = NotificationHub()
     feed = FloorFeed(hub, storage, agents, lambda: campaigns, zone=ZoneInfo(config.timezone))
     recorder.on_change(feed.recording_changed)  # the agent's desk shows "not recording"

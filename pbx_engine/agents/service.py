@@ -675,7 +675,7 @@ class AgentService:
         """Put a ready agent on a colleague's call (a third party): his leg moves from his
         own bridge into `bridge_id` (per-call mode: his phone is rung, as `leg_id`, into it).
         He is on that call until `take_back`. Returns the leg now in the call."""
-        if self.node_of(login) not in (None, self._ari.node_of_bridge(bridge_id)):
+        if not self._links.reaches(self.node_of(login), self._ari.node_of_bridge(bridge_id)):
             raise AgentError(f"agent {login!r} is on another Asterisk node than this call")
         agent = await self.claim(login)
         if agent is None:
@@ -697,12 +697,12 @@ class AgentService:
                 if agent.bridge_id is None or agent.channel_id is None:
                     raise AgentError(f"agent {login!r} has no phone leg")
                 await self._ari.remove_channel(agent.bridge_id, agent.channel_id)
-                await self._ari.add_channel(bridge_id, agent.channel_id)
+                await self._links.join(bridge_id, agent.channel_id)  # a link if on another node
         except (AgentError, AriError, TimeoutError) as error:
             await self.release(login)
             if agent.bridge_id and agent.channel_id and not self.ring_per_call:
                 with contextlib.suppress(AriError):
-                    await self._ari.add_channel(agent.bridge_id, agent.channel_id)
+                    await self._links.join(agent.bridge_id, agent.channel_id)
             raise AgentError(f"agent {login!r} could not join the call: {error}") from None
         self._lent[login] = bridge_id
         agent.call_id = call_id
@@ -724,7 +724,7 @@ class AgentService:
         else:
             if agent.channel_id and agent.bridge_id:
                 with contextlib.suppress(AriError):
-                    await self._ari.remove_channel(lent_to, agent.channel_id)
+                    await self._links.leave(lent_to, agent.channel_id)
                     await self._ari.add_channel(agent.bridge_id, agent.channel_id)
             await self._apply(agent, "call_ended")
         self._tasks.spawn(self._end_wrap_up(agent, agent.call_id))

@@ -19,6 +19,7 @@ takes in only a link id the engine is waiting for: a stranger's INVITE is hung u
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import re
@@ -124,9 +125,6 @@ class NodeLinks:
             return True
         return bridge_node in self._addresses
 
-    def linked(self, channel_id: str) -> bool:
-        return channel_id in self._of_channel
-
     async def push(self) -> None:
         """The link endpoint onto the nodes (all of them; the one reconnecting within
         `only_node`). Only where links are configured."""
@@ -162,13 +160,16 @@ class NodeLinks:
             await self._ari.remove_channel(bridge_id, channel_id)
 
     async def part(self, channel_id: str) -> bool:
-        """Undo the channel's link, if it has one (the channel stays up, alone in its near
-        bridge until it is put somewhere); whether it had one."""
+        """Undo the channel's link, if it has one (the channel stays up, in no bridge until it
+        is put somewhere); whether it had one."""
         link = self._of_channel.pop(channel_id, None)
         if link is None:
             return False
         link.parting = True
         await self._ari.hangup(link.out_leg)
+        # Out of the near bridge too, so it can be put elsewhere before that bridge goes.
+        with contextlib.suppress(AriError, AriUnavailable):
+            await self._ari.remove_channel(link.bridge, channel_id)
         return True
 
     async def _link(self, here: str, address: str, bridge_id: str, channel_id: str) -> None:

@@ -30,6 +30,7 @@ from pbx_engine.ari.events import (
     PlaybackFinished,
     StasisEnd,
 )
+from pbx_engine.ari.node_links import NodeLinks
 from pbx_engine.ari.nodes import on_node
 from pbx_engine.conferences.rooms import Refusal, Room, admit, hash_pin, is_hashed
 from pbx_engine.outbound.gate import DialAsk, OutboundGate
@@ -82,8 +83,11 @@ class RoomService:
         answer_timeout: float = 30.0,
         outbound: OutboundGate | None = None,
         allowed_dids: frozenset[str] | None = None,
+        links: NodeLinks | None = None,
     ) -> None:
         self._ari = ari
+        # A caller who reaches another node than the room's bridge joins it through a link.
+        self._links = links or NodeLinks(ari, {}, "")
         self._outbound = outbound
         # DIDs a room made through the API may have (None: any, for tools and tests).
         self._allowed_dids = allowed_dids
@@ -358,7 +362,7 @@ class RoomService:
             if room.tones and members:
                 await self._tone(bridge, JOIN_TONE)
             try:
-                await self._ari.add_channel(bridge, channel_id)
+                await self._links.join(bridge, channel_id)
             except AriError:
                 if not members:  # the caller hung up as he came in: no empty bridge kept
                     del self._bridges[room.name]
@@ -428,7 +432,7 @@ class RoomService:
         member = self._member(name, member_id)
         with self._ari.subscribe(member.id) as events:
             with contextlib.suppress(AriError, TimeoutError):
-                await self._ari.remove_channel(self._bridges[name], member.id)
+                await self._links.leave(self._bridges[name], member.id)
                 await self._play_and_wait(member.id, "sound:conf-kicked", events)
         await self._ari.hangup(member.id)
         log.info("room.kicked", room=name)

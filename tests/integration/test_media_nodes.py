@@ -261,15 +261,19 @@ async def test_one_engine_drives_two_nodes_and_carries_on_when_one_dies(tmp_path
 # The caller is a tone phone of m1's network (it sends 1300 Hz and records what it hears); the
 # supervisor one of m2's (dialplans/pstn.conf).
 CALLER, SUPERVISOR = "+12025571300", "+12025571800"
+# A room callers reach by its number, and two callers to it: one on each node's network.
+ROOM, ROOM_DID, ROOM_FIRST, ROOM_SECOND = "across", "+12025551900", "+12025571400", "+12025571500"
 
 
-async def test_a_caller_on_one_node_is_put_through_to_an_agent_on_the_other_by_a_node_link(
+async def test_callers_on_one_node_reach_an_agent_and_a_room_on_the_other_over_node_links(
     tmp_path,
 ):
     """Anna (m1) is away; olga (m2) is ready. A debtor calls the centre and reaches m1: he is
     put through to olga over a node link (a SIP call from m1 to m2 into her bridge). Audio
     crosses both ways: a supervisor listening to olga on m2 hears the caller's tone, the caller
-    hears olga's voice; everything ends when she ends the call."""
+    hears olga's voice. Anna, back, joins the call as a third party from m1 and leaves it;
+    everything ends when olga ends the call. Then a room whose bridge is on m2 takes a caller
+    who reached m1, the same way."""
     async with media_floor(tmp_path, [], {"dial_mode": "progressive"}, links=True) as floor:
         status, body = await floor.api.post("/agents/me/logout", floor.tokens["anna"])
         assert status == 200, body
@@ -308,6 +312,7 @@ async def test_a_caller_on_one_node_is_put_through_to_an_agent_on_the_other_by_a
         await eventually(caller_hears_olga, timeout=10, what="olga's voice at m1's caller")
         async with http.delete(f"{floor.api.base}/supervision", headers=admin) as r:
             assert r.status == 200, await r.text()
+        await _colleague_from_the_other_node(floor)
         await floor.end_call("olga")
 
         async def links_gone():
@@ -317,6 +322,80 @@ async def test_a_caller_on_one_node_is_put_through_to_an_agent_on_the_other_by_a
         await eventually(links_gone, timeout=10, what="both legs of the link hung up")
         [row] = await eventually(lambda: _ended(floor.pool), timeout=10, what="the call ended")
         assert row["outcome"] == "human"
+        await _room_across_nodes(floor)
+        await eventually(links_gone, timeout=10, what="the room's link hung up")
+
+
+async def _colleague_from_the_other_node(floor: MediaFloor) -> None:
+    """Anna, back on m1, joins olga's call on m2 as a third party over a link of her own, and
+    goes back to her bridge on m1 when olga lets her go."""
+    http, base = floor.api.http, floor.api.base
+    status, body = await floor.api.post("/agents/me/login", floor.tokens["anna"])
+    assert status == 200, body
+    await eventually(lambda: _state_is(floor.pool, "anna", "ready"), what="anna ready")
+    olga = {"Authorization": f"Bearer {floor.tokens['olga']}"}
+    m2 = floor.nodes["m2"].engine
+
+    async def links_on_m2() -> int:
+        async with http.get(f"{m2.ari_url}/ari/channels", headers=m2.ari_headers) as response:
+            return sum(_is_link(c) for c in await response.json())
+
+    body = {"agent": "anna"}
+    async with http.post(f"{base}/agents/me/call/parties", json=body, headers=olga) as r:
+        assert r.status == 201, await r.text()
+        party = await r.json()
+    await eventually(lambda: _state_is(floor.pool, "anna", "on_call"), what="anna on the call")
+    assert await links_on_m2() == 2  # the caller's link, and anna's
+    async with http.delete(f"{base}/agents/me/call/parties/{party['id']}", headers=olga) as r:
+        assert r.status == 200, await r.text()
+    await eventually(lambda: _state_is(floor.pool, "anna", "wrap_up", "ready"), what="anna back")
+
+    async def one_link_left():
+        return await links_on_m2() == 1
+
+    await eventually(one_link_left, timeout=10, what="anna's link hung up")
+
+
+async def _state_is(pool: asyncpg.Pool, login: str, *states: str) -> bool:
+    return (await agent_states(pool)).get(login) in states
+
+
+async def _room_across_nodes(floor: MediaFloor) -> None:
+    """A caller reaches the room on m2 first (its bridge is made there); the next reaches it
+    on m1 and joins over a link: each hears the other's tone."""
+    m1, m2 = floor.nodes["m1"], floor.nodes["m2"]
+    http, admin = floor.api.http, {"Authorization": f"Bearer {floor.admin}"}
+
+    async def members() -> int:
+        async with http.get(f"{floor.api.base}/rooms/{ROOM}", headers=admin) as response:
+            return len((await response.json())["members"])
+
+    callers = {}
+    for telephony, number, count in ((m2, ROOM_FIRST, 1), (m1, ROOM_SECOND, 2)):
+        callers[number] = await telephony.pstn.originate(
+            f"PJSIP/{ROOM_DID}@engine",
+            context="from-engine",
+            extension=number,
+            caller_id=f'"{number}" <{number}>',
+        )
+        await eventually(lambda count=count: _room_has(members, count), what=f"{count} in it")
+
+    async def each_hears_the_other():
+        heard = []
+        for telephony, number, other in ((m2, ROOM_FIRST, 1500), (m1, ROOM_SECOND, 1400)):
+            path = _newest(telephony.pstn.recordings_dir, number)
+            levels = tone_levels_so_far(path, other)[-10:] if path else []
+            heard.append(len(levels) == 10 and all(level > 800 for level in levels))
+        return all(heard)
+
+    await eventually(each_hears_the_other, timeout=15, what="the room heard across the nodes")
+    for telephony, number in ((m2, ROOM_FIRST), (m1, ROOM_SECOND)):
+        await telephony.pstn.hangup(callers[number])
+    await eventually(lambda: _room_has(members, 0), what="the room empty")
+
+
+async def _room_has(members, count: int) -> bool:
+    return await members() == count
 
 
 def _newest(folder: Path, number: str) -> Path | None:
@@ -354,11 +433,13 @@ def _settings(
 ) -> dict:
     m1, m2 = nodes["m1"].engine, nodes["m2"].engine
     m2_node = {"name": "m2", "url": m2.ari_url}
-    sip = {}
+    sip, rooms = {}, {}
     if links:
         sip = {"sip_address": f"{m1.sip_host}:{m1.sip_port}"}
         m2_node["sip_address"] = f"{m2.sip_host}:{m2.sip_port}"
+        rooms = {"rooms": [{"name": ROOM, "did": ROOM_DID, "tones": False}]}
     return {
+        **rooms,
         "campaign_files": [str(campaign_file)],
         "ari": {
             "url": m1.ari_url,
