@@ -21,6 +21,7 @@ from pbx_engine.ari.node_links import (
     node_link_objects,
 )
 from pbx_engine.config import AriConfig
+from tests.waiting import eventually, now
 
 NODES = st.one_of(st.none(), st.sampled_from(["m1", "m2", "m3"]))
 
@@ -106,7 +107,8 @@ class _FarNode:
         self.done.append(f"answer {channel_id}")
 
 
-def _arrives(links: NodeLinks, link_id: str) -> None:
+def _arrives(links: NodeLinks, far: _FarNode, link_id: str, steps: int) -> None:
+    """A link's in leg arrives; returns once the far node has seen `steps` requests."""
     start = parse_event(
         {
             "type": "StasisStart",
@@ -118,7 +120,7 @@ def _arrives(links: NodeLinks, link_id: str) -> None:
 
     async def scenario() -> None:
         links.accept(start)
-        await asyncio.sleep(0.01)  # the task it started runs (the fake answers at once)
+        await eventually(now(lambda: len(far.done) >= steps), timeout=2, what=f"{steps} steps")
         await links.close()
 
     asyncio.run(scenario())
@@ -127,7 +129,8 @@ def _arrives(links: NodeLinks, link_id: str) -> None:
 @pytest.mark.parametrize("link_id", ["0123456789abcdef", "", "../../etc", "0123456789ABCDEF"])
 def test_a_link_the_engine_is_not_waiting_for_is_hung_up(link_id):
     far = _FarNode()
-    _arrives(NodeLinks(far, {"m2": "10.0.0.2:5060"}, "pw"), link_id)  # type: ignore[arg-type]
+    links = NodeLinks(far, {"m2": "10.0.0.2:5060"}, "pw")  # type: ignore[arg-type]
+    _arrives(links, far, link_id, 1)
     assert far.done == ["hangup in-1 rejected"]
 
 
@@ -137,5 +140,5 @@ def test_a_link_the_engine_waits_for_joins_its_bridge_then_answers():
     links._waiting["0123456789abcdef"] = _Link(
         "0123456789abcdef", "caller-1", "agent-olga", "link-x", "link-x-out"
     )
-    _arrives(links, "0123456789abcdef")
+    _arrives(links, far, "0123456789abcdef", 2)
     assert far.done == ["bridge in-1 into agent-olga", "answer in-1"]
