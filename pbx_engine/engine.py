@@ -299,6 +299,13 @@ class Engine:
             self.ari, self.storage, self.ami, recording=self.recorder.health
         )
 
+    async def take_over_agents(self, app: str) -> list[str]:
+        """A dead engine's agents (those whose legs are in its ARI app, `app`) work on with
+        this one, after the links its calls went over: an agent's call over a link is its
+        caller's."""
+        await self.links.adopt(from_app=app)
+        return await self.agents.adopt_sessions(from_app=app)
+
     def records_calls(self) -> bool:
         """Whether any call may be recorded: inbound callers, or a loaded campaign's."""
         if self.config.inbound.recording != RecordingMode.NONE:
@@ -674,7 +681,7 @@ async def build_engine(
         asterisk.ari.on_node_down(engine.agents.node_lost)
         asterisk.ari.on_node_down(engine.dialer.node_lost)
         # A dead engine's agents, still in their bridges, work on with this one.
-        engine.dialer.on_engine_gone(lambda app: engine.agents.adopt_sessions(from_app=app))
+        engine.dialer.on_engine_gone(engine.take_over_agents)
         await asterisk.ari.wait_connected(timeout=config.ari.request_timeout)
         # The first connection may have come before the callbacks were registered.
         for node in asterisk.ari.nodes:
@@ -683,6 +690,7 @@ async def build_engine(
                     await engine.dialer.reconcile()
                     await engine.softphones.reconcile()
                     await engine.links.push()
+        await engine.links.adopt()  # first: an agent's call over a link is its caller's
         adopted = await engine.agents.adopt_sessions()
         if adopted:
             log.info("engine.agents_adopted", agents=adopted)

@@ -361,10 +361,14 @@ class AgentService:
                 await self._ari.destroy_bridge(bridge.id)
                 continue
             leg, others = legs[0], [c for c in bridge.channels if c != legs[0]]
+            # Where his bridge and leg are, for the requests to come (a node link needs it).
+            await self._ari.get_bridge(bridge.id)
+            await self._ari.get_channel(leg)
             last = await self._storage.agents.last_agent_state(row.id)
             agent = AgentStatus(login, since=_now(), channel_id=leg, bridge_id=bridge.id)
             if others:
-                agent.state, agent.call_id = AgentState.ON_CALL, others[0]
+                # A caller on another node is in the bridge as a node link's in leg.
+                agent.state, agent.call_id = AgentState.ON_CALL, self._links.carried_by(others[0])
             elif last is not None and last.state == AgentState.PAUSED.value:
                 agent.state, agent.reason = AgentState.PAUSED, last.reason
             elif last is not None and last.state == AgentState.WRAP_UP.value:

@@ -31,7 +31,7 @@ import structlog
 from pbx_engine.ari.calls import NotAnswered, ring_into_app
 from pbx_engine.ari.client import AriClient
 from pbx_engine.ari.errors import AriError, AriUnavailable, ChannelGone
-from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
+from pbx_engine.ari.events import Bridge, Channel, ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.ari.nodes import on_node
 from pbx_engine.ari.router import stasis_arg
 from pbx_engine.ari.stream import Subscription
@@ -43,6 +43,7 @@ NODE_LINK = "node-link"  # the PJSIP endpoint and auth on every node, and the St
 LINK_OUT = "node-link-out"  # the Stasis argument of a link's out leg once it is answered
 PJSIP = "res_pjsip"
 _LINK_ID = re.compile(r"[0-9a-f]{16}")
+_LINK_BRIDGE = re.compile(r"link-([0-9a-f]{16})")  # a link's near bridge
 
 
 class LinkFailed(AriError):
@@ -91,6 +92,61 @@ class _Link:
     in_leg: str | None = None
     parting: bool = False  # undone by the engine: the channel stays up
     events: Subscription | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class FoundLink:
+    """A link the nodes still carry, as listed after the engine restarted (or took over from
+    a dead engine): what is left of it."""
+
+    id: str
+    bridge: str  # its near bridge
+    channel: str | None  # the linked channel (the caller), if still in the near bridge
+    out_leg: str | None  # if still in the near bridge
+    in_leg: str | None  # on the far node, if seen there
+    target: str | None  # the far bridge the in leg is in
+
+    @property
+    def whole(self) -> bool:
+        return self.channel is not None and self.out_leg is not None
+
+
+def links_on_the_nodes(channels: list[Channel], bridges: list[Bridge], app: str) -> list[FoundLink]:
+    """The links of ARI app `app` in these lists (every node's): each near bridge `link-ID`
+    whose out leg (or, that gone, whose linked channel) is in `app`. A near bridge with no
+    listed channel is left out: it may be a link being made this moment."""
+    apps = {c.id: c.dialplan.stasis_app() for c in channels}
+    in_legs = {}
+    for channel in channels:
+        args = channel.dialplan.app_data.split(",")
+        if apps[channel.id] == app and args[1:2] == [NODE_LINK] and len(args) > 2:
+            in_legs[args[2]] = channel.id
+    bridge_of = {c: b.id for b in bridges for c in b.channels}
+    found = []
+    for bridge in bridges:
+        match = _LINK_BRIDGE.fullmatch(bridge.id)
+        if match is None or not bridge.channels:
+            continue
+        link_id = match[1]
+        out_leg = f"link-{link_id}-out"
+        if out_leg not in bridge.channels or out_leg not in apps:
+            out_leg = None  # hung up
+        linked = [c for c in bridge.channels if c != out_leg and c in apps]
+        owner = out_leg or (linked[0] if linked else None)
+        if owner is None or apps[owner] != app:
+            continue  # another engine's link, or nothing left of it that is listed
+        in_leg = in_legs.get(link_id)
+        found.append(
+            FoundLink(
+                link_id,
+                bridge.id,
+                linked[0] if linked else None,
+                out_leg,
+                in_leg,
+                bridge_of.get(in_leg) if in_leg else None,
+            )
+        )
+    return found
 
 
 class NodeLinks:
@@ -211,6 +267,10 @@ class NodeLinks:
         ends = (link.channel, link.out_leg)
         with link.events as events:
             gone = await _first_gone(events, ends)
+        await self._end(link, gone)
+
+    async def _end(self, link: _Link, gone: str) -> None:
+        """One end of the link (`gone`) is gone: so goes the other, and the near bridge."""
         if self._of_channel.get(link.channel) is link:
             del self._of_channel[link.channel]
         try:
@@ -223,6 +283,60 @@ class NodeLinks:
         except (AriError, AriUnavailable) as error:  # the near node is away: so are its legs
             log.warning("node_link.not_cleared", link=link.id, error=str(error))
         log.info("node_link.down", link=link.id, ended_by=gone)
+
+    def carried_by(self, channel_id: str) -> str:
+        """The channel a link's in leg carries into its bridge (the caller on the other
+        node); any other channel is itself."""
+        for link in self._of_channel.values():
+            if link.in_leg == channel_id:
+                return link.channel
+        return channel_id
+
+    async def adopt(self, from_app: str | None = None) -> list[str]:
+        """After the engine restarted: the links its last run made that the nodes still carry
+        are followed again (either end hanging up ends the other), and a link half gone is
+        ended. With `from_app`, a dead engine's links, heard by this app from now on. Before
+        the agents are adopted: an agent's call that came over a link is its caller's.
+        Returns the ids of the links followed."""
+        if not self._addresses:
+            return []
+        channels, bridges = await self._ari.list_channels(), await self._ari.list_bridges()
+        known = {link.id for link in self._of_channel.values()} | set(self._waiting)
+        followed = []
+        for found in links_on_the_nodes(channels, bridges, from_app or self._ari.app):
+            if found.id not in known:
+                with contextlib.suppress(AriError, AriUnavailable):
+                    if await self._follow_again(found, from_app is not None):
+                        followed.append(found.id)
+        if followed:
+            log.info("node_link.adopted", links=followed, from_app=from_app)
+        return followed
+
+    async def _follow_again(self, found: FoundLink, taken_over: bool) -> bool:
+        link = _Link(
+            found.id,
+            found.channel or "",
+            found.target or "",
+            found.bridge,
+            f"link-{found.id}-out",
+            found.in_leg,
+        )
+        events = self._ari.subscribe(link.channel, link.out_leg)
+        ends = [c for c in (found.channel, found.out_leg, found.in_leg) if c]
+        for channel in ends if taken_over else ():
+            await self._ari.subscribe_app_to_channel(channel)
+        # Asked after subscribing, so an end between the listing and now is not missed (the
+        # asking also tells the engine which node each is on).
+        up = {c for c in ends if await self._ari.get_channel(c) is not None}
+        if link.channel in up and link.out_leg in up:
+            link.events = events
+            self._of_channel[link.channel] = link
+            self._tasks.spawn(self._watch(link))
+            return True
+        events.close()
+        log.warning("node_link.found_half_gone", link=link.id, channel_id=link.channel)
+        await self._end(link, link.out_leg if link.channel in up else link.channel)
+        return False
 
     def accept(self, start: StasisStart) -> None:
         """For the Stasis router: a link's in leg arriving on the far node."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import array
 import asyncio
 import math
+import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -66,6 +67,9 @@ class MediaFloor:
     agent_nodes: dict[str, str]  # each agent's node, where his softphone is registered
     phones: dict[str, SippPhone]
     proxy: KamailioSandbox | None
+    stack: AsyncExitStack
+    engine: asyncio.subprocess.Process  # `pbx-engine run`
+    engine_config: Path
 
     def login_of(self, agent_id: int) -> str:
         return next(login for login, known in self.agent_ids.items() if known == agent_id)
@@ -146,7 +150,7 @@ async def media_floor(
             name: await stack.enter_async_context(CallWatch(t.engine)) for name, t in nodes.items()
         }
         log_file = tmp_path / "engine.log"
-        await stack.enter_async_context(engine_process(tmp_path / "engine.toml", log_file))
+        engine = await stack.enter_async_context(engine_process(tmp_path / "engine.toml", log_file))
         api = Api(http, f"http://127.0.0.1:{port}")
         await eventually(lambda: api.up(admin), timeout=30, what="the engine")
         for login in AGENTS:
@@ -154,7 +158,10 @@ async def media_floor(
             assert status == 200, body
         status, body = await api.post("/campaigns/nodes/start", admin)
         assert status == 200, body
-        yield MediaFloor(nodes, pool, api, admin, tokens, ids, watches, agent_nodes, phones, proxy)
+        yield MediaFloor(
+            nodes, pool, api, admin, tokens, ids, watches, agent_nodes, phones, proxy,
+            stack, engine, tmp_path / "engine.toml",
+        )  # fmt: skip
 
 
 async def registered_on(http: aiohttp.ClientSession, nodes: dict[str, Telephony], login: str):
@@ -271,9 +278,10 @@ async def test_callers_on_one_node_reach_an_agent_and_a_room_on_the_other_over_n
     """Anna (m1) is away; olga (m2) is ready. A debtor calls the centre and reaches m1: he is
     put through to olga over a node link (a SIP call from m1 to m2 into her bridge). Audio
     crosses both ways: a supervisor listening to olga on m2 hears the caller's tone, the caller
-    hears olga's voice. Anna, back, joins the call as a third party from m1 and leaves it;
-    everything ends when olga ends the call. Then a room whose bridge is on m2 takes a caller
-    who reached m1, the same way."""
+    hears olga's voice. The engine is SIGKILLed and started again: it follows the link again,
+    olga adopted on the caller's call. Anna, back, joins the call as a third party from m1 and
+    leaves it; everything ends when olga ends the call. Then a room whose bridge is on m2 takes
+    a caller who reached m1, the same way."""
     async with media_floor(tmp_path, [], {"dial_mode": "progressive"}, links=True) as floor:
         status, body = await floor.api.post("/agents/me/logout", floor.tokens["anna"])
         assert status == 200, body
@@ -312,6 +320,7 @@ async def test_callers_on_one_node_reach_an_agent_and_a_room_on_the_other_over_n
         await eventually(caller_hears_olga, timeout=10, what="olga's voice at m1's caller")
         async with http.delete(f"{floor.api.base}/supervision", headers=admin) as r:
             assert r.status == 200, await r.text()
+        await _engine_restarted_mid_link(floor, row["channel_id"])
         await _colleague_from_the_other_node(floor)
         await floor.end_call("olga")
 
@@ -324,6 +333,27 @@ async def test_callers_on_one_node_reach_an_agent_and_a_room_on_the_other_over_n
         assert row["outcome"] == "human"
         await _room_across_nodes(floor)
         await eventually(links_gone, timeout=10, what="the room's link hung up")
+
+
+async def _engine_restarted_mid_link(floor: MediaFloor, caller: str) -> None:
+    """The engine is SIGKILLed with the caller linked to olga and started again: it finds the
+    link on both nodes and follows it, and olga, adopted on her call, is on the caller's call
+    (not on the link's in leg in her bridge), so what follows works as before the crash."""
+    floor.engine.send_signal(signal.SIGKILL)
+    await floor.engine.wait()
+    await floor.stack.enter_async_context(
+        engine_process(floor.engine_config, floor.engine_config.with_name("engine-2.log"))
+    )
+    await eventually(lambda: floor.api.up(floor.admin), timeout=30, what="the engine again")
+
+    async def olga_adopted():
+        return await floor.pool.fetchrow(
+            "SELECT s.state, s.channel_id FROM agent_state_changes s JOIN agents a "
+            "ON a.id = s.agent_id WHERE a.login = 'olga' AND s.reason = 'adopted after a restart'"
+        )
+
+    adopted = await eventually(olga_adopted, timeout=10, what="olga adopted")
+    assert (adopted["state"], adopted["channel_id"]) == ("on_call", caller)
 
 
 async def _colleague_from_the_other_node(floor: MediaFloor) -> None:
