@@ -480,7 +480,6 @@ def build_agents(
         ari,
         config.ari.sip_addresses(),
         link_password(config.ari.password.get_secret_value()),
-        answer_timeout=config.agents.answer_timeout,
     )
     stack.push_async_callback(links.close)  # after the agents: their calls hold the links
     agents = AgentService(

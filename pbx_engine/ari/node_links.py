@@ -23,7 +23,9 @@ import contextlib
 import hashlib
 import hmac
 import re
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -44,6 +46,12 @@ LINK_OUT = "node-link-out"  # the Stasis argument of a link's out leg once it is
 PJSIP = "res_pjsip"
 _LINK_ID = re.compile(r"[0-9a-f]{16}")
 _LINK_BRIDGE = re.compile(r"link-([0-9a-f]{16})")  # a link's near bridge
+# The far node answers a link as soon as its engine hears it: one that has not in this long
+# will not (a caller waits through it).
+LINK_ANSWER_TIMEOUT = 5.0
+# A link from one node to another that failed is not tried again for this long: callers there
+# go to agents the engine can reach rather than each waiting for the same failure.
+BROKEN_FOR = 60.0
 
 
 class LinkFailed(AriError):
@@ -153,7 +161,8 @@ class NodeLinks:
     """Puts channels into bridges on any node; links across nodes where it must.
 
     `addresses`: each node's SIP address (host:port) the other nodes call for a link; a node
-    without one takes no link (calls into its bridges stay on it)."""
+    without one takes no link (calls into its bridges stay on it). A link that failed is not
+    tried again for `BROKEN_FOR` seconds (`clock` says when)."""
 
     def __init__(
         self,
@@ -161,14 +170,17 @@ class NodeLinks:
         addresses: dict[str, str],
         password: str,
         *,
-        answer_timeout: float = 10.0,
+        answer_timeout: float = LINK_ANSWER_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ari = ari
         self._addresses = dict(addresses)
         self._password = password
         self._answer_timeout = answer_timeout
+        self._clock = clock
         self._waiting: dict[str, _Link] = {}  # link id -> the link its in leg will join
         self._of_channel: dict[str, _Link] = {}  # linked channel -> its link
+        self._broken: dict[tuple[str, str], float] = {}  # (near, far) -> not tried until
         self._tasks = OwnedTasks()
 
     async def close(self) -> None:
@@ -179,7 +191,14 @@ class NodeLinks:
         (None: the engine drives one node, or the node is not known yet)."""
         if channel_node is None or bridge_node is None or channel_node == bridge_node:
             return True
-        return bridge_node in self._addresses
+        if bridge_node not in self._addresses:
+            return False
+        return self._broken.get((channel_node, bridge_node), 0.0) <= self._clock()
+
+    def broke(self, near: str, far: str) -> None:
+        """A link from `near` to `far` failed: not tried again for a while."""
+        self._broken[(near, far)] = self._clock() + BROKEN_FOR
+        log.warning("node_link.broken", near=near, far=far, for_s=BROKEN_FOR)
 
     async def push(self) -> None:
         """The link endpoint onto the nodes (all of them; the one reconnecting within
@@ -208,7 +227,7 @@ class NodeLinks:
         address = self._addresses.get(there)
         if address is None:
             raise LinkFailed(f"node {there!r} has no [ari] sip_address: calls cannot reach it")
-        await self._link(here, address, bridge_id, channel_id)
+        await self._link(here, there, address, bridge_id, channel_id)
 
     async def leave(self, bridge_id: str, channel_id: str) -> None:
         """Take the channel out of the bridge (out of its link, if it came through one)."""
@@ -228,7 +247,9 @@ class NodeLinks:
             await self._ari.remove_channel(link.bridge, channel_id)
         return True
 
-    async def _link(self, here: str, address: str, bridge_id: str, channel_id: str) -> None:
+    async def _link(
+        self, here: str, there: str, address: str, bridge_id: str, channel_id: str
+    ) -> None:
         link_id = uuid.uuid4().hex[:16]
         link = _Link(link_id, channel_id, bridge_id, f"link-{link_id}", f"link-{link_id}-out")
         events = self._ari.subscribe(channel_id, link.out_leg)
@@ -251,9 +272,11 @@ class NodeLinks:
             await self._ari.destroy_bridge(link.bridge)
             if await self._ari.get_channel(channel_id) is None:
                 raise ChannelGone(404, "LINK", channel_id, "hung up while being linked") from None
+            self.broke(here, there)
             raise LinkFailed(f"the link to {address} failed: {error or 'no answer'}") from None
         finally:
             self._waiting.pop(link_id, None)
+        self._broken.pop((here, there), None)
         link.events = events
         self._of_channel[channel_id] = link
         log.info("node_link.up", link=link_id, channel_id=channel_id, bridge_id=bridge_id)

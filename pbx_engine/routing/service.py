@@ -17,6 +17,7 @@ from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 import structlog
 
@@ -56,6 +57,9 @@ CALLBACK_OFFER = ["sound:vm-press", "digits:1"]
 THANK_YOU = "sound:auth-thankyou"
 SORRY = "sound:please-try-call-later"
 IVR_CALLBACK_AFTER = timedelta(minutes=10)
+# Agents tried for one caller when the one chosen cannot be reached; then the call fails as
+# any call whose agent is lost.
+_CONNECT_TRIES = 3
 
 
 class CallerLeft(Exception):
@@ -190,7 +194,6 @@ class InboundService:
         self, channel_id: str, events: Subscription, case: int | None, caller: str
     ) -> tuple[Outcome, str]:
         assert self._agents is not None
-        agents = self._agents
         if case is not None and self.menu_prompts is not None:
             try:
                 chosen = await self._menu(channel_id, events, case, caller)
@@ -210,35 +213,12 @@ class InboundService:
                 found = None
             if found is not None:
                 owner, team = found
-        route = route_inbound(
-            [AgentView(a.login, agents.team_of(a.login), a.state, a.since) for a in agents.all()],
-            datetime.now(UTC),
-            owner=owner,
-            owner_team=team,
-            owner_wait=self._config.owner_wait,
-            wrap_up_seconds=self._wrap_up_seconds,
-        )
-        log.info("inbound.route", kind=route.kind, reason=route.reason, agent=route.login)
         waited_from = asyncio.get_running_loop().time()
-        agent = await self._first_agent(channel_id, events, route)
+        agent, route = await self._put_through(channel_id, events, owner, team)
         waited = asyncio.get_running_loop().time() - waited_from
         if agent is None:
             await self._storage.attempts.record_inbound_route(channel_id, "callback offer", waited)
             return await self._offer_callback(channel_id, events, case, caller)
-        agent_id = agents.agent_id(agent.login)
-        try:
-            await agents.connect(
-                agent,
-                channel_id,
-                record=lambda at: self._storage.attempts.mark_attempt_bridged(
-                    channel_id, agent_id, at
-                ),
-            )
-        except (AgentError, ChannelGone) as error:
-            await agents.release(agent.login)
-            if isinstance(error, ChannelGone):
-                raise CallerLeft from None
-            raise
         self._agent_of[channel_id] = agent.login
         await self._storage.attempts.record_inbound_route(
             channel_id, f"{route.kind}: {agent.login}", waited
@@ -247,6 +227,45 @@ class InboundService:
         if self._recorder is not None:
             self._recorder.start_soon(channel_id, await self._recording_policy(case))
         return Outcome.HUMAN, "caller"
+
+    async def _put_through(
+        self, channel_id: str, events: Subscription, owner: str | None, team: str | None
+    ) -> tuple[AgentStatus | None, Route]:
+        """Routes the caller and puts him through to the agent found; routes him again when
+        that agent cannot be reached (his phone, or the link to his node, failed). None:
+        nobody came."""
+        assert self._agents is not None
+        agents = self._agents
+        tries = 0
+        while True:
+            route = route_inbound(
+                [
+                    AgentView(a.login, agents.team_of(a.login), a.state, a.since)
+                    for a in agents.all()
+                ],
+                datetime.now(UTC),
+                owner=owner,
+                owner_team=team,
+                owner_wait=self._config.owner_wait,
+                wrap_up_seconds=self._wrap_up_seconds,
+            )
+            log.info("inbound.route", kind=route.kind, reason=route.reason, agent=route.login)
+            agent = await self._first_agent(channel_id, events, route)
+            if agent is None:
+                return None, route
+            agent_id = agents.agent_id(agent.login)
+            record = partial(self._storage.attempts.mark_attempt_bridged, channel_id, agent_id)
+            try:
+                await agents.connect(agent, channel_id, record=record)
+                return agent, route
+            except (AgentError, ChannelGone) as error:
+                await agents.release(agent.login)
+                if isinstance(error, ChannelGone):
+                    raise CallerLeft from None
+                tries += 1
+                if tries == _CONNECT_TRIES:
+                    raise
+                log.warning("inbound.agent_not_reached", agent=agent.login, error=str(error))
 
     async def _recording_policy(self, case: int | None) -> RecordingPolicy:
         """As the caller's case's campaign records its calls when it runs here, else as the

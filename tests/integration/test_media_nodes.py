@@ -333,6 +333,7 @@ async def test_callers_on_one_node_reach_an_agent_and_a_room_on_the_other_over_n
         assert row["outcome"] == "human"
         await _room_across_nodes(floor)
         await eventually(links_gone, timeout=10, what="the room's link hung up")
+        await _link_refused_by_the_far_node(floor)
 
 
 async def _engine_restarted_mid_link(floor: MediaFloor, caller: str) -> None:
@@ -422,6 +423,55 @@ async def _room_across_nodes(floor: MediaFloor) -> None:
     for telephony, number in ((m2, ROOM_FIRST), (m1, ROOM_SECOND)):
         await telephony.pstn.hangup(callers[number])
     await eventually(lambda: _room_has(members, 0), what="the room empty")
+
+
+async def _link_refused_by_the_far_node(floor: MediaFloor) -> None:
+    """m2 loses its link endpoint (as a node whose configuration was replaced would): a caller
+    on m1 routed to olga (m2) is refused there, and routed again rather than lost; with m2 out
+    of reach from m1 for a while he waits for anna, who logs in on m1 and takes him."""
+    m1, m2 = floor.nodes["m1"], floor.nodes["m2"].engine
+    http = floor.api.http
+    status, body = await floor.api.post("/agents/me/logout", floor.tokens["anna"])
+    assert status == 200, body
+    endpoint = f"{m2.ari_url}/ari/asterisk/config/dynamic/res_pjsip/endpoint/node-link"
+    async with http.delete(endpoint, headers=m2.ari_headers) as response:
+        assert response.status == 204, await response.text()
+    calls_before = {r["channel_id"] for r in await _attempts(floor.pool)}
+    olga_since = await floor.pool.fetchval("SELECT max(id) FROM agent_state_changes")
+    await m1.pstn.originate(
+        "PJSIP/+12025550100@engine",
+        context="from-engine",
+        extension=CALLER,
+        caller_id=f'"{CALLER}" <{CALLER}>',
+    )
+
+    async def caller_waiting():
+        rows = [r for r in await _attempts(floor.pool) if r["channel_id"] not in calls_before]
+        return rows[0] if rows else None
+
+    caller = await eventually(caller_waiting, timeout=15, what="the caller on m1")
+
+    async def olga_tried_and_given_back():
+        states = await floor.pool.fetch(
+            "SELECT s.state FROM agent_state_changes s JOIN agents a ON a.id = s.agent_id "
+            "WHERE a.login = 'olga' AND s.id > $1 ORDER BY s.id",
+            olga_since,
+        )
+        return [r["state"] for r in states] == ["reserved", "ready"]
+
+    await eventually(olga_tried_and_given_back, timeout=15, what="olga tried, not reached")
+    status, body = await floor.api.post("/agents/me/login", floor.tokens["anna"])
+    assert status == 200, body
+
+    async def with_anna():
+        row = next(
+            r for r in await _attempts(floor.pool) if r["channel_id"] == caller["channel_id"]
+        )
+        return row if row["bridged_at"] else None
+
+    row = await eventually(with_anna, timeout=20, what="the caller put through to anna")
+    assert (row["node"], floor.login_of(row["agent_id"])) == ("m1", "anna"), dict(row)
+    await floor.end_call("anna")
 
 
 async def _room_has(members, count: int) -> bool:

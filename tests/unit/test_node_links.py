@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from pbx_engine.ari.events import Bridge, Channel, parse_event
 from pbx_engine.ari.node_links import (
+    BROKEN_FOR,
     NODE_LINK,
     FoundLink,
     NodeLinks,
@@ -303,3 +304,20 @@ def test_a_link_found_half_gone_is_ended_at_once():
 def test_without_addresses_nothing_is_looked_for():
     links = NodeLinks(None, {}, "pw")  # type: ignore[arg-type]
     assert asyncio.run(links.adopt()) == []
+
+
+def test_a_link_that_failed_is_not_tried_again_for_a_while_from_that_node_only():
+    clock = [1000.0]
+    links = NodeLinks(
+        None,  # type: ignore[arg-type]  # reaches() and broke() ask nothing of the nodes
+        {"m2": "10.0.0.2:5060"},
+        "pw",
+        clock=lambda: clock[0],
+    )
+    links.broke("m1", "m2")
+    assert not links.reaches("m1", "m2")
+    assert links.reaches("m3", "m2") and links.reaches("m2", "m2")  # other nodes, same node
+    clock[0] += BROKEN_FOR - 0.1
+    assert not links.reaches("m1", "m2")
+    clock[0] += 0.1
+    assert links.reaches("m1", "m2")
