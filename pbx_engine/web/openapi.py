@@ -795,6 +795,7 @@ ROUTES: tuple[Route, ...] = (
         {
             202: Answer("ringing: the channel"),
             403: Answer("not from the widget's page, or not a phone the widget made"),
+            404: Answer("no [widget] on this engine"),
             503: Answer("the call could not be made"),
         },
         body=GuestPayload,

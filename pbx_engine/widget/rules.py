@@ -41,6 +41,10 @@ class WidgetDecision:
 
 
 _OK = WidgetDecision(True, "ok", "We will call you back.", 202)
+# Both kinds of request count against the address's hourly cap (refused ones too).
+_TOO_MANY_FROM_HERE = WidgetDecision(
+    False, "address_rate", "Too many requests from here: please try again later.", 429
+)
 
 
 def decide_callback(
@@ -56,9 +60,7 @@ def decide_callback(
     `number_on_case`: the number is one of that case's; `due_at`: the time asked for (None:
     as soon as we can)."""
     if counts.by_address >= limits.per_address_per_hour:
-        return WidgetDecision(
-            False, "address_rate", "Too many requests from here: please try again later.", 429
-        )
+        return _TOO_MANY_FROM_HERE
     if counts.by_number >= limits.per_number_per_day:
         return WidgetDecision(
             False, "number_rate", "We already have a request for this number today.", 429
@@ -91,7 +93,5 @@ def decide_call_now(counts: WidgetCounts, limits: WidgetLimits) -> WidgetDecisio
     """A call from the page into the phone menu: no number is rung but the caller's own
     browser, so only the address's cap applies."""
     if counts.by_address >= limits.per_address_per_hour:
-        return WidgetDecision(
-            False, "address_rate", "Too many requests from here: please try again later.", 429
-        )
+        return _TOO_MANY_FROM_HERE
     return WidgetDecision(True, "ok", "Calling…", 202)

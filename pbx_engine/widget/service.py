@@ -157,7 +157,8 @@ class WidgetService:
     ) -> None:
         request = WidgetRequest(self._clock(), kind, e164, None, False, reason, address)
         await self._storage.widget.record(request)
-        log.info("widget.callback_asked", allowed=False, reason=reason)
+        event = "widget.call_asked" if kind == "call_now" else "widget.callback_asked"
+        log.info(event, allowed=False, reason=reason)
 
     async def _case_by_number(self, e164: str) -> int | None:
         match = await self._storage.cases.find_case_by_number(e164)

@@ -13,7 +13,7 @@ from decimal import Decimal
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, BrowserContext, expect
 
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.config import WebConfig
@@ -78,6 +78,16 @@ async def widget_api(connected_engine: Engine) -> AsyncIterator[str]:
         engine.widget = None
 
 
+async def debtors_phone(chromium: Browser, network: str) -> tuple[BrowserContext, str]:
+    """A phone-sized browser reaching the engine through its proxy from a fresh address of
+    `network` (a /24 prefix), and that address: the widget's caps count per address."""
+    address = f"{network}.{secrets.randbelow(250) + 1}"
+    context = await chromium.new_context(
+        viewport={"width": 390, "height": 844}, extra_http_headers={"X-Forwarded-For": address}
+    )
+    return context, address
+
+
 async def test_given_a_case_link_when_the_debtor_asks_on_his_phone_then_his_owner_calls_him_back(
     connected_engine: Engine,
     widget_api: str,
@@ -110,10 +120,7 @@ async def test_given_a_case_link_when_the_debtor_asks_on_his_phone_then_his_owne
         assert response.status == 201, await response.text()
         link = (await response.json())["url"].replace("http://127.0.0.1", widget_api)
 
-    address = f"198.51.100.{secrets.randbelow(250) + 1}"
-    context = await browser.new_context(
-        viewport={"width": 390, "height": 844}, extra_http_headers={"X-Forwarded-For": address}
-    )
+    context, _ = await debtors_phone(browser, "198.51.100")
     page = await context.new_page()
     response = await page.goto(link)
     assert response is not None
@@ -229,11 +236,7 @@ async def test_given_a_case_link_when_the_debtor_calls_from_the_page_then_his_ow
     url, _ = await engine.widget.link(case_id)
     await engine.agents.login("anna")
     try:
-        address = f"192.0.2.{secrets.randbelow(250) + 1}"
-        context = await browser.new_context(
-            viewport={"width": 390, "height": 844},
-            extra_http_headers={"X-Forwarded-For": address},
-        )
+        context, address = await debtors_phone(browser, "192.0.2")
         page = await context.new_page()
         await page.goto(url.replace("http://127.0.0.1", widget_api))
         await page.click("#call-now")

@@ -1,6 +1,7 @@
 // The invitation page's "Join from this browser": the engine makes a phone for this page alone,
 // the page registers it, and the engine rings it into the room (counted and capped like a
 // call to a number). Leaving hangs up; closing the page does too.
+import { postJson, stateShower } from "/static/public.js";
 import { answer, peerConfig, register } from "/static/sipphone.js";
 
 const $ = (id) => document.getElementById(id);
@@ -8,22 +9,8 @@ const base = location.pathname.replace(/\/$/, "");
 const guest = { state: "idle", remoteStream: null, session: null };
 window.roomGuest = guest;
 
-function say(state, text) {
-  guest.state = state;
-  $("browser-state").textContent = text;
-  $("browser-state").dataset.state = state;
-}
-
-async function post(path, body) {
-  const response = await fetch(base + path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body || {}),
-  });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.error || `refused (${response.status})`);
-  return data;
-}
+const say = stateShower(guest, "browser-state");
+const post = (path, body) => postJson(base + path, body);
 
 async function join() {
   $("join-browser").disabled = true;

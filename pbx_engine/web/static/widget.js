@@ -2,6 +2,7 @@
 // browser into its phone menu and queue) or asks for a call back. The page's ?case= (a signed
 // link the creditor put in his page) names his case; the time he picks is his own clock's, sent
 // as UTC.
+import { postJson, stateShower } from "/static/public.js";
 import { answer, peerConfig, register } from "/static/sipphone.js";
 
 const $ = (id) => document.getElementById(id);
@@ -10,27 +11,14 @@ const caller = { state: "idle", session: null, remoteStream: null };
 let ua = null;  // one phone at a time: a second call makes a new one
 window.widgetCaller = caller;
 
-function say(state, text) {
-  caller.state = state;
-  $("call-state").textContent = text;
-  $("call-state").dataset.state = state;
-}
-
-async function post(path, body) {
-  const response = await fetch(path, {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-  });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.message || data.error || `refused (${response.status})`);
-  return data;
-}
+const say = stateShower(caller, "call-state");
 
 async function callNow() {
   $("call-now").disabled = true;
   say("connecting", "Connecting…");
   try {
     if (ua) ua.stop();
-    const issued = await post("/widget/call", { case: link || null });
+    const issued = await postJson("/widget/call", { case: link || null });
     ua = await register(issued, (session) => {
       caller.session = session;
       answer(session, $("call-audio"), peerConfig(issued), {
@@ -44,7 +32,7 @@ async function callNow() {
         },
       });
     });
-    await post("/widget/call/ring", { endpoint: issued.endpoint });
+    await postJson("/widget/call/ring", { endpoint: issued.endpoint });
   } catch (error) {
     say("refused", error.message);
     $("call-now").disabled = false;
