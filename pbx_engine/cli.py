@@ -734,7 +734,7 @@ def _asterisk_render(args: argparse.Namespace) -> int:
     run_dir = Path(args.out or config.asterisk.run_dir).absolute()
     agents_file = config.asterisk.agents_file
     agents = read_text(agents_file) if agents_file is not None else ""
-    files = render_profile("engine", engine_values(config, run_dir, agents))
+    files = render_profile("engine", engine_values(config, run_dir, agents, args.node))
     written = write_runtime(run_dir, files, data_dir=config.asterisk.data_dir, owner=args.owner)
     print(f"{len(written)} file(s) in {run_dir / 'etc'}; the folders Asterisk writes to are made")
     conf = run_dir / "etc" / "asterisk.conf"
@@ -761,6 +761,11 @@ def _add_asterisk_commands(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, help="the runtime folder (default: [asterisk] run_dir); etc/ in it"
     )
     render.add_argument("--owner", help="hand the folder to this user and group (e.g. asterisk)")
+    render.add_argument(
+        "--node",
+        help="the media node rendered for: one of [[ari.nodes]], on its own host (default: "
+        "[ari] node); its url's host, https, is where it serves ARI over TLS",
+    )
     render.set_defaults(handler=_asterisk_render)
     reload = asterisk.add_parser(
         "reload",

@@ -132,6 +132,11 @@ class AriConfig(_Section):
     )
     reconnect_initial: float = Field(0.5, gt=0)
     reconnect_max: float = Field(10.0, gt=0)
+    ca_file: Path | None = Field(
+        None,
+        description="the CA (PEM) that signed the nodes' ARI certificates, for https urls, if "
+        "not a public one",
+    )
 
     @model_validator(mode="after")
     def _ping_before_dead(self) -> AriConfig:
@@ -539,6 +544,22 @@ class AsteriskConfig(_Section):
     agents_file: Path | None = Field(
         None, description="pjsip.conf sections for agents' softphones, appended as they are"
     )
+    tls_certificate: Path | None = Field(
+        None,
+        description="the node's certificate for ARI over TLS (a node whose [ari] url is "
+        "https), PEM, as a path on that node (the file may hold the key too)",
+    )
+    tls_private_key: Path | None = Field(
+        None, description="the certificate's private key, when it is in a file of its own"
+    )
+
+    @field_validator("tls_certificate", "tls_private_key")
+    @classmethod
+    def _absolute(cls, path: Path | None) -> Path | None:
+        # Asterisk would read a relative path from its own working folder, not the config's.
+        if path is not None and not path.is_absolute():
+            raise ValueError(f"{path}: give the full path as the Asterisk node sees it")
+        return path
 
 
 class SmtpConfig(_Section):

@@ -10,8 +10,10 @@ import asyncio
 import os
 import random
 import re
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -56,7 +58,7 @@ from pbx_engine.ari.nodes import (
     route_of,
 )
 from pbx_engine.ari.stream import EventRouter, Subscription, backoff_delay
-from pbx_engine.config import AriConfig
+from pbx_engine.config import AriConfig, ConfigError
 from pbx_engine.metrics import AriMetrics, EngineMetrics
 from pbx_engine.text import control_character_problem
 
@@ -122,8 +124,19 @@ def refuse_unsafe_request(method: str, path: str, params: dict[str, Any] | None,
             raise UnsafeAriValue(method, shown, f"{where} holds {problem}")
 
 
+def tls_trusting(ca_file: Path) -> ssl.SSLContext:
+    """A client TLS context that trusts the CA in `ca_file` (PEM); ConfigError if unreadable."""
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigError(f"ari.ca_file: {ca_file}: {error.strerror or error}") from None
+
+
 def _connect_failure(error: BaseException) -> str:
     """A short cause: "Connection refused" rather than aiohttp's whole sentence."""
+    if isinstance(error, aiohttp.ClientConnectorCertificateError):
+        verdict = getattr(error.certificate_error, "verify_message", "") or error.certificate_error
+        return f"the node's certificate is not trusted ({verdict}): see [ari] ca_file"
     cause = error.os_error if isinstance(error, aiohttp.ClientConnectorError) else error
     if isinstance(cause, OSError) and cause.errno:
         return os.strerror(cause.errno)
@@ -161,7 +174,7 @@ class _Link:
         return aiohttp.ClientSession(
             # Requests beyond this wait their turn here, not at Asterisk's HTTP server, whose
             # session limit (http.conf) drops a connection too many.
-            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
+            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, ssl=self.client.tls),
             headers={
                 "Authorization": basic_auth(config.username, config.password.get_secret_value())
             },
@@ -323,6 +336,10 @@ class AriClient:
         self._config = config
         self._events = events
         self._metrics = metrics or EngineMetrics().ari  # else counted where nobody looks
+        # Nodes reached over https: certificates checked, against [ari] ca_file when given.
+        self.tls: ssl.SSLContext | bool = True
+        if config.ca_file is not None:
+            self.tls = tls_trusting(config.ca_file)
         self._links = {config.node: _Link(self, config.node, config, config.max_channels)}
         for node in config.nodes:
             node_config = config.model_copy(update={"url": node.url})

@@ -1,5 +1,6 @@
 """Asterisk's configuration, rendered from the engine's: one source for the sandboxes, the
-container and a plain host (`pbx-engine asterisk render --config engine.toml --out DIR`).
+container and a plain host (`pbx-engine asterisk render --config engine.toml --out DIR`, with
+`--node NAME` for a media node of [[ari.nodes]] on another host).
 
 The project's templates are `asterisk-config/common/*.conf`, then `asterisk-config/<profile>/
 *.conf` (a profile file replaces a common file of the same name), and `dialplans/<profile>.conf`,
@@ -9,6 +10,7 @@ dialplan's `${VAR}`) are filled in; an unknown one is an error naming file and l
     RUN_DIR MODULES_DIR DATA_DIR SOUNDS_DIR RECORDINGS_DIR   folders
     SYSTEM_NAME                                              asterisk.conf: the node's name
     HTTP_PORT ARI_USERNAME ARI_PASSWORD ARI_APP              ARI (http.conf, ari.conf, dialplan)
+    HTTP_TLS                                                 http.conf: TLS for a remote node
     AMI_PORT AMI_USERNAME AMI_SECRET                         manager.conf
     SIP_HOST SIP_PORT PEER_HOST PEER_PORT                    pjsip.conf: own transport, the trunk
     RTP_START RTP_END AGI_URL AGENTS                         rtp.conf, FastAGI, agents' sections

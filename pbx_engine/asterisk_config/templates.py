@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 from pathlib import Path
@@ -15,7 +16,7 @@ PLACEHOLDERS = frozenset(
         "HTTP_PORT", "ARI_USERNAME", "ARI_PASSWORD", "ARI_APP",
         "AMI_PORT", "AMI_USERNAME", "AMI_SECRET",
         "SIP_HOST", "SIP_PORT", "PEER_HOST", "PEER_PORT",
-        "RTP_START", "RTP_END", "AGI_URL", "AGENTS", "AGENT_RTP_TIMEOUT",
+        "RTP_START", "RTP_END", "AGI_URL", "AGENTS", "AGENT_RTP_TIMEOUT", "HTTP_TLS",
     }
 )  # fmt: skip
 
@@ -83,11 +84,61 @@ def _loopback(host: str, key: str) -> None:
         )
 
 
+def _node_url(config: EngineConfig, node: str | None) -> tuple[str, str, str, int, str]:
+    """(name, scheme, host, port, setting) of the node rendered for: [ari]'s own, or the
+    [[ari.nodes]] entry named `node`."""
+    ari = config.ari
+    if node is None or node == ari.node:
+        return ari.node, ari.url.scheme, ari.url.host or "", ari.url.port or 80, "ari.url"
+    for entry in ari.nodes:
+        if entry.name == node:
+            url = entry.url
+            return node, url.scheme, url.host or "", url.port or 80, f"ari.nodes {node!r} url"
+    known = ", ".join([ari.node, *(n.name for n in ari.nodes)])
+    raise RenderError(f"--node {node}: no such node in [ari] (nodes: {known})")
+
+
+def _tls_lines(config: EngineConfig, host: str, port: int, setting: str) -> str:
+    """http.conf's TLS listener for a node the engine reaches over https: on the node's own
+    address (its plain listener stays on loopback, for tools on the node)."""
+    asterisk = config.asterisk
+    if asterisk.tls_certificate is None:
+        raise RenderError(
+            f"asterisk.tls_certificate: required: {setting} is https (ARI over TLS), and "
+            "Asterisk needs a certificate for it"
+        )
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        raise RenderError(
+            f"{setting}: {host} is a name: give the node's address (Asterisk binds it)"
+        ) from None
+    if address.is_unspecified or str(address) in ("127.0.0.1", "::1"):
+        raise RenderError(
+            f"{setting}: {host}: give the address the engine reaches the node at (127.0.0.1 "
+            "keeps the plain listener, for tools on the node)"
+        )
+    paths = [asterisk.tls_certificate, asterisk.tls_private_key]
+    for path in paths:
+        if path is not None and any(c in str(path) for c in ";\n\r[]"):
+            raise RenderError(f"{path}: holds ; [ ] or a line break, which http.conf cannot")
+    lines = [
+        "; ARI over TLS on the node's address: call control and its password cross the network.",
+        "tlsenable = yes",
+        f"tlsbindaddr = {host}:{port}",
+        f"tlscertfile = {asterisk.tls_certificate}",
+    ]
+    if asterisk.tls_private_key is not None:
+        lines.append(f"tlsprivatekey = {asterisk.tls_private_key}")
+    return "\n".join(lines)
+
+
 def engine_values(
-    config: EngineConfig, run_dir: Path | None = None, agents: str = ""
+    config: EngineConfig, run_dir: Path | None = None, agents: str = "", node: str | None = None
 ) -> dict[str, str]:
     """Every placeholder's value, from the engine's config; `run_dir` overrides
-    [asterisk] run_dir, `agents` is the text of the agents' pjsip sections."""
+    [asterisk] run_dir, `agents` is the text of the agents' pjsip sections, `node` names the
+    Asterisk node rendered for ([ari]'s own when None; another host's from [[ari.nodes]])."""
     asterisk = config.asterisk
     run = Path(run_dir or asterisk.run_dir)
     if asterisk.trunk_host is None:
@@ -102,7 +153,12 @@ def engine_values(
     control = run / "run" / "asterisk.ctl"
     if len(str(control).encode()) > _MAX_SOCKET_PATH:
         raise RenderError(f"{run}: too long a path for Asterisk's control socket {control}")
-    _loopback(config.ari.url.host or "", "ari.url")
+    name, scheme, host, http_port, setting = _node_url(config, node)
+    if scheme == "https":
+        http_tls = _tls_lines(config, host, http_port, setting)
+    else:
+        _loopback(host, setting)
+        http_tls = ""
     ami_user, ami_secret, ami_port = "pbx-engine", secrets.token_urlsafe(24), 5038
     if config.ami is not None:
         _loopback(config.ami.host, "ami.host")
@@ -113,12 +169,12 @@ def engine_values(
     agi = config.agi
     values = {
         "RUN_DIR": str(run),
-        "SYSTEM_NAME": config.ari.node,
+        "SYSTEM_NAME": name,
         "MODULES_DIR": str(asterisk.modules_dir),
         "DATA_DIR": str(asterisk.data_dir),
         "SOUNDS_DIR": str(run / "sounds"),
         "RECORDINGS_DIR": str(run / "recordings"),
-        "HTTP_PORT": str(config.ari.url.port or 80),
+        "HTTP_PORT": str(http_port),
         "ARI_USERNAME": config.ari.username,
         "ARI_PASSWORD": _secret(
             config.ari.password.get_secret_value(), "ari.password", "PBX_ENGINE_ARI_PASSWORD"
@@ -140,6 +196,7 @@ def engine_values(
         if "\n" in value or ";" in value:
             raise RenderError(f"the value for @@{key}@@ holds ; or a line break: {value!r}")
     values["AGENTS"] = agents
+    values["HTTP_TLS"] = http_tls  # its paths checked by _tls_lines
     return values
 
 

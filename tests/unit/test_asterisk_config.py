@@ -1,6 +1,7 @@
 """Asterisk's configuration rendered from the engine's: every placeholder has a value, an
 unknown one names its file and line, and the settings Asterisk cannot do without are named."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,61 @@ def test_given_the_compose_file_then_asterisk_gets_the_engines_config_and_secret
     dockerfile = (DOCKER / "asterisk" / "Dockerfile").read_text()
     assert "COPY asterisk-config" in dockerfile and "COPY dialplans" in dockerfile
     assert "sed " not in (DOCKER / "asterisk" / "entrypoint.sh").read_text()
+
+
+NODES = [
+    {"name": "m2", "url": "https://10.0.0.12:8089"},
+    {"name": "m3", "url": "https://[fd00::13]:8089"},
+    {"name": "m4", "url": "http://10.0.0.14:8088"},
+]
+
+
+def test_a_node_on_another_host_serves_ari_over_tls_on_its_address_and_keeps_loopback():
+    settings = config(
+        ari__nodes=NODES,
+        asterisk__tls_certificate="/etc/pbx/ari.pem",
+        asterisk__tls_private_key="/etc/pbx/ari.key",
+    )
+    m2 = render_profile("engine", engine_values(settings, node="m2"))
+    http = m2["http.conf"]
+    assert "bindaddr = 127.0.0.1\nbindport = 8089" in http  # tools on the node
+    assert "tlsenable = yes\ntlsbindaddr = 10.0.0.12:8089" in http
+    assert "tlscertfile = /etc/pbx/ari.pem\ntlsprivatekey = /etc/pbx/ari.key" in http
+    assert "systemname = m2" in m2["asterisk.conf"]
+    m3 = engine_values(settings, node="m3")
+    assert "tlsbindaddr = [fd00::13]:8089" in m3["HTTP_TLS"]
+    own = engine_values(settings)  # [ari]'s own node, on loopback: as before
+    assert own["HTTP_TLS"] == "" and own["SYSTEM_NAME"] == "asterisk"
+
+
+@pytest.mark.parametrize(
+    ("nodes", "tls", "node", "names"),
+    [
+        (NODES, {}, "m2", "asterisk.tls_certificate: required"),
+        (NODES, {"asterisk__tls_certificate": "/c.pem"}, "m4", "ari.nodes 'm4' url"),
+        (NODES, {"asterisk__tls_certificate": "/c.pem"}, "m9", "--node m9: no such node"),
+        (
+            [{"name": "m2", "url": "https://m2.example.internal:8089"}],
+            {"asterisk__tls_certificate": "/c.pem"},
+            "m2",
+            "is a name: give the node's address",
+        ),
+        (
+            [{"name": "m2", "url": "https://127.0.0.1:8089"}],
+            {"asterisk__tls_certificate": "/c.pem"},
+            "m2",
+            "the address the engine reaches",
+        ),
+        (NODES, {"asterisk__tls_certificate": "/c;x.pem"}, "m2", "holds ;"),
+    ],
+)
+def test_a_node_rendered_without_what_tls_needs_is_refused_naming_the_setting(
+    nodes, tls, node, names
+):
+    with pytest.raises(RenderError, match=re.escape(names)):
+        engine_values(config(ari__nodes=nodes, **tls), node=node)
+
+
+def test_a_relative_certificate_path_is_refused():
+    with pytest.raises(Exception, match="full path as the Asterisk node sees it"):
+        config(asterisk__tls_certificate="ari.pem")

@@ -458,6 +458,7 @@ class AsteriskSandbox:
             "SOUNDS_DIR": str(self.sounds_dir),
             "RECORDINGS_DIR": str(self.recordings_dir),
             "HTTP_PORT": str(self.http_port),
+            "HTTP_TLS": "",
             "ARI_USERNAME": self.ari_username,
             "ARI_PASSWORD": self.ari_password,
             "ARI_APP": self.ari_app,
