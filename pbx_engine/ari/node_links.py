@@ -114,10 +114,6 @@ class FoundLink:
     in_leg: str | None  # on the far node, if seen there
     target: str | None  # the far bridge the in leg is in
 
-    @property
-    def whole(self) -> bool:
-        return self.channel is not None and self.out_leg is not None
-
 
 def links_on_the_nodes(channels: list[Channel], bridges: list[Bridge], app: str) -> list[FoundLink]:
     """The links of ARI app `app` in these lists (every node's): each near bridge `link-ID`
@@ -346,11 +342,15 @@ class NodeLinks:
         )
         events = self._ari.subscribe(link.channel, link.out_leg)
         ends = [c for c in (found.channel, found.out_leg, found.in_leg) if c]
-        for channel in ends if taken_over else ():
-            await self._ari.subscribe_app_to_channel(channel)
-        # Asked after subscribing, so an end between the listing and now is not missed (the
-        # asking also tells the engine which node each is on).
-        up = {c for c in ends if await self._ari.get_channel(c) is not None}
+        try:
+            for channel in ends if taken_over else ():
+                await self._ari.subscribe_app_to_channel(channel)
+            # Asked after subscribing, so an end between the listing and now is not missed
+            # (the asking also tells the engine which node each is on).
+            up = {c for c in ends if await self._ari.get_channel(c) is not None}
+        except BaseException:
+            events.close()
+            raise
         if link.channel in up and link.out_leg in up:
             link.events = events
             self._of_channel[link.channel] = link

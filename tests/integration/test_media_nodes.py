@@ -334,6 +334,9 @@ async def test_callers_on_one_node_reach_an_agent_and_a_room_on_the_other_over_n
         await _room_across_nodes(floor)
         await eventually(links_gone, timeout=10, what="the room's link hung up")
         await _link_refused_by_the_far_node(floor)
+        await eventually(links_gone, timeout=10, what="no link left")
+        rows = await eventually(lambda: _ended(floor.pool), timeout=10, what="every call ended")
+        await _invariants(floor, rows)
 
 
 async def _engine_restarted_mid_link(floor: MediaFloor, caller: str) -> None:

@@ -171,7 +171,6 @@ def test_a_whole_link_is_found_with_its_in_leg_and_the_bridge_it_is_in():
     bridges = [_bridge(f"link-{LINK}", "caller-1", OUT), _bridge("b-olga", "agent-olga-1", "in-1")]
     [found] = links_on_the_nodes(channels, bridges, "pbx-engine")
     assert found == FoundLink(LINK, f"link-{LINK}", "caller-1", OUT, "in-1", "b-olga")
-    assert found.whole
 
 
 def test_what_is_left_of_a_half_gone_link_is_found_to_be_ended():
@@ -179,9 +178,9 @@ def test_what_is_left_of_a_half_gone_link_is_found_to_be_ended():
     other = "fedcba9876543210"
     bridges = [_bridge(f"link-{LINK}", "caller-1"), _bridge(f"link-{other}", f"link-{other}-out")]
     found = links_on_the_nodes([*channels, _channel(f"link-{other}-out")], bridges, "pbx-engine")
-    assert [(f.id, f.channel, f.out_leg, f.whole) for f in found] == [
-        (LINK, "caller-1", None, False),
-        (other, None, f"link-{other}-out", False),
+    assert [(f.id, f.channel, f.out_leg) for f in found] == [
+        (LINK, "caller-1", None),
+        (other, None, f"link-{other}-out"),
     ]
 
 
