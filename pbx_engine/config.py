@@ -78,6 +78,20 @@ Secret = Annotated[SecretStr, AfterValidator(_not_a_placeholder)]
 SigningSecret = Annotated[Secret, AfterValidator(_at_least_32_bytes)]
 
 
+def _as_the_nodes_see_it(path: Path) -> Path:
+    # Asterisk would read a relative path from its own working folder, not the config's; and
+    # its files cannot hold these characters (`;` starts a comment there).
+    if not path.is_absolute():
+        raise ValueError(f"{path}: give the full path as the Asterisk nodes see it")
+    if any(c in str(path) for c in ";\n\r[]"):
+        raise ValueError(f"{path}: holds ; [ ] or a line break, which Asterisk's files cannot")
+    return path
+
+
+# A file on the Asterisk nodes (a certificate, a key), named for them to read.
+PathOnTheNodes = Annotated[Path, AfterValidator(_as_the_nodes_see_it)]
+
+
 NodeName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
 # host:port (an IPv6 host in brackets): where the other nodes send SIP for a node link.
 SipAddress = Annotated[
@@ -544,22 +558,14 @@ class AsteriskConfig(_Section):
     agents_file: Path | None = Field(
         None, description="pjsip.conf sections for agents' softphones, appended as they are"
     )
-    tls_certificate: Path | None = Field(
+    tls_certificate: PathOnTheNodes | None = Field(
         None,
         description="the node's certificate for ARI over TLS (a node whose [ari] url is "
         "https), PEM, as a path on that node (the file may hold the key too)",
     )
-    tls_private_key: Path | None = Field(
+    tls_private_key: PathOnTheNodes | None = Field(
         None, description="the certificate's private key, when it is in a file of its own"
     )
-
-    @field_validator("tls_certificate", "tls_private_key")
-    @classmethod
-    def _absolute(cls, path: Path | None) -> Path | None:
-        # Asterisk would read a relative path from its own working folder, not the config's.
-        if path is not None and not path.is_absolute():
-            raise ValueError(f"{path}: give the full path as the Asterisk node sees it")
-        return path
 
 
 class SmtpConfig(_Section):
@@ -672,24 +678,16 @@ class WebrtcConfig(_Section):
         description="browsers send media only through TURN (never their own addresses): for "
         "networks that allow nothing else, and to keep agents' addresses from Asterisk",
     )
-    dtls_certificate: Path | None = Field(
+    dtls_certificate: PathOnTheNodes | None = Field(
         None,
         description="Asterisk's DTLS certificate for browsers, PEM, as a path on the Asterisk "
         "nodes (readable by their `asterisk` user; the file may hold the key too). None: "
         "Asterisk makes one at each start, which browsers take as well: WebRTC checks the "
         "fingerprint the signalling carries, not a certificate authority",
     )
-    dtls_private_key: Path | None = Field(
+    dtls_private_key: PathOnTheNodes | None = Field(
         None, description="the certificate's private key, when it is in a file of its own"
     )
-
-    @field_validator("dtls_certificate", "dtls_private_key")
-    @classmethod
-    def _absolute(cls, path: Path | None) -> Path | None:
-        # Asterisk would read a relative path from its own working folder, not the config's.
-        if path is not None and not path.is_absolute():
-            raise ValueError(f"{path}: give the full path as the Asterisk nodes see it")
-        return path
 
     @field_validator("stun_urls", "turn_urls")
     @classmethod

@@ -118,10 +118,6 @@ def _tls_lines(config: EngineConfig, host: str, port: int, setting: str) -> str:
             f"{setting}: {host}: give the address the engine reaches the node at (127.0.0.1 "
             "keeps the plain listener, for tools on the node)"
         )
-    paths = [asterisk.tls_certificate, asterisk.tls_private_key]
-    for path in paths:
-        if path is not None and any(c in str(path) for c in ";\n\r[]"):
-            raise RenderError(f"{path}: holds ; [ ] or a line break, which http.conf cannot")
     lines = [
         "; ARI over TLS on the node's address: call control and its password cross the network.",
         "tlsenable = yes",

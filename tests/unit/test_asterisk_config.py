@@ -227,7 +227,6 @@ def test_a_node_on_another_host_serves_ari_over_tls_on_its_address_and_keeps_loo
             "m2",
             "the address the engine reaches",
         ),
-        (NODES, {"asterisk__tls_certificate": "/c;x.pem"}, "m2", "holds ;"),
     ],
 )
 def test_a_node_rendered_without_what_tls_needs_is_refused_naming_the_setting(
@@ -237,6 +236,10 @@ def test_a_node_rendered_without_what_tls_needs_is_refused_naming_the_setting(
         engine_values(config(ari__nodes=nodes, **tls), node=node)
 
 
-def test_a_relative_certificate_path_is_refused():
-    with pytest.raises(Exception, match="full path as the Asterisk node sees it"):
-        config(asterisk__tls_certificate="ari.pem")
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [("ari.pem", "full path as the Asterisk nodes see it"), ("/c;x.pem", "holds ; [ ]")],
+)
+def test_a_certificate_path_asterisk_cannot_read_is_refused(path, problem):
+    with pytest.raises(Exception, match=re.escape(problem)):
+        config(asterisk__tls_certificate=path)
