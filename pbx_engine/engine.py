@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import os
 import secrets
 import signal
-from collections.abc import AsyncIterator, Iterable
+import sys
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +47,7 @@ from pbx_engine.dialer.campaign import CampaignRunner, CampaignState
 from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.loaded import LoadedCampaigns
 from pbx_engine.dialer.service import Dialer
+from pbx_engine.dialer.takeover import EngineWatch
 from pbx_engine.lookups.service import build_lookups
 from pbx_engine.messaging.mailbox import ReplyMailbox
 from pbx_engine.messaging.service import MessageService, build_message_service
@@ -64,6 +67,7 @@ from pbx_engine.routing.entries import ChannelEntries
 from pbx_engine.routing.service import InboundService
 from pbx_engine.startup import listening
 from pbx_engine.storage import Storage, migrate
+from pbx_engine.storage.engine_runs import EngineRun
 from pbx_engine.storage.roles import warn_if_privileged
 from pbx_engine.strategies.runner import RunningCampaign, StrategyRunner
 from pbx_engine.supervision.service import SupervisionService
@@ -200,6 +204,16 @@ class Engine:
             self._background.spawn(self.reply_mailbox.run(), name="reply-mailbox")
         if self.presence is not None:
             self._background.spawn(self.presence.run(), name="presence")
+
+    def watch_other_engines(self, own: EngineRun, taken_over: Callable[[str], None]) -> None:
+        """Take over any engine on the database whose beat on this PBX stands still; tell
+        `taken_over` if another engine takes this one over while it runs."""
+        if self.presence is None:
+            return
+        watch = EngineWatch(
+            self.storage.engine_runs, self.presence, self.dialer, own, taken_over=taken_over
+        )
+        self._background.spawn(watch.run(), name="engine-watch")
 
     def _campaigns_with_strategies(self) -> list[RunningCampaign]:
         return [
@@ -656,10 +670,14 @@ async def load_campaign_files(engine: Engine, patterns: Iterable[str]) -> None:
 
 @asynccontextmanager
 async def build_engine(
-    config: EngineConfig, *, apply_migrations: bool = True
+    config: EngineConfig,
+    *,
+    apply_migrations: bool = True,
+    on_taken_over: Callable[[str], None] = lambda by: None,
 ) -> AsyncIterator[Engine]:
     """Every component, built from the config and started in order; on the way out they close
-    in reverse order, also when the start fails half way."""
+    in reverse order, also when the start fails half way. `on_taken_over(by)`: another engine
+    found this one's beat standing still and took its calls and agents while it ran."""
     async with AsyncExitStack() as stack:
         metrics = EngineMetrics()  # each component is handed its part; [metrics] serves them
         storage = await open_storage(stack, config, metrics, apply_migrations=apply_migrations)
@@ -689,10 +707,18 @@ async def build_engine(
                     await engine.dialer.reconcile()
                     await engine.softphones.reconcile()
                     await engine.links.push()
-        await engine.links.adopt()  # first: an agent's call over a link is its caller's
-        adopted = await engine.agents.adopt_sessions()
-        if adopted:
-            log.info("engine.agents_adopted", agents=adopted)
+        own = EngineRun(config.dialer.engine_name, config.ari.app, asterisk.presence.life)
+        taken_before = await storage.engine_runs.enter(own)
+        stack.push_async_callback(_leave, storage, own)
+        if taken_before is None:
+            await engine.links.adopt()  # first: an agent's call over a link is its caller's
+            adopted = await engine.agents.adopt_sessions()
+            if adopted:
+                log.info("engine.agents_adopted", agents=adopted)
+        else:
+            # Its agents' legs are still in its ARI app, but another engine has them now.
+            log.warning("engine.run_before_taken_over", by=taken_before)
+        engine.watch_other_engines(own, on_taken_over)
         await serve_web(stack, config, engine)
         await serve_probes(stack, config, engine)
         log.info("engine.started", app=config.ari.app)
@@ -713,10 +739,35 @@ async def build_engine(
             log.info("engine.stopped")
 
 
+async def _leave(storage: Storage, own: EngineRun) -> None:
+    """A clean stop off the record of engines running (nobody is to take it over)."""
+    try:
+        await storage.engine_runs.leave(own)
+    except Exception as error:  # a crash's row is replaced at the next start
+        log.warning("engine.run_not_left", error=str(error) or type(error).__name__)
+
+
+# `pbx-engine run`'s exit status when another engine took this one over while it ran.
+EXIT_TAKEN_OVER = 3
+
+
+def exit_taken_over(by: str) -> None:
+    """Another engine follows this one's calls and agents now: this one must not act on them
+    any more, and a stop would drain (hang up) calls that are no longer its own. It ends at
+    once, as a crash would; its service manager starts it again, and the new run adopts
+    nothing of this one's."""
+    log.error("engine.exiting_taken_over", by=by, status=EXIT_TAKEN_OVER)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_TAKEN_OVER)
+
+
 async def serve(
     config: EngineConfig, stop: asyncio.Event, *, apply_migrations: bool = True
 ) -> None:
-    async with build_engine(config, apply_migrations=apply_migrations) as engine:
+    async with build_engine(
+        config, apply_migrations=apply_migrations, on_taken_over=exit_taken_over
+    ) as engine:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGHUP, engine.reload_number_pools_soon)
         try:

@@ -593,3 +593,14 @@ CREATE TABLE campaign_leases (
     token        bigint NOT NULL,
     expires_at   timestamptz NOT NULL
 );
+
+-- The engines running, each under the mark of its current run (its beat on the PBX carries it);
+-- `taken_by`: the engine that found its beat standing still and took over its calls and agents.
+CREATE TABLE engine_runs (
+    engine      text PRIMARY KEY,
+    app         text NOT NULL,
+    life        text NOT NULL,
+    started_at  timestamptz NOT NULL DEFAULT now(),
+    taken_by    text,
+    taken_at    timestamptz
+);

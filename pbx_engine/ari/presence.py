@@ -9,7 +9,8 @@ calls (it is cut off from the database only, and writes them down once it is bac
 that stands still means nobody is left to follow them; no beat at all means the engine never
 ran on this PBX, and its calls are on another, out of this engine's sight. The PBX is the
 judge because the calls are there: an engine that cannot reach it can do nothing for them
-either.
+either. Every engine also reads the others' beats now and then (`StillBeats`, pure): one that
+reads the same for `STILL_FOR` seconds is gone, campaign or none (`pbx_engine.dialer.takeover`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncio
 import enum
 import re
 import uuid
+from dataclasses import dataclass
 
 import structlog
 
@@ -28,6 +30,10 @@ log = structlog.get_logger(__name__)
 
 BEAT_EVERY = 1.0  # seconds between beats
 WATCH_FOR = 3.0  # how long another engine's beat is watched: three beats
+# How long a beat stands still before its engine is taken for gone without anything else to go
+# on (no campaign's lease ran out): six beats missed, so a slow request or a short stall of an
+# engine's loop is not a death.
+STILL_FOR = 6.0
 
 
 def beat_variable(engine: str) -> str:
@@ -41,6 +47,45 @@ class Beat(enum.Enum):
     NEVER = "never"  # it never ran on this PBX: its calls, if any, are on another
 
 
+@dataclass(frozen=True)
+class BeatValue:
+    app: str  # the ARI app the engine runs under
+    life: str  # the mark of its run
+    count: int
+
+
+def read_beat(value: str | None) -> BeatValue | None:
+    """A beat as it stands on the PBX (`APP@LIFE-COUNT`); None: none, or not a beat."""
+    match = re.fullmatch(r"(.+)@([0-9a-f]+)-([0-9]+)", value or "")
+    if match is None:
+        return None
+    return BeatValue(match[1], match[2], int(match[3]))
+
+
+class StillBeats:
+    """Which engines' beats have stood still for `still_for` seconds, from what is read of
+    them now and then (pure: the reader says when)."""
+
+    def __init__(self, still_for: float = STILL_FOR) -> None:
+        self._still_for = still_for
+        self._last: dict[str, tuple[BeatValue, float]] = {}  # engine: (its beat, first read at)
+
+    def read(self, engine: str, beat: BeatValue | None, now: float) -> bool:
+        """Whether `engine`'s beat, read as `beat` at `now`, has stood still long enough. A
+        beat first read counts from then: its last move may be long past, or a moment ago."""
+        last = self._last.get(engine)
+        if beat is None:
+            self._last.pop(engine, None)
+            return False
+        if last is None or last[0] != beat:
+            self._last[engine] = (beat, now)
+            return False
+        return now - last[1] >= self._still_for
+
+    def forget(self, engine: str) -> None:
+        self._last.pop(engine, None)
+
+
 class EnginePresence:
     def __init__(
         self, ari: AriClient, engine: str, *, every: float = BEAT_EVERY, watch: float = WATCH_FOR
@@ -50,7 +95,7 @@ class EnginePresence:
         self._every = every
         self._watch = watch
         # A restarted engine's beat differs from the one before even at the same count.
-        self._life = uuid.uuid4().hex[:8]
+        self.life = uuid.uuid4().hex[:8]
 
     async def run(self) -> None:
         """Beat until cancelled; a PBX out of reach misses beats, nothing else."""
@@ -58,15 +103,14 @@ class EnginePresence:
         while True:
             beat += 1
             try:
-                await self._ari.set_global(self._variable, f"{self._ari.app}@{self._life}-{beat}")
+                await self._ari.set_global(self._variable, f"{self._ari.app}@{self.life}-{beat}")
             except (AriError, AriUnavailable, TimeoutError) as error:
                 log.debug("presence.beat_missed", error=str(error) or type(error).__name__)
             await asyncio.sleep(self._every)
 
-    async def app_of(self, engine: str) -> str | None:
-        """The ARI app `engine` runs under, as its beat says (None: no beat here)."""
-        value = await self._ari.get_global(beat_variable(engine))
-        return value.split("@", 1)[0] if value and "@" in value else None
+    async def beat_of(self, engine: str) -> BeatValue | None:
+        """`engine`'s beat as it stands on this PBX (None: no beat here)."""
+        return read_beat(await self._ari.get_global(beat_variable(engine)))
 
     async def watch(self, engine: str) -> Beat:
         """`engine`'s beat on this PBX, watched for a few beats."""

@@ -421,11 +421,9 @@ class Dialer:
 
     async def take_over_calls(self, engine: str) -> int:
         """Another engine lost a campaign's lease to this one. If it is gone from this PBX as
-        well (its beat there stands still), its calls still open on record become this engine's:
-        each one still up is heard from now on and followed to its end (one answered and
-        left without an agent is ended as a restart's are), each one gone is settled from
-        what is on record. An engine still beating is cut off from the database only: it
-        runs its calls and writes them down once it is back. Returns how many were taken."""
+        well (its beat there stands still), it is taken over (`take_over`). An engine still
+        beating is cut off from the database only: it runs its calls and writes them down
+        once it is back. Returns how many calls were taken."""
         if self._presence is None or engine == self._storage.attempts.engine:
             return 0  # never its own calls: it follows them already
         beat = await self._presence.watch(engine)
@@ -433,8 +431,25 @@ class Dialer:
             # Moving: it runs its calls. Never here: they are on a PBX this engine cannot see.
             log.info("dialer.calls_left_to_their_engine", engine=engine, beat=beat.value)
             return 0
-        app = await self._presence.app_of(engine)
-        for listener in self._gone_listeners if app else ():
+        standing = await self._presence.beat_of(engine)
+        return await self.take_over(engine, standing.life) if standing is not None else 0
+
+    async def take_over(self, engine: str, life: str) -> int:
+        """`engine`'s run marked `life`, found gone from this PBX (its beat stands still),
+        becomes this engine's unless another took it first: its agents (through the gone
+        listeners), and its calls still open on record: each one still up is heard from now
+        on and followed to its end (one answered and left without an agent is ended as a
+        restart's are), each one gone is settled from what is on record. Returns how many
+        calls were taken."""
+        me = self._storage.attempts.engine
+        if not self._accepting or me is None or engine == me:
+            return 0
+        app = await self._storage.engine_runs.claim(engine, life, by=me)
+        if app is None:
+            log.info("dialer.engine_taken_already", engine=engine)
+            return 0  # another engine has it, or it restarted or stopped cleanly since
+        log.warning("dialer.engine_taken_over", engine=engine, app=app)
+        for listener in self._gone_listeners:
             try:
                 await listener(app)
             except Exception:

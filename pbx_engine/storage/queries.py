@@ -24,6 +24,7 @@ from pbx_engine.storage.caller_ids import CallerIdStore
 from pbx_engine.storage.campaigns import CampaignStore
 from pbx_engine.storage.cases import CaseStore
 from pbx_engine.storage.consent import ConsentStore
+from pbx_engine.storage.engine_runs import EngineRuns
 from pbx_engine.storage.invitations import InvitationStore
 from pbx_engine.storage.leases import LeaseStore
 from pbx_engine.storage.lookups import LookupStore
@@ -110,6 +111,7 @@ class Storage:
         self.outbound = OutboundStore(pool)
         self.agent_access = AgentAccess(pool)
         self.leases = LeaseStore(pool)
+        self.engine_runs = EngineRuns(pool)
         self.room_pins = RoomPinStore(pool)
         self.softphones = SoftphoneStore(pool)
         self.messages = MessageStore(pool)

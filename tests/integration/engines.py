@@ -293,10 +293,12 @@ async def two_engines(
     ring_timeout: float,
     pbx_per_engine: bool = False,
     cluster: bool = False,
+    max_lines: int = 2,
 ) -> AsyncIterator[TwoEngines]:
-    """The floor above, with one case per number (dialled in this order), progressive, two
-    lines per engine. With `cluster`, both engines drive two media nodes (m1, m2: `nodes`),
-    and every softphone registers through Kamailio in front of them, which puts it on one."""
+    """The floor above, with one case per number (dialled in this order), progressive,
+    `max_lines` lines per engine. With `cluster`, both engines drive two media nodes (m1, m2:
+    `nodes`), and every softphone registers through Kamailio in front of them, which puts it
+    on one."""
     async with AsyncExitStack() as stack:
         db_host = await stack.enter_async_context(TestHost("db"))
         proxy, nodes = None, {}
@@ -324,7 +326,7 @@ async def two_engines(
                     "name": campaign,
                     "dial_mode": "progressive",
                     "compliance": "plain",
-                    "max_lines": 2,
+                    "max_lines": max_lines,
                     "agents": [login for login, _ in ALL_AGENTS],
                 }
             )

@@ -1,6 +1,7 @@
 """Campaign leases on a real PostgreSQL: one engine holds a campaign at a time, another takes it
 once the lease has run out, and the fence refuses a call from the engine that lost it; two
-runners of one campaign on the real sandboxes dial it one at a time."""
+runners of one campaign on the real sandboxes dial it one at a time. And engines' runs: one is
+taken over by one engine only, never for a later run."""
 
 import asyncio
 from decimal import Decimal
@@ -14,6 +15,7 @@ from pbx_engine.dialer.lease import CampaignLease
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from pbx_engine.storage import Storage
+from pbx_engine.storage.engine_runs import EngineRun
 from pbx_engine.storage.leases import Fence, FenceRefused, Taken
 from tests.waiting import eventually
 
@@ -163,3 +165,27 @@ async def test_two_engines_on_one_campaign_dial_it_one_at_a_time_and_take_over(
         second.stop()
         standby.cancel()
         await asyncio.gather(standby, return_exceptions=True)
+
+
+async def test_an_engine_run_is_taken_over_once_and_never_for_a_later_run(storage: Storage):
+    runs = storage.engine_runs
+    a = EngineRun("engine-a", "app-a", "aaaa0001")
+    assert await runs.enter(a) is None
+    await runs.enter(EngineRun("engine-b", "app-b", "bbbb0001"))
+    assert await runs.others("engine-b") == [a]
+    # Eight engines find engine-a's beat standing still at once: one takes it, with its app.
+    claims = await asyncio.gather(*(runs.claim("engine-a", a.life, f"e{i}") for i in range(8)))
+    takers = [f"e{i}" for i, app in enumerate(claims) if app is not None]
+    assert len(takers) == 1 and set(claims) == {"app-a", None}
+    assert await runs.taken_by(a) == takers[0]
+    assert await runs.others("engine-b") == []  # nobody watches a run taken over
+    # Restarted, engine-a learns its last run was taken (and adopts nothing of it); the new run
+    # is its own, and a claim for the old one takes nothing.
+    again = EngineRun("engine-a", "app-a", "aaaa0002")
+    assert await runs.enter(again) == takers[0]
+    assert await runs.claim("engine-a", a.life, "engine-b") is None
+    assert await runs.taken_by(again) is None
+    # A clean stop: off the record, nothing to take.
+    await runs.leave(again)
+    assert await runs.others("engine-b") == []
+    assert await runs.claim("engine-a", again.life, "engine-b") is None

@@ -5,7 +5,14 @@ import asyncio
 import pytest
 
 from pbx_engine.ari.errors import AriUnavailable
-from pbx_engine.ari.presence import Beat, EnginePresence, beat_variable
+from pbx_engine.ari.presence import (
+    Beat,
+    BeatValue,
+    EnginePresence,
+    StillBeats,
+    beat_variable,
+    read_beat,
+)
 from tests.waiting import eventually, now
 
 
@@ -49,8 +56,10 @@ async def test_an_engine_beating_is_moving_one_that_stopped_still_one_never_here
         beating.cancel()
     assert await b.watch("engine-a") is Beat.STILL  # its last beat stands still
     assert await b.watch("engine-c") is Beat.NEVER  # it runs on another PBX, if anywhere
-    assert await b.app_of("engine-a") == "engine-a-app"  # whose legs are its agents'
-    assert await b.app_of("engine-c") is None
+    standing = await b.beat_of("engine-a")
+    assert standing is not None and standing.app == "engine-a-app"  # its agents' legs are there
+    assert standing.life == a.life
+    assert await b.beat_of("engine-c") is None
 
 
 async def first_beat(presence: EnginePresence, pbx: Globals) -> str:
@@ -83,3 +92,62 @@ async def test_a_pbx_out_of_reach_misses_beats_and_the_beating_goes_on():
 
     pbx = Flaky()
     assert (await first_beat(EnginePresence(pbx, "engine-a", every=0.01), pbx)).endswith("-3")
+
+
+@pytest.mark.parametrize(
+    ("value", "beat"),
+    [
+        ("engine-a-app@0f3a9c1e-12", BeatValue("engine-a-app", "0f3a9c1e", 12)),
+        ("app@with@at@0f3a9c1e-1", BeatValue("app@with@at", "0f3a9c1e", 1)),
+        (None, None),
+        ("", None),
+        ("engine-a-app", None),  # not a beat: no run, no count
+        ("app@0f3a9c1e-", None),
+        ("app@LIFE-3", None),
+    ],
+)
+def test_a_beat_is_read_as_app_run_and_count(value, beat):
+    assert read_beat(value) == beat
+
+
+def beat(count: int, life: str = "0f3a9c1e") -> BeatValue:
+    return BeatValue("app", life, count)
+
+
+def test_a_beat_that_moves_is_never_still():
+    beats = StillBeats(still_for=6.0)
+    assert not any(beats.read("engine-a", beat(n), float(n)) for n in range(20))
+
+
+def test_a_beat_is_still_once_it_stood_for_the_whole_time_from_when_first_read():
+    beats = StillBeats(still_for=6.0)
+    # First read at 100: however long it stood before, it counts from then.
+    assert not beats.read("engine-a", beat(7), 100.0)
+    assert not beats.read("engine-a", beat(7), 105.9)
+    assert beats.read("engine-a", beat(7), 106.0)
+
+
+def test_a_beat_that_moves_again_starts_over_and_one_gone_is_forgotten():
+    beats = StillBeats(still_for=6.0)
+    beats.read("engine-a", beat(7), 100.0)
+    assert not beats.read("engine-a", beat(8), 105.0)  # moved: counts from 105
+    assert not beats.read("engine-a", beat(8), 110.0)
+    assert beats.read("engine-a", beat(8), 111.0)
+    beats.read("engine-a", None, 112.0)  # no beat any more
+    assert not beats.read("engine-a", beat(8), 113.0)
+
+
+def test_a_restarted_engine_at_the_same_count_is_a_new_beat():
+    beats = StillBeats(still_for=6.0)
+    beats.read("engine-a", beat(3), 100.0)
+    assert not beats.read("engine-a", beat(3, life="77aa77aa"), 106.0)
+
+
+def test_engines_are_judged_each_on_its_own():
+    beats = StillBeats(still_for=6.0)
+    beats.read("engine-a", beat(1), 100.0)
+    beats.read("engine-b", beat(1), 103.0)
+    assert beats.read("engine-a", beat(1), 106.0)
+    assert not beats.read("engine-b", beat(1), 106.0)
+    beats.forget("engine-a")
+    assert not beats.read("engine-a", beat(1), 107.0)
