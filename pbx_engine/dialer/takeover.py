@@ -48,9 +48,7 @@ class EngineWatch:
             try:
                 await self.look()
             except Exception as error:
-                if isinstance(error, AriError | AriUnavailable | TimeoutError | OSError) or (
-                    is_unreachable(error)
-                ):
+                if _unreachable(error):
                     log.debug("engine_watch.look_failed", error=str(error) or type(error).__name__)
                 else:  # a bug: said, and the watch goes on (it is how the floor heals)
                     log.exception("engine_watch.look_failed")
@@ -76,4 +74,22 @@ class EngineWatch:
             if self._beats.read(other.engine, beat, time.monotonic()):
                 self._beats.forget(other.engine)
                 log.warning("engine_watch.beat_still", engine=other.engine)
-                await self._dialer.take_over(other.engine, other.life)
+                await self._take_over(other)
+
+    async def _take_over(self, other: EngineRun) -> None:
+        try:
+            await self._dialer.take_over(other.engine, other.life)
+        except Exception as error:
+            # Taken on record, half done: what is left (a call not followed, an agent not
+            # adopted) is settled as a restart settles it (its end, his phone's hang-up).
+            if _unreachable(error):
+                log.warning("engine_watch.take_over_failed", engine=other.engine, error=str(error))
+            else:
+                log.exception("engine_watch.take_over_failed", engine=other.engine)
+
+
+def _unreachable(error: Exception) -> bool:
+    """The PBX or the database out of reach (not a bug)."""
+    return isinstance(error, AriError | AriUnavailable | TimeoutError | OSError) or is_unreachable(
+        error
+    )

@@ -25,6 +25,7 @@ from pbx_engine.lab.sandbox.netns import Link, TestHost
 from pbx_engine.lab.sandbox.ports import free_port
 from pbx_engine.lab.sandbox.postgres import PostgresSandbox
 from pbx_engine.lab.sandbox.sipp import SippPhone
+from pbx_engine.lab.tcp_proxy import TcpProxy
 from pbx_engine.storage import Storage, migrate
 from tests.waiting import eventually
 
@@ -228,6 +229,8 @@ class TwoEngines:
     logs: dict[str, Path]  # each engine's own log (JSON lines)
     # With `cluster`: the media nodes both engines drive, by name, each watched from outside.
     nodes: dict[str, tuple[Telephony, CallWatch]] = field(default_factory=dict)
+    # With `b_ari_proxied`: the path engine-b reaches its PBX's ARI over, which a test may cut.
+    b_ari_proxy: TcpProxy | None = None
 
     def logged(self, engine: str, event: str):
         """A probe for `eventually`: whether `engine`'s log has said `event` (JSON lines)."""
@@ -294,11 +297,12 @@ async def two_engines(
     pbx_per_engine: bool = False,
     cluster: bool = False,
     max_lines: int = 2,
+    b_ari_proxied: bool = False,
 ) -> AsyncIterator[TwoEngines]:
     """The floor above, with one case per number (dialled in this order), progressive,
     `max_lines` lines per engine. With `cluster`, both engines drive two media nodes (m1, m2:
     `nodes`), and every softphone registers through Kamailio in front of them, which puts it
-    on one."""
+    on one. With `b_ari_proxied`, engine-b reaches ARI through a TCP proxy (`b_ari_proxy`)."""
     async with AsyncExitStack() as stack:
         db_host = await stack.enter_async_context(TestHost("db"))
         proxy, nodes = None, {}
@@ -331,7 +335,7 @@ async def two_engines(
                 }
             )
         )
-        ports = {}
+        ports, b_ari_proxy = {}, None
         a_app = telephonies["engine-a"].engine.ari_app  # its PBX's dialplan names it
         for name, engine_dsn, app in (
             ("engine-a", postgres.dsn(campaign, link=a_link), a_app),
@@ -341,6 +345,9 @@ async def two_engines(
             ports[name] = free_port()
             settings = _settings(pbx, engine_dsn, name, app, ports[name], ring_timeout)
             settings["campaign_files"] = [str(campaign_file)]
+            if name == "engine-b" and b_ari_proxied:
+                b_ari_proxy = await stack.enter_async_context(TcpProxy("127.0.0.1", pbx.http_port))
+                settings["ari"]["url"] = b_ari_proxy.url
             if cluster:
                 settings["ari"]["node"] = "m1"
                 settings["ari"]["nodes"] = [{"name": "m2", "url": nodes["m2"].engine.ari_url}]
@@ -389,7 +396,17 @@ async def two_engines(
                     what="engine-a holding the campaign",
                 )
         yield TwoEngines(
-            telephonies, pool, a_link, campaign_id, apis, admin, processes, watches, logs, watched
+            telephonies,
+            pool,
+            a_link,
+            campaign_id,
+            apis,
+            admin,
+            processes,
+            watches,
+            logs,
+            watched,
+            b_ari_proxy,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from pbx_engine.ari.errors import AriUnavailable
 from pbx_engine.ari.presence import EnginePresence, beat_variable
 from pbx_engine.dialer.takeover import EngineWatch
 from pbx_engine.storage.engine_runs import EngineRun
@@ -97,3 +98,24 @@ async def test_an_engine_finding_its_own_run_taken_over_says_who_took_it():
     await looks(engine_watch, 6)
     assert told and set(told) == {"engine-c"}
     assert dialer.taken == []  # it owns nothing any more: it takes nothing either
+
+
+async def test_a_take_over_that_fails_half_way_does_not_stop_the_watch():
+    class Failing(Dialer):
+        async def take_over(self, engine: str, life: str) -> int:
+            await super().take_over(engine, life)
+            if engine == "engine-a":
+                raise AriUnavailable("Asterisk not answering")
+            return 0
+
+    pbx = Globals()
+    pbx.values[beat_variable("engine-a")] = "engine-a@aaaaaaaa-41"
+    pbx.values[beat_variable("engine-c")] = "engine-c@cccccccc-7"
+    runs = Runs(EngineRun("engine-a", "a", "aaaaaaaa"), EngineRun("engine-c", "c", "cccccccc"))
+    dialer = Failing(runs)
+    presence = EnginePresence(pbx, ME.engine)
+    engine_watch = EngineWatch(
+        runs, presence, dialer, ME, taken_over=lambda by: None, still_for=STILL_FOR
+    )
+    await looks(engine_watch, 6)
+    assert dialer.taken == [("engine-a", "aaaaaaaa"), ("engine-c", "cccccccc")]
