@@ -30,9 +30,9 @@ log = structlog.get_logger(__name__)
 
 BEAT_EVERY = 1.0  # seconds between beats
 WATCH_FOR = 3.0  # how long another engine's beat is watched: three beats
-# How long a beat stands still before its engine is taken for gone without anything else to go
-# on (no campaign's lease ran out): six beats missed, so a slow request or a short stall of an
-# engine's loop is not a death.
+# How long a beat reads the same before its engine is taken for gone without anything else to
+# go on (no campaign's lease ran out): five beats missed at least, so a slow request or a short
+# stall of an engine's loop is not a death.
 STILL_FOR = 6.0
 
 
