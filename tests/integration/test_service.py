@@ -6,6 +6,7 @@ import signal
 import sys
 
 import aiohttp
+import asyncpg
 
 from pbx_engine.config import DatabaseConfig
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour, Telephony
@@ -76,6 +77,8 @@ port = {metrics_port}
 
             readiness = await eventually(ready, timeout=20, what="the service to be ready")
             assert readiness["checks"] == {"ari": "ok", "database": "ok", "recording": "ok"}
+            # Its run is on record, for other engines sharing the PBX to watch its beat.
+            assert await _runs_on_record(dsn) == ["pbx-engine-service"]
             async with http.get(f"{base}/health") as response:
                 assert response.status == 200
 
@@ -118,3 +121,13 @@ port = {metrics_port}
     ]
     assert "engine.started" in events
     assert events[-1] == "engine.stopped"
+    assert await _runs_on_record(dsn) == []  # a clean stop: nobody is to take it over
+
+
+async def _runs_on_record(dsn: str) -> list[str]:
+    """The ARI apps of the engines' runs on record."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        return [row["app"] for row in await connection.fetch("SELECT app FROM engine_runs")]
+    finally:
+        await connection.close()
