@@ -4,6 +4,7 @@ closes. Each keeps a reference (a bare `create_task` can be garbage-collected mi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
@@ -36,3 +37,15 @@ class OwnedTasks:
                 task.cancel()
             _, pending = await asyncio.wait(pending, timeout=RECANCEL_AFTER)
         await asyncio.gather(*tasks, return_exceptions=True)  # their errors, retrieved
+
+
+async def wait_set(event: asyncio.Event, seconds: float) -> bool:
+    """Whether `event` is set within `seconds`.
+
+    For loops that wait for a wake-up or a tick: the wait runs in the caller's own task, so a
+    cancellation that comes as the event is set stops the loop. Python 3.11's
+    `asyncio.wait_for` waits in a task of its own and would swallow that cancellation."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    return event.is_set()

@@ -585,7 +585,8 @@ class AgentService:
                 if remaining <= 0:
                     return None
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), remaining)
+                    async with asyncio.timeout(remaining):  # not wait_for: see tasks.wait_set
+                        await self._changed.wait()
             agent.apply("reserve", _now())  # claimed under the lock: no one else gets him
         self._tell_state(agent, AgentState.READY)
         await self._storage.agents.record_agent_state(

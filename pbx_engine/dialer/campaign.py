@@ -40,6 +40,7 @@ from pbx_engine.recordkeeper.keeper import NotRecording
 from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.storage import Storage
 from pbx_engine.storage.leases import Fence
+from pbx_engine.tasks import wait_set
 
 # Agents a predictive call is dialled for: those ready now and those who will be soon.
 STAFFED = frozenset({AgentState.READY, AgentState.ON_CALL, AgentState.WRAP_UP})
@@ -153,8 +154,7 @@ class CampaignRunner:
             elif self.lease.token is not None and self.state is not CampaignState.RUNNING:
                 await self._let_lease_go()
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._tick)
+            await wait_set(self._wake, self._tick)
 
     async def _hold_lease(self) -> bool:
         """Take or renew the campaign's lease when due; whether this engine may place its

@@ -56,6 +56,7 @@ from pbx_engine.recordkeeper.keeper import NotRecording, RecordKeeper
 from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.storage import Attempt, Storage
 from pbx_engine.storage.leases import Fence, FenceRefused
+from pbx_engine.tasks import wait_set
 
 log = structlog.get_logger(__name__)
 
@@ -323,8 +324,7 @@ class Dialer:
         self.stop_accepting()
         if self._active:
             self._idle.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), timeout)
+            await wait_set(self._idle, timeout)
         for channel_id in list(self._active):
             log.warning("dialer.drain_hangup", channel_id=channel_id)
             await self._ari.hangup(channel_id, reason="normal")

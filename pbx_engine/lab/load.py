@@ -44,6 +44,7 @@ from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.dialer.service import CallRequest
 from pbx_engine.engine import Engine
 from pbx_engine.lab.demo import Floor, sample_cases, simulated_agents, start_floor
+from pbx_engine.tasks import wait_set
 
 LAG_SERIES = "pbx_engine_ari_event_lag_seconds"
 QUERY_SERIES = "pbx_engine_db_query_seconds"
@@ -239,10 +240,7 @@ async def _peak_channels(engine: Engine, stop: asyncio.Event) -> int:
             peak = max(peak, len(await engine.ari.list_channels()))
         except Exception:  # a busy PBX may answer late: the peak is a sample anyway
             pass
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=1.0)
-        except TimeoutError:
-            pass
+        await wait_set(stop, 1.0)
     return peak
 
 

@@ -23,7 +23,7 @@ import structlog
 
 from pbx_engine.recordkeeper.journal import JournalError, OwedJournal, Replay
 from pbx_engine.recordkeeper.outbox import Outbox, OwedWrite, is_unreachable
-from pbx_engine.tasks import OwnedTasks
+from pbx_engine.tasks import OwnedTasks, wait_set
 
 log = structlog.get_logger(__name__)
 
@@ -224,11 +224,7 @@ class RecordKeeper:
             if self.writable:
                 # Nothing else notices a database gone while no call writes.
                 self._trouble.clear()
-                try:
-                    # Not wait_for: in 3.11 it can swallow the cancellation that stops this loop.
-                    async with asyncio.timeout(self._interval):
-                        await self._trouble.wait()
-                except TimeoutError:
+                if not await wait_set(self._trouble, self._interval):
                     if not await self._probe_once():
                         self.lost("the probe got no answer")
                 continue
