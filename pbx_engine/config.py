@@ -78,13 +78,22 @@ Secret = Annotated[SecretStr, AfterValidator(_not_a_placeholder)]
 SigningSecret = Annotated[Secret, AfterValidator(_at_least_32_bytes)]
 
 
+# What a value in Asterisk's config files cannot hold: `;` starts a comment (the value would be
+# cut there), a bracket a section, a line break ends the value.
+NOT_IN_ASTERISK_FILES = ";[]\n\r"
+NOT_IN_ASTERISK_FILES_SAID = "; [ ] or a line break, which Asterisk's files cannot"
+
+
+def fits_asterisk_files(value: str) -> bool:
+    return not any(c in value for c in NOT_IN_ASTERISK_FILES)
+
+
 def _as_the_nodes_see_it(path: Path) -> Path:
-    # Asterisk would read a relative path from its own working folder, not the config's; and
-    # its files cannot hold these characters (`;` starts a comment there).
+    # Asterisk would read a relative path from its own working folder, not the config's.
     if not path.is_absolute():
         raise ValueError(f"{path}: give the full path as the Asterisk nodes see it")
-    if any(c in str(path) for c in ";\n\r[]"):
-        raise ValueError(f"{path}: holds ; [ ] or a line break, which Asterisk's files cannot")
+    if not fits_asterisk_files(str(path)):
+        raise ValueError(f"{path}: holds {NOT_IN_ASTERISK_FILES_SAID}")
     return path
 
 

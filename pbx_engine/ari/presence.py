@@ -3,20 +3,18 @@
 Every engine bumps a global variable of its own (`ENGINE_BEAT_<name>`) on the PBX every second,
 `APP@LIFE-COUNT`: its ARI app (whose channels are its calls and its agents' legs), a mark of
 this run of it, and the count.
-An engine that took a campaign over from another reads that engine's beat twice, a few beats
-apart, before it takes over its calls: a beat that moves means the other engine still runs its
-calls (it is cut off from the database only, and writes them down once it is back); a beat
-that stands still means nobody is left to follow them; no beat at all means the engine never
-ran on this PBX, and its calls are on another, out of this engine's sight. The PBX is the
-judge because the calls are there: an engine that cannot reach it can do nothing for them
-either. Every engine also reads the others' beats now and then (`StillBeats`, pure): one that
-reads the same for `STILL_FOR` seconds is gone, campaign or none (`pbx_engine.dialer.takeover`).
+Every engine reads the others' beats every second (`StillBeats`, pure; the watch is
+`pbx_engine.dialer.takeover`): a beat that moves means its engine still runs its calls (cut
+off from the database only, it writes them down once it is back); one that reads the same for
+`STILL_FOR` seconds means nobody is left to follow them, and the engine is taken over, campaign
+or none; no beat at all means the engine never ran on this PBX, and its calls are on another,
+out of this engine's sight. The PBX is the judge because the calls are there: an engine that
+cannot reach it can do nothing for them either.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import re
 import uuid
 from dataclasses import dataclass
@@ -29,7 +27,6 @@ from pbx_engine.ari.errors import AriError, AriUnavailable
 log = structlog.get_logger(__name__)
 
 BEAT_EVERY = 1.0  # seconds between beats
-WATCH_FOR = 3.0  # how long another engine's beat is watched: three beats
 # How long a beat reads the same before its engine is taken for gone without anything else to
 # go on (no campaign's lease ran out): five beats missed at least, so a slow request or a short
 # stall of an engine's loop is not a death.
@@ -39,12 +36,6 @@ STILL_FOR = 6.0
 def beat_variable(engine: str) -> str:
     """The global an engine beats in: Asterisk variable names keep to letters, digits and _."""
     return "ENGINE_BEAT_" + re.sub(r"[^A-Za-z0-9_]", "_", engine)
-
-
-class Beat(enum.Enum):
-    MOVING = "moving"  # the engine runs here, and runs its calls
-    STILL = "still"  # it ran here and stopped: its calls here have nobody
-    NEVER = "never"  # it never ran on this PBX: its calls, if any, are on another
 
 
 @dataclass(frozen=True)
@@ -70,30 +61,26 @@ class StillBeats:
         self._still_for = still_for
         self._last: dict[str, tuple[BeatValue, float]] = {}  # engine: (its beat, first read at)
 
-    def read(self, engine: str, beat: BeatValue | None, now: float) -> bool:
+    def read(self, engine: str, beat: BeatValue, now: float) -> bool:
         """Whether `engine`'s beat, read as `beat` at `now`, has stood still long enough. A
         beat first read counts from then: its last move may be long past, or a moment ago."""
         last = self._last.get(engine)
-        if beat is None:
-            self._last.pop(engine, None)
-            return False
         if last is None or last[0] != beat:
             self._last[engine] = (beat, now)
             return False
         return now - last[1] >= self._still_for
 
     def forget(self, engine: str) -> None:
+        """`engine` is not watched (no beat here, or taken over): a beat read later counts
+        from then."""
         self._last.pop(engine, None)
 
 
 class EnginePresence:
-    def __init__(
-        self, ari: AriClient, engine: str, *, every: float = BEAT_EVERY, watch: float = WATCH_FOR
-    ) -> None:
+    def __init__(self, ari: AriClient, engine: str, *, every: float = BEAT_EVERY) -> None:
         self._ari = ari
         self._variable = beat_variable(engine)
         self._every = every
-        self._watch = watch
         # A restarted engine's beat differs from the one before even at the same count.
         self.life = uuid.uuid4().hex[:8]
 
@@ -111,13 +98,3 @@ class EnginePresence:
     async def beat_of(self, engine: str) -> BeatValue | None:
         """`engine`'s beat as it stands on this PBX (None: no beat here)."""
         return read_beat(await self._ari.get_global(beat_variable(engine)))
-
-    async def watch(self, engine: str) -> Beat:
-        """`engine`'s beat on this PBX, watched for a few beats."""
-        name = beat_variable(engine)
-        first = await self._ari.get_global(name)
-        await asyncio.sleep(self._watch)
-        last = await self._ari.get_global(name)
-        if last != first:
-            return Beat.MOVING
-        return Beat.STILL if last else Beat.NEVER

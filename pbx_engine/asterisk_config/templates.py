@@ -7,7 +7,12 @@ import re
 import secrets
 from pathlib import Path
 
-from pbx_engine.config import ConfigError, EngineConfig
+from pbx_engine.config import (
+    NOT_IN_ASTERISK_FILES_SAID,
+    ConfigError,
+    EngineConfig,
+    fits_asterisk_files,
+)
 from pbx_engine.resources import ASTERISK_CONFIG_DIR, DIALPLANS_DIR
 
 PLACEHOLDERS = frozenset(
@@ -57,7 +62,7 @@ def agent_sections(agents: dict[str, str]) -> str:
     asterisk-config/engine/pjsip.conf."""
     sections = []
     for name, password in agents.items():
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or any(c in password for c in "\n;["):
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or not fits_asterisk_files(password):
             raise RenderError(f"agent endpoint {name!r} or its password cannot go into pjsip.conf")
         sections.append(
             f"[{name}](agent-endpoint)\nauth = {name}\naors = {name}\n\n"
@@ -70,9 +75,8 @@ def agent_sections(agents: dict[str, str]) -> str:
 def _secret(value: str, key: str, variable: str) -> str:
     if not value:
         raise RenderError(f"{key}: required by Asterisk's configuration: set it or {variable}")
-    # `;` starts a comment in Asterisk's config files: the secret would be cut there.
-    if any(c in value for c in ";\n\r[]"):
-        raise RenderError(f"{key}: holds ; [ ] or a line break, which Asterisk's files cannot")
+    if not fits_asterisk_files(value):
+        raise RenderError(f"{key}: holds {NOT_IN_ASTERISK_FILES_SAID}")
     return value
 
 

@@ -170,9 +170,11 @@ class CampaignRunner:
                     )
                     token = taken.token if taken else None
                     if taken is not None and taken.taken_from is not None:
-                        # Its engine died, or is cut off from the database: the dialer looks
-                        # at the PBX before taking over the calls it left.
-                        self._dialer.take_over_calls_soon(taken.taken_from)
+                        # Its engine died, or is cut off from the database. Its calls and
+                        # agents are not taken here: the engines' watch (`dialer.takeover`)
+                        # takes an engine over once its beat on the PBX stands still, which
+                        # comes before its lease runs out; one whose beat moves keeps them.
+                        log.info("campaign.lease_taken_from", engine=taken.taken_from)
                 elif await self._storage.leases.renew(self._fence(), lease.seconds):
                     token = lease.token
                 else:

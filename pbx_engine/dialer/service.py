@@ -46,14 +46,13 @@ from pbx_engine.ari import (
 from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.ari.nodes import current_node, listing_node, on_node
-from pbx_engine.ari.presence import Beat, EnginePresence
+from pbx_engine.ari.presence import EnginePresence
 from pbx_engine.config import DialerConfig
 from pbx_engine.metrics import CallMetrics, EngineMetrics
 from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
 from pbx_engine.outbound.policy import Purpose
 from pbx_engine.recording.policy import RecordingPolicy
 from pbx_engine.recordkeeper.keeper import NotRecording, RecordKeeper
-from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.storage import Attempt, Storage
 from pbx_engine.storage.leases import Fence, FenceRefused
 from pbx_engine.tasks import wait_set
@@ -399,40 +398,6 @@ class Dialer:
         """`await listener(app)` when another engine is found gone from the PBX (its beat
         stands still) as its calls are taken over; `app` is the ARI app it ran under."""
         self._gone_listeners.append(listener)
-
-    def take_over_calls_soon(self, engine: str) -> None:
-        """`take_over_calls` in a task of the dialer's own (a campaign goes on meanwhile: its
-        planner leaves alone every case with a call open on record, whoever placed it)."""
-        if self._tasks is None or not self._accepting:
-            return
-        self._tasks.create_task(self._take_over_calls(engine), name=f"take-over-{engine}")
-
-    async def _take_over_calls(self, engine: str) -> None:
-        # Failing, its calls stay on record as its own: the next engine to take one of its
-        # campaigns, or itself restarted, looks after them. Never raised: this task group
-        # runs the calls.
-        try:
-            await self.take_over_calls(engine)
-        except Exception as error:
-            if isinstance(error, AriError | AriUnavailable | TimeoutError) or is_unreachable(error):
-                log.warning("dialer.take_over_failed", engine=engine, error=str(error))
-            else:
-                log.exception("dialer.take_over_failed", engine=engine)
-
-    async def take_over_calls(self, engine: str) -> int:
-        """Another engine lost a campaign's lease to this one. If it is gone from this PBX as
-        well (its beat there stands still), it is taken over (`take_over`). An engine still
-        beating is cut off from the database only: it runs its calls and writes them down
-        once it is back. Returns how many calls were taken."""
-        if self._presence is None or engine == self._storage.attempts.engine:
-            return 0  # never its own calls: it follows them already
-        beat = await self._presence.watch(engine)
-        if beat is not Beat.STILL:
-            # Moving: it runs its calls. Never here: they are on a PBX this engine cannot see.
-            log.info("dialer.calls_left_to_their_engine", engine=engine, beat=beat.value)
-            return 0
-        standing = await self._presence.beat_of(engine)
-        return await self.take_over(engine, standing.life) if standing is not None else 0
 
     async def take_over(self, engine: str, life: str) -> int:
         """`engine`'s run marked `life`, found gone from this PBX (its beat stands still),

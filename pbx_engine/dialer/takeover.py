@@ -55,7 +55,8 @@ class EngineWatch:
 
     async def look(self) -> None:
         """One look: this engine's own run first, then every other engine's beat."""
-        taken_by = await self._runs.taken_by(self._own)
+        seen = await self._runs.seen_by(self._own)
+        taken_by = seen.taken_by
         if taken_by is not None:
             log.error(
                 "engine.taken_over",
@@ -65,7 +66,7 @@ class EngineWatch:
             )
             self._taken_over(taken_by)
             return
-        for other in await self._runs.others(self._own.engine):
+        for other in seen.others:
             beat = await self._presence.beat_of(other.engine)
             if beat is None or beat.life != other.life:
                 # No beat here (it runs on another PBX), or an earlier run's: not ours to judge.
@@ -90,6 +91,4 @@ class EngineWatch:
 
 def _unreachable(error: Exception) -> bool:
     """The PBX or the database out of reach (not a bug)."""
-    return isinstance(error, AriError | AriUnavailable | TimeoutError | OSError) or is_unreachable(
-        error
-    )
+    return isinstance(error, AriError | AriUnavailable) or is_unreachable(error)

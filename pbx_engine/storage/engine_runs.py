@@ -15,6 +15,12 @@ class EngineRun:
     life: str  # the mark of this run, as its beat on the PBX carries it
 
 
+@dataclass(frozen=True)
+class RunsSeen:
+    taken_by: str | None  # the engine that took the watcher's own run over
+    others: list[EngineRun]  # the other engines' runs, none taken over
+
+
 class EngineRuns:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -40,22 +46,21 @@ class EngineRuns:
             "DELETE FROM engine_runs WHERE engine = $1 AND life = $2", run.engine, run.life
         )
 
-    async def others(self, engine: str) -> list[EngineRun]:
-        """The other engines' runs nobody has taken over."""
+    async def seen_by(self, run: EngineRun) -> RunsSeen:
+        """What the engine running as `run` watches, in one read: who took its run over, if
+        anyone did, and the other engines' runs nobody has taken over."""
         rows = await self.pool.fetch(
-            "SELECT engine, app, life FROM engine_runs "
-            "WHERE engine <> $1 AND taken_by IS NULL ORDER BY engine",
-            engine,
-        )
-        return [EngineRun(**dict(row)) for row in rows]
-
-    async def taken_by(self, run: EngineRun) -> str | None:
-        """The engine that took this run over, if one did."""
-        return await self.pool.fetchval(
-            "SELECT taken_by FROM engine_runs WHERE engine = $1 AND life = $2",
+            """SELECT engine, app, life, taken_by FROM engine_runs
+               WHERE (engine = $1 AND life = $2) OR (engine <> $1 AND taken_by IS NULL)
+               ORDER BY engine""",
             run.engine,
             run.life,
         )
+        taken_by = next((r["taken_by"] for r in rows if r["engine"] == run.engine), None)
+        others = [
+            EngineRun(r["engine"], r["app"], r["life"]) for r in rows if r["engine"] != run.engine
+        ]
+        return RunsSeen(taken_by, others)
 
     async def claim(self, engine: str, life: str, by: str) -> str | None:
         """`engine`'s run marked `life` taken over by `by`; its ARI app, or None when another

@@ -15,7 +15,7 @@ from pbx_engine.dialer.lease import CampaignLease
 from pbx_engine.engine import Engine
 from pbx_engine.lab.sandbox.asterisk import PstnBehaviour
 from pbx_engine.storage import Storage
-from pbx_engine.storage.engine_runs import EngineRun
+from pbx_engine.storage.engine_runs import EngineRun, RunsSeen
 from pbx_engine.storage.leases import Fence, FenceRefused, Taken
 from tests.waiting import eventually
 
@@ -170,22 +170,23 @@ async def test_two_engines_on_one_campaign_dial_it_one_at_a_time_and_take_over(
 async def test_an_engine_run_is_taken_over_once_and_never_for_a_later_run(storage: Storage):
     runs = storage.engine_runs
     a = EngineRun("engine-a", "app-a", "aaaa0001")
+    b = EngineRun("engine-b", "app-b", "bbbb0001")
     assert await runs.enter(a) is None
-    await runs.enter(EngineRun("engine-b", "app-b", "bbbb0001"))
-    assert await runs.others("engine-b") == [a]
+    await runs.enter(b)
+    assert await runs.seen_by(b) == RunsSeen(None, [a])
     # Eight engines find engine-a's beat standing still at once: one takes it, with its app.
     claims = await asyncio.gather(*(runs.claim("engine-a", a.life, f"e{i}") for i in range(8)))
     takers = [f"e{i}" for i, app in enumerate(claims) if app is not None]
     assert len(takers) == 1 and set(claims) == {"app-a", None}
-    assert await runs.taken_by(a) == takers[0]
-    assert await runs.others("engine-b") == []  # nobody watches a run taken over
+    assert (await runs.seen_by(a)).taken_by == takers[0]
+    assert await runs.seen_by(b) == RunsSeen(None, [])  # nobody watches a run taken over
     # Restarted, engine-a learns its last run was taken (and adopts nothing of it); the new run
     # is its own, and a claim for the old one takes nothing.
     again = EngineRun("engine-a", "app-a", "aaaa0002")
     assert await runs.enter(again) == takers[0]
     assert await runs.claim("engine-a", a.life, "engine-b") is None
-    assert await runs.taken_by(again) is None
+    assert await runs.seen_by(again) == RunsSeen(None, [b])
     # A clean stop: off the record, nothing to take.
     await runs.leave(again)
-    assert await runs.others("engine-b") == []
+    assert await runs.seen_by(b) == RunsSeen(None, [])
     assert await runs.claim("engine-a", again.life, "engine-b") is None

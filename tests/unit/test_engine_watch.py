@@ -8,7 +8,7 @@ import asyncio
 from pbx_engine.ari.errors import AriUnavailable
 from pbx_engine.ari.presence import EnginePresence, beat_variable
 from pbx_engine.dialer.takeover import EngineWatch
-from pbx_engine.storage.engine_runs import EngineRun
+from pbx_engine.storage.engine_runs import EngineRun, RunsSeen
 from tests.unit.test_presence import Globals
 
 STILL_FOR = 0.05
@@ -22,13 +22,9 @@ class Runs:
         self.others_running = list(others)
         self.mine_taken_by: str | None = None
 
-    async def taken_by(self, run: EngineRun) -> str | None:
+    async def seen_by(self, run: EngineRun) -> RunsSeen:
         assert run == ME
-        return self.mine_taken_by
-
-    async def others(self, engine: str) -> list[EngineRun]:
-        assert engine == ME.engine
-        return self.others_running
+        return RunsSeen(self.mine_taken_by, list(self.others_running))
 
 
 class Dialer:

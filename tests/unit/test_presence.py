@@ -6,7 +6,6 @@ import pytest
 
 from pbx_engine.ari.errors import AriUnavailable
 from pbx_engine.ari.presence import (
-    Beat,
     BeatValue,
     EnginePresence,
     StillBeats,
@@ -45,21 +44,15 @@ def test_the_beat_variable_keeps_to_what_asterisk_allows_in_a_name(engine, varia
     assert beat_variable(engine) == variable
 
 
-async def test_an_engine_beating_is_moving_one_that_stopped_still_one_never_here_never():
+async def test_another_engine_reads_an_engines_beat_with_its_app_and_run_and_none_elsewhere():
     pbx = Globals()
-    a = EnginePresence(pbx, "engine-a", every=0.01, watch=0.05)
-    b = EnginePresence(pbx, "engine-b", every=0.01, watch=0.05)
-    beating = asyncio.create_task(a.run())
-    try:
-        assert await b.watch("engine-a") is Beat.MOVING
-    finally:
-        beating.cancel()
-    assert await b.watch("engine-a") is Beat.STILL  # its last beat stands still
-    assert await b.watch("engine-c") is Beat.NEVER  # it runs on another PBX, if anywhere
+    a = EnginePresence(pbx, "engine-a", every=0.01)
+    b = EnginePresence(pbx, "engine-b", every=0.01)
+    await first_beat(a, pbx)
     standing = await b.beat_of("engine-a")
     assert standing is not None and standing.app == "engine-a-app"  # its agents' legs are there
     assert standing.life == a.life
-    assert await b.beat_of("engine-c") is None
+    assert await b.beat_of("engine-c") is None  # it runs on another PBX, if anywhere
 
 
 async def first_beat(presence: EnginePresence, pbx: Globals) -> str:
@@ -133,7 +126,7 @@ def test_a_beat_that_moves_again_starts_over_and_one_gone_is_forgotten():
     assert not beats.read("engine-a", beat(8), 105.0)  # moved: counts from 105
     assert not beats.read("engine-a", beat(8), 110.0)
     assert beats.read("engine-a", beat(8), 111.0)
-    beats.read("engine-a", None, 112.0)  # no beat any more
+    beats.forget("engine-a")  # no beat any more
     assert not beats.read("engine-a", beat(8), 113.0)
 
 
