@@ -47,7 +47,7 @@ from pbx_engine.dialer.campaign import CampaignRunner, CampaignState
 from pbx_engine.dialer.connector import AgentConnector
 from pbx_engine.dialer.loaded import LoadedCampaigns
 from pbx_engine.dialer.service import Dialer
-from pbx_engine.dialer.takeover import EngineWatch
+from pbx_engine.dialer.takeover import EngineWatch, out_of_reach
 from pbx_engine.lookups.service import build_lookups
 from pbx_engine.messaging.mailbox import ReplyMailbox
 from pbx_engine.messaging.service import MessageService, build_message_service
@@ -142,7 +142,13 @@ class Engine:
         # Agents' PJSIP accounts the engine pushes to Asterisk (and pushes again).
         self.softphones = SoftphoneAccounts(storage, ari, config.asterisk.agent_rtp_timeout)
         # Desks' own phones (WebRTC), made when a desk asks.
-        self.browser_phones = BrowserPhones(ari, config.asterisk.agent_rtp_timeout, config.webrtc)
+        self.browser_phones = BrowserPhones(
+            ari,
+            storage.browser_phones,
+            config.dialer.engine_name,
+            config.asterisk.agent_rtp_timeout,
+            config.webrtc,
+        )
         secret = config.http.secret.get_secret_value() if config.http else ""
         # Without a configured secret, links made before a restart stop working.
         self.invitation_secret = secret.encode() if secret else secrets.token_bytes(32)
@@ -195,6 +201,7 @@ class Engine:
         self._background.spawn(self._watch_number_health(), name="number-health")
         self._background.spawn(self._purge_recordings(), name="recording-purge")
         self._background.spawn(self._purge_browser_sessions(), name="browser-session-purge")
+        self._background.spawn(self._withdraw_left_phones_hourly(), name="left-phones-sweep")
         self._background.spawn(self._recheck_recording(), name="recording-recheck")
         self._background.spawn(
             self.strategies.run(self._campaigns_with_strategies, self._strategy_every),
@@ -293,6 +300,12 @@ class Engine:
                 log.exception("engine.recording_purge_failed")
             await asyncio.sleep(3600)
 
+    async def _withdraw_left_phones_hourly(self) -> None:
+        """Left phones kept at the start for the call they carried go once it has ended."""
+        while True:
+            await asyncio.sleep(3600)
+            await self.withdraw_left_phones()
+
     async def _purge_browser_sessions(self) -> None:
         """Expired and idle sign-ins are refused at once; their rows go within the hour."""
         idle = timedelta(minutes=self.config.web.session_idle_minutes)
@@ -313,12 +326,26 @@ class Engine:
             self.ari, self.storage, self.ami, recording=self.recorder.health
         )
 
-    async def take_over_agents(self, app: str) -> list[str]:
-        """A dead engine's agents (those whose legs are in its ARI app, `app`) work on with
-        this one, after the links its calls went over: an agent's call over a link is its
-        caller's."""
-        await self.links.adopt(from_app=app)
-        return await self.agents.adopt_sessions(from_app=app)
+    async def take_over_agents(self, gone: EngineRun) -> list[str]:
+        """A dead engine's agents (those whose legs are in its ARI app) work on with this one,
+        after the links its calls went over (an agent's call over a link is its caller's); its
+        browser phones are this one's to take out, but for those on a call."""
+        await self.links.adopt(from_app=gone.app)
+        adopted = await self.agents.adopt_sessions(from_app=gone.app)
+        await self.storage.browser_phones.hand_over(gone.engine, to=self.config.dialer.engine_name)
+        await self.withdraw_left_phones()
+        return adopted
+
+    async def withdraw_left_phones(self) -> None:
+        """Browser phones earlier runs left in Asterisk (a crash forgets them), taken out
+        unless they carry a call; a failure is said, and the next sweep tries again."""
+        try:
+            await self.browser_phones.withdraw_left()
+        except Exception as error:
+            if out_of_reach(error):
+                log.warning("engine.left_phones_not_withdrawn", error=str(error))
+            else:
+                log.exception("engine.left_phones_not_withdrawn")
 
     def records_calls(self) -> bool:
         """Whether any call may be recorded: inbound callers, or a loaded campaign's."""
@@ -715,6 +742,7 @@ async def build_engine(
             adopted = await engine.agents.adopt_sessions()
             if adopted:
                 log.info("engine.agents_adopted", agents=adopted)
+            await engine.withdraw_left_phones()  # after: an adopted agent's phone stays
         else:
             # Its agents' legs are still in its ARI app, but another engine has them now.
             log.warning("engine.run_before_taken_over", by=taken_before)

@@ -604,3 +604,14 @@ CREATE TABLE engine_runs (
     taken_by    text,
     taken_at    timestamptz
 );
+
+CREATE TABLE browser_phones (
+    endpoint   text PRIMARY KEY,
+    engine     text NOT NULL,
+    life       text NOT NULL,
+    login      text,
+    made_for   text,
+    issued_at  timestamptz NOT NULL DEFAULT now(),
+    CHECK ((login IS NULL) <> (made_for IS NULL))
+);
+CREATE INDEX browser_phones_engine ON browser_phones (engine);

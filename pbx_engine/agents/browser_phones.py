@@ -4,12 +4,19 @@ agent when his desk asks for it and taken out when he lets it go.
 Its password is new each time the desk asks, goes to that desk alone (its signed-in session),
 and is kept nowhere: Asterisk holds only the digest credential. It is never typed, and a desk
 that asks again replaces it. The endpoint is pushed to every node (the ARI client sends a
-configuration change to all of them), so the node the phone registers on can ring it."""
+configuration change to all of them), so the node the phone registers on can ring it.
+
+Each phone is on record (`storage.browser_phones`) under the run of the engine that made it,
+from before it is pushed until it is taken out. A crash forgets the phones in memory; the next
+run (or the engine that takes the crashed one over) takes out those of earlier runs that carry
+no call (`withdraw_left`), as it does every hour: Asterisk's astdb would keep them for ever,
+one for each widget caller whose page closed without a word."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,6 +35,8 @@ from pbx_engine.ari.client import AriClient
 from pbx_engine.ari.dialstrings import endpoint_dial_string
 from pbx_engine.ari.errors import AriError, AriUnavailable
 from pbx_engine.config import WebrtcConfig
+from pbx_engine.recordkeeper.outbox import is_unreachable
+from pbx_engine.storage.browser_phones import BrowserPhoneRecords, PhoneOnRecord
 
 log = structlog.get_logger(__name__)
 
@@ -76,15 +85,44 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class LeftPhones:
+    withdrawn: list[str]  # taken out of Asterisk and off the record
+    kept: list[str]  # on a call: a later sweep takes them
+
+
+def phones_to_withdraw(
+    left: Iterable[PhoneOnRecord], channel_names: Iterable[str]
+) -> list[PhoneOnRecord]:
+    """Of the phones an earlier run left on record, those to take out of Asterisk: every one
+    that carries no call now (a channel `PJSIP/<endpoint>-<n>`). One on a call stays until the
+    call ends (an adopted agent's shift leg, a guest talking): a later sweep takes it."""
+    on_calls = {
+        name.removeprefix("PJSIP/").rpartition("-")[0]
+        for name in channel_names
+        if name.startswith("PJSIP/")
+    }
+    return [phone for phone in left if phone.endpoint not in on_calls]
+
+
 class BrowserPhones:
     def __init__(
         self,
         ari: AriClient,
+        records: BrowserPhoneRecords,
+        engine: str,
         rtp_timeout: int,
         webrtc: WebrtcConfig | None = None,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._ari = ari
+        self._records = records
+        self._engine = engine
+        # This run's mark on the phones it makes: those of other marks were an earlier run's.
+        self.life = uuid.uuid4().hex[:8]
+        # An agent's endpoint keeps its name from run to run: the sweep of an earlier run's
+        # must not delete it as this run pushes it again.
+        self._pushing = asyncio.Lock()
         self._rtp_timeout = rtp_timeout
         # The ICE servers phones are given from now on ([webrtc]; a test may swap them).
         self.webrtc = webrtc or WebrtcConfig()
@@ -100,7 +138,10 @@ class BrowserPhones:
 
     async def issue(self, login: str, agent_id: int) -> BrowserPhoneCredentials:
         """A browser phone for the agent, with a new password (AriError, AriUnavailable)."""
-        issued = await self._push(browser_endpoint_name(agent_id), guest=False)
+        name = browser_endpoint_name(agent_id)
+        async with self._pushing:
+            await self._records.issued(name, self._engine, self.life, login=login)
+            issued = await self._push(name, guest=False)
         self._issued[login] = issued.endpoint
         log.info("browser_phone.issued", agent=login, endpoint=issued.endpoint)
         return issued
@@ -109,7 +150,13 @@ class BrowserPhones:
         """A browser phone for a guest (who opened an invitation link, or a debtor calling from
         the website widget): it can only be rung, never dial. `made_for`: the invitation's id,
         or `widget_ticket(...)`."""
-        issued = await self._push(guest_endpoint_name(), guest=True)
+        name = guest_endpoint_name()
+        await self._records.issued(name, self._engine, self.life, made_for=made_for)
+        try:
+            issued = await self._push(name, guest=True)
+        except (AriError, AriUnavailable):
+            await self._delete(name, self.life)  # what was pushed of it; off the record
+            raise
         self._guests[issued.endpoint] = made_for
         log.info("browser_phone.guest_issued", made_for=made_for, endpoint=issued.endpoint)
         return issued
@@ -152,22 +199,53 @@ class BrowserPhones:
         """His browser phone out of Asterisk: its password opens nothing any more."""
         name = self._issued.pop(login, None)
         if name is not None:
-            await self._delete(name)
+            await self._delete(name, self.life)
             log.info("browser_phone.withdrawn", agent=login, endpoint=name)
 
     async def withdraw_guest(self, endpoint: str) -> None:
         """A guest's browser phone out of Asterisk (he left, or his page closed)."""
         if self._guests.pop(endpoint, None) is not None:
-            await self._delete(endpoint)
+            await self._delete(endpoint, self.life)
             log.info("browser_phone.guest_withdrawn", endpoint=endpoint)
 
-    async def _delete(self, name: str) -> None:
+    async def withdraw_left(self) -> LeftPhones:
+        """Take out of Asterisk the phones earlier runs of this engine (or engines it took over)
+        left on record, but for those that carry a call now."""
+        left = await self._records.left(self._engine, self.life)
+        if not left:
+            return LeftPhones([], [])
+        names = [channel.name for channel in await self._ari.list_channels()]
+        going = phones_to_withdraw(left, names)
+        withdrawn = []
+        for phone in going:
+            async with self._pushing:
+                if phone.endpoint in self._issued.values():
+                    continue  # pushed again by this run since it was read
+                if await self._delete(phone.endpoint, phone.life):
+                    withdrawn.append(phone.endpoint)
+        kept = [phone.endpoint for phone in left if phone not in going]
+        log.info("browser_phone.left_withdrawn", withdrawn=len(withdrawn), on_calls=len(kept))
+        return LeftPhones(withdrawn, kept)
+
+    async def _delete(self, name: str, life: str) -> bool:
+        """Out of Asterisk, then off the record (its row made by the run `life`); whether it is
+        gone."""
         try:
             for kind in ("endpoint", "aor", "auth"):
                 await self._ari.delete_config_object(PJSIP, kind, name)
         except (AriError, AriUnavailable) as error:
-            # Its password went to one page only; nobody else can use it.
+            # Its password went to one page only; nobody else can use it. Kept on record: a
+            # later sweep takes it out.
             log.warning("browser_phone.withdraw_failed", endpoint=name, error=str(error))
+            return False
+        try:
+            await self._records.withdrawn(name, life)
+        except Exception as error:
+            if not is_unreachable(error):
+                raise
+            # Out of Asterisk all the same; the row left makes a later sweep delete it again.
+            log.warning("browser_phone.record_not_cleared", endpoint=name, error=str(error))
+        return True
 
     def websocket_url(self, node: str | None = None) -> URL:
         """Asterisk's SIP websocket on `node`, else on the node new phones go to

@@ -54,6 +54,7 @@ from pbx_engine.outbound.policy import Purpose
 from pbx_engine.recording.policy import RecordingPolicy
 from pbx_engine.recordkeeper.keeper import NotRecording, RecordKeeper
 from pbx_engine.storage import Attempt, Storage
+from pbx_engine.storage.engine_runs import EngineRun
 from pbx_engine.storage.leases import Fence, FenceRefused
 from pbx_engine.tasks import wait_set
 
@@ -240,7 +241,7 @@ class Dialer:
         self._idle = asyncio.Event()  # set whenever no call is live
         self._sweep: asyncio.Task[None] | None = None  # a later look for AMD leftovers
         # Told of an engine found gone (its ARI app): its agents are taken over too.
-        self._gone_listeners: list[Callable[[str], Awaitable[object]]] = []
+        self._gone_listeners: list[Callable[[EngineRun], Awaitable[object]]] = []
         # Nodes not heard, each with the task that settles its calls if it stays so.
         self._giving_up: dict[str, asyncio.Task[None]] = {}
         # Channels whose create (or hang-up) got no answer from ARI: they may exist in
@@ -394,9 +395,9 @@ class Dialer:
         except Exception as error:  # never raised: this task group runs the calls
             log.warning("dialer.node_calls_not_settled", node=node, error=str(error))
 
-    def on_engine_gone(self, listener: Callable[[str], Awaitable[object]]) -> None:
-        """`await listener(app)` when another engine is found gone from the PBX (its beat
-        stands still) as its calls are taken over; `app` is the ARI app it ran under."""
+    def on_engine_gone(self, listener: Callable[[EngineRun], Awaitable[object]]) -> None:
+        """`await listener(run)` when another engine's run is found gone from the PBX (its
+        beat stands still) and taken over, before its calls are."""
         self._gone_listeners.append(listener)
 
     async def take_over(self, engine: str, life: str) -> int:
@@ -414,9 +415,10 @@ class Dialer:
             log.info("dialer.engine_taken_already", engine=engine)
             return 0  # another engine has it, or it restarted or stopped cleanly since
         log.warning("dialer.engine_taken_over", engine=engine, app=app)
+        gone = EngineRun(engine, app, life)
         for listener in self._gone_listeners:
             try:
-                await listener(app)
+                await listener(gone)
             except Exception:
                 log.exception("dialer.engine_gone_listener_failed", engine=engine)
         attempts = await self._storage.attempts.take_over(engine)

@@ -48,7 +48,7 @@ class EngineWatch:
             try:
                 await self.look()
             except Exception as error:
-                if _unreachable(error):
+                if out_of_reach(error):
                     log.debug("engine_watch.look_failed", error=str(error) or type(error).__name__)
                 else:  # a bug: said, and the watch goes on (it is how the floor heals)
                     log.exception("engine_watch.look_failed")
@@ -83,12 +83,12 @@ class EngineWatch:
         except Exception as error:
             # Taken on record, half done: what is left (a call not followed, an agent not
             # adopted) is settled as a restart settles it (its end, his phone's hang-up).
-            if _unreachable(error):
+            if out_of_reach(error):
                 log.warning("engine_watch.take_over_failed", engine=other.engine, error=str(error))
             else:
                 log.exception("engine_watch.take_over_failed", engine=other.engine)
 
 
-def _unreachable(error: Exception) -> bool:
+def out_of_reach(error: Exception) -> bool:
     """The PBX or the database out of reach (not a bug)."""
     return isinstance(error, AriError | AriUnavailable) or is_unreachable(error)

@@ -19,6 +19,7 @@ from pbx_engine.config import DatabaseConfig
 from pbx_engine.storage.agent_access import AgentAccess
 from pbx_engine.storage.agents import AgentStore
 from pbx_engine.storage.attempts import AttemptStore
+from pbx_engine.storage.browser_phones import BrowserPhoneRecords
 from pbx_engine.storage.callbacks import CallbackStore
 from pbx_engine.storage.caller_ids import CallerIdStore
 from pbx_engine.storage.campaigns import CampaignStore
@@ -112,6 +113,7 @@ class Storage:
         self.agent_access = AgentAccess(pool)
         self.leases = LeaseStore(pool)
         self.engine_runs = EngineRuns(pool)
+        self.browser_phones = BrowserPhoneRecords(pool)
         self.room_pins = RoomPinStore(pool)
         self.softphones = SoftphoneStore(pool)
         self.messages = MessageStore(pool)

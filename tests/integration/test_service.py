@@ -28,6 +28,10 @@ async def test_given_a_config_file_when_run_then_it_serves_calls_and_drains_on_s
         await migrate(storage.pool)
         await storage.agents.upsert_agent("ops", "Operations", role="admin")
         token = await storage.issue_agent_token("ops")
+        # A guest's browser phone a crashed run of this engine left on record.
+        await storage.browser_phones.issued(
+            "guest-00000000deadbeef", "service", "0ld0run0", made_for="an-invitation"
+        )
     auth = {"Authorization": f"Bearer {token}"}
     config = tmp_path / "engine.toml"
     config.write_text(
@@ -42,6 +46,7 @@ dsn = "{dsn}"
 
 [dialer]
 ring_timeout = 6
+engine_name = "service"
 
 [logging]
 format = "json"
@@ -79,6 +84,8 @@ port = {metrics_port}
             assert readiness["checks"] == {"ari": "ok", "database": "ok", "recording": "ok"}
             # Its run is on record, for other engines sharing the PBX to watch its beat.
             assert await _runs_on_record(dsn) == ["pbx-engine-service"]
+            # What the crashed run left is gone by the time it is ready.
+            assert await _fetch(dsn, "SELECT endpoint FROM browser_phones") == []
             async with http.get(f"{base}/health") as response:
                 assert response.status == 200
 
@@ -126,8 +133,12 @@ port = {metrics_port}
 
 async def _runs_on_record(dsn: str) -> list[str]:
     """The ARI apps of the engines' runs on record."""
+    return [row["app"] for row in await _fetch(dsn, "SELECT app FROM engine_runs")]
+
+
+async def _fetch(dsn: str, query: str) -> list[asyncpg.Record]:
     connection = await asyncpg.connect(dsn)
     try:
-        return [row["app"] for row in await connection.fetch("SELECT app FROM engine_runs")]
+        return await connection.fetch(query)
     finally:
         await connection.close()
