@@ -331,7 +331,8 @@ class Engine:
         after the links its calls went over (an agent's call over a link is its caller's); its
         browser phones are this one's to take out, but for those on a call."""
         await self.links.adopt(from_app=gone.app)
-        adopted = await self.agents.adopt_sessions(from_app=gone.app)
+        adopted = await self.agents.adopt_sessions(from_app=gone.app)  # held by this one now
+        await self.storage.agent_holders.keep_only(gone.engine, [])  # the rest: legs gone
         await self.storage.browser_phones.hand_over(gone.engine, to=self.config.dialer.engine_name)
         await self.withdraw_left_phones()
         return adopted
@@ -737,6 +738,7 @@ async def build_engine(
         own = EngineRun(config.dialer.engine_name, config.ari.app, asterisk.presence.life)
         taken_before = await storage.engine_runs.enter(own)
         stack.push_async_callback(_leave, storage, own)
+        adopted: list[str] = []
         if taken_before is None:
             await engine.links.adopt()  # first: an agent's call over a link is its caller's
             adopted = await engine.agents.adopt_sessions()
@@ -746,6 +748,7 @@ async def build_engine(
         else:
             # Its agents' legs are still in its ARI app, but another engine has them now.
             log.warning("engine.run_before_taken_over", by=taken_before)
+        await engine.agents.hold_only(adopted)
         engine.watch_other_engines(own, on_taken_over)
         await serve_web(stack, config, engine)
         await serve_probes(stack, config, engine)

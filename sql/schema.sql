@@ -615,3 +615,10 @@ CREATE TABLE browser_phones (
     CHECK ((login IS NULL) <> (made_for IS NULL))
 );
 CREATE INDEX browser_phones_engine ON browser_phones (engine);
+
+CREATE TABLE agent_holders (
+    agent_id  bigint PRIMARY KEY REFERENCES agents (id) ON DELETE CASCADE,
+    engine    text NOT NULL,
+    since     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX agent_holders_engine ON agent_holders (engine);

@@ -24,6 +24,7 @@ from pbx_engine.ari.dialstrings import endpoint_dial_string
 from pbx_engine.ari.events import ChannelDestroyed, ChannelDtmfReceived, StasisEnd
 from pbx_engine.ari.node_links import LinkFailed, NodeLinks
 from pbx_engine.ari.nodes import on_node
+from pbx_engine.recordkeeper.outbox import is_unreachable
 from pbx_engine.storage import Storage
 from pbx_engine.tasks import OwnedTasks
 
@@ -196,6 +197,8 @@ class AgentService:
                 channel_id=channel_id or agent.call_id,
             )
         )
+        if agent.state is AgentState.LOGGED_OUT and before is not AgentState.LOGGED_OUT:
+            await self._let_go(agent.login)
         async with self._changed:
             self._changed.notify_all()
 
@@ -216,7 +219,7 @@ class AgentService:
 
     async def login(self, login: str, endpoint: str | None = None) -> AgentStatus:
         """Call the agent's softphone (or `endpoint`: his browser phone) and keep it in his
-        bridge; READY once he answers."""
+        bridge; READY once he answers. Refused while another engine holds him."""
         row = await self._storage.agents.get_agent(login)
         if row is None:
             raise AgentError(f"no agent with login {login!r}")
@@ -226,6 +229,7 @@ class AgentService:
         agent = self._agents.get(login) or AgentStatus(login)
         if agent.state is not AgentState.LOGGED_OUT:
             raise AgentError(f"agent {login!r} is logged in already ({agent.state.value})")
+        await self._hold(row.id, login)
         self._agents[login] = agent
         self._ids[login] = row.id
         self._teams[login] = row.team
@@ -277,6 +281,12 @@ class AgentService:
             log.warning("agent.phone_login_refused", endpoint=sip_endpoint, reason=why)
             await self._refuse(channel_id)
             return None
+        try:
+            await self._hold(row.id, row.login)
+        except AgentError as error:
+            log.warning("agent.phone_login_refused", endpoint=sip_endpoint, reason=str(error))
+            await self._refuse(channel_id)
+            return None
         agent = agent or AgentStatus(row.login)
         self._agents[row.login] = agent
         self._ids[row.login] = row.id
@@ -309,6 +319,40 @@ class AgentService:
         self._tasks.spawn(self._confirm(channel_id))
         self._watch_leg_soon(agent, events)
         return agent
+
+    async def _hold(self, agent_id: int, login: str) -> None:
+        """On record, this engine holds the agent from now on (AgentError: another engine that
+        runs holds him; his desk and phone are that engine's until he logs out there)."""
+        engine = self._storage.engine
+        if engine is None:
+            return  # an engine with no name to hold agents under (a lone test service)
+        other = await self._storage.agent_holders.hold(agent_id, engine)
+        if other is not None:
+            raise AgentError(f"agent {login!r} is logged in on engine {other!r}")
+
+    async def hold_only(self, logins: list[str]) -> None:
+        """At start: this engine holds these agents (adopted) and lets go of every other one
+        its earlier run held (their legs are gone with it)."""
+        engine = self._storage.engine
+        if engine is not None:
+            ids = [self._ids[login] for login in logins]
+            let_go = await self._storage.agent_holders.keep_only(engine, ids)
+            if let_go:
+                log.info("agent.holds_let_go", agents=let_go)
+
+    async def _let_go(self, login: str) -> None:
+        """Logged out: any engine may hold him now."""
+        engine = self._storage.engine
+        if engine is None:
+            return
+        try:
+            await self._storage.agent_holders.let_go(self._ids[login], engine)
+        except Exception as error:
+            if not is_unreachable(error):
+                raise
+            # Still held here on record: he logs in here again, or anywhere once this engine's
+            # run ends or is taken over.
+            log.warning("agent.hold_not_let_go", agent=login, error=str(error))
 
     async def _confirm(self, channel_id: str) -> None:
         with contextlib.suppress(AriError):
@@ -359,6 +403,11 @@ class AgentService:
             if not legs or row is None:
                 log.warning("agent.stale_bridge", bridge_id=bridge.id, agent=login)
                 await self._ari.destroy_bridge(bridge.id)
+                continue
+            try:
+                await self._hold(row.id, login)
+            except AgentError as error:  # another engine that runs has him (a login there)
+                log.warning("agent.not_adopted", agent=login, reason=str(error))
                 continue
             leg, others = legs[0], [c for c in bridge.channels if c != legs[0]]
             # Where his bridge and leg are, for the requests to come (a node link needs it).

@@ -17,6 +17,7 @@ import asyncpg
 
 from pbx_engine.config import DatabaseConfig
 from pbx_engine.storage.agent_access import AgentAccess
+from pbx_engine.storage.agent_holders import AgentHolders
 from pbx_engine.storage.agents import AgentStore
 from pbx_engine.storage.attempts import AttemptStore
 from pbx_engine.storage.browser_phones import BrowserPhoneRecords
@@ -114,6 +115,7 @@ class Storage:
         self.leases = LeaseStore(pool)
         self.engine_runs = EngineRuns(pool)
         self.browser_phones = BrowserPhoneRecords(pool)
+        self.agent_holders = AgentHolders(pool)
         self.room_pins = RoomPinStore(pool)
         self.softphones = SoftphoneStore(pool)
         self.messages = MessageStore(pool)

@@ -1,0 +1,52 @@
+"""Which engine holds each logged-in agent: one at a time, so two engines never both ring his
+phone, keep him in a bridge and put debtors through to him."""
+
+from __future__ import annotations
+
+import asyncpg
+
+
+class AgentHolders:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def hold(self, agent_id: int, engine: str) -> str | None:
+        """The agent held by `engine` from now on, unless another engine holds him and runs
+        (its run on record, not taken over): then that engine's name, and nothing changes."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            held = await connection.fetchval(
+                """INSERT INTO agent_holders AS h (agent_id, engine) VALUES ($1, $2)
+                   ON CONFLICT (agent_id) DO UPDATE SET engine = EXCLUDED.engine, since = now()
+                       WHERE h.engine = EXCLUDED.engine
+                          OR NOT EXISTS (SELECT 1 FROM engine_runs r
+                                         WHERE r.engine = h.engine AND r.taken_by IS NULL)
+                   RETURNING engine""",
+                agent_id,
+                engine,
+            )
+            if held is not None:
+                return None
+            return await connection.fetchval(
+                "SELECT engine FROM agent_holders WHERE agent_id = $1", agent_id
+            )
+
+    async def let_go(self, agent_id: int, engine: str) -> None:
+        """Logged out here: any engine may hold him now."""
+        await self.pool.execute(
+            "DELETE FROM agent_holders WHERE agent_id = $1 AND engine = $2", agent_id, engine
+        )
+
+    async def keep_only(self, engine: str, agent_ids: list[int]) -> int:
+        """`engine` holds these agents and no others (a restart adopted them; a take-over
+        adopted these of the engine it took, and lets the rest go). How many were let go."""
+        done = await self.pool.execute(
+            "DELETE FROM agent_holders WHERE engine = $1 AND NOT (agent_id = ANY($2::bigint[]))",
+            engine,
+            agent_ids,
+        )
+        return int(done.split()[-1])
+
+    async def holder_of(self, agent_id: int) -> str | None:
+        return await self.pool.fetchval(
+            "SELECT engine FROM agent_holders WHERE agent_id = $1", agent_id
+        )
