@@ -20,6 +20,9 @@ machines, a MACHINE call is continued into the message-drop context, which waits
 the greeting, plays the message and comes back: `Stasis(app,message,${WAITSTATUS},START)`. With
 the engine's detector the message is left from Stasis instead (`pbx_engine.dialer.connector`):
 no `message` StasisStart comes, and the call simply ends once it has played.
+
+A person no agent of this engine can take may be handed to another engine that has a ready
+one (`handed`): the call ends here without being settled, and that engine writes its end.
 """
 
 from __future__ import annotations
@@ -88,6 +91,9 @@ class Finish:
     at: datetime
     cause: int | None
     cause_text: str | None
+    # The engine the answered call was handed to (no agent here could take the person): it
+    # puts him through and writes the call's end; nothing is settled here.
+    handed_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +239,22 @@ class OutboundCall:
         if self.phase is not Phase.RINGING or self.ringing_at is None or ring_timeout is None:
             return False
         return (now - self.ringing_at).total_seconds() >= ring_timeout
+
+    def handed(self, engine: str, now: datetime) -> list[Action]:
+        """The person, judged, was handed to another engine, whose agent takes him: this
+        engine's part of the call is over (its end is the other engine's to write)."""
+        if self.phase is not Phase.CONNECTED:
+            raise IllegalTransition(f"a call handed over in phase {self.phase.value}")
+        self.phase = Phase.ENDED
+        return [
+            Finish(
+                outcome=self._answered_outcome(),
+                at=now,
+                cause=None,
+                cause_text=f"handed to engine {engine}",
+                handed_to=engine,
+            )
+        ]
 
     def settle_as(self, outcome: Outcome) -> None:
         """What the answered call turned out to be, beyond AMD's word (an abandoned call)."""

@@ -45,6 +45,7 @@ from pbx_engine.conferences.rooms import Room
 from pbx_engine.config import EngineConfig
 from pbx_engine.dialer.campaign import CampaignRunner, CampaignState
 from pbx_engine.dialer.connector import AgentConnector
+from pbx_engine.dialer.elsewhere import HANDED, AgentsElsewhere
 from pbx_engine.dialer.loaded import LoadedCampaigns
 from pbx_engine.dialer.service import Dialer
 from pbx_engine.dialer.takeover import EngineWatch, out_of_reach
@@ -114,8 +115,11 @@ class Engine:
         kept_storage: Storage,
         presence: EnginePresence | None = None,
         links: NodeLinks | None = None,
+        elsewhere: AgentsElsewhere | None = None,
     ) -> None:
         self.config = config
+        # Other engines' agents, read every second while this engine runs.
+        self.elsewhere = elsewhere
         self.ari = ari
         self.ami = ami
         self.agi = agi
@@ -211,6 +215,8 @@ class Engine:
             self._background.spawn(self.reply_mailbox.run(), name="reply-mailbox")
         if self.presence is not None:
             self._background.spawn(self.presence.run(), name="presence")
+        if self.elsewhere is not None:
+            self._background.spawn(self.elsewhere.run(), name="agents-elsewhere")
 
     def watch_other_engines(self, own: EngineRun, taken_over: Callable[[str], None]) -> None:
         """Take over any engine on the database whose beat on this PBX stands still; tell
@@ -259,6 +265,7 @@ class Engine:
             callerid=self.callerid,
             lookups=self.lookups,
             holder=self.config.dialer.engine_name,
+            elsewhere=self.elsewhere,
         )
         self.campaigns.add(runner)
         self._campaign_tasks.spawn(runner.run(), name=f"campaign-{campaign.name}")
@@ -441,6 +448,9 @@ async def build_dialer(
     metrics: EngineMetrics,
     records: RecordKeeper,
     presence: EnginePresence | None = None,
+    *,
+    elsewhere: AgentsElsewhere | None = None,
+    campaigns: LoadedCampaigns | None = None,
 ) -> tuple[Dialer, AgentConnector]:
     # One detector for the dialer, which listens, and the connector, which leaves
     # messages once the listening says a machine's greeting is over.
@@ -461,6 +471,8 @@ async def build_dialer(
         engine_detector=engine_detector,
         metrics=metrics.calls,
         surveys=surveys,
+        elsewhere=elsewhere,
+        campaign_request=campaigns.handed_request if campaigns is not None else None,
     )
     agents.on_phone_lost(connector.on_agent_lost)
     dialer = Dialer(
@@ -560,10 +572,13 @@ async def build_services(
     recorder = CallRecorder(ari, kept, metrics=metrics.recordings)
     stack.push_async_callback(recorder.close)
     outbound = OutboundGate(storage, config.outbound, config.default_region)
-    dialer, connector = await build_dialer(
-        stack, config, ari, kept, agents, recorder, outbound, metrics, records, asterisk.presence
-    )
     campaigns = LoadedCampaigns()
+    # Other engines' agents on this database, for predictive pacing and persons handed over.
+    elsewhere = AgentsElsewhere(storage.agent_holders, config.dialer.engine_name)
+    dialer, connector = await build_dialer(
+        stack, config, ari, kept, agents, recorder, outbound, metrics, records, asterisk.presence,
+        elsewhere=elsewhere, campaigns=campaigns,
+    )  # fmt: skip
     inbound = InboundService(
         ari,
         kept,
@@ -611,6 +626,7 @@ async def build_services(
         kept_storage=kept,
         presence=asterisk.presence,
         links=links,
+        elsewhere=elsewhere,
     )
 
 
@@ -619,13 +635,15 @@ async def _text_pay_link(messages: MessageService, template: str, case_id: int) 
     return (await messages.send(case_id, template, "sms")).status == "sent"
 
 
-def route_new_channels(entries: ChannelEntries, links: NodeLinks) -> StasisRouter:
-    """The call flow for each first Stasis argument the dialplan passes (dialplans/*.conf)."""
+def route_new_channels(entries: ChannelEntries, links: NodeLinks, dialer: Dialer) -> StasisRouter:
+    """The call flow for each first Stasis argument the dialplan passes (dialplans/*.conf),
+    or another engine moving a person here."""
     router = StasisRouter(fallback=entries.unowned)
     router.add("inbound", entries.inbound)
     router.add("dialled", entries.dialled)
     router.add("agent-login", entries.agent_login)
     router.add(NODE_LINK, links.accept)
+    router.add(HANDED, dialer.take_handed)
     return router
 
 
@@ -717,7 +735,7 @@ async def build_engine(
         stack.push_async_callback(engine.stop)
         engine.feed.start()
         stack.push_async_callback(engine.feed.close)
-        asterisk.ari.on_event(route_new_channels(entries, engine.links).route)
+        asterisk.ari.on_event(route_new_channels(entries, engine.links, engine.dialer).route)
         asterisk.ari.on_connected(engine.dialer.reconcile)
         asterisk.ari.on_connected(engine.agents.reconcile)  # agents lost in an Asterisk crash
         # Softphone accounts an Asterisk lacks (new, or its astdb lost) are pushed again.

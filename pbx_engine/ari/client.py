@@ -744,6 +744,23 @@ class AriClient:
     async def get_application(self, name: str | None = None) -> dict[str, Any]:
         return await self._request("GET", f"/applications/{name or self.app}")
 
+    async def app_beside(self, app: str, channel_id: str) -> bool:
+        """Whether ARI app `app` is known to the node carrying this channel: a channel moved to
+        an app its node does not have leaves Stasis and is hung up."""
+        path = f"/applications/{app}"
+        node = self.node_of_channel(channel_id)
+        try:
+            if node in self._links:
+                refuse_unsafe_request("GET", path, None, None)
+                await self._links[node].request("GET", path, None, None)
+            else:
+                await self._request("GET", path)
+        except AriError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
     # channels
     async def create_channel(
         self,

@@ -23,6 +23,7 @@ from pbx_engine.callerid.service import CallerIdService
 from pbx_engine.campaigns.config import CampaignConfig
 from pbx_engine.compliance.policy import next_window_open, public_holiday
 from pbx_engine.compliance.timezones import debtor_zones
+from pbx_engine.dialer.elsewhere import AgentsElsewhere
 from pbx_engine.dialer.lease import CampaignLease
 from pbx_engine.dialer.pacer import LivePacing, history_of
 from pbx_engine.dialer.placement import node_for_debtor
@@ -38,7 +39,7 @@ from pbx_engine.dialer.service import (
 from pbx_engine.lookups.service import NumberLookups
 from pbx_engine.recordkeeper.keeper import NotRecording
 from pbx_engine.recordkeeper.outbox import is_unreachable
-from pbx_engine.storage import Storage
+from pbx_engine.storage import Attempt, Storage
 from pbx_engine.storage.leases import Fence
 from pbx_engine.tasks import wait_set
 
@@ -73,8 +74,11 @@ class CampaignRunner:
         lookups: NumberLookups | None = None,
         holder: str = "engine",
         lease: CampaignLease | None = None,
+        elsewhere: AgentsElsewhere | None = None,
     ) -> None:
         self.campaign = campaign
+        # Other engines' agents, whom predictive pacing counts and a person may be handed to.
+        self._elsewhere = elsewhere
         # This engine's name, under which it holds the campaign's lease: of several engines on
         # one database, the holder dials the campaign and the others stand by.
         self._holder = holder
@@ -241,7 +245,9 @@ class CampaignRunner:
         placed them."""
         period = self.campaign.compliance_profile().abandon_period
         history = history_of(await self._storage.campaigns.calls_over(self.campaign_id, period))
-        pacing = LivePacing(self.campaign.pacing_policy(), self._agents, logins)
+        pacing = LivePacing(
+            self.campaign.pacing_policy(), self._agents, logins, elsewhere=self._elsewhere
+        )
         pacing.remember(history)
         if history.calls:
             log.info(
@@ -442,6 +448,20 @@ class CampaignRunner:
         self._in_flight[plan.case_id] = placed
         placed.task.add_done_callback(lambda _: self._call_done(plan.case_id, placed))
         return placed
+
+    def handed_request(self, attempt: Attempt) -> CallRequest:
+        """The request a person of this campaign is handled under when another engine, with
+        no agent free, hands him to this one (this runner may stand by)."""
+        return CallRequest(
+            number=attempt.dialled,
+            case_id=attempt.case_id,
+            phone_number_id=attempt.phone_number_id,
+            campaign_id=self.campaign_id,
+            campaign=self.campaign.name,
+            caller_id=attempt.caller_id,
+            recording=self.campaign.recording.policy(),
+            survey=self.campaign.survey.call_survey if self.campaign.survey else None,
+        )
 
     def _node_for_debtor(self) -> str | None:
         """With several Asterisk nodes, the one a predictive call goes to (`placement`)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -35,7 +35,9 @@ from pbx_engine.amd.live import EngineDetector
 from pbx_engine.ari import AriClient, AriError, AriUnavailable, ChannelGone, Subscription
 from pbx_engine.ari.events import ChannelDestroyed, Event, PlaybackFinished, StasisEnd
 from pbx_engine.ari.media import as_media
-from pbx_engine.dialer.service import CallRequest, CallResult
+from pbx_engine.dialer.elsewhere import HANDED, AgentsElsewhere
+from pbx_engine.dialer.service import CallRequest, CallResult, HandedTo
+from pbx_engine.dialer.takeover import out_of_reach
 from pbx_engine.metrics import CallMetrics, EngineMetrics
 from pbx_engine.recording.service import CallRecorder
 from pbx_engine.storage import Attempt, Storage
@@ -67,7 +69,13 @@ class AgentConnector:
         engine_detector: EngineDetector | None = None,
         metrics: CallMetrics | None = None,
         surveys: CallSurveys | None = None,
+        elsewhere: AgentsElsewhere | None = None,
+        campaign_request: Callable[[Attempt], CallRequest] | None = None,
     ) -> None:
+        # Other engines' agents: a person no agent here can take is handed to one's engine.
+        self._elsewhere = elsewhere
+        # The request a call handed here is handled under (its campaign's recording, survey).
+        self._campaign_request = campaign_request or CallRequest.on_record
         self._metrics = metrics or EngineMetrics().calls  # else counted where nobody looks
         self._surveys = surveys
         self._recorder = recorder
@@ -88,7 +96,7 @@ class AgentConnector:
 
     async def on_verdict(
         self, channel_id: str, request: CallRequest, verdict: Verdict
-    ) -> Outcome | None:
+    ) -> Outcome | HandedTo | None:
         if verdict.outcome in NOT_A_PERSON:
             if request.agent:
                 await self._agents.release(request.agent, channel_id)
@@ -100,17 +108,27 @@ class AgentConnector:
         return await self._put_person_through(channel_id, request, verdict.at)
 
     async def _put_person_through(
-        self, channel_id: str, request: CallRequest, judged_at: datetime
-    ) -> Outcome | None:
-        """Into the bridge of the agent reserved for him, or of the first to become ready
-        within the abandon wait; else the abandon message. ABANDONED then, else None."""
+        self, channel_id: str, request: CallRequest, judged_at: datetime, *, handed: bool = False
+    ) -> Outcome | HandedTo | None:
+        """Into the bridge of the agent reserved for him, or of a ready one; else, with none
+        here, handed to another engine with a ready agent (unless `handed` here already), or
+        put through to the first agent here to become ready within the abandon wait (from
+        the verdict); else the abandon message. ABANDONED or HandedTo then, else None."""
         agent = self._agents.status(request.agent) if request.agent else None
         agent_was_free = agent is not None and agent.held_for(channel_id)
         if not agent_was_free:
             # An agent on the debtor's Asterisk node, else one a node link reaches.
             node = self._ari.node_of_channel(channel_id)
             agent_was_free = longest_idle(self._agents.on(node, linked=True)) is not None
-            agent = await self._agents.wait_for_ready(self._abandon_wait, node=node)
+            if not agent_was_free and not handed and request.agent is None:
+                try:
+                    engine = await self._hand_off(channel_id, judged_at)
+                except ChannelGone:
+                    return None  # he hung up; his ChannelDestroyed settles the call
+                if engine is not None:
+                    return HandedTo(engine)
+            waited = min(max((_now() - judged_at).total_seconds(), 0.0), self._abandon_wait)
+            agent = await self._agents.wait_for_ready(self._abandon_wait - waited, node=node)
         if agent is None:
             return await self._abandon(channel_id, request)
         agent_id = self._agents.agent_id(agent.login)
@@ -136,9 +154,52 @@ class AgentConnector:
             self._recorder.start_soon(channel_id, request.recording, request.campaign)
         return None
 
+    async def _hand_off(self, channel_id: str, judged_at: datetime) -> str | None:
+        """The person to the engine of the longest-ready agent elsewhere, if its app is on his
+        channel's node: the call is made that engine's on record, then his channel is moved
+        into its app, which puts him through. That engine's name, or None (he stays here,
+        and his call with this engine)."""
+        engine = self._storage.attempts.engine
+        there = await self._elsewhere.ready_now() if self._elsewhere and engine else None
+        if there is None:
+            return None
+        try:
+            if not await self._ari.app_beside(there.app, channel_id):
+                return None
+            if not await self._storage.attempts.hand_to(channel_id, there.engine):
+                return None
+        except Exception as error:
+            if not out_of_reach(error):
+                raise
+            log.warning("call.not_handed", engine=there.engine, error=str(error))
+            return None
+        try:
+            await self._ari.move(
+                channel_id, app=there.app, app_args=[HANDED, f"{judged_at.timestamp():.3f}"]
+            )
+        except (AriError, AriUnavailable) as error:
+            # Still ours (gone, or still here waiting): back on record as this engine's.
+            with contextlib.suppress(Exception):  # else settled as lost by whoever follows it
+                await self._storage.attempts.hand_to(channel_id, engine, by=there.engine)
+            if isinstance(error, ChannelGone):
+                raise
+            log.warning("call.not_handed", engine=there.engine, error=str(error))
+            return None
+        log.info("call.handed", engine=there.engine, ready_agent=there.login)
+        self._elsewhere.handed(there, _now())
+        return there.engine
+
+    async def on_handed(self, attempt: Attempt, judged_at: datetime) -> CallRequest:
+        """A person another engine handed here: put through to an agent of this engine (none
+        free: the abandon wait's rest, from his verdict), else abandoned, as there."""
+        request = self._campaign_request(attempt)
+        log.info("call.handed_in", channel_id=attempt.channel_id, campaign=request.campaign)
+        await self._put_person_through(attempt.channel_id, request, judged_at, handed=True)
+        return request
+
     async def _after_machine_verdict(
         self, channel_id: str, request: CallRequest, verdict: Verdict
-    ) -> Outcome | None:
+    ) -> Outcome | HandedTo | None:
         """After the engine detector's MACHINE verdict its listening goes on until the
         greeting is over, and what follows (`AfterGreeting`) is done here. Otherwise the
         dialplan waits for the greeting's end, plays the message, and sends the call back with
@@ -162,7 +223,7 @@ class AgentConnector:
 
     async def _after_greeting(
         self, detector: EngineDetector, channel_id: str, request: CallRequest
-    ) -> Outcome | None:
+    ) -> Outcome | HandedTo | None:
         """The call stays in Stasis: wait for the beep listener's go (or the line to hang up),
         then follow `AfterGreeting`: play the message, or the identity line and listen for a
         call-screening assistant's reply and for the person behind it. Returns the call's
@@ -341,10 +402,7 @@ class AgentConnector:
         ):
             await self._ari.hangup(attempt.channel_id)
             return
-        request = CallRequest(
-            attempt.dialled, case_id=attempt.case_id, campaign_id=attempt.campaign_id
-        )
-        await self._abandon(attempt.channel_id, request)
+        await self._abandon(attempt.channel_id, CallRequest.on_record(attempt))
 
     async def on_finished(self, request: CallRequest, result: CallResult) -> None:
         self._put_through.pop(result.channel_id, None)
@@ -356,6 +414,10 @@ class AgentConnector:
         elif request.agent:
             # Only his reservation for this call: he may be held for another by now.
             await self._agents.release(request.agent, result.channel_id)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 async def _listen_once(

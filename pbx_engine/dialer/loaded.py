@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from pbx_engine.dialer.campaign import CampaignRunner
+from pbx_engine.dialer.service import CallRequest
 from pbx_engine.recording.policy import RecordingPolicy
+from pbx_engine.storage import Attempt
 
 
 class LoadedCampaigns(Mapping[str, CampaignRunner]):
@@ -50,6 +52,12 @@ class LoadedCampaigns(Mapping[str, CampaignRunner]):
         """The debtor menu's language of a loaded campaign."""
         runner = self.by_id(campaign_id)
         return runner.campaign.language if runner else None
+
+    def handed_request(self, attempt: Attempt) -> CallRequest:
+        """The request a person another engine handed here is handled under: his campaign's
+        recording and survey when it is loaded here (every engine loads every campaign)."""
+        runner = self.by_id(attempt.campaign_id)
+        return runner.handed_request(attempt) if runner else CallRequest.on_record(attempt)
 
     def recording_policy(self, campaign_id: int) -> RecordingPolicy | None:
         """How a loaded campaign records its calls."""

@@ -1,10 +1,11 @@
 """The live floor, shown to a pacing policy exactly as the simulator shows it.
 
-`LivePacing` gathers the campaign's agents (from the agent service) and its calls in flight (the
-progress records of the calls it is told were placed) into a `FloorState`, and tells the policy
-what it would be told in a simulated shift: each call's fate with its ring and AMD times the
-moment it is settled (a live person as soon as he is put through or abandoned), and each
-finished conversation's talk and wrap-up times. Time is the event loop's clock.
+`LivePacing` gathers the campaign's agents (from the agent service, and those other engines
+hold) and its calls in flight (the progress records of the calls it is told were placed) into a
+`FloorState`, and tells the policy what it would be told in a simulated shift: each call's fate
+with its ring and AMD times the moment it is settled (a live person as soon as he is put through
+or abandoned), and each finished conversation's talk and wrap-up times. Time is the event loop's
+clock.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import structlog
 from ari_apps.outcomes import Outcome
 from pbx_engine.agents.service import AgentService
 from pbx_engine.agents.states import AgentState
+from pbx_engine.dialer.elsewhere import AgentsElsewhere, states_elsewhere
 from pbx_engine.dialer.service import CallProgress, CallResult, PlacedCall
 from pbx_engine.pacing import (
     CallFate,
@@ -104,10 +106,12 @@ class LivePacing:
         logins: set[str] | None,
         *,
         clock: Callable[[], float] | None = None,
+        elsewhere: AgentsElsewhere | None = None,
     ) -> None:
         self.policy = policy
         self._agents = agents
         self._logins = logins
+        self._elsewhere = elsewhere  # other engines' agents (None: this engine's only)
         self._clock = clock or asyncio.get_running_loop().time
         self._calls: dict[str, CallProgress] = {}  # channel -> progress, until observed
         agents.on_call_handled(self._handled)
@@ -151,14 +155,19 @@ class LivePacing:
     def floor(self) -> FloorState:
         now = self._clock()
         wall = datetime.now(UTC)
+        agents = [
+            (agent.state, (wall - agent.since).total_seconds() if agent.since else 0.0)
+            for agent in self._agents.all()
+            if self._ours(agent.login)
+        ]
+        if self._elsewhere is not None:
+            # The campaign's agents other engines hold: a person they can take is handed there.
+            agents += states_elsewhere(self._elsewhere.agents, self._logins, wall)
         ready, paused = 0, 0
         in_call: list[float] = []
         wrap_up: list[float] = []
-        for agent in self._agents.all():
-            if not self._ours(agent.login):
-                continue
-            age = (wall - agent.since).total_seconds() if agent.since else 0.0
-            match agent.state:
+        for state, age in agents:
+            match state:
                 case AgentState.READY:
                     ready += 1
                 case AgentState.RESERVED:

@@ -47,6 +47,7 @@ from pbx_engine.ari.dialstrings import dial_string
 from pbx_engine.ari.events import ChannelDestroyed, StasisEnd, StasisStart
 from pbx_engine.ari.nodes import current_node, listing_node, on_node
 from pbx_engine.ari.presence import EnginePresence
+from pbx_engine.ari.router import stasis_arg
 from pbx_engine.config import DialerConfig
 from pbx_engine.metrics import CallMetrics, EngineMetrics
 from pbx_engine.outbound.gate import DialAsk, OutboundGate, OutboundRefused
@@ -98,6 +99,12 @@ class CallRequest:
     # wherever there is room.
     node: str | None = None
 
+    @classmethod
+    def on_record(cls, attempt: Attempt) -> CallRequest:
+        """A placed call's request as far as its record says (its campaign's settings aside:
+        a call found after a restart, or handed here for a campaign not loaded)."""
+        return cls(attempt.dialled, case_id=attempt.case_id, campaign_id=attempt.campaign_id)
+
 
 @dataclass(frozen=True)
 class CallResult:
@@ -110,6 +117,13 @@ class CallResult:
     hangup_cause_text: str | None
 
 
+@dataclass(frozen=True)
+class HandedTo:
+    """The person was handed to another engine (by its name), whose agent takes him."""
+
+    engine: str
+
+
 class CallHandler(Protocol):
     """What a call is for, once AMD has judged it: the dialer only dials and keeps records."""
 
@@ -120,9 +134,16 @@ class CallHandler(Protocol):
 
     async def on_verdict(
         self, channel_id: str, request: CallRequest, verdict: Verdict
-    ) -> Outcome | None:
+    ) -> Outcome | HandedTo | None:
         """Act on the verdict (bridge an agent, drop a message, hang up); return an outcome
-        that overrides AMD's (ABANDONED when no agent was free), or None."""
+        that overrides AMD's (ABANDONED when no agent was free), the engine the person was
+        handed to, or None."""
+        ...
+
+    async def on_handed(self, attempt: Attempt, judged_at: datetime) -> CallRequest:
+        """A person another engine handed to this one (`attempt`, this engine's on record):
+        put him through, or abandon him as the verdict's own engine would. Returns the
+        request his call is handled under (its end is told with it)."""
         ...
 
     async def on_finished(self, request: CallRequest, result: CallResult) -> None:
@@ -150,6 +171,10 @@ class HangUpOnVerdict:
 
     async def on_finished(self, request: CallRequest, result: CallResult) -> None:
         pass
+
+    async def on_handed(self, attempt: Attempt, judged_at: datetime) -> CallRequest:
+        await self._ari.hangup(attempt.channel_id)
+        return CallRequest(attempt.dialled)
 
     async def on_orphaned(self, attempt: Attempt) -> None:
         await self._ari.hangup(attempt.channel_id, reason="normal")
@@ -203,6 +228,7 @@ class _LiveCall:
     progress: CallProgress
     created_at: float | None = None  # loop time when Asterisk confirmed the channel
     node: str | None = None  # the Asterisk node carrying it
+    handed_to: str | None = None  # the engine its person was handed to
 
 
 class Dialer:
@@ -473,28 +499,67 @@ class Dialer:
         except (AriError, AriUnavailable) as error:
             log.warning("dialer.amd_leftovers_not_removed", error=str(error))
 
-    def _adopt(self, attempt: Attempt, orphaned: bool) -> None:
-        if self._tasks is None or not self._accepting:
+    def take_handed(self, start: StasisStart) -> None:
+        """For the Stasis router: a person another engine handed to this one (it moved his
+        channel into this engine's app after making the call this engine's on record)."""
+        if self._tasks is None:
+            log.warning("dialer.handed_while_closed", channel_id=start.channel.id)
             return
+        self._tasks.create_task(self._take_handed(start), name=f"handed-{start.channel.id}")
+
+    async def _take_handed(self, start: StasisStart) -> None:
+        channel_id = start.channel.id
+        try:
+            attempt = await self._storage.attempts.get_attempt(channel_id)
+            me = self._storage.attempts.engine
+            if attempt is None or attempt.placed_by != me or attempt.ended_at is not None:
+                # Nothing any engine asked of this one: an app's arguments are not proof enough.
+                log.warning("dialer.handed_unknown", channel_id=channel_id)
+                await self._ari.hangup(channel_id)
+                return
+            # A channel moved into an app is not subscribed to it: its hang-up would go unheard.
+            await self._ari.subscribe_app_to_channel(channel_id)
+            if self._adopt(attempt, orphaned=False, handed_at=_judged_at(stasis_arg(start, 1))):
+                return
+            log.warning("dialer.handed_while_stopping", channel_id=channel_id)
+        except Exception:  # one call's trouble must not take the others' task group down
+            log.exception("dialer.handed_failed", channel_id=channel_id)
+        # Its end is settled from the record by whoever follows this engine's calls next.
+        with contextlib.suppress(AriError, AriUnavailable):
+            await self._ari.hangup(channel_id)
+
+    def _adopt(self, attempt: Attempt, orphaned: bool, handed_at: datetime | None = None) -> bool:
+        """Follow a call no flow of this engine runs to its end; False when stopping."""
+        if self._tasks is None or not self._accepting:
+            return False
         now = asyncio.get_running_loop().time()
         self._active[attempt.channel_id] = _LiveCall(
             asyncio.Event(), CallProgress(now), created_at=0.0, node=attempt.node
         )
         with on_node(attempt.node or current_node.get()):
             self._tasks.create_task(
-                self._follow(attempt, orphaned), name=f"adopted-{attempt.channel_id}"
+                self._follow(attempt, orphaned, handed_at), name=f"adopted-{attempt.channel_id}"
             )
+        return True
 
-    async def _follow(self, attempt: Attempt, orphaned: bool) -> None:
+    async def _follow(
+        self, attempt: Attempt, orphaned: bool, handed_at: datetime | None = None
+    ) -> None:
         """Wait for an adopted call's end and settle its attempt from what is on record; an
-        orphaned one (answered, no agent on it) is ended by the handler first."""
+        orphaned one (answered, no agent on it) is ended by the handler first, and a person
+        handed from another engine (judged at `handed_at`) put through first."""
         channel_id = attempt.channel_id
         log.info(
-            "dialer.adopted", channel_id=channel_id, direction=attempt.direction, orphaned=orphaned
+            "dialer.adopted",
+            channel_id=channel_id,
+            direction=attempt.direction,
+            orphaned=orphaned,
+            handed=handed_at is not None,
         )
         # Channels that entered Stasis from the dialplan (inbound) stop reporting at StasisEnd.
         ends = (ChannelDestroyed, StasisEnd) if attempt.direction == "inbound" else ChannelDestroyed
         end: ChannelDestroyed | StasisEnd | None = None
+        request: CallRequest | None = None
         try:
             with self._ari.subscribe(channel_id) as events:
                 if orphaned:
@@ -502,6 +567,8 @@ class Dialer:
                     with contextlib.suppress(AriError, AriUnavailable):
                         await self._engine_detector.remove_setups_on(channel_id)
                     await self.handler.on_orphaned(attempt)
+                if handed_at is not None:
+                    request = await self.handler.on_handed(attempt, handed_at)
                 while await self._ari.get_channel(channel_id) is not None:
                     try:
                         end = await events.wait_for(ends, timeout=30)
@@ -525,6 +592,11 @@ class Dialer:
                 )
             )
             log.info("dialer.adopted_call_ended", channel_id=channel_id, outcome=outcome.value)
+            if request is not None:  # its agent, this engine's, goes to wrap-up
+                await self._tell_finished(
+                    request,
+                    CallResult(channel_id, attempt.dialled, outcome, None, None, cause, None),
+                )
         except Exception:
             log.exception("dialer.adopted_call_failed", channel_id=channel_id)
         finally:
@@ -735,6 +807,9 @@ class Dialer:
                         detection = self._start_engine_detection(channel_id, request, detector)
                     else:
                         await self._perform(channel_id, request, detector, call, action)
+                if finish is None and live.handed_to is not None:
+                    # Its person is another engine's now: nothing more to follow here.
+                    (finish,) = call.handed(live.handed_to, _now())
         finally:
             if detection is not None:
                 detection.cancel()
@@ -767,19 +842,22 @@ class Dialer:
         self, request: CallRequest, channel_id: str, call: OutboundCall, finish: Finish
     ) -> CallResult:
         """Put the call's end on record and tell the handler."""
-        # The final state must reach the database even if we are being cancelled.
-        await asyncio.shield(
-            self._storage.attempts.finish_attempt(
-                channel_id,
-                ended_at=finish.at,
-                hangup_cause=finish.cause,
-                hangup_cause_text=finish.cause_text,
-                outcome=finish.outcome.value,
-                number_gone=number_gone(finish.outcome, finish.cause),
+        if finish.handed_to is not None:
+            log.info("call.handed_over", engine=finish.handed_to)  # its end is that engine's
+        else:
+            # The final state must reach the database even if we are being cancelled.
+            await asyncio.shield(
+                self._storage.attempts.finish_attempt(
+                    channel_id,
+                    ended_at=finish.at,
+                    hangup_cause=finish.cause,
+                    hangup_cause_text=finish.cause_text,
+                    outcome=finish.outcome.value,
+                    number_gone=number_gone(finish.outcome, finish.cause),
+                )
             )
-        )
+            log.info("call.finished", outcome=finish.outcome.value, cause=finish.cause)
         verdict = call.verdict
-        log.info("call.finished", outcome=finish.outcome.value, cause=finish.cause)
         result = CallResult(
             channel_id=channel_id,
             number=request.number,
@@ -837,6 +915,8 @@ class Dialer:
                     # A person is waiting in silence: put him through first, write after.
                     try:
                         settled = await self.handler.on_verdict(channel_id, request, verdict)
+                        if isinstance(settled, HandedTo):
+                            self._active[channel_id].handed_to, settled = settled.engine, None
                         progress.abandoned = settled is Outcome.ABANDONED
                         if progress.abandoned:
                             self._metrics.abandoned(request.campaign)
@@ -880,6 +960,15 @@ def _decided(detection: asyncio.Task[EngineVerdict]) -> AmdDecided | None:
     # Asterisk would not set the listener up: unsure, so a person, never hung up on.
     log.error("call.amd_listener_failed", error=str(error) or type(error).__name__)
     return AmdDecided("NOTSURE", "LISTENER-FAILED")
+
+
+def _judged_at(stamp: str) -> datetime:
+    """A handed call's verdict time (Unix seconds, from the engine that judged it); now when
+    it says none that makes sense."""
+    try:
+        return datetime.fromtimestamp(float(stamp), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return _now()
 
 
 def _since(start: float | None, end: float) -> float | None:

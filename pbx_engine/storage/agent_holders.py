@@ -3,7 +3,21 @@ phone, keep him in a bridge and put debtors through to him."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import asyncpg
+
+
+@dataclass(frozen=True, slots=True)
+class AgentElsewhere:
+    """An agent another engine holds, as its last state change on record says."""
+
+    login: str
+    engine: str
+    app: str  # that engine's ARI app: a call moved there is its to put through
+    state: str
+    since: datetime
 
 
 class AgentHolders:
@@ -50,3 +64,20 @@ class AgentHolders:
         return await self.pool.fetchval(
             "SELECT engine FROM agent_holders WHERE agent_id = $1", agent_id
         )
+
+    async def elsewhere(self, engine: str) -> list[AgentElsewhere]:
+        """The agents the other engines that run hold (their run on record, not taken over),
+        each in his last state on record."""
+        rows = await self.pool.fetch(
+            """SELECT a.login, h.engine, r.app, s.state, s.at AS since
+               FROM agent_holders h
+               JOIN engine_runs r ON r.engine = h.engine AND r.taken_by IS NULL
+               JOIN agents a ON a.id = h.agent_id
+               CROSS JOIN LATERAL (
+                   SELECT c.state, c.at FROM agent_state_changes c
+                   WHERE c.agent_id = h.agent_id ORDER BY c.at DESC, c.id DESC LIMIT 1
+               ) s
+               WHERE h.engine <> $1""",
+            engine,
+        )
+        return [AgentElsewhere(**dict(row)) for row in rows]

@@ -158,6 +158,19 @@ class AttemptStore:
         )
         return sorted((Attempt(**dict(row)) for row in rows), key=lambda a: a.created_at)
 
+    async def hand_to(self, channel_id: str, engine: str, *, by: str | None = None) -> bool:
+        """An answered call, open and not yet with an agent, made `engine`'s (it puts the
+        person through and writes the call's end) if `by` (this engine, by default) has it.
+        False when it is not so on record, and nothing changes."""
+        done = await self.pool.execute(
+            "UPDATE call_attempts SET placed_by = $2 WHERE channel_id = $1 AND placed_by = $3 "
+            "AND answered_at IS NOT NULL AND bridged_at IS NULL AND ended_at IS NULL",
+            channel_id,
+            engine,
+            by or self.engine,
+        )
+        return done == "UPDATE 1"
+
     async def mark_attempt_bridged(self, channel_id: str, agent_id: int, at: datetime) -> None:
         await self.pool.execute(
             "UPDATE call_attempts SET bridged_at = $3, agent_id = $2 WHERE channel_id = $1",

@@ -298,11 +298,16 @@ async def two_engines(
     cluster: bool = False,
     max_lines: int = 2,
     b_ari_proxied: bool = False,
+    campaign_settings: dict | None = None,
+    engine_settings: dict | None = None,
+    agents_of_a: bool = True,
 ) -> AsyncIterator[TwoEngines]:
-    """The floor above, with one case per number (dialled in this order), progressive,
-    `max_lines` lines per engine. With `cluster`, both engines drive two media nodes (m1, m2:
-    `nodes`), and every softphone registers through Kamailio in front of them, which puts it
-    on one. With `b_ari_proxied`, engine-b reaches ARI through a TCP proxy (`b_ari_proxy`)."""
+    """The floor above, with one case per number (dialled in this order), progressive (unless
+    `campaign_settings` say otherwise), `max_lines` lines per engine. With `cluster`, both
+    engines drive two media nodes (m1, m2: `nodes`), and every softphone registers through
+    Kamailio in front of them, which puts it on one. With `b_ari_proxied`, engine-b reaches
+    ARI through a TCP proxy (`b_ari_proxy`). `engine_settings`: more tables for both engines'
+    files; without `agents_of_a`, engine-a's agents do not log in."""
     async with AsyncExitStack() as stack:
         db_host = await stack.enter_async_context(TestHost("db"))
         proxy, nodes = None, {}
@@ -333,6 +338,7 @@ async def two_engines(
                     "max_lines": max_lines,
                     "agents": [login for login, _ in ALL_AGENTS],
                 }
+                | (campaign_settings or {})
             )
         )
         ports, b_ari_proxy = {}, None
@@ -345,6 +351,7 @@ async def two_engines(
             ports[name] = free_port()
             settings = _settings(pbx, engine_dsn, name, app, ports[name], ring_timeout)
             settings["campaign_files"] = [str(campaign_file)]
+            settings |= engine_settings or {}
             if name == "engine-b" and b_ari_proxied:
                 b_ari_proxy = await stack.enter_async_context(TcpProxy("127.0.0.1", pbx.http_port))
                 settings["ari"]["url"] = b_ari_proxy.url
@@ -383,7 +390,7 @@ async def two_engines(
         apis = {name: Api(http, f"http://127.0.0.1:{port}") for name, port in ports.items()}
         for name, agents in ENGINE_AGENTS.items():
             await eventually(lambda api=apis[name]: api.up(admin), timeout=30, what=name)
-            for login, _ in agents:
+            for login, _ in agents if agents_of_a or name != "engine-a" else ():
                 status, body = await apis[name].post("/agents/me/login", tokens[login])
                 assert status == 200, body
         for name in apis:

@@ -281,3 +281,30 @@ def test_given_an_answered_call_when_lost_past_the_ring_timeout_then_it_is_what_
     feed(call, ev("Dial", dialstatus="RINGING"), ev("ChannelStateChange", state="Up"))
     [finish] = call.lost(T0 + timedelta(minutes=5), 8.0)
     assert finish.outcome is Outcome.HUMAN
+
+
+def _judged_human() -> OutboundCall:
+    call = OutboundCall(CH)
+    feed(
+        call,
+        ev("ChannelStateChange", state="Up"),
+        ev("StasisStart", args=["amd", "HUMAN", "HUMAN-800-800"]),
+    )
+    return call
+
+
+def test_given_a_person_judged_when_handed_to_another_engine_then_the_call_ends_here_unsettled():
+    call = _judged_human()
+    [finish] = call.handed("engine-b", T0)
+    assert finish == Finish(Outcome.HUMAN, T0, None, "handed to engine engine-b", "engine-b")
+    assert call.phase is Phase.ENDED
+    # Its hang-up, heard late, is the other engine's to write: nothing more here.
+    assert call.handle(ev("ChannelDestroyed", cause=16), T0) == []
+
+
+@pytest.mark.parametrize("events", [(), (ev("ChannelStateChange", state="Up"),)])
+def test_given_a_call_not_yet_judged_when_handed_then_it_is_refused(events):
+    call = OutboundCall(CH)
+    feed(call, *events)
+    with pytest.raises(IllegalTransition):
+        call.handed("engine-b", T0)

@@ -1,0 +1,150 @@
+"""Other engines' agents as this engine's predictive pacing counts them, and whom a person no
+agent here can take is handed to."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pbx_engine.agents.states import AgentState
+from pbx_engine.dialer.elsewhere import AgentsElsewhere, longest_ready, states_elsewhere
+from pbx_engine.dialer.pacer import LivePacing
+from pbx_engine.dialer.service import _judged_at
+from pbx_engine.pacing.policies import RatioPolicy
+from pbx_engine.storage.agent_holders import AgentElsewhere
+
+NOW = datetime(2026, 12, 5, 15, 0, tzinfo=UTC)
+
+
+def agent(login: str, state: str, seconds_ago: float, engine: str = "engine-b") -> AgentElsewhere:
+    return AgentElsewhere(login, engine, engine, state, NOW - timedelta(seconds=seconds_ago))
+
+
+FLOOR = [
+    agent("olga", "ready", 30),
+    agent("ivan", "ready", 90, engine="engine-c"),
+    agent("mia", "on_call", 40),
+    agent("tom", "wrap_up", 5),
+    agent("zoe", "paused", 600),
+    agent("rex", "reserved", 1),
+]
+
+
+def test_given_every_agent_of_the_campaign_then_each_is_counted_in_his_state_and_age():
+    counted = states_elsewhere(FLOOR, None, NOW)
+    assert counted == [
+        (AgentState.READY, 30.0),
+        (AgentState.READY, 90.0),
+        (AgentState.ON_CALL, 40.0),
+        (AgentState.WRAP_UP, 5.0),
+        (AgentState.PAUSED, 600.0),
+        (AgentState.RESERVED, 1.0),
+    ]
+
+
+def test_given_a_campaign_naming_its_agents_then_only_they_are_counted():
+    assert states_elsewhere(FLOOR, {"olga", "tom", "nobody"}, NOW) == [
+        (AgentState.READY, 30.0),
+        (AgentState.WRAP_UP, 5.0),
+    ]
+
+
+def test_given_a_state_this_engine_does_not_know_or_a_clock_ahead_then_no_harm():
+    odd = [agent("ana", "dancing", 1), agent("ben", "ready", -3)]
+    assert states_elsewhere(odd, None, NOW) == [(AgentState.READY, 0.0)]
+
+
+def test_given_ready_agents_on_two_engines_then_the_longest_ready_one_is_picked():
+    picked = longest_ready(FLOOR)
+    assert picked is not None and (picked.login, picked.engine) == ("ivan", "engine-c")
+    assert longest_ready([a for a in FLOOR if a.state != "ready"]) is None
+    # The same moment: by login, so the pick never depends on the order read.
+    tie = [agent("b", "ready", 10), agent("a", "ready", 10)]
+    assert longest_ready(tie).login == longest_ready(tie[::-1]).login == "a"
+
+
+class _Holders:
+    def __init__(self, rows=None, error: Exception | None = None) -> None:
+        self.rows, self.error = rows or [], error
+
+    async def elsewhere(self, engine: str) -> list[AgentElsewhere]:
+        assert engine == "engine-a"
+        if self.error is not None:
+            raise self.error
+        return self.rows
+
+
+async def test_given_a_person_handed_then_pacing_counts_the_agent_taken_until_the_next_read():
+    holders = _Holders(FLOOR)
+    elsewhere = AgentsElsewhere(holders, "engine-a")  # type: ignore[arg-type]
+    there = await elsewhere.ready_now()
+    assert there is not None and there.login == "ivan"
+    elsewhere.handed(there, NOW)
+    ivan = next(a for a in elsewhere.agents if a.login == "ivan")
+    assert (ivan.state, ivan.since) == ("reserved", NOW)
+    assert longest_ready(elsewhere.agents).login == "olga"
+    await elsewhere.read()  # what the database says wins again
+    assert next(a for a in elsewhere.agents if a.login == "ivan").state == "ready"
+
+
+@pytest.mark.parametrize("error", [OSError("unreachable"), RuntimeError("a bug")])
+async def test_given_the_database_cannot_say_then_no_agent_elsewhere_is_counted(error):
+    holders = _Holders(FLOOR)
+    elsewhere = AgentsElsewhere(holders, "engine-a")  # type: ignore[arg-type]
+    await elsewhere.read()
+    assert len(elsewhere.agents) == len(FLOOR)
+    holders.error = error
+    assert await elsewhere.ready_now() is None
+    assert elsewhere.agents == ()
+
+
+class _NoAgentsHere:
+    def on_call_handled(self, listener) -> None:
+        pass
+
+    def all(self) -> list:
+        return []
+
+
+def test_given_agents_only_on_another_engine_then_pacing_dials_for_the_campaigns_ready_ones():
+    elsewhere = AgentsElsewhere(_Holders(), "engine-a")  # type: ignore[arg-type]
+    shift = datetime.now(UTC) - NOW  # pacing counts ages on the wall clock
+    elsewhere.agents = [replace(a, since=a.since + shift) for a in FLOOR]
+    pacing = LivePacing(
+        RatioPolicy(dial_level=1.0, max_lines=10),
+        _NoAgentsHere(),  # type: ignore[arg-type]
+        {"olga", "ivan", "mia", "zoe"},
+        clock=lambda: 100.0,
+        elsewhere=elsewhere,
+    )
+    floor = pacing.floor()
+    assert (floor.ready, floor.paused) == (2, 1)
+    assert floor.in_call == (pytest.approx(40.0, abs=1.0),)
+    assert pacing.calls_to_place() == 2
+    alone = LivePacing(
+        RatioPolicy(dial_level=1.0, max_lines=10),
+        _NoAgentsHere(),  # type: ignore[arg-type]
+        None,
+        clock=lambda: 100.0,
+    )
+    assert alone.calls_to_place() == 0
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("1796482800.250", datetime(2026, 12, 5, 15, 0, 0, 250000, tzinfo=UTC)),
+        ("", None),
+        ("soon", None),
+        ("1e300", None),
+    ],
+)
+def test_given_a_handed_persons_verdict_time_then_it_is_read_or_now(stamp, expected):
+    before = datetime.now(UTC)
+    judged = _judged_at(stamp)
+    if expected is not None:
+        assert judged == expected
+    else:
+        assert before <= judged <= datetime.now(UTC)
