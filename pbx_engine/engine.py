@@ -152,6 +152,7 @@ class Engine:
             config.dialer.engine_name,
             config.asterisk.agent_rtp_timeout,
             config.webrtc,
+            life=presence.life if presence is not None else None,
         )
         secret = config.http.secret.get_secret_value() if config.http else ""
         # Without a configured secret, links made before a restart stop working.
@@ -574,7 +575,7 @@ async def build_services(
     outbound = OutboundGate(storage, config.outbound, config.default_region)
     campaigns = LoadedCampaigns()
     # Other engines' agents on this database, for predictive pacing and persons handed over.
-    elsewhere = AgentsElsewhere(storage.agent_holders, config.dialer.engine_name)
+    elsewhere = AgentsElsewhere(storage.agent_holders, config.dialer.engine_name, ari.apps_heard)
     dialer, connector = await build_dialer(
         stack, config, ari, kept, agents, recorder, outbound, metrics, records, asterisk.presence,
         elsewhere=elsewhere, campaigns=campaigns,

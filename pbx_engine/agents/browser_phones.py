@@ -114,12 +114,14 @@ class BrowserPhones:
         rtp_timeout: int,
         webrtc: WebrtcConfig | None = None,
         clock: Callable[[], datetime] = _now,
+        life: str | None = None,
     ) -> None:
         self._ari = ari
         self._records = records
         self._engine = engine
-        # This run's mark on the phones it makes: those of other marks were an earlier run's.
-        self.life = uuid.uuid4().hex[:8]
+        # This run's mark on the phones it makes (the engine's own, its beat's; a fresh one
+        # without): those of other marks were an earlier run's.
+        self.life = life or uuid.uuid4().hex[:8]
         # An agent's endpoint keeps its name from run to run: the sweep of an earlier run's
         # must not delete it as this run pushes it again.
         self._pushing = asyncio.Lock()

@@ -744,6 +744,16 @@ class AriClient:
     async def get_application(self, name: str | None = None) -> dict[str, Any]:
         return await self._request("GET", f"/applications/{name or self.app}")
 
+    async def apps_heard(self) -> set[str]:
+        """The ARI apps connected to the nodes this client hears (other engines' among them):
+        a channel of these nodes can be moved into any of them."""
+        names: set[str] = set()
+        for link in self._links.values():
+            if link.connected.is_set():
+                apps = await link.request("GET", "/applications", None, None)
+                names |= {str(app.get("name")) for app in apps or () if isinstance(app, dict)}
+        return names
+
     async def app_beside(self, app: str, channel_id: str) -> bool:
         """Whether ARI app `app` is known to the node carrying this channel: a channel moved to
         an app its node does not have leaves Stasis and is hung up."""

@@ -11,14 +11,14 @@ handed to it when its agents have just been taken waits there for one as he woul
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
 import structlog
 
 from pbx_engine.agents.states import AgentState
-from pbx_engine.recordkeeper.outbox import is_unreachable
+from pbx_engine.dialer.takeover import out_of_reach
 from pbx_engine.storage.agent_holders import AgentElsewhere, AgentHolders
 
 log = structlog.get_logger(__name__)
@@ -54,9 +54,18 @@ def longest_ready(agents: Iterable[AgentElsewhere]) -> AgentElsewhere | None:
 
 
 class AgentsElsewhere:
-    def __init__(self, holders: AgentHolders, engine: str, *, every: float = READ_EVERY) -> None:
+    def __init__(
+        self,
+        holders: AgentHolders,
+        engine: str,
+        apps_here: Callable[[], Awaitable[set[str]]],
+        *,
+        every: float = READ_EVERY,
+    ) -> None:
         self._holders = holders
         self._engine = engine
+        # The ARI apps on this engine's Asterisk nodes: only their engines can take its calls.
+        self._apps_here = apps_here
         self._every = every
         self.agents: Sequence[AgentElsewhere] = ()  # as last read; none while unreadable
 
@@ -67,12 +76,16 @@ class AgentsElsewhere:
             await asyncio.sleep(self._every)
 
     async def read(self) -> Sequence[AgentElsewhere]:
-        """The other engines' agents now (none when the database cannot say: counting agents
-        who may be gone would place calls nobody takes)."""
+        """The agents of the other engines whose app is on this engine's nodes (an engine on
+        other nodes cannot be handed a person from here), now; none when the database or the
+        PBX cannot say: counting agents who may be out of reach would place calls nobody
+        takes."""
         try:
-            self.agents = await self._holders.elsewhere(self._engine)
+            agents = await self._holders.elsewhere(self._engine)
+            apps = await self._apps_here() if agents else set()
+            self.agents = [agent for agent in agents if agent.app in apps]
         except Exception as error:
-            if not is_unreachable(error):
+            if not out_of_reach(error):
                 log.exception("floor.elsewhere_failed")
             elif self.agents:
                 log.warning("floor.elsewhere_unread", error=str(error) or type(error).__name__)

@@ -174,7 +174,7 @@ class HangUpOnVerdict:
 
     async def on_handed(self, attempt: Attempt, judged_at: datetime) -> CallRequest:
         await self._ari.hangup(attempt.channel_id)
-        return CallRequest(attempt.dialled)
+        return CallRequest.on_record(attempt)
 
     async def on_orphaned(self, attempt: Attempt) -> None:
         await self._ari.hangup(attempt.channel_id, reason="normal")

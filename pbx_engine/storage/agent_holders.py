@@ -27,8 +27,8 @@ class AgentHolders:
     async def hold(self, agent_id: int, engine: str) -> str | None:
         """The agent held by `engine` from now on, unless another engine holds him and runs
         (its run on record, not taken over): then that engine's name, and nothing changes."""
-        async with self.pool.acquire() as connection, connection.transaction():
-            held = await connection.fetchval(
+        while True:
+            held = await self.pool.fetchval(
                 """INSERT INTO agent_holders AS h (agent_id, engine) VALUES ($1, $2)
                    ON CONFLICT (agent_id) DO UPDATE SET engine = EXCLUDED.engine, since = now()
                        WHERE h.engine = EXCLUDED.engine
@@ -40,9 +40,10 @@ class AgentHolders:
             )
             if held is not None:
                 return None
-            return await connection.fetchval(
-                "SELECT engine FROM agent_holders WHERE agent_id = $1", agent_id
-            )
+            other = await self.holder_of(agent_id)
+            if other is not None:
+                return other
+            # Let go between the two statements: he may be held here now.
 
     async def let_go(self, agent_id: int, engine: str) -> None:
         """Logged out here: any engine may hold him now."""

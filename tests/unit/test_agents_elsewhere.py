@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pbx_engine.agents.states import AgentState
+from pbx_engine.ari import AriUnavailable
 from pbx_engine.dialer.elsewhere import AgentsElsewhere, longest_ready, states_elsewhere
 from pbx_engine.dialer.pacer import LivePacing
 from pbx_engine.dialer.service import _judged_at
@@ -65,6 +66,10 @@ def test_given_ready_agents_on_two_engines_then_the_longest_ready_one_is_picked(
     assert longest_ready(tie).login == longest_ready(tie[::-1]).login == "a"
 
 
+async def _both_apps() -> set[str]:
+    return {"engine-a", "engine-b", "engine-c"}
+
+
 class _Holders:
     def __init__(self, rows=None, error: Exception | None = None) -> None:
         self.rows, self.error = rows or [], error
@@ -78,7 +83,7 @@ class _Holders:
 
 async def test_given_a_person_handed_then_pacing_counts_the_agent_taken_until_the_next_read():
     holders = _Holders(FLOOR)
-    elsewhere = AgentsElsewhere(holders, "engine-a")  # type: ignore[arg-type]
+    elsewhere = AgentsElsewhere(holders, "engine-a", _both_apps)  # type: ignore[arg-type]
     there = await elsewhere.ready_now()
     assert there is not None and there.login == "ivan"
     elsewhere.handed(there, NOW)
@@ -92,12 +97,30 @@ async def test_given_a_person_handed_then_pacing_counts_the_agent_taken_until_th
 @pytest.mark.parametrize("error", [OSError("unreachable"), RuntimeError("a bug")])
 async def test_given_the_database_cannot_say_then_no_agent_elsewhere_is_counted(error):
     holders = _Holders(FLOOR)
-    elsewhere = AgentsElsewhere(holders, "engine-a")  # type: ignore[arg-type]
+    elsewhere = AgentsElsewhere(holders, "engine-a", _both_apps)  # type: ignore[arg-type]
     await elsewhere.read()
     assert len(elsewhere.agents) == len(FLOOR)
     holders.error = error
     assert await elsewhere.ready_now() is None
     assert elsewhere.agents == ()
+
+
+async def test_given_an_engine_on_other_nodes_then_its_agents_are_not_counted():
+    async def apps_here() -> set[str]:
+        return {"engine-a", "engine-b"}  # engine-c drives other Asterisk nodes
+
+    elsewhere = AgentsElsewhere(_Holders(FLOOR), "engine-a", apps_here)  # type: ignore[arg-type]
+    await elsewhere.read()
+    assert {a.engine for a in elsewhere.agents} == {"engine-b"}
+    assert (await elsewhere.ready_now()).login == "olga"
+
+
+async def test_given_the_pbx_cannot_say_which_apps_it_has_then_no_agent_elsewhere_is_counted():
+    async def apps_here() -> set[str]:
+        raise AriUnavailable("GET /applications: connection refused")
+
+    elsewhere = AgentsElsewhere(_Holders(FLOOR), "engine-a", apps_here)  # type: ignore[arg-type]
+    assert await elsewhere.read() == ()
 
 
 class _NoAgentsHere:
@@ -109,7 +132,7 @@ class _NoAgentsHere:
 
 
 def test_given_agents_only_on_another_engine_then_pacing_dials_for_the_campaigns_ready_ones():
-    elsewhere = AgentsElsewhere(_Holders(), "engine-a")  # type: ignore[arg-type]
+    elsewhere = AgentsElsewhere(_Holders(), "engine-a", _both_apps)  # type: ignore[arg-type]
     shift = datetime.now(UTC) - NOW  # pacing counts ages on the wall clock
     elsewhere.agents = [replace(a, since=a.since + shift) for a in FLOOR]
     pacing = LivePacing(
