@@ -233,11 +233,21 @@ class CampaignRunner:
                 await self._place(plan, agent.login)
         elif mode == "predictive":
             pacing = self.pacing or await self._start_pacing(logins)
+            await self._learn_handed_fates(pacing)
             for _ in range(pacing.calls_to_place()):
                 plan = await self._next_plan()
                 if plan is None:
                     return
                 pacing.track(await self._place(plan, None))
+
+    async def _learn_handed_fates(self, pacing: LivePacing) -> None:
+        """What became of the persons handed to other engines, as soon as it is on record."""
+        pending = pacing.handed_pending()
+        if pending:
+            for channel_id, abandoned in (
+                await self._storage.attempts.handed_fates(pending)
+            ).items():
+                pacing.handed_settled(channel_id, abandoned)
 
     async def _start_pacing(self, logins: set[str] | None) -> LivePacing:
         """The predictive pacing, its abandon budget the campaign's over the regulator's

@@ -101,5 +101,8 @@ class AgentsElsewhere:
         ]
 
     async def ready_now(self) -> AgentElsewhere | None:
-        """The longest-ready agent of another engine, read afresh (a person is waiting)."""
+        """The longest-ready agent of another engine, read afresh (a person is waiting), when
+        the last read found any agent elsewhere at all (a floor of one engine asks nothing)."""
+        if not self.agents:
+            return None
         return longest_ready(await self.read())

@@ -114,6 +114,8 @@ class LivePacing:
         self._elsewhere = elsewhere  # other engines' agents (None: this engine's only)
         self._clock = clock or asyncio.get_running_loop().time
         self._calls: dict[str, CallProgress] = {}  # channel -> progress, until observed
+        # Persons handed to another engine, until the record says whether he was abandoned.
+        self._handed: dict[str, CallProgress] = {}
         agents.on_call_handled(self._handled)
 
     def remember(self, history: CampaignHistory) -> None:
@@ -136,15 +138,37 @@ class LivePacing:
     def settle(self, channel_id: str, result: CallResult | None) -> None:
         """A tracked call has ended (result None: it crashed, and teaches nothing)."""
         progress = self._calls.pop(channel_id, None)
+        if progress is not None and progress.handed_to is not None:
+            self._handed[channel_id] = progress  # its fate is the other engine's to write
+            return
         if progress is None or result is None:
             return
         observation = observation_of(progress, result.outcome)
         if observation is not None:
             self.policy.observe(observation)
 
+    def handed_pending(self) -> list[str]:
+        """The channels of persons handed to another engine whose fate is not known yet."""
+        return list(self._handed)
+
+    def handed_settled(self, channel_id: str, abandoned: bool) -> None:
+        """The record says what became of a person handed to another engine: put through
+        there, or abandoned (which spends this campaign's budget like one abandoned here)."""
+        progress = self._handed.pop(channel_id, None)
+        if progress is None:
+            return
+        progress.abandoned = abandoned
+        outcome = Outcome.ABANDONED if abandoned else Outcome.HUMAN
+        observation = observation_of(progress, outcome)
+        if observation is not None:
+            self.policy.observe(observation)
+
     def _observe_handovers(self) -> None:
-        """A person put through (or abandoned) is learned from at once, not when he hangs up."""
+        """A person put through (or abandoned) is learned from at once, not when he hangs up;
+        one handed to another engine once the record says which."""
         for channel_id, progress in list(self._calls.items()):
+            if progress.handed_to is not None:
+                continue
             if progress.handed_over_at is not None and progress.verdict is Outcome.HUMAN:
                 del self._calls[channel_id]
                 outcome = Outcome.ABANDONED if progress.abandoned else Outcome.HUMAN

@@ -207,6 +207,8 @@ class CallProgress:
     verdict_at: float | None = None
     handed_over_at: float | None = None  # the handler is done with the verdict
     abandoned: bool = False
+    # The engine its person was handed to: whether he was abandoned there is on record only.
+    handed_to: str | None = None
     ended_at: float | None = None
 
 
@@ -916,7 +918,8 @@ class Dialer:
                     try:
                         settled = await self.handler.on_verdict(channel_id, request, verdict)
                         if isinstance(settled, HandedTo):
-                            self._active[channel_id].handed_to, settled = settled.engine, None
+                            progress.handed_to = self._active[channel_id].handed_to = settled.engine
+                            settled = None
                         progress.abandoned = settled is Outcome.ABANDONED
                         if progress.abandoned:
                             self._metrics.abandoned(request.campaign)

@@ -171,6 +171,16 @@ class AttemptStore:
         )
         return done == "UPDATE 1"
 
+    async def handed_fates(self, channel_ids: list[str]) -> dict[str, bool]:
+        """Of these calls (persons handed to other engines), those whose fate is on record:
+        whether each was abandoned (else he was put through, or hung up first)."""
+        rows = await self.pool.fetch(
+            "SELECT channel_id, abandoned FROM call_attempts WHERE channel_id = ANY($1::text[]) "
+            "AND (abandoned OR bridged_at IS NOT NULL OR ended_at IS NOT NULL)",
+            channel_ids,
+        )
+        return {row["channel_id"]: row["abandoned"] for row in rows}
+
     async def mark_attempt_bridged(self, channel_id: str, agent_id: int, at: datetime) -> None:
         await self.pool.execute(
             "UPDATE call_attempts SET bridged_at = $3, agent_id = $2 WHERE channel_id = $1",

@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ari_apps.outcomes import Outcome
 from pbx_engine.agents.states import AgentState
 from pbx_engine.ari import AriUnavailable
 from pbx_engine.dialer.elsewhere import AgentsElsewhere, longest_ready, states_elsewhere
 from pbx_engine.dialer.pacer import LivePacing
-from pbx_engine.dialer.service import _judged_at
+from pbx_engine.dialer.service import CallProgress, CallResult, PlacedCall, _judged_at
+from pbx_engine.pacing import CallFate
 from pbx_engine.pacing.policies import RatioPolicy
 from pbx_engine.storage.agent_holders import AgentElsewhere
 
@@ -84,6 +86,8 @@ class _Holders:
 async def test_given_a_person_handed_then_pacing_counts_the_agent_taken_until_the_next_read():
     holders = _Holders(FLOOR)
     elsewhere = AgentsElsewhere(holders, "engine-a", _both_apps)  # type: ignore[arg-type]
+    assert await elsewhere.ready_now() is None  # nobody elsewhere at the last read: not asked
+    await elsewhere.read()
     there = await elsewhere.ready_now()
     assert there is not None and there.login == "ivan"
     elsewhere.handed(there, NOW)
@@ -171,3 +175,41 @@ def test_given_a_handed_persons_verdict_time_then_it_is_read_or_now(stamp, expec
         assert judged == expected
     else:
         assert before <= judged <= datetime.now(UTC)
+
+
+class _Learns:
+    name = "learns"
+
+    def __init__(self) -> None:
+        self.observed: list = []
+
+    def observe(self, observation) -> None:
+        self.observed.append(observation)
+
+    def calls_to_place(self, floor) -> int:
+        return 0
+
+
+@pytest.mark.parametrize("abandoned", [True, False])
+def test_given_a_person_handed_to_another_engine_then_pacing_learns_his_fate_from_the_record(
+    abandoned,
+):
+    policy = _Learns()
+    pacing = LivePacing(policy, _NoAgentsHere(), None, clock=lambda: 100.0)  # type: ignore[arg-type]
+    progress = CallProgress(placed_at=90.0, answered_at=94.0, verdict=Outcome.HUMAN)
+    progress.verdict_at = progress.handed_over_at = 96.0
+    progress.handed_to = "engine-b"
+    pacing.track(PlacedCall("out-1", progress, task=None))  # type: ignore[arg-type]
+    assert pacing.calls_to_place() == 0
+    assert policy.observed == []  # not at the hand-over: he may yet be abandoned there
+    assert pacing.floor().waiting == ()  # nor is he waiting for an agent of this engine
+    result = CallResult("out-1", "+12025550100", Outcome.HUMAN, "HUMAN", "", None, "handed")
+    pacing.settle("out-1", result)  # this engine's part ended
+    assert policy.observed == [] and pacing.handed_pending() == ["out-1"]
+    pacing.handed_settled("out-1", abandoned)
+    [observed] = policy.observed
+    assert (observed.fate, observed.abandoned) == (CallFate.HUMAN, abandoned)
+    assert observed.ring_seconds == 4.0 and observed.amd_seconds == 2.0
+    assert pacing.handed_pending() == []
+    pacing.handed_settled("out-1", not abandoned)  # told twice: learnt once
+    assert len(policy.observed) == 1
