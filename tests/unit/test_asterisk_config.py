@@ -130,11 +130,13 @@ def test_given_no_trunk_when_the_render_command_runs_then_one_line_names_the_set
 DOCKER = Path(__file__).parents[2] / "docker"
 
 
+@pytest.mark.parametrize(("node", "port", "name"), [(None, 8091, "asterisk"), ("m2", 8092, "m2")])
 def test_given_the_container_entrypoint_when_run_then_it_renders_with_the_engines_command(
-    tmp_path,
+    tmp_path, node, port, name
 ):
     """The image's entrypoint, run as it is with a stand-in `asterisk`: the folder it starts
-    Asterisk on is the one `pbx-engine asterisk render` wrote from the mounted engine.toml."""
+    Asterisk on is the one `pbx-engine asterisk render` wrote from the mounted engine.toml, for
+    [ari]'s own node, or for the media node PBX_ENGINE_NODE names (a cluster's host)."""
     import os
     import subprocess
     import sys
@@ -147,6 +149,9 @@ def test_given_the_container_entrypoint_when_run_then_it_renders_with_the_engine
     config = tmp_path / "engine.toml"
     config.write_text('[ari]\nurl = "http://127.0.0.1:8091"\nusername = "e"\n[asterisk]\n')
     config.write_text(config.read_text() + 'trunk_host = "192.0.2.7"\n')
+    config.write_text(
+        config.read_text() + '[[ari.nodes]]\nname = "m2"\nurl = "http://127.0.0.1:8092"\n'
+    )
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     run_dir.chmod(0o755)
@@ -156,6 +161,7 @@ def test_given_the_container_entrypoint_when_run_then_it_renders_with_the_engine
         "PBX_ENGINE_CONFIG": str(config),
         "RUN_DIR": str(run_dir),
         "PBX_ENGINE_ARI_PASSWORD": "Ari-pass-of-the-entrypoint",
+        "PBX_ENGINE_NODE": node or "",
     }
     done = subprocess.run(
         ["sh", DOCKER / "asterisk" / "entrypoint.sh"],
@@ -166,7 +172,8 @@ def test_given_the_container_entrypoint_when_run_then_it_renders_with_the_engine
     )
     assert done.returncode == 0, done.stderr
     assert f"-C {run_dir}/etc/asterisk.conf -f" in (tmp_path / "asterisk-args").read_text()
-    assert "bindport = 8091" in (run_dir / "etc" / "http.conf").read_text()
+    assert f"bindport = {port}" in (run_dir / "etc" / "http.conf").read_text()
+    assert f"systemname = {name}" in (run_dir / "etc" / "asterisk.conf").read_text()
     assert (run_dir / "spool" / "recording").is_dir()
 
 
