@@ -63,6 +63,9 @@ log = structlog.get_logger(__name__)
 
 # How long past the ring timeout / AMD timeout we wait for Asterisk before we act ourselves.
 _GRACE = 5.0
+# Seconds a handed call's channel has to leave this engine's app after the move was asked:
+# heard neither leaving nor hanging up by then, it is taken for moved.
+_MOVE_WAIT = 5.0
 # How long after Asterisk refused a call no other is placed (seconds).
 REFUSED_HOLD = 5.0
 
@@ -810,8 +813,7 @@ class Dialer:
                     else:
                         await self._perform(channel_id, request, detector, call, action)
                 if finish is None and live.handed_to is not None:
-                    # Its person is another engine's now: nothing more to follow here.
-                    (finish,) = call.handed(live.handed_to, _now())
+                    finish = await until_moved(call, live.handed_to, events)
         finally:
             if detection is not None:
                 detection.cancel()
@@ -919,7 +921,7 @@ class Dialer:
                         settled = await self.handler.on_verdict(channel_id, request, verdict)
                         if isinstance(settled, HandedTo):
                             progress.handed_to = self._active[channel_id].handed_to = settled.engine
-                            settled = None
+                            settled = Outcome.HUMAN  # a person (after screening too)
                         progress.abandoned = settled is Outcome.ABANDONED
                         if progress.abandoned:
                             self._metrics.abandoned(request.campaign)
@@ -965,6 +967,23 @@ def _decided(detection: asyncio.Task[EngineVerdict]) -> AmdDecided | None:
     return AmdDecided("NOTSURE", "LISTENER-FAILED")
 
 
+async def until_moved(
+    call: OutboundCall, engine: str, events: Subscription, wait: float = _MOVE_WAIT
+) -> Finish:
+    """After the hand-over's move was asked (ARI answers before Asterisk moves it): the
+    channel leaves this app (StasisEnd: the other engine has him, and writes the end), or
+    hangs up first (the move never happened: this engine writes the end). Neither heard within
+    `wait` seconds: taken for moved."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(wait):
+            while not isinstance(event := await events.get(), StasisEnd):
+                for action in call.handle(event, _now()):
+                    if isinstance(action, Finish):
+                        return action
+    (finish,) = call.handed(engine, _now())
+    return finish
+
+
 def _judged_at(stamp: str) -> datetime:
     """A handed call's verdict time (Unix seconds, from the engine that judged it); now when
     it says none that makes sense."""
@@ -1001,6 +1020,8 @@ def _outcome_on_record(attempt: Attempt) -> Outcome:
     """What an attempt we could not follow to its end amounts to, from what was stored."""
     if attempt.abandoned:
         return Outcome.ABANDONED
+    if attempt.bridged_at is not None:
+        return Outcome.HUMAN  # with an agent: a person, whatever AMD said before screening
     if attempt.amd_status:
         return classify_amd(attempt.amd_status, attempt.amd_cause)
     return Outcome.HUMAN if attempt.answered_at else Outcome.FAILED

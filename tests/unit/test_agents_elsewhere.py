@@ -3,17 +3,26 @@ agent here can take is handed to."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ari_apps.outbound_call import OutboundCall
 from ari_apps.outcomes import Outcome
 from pbx_engine.agents.states import AgentState
 from pbx_engine.ari import AriUnavailable
+from pbx_engine.ari.events import parse_event
 from pbx_engine.dialer.elsewhere import AgentsElsewhere, longest_ready, states_elsewhere
 from pbx_engine.dialer.pacer import LivePacing
-from pbx_engine.dialer.service import CallProgress, CallResult, PlacedCall, _judged_at
+from pbx_engine.dialer.service import (
+    CallProgress,
+    CallResult,
+    PlacedCall,
+    _judged_at,
+    until_moved,
+)
 from pbx_engine.pacing import CallFate
 from pbx_engine.pacing.policies import RatioPolicy
 from pbx_engine.storage.agent_holders import AgentElsewhere
@@ -213,3 +222,45 @@ def test_given_a_person_handed_to_another_engine_then_pacing_learns_his_fate_fro
     assert pacing.handed_pending() == []
     pacing.handed_settled("out-1", not abandoned)  # told twice: learnt once
     assert len(policy.observed) == 1
+
+
+class _Events:
+    def __init__(self, *events) -> None:
+        self._events = list(events)
+
+    async def get(self):
+        if not self._events:
+            await asyncio.sleep(3600)  # nothing more is heard
+        return self._events.pop(0)
+
+
+def _judged_call() -> OutboundCall:
+    call = OutboundCall("out-1")
+    for event in (
+        parse_event({"type": "ChannelStateChange", "channel": {"id": "out-1", "state": "Up"}}),
+        parse_event(
+            {"type": "StasisStart", "channel": {"id": "out-1"}, "args": ["amd", "HUMAN", "x"]}
+        ),
+    ):
+        call.handle(event, NOW)
+    return call
+
+
+def _event(kind: str, **fields):
+    return parse_event({"type": kind, "channel": {"id": "out-1", "state": "Up"}, **fields})
+
+
+async def test_given_the_move_asked_when_the_channel_leaves_this_app_then_the_call_is_handed():
+    heard = _Events(_event("ChannelStateChange"), _event("StasisEnd"))
+    finish = await until_moved(_judged_call(), "engine-b", heard)
+    assert finish.handed_to == "engine-b"
+
+
+async def test_given_the_move_asked_when_he_hangs_up_first_then_this_engine_writes_the_end():
+    finish = await until_moved(_judged_call(), "engine-b", _Events(_event("ChannelDestroyed")))
+    assert (finish.handed_to, finish.outcome) == (None, Outcome.HUMAN)
+
+
+async def test_given_the_move_asked_when_nothing_is_heard_then_it_is_taken_for_moved():
+    finish = await until_moved(_judged_call(), "engine-b", _Events(), wait=0.05)
+    assert finish.handed_to == "engine-b"
