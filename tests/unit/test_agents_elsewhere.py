@@ -230,7 +230,7 @@ class _Events:
 
     async def get(self):
         if not self._events:
-            await asyncio.sleep(3600)  # nothing more is heard
+            await asyncio.Event().wait()  # nothing more is ever heard
         return self._events.pop(0)
 
 
